@@ -1,0 +1,27 @@
+# The two commands of the README. Each creates .venv/ when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: test demo venv benchmark clean
+
+$(BIN)/gan-lightning: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/gan-lightning
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+demo: venv
+	WANDB_MODE=offline $(BIN)/gan-lightning fit --config experiments/dcgan/mnist5k.yaml
+	$(BIN)/gan-lightning sample --ckpt_path runs/dcgan_mnist5k/checkpoints/last.ckpt --num_samples 64 --out runs/dcgan_mnist5k/samples_final.png --seed 0
+
+benchmark: venv
+	$(BIN)/python benchmarks/loop_overhead.py
+
+clean:
+	rm -rf runs lightning_logs wandb .pytest_cache

@@ -1,0 +1,86 @@
+"""Sample grids from fixed noise: a PNG under the run folder and an image to every logger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+from torchvision.utils import make_grid, save_image
+
+
+def save_scatter(points: torch.Tensor, path: Path, reference: torch.Tensor | None = None, title: str = "") -> None:
+    """2-D samples as a scatter plot (true mode centres in red when given)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    pts = points.detach().float().cpu()
+    ax.scatter(pts[:, 0], pts[:, 1], s=3, alpha=0.5, color="tab:blue")
+    if reference is not None:
+        ref = reference.cpu()
+        ax.scatter(ref[:, 0], ref[:, 1], s=25, marker="x", color="tab:red")
+    ax.set_aspect("equal")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_samples(samples: torch.Tensor, path: Path, nrow: int = 8, reference: torch.Tensor | None = None) -> Path:
+    """Images in [-1, 1] -> a grid PNG; 2-D points -> a scatter PNG. Returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if samples.dim() == 2 and samples.size(1) == 2:
+        save_scatter(samples, path, reference, title=path.stem)
+    else:
+        grid = make_grid(samples.detach().float().cpu(), nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
+        save_image(grid, path)
+    return path
+
+
+def _png_as_array(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+class SampleGridCallback(L.Callback):
+    """Every ``every_n_steps`` iterations and at the end of fit, draw G's samples for the module's
+    fixed noise (EMA generator when there is one), save ``<root>/samples/iter_NNNNNN.png`` and log
+    the picture to W&B / TensorBoard. 2-D data becomes a scatter plot. Rank 0 only."""
+
+    def __init__(self, every_n_steps: int = 500, num_samples: int = 64, nrow: int = 8, use_ema: bool = True) -> None:
+        if every_n_steps < 1:
+            raise ValueError(f"SampleGridCallback.every_n_steps must be >= 1, got {every_n_steps}")
+        self.every_n_steps = every_n_steps
+        self.num_samples = num_samples
+        self.nrow = nrow
+        self.use_ema = use_ema
+        self.last_path: Path | None = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step % self.every_n_steps == 0:
+            self.render(trainer, pl_module)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.last_path is None or not self.last_path.stem.endswith(f"{trainer.global_step:06d}"):
+            self.render(trainer, pl_module)
+
+    def render(self, trainer, pl_module) -> Path | None:
+        if not trainer.is_global_zero:
+            return None
+        noise = pl_module.fixed_noise[: self.num_samples]
+        samples = pl_module.sample(noise=noise, use_ema=self.use_ema)
+        reference = getattr(trainer.datamodule, "modes", None) if trainer.datamodule is not None else None
+        path = Path(trainer.default_root_dir) / "samples" / f"iter_{trainer.global_step:06d}.png"
+        self.last_path = write_samples(samples, path, self.nrow, reference)
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_image(key="samples", images=[_png_as_array(path)], step=trainer.global_step)
+            elif isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_image("samples", _png_as_array(path), trainer.global_step, dataformats="HWC")
+        return path

@@ -1,0 +1,228 @@
+"""The ``gan-lightning`` command.
+
+``fit``, ``validate``, ``test`` and ``predict`` are LightningCLI's verbs on
+``GANModule`` / ``GANDataModule`` subclasses (class names resolve without a
+config); ``models``, ``sample`` and ``evaluate`` are ours. Bad input (unknown
+model or data names, missing or corrupt checkpoints) ends with one clear
+message and exit status 2, never a bare traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+
+import gan_lightning.data as data_modules
+from gan_lightning.checkpoints import CheckpointError, load_model, read_checkpoint
+from gan_lightning.data import GANDataModule
+from gan_lightning.models import GANModule, known_models
+from gan_lightning.tracking import prepare_wandb_environment
+
+LIGHTNING_VERBS = ("fit", "validate", "test", "predict")
+OUR_VERBS = ("models", "sample", "evaluate")
+
+USAGE = """usage: gan-lightning VERB [options]
+
+Train, sample and evaluate the GANs of gan-lightning.
+
+verbs:
+  fit        train a model:        gan-lightning fit --config experiments/dcgan/mnist5k.yaml
+  validate   held-out D scores:    gan-lightning validate --config FILE --ckpt_path PATH
+  test       the same on the test split
+  predict    LightningCLI's predict verb
+  models     list every model with its paper and the data kinds it accepts
+  sample     draw a sample grid:   gan-lightning sample --ckpt_path PATH --out grid.png
+  evaluate   compute metrics:      gan-lightning evaluate --ckpt_path PATH --metrics fid,kid
+
+`gan-lightning VERB --help` lists a verb's options.
+"""
+
+
+class UsageError(Exception):
+    """Bad command-line input; reported as one line, exit status 2."""
+
+
+def known_data_modules() -> dict[str, type[GANDataModule]]:
+    return {
+        name: obj
+        for name in data_modules.__all__
+        if isinstance(obj := getattr(data_modules, name), type) and issubclass(obj, GANDataModule)
+        and obj is not GANDataModule
+    }
+
+
+def _check_class_name(kind: str, name: str, known: dict[str, type]) -> None:
+    short = name.rsplit(".", 1)[-1]
+    if short not in known:
+        label = "data module" if kind == "data" else kind
+        raise UsageError(f"unknown {label} {name!r}; known {label}s: {', '.join(known)}")
+
+
+def _option_values(argv: Sequence[str], option: str) -> list[str]:
+    values = []
+    for i, arg in enumerate(argv):
+        if arg == option and i + 1 < len(argv):
+            values.append(argv[i + 1])
+        elif arg.startswith(option + "="):
+            values.append(arg.split("=", 1)[1])
+    return values
+
+
+def _class_path_in_config(section) -> str | None:
+    if isinstance(section, str):
+        return section
+    if isinstance(section, dict):
+        return section.get("class_path")
+    return None
+
+
+def check_lightning_args(argv: Sequence[str]) -> None:
+    """Fail early, with the list of known names, on unknown model / data classes and bad checkpoints."""
+    models, datas = known_models(), known_data_modules()
+    for config in _option_values(argv, "--config") + _option_values(argv, "-c"):
+        path = Path(config)
+        if not path.is_file():
+            raise UsageError(f"config file not found: {config}")
+        try:
+            content = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise UsageError(f"config file {config} is not valid YAML: {error}") from error
+        if not isinstance(content, dict):
+            raise UsageError(f"config file {config} must be a mapping of sections (model, data, trainer)")
+        for key, known in (("model", models), ("data", datas)):
+            name = _class_path_in_config(content.get(key))
+            if name:
+                _check_class_name(key, name, known)
+    for name in _option_values(argv, "--model"):
+        if not name.startswith(("{", "[")) and "=" not in name:
+            _check_class_name("model", name, models)
+    for name in _option_values(argv, "--data"):
+        if not name.startswith(("{", "[")):
+            _check_class_name("data", name, datas)
+    for ckpt in _option_values(argv, "--ckpt_path"):
+        if ckpt not in ("last", "best", "hpc", "registry", "null", "None"):
+            read_checkpoint(ckpt)
+
+
+class GANCLI(LightningCLI):
+    """LightningCLI with the data shape linked into the model and run-folder defaults."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("data.data_shape", "model.init_args.data_shape", apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        prepare_wandb_environment()
+        # A logger without its own save_dir writes into the run folder.
+        config = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
+        trainer = config.get("trainer", {})
+        loggers = trainer.get("logger")
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            init_args = getattr(logger, "init_args", None)
+            if init_args is not None and "save_dir" in init_args and init_args.get("save_dir") in (None, "."):
+                init_args["save_dir"] = trainer.get("default_root_dir") or os.getcwd()
+
+    def instantiate_trainer(self, **kwargs):
+        trainer = super().instantiate_trainer(**kwargs)
+        # Checkpoints go to <default_root_dir>/checkpoints (not a logger-specific folder that
+        # changes with every W&B run id), so `--ckpt_path last` finds them on resume.
+        for callback in trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+                callback.dirpath = os.path.join(trainer.default_root_dir, "checkpoints")
+        return trainer
+
+
+def run_lightning(argv: Sequence[str]) -> None:
+    check_lightning_args(argv)
+    GANCLI(
+        GANModule,
+        GANDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        save_config_kwargs={"overwrite": True},
+        args=list(argv),
+    )
+
+
+# ---------------------------------------------------------------------------- models
+def cmd_models(argv: Sequence[str]) -> None:
+    argparse.ArgumentParser(prog="gan-lightning models", description="List every model.").parse_args(argv)
+    models = known_models()
+    width = max(len(name) for name in models)
+    for name, cls in models.items():
+        print(f"{name:<{width}}  {cls.paper}  [data: {', '.join(cls.data_kinds)}]")
+
+
+# ---------------------------------------------------------------------------- sample
+def cmd_sample(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser(prog="gan-lightning sample", description="Draw samples from a checkpoint.")
+    parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by `gan-lightning fit`")
+    parser.add_argument("--num_samples", type=int, default=64)
+    parser.add_argument("--out", default="samples.png", help="PNG: an image grid, or a scatter plot for 2-D data")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--truncation", type=float, default=None, help="redraw |z| > PSI (truncation trick)")
+    parser.add_argument("--labels", default=None, help="comma-separated class labels, for conditional models")
+    parser.add_argument("--nrow", type=int, default=8)
+    parser.add_argument("--no_ema", action="store_true", help="use the raw generator, not its EMA copy")
+    args = parser.parse_args(argv)
+    if args.num_samples < 1:
+        raise UsageError(f"--num_samples must be >= 1, got {args.num_samples}")
+
+    import torch
+
+    from gan_lightning.callbacks import write_samples
+
+    model = load_model(args.ckpt_path)
+    labels = None
+    if args.labels:
+        try:
+            wanted = [int(v) for v in args.labels.split(",")]
+        except ValueError as error:
+            raise UsageError(f"--labels must be comma-separated integers, got {args.labels!r}") from error
+        labels = torch.tensor(wanted).repeat_interleave(-(-args.num_samples // len(wanted)))[: args.num_samples]
+    generator = torch.Generator().manual_seed(args.seed)
+    samples = model.sample(
+        args.num_samples, labels=labels, use_ema=not args.no_ema, truncation=args.truncation, generator=generator
+    )
+    out = write_samples(samples, Path(args.out), nrow=args.nrow)
+    print(f"wrote {args.num_samples} samples to {out}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return
+    verb, rest = argv[0], argv[1:]
+    handlers = {"models": cmd_models, "sample": cmd_sample}
+    try:
+        if verb in handlers:
+            handlers[verb](rest)
+        elif verb == "evaluate":
+            from gan_lightning.evaluate import cmd_evaluate
+
+            cmd_evaluate(rest)
+        elif verb in LIGHTNING_VERBS:
+            run_lightning(argv)
+        else:
+            raise UsageError(f"unknown verb {verb!r}; verbs: {', '.join(LIGHTNING_VERBS + OUR_VERBS)}")
+    except (UsageError, CheckpointError) as error:
+        print(f"gan-lightning: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as error:
+        from gan_lightning.callbacks import DivergenceError
+
+        if isinstance(error, DivergenceError):
+            print(f"gan-lightning: {error}", file=sys.stderr)
+            raise SystemExit(3) from None
+        raise
+
+
+if __name__ == "__main__":
+    main()

