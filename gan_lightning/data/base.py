@@ -16,27 +16,51 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 class EpochSeededSampler(Sampler[int]):
     """Random permutation drawn from ``seed + epoch`` (Lightning calls ``set_epoch``).
 
-    ``start_index`` skips the first items of the epoch's permutation once, for a
-    resume in the middle of an epoch.
+    ``resume(epoch, skip)`` makes the next pass over ``epoch`` start after its first
+    ``skip`` items: a run resumed in the middle of an epoch sees the rest of the
+    very permutation the interrupted run was drawing from.
     """
 
     def __init__(self, num_items: int, seed: int = 0) -> None:
         self.num_items = num_items
         self.seed = seed
         self.epoch = 0
-        self.start_index = 0
+        self._resume: tuple[int, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def resume(self, epoch: int, skip: int) -> None:
+        self._resume = (epoch, skip)
+
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        order = torch.randperm(self.num_items, generator=generator)[self.start_index :]
-        self.start_index = 0
+        order = torch.randperm(self.num_items, generator=generator)
+        if self._resume is not None and self._resume[0] == self.epoch:
+            order = order[self._resume[1] :]
+        self._resume = None
         return iter(order.tolist())
 
     def __len__(self) -> int:
         return self.num_items
+
+
+class ResumableDataLoader(DataLoader):
+    """A training DataLoader that Lightning checkpoints (it has ``state_dict`` / ``load_state_dict``).
+
+    The state is the epoch and the number of batches the training loop has consumed
+    in it, read from the trainer at save time (the loader itself runs a batch ahead).
+    """
+
+    def __init__(self, *args, consumed_batches=lambda: 0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._consumed_batches = consumed_batches
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.sampler.epoch, "consumed_batches": int(self._consumed_batches())}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.resume(state["epoch"], state["consumed_batches"] * self.batch_size)
 
 
 class GANDataModule(L.LightningDataModule):
@@ -68,25 +92,38 @@ class GANDataModule(L.LightningDataModule):
         if self.train_set is None:
             self.train_set, self.heldout_set = self.build_datasets()
 
-    def _loader(self, dataset: Dataset, sampler: Sampler | None = None) -> DataLoader:
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            sampler=sampler,
-            shuffle=False,
-            drop_last=sampler is not None,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+    def _consumed_batches(self) -> int:
+        """Batches of the current epoch the training loop has finished (for mid-epoch resume)."""
+        trainer = self.trainer
+        if trainer is None or trainer.world_size > 1:
+            return 0  # DDP resumes at the start of the interrupted epoch (see README)
+        return trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
     def train_dataloader(self) -> DataLoader:
         self.setup()
         self.train_sampler = EpochSeededSampler(len(self.train_set), self.seed)
-        return self._loader(self.train_set, self.train_sampler)
+        return ResumableDataLoader(
+            self.train_set,
+            batch_size=self.batch_size,
+            sampler=self.train_sampler,
+            drop_last=True,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            consumed_batches=self._consumed_batches,
+            # Its own generator: creating an iterator would otherwise draw a worker seed
+            # from the global RNG, shifting the noise stream of a mid-epoch resume.
+            generator=torch.Generator().manual_seed(self.seed),
+        )
 
     def val_dataloader(self) -> DataLoader:
         self.setup()
-        return self._loader(self.heldout_set if self.heldout_set is not None else self.train_set)
+        return DataLoader(
+            self.heldout_set if self.heldout_set is not None else self.train_set,
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            generator=torch.Generator().manual_seed(self.seed),
+        )
 
     def test_dataloader(self) -> DataLoader:
         return self.val_dataloader()
