@@ -1,0 +1,146 @@
+"""Discriminator layers: minibatch discrimination, minibatch std-dev, spectral norm."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.testing import assert_close
+
+from gan_lightning.nets import MinibatchDiscrimination, MinibatchStdDev, apply_spectral_norm
+
+
+# ----------------------------------------------------------------------------- minibatch discrimination
+def test_minibatch_discrimination_shape_and_formula():
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(in_features=5, num_kernels=3, kernel_dim=2).double()
+    x = torch.randn(4, 5, dtype=torch.float64)
+    out = layer(x)
+    assert out.shape == (4, 5 + 3)
+    assert_close(out[:, :5], x)
+
+    m = (x @ layer.T.detach()).tolist()  # (N, num_kernels * kernel_dim)
+    for i in range(4):
+        for b in range(3):
+            total = 0.0
+            for j in range(4):
+                if j == i:
+                    continue
+                l1 = sum(abs(m[i][b * 2 + d] - m[j][b * 2 + d]) for d in range(2))
+                total += math.exp(-l1)
+            assert out[i, 5 + b].item() == pytest.approx(total, rel=1e-9, abs=1e-12)
+
+
+def test_minibatch_discrimination_identical_vs_distinct():
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(in_features=4, num_kernels=6, kernel_dim=3)
+    identical = torch.randn(1, 4).repeat(5, 1)
+    distinct = torch.randn(5, 4) * 3
+    feat_identical = layer(identical)[:, 4:]
+    feat_distinct = layer(distinct)[:, 4:]
+    # identical samples: every other sample is at L1 distance 0 -> N - 1 per kernel
+    assert_close(feat_identical, torch.full((5, 6), 4.0))
+    assert (feat_distinct < 4.0 - 1e-3).all()
+    assert not torch.allclose(feat_identical, feat_distinct)
+
+
+def test_minibatch_discrimination_rejects_wrong_shape():
+    with pytest.raises(ValueError):
+        MinibatchDiscrimination(4, 2, 2)(torch.randn(3, 5))
+
+
+# ----------------------------------------------------------------------------- minibatch std-dev
+def _explicit_std_stat(x: torch.Tensor, group: int, num_features: int, eps: float = 1e-8) -> list[list[float]]:
+    """stat[n][f] with strided groups: sample n belongs with samples n' where n' % (N/group) == n % (N/group)."""
+    n, c, h, w = x.shape
+    per_group = n // group
+    slice_channels = c // num_features
+    stats = []
+    for i in range(n):
+        members = [k for k in range(n) if k % per_group == i % per_group]
+        row = []
+        for f in range(num_features):
+            total = 0.0
+            for ch in range(f * slice_channels, (f + 1) * slice_channels):
+                for y in range(h):
+                    for z in range(w):
+                        values = [x[k, ch, y, z].item() for k in members]
+                        mu = sum(values) / len(values)
+                        var = sum((v - mu) ** 2 for v in values) / len(values)
+                        total += math.sqrt(var + eps)
+            row.append(total / (slice_channels * h * w))
+        stats.append(row)
+    return stats
+
+
+@pytest.mark.parametrize(
+    "batch, group_size, num_features, expected_group",
+    [(4, 2, 1, 2), (8, 4, 1, 4), (6, 4, 2, 3), (3, 4, 1, 3), (5, 4, 1, 1)],
+)
+def test_minibatch_stddev_shape_and_value(batch, group_size, num_features, expected_group):
+    torch.manual_seed(batch)
+    x = torch.randn(batch, 4, 2, 3, dtype=torch.float64)
+    layer = MinibatchStdDev(group_size=group_size, num_features=num_features)
+    assert layer.group_size_for(batch) == expected_group
+    out = layer(x)
+    assert out.shape == (batch, 4 + num_features, 2, 3)
+    assert_close(out[:, :4], x)
+    stats = _explicit_std_stat(x, expected_group, num_features)
+    for i in range(batch):
+        for f in range(num_features):
+            assert_close(out[i, 4 + f], torch.full((2, 3), stats[i][f], dtype=torch.float64))
+
+
+def test_minibatch_stddev_known_tensor():
+    # Two samples, one group: per-pixel std of {0, 2} and {1, 5} is 1 and 2 -> mean 1.5.
+    x = torch.tensor([[[[0.0, 1.0]]], [[[2.0, 5.0]]]], dtype=torch.float64)  # (2, 1, 1, 2)
+    out = MinibatchStdDev(group_size=4)(x)
+    assert out.shape == (2, 2, 1, 2)
+    assert_close(out[:, 1], torch.full((2, 1, 2), 1.5, dtype=torch.float64), atol=1e-6, rtol=0)
+
+
+def test_minibatch_stddev_rejects_indivisible_channels():
+    with pytest.raises(ValueError):
+        MinibatchStdDev(num_features=2)(torch.randn(4, 3, 2, 2))
+
+
+# ----------------------------------------------------------------------------- spectral norm
+def _sigma(weight: torch.Tensor, dim: int) -> float:
+    matrix = weight.movedim(dim, 0).reshape(weight.size(dim), -1)
+    return torch.linalg.matrix_norm(matrix.detach(), ord=2).item()
+
+
+def test_apply_spectral_norm_unit_sigma():
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1), nn.LeakyReLU(0.2), nn.ConvTranspose2d(4, 3, 4, 2, 1),
+        nn.Flatten(), nn.Linear(3 * 8 * 8, 5), nn.BatchNorm1d(5),
+    )
+    with torch.no_grad():  # make the raw weights far from unit spectral norm
+        for layer in (net[0], net[2], net[4]):
+            layer.weight.mul_(10.0)
+    assert apply_spectral_norm(net) is net
+    for idx in (0, 2, 4):
+        assert parametrize.is_parametrized(net[idx], "weight")
+    assert not parametrize.is_parametrized(net[5])
+
+    net.train()
+    x = torch.randn(4, 2, 4, 4)
+    for _ in range(30):
+        net(x)
+    for idx, dim in ((0, 0), (2, 1), (4, 0)):
+        assert _sigma(net[idx].weight, dim) == pytest.approx(1.0, abs=2e-2)
+
+
+def test_apply_spectral_norm_selected_types_and_idempotent():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2, 1))
+    apply_spectral_norm(net, layer_types=(nn.Linear,))
+    assert parametrize.is_parametrized(net[2], "weight")
+    assert not parametrize.is_parametrized(net[0])
+    apply_spectral_norm(net, layer_types=nn.Linear)  # already parametrized: not wrapped twice
+    assert len(net[2].parametrizations.weight) == 1
+    single = apply_spectral_norm(nn.Linear(3, 3))
+    assert parametrize.is_parametrized(single, "weight")
