@@ -1,0 +1,39 @@
+"""Shared fixtures: tiny models and trainers that run in seconds on 2 CPU cores."""
+
+from __future__ import annotations
+
+import os
+
+import lightning as L
+import pytest
+import torch
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def tiny_dcgan(**overrides):
+    from gan_lightning.models import DCGAN
+
+    kwargs = dict(data_shape=(1, 28, 28), latent_dim=16, g_width=8, d_width=8)
+    kwargs.update(overrides)
+    return DCGAN(**kwargs)
+
+
+def tiny_trainer(root, max_steps, callbacks=(), **overrides) -> L.Trainer:
+    kwargs = dict(
+        max_steps=max_steps, limit_train_batches=5, limit_val_batches=0, logger=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=str(root),
+        callbacks=list(callbacks), deterministic=True, accelerator="cpu", devices=1,
+        enable_checkpointing=False,
+    )
+    kwargs.update(overrides)
+    return L.Trainer(**kwargs)
+
+
+@pytest.fixture
+def mnist5k():
+    from gan_lightning.data import MNIST5k
+
+    return MNIST5k(image_size=28, batch_size=16)

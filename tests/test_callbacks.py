@@ -1,0 +1,87 @@
+"""Sample grids, the generator EMA, checkpoint contents and the divergence guard."""
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from PIL import Image
+
+from conftest import tiny_dcgan, tiny_trainer
+from gan_lightning.callbacks import DivergenceError, DivergenceGuard, EMACallback, SampleGridCallback
+from gan_lightning.data import Toy2D
+from gan_lightning.models import DCGAN, GAN
+
+
+def test_sample_grid_png_is_written_and_not_constant(tmp_path, mnist5k):
+    grid = SampleGridCallback(every_n_steps=2, num_samples=16, nrow=4)
+    tiny_trainer(tmp_path, max_steps=4, callbacks=[grid]).fit(tiny_dcgan(), mnist5k)
+    files = sorted(p.name for p in (tmp_path / "samples").glob("*.png"))
+    assert files == ["iter_000002.png", "iter_000004.png"]
+    pixels = torch.tensor(list(Image.open(tmp_path / "samples" / "iter_000004.png").convert("L").getdata()))
+    assert pixels.float().std() > 5  # not a blank picture
+    assert Image.open(tmp_path / "samples" / "iter_000004.png").size == (4 * 30 + 2, 4 * 30 + 2)
+
+
+def test_toy2d_samples_become_a_scatter_plot(tmp_path):
+    grid = SampleGridCallback(every_n_steps=100)
+    model = GAN(data_shape=(2,), latent_dim=4, g_hidden=(16,), d_hidden=(16,))
+    tiny_trainer(tmp_path, max_steps=2, callbacks=[grid]).fit(model, Toy2D(num_points=500))
+    image = Image.open(tmp_path / "samples" / "iter_000002.png")
+    assert image.size == (400, 400)
+
+
+def test_ema_is_a_lagging_average_stored_in_the_checkpoint(tmp_path, mnist5k):
+    model = tiny_dcgan()
+    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    trainer = tiny_trainer(tmp_path, 6, [EMACallback(decay=0.5, warmup=False), checkpoint], enable_checkpointing=True)
+    trainer.fit(model, mnist5k)
+    g, ema = model.generator.net[0].weight, model.generator_ema.net[0].weight
+    assert not torch.equal(g, ema) and not ema.requires_grad
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)
+    state = saved["state_dict"]
+    assert torch.equal(state["generator_ema.net.0.weight"], ema)
+    assert {"generator.net.0.weight", "discriminator.head.weight", "fixed_noise"} <= state.keys()
+    assert len(saved["optimizer_states"]) == 2
+    assert saved["global_step"] == 6
+    assert saved["gan_lightning"]["class_path"] == "gan_lightning.models.dcgan.DCGAN"
+    assert {"torch", "numpy", "python"} <= saved["gan_lightning"]["rng"].keys()
+    assert "loops" in saved and saved["hyper_parameters"]["g_width"] == 8
+
+
+def test_ema_update_follows_the_formula():
+    model = tiny_dcgan()
+    model.enable_ema()
+    old = model.generator_ema.net[0].weight.clone()
+    with torch.no_grad():
+        model.generator.net[0].weight.add_(1.0)
+    model.update_ema(0.9)
+    expected = 0.9 * old + 0.1 * model.generator.net[0].weight
+    torch.testing.assert_close(model.generator_ema.net[0].weight, expected)
+    assert EMACallback(0.999).current_decay(0) == pytest.approx(0.1)  # warm-up
+    assert EMACallback(0.999).current_decay(10**6) == 0.999
+
+
+class ExplodesAt(DCGAN):
+    """A DCGAN whose D loss turns NaN at a chosen iteration."""
+
+    def __init__(self, explode_at: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.explode_at = explode_at
+
+    def discriminator_loss(self, real, fake, labels=None):
+        terms = super().discriminator_loss(real, fake, labels)
+        if self.global_step >= self.explode_at:
+            terms["d_loss"] = terms["d_loss"] * float("nan")
+        return terms
+
+
+def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path, mnist5k):
+    model = ExplodesAt(explode_at=3, data_shape=(1, 28, 28), latent_dim=16, g_width=8, d_width=8)
+    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True, every_n_train_steps=2)
+    trainer = tiny_trainer(tmp_path, 10, [DivergenceGuard(), checkpoint], enable_checkpointing=True)
+    with pytest.raises(DivergenceError, match=r"iteration 4: d_loss = nan.*last good checkpoint") as error:
+        trainer.fit(model, mnist5k)
+    assert "last.ckpt" in str(error.value)
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)
+    assert saved["global_step"] == 2
+    assert all(torch.isfinite(v).all() for v in saved["state_dict"].values() if v.is_floating_point())

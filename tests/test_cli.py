@@ -1,0 +1,128 @@
+"""The gan-lightning command, run as users run it (a subprocess of the installed console script)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+EXE = Path(sys.executable).with_name("gan-lightning")
+TINY = ["--model.init_args.g_width", "8", "--model.init_args.d_width", "8", "--data.init_args.batch_size", "16",
+        "--trainer.enable_progress_bar", "false", "--trainer.log_every_n_steps", "2", "--trainer.limit_val_batches", "0"]
+
+
+def cli(*args, cwd=ROOT, env=None, timeout=300):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB")}
+    full_env.update(env or {})
+    return subprocess.run([str(EXE), *map(str, args)], cwd=cwd, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One short CLI fit of the default experiment, with W&B left to decide its mode by itself."""
+    root = tmp_path_factory.mktemp("run")
+    result = cli("fit", "--config", "experiments/dcgan/mnist5k.yaml", "--trainer.max_steps", "6",
+                 "--trainer.default_root_dir", root, *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root, result
+
+
+def test_fit_writes_checkpoint_samples_and_an_offline_wandb_run(trained_run):
+    root, _ = trained_run
+    assert (root / "checkpoints" / "last.ckpt").is_file()
+    assert (root / "samples" / "iter_000006.png").is_file()
+    runs = list((root / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1  # no key and no network: offline by itself, no prompt
+    records = next(runs[0].glob("run-*.wandb")).read_bytes()
+    assert b"d_loss" in records and b"g_loss" in records  # scalars
+    assert b"lr_g" in records  # hyperparameters
+    assert list((runs[0] / "files" / "media" / "images").glob("samples_*.png"))  # sample images
+
+
+def test_sample_from_a_checkpoint(trained_run, tmp_path):
+    root, _ = trained_run
+    out = tmp_path / "grid.png"
+    result = cli("sample", "--ckpt_path", root / "checkpoints" / "last.ckpt", "--num_samples", "16", "--out", out,
+                 "--nrow", "4", "--seed", "3", "--truncation", "1.5")
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == (4 * 34 + 2, 4 * 34 + 2)  # 32 px images with 2 px padding
+    again = tmp_path / "again.png"
+    cli("sample", "--ckpt_path", root / "checkpoints" / "last.ckpt", "--num_samples", "16", "--out", again,
+        "--nrow", "4", "--seed", "3", "--truncation", "1.5")
+    assert out.read_bytes() == again.read_bytes()  # seeded
+
+
+def test_resume_from_last_continues_the_iteration_count(trained_run):
+    root, _ = trained_run
+    result = cli("fit", "--config", "experiments/dcgan/mnist5k.yaml", "--trainer.max_steps", "8",
+                 "--trainer.default_root_dir", root, "--ckpt_path", "last", *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Restored all states" in result.stderr + result.stdout
+    assert torch.load(root / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 8
+
+
+def test_validate_reports_heldout_discriminator_scores(trained_run):
+    root, _ = trained_run
+    result = cli("validate", "--config", "experiments/dcgan/mnist5k.yaml", "--trainer.default_root_dir", root,
+                 "--ckpt_path", root / "checkpoints" / "last.ckpt", "--trainer.logger", "false",
+                 "--trainer.limit_val_batches", "2", *TINY[:-2])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "val/d_real" in result.stdout and "val/d_fake" in result.stdout
+
+
+def test_models_lists_every_model_with_its_paper():
+    result = cli("models")
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 0
+    assert any(line.startswith("DCGAN") and "Radford" in line for line in lines)
+    assert any(line.startswith("GAN ") and "Goodfellow" in line for line in lines)
+
+
+def test_model_and_data_classes_resolve_without_a_config(tmp_path):
+    result = cli("fit", "--model", "GAN", "--data", "Toy2D", "--trainer.max_steps", "2", "--trainer.logger", "false",
+                 "--trainer.default_root_dir", tmp_path, "--trainer.enable_progress_bar", "false")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert list((tmp_path / "checkpoints").glob("*.ckpt"))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fit", "--model", "NoSuchGAN", "--data", "MNIST5k"], "unknown model 'NoSuchGAN'; known models: "),
+        (["fit", "--model", "DCGAN", "--data", "Imagenet"], "unknown data module 'Imagenet'; known data modules: MNIST5k"),
+        (["fit", "--config", "nowhere.yaml"], "config file not found: nowhere.yaml"),
+        (["sample", "--ckpt_path", "missing.ckpt"], "checkpoint not found: missing.ckpt"),
+        (["fly"], "unknown verb 'fly'"),
+    ],
+)
+def test_bad_input_fails_with_one_clear_message(args, message):
+    result = cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    if "known models" in message:
+        assert ", DCGAN, " in result.stderr and ", GAN, " in result.stderr
+
+
+def test_corrupt_checkpoint_is_reported_as_corrupt(tmp_path, trained_run):
+    root, _ = trained_run
+    corrupt = tmp_path / "corrupt.ckpt"
+    corrupt.write_bytes((root / "checkpoints" / "last.ckpt").read_bytes()[:5000])  # truncated
+    for args in (["sample", "--ckpt_path", corrupt],
+                 ["fit", "--config", "experiments/dcgan/mnist5k.yaml", "--ckpt_path", corrupt]):
+        result = cli(*args)
+        assert result.returncode == 2
+        assert f"checkpoint {corrupt} is corrupt" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_help_lists_every_verb():
+    result = cli("--help")
+    for verb in ("fit", "validate", "test", "models", "sample", "evaluate"):
+        assert f"  {verb}" in result.stdout

@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from gan_lightning.data import MNIST, EpochSeededSampler, MNIST5k, Toy2D, mixture_modes
+
+
+def test_mnist5k_is_the_real_sample_scaled_to_minus_one_one():
+    data = MNIST5k(image_size=28, batch_size=32, heldout_fraction=0.1)
+    data.setup()
+    assert len(data.train_set) == 4500 and len(data.heldout_set) == 500
+    x, y = next(iter(data.train_dataloader()))
+    assert x.shape == (32, 1, 28, 28) and y.shape == (32,)
+    assert x.min() == -1.0 and x.max() == 1.0
+    labels = torch.stack([data.heldout_set[i][1] for i in range(len(data.heldout_set))])
+    assert torch.bincount(labels).tolist() == [50] * 10  # stratified held-out split
+
+
+def test_mnist5k_32px_is_padded_and_3_channels_repeat():
+    data = MNIST5k(image_size=32, channels=3, batch_size=8)
+    data.setup()
+    x, _ = next(iter(data.train_dataloader()))
+    assert x.shape == (8, 3, 32, 32)
+    assert torch.equal(x[:, 0], x[:, 2])
+    assert (x[:, :, :2, :] == -1).all()  # the 2-pixel padding is background
+    assert data.data_shape == (3, 32, 32)
+
+
+def test_toy2d_ring8_and_grid25_geometry():
+    ring = mixture_modes("ring8")
+    assert torch.allclose(ring.norm(dim=1), torch.ones(8))
+    assert torch.allclose(ring[2], torch.tensor([0.0, 1.0]), atol=1e-6)
+    grid = mixture_modes("grid25")
+    assert grid.shape == (25, 2) and set(grid[:, 0].tolist()) == {-4.0, -2.0, 0.0, 2.0, 4.0}
+    data = Toy2D(kind="grid25", num_points=5000)
+    data.setup()
+    points, labels = data.train_set.tensors
+    spread = (points - data.modes[labels]).std()
+    assert len(points) == 5000 and abs(spread.item() - 0.05) < 0.005
+    with pytest.raises(ValueError, match="ring8"):
+        Toy2D(kind="ring9")
+
+
+def test_sampler_order_depends_only_on_seed_and_epoch_and_resumes_mid_epoch():
+    a, b = EpochSeededSampler(20, seed=3), EpochSeededSampler(20, seed=3)
+    a.set_epoch(1)
+    b.set_epoch(1)
+    full = list(a)
+    assert full == list(b) and sorted(full) == list(range(20))
+    a.set_epoch(2)
+    assert list(a) != full
+    b.resume(epoch=1, skip=5)
+    assert list(b) == full[5:]
+    assert list(b) == full  # the skip applies once
+
+
+def test_offline_download_failure_points_to_mnist5k(tmp_path, monkeypatch):
+    import torchvision
+
+    def offline(*args, **kwargs):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", offline)
+    data = MNIST(data_root=str(tmp_path), download=True, num_workers=0)
+    with pytest.raises(RuntimeError, match="offline.*MNIST5k"):
+        data.setup()
+
+
+def test_missing_local_data_says_where_it_looked(tmp_path):
+    data = MNIST(data_root=str(tmp_path), download=False, num_workers=0)
+    with pytest.raises(RuntimeError, match=str(tmp_path)):
+        data.setup()
