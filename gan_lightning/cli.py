@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -22,6 +23,7 @@ from lightning.pytorch.cli import LightningCLI
 import gan_lightning.data as data_modules
 from gan_lightning.checkpoints import CheckpointError, load_model, read_checkpoint
 from gan_lightning.data import GANDataModule
+from gan_lightning.errors import UsageError
 from gan_lightning.models import GANModule, known_models
 from gan_lightning.tracking import prepare_wandb_environment
 
@@ -43,10 +45,6 @@ verbs:
 
 `gan-lightning VERB --help` lists a verb's options.
 """
-
-
-class UsageError(Exception):
-    """Bad command-line input; reported as one line, exit status 2."""
 
 
 def known_data_modules() -> dict[str, type[GANDataModule]]:
@@ -138,16 +136,31 @@ class GANCLI(LightningCLI):
         return trainer
 
 
-def run_lightning(argv: Sequence[str]) -> None:
-    check_lightning_args(argv)
-    GANCLI(
+def quiet_known_warnings() -> None:
+    """Silence two warnings that do not apply to us, so the ones that do stay visible."""
+    # Our checkpoints are taken after the iteration's updates, on purpose: global_step counts
+    # finished iterations and a resume continues from exactly that state (tests/test_resume.py).
+    warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
+    # A deprecation inside Lightning's own pytree helper, not in our code.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+
+
+def build_cli(argv: Sequence[str], run: bool = True) -> GANCLI:
+    return GANCLI(
         GANModule,
         GANDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
         args=list(argv),
+        run=run,
     )
+
+
+def run_lightning(argv: Sequence[str]) -> None:
+    check_lightning_args(argv)
+    quiet_known_warnings()
+    build_cli(argv)
 
 
 # ---------------------------------------------------------------------------- models
