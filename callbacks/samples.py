@@ -51,7 +51,11 @@ def _png_as_array(path: Path) -> np.ndarray:
 class SampleGridCallback(L.Callback):
     """Every ``every_n_steps`` iterations and at the end of fit, draw G's samples for the module's
     fixed noise (EMA generator when there is one), save ``<root>/samples/iter_NNNNNN.png`` and log
-    the picture to W&B / TensorBoard. 2-D data becomes a scatter plot. Rank 0 only."""
+    the picture to W&B / TensorBoard. 2-D data becomes a scatter plot. Rank 0 only.
+
+    Class-conditional models (``num_classes`` > 0, unless the model sets ``conditional = False``)
+    get one row per class instead: row k holds class k for the first ``nrow`` fixed noise
+    vectors, so each column keeps its noise across the classes."""
 
     def __init__(self, every_n_steps: int = 500, num_samples: int = 64, nrow: int = 8, use_ema: bool = True) -> None:
         if every_n_steps < 1:
@@ -70,14 +74,25 @@ class SampleGridCallback(L.Callback):
         if self.last_path is None or not self.last_path.stem.endswith(f"{trainer.global_step:06d}"):
             self.render(trainer, pl_module)
 
+    def draw(self, pl_module) -> tuple[torch.Tensor, int]:
+        """(samples, images per row) of the grid: one row per class for class-conditional models."""
+        num_classes = int(getattr(pl_module, "num_classes", 0) or 0)
+        if num_classes > 0 and getattr(pl_module, "conditional", True):
+            columns = min(self.nrow, pl_module.fixed_noise.size(0))
+            noise = pl_module.fixed_noise[:columns]
+            noise = noise.repeat(num_classes, *([1] * (noise.dim() - 1)))
+            labels = torch.arange(num_classes, device=noise.device).repeat_interleave(columns)
+            return pl_module.sample(noise=noise, labels=labels, use_ema=self.use_ema), columns
+        noise = pl_module.fixed_noise[: self.num_samples]
+        return pl_module.sample(noise=noise, use_ema=self.use_ema), self.nrow
+
     def render(self, trainer, pl_module) -> Path | None:
         if not trainer.is_global_zero:
             return None
-        noise = pl_module.fixed_noise[: self.num_samples]
-        samples = pl_module.sample(noise=noise, use_ema=self.use_ema)
+        samples, nrow = self.draw(pl_module)
         reference = getattr(trainer.datamodule, "modes", None) if trainer.datamodule is not None else None
         path = Path(trainer.default_root_dir) / "samples" / f"iter_{trainer.global_step:06d}.png"
-        self.last_path = write_samples(samples, path, self.nrow, reference)
+        self.last_path = write_samples(samples, path, nrow, reference)
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.log_image(key="samples", images=[_png_as_array(path)], step=trainer.global_step)

@@ -183,6 +183,9 @@ def cmd_sample(argv: Sequence[str]) -> None:
     parser.add_argument("--labels", default=None, help="comma-separated class labels, for conditional models")
     parser.add_argument("--nrow", type=int, default=8)
     parser.add_argument("--no_ema", action="store_true", help="use the raw generator, not its EMA copy")
+    parser.add_argument("--traverse", type=int, nargs="?", const=0, default=None, metavar="CODE",
+                        help="InfoGAN latent traversal: one row per categorical value (all, or --labels), "
+                             "continuous code CODE (default 0) swept from -2 to 2 over --nrow columns")
     args = parser.parse_args(argv)
     if args.num_samples < 1:
         raise UsageError(f"--num_samples must be >= 1, got {args.num_samples}")
@@ -200,9 +203,24 @@ def cmd_sample(argv: Sequence[str]) -> None:
             raise UsageError(f"--labels must be comma-separated integers, got {args.labels!r}") from error
         labels = torch.tensor(wanted).repeat_interleave(-(-args.num_samples // len(wanted)))[: args.num_samples]
     generator = torch.Generator().manual_seed(args.seed)
-    samples = model.sample(
-        args.num_samples, labels=labels, use_ema=not args.no_ema, truncation=args.truncation, generator=generator
-    )
+    if args.traverse is not None:
+        if not hasattr(model, "traversal_grid"):
+            raise UsageError(f"--traverse needs a model with latent codes (InfoGAN); {type(model).__name__} has none")
+        values = [int(v) for v in args.labels.split(",")] if args.labels else None
+        try:
+            grid = model.traversal_grid(values, args.traverse, steps=args.nrow, generator=generator,
+                                        use_ema=not args.no_ema)
+        except ValueError as error:
+            raise UsageError(f"--traverse: {error}") from error
+        out = write_samples(grid, Path(args.out), nrow=args.nrow)
+        print(f"wrote a latent traversal of {grid.size(0) // args.nrow} rows x {args.nrow} steps to {out}")
+        return
+    try:
+        samples = model.sample(
+            args.num_samples, labels=labels, use_ema=not args.no_ema, truncation=args.truncation, generator=generator
+        )
+    except ValueError as error:  # labels out of range, labels given to an unconditional model, ...
+        raise UsageError(str(error)) from error
     out = write_samples(samples, Path(args.out), nrow=args.nrow)
     print(f"wrote {args.num_samples} samples to {out}")
 

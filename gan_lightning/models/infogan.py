@@ -1,0 +1,221 @@
+"""InfoGAN: Chen, Duan, Houthooft, Schulman, Sutskever & Abbeel 2016, "InfoGAN: Interpretable
+Representation Learning by Information Maximizing Generative Adversarial Nets" (NeurIPS).
+
+Recipe: G's input is [z, c]: incompressible noise z plus a latent code c (for MNIST one
+10-way categorical code and two continuous codes, uniform on [-1, 1]). An auxiliary network
+Q(c | x), which shares every convolutional layer with D and adds one hidden layer, estimates
+the code back from G's samples; the variational lower bound L_I of the mutual information
+I(c; G(z, c)) is maximised by G and Q, weighted by lambda = 1: min_{G,Q} max_D V(D, G) - lambda L_I.
+-L_I is a cross-entropy for the categorical code and a Gaussian negative log-likelihood
+(``continuous_loss="gaussian_nll"``, Q predicting a mean and a log-std per code; ``"mse"``
+fixes the std) for the continuous ones. As in the authors' code, the information term is
+added both to D's loss (it trains the shared body and Q's head, which are D's parameters)
+and to G's loss (it trains G); the GAN part is the non-saturating loss.
+
+InfoGAN is unsupervised: the data set's labels are never read. The information loss is
+computed on G's samples only, against the codes G was given (a known bug of other
+collections trains Q on real images against the ground-truth labels).
+
+Defaults, from the paper's MNIST set-up: 62 noise dimensions, one 10-way categorical and 2
+continuous codes, lambda = 1, Adam with lr 2e-4 for D (and Q) and 1e-3 for G, beta1 = 0.5,
+Q's hidden layer of 128 units with BatchNorm; DCGAN-style convolutional G and D.
+
+``traversal_grid`` draws the paper's latent-traversal figure: one row per categorical
+value, one column per value of a continuous code, the other inputs held fixed.
+``sample(labels=...)`` sets the categorical code to the given values.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from gan_lightning.losses import nonsaturating_d, nonsaturating_g
+from gan_lightning.models.base import GANModule
+from gan_lightning.nets import AuxiliaryHeadDiscriminator, DCGANGenerator, network_kind
+from gan_lightning.nets.conditional import check_labels
+
+
+class InfoGAN(GANModule):
+    paper = "Chen et al. 2016, InfoGAN: Interpretable Representation Learning by Information Maximizing GANs"
+    data_kinds = ("image",)
+
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (1, 28, 28),
+        noise_dim: int = 62,
+        categorical_dim: int = 10,
+        continuous_dim: int = 2,
+        g_width: int = 64,
+        d_width: int = 64,
+        d_norm: Literal["batch", "none", "layer"] = "batch",
+        q_hidden: int = 128,
+        info_weight: float = 1.0,
+        continuous_loss: Literal["gaussian_nll", "mse"] = "gaussian_nll",
+        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
+        lr_g: float = 1e-3,
+        lr_d: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        momentum: float = 0.0,
+        critic_steps: int = 1,
+        grad_clip_norm: float | None = None,
+        lr_decay_iters: int = 0,
+    ) -> None:
+        if noise_dim < 1 or categorical_dim < 2 or continuous_dim < 0:
+            raise ValueError("InfoGAN needs noise_dim >= 1, categorical_dim >= 2 and continuous_dim >= 0")
+        if continuous_loss not in ("gaussian_nll", "mse"):
+            raise ValueError(f"model.continuous_loss must be 'gaussian_nll' or 'mse', got {continuous_loss!r}")
+        super().__init__(
+            data_shape=data_shape, latent_dim=noise_dim + categorical_dim + continuous_dim, critic_steps=critic_steps,
+            optimizer=optimizer, lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum,
+            grad_clip_norm=grad_clip_norm, lr_decay_iters=lr_decay_iters,
+        )
+        self.save_hyperparameters()
+        network_kind(self.data_shape, "dcgan")
+        channels, size = self.data_shape[0], self.data_shape[1]
+        self.noise_dim, self.categorical_dim, self.continuous_dim = noise_dim, categorical_dim, continuous_dim
+        self.info_weight, self.continuous_loss = info_weight, continuous_loss
+        q_outputs = categorical_dim + continuous_dim * (2 if continuous_loss == "gaussian_nll" else 1)
+        self.generator = DCGANGenerator(self.latent_dim, channels, size, g_width)
+        self.discriminator = AuxiliaryHeadDiscriminator(channels, size, d_width, q_outputs, q_hidden, d_norm)
+        # Sample grids: the base class's fixed noise, with codes in place of its last columns.
+        fixed = torch.Generator().manual_seed(4321)
+        num = self.fixed_noise.size(0)
+        continuous = torch.rand(num, continuous_dim, generator=fixed) * 2 - 1
+        with torch.no_grad():
+            self.fixed_noise.copy_(self.join_latent(
+                self.fixed_noise[:, :noise_dim], torch.arange(num) % categorical_dim, continuous))
+
+    # ------------------------------------------------------------------ latent codes
+    def join_latent(self, noise: torch.Tensor, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
+        """[noise, one_hot(categorical), continuous], (N, latent_dim)."""
+        one_hot = F.one_hot(categorical.long(), self.categorical_dim).to(noise.dtype)
+        return torch.cat([noise, one_hot, continuous.to(noise.dtype)], dim=1)
+
+    def split_latent(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(noise, categorical index (N,), continuous codes) of a latent batch."""
+        noise, one_hot, continuous = z.split([self.noise_dim, self.categorical_dim, self.continuous_dim], dim=1)
+        return noise, one_hot.argmax(dim=1), continuous
+
+    def sample_noise(self, num, generator=None, truncation=None):
+        """[z, c]: z ~ N(0, I) (truncated when asked), categorical c uniform, continuous c ~ U[-1, 1]."""
+        noise = super().sample_noise(num, generator, truncation)[:, : self.noise_dim]
+        if generator is None:
+            categorical = torch.randint(0, self.categorical_dim, (num,), device=self.device)
+            continuous = torch.rand(num, self.continuous_dim, device=self.device) * 2 - 1
+        else:
+            categorical = torch.randint(0, self.categorical_dim, (num,), generator=generator).to(self.device)
+            continuous = (torch.rand(num, self.continuous_dim, generator=generator) * 2 - 1).to(self.device)
+        return self.join_latent(noise, categorical, continuous)
+
+    def with_categorical(self, z: torch.Tensor, values) -> torch.Tensor:
+        """``z`` with its categorical code set to ``values``."""
+        noise, _, continuous = self.split_latent(z)
+        values = check_labels(values, self.categorical_dim, z.size(0)).to(z.device)
+        return self.join_latent(noise, values, continuous)
+
+    # ------------------------------------------------------------------ losses
+    def discriminate(self, x, labels=None):
+        return self.discriminator(x)[0]
+
+    def information_loss(self, q_out: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """-L_I (up to the constant code entropy): CE on the categorical code + NLL / MSE on the continuous ones."""
+        _, categorical, continuous = self.split_latent(z)
+        logits = q_out[:, : self.categorical_dim]
+        rest = q_out[:, self.categorical_dim:]
+        terms = {"info_categorical": F.cross_entropy(logits, categorical),
+                 "info_acc": (logits.argmax(dim=1) == categorical).float().mean()}
+        if self.continuous_dim:
+            mean = rest[:, : self.continuous_dim]
+            if self.continuous_loss == "gaussian_nll":
+                log_std = rest[:, self.continuous_dim:].clamp(-5.0, 5.0)
+                terms["info_continuous"] = F.gaussian_nll_loss(mean, continuous, torch.exp(2 * log_std))
+            else:
+                terms["info_continuous"] = F.mse_loss(mean, continuous)
+        else:
+            terms["info_continuous"] = logits.new_zeros(())
+        terms["info_loss"] = terms["info_categorical"] + terms["info_continuous"]
+        return terms
+
+    def training_step(self, batch, batch_idx):
+        real, _ = self.unpack_batch(batch)  # unsupervised: the labels are never read
+        opt_g, opt_d = self.optimizers()
+        update_g = self.generator_due()
+        z = self.sample_noise(real.size(0))
+        with torch.set_grad_enabled(update_g):
+            fake = self.generate(z)
+
+        with self.toggled_optimizer(opt_d):
+            source_real, _ = self.discriminator(real)
+            source_fake, q_fake = self.discriminator(fake.detach())
+            info = self.information_loss(q_fake, z)
+            adversarial = nonsaturating_d(source_real, source_fake)
+            terms = {"d_loss": adversarial + self.info_weight * info["info_loss"], "d_adversarial": adversarial,
+                     "d_real": source_real.mean(), "d_fake": source_fake.mean()}
+            self.optimize(opt_d, terms["d_loss"])
+        terms.update(info)
+
+        if update_g:
+            with self.toggled_optimizer(opt_g):
+                source_fake, q_fake = self.discriminator(fake)
+                info = self.information_loss(q_fake, z)
+                adversarial = nonsaturating_g(source_fake)
+                g_loss = adversarial + self.info_weight * info["info_loss"]
+                self.optimize(opt_g, g_loss)
+            terms.update({"g_loss": g_loss, "g_adversarial": adversarial})
+            terms.update({f"g_{name}": value for name, value in info.items()})
+        self.step_schedulers()
+        return self.log_terms(terms)
+
+    # ------------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def sample(self, num_samples=None, noise=None, labels=None, use_ema=True, truncation=None, generator=None):
+        """Samples of G; ``labels`` (optional) set the categorical code of each sample."""
+        if labels is not None:
+            if noise is None:
+                if num_samples is None:
+                    raise ValueError("sample() needs num_samples or noise")
+                noise = self.sample_noise(num_samples, generator=generator, truncation=truncation)
+            noise = self.with_categorical(noise.to(self.device), labels)
+        return super().sample(num_samples, noise, None, use_ema, truncation, generator)
+
+    @torch.no_grad()
+    def traversal_grid(
+        self,
+        categorical_values: int | Sequence[int] | None = None,
+        continuous_index: int = 0,
+        steps: int = 8,
+        span: float = 2.0,
+        noise: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        use_ema: bool = True,
+    ) -> torch.Tensor:
+        """Latent traversal: (rows * steps, C, H, W) images, row-major.
+
+        Row r has the categorical code ``categorical_values[r]`` (default: every value);
+        along a row the continuous code ``continuous_index`` runs linearly from -span to
+        +span (the paper shows -2 to 2, beyond the training range [-1, 1]); the noise
+        (``noise``, shape (noise_dim,) or (1, noise_dim), else drawn once from ``generator``)
+        and the other continuous codes (0) are the same in every cell.
+        """
+        if not 0 <= continuous_index < self.continuous_dim:
+            raise ValueError(f"continuous_index must be in [0, {self.continuous_dim}), got {continuous_index}")
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        if categorical_values is None:
+            values = list(range(self.categorical_dim))
+        elif isinstance(categorical_values, int):
+            values = [categorical_values]
+        else:
+            values = [int(v) for v in categorical_values]
+        rows = len(values)
+        if noise is None:
+            noise = self.sample_noise(1, generator=generator)[:, : self.noise_dim]
+        noise = noise.reshape(1, self.noise_dim).to(self.device).expand(rows * steps, -1)
+        categorical = check_labels(torch.tensor(values), self.categorical_dim, rows).repeat_interleave(steps)
+        continuous = torch.zeros(rows * steps, self.continuous_dim)
+        continuous[:, continuous_index] = torch.linspace(-span, span, steps).repeat(rows)
+        z = self.join_latent(noise, categorical.to(self.device), continuous.to(self.device))
+        return self.sample(noise=z, use_ema=use_ema)
