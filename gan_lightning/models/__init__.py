@@ -3,8 +3,24 @@
 from gan_lightning.models.base import GANModule
 from gan_lightning.models.dcgan import DCGAN
 from gan_lightning.models.gan import GAN
+from gan_lightning.models.began import BEGAN
+from gan_lightning.models.dragan import DRAGAN
+from gan_lightning.models.ebgan import EBGAN
+from gan_lightning.models.lsgan import LSGAN
+from gan_lightning.models.madgan import MADGAN
+from gan_lightning.models.pacgan import PacGAN
+from gan_lightning.models.relativistic import RelativisticGAN
+from gan_lightning.models.sngan import SNGAN
+from gan_lightning.models.unrolled import UnrolledGAN
+from gan_lightning.models.wgan import WGAN
+from gan_lightning.models.wgandiv import WGANDiv
+from gan_lightning.models.wgangp import WGANGP
 
 __all__ = ["GANModule", "GAN", "DCGAN", "known_models"]
+__all__ += [
+    "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
+    "EBGAN", "BEGAN", "UnrolledGAN", "MADGAN", "PacGAN",
+]
 
 
 def known_models() -> dict[str, type[GANModule]]:
@@ -17,3 +33,15 @@ def known_models() -> dict[str, type[GANModule]]:
         if cls.__module__.startswith("gan_lightning.models") and not cls.__name__.startswith("_"):
             found[cls.__name__] = cls
     return dict(sorted(found.items()))
+
+
+from gan_lightning.models.cgan import CGAN  # noqa: E402
+from gan_lightning.models.acgan import ACGAN  # noqa: E402
+from gan_lightning.models.infogan import InfoGAN  # noqa: E402
+from gan_lightning.models.ssgan import SemiSupervisedGAN  # noqa: E402
+from gan_lightning.models.aae import AAE  # noqa: E402
+from gan_lightning.models.vaegan import VAEGAN  # noqa: E402
+from gan_lightning.models.bigan import BiGAN  # noqa: E402
+from gan_lightning.models.cogan import CoGAN  # noqa: E402
+
+__all__ += ["CGAN", "ACGAN", "InfoGAN", "SemiSupervisedGAN", "AAE", "VAEGAN", "BiGAN", "CoGAN"]

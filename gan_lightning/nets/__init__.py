@@ -12,3 +12,23 @@ __all__ = [
     "MLPGenerator", "MLPDiscriminator",
     "MinibatchDiscrimination", "MinibatchStdDev", "apply_spectral_norm",
 ]
+
+from gan_lightning.nets.autoencoder import Autoencoder, ConvAutoencoder, MLPAutoencoder  # noqa: E402
+from gan_lightning.nets.builders import (  # noqa: E402
+    build_autoencoder, build_discriminator, build_generator, build_networks, network_kind,
+)
+
+__all__ += [
+    "Autoencoder", "MLPAutoencoder", "ConvAutoencoder",
+    "build_networks", "build_generator", "build_discriminator", "build_autoencoder", "network_kind",
+]
+
+from gan_lightning.nets.conditional import (  # noqa: E402
+    AuxiliaryHeadDiscriminator, ConditionalDCGANDiscriminator, ConditionalDCGANGenerator, ConvEncoder,
+    CoupledDiscriminators, CoupledGenerators, JointDiscriminator, check_labels, cycle_labels,
+)
+
+__all__ += [
+    "ConditionalDCGANGenerator", "ConditionalDCGANDiscriminator", "AuxiliaryHeadDiscriminator", "ConvEncoder",
+    "JointDiscriminator", "CoupledGenerators", "CoupledDiscriminators", "cycle_labels", "check_labels",
+]

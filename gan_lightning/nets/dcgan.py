@@ -1,10 +1,13 @@
 """DCGAN networks (Radford, Metz & Chintala 2015), sized for 28, 32 and 64 px (and other 4*2^k / 7*2^k sizes).
 
 Generator: transposed convolutions, BatchNorm + ReLU, tanh output.
-Discriminator: strided convolutions, LeakyReLU 0.2, BatchNorm on all but the first layer.
+Discriminator: strided convolutions, LeakyReLU 0.2, BatchNorm on all but the first layer
+(``norm="none"`` drops it, ``norm="layer"`` uses layer norm instead, as gradient-penalty critics need).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 from torch import nn
@@ -60,19 +63,34 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """Image -> one logit per image (``outputs`` > 1 gives a vector, for auxiliary heads)."""
+    """Image -> one logit per image (``outputs`` > 1 gives a vector, for auxiliary heads).
 
-    def __init__(self, channels: int = 1, image_size: int = 64, width: int = 64, outputs: int = 1) -> None:
+    ``norm`` is the normalization of the hidden layers: ``"batch"`` (the paper's), ``"none"``,
+    or ``"layer"`` (per-sample over channels and pixels, ``GroupNorm`` with one group). Critics
+    with per-sample gradient penalties (WGAN-GP) must not use BatchNorm, which couples samples.
+    """
+
+    def __init__(
+        self,
+        channels: int = 1,
+        image_size: int = 64,
+        width: int = 64,
+        outputs: int = 1,
+        norm: Literal["batch", "none", "layer"] = "batch",
+    ) -> None:
         super().__init__()
+        if norm not in ("batch", "none", "layer"):
+            raise ValueError(f"norm must be 'batch', 'none' or 'layer', got {norm!r}")
         base, doublings = upsampling_plan(image_size)
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         features = width
         for _ in range(doublings - 1):
-            layers += [
-                nn.Conv2d(features, features * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(features * 2),
-                nn.LeakyReLU(0.2, True),
-            ]
+            layers.append(nn.Conv2d(features, features * 2, 4, 2, 1, bias=norm == "none"))
+            if norm == "batch":
+                layers.append(nn.BatchNorm2d(features * 2))
+            elif norm == "layer":
+                layers.append(nn.GroupNorm(1, features * 2))
+            layers.append(nn.LeakyReLU(0.2, True))
             features *= 2
         self.features = nn.Sequential(*layers)
         self.feature_dim = features * base * base

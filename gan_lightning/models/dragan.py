@@ -1,0 +1,69 @@
+"""DRAGAN: Kodali et al. 2017, "On Convergence and Stability of GANs".
+
+Recipe: the non-saturating GAN loss plus a gradient penalty on D around the real data,
+lambda * E(||grad D(x_hat)||_2 - 1)^2 with x_hat = x + alpha * (x_p - x), x_p a noisy
+copy of the real batch (``losses.dragan_penalty``: x_p = x + 0.5 * std(x) * u, u ~ U[0, 1),
+as in the authors' code). This penalises sharp D gradients near the data, the local
+equilibria the paper links to mode collapse.
+
+Defaults: lambda = 10 and noise scale 0.5 (paper and reference code); Adam lr 1e-4,
+betas (0.5, 0.9), one D step per G step (the authors' reference code, to the best of our
+knowledge; the paper gives no optimiser table). D has no BatchNorm by default
+(``d_norm="none"``) because the penalty is on per-sample input gradients. DCGAN networks
+for images, MLPs for vectors.
+
+Logged: ``dragan_gp`` (the unweighted penalty).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+from gan_lightning.losses import dragan_penalty, nonsaturating_d, nonsaturating_g
+from gan_lightning.models.base import GANModule
+from gan_lightning.nets import build_networks
+
+
+class DRAGAN(GANModule):
+    paper = "Kodali et al. 2017, On Convergence and Stability of GANs"
+    data_kinds = ("image", "toy2d")
+
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (1, 28, 28),
+        latent_dim: int = 100,
+        g_hidden: Sequence[int] = (400, 400, 400, 400),
+        d_hidden: Sequence[int] = (200, 200, 200),
+        g_width: int = 64,
+        d_width: int = 64,
+        d_norm: Literal["batch", "none", "layer"] = "none",
+        gp_weight: float = 10.0,
+        noise_scale: float = 0.5,
+        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
+        lr_g: float = 1e-4,
+        lr_d: float = 1e-4,
+        betas: tuple[float, float] = (0.5, 0.9),
+        momentum: float = 0.0,
+        critic_steps: int = 1,
+        grad_clip_norm: float | None = None,
+        lr_decay_iters: int = 0,
+    ) -> None:
+        super().__init__(
+            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
+            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
+            lr_decay_iters=lr_decay_iters,
+        )
+        self.save_hyperparameters()
+        self.gp_weight, self.noise_scale = gp_weight, noise_scale
+        self.generator, self.discriminator = build_networks(
+            self.data_shape, latent_dim, g_hidden, d_hidden, g_width, d_width, d_norm=d_norm
+        )
+
+    def discriminator_loss(self, real, fake, labels=None):
+        real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)
+        penalty = dragan_penalty(self.discriminate, real, self.noise_scale)
+        return {"d_loss": nonsaturating_d(real_logits, fake_logits) + self.gp_weight * penalty,
+                "d_real": real_logits.mean(), "d_fake": fake_logits.mean(), "dragan_gp": penalty}
+
+    def generator_loss(self, real, fake, labels=None):
+        return {"g_loss": nonsaturating_g(self.discriminate(fake))}

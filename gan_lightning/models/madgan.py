@@ -1,0 +1,119 @@
+"""MAD-GAN: Ghosh, Kulharia, Namboodiri, Torr & Dokania 2018, "Multi-Agent Diverse Generative
+Adversarial Networks" (CVPR).
+
+Recipe: K generators and one discriminator with K + 1 outputs. D is a (K + 1)-way softmax
+classifier: real data is class K, samples of generator i are class i, trained with cross-entropy;
+so D must tell the generators apart, which pushes them towards different modes. Each
+generator wants its samples classified as real: the non-saturating form -log D_K(G_i(z)) of
+the paper's generator objective (cross-entropy towards the real class).
+
+Choices: the generators share nothing (the paper shares all but the last layers of its
+generators to save parameters; independent ones are the simplest faithful variant and need
+no generator-specific builder). K = 3 by default; Adam lr 2e-4, betas (0.5, 0.999), one D
+step per G step, as in the DCGAN set-up the paper's image experiments build on.
+
+``self.generator`` is a :class:`MultiGenerator` holding the K generators: sample n of a
+batch comes from generator n mod K, so sampling, the EMA copy and checkpoints treat it as
+one network. ``discriminate`` returns log D_K(x), the log-probability of "real".
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_lightning.models.base import GANModule
+from gan_lightning.nets import build_discriminator, build_generator
+
+
+class MultiGenerator(nn.Module):
+    """K generators behind one ``forward(z)``: sample n is drawn by generator n mod K."""
+
+    def __init__(self, generators: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if len(generators) < 1:
+            raise ValueError("MultiGenerator needs at least one generator")
+        self.generators = nn.ModuleList(generators)
+
+    @property
+    def num_generators(self) -> int:
+        return len(self.generators)
+
+    def assignment(self, num: int, device=None) -> torch.Tensor:
+        """Index of the generator that draws each of ``num`` samples, (num,)."""
+        return torch.arange(num, device=device) % self.num_generators
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        k = self.num_generators
+        parts = [(i, g(z[i::k])) for i, g in enumerate(self.generators) if z[i::k].size(0) > 0]
+        first = parts[0][1]
+        out = first.new_empty((z.size(0),) + tuple(first.shape[1:]))
+        for i, samples in parts:
+            out[i::k] = samples
+        return out
+
+
+class MADGAN(GANModule):
+    paper = "Ghosh et al. 2018, Multi-Agent Diverse Generative Adversarial Networks"
+    data_kinds = ("image", "toy2d")
+
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (1, 28, 28),
+        latent_dim: int = 100,
+        g_hidden: Sequence[int] = (400, 400, 400, 400),
+        d_hidden: Sequence[int] = (200, 200, 200),
+        g_width: int = 64,
+        d_width: int = 64,
+        d_norm: Literal["batch", "none", "layer"] = "batch",
+        num_generators: int = 3,
+        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
+        lr_g: float = 2e-4,
+        lr_d: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        momentum: float = 0.0,
+        critic_steps: int = 1,
+        grad_clip_norm: float | None = None,
+        lr_decay_iters: int = 0,
+    ) -> None:
+        super().__init__(
+            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
+            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
+            lr_decay_iters=lr_decay_iters,
+        )
+        self.save_hyperparameters()
+        if num_generators < 1:
+            raise ValueError(f"model.num_generators must be >= 1, got {num_generators}")
+        self.num_generators = num_generators
+        self.generator = MultiGenerator(
+            [build_generator(self.data_shape, latent_dim, g_hidden, g_width) for _ in range(num_generators)]
+        )
+        self.discriminator = build_discriminator(
+            self.data_shape, d_hidden, d_width, d_outputs=num_generators + 1, d_norm=d_norm
+        )
+
+    @property
+    def real_class(self) -> int:
+        return self.num_generators
+
+    def discriminate(self, x, labels=None):
+        """log D_K(x): D's log-probability that each sample is real, (N,)."""
+        return F.log_softmax(self.discriminator(x), dim=1)[:, self.real_class]
+
+    def discriminator_loss(self, real, fake, labels=None):
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        real_target = torch.full((real.size(0),), self.real_class, dtype=torch.long, device=real.device)
+        fake_target = self.generator.assignment(fake.size(0), fake.device)
+        real_loss = F.cross_entropy(real_logits, real_target)
+        fake_loss = F.cross_entropy(fake_logits, fake_target)
+        return {"d_loss": real_loss + fake_loss, "d_loss_real": real_loss, "d_loss_fake": fake_loss,
+                "d_real": F.softmax(real_logits, dim=1)[:, self.real_class].mean(),
+                "d_fake": F.softmax(fake_logits, dim=1)[:, self.real_class].mean()}
+
+    def generator_loss(self, real, fake, labels=None):
+        target = torch.full((fake.size(0),), self.real_class, dtype=torch.long, device=fake.device)
+        # Equal shares of the batch per generator: the mean is the average of the K generators' losses.
+        return {"g_loss": F.cross_entropy(self.discriminator(fake), target)}
