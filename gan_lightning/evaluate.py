@@ -1,0 +1,238 @@
+"""``gan-lightning evaluate``: metrics of a checkpoint's generator, printed as one JSON line.
+
+    gan-lightning evaluate --ckpt_path PATH --metrics fid,kid,is,pr [--num_samples N]
+                           [--feature_extractor inception|digits|none|PATH] [--weights PATH]
+
+The numbers come from ``gan_lightning.evaluation.evaluate_generator``, the code path
+of ``MetricsCallback``. Progress bars and notes go to stderr; the last stdout line
+is the JSON object: the keys of the metrics asked for plus ``num_samples``
+(``--metrics modes`` alone prints ``{"modes", "high_quality", "reverse_kl"}``).
+Infinite values (``reverse_kl`` when no sample lands near a mode) are written
+``Infinity``, as Python's ``json`` does.
+
+Defaults:
+  --num_samples 5000: a CPU-affordable count; FID depends on it (papers use 10k-50k:
+      pass the count you compare against).
+  --feature_extractor: ``inception`` for image models (the INTERFACE default; its weights
+      must be on disk), ``none`` for 2-D models (the points are the features).
+  real data: ``--data_config FILE`` (the data section of an experiment YAML or of a run's
+      saved ``config.yaml``), else ``--data NAME``, else the ``config.yaml`` of the run the
+      checkpoint belongs to (``<root>/config.yaml`` next to ``<root>/checkpoints/``), else
+      MNIST5k at the model's image size / channels, or ``Toy2D --toy_kind`` for 2-D models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from gan_lightning.errors import UsageError
+
+DEFAULT_NUM_SAMPLES = 5000
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gan-lightning evaluate",
+        description="Evaluate a checkpoint's generator; the last stdout line is a JSON object.",
+    )
+    parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by `gan-lightning fit`")
+    parser.add_argument("--metrics", default="fid", help="comma-separated: fid, kid, is, pr, 1nn, classes, modes")
+    parser.add_argument("--num_samples", type=int, default=DEFAULT_NUM_SAMPLES, help="generated samples (default 5000)")
+    parser.add_argument(
+        "--feature_extractor", default=None,
+        help="inception (default for images), digits (MNIST-like data), none (default for 2-D data), or a saved module's path",
+    )
+    parser.add_argument("--weights", default=None, help="weights file of the extractor (Inception weights, digits classifier)")
+    parser.add_argument("--batch_size", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0, help="noise seed of the generated samples")
+    parser.add_argument("--no_ema", action="store_true", help="use the raw generator, not its EMA copy")
+    parser.add_argument("--data", default=None, help="real data: a data module class name (MNIST5k, Toy2D, CIFAR10, ...)")
+    parser.add_argument("--data_config", default=None, help="YAML file whose `data` section (class_path, init_args) is the real data")
+    parser.add_argument("--toy_kind", default="ring8", choices=("ring8", "grid25"), help="Toy2D mixture for 2-D models")
+    parser.add_argument("--num_real", type=int, default=None, help="real samples (default: --num_samples, capped at the split)")
+    parser.add_argument("--real_split", default="heldout", choices=("heldout", "train"))
+    parser.add_argument("--cache_dir", default=None, help="real-statistics cache (default $GAN_LIGHTNING_CACHE/real_stats)")
+    parser.add_argument("--no_cache", action="store_true", help="neither read nor write the real-statistics cache")
+    parser.add_argument("--device", default="auto", help="auto (an accelerator when there is one), cpu, cuda, cuda:1, mps, ...")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def _data_class(name: str):
+    from gan_lightning.cli import known_data_modules
+
+    known = known_data_modules()
+    short = name.rsplit(".", 1)[-1]
+    if "." in name:
+        module_name, _, class_name = name.rpartition(".")
+        try:
+            return getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError):
+            if short not in known:
+                raise UsageError(f"cannot import data module {name!r}; known data modules: {', '.join(known)}") from None
+    if short not in known:
+        raise UsageError(f"unknown data module {name!r}; known data modules: {', '.join(known)}")
+    return known[short]
+
+
+def _data_from_config(path: Path) -> Any:
+    import yaml
+
+    try:
+        content = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise UsageError(f"cannot read data config {path}: {error}") from error
+    section = content.get("data") if isinstance(content, dict) else None
+    if isinstance(section, str):
+        section = {"class_path": section}
+    if not isinstance(section, dict) or not section.get("class_path"):
+        raise UsageError(f"{path} has no `data` section with a class_path")
+    cls = _data_class(section["class_path"])
+    init_args = section.get("init_args") or {}
+    try:
+        return cls(**init_args)
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"the data section of {path} does not build {cls.__name__}: {error}") from error
+
+
+def _run_config(ckpt_path: Path) -> Path | None:
+    """The ``config.yaml`` LightningCLI saved for the run of this checkpoint, when there is one with data."""
+    for folder in (ckpt_path.parent, ckpt_path.parent.parent):
+        candidate = folder / "config.yaml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _default_data(args: argparse.Namespace, data_shape: tuple[int, ...]) -> tuple[Any, str]:
+    from gan_lightning.data import MNIST5k, Toy2D
+
+    if len(data_shape) == 1:
+        return Toy2D(kind=args.toy_kind), f"default for 2-D models, --toy_kind {args.toy_kind}"
+    return MNIST5k(image_size=data_shape[-1], channels=data_shape[0]), "default for image models"
+
+
+def resolve_data(args: argparse.Namespace, data_shape: tuple[int, ...]) -> Any:
+    """The real-data module: --data_config, --data, the run's config.yaml, or a default from the data shape."""
+    if args.data_config:
+        path = Path(args.data_config)
+        if not path.is_file():
+            raise UsageError(f"data config not found: {path}")
+        data, origin = _data_from_config(path), str(path)
+    elif args.data:
+        cls = _data_class(args.data)
+        kwargs: dict[str, Any] = {}
+        parameters = inspect.signature(cls.__init__).parameters
+        if len(data_shape) == 3:
+            if "image_size" in parameters:
+                kwargs["image_size"] = data_shape[-1]
+            if "channels" in parameters:
+                kwargs["channels"] = data_shape[0]
+        if "kind" in parameters and len(data_shape) == 1:
+            kwargs["kind"] = args.toy_kind
+        data, origin = cls(**kwargs), "--data"
+    else:
+        data = None
+        config = _run_config(Path(args.ckpt_path))
+        if config is not None:
+            try:
+                data, origin = _data_from_config(config), f"the run's {config}"
+            except UsageError:
+                data = None
+            if data is not None and tuple(getattr(data, "data_shape", ())) != data_shape:
+                data = None  # a config of another run in the same folder
+        if data is None:
+            data, origin = _default_data(args, data_shape)
+    shape = tuple(getattr(data, "data_shape", ()))
+    if shape and shape != data_shape:
+        raise UsageError(
+            f"the real data {type(data).__name__} has samples of shape {shape}, the model generates {data_shape}"
+        )
+    try:
+        data.setup("fit")
+    except (RuntimeError, OSError) as error:  # data not on disk, offline download
+        raise UsageError(f"cannot load the real data {type(data).__name__}: {error}") from None
+    print(f"gan-lightning: real data {type(data).__name__} ({origin})", file=sys.stderr)
+    return data
+
+
+def _device(name: str):
+    import torch
+
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def cmd_evaluate(argv: Sequence[str]) -> None:
+    args = build_parser().parse_args(list(argv))
+    from gan_lightning.evaluation import (
+        evaluate_generator,
+        metric_values,
+        needs_extractor,
+        needs_real,
+        parse_metrics,
+        resolve_extractor,
+    )
+
+    try:
+        metrics = parse_metrics(args.metrics)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.num_samples < 2:
+        raise UsageError(f"--num_samples must be >= 2, got {args.num_samples}")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch_size must be >= 1, got {args.batch_size}")
+
+    from gan_lightning.checkpoints import load_model
+
+    device = _device(args.device)
+    model = load_model(args.ckpt_path, map_location=device)
+    data_shape = tuple(model.data_shape)
+    points = len(data_shape) == 1
+    extractor = args.feature_extractor or ("none" if points else "inception")
+    if points and extractor in ("inception", "digits") and needs_extractor(metrics):
+        raise UsageError(f"--feature_extractor {extractor} needs images; this model generates {data_shape[0]}-D points")
+    if "modes" in metrics and not points:
+        raise UsageError("--metrics modes is for 2-D models (Toy2D data); this model generates images")
+    try:  # before the data: a missing weights file is reported at once
+        extractor_module = resolve_extractor(extractor, args.weights) if needs_extractor(metrics) else None
+    except (FileNotFoundError, ValueError, RuntimeError) as error:  # MissingWeightsError, unloadable weights
+        raise UsageError(str(error)) from None
+    data = resolve_data(args, data_shape) if needs_real(metrics) or "modes" in metrics else None
+
+    try:
+        results = evaluate_generator(
+            model, data, metrics,
+            num_samples=args.num_samples, extractor=extractor_module, batch_size=args.batch_size,
+            use_ema=not args.no_ema, seed=args.seed, cache_dir=args.cache_dir, progress=not args.quiet,
+            weights=args.weights, num_real=args.num_real, real_split=args.real_split,
+            use_cache=not args.no_cache, device=device,
+        )
+    except (FileNotFoundError, ValueError) as error:  # e.g. too few real samples, a metric the extractor cannot serve
+        raise UsageError(str(error)) from None
+
+    summary = (
+        f"gan-lightning: {results['num_samples']} generated samples ({'EMA' if results['ema'] else 'raw'} "
+        f"generator, {results['generator_mode']} mode, seed {results['seed']})"
+    )
+    if results["num_real"]:
+        summary += f" vs {results['num_real']} real ({results['real_split']} split, cache {results['real_cache']})"
+    if results["feature_extractor"]:
+        summary += f", features: {results['feature_extractor']}"
+    print(summary + f", {results['seconds']:.1f} s", file=sys.stderr)
+
+    output = metric_values(results, metrics)
+    if metrics != ["modes"]:
+        output["num_samples"] = results["num_samples"]
+    print(json.dumps(output), flush=True)

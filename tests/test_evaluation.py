@@ -1,0 +1,325 @@
+"""Evaluation: the shared code path (``evaluate_generator``), the ``evaluate`` command, the real-statistics
+cache, ``MetricsCallback`` during fit, and DDP (2 gloo processes) against one process."""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import Logger
+from torch import nn
+
+from conftest import tiny_dcgan, tiny_trainer
+from gan_lightning.callbacks import FIDCallback, MetricsCallback
+from gan_lightning.cli import main
+from gan_lightning.data import MNIST5k, Toy2D
+from gan_lightning.evaluation import (
+    GeneratorMetrics,
+    evaluate_generator,
+    generated_batches,
+    parse_metrics,
+    rank_seed,
+    rank_share,
+    real_features,
+)
+from gan_lightning.metrics import INCEPTION_WEIGHTS_FILENAME, train_digits_classifier
+from gan_lightning.models import GAN
+
+IMAGE_KEYS = {"fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall", "num_samples"}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: these forwards are small, and the machine is shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory):
+    """GAN_LIGHTNING_CACHE for this module, holding a digits classifier trained once (1 epoch: the tests
+    need a fixed extractor, not a good one)."""
+    root = tmp_path_factory.mktemp("gan_lightning_cache")
+    train_digits_classifier(root / "digits_classifier.pt", epochs=1, seed=0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GAN_LIGHTNING_CACHE", str(root))
+        yield root
+
+
+@pytest.fixture(scope="module")
+def dcgan_checkpoint(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dcgan")
+    checkpoint = ModelCheckpoint(dirpath=root / "ckpt", save_last=True)
+    trainer = tiny_trainer(root, 3, [checkpoint], enable_checkpointing=True)
+    trainer.fit(tiny_dcgan(), MNIST5k(image_size=28, batch_size=16))
+    return root / "ckpt" / "last.ckpt"
+
+
+def tiny_toy_gan(seed: int = 0) -> GAN:
+    torch.manual_seed(seed)
+    return GAN(data_shape=(2,), latent_dim=4, g_hidden=(16,), d_hidden=(16,))
+
+
+def run_main(capsys, *args) -> tuple[int, str, str]:
+    code = 0
+    try:
+        main(["evaluate", *map(str, args)])
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# ---------------------------------------------------------------------------- the command
+def test_evaluate_command_prints_the_asked_metrics_as_json_on_its_last_line(
+    cache_root, dcgan_checkpoint, tmp_path, capsys
+):
+    # main() is the console script's entry point; in-process to spare a second interpreter start-up
+    code, out, err = run_main(capsys, "--ckpt_path", dcgan_checkpoint, "--metrics", "fid,kid,is,pr",
+                              "--feature_extractor", "digits", "--num_samples", "64", "--batch_size", "32",
+                              "--cache_dir", tmp_path / "stats")
+    assert code == 0, err[-3000:]
+    values = json.loads(out.strip().splitlines()[-1])
+    assert set(values) == IMAGE_KEYS
+    assert values["num_samples"] == 64
+    assert values["fid"] > 0 and 0 <= values["precision"] <= 1 and 0 <= values["recall"] <= 1
+    assert 1.0 <= values["is_mean"] <= 10.0  # 10 digit classes bound the score
+    assert all(math.isfinite(v) for v in values.values())
+    assert "generated samples" in err and "cache miss" in err  # progress and summary go to stderr
+
+    code, out, err = run_main(capsys, "--ckpt_path", dcgan_checkpoint, "--metrics", "fid", "--feature_extractor",
+                              "digits", "--num_samples", "64", "--cache_dir", tmp_path / "stats", "--quiet")
+    assert code == 0 and "cache hit" in err
+    assert set(json.loads(out.strip().splitlines()[-1])) == {"fid", "num_samples"}
+
+
+def test_evaluate_command_modes_on_a_toy2d_checkpoint(cache_root, tmp_path, capsys):
+    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    tiny_trainer(tmp_path, 3, [checkpoint], enable_checkpointing=True).fit(tiny_toy_gan(), Toy2D(num_points=500))
+    code, out, err = run_main(capsys, "--ckpt_path", tmp_path / "ckpt" / "last.ckpt", "--metrics", "modes",
+                              "--num_samples", "400", "--toy_kind", "ring8")
+    assert code == 0, err
+    values = json.loads(out.strip().splitlines()[-1])
+    assert set(values) == {"modes", "high_quality", "reverse_kl"}
+    assert isinstance(values["modes"], int) and 0 <= values["modes"] <= 8
+    assert 0.0 <= values["high_quality"] <= 1.0 and values["reverse_kl"] >= 0
+
+
+def test_evaluate_command_without_inception_weights_fails_with_one_clear_line(
+    cache_root, dcgan_checkpoint, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
+    code, out, err = run_main(capsys, "--ckpt_path", dcgan_checkpoint, "--metrics", "fid", "--num_samples", "16")
+    assert code != 0
+    assert INCEPTION_WEIGHTS_FILENAME in err and "--weights" in err
+    assert "Traceback" not in err and out.strip() == ""
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_evaluate_command_rejects_unknown_metrics(cache_root, dcgan_checkpoint, capsys):
+    code, out, err = run_main(capsys, "--ckpt_path", dcgan_checkpoint, "--metrics", "fid,sharpness")
+    assert code == 2 and "sharpness" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------- real-statistics cache
+class CountingExtractor(nn.Module):
+    """A fixed random projection that counts the samples it sees."""
+
+    num_features = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.projection = nn.Linear(2, self.num_features)
+        nn.init.normal_(self.projection.weight, generator=torch.Generator().manual_seed(0))
+        self.seen = 0
+
+    def features(self, points: torch.Tensor) -> torch.Tensor:
+        self.seen += points.shape[0]
+        return torch.tanh(self.projection(points))
+
+
+def test_second_evaluation_reads_real_features_from_the_cache(cache_root):
+    model, data, extractor = tiny_toy_gan(), Toy2D(num_points=400, num_heldout=300), CountingExtractor()
+    kwargs = dict(metrics="fid,kid,pr", num_samples=120, extractor=extractor, batch_size=50, progress=False)
+
+    first = evaluate_generator(model, data, **kwargs)
+    assert first["real_cache"] == "miss" and extractor.seen == 120 + 120  # real + generated
+    files = list((cache_root / "real_stats").glob("Toy2D_heldout_*.pt"))  # GAN_LIGHTNING_CACHE is the root
+    assert len(files) == 1
+
+    extractor.seen = 0
+    second = evaluate_generator(model, data, **kwargs)
+    assert second["real_cache"] == "hit" and extractor.seen == 120  # generated samples only
+    numbers = ("fid", "kid_mean", "kid_std", "precision", "recall")
+    assert {k: second[k] for k in numbers} == {k: first[k] for k in numbers}
+
+    extractor.seen = 0  # another key (sample count, data set) computes again
+    assert evaluate_generator(model, data, **{**kwargs, "num_samples": 100})["real_cache"] == "miss"
+    assert evaluate_generator(model, Toy2D(kind="grid25", num_points=400, num_heldout=300), **kwargs)["real_cache"] == "miss"
+    assert extractor.seen == 200 + 240
+    assert len(list((cache_root / "real_stats").glob("Toy2D_heldout_*.pt"))) == 3
+
+
+def test_evaluation_records_what_the_numbers_depend_on(cache_root):
+    model = tiny_toy_gan()
+    model.enable_ema()
+    model.train()
+    results = evaluate_generator(model, Toy2D(num_points=400, num_heldout=300), "fid,modes", num_samples=50,
+                                 extractor=None, progress=False, use_cache=False)
+    assert results["num_samples"] == 50 and results["num_real"] == 50 and results["real_split"] == "heldout"
+    assert results["ema"] is True and results["generator_mode"] == "eval" and results["feature_extractor"] == "none"
+    assert model.generator.training and model.generator_ema.training  # modes restored after sampling in eval
+    assert parse_metrics("FID, precision_recall,fid") == ["fid", "pr"]
+    with pytest.raises(ValueError, match="unknown metric"):
+        parse_metrics("fid,nope")
+
+
+# ---------------------------------------------------------------------------- callback
+class RecordingLogger(Logger):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[tuple[int, dict]] = []
+
+    @property
+    def name(self):
+        return "recording"
+
+    @property
+    def version(self):
+        return 0
+
+    def log_hyperparams(self, params, *args, **kwargs):
+        pass
+
+    def log_metrics(self, metrics, step=None):
+        self.records.append((step, dict(metrics)))
+
+
+def test_metrics_callback_logs_fid_during_fit_and_matches_offline_evaluation(cache_root, tmp_path):
+    data = MNIST5k(image_size=28, batch_size=16)
+    callback = MetricsCallback(metrics=["fid"], every_n_steps=2, num_samples=64, feature_extractor="digits",
+                               batch_size=32, cache_dir=str(tmp_path / "stats"))
+    logger = RecordingLogger()
+    model = tiny_dcgan()
+    trainer = tiny_trainer(tmp_path, 3, [callback], logger=logger, log_every_n_steps=50)
+    trainer.fit(model, data)
+
+    fid_steps = [(step, m["metrics/fid"]) for step, m in logger.records if "metrics/fid" in m]
+    assert [step for step, _ in fid_steps] == [2, 3]  # every 2 iterations, then at the end of fit
+    assert all(math.isfinite(value) and value > 0 for _, value in fid_steps)
+    assert float(trainer.callback_metrics["metrics/fid"]) == pytest.approx(fid_steps[-1][1])
+    assert callback.last_results["num_samples"] == 64 and callback.last_results["generator_mode"] == "eval"
+    assert not any("extractor" in key or "metric" in key for key in model.state_dict())  # not in checkpoints
+
+    offline = evaluate_generator(model, data, ["fid"], num_samples=64, extractor="digits", batch_size=32,
+                                 cache_dir=tmp_path / "stats", progress=False)
+    assert offline["real_cache"] == "hit"
+    assert offline["fid"] == pytest.approx(fid_steps[-1][1], rel=1e-9)  # one code path
+    assert isinstance(FIDCallback(every_n_steps=5), MetricsCallback) and FIDCallback().metrics == ["fid"]
+
+
+# ---------------------------------------------------------------------------- DDP
+class ProbeExtractor(nn.Module):
+    """Seeded random features (16) and logits (10) of small images, for the DDP test."""
+
+    num_features = 16
+    num_classes = 10
+
+    def __init__(self) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(1)
+        self.to_features = nn.Linear(36, 16)
+        self.to_logits = nn.Linear(36, 10)
+        for parameter in self.parameters():
+            parameter.data = torch.randn(parameter.shape, generator=generator)
+
+    def features(self, images):
+        return torch.tanh(self.to_features(images.flatten(1)))
+
+    def logits(self, images):
+        return self.to_logits(images.flatten(1))
+
+
+IMAGE_METRICS = ["fid", "kid", "is", "pr", "1nn", "classes"]
+TOY_METRICS = "fid,kid,pr,1nn,modes"
+
+
+def fixed_images():
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn(100, 1, 6, 6, generator=generator), torch.randn(120, 1, 6, 6, generator=generator) * 1.3
+
+
+def image_suite():
+    extractor = ProbeExtractor()
+    real, _ = fixed_images()
+    suite = GeneratorMetrics(IMAGE_METRICS, extractor, classifier=extractor, seed=3, kid_subsets=20)
+    suite.set_real(real_features(real, extractor, None)[0])
+    return suite
+
+
+def _ddp_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size,
+                            timeout=timedelta(seconds=120))
+    try:
+        # 1. fixed samples, unequal halves (70 / 50) in unequal batch counts
+        _, fake = fixed_images()
+        suite = image_suite()
+        part = fake[:70] if rank == 0 else fake[70:]
+        for start in range(0, len(part), 25):
+            suite.update(part[start : start + 25])
+        image_results = suite.compute()
+        # 2. evaluate_generator itself: each rank its share, its own noise, a shared cache folder
+        toy_results = evaluate_generator(tiny_toy_gan(), Toy2D(num_points=400, num_heldout=300), TOY_METRICS,
+                                         num_samples=101, extractor=None, batch_size=20, seed=5, progress=False,
+                                         cache_dir=Path(out_dir) / "stats")
+        Path(out_dir, f"rank{rank}.json").write_text(json.dumps({"image": image_results, "toy": toy_results}))
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_gloo_processes_give_the_single_process_numbers(cache_root, tmp_path):
+    torch.multiprocessing.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+
+    # one process, the same samples in rank order
+    _, fake = fixed_images()
+    suite = image_suite()
+    for start in range(0, len(fake), 40):
+        suite.update(fake[start : start + 40])
+    expected_image = suite.compute()
+
+    model, data = tiny_toy_gan(), Toy2D(num_points=400, num_heldout=300)
+    toy_suite = GeneratorMetrics(parse_metrics(TOY_METRICS), None, modes=data.modes, mode_std=data.std, seed=5)
+    toy_suite.set_real(real_features(data, None, 101, cache=False)[0])
+    for rank in range(2):
+        for samples in generated_batches(model, rank_share(101, rank, 2), 20, True, rank_seed(5, rank)):
+            toy_suite.update(samples)
+    expected_toy = toy_suite.compute()
+
+    for result in ranks:
+        assert result["image"].keys() == expected_image.keys()
+        for key, value in expected_image.items():
+            assert result["image"][key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+        assert result["toy"]["num_samples"] == 101 and result["toy"]["world_size"] == 2
+        for key, value in expected_toy.items():
+            assert result["toy"][key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+    assert expected_image["num_samples"] == 120 and expected_image["classes_covered"] >= 2
+    assert ranks[0]["toy"]["modes"] == expected_toy["modes"]
+    assert rank_share(101, 0, 2) + rank_share(101, 1, 2) == 101
