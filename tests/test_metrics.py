@@ -380,3 +380,15 @@ def test_metrics_synchronise_across_two_processes(tmp_path):
     assert results["one_nn"] == pytest.approx(one_nn_accuracy(real, fake)["accuracy"])
     assert results["coverage"] == {"classes_covered": 2, "kl_to_uniform": pytest.approx(math.log(5))}
     assert results["modes"] == {"modes": 2, "high_quality": 1.0, "reverse_kl": pytest.approx(0.0, abs=1e-12)}
+
+
+def test_cholesky_fast_path_and_singular_fallback_agree_with_sqrtm():
+    from gan_lightning.metrics import feature_statistics, frechet_distance
+
+    generator = torch.Generator().manual_seed(7)
+    for num in (60, 6):  # positive definite (Cholesky path) and rank-deficient (general path)
+        a = torch.randn(num, 12, generator=generator, dtype=torch.float64)
+        b = torch.randn(num, 12, generator=generator, dtype=torch.float64) * 1.3 + 0.2
+        stats = (*feature_statistics(a), *feature_statistics(b))
+        fast, classic = frechet_distance(*stats), frechet_distance(*stats, method="sqrtm")
+        assert abs(fast - classic) <= 1e-5 * max(classic, 1.0)

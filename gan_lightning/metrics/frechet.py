@@ -12,7 +12,9 @@ eigenvalues of ``S1 @ S2`` (torch-fidelity, torchmetrics). The default here,
 
     tr((S1 S2)^(1/2)) = tr((A S2 A)^(1/2)),   A = S1^(1/2)
 
-``A S2 A`` is symmetric positive semi-definite, so its eigenvalues come from
+When S1 is positive definite the same trace comes faster from its Cholesky factor,
+``tr((L^T S2 L)^(1/2))`` with ``S1 = L L^T``. Otherwise ``A S2 A``, symmetric
+positive semi-definite, is used. Either way the eigenvalues come from
 ``numpy.linalg.eigh`` (real by construction) and the trace is the sum of their
 square roots. Round-off can leave eigenvalues slightly below zero (rank-deficient
 covariances, fewer samples than dimensions): they are clipped to 0, the
@@ -68,6 +70,18 @@ def _check_psd(eigenvalues: np.ndarray, name: str) -> None:
 def _trace_sqrt_product_eigh(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     sigma1 = 0.5 * (sigma1 + sigma1.T)
     sigma2 = 0.5 * (sigma2 + sigma2.T)
+    try:
+        # Fast path, one decomposition: with S1 = L L^T (Cholesky), S1 S2 is similar to the
+        # symmetric L^T S2 L, whose eigenvalues are real; by Sylvester's law of inertia they
+        # are >= 0 exactly when S2 is PSD, so the same eigenvalues check S2.
+        lower = np.linalg.cholesky(sigma1)
+    except np.linalg.LinAlgError:
+        pass  # S1 singular (fewer samples than dimensions) or not a covariance: general path
+    else:
+        middle = lower.T @ sigma2 @ lower
+        eigenvalues = np.linalg.eigvalsh(0.5 * (middle + middle.T))
+        _check_psd(eigenvalues, "sigma2")
+        return float(np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None))))
     _check_psd(np.linalg.eigvalsh(sigma1), "sigma1")
     _check_psd(np.linalg.eigvalsh(sigma2), "sigma2")
     root1 = _psd_sqrt(sigma1)
