@@ -17,8 +17,10 @@ test: venv
 	$(BIN)/python -m pytest -q
 
 demo: venv
-	WANDB_MODE=offline $(BIN)/gan-lightning fit --config experiments/dcgan/mnist5k.yaml
+	rm -rf runs/dcgan_mnist5k
+	$(BIN)/gan-lightning fit --config experiments/dcgan/mnist5k.yaml
 	$(BIN)/gan-lightning sample --ckpt_path runs/dcgan_mnist5k/checkpoints/last.ckpt --num_samples 64 --out runs/dcgan_mnist5k/samples_final.png --seed 0
+	$(BIN)/python -m gan_lightning.plots runs/dcgan_mnist5k/metrics.jsonl --metric fid --out runs/dcgan_mnist5k/fid.png
 
 benchmark: venv
 	$(BIN)/python benchmarks/loop_overhead.py

@@ -7,7 +7,9 @@ from the checkpoint agree (same extractor, sample count, seed and cached real si
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -53,6 +55,7 @@ class MetricsCallback(L.Callback):
         seed: noise seed; the same noise at every evaluation, so values track the model only.
         cache_dir: folder of the real-statistics cache (default ``$GAN_LIGHTNING_CACHE/real_stats``).
         evaluate_at_end: also evaluate in ``on_train_end`` (unless the last iteration just did).
+        evaluate_at_start: also evaluate before the first iteration (the untrained generator).
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class MetricsCallback(L.Callback):
         seed: int = 0,
         cache_dir: str | None = None,
         evaluate_at_end: bool = True,
+        evaluate_at_start: bool = False,
     ) -> None:
         if every_n_steps < 1:
             raise ValueError(f"{type(self).__name__}.every_n_steps must be >= 1, got {every_n_steps}")
@@ -84,6 +88,7 @@ class MetricsCallback(L.Callback):
         self.seed = seed
         self.cache_dir = cache_dir
         self.evaluate_at_end = evaluate_at_end
+        self.evaluate_at_start = evaluate_at_start
         self.last_results: dict[str, Any] | None = None
         self._extractor = None
         self._last_step: int | None = None
@@ -103,6 +108,10 @@ class MetricsCallback(L.Callback):
                 )
             self._extractor = resolve_extractor(self.feature_extractor, self.weights)
         return self._extractor
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if self.evaluate_at_start and trainer.global_step != self._last_step:
+            self.evaluate(trainer, pl_module, inside_step=False)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step % self.every_n_steps == 0 and trainer.global_step != self._last_step:
@@ -152,6 +161,13 @@ class MetricsCallback(L.Callback):
         if trainer.is_global_zero:
             for logger in trainer.loggers:
                 logger.log_metrics(values, step=trainer.global_step)
+            # A plain-file record beside the checkpoints, whatever the logger: one JSON line per evaluation.
+            record = {"iteration": trainer.global_step, **{k: v for k, v in (self.last_results or {}).items()
+                                                            if isinstance(v, (int, float, str, bool))}}
+            path = Path(trainer.default_root_dir) / "metrics.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
         if inside_step:
             for key, value in values.items():
                 pl_module.log(key, value, logger=False, on_step=True, on_epoch=False, batch_size=1)

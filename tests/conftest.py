@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import lightning as L
 import pytest
 import torch
 
 os.environ.setdefault("WANDB_MODE", "offline")
+# Caches (digits classifier, real statistics) of this test session, not the user's.
+os.environ.setdefault("GAN_LIGHTNING_CACHE", tempfile.mkdtemp(prefix="gan_lightning_test_cache_"))
 os.environ.setdefault("WANDB_SILENT", "true")
 # Tiny networks: one thread is as fast, and predictable on a busy 2-core machine.
 torch.set_num_threads(1)

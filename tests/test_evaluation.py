@@ -206,14 +206,17 @@ class RecordingLogger(Logger):
 def test_metrics_callback_logs_fid_during_fit_and_matches_offline_evaluation(cache_root, tmp_path):
     data = MNIST5k(image_size=28, batch_size=16)
     callback = MetricsCallback(metrics=["fid"], every_n_steps=2, num_samples=64, feature_extractor="digits",
-                               batch_size=32, cache_dir=str(tmp_path / "stats"))
+                               batch_size=32, cache_dir=str(tmp_path / "stats"), evaluate_at_start=True)
     logger = RecordingLogger()
     model = tiny_dcgan()
     trainer = tiny_trainer(tmp_path, 3, [callback], logger=logger, log_every_n_steps=50)
     trainer.fit(model, data)
 
     fid_steps = [(step, m["metrics/fid"]) for step, m in logger.records if "metrics/fid" in m]
-    assert [step for step, _ in fid_steps] == [2, 3]  # every 2 iterations, then at the end of fit
+    assert [step for step, _ in fid_steps] == [0, 2, 3]  # untrained G, every 2 iterations, end of fit
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["iteration"], r["fid"]) for r in records] == fid_steps  # the plain-file record
+    assert records[0]["num_samples"] == 64 and records[0]["feature_extractor"] == "digits"
     assert all(math.isfinite(value) and value > 0 for _, value in fid_steps)
     assert float(trainer.callback_metrics["metrics/fid"]) == pytest.approx(fid_steps[-1][1])
     assert callback.last_results["num_samples"] == 64 and callback.last_results["generator_mode"] == "eval"
