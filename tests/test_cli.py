@@ -51,7 +51,7 @@ def test_sample_from_a_checkpoint(trained_run, tmp_path):
     result = cli("sample", "--ckpt_path", root / "checkpoints" / "last.ckpt", "--num_samples", "16", "--out", out,
                  "--nrow", "4", "--seed", "3", "--truncation", "1.5")
     assert result.returncode == 0, result.stderr
-    assert Image.open(out).size == (4 * 34 + 2, 4 * 34 + 2)  # 32 px images with 2 px padding
+    assert Image.open(out).size == (4 * 30 + 2, 4 * 30 + 2)  # 28 px images with 2 px padding
     again = tmp_path / "again.png"
     cli("sample", "--ckpt_path", root / "checkpoints" / "last.ckpt", "--num_samples", "16", "--out", again,
         "--nrow", "4", "--seed", "3", "--truncation", "1.5")
