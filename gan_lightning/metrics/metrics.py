@@ -105,8 +105,11 @@ class FrechetDistance(Metric):
             outer = torch.zeros(dim, dim, dtype=torch.float64, device=features.device)
         if features.shape[1] != total.shape[0]:
             raise ValueError(f"FrechetDistance: expected {total.shape[0]} features, got {features.shape[1]}")
-        setattr(self, f"{side}_sum", total + features.sum(dim=0))
-        setattr(self, f"{side}_outer_sum", outer + features.T @ features)
+        # In place: one (D, D) float64 product per batch and no temporaries of that size.
+        total.add_(features.sum(dim=0))
+        outer.addmm_(features.T, features)
+        setattr(self, f"{side}_sum", total)
+        setattr(self, f"{side}_outer_sum", outer)
         setattr(self, f"{side}_num", getattr(self, f"{side}_num") + features.shape[0])
 
     @staticmethod
