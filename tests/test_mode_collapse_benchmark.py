@@ -1,0 +1,62 @@
+"""Smoke test of benchmarks/mode_collapse.py: a tiny run through its own functions."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "mode_collapse.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("mode_collapse_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+def test_recipe_is_the_experiment_file_with_shared_sizes(bench):
+    spec = bench.RunSpec(model="WGAN", kind="ring8", seed=0, iterations=1, g_hidden=(16,), d_hidden=(8,))
+    kwargs = bench.model_kwargs(spec)
+    assert kwargs["optimizer"] == "rmsprop" and kwargs["critic_steps"] == 5
+    assert kwargs["lr_d"] == pytest.approx(5e-5)  # "5e-05" is a string to YAML 1.1
+    assert kwargs["g_hidden"] == [16] and kwargs["d_hidden"] == [8] and kwargs["data_shape"] == (2,)
+
+
+def test_tiny_run_gives_a_table_with_one_row_per_model(bench, tmp_path):
+    common = dict(kind="ring8", seed=0, iterations=20, num_points=500, num_eval=500,
+                  g_hidden=(32, 32), d_hidden=(32,))
+    results = [bench.run_one(bench.RunSpec(model=model, **common)) for model in ("GAN", "PacGAN")]
+
+    for result in results:
+        raw = result["raw"]
+        assert set(raw) == {"modes", "high_quality", "reverse_kl"}
+        assert 0 <= raw["modes"] <= 8 and 0.0 <= raw["high_quality"] <= 1.0
+        assert raw["reverse_kl"] >= 0 or math.isinf(raw["reverse_kl"])
+        assert result["samples"].shape == (500, 2)
+        assert set(result["ema"]) == set(raw)
+
+    rows = bench.summarise(results, "ring8")
+    assert [row["model"] for row in rows] == ["GAN", "PacGAN"]
+    table = bench.markdown_table(rows, "ring8").splitlines()
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    assert header == ["Model", "Iterations (G steps)", "Modes (of 8)", "High-quality %", "Reverse KL",
+                      "Seeds with all modes", "Per seed: modes / HQ %", "Fit s / run"]
+    assert len(table) == 2 + 2
+    for line, model in zip(table[2:], ("GAN", "PacGAN")):
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        assert len(cells) == len(header) and cells[0] == model and cells[1] == "20 (20)"
+        assert cells[5] in ("0/1", "1/1")
+        assert cells[6].split("/")[0] == str(next(r for r in results if r["spec"].model == model)["raw"]["modes"])
+
+    png = bench.plot_samples(results, "ring8", tmp_path / "ring8.png")
+    assert png.stat().st_size > 0
