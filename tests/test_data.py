@@ -69,3 +69,23 @@ def test_missing_local_data_says_where_it_looked(tmp_path):
     data = MNIST(data_root=str(tmp_path), download=False, num_workers=0)
     with pytest.raises(RuntimeError, match=str(tmp_path)):
         data.setup()
+
+
+def test_image_folder_reads_class_folders_as_labels(tmp_path):
+    from PIL import Image
+
+    from gan_lightning.data import ImageFolder
+
+    for label, shade in (("cats", 40), ("dogs", 200)):
+        (tmp_path / label).mkdir()
+        for i in range(3):
+            Image.new("RGB", (40, 30), (shade, shade, shade)).save(tmp_path / label / f"{i}.png")
+    data = ImageFolder(data_root=str(tmp_path), image_size=16, channels=3, batch_size=6, num_workers=0)
+    data.setup()
+    x, y = next(iter(data.train_dataloader()))
+    assert x.shape == (6, 3, 16, 16) and data.num_classes == 2
+    assert sorted(y.tolist()) == [0, 0, 0, 1, 1, 1]
+    dark = x[y == 0].mean().item()
+    assert dark == pytest.approx(40 / 127.5 - 1, abs=0.02)  # scaled to [-1, 1]
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        ImageFolder(data_root=str(tmp_path / "nowhere")).setup()

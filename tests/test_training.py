@@ -94,3 +94,12 @@ def test_bad_model_arguments_name_the_key():
         tiny_dcgan(critic_steps=0)
     with pytest.raises(ValueError, match="square images"):
         tiny_dcgan(data_shape=(2,))
+
+
+def test_mixed_precision_through_lightnings_precision_flag(tmp_path, mnist5k):
+    log = StepLog()
+    model = tiny_dcgan()
+    tiny_trainer(tmp_path, max_steps=3, callbacks=[log], precision="bf16-mixed").fit(model, mnist5k)
+    assert len(log.outputs) == 3
+    assert all(math.isfinite(out["d_loss"].item()) and math.isfinite(out["g_loss"].item()) for out in log.outputs)
+    assert model.generator.net[0].weight.dtype == torch.float32  # master weights stay fp32
