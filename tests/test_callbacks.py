@@ -1,6 +1,5 @@
 """Sample grids, the generator EMA, checkpoint contents and the divergence guard."""
 
-import lightning as L
 import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint

@@ -1,6 +1,5 @@
 """The gan-lightning command, run as users run it (a subprocess of the installed console script)."""
 
-import json
 import os
 import subprocess
 import sys

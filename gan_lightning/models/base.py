@@ -145,20 +145,20 @@ class GANModule(L.LightningModule):
         self, num: int, generator: torch.Generator | None = None, truncation: float | None = None
     ) -> torch.Tensor:
         """z ~ N(0, I); with ``truncation`` t, entries with |z| > t are redrawn (the truncation trick)."""
-        if generator is None:
-            z = torch.randn(num, self.latent_dim, device=self.device)
-        else:
-            z = torch.randn(num, self.latent_dim, generator=generator).to(self.device)
+        if truncation is not None and truncation <= 0:
+            raise ValueError(f"truncation must be > 0, got {truncation}")
+
+        def draw(*shape: int) -> torch.Tensor:
+            # an explicit generator lives on the CPU: draw there, then move
+            if generator is None:
+                return torch.randn(*shape, device=self.device)
+            return torch.randn(*shape, generator=generator).to(self.device)
+
+        z = draw(num, self.latent_dim)
         if truncation is not None:
-            if truncation <= 0:
-                raise ValueError(f"truncation must be > 0, got {truncation}")
             outside = z.abs() > truncation
             while outside.any():
-                if generator is None:
-                    redraw = torch.randn(int(outside.sum()), device=self.device)
-                else:
-                    redraw = torch.randn(int(outside.sum()), generator=generator).to(self.device)
-                z[outside] = redraw
+                z[outside] = draw(int(outside.sum()))
                 outside = z.abs() > truncation
         return z
 
