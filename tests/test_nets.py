@@ -26,7 +26,7 @@ def test_upsampling_plan_and_bad_sizes():
 
 @pytest.mark.parametrize("shape", [(2,), (1, 28, 28), (3, 32, 32)])
 def test_mlp_networks_shapes_and_output_range(shape):
-    g, d = MLPGenerator(8, shape, (16,)), MLPDiscriminator(shape, (16,))
+    g, d = MLPGenerator(8, shape, (16,), batch_norm=False), MLPDiscriminator(shape, (16,))
     x = g(torch.randn(5, 8) * 100)
     assert x.shape == (5, *shape)
     assert d(x).shape == (5,)
@@ -34,3 +34,10 @@ def test_mlp_networks_shapes_and_output_range(shape):
         assert x.abs().max() <= 1  # images are bounded by tanh
     else:
         assert x.abs().max() > 1  # 2-D points are not squashed
+
+
+def test_mlp_generator_batch_norm_is_on_by_default_and_optional():
+    with_norm = MLPGenerator(2, (2,), (16, 16))
+    without = MLPGenerator(2, (2,), (16, 16), batch_norm=False)
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in with_norm.modules()) == 2
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in without.modules())
