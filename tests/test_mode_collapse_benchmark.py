@@ -60,3 +60,14 @@ def test_tiny_run_gives_a_table_with_one_row_per_model(bench, tmp_path):
 
     png = bench.plot_samples(results, "ring8", tmp_path / "ring8.png")
     assert png.stat().st_size > 0
+
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# Benchmark results\n\n<!-- begin: other -->\nkept\n<!-- end: other -->\n")
+    args = bench.parse_args(["--models", "GAN,PacGAN", "--data", "ring8", "--iterations", "20", "--out", str(out)])
+    results[0]["load"] = [1.0]
+    bench.write_report(results, args, "python benchmarks/mode_collapse.py", 1.0, (1.0, 1.0, 1.0), out,
+                       {"ring8": png})
+    text = out.read_text()
+    assert "<!-- begin: other -->\nkept\n<!-- end: other -->" in text
+    assert "<!-- begin: mode_collapse -->" in text and "| GAN | 20 (20) |" in text
+    assert "PUBLISHED" in text  # the published tables go with the default section

@@ -1,0 +1,58 @@
+"""benchmarks/RESULTS.md is shared by several benchmark scripts: each owns one section.
+
+A section runs from ``<!-- begin: NAME -->`` to ``<!-- end: NAME -->``; a script rewrites its
+own section and leaves the others alone, so running one benchmark never erases another's
+results. Sections keep the order in which they were first written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HEADER = (
+    "# Benchmark results\n\n"
+    "Every section below is written by the script it names (run from the repository root); "
+    "do not edit by hand: rerun the script.\n"
+)
+
+
+def _markers(name: str) -> tuple[str, str]:
+    if not name or "-->" in name or "\n" in name:
+        raise ValueError(f"bad section name {name!r}")
+    return f"<!-- begin: {name} -->", f"<!-- end: {name} -->"
+
+
+def replace_section(path: str | Path, name: str, text: str) -> str:
+    """Write ``text`` as section ``name`` of ``path`` (created with a header when missing); returns the file."""
+    path = Path(path)
+    begin, end = _markers(name)
+    block = f"{begin}\n{text.strip()}\n{end}\n"
+    current = path.read_text() if path.is_file() else HEADER
+    start = current.find(begin)
+    if start >= 0:
+        stop = current.find(end, start)
+        if stop < 0:
+            raise ValueError(f"{path}: section {name!r} has no end marker {end!r}")
+        stop += len(end)
+        if current[stop:stop + 1] == "\n":
+            stop += 1
+        updated = current[:start] + block + current[stop:]
+    else:
+        updated = current.rstrip("\n") + "\n\n" + block
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(updated)
+    return updated
+
+
+def read_section(path: str | Path, name: str) -> str | None:
+    """The text of section ``name`` of ``path``, or None when it has none."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    begin, end = _markers(name)
+    current = path.read_text()
+    start = current.find(begin)
+    if start < 0:
+        return None
+    stop = current.find(end, start)
+    return current[start + len(begin):stop].strip("\n")
