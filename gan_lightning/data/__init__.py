@@ -1,10 +1,13 @@
 """LightningDataModules. Images are scaled to [-1, 1]; batches are ``(x, label)``."""
 
 from gan_lightning.data.base import EpochSeededSampler, GANDataModule
-from gan_lightning.data.images import CIFAR10, MNIST, CelebA, FashionMNIST, ImageFolder, MNIST5k, load_mnist5k, mnist5k_tensor
+from gan_lightning.data.images import (
+    CIFAR10, MNIST, CelebA, FashionMNIST, ImageFolder, MNIST5k, StackedMNIST5k, load_mnist5k,
+    mnist5k_tensor,
+)
 from gan_lightning.data.toy2d import Toy2D, mixture_modes
 
 __all__ = [
-    "GANDataModule", "EpochSeededSampler", "MNIST5k", "MNIST", "FashionMNIST", "CIFAR10", "CelebA",
+    "GANDataModule", "EpochSeededSampler", "MNIST5k", "StackedMNIST5k", "MNIST", "FashionMNIST", "CIFAR10", "CelebA",
     "ImageFolder", "Toy2D", "load_mnist5k", "mnist5k_tensor", "mixture_modes",
 ]

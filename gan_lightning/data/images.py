@@ -1,4 +1,5 @@
-"""Image data modules: the offline MNIST5k sample and the torchvision data sets.
+"""Image data modules: the offline MNIST5k sample, Stacked MNIST built from it, and the
+torchvision data sets.
 
 Every image module yields ``(image, label)`` with images in [-1, 1], shape
 ``(channels, image_size, image_size)``.
@@ -188,3 +189,63 @@ class ImageFolder(_TorchvisionImages):
         dataset = datasets.ImageFolder(str(root), transform=image_transform(self.image_size, self.channels))
         self.num_classes = len(dataset.classes)
         return split_heldout(dataset, dataset.targets, self.heldout_fraction, self.seed)
+
+
+class StackedDigits(Dataset):
+    """Images stacked from ``digits[triples[i]]`` as channels; label ``100 d1 + 10 d2 + d3``.
+
+    Keeps only the (N, 3) index table and the 5,000 base digits, not N stacked images.
+    """
+
+    def __init__(self, digits: torch.Tensor, digit_labels: torch.Tensor, triples: torch.Tensor) -> None:
+        self.digits = digits  # (M, H, W) in [-1, 1]
+        self.triples = triples  # (N, 3) indices into digits
+        weights = torch.tensor([100, 10, 1])
+        self.labels = (digit_labels[triples] * weights).sum(dim=1)
+
+    def __len__(self) -> int:
+        return self.triples.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.digits[self.triples[index]], self.labels[index]
+
+
+class StackedMNIST5k(GANDataModule):
+    """Stacked MNIST built from MNIST5k: three digits drawn independently as the 3 channels.
+
+    The set-up of Metz et al. 2017 (Unrolled GAN), VEEGAN and PacGAN (Table 2) with the
+    offline 5,000-digit sample as the digit pool: ``num_samples`` stacked images, each
+    channel a digit drawn uniformly at random (with replacement, from ``seed``) from the
+    whole pool, so the label ``100 * d1 + 10 * d2 + d3`` takes 1,000 values (modes), each
+    with probability about 1/1000. ``image_size`` as in ``MNIST5k`` (32 px is padded).
+
+    ``heldout_fraction`` splits the stacked images (not the digit pool: the two splits
+    share base digits, in other combinations); the default 0 keeps them all for training,
+    since mode counting (``StackedModes``) needs no real images.
+    """
+
+    num_classes = 1000
+
+    def __init__(
+        self,
+        image_size: int = 28,
+        num_samples: int = 25_600,
+        batch_size: int = 64,
+        heldout_fraction: float = 0.0,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        if num_samples < 1:
+            raise ValueError(f"data.num_samples must be >= 1, got {num_samples}")
+        self.image_size = image_size
+        self.num_samples = num_samples
+        self.heldout_fraction = heldout_fraction
+        self.data_shape = (3, image_size, image_size)
+
+    def build_datasets(self):
+        images, labels = mnist5k_tensor(self.image_size, 1)
+        generator = torch.Generator().manual_seed(self.seed)
+        triples = torch.randint(0, len(labels), (self.num_samples, 3), generator=generator)
+        stacked = StackedDigits(images[:, 0], labels, triples)
+        return split_heldout(stacked, None, self.heldout_fraction, self.seed)

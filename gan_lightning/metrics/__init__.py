@@ -28,6 +28,7 @@ from gan_lightning.metrics.metrics import (
     FrechetDistance,
     ModeCoverage2D,
     OneNNAccuracy,
+    StackedModes,
     one_nn_accuracy,
     precision_recall,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "ModeCoverage2D",
     "ModuleExtractor",
     "OneNNAccuracy",
+    "StackedModes",
     "build_extractor",
     "default_cache_dir",
     "default_digits_classifier_path",

@@ -6,6 +6,7 @@ synchronised across DDP processes by ``compute()`` (call it on every rank).
 - ``FrechetDistance``: FID over any feature extractor, float64 sums, cacheable real statistics.
 - ``OneNNAccuracy``: leave-one-out 1-nearest-neighbour two-sample test (Lopez-Paz & Oquab 2017).
 - ``ClassCoverage``: classes a classifier finds among generated samples, KL to uniform.
+- ``StackedModes``: Stacked MNIST modes (of 1,000) covered, KL to uniform (PacGAN, VEEGAN).
 - ``ModeCoverage2D``: modes captured / high-quality samples / reverse KL on the toy
   mixtures (VEEGAN, PacGAN).
 - ``precision_recall``: improved precision and recall (Kynkäänniemi et al. 2019), a function.
@@ -301,6 +302,66 @@ class ClassCoverage(Metric):
         present = p_hat > 0
         kl = float((p_hat[present] * (p_hat[present] * self.num_classes).log()).sum())
         return {"classes_covered": int(present.sum()), "kl_to_uniform": max(kl, 0.0)}
+
+
+# ---------------------------------------------------------------------------- stacked MNIST
+class StackedModes(Metric):
+    """Modes of Stacked MNIST covered by generated samples, and KL(p_hat || uniform) over the 1,000 modes.
+
+    The protocol of Metz et al. 2017 (Unrolled GAN), VEEGAN and PacGAN (Table 2): each of the
+    three channels of a sample is classified by a digits classifier (``load_digits_classifier()``,
+    the ``digits`` extractor); the mode is ``100 * d1 + 10 * d2 + d3``. ``compute()`` returns
+    ``{"modes": int, "kl_to_uniform": float}``: the number of modes with at least one sample,
+    and sum_k p_k log(p_k * 1000) of the histogram p of predicted modes (0 for a uniform
+    histogram, log(1000) = 6.91 when every sample is the same mode).
+
+    ``update`` takes images ``(N, 3, H, W)`` in [-1, 1] when a ``classifier`` is given
+    (each channel is passed to it as a gray ``(N, 1, H, W)`` image), or predicted digits
+    ``(N, 3)`` / mode indices ``(N,)`` (integers) without one.
+    """
+
+    is_differentiable = False
+    higher_is_better = None
+    full_state_update = False
+    num_modes = 1000
+
+    def __init__(self, classifier: nn.Module | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.classifier = classifier
+        self.add_state("counts", torch.zeros(self.num_modes, dtype=torch.long), dist_reduce_fx="sum")
+
+    def stacked_labels(self, images: Tensor) -> Tensor:
+        """Mode index ``100 d1 + 10 d2 + d3`` of each ``(3, H, W)`` image, (N,)."""
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"StackedModes: expected images (N, 3, H, W), got {tuple(images.shape)}")
+        digits = [extract_logits(self.classifier, images[:, c : c + 1]).argmax(dim=1) for c in range(3)]
+        return 100 * digits[0] + 10 * digits[1] + digits[2]
+
+    def update(self, inputs: Tensor) -> None:
+        if self.classifier is not None and inputs.is_floating_point():
+            modes = self.stacked_labels(inputs)
+        elif inputs.dim() == 2 and inputs.shape[1] == 3 and not inputs.is_floating_point():
+            modes = 100 * inputs[:, 0] + 10 * inputs[:, 1] + inputs[:, 2]
+        elif inputs.dim() == 1 and not inputs.is_floating_point():
+            modes = inputs
+        else:
+            raise ValueError(
+                "StackedModes.update expects mode indices (N,), per-channel digits (N, 3) or, with a classifier, "
+                f"images (N, 3, H, W); got shape {tuple(inputs.shape)} and dtype {inputs.dtype}"
+            )
+        modes = modes.long()
+        if modes.numel() and (int(modes.min()) < 0 or int(modes.max()) >= self.num_modes):
+            raise ValueError(f"StackedModes: mode indices must be in [0, {self.num_modes})")
+        self.counts += torch.bincount(modes, minlength=self.num_modes).to(self.counts.device)
+
+    def compute(self) -> dict[str, Any]:
+        total = int(self.counts.sum())
+        if total == 0:
+            raise RuntimeError("StackedModes: no samples")
+        p_hat = self.counts.double() / total
+        present = p_hat > 0
+        kl = float((p_hat[present] * (p_hat[present] * self.num_modes).log()).sum())
+        return {"modes": int(present.sum()), "kl_to_uniform": max(kl, 0.0)}
 
 
 # ---------------------------------------------------------------------------- toy 2-D mixtures

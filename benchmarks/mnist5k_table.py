@@ -1,0 +1,301 @@
+"""MNIST5k table: `digits` FID and class coverage of every stability-family model at one budget.
+
+Protocol:
+
+- models: GAN, DCGAN and the loss / stability family (LSGAN, WGAN, WGANGP, WGANDiv, DRAGAN,
+  SNGAN, RelativisticGAN, EBGAN, BEGAN, UnrolledGAN, MADGAN, PacGAN), each with its committed
+  recipe: the model ``init_args`` of ``experiments/<model>/mnist5k.yaml`` (read by
+  ``mode_collapse.load_recipe``) and that file's data options (image size, channels, batch
+  size) for ``MNIST5k`` (5,000 real MNIST digits, 500 held out);
+- budget: the same number of iterations (batches) for every model (``--iterations``), except
+  UnrolledGAN, EBGAN and BEGAN, 10-20 times dearer per iteration, which get their own smaller
+  one (``--iterations-for``), said in the report; models with 5 critic steps take a G step
+  every 5th iteration;
+- evaluation: ``gan_lightning.evaluation.evaluate_generator`` (the code path of
+  ``MetricsCallback`` and ``gan-lightning evaluate``), metrics ``fid`` and ``classes`` with the
+  ``digits`` extractor (a LeNet trained on MNIST5k), ``--num-eval`` samples of the *raw*
+  generator in eval mode after the last iteration against the 500 held-out digits;
+- one seed (0), single-threaded, runs one after the other in this process.
+
+    python benchmarks/mnist5k_table.py [--iterations N] [--iterations-for UnrolledGAN=N] [--models GAN,DCGAN]
+
+Writes section ``mnist5k`` of benchmarks/RESULTS.md and one small sample grid PNG per model
+in benchmarks/mnist5k/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO / "benchmarks") not in sys.path:  # benchmarks/report.py and mode_collapse.py, also from the tests
+    sys.path.insert(0, str(REPO / "benchmarks"))
+from mode_collapse import _budget_overrides, _quiet, load_recipe, recipe_path  # noqa: E402
+from report import replace_section  # noqa: E402
+
+MODELS = ("GAN", "DCGAN", "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
+          "EBGAN", "BEGAN", "UnrolledGAN", "MADGAN", "PacGAN")
+RECIPE = "mnist5k"
+DEFAULT_ITERATIONS = 250  # chosen from measured costs, see BUDGET_NOTE
+# 10-20 times dearer per iteration than the rest (autoencoder D at 32 px; 5 unrolled D steps), see BUDGET_NOTE
+DEFAULT_ITERATIONS_FOR = {"EBGAN": 40, "BEGAN": 40, "UnrolledGAN": 40}
+NUM_EVAL = 1000
+SEED = 0
+EVAL_NOISE_SEED = 30_000
+GRID_SAMPLES = 36
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    model: str
+    iterations: int
+    seed: int = SEED
+    num_eval: int = NUM_EVAL
+    threads: int = 1
+    digits_weights: str | None = None  # digits classifier file; None: the cached one (trained on first use)
+
+
+def data_options(model: str) -> dict[str, Any]:
+    """``image_size``, ``channels``, ``batch_size`` of the recipe's ``MNIST5k`` data section."""
+    config = yaml.safe_load(recipe_path(model, RECIPE).read_text())
+    data = config["data"]
+    if data["class_path"].rsplit(".", 1)[-1] != "MNIST5k":
+        raise ValueError(f"{recipe_path(model, RECIPE)}: data is {data['class_path']}, expected MNIST5k")
+    init = data.get("init_args") or {}
+    return {"image_size": int(init.get("image_size", 28)), "channels": int(init.get("channels", 1)),
+            "batch_size": int(init.get("batch_size", 64))}
+
+
+def build(spec: RunSpec):
+    """``(model, data module)`` of the recipe, the data shape linked as the CLI does."""
+    from gan_lightning import models
+    from gan_lightning.data import MNIST5k
+
+    data = MNIST5k(**data_options(spec.model), seed=spec.seed)
+    kwargs = load_recipe(spec.model, RECIPE)["init_args"]
+    kwargs["data_shape"] = tuple(data.data_shape)
+    if "betas" in kwargs:
+        kwargs["betas"] = tuple(kwargs["betas"])
+    return getattr(models, spec.model)(**kwargs), data
+
+
+def run_one(spec: RunSpec) -> dict[str, Any]:
+    """Train ``spec.model`` for ``spec.iterations`` batches; digits FID and class coverage of its samples."""
+    import lightning as L
+
+    from gan_lightning.evaluation import evaluate_generator
+
+    _quiet()
+    torch.set_num_threads(spec.threads)
+    L.seed_everything(spec.seed, workers=False, verbose=False)
+    model, data = build(spec)
+    with tempfile.TemporaryDirectory(prefix="mnist5k_table_") as root:
+        trainer = L.Trainer(
+            max_steps=spec.iterations, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+            enable_model_summary=False, limit_val_batches=0, accelerator="cpu", devices=1,
+            default_root_dir=root,
+        )
+        started = time.perf_counter()
+        trainer.fit(model, data)
+        fit_seconds = time.perf_counter() - started
+    if trainer.global_step != spec.iterations:
+        raise RuntimeError(f"{spec.model}: trained {trainer.global_step} iterations, expected {spec.iterations}")
+    results = evaluate_generator(
+        model, data, ["fid", "classes"], num_samples=spec.num_eval, extractor="digits", use_ema=False,
+        seed=EVAL_NOISE_SEED + spec.seed, progress=False, weights=spec.digits_weights,
+    )
+    grid = model.sample(GRID_SAMPLES, use_ema=False, generator=torch.Generator().manual_seed(EVAL_NOISE_SEED))
+    return {"spec": spec, "results": results, "grid": grid.detach().float().cpu(),
+            "image_size": data.image_size, "batch_size": data.batch_size,
+            "g_steps": sum(1 for i in range(spec.iterations) if (i + 1) % model.critic_steps == 0),
+            "fit_seconds": fit_seconds}
+
+
+def real_reference(num_eval: int = NUM_EVAL, digits_weights: str | None = None) -> dict[str, Any]:
+    """The same metrics for ``num_eval`` real *training* digits (a seeded random subset) in place of
+    samples: what a generator that reproduced the training set would score."""
+    from gan_lightning.data import MNIST5k
+    from gan_lightning.evaluation import evaluate_generator
+
+    data = MNIST5k(image_size=28, seed=SEED)
+    data.setup()
+    order = torch.randperm(len(data.train_set), generator=torch.Generator().manual_seed(EVAL_NOISE_SEED))
+    images = torch.stack([data.train_set[i][0] for i in order[:num_eval].tolist()])
+
+    class RealDigits(torch.nn.Module):  # evaluate_generator's model interface over fixed images
+        device = torch.device("cpu")
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.offset = 0
+
+        def sample(self, count, labels=None, use_ema=False, generator=None):
+            self.offset += count
+            return images[self.offset - count:self.offset]
+
+    return evaluate_generator(RealDigits(), data, ["fid", "classes"], num_samples=len(images), extractor="digits",
+                              use_ema=False, seed=EVAL_NOISE_SEED, progress=False, weights=digits_weights)
+
+
+# ----------------------------------------------------------------------------- report
+TABLE_COLUMNS = ("Model", "Iterations (G steps)", "Image px", "FID (digits)", "Classes (of 10)",
+                 "KL to uniform", "Fit s")
+
+
+def markdown_table(results: Sequence[dict[str, Any]], reference: dict[str, Any] | None = None) -> str:
+    order = {name: i for i, name in enumerate(MODELS)}
+    lines = ["| " + " | ".join(TABLE_COLUMNS) + " |",
+             "|" + "|".join(["---"] + ["---:"] * (len(TABLE_COLUMNS) - 1)) + "|"]
+    for result in sorted(results, key=lambda r: order.get(r["spec"].model, len(order))):
+        spec, values = result["spec"], result["results"]
+        cells = [spec.model, f"{spec.iterations} ({result['g_steps']})", str(result["image_size"]),
+                 f"{values['fid']:.2f}", str(values["classes_covered"]), f"{values['kl_to_uniform']:.3f}",
+                 f"{result['fit_seconds']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    if reference is not None:
+        lines.append(f"| *real training digits (reference)* | - | 28 | {reference['fid']:.2f} | "
+                     f"{reference['classes_covered']} | {reference['kl_to_uniform']:.3f} | - |")
+    return "\n".join(lines)
+
+
+def save_grids(results: Sequence[dict[str, Any]], folder: Path) -> dict[str, Path]:
+    from gan_lightning.callbacks import write_samples
+
+    return {r["spec"].model: write_samples(r["grid"], folder / f"{r['spec'].model.lower()}.png", nrow=6)
+            for r in results}
+
+
+BUDGET_NOTE = """How the budget was chosen: per-iteration costs measured before choosing it with short runs
+(25 less 5, or 50 less 10, iterations) of each recipe on this machine at load average about 3
+(2 cores shared with other jobs), one thread, in ms per iteration: GAN 42, PacGAN 90,
+DCGAN 95-105, WGAN 126, SNGAN 149, LSGAN 172, WGAN-GP 174, MADGAN 198, RelativisticGAN 199,
+DRAGAN 236, WGAN-div 311; UnrolledGAN 1,663, EBGAN 1,889, BEGAN 1,949 (their 32 px
+autoencoder D has full-resolution 3x3 convolutions; UnrolledGAN runs 5 extra D steps per
+iteration); about 3-4 s of fixed cost per run, and a Stacked MNIST run at the same load showed
+costs about 20 % above these. 15 minutes for 14 models leave about 250 iterations for the
+first eleven and 40 for the three dear ones. The committed recipes train
+1,500-5,000 iterations, so these are short-budget numbers: they rank how fast the recipes
+learn the digits, not where they end up, and the three models at 40 iterations are not
+comparable with the others."""
+
+
+def write_report(results: Sequence[dict[str, Any]], reference: dict[str, Any] | None, args: argparse.Namespace,
+                 command: str, wall_seconds: float, load_start: Sequence[float], out: Path,
+                 grids: dict[str, Path]) -> str:
+    load_end = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    budgets = {r["spec"].model: r["spec"].iterations for r in results}
+    others = {m: n for m, n in budgets.items() if n != args.iterations}
+    first = results[0]
+    record = first["results"]
+    lines = [
+        "## MNIST5k: digits FID and class coverage per model",
+        "",
+        "Written by `benchmarks/mnist5k_table.py`; do not edit by hand.",
+        "",
+        "Command:",
+        "",
+        "```sh",
+        command,
+        "```",
+        "",
+        f"- Budget: **{args.iterations} iterations** per model"
+        + (", except " + ", ".join(f"**{m}: {n}**" for m, n in others.items())
+           if others else "")
+        + (" (dearer per iteration, see the note below; not comparable with the rest)" if others else "")
+        + "; G steps in brackets (5-critic models take a G step every 5th iteration). The committed "
+        "recipes train 1,500-5,000 iterations: short-budget results.",
+        "- Recipes: every model's `init_args` and data options (image size, batch size) from "
+        "`experiments/<model>/mnist5k.yaml`; seed 0 (one seed: no error bars).",
+        f"- Evaluation: `evaluate_generator` with metrics `fid`, `classes` and the `digits` extractor: "
+        f"{record['num_samples']:,} samples of the **raw generator** in eval mode vs {record['num_real']} real "
+        f"digits ({record['real_split']} split); FID of the classifier's 128-d features (not Inception FID); "
+        "classes: digit classes predicted among the samples, KL(class histogram || uniform)."
+        + (f" The reference row puts {reference['num_samples']:,} real training digits (28 px) in place of the "
+           "samples." if reference is not None else ""),
+        f"- Machine: {platform.platform()}, {os.cpu_count()} CPUs (shared with other jobs), torch "
+        f"{torch.__version__}, {first['spec'].threads} thread, runs one after the other.",
+        f"- Wall time of the whole run: **{wall_seconds / 60:.1f} min**; load average (1 min) at start "
+        f"{load_start[0]:.1f}, at end {load_end[0]:.1f}.",
+        "",
+        markdown_table(results, reference),
+        "",
+        "Samples (raw generator, 36 each, same noise seed):",
+        "",
+    ]
+    lines += [" ".join(f"![{m}]({os.path.relpath(p, out.parent)})" for m, p in grids.items()), "",
+              BUDGET_NOTE]
+    text = "\n".join(lines)
+    replace_section(out, "mnist5k", text)
+    return text
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
+                        help=f"training iterations (batches) per model (default {DEFAULT_ITERATIONS})")
+    parser.add_argument("--iterations-for", type=_budget_overrides,
+                        default=",".join(f"{m}={n}" for m, n in DEFAULT_ITERATIONS_FOR.items()),
+                        help="per-model budgets, MODEL=N[,MODEL=N]; pass '' to give every model --iterations")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model class names")
+    parser.add_argument("--num-eval", type=int, default=NUM_EVAL, help=f"generated samples scored (default {NUM_EVAL})")
+    parser.add_argument("--no-reference", dest="reference", action="store_false",
+                        help="skip the real-digits reference row")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--plots", type=Path, default=REPO / "benchmarks" / "mnist5k",
+                        help="folder of the sample grids (one PNG per model)")
+    args = parser.parse_args(argv)
+    if isinstance(args.iterations_for, str):
+        args.iterations_for = _budget_overrides(args.iterations_for)
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in args.models if m not in MODELS]
+    if unknown:
+        parser.error(f"unknown models {unknown}; choose from {', '.join(MODELS)}")
+    if args.iterations < 1 or args.num_eval < 2:
+        parser.error("--iterations must be >= 1 and --num-eval >= 2")
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(1)
+    script = Path(__file__).resolve().relative_to(REPO).as_posix()
+    command = "python " + " ".join(shlex.quote(a) for a in [script] + list(sys.argv[1:] if argv is None else argv))
+    for model in args.models:  # fail before training when a recipe is missing
+        load_recipe(model, RECIPE)
+        data_options(model)
+    specs = [RunSpec(model=m, iterations=args.iterations_for.get(m, args.iterations), num_eval=args.num_eval)
+             for m in args.models]
+    print(f"{len(specs)} runs: {command}", flush=True)
+    load_start = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    started = time.perf_counter()
+    results = []
+    for i, spec in enumerate(specs):
+        result = run_one(spec)
+        results.append(result)
+        values = result["results"]
+        print(f"[{i + 1}/{len(specs)}] {spec.model:16s} iters {spec.iterations:5d}  fid {values['fid']:8.2f}  "
+              f"classes {values['classes_covered']:2d}  kl {values['kl_to_uniform']:.3f}  "
+              f"fit {result['fit_seconds']:.0f}s", flush=True)
+    reference = real_reference(args.num_eval) if args.reference else None
+    wall = time.perf_counter() - started
+    grids = save_grids(results, args.plots)
+    write_report(results, reference, args, command, wall, load_start, args.out, grids)
+    print(f"wall time {wall / 60:.1f} min; wrote {args.out} and {len(grids)} grids in {args.plots}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

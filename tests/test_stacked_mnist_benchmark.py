@@ -1,0 +1,91 @@
+"""Smoke test of benchmarks/stacked_mnist.py: a tiny run through its own functions."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from gan_lightning.metrics import load_digits_classifier, train_digits_classifier
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "stacked_mnist.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("stacked_mnist_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    """A digits classifier trained for 1 epoch (the smoke run needs a fixed classifier, not a good one)."""
+    path = tmp_path_factory.mktemp("digits") / "digits_classifier.pt"
+    train_digits_classifier(path, epochs=1, seed=0)
+    return load_digits_classifier(path)
+
+
+def test_dcgan_and_pacgan_get_the_same_networks_but_the_packed_input(bench):
+    dcgan = bench.build_model(bench.RunSpec(model="DCGAN", seed=0, iterations=1))
+    pacgan = bench.build_model(bench.RunSpec(model="PacGAN", seed=0, iterations=1))
+    assert pacgan.pack == 2 and pacgan.hparams.base == "dcgan"
+    g_shapes = [p.shape for p in dcgan.generator.parameters()]
+    assert g_shapes == [p.shape for p in pacgan.generator.parameters()]
+    d_shapes = [tuple(p.shape) for p in dcgan.discriminator.parameters()]
+    packed = [tuple(p.shape) for p in pacgan.discriminator.parameters()]
+    assert d_shapes[0][1] == 3 and packed[0][1] == 6  # first conv: 3 channels vs a pack of 2 x 3
+    assert d_shapes[1:] == packed[1:] and d_shapes[0][0] == packed[0][0]
+
+
+def test_tiny_run_gives_a_table_a_report_section_and_grids(bench, classifier, tmp_path):
+    common = dict(seed=0, iterations=3, num_samples=256, num_eval=200)
+    results = [bench.run_one(bench.RunSpec(model=model, **common), classifier) for model in ("PacGAN", "DCGAN")]
+    for result in results:
+        metrics = result["metrics"]
+        assert 1 <= metrics["modes"] <= 200
+        assert 0.0 <= metrics["kl_to_uniform"] <= math.log(1000) + 1e-9
+        assert result["grid"].shape == (64, 3, 28, 28)
+
+    reference = bench.real_reference(300, classifier)
+    assert reference["modes"] >= 200  # 300 uniform draws over 1,000 modes hit about 259 of them
+
+    rows = bench.summarise(results)
+    assert [row["model"] for row in rows] == ["DCGAN", "PacGAN"]  # MODELS order, not run order
+    table = bench.markdown_table(rows, reference).splitlines()
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    assert header == list(bench.TABLE_COLUMNS) and len(table) == 5
+    assert "reference" in table[-1] and f"| {reference['modes']} |" in table[-1]
+    dcgan_modes = next(r for r in results if r["spec"].model == "DCGAN")["metrics"]["modes"]
+    cells = [cell.strip() for cell in table[2].strip("|").split("|")]
+    assert cells[0] == "DCGAN" and cells[1] == "3" and cells[3] == f"{dcgan_modes:.1f} ± 0.0"
+
+    grids = bench.save_grids(results, tmp_path / "grids")
+    assert sorted(grids) == ["DCGAN", "PacGAN"] and all(p.stat().st_size > 0 for p in grids.values())
+
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# Benchmark results\n\n<!-- begin: other -->\nkept\n<!-- end: other -->\n")
+    args = argparse.Namespace()
+    bench.write_report(results, args, "python benchmarks/stacked_mnist.py --iterations 3", 12.0, (1.0, 1.0, 1.0),
+                       out, grids, reference)
+    text = out.read_text()
+    assert "<!-- begin: other -->\nkept\n<!-- end: other -->" in text  # another script's section survives
+    assert "<!-- begin: stacked_mnist -->" in text and "python benchmarks/stacked_mnist.py --iterations 3" in text
+    assert "PUBLISHED" in text and "not checked against the paper" in text
+    assert "| DCGAN | 78.9 |" in text and "| PacDCGAN2 | 1000 |" in text
+
+
+def test_arguments(bench):
+    args = bench.parse_args([])
+    assert args.models == ["DCGAN", "PacGAN"] and args.num_eval == 26_000 and args.seeds >= 2
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--models", "WGAN"])
