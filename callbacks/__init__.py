@@ -6,8 +6,10 @@ so import it as ``from gan_lightning.callbacks import SampleGridCallback``.
 
 from .ema import EMACallback
 from .guard import DivergenceError, DivergenceGuard
+from .latents import LatentScatterCallback, save_latent_scatter
 from .metrics import FIDCallback, ISCallback, KIDCallback, MetricsCallback, PrecisionRecallCallback
 from .samples import SampleGridCallback, write_samples
 
 __all__ = ["EMACallback", "DivergenceGuard", "DivergenceError", "SampleGridCallback", "write_samples",
+           "LatentScatterCallback", "save_latent_scatter",
            "MetricsCallback", "FIDCallback", "KIDCallback", "ISCallback", "PrecisionRecallCallback"]

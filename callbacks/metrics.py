@@ -19,8 +19,10 @@ from lightning.pytorch.utilities import rank_zero_info
 from gan_lightning.evaluation import (
     METRIC_OUTPUTS,
     evaluate_generator,
+    is_class_conditional,
     needs_extractor,
     parse_metrics,
+    per_class_keys,
     resolve_extractor,
 )
 
@@ -56,6 +58,9 @@ class MetricsCallback(L.Callback):
         cache_dir: folder of the real-statistics cache (default ``$GAN_LIGHTNING_CACHE/real_stats``).
         evaluate_at_end: also evaluate in ``on_train_end`` (unless the last iteration just did).
         evaluate_at_start: also evaluate before the first iteration (the untrained generator).
+        per_class: class-conditional models: also compute the feature metrics (fid, kid, pr, 1nn)
+            per class, G's samples of label c against the real samples of class c, logged as
+            ``metrics/fid_class_<c>`` ... and ``metrics/fid_class_mean`` (see ``gan_lightning.evaluation``).
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class MetricsCallback(L.Callback):
         cache_dir: str | None = None,
         evaluate_at_end: bool = True,
         evaluate_at_start: bool = False,
+        per_class: bool = False,
     ) -> None:
         if every_n_steps < 1:
             raise ValueError(f"{type(self).__name__}.every_n_steps must be >= 1, got {every_n_steps}")
@@ -89,6 +95,7 @@ class MetricsCallback(L.Callback):
         self.cache_dir = cache_dir
         self.evaluate_at_end = evaluate_at_end
         self.evaluate_at_start = evaluate_at_start
+        self.per_class = per_class
         self.last_results: dict[str, Any] | None = None
         self._extractor = None
         self._last_step: int | None = None
@@ -97,6 +104,9 @@ class MetricsCallback(L.Callback):
     def setup(self, trainer, pl_module, stage: str) -> None:
         # Built here so a missing weights file stops the run before training, not after N steps.
         if stage == "fit":
+            if self.per_class and not is_class_conditional(pl_module):
+                raise ValueError(f"{type(self).__name__}(per_class=True) needs a class-conditional model; "
+                                 f"{type(pl_module).__name__} is not")
             self._build_extractor(pl_module)
 
     def _build_extractor(self, pl_module):
@@ -141,12 +151,14 @@ class MetricsCallback(L.Callback):
             num_real=self.num_real,
             real_split=self.real_split,
             device=pl_module.device,
+            per_class=self.per_class,
         )
         self._last_step = trainer.global_step
         self.last_results = results
-        values = {
-            f"metrics/{key}": float(results[key]) for name in self.metrics for key in METRIC_OUTPUTS[name]
-        }
+        keys = [key for name in self.metrics for key in METRIC_OUTPUTS[name]]
+        if self.per_class:
+            keys += per_class_keys(self.metrics, int(pl_module.num_classes))
+        values = {f"metrics/{key}": float(results[key]) for key in keys}
         self._log(trainer, pl_module, values, inside_step)
         shown = ", ".join(f"{k.split('/', 1)[1]} {v:.4g}" for k, v in values.items())
         rank_zero_info(

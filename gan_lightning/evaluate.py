@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no_cache", action="store_true", help="neither read nor write the real-statistics cache")
     parser.add_argument("--device", default="auto", help="auto (an accelerator when there is one), cpu, cuda, cuda:1, mps, ...")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--per_class", action="store_true",
+                        help="class-conditional models: also the feature metrics per class (fid_class_0, ..., "
+                             "fid_class_mean): samples of label c vs the real samples of class c")
     return parser
 
 
@@ -182,6 +185,7 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
         needs_extractor,
         needs_real,
         parse_metrics,
+        per_class_keys,
         resolve_extractor,
     )
 
@@ -217,7 +221,7 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
             num_samples=args.num_samples, extractor=extractor_module, batch_size=args.batch_size,
             use_ema=not args.no_ema, seed=args.seed, cache_dir=args.cache_dir, progress=not args.quiet,
             weights=args.weights, num_real=args.num_real, real_split=args.real_split,
-            use_cache=not args.no_cache, device=device,
+            use_cache=not args.no_cache, device=device, per_class=args.per_class,
         )
     except (FileNotFoundError, ValueError) as error:  # e.g. too few real samples, a metric the extractor cannot serve
         raise UsageError(str(error)) from None
@@ -233,6 +237,8 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
     print(summary + f", {results['seconds']:.1f} s", file=sys.stderr)
 
     output = metric_values(results, metrics)
+    if args.per_class:
+        output.update({key: results[key] for key in per_class_keys(metrics, int(model.num_classes))})
     if metrics != ["modes"]:
         output["num_samples"] = results["num_samples"]
     print(json.dumps(output), flush=True)

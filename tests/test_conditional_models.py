@@ -296,6 +296,19 @@ def test_semi_supervised_gan_logs_heldout_accuracy(mnist_sets, tmp_path):
     assert 0.0 <= results[0]["heldout_acc"] <= 1.0
 
 
+def test_acgan_logs_auxiliary_accuracy_on_heldout_reals(mnist_sets, tmp_path):
+    torch.manual_seed(0)
+    model, data = make("ACGAN"), image_data(mnist_sets)
+    results = trainer(tmp_path, limit_val_batches=2).validate(model, data, verbose=False)
+    images, labels = next(iter(data.val_dataloader()))
+    second_images, second_labels = list(data.val_dataloader())[1]
+    model.eval()
+    with torch.no_grad():
+        correct = sum(int((model.classify(x).argmax(dim=1) == y).sum())
+                      for x, y in ((images, labels), (second_images, second_labels)))
+    assert results[0]["val/aux_acc_real"] == pytest.approx(correct / (len(labels) + len(second_labels)))
+
+
 # ----------------------------------------------------------------------------- CoGAN
 def test_cogan_pairs_share_their_first_layers():
     torch.manual_seed(0)

@@ -13,7 +13,8 @@ head a linear map on D's last features sharing D's whole body (the paper's D als
 dropout 0.5, left out here); G's label a learned embedding concatenated to z (the paper
 feeds a one-hot class code with the noise). ``num_classes`` = 10 (MNIST).
 
-Logged: ``aux_acc_real``, the auxiliary head's accuracy on the real batch.
+Logged: ``aux_acc_real``, the auxiliary head's accuracy on the real training batch, and
+``val/aux_acc_real`` (``test/aux_acc_real``), its accuracy on the held-out split.
 """
 
 from __future__ import annotations
@@ -72,6 +73,13 @@ class ACGAN(_LabelConditioned):
     def classify(self, x):
         """The auxiliary classifier's class logits, (N, num_classes)."""
         return self.discriminator(x)[1]
+
+    def _heldout_step(self, batch, batch_idx, stage):
+        super()._heldout_step(batch, batch_idx, stage)
+        real, labels = self.unpack_batch(batch)
+        if labels is not None:
+            accuracy = (self.classify(real).argmax(dim=1) == labels).float().mean()
+            self.log(f"{stage}/aux_acc_real", accuracy, on_epoch=True, batch_size=real.size(0))
 
     def discriminator_loss(self, real, fake, labels=None):
         labels = self.batch_labels(labels)
