@@ -246,7 +246,7 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     values = [float(v) for v in values]
     if any(math.isinf(v) for v in values):
         return math.inf, math.nan
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else math.nan)
 
 
 def summarise(results: Sequence[dict[str, Any]], kind: str, which: str = "raw") -> list[dict[str, Any]]:
@@ -284,6 +284,8 @@ def _pm(pair: tuple[float, float], digits: int) -> str:
     mean, std = pair
     if math.isinf(mean):
         return "inf"
+    if math.isnan(std):  # one seed: no spread to show
+        return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
@@ -481,7 +483,7 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         "Metrics (`ModeCoverage2D`, threshold 3 std): *modes*: modes that are the nearest mode of at "
         "least one high-quality sample; *high-quality %*: samples within 3 std of their nearest mode; "
         "*reverse KL*: KL(q || uniform) of the high-quality samples' mode histogram q. Mean ± sample "
-        "std (ddof 1) over seeds; a reverse KL of inf means a seed had no high-quality sample at all. For a 2-D Gaussian, P(within 3 std) = 1 - exp(-4.5) = 98.9 %, so "
+        "std (ddof 1) over seeds (no ± with one seed); a reverse KL of inf means a seed had no high-quality sample at all. For a 2-D Gaussian, P(within 3 std) = 1 - exp(-4.5) = 98.9 %, so "
         "even perfect samples score about 98.9 % high quality.",
         "",
     ]
