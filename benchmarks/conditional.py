@@ -37,15 +37,12 @@ images in ``benchmarks/conditional/``.
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import os
 import platform
-import shlex
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -54,8 +51,8 @@ import torch.nn.functional as F
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mode_collapse import load_recipe, recipe_path  # noqa: E402  (benchmarks/ is not a package)
-from report import replace_section  # noqa: E402
+from mode_collapse import _quiet, load_recipe, recipe_path  # noqa: E402  (benchmarks/ is not a package)
+from report import command_line, replace_section  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = ("CGAN", "ACGAN", "InfoGAN", "SemiSupervisedGAN", "AAE", "VAEGAN", "BiGAN", "CoGAN")
@@ -86,15 +83,6 @@ DEFAULT_TITLE = "Conditional, latent-structured and encoder GANs (issue 5)"
 
 
 # ----------------------------------------------------------------------------- training
-def _quiet() -> None:
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
-    warnings.filterwarnings("ignore", category=UserWarning, module="lightning")
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-
-
 def data_args(model: str, kind: str = "mnist5k") -> dict[str, Any]:
     """The ``data.init_args`` of the recipe (MNIST5k's image size, channels, batch size)."""
     config = yaml.safe_load(recipe_path(model, kind).read_text())
@@ -527,8 +515,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(1)
-    command = "python benchmarks/conditional.py" + ("" if argv is None and len(sys.argv) == 1 else
-                                                    " " + shlex.join(sys.argv[1:] if argv is None else argv))
+    command = command_line(__file__, argv)
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     started = time.perf_counter()
     results = []

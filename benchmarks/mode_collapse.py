@@ -48,7 +48,6 @@ import multiprocessing
 import os
 import platform
 import re
-import shlex
 import statistics
 import sys
 import tempfile
@@ -64,7 +63,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "benchmarks") not in sys.path:  # benchmarks/report.py, also when imported by the tests
     sys.path.insert(0, str(REPO / "benchmarks"))
-from report import replace_section  # noqa: E402
+from report import command_line, replace_section  # noqa: E402
 EXPERIMENTS = REPO / "experiments"
 
 MODELS = ("GAN", "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
@@ -494,7 +493,7 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         title = {"ring8": "2D-ring (8 modes, std 0.01)", "grid25": "2D-grid (25 modes, std 0.05)"}[kind]
         lines += [f"### Ours: {title}", "", markdown_table(rows, kind), ""]
         if args.ema:
-            lines += [f"EMA generator (decay 0.999), same runs and noise:", "",
+            lines += ["EMA generator (decay 0.999), same runs and noise:", "",
                       markdown_table(summarise(results, kind, "ema"), kind), ""]
         if kind in plots:
             rel = os.path.relpath(plots[kind], out.parent)
@@ -581,8 +580,7 @@ def make_specs(args: argparse.Namespace) -> list[RunSpec]:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    script = Path(__file__).resolve().relative_to(REPO).as_posix()
-    command = "python " + " ".join(shlex.quote(a) for a in [script] + list(sys.argv[1:] if argv is None else argv))
+    command = command_line(__file__, argv)
     for model in args.models:  # fail before training when a recipe is missing
         for kind in args.data:
             load_recipe(model, kind)

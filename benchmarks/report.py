@@ -7,7 +7,10 @@ results. Sections keep the order in which they were first written.
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
+from typing import Sequence
 
 HEADER = (
     "# Benchmark results\n\n"
@@ -56,3 +59,11 @@ def read_section(path: str | Path, name: str) -> str | None:
         return None
     stop = current.find(end, start)
     return current[start + len(begin):stop].strip("\n")
+
+
+def command_line(script: str | Path, argv: Sequence[str] | None = None) -> str:
+    """``python benchmarks/<script> ARGS`` as run from the repository root (ARGS: ``argv`` or sys.argv[1:])."""
+    path = Path(script).resolve()
+    relative = path.relative_to(path.parent.parent).as_posix()
+    args = list(sys.argv[1:] if argv is None else argv)
+    return "python " + " ".join(shlex.quote(a) for a in [relative] + args)

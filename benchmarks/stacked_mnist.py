@@ -30,7 +30,6 @@ import dataclasses
 import math
 import os
 import platform
-import shlex
 import statistics
 import sys
 import tempfile
@@ -44,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "benchmarks") not in sys.path:  # benchmarks/report.py and mode_collapse.py, also from the tests
     sys.path.insert(0, str(REPO / "benchmarks"))
 from mode_collapse import _quiet, load_recipe  # noqa: E402
-from report import replace_section  # noqa: E402
+from report import command_line, replace_section  # noqa: E402
 
 MODELS = ("DCGAN", "PacGAN")
 RECIPE = "stacked_mnist5k"
@@ -316,8 +315,7 @@ def main(argv=None) -> None:
 
     args = parse_args(argv)
     torch.set_num_threads(1)
-    script = Path(__file__).resolve().relative_to(REPO).as_posix()
-    command = "python " + " ".join(shlex.quote(a) for a in [script] + list(sys.argv[1:] if argv is None else argv))
+    command = command_line(__file__, argv)
     for model in args.models:  # fail before training when a recipe is missing
         load_recipe(model, RECIPE)
     specs = [RunSpec(model=model, seed=seed, iterations=args.iterations, num_samples=args.num_samples,

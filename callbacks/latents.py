@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
-from .samples import _png_as_array
+from .samples import PeriodicPictureCallback, _png_as_array
 
 
 def save_latent_scatter(codes: torch.Tensor, labels: torch.Tensor | None, path: Path, title: str = "",
@@ -47,7 +46,7 @@ def save_latent_scatter(codes: torch.Tensor, labels: torch.Tensor | None, path: 
     return path
 
 
-class LatentScatterCallback(L.Callback):
+class LatentScatterCallback(PeriodicPictureCallback):
     """Every ``every_n_steps`` iterations and at the end of fit, encode up to ``num_samples``
     held-out images (the training split when there is none) with ``pl_module.encode``, plot
     the 2-D codes coloured by class (prior circles at 1 and 2 std), save
@@ -59,26 +58,15 @@ class LatentScatterCallback(L.Callback):
     """
 
     def __init__(self, every_n_steps: int = 500, num_samples: int = 1000, limit: float | None = 4.0) -> None:
-        if every_n_steps < 1:
-            raise ValueError(f"LatentScatterCallback.every_n_steps must be >= 1, got {every_n_steps}")
+        super().__init__(every_n_steps)
         if num_samples < 1:
             raise ValueError(f"LatentScatterCallback.num_samples must be >= 1, got {num_samples}")
-        self.every_n_steps = every_n_steps
         self.num_samples = num_samples
         self.limit = limit
-        self.last_path: Path | None = None
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         if not callable(getattr(pl_module, "encode", None)):
             raise ValueError(f"LatentScatterCallback needs a model with an encoder; {type(pl_module).__name__} has none")
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if trainer.global_step % self.every_n_steps == 0:
-            self.render(trainer, pl_module)
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        if self.last_path is None or not self.last_path.stem.endswith(f"{trainer.global_step:06d}"):
-            self.render(trainer, pl_module)
 
     def _data(self, trainer) -> tuple[torch.Tensor, torch.Tensor | None]:
         datamodule = trainer.datamodule

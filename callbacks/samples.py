@@ -48,7 +48,30 @@ def _png_as_array(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-class SampleGridCallback(L.Callback):
+class PeriodicPictureCallback(L.Callback):
+    """Base of the picture callbacks: ``render(trainer, pl_module)`` every ``every_n_steps``
+    iterations and once more at the end of fit unless the last iteration just rendered.
+    ``render`` sets ``self.last_path`` to the file it wrote (named ``..._NNNNNN.png``)."""
+
+    def __init__(self, every_n_steps: int) -> None:
+        if every_n_steps < 1:
+            raise ValueError(f"{type(self).__name__}.every_n_steps must be >= 1, got {every_n_steps}")
+        self.every_n_steps = every_n_steps
+        self.last_path: Path | None = None
+
+    def render(self, trainer, pl_module) -> None:
+        raise NotImplementedError
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step % self.every_n_steps == 0:
+            self.render(trainer, pl_module)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.last_path is None or not self.last_path.stem.endswith(f"{trainer.global_step:06d}"):
+            self.render(trainer, pl_module)
+
+
+class SampleGridCallback(PeriodicPictureCallback):
     """Every ``every_n_steps`` iterations and at the end of fit, draw G's samples for the module's
     fixed noise (EMA generator when there is one), save ``<root>/samples/iter_NNNNNN.png`` and log
     the picture to W&B / TensorBoard. 2-D data becomes a scatter plot. Rank 0 only.
@@ -58,21 +81,10 @@ class SampleGridCallback(L.Callback):
     vectors, so each column keeps its noise across the classes."""
 
     def __init__(self, every_n_steps: int = 500, num_samples: int = 64, nrow: int = 8, use_ema: bool = True) -> None:
-        if every_n_steps < 1:
-            raise ValueError(f"SampleGridCallback.every_n_steps must be >= 1, got {every_n_steps}")
-        self.every_n_steps = every_n_steps
+        super().__init__(every_n_steps)
         self.num_samples = num_samples
         self.nrow = nrow
         self.use_ema = use_ema
-        self.last_path: Path | None = None
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if trainer.global_step % self.every_n_steps == 0:
-            self.render(trainer, pl_module)
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        if self.last_path is None or not self.last_path.stem.endswith(f"{trainer.global_step:06d}"):
-            self.render(trainer, pl_module)
 
     def draw(self, pl_module) -> tuple[torch.Tensor, int]:
         """(samples, images per row) of the grid: one row per class for class-conditional models."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
+import sys
 import tempfile
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -15,6 +19,35 @@ os.environ.setdefault("GAN_LIGHTNING_CACHE", tempfile.mkdtemp(prefix="gan_lightn
 os.environ.setdefault("WANDB_SILENT", "true")
 # Tiny networks: one thread is as fast, and predictable on a busy 2-core machine.
 torch.set_num_threads(1)
+
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@contextlib.contextmanager
+def benchmark_script(name: str):
+    """``benchmarks/<name>.py`` imported as a module (benchmarks/ is not a package), for the module's tests."""
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+@contextlib.contextmanager
+def small_digits_cache(tmp_path_factory):
+    """A digits classifier trained for 1 epoch in a cache of its own, set as GAN_LIGHTNING_CACHE
+    (smoke runs need a fixed classifier, not a good one)."""
+    from gan_lightning.metrics import train_digits_classifier
+
+    root = tmp_path_factory.mktemp("gan_lightning_cache")
+    train_digits_classifier(root / "digits_classifier.pt", epochs=1, seed=0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GAN_LIGHTNING_CACHE", str(root))
+        yield root
 
 
 def tiny_dcgan(**overrides):

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "report.py"
+from conftest import BENCHMARKS, benchmark_script
 
 
 @pytest.fixture(scope="module")
 def report():
-    spec = importlib.util.spec_from_file_location("benchmark_report", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    with benchmark_script("report") as module:
+        yield module
 
 
 def test_sections_are_replaced_in_place_and_others_kept(report, tmp_path):
@@ -36,3 +31,10 @@ def test_a_broken_section_is_reported(report, tmp_path):
     path.write_text("# x\n\n<!-- begin: a -->\nno end\n")
     with pytest.raises(ValueError, match="no end marker"):
         report.replace_section(path, "a", "new")
+
+
+def test_command_line_is_relative_to_the_repository_and_quoted(report):
+    script = BENCHMARKS / "mode_collapse.py"
+    assert report.command_line(script, []) == "python benchmarks/mode_collapse.py"
+    assert (report.command_line(script, ["--title", "two words", "--seeds", "1"])
+            == "python benchmarks/mode_collapse.py --title 'two words' --seeds 1")

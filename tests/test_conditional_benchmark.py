@@ -2,38 +2,24 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from gan_lightning.metrics import train_digits_classifier
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "conditional.py"
+from conftest import benchmark_script, small_digits_cache
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("conditional_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_script("conditional") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 @pytest.fixture(scope="module")
 def digits_cache(tmp_path_factory):
-    """A digits classifier trained for 1 epoch (the smoke runs need a fixed classifier, not a good one)."""
-    root = tmp_path_factory.mktemp("gan_lightning_cache")
-    train_digits_classifier(root / "digits_classifier.pt", epochs=1, seed=0)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GAN_LIGHTNING_CACHE", str(root))
+    with small_digits_cache(tmp_path_factory) as root:
         yield root
 
 

@@ -3,36 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
-from gan_lightning.metrics import train_digits_classifier
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "mnist5k_table.py"
+from conftest import benchmark_script, small_digits_cache
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("mnist5k_table_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_script("mnist5k_table") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 @pytest.fixture(scope="module")
 def digits_cache(tmp_path_factory):
-    """A digits classifier trained for 1 epoch and a real-statistics cache of this module only."""
-    root = tmp_path_factory.mktemp("gan_lightning_cache")
-    train_digits_classifier(root / "digits_classifier.pt", epochs=1, seed=0)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GAN_LIGHTNING_CACHE", str(root))
+    with small_digits_cache(tmp_path_factory) as root:
         yield root
 
 
