@@ -41,7 +41,6 @@ import math
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -51,7 +50,7 @@ import torch.nn.functional as F
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mode_collapse import _quiet, load_recipe, recipe_path  # noqa: E402  (benchmarks/ is not a package)
+from mode_collapse import _quiet, fit_exactly, load_recipe, recipe_path  # noqa: E402  (benchmarks/ is not a package)
 from report import command_line, replace_section  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -122,17 +121,7 @@ def train(model_name: str, steps: int, seed: int = 0, ema: bool = True, **overri
         from gan_lightning.callbacks import EMACallback
 
         callbacks.append(EMACallback(decay=0.999))
-    with tempfile.TemporaryDirectory(prefix="conditional_") as root:
-        trainer = L.Trainer(
-            max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-            enable_model_summary=False, limit_val_batches=0, accelerator="cpu", devices=1,
-            callbacks=callbacks, default_root_dir=root,
-        )
-        started = time.perf_counter()
-        trainer.fit(model, datamodule)
-        seconds = time.perf_counter() - started
-    if trainer.global_step != steps:
-        raise RuntimeError(f"{model_name}: trained {trainer.global_step} iterations, expected {steps}")
+    seconds = fit_exactly(model, datamodule, steps, callbacks, model_name)
     model.eval()
     return {"model": model, "data": datamodule, "initial_state": initial_state, "fit_seconds": seconds,
             "steps": steps, "seed": seed}

@@ -31,7 +31,6 @@ import math
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -42,7 +41,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "benchmarks") not in sys.path:  # benchmarks/report.py and mode_collapse.py, also from the tests
     sys.path.insert(0, str(REPO / "benchmarks"))
-from mode_collapse import _budget_overrides, _quiet, load_recipe, recipe_path  # noqa: E402
+from mode_collapse import _budget_overrides, _quiet, fit_exactly, load_recipe, recipe_path  # noqa: E402
 from report import command_line, replace_section  # noqa: E402
 
 MODELS = ("GAN", "DCGAN", "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
@@ -101,17 +100,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     torch.set_num_threads(spec.threads)
     L.seed_everything(spec.seed, workers=False, verbose=False)
     model, data = build(spec)
-    with tempfile.TemporaryDirectory(prefix="mnist5k_table_") as root:
-        trainer = L.Trainer(
-            max_steps=spec.iterations, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-            enable_model_summary=False, limit_val_batches=0, accelerator="cpu", devices=1,
-            default_root_dir=root,
-        )
-        started = time.perf_counter()
-        trainer.fit(model, data)
-        fit_seconds = time.perf_counter() - started
-    if trainer.global_step != spec.iterations:
-        raise RuntimeError(f"{spec.model}: trained {trainer.global_step} iterations, expected {spec.iterations}")
+    fit_seconds = fit_exactly(model, data, spec.iterations, label=spec.model)
     results = evaluate_generator(
         model, data, ["fid", "classes"], num_samples=spec.num_eval, extractor="digits", use_ema=False,
         seed=EVAL_NOISE_SEED + spec.seed, progress=False, weights=spec.digits_weights,

@@ -168,6 +168,26 @@ def coverage(points: torch.Tensor, kind: str, std: float) -> dict[str, Any]:
     return metric.compute()
 
 
+def fit_exactly(model, data, iterations: int, callbacks=(), label: str = "") -> float:
+    """``trainer.fit`` for exactly ``iterations`` batches on one CPU process, nothing written but a
+    temporary folder; returns the fit's wall seconds. Shared by every benchmark script."""
+    import lightning as L
+
+    with tempfile.TemporaryDirectory(prefix="gan_lightning_benchmark_") as root:
+        trainer = L.Trainer(
+            max_steps=iterations, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+            enable_model_summary=False, limit_val_batches=0, accelerator="cpu", devices=1,
+            callbacks=list(callbacks), default_root_dir=root,
+        )
+        started = time.perf_counter()
+        trainer.fit(model, data)
+        seconds = time.perf_counter() - started
+    if trainer.global_step != iterations:
+        raise RuntimeError(f"{label or type(model).__name__}: trained {trainer.global_step} iterations, "
+                           f"expected {iterations}")
+    return seconds
+
+
 def run_one(spec: RunSpec) -> dict[str, Any]:
     """Train ``spec.model`` for ``spec.iterations`` batches; score 2,500 raw-G samples.
 
@@ -189,18 +209,8 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         from gan_lightning.callbacks import EMACallback
 
         callbacks.append(EMACallback(decay=0.999))
-    with tempfile.TemporaryDirectory(prefix="mode_collapse_") as root:
-        trainer = L.Trainer(
-            max_steps=spec.iterations, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-            enable_model_summary=False, limit_val_batches=0, accelerator="cpu", devices=1,
-            callbacks=callbacks, default_root_dir=root,
-        )
-        fit_started = time.perf_counter()
-        trainer.fit(model, data)
-        fit_seconds = time.perf_counter() - fit_started
-    if trainer.global_step != spec.iterations:
-        raise RuntimeError(f"{spec.model}/{spec.kind}/seed {spec.seed}: trained {trainer.global_step} "
-                           f"iterations, expected {spec.iterations}")
+    fit_seconds = fit_exactly(model, data, spec.iterations, callbacks,
+                              f"{spec.model}/{spec.kind}/seed {spec.seed}")
 
     noise = torch.Generator().manual_seed(EVAL_NOISE_SEED + spec.seed)
     samples = model.sample(spec.num_eval, use_ema=False, generator=noise)  # eval mode inside

@@ -32,7 +32,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -42,7 +41,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "benchmarks") not in sys.path:  # benchmarks/report.py and mode_collapse.py, also from the tests
     sys.path.insert(0, str(REPO / "benchmarks"))
-from mode_collapse import _quiet, load_recipe  # noqa: E402
+from mode_collapse import _quiet, fit_exactly, load_recipe  # noqa: E402
 from report import command_line, replace_section  # noqa: E402
 
 MODELS = ("DCGAN", "PacGAN")
@@ -123,18 +122,7 @@ def run_one(spec: RunSpec, classifier=None) -> dict[str, Any]:
     data = StackedMNIST5k(image_size=spec.image_size, num_samples=spec.num_samples,
                           batch_size=spec.batch_size, seed=spec.seed)
     model = build_model(spec)
-    with tempfile.TemporaryDirectory(prefix="stacked_mnist_") as root:
-        trainer = L.Trainer(
-            max_steps=spec.iterations, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-            enable_model_summary=False, limit_val_batches=0, accelerator="cpu", devices=1,
-            default_root_dir=root,
-        )
-        started = time.perf_counter()
-        trainer.fit(model, data)
-        fit_seconds = time.perf_counter() - started
-    if trainer.global_step != spec.iterations:
-        raise RuntimeError(f"{spec.model}/seed {spec.seed}: trained {trainer.global_step} iterations, "
-                           f"expected {spec.iterations}")
+    fit_seconds = fit_exactly(model, data, spec.iterations, label=f"{spec.model}/seed {spec.seed}")
     started = time.perf_counter()
     metrics = count_modes(model, spec.num_eval, EVAL_NOISE_SEED + spec.seed, classifier)
     eval_seconds = time.perf_counter() - started
