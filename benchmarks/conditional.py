@@ -47,10 +47,9 @@ from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mode_collapse import _quiet, fit_exactly, load_recipe, recipe_path  # noqa: E402  (benchmarks/ is not a package)
+from mode_collapse import _quiet, fit_exactly, load_recipe  # noqa: E402  (benchmarks/ is not a package)
 from report import command_line, replace_section  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,22 +81,13 @@ DEFAULT_TITLE = "Conditional, latent-structured and encoder GANs (issue 5)"
 
 
 # ----------------------------------------------------------------------------- training
-def data_args(model: str, kind: str = "mnist5k") -> dict[str, Any]:
-    """The ``data.init_args`` of the recipe (MNIST5k's image size, channels, batch size)."""
-    config = yaml.safe_load(recipe_path(model, kind).read_text())
-    return dict(config.get("data", {}).get("init_args") or {})
-
-
 def build(model: str, kind: str = "mnist5k", **overrides):
     """(model, data module) from the recipe's ``init_args``; ``overrides`` replace model arguments."""
     from gan_lightning import data, models
 
     recipe = load_recipe(model, kind)
-    datamodule = data.MNIST5k(**data_args(model, kind))
+    datamodule = data.MNIST5k(**recipe["data_args"])
     kwargs = dict(recipe["init_args"], data_shape=datamodule.data_shape, **overrides)
-    for name in ("betas", "code_hidden"):
-        if name in kwargs and isinstance(kwargs[name], list):
-            kwargs[name] = tuple(kwargs[name])
     return getattr(models, model)(**kwargs), datamodule
 
 

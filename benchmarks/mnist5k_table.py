@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "benchmarks") not in sys.path:  # benchmarks/report.py and mode_collapse.py, also from the tests
@@ -68,11 +67,10 @@ class RunSpec:
 
 def data_options(model: str) -> dict[str, Any]:
     """``image_size``, ``channels``, ``batch_size`` of the recipe's ``MNIST5k`` data section."""
-    config = yaml.safe_load(recipe_path(model, RECIPE).read_text())
-    data = config["data"]
-    if data["class_path"].rsplit(".", 1)[-1] != "MNIST5k":
-        raise ValueError(f"{recipe_path(model, RECIPE)}: data is {data['class_path']}, expected MNIST5k")
-    init = data.get("init_args") or {}
+    recipe = load_recipe(model, RECIPE)
+    if recipe["data_class"] != "MNIST5k":
+        raise ValueError(f"{recipe_path(model, RECIPE)}: data is {recipe['data_class']}, expected MNIST5k")
+    init = recipe["data_args"]
     return {"image_size": int(init.get("image_size", 28)), "channels": int(init.get("channels", 1)),
             "batch_size": int(init.get("batch_size", 64))}
 
@@ -85,8 +83,6 @@ def build(spec: RunSpec):
     data = MNIST5k(**data_options(spec.model), seed=spec.seed)
     kwargs = load_recipe(spec.model, RECIPE)["init_args"]
     kwargs["data_shape"] = tuple(data.data_shape)
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
     return getattr(models, spec.model)(**kwargs), data
 
 

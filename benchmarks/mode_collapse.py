@@ -120,7 +120,12 @@ def recipe_path(model: str, kind: str) -> Path:
 
 
 def load_recipe(model: str, kind: str) -> dict[str, Any]:
-    """The committed experiment file of ``model`` on ``kind``: ``{"init_args", "max_steps"}``."""
+    """The committed experiment file of ``model`` on ``kind``:
+    ``{"init_args", "max_steps", "data_class", "data_args"}``.
+
+    ``init_args`` are ready to pass to the model: numbers as numbers, ``betas`` a tuple (YAML
+    has only lists; LightningCLI converts by the annotation, and so does this for the one
+    tuple-typed model argument)."""
     path = recipe_path(model, kind)
     if not path.is_file():
         raise FileNotFoundError(f"no recipe for {model} on {kind}: {path} is missing")
@@ -129,8 +134,13 @@ def load_recipe(model: str, kind: str) -> dict[str, Any]:
     if model_section["class_path"].rsplit(".", 1)[-1] != model:
         raise ValueError(f"{path}: model.class_path is {model_section['class_path']!r}, expected {model}")
     init_args = {name: _as_number(value) for name, value in (model_section.get("init_args") or {}).items()}
+    if "betas" in init_args:
+        init_args["betas"] = tuple(init_args["betas"])
+    data_section = config.get("data") or {}
     return {"init_args": init_args,
-            "max_steps": int(config.get("trainer", {}).get("max_steps", -1))}
+            "max_steps": int(config.get("trainer", {}).get("max_steps", -1)),
+            "data_class": str(data_section.get("class_path", "")).rsplit(".", 1)[-1],
+            "data_args": dict(data_section.get("init_args") or {})}
 
 
 def model_kwargs(spec: RunSpec) -> dict[str, Any]:
@@ -138,8 +148,6 @@ def model_kwargs(spec: RunSpec) -> dict[str, Any]:
     kwargs = load_recipe(spec.model, spec.kind)["init_args"]
     kwargs.update(data_shape=(2,), latent_dim=spec.latent_dim,
                   g_hidden=list(spec.g_hidden), d_hidden=list(spec.d_hidden))
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
     return kwargs
 
 

@@ -69,8 +69,6 @@ class RunSpec:
 def model_kwargs(spec: RunSpec) -> dict[str, Any]:
     kwargs = load_recipe(spec.model, RECIPE)["init_args"]
     kwargs["data_shape"] = (3, spec.image_size, spec.image_size)
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
     return kwargs
 
 

@@ -20,6 +20,9 @@ def test_recipe_is_the_experiment_file_with_shared_sizes(bench):
     assert kwargs["optimizer"] == "rmsprop" and kwargs["critic_steps"] == 5
     assert kwargs["lr_d"] == pytest.approx(5e-5)  # "5e-05" is a string to YAML 1.1
     assert kwargs["g_hidden"] == [16] and kwargs["d_hidden"] == [8] and kwargs["data_shape"] == (2,)
+    recipe = bench.load_recipe("WGANGP", "ring8")
+    assert recipe["init_args"]["betas"] == (0.0, 0.9)  # a tuple, as the model's annotation says
+    assert recipe["data_class"] == "Toy2D" and recipe["data_args"]["kind"] == "ring8"
 
 
 def test_tiny_run_gives_a_table_with_one_row_per_model(bench, tmp_path):
