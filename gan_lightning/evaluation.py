@@ -649,13 +649,20 @@ def balanced_labels(model: nn.Module, count: int, offset: int) -> Tensor | None:
 
 
 def generated_batches(
-    model: nn.Module, count: int, batch_size: int, use_ema: bool, seed: int, label_offset: int = 0
+    model: nn.Module, count: int, batch_size: int, use_ema: bool, seed: int, label_offset: int = 0,
+    label: int | None = None,
 ) -> Iterator[Tensor]:
-    """``count`` samples of ``model.sample`` in batches, noise from ``torch.Generator().manual_seed(seed)``."""
+    """``count`` samples of ``model.sample`` in batches, noise from ``torch.Generator().manual_seed(seed)``.
+
+    Conditional models get labels cycling through the classes (from ``label_offset``), or all
+    ``label`` when it is given."""
     generator = torch.Generator().manual_seed(seed)
     for start in range(0, count, batch_size):
         size = min(batch_size, count - start)
-        labels = balanced_labels(model, size, label_offset + start)
+        if label is None:
+            labels = balanced_labels(model, size, label_offset + start)
+        else:
+            labels = torch.full((size,), label, dtype=torch.long, device=model.device)
         yield model.sample(size, labels=labels, use_ema=use_ema, generator=generator)
 
 
@@ -738,13 +745,10 @@ def per_class_metrics(
         real_side, _ = real_features(real_classes[cls], extractor, real_cap, batch_size, "tensor", device, cache=False)
         suite = GeneratorMetrics(names, extractor, seed=seed, **metric_options).to(device)
         suite.set_real(real_side)
-        generator = torch.Generator().manual_seed(rank_seed(seed + 1 + cls, rank))
         local = rank_share(per_class, rank, world_size)
         with torch.no_grad():
-            for start in range(0, local, batch_size):
-                size = min(batch_size, local - start)
-                labels = torch.full((size,), cls, dtype=torch.long, device=model.device)
-                samples = model.sample(size, labels=labels, use_ema=use_ema, generator=generator)
+            for samples in generated_batches(model, local, batch_size, use_ema, rank_seed(seed + 1 + cls, rank),
+                                             label=cls):
                 suite.update(samples.to(device))
         values = suite.compute()
         for name in names:
