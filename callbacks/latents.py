@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
-from .samples import PeriodicPictureCallback, _png_as_array
+from .samples import PeriodicPictureCallback
 
 
 def save_latent_scatter(codes: torch.Tensor, labels: torch.Tensor | None, path: Path, title: str = "",
@@ -101,9 +100,5 @@ class LatentScatterCallback(PeriodicPictureCallback):
         path = Path(trainer.default_root_dir) / "latents" / f"iter_{trainer.global_step:06d}.png"
         self.last_path = save_latent_scatter(codes, labels, path, title=f"codes, iteration {trainer.global_step}",
                                              limit=self.limit)
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_image(key="latents", images=[_png_as_array(path)], step=trainer.global_step)
-            elif isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image("latents", _png_as_array(path), trainer.global_step, dataformats="HWC")
+        self.log_picture(trainer, "latents", path)
         return path

@@ -62,6 +62,15 @@ class PeriodicPictureCallback(L.Callback):
     def render(self, trainer, pl_module) -> None:
         raise NotImplementedError
 
+    @staticmethod
+    def log_picture(trainer, key: str, path: Path) -> None:
+        """The PNG at ``path`` to every W&B / TensorBoard logger of ``trainer``, under ``key``."""
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_image(key=key, images=[_png_as_array(path)], step=trainer.global_step)
+            elif isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_image(key, _png_as_array(path), trainer.global_step, dataformats="HWC")
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step % self.every_n_steps == 0:
             self.render(trainer, pl_module)
@@ -105,9 +114,5 @@ class SampleGridCallback(PeriodicPictureCallback):
         reference = getattr(trainer.datamodule, "modes", None) if trainer.datamodule is not None else None
         path = Path(trainer.default_root_dir) / "samples" / f"iter_{trainer.global_step:06d}.png"
         self.last_path = write_samples(samples, path, nrow, reference)
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_image(key="samples", images=[_png_as_array(path)], step=trainer.global_step)
-            elif isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image("samples", _png_as_array(path), trainer.global_step, dataformats="HWC")
+        self.log_picture(trainer, "samples", path)
         return path
