@@ -144,3 +144,40 @@ def test_apply_spectral_norm_selected_types_and_idempotent():
     assert len(net[2].parametrizations.weight) == 1
     single = apply_spectral_norm(nn.Linear(3, 3))
     assert parametrize.is_parametrized(single, "weight")
+
+
+# ----------------------------------------------------------------------------- data-dependent init
+@pytest.mark.parametrize("weight_normalised", [True, False])
+def test_init_from_data_gives_unit_variance_outputs_layer_by_layer(weight_normalised):
+    from torch.nn.utils.parametrizations import weight_norm
+
+    from gan_lightning.nets import DCGANDiscriminator, MLPDiscriminator, init_from_data_
+
+    torch.manual_seed(0)
+    x = torch.rand(200, 1, 28, 28) * 2 - 1
+    for net in (MLPDiscriminator((1, 28, 28), (64, 32, 32), outputs=10, hidden_activation="relu", input_noise=0.6,
+                                 hidden_noise=0.5),
+                DCGANDiscriminator(1, 28, 8, outputs=10, norm="none", dropout=0.5)):
+        if weight_normalised:
+            for layer in net.modules():
+                if isinstance(layer, (nn.Linear, nn.Conv2d)):
+                    weight_norm(layer)
+        net.train()
+        with torch.no_grad():
+            before = net.eval()(x)
+        assert before.std(0).mean() < 0.5  # the default initialisation shrinks the signal
+        init_from_data_(net.train(), x)
+        assert net.training  # the mode is restored
+        with torch.no_grad():
+            after = net.eval()(x)
+        assert_close(after.mean(0), torch.zeros(10), atol=1e-4, rtol=0)
+        assert_close(after.std(0), torch.ones(10), atol=1e-4, rtol=0)
+        # every hidden layer too: the first linear / conv layer's outputs per unit (channel)
+        first = next(m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
+        seen = []
+        handle = first.register_forward_hook(lambda m, i, o: seen.append(o.clone()))  # before the in-place ReLU
+        with torch.no_grad():
+            net(x)
+        handle.remove()
+        dims = [0, *range(2, seen[0].dim())]
+        assert_close(seen[0].std(dims), torch.ones(seen[0].size(1)), atol=1e-4, rtol=0)

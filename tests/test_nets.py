@@ -41,3 +41,40 @@ def test_mlp_generator_batch_norm_is_on_by_default_and_optional():
     without = MLPGenerator(2, (2,), (16, 16), batch_norm=False)
     assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in with_norm.modules()) == 2
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in without.modules())
+
+
+def test_gaussian_noise_acts_in_training_only():
+    from gan_lightning.nets.mlp import GaussianNoise
+
+    torch.manual_seed(0)
+    x = torch.zeros(20000)
+    noise = GaussianNoise(0.5)
+    assert abs(float(noise.train()(x).std()) - 0.5) < 0.01
+    assert torch.equal(noise.eval()(x), x)
+    with pytest.raises(ValueError, match="std"):
+        GaussianNoise(-1.0)
+
+
+def test_discriminator_regularisers_are_optional_and_keep_default_keys():
+    shape = (1, 28, 28)
+    assert list(MLPDiscriminator(shape, (16, 8)).state_dict()) == [
+        "features.1.weight", "features.1.bias", "features.3.weight", "features.3.bias", "head.weight", "head.bias"]
+    noisy = MLPDiscriminator(shape, (16, 8), outputs=10, hidden_activation="relu", input_noise=0.6, hidden_noise=0.5)
+    stds = [m.std for m in noisy.modules() if type(m).__name__ == "GaussianNoise"]
+    assert stds == [0.6, 0.5, 0.5]  # before each of the 3 linear layers
+    assert sum(isinstance(m, torch.nn.ReLU) for m in noisy.modules()) == 2
+    x = torch.rand(4, *shape)
+    noisy.eval()
+    assert torch.equal(noisy(x), noisy(x)) and noisy(x).shape == (4, 10)
+
+    plain, dropped = DCGANDiscriminator(1, 32, 8), DCGANDiscriminator(1, 32, 8, dropout=0.5, input_dropout=0.2)
+    assert sum(isinstance(m, torch.nn.Dropout) for m in plain.modules()) == 0
+    assert [m.p for m in dropped.modules() if isinstance(m, torch.nn.Dropout)] == [0.2, 0.5, 0.5, 0.5]
+    assert next(iter(plain.state_dict())) == "features.0.weight"  # checkpoints of the default keep their keys
+    assert next(iter(dropped.state_dict())) == "features.1.weight"  # after the input dropout
+    dropped.train()
+    assert not torch.equal(dropped(torch.ones(2, 1, 32, 32)), dropped(torch.ones(2, 1, 32, 32)))
+    with pytest.raises(ValueError, match="dropout"):
+        DCGANDiscriminator(1, 32, 8, dropout=1.0)
+    with pytest.raises(ValueError, match="unknown activation 'tanhh'.*relu"):
+        MLPDiscriminator(shape, (8,), hidden_activation="tanhh")

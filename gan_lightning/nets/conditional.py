@@ -186,6 +186,7 @@ class JointDiscriminator(nn.Module):
 
     x goes through the DCGAN discriminator's body to a ``hidden``-wide embedding, z through a
     two-layer MLP; the two embeddings are concatenated and scored by a two-layer MLP.
+    ``dropout`` > 0 drops inputs and hidden units of every path (ALI's discriminators use 0.2).
     """
 
     def __init__(
@@ -196,13 +197,17 @@ class JointDiscriminator(nn.Module):
         latent_dim: int = 100,
         hidden: int = 512,
         norm: Norm = "batch",
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.x_path = DCGANDiscriminator(channels, image_size, width, outputs=hidden, norm=norm)
+        self.x_path = DCGANDiscriminator(channels, image_size, width, outputs=hidden, norm=norm,
+                                         dropout=dropout, input_dropout=dropout)
+        drop = [nn.Dropout(dropout)] if dropout > 0 else []  # none by default: the same state-dict keys
         self.z_path = nn.Sequential(
-            nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2, True), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2, True)
+            *drop, nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2, True), *drop,
+            nn.Linear(hidden, hidden), nn.LeakyReLU(0.2, True), *drop,
         )
-        self.joint = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.LeakyReLU(0.2, True), nn.Linear(hidden, 1))
+        self.joint = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.LeakyReLU(0.2, True), *drop, nn.Linear(hidden, 1))
         dcgan_init_(self.z_path)
         dcgan_init_(self.joint)
 

@@ -2,7 +2,9 @@
 
 Generator: transposed convolutions, BatchNorm + ReLU, tanh output.
 Discriminator: strided convolutions, LeakyReLU 0.2, BatchNorm on all but the first layer
-(``norm="none"`` drops it, ``norm="layer"`` uses layer norm instead, as gradient-penalty critics need).
+(``norm="none"`` drops it, ``norm="layer"`` uses layer norm instead, as gradient-penalty critics need);
+optional dropout on the input and after every hidden layer (``dropout``, ``input_dropout``), the
+regulariser of the discriminators of Salimans et al. 2016 and ALI.
 """
 
 from __future__ import annotations
@@ -77,12 +79,19 @@ class DCGANDiscriminator(nn.Module):
         width: int = 64,
         outputs: int = 1,
         norm: Literal["batch", "none", "layer"] = "batch",
+        dropout: float = 0.0,
+        input_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if norm not in ("batch", "none", "layer"):
             raise ValueError(f"norm must be 'batch', 'none' or 'layer', got {norm!r}")
+        if not (0.0 <= dropout < 1.0 and 0.0 <= input_dropout < 1.0):
+            raise ValueError(f"dropout and input_dropout must be in [0, 1), got {dropout} and {input_dropout}")
         base, doublings = upsampling_plan(image_size)
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        # Dropout layers exist only when asked, so the default's state-dict keys stay the same.
+        hidden_dropout = [nn.Dropout(dropout)] if dropout > 0 else []
+        layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout > 0 else []
+        layers += [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True), *hidden_dropout]
         features = width
         for _ in range(doublings - 1):
             layers.append(nn.Conv2d(features, features * 2, 4, 2, 1, bias=norm == "none"))
@@ -90,7 +99,7 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(nn.BatchNorm2d(features * 2))
             elif norm == "layer":
                 layers.append(nn.GroupNorm(1, features * 2))
-            layers.append(nn.LeakyReLU(0.2, True))
+            layers += [nn.LeakyReLU(0.2, True), *(nn.Dropout(dropout) for _ in hidden_dropout)]
             features *= 2
         self.features = nn.Sequential(*layers)
         self.feature_dim = features * base * base

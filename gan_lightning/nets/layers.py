@@ -1,4 +1,5 @@
-"""Discriminator layers shared by the model families: minibatch statistics and spectral norm."""
+"""Discriminator layers shared by the model families: minibatch statistics, spectral norm and the
+data-dependent initialisation of weight-normalised layers."""
 
 from __future__ import annotations
 
@@ -93,3 +94,39 @@ def apply_spectral_norm(
             continue
         spectral_norm(layer)
     return module
+
+
+@torch.no_grad()
+def init_from_data_(module: nn.Module, x: torch.Tensor, eps: float = 1e-6) -> None:
+    """Data-dependent initialisation (Salimans & Kingma 2016, "Weight Normalization", section 3):
+    rescale every Linear / Conv2d layer of ``module``, in forward order, so that its outputs on the
+    batch ``x`` have zero mean and unit variance per unit (per channel for convolutions).
+
+    The scale goes into the weight-norm gain ``g`` where the layer is weight-normalised
+    (``torch.nn.utils.parametrizations.weight_norm``), into the weight otherwise; the shift into
+    the bias (layers without a bias get only the scale). Runs one forward pass in eval mode
+    (no dropout / input noise) and restores the module's mode.
+    """
+    def rescale(layer: nn.Module, inputs, output: torch.Tensor) -> torch.Tensor:
+        dims = [0, *range(2, output.dim())]
+        shape = [1, -1] + [1] * (output.dim() - 2)
+        mean, scale = output.mean(dims), 1.0 / (output.std(dims) + eps)
+        if parametrize.is_parametrized(layer, "weight") and hasattr(layer.parametrizations.weight, "original0"):
+            gain = layer.parametrizations.weight.original0  # weight norm: weight = g * v / ||v||
+            gain.mul_(scale.view_as(gain))
+        else:
+            layer.weight.mul_(scale.view(-1, *[1] * (layer.weight.dim() - 1)))
+        if layer.bias is not None:
+            layer.bias.copy_((layer.bias - mean) * scale)
+            return (output - mean.view(shape)) * scale.view(shape)
+        return output * scale.view(shape)
+
+    handles = [m.register_forward_hook(rescale) for m in module.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    was_training = module.training
+    try:
+        module.eval()
+        module(x)
+    finally:
+        module.train(was_training)
+        for handle in handles:
+            handle.remove()
