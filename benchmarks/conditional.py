@@ -248,7 +248,8 @@ def measure_infogan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
 
 
 def supervised_baseline(run: dict[str, Any]) -> float:
-    """The SemiSupervisedGAN's D network, from the same initial weights, trained on the model's
+    """The SemiSupervisedGAN's D network, from the same initial weights (after the same
+    data-dependent initialisation), trained on the model's
     100 labelled images alone: same optimiser, rate, labelled batch size and iterations."""
     import lightning as L
 
@@ -256,6 +257,8 @@ def supervised_baseline(run: dict[str, Any]) -> float:
     L.seed_everything(run["seed"], workers=False, verbose=False)
     baseline, _ = build("SemiSupervisedGAN")
     baseline.load_state_dict(run["initial_state"])
+    if baseline.data_init:  # the same data-dependent initialisation as the GAN's D got at its start
+        baseline.initialise_from_data(run["data"].train_set)
     classifier = baseline.discriminator.train()
     torch.manual_seed(run["seed"])
     optimizer = baseline.make_optimizer(classifier.parameters(), baseline.lr_d)

@@ -26,7 +26,7 @@ TINY = {
     "CGAN": dict(latent_dim=8, g_width=8, d_width=8),
     "ACGAN": dict(latent_dim=8, g_width=8, d_width=8),
     "InfoGAN": dict(noise_dim=8, g_width=8, d_width=8, q_hidden=16),
-    "SemiSupervisedGAN": dict(latent_dim=8, g_width=8, d_width=8, num_labeled=20),
+    "SemiSupervisedGAN": dict(latent_dim=8, g_hidden=(16,), d_hidden=(32, 16), num_labeled=20),
     "AAE": dict(g_width=8, e_width=8, code_hidden=(16, 16)),
     "VAEGAN": dict(latent_dim=8, g_width=8, d_width=8, e_width=8),
     "BiGAN": dict(latent_dim=8, g_width=8, d_width=8, e_width=8, joint_hidden=16),
@@ -236,6 +236,16 @@ def test_infogan_codes_and_traversal_grid():
     perfect = torch.cat([one_hot, continuous, torch.full_like(continuous, -3)], dim=1)
     terms = model.information_loss(perfect, z)
     assert terms["info_acc"] == 1 and terms["info_categorical"] < 1e-6 and terms["info_continuous"] < -2
+    # continuous_weight scales only the continuous term; "mse" is the fixed-std form
+    guess = torch.randn(200, 10 + 2 * 2, generator=torch.Generator().manual_seed(1))
+    full = model.information_loss(guess, z)
+    model.continuous_weight = 0.1
+    weighted = model.information_loss(guess, z)
+    torch.testing.assert_close(weighted["info_loss"], full["info_categorical"] + 0.1 * full["info_continuous"])
+    mse = make("InfoGAN", continuous_loss="mse", continuous_weight=0.1)
+    terms = mse.information_loss(guess[:, :12], z)
+    torch.testing.assert_close(terms["info_continuous"], ((guess[:, 10:12] - continuous) ** 2).mean())
+    torch.testing.assert_close(terms["info_loss"], terms["info_categorical"] + 0.1 * terms["info_continuous"])
 
     grid = model.traversal_grid([1, 4, 7], continuous_index=1, steps=5, generator=torch.Generator().manual_seed(0))
     assert grid.shape == (15, 1, 28, 28)
@@ -287,6 +297,31 @@ def test_semi_supervised_gan_uses_only_its_labelled_subset(mnist_sets, tmp_path)
         states.append(model.state_dict())
     for key in states[0]:
         assert torch.equal(states[0][key], states[1][key]), key
+
+
+def test_semi_supervised_gan_starts_from_the_data_dependent_initialisation(mnist_sets, tmp_path):
+    train = mnist_sets[0]
+    images = torch.stack([train[i][0] for i in range(200)])
+    L.seed_everything(0)
+    untouched = make("SemiSupervisedGAN", data_init=False)
+    L.seed_everything(0)
+    model = make("SemiSupervisedGAN")
+    assert all(torch.equal(a, b) for a, b in zip(untouched.state_dict().values(), model.state_dict().values()))
+    trainer(tmp_path, max_steps=1).fit(model, image_data(mnist_sets))  # (max_steps=0 skips on_train_start)
+    trainer(tmp_path, max_steps=1).fit(untouched, image_data(mnist_sets))
+    model.eval(), untouched.eval()
+    with torch.no_grad():
+        spread, default_spread = model.classify(images).std(0), untouched.classify(images).std(0)
+    assert default_spread.max() < 0.2  # the noise-regularised MLP's default init: next to no signal
+    assert spread.min() > 0.5 and spread.max() < 1.5  # about unit spread per class on training digits (after 1 step)
+    assert model.has_labeled and untouched.has_labeled
+
+    # the DCGAN-style D of the CIFAR recipe, with its dropout, is there too
+    conv = make("SemiSupervisedGAN", architecture="dcgan", g_width=8, d_width=8, d_dropout=0.5, d_input_dropout=0.2)
+    assert sum(isinstance(m, torch.nn.Dropout) for m in conv.discriminator.modules()) == 3  # input, 2 conv layers at 28 px
+    assert conv.discriminate(images[:3]).shape == (3,) and conv.sample(3).shape == (3, 1, 28, 28)
+    with pytest.raises(ValueError, match="architecture"):
+        make("SemiSupervisedGAN", architecture="resnet")
 
 
 def test_semi_supervised_gan_logs_heldout_accuracy(mnist_sets, tmp_path):

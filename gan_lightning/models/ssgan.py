@@ -15,10 +15,18 @@ every checkpoint and a resumed run keeps them); every D step draws its supervise
 from them. The labels of the training batches are never read. ``set_labeled`` sets the
 labelled subset by hand instead.
 
-Defaults: Adam lr 3e-4, beta1 = 0.5 (the authors' released CIFAR-10 code); D with weight
-normalisation and no BatchNorm (the paper's D uses weight norm; BatchNorm would mix the
-labelled, unlabelled and fake batches' statistics); DCGAN-style convolutional networks
-(the paper's MNIST networks were MLPs). ``num_classes`` = 10.
+Defaults, the paper's MNIST networks (``architecture="mlp"``): D an MLP 1000-500-250-250-250
+with ReLU, weight normalisation on every layer, Gaussian noise on its input (std 0.6 on our
+[-1, 1] pixels: the paper's 0.3 on [0, 1]) and on every hidden layer's output (std 0.5), and
+the data-dependent initialisation of weight normalisation (``initialise_from_data``, run once
+at the start of a fresh fit on 500 training images); G an MLP 500-500 with softplus and
+BatchNorm. Adam with beta1 = 0.5 and lr 3e-4 (the authors' CIFAR-10 rate; their MNIST
+rate of 3e-3 was unstable at our batch size of 64: held-out accuracy swung between 43 % and
+71 % over 1,000 iterations, measured). ``architecture="dcgan"`` gives DCGAN-style
+convolutional networks instead, with optional dropout in D (``d_dropout``,
+``d_input_dropout``; the CIFAR-10 D of the authors' code uses 0.5 and 0.2). D has no
+BatchNorm: it would mix the labelled, unlabelled and fake batches' statistics.
+``num_classes`` = 10.
 
 Logged: ``d_supervised``, ``d_unsupervised``, ``acc_labeled`` while training and
 ``heldout_acc`` (D's classification accuracy on the held-out split) in validation.
@@ -36,7 +44,7 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 
 from gan_lightning.losses import feature_matching_loss, nonsaturating_d
 from gan_lightning.models.base import GANModule
-from gan_lightning.nets import DCGANDiscriminator, DCGANGenerator, network_kind
+from gan_lightning.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_from_data_, network_kind
 
 
 def stratified_pick(labels, num_labeled: int, num_classes: int, seed: int = 0) -> torch.Tensor:
@@ -81,10 +89,18 @@ class SemiSupervisedGAN(GANModule):
         num_classes: int = 10,
         num_labeled: int = 100,
         labeled_seed: int = 0,
+        architecture: Literal["mlp", "dcgan"] = "mlp",
+        g_hidden: Sequence[int] = (500, 500),
+        d_hidden: Sequence[int] = (1000, 500, 250, 250, 250),
+        d_input_noise: float = 0.6,
+        d_hidden_noise: float = 0.5,
         g_width: int = 64,
         d_width: int = 64,
         d_norm: Literal["batch", "none", "layer"] = "none",
         weight_norm: bool = True,
+        data_init: bool = True,
+        d_dropout: float = 0.0,
+        d_input_dropout: float = 0.0,
         unsupervised_weight: float = 1.0,
         optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
         lr_g: float = 3e-4,
@@ -105,12 +121,20 @@ class SemiSupervisedGAN(GANModule):
             raise ValueError(f"model.num_classes must be >= 2, got {num_classes}")
         if num_labeled < num_classes:
             raise ValueError(f"model.num_labeled ({num_labeled}) must be at least num_classes ({num_classes})")
-        network_kind(self.data_shape, "dcgan")
-        channels, size = self.data_shape[0], self.data_shape[1]
+        if architecture not in ("mlp", "dcgan"):
+            raise ValueError(f"model.architecture must be 'mlp' or 'dcgan', got {architecture!r}")
+        network_kind(self.data_shape, architecture)
         self.num_classes, self.num_labeled, self.labeled_seed = num_classes, num_labeled, labeled_seed
-        self.unsupervised_weight = unsupervised_weight
-        self.generator = DCGANGenerator(latent_dim, channels, size, g_width)
-        self.discriminator = DCGANDiscriminator(channels, size, d_width, outputs=num_classes, norm=d_norm)
+        self.unsupervised_weight, self.data_init = unsupervised_weight, data_init
+        if architecture == "mlp":  # the paper's MNIST networks
+            self.generator = MLPGenerator(latent_dim, self.data_shape, g_hidden, hidden_activation="softplus")
+            self.discriminator = MLPDiscriminator(self.data_shape, d_hidden, num_classes, "relu",
+                                                  d_input_noise, d_hidden_noise)
+        else:
+            channels, size = self.data_shape[0], self.data_shape[1]
+            self.generator = DCGANGenerator(latent_dim, channels, size, g_width)
+            self.discriminator = DCGANDiscriminator(channels, size, d_width, outputs=num_classes, norm=d_norm,
+                                                    dropout=d_dropout, input_dropout=d_input_dropout)
         if weight_norm:
             for layer in self.discriminator.modules():
                 if isinstance(layer, (nn.Conv2d, nn.Linear)):
@@ -147,8 +171,20 @@ class SemiSupervisedGAN(GANModule):
         return index
 
     def on_train_start(self) -> None:
-        if not self.has_labeled:  # a resumed run keeps the subset stored in its checkpoint
-            self.select_labeled(self.trainer.train_dataloader.dataset)
+        if not self.has_labeled:  # a fresh run; a resumed one keeps the subset and weights of its checkpoint
+            dataset = self.trainer.train_dataloader.dataset
+            self.select_labeled(dataset)
+            if self.data_init:
+                self.initialise_from_data(dataset)
+
+    def initialise_from_data(self, dataset: Dataset, num_images: int = 500) -> None:
+        """The paper's data-dependent initialisation of D (``init_from_data_``) on ``num_images``
+        training images (a pick seeded by ``labeled_seed``). Without it the noise layers of the
+        MLP discriminator drown the signal of its default-initialised weights (logits with a
+        std of about 0.003 on real digits, measured) and D never learns to classify."""
+        pick = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(self.labeled_seed))[:num_images]
+        images = torch.stack([torch.as_tensor(dataset[i][0]) for i in pick.tolist()]).to(self.device)
+        init_from_data_(self.discriminator, images)
 
     # ------------------------------------------------------------------ losses
     def classify(self, x: torch.Tensor) -> torch.Tensor:
