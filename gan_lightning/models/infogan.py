@@ -53,6 +53,7 @@ class InfoGAN(GANModule):
         d_norm: Literal["batch", "none", "layer"] = "batch",
         q_hidden: int = 128,
         info_weight: float = 1.0,
+        continuous_weight: float = 1.0,
         continuous_loss: Literal["gaussian_nll", "mse"] = "gaussian_nll",
         optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
         lr_g: float = 1e-3,
@@ -76,7 +77,7 @@ class InfoGAN(GANModule):
         network_kind(self.data_shape, "dcgan")
         channels, size = self.data_shape[0], self.data_shape[1]
         self.noise_dim, self.categorical_dim, self.continuous_dim = noise_dim, categorical_dim, continuous_dim
-        self.info_weight, self.continuous_loss = info_weight, continuous_loss
+        self.info_weight, self.continuous_loss, self.continuous_weight = info_weight, continuous_loss, continuous_weight
         q_outputs = categorical_dim + continuous_dim * (2 if continuous_loss == "gaussian_nll" else 1)
         self.generator = DCGANGenerator(self.latent_dim, channels, size, g_width)
         self.discriminator = AuxiliaryHeadDiscriminator(channels, size, d_width, q_outputs, q_hidden, d_norm)
@@ -136,7 +137,7 @@ class InfoGAN(GANModule):
                 terms["info_continuous"] = F.mse_loss(mean, continuous)
         else:
             terms["info_continuous"] = logits.new_zeros(())
-        terms["info_loss"] = terms["info_categorical"] + terms["info_continuous"]
+        terms["info_loss"] = terms["info_categorical"] + self.continuous_weight * terms["info_continuous"]
         return terms
 
     def training_step(self, batch, batch_idx):
