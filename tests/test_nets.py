@@ -76,5 +76,17 @@ def test_discriminator_regularisers_are_optional_and_keep_default_keys():
     assert not torch.equal(dropped(torch.ones(2, 1, 32, 32)), dropped(torch.ones(2, 1, 32, 32)))
     with pytest.raises(ValueError, match="dropout"):
         DCGANDiscriminator(1, 32, 8, dropout=1.0)
+
+    from gan_lightning.nets import JointDiscriminator
+
+    joint_plain, joint = JointDiscriminator(1, 32, 8, 4, 16), JointDiscriminator(1, 32, 8, 4, 16, dropout=0.2)
+    assert [key for key in joint_plain.state_dict() if not key.startswith("x_path")] == [
+        "z_path.0.weight", "z_path.0.bias", "z_path.2.weight", "z_path.2.bias",
+        "joint.0.weight", "joint.0.bias", "joint.2.weight", "joint.2.bias"]
+    assert sum(isinstance(m, torch.nn.Dropout) for m in joint_plain.modules()) == 0
+    # x path: input + 3 conv layers at 32 px; z path: input + 2 hidden; joint: 1 hidden
+    assert sum(isinstance(m, torch.nn.Dropout) for m in joint.modules()) == 4 + 3 + 1  # each its own layer
+    assert joint_plain.state_dict().keys() != joint.state_dict().keys()
+    assert joint.eval()(torch.zeros(2, 1, 32, 32), torch.zeros(2, 4)).shape == (2,)
     with pytest.raises(ValueError, match="unknown activation 'tanhh'.*relu"):
         MLPDiscriminator(shape, (8,), hidden_activation="tanhh")

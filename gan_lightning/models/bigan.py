@@ -13,7 +13,8 @@ Defaults: latent 50 (BiGAN's MNIST), Adam lr 2e-4, betas (0.5, 0.999) (both pape
 0.5), the Gaussian prior of ALI (BiGAN's MNIST prior was uniform on [-1, 1]); a deterministic
 encoder (BiGAN's; ALI's is stochastic); DCGAN-style convolutional G and E, and a joint D whose
 x path is DCGAN-style and whose z path and joint layers are MLPs (BiGAN's MNIST networks were
-MLPs; its weight decay is left out).
+MLPs; its weight decay is left out). ``d_dropout`` drops the inputs and hidden units of every
+path of D (ALI's discriminators use 0.2; the MNIST5k recipe does too, default 0).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class BiGAN(GANModule):
         e_width: int = 64,
         d_norm: Literal["batch", "none", "layer"] = "batch",
         joint_hidden: int = 512,
+        d_dropout: float = 0.0,
         optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
         lr_g: float = 2e-4,
         lr_d: float = 2e-4,
@@ -61,7 +63,7 @@ class BiGAN(GANModule):
         channels, size = self.data_shape[0], self.data_shape[1]
         self.encoder = ConvEncoder(channels, size, e_width, latent_dim)
         self.generator = DCGANGenerator(latent_dim, channels, size, g_width)
-        self.discriminator = JointDiscriminator(channels, size, d_width, latent_dim, joint_hidden, d_norm)
+        self.discriminator = JointDiscriminator(channels, size, d_width, latent_dim, joint_hidden, d_norm, d_dropout)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """E(x), (N, latent_dim)."""

@@ -202,12 +202,14 @@ class JointDiscriminator(nn.Module):
         super().__init__()
         self.x_path = DCGANDiscriminator(channels, image_size, width, outputs=hidden, norm=norm,
                                          dropout=dropout, input_dropout=dropout)
-        drop = [nn.Dropout(dropout)] if dropout > 0 else []  # none by default: the same state-dict keys
+        def drop() -> list[nn.Module]:  # none by default: the default's state-dict keys stay the same
+            return [nn.Dropout(dropout)] if dropout > 0 else []
+
         self.z_path = nn.Sequential(
-            *drop, nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2, True), *drop,
-            nn.Linear(hidden, hidden), nn.LeakyReLU(0.2, True), *drop,
+            *drop(), nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2, True), *drop(),
+            nn.Linear(hidden, hidden), nn.LeakyReLU(0.2, True), *drop(),
         )
-        self.joint = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.LeakyReLU(0.2, True), *drop, nn.Linear(hidden, 1))
+        self.joint = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.LeakyReLU(0.2, True), *drop(), nn.Linear(hidden, 1))
         dcgan_init_(self.z_path)
         dcgan_init_(self.joint)
 
