@@ -28,7 +28,12 @@ def test_recipes_and_budgets_come_from_the_experiment_files(bench):
     assert type(model).__name__ == "ACGAN" and model.hparams.g_width == 32 and model.hparams.class_weight == 1.0
     assert data.data_shape == (1, 32, 32) and data.batch_size == 64
     assert bench.default_steps("CGAN") == bench.load_recipe("CGAN", "mnist5k")["max_steps"] == 4000
-    assert bench.default_steps("BiGAN") == bench.DEFAULT_STEPS_FOR["BiGAN"]
+    assert bench.default_steps("BiGAN") == bench.load_recipe("BiGAN", "mnist5k")["max_steps"]
+    bench.DEFAULT_STEPS_FOR["BiGAN"] = 5  # a budget of the script's own overrides the recipe's
+    try:
+        assert bench.default_steps("BiGAN") == 5
+    finally:
+        del bench.DEFAULT_STEPS_FOR["BiGAN"]
     assert bench.default_steps("BiGAN", 7) == 7
     aae, _ = bench.build("AAE")
     assert aae.latent_dim == 2  # the committed recipe already has the 2-D code of the scatter figure
@@ -46,6 +51,20 @@ def test_cluster_purity_and_knn_on_known_answers(bench):
     queries = torch.tensor([[0.05, 0.05], [4.9, 5.2], [0.0, 0.2]])
     assert bench.knn_accuracy(memory, memory_labels, queries, torch.tensor([3, 8, 3]), k=3) == 1.0
     assert bench.knn_accuracy(memory, memory_labels, queries, torch.tensor([8, 8, 8]), k=3) == pytest.approx(1 / 3)
+
+
+def test_paired_comparison_is_an_exact_mcnemar_test(bench):
+    first = torch.tensor([True] * 10 + [True] * 5 + [False] * 5)
+    second = torch.tensor([False] * 10 + [True] * 5 + [False] * 5)  # 10 only the first, 0 only the second
+    result = bench.paired_comparison(first, second)
+    assert (result["first_only"], result["second_only"]) == (10, 0)
+    assert result["p_value"] == pytest.approx(2 * 0.5 ** 10)
+    swapped = bench.paired_comparison(second, first)
+    assert (swapped["first_only"], swapped["second_only"]) == (0, 10) and swapped["p_value"] == result["p_value"]
+    # 3 against 2 discordant pairs: p = 2 * P(Bin(5, 1/2) <= 2) = 1, capped at 1
+    assert bench.paired_comparison(torch.tensor([1, 1, 1, 0, 0]), torch.tensor([0, 0, 0, 1, 1]))["p_value"] == 1.0
+    assert bench.paired_comparison(first, first) == {"first_only": 0, "second_only": 0, "p_value": 1.0}
+    assert bench.paired_row("a vs b", result)[1] == "10 / 0, p = 0.002"
 
 
 def test_grids_show_every_class(bench):
