@@ -458,7 +458,7 @@ def images_list(results: list[dict[str, Any]]) -> str:
         if paths:
             lines.append(f"- {result['model']}: " + ", ".join(f"[{Path(p).name}]({Path(p).relative_to('benchmarks')})"
                                                            if p.startswith("benchmarks/") else p for p in paths))
-    return "\n".join(lines)
+    return "\n".join(lines) or "- none: these models' measurements are numbers only"
 
 
 def report_text(results: list[dict[str, Any]], command: str, wall_seconds: float, load: tuple[float, float],
