@@ -19,6 +19,12 @@ collections trains Q on real images against the ground-truth labels).
 Defaults, from the paper's MNIST set-up: 62 noise dimensions, one 10-way categorical and 2
 continuous codes, lambda = 1, Adam with lr 2e-4 for D (and Q) and 1e-3 for G, beta1 = 0.5,
 Q's hidden layer of 128 units with BatchNorm; DCGAN-style convolutional G and D.
+``continuous_weight`` scales the continuous codes' term (the paper sets lambda smaller for
+continuous codes). The MNIST5k recipe uses the fixed-std form (``continuous_loss="mse"``, as
+the authors' code fixes the std) with weight 0.1: with a learned std and weight 1 the
+continuous code took over the digit identity (a traversal of c_1 turned 6s into 0s and 9s)
+and the categorical code's cluster purity was 45.6 % after 4,000 iterations, against 59.0 %
+with the recipe's setting (measured on the 500 held-out digits, seed 0).
 
 ``traversal_grid`` draws the paper's latent-traversal figure: one row per categorical
 value, one column per value of a continuous code, the other inputs held fixed.
