@@ -201,13 +201,17 @@ def knn_accuracy(train_features: torch.Tensor, train_labels: torch.Tensor, test_
     return float((knn_predictions(train_features, train_labels, test_features, k) == test_labels).float().mean())
 
 
-def knn_predictions(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
+def knn_predictions(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor | None,
                     k: int = KNN_K) -> torch.Tensor:
     """k-NN (Euclidean, majority vote, ties to the nearest) predictions; features standardised with
-    the memory's mean / std per dimension."""
+    the memory's mean / std per dimension. ``test_features=None``: leave-one-out over the memory
+    (each memory item classified by the others)."""
     mean, std = train_features.mean(0), train_features.std(0).clamp_min(1e-8)
-    train_features, test_features = (train_features - mean) / std, (test_features - mean) / std
-    distances = torch.cdist(test_features, train_features)
+    train_features = (train_features - mean) / std
+    if test_features is None:
+        distances = torch.cdist(train_features, train_features).fill_diagonal_(math.inf)
+    else:
+        distances = torch.cdist((test_features - mean) / std, train_features)
     nearest = distances.topk(k, largest=False).indices  # sorted by distance
     votes = train_labels[nearest]
     predictions = []
@@ -373,16 +377,22 @@ def measure_bigan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
     random_encoder.load_state_dict({key[len("encoder."):]: value for key, value in run["initial_state"].items()
                                     if key.startswith("encoder.")})
     random_encoder.eval()
-    correct = {}
+    correct, loo = {}, {}
     for which, encoder in (("trained", model.encoder), ("random", random_encoder), ("pixels", torch.nn.Flatten())):
-        correct[which] = knn_predictions(batched(encoder, train_images), train_labels,
-                                         batched(encoder, held_images)) == held_labels
+        train_features = batched(encoder, train_images)
+        correct[which] = knn_predictions(train_features, train_labels, batched(encoder, held_images)) == held_labels
+        # Leave-one-out over the training digits: 9x more queries for the paired test (the
+        # encoder saw these images, never their labels).
+        loo[which] = knn_predictions(train_features, train_labels, None) == train_labels
     accuracy = {which: float(right.float().mean()) for which, right in correct.items()}
+    loo_accuracy = {which: float(right.float().mean()) for which, right in loo.items()}
     paired = paired_comparison(correct["trained"], correct["random"])
+    loo_paired = paired_comparison(loo["trained"], loo["random"])
     recon = batched(model.reconstruct, held_images)
     shown = spread_over_classes(held_labels)
     return {"knn_trained": accuracy["trained"], "knn_random": accuracy["random"], "knn_pixels": accuracy["pixels"],
-            "paired": paired, "recon_mse": float(F.mse_loss(recon, held_images)),
+            "paired": paired, "loo_trained": loo_accuracy["trained"], "loo_random": loo_accuracy["random"],
+            "loo_paired": loo_paired, "recon_mse": float(F.mse_loss(recon, held_images)),
             "recon_grid": save_grid(interleave(held_images[shown], recon[shown], 10),
                                     images_dir / "bigan_reconstructions.png", 10),
             "rows": [(f"{KNN_K}-NN accuracy on E(x), {len(held_labels)} held-out vs {len(train_labels)} training digits",
@@ -390,6 +400,10 @@ def measure_bigan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
                      ("same, E at its random initial weights", f"{100 * accuracy['random']:.1f}%"),
                      paired_row("trained vs random E", paired),
                      ("same, raw pixels (reference)", f"{100 * accuracy['pixels']:.1f}%"),
+                     (f"{KNN_K}-NN leave-one-out over the {len(train_labels)} training digits: trained / random E / pixels",
+                      f"{100 * loo_accuracy['trained']:.1f}% / {100 * loo_accuracy['random']:.1f}% / "
+                      f"{100 * loo_accuracy['pixels']:.1f}%"),
+                     paired_row("leave-one-out, trained vs random E", loo_paired),
                      ("held-out MSE of G(E(x)) (images in [-1, 1])", f"{float(F.mse_loss(recon, held_images)):.4f}")]}
 
 

@@ -51,6 +51,10 @@ def test_cluster_purity_and_knn_on_known_answers(bench):
     queries = torch.tensor([[0.05, 0.05], [4.9, 5.2], [0.0, 0.2]])
     assert bench.knn_accuracy(memory, memory_labels, queries, torch.tensor([3, 8, 3]), k=3) == 1.0
     assert bench.knn_accuracy(memory, memory_labels, queries, torch.tensor([8, 8, 8]), k=3) == pytest.approx(1 / 3)
+    # leave-one-out: each memory item by its nearest other item; with itself in the memory it is its own answer
+    line, line_labels = torch.tensor([[0.0], [1.0], [10.0], [11.0], [13.0]]), torch.tensor([3, 3, 8, 8, 3])
+    assert bench.knn_predictions(line, line_labels, None, k=1).tolist() == [3, 3, 8, 8, 8]
+    assert bench.knn_predictions(line, line_labels, line, k=1).tolist() == [3, 3, 8, 8, 3]
 
 
 def test_paired_comparison_is_an_exact_mcnemar_test(bench):
@@ -115,6 +119,10 @@ def test_tiny_run_encoder_and_coupled_models(bench, digits_cache, tmp_path, name
     elif name == "BiGAN":
         assert 0.0 <= result["knn_trained"] <= 1.0 and 0.0 <= result["knn_random"] <= 1.0
         assert result["knn_random"] > 0.2  # random conv features + 5-NN beat chance on digits
+        assert result["knn_pixels"] > 0.8  # raw pixels + 5-NN: a strong reference on MNIST
+        assert 0.2 < result["loo_random"] <= 1.0 and 0.0 <= result["loo_trained"] <= 1.0
+        loo = result["loo_paired"]
+        assert loo["first_only"] + loo["second_only"] <= 4500 and 0.0 <= loo["p_value"] <= 1.0
     else:
         assert 0.0 <= result["agreement_same_noise"] <= 1.0 and 0.0 <= result["agreement_independent"] <= 1.0
 
