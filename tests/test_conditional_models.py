@@ -345,6 +345,27 @@ def test_acgan_logs_auxiliary_accuracy_on_heldout_reals(mnist_sets, tmp_path):
 
 
 # ----------------------------------------------------------------------------- CoGAN
+def test_bigan_stochastic_encoder_samples_codes_around_its_mean(mnist_sets, tmp_path):
+    torch.manual_seed(0)
+    model = make("BiGAN", stochastic_encoder=True, d_dropout=0.2)
+    x = torch.stack([mnist_sets[0][i][0] for i in range(8)])
+    model.eval()
+    mean, log_variance = model.encoder(x)
+    assert torch.equal(model.encode(x), mean) and model.encode(x).shape == (8, 8)
+    torch.manual_seed(1)
+    first = model.encode_sample(x)
+    torch.manual_seed(2)
+    second = model.encode_sample(x)
+    assert not torch.equal(first, second)  # a fresh eps each time ...
+    spread = torch.stack([model.encode_sample(x) for _ in range(400)])
+    torch.testing.assert_close(spread.mean(0), mean, atol=0.2, rtol=0)  # ... around mu with std sigma
+    torch.testing.assert_close(spread.std(0), torch.exp(0.5 * log_variance), atol=0.15, rtol=0.15)
+    deterministic = make("BiGAN")
+    assert torch.equal(deterministic.encode_sample(x), deterministic.encode(x))
+    trainer(tmp_path, max_steps=2).fit(model, image_data(mnist_sets))  # trains with sampled codes
+    assert torch.isfinite(model.reconstruct(x)).all()
+
+
 def test_cogan_pairs_share_their_first_layers():
     torch.manual_seed(0)
     model = make("CoGAN")

@@ -11,7 +11,8 @@ representation and ``reconstruct(x)`` = G(E(x)).
 
 Defaults: latent 50 (BiGAN's MNIST), Adam lr 2e-4, betas (0.5, 0.999) (both papers' beta1 =
 0.5), the Gaussian prior of ALI (BiGAN's MNIST prior was uniform on [-1, 1]); a deterministic
-encoder (BiGAN's; ALI's is stochastic); DCGAN-style convolutional G and E, and a joint D whose
+encoder (BiGAN's; ``stochastic_encoder=True`` gives ALI's Gaussian one, z = mu + sigma * eps,
+whose mean ``encode`` returns); DCGAN-style convolutional G and E, and a joint D whose
 x path is DCGAN-style and whose z path and joint layers are MLPs (BiGAN's MNIST networks were
 MLPs; its weight decay is left out). ``d_dropout`` drops the inputs and hidden units of every
 path of D (ALI's discriminators use 0.2; the MNIST5k recipe does too, default 0).
@@ -44,6 +45,7 @@ class BiGAN(GANModule):
         d_norm: Literal["batch", "none", "layer"] = "batch",
         joint_hidden: int = 512,
         d_dropout: float = 0.0,
+        stochastic_encoder: bool = False,
         optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
         lr_g: float = 2e-4,
         lr_d: float = 2e-4,
@@ -61,13 +63,23 @@ class BiGAN(GANModule):
         self.save_hyperparameters()
         network_kind(self.data_shape, "dcgan")
         channels, size = self.data_shape[0], self.data_shape[1]
-        self.encoder = ConvEncoder(channels, size, e_width, latent_dim)
+        self.stochastic_encoder = stochastic_encoder
+        self.encoder = ConvEncoder(channels, size, e_width, latent_dim, gaussian=stochastic_encoder)
         self.generator = DCGANGenerator(latent_dim, channels, size, g_width)
         self.discriminator = JointDiscriminator(channels, size, d_width, latent_dim, joint_hidden, d_norm, d_dropout)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """E(x), (N, latent_dim)."""
-        return self.encoder(x)
+        """E(x), (N, latent_dim): the code, or its mean for a stochastic encoder."""
+        out = self.encoder(x)
+        return out[0] if self.stochastic_encoder else out
+
+    def encode_sample(self, x: torch.Tensor) -> torch.Tensor:
+        """The code D sees in training: E(x), or mu(x) + sigma(x) * eps for a stochastic encoder
+        (ALI's reparametrised Gaussian q(z | x))."""
+        if not self.stochastic_encoder:
+            return self.encoder(x)
+        mean, log_variance = self.encoder(x)
+        return mean + torch.exp(0.5 * log_variance) * torch.randn_like(mean)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.generator(self.encode(x))
@@ -86,7 +98,7 @@ class BiGAN(GANModule):
         update_g = self.generator_due()
         z = self.sample_noise(real.size(0))
         with torch.set_grad_enabled(update_g):
-            fake, code = self.generator(z), self.encode(real)
+            fake, code = self.generator(z), self.encode_sample(real)
 
         with self.toggled_optimizer(opt_d):
             data_logits = self.discriminator(real, code.detach())
