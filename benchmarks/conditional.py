@@ -377,8 +377,12 @@ def measure_bigan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
     random_encoder.load_state_dict({key[len("encoder."):]: value for key, value in run["initial_state"].items()
                                     if key.startswith("encoder.")})
     random_encoder.eval()
+    def body(encoder):  # E's last convolutional features, before its code layer (the paper's ImageNet protocol)
+        return lambda x: encoder.net.features(x).flatten(1)
+
     correct, loo = {}, {}
-    for which, encoder in (("trained", model.encoder), ("random", random_encoder), ("pixels", torch.nn.Flatten())):
+    for which, encoder in (("trained", model.encoder), ("random", random_encoder), ("pixels", torch.nn.Flatten()),
+                           ("trained_body", body(model.encoder)), ("random_body", body(random_encoder))):
         train_features = batched(encoder, train_images)
         correct[which] = knn_predictions(train_features, train_labels, batched(encoder, held_images)) == held_labels
         # Leave-one-out over the training digits: 9x more queries for the paired test (the
@@ -388,11 +392,14 @@ def measure_bigan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
     loo_accuracy = {which: float(right.float().mean()) for which, right in loo.items()}
     paired = paired_comparison(correct["trained"], correct["random"])
     loo_paired = paired_comparison(loo["trained"], loo["random"])
+    body_paired = paired_comparison(loo["trained_body"], loo["random_body"])
     recon = batched(model.reconstruct, held_images)
     shown = spread_over_classes(held_labels)
     return {"knn_trained": accuracy["trained"], "knn_random": accuracy["random"], "knn_pixels": accuracy["pixels"],
             "paired": paired, "loo_trained": loo_accuracy["trained"], "loo_random": loo_accuracy["random"],
-            "loo_paired": loo_paired, "recon_mse": float(F.mse_loss(recon, held_images)),
+            "loo_paired": loo_paired, "knn_body": {"trained": accuracy["trained_body"], "random": accuracy["random_body"]},
+            "loo_body": {"trained": loo_accuracy["trained_body"], "random": loo_accuracy["random_body"]},
+            "body_paired": body_paired, "recon_mse": float(F.mse_loss(recon, held_images)),
             "recon_grid": save_grid(interleave(held_images[shown], recon[shown], 10),
                                     images_dir / "bigan_reconstructions.png", 10),
             "rows": [(f"{KNN_K}-NN accuracy on E(x), {len(held_labels)} held-out vs {len(train_labels)} training digits",
@@ -404,6 +411,10 @@ def measure_bigan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
                       f"{100 * loo_accuracy['trained']:.1f}% / {100 * loo_accuracy['random']:.1f}% / "
                       f"{100 * loo_accuracy['pixels']:.1f}%"),
                      paired_row("leave-one-out, trained vs random E", loo_paired),
+                     ("E's last conv features (before the code layer), trained / random E: held-out; leave-one-out",
+                      f"{100 * accuracy['trained_body']:.1f}% / {100 * accuracy['random_body']:.1f}%; "
+                      f"{100 * loo_accuracy['trained_body']:.1f}% / {100 * loo_accuracy['random_body']:.1f}%"),
+                     paired_row("leave-one-out on conv features, trained vs random E", body_paired),
                      ("held-out MSE of G(E(x)) (images in [-1, 1])", f"{float(F.mse_loss(recon, held_images)):.4f}")]}
 
 

@@ -123,6 +123,8 @@ def test_tiny_run_encoder_and_coupled_models(bench, digits_cache, tmp_path, name
         assert 0.2 < result["loo_random"] <= 1.0 and 0.0 <= result["loo_trained"] <= 1.0
         loo = result["loo_paired"]
         assert loo["first_only"] + loo["second_only"] <= 4500 and 0.0 <= loo["p_value"] <= 1.0
+        assert set(result["knn_body"]) == set(result["loo_body"]) == {"trained", "random"}
+        assert result["loo_body"]["random"] > 0.2 and 0.0 <= result["body_paired"]["p_value"] <= 1.0
     else:
         assert 0.0 <= result["agreement_same_noise"] <= 1.0 and 0.0 <= result["agreement_independent"] <= 1.0
 
