@@ -44,7 +44,9 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 
 from gan_lightning.losses import feature_matching_loss, nonsaturating_d
 from gan_lightning.models.base import GANModule
-from gan_lightning.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_from_data_, network_kind
+from gan_lightning.nets import (
+    DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_from_data_, network_kind,
+)
 
 
 def stratified_pick(labels, num_labeled: int, num_classes: int, seed: int = 0) -> torch.Tensor:

@@ -209,7 +209,9 @@ class JointDiscriminator(nn.Module):
             *drop(), nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2, True), *drop(),
             nn.Linear(hidden, hidden), nn.LeakyReLU(0.2, True), *drop(),
         )
-        self.joint = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.LeakyReLU(0.2, True), *drop(), nn.Linear(hidden, 1))
+        self.joint = nn.Sequential(
+            nn.Linear(2 * hidden, hidden), nn.LeakyReLU(0.2, True), *drop(), nn.Linear(hidden, 1)
+        )
         dcgan_init_(self.z_path)
         dcgan_init_(self.joint)
 

@@ -94,12 +94,14 @@ class MLPDiscriminator(nn.Module):
         width = math.prod(data_shape)
         for index, size in enumerate(hidden):
             std = input_noise if index == 0 else hidden_noise
-            layers += [*([GaussianNoise(std)] if std > 0 else []), nn.Linear(width, size), activation(hidden_activation)]
+            noise = [GaussianNoise(std)] if std > 0 else []
+            layers += [*noise, nn.Linear(width, size), activation(hidden_activation)]
             width = size
         self.features = nn.Sequential(*layers)
         std = hidden_noise if hidden else input_noise
         # noise layers only when asked, so the default's state-dict keys stay "head.weight" / "head.bias"
-        self.head = nn.Sequential(GaussianNoise(std), nn.Linear(width, outputs)) if std > 0 else nn.Linear(width, outputs)
+        head = nn.Linear(width, outputs)
+        self.head = nn.Sequential(GaussianNoise(std), head) if std > 0 else head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.head(self.features(x))
