@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_
+from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_, dropout_layers
 
 Norm = Literal["batch", "none", "layer"]
 
@@ -202,15 +202,12 @@ class JointDiscriminator(nn.Module):
         super().__init__()
         self.x_path = DCGANDiscriminator(channels, image_size, width, outputs=hidden, norm=norm,
                                          dropout=dropout, input_dropout=dropout)
-        def drop() -> list[nn.Module]:  # none by default: the default's state-dict keys stay the same
-            return [nn.Dropout(dropout)] if dropout > 0 else []
-
         self.z_path = nn.Sequential(
-            *drop(), nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2, True), *drop(),
-            nn.Linear(hidden, hidden), nn.LeakyReLU(0.2, True), *drop(),
+            *dropout_layers(dropout), nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2, True), *dropout_layers(dropout),
+            nn.Linear(hidden, hidden), nn.LeakyReLU(0.2, True), *dropout_layers(dropout),
         )
         self.joint = nn.Sequential(
-            nn.Linear(2 * hidden, hidden), nn.LeakyReLU(0.2, True), *drop(), nn.Linear(hidden, 1)
+            nn.Linear(2 * hidden, hidden), nn.LeakyReLU(0.2, True), *dropout_layers(dropout), nn.Linear(hidden, 1)
         )
         dcgan_init_(self.z_path)
         dcgan_init_(self.joint)

@@ -38,6 +38,12 @@ def dcgan_init_(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def dropout_layers(p: float) -> list[nn.Module]:
+    """``[nn.Dropout(p)]``, or no layer at all for p = 0, so that a network built without
+    dropout keeps the state-dict keys it always had."""
+    return [nn.Dropout(p)] if p > 0 else []
+
+
 class DCGANGenerator(nn.Module):
     def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 64, width: int = 64) -> None:
         super().__init__()
@@ -88,10 +94,8 @@ class DCGANDiscriminator(nn.Module):
         if not (0.0 <= dropout < 1.0 and 0.0 <= input_dropout < 1.0):
             raise ValueError(f"dropout and input_dropout must be in [0, 1), got {dropout} and {input_dropout}")
         base, doublings = upsampling_plan(image_size)
-        # Dropout layers exist only when asked, so the default's state-dict keys stay the same.
-        hidden_dropout = [nn.Dropout(dropout)] if dropout > 0 else []
-        layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout > 0 else []
-        layers += [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True), *hidden_dropout]
+        layers = [*dropout_layers(input_dropout), nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True),
+                  *dropout_layers(dropout)]
         features = width
         for _ in range(doublings - 1):
             layers.append(nn.Conv2d(features, features * 2, 4, 2, 1, bias=norm == "none"))
@@ -99,7 +103,7 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(nn.BatchNorm2d(features * 2))
             elif norm == "layer":
                 layers.append(nn.GroupNorm(1, features * 2))
-            layers += [nn.LeakyReLU(0.2, True), *(nn.Dropout(dropout) for _ in hidden_dropout)]
+            layers += [nn.LeakyReLU(0.2, True), *dropout_layers(dropout)]
             features *= 2
         self.features = nn.Sequential(*layers)
         self.feature_dim = features * base * base
