@@ -196,11 +196,6 @@ def paired_row(what: str, comparison: dict[str, Any]) -> tuple[str, str]:
             f"{comparison['first_only']} / {comparison['second_only']}, p = {comparison['p_value']:.2g}")
 
 
-def knn_accuracy(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
-                 test_labels: torch.Tensor, k: int = KNN_K) -> float:
-    return float((knn_predictions(train_features, train_labels, test_features, k) == test_labels).float().mean())
-
-
 def knn_predictions(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor | None,
                     k: int = KNN_K) -> torch.Tensor:
     """k-NN (Euclidean, majority vote, ties to the nearest) predictions; features standardised with

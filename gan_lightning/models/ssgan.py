@@ -79,6 +79,11 @@ def dataset_labels(dataset: Dataset) -> torch.Tensor:
     return torch.tensor([int(dataset[i][1]) for i in range(len(dataset))])
 
 
+def dataset_images(dataset: Dataset, index) -> torch.Tensor:
+    """The images of ``dataset`` at ``index`` (a tensor or sequence of ints), stacked."""
+    return torch.stack([torch.as_tensor(dataset[i][0]) for i in torch.as_tensor(index).tolist()])
+
+
 class SemiSupervisedGAN(GANModule):
     paper = "Salimans et al. 2016, Improved Techniques for Training GANs (semi-supervised)"
     data_kinds = ("image",)
@@ -168,7 +173,7 @@ class SemiSupervisedGAN(GANModule):
         """Pick the labelled subset of ``dataset`` (seeded, stratified); returns the chosen indices."""
         labels = dataset_labels(dataset)
         index = stratified_pick(labels, self.num_labeled, self.num_classes, self.labeled_seed)
-        images = torch.stack([torch.as_tensor(dataset[i][0]) for i in index.tolist()])
+        images = dataset_images(dataset, index)
         self.set_labeled(images, labels[index], index)
         return index
 
@@ -185,8 +190,7 @@ class SemiSupervisedGAN(GANModule):
         MLP discriminator drown the signal of its default-initialised weights (logits with a
         std of about 0.003 on real digits, measured) and D never learns to classify."""
         pick = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(self.labeled_seed))[:num_images]
-        images = torch.stack([torch.as_tensor(dataset[i][0]) for i in pick.tolist()]).to(self.device)
-        init_from_data_(self.discriminator, images)
+        init_from_data_(self.discriminator, dataset_images(dataset, pick).to(self.device))
 
     # ------------------------------------------------------------------ losses
     def classify(self, x: torch.Tensor) -> torch.Tensor:
