@@ -37,10 +37,10 @@ def benchmark_script(name: str):
         sys.modules.pop(spec.name, None)
 
 
-@contextlib.contextmanager
-def small_digits_cache(tmp_path_factory):
+@pytest.fixture(scope="module")
+def digits_cache(tmp_path_factory):
     """A digits classifier trained for 1 epoch in a cache of its own, set as GAN_LIGHTNING_CACHE
-    (smoke runs need a fixed classifier, not a good one)."""
+    for the module (smoke runs of the benchmarks need a fixed classifier, not a good one)."""
     from gan_lightning.metrics import train_digits_classifier
 
     root = tmp_path_factory.mktemp("gan_lightning_cache")

@@ -8,19 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import benchmark_script, small_digits_cache
+from conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def bench():
     with benchmark_script("conditional") as module:
         yield module
-
-
-@pytest.fixture(scope="module")
-def digits_cache(tmp_path_factory):
-    with small_digits_cache(tmp_path_factory) as root:
-        yield root
 
 
 def test_recipes_and_budgets_come_from_the_experiment_files(bench):

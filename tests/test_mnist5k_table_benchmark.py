@@ -6,19 +6,13 @@ import argparse
 
 import pytest
 
-from conftest import benchmark_script, small_digits_cache
+from conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def bench():
     with benchmark_script("mnist5k_table") as module:
         yield module
-
-
-@pytest.fixture(scope="module")
-def digits_cache(tmp_path_factory):
-    with small_digits_cache(tmp_path_factory) as root:
-        yield root
 
 
 def test_recipes_come_from_the_experiment_files(bench):
