@@ -19,7 +19,7 @@ from gan_lightning import models
 from gan_lightning.callbacks import SampleGridCallback
 from gan_lightning.checkpoints import load_model
 from gan_lightning.data import MNIST5k
-from gan_lightning.models.ssgan import dataset_labels, stratified_pick
+from gan_lightning.models.semisupervisedgan import dataset_labels, stratified_pick
 
 EXE = Path(sys.executable).with_name("gan-lightning")
 TINY = {

@@ -38,7 +38,7 @@ def known_models() -> dict[str, type[GANModule]]:
 from gan_lightning.models.cgan import CGAN  # noqa: E402
 from gan_lightning.models.acgan import ACGAN  # noqa: E402
 from gan_lightning.models.infogan import InfoGAN  # noqa: E402
-from gan_lightning.models.ssgan import SemiSupervisedGAN  # noqa: E402
+from gan_lightning.models.semisupervisedgan import SemiSupervisedGAN  # noqa: E402
 from gan_lightning.models.aae import AAE  # noqa: E402
 from gan_lightning.models.vaegan import VAEGAN  # noqa: E402
 from gan_lightning.models.bigan import BiGAN  # noqa: E402

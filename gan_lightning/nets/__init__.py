@@ -24,9 +24,10 @@ __all__ += [
 ]
 
 from gan_lightning.nets.conditional import (  # noqa: E402
-    AuxiliaryHeadDiscriminator, ConditionalDCGANDiscriminator, ConditionalDCGANGenerator, ConvEncoder,
-    CoupledDiscriminators, CoupledGenerators, JointDiscriminator, check_labels, cycle_labels,
+    AuxiliaryHeadDiscriminator, ConditionalDCGANDiscriminator, ConditionalDCGANGenerator, check_labels, cycle_labels,
 )
+from gan_lightning.nets.coupled import CoupledDiscriminators, CoupledGenerators  # noqa: E402
+from gan_lightning.nets.encoders import ConvEncoder, JointDiscriminator  # noqa: E402
 
 __all__ += [
     "ConditionalDCGANGenerator", "ConditionalDCGANDiscriminator", "AuxiliaryHeadDiscriminator", "ConvEncoder",
