@@ -52,6 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mode_collapse import _quiet, fit_exactly, load_recipe  # noqa: E402  (benchmarks/ is not a package)
 from report import command_line, replace_section  # noqa: E402
 
+from gan_lightning.core import build_optimizer  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 MODELS = ("CGAN", "ACGAN", "InfoGAN", "SemiSupervisedGAN", "AAE", "VAEGAN", "BiGAN", "CoGAN")
 PAPERS = {
@@ -225,7 +227,7 @@ def measure_label_agreement(run: dict[str, Any], images_dir: Path) -> dict[str, 
     result = {}
     for which, use_ema in (("ema", True), ("raw", False)):
         generator = torch.Generator().manual_seed(EVAL_SEED)
-        samples = torch.cat([model.sample(250, labels=labels[s: s + 250], use_ema=use_ema, generator=generator)
+        samples = torch.cat([model.sample(250, labels=labels[s: s + 250], use_ema=use_ema, rng=generator)
                              for s in range(0, len(labels), 250)])
         agree = digit_predictions(samples) == labels
         result[f"label_agreement_{which}"] = float(agree.float().mean())
@@ -257,7 +259,7 @@ def measure_infogan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
     purity = cluster_purity(q_logits.argmax(dim=1), labels, model.categorical_dim)
     grids = {}
     for code in range(model.continuous_dim):
-        grid = model.traversal_grid(None, code, steps=10, generator=torch.Generator().manual_seed(EVAL_SEED))
+        grid = model.traversal_grid(None, code, steps=10, rng=torch.Generator().manual_seed(EVAL_SEED))
         grids[code] = save_grid(grid, images_dir / f"infogan_traverse_c{code}.png", 10)
     return {**purity, "num_heldout": len(labels), "grids": grids,
             "rows": [(f"cluster purity of the categorical code, {len(labels)} held-out digits",
@@ -280,7 +282,7 @@ def supervised_baseline(run: dict[str, Any]) -> torch.Tensor:
         baseline.initialise_from_data(run["data"].train_set)
     classifier = baseline.discriminator.train()
     torch.manual_seed(run["seed"])
-    optimizer = baseline.make_optimizer(classifier.parameters(), baseline.lr_d)
+    optimizer = build_optimizer(classifier.parameters(), baseline.base_settings("discriminator"))
     images, targets = trained.labeled_images.cpu(), trained.labeled_targets.cpu()
     batch = min(run["data"].batch_size, trained.num_labeled)  # discriminator_loss's labelled batch
     with torch.enable_grad():  # measurements run under no_grad
@@ -351,7 +353,7 @@ def measure_vaegan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
         shuffled = recon[torch.randperm(len(images), generator=torch.Generator().manual_seed(EVAL_SEED))]
         mismatched = float(sum(model.similarity_loss(images[s: s + 250], shuffled[s: s + 250]) * len(images[s: s + 250])
                                for s in range(0, len(images), 250)) / len(images))
-    samples = model.sample(64, generator=torch.Generator().manual_seed(EVAL_SEED))
+    samples = model.sample(64, rng=torch.Generator().manual_seed(EVAL_SEED))
     shown = spread_over_classes(labels)
     return {"recon_mse": mse, "similarity_loss": similarity, "similarity_loss_mismatched": mismatched,
             "recon_grid": save_grid(interleave(images[shown], recon[shown], 10), images_dir / "vaegan_reconstructions.png", 10),
@@ -416,8 +418,8 @@ def measure_bigan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
 def measure_cogan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
     model = run["model"]
     generator = torch.Generator().manual_seed(EVAL_SEED)
-    first_a, first_b = model.sample_pairs(NUM_PAIRS, generator=generator)
-    other_a, other_b = model.sample_pairs(NUM_PAIRS, generator=generator)
+    first_a, first_b = model.sample_pairs(NUM_PAIRS, rng=generator)
+    other_a, other_b = model.sample_pairs(NUM_PAIRS, rng=generator)
     pred_a = digit_predictions(first_a)
     pred_b = digit_predictions(model.to_domain_b(first_b))  # -B: back to domain A's look
     pred_other_b = digit_predictions(model.to_domain_b(other_b))

@@ -101,7 +101,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         model, data, ["fid", "classes"], num_samples=spec.num_eval, extractor="digits", use_ema=False,
         seed=EVAL_NOISE_SEED + spec.seed, progress=False, weights=spec.digits_weights,
     )
-    grid = model.sample(GRID_SAMPLES, use_ema=False, generator=torch.Generator().manual_seed(EVAL_NOISE_SEED))
+    grid = model.sample(GRID_SAMPLES, use_ema=False, rng=torch.Generator().manual_seed(EVAL_NOISE_SEED))
     return {"spec": spec, "results": results, "grid": grid.detach().float().cpu(),
             "image_size": data.image_size, "batch_size": data.batch_size,
             "g_steps": sum(1 for i in range(spec.iterations) if (i + 1) % model.critic_steps == 0),
@@ -126,7 +126,7 @@ def real_reference(num_eval: int = NUM_EVAL, digits_weights: str | None = None) 
             super().__init__()
             self.offset = 0
 
-        def sample(self, count, labels=None, use_ema=False, generator=None):
+        def sample(self, count, labels=None, use_ema=False, rng=None):
             self.offset += count
             return images[self.offset - count:self.offset]
 

@@ -221,14 +221,14 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
                               f"{spec.model}/{spec.kind}/seed {spec.seed}")
 
     noise = torch.Generator().manual_seed(EVAL_NOISE_SEED + spec.seed)
-    samples = model.sample(spec.num_eval, use_ema=False, generator=noise)  # eval mode inside
+    samples = model.sample(spec.num_eval, use_ema=False, rng=noise)  # eval mode inside
     result = {"spec": spec, "raw": coverage(samples, spec.kind, data.std),
               "samples": samples.detach().float().cpu().numpy(), "std": data.std,
               "fit_seconds": fit_seconds, "seconds": time.perf_counter() - started,
               "g_steps": sum(1 for i in range(spec.iterations) if (i + 1) % model.critic_steps == 0)}
     if spec.ema:
         noise = torch.Generator().manual_seed(EVAL_NOISE_SEED + spec.seed)
-        result["ema"] = coverage(model.sample(spec.num_eval, use_ema=True, generator=noise), spec.kind, data.std)
+        result["ema"] = coverage(model.sample(spec.num_eval, use_ema=True, rng=noise), spec.kind, data.std)
     return result
 
 

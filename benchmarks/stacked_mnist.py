@@ -87,7 +87,7 @@ def count_modes(model, num_eval: int, seed: int, classifier, batch_size: int = 5
     with torch.no_grad():
         for start in range(0, num_eval, batch_size):
             size = min(batch_size, num_eval - start)
-            metric.update(model.sample(size, use_ema=False, generator=noise).float().cpu())
+            metric.update(model.sample(size, use_ema=False, rng=noise).float().cpu())
     return metric.compute()
 
 
@@ -124,7 +124,7 @@ def run_one(spec: RunSpec, classifier=None) -> dict[str, Any]:
     started = time.perf_counter()
     metrics = count_modes(model, spec.num_eval, EVAL_NOISE_SEED + spec.seed, classifier)
     eval_seconds = time.perf_counter() - started
-    grid = model.sample(64, use_ema=False, generator=torch.Generator().manual_seed(EVAL_NOISE_SEED + spec.seed))
+    grid = model.sample(64, use_ema=False, rng=torch.Generator().manual_seed(EVAL_NOISE_SEED + spec.seed))
     return {"spec": spec, "metrics": metrics, "grid": grid.detach().float().cpu(),
             "fit_seconds": fit_seconds, "eval_seconds": eval_seconds}
 

@@ -169,7 +169,17 @@ def cmd_models(argv: Sequence[str]) -> None:
     models = known_models()
     width = max(len(name) for name in models)
     for name, cls in models.items():
-        print(f"{name:<{width}}  {cls.paper}  [data: {', '.join(cls.data_kinds)}]")
+        print(f"{name:<{width}}  {cls.paper}  [data: {', '.join(cls.data_kinds)}]  [recipe: {recipe_text(cls)}]")
+
+
+def recipe_text(cls: type[GANModule]) -> str:
+    """The optimisation settings a model trains with when none is given (its paper's recipe)."""
+    from gan_lightning.models.base import BASE_RECIPE
+
+    settings = {**BASE_RECIPE, **cls.recipe}
+    shown = {key: tuple(value) if key == "betas" else value for key, value in settings.items()
+             if key != "momentum" or settings["optimizer"] in ("sgd", "rmsprop")}
+    return ", ".join(f"{key} {value}" for key, value in shown.items())
 
 
 # ---------------------------------------------------------------------------- sample
@@ -202,13 +212,13 @@ def cmd_sample(argv: Sequence[str]) -> None:
         except ValueError as error:
             raise UsageError(f"--labels must be comma-separated integers, got {args.labels!r}") from error
         labels = torch.tensor(wanted).repeat_interleave(-(-args.num_samples // len(wanted)))[: args.num_samples]
-    generator = torch.Generator().manual_seed(args.seed)
+    rng = torch.Generator().manual_seed(args.seed)
     if args.traverse is not None:
         if not hasattr(model, "traversal_grid"):
             raise UsageError(f"--traverse needs a model with latent codes (InfoGAN); {type(model).__name__} has none")
         values = [int(v) for v in args.labels.split(",")] if args.labels else None
         try:
-            grid = model.traversal_grid(values, args.traverse, steps=args.nrow, generator=generator,
+            grid = model.traversal_grid(values, args.traverse, steps=args.nrow, rng=rng,
                                         use_ema=not args.no_ema)
         except ValueError as error:
             raise UsageError(f"--traverse: {error}") from error
@@ -217,7 +227,7 @@ def cmd_sample(argv: Sequence[str]) -> None:
         return
     try:
         samples = model.sample(
-            args.num_samples, labels=labels, use_ema=not args.no_ema, truncation=args.truncation, generator=generator
+            args.num_samples, labels=labels, use_ema=not args.no_ema, truncation=args.truncation, rng=rng
         )
     except ValueError as error:  # labels out of range, labels given to an unconditional model, ...
         raise UsageError(str(error)) from error

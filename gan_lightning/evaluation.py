@@ -663,7 +663,7 @@ def generated_batches(
             labels = balanced_labels(model, size, label_offset + start)
         else:
             labels = torch.full((size,), label, dtype=torch.long, device=model.device)
-        yield model.sample(size, labels=labels, use_ema=use_ema, generator=generator)
+        yield model.sample(size, labels=labels, use_ema=use_ema, rng=generator)
 
 
 # ---------------------------------------------------------------------------- class-conditional

@@ -75,7 +75,7 @@ def relabelled(sets, labels: torch.Tensor) -> MNIST5k:
 
 def fixed_inputs(model, num: int = 6):
     """Seeded noise (with codes for InfoGAN) and labels 0..num-1 for comparing samples."""
-    noise = model.sample_noise(num, generator=torch.Generator().manual_seed(7))
+    noise = model.sample_noise(num, rng=torch.Generator().manual_seed(7))
     return noise, torch.arange(num) % 10
 
 
@@ -226,7 +226,7 @@ def test_infogan_never_reads_dataset_labels(mnist_sets, tmp_path):
 def test_infogan_codes_and_traversal_grid():
     torch.manual_seed(0)
     model = make("InfoGAN")
-    z = model.sample_noise(200, generator=torch.Generator().manual_seed(0))
+    z = model.sample_noise(200, rng=torch.Generator().manual_seed(0))
     noise, categorical, continuous = model.split_latent(z)
     assert noise.shape == (200, 8) and continuous.shape == (200, 2)
     assert continuous.min() >= -1 and continuous.max() <= 1
@@ -247,7 +247,7 @@ def test_infogan_codes_and_traversal_grid():
     torch.testing.assert_close(terms["info_continuous"], ((guess[:, 10:12] - continuous) ** 2).mean())
     torch.testing.assert_close(terms["info_loss"], terms["info_categorical"] + 0.1 * terms["info_continuous"])
 
-    grid = model.traversal_grid([1, 4, 7], continuous_index=1, steps=5, generator=torch.Generator().manual_seed(0))
+    grid = model.traversal_grid([1, 4, 7], continuous_index=1, steps=5, rng=torch.Generator().manual_seed(0))
     assert grid.shape == (15, 1, 28, 28)
     assert not torch.allclose(grid[0], grid[5])  # rows: categorical values
     assert not torch.allclose(grid[0], grid[4])  # columns: the continuous code

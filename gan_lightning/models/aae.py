@@ -26,23 +26,15 @@ for the code discriminator, ``lr_e`` for the encoder as generator (regularisatio
 from __future__ import annotations
 
 import itertools
-from typing import Literal, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
-from gan_lightning.models.base import GANModule
+from gan_lightning.core import Phase, StepContext
+from gan_lightning.models.base import GANModule, merged_optimizers
 from gan_lightning.nets import ConvEncoder, DCGANGenerator, MLPDiscriminator, network_kind
-
-
-def append_optimizer(configured, optimizer: torch.optim.Optimizer):
-    """Add ``optimizer`` to what ``GANModule.configure_optimizers`` returned, with the same LR schedule."""
-    if isinstance(configured, tuple):
-        optimizers, schedulers = configured
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, schedulers[0].lr_lambdas[0])
-        return [*optimizers, optimizer], [*schedulers, schedule]
-    return [*configured, optimizer]
 
 
 class AAE(GANModule):
@@ -56,23 +48,14 @@ class AAE(GANModule):
         g_width: int = 64,
         e_width: int = 64,
         code_hidden: Sequence[int] = (1000, 1000),
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        lr_e: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        lr_e: float | None = None,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, optimizer=optimizer, lr_g=lr_g, lr_d=lr_d, betas=betas,
-            momentum=momentum, grad_clip_norm=grad_clip_norm, lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        if lr_e is not None:
+            kwargs["optimizers"] = merged_optimizers({"encoder": {"lr": lr_e}}, kwargs.get("optimizers"))
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         network_kind(self.data_shape, "dcgan")
         channels, size = self.data_shape[0], self.data_shape[1]
-        self.lr_e = lr_e
         self.encoder = ConvEncoder(channels, size, e_width, latent_dim)
         self.generator = DCGANGenerator(latent_dim, channels, size, g_width)
         self.discriminator = MLPDiscriminator((latent_dim,), tuple(code_hidden))
@@ -90,47 +73,42 @@ class AAE(GANModule):
 
     def discriminate(self, x, labels=None):
         """The code discriminator's logit for the codes of images ``x`` (high: looks drawn from the prior)."""
-        return self.discriminator(self.encode(x))
+        return self.run_discriminator(self.encode(x))
 
     # ------------------------------------------------------------------ optimisation
-    def generator_parameters(self):
-        """The reconstruction phase trains the whole autoencoder."""
-        return itertools.chain(self.encoder.parameters(), self.generator.parameters())
+    def optimizer_groups(self):
+        """The autoencoder (reconstruction phase), the code discriminator, the encoder (regularisation phase)."""
+        return {"autoencoder": itertools.chain(self.encoder.parameters(), self.generator.parameters()),
+                "discriminator": self.discriminator.parameters(), "encoder": self.encoder.parameters()}
 
-    def configure_optimizers(self):
-        """[autoencoder (reconstruction), code discriminator, encoder (regularisation)]."""
-        encoder_optimizer = self.make_optimizer(self.encoder.parameters(), self.lr_e)
-        return append_optimizer(super().configure_optimizers(), encoder_optimizer)
+    def prepare_step(self, ctx: StepContext) -> None:
+        """Nothing to draw up front: the regularisation phase draws its prior samples itself."""
 
-    def training_step(self, batch, batch_idx):
-        real, _ = self.unpack_batch(batch)
-        opt_ae, opt_d, opt_e = self.optimizers()
+    def phases(self) -> list[Phase]:
+        return [Phase("recon", "autoencoder", self.reconstruction_terms),
+                Phase("D", "discriminator", self.code_discriminator_terms),
+                Phase("G", "encoder", self.encoder_terms)]
 
-        with self.toggled_optimizer(opt_ae):
-            recon_loss = F.mse_loss(self.reconstruct(real), real)
-            self.optimize(opt_ae, recon_loss)
+    def reconstruction_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        return {"recon_loss": F.mse_loss(self.reconstruct(ctx.real), ctx.real)}
 
-        with self.toggled_optimizer(opt_d):
-            with torch.no_grad():
-                codes = self.encode(real)
-            prior_logits = self.discriminator(self.sample_noise(real.size(0)))
-            code_logits = self.discriminator(codes)
-            d_loss = nonsaturating_d(prior_logits, code_logits)
-            self.optimize(opt_d, d_loss)
+    def code_discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """Prior samples are D's "real", the encoder's codes its "fake"."""
+        with torch.no_grad():
+            codes = self.encode(ctx.real)
+        prior_logits = self.run_discriminator(self.sample_noise(ctx.batch_size))
+        code_logits = self.run_discriminator(codes)
+        return {"d_loss": nonsaturating_d(prior_logits, code_logits),
+                "d_prior": prior_logits.mean(), "d_code": code_logits.mean()}
 
-        with self.toggled_optimizer(opt_e):
-            g_loss = nonsaturating_g(self.discriminator(self.encode(real)))
-            self.optimize(opt_e, g_loss)
-
-        self.step_schedulers()
-        return self.log_terms({"recon_loss": recon_loss, "d_loss": d_loss, "g_loss": g_loss,
-                               "d_prior": prior_logits.mean(), "d_code": code_logits.mean()})
+    def encoder_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        return {"g_loss": nonsaturating_g(self.discriminate(ctx.real))}
 
     def _heldout_step(self, batch, batch_idx, stage):
-        real, _ = self.unpack_batch(batch)
-        prior = self.sample_noise(real.size(0), generator=torch.Generator().manual_seed(batch_idx))
+        real = StepContext(batch).real
+        prior = self.sample_noise(real.size(0), rng=torch.Generator().manual_seed(batch_idx))
         codes = self.encode(real)
         scores = {f"{stage}/recon_loss": F.mse_loss(self.decode(codes), real),
-                  f"{stage}/d_prior": self.discriminator(prior).mean(),
-                  f"{stage}/d_code": self.discriminator(codes).mean()}
+                  f"{stage}/d_prior": self.run_discriminator(prior).mean(),
+                  f"{stage}/d_code": self.run_discriminator(codes).mean()}
         self.log_dict(scores, on_epoch=True, batch_size=real.size(0))

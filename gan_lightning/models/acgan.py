@@ -23,6 +23,7 @@ from typing import Literal, Sequence
 
 import torch.nn.functional as F
 
+from gan_lightning.core import StepContext
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.cgan import _LabelConditioned
 from gan_lightning.nets import AuxiliaryHeadDiscriminator, ConditionalDCGANGenerator, network_kind
@@ -42,21 +43,9 @@ class ACGAN(_LabelConditioned):
         d_norm: Literal["batch", "none", "layer"] = "batch",
         embed_dim: int | None = None,
         class_weight: float = 1.0,
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 1,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         if num_classes < 2:
             raise ValueError(f"model.num_classes must be >= 2 for an auxiliary classifier, got {num_classes}")
         network_kind(self.data_shape, "dcgan")
@@ -68,23 +57,23 @@ class ACGAN(_LabelConditioned):
 
     def discriminate(self, x, labels=None):
         """The source head's logit (real vs fake); D does not see the label."""
-        return self.discriminator(x)[0]
+        return self.run_discriminator(x)[0]
 
     def classify(self, x):
         """The auxiliary classifier's class logits, (N, num_classes)."""
-        return self.discriminator(x)[1]
+        return self.run_discriminator(x)[1]
 
     def _heldout_step(self, batch, batch_idx, stage):
         super()._heldout_step(batch, batch_idx, stage)
-        real, labels = self.unpack_batch(batch)
-        if labels is not None:
-            accuracy = (self.classify(real).argmax(dim=1) == labels).float().mean()
-            self.log(f"{stage}/aux_acc_real", accuracy, on_epoch=True, batch_size=real.size(0))
+        ctx = StepContext(batch)
+        if ctx.labels is not None:
+            accuracy = (self.classify(ctx.real).argmax(dim=1) == ctx.labels).float().mean()
+            self.log(f"{stage}/aux_acc_real", accuracy, on_epoch=True, batch_size=ctx.batch_size)
 
     def discriminator_loss(self, real, fake, labels=None):
         labels = self.batch_labels(labels)
-        source_real, class_real = self.discriminator(real)
-        source_fake, class_fake = self.discriminator(fake)
+        source_real, class_real = self.run_discriminator(real)
+        source_fake, class_fake = self.run_discriminator(fake)
         source_loss = nonsaturating_d(source_real, source_fake)
         class_loss = F.cross_entropy(class_real, labels) + F.cross_entropy(class_fake, labels)
         return {"d_loss": source_loss + self.class_weight * class_loss,
@@ -94,7 +83,7 @@ class ACGAN(_LabelConditioned):
 
     def generator_loss(self, real, fake, labels=None):
         labels = self.batch_labels(labels)
-        source_fake, class_fake = self.discriminator(fake)
+        source_fake, class_fake = self.run_discriminator(fake)
         source_loss, class_loss = nonsaturating_g(source_fake), F.cross_entropy(class_fake, labels)
         return {"g_loss": source_loss + self.class_weight * class_loss,
                 "g_source_loss": source_loss, "g_class_loss": class_loss}

@@ -1,158 +1,191 @@
-"""``GANModule``: the manual-optimization skeleton every GAN family stands on.
+"""``GANModule``: the phase-based core every GAN family stands on (manual optimization).
 
-It owns, once for every model: noise sampling (with truncation), the D/G
-alternation with ``critic_steps`` (n_critic), ``toggled_optimizer`` +
-``manual_backward``, optional gradient clipping, LR schedules stepped by hand,
-logging of ``d_loss``, ``g_loss`` and every loss term, the generator EMA,
-sampling, RNG state in checkpoints, and the iteration counter.
+A model file holds only what differs: its networks, its loss terms, its phases and its
+recipe. The core owns, once for every model:
 
-Iterations: Lightning counts every ``optimizer.step()`` in ``global_step``
-under manual optimization, so with D and G stepping ``max_steps`` would mean
-half as many batches. Every ``training_step`` of a ``GANModule`` (the base one
-and any override in a subclass) is wrapped so that one call advances
-``global_step`` by exactly one: ``--trainer.max_steps``, ``every_n_train_steps``
-and the logged step all count training iterations (batches).
+- **named optimizers**: ``optimizer_groups()`` maps a name to parameters; each group gets one
+  optimizer whose settings come from ``optimizer`` / ``lr_g`` / ``lr_d`` / ``betas`` /
+  ``momentum`` / ``weight_decay`` (``lr_d`` for groups named ``discriminator*``, ``lr_g`` for
+  the rest), the model's ``recipe`` for the ones left unset, and the per-network table
+  ``optimizers: {name: {lr: ..., betas: ...}}``;
+- **phases**: ``phases()`` lists :class:`~gan_lightning.core.Phase` objects; each iteration
+  builds a :class:`~gan_lightning.core.StepContext` from the batch, calls
+  ``prepare_step(ctx)``, then runs the due phases in order (toggle, backward, optional
+  clipping, step, the phase's ``after``), steps the LR schedules and logs every term;
+  the default list is D then G with ``critic_steps`` (n_critic), so a simple family writes
+  only ``discriminator_loss`` and ``generator_loss``;
+- **one discriminator entry point**: every D call goes through ``run_discriminator``, where
+  an augmentation installed with ``set_discriminator_augment`` applies to every model;
+- **sampling**: ``sample(num, labels=..., rng=...)``, ``translate(images)`` for image-to-image
+  models, and ``preview_grid`` for the sample-grid callback;
+- **training state** that is not a parameter (``self.training_state``), saved in the
+  checkpoint and restored on resume together with the RNG states;
+- iteration counting, DDP and toggling workarounds (``gan_lightning.core.compat``).
 
-A subclass builds ``self.generator`` and ``self.discriminator`` and implements
-``discriminator_loss`` / ``generator_loss``, each returning a dict of named
-loss terms whose key ``d_loss`` / ``g_loss`` is the one optimized. A model
-whose schedule differs overrides ``training_step`` and keeps the counting.
+``--trainer.max_steps``, ``every_n_train_steps`` and the logged step count iterations
+(batches), whatever the number of phases.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
-import random
-from typing import Any, ClassVar, Literal, Sequence
+import inspect
+from typing import Any, Callable, ClassVar, Iterable, Literal, Mapping, Sequence
 
 import lightning as L
-import numpy as np
 import torch
 from torch import nn
 
+from gan_lightning.core import compat
+from gan_lightning.core.optim import OptimizerSettings, build_optimizer
+from gan_lightning.core.phases import Phase, StepContext
+from gan_lightning.core.state import TrainingState
 
-def _counts_one_iteration(step_fn):
-    """Wrap a ``training_step`` so that it advances ``global_step`` by exactly one."""
-
-    @functools.wraps(step_fn)
-    def training_step(self: "GANModule", *args, **kwargs):
-        progress = self._optimizer_step_progress()
-        before = progress.total.completed if progress is not None else 0
-        output = step_fn(self, *args, **kwargs)
-        if progress is not None:
-            correction = before + 1 - progress.total.completed
-            if correction:
-                for tracker in (progress.total, progress.current):
-                    tracker.ready += correction
-                    tracker.completed += correction
-        return output
-
-    training_step.__counts_one_iteration__ = True
-    return training_step
+# The optimisation settings every model starts from; a model's ``recipe`` overrides them.
+BASE_RECIPE: dict[str, Any] = {
+    "optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "momentum": 0.0,
+    "weight_decay": 0.0, "critic_steps": 1,
+}
 
 
-def capture_rng_state() -> dict[str, Any]:
-    """Global RNG states in types that ``torch.load(weights_only=True)`` accepts."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    numpy_state = {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                   "has_gauss": int(has_gauss), "cached": float(cached)}
-    state = {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def _outermost_init_frame(obj: Any):
+    """The frame of the most derived ``__init__`` running for ``obj`` (for save_hyperparameters)."""
+    frame, found = inspect.currentframe(), None
+    while frame is not None:
+        if frame.f_code.co_name == "__init__" and frame.f_locals.get("self") is obj:
+            found = frame
+        frame = frame.f_back
+    return found
 
 
 class GANModule(L.LightningModule):
-    """Base class of every GAN family (manual optimization, generator ``G`` and discriminator ``D``).
+    """Base class of every GAN family.
 
     Args:
         data_shape: shape of one sample, e.g. ``(1, 28, 28)`` or ``(2,)``; the CLI links it from the data module.
         latent_dim: size of the noise vector z ~ N(0, I).
-        critic_steps: discriminator steps per generator step (n_critic); one D step per batch,
-            G steps on every ``critic_steps``-th batch.
-        optimizer: ``adam``, ``rmsprop`` or ``sgd``, for both networks.
-        lr_g, lr_d: learning rates of G and D.
-        betas: Adam's betas.
-        momentum: SGD / RMSprop momentum.
-        grad_clip_norm: clip each network's gradient norm to this value (``None``: no clipping).
-        lr_decay_iters: decay both learning rates linearly to 0 over the last this-many iterations
+        critic_steps: discriminator steps per generator step (n_critic): D steps on every batch,
+            G on every ``critic_steps``-th one.
+        optimizer: ``adam``, ``adamw``, ``rmsprop`` or ``sgd``, for every network.
+        lr_g, lr_d: learning rates of the generator side and of the ``discriminator*`` groups.
+        betas: Adam's betas. momentum: SGD / RMSprop momentum. weight_decay: every optimizer's.
+        optimizers: per-network settings over the above, e.g. ``{discriminator: {lr: 4e-4, betas: [0, 0.9]}}``
+            (keys: optimizer, lr, betas, momentum, weight_decay, implementation).
+        grad_clip_norm: clip each phase's gradient norm to this value (``None``: no clipping).
+        lr_decay_iters: decay every learning rate linearly to 0 over the last this-many iterations
             of ``trainer.max_steps`` (0: constant).
         num_fixed_samples: size of the fixed noise batch used for sample grids.
+
+    Settings left at ``None`` take the model's ``recipe`` (its paper's values, in the class
+    docstring and ``gan-lightning models``), then ``BASE_RECIPE``.
     """
 
     paper: ClassVar[str] = ""
     data_kinds: ClassVar[tuple[str, ...]] = ("image",)
+    recipe: ClassVar[dict[str, Any]] = {}
+    # "noise": sample(num); "conditional": sample(num, labels=...); "translation": translate(images)
+    sampling: ClassVar[Literal["noise", "conditional", "translation"]] = "noise"
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         step = cls.__dict__.get("training_step")
-        if step is not None and not getattr(step, "__counts_one_iteration__", False):
-            cls.training_step = _counts_one_iteration(step)
+        if step is not None:  # a user's own loop still counts iterations
+            cls.training_step = compat.counts_one_iteration(step)
 
     def __init__(
         self,
         data_shape: Sequence[int] = (1, 28, 28),
         latent_dim: int = 100,
-        critic_steps: int = 1,
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
+        critic_steps: int | None = None,
+        optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] | None = None,
+        lr_g: float | None = None,
+        lr_d: float | None = None,
+        betas: tuple[float, float] | None = None,
+        momentum: float | None = None,
+        weight_decay: float | None = None,
+        optimizers: dict[str, dict[str, Any]] | None = None,
         grad_clip_norm: float | None = None,
         lr_decay_iters: int = 0,
         num_fixed_samples: int = 64,
     ) -> None:
         super().__init__()
-        if critic_steps < 1:
-            raise ValueError(f"model.critic_steps must be >= 1, got {critic_steps}")
-        if optimizer not in ("adam", "rmsprop", "sgd"):
-            raise ValueError(f"model.optimizer must be one of adam, rmsprop, sgd; got {optimizer!r}")
+        frame = _outermost_init_frame(self)
+        self.save_hyperparameters(frame=frame)
+        del frame
+        given = {"optimizer": optimizer, "lr_g": lr_g, "lr_d": lr_d, "betas": betas, "momentum": momentum,
+                 "weight_decay": weight_decay, "critic_steps": critic_steps}
+        unknown = sorted(set(self.recipe) - set(BASE_RECIPE))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.recipe has unknown key {unknown[0]!r}")
+        settings = {key: value if value is not None else self.recipe.get(key, BASE_RECIPE[key])
+                    for key, value in given.items()}
+        if int(settings["critic_steps"]) < 1:
+            raise ValueError(f"model.critic_steps must be >= 1, got {settings['critic_steps']}")
         self.automatic_optimization = False
         self.data_shape = tuple(int(d) for d in data_shape)
         self.latent_dim = latent_dim
-        self.critic_steps = critic_steps
-        self.optimizer_name = optimizer
-        self.lr_g, self.lr_d, self.betas, self.momentum = lr_g, lr_d, tuple(betas), momentum
+        self.critic_steps = int(settings["critic_steps"])
+        self.optimizer_name = settings["optimizer"]
+        self.lr_g, self.lr_d = float(settings["lr_g"]), float(settings["lr_d"])
+        self.betas, self.momentum = tuple(settings["betas"]), float(settings["momentum"])
+        self.weight_decay = float(settings["weight_decay"])
+        self.optimizer_overrides = {str(k): dict(v) for k, v in (optimizers or {}).items()}
+        self.base_settings("generator")  # bad values fail here, when the model is built
         self.grad_clip_norm = grad_clip_norm
         self.lr_decay_iters = lr_decay_iters
         self.generator_ema: nn.Module | None = None
+        self.training_state = TrainingState()
+        self._discriminator_augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self._phase_list: list[Phase] | None = None
+        self._optimizer_index: dict[str, int] = {}
+        self._toggle: compat.OptimizerToggle | None = None
         # Fixed noise for sample grids: a buffer, so it is saved and moves with the module;
         # drawn from its own generator so building a model does not consume the global RNG.
         fixed = torch.randn(num_fixed_samples, latent_dim, generator=torch.Generator().manual_seed(1234))
         self.register_buffer("fixed_noise", fixed)
 
     # ------------------------------------------------------------------ networks
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, generator: nn.Module | None = None):
-        """G(z); conditional models override this to use ``labels``."""
-        return (generator or self.generator)(z)
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, net: nn.Module | None = None):
+        """G(z); conditional models override this to use ``labels``. ``net``: another generator (the EMA copy)."""
+        return (net or self.generator)(z)
+
+    def set_discriminator_augment(self, augment: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        """Install a transform applied to every discriminator input in training (DiffAugment, ADA, noise)."""
+        self._discriminator_augment = augment
+
+    def run_discriminator(self, x: torch.Tensor, *args, net: str = "discriminator", method: str | None = None,
+                          params: Mapping[str, torch.Tensor] | None = None, with_input: bool = False, **kwargs):
+        """The one entry point of every discriminator call: ``net(augment(x), *args)``.
+
+        ``method``: call that method of the network instead of ``forward`` (e.g. ``"features"``);
+        ``params``: run the network functionally with these tensors (an unrolled copy);
+        ``with_input=True``: return ``(output, the input D saw)`` (BEGAN compares the two).
+        """
+        if self._discriminator_augment is not None and self.training:
+            x = self._discriminator_augment(x)
+        module = getattr(self, net)
+        if params is not None:
+            out = torch.func.functional_call(module, dict(params), (x, *args), kwargs)
+        else:
+            out = (getattr(module, method) if method else module)(x, *args, **kwargs)
+        return (out, x) if with_input else out
 
     def discriminate(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """D(x); conditional models override this to use ``labels``."""
-        return self.discriminator(x)
+        """D's realness score of ``x`` (held-out logging, gradient penalties); models override it."""
+        return self.run_discriminator(x)
 
     def sample_noise(
-        self, num: int, generator: torch.Generator | None = None, truncation: float | None = None
+        self, num: int, rng: torch.Generator | None = None, truncation: float | None = None
     ) -> torch.Tensor:
         """z ~ N(0, I); with ``truncation`` t, entries with |z| > t are redrawn (the truncation trick)."""
         if truncation is not None and truncation <= 0:
             raise ValueError(f"truncation must be > 0, got {truncation}")
 
         def draw(*shape: int) -> torch.Tensor:
-            # an explicit generator lives on the CPU: draw there, then move
-            if generator is None:
+            # an explicit RNG lives on the CPU: draw there, then move
+            if rng is None:
                 return torch.randn(*shape, device=self.device)
-            return torch.randn(*shape, generator=generator).to(self.device)
+            return torch.randn(*shape, generator=rng).to(self.device)
 
         z = draw(num, self.latent_dim)
         if truncation is not None:
@@ -162,43 +195,107 @@ class GANModule(L.LightningModule):
                 outside = z.abs() > truncation
         return z
 
-    @staticmethod
-    def unpack_batch(batch) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if isinstance(batch, (list, tuple)):
-            return batch[0], (batch[1] if len(batch) > 1 else None)
-        return batch, None
-
-    # ------------------------------------------------------------------ losses (subclasses)
+    # ------------------------------------------------------------------ losses (simple families)
     def discriminator_loss(self, real, fake, labels=None) -> dict[str, torch.Tensor]:
         """Named loss terms of D; ``d_loss`` is minimised. ``fake`` is detached from G."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} defines neither discriminator_loss nor its own phases()")
 
     def generator_loss(self, real, fake, labels=None) -> dict[str, torch.Tensor]:
         """Named loss terms of G; ``g_loss`` is minimised. ``fake`` carries G's graph."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} defines neither generator_loss nor its own phases()")
 
     def after_discriminator_step(self) -> None:
-        """Hook after each D update (WGAN's weight clipping lives here)."""
+        """Hook after each D update of the default phases (WGAN's weight clipping lives here)."""
+
+    # ------------------------------------------------------------------ phases
+    def phases(self) -> list[Phase]:
+        """The iteration: D every batch, then G every ``critic_steps``-th batch (override for other schedules)."""
+        return self.adversarial_phases(
+            lambda ctx: self.discriminator_loss(ctx.real, ctx.fake.detach(), ctx.labels),
+            lambda ctx: self.generator_loss(ctx.real, ctx.fake, ctx.labels),
+            after_discriminator=lambda ctx: self.after_discriminator_step(),
+        )
+
+    def adversarial_phases(self, discriminator_terms, generator_terms, after_discriminator=None) -> list[Phase]:
+        """``D`` (optimizer ``discriminator``) every batch, ``G`` (``generator``) every ``critic_steps``-th."""
+        return [Phase("D", "discriminator", discriminator_terms, after=after_discriminator),
+                Phase("G", "generator", generator_terms, interval=self.critic_steps)]
+
+    def prepare_step(self, ctx: StepContext) -> None:
+        """Before the phases: draw the noise and G's samples (with G's graph only when a G phase runs)."""
+        ctx.z = self.sample_noise(ctx.batch_size)
+        with torch.set_grad_enabled(ctx.runs("G")):
+            ctx.fake = self.generate(ctx.z, ctx.labels)
+
+    @property
+    def phase_list(self) -> list[Phase]:
+        if self._phase_list is None:
+            phases = self.phases()
+            names = [phase.name for phase in phases]
+            if len(set(names)) != len(names):
+                raise ValueError(f"{type(self).__name__}: phase names must be unique, got {names}")
+            self._phase_list = phases
+        return self._phase_list
+
+    @compat.counts_one_iteration
+    def training_step(self, batch, batch_idx):
+        iteration = self.global_step
+        due = [phase for phase in self.phase_list if phase.due(iteration)]
+        ctx = StepContext(batch, iteration, frozenset(phase.name for phase in due))
+        self.prepare_step(ctx)
+        optimizers = self.optimizers()
+        optimizers = optimizers if isinstance(optimizers, (list, tuple)) else [optimizers]
+        terms: dict[str, torch.Tensor] = {}
+        for phase in due:
+            optimizer = optimizers[self._optimizer_index[phase.optimizer]]
+            with self._toggle(phase.optimizer):
+                phase_terms = dict(phase.loss(ctx))
+                loss = phase_terms[phase.key]
+                self.optimize(optimizer, loss * phase.gain if phase.lazy else loss)
+            if phase.after is not None:
+                phase.after(ctx)
+            terms.update(phase_terms)
+        self.step_schedulers()
+        return self.log_terms(terms)
+
+    def log_terms(self, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Log every loss term (d_loss and g_loss on the progress bar); returns them detached."""
+        detached = {name: value.detach() for name, value in terms.items()}
+        for name, value in detached.items():
+            self.log(name, value, prog_bar=name in ("d_loss", "g_loss"), on_step=True, on_epoch=False)
+        return detached
 
     # ------------------------------------------------------------------ optimisation
-    def generator_parameters(self):
-        return self.generator.parameters()
+    def optimizer_groups(self) -> dict[str, Iterable[nn.Parameter]]:
+        """Named parameter groups, one optimizer each, in this order in the checkpoint."""
+        return {"generator": self.generator.parameters(), "discriminator": self.discriminator.parameters()}
 
-    def discriminator_parameters(self):
-        return self.discriminator.parameters()
+    def base_settings(self, group: str) -> OptimizerSettings:
+        """The group's settings before the per-network table: ``lr_d`` for ``discriminator*`` groups."""
+        lr = self.lr_d if group.startswith("discriminator") else self.lr_g
+        return OptimizerSettings(self.optimizer_name, lr, self.betas, self.momentum, self.weight_decay)
 
-    def make_optimizer(self, params, lr: float) -> torch.optim.Optimizer:
-        if self.optimizer_name == "adam":
-            return torch.optim.Adam(params, lr=lr, betas=self.betas)
-        if self.optimizer_name == "rmsprop":
-            return torch.optim.RMSprop(params, lr=lr, momentum=self.momentum)
-        return torch.optim.SGD(params, lr=lr, momentum=self.momentum)
+    def optimizer_settings(self, group: str) -> OptimizerSettings:
+        """The settings of group ``group``, the lazy-regularization scaling included."""
+        settings = self.base_settings(group).updated(group, self.optimizer_overrides.get(group, {}))
+        lazy = [phase for phase in self.phase_list if phase.lazy and phase.optimizer == group]
+        if len(lazy) > 1:
+            raise ValueError(f"optimizer {group!r} has two lazy phases ({lazy[0].name}, {lazy[1].name})")
+        return settings.lazy(lazy[0].interval) if lazy else settings
 
     def configure_optimizers(self):
-        optimizers = [
-            self.make_optimizer(self.generator_parameters(), self.lr_g),
-            self.make_optimizer(self.discriminator_parameters(), self.lr_d),
-        ]
+        groups = {name: list(params) for name, params in self.optimizer_groups().items()}
+        unknown = sorted(set(self.optimizer_overrides) - set(groups))
+        if unknown:
+            raise ValueError(f"model.optimizers: unknown network {unknown[0]!r}; {type(self).__name__} has "
+                             f"{', '.join(groups)}")
+        for phase in self.phase_list:
+            if phase.optimizer not in groups:
+                raise ValueError(f"phase {phase.name!r} steps optimizer {phase.optimizer!r}, which is not one of "
+                                 f"{', '.join(groups)}")
+        self._optimizer_index = {name: i for i, name in enumerate(groups)}
+        self._toggle = compat.OptimizerToggle(groups)
+        optimizers = [build_optimizer(params, self.optimizer_settings(name)) for name, params in groups.items()]
         if not self.lr_decay_iters:
             return optimizers
         total = self.trainer.max_steps if self._trainer is not None else -1
@@ -212,8 +309,15 @@ class GANModule(L.LightningModule):
         schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, linear_decay) for opt in optimizers]
         return optimizers, schedulers
 
+    def named_optimizer(self, name: str) -> torch.optim.Optimizer:
+        """The torch optimizer of group ``name`` (while a trainer is attached)."""
+        optimizers = self.optimizers()
+        optimizers = optimizers if isinstance(optimizers, (list, tuple)) else [optimizers]
+        optimizer = optimizers[self._optimizer_index[name]]
+        return getattr(optimizer, "optimizer", optimizer)
+
     def optimize(self, optimizer, loss: torch.Tensor) -> None:
-        """zero_grad, backward, optional clipping, step. Call inside ``self.toggled_optimizer(optimizer)``."""
+        """zero_grad, backward, optional clipping, step (the current phase's parameters only)."""
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         if self.grad_clip_norm is not None:
@@ -227,48 +331,15 @@ class GANModule(L.LightningModule):
         for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
             scheduler.step()
 
-    def generator_due(self) -> bool:
-        """True on the iterations where G steps: every ``critic_steps``-th batch."""
-        return (self.global_step + 1) % self.critic_steps == 0
-
-    @_counts_one_iteration
-    def training_step(self, batch, batch_idx):
-        real, labels = self.unpack_batch(batch)
-        opt_g, opt_d = self.optimizers()
-        update_g = self.generator_due()
-        z = self.sample_noise(real.size(0))
-        with torch.set_grad_enabled(update_g):  # G's graph only when G will step on it
-            fake = self.generate(z, labels)
-
-        with self.toggled_optimizer(opt_d):
-            terms = self.discriminator_loss(real, fake.detach(), labels)
-            self.optimize(opt_d, terms["d_loss"])
-        self.after_discriminator_step()
-
-        if update_g:
-            with self.toggled_optimizer(opt_g):
-                g_terms = self.generator_loss(real, fake, labels)
-                self.optimize(opt_g, g_terms["g_loss"])
-            terms.update(g_terms)
-        self.step_schedulers()
-        return self.log_terms(terms)
-
-    def log_terms(self, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Log every loss term (d_loss and g_loss on the progress bar); returns them detached."""
-        detached = {name: value.detach() for name, value in terms.items()}
-        for name, value in detached.items():
-            self.log(name, value, prog_bar=name in ("d_loss", "g_loss"), on_step=True, on_epoch=False)
-        return detached
-
     # ------------------------------------------------------------------ validation / test
     def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
-        """Mean D output on held-out real data and on G's samples (noise seeded by batch index)."""
-        real, labels = self.unpack_batch(batch)
-        z = self.sample_noise(real.size(0), generator=torch.Generator().manual_seed(batch_idx))
-        fake = self.generate(z, labels)
-        scores = {f"{stage}/d_real": self.discriminate(real, labels).mean(),
-                  f"{stage}/d_fake": self.discriminate(fake, labels).mean()}
-        self.log_dict(scores, on_epoch=True, batch_size=real.size(0))
+        """Mean D score on held-out real data and on G's samples (noise seeded by batch index)."""
+        ctx = StepContext(batch)
+        z = self.sample_noise(ctx.batch_size, rng=torch.Generator().manual_seed(batch_idx))
+        fake = self.generate(z, ctx.labels)
+        scores = {f"{stage}/d_real": self.discriminate(ctx.real, ctx.labels).mean(),
+                  f"{stage}/d_fake": self.discriminate(fake, ctx.labels).mean()}
+        self.log_dict(scores, on_epoch=True, batch_size=ctx.batch_size)
 
     def validation_step(self, batch, batch_idx):
         self._heldout_step(batch, batch_idx, "val")
@@ -303,44 +374,62 @@ class GANModule(L.LightningModule):
         labels: torch.Tensor | None = None,
         use_ema: bool = True,
         truncation: float | None = None,
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Samples from G (the EMA copy by default), in eval mode; the module's modes are restored."""
+        if self.sampling == "translation":
+            raise TypeError(f"{type(self).__name__} translates images: call translate(images), not sample()")
         if noise is None:
             if num_samples is None:
                 raise ValueError("sample() needs num_samples or noise")
-            noise = self.sample_noise(num_samples, generator=generator, truncation=truncation)
+            noise = self.sample_noise(num_samples, rng=rng, truncation=truncation)
         net = self.sampling_generator if use_ema else self.generator
         was_training = net.training
         net.eval()
         try:
-            return self.generate(noise.to(self.device), labels, generator=net)
+            return self.generate(noise.to(self.device), labels, net=net)
         finally:
             net.train(was_training)
 
-    # ------------------------------------------------------------------ checkpoints
-    def _optimizer_step_progress(self):
-        if self._trainer is None or not self._trainer.training:
-            return None
-        return self._trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+    @property
+    def conditional(self) -> bool:
+        """Whether G takes class labels (``sampling == "conditional"``)."""
+        return self.sampling == "conditional"
 
+    def translate(self, images: torch.Tensor, **options) -> torch.Tensor:
+        """Image-to-image models map ``images`` to the other domain; others have no such map."""
+        raise TypeError(f"{type(self).__name__} is not an image-to-image model; it draws with sample()")
+
+    @torch.no_grad()
+    def preview_grid(self, num_samples: int = 64, nrow: int = 8, use_ema: bool = True,
+                     inputs: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
+        """(images, images per row) for a sample grid, drawn from fixed inputs so grids compare over time.
+
+        Noise models: G on the fixed noise. Class-conditional models (``num_classes`` > 0 and
+        ``sampling == "conditional"``): one row per class over the first ``nrow`` fixed noise
+        vectors. Translation models: each input (``inputs``, held-out images) beside its output.
+        """
+        if self.sampling == "translation":
+            if inputs is None:
+                raise ValueError(f"{type(self).__name__}.preview_grid needs held-out inputs")
+            outputs = self.translate(inputs.to(self.device))
+            pairs = torch.stack([inputs.to(outputs), outputs], dim=1).flatten(0, 1)
+            return pairs, 2 * max(1, nrow // 2)
+        num_classes = int(getattr(self, "num_classes", 0) or 0)
+        if self.sampling == "conditional" and num_classes > 0:
+            columns = min(nrow, self.fixed_noise.size(0))
+            noise = self.fixed_noise[:columns].repeat(num_classes, *([1] * (self.fixed_noise.dim() - 1)))
+            labels = torch.arange(num_classes, device=noise.device).repeat_interleave(columns)
+            return self.sample(noise=noise, labels=labels, use_ema=use_ema), columns
+        return self.sample(noise=self.fixed_noise[:num_samples], use_ema=use_ema), nrow
+
+    # ------------------------------------------------------------------ setup and checkpoints
     def setup(self, stage: str) -> None:
-        self._allow_partial_backward()
+        compat.allow_partial_backward(self._trainer)
         self._decorrelate_ranks()
 
-    def _allow_partial_backward(self) -> None:
-        """DDP must accept backward passes that reach only one network.
-
-        Each of our backward passes touches only D or only G (the other is toggled
-        off), which plain DDP rejects ("parameters were not used in producing the
-        loss", Lightning #20328). We turn on ``find_unused_parameters`` for the
-        DDP wrapper; the strategy wraps the module after this hook runs.
-        """
-        from lightning.pytorch.strategies import DDPStrategy
-
-        strategy = self._trainer.strategy if self._trainer is not None else None
-        if isinstance(strategy, DDPStrategy):
-            strategy._ddp_kwargs["find_unused_parameters"] = True
+    def on_fit_start(self) -> None:
+        self.training_state.to(self.device)
 
     def _decorrelate_ranks(self) -> None:
         """Give each DDP rank its own noise stream (seed_everything seeds every rank alike)."""
@@ -351,13 +440,24 @@ class GANModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["gan_lightning"] = {
             "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
-            "rng": capture_rng_state(),
+            "rng": compat.capture_rng_state(),
+            "training_state": self.training_state.state_dict(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if any(key.startswith("generator_ema.") for key in checkpoint.get("state_dict", {})):
             self.enable_ema()
         extra = checkpoint.get("gan_lightning", {})
+        if "training_state" in extra:
+            self.training_state.load_state_dict(extra["training_state"], device=self.device)
         if "rng" in extra and self._trainer is not None and self.trainer.training:
-            restore_rng_state(extra["rng"])  # a resumed run draws the noise the uninterrupted one drew
+            compat.restore_rng_state(extra["rng"])  # a resumed run draws the noise the uninterrupted one drew
             self._decorrelate_ranks()
+
+
+def merged_optimizers(extra: Mapping[str, Mapping[str, Any]], given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Per-network settings from a model's own arguments (``extra``, e.g. AAE's ``lr_e``) under the YAML's table."""
+    merged = {name: dict(settings) for name, settings in extra.items()}
+    for name, settings in (given or {}).items():
+        merged.setdefault(name, {}).update(settings)
+    return merged

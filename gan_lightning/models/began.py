@@ -35,6 +35,7 @@ from gan_lightning.nets import build_autoencoder, build_generator
 class BEGAN(GANModule):
     paper = "Berthelot, Schumm & Metz 2017, BEGAN: Boundary Equilibrium Generative Adversarial Networks"
     data_kinds = ("image", "toy2d")
+    recipe = {"lr_g": 0.0001, "lr_d": 0.0001}
 
     def __init__(
         self,
@@ -49,32 +50,26 @@ class BEGAN(GANModule):
         gamma: float = 0.5,
         lambda_k: float = 0.001,
         k_init: float = 0.0,
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 1e-4,
-        lr_d: float = 1e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 1,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         if not 0.0 <= k_init <= 1.0:
             raise ValueError(f"model.k_init must be in [0, 1], got {k_init}")
         self.gamma, self.lambda_k = gamma, lambda_k
-        self.register_buffer("k", torch.tensor(float(k_init)))
+        # The equilibrium controller's k: training state, saved with the checkpoint.
+        self.training_state.declare("k", torch.tensor(float(k_init)))
         self.generator = build_generator(self.data_shape, latent_dim, g_hidden, g_width)
         self.discriminator = build_autoencoder(self.data_shape, d_hidden, d_width, code_dim, d_norm, "elu")
         self._last_losses: tuple[float, float] | None = None
 
+    @property
+    def k(self) -> torch.Tensor:
+        return self.training_state.k
+
     def discriminate(self, x, labels=None):
         """Per-sample L1 reconstruction loss L(x), (N,): low means judged real."""
-        return l1_reconstruction(x, self.discriminator(x), reduce=False)
+        recon, seen = self.run_discriminator(x, with_input=True)
+        return l1_reconstruction(seen, recon, reduce=False)
 
     def discriminator_loss(self, real, fake, labels=None):
         real_loss, fake_loss = self.discriminate(real).mean(), self.discriminate(fake).mean()

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_lightning.losses import nonsaturating_d
+from gan_lightning.core import Phase, StepContext
 from gan_lightning.models.base import GANModule
 from gan_lightning.nets import ConvEncoder, DCGANGenerator, JointDiscriminator, network_kind
 
@@ -46,21 +47,9 @@ class BiGAN(GANModule):
         joint_hidden: int = 512,
         d_dropout: float = 0.0,
         stochastic_encoder: bool = False,
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 1,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         network_kind(self.data_shape, "dcgan")
         channels, size = self.data_shape[0], self.data_shape[1]
         self.stochastic_encoder = stochastic_encoder
@@ -86,43 +75,39 @@ class BiGAN(GANModule):
 
     def discriminate(self, x, labels=None):
         """D(x, E(x)): the logit that (x, E(x)) is a data pair."""
-        return self.discriminator(x, self.encode(x))
+        return self.run_discriminator(x, self.encode(x))
 
-    def generator_parameters(self):
+    def optimizer_groups(self):
         """G and E share one optimiser."""
-        return itertools.chain(self.generator.parameters(), self.encoder.parameters())
+        return {"generator": itertools.chain(self.generator.parameters(), self.encoder.parameters()),
+                "discriminator": self.discriminator.parameters()}
 
-    def training_step(self, batch, batch_idx):
-        real, _ = self.unpack_batch(batch)
-        opt_ge, opt_d = self.optimizers()
-        update_g = self.generator_due()
-        z = self.sample_noise(real.size(0))
-        with torch.set_grad_enabled(update_g):
-            fake, code = self.generator(z), self.encode_sample(real)
+    def prepare_step(self, ctx: StepContext) -> None:
+        ctx.z = self.sample_noise(ctx.batch_size)
+        with torch.set_grad_enabled(ctx.runs("G")):
+            ctx.fake, ctx.code = self.generator(ctx.z), self.encode_sample(ctx.real)
 
-        with self.toggled_optimizer(opt_d):
-            data_logits = self.discriminator(real, code.detach())
-            generated_logits = self.discriminator(fake.detach(), z)
-            terms = {"d_loss": nonsaturating_d(data_logits, generated_logits),
-                     "d_real": data_logits.mean(), "d_fake": generated_logits.mean()}
-            self.optimize(opt_d, terms["d_loss"])
+    def phases(self) -> list[Phase]:
+        return self.adversarial_phases(self.discriminator_terms, self.generator_terms)
 
-        if update_g:
-            with self.toggled_optimizer(opt_ge):
-                data_logits = self.discriminator(real, code)
-                generated_logits = self.discriminator(fake, z)
-                g_loss = (F.binary_cross_entropy_with_logits(generated_logits, torch.ones_like(generated_logits))
-                          + F.binary_cross_entropy_with_logits(data_logits, torch.zeros_like(data_logits)))
-                self.optimize(opt_ge, g_loss)
-            terms["g_loss"] = g_loss
-        self.step_schedulers()
-        return self.log_terms(terms)
+    def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        data_logits = self.run_discriminator(ctx.real, ctx.code.detach())
+        generated_logits = self.run_discriminator(ctx.fake.detach(), ctx.z)
+        return {"d_loss": nonsaturating_d(data_logits, generated_logits),
+                "d_real": data_logits.mean(), "d_fake": generated_logits.mean()}
+
+    def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """G and E play with flipped targets: (G(z), z) as data, (x, E(x)) as generated."""
+        data_logits = self.run_discriminator(ctx.real, ctx.code)
+        generated_logits = self.run_discriminator(ctx.fake, ctx.z)
+        return {"g_loss": F.binary_cross_entropy_with_logits(generated_logits, torch.ones_like(generated_logits))
+                + F.binary_cross_entropy_with_logits(data_logits, torch.zeros_like(data_logits))}
 
     def _heldout_step(self, batch, batch_idx, stage):
-        real, _ = self.unpack_batch(batch)
-        z = self.sample_noise(real.size(0), generator=torch.Generator().manual_seed(batch_idx))
+        real = StepContext(batch).real
+        z = self.sample_noise(real.size(0), rng=torch.Generator().manual_seed(batch_idx))
         code = self.encode(real)
-        scores = {f"{stage}/d_real": self.discriminator(real, code).mean(),
-                  f"{stage}/d_fake": self.discriminator(self.generator(z), z).mean(),
+        scores = {f"{stage}/d_real": self.run_discriminator(real, code).mean(),
+                  f"{stage}/d_fake": self.run_discriminator(self.generator(z), z).mean(),
                   f"{stage}/recon_mse": F.mse_loss(self.generator(code), real)}
         self.log_dict(scores, on_epoch=True, batch_size=real.size(0))

@@ -18,7 +18,7 @@ discriminator of Miyato & Koyama 2018). ``num_classes`` = 10 (MNIST).
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Sequence
+from typing import Literal, Sequence
 
 import torch
 
@@ -31,7 +31,7 @@ from gan_lightning.nets.conditional import check_labels, cycle_labels
 class _LabelConditioned(GANModule):
     """Shared label handling of the class-conditional models (G(z, y))."""
 
-    conditional: ClassVar[bool] = True  # G uses labels: sample grids show one row per class
+    sampling = "conditional"  # G uses labels: sample grids show one row per class
     num_classes: int
 
     def resolve_labels(self, labels: torch.Tensor | None, num: int, device) -> torch.Tensor:
@@ -45,8 +45,8 @@ class _LabelConditioned(GANModule):
             raise ValueError(f"{type(self).__name__} trains on labelled data: batches of (image, label)")
         return labels
 
-    def generate(self, z, labels=None, generator=None):
-        return (generator or self.generator)(z, self.resolve_labels(labels, z.size(0), z.device))
+    def generate(self, z, labels=None, net=None):
+        return (net or self.generator)(z, self.resolve_labels(labels, z.size(0), z.device))
 
 
 class CGAN(_LabelConditioned):
@@ -63,21 +63,9 @@ class CGAN(_LabelConditioned):
         d_norm: Literal["batch", "none", "layer"] = "batch",
         embed_dim: int | None = None,
         conditioning: Literal["concat", "projection"] = "concat",
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 1,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         if num_classes < 1:
             raise ValueError(f"model.num_classes must be >= 1, got {num_classes}")
         network_kind(self.data_shape, "dcgan")
@@ -87,7 +75,7 @@ class CGAN(_LabelConditioned):
         self.discriminator = ConditionalDCGANDiscriminator(channels, size, d_width, num_classes, conditioning, d_norm)
 
     def discriminate(self, x, labels=None):
-        return self.discriminator(x, self.resolve_labels(self.batch_labels(labels), x.size(0), x.device))
+        return self.run_discriminator(x, self.resolve_labels(self.batch_labels(labels), x.size(0), x.device))
 
     def discriminator_loss(self, real, fake, labels=None):
         labels = self.batch_labels(labels)

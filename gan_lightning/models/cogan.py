@@ -24,6 +24,7 @@ from typing import Literal, Sequence
 import torch
 
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
+from gan_lightning.core import Phase, StepContext
 from gan_lightning.models.base import GANModule
 from gan_lightning.nets import CoupledDiscriminators, CoupledGenerators, network_kind
 
@@ -41,21 +42,9 @@ class CoGAN(GANModule):
         d_norm: Literal["batch", "none", "layer"] = "batch",
         private_g_layers: int = 1,
         private_d_layers: int = 1,
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 1,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         network_kind(self.data_shape, "dcgan")
         channels, size = self.data_shape[0], self.data_shape[1]
         self.generator = CoupledGenerators(latent_dim, channels, size, g_width, private_g_layers)
@@ -67,7 +56,7 @@ class CoGAN(GANModule):
         return -x
 
     def discriminate(self, x, labels=None, domain: Literal["a", "b"] = "a"):
-        return self.discriminator(x, domain)
+        return self.run_discriminator(x, domain)
 
     def split_domains(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(domain A reals, domain B reals) from two disjoint halves of the batch."""
@@ -76,31 +65,27 @@ class CoGAN(GANModule):
             raise ValueError("CoGAN needs batches of at least 2 images (one half per domain)")
         return real[:half], self.to_domain_b(real[half: 2 * half])
 
-    def training_step(self, batch, batch_idx):
-        real, _ = self.unpack_batch(batch)
-        real_a, real_b = self.split_domains(real)
-        opt_g, opt_d = self.optimizers()
-        update_g = self.generator_due()
-        z = self.sample_noise(real_a.size(0))
-        with torch.set_grad_enabled(update_g):
-            fake_a, fake_b = self.generator.forward_pair(z)
+    def prepare_step(self, ctx: StepContext) -> None:
+        """Disjoint halves of the batch are the two domains; one noise batch draws a pair of fakes."""
+        ctx.real_a, ctx.real_b = self.split_domains(ctx.real)
+        ctx.z = self.sample_noise(ctx.real_a.size(0))
+        with torch.set_grad_enabled(ctx.runs("G")):
+            ctx.fake_a, ctx.fake_b = self.generator.forward_pair(ctx.z)
 
-        with self.toggled_optimizer(opt_d):
-            real_a_logits, fake_a_logits = self.discriminator(real_a, "a"), self.discriminator(fake_a.detach(), "a")
-            real_b_logits, fake_b_logits = self.discriminator(real_b, "b"), self.discriminator(fake_b.detach(), "b")
-            d_loss_a = nonsaturating_d(real_a_logits, fake_a_logits)
-            d_loss_b = nonsaturating_d(real_b_logits, fake_b_logits)
-            terms = {"d_loss": d_loss_a + d_loss_b, "d_loss_a": d_loss_a, "d_loss_b": d_loss_b}
-            self.optimize(opt_d, terms["d_loss"])
+    def phases(self) -> list[Phase]:
+        return self.adversarial_phases(self.discriminator_terms, self.generator_terms)
 
-        if update_g:
-            with self.toggled_optimizer(opt_g):
-                g_loss_a = nonsaturating_g(self.discriminator(fake_a, "a"))
-                g_loss_b = nonsaturating_g(self.discriminator(fake_b, "b"))
-                self.optimize(opt_g, g_loss_a + g_loss_b)
-            terms.update({"g_loss": g_loss_a + g_loss_b, "g_loss_a": g_loss_a, "g_loss_b": g_loss_b})
-        self.step_schedulers()
-        return self.log_terms(terms)
+    def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        d_loss_a = nonsaturating_d(self.discriminate(ctx.real_a, domain="a"),
+                                   self.discriminate(ctx.fake_a.detach(), domain="a"))
+        d_loss_b = nonsaturating_d(self.discriminate(ctx.real_b, domain="b"),
+                                   self.discriminate(ctx.fake_b.detach(), domain="b"))
+        return {"d_loss": d_loss_a + d_loss_b, "d_loss_a": d_loss_a, "d_loss_b": d_loss_b}
+
+    def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        g_loss_a = nonsaturating_g(self.discriminate(ctx.fake_a, domain="a"))
+        g_loss_b = nonsaturating_g(self.discriminate(ctx.fake_b, domain="b"))
+        return {"g_loss": g_loss_a + g_loss_b, "g_loss_a": g_loss_a, "g_loss_b": g_loss_b}
 
     @torch.no_grad()
     def sample_pairs(
@@ -109,13 +94,13 @@ class CoGAN(GANModule):
         noise: torch.Tensor | None = None,
         use_ema: bool = True,
         truncation: float | None = None,
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(domain A, domain B) samples of the same noise, from the EMA generators by default, in eval mode."""
         if noise is None:
             if num_samples is None:
                 raise ValueError("sample_pairs() needs num_samples or noise")
-            noise = self.sample_noise(num_samples, generator=generator, truncation=truncation)
+            noise = self.sample_noise(num_samples, rng=rng, truncation=truncation)
         net = self.sampling_generator if use_ema else self.generator
         was_training = net.training
         net.eval()

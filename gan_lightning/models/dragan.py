@@ -27,6 +27,7 @@ from gan_lightning.nets import build_networks
 class DRAGAN(GANModule):
     paper = "Kodali et al. 2017, On Convergence and Stability of GANs"
     data_kinds = ("image", "toy2d")
+    recipe = {"lr_g": 0.0001, "lr_d": 0.0001, "betas": (0.5, 0.9)}
 
     def __init__(
         self,
@@ -39,21 +40,9 @@ class DRAGAN(GANModule):
         d_norm: Literal["batch", "none", "layer"] = "none",
         gp_weight: float = 10.0,
         noise_scale: float = 0.5,
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 1e-4,
-        lr_d: float = 1e-4,
-        betas: tuple[float, float] = (0.5, 0.9),
-        momentum: float = 0.0,
-        critic_steps: int = 1,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         self.gp_weight, self.noise_scale = gp_weight, noise_scale
         self.generator, self.discriminator = build_networks(
             self.data_shape, latent_dim, g_hidden, d_hidden, g_width, d_width, d_norm=d_norm

@@ -48,21 +48,9 @@ class EBGAN(GANModule):
         code_dim: int = 64,
         margin: float = 1.0,
         pullaway_weight: float = 0.1,
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 1,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         if margin <= 0:
             raise ValueError(f"model.margin must be > 0, got {margin}")
         self.margin = margin
@@ -72,8 +60,8 @@ class EBGAN(GANModule):
 
     def energy_and_code(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sample energy (mean squared reconstruction error), (N,), and the encoder's code, (N, code_dim)."""
-        code = self.discriminator.encode(x)
-        energy = (self.discriminator.decode(code) - x).pow(2).flatten(1).mean(dim=1)
+        code, seen = self.run_discriminator(x, method="encode", with_input=True)
+        energy = (self.discriminator.decode(code) - seen).pow(2).flatten(1).mean(dim=1)
         return energy, code
 
     def discriminate(self, x, labels=None):

@@ -30,21 +30,9 @@ class GAN(GANModule):
         g_hidden: Sequence[int] = (256, 512, 1024),
         d_hidden: Sequence[int] = (512, 256),
         generator_loss_kind: Literal["nonsaturating", "minimax"] = "nonsaturating",
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 1,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         self.generator = MLPGenerator(latent_dim, self.data_shape, g_hidden)
         self.discriminator = MLPDiscriminator(self.data_shape, d_hidden)
         self.generator_loss_fn = nonsaturating_g if generator_loss_kind == "nonsaturating" else minimax_g

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
+from gan_lightning.core import Phase, StepContext
 from gan_lightning.models.base import GANModule
 from gan_lightning.nets import AuxiliaryHeadDiscriminator, DCGANGenerator, network_kind
 from gan_lightning.nets.conditional import check_labels
@@ -47,6 +48,7 @@ from gan_lightning.nets.conditional import check_labels
 class InfoGAN(GANModule):
     paper = "Chen et al. 2016, InfoGAN: Interpretable Representation Learning by Information Maximizing GANs"
     data_kinds = ("image",)
+    recipe = {"lr_g": 0.001}
 
     def __init__(
         self,
@@ -61,25 +63,13 @@ class InfoGAN(GANModule):
         info_weight: float = 1.0,
         continuous_weight: float = 1.0,
         continuous_loss: Literal["gaussian_nll", "mse"] = "gaussian_nll",
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 1e-3,
-        lr_d: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 1,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
         if noise_dim < 1 or categorical_dim < 2 or continuous_dim < 0:
             raise ValueError("InfoGAN needs noise_dim >= 1, categorical_dim >= 2 and continuous_dim >= 0")
         if continuous_loss not in ("gaussian_nll", "mse"):
             raise ValueError(f"model.continuous_loss must be 'gaussian_nll' or 'mse', got {continuous_loss!r}")
-        super().__init__(
-            data_shape=data_shape, latent_dim=noise_dim + categorical_dim + continuous_dim, critic_steps=critic_steps,
-            optimizer=optimizer, lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum,
-            grad_clip_norm=grad_clip_norm, lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=noise_dim + categorical_dim + continuous_dim, **kwargs)
         network_kind(self.data_shape, "dcgan")
         channels, size = self.data_shape[0], self.data_shape[1]
         self.noise_dim, self.categorical_dim, self.continuous_dim = noise_dim, categorical_dim, continuous_dim
@@ -106,15 +96,15 @@ class InfoGAN(GANModule):
         noise, one_hot, continuous = z.split([self.noise_dim, self.categorical_dim, self.continuous_dim], dim=1)
         return noise, one_hot.argmax(dim=1), continuous
 
-    def sample_noise(self, num, generator=None, truncation=None):
+    def sample_noise(self, num, rng=None, truncation=None):
         """[z, c]: z ~ N(0, I) (truncated when asked), categorical c uniform, continuous c ~ U[-1, 1]."""
-        noise = super().sample_noise(num, generator, truncation)[:, : self.noise_dim]
-        if generator is None:
+        noise = super().sample_noise(num, rng, truncation)[:, : self.noise_dim]
+        if rng is None:
             categorical = torch.randint(0, self.categorical_dim, (num,), device=self.device)
             continuous = torch.rand(num, self.continuous_dim, device=self.device) * 2 - 1
         else:
-            categorical = torch.randint(0, self.categorical_dim, (num,), generator=generator).to(self.device)
-            continuous = (torch.rand(num, self.continuous_dim, generator=generator) * 2 - 1).to(self.device)
+            categorical = torch.randint(0, self.categorical_dim, (num,), generator=rng).to(self.device)
+            continuous = (torch.rand(num, self.continuous_dim, generator=rng) * 2 - 1).to(self.device)
         return self.join_latent(noise, categorical, continuous)
 
     def with_categorical(self, z: torch.Tensor, values) -> torch.Tensor:
@@ -125,7 +115,7 @@ class InfoGAN(GANModule):
 
     # ------------------------------------------------------------------ losses
     def discriminate(self, x, labels=None):
-        return self.discriminator(x)[0]
+        return self.run_discriminator(x)[0]
 
     def information_loss(self, q_out: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
         """-L_I (up to the constant code entropy): CE on the categorical code + NLL / MSE on the continuous ones."""
@@ -146,47 +136,36 @@ class InfoGAN(GANModule):
         terms["info_loss"] = terms["info_categorical"] + self.continuous_weight * terms["info_continuous"]
         return terms
 
-    def training_step(self, batch, batch_idx):
-        real, _ = self.unpack_batch(batch)  # unsupervised: the labels are never read
-        opt_g, opt_d = self.optimizers()
-        update_g = self.generator_due()
-        z = self.sample_noise(real.size(0))
-        with torch.set_grad_enabled(update_g):
-            fake = self.generate(z)
+    def phases(self) -> list[Phase]:
+        return self.adversarial_phases(self.discriminator_terms, self.generator_terms)
 
-        with self.toggled_optimizer(opt_d):
-            source_real, _ = self.discriminator(real)
-            source_fake, q_fake = self.discriminator(fake.detach())
-            info = self.information_loss(q_fake, z)
-            adversarial = nonsaturating_d(source_real, source_fake)
-            terms = {"d_loss": adversarial + self.info_weight * info["info_loss"], "d_adversarial": adversarial,
-                     "d_real": source_real.mean(), "d_fake": source_fake.mean()}
-            self.optimize(opt_d, terms["d_loss"])
-        terms.update(info)
+    def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """D (with Q's head) on the batch and G's samples; the batch's labels are never read."""
+        source_real, _ = self.run_discriminator(ctx.real)
+        source_fake, q_fake = self.run_discriminator(ctx.fake.detach())
+        info = self.information_loss(q_fake, ctx.z)
+        adversarial = nonsaturating_d(source_real, source_fake)
+        return {"d_loss": adversarial + self.info_weight * info["info_loss"], "d_adversarial": adversarial,
+                "d_real": source_real.mean(), "d_fake": source_fake.mean(), **info}
 
-        if update_g:
-            with self.toggled_optimizer(opt_g):
-                source_fake, q_fake = self.discriminator(fake)
-                info = self.information_loss(q_fake, z)
-                adversarial = nonsaturating_g(source_fake)
-                g_loss = adversarial + self.info_weight * info["info_loss"]
-                self.optimize(opt_g, g_loss)
-            terms.update({"g_loss": g_loss, "g_adversarial": adversarial})
-            terms.update({f"g_{name}": value for name, value in info.items()})
-        self.step_schedulers()
-        return self.log_terms(terms)
+    def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        source_fake, q_fake = self.run_discriminator(ctx.fake)
+        info = self.information_loss(q_fake, ctx.z)
+        adversarial = nonsaturating_g(source_fake)
+        return {"g_loss": adversarial + self.info_weight * info["info_loss"], "g_adversarial": adversarial,
+                **{f"g_{name}": value for name, value in info.items()}}
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
-    def sample(self, num_samples=None, noise=None, labels=None, use_ema=True, truncation=None, generator=None):
+    def sample(self, num_samples=None, noise=None, labels=None, use_ema=True, truncation=None, rng=None):
         """Samples of G; ``labels`` (optional) set the categorical code of each sample."""
         if labels is not None:
             if noise is None:
                 if num_samples is None:
                     raise ValueError("sample() needs num_samples or noise")
-                noise = self.sample_noise(num_samples, generator=generator, truncation=truncation)
+                noise = self.sample_noise(num_samples, rng=rng, truncation=truncation)
             noise = self.with_categorical(noise.to(self.device), labels)
-        return super().sample(num_samples, noise, None, use_ema, truncation, generator)
+        return super().sample(num_samples, noise, None, use_ema, truncation, rng)
 
     @torch.no_grad()
     def traversal_grid(
@@ -196,7 +175,7 @@ class InfoGAN(GANModule):
         steps: int = 8,
         span: float = 2.0,
         noise: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
         use_ema: bool = True,
     ) -> torch.Tensor:
         """Latent traversal: (rows * steps, C, H, W) images, row-major.
@@ -204,7 +183,7 @@ class InfoGAN(GANModule):
         Row r has the categorical code ``categorical_values[r]`` (default: every value);
         along a row the continuous code ``continuous_index`` runs linearly from -span to
         +span (the paper shows -2 to 2, beyond the training range [-1, 1]); the noise
-        (``noise``, shape (noise_dim,) or (1, noise_dim), else drawn once from ``generator``)
+        (``noise``, shape (noise_dim,) or (1, noise_dim), else drawn once from ``rng``)
         and the other continuous codes (0) are the same in every cell.
         """
         if not 0 <= continuous_index < self.continuous_dim:
@@ -219,7 +198,7 @@ class InfoGAN(GANModule):
             values = [int(v) for v in categorical_values]
         rows = len(values)
         if noise is None:
-            noise = self.sample_noise(1, generator=generator)[:, : self.noise_dim]
+            noise = self.sample_noise(1, rng=rng)[:, : self.noise_dim]
         noise = noise.reshape(1, self.noise_dim).to(self.device).expand(rows * steps, -1)
         categorical = check_labels(torch.tensor(values), self.categorical_dim, rows).repeat_interleave(steps)
         continuous = torch.zeros(rows * steps, self.continuous_dim)

@@ -70,21 +70,9 @@ class MADGAN(GANModule):
         d_width: int = 64,
         d_norm: Literal["batch", "none", "layer"] = "batch",
         num_generators: int = 3,
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 1,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         if num_generators < 1:
             raise ValueError(f"model.num_generators must be >= 1, got {num_generators}")
         self.num_generators = num_generators
@@ -101,10 +89,10 @@ class MADGAN(GANModule):
 
     def discriminate(self, x, labels=None):
         """log D_K(x): D's log-probability that each sample is real, (N,)."""
-        return F.log_softmax(self.discriminator(x), dim=1)[:, self.real_class]
+        return F.log_softmax(self.run_discriminator(x), dim=1)[:, self.real_class]
 
     def discriminator_loss(self, real, fake, labels=None):
-        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        real_logits, fake_logits = self.run_discriminator(real), self.run_discriminator(fake)
         real_target = torch.full((real.size(0),), self.real_class, dtype=torch.long, device=real.device)
         fake_target = self.generator.assignment(fake.size(0), fake.device)
         real_loss = F.cross_entropy(real_logits, real_target)
@@ -116,4 +104,4 @@ class MADGAN(GANModule):
     def generator_loss(self, real, fake, labels=None):
         target = torch.full((fake.size(0),), self.real_class, dtype=torch.long, device=fake.device)
         # Equal shares of the batch per generator: the mean is the average of the K generators' losses.
-        return {"g_loss": F.cross_entropy(self.discriminator(fake), target)}
+        return {"g_loss": F.cross_entropy(self.run_discriminator(fake), target)}

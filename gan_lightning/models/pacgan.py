@@ -60,21 +60,9 @@ class PacGAN(GANModule):
         d_norm: Literal["batch", "none", "layer"] = "batch",
         pack: int = 2,
         base: Literal["auto", "gan", "dcgan"] = "auto",
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 1,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         if pack < 1:
             raise ValueError(f"model.pack must be >= 1, got {pack}")
         if base not in BASE_ARCHITECTURES:
@@ -87,7 +75,7 @@ class PacGAN(GANModule):
 
     def discriminate(self, x, labels=None):
         """One logit per pack of ``pack`` consecutive samples, (N // pack,)."""
-        return self.discriminator(pack_samples(x, self.pack))
+        return self.run_discriminator(pack_samples(x, self.pack))
 
     def discriminator_loss(self, real, fake, labels=None):
         real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)

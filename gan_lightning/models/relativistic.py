@@ -46,21 +46,9 @@ class RelativisticGAN(GANModule):
         d_width: int = 64,
         d_norm: Literal["batch", "none", "layer"] = "batch",
         kind: Literal["rsgan", "rasgan", "ralsgan", "rahinge"] = "rasgan",
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 1,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         if kind not in RELATIVISTIC_KINDS:
             raise ValueError(f"model.kind must be one of {', '.join(RELATIVISTIC_KINDS)}; got {kind!r}")
         self.kind = kind

@@ -34,7 +34,7 @@ Logged: ``d_supervised``, ``d_unsupervised``, ``acc_labeled`` while training and
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Sequence
+from typing import Literal, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +43,7 @@ from torch.nn.utils.parametrizations import weight_norm as apply_weight_norm
 from torch.utils.data import Dataset, Subset, TensorDataset
 
 from gan_lightning.losses import feature_matching_loss, nonsaturating_d
+from gan_lightning.core import StepContext
 from gan_lightning.models.base import GANModule
 from gan_lightning.nets import (
     DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_from_data_, network_kind,
@@ -87,7 +88,7 @@ def dataset_images(dataset: Dataset, index) -> torch.Tensor:
 class SemiSupervisedGAN(GANModule):
     paper = "Salimans et al. 2016, Improved Techniques for Training GANs (semi-supervised)"
     data_kinds = ("image",)
-    conditional: ClassVar[bool] = False  # num_classes sizes D's classifier; G does not take labels
+    recipe = {"lr_g": 0.0003, "lr_d": 0.0003}
 
     def __init__(
         self,
@@ -109,21 +110,9 @@ class SemiSupervisedGAN(GANModule):
         d_dropout: float = 0.0,
         d_input_dropout: float = 0.0,
         unsupervised_weight: float = 1.0,
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 3e-4,
-        lr_d: float = 3e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 1,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         if num_classes < 2:
             raise ValueError(f"model.num_classes must be >= 2, got {num_classes}")
         if num_labeled < num_classes:
@@ -195,18 +184,18 @@ class SemiSupervisedGAN(GANModule):
     # ------------------------------------------------------------------ losses
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """D's K class logits, (N, num_classes)."""
-        return self.discriminator(x)
+        return self.run_discriminator(x)
 
     def discriminate(self, x, labels=None):
         """logit(P(real | x)) = logsumexp of the K class logits (the fake class's logit is 0)."""
-        return torch.logsumexp(self.discriminator(x), dim=1)
+        return torch.logsumexp(self.run_discriminator(x), dim=1)
 
     def discriminator_loss(self, real, fake, labels=None):
         if not self.has_labeled:
             raise RuntimeError("SemiSupervisedGAN has no labelled subset: train it with a Trainer, or call set_labeled")
         # ``labels`` (the batch's) are deliberately ignored: only the stored subset is supervised.
         pick = torch.randperm(self.num_labeled, device=self.device)[: min(real.size(0), self.num_labeled)]
-        labeled_logits = self.discriminator(self.labeled_images[pick])
+        labeled_logits = self.run_discriminator(self.labeled_images[pick])
         targets = self.labeled_targets[pick]
         supervised = F.cross_entropy(labeled_logits, targets)
         real_logit, fake_logit = self.discriminate(real), self.discriminate(fake)
@@ -217,16 +206,18 @@ class SemiSupervisedGAN(GANModule):
                 "d_real": torch.sigmoid(real_logit).mean(), "d_fake": torch.sigmoid(fake_logit).mean()}
 
     def generator_loss(self, real, fake, labels=None):
-        features = self.discriminator.features
-        return {"g_loss": feature_matching_loss(features(real).flatten(1), features(fake).flatten(1))}
+        def features(x):
+            return self.run_discriminator(x, method="features").flatten(1)
+
+        return {"g_loss": feature_matching_loss(features(real), features(fake))}
 
     # ------------------------------------------------------------------ evaluation
     def _log_accuracy(self, batch, name: str) -> None:
-        real, labels = self.unpack_batch(batch)
-        if labels is None:
+        ctx = StepContext(batch)
+        if ctx.labels is None:
             return
-        accuracy = (self.classify(real).argmax(dim=1) == labels).float().mean()
-        self.log(name, accuracy, on_epoch=True, on_step=False, batch_size=real.size(0))
+        accuracy = (self.classify(ctx.real).argmax(dim=1) == ctx.labels).float().mean()
+        self.log(name, accuracy, on_epoch=True, on_step=False, batch_size=ctx.batch_size)
 
     def validation_step(self, batch, batch_idx):
         super().validation_step(batch, batch_idx)

@@ -9,7 +9,7 @@ loss for both networks.
 
 Implementation: the schedule is the base class's (one D step, then one G step, on the same
 batch and noise); only G's loss differs, so the unrolling lives in :meth:`generator_loss`.
-It runs D functionally (``torch.func.functional_call``) on copies of its current
+It runs D functionally (``run_discriminator(..., params=...)``) on copies of its current
 parameters, takes ``unroll_steps`` differentiable steps of D's loss on the batch's real
 data and fakes (``torch.autograd.grad(..., create_graph=True)``), and scores the fakes with
 the unrolled parameters. ``unroll_optimizer="adam"`` unrolls Adam, continuing from the
@@ -27,7 +27,6 @@ from __future__ import annotations
 from typing import Literal, Sequence
 
 import torch
-from torch.func import functional_call
 
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
@@ -37,6 +36,7 @@ from gan_lightning.nets import build_networks
 class UnrolledGAN(GANModule):
     paper = "Metz et al. 2016, Unrolled Generative Adversarial Networks"
     data_kinds = ("image", "toy2d")
+    recipe = {"lr_g": 0.0001, "lr_d": 0.0001}
 
     def __init__(
         self,
@@ -50,21 +50,9 @@ class UnrolledGAN(GANModule):
         unroll_steps: int = 5,
         unroll_optimizer: Literal["adam", "sgd"] = "adam",
         unroll_lr: float | None = None,
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 1e-4,
-        lr_d: float = 1e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 1,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         if unroll_steps < 0:
             raise ValueError(f"model.unroll_steps must be >= 0, got {unroll_steps}")
         if unroll_optimizer not in ("adam", "sgd"):
@@ -86,7 +74,7 @@ class UnrolledGAN(GANModule):
         if self.unroll_steps == 0:
             return {"g_loss": nonsaturating_g(self.discriminate(fake))}
         tensors = self.unrolled_discriminator(real, fake)
-        return {"g_loss": nonsaturating_g(functional_call(self.discriminator, tensors, (fake,)))}
+        return {"g_loss": nonsaturating_g(self.run_discriminator(fake, params=tensors))}
 
     # ------------------------------------------------------------------ unrolling
     def unrolled_discriminator(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -108,8 +96,8 @@ class UnrolledGAN(GANModule):
         real = real.detach()
         for _ in range(self.unroll_steps):
             tensors = {**params, **buffers}
-            loss = nonsaturating_d(functional_call(self.discriminator, tensors, (real,)),
-                                   functional_call(self.discriminator, tensors, (fake,)))
+            loss = nonsaturating_d(self.run_discriminator(real, params=tensors),
+                                   self.run_discriminator(fake, params=tensors))
             grads = torch.autograd.grad(loss, list(params.values()), create_graph=True)
             if moments is None:
                 params = {name: p - lr * g for (name, p), g in zip(params.items(), grads)}
@@ -129,12 +117,7 @@ class UnrolledGAN(GANModule):
 
     def _discriminator_optimizer(self) -> torch.optim.Optimizer | None:
         """D's torch optimizer while a trainer is attached, else None."""
-        if self._trainer is None:
-            return None
-        optimizers = self.optimizers()
-        if not isinstance(optimizers, (list, tuple)) or len(optimizers) < 2:
-            return None
-        return getattr(optimizers[1], "optimizer", optimizers[1])
+        return self.named_optimizer("discriminator") if self._trainer is not None else None
 
     @staticmethod
     def _adam_moments(named: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer | None):

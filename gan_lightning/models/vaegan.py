@@ -34,14 +34,15 @@ import torch
 import torch.nn.functional as F
 
 from gan_lightning.losses import nonsaturating_g
-from gan_lightning.models.aae import append_optimizer
-from gan_lightning.models.base import GANModule
+from gan_lightning.core import Phase, StepContext
+from gan_lightning.models.base import GANModule, merged_optimizers
 from gan_lightning.nets import ConvEncoder, DCGANDiscriminator, DCGANGenerator, network_kind
 
 
 class VAEGAN(GANModule):
     paper = "Larsen et al. 2016, Autoencoding beyond pixels using a learned similarity metric"
     data_kinds = ("image",)
+    recipe = {"optimizer": 'rmsprop', "lr_g": 0.0003, "lr_d": 0.0003}
 
     def __init__(
         self,
@@ -53,23 +54,15 @@ class VAEGAN(GANModule):
         d_norm: Literal["batch", "none", "layer"] = "batch",
         gamma: float = 1e-2,
         kl_weight: float = 1.0,
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "rmsprop",
-        lr_g: float = 3e-4,
-        lr_d: float = 3e-4,
-        lr_e: float = 3e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        lr_e: float | None = None,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, optimizer=optimizer, lr_g=lr_g, lr_d=lr_d, betas=betas,
-            momentum=momentum, grad_clip_norm=grad_clip_norm, lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        if lr_e is not None:
+            kwargs["optimizers"] = merged_optimizers({"encoder": {"lr": lr_e}}, kwargs.get("optimizers"))
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         network_kind(self.data_shape, "dcgan")
         channels, size = self.data_shape[0], self.data_shape[1]
-        self.gamma, self.kl_weight, self.lr_e = gamma, kl_weight, lr_e
+        self.gamma, self.kl_weight = gamma, kl_weight
         self.encoder = ConvEncoder(channels, size, e_width, latent_dim, gaussian=True)
         self.generator = DCGANGenerator(latent_dim, channels, size, g_width)
         self.discriminator = DCGANDiscriminator(channels, size, d_width, norm=d_norm)
@@ -85,7 +78,7 @@ class VAEGAN(GANModule):
 
     def similarity_features(self, x: torch.Tensor) -> torch.Tensor:
         """Dis_l(x): the discriminator's last hidden layer, flattened."""
-        return self.discriminator.features(x).flatten(1)
+        return self.run_discriminator(x, method="features").flatten(1)
 
     def similarity_loss(self, real: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
         """L_llike^Dis_l: 0.5 * ||Dis_l(x) - Dis_l(x~)||^2 per sample (unit-variance Gaussian NLL), batch mean."""
@@ -98,52 +91,50 @@ class VAEGAN(GANModule):
         return 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=1).mean()
 
     # ------------------------------------------------------------------ optimisation
-    def configure_optimizers(self):
-        """[decoder, discriminator, encoder]: one optimiser per network."""
-        encoder_optimizer = self.make_optimizer(self.encoder.parameters(), self.lr_e)
-        return append_optimizer(super().configure_optimizers(), encoder_optimizer)
+    def optimizer_groups(self):
+        """One optimiser per network: decoder (G), discriminator, encoder."""
+        return {"generator": self.generator.parameters(), "discriminator": self.discriminator.parameters(),
+                "encoder": self.encoder.parameters()}
 
-    def training_step(self, batch, batch_idx):
-        real, _ = self.unpack_batch(batch)
-        opt_dec, opt_dis, opt_enc = self.optimizers()
-        n = real.size(0)
-        prior = self.sample_noise(n)
+    def prepare_step(self, ctx: StepContext) -> None:
+        ctx.prior = self.sample_noise(ctx.batch_size)
 
-        with self.toggled_optimizer(opt_dis):
-            with torch.no_grad():
-                mean, log_var = self.encode(real)
-                recon = self.generator(mean + torch.randn_like(mean) * (0.5 * log_var).exp())
-                prior_samples = self.generator(prior)
-            real_logits = self.discriminator(real)
-            recon_logits, prior_logits = self.discriminator(recon), self.discriminator(prior_samples)
-            d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                      + F.binary_cross_entropy_with_logits(recon_logits, torch.zeros_like(recon_logits))
-                      + F.binary_cross_entropy_with_logits(prior_logits, torch.zeros_like(prior_logits)))
-            self.optimize(opt_dis, d_loss)
+    def phases(self) -> list[Phase]:
+        """Dis, then Enc, then Dec, each on its own loss (the paper's Algorithm 1)."""
+        return [Phase("D", "discriminator", self.discriminator_terms),
+                Phase("E", "encoder", self.encoder_terms),
+                Phase("G", "generator", self.decoder_terms)]
 
-        with self.toggled_optimizer(opt_enc):
-            mean, log_var = self.encode(real)
-            z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
-            kl = self.kl_prior(mean, log_var)
-            llike_enc = self.similarity_loss(real, self.generator(z))
-            e_loss = self.kl_weight * kl + llike_enc
-            self.optimize(opt_enc, e_loss)
+    def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """Real images against reconstructions and prior samples."""
+        with torch.no_grad():
+            mean, log_var = self.encode(ctx.real)
+            recon = self.generator(mean + torch.randn_like(mean) * (0.5 * log_var).exp())
+            prior_samples = self.generator(ctx.prior)
+        real_logits = self.run_discriminator(ctx.real)
+        recon_logits, prior_logits = self.run_discriminator(recon), self.run_discriminator(prior_samples)
+        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                  + F.binary_cross_entropy_with_logits(recon_logits, torch.zeros_like(recon_logits))
+                  + F.binary_cross_entropy_with_logits(prior_logits, torch.zeros_like(prior_logits)))
+        return {"d_loss": d_loss, "d_real": real_logits.mean(), "d_recon": recon_logits.mean(),
+                "d_prior": prior_logits.mean()}
 
-        with self.toggled_optimizer(opt_dec):
-            recon = self.generator(z.detach())
-            llike = self.similarity_loss(real, recon)
-            gan = (nonsaturating_g(self.discriminator(recon))
-                   + nonsaturating_g(self.discriminator(self.generator(prior))))
-            g_loss = self.gamma * llike + gan
-            self.optimize(opt_dec, g_loss)
+    def encoder_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """KL to the prior plus the feature-wise reconstruction error; keeps the code for the decoder."""
+        mean, log_var = self.encode(ctx.real)
+        ctx.code = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+        kl = self.kl_prior(mean, log_var)
+        return {"e_loss": self.kl_weight * kl + self.similarity_loss(ctx.real, self.generator(ctx.code)), "kl": kl}
 
-        self.step_schedulers()
-        return self.log_terms({"d_loss": d_loss, "g_loss": g_loss, "e_loss": e_loss, "kl": kl,
-                               "llike": llike, "g_gan": gan, "d_real": real_logits.mean(),
-                               "d_recon": recon_logits.mean(), "d_prior": prior_logits.mean()})
+    def decoder_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        recon = self.generator(ctx.code.detach())
+        llike = self.similarity_loss(ctx.real, recon)
+        gan = (nonsaturating_g(self.run_discriminator(recon))
+               + nonsaturating_g(self.run_discriminator(self.generator(ctx.prior))))
+        return {"g_loss": self.gamma * llike + gan, "llike": llike, "g_gan": gan}
 
     def _heldout_step(self, batch, batch_idx, stage):
         super()._heldout_step(batch, batch_idx, stage)
-        real, _ = self.unpack_batch(batch)
+        real = StepContext(batch).real
         self.log(f"{stage}/recon_mse", F.mse_loss(self.reconstruct(real), real), on_epoch=True,
                  batch_size=real.size(0))

@@ -25,6 +25,7 @@ from gan_lightning.nets import build_networks
 class WGAN(GANModule):
     paper = "Arjovsky, Chintala & Bottou 2017, Wasserstein GAN"
     data_kinds = ("image", "toy2d")
+    recipe = {"optimizer": 'rmsprop', "lr_g": 5e-05, "lr_d": 5e-05, "critic_steps": 5}
 
     def __init__(
         self,
@@ -36,21 +37,9 @@ class WGAN(GANModule):
         d_width: int = 64,
         d_norm: Literal["batch", "none", "layer"] = "batch",
         clip_value: float = 0.01,
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "rmsprop",
-        lr_g: float = 5e-5,
-        lr_d: float = 5e-5,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 5,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         if clip_value <= 0:
             raise ValueError(f"model.clip_value must be > 0, got {clip_value}")
         self.clip_value = clip_value

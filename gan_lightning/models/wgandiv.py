@@ -25,6 +25,7 @@ from gan_lightning.nets import build_networks
 class WGANDiv(GANModule):
     paper = "Wu et al. 2018, Wasserstein Divergence for GANs"
     data_kinds = ("image", "toy2d")
+    recipe = {"critic_steps": 5}
 
     def __init__(
         self,
@@ -37,21 +38,9 @@ class WGANDiv(GANModule):
         d_norm: Literal["batch", "none", "layer"] = "none",
         k: float = 2.0,
         p: float = 6.0,
-        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        momentum: float = 0.0,
-        critic_steps: int = 5,
-        grad_clip_norm: float | None = None,
-        lr_decay_iters: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            data_shape=data_shape, latent_dim=latent_dim, critic_steps=critic_steps, optimizer=optimizer,
-            lr_g=lr_g, lr_d=lr_d, betas=betas, momentum=momentum, grad_clip_norm=grad_clip_norm,
-            lr_decay_iters=lr_decay_iters,
-        )
-        self.save_hyperparameters()
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         self.k, self.p = k, p
         self.generator, self.discriminator = build_networks(
             self.data_shape, latent_dim, g_hidden, d_hidden, g_width, d_width, d_norm=d_norm

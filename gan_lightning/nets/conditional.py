@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_, dropout_layers
+from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_
 
 Norm = Literal["batch", "none", "layer"]
 

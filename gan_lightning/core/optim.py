@@ -1,0 +1,77 @@
+"""Named optimizers: one per network group, each with its own settings (TTUR, per-network betas).
+
+``GANModule`` resolves each group's :class:`OptimizerSettings` from the model arguments
+(``optimizer``, ``lr_g`` / ``lr_d``, ``betas``, ``momentum``, ``weight_decay``), the model's
+recipe, and the per-network table ``optimizers: {name: {lr: ..., betas: ...}}`` of a YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Mapping
+
+import torch
+
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+SETTINGS = ("optimizer", "lr", "betas", "momentum", "weight_decay", "implementation")
+IMPLEMENTATIONS = ("auto", "foreach", "fused", "single_tensor")
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    optimizer: str = "adam"
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    implementation: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
+        if self.implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {', '.join(IMPLEMENTATIONS)}; got {self.implementation!r}")
+        if not self.lr >= 0:
+            raise ValueError(f"lr must be >= 0, got {self.lr}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        object.__setattr__(self, "betas", (float(self.betas[0]), float(self.betas[1])))
+
+    def updated(self, group: str, overrides: Mapping[str, Any]) -> "OptimizerSettings":
+        unknown = sorted(set(overrides) - set(SETTINGS))
+        if unknown:
+            raise ValueError(f"model.optimizers.{group}: unknown setting {unknown[0]!r}; "
+                             f"accepted: {', '.join(SETTINGS)}")
+        values = dict(overrides)
+        if "betas" in values:
+            values["betas"] = tuple(values["betas"])
+        return replace(self, **values)
+
+    def lazy(self, interval: int) -> "OptimizerSettings":
+        """Lazy regularization every ``interval`` steps: lr * c and betas ** c, c = k / (k + 1)."""
+        c = interval / (interval + 1)
+        return replace(self, lr=self.lr * c, betas=(self.betas[0] ** c, self.betas[1] ** c))
+
+
+def build_optimizer(params: Iterable[torch.nn.Parameter], settings: OptimizerSettings) -> torch.optim.Optimizer:
+    params = list(params)
+    if not params:
+        raise ValueError("an optimizer group has no parameters")
+    impl = {}
+    if settings.implementation == "foreach":
+        impl = {"foreach": True}
+    elif settings.implementation == "fused":
+        impl = {"fused": True}
+    elif settings.implementation == "single_tensor":
+        impl = {"foreach": False}
+    if settings.optimizer == "adam":
+        return torch.optim.Adam(params, lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay, **impl)
+    if settings.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay,
+                                 **impl)
+    impl.pop("fused", None) if settings.optimizer == "rmsprop" and not hasattr(torch.optim.RMSprop, "_fused") else None
+    if settings.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=settings.lr, momentum=settings.momentum,
+                                   weight_decay=settings.weight_decay, **impl)
+    return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay,
+                           **impl)
