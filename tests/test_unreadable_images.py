@@ -66,6 +66,7 @@ def test_a_folder_with_no_readable_file_left_says_so(tmp_path):
 def test_many_files_are_read_in_threads_with_a_progress_bar_in_order(tmp_path, monkeypatch, capsys):
     good, bad = image_folder(tmp_path, per_class=20)
     paths = sorted(good + bad)
+    assert files.PROGRESS_BAR_ABOVE == 2000  # README's number
     monkeypatch.setattr(files, "THREADS_ABOVE", 4)
     monkeypatch.setattr(files, "PROGRESS_BAR_ABOVE", 10)
     found = find_unreadable_images(paths)
