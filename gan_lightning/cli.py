@@ -21,7 +21,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 import gan_lightning.data as data_modules
-from gan_lightning.checkpoints import CheckpointError, load_model, read_checkpoint
+from gan_lightning.checkpoints import CheckpointError, load_model, prepare_run, read_checkpoint
 from gan_lightning.data import GANDataModule
 from gan_lightning.errors import UsageError
 from gan_lightning.models import GANModule, known_models
@@ -133,6 +133,7 @@ class GANCLI(LightningCLI):
         for callback in trainer.checkpoint_callbacks:
             if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
                 callback.dirpath = os.path.join(trainer.default_root_dir, "checkpoints")
+        prepare_run(trainer, self.subcommand, self._get(self.config, "ckpt_path"))  # gan_lightning/checkpoints.py
         return trainer
 
 

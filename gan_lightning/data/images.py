@@ -14,6 +14,7 @@ from torch.utils.data import Dataset, TensorDataset
 from torchvision import datasets, transforms
 
 from gan_lightning.data.base import GANDataModule, split_heldout
+from gan_lightning.data.files import check_image_files
 
 OFFLINE_HINT = (
     "This machine looks offline. Use the bundled offline data set "
@@ -165,7 +166,12 @@ class CelebA(_TorchvisionImages):
 
 
 class ImageFolder(_TorchvisionImages):
-    """Any folder of images, one sub-folder per class (torchvision ``ImageFolder``)."""
+    """Any folder of images, one sub-folder per class (torchvision ``ImageFolder``).
+
+    Every file's header is read when the module sets up (:func:`check_image_files`): an
+    unreadable file stops the run before training, with one line naming it, unless
+    ``skip_unreadable`` is true, which trains on the rest (``skipped_files`` lists them).
+    """
 
     default_channels = 3
 
@@ -178,15 +184,25 @@ class ImageFolder(_TorchvisionImages):
         heldout_fraction: float = 0.0,
         num_workers: int = 2,
         seed: int = 0,
+        skip_unreadable: bool = False,
     ) -> None:
         super().__init__(data_root, image_size, channels, batch_size, False, num_workers, seed)
         self.heldout_fraction = heldout_fraction
+        self.skip_unreadable = skip_unreadable
+        self.skipped_files: list[str] = []
 
     def build_datasets(self):
         root = Path(self.data_root)
         if not root.is_dir():
             raise FileNotFoundError(f"ImageFolder: data_root {root.resolve()} is not a folder of images")
         dataset = datasets.ImageFolder(str(root), transform=image_transform(self.image_size, self.channels))
+        keep = check_image_files([path for path, _ in dataset.samples], self.skip_unreadable, type(self).__name__)
+        if len(keep) < len(dataset.samples):
+            kept = set(keep)
+            self.skipped_files = [path for i, (path, _) in enumerate(dataset.samples) if i not in kept]
+            dataset.samples = [dataset.samples[i] for i in keep]
+            dataset.imgs = dataset.samples
+            dataset.targets = [target for _, target in dataset.samples]
         self.num_classes = len(dataset.classes)
         return split_heldout(dataset, dataset.targets, self.heldout_fraction, self.seed)
 
