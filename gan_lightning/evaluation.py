@@ -75,8 +75,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from torchmetrics import Metric
-from torchmetrics.utilities import dim_zero_cat
 
 from gan_lightning.metrics import (
     ClassCoverage,
@@ -86,12 +84,12 @@ from gan_lightning.metrics import (
     ModeCoverage2D,
     ModuleExtractor,
     OneNNAccuracy,
+    PrecisionRecall,
     build_extractor,
     default_cache_dir,
     extract_features,
     extract_logits,
     load_digits_classifier,
-    precision_recall,
 )
 
 METRIC_OUTPUTS: dict[str, tuple[str, ...]] = {
@@ -420,29 +418,6 @@ def real_features(
 
 
 # ---------------------------------------------------------------------------- metric objects
-class PrecisionRecall(Metric):
-    """Improved precision / recall (Kynkäänniemi et al. 2019) on features kept as ``cat`` states."""
-
-    is_differentiable = False
-    higher_is_better = True
-    full_state_update = False
-
-    def __init__(self, k: int = 3, chunk_size: int = 1024, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.k = k
-        self.chunk_size = chunk_size
-        self.add_state("real_features", [], dist_reduce_fx="cat")
-        self.add_state("fake_features", [], dist_reduce_fx="cat")
-
-    def update(self, features: Tensor, real: bool) -> None:
-        (self.real_features if real else self.fake_features).append(features)
-
-    def compute(self) -> dict[str, float]:
-        real, fake = dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features)
-        k = min(self.k, real.shape[0] - 1, fake.shape[0] - 1)
-        return precision_recall(real, fake, k=k, chunk_size=self.chunk_size)
-
-
 def _single_entry(states: list[Tensor], dim: int, device: torch.device) -> list[Tensor]:
     """One tensor per rank (an empty ``(0, dim)`` one when there is nothing): a list state with
     ``dist_reduce_fx=None`` is gathered entry by entry, which needs equal lengths on every rank."""
