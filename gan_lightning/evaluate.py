@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _data_class(name: str):
-    from gan_lightning.cli import known_data_modules
+    from gan_lightning.data import known_data_modules
 
     known = known_data_modules()
     short = name.rsplit(".", 1)[-1]
