@@ -126,7 +126,7 @@ def real_reference(num_eval: int = NUM_EVAL, digits_weights: str | None = None) 
             super().__init__()
             self.offset = 0
 
-        def sample(self, count, labels=None, use_ema=False, generator=None):
+        def sample(self, count, labels=None, use_ema=False, rng=None):
             self.offset += count
             return images[self.offset - count:self.offset]
 

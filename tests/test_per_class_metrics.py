@@ -40,7 +40,7 @@ class ReplayGenerator(nn.Module):
     def device(self):
         return torch.device("cpu")
 
-    def sample(self, num, labels=None, use_ema=True, generator=None):
+    def sample(self, num, labels=None, use_ema=True, rng=None):
         out = []
         for label in labels.tolist():
             cls = (label + self.shift) % 10
