@@ -17,9 +17,10 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 
 from gan_lightning.evaluation import (
-    METRIC_OUTPUTS,
+    EvaluationSettings,
     evaluate_generator,
     is_class_conditional,
+    metric_keys,
     needs_extractor,
     parse_metrics,
     per_class_keys,
@@ -44,7 +45,8 @@ class MetricsCallback(L.Callback):
     neither ends up in the model's checkpoint.
 
     Args:
-        metrics: names from ``fid, kid, is, pr, 1nn, classes, modes`` (a list or ``"fid,kid"``).
+        metrics: registered metric names (``fid, kid, is, pr, 1nn, classes, modes`` and any added
+            with ``register_metric``), a list or ``"fid,kid"``.
         every_n_steps: evaluate when ``trainer.global_step`` (iterations) is a multiple of this.
         num_samples: generated samples per evaluation (over all ranks).
         feature_extractor: ``digits`` (default; MNIST-like data), ``inception``, ``none``
@@ -137,10 +139,7 @@ class MetricsCallback(L.Callback):
         datamodule = trainer.datamodule
         if datamodule is None:
             raise RuntimeError(f"{type(self).__name__} needs a data module (trainer.fit(model, datamodule=...))")
-        results = evaluate_generator(
-            pl_module,
-            datamodule,
-            self.metrics,
+        settings = EvaluationSettings(
             num_samples=self.num_samples,
             extractor=self._build_extractor(pl_module),
             batch_size=self.batch_size,
@@ -153,9 +152,10 @@ class MetricsCallback(L.Callback):
             device=pl_module.device,
             per_class=self.per_class,
         )
+        results = evaluate_generator(pl_module, datamodule, self.metrics, settings)
         self._last_step = trainer.global_step
         self.last_results = results
-        keys = [key for name in self.metrics for key in METRIC_OUTPUTS[name]]
+        keys = metric_keys(self.metrics)
         if self.per_class:
             keys += per_class_keys(self.metrics, int(pl_module.num_classes))
         values = {f"metrics/{key}": float(results[key]) for key in keys}

@@ -20,9 +20,8 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
-import gan_lightning.data as data_modules
 from gan_lightning.checkpoints import CheckpointError, load_model, prepare_run, read_checkpoint
-from gan_lightning.data import GANDataModule
+from gan_lightning.data import GANDataModule, known_data_modules
 from gan_lightning.errors import UsageError
 from gan_lightning.models import GANModule, known_models
 from gan_lightning.tracking import prepare_wandb_environment
@@ -45,15 +44,6 @@ verbs:
 
 `gan-lightning VERB --help` lists a verb's options.
 """
-
-
-def known_data_modules() -> dict[str, type[GANDataModule]]:
-    return {
-        name: obj
-        for name in data_modules.__all__
-        if isinstance(obj := getattr(data_modules, name), type) and issubclass(obj, GANDataModule)
-        and obj is not GANDataModule
-    }
 
 
 def _check_class_name(kind: str, name: str, known: dict[str, type]) -> None:

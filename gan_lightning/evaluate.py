@@ -4,9 +4,10 @@
                            [--feature_extractor inception|digits|none|PATH] [--weights PATH]
 
 The numbers come from ``gan_lightning.evaluation.evaluate_generator``, the code path
-of ``MetricsCallback``. Progress bars and notes go to stderr; the last stdout line
-is the JSON object: the keys of the metrics asked for plus ``num_samples``
-(``--metrics modes`` alone prints ``{"modes", "high_quality", "reverse_kl"}``).
+of ``MetricsCallback``; ``--metrics`` takes every registered metric. Progress bars and
+notes go to stderr; the last stdout line is the JSON object: the keys of the metrics
+asked for plus ``num_samples`` (``--metrics modes`` alone prints ``{"modes",
+"high_quality", "reverse_kl"}``).
 Infinite values (``reverse_kl`` when no sample lands near a mode) are written
 ``Infinity``, as Python's ``json`` does.
 
@@ -31,9 +32,23 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from gan_lightning.data import known_data_modules
 from gan_lightning.errors import UsageError
+from gan_lightning.evaluation import (
+    EvaluationSettings,
+    evaluate_generator,
+    known_metrics,
+    metric_class,
+    metric_values,
+    needs_data,
+    needs_extractor,
+    parse_metrics,
+    per_class_keys,
+    resolve_extractor,
+)
 
 DEFAULT_NUM_SAMPLES = 5000
+DATA_KIND_MODELS = {"points": "2-D models (Toy2D data)", "images": "image models"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate a checkpoint's generator; the last stdout line is a JSON object.",
     )
     parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by `gan-lightning fit`")
-    parser.add_argument("--metrics", default="fid", help="comma-separated: fid, kid, is, pr, 1nn, classes, modes")
+    parser.add_argument("--metrics", default="fid", help=f"comma-separated: {', '.join(known_metrics())}")
     parser.add_argument("--num_samples", type=int, default=DEFAULT_NUM_SAMPLES, help="generated samples (default 5000)")
     parser.add_argument(
         "--feature_extractor", default=None,
@@ -68,8 +83,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _data_class(name: str):
-    from gan_lightning.cli import known_data_modules
-
     known = known_data_modules()
     short = name.rsplit(".", 1)[-1]
     if "." in name:
@@ -179,16 +192,6 @@ def _device(name: str):
 
 def cmd_evaluate(argv: Sequence[str]) -> None:
     args = build_parser().parse_args(list(argv))
-    from gan_lightning.evaluation import (
-        evaluate_generator,
-        metric_values,
-        needs_extractor,
-        needs_real,
-        parse_metrics,
-        per_class_keys,
-        resolve_extractor,
-    )
-
     try:
         metrics = parse_metrics(args.metrics)
     except ValueError as error:
@@ -207,22 +210,26 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
     extractor = args.feature_extractor or ("none" if points else "inception")
     if points and extractor in ("inception", "digits") and needs_extractor(metrics):
         raise UsageError(f"--feature_extractor {extractor} needs images; this model generates {data_shape[0]}-D points")
-    if "modes" in metrics and not points:
-        raise UsageError("--metrics modes is for 2-D models (Toy2D data); this model generates images")
+    kind = "points" if points else "images"
+    for name in metrics:
+        data_kinds = metric_class(name).data_kinds
+        if kind not in data_kinds:
+            raise UsageError(f"--metrics {name} is for {DATA_KIND_MODELS[data_kinds[0]]}; "
+                             f"this model generates {'2-D points' if points else 'images'}")
     try:  # before the data: a missing weights file is reported at once
         extractor_module = resolve_extractor(extractor, args.weights) if needs_extractor(metrics) else None
     except (FileNotFoundError, ValueError, RuntimeError) as error:  # MissingWeightsError, unloadable weights
         raise UsageError(str(error)) from None
-    data = resolve_data(args, data_shape) if needs_real(metrics) or "modes" in metrics else None
+    data = resolve_data(args, data_shape) if needs_data(metrics) else None
 
+    settings = EvaluationSettings(
+        num_samples=args.num_samples, extractor=extractor_module, weights=args.weights, batch_size=args.batch_size,
+        use_ema=not args.no_ema, seed=args.seed, num_real=args.num_real, real_split=args.real_split,
+        use_cache=not args.no_cache, cache_dir=args.cache_dir, device=device, per_class=args.per_class,
+        progress=not args.quiet,
+    )
     try:
-        results = evaluate_generator(
-            model, data, metrics,
-            num_samples=args.num_samples, extractor=extractor_module, batch_size=args.batch_size,
-            use_ema=not args.no_ema, seed=args.seed, cache_dir=args.cache_dir, progress=not args.quiet,
-            weights=args.weights, num_real=args.num_real, real_split=args.real_split,
-            use_cache=not args.no_cache, device=device, per_class=args.per_class,
-        )
+        results = evaluate_generator(model, data, metrics, settings)
     except (FileNotFoundError, ValueError) as error:  # e.g. too few real samples, a metric the extractor cannot serve
         raise UsageError(str(error)) from None
 
@@ -239,6 +246,6 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
     output = metric_values(results, metrics)
     if args.per_class:
         output.update({key: results[key] for key in per_class_keys(metrics, int(model.num_classes))})
-    if metrics != ["modes"]:
+    if any(metric_class(name).reports_num_samples for name in metrics):
         output["num_samples"] = results["num_samples"]
     print(json.dumps(output), flush=True)

@@ -61,7 +61,7 @@ def test_stacked_32px_padding_and_heldout_split():
 
 
 def test_stacked_mnist5k_is_a_known_data_module():
-    from gan_lightning.cli import known_data_modules
+    from gan_lightning.data import known_data_modules
 
     assert known_data_modules()["StackedMNIST5k"] is StackedMNIST5k
 

@@ -9,7 +9,8 @@ synchronised across DDP processes by ``compute()`` (call it on every rank).
 - ``StackedModes``: Stacked MNIST modes (of 1,000) covered, KL to uniform (PacGAN, VEEGAN).
 - ``ModeCoverage2D``: modes captured / high-quality samples / reverse KL on the toy
   mixtures (VEEGAN, PacGAN).
-- ``precision_recall``: improved precision and recall (Kynkäänniemi et al. 2019), a function.
+- ``precision_recall``: improved precision and recall (Kynkäänniemi et al. 2019), a function;
+  ``PrecisionRecall`` the same as a metric object.
 
 Metrics that take an ``extractor`` apply it to what ``update`` receives (images
 in [-1, 1]); with ``extractor=None`` the inputs are the features themselves.
@@ -475,3 +476,30 @@ def precision_recall(
         "precision": _fraction_inside(fake_features, real_features, real_radii, chunk_size),
         "recall": _fraction_inside(real_features, fake_features, fake_radii, chunk_size),
     }
+
+
+class PrecisionRecall(Metric):
+    """Improved precision / recall (Kynkäänniemi et al. 2019) on features kept as ``cat`` states.
+
+    ``update(features, real)`` adds features of one side; ``compute()`` returns
+    ``precision_recall``'s dict, with k lowered to fit when a side has at most k samples.
+    """
+
+    is_differentiable = False
+    higher_is_better = True
+    full_state_update = False
+
+    def __init__(self, k: int = 3, chunk_size: int = 1024, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.k = k
+        self.chunk_size = chunk_size
+        self.add_state("real_features", [], dist_reduce_fx="cat")
+        self.add_state("fake_features", [], dist_reduce_fx="cat")
+
+    def update(self, features: Tensor, real: bool) -> None:
+        (self.real_features if real else self.fake_features).append(features)
+
+    def compute(self) -> dict[str, float]:
+        real, fake = dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features)
+        k = min(self.k, real.shape[0] - 1, fake.shape[0] - 1)
+        return precision_recall(real, fake, k=k, chunk_size=self.chunk_size)

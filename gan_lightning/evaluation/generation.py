@@ -1,0 +1,44 @@
+"""The generated side: seeded samples of ``model.sample`` in batches, with labels for conditional models."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+from torch import Tensor, nn
+
+
+def is_class_conditional(model: nn.Module) -> bool:
+    """Whether ``model``'s G takes class labels (``num_classes`` > 0 and not ``conditional = False``)."""
+    return int(getattr(model, "num_classes", 0) or 0) > 0 and bool(getattr(model, "conditional", True))
+
+
+def balanced_labels(model: nn.Module, count: int, offset: int) -> Tensor | None:
+    """Class labels cycling through every class for conditional models (``model.num_classes > 0``), else ``None``."""
+    num_classes = int(getattr(model, "num_classes", 0) or 0)
+    if num_classes <= 0:
+        return None
+    return (torch.arange(offset, offset + count) % num_classes).to(model.device)
+
+
+def generated_batches(
+    model: nn.Module,
+    count: int,
+    batch_size: int,
+    use_ema: bool,
+    seed: int,
+    label_offset: int = 0,
+    label: int | None = None,
+) -> Iterator[Tensor]:
+    """``count`` samples of ``model.sample`` in batches, noise from ``torch.Generator().manual_seed(seed)``.
+
+    Conditional models get labels cycling through the classes (from ``label_offset``), or all
+    ``label`` when it is given."""
+    rng = torch.Generator().manual_seed(seed)
+    for start in range(0, count, batch_size):
+        size = min(batch_size, count - start)
+        if label is None:
+            labels = balanced_labels(model, size, label_offset + start)
+        else:
+            labels = torch.full((size,), label, dtype=torch.long, device=model.device)
+        yield model.sample(size, labels=labels, use_ema=use_ema, rng=rng)
