@@ -5,11 +5,16 @@
 config); ``models``, ``sample`` and ``evaluate`` are ours. Bad input (unknown
 model or data names, missing or corrupt checkpoints) ends with one clear
 message and exit status 2, never a bare traceback.
+
+Every LightningCLI verb reads ``gan_lightning/defaults.yaml`` first (trainer, logger
+and the default callbacks: sample grids, EMA, divergence guard, checkpoints), then
+``--config`` files and the command line; see that file for how to change them.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import warnings
@@ -17,7 +22,8 @@ from pathlib import Path
 from typing import Sequence
 
 import yaml
-from lightning.pytorch.callbacks import ModelCheckpoint
+from jsonargparse import Namespace
+from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 import gan_lightning.data as data_modules
@@ -29,6 +35,17 @@ from gan_lightning.tracking import prepare_wandb_environment
 
 LIGHTNING_VERBS = ("fit", "validate", "test", "predict")
 OUR_VERBS = ("models", "sample", "evaluate")
+#: Read by every LightningCLI verb before ``--config`` files: the settings experiments share.
+DEFAULTS_FILE = Path(__file__).resolve().with_name("defaults.yaml")
+#: The callbacks every run gets, each set by the top-level config section of its name
+#: (values in DEFAULTS_FILE). A callback of the same class in ``trainer.callbacks`` takes the
+#: place of the default one; ``--default_callbacks false`` leaves them all out.
+DEFAULT_CALLBACKS = {
+    "ema": "gan_lightning.callbacks.EMACallback",
+    "sample_grid": "gan_lightning.callbacks.SampleGridCallback",
+    "divergence_guard": "gan_lightning.callbacks.DivergenceGuard",
+    "checkpoint": "lightning.pytorch.callbacks.ModelCheckpoint",
+}
 
 USAGE = """usage: gan-lightning VERB [options]
 
@@ -109,22 +126,78 @@ def check_lightning_args(argv: Sequence[str]) -> None:
             read_checkpoint(ckpt)
 
 
+def _import_class(class_path: str) -> type:
+    module, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
 class GANCLI(LightningCLI):
-    """LightningCLI with the data shape linked into the model and run-folder defaults."""
+    """LightningCLI with the data shape linked into the model, shared defaults and default callbacks.
+
+    ``instantiate=False`` (with ``run=False``) stops after parsing and merging the default
+    callbacks into ``trainer.callbacks``: ``config`` is then the configuration a run would get.
+    """
+
+    def __init__(self, *args, instantiate: bool = True, **kwargs) -> None:
+        if not instantiate and kwargs.get("run", True):
+            raise ValueError("GANCLI(instantiate=False) parses only: pass run=False")
+        self.instantiate = instantiate
+        super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data.data_shape", "model.init_args.data_shape", apply_on="instantiate")
+        parser.add_argument(
+            "--default_callbacks", type=bool, default=True,
+            help="add the callbacks of the sections " + ", ".join(DEFAULT_CALLBACKS)
+            + " (each one unless trainer.callbacks has one of its class)",
+        )
+        for key, class_path in DEFAULT_CALLBACKS.items():
+            parser.add_class_arguments(_import_class(class_path), key, instantiate=False, fail_untyped=False,
+                                       sub_configs=True)
+
+    def _section(self) -> Namespace:
+        return self.config.get(self.subcommand, self.config) if self.subcommand else self.config
+
+    def run_callbacks(self, config: Namespace) -> list[Namespace]:
+        """``trainer.callbacks`` as the run gets them: the default callbacks that ``trainer.callbacks``
+        does not replace, EMA / sample grid / divergence guard first, checkpoints last (where Lightning
+        puts them anyway), the configured ones in between, in their order."""
+        trainer = config.get("trainer") or Namespace()
+        given = trainer.get("callbacks") or []
+        given = list(given) if isinstance(given, list) else [given]
+        if not config.get("default_callbacks", True):
+            return given
+        given_classes = [_import_class(c.class_path) for c in given if isinstance(c, Namespace) and c.get("class_path")]
+        given_classes += [type(c) for c in given if not isinstance(c, Namespace)]
+        first, last = [], []
+        for key, class_path in DEFAULT_CALLBACKS.items():
+            cls = _import_class(class_path)
+            if any(issubclass(g, cls) for g in given_classes):
+                continue
+            if issubclass(cls, Checkpoint) and trainer.get("enable_checkpointing") is False:
+                continue
+            callback = Namespace(class_path=class_path, init_args=(config.get(key) or Namespace()).clone())
+            (last if issubclass(cls, Checkpoint) else first).append(callback)
+        return first + given + last
 
     def before_instantiate_classes(self) -> None:
         prepare_wandb_environment()
+        config = self._section()
+        # The default callbacks join trainer.callbacks: the config saved with the run then lists
+        # every callback it had, and says so (default_callbacks false), so it reruns the same.
+        config["trainer.callbacks"] = self.run_callbacks(config)
+        config["default_callbacks"] = False
         # A logger without its own save_dir writes into the run folder.
-        config = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
         trainer = config.get("trainer", {})
         loggers = trainer.get("logger")
         for logger in loggers if isinstance(loggers, list) else [loggers]:
             init_args = getattr(logger, "init_args", None)
             if init_args is not None and "save_dir" in init_args and init_args.get("save_dir") in (None, "."):
                 init_args["save_dir"] = trainer.get("default_root_dir") or os.getcwd()
+
+    def instantiate_classes(self) -> None:
+        if self.instantiate:
+            super().instantiate_classes()
 
     def instantiate_trainer(self, **kwargs):
         trainer = super().instantiate_trainer(**kwargs)
@@ -145,15 +218,21 @@ def quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
-def build_cli(argv: Sequence[str], run: bool = True) -> GANCLI:
+def build_cli(argv: Sequence[str], run: bool = True, instantiate: bool = True) -> GANCLI:
+    """The LightningCLI of ``argv`` (a verb first when ``run``), reading DEFAULTS_FILE first.
+    ``instantiate=False``: parse only (see GANCLI)."""
+    defaults = {"default_config_files": [str(DEFAULTS_FILE)]}
+    parser_kwargs = {verb: dict(defaults) for verb in LIGHTNING_VERBS} if run else dict(defaults)
     return GANCLI(
         GANModule,
         GANDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
+        parser_kwargs=parser_kwargs,
         args=list(argv),
         run=run,
+        instantiate=instantiate,
     )
 
 
