@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 import warnings
@@ -155,6 +156,11 @@ class GANCLI(LightningCLI):
             parser.add_class_arguments(_import_class(class_path), key, instantiate=False, fail_untyped=False,
                                        sub_configs=True)
 
+    def parse_arguments(self, parser, args) -> None:
+        # LightningCLI's own version warns whenever `args` is given beside a non-empty sys.argv, a
+        # guard for scripts; main() always hands over the command line itself, so it is left out.
+        self.config = parser.parse_object(args) if isinstance(args, (dict, Namespace)) else parser.parse_args(args)
+
     def _section(self) -> Namespace:
         return self.config.get(self.subcommand, self.config) if self.subcommand else self.config
 
@@ -209,13 +215,24 @@ class GANCLI(LightningCLI):
         return trainer
 
 
+class _DropLitLoggerTip(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "try installing [litlogger]" not in record.getMessage()
+
+
 def quiet_known_warnings() -> None:
-    """Silence two warnings that do not apply to us, so the ones that do stay visible."""
+    """Silence messages that do not apply to us, so the ones that do stay visible."""
     # Our checkpoints are taken after the iteration's updates, on purpose: global_step counts
     # finished iterations and a resume continues from exactly that state (tests/test_resume.py).
     warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
     # A deprecation inside Lightning's own pytree helper, not in our code.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    # Lightning's advertisement for its cloud logger, printed by every Trainer without one.
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+                 "lightning_utilities.core.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropLitLoggerTip) for f in logger.filters):
+            logger.addFilter(_DropLitLoggerTip())
 
 
 def build_cli(argv: Sequence[str], run: bool = True, instantiate: bool = True) -> GANCLI:

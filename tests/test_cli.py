@@ -49,6 +49,14 @@ def test_fit_writes_checkpoint_samples_and_an_offline_wandb_run(trained_run):
     assert list((runs[0] / "files" / "media" / "images").glob("samples_*.png"))  # sample images
 
 
+def test_a_run_prints_none_of_the_messages_that_do_not_apply(trained_run):
+    _, result = trained_run
+    output = result.stdout + result.stderr
+    assert "`Trainer.fit` stopped: `max_steps=6` reached." in output  # the run's own messages are there
+    assert "args parameter is intended to run from within Python" not in output  # LightningCLI's
+    assert "litlogger" not in output  # Lightning's tip for its cloud logger
+
+
 def test_a_run_without_a_config_gets_the_default_callbacks(tmp_path):
     run = build_cli(["fit", "--model", "DCGAN", "--data", "MNIST5k", "--model.g_width", "8", "--model.d_width", "8",
                      "--data.batch_size", "16", "--trainer.max_steps", "2", "--trainer.limit_val_batches", "0",
