@@ -13,6 +13,7 @@ from PIL import Image
 
 from gan_lightning.callbacks import DivergenceGuard, EMACallback, SampleGridCallback
 from gan_lightning.cli import DEFAULT_CALLBACKS, build_cli
+from gan_lightning.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).with_name("gan-lightning")
@@ -55,6 +56,59 @@ def test_a_run_prints_none_of_the_messages_that_do_not_apply(trained_run):
     assert "`Trainer.fit` stopped: `max_steps=6` reached." in output  # the run's own messages are there
     assert "args parameter is intended to run from within Python" not in output  # LightningCLI's
     assert "litlogger" not in output  # Lightning's tip for its cloud logger
+
+
+def stderr_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def test_model_given_data_it_does_not_take_fails_in_one_line(tmp_path):
+    from gan_lightning.models import known_models
+
+    result = cli("fit", "--model", "DCGAN", "--data", "Toy2D", "--trainer.logger", "false",
+                 "--trainer.default_root_dir", tmp_path)
+    assert result.returncode == 2
+    lines = stderr_lines(result)
+    assert len(lines) <= 2, result.stderr  # the error, after Lightning's "Seed set to 0"
+    error = lines[-1]
+    assert error.startswith("gan-lightning: error: DCGAN takes image data, not Toy2D's toy2d samples of shape (2,)")
+    takers = error.split("; models for toy2d data: ")[1].split(", ")
+    assert takers == [name for name, cls in known_models().items() if "toy2d" in cls.data_kinds]
+    assert "GAN" in takers and "WGANGP" in takers and "DCGAN" not in takers
+
+
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        (["--model.lr_g", "abc"], "invalid value for model.lr_g: 'abc' (expected a float)"),
+        (["--model.critic_steps", "0"], "DCGAN: model.critic_steps must be >= 1, got 0"),  # the model's own check
+    ],
+)
+def test_bad_model_values_fail_in_one_line(args, error, tmp_path):
+    result = cli("fit", "--model", "DCGAN", "--data", "MNIST5k", *args, "--trainer.logger", "false",
+                 "--trainer.default_root_dir", tmp_path)
+    assert result.returncode == 2
+    lines = stderr_lines(result)
+    assert len(lines) <= 2, result.stderr
+    assert lines[-1] == f"gan-lightning: error: {error}"
+
+
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        (["--trainer.max_steps", "many"], "invalid value for trainer.max_steps: 'many' (expected an int)"),
+        (["--model.optimizer", "adamw"],
+         "invalid value for model.optimizer: 'adamw' (expected one of 'adam', 'rmsprop', 'sgd')"),
+        (["--data.batch_size", "1.5"], "invalid value for data.batch_size: '1.5' (expected an int)"),
+        (["--seed_everything", "x"], "invalid value for seed_everything: 'x' (expected a bool or an int)"),
+        (["--model.lr", "1"], "model: DCGAN has no option 'lr'; its options: latent_dim, g_width, d_width,"),
+    ],
+)
+def test_parser_errors_become_one_line(args, error):
+    with pytest.raises(UsageError) as raised:
+        build_cli(["--model", "DCGAN", "--data", "MNIST5k", *args], run=False, instantiate=False)
+    assert str(raised.value).startswith(error)
+    assert "\n" not in str(raised.value)
 
 
 def test_a_run_without_a_config_gets_the_default_callbacks(tmp_path):
