@@ -3,21 +3,31 @@
 ``fit``, ``validate``, ``test`` and ``predict`` are LightningCLI's verbs on
 ``GANModule`` / ``GANDataModule`` subclasses (class names resolve without a
 config); ``models``, ``sample`` and ``evaluate`` are ours. Bad input (unknown
-model or data names, missing or corrupt checkpoints) ends with one clear
-message and exit status 2, never a bare traceback.
+model or data names, a model that does not take the data set's samples, values
+of the wrong type, missing or corrupt checkpoints) ends with one clear message and
+exit status 2, never a bare traceback.
+
+Every LightningCLI verb reads ``gan_lightning/defaults.yaml`` first (trainer, logger
+and the default callbacks: sample grids, EMA, divergence guard, checkpoints), then
+``--config`` files and the command line; see that file for how to change them.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
+import logging
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
 from typing import Sequence
 
 import yaml
-from lightning.pytorch.callbacks import ModelCheckpoint
+from jsonargparse import Namespace
+from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from gan_lightning.checkpoints import CheckpointError, load_model, prepare_run, read_checkpoint
@@ -28,6 +38,17 @@ from gan_lightning.tracking import prepare_wandb_environment
 
 LIGHTNING_VERBS = ("fit", "validate", "test", "predict")
 OUR_VERBS = ("models", "sample", "evaluate")
+#: Read by every LightningCLI verb before ``--config`` files: the settings experiments share.
+DEFAULTS_FILE = Path(__file__).resolve().with_name("defaults.yaml")
+#: The callbacks every run gets, each set by the top-level config section of its name
+#: (values in DEFAULTS_FILE). A callback of the same class in ``trainer.callbacks`` takes the
+#: place of the default one; ``--default_callbacks false`` leaves them all out.
+DEFAULT_CALLBACKS = {
+    "ema": "gan_lightning.callbacks.EMACallback",
+    "sample_grid": "gan_lightning.callbacks.SampleGridCallback",
+    "divergence_guard": "gan_lightning.callbacks.DivergenceGuard",
+    "checkpoint": "lightning.pytorch.callbacks.ModelCheckpoint",
+}
 
 USAGE = """usage: gan-lightning VERB [options]
 
@@ -99,22 +120,176 @@ def check_lightning_args(argv: Sequence[str]) -> None:
             read_checkpoint(ckpt)
 
 
+def _import_class(class_path: str) -> type:
+    module, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def _type_name(text: str) -> str:
+    """``<class 'float'>`` -> ``a float``; ``typing.Literal['a', 'b']`` -> ``one of 'a', 'b'``."""
+    if match := re.fullmatch(r"<class '(?:[\w.]+\.)?(\w+)'>", text):
+        name = match[1]
+        return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+    if match := re.fullmatch(r"typing\.Literal\[(.*)\]", text):
+        return f"one of {match[1]}"
+    return text
+
+
+def parse_error_line(message: str) -> str:
+    """One line for one of jsonargparse's multi-line errors: the key, the value given, what is accepted."""
+    keys = list(dict.fromkeys(re.findall(r'Parser key "([^"]+)"', message)))
+    key = ".".join(keys)
+    if match := re.search(r"Expected an? (.+?)\. Got value: (.*)", message):
+        return f"invalid value for {key}: {match[2].strip()!r} (expected {_type_name(match[1])})"
+    if match := re.search(r"Problem with given class_path '([\w.]+)':\s+Option '(\w+)' is not accepted", message):
+        try:
+            options = ", ".join(p for p in _import_signature_params(match[1]) if p != "data_shape")
+        except Exception:  # noqa: BLE001 - the listing is a courtesy
+            options = ""
+        listing = f"; its options: {options}" if options else ""
+        return f"{key}: {match[1].rsplit('.', 1)[-1]} has no option {match[2]!r}{listing}"
+    if (given := re.search(r"Given value: (.*)", message)) and "Subtypes:" in message:
+        expected = [_type_name(t) for t in re.findall(r"- Expected an? (<class '[\w.]+'>)", message)
+                    if "NoneType" not in t]
+        if expected:
+            return f"invalid value for {key}: {given[1].strip()!r} (expected {' or '.join(expected)})"
+    return message.strip().splitlines()[0] if message.strip() else "invalid arguments"
+
+
+def _import_signature_params(class_path: str) -> list[str]:
+    params = inspect.signature(_import_class(class_path).__init__).parameters
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [name for name, p in params.items() if name != "self" and p.kind in named]
+
+
+PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def _usage_error_behind(error: BaseException) -> UsageError | None:
+    """The error a user can act on, behind the layers jsonargparse wraps around instantiation errors:
+    a UsageError of ours, or a ValueError raised by our code while a model or data module is built
+    (their argument checks: "model.critic_steps must be >= 1, got 0")."""
+    seen, stack, rejected = set(), [error], None
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, UsageError):
+            return current
+        if isinstance(current, ValueError) and rejected is None:
+            owner, tb = None, current.__traceback__
+            while tb is not None:
+                frame = tb.tb_frame
+                building = frame.f_locals.get("self") if frame.f_code.co_name == "__init__" else None
+                if isinstance(building, (GANModule, GANDataModule)):
+                    owner = owner or building
+                if tb.tb_next is None and owner is not None and frame.f_code.co_filename.startswith(PACKAGE_DIR):
+                    rejected = UsageError(f"{type(owner).__name__}: {current}")
+                tb = tb.tb_next
+        stack.extend([current.__cause__, current.__context__])
+    return rejected
+
+
 class GANCLI(LightningCLI):
-    """LightningCLI with the data shape linked into the model and run-folder defaults."""
+    """LightningCLI with the data shape linked into the model, shared defaults and default callbacks.
+
+    ``instantiate=False`` (with ``run=False``) stops after parsing and merging the default
+    callbacks into ``trainer.callbacks``: ``config`` is then the configuration a run would get.
+    """
+
+    def __init__(self, *args, instantiate: bool = True, **kwargs) -> None:
+        if not instantiate and kwargs.get("run", True):
+            raise ValueError("GANCLI(instantiate=False) parses only: pass run=False")
+        self.instantiate = instantiate
+        super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.link_arguments("data.data_shape", "model.init_args.data_shape", apply_on="instantiate")
+        parser.link_arguments("data", "model.init_args.data_shape", compute_fn=self.data_shape_for_model,
+                              apply_on="instantiate")
+        parser.add_argument(
+            "--default_callbacks", type=bool, default=True,
+            help="add the callbacks of the sections " + ", ".join(DEFAULT_CALLBACKS)
+            + " (each one unless trainer.callbacks has one of its class)",
+        )
+        for key, class_path in DEFAULT_CALLBACKS.items():
+            parser.add_class_arguments(_import_class(class_path), key, instantiate=False, fail_untyped=False,
+                                       sub_configs=True)
+
+    def parse_arguments(self, parser, args) -> None:
+        # LightningCLI's own version warns whenever `args` is given beside a non-empty sys.argv, a
+        # guard for scripts; main() always hands over the command line itself, so it is left out.
+        try:
+            self.config = parser.parse_object(args) if isinstance(args, (dict, Namespace)) else parser.parse_args(args)
+        except argparse.ArgumentError as error:  # parsers are built with exit_on_error=False
+            raise UsageError(parse_error_line(str(error))) from None
+
+    def _section(self) -> Namespace:
+        return self.config.get(self.subcommand, self.config) if self.subcommand else self.config
+
+    def data_shape_for_model(self, datamodule) -> tuple[int, ...]:
+        """The link data -> model.data_shape, refusing data the model does not take, in one line."""
+        shape = tuple(datamodule.data_shape)
+        model = self._section().get("model")
+        has_class = isinstance(model, Namespace) and model.get("class_path")
+        model_class = _import_class(model.class_path) if has_class else None
+        kind = datamodule.data_kind
+        if model_class is not None and kind not in getattr(model_class, "data_kinds", (kind,)):
+            takers = [name for name, cls in known_models().items() if kind in cls.data_kinds]
+            raise UsageError(
+                f"{model_class.__name__} takes {' or '.join(model_class.data_kinds)} data, not "
+                f"{type(datamodule).__name__}'s {kind} samples of shape {shape}; "
+                f"models for {kind} data: {', '.join(takers)}"
+            )
+        return shape
+
+    def run_callbacks(self, config: Namespace) -> list[Namespace]:
+        """``trainer.callbacks`` as the run gets them: the default callbacks that ``trainer.callbacks``
+        does not replace, EMA / sample grid / divergence guard first, checkpoints last (where Lightning
+        puts them anyway), the configured ones in between, in their order."""
+        trainer = config.get("trainer") or Namespace()
+        given = trainer.get("callbacks") or []
+        given = list(given) if isinstance(given, list) else [given]
+        if not config.get("default_callbacks", True):
+            return given
+        given_classes = [_import_class(c.class_path) for c in given if isinstance(c, Namespace) and c.get("class_path")]
+        given_classes += [type(c) for c in given if not isinstance(c, Namespace)]
+        first, last = [], []
+        for key, class_path in DEFAULT_CALLBACKS.items():
+            cls = _import_class(class_path)
+            if any(issubclass(g, cls) for g in given_classes):
+                continue
+            if issubclass(cls, Checkpoint) and trainer.get("enable_checkpointing") is False:
+                continue
+            callback = Namespace(class_path=class_path, init_args=(config.get(key) or Namespace()).clone())
+            (last if issubclass(cls, Checkpoint) else first).append(callback)
+        return first + given + last
 
     def before_instantiate_classes(self) -> None:
         prepare_wandb_environment()
+        config = self._section()
+        # The default callbacks join trainer.callbacks: the config saved with the run then lists
+        # every callback it had, and says so (default_callbacks false), so it reruns the same.
+        config["trainer.callbacks"] = self.run_callbacks(config)
+        config["default_callbacks"] = False
         # A logger without its own save_dir writes into the run folder.
-        config = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
         trainer = config.get("trainer", {})
         loggers = trainer.get("logger")
         for logger in loggers if isinstance(loggers, list) else [loggers]:
             init_args = getattr(logger, "init_args", None)
             if init_args is not None and "save_dir" in init_args and init_args.get("save_dir") in (None, "."):
                 init_args["save_dir"] = trainer.get("default_root_dir") or os.getcwd()
+
+    def instantiate_classes(self) -> None:
+        if not self.instantiate:
+            return
+        try:
+            super().instantiate_classes()
+        except Exception as error:
+            usage = _usage_error_behind(error)
+            if usage is None:
+                raise
+            raise usage from None
 
     def instantiate_trainer(self, **kwargs):
         trainer = super().instantiate_trainer(**kwargs)
@@ -127,24 +302,42 @@ class GANCLI(LightningCLI):
         return trainer
 
 
+class _DropLitLoggerTip(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "try installing [litlogger]" not in record.getMessage()
+
+
 def quiet_known_warnings() -> None:
-    """Silence two warnings that do not apply to us, so the ones that do stay visible."""
+    """Silence messages that do not apply to us, so the ones that do stay visible."""
     # Our checkpoints are taken after the iteration's updates, on purpose: global_step counts
     # finished iterations and a resume continues from exactly that state (tests/test_resume.py).
     warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
     # A deprecation inside Lightning's own pytree helper, not in our code.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    # Lightning's advertisement for its cloud logger, printed by every Trainer without one.
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+                 "lightning_utilities.core.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropLitLoggerTip) for f in logger.filters):
+            logger.addFilter(_DropLitLoggerTip())
 
 
-def build_cli(argv: Sequence[str], run: bool = True) -> GANCLI:
+def build_cli(argv: Sequence[str], run: bool = True, instantiate: bool = True) -> GANCLI:
+    """The LightningCLI of ``argv`` (a verb first when ``run``), reading DEFAULTS_FILE first.
+    ``instantiate=False``: parse only (see GANCLI)."""
+    defaults = {"default_config_files": [str(DEFAULTS_FILE)]}
+    parser_kwargs = {verb: dict(defaults) for verb in LIGHTNING_VERBS} if run else dict(defaults)
+    parser_kwargs["exit_on_error"] = False  # errors become one line (GANCLI.parse_arguments)
     return GANCLI(
         GANModule,
         GANDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
+        parser_kwargs=parser_kwargs,
         args=list(argv),
         run=run,
+        instantiate=instantiate,
     )
 
 
@@ -246,6 +439,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise UsageError(f"unknown verb {verb!r}; verbs: {', '.join(LIGHTNING_VERBS + OUR_VERBS)}")
     except (UsageError, CheckpointError) as error:
         print(f"gan-lightning: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except argparse.ArgumentError as error:  # e.g. LightningCLI parsing a checkpoint's hyperparameters
+        print(f"gan-lightning: error: {parse_error_line(str(error))}", file=sys.stderr)
         raise SystemExit(2) from None
     except Exception as error:
         from gan_lightning.callbacks import DivergenceError

@@ -68,10 +68,12 @@ class GANDataModule(L.LightningDataModule):
 
     Subclasses implement :meth:`build_datasets` returning ``(train, heldout)`` and
     set ``data_shape`` (the shape of one sample, linked to the model by the CLI)
-    and ``num_classes`` (0 when the set has no labels).
+    and ``num_classes`` (0 when the set has no labels). ``data_kind`` names the kind of
+    sample for the models' ``data_kinds`` (``image``: (C, H, W); ``toy2d``: points in R^2).
     """
 
     data_shape: tuple[int, ...] = ()
+    data_kind: str = "image"
     num_classes: int = 0
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0) -> None:

@@ -38,6 +38,7 @@ class Toy2D(GANDataModule):
     """PacGAN's synthetic set-up: 100k points from a 2-D Gaussian mixture (defaults from the paper)."""
 
     data_shape = (2,)
+    data_kind = "toy2d"
 
     def __init__(
         self,
