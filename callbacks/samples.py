@@ -105,8 +105,7 @@ class SampleGridCallback(PeriodicPictureCallback):
         self.num_samples = num_samples
         self.nrow = nrow
         self.use_ema = use_ema
-
-        self.inputs: torch.Tensor | None = None
+        self.inputs: torch.Tensor | None = None  # image-to-image models: fixed held-out inputs
 
     def on_fit_start(self, trainer, pl_module) -> None:
         if getattr(pl_module, "sampling", "noise") == "translation" and trainer.datamodule is not None:
@@ -115,65 +114,6 @@ class SampleGridCallback(PeriodicPictureCallback):
     def draw(self, pl_module) -> tuple[torch.Tensor, int]:
         """(samples, images per row) of the grid, through the model's sampling protocol."""
         return pl_module.preview_grid(self.num_samples, self.nrow, use_ema=self.use_ema, inputs=self.inputs)
-
-    def render(self, trainer, pl_module) -> None:
-        raise NotImplementedError
-
-    @staticmethod
-    def log_picture(trainer, key: str, path: Path) -> None:
-        """The PNG at ``path`` to every W&B / TensorBoard logger of ``trainer``, under ``key``."""
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_image(key=key, images=[_png_as_array(path)], step=trainer.global_step)
-            elif isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image(key, _png_as_array(path), trainer.global_step, dataformats="HWC")
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if trainer.global_step % self.every_n_steps == 0:
-            self.render(trainer, pl_module)
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        if self.last_path is None or not self.last_path.stem.endswith(f"{trainer.global_step:06d}"):
-            self.render(trainer, pl_module)
-
-
-def held_out_inputs(datamodule, num: int) -> torch.Tensor:
-    """The first ``num`` source images of the held-out split (``"a"`` of dict samples, else the image)."""
-    datamodule.setup("fit")
-    dataset = datamodule.heldout_set if datamodule.heldout_set is not None else datamodule.train_set
-    items = [dataset[i] for i in range(min(num, len(dataset)))]
-    first = [item.get("a", item.get("image")) if isinstance(item, dict)
-             else item[0] if isinstance(item, (list, tuple)) else item for item in items]
-    return torch.stack(first)
-
-
-class SampleGridCallback(PeriodicPictureCallback):
-    """Every ``every_n_steps`` iterations and at the end of fit, draw G's samples for the module's
-    fixed noise (EMA generator when there is one), save ``<root>/samples/iter_NNNNNN.png`` and log
-    the picture to W&B / TensorBoard. 2-D data becomes a scatter plot. Rank 0 only.
-
-    What a grid shows is the model's ``preview_grid``: class-conditional models get one row per
-    class (row k holds class k for the first ``nrow`` fixed noise vectors, so each column keeps
-    its noise across the classes); image-to-image models show fixed held-out inputs (the first
-    ``num_samples // 2`` of the data module's held-out split) beside their translations."""
-
-    def __init__(self, every_n_steps: int = 500, num_samples: int = 64, nrow: int = 8, use_ema: bool = True) -> None:
-        super().__init__(every_n_steps)
-        self.num_samples = num_samples
-        self.nrow = nrow
-        self.use_ema = use_ema
-
-    def draw(self, pl_module) -> tuple[torch.Tensor, int]:
-        """(samples, images per row) of the grid: one row per class for class-conditional models."""
-        num_classes = int(getattr(pl_module, "num_classes", 0) or 0)
-        if num_classes > 0 and getattr(pl_module, "conditional", True):
-            columns = min(self.nrow, pl_module.fixed_noise.size(0))
-            noise = pl_module.fixed_noise[:columns]
-            noise = noise.repeat(num_classes, *([1] * (noise.dim() - 1)))
-            labels = torch.arange(num_classes, device=noise.device).repeat_interleave(columns)
-            return pl_module.sample(noise=noise, labels=labels, use_ema=self.use_ema), columns
-        noise = pl_module.fixed_noise[: self.num_samples]
-        return pl_module.sample(noise=noise, use_ema=self.use_ema), self.nrow
 
     def render(self, trainer, pl_module) -> Path | None:
         if not trainer.is_global_zero:
