@@ -1,16 +1,26 @@
 """How much does running a GAN through gan-lightning cost over a hand-written PyTorch loop?
 
-The same DCGAN (``gan_lightning.nets.DCGANGenerator`` / ``DCGANDiscriminator``), the
-same data (the bundled MNIST5k training split, padded to 32 px), the same batch size
-and the same number of iterations, trained two ways in one process:
+Three cases (``--cases``, default all three), each trained two ways in one process with the
+same networks, data, batch size and number of iterations:
+
+  small:  DCGAN networks of width ``--width`` (default 8) on 28 px MNIST5k digits, batch 32:
+          the case where a framework's fixed cost per iteration shows most;
+  dcgan:  the default DCGAN (width 64) on MNIST5k padded to 32 px, batch 64;
+  toy:    the mode-collapse benchmark's networks (G: MLP 4 x 400, D: MLP 3 x 200, z in R^2)
+          on the ``ring8`` mixture, batch 100.
+
+``--image-size``, ``--batch-size`` and ``--width`` override the small case (and, with
+``--cases dcgan``, the default DCGAN case). The two ways:
 
   plain:          a hand-written loop in the style of the classic PyTorch DCGAN example.
                   Per batch: D step on the real batch and on ``G(z).detach()`` with the
                   non-saturating BCE-with-logits loss, then a G step on the same fake
                   batch. Adam 2e-4, betas (0.5, 0.999). A ``DataLoader`` with the same
                   batch size, ``shuffle=True`` and ``drop_last=True``.
-  gan-lightning:  ``lightning.Trainer(max_steps=N, ...).fit(DCGAN(...), MNIST5k(...))``
-                  with logger, checkpointing, progress bar, model summary and validation off.
+  gan-lightning:  ``lightning.Trainer(max_steps=N, ...).fit(model, data)`` as a user runs it:
+                  the progress bar and a logger (CSV, or W&B offline with ``--logger wandb``)
+                  on at the default ``log_every_n_steps``; checkpointing, the model summary
+                  and validation off.
 
 The runs alternate (plain, gan-lightning, plain, gan-lightning, ...), ``--rounds`` of each.
 
@@ -48,20 +58,24 @@ not compute gradients of D's weights; the classic example computes them (and thr
 them away). ``--plain-freeze-d`` makes the plain loop do the same as gan-lightning,
 which isolates the framework overhead from that algorithmic difference.
 
-The last line printed is ``ratio (gan-lightning time / plain time): X.XX`` (median time
-per iteration of gan-lightning over median time per iteration of the plain loop).
+Each case prints ``case NAME ratio (gan-lightning time / plain time): X.XX`` (median time per
+iteration of gan-lightning over that of the plain loop); the last line printed is the worst
+case's, ``ratio (gan-lightning time / plain time): X.XX``.
 
-    python benchmarks/loop_overhead.py [--iterations 60] [--rounds 2] [--warmup 5] ...
+    python benchmarks/loop_overhead.py [--cases small,dcgan,toy] [--iterations 60] [--rounds 2] ...
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import statistics
+import tempfile
 import time
 import warnings
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -69,32 +83,76 @@ from torch.utils.data import DataLoader
 
 import lightning as L
 
-from gan_lightning.data import MNIST5k
-from gan_lightning.models import DCGAN
-from gan_lightning.nets import DCGANDiscriminator, DCGANGenerator
+from gan_lightning.data import MNIST5k, Toy2D
+from gan_lightning.models import DCGAN, GAN
+from gan_lightning.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 
-LATENT_DIM = 100
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = CLOCKS["wall"]  # main() sets it from --clock
+CASES = ("small", "dcgan", "toy")
+
+
+@dataclasses.dataclass
+class Case:
+    """One network/data setting, built the same way for both paths."""
+
+    name: str
+    latent_dim: int
+    batch_size: int
+    build_networks: Callable[[], tuple[torch.nn.Module, torch.nn.Module]]  # the plain loop's (G, D)
+    build_model: Callable[[], L.LightningModule]  # the same networks inside a gan-lightning model
+    data: L.LightningDataModule  # set up once; its training split feeds both paths
+    description: str
+
+
+def make_case(name: str, args: argparse.Namespace) -> Case:
+    if name == "toy":
+        hidden_g, hidden_d = (400,) * 4, (200,) * 3
+        data = Toy2D(kind="ring8", batch_size=100, seed=args.seed)
+        data.setup("fit")
+        return Case(
+            name, 2, 100,
+            lambda: (MLPGenerator(2, (2,), hidden_g), MLPDiscriminator((2,), hidden_d)),
+            lambda: GAN(data_shape=(2,), latent_dim=2, g_hidden=hidden_g, d_hidden=hidden_d),
+            data, "toy 2-D MLPs (G 4x400, D 3x200, z in R^2), ring8, batch 100")
+    small = name == "small"
+    size = args.image_size if args.image_size else (28 if small else 32)
+    width = args.width if args.width else (8 if small else 64)
+    batch = args.batch_size if args.batch_size else (32 if small else 64)
+    data = MNIST5k(image_size=size, channels=1, batch_size=batch, seed=args.seed)
+    data.setup("fit")
+    return Case(
+        name, 100, batch,
+        lambda: (DCGANGenerator(100, 1, size, width), DCGANDiscriminator(1, size, width)),
+        lambda: DCGAN(data_shape=(1, size, size), latent_dim=100, g_width=width, d_width=width),
+        data, f"DCGAN {size} px, width {width}, batch {batch}")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
     parser.add_argument("--iterations", type=int, default=60, help="training iterations (batches) per run")
     parser.add_argument("--rounds", type=int, default=2, help="timed runs of each path, alternating")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--width", type=int, default=64, help="g_width and d_width of the DCGAN networks")
+    parser.add_argument("--batch-size", type=int, default=None, help="image cases (default: 32 small, 64 dcgan)")
+    parser.add_argument("--image-size", type=int, default=None, help="image cases (default: 28 small, 32 dcgan)")
+    parser.add_argument("--width", type=int, default=None, help="DCGAN g/d width (default: 8 small, 64 dcgan)")
     parser.add_argument("--warmup", type=int, default=5, help="first iterations of every run that are not timed")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch.set_num_threads for both")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="wall: time.perf_counter; cpu: time.process_time of this process, which other "
                              "processes on a busy machine do not inflate (meaningful with --threads 1 only)")
+    parser.add_argument("--logger", choices=("csv", "wandb", "none"), default="csv",
+                        help="gan-lightning's logger (wandb runs offline); none turns logging off")
+    parser.add_argument("--no-progress-bar", action="store_true", help="turn gan-lightning's progress bar off")
     parser.add_argument("--plain-freeze-d", action="store_true",
                         help="plain loop: no gradients for D's weights in the G step (as gan-lightning's toggling)")
     args = parser.parse_args(argv)
+    args.cases = [c for c in args.cases.split(",") if c]
+    unknown = [c for c in args.cases if c not in CASES]
+    if unknown:
+        parser.error(f"--cases: unknown case {unknown[0]!r}; cases: {', '.join(CASES)}")
     if args.iterations <= args.warmup:
         parser.error(f"--iterations ({args.iterations}) must be larger than --warmup ({args.warmup})")
     if args.rounds < 1:
@@ -116,25 +174,24 @@ def time_per_iteration(starts: list[float], ends: list[float], warmup: int) -> t
 
 
 # ----------------------------------------------------------------------------- (a) plain PyTorch
-def run_plain(args: argparse.Namespace, train_set) -> tuple[float, float]:
+def run_plain(case: Case, args: argparse.Namespace) -> tuple[float, float]:
     torch.manual_seed(args.seed)
-    # Built in the order DCGAN.__init__ builds them: identical initial weights.
-    net_g = DCGANGenerator(LATENT_DIM, 1, args.image_size, args.width)
-    net_d = DCGANDiscriminator(1, args.image_size, args.width)
+    net_g, net_d = case.build_networks()  # built in the order the model builds them: identical weights
     net_g.train()
     net_d.train()
     opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True,
+    loader = DataLoader(case.data.train_set, batch_size=case.batch_size, shuffle=True, drop_last=True,
                         num_workers=0, generator=torch.Generator().manual_seed(args.seed))
 
     starts: list[float] = []
     ends: list[float] = []
     iteration = 0
     while iteration < args.iterations:
-        for real, _ in loader:
+        for batch in loader:
+            real = batch[0] if isinstance(batch, (list, tuple)) else batch
             starts.append(clock())
-            z = torch.randn(real.size(0), LATENT_DIM)
+            z = torch.randn(real.size(0), case.latent_dim)
             fake = net_g(z)
 
             # D step: maximise log D(x) + log(1 - D(G(z)))
@@ -181,27 +238,38 @@ class IterationTimer(L.Callback):
         self.threads = torch.get_num_threads()
 
 
-def run_lightning(args: argparse.Namespace, prepared: MNIST5k) -> tuple[float, float]:
+def make_logger(kind: str, root: str):
+    if kind == "none":
+        return False
+    if kind == "wandb":
+        from lightning.pytorch.loggers import WandbLogger
+
+        os.environ.setdefault("WANDB_MODE", "offline")
+        os.environ.setdefault("WANDB_SILENT", "true")
+        return WandbLogger(project="loop-overhead", save_dir=root)
+    from lightning.pytorch.loggers import CSVLogger
+
+    return CSVLogger(root)
+
+
+def run_lightning(case: Case, args: argparse.Namespace) -> tuple[float, float]:
     L.seed_everything(args.seed, verbose=False)
-    model = DCGAN(data_shape=(1, args.image_size, args.image_size), latent_dim=LATENT_DIM,
-                  g_width=args.width, d_width=args.width)
-    data = MNIST5k(image_size=args.image_size, channels=1, batch_size=args.batch_size, seed=args.seed)
-    # The split built once in main(): MNIST5k.setup() keeps data sets that are already there,
-    # so every run trains on the same tensors without re-parsing the digits (seconds, untimed anyway).
-    data.train_set, data.heldout_set = prepared.train_set, prepared.heldout_set
+    model = case.build_model()
     timer = IterationTimer()
-    trainer = L.Trainer(
-        max_steps=args.iterations,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        accelerator="cpu",
-        devices=1,
-        callbacks=[timer],
-    )
-    trainer.fit(model, data)
+    with tempfile.TemporaryDirectory() as root:
+        trainer = L.Trainer(
+            max_steps=args.iterations,
+            logger=make_logger(args.logger, root),
+            enable_checkpointing=False,
+            enable_progress_bar=not args.no_progress_bar,
+            enable_model_summary=False,
+            limit_val_batches=0,
+            accelerator="cpu",
+            devices=1,
+            callbacks=[timer],
+            default_root_dir=root,
+        )
+        trainer.fit(model, case.data)
     if len(timer.ends) != args.iterations:
         raise RuntimeError(f"gan-lightning ran {len(timer.ends)} iterations, expected {args.iterations}")
     if timer.threads != args.threads:
@@ -216,6 +284,33 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message=".*log_every_n_steps.*")
+
+
+def measure(case: Case, args: argparse.Namespace) -> float:
+    """Alternating rounds of both paths; prints each round and the case's ratio line, returns the ratio."""
+    plain_runs: list[tuple[float, float]] = []
+    lightning_runs: list[tuple[float, float]] = []
+
+    def report(round_index: int, name: str, run: tuple[float, float]) -> None:
+        mean, median = run
+        print(f"  round {round_index} {name:<14} {1.0 / mean:7.2f} it/s  ({mean * 1000:7.2f} ms/it; "
+              f"median iteration {median * 1000:7.2f} ms)", flush=True)
+
+    print(f"case {case.name}: {case.description}", flush=True)
+    for round_index in range(1, args.rounds + 1):
+        plain_runs.append(run_plain(case, args))
+        report(round_index, "plain:", plain_runs[-1])
+        lightning_runs.append(run_lightning(case, args))
+        report(round_index, "gan-lightning:", lightning_runs[-1])
+    plain = statistics.median(mean for mean, _ in plain_runs)
+    lightning = statistics.median(mean for mean, _ in lightning_runs)
+    plain_iter = statistics.median(median for _, median in plain_runs)
+    lightning_iter = statistics.median(median for _, median in lightning_runs)
+    print(f"  median plain: {plain * 1000:.2f} ms/it, gan-lightning: {lightning * 1000:.2f} ms/it "
+          f"(+{(lightning - plain) * 1000:.2f} ms); median-iteration ratio {lightning_iter / plain_iter:.2f}")
+    print(f"case {case.name} ratio (gan-lightning time / plain time): {lightning / plain:.2f}", flush=True)
+    return lightning / plain
 
 
 def main(argv=None) -> None:
@@ -225,46 +320,21 @@ def main(argv=None) -> None:
     quiet_lightning()
     torch.set_num_threads(args.threads)
 
-    # The same training split gan-lightning trains on (MNIST5k at image_size, held-out part removed).
-    data = MNIST5k(image_size=args.image_size, channels=1, batch_size=args.batch_size, seed=args.seed)
-    data.setup("fit")
-    train_set = data.train_set
-
     load_before = os.getloadavg()[0]
-    print(f"DCGAN {args.image_size} px, width {args.width}, batch {args.batch_size}, "
-          f"{args.iterations} iterations per run ({args.warmup} untimed), {args.rounds} rounds, "
-          f"{args.threads} threads, {args.clock} clock, torch {torch.__version__}, lightning {L.__version__}"
+    print(f"{args.iterations} iterations per run ({args.warmup} untimed), {args.rounds} rounds, "
+          f"{args.threads} threads, {args.clock} clock, torch {torch.__version__}, lightning {L.__version__}; "
+          f"gan-lightning with progress bar {'off' if args.no_progress_bar else 'on'} and logger {args.logger}"
           + (", plain loop freezes D in the G step" if args.plain_freeze_d else "")
           + f"; load average {load_before:.1f} on {os.cpu_count()} cores")
-
-    plain_runs: list[tuple[float, float]] = []
-    lightning_runs: list[tuple[float, float]] = []
-
-    def report(round_index: int, name: str, run: tuple[float, float]) -> None:
-        mean, median = run
-        print(f"round {round_index} {name:<14} {1.0 / mean:6.2f} it/s  ({mean * 1000:7.1f} ms/it; "
-              f"median iteration {median * 1000:7.1f} ms)", flush=True)
-
-    for round_index in range(1, args.rounds + 1):
-        plain_runs.append(run_plain(args, train_set))
-        report(round_index, "plain:", plain_runs[-1])
-        lightning_runs.append(run_lightning(args, data))
-        report(round_index, "gan-lightning:", lightning_runs[-1])
-
+    ratios = {name: measure(make_case(name, args), args) for name in args.cases}
     load_after = os.getloadavg()[0]
     if args.clock == "wall" and max(load_before, load_after) > (os.cpu_count() or 1) + 1.0:  # ours count too
         print(f"warning: load average {load_before:.1f} before / {load_after:.1f} after on {os.cpu_count()} cores: "
               "other processes share the CPU and the wall-clock timings are noisy "
               "(a steadier check: --threads 1 --clock cpu)")
-    plain = statistics.median(mean for mean, _ in plain_runs)
-    lightning = statistics.median(mean for mean, _ in lightning_runs)
-    plain_iter = statistics.median(median for _, median in plain_runs)
-    lightning_iter = statistics.median(median for _, median in lightning_runs)
-    print(f"median plain:          {1.0 / plain:6.2f} it/s  ({plain * 1000:7.1f} ms/it)")
-    print(f"median gan-lightning:  {1.0 / lightning:6.2f} it/s  ({lightning * 1000:7.1f} ms/it)")
-    print(f"median-iteration ratio (gan-lightning / plain, less sensitive to short stalls): "
-          f"{lightning_iter / plain_iter:.2f}")
-    print(f"ratio (gan-lightning time / plain time): {lightning / plain:.2f}")
+    worst = max(ratios, key=ratios.get)
+    print(f"worst case: {worst}")
+    print(f"ratio (gan-lightning time / plain time): {ratios[worst]:.2f}")
 
 
 if __name__ == "__main__":

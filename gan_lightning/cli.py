@@ -149,8 +149,8 @@ def parse_error_line(message: str) -> str:
         listing = f"; its options: {options}" if options else ""
         return f"{key}: {match[1].rsplit('.', 1)[-1]} has no option {match[2]!r}{listing}"
     if (given := re.search(r"Given value: (.*)", message)) and "Subtypes:" in message:
-        expected = [_type_name(t) for t in re.findall(r"- Expected an? (<class '[\w.]+'>)", message)
-                    if "NoneType" not in t]
+        expected = [_type_name(t) for t in re.findall(r"- Expected an? (<class '[\w.]+'>|typing\.Literal\[[^\]]*\])",
+                                                       message) if "NoneType" not in t]
         if expected:
             return f"invalid value for {key}: {given[1].strip()!r} (expected {' or '.join(expected)})"
     return message.strip().splitlines()[0] if message.strip() else "invalid arguments"

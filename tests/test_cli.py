@@ -97,8 +97,8 @@ def test_bad_model_values_fail_in_one_line(args, error, tmp_path):
     "args, error",
     [
         (["--trainer.max_steps", "many"], "invalid value for trainer.max_steps: 'many' (expected an int)"),
-        (["--model.optimizer", "adamw"],
-         "invalid value for model.optimizer: 'adamw' (expected one of 'adam', 'rmsprop', 'sgd')"),
+        (["--model.optimizer", "lion"],
+         "invalid value for model.optimizer: 'lion' (expected one of 'adam', 'adamw', 'rmsprop', 'sgd')"),
         (["--data.batch_size", "1.5"], "invalid value for data.batch_size: '1.5' (expected an int)"),
         (["--seed_everything", "x"], "invalid value for seed_everything: 'x' (expected a bool or an int)"),
         (["--model.lr", "1"], "model: DCGAN has no option 'lr'; its options: latent_dim, g_width, d_width,"),
