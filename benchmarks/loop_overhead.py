@@ -18,9 +18,9 @@ same networks, data, batch size and number of iterations:
                   batch. Adam 2e-4, betas (0.5, 0.999). A ``DataLoader`` with the same
                   batch size, ``shuffle=True`` and ``drop_last=True``.
   gan-lightning:  ``lightning.Trainer(max_steps=N, ...).fit(model, data)`` as a user runs it:
-                  the progress bar and a logger (CSV, or W&B offline with ``--logger wandb``)
-                  on at the default ``log_every_n_steps``; checkpointing, the model summary
-                  and validation off.
+                  the progress bar every CLI run gets (``gan_lightning.callbacks.ProgressBar``)
+                  and a logger (CSV, or W&B offline with ``--logger wandb``) on at the default
+                  ``log_every_n_steps``; checkpointing, the model summary and validation off.
 
 The runs alternate (plain, gan-lightning, plain, gan-lightning, ...), ``--rounds`` of each.
 
@@ -83,6 +83,7 @@ from torch.utils.data import DataLoader
 
 import lightning as L
 
+from gan_lightning.callbacks import ProgressBar
 from gan_lightning.data import MNIST5k, Toy2D
 from gan_lightning.models import DCGAN, GAN
 from gan_lightning.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
@@ -266,7 +267,8 @@ def run_lightning(case: Case, args: argparse.Namespace) -> tuple[float, float]:
             limit_val_batches=0,
             accelerator="cpu",
             devices=1,
-            callbacks=[timer],
+            # the progress bar every CLI run gets (gan_lightning/defaults.yaml)
+            callbacks=[timer] + ([] if args.no_progress_bar else [ProgressBar()]),
             default_root_dir=root,
         )
         trainer.fit(model, case.data)

@@ -27,7 +27,7 @@ from typing import Sequence
 
 import yaml
 from jsonargparse import Namespace
-from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
+from lightning.pytorch.callbacks import ProgressBar as ProgressBarBase, Checkpoint, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from gan_lightning.checkpoints import CheckpointError, load_model, prepare_run, read_checkpoint
@@ -48,6 +48,7 @@ DEFAULT_CALLBACKS = {
     "sample_grid": "gan_lightning.callbacks.SampleGridCallback",
     "divergence_guard": "gan_lightning.callbacks.DivergenceGuard",
     "checkpoint": "lightning.pytorch.callbacks.ModelCheckpoint",
+    "progress_bar": "gan_lightning.callbacks.ProgressBar",
 }
 
 USAGE = """usage: gan-lightning VERB [options]
@@ -260,6 +261,9 @@ class GANCLI(LightningCLI):
             if any(issubclass(g, cls) for g in given_classes):
                 continue
             if issubclass(cls, Checkpoint) and trainer.get("enable_checkpointing") is False:
+                continue
+            if issubclass(cls, ProgressBarBase) and (trainer.get("enable_progress_bar") is False or any(
+                    issubclass(g, ProgressBarBase) for g in given_classes)):
                 continue
             callback = Namespace(class_path=class_path, init_args=(config.get(key) or Namespace()).clone())
             (last if issubclass(cls, Checkpoint) else first).append(callback)

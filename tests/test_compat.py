@@ -52,3 +52,44 @@ def test_optimizer_toggle_freezes_the_other_groups_and_restores_them():
     with toggle("e"):  # a parameter in two groups stays trainable when either group is toggled on
         assert all(p.requires_grad for p in shared.parameters())
         assert not any(p.requires_grad for p in a.parameters())
+
+
+def test_terms_reach_the_logger_every_log_every_n_steps_with_their_latest_values(tmp_path, mnist5k):
+    from lightning.pytorch.loggers import CSVLogger
+
+    model = tiny_dcgan(critic_steps=3)
+    logged = []
+    original = model.log
+
+    def spy(name, value, *args, **kwargs):
+        logged.append((len(outputs), name, float(value)))  # the iteration now running
+        return original(name, value, *args, **kwargs)
+
+    model.log = spy
+    outputs = []
+
+    class Keep(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, out, batch, batch_idx):
+            outputs.append(out)
+
+    trainer = tiny_trainer(tmp_path, 8, callbacks=[Keep()], logger=CSVLogger(tmp_path), log_every_n_steps=4)
+    trainer.fit(model, mnist5k)
+    steps = sorted({step for step, _, _ in logged})
+    assert steps == [3, 7]  # iterations 4 and 8 (0-based 3 and 7), nothing in between
+    at_7 = {name: value for step, name, value in logged if step == 7}
+    assert at_7["d_loss"] == float(outputs[7]["d_loss"])
+    # G stepped on iterations 2 and 5 (critic_steps 3): iteration 7 logs G's latest loss, from 5
+    assert "g_loss" not in outputs[7] and at_7["g_loss"] == float(outputs[5]["g_loss"])
+
+
+def test_the_progress_bar_redraws_on_time_and_on_the_last_batch():
+    from gan_lightning.callbacks import ProgressBar
+
+    bar = ProgressBar(min_interval_s=3600)
+    bar._trainer = None
+    bar._enabled = True
+    assert hasattr(L.pytorch.callbacks.TQDMProgressBar, "_should_update")  # the hook we override
+    assert bar._should_update(1, 100) is True  # first draw
+    assert bar._should_update(2, 100) is False  # too soon
+    assert bar._should_update(100, 100) is True  # the last batch always draws
+    assert ProgressBar(min_interval_s=0)._should_update(5, 100) is True

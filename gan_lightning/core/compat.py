@@ -11,6 +11,10 @@
 3. Fast toggling. Lightning's ``toggle_optimizer`` walks every parameter of every optimizer
    twice per phase; :class:`OptimizerToggle` keeps the parameter lists once and flips
    ``requires_grad`` on the other groups only.
+4. Logging only when it is written. ``self.log`` costs about as much as a small network's
+   step (it validates and stores every value in Lightning's result collection); the loggers
+   only write every ``log_every_n_steps`` iterations, so :func:`logging_due` tells the core
+   when a logged value can reach a logger or the progress bar.
 """
 
 from __future__ import annotations
@@ -53,6 +57,14 @@ def counts_one_iteration(step_fn: Callable) -> Callable:
 
     training_step.__counts_one_iteration__ = True
     return training_step
+
+
+def logging_due(module) -> bool:
+    """Whether values logged in this training step reach the loggers / the progress bar."""
+    trainer = module._trainer
+    if trainer is None:
+        return False
+    return bool(trainer._logger_connector.should_update_logs)
 
 
 # ---------------------------------------------------------------------------- 2. DDP

@@ -139,6 +139,7 @@ class GANModule(L.LightningModule):
         self._phase_list: list[Phase] | None = None
         self._optimizer_index: dict[str, int] = {}
         self._toggle: compat.OptimizerToggle | None = None
+        self._latest_terms: dict[str, torch.Tensor] = {}
         # Fixed noise for sample grids: a buffer, so it is saved and moves with the module;
         # drawn from its own generator so building a model does not consume the global RNG.
         fixed = torch.randn(num_fixed_samples, latent_dim, generator=torch.Generator().manual_seed(1234))
@@ -259,10 +260,18 @@ class GANModule(L.LightningModule):
         return self.log_terms(terms)
 
     def log_terms(self, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Log every loss term (d_loss and g_loss on the progress bar); returns them detached."""
+        """Log every loss term (d_loss and g_loss on the progress bar); returns them detached.
+
+        Values are handed to Lightning only on the iterations its loggers write
+        (``log_every_n_steps``), each term with its latest value (a G term from the last G
+        phase when G did not step this iteration): ``self.log`` costs about a small network's
+        step, and a value logged in between would never be written.
+        """
         detached = {name: value.detach() for name, value in terms.items()}
-        for name, value in detached.items():
-            self.log(name, value, prog_bar=name in ("d_loss", "g_loss"), on_step=True, on_epoch=False)
+        self._latest_terms.update(detached)
+        if compat.logging_due(self):
+            for name, value in self._latest_terms.items():
+                self.log(name, value, prog_bar=name in ("d_loss", "g_loss"), on_step=True, on_epoch=False)
         return detached
 
     # ------------------------------------------------------------------ optimisation
