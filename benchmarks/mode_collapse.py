@@ -81,6 +81,7 @@ DEFAULT_D_HIDDEN = (200, 200, 200)
 DEFAULT_LATENT_DIM = 2
 DEFAULT_SECTION = "mode_collapse"  # of benchmarks/RESULTS.md, see benchmarks/report.py
 EVAL_NOISE_SEED = 10_000  # evaluation noise: torch.Generator seeded EVAL_NOISE_SEED + seed
+EMA_DECAY = 0.999
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,19 +197,15 @@ def fit_exactly(model, data, iterations: int, callbacks=(), label: str = "") -> 
     return seconds
 
 
-def run_one(spec: RunSpec) -> dict[str, Any]:
-    """Train ``spec.model`` for ``spec.iterations`` batches; score 2,500 raw-G samples.
-
-    Returns the spec, the metrics (``"raw"`` and, with ``spec.ema``, ``"ema"``), the
-    samples as a float32 array and the wall times of building + fit and of fit alone.
-    """
+def train_one(spec: RunSpec) -> tuple[Any, float, float]:
+    """Train ``spec.model`` for ``spec.iterations`` batches, seeded ``spec.seed``; returns the
+    model, the data set's std and the fit's wall seconds."""
     import lightning as L
 
     from gan_lightning.data import Toy2D
 
     _quiet()
     torch.set_num_threads(spec.threads)
-    started = time.perf_counter()
     L.seed_everything(spec.seed, workers=False, verbose=False)
     data = Toy2D(kind=spec.kind, num_points=spec.num_points, batch_size=spec.batch_size, seed=spec.seed)
     model = build_model(spec)
@@ -216,19 +213,34 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     if spec.ema:
         from gan_lightning.callbacks import EMACallback
 
-        callbacks.append(EMACallback(decay=0.999))
+        callbacks.append(EMACallback(decay=EMA_DECAY))
     fit_seconds = fit_exactly(model, data, spec.iterations, callbacks,
                               f"{spec.model}/{spec.kind}/seed {spec.seed}")
+    return model, data.std, fit_seconds
 
+
+def run_one(spec: RunSpec) -> dict[str, Any]:
+    """Train ``spec.model`` for ``spec.iterations`` batches; score 2,500 raw-G samples.
+
+    Returns the spec, the metrics (``"raw"`` and, with ``spec.ema``, ``"ema"``), the
+    samples as a float32 array and the wall times of building + fit and of fit alone.
+    """
+    started = time.perf_counter()
+    model, std, fit_seconds = train_one(spec)
+    return score_run(spec, model, std, fit_seconds, time.perf_counter() - started)
+
+
+def score_run(spec: RunSpec, model, std: float, fit_seconds: float, seconds: float) -> dict[str, Any]:
+    """The result of a trained run: ``ModeCoverage2D`` of the raw G (and of its EMA), samples, times."""
     noise = torch.Generator().manual_seed(EVAL_NOISE_SEED + spec.seed)
     samples = model.sample(spec.num_eval, use_ema=False, generator=noise)  # eval mode inside
-    result = {"spec": spec, "raw": coverage(samples, spec.kind, data.std),
-              "samples": samples.detach().float().cpu().numpy(), "std": data.std,
-              "fit_seconds": fit_seconds, "seconds": time.perf_counter() - started,
+    result = {"spec": spec, "raw": coverage(samples, spec.kind, std),
+              "samples": samples.detach().float().cpu().numpy(), "std": std,
+              "fit_seconds": fit_seconds, "seconds": seconds,
               "g_steps": sum(1 for i in range(spec.iterations) if (i + 1) % model.critic_steps == 0)}
     if spec.ema:
         noise = torch.Generator().manual_seed(EVAL_NOISE_SEED + spec.seed)
-        result["ema"] = coverage(model.sample(spec.num_eval, use_ema=True, generator=noise), spec.kind, data.std)
+        result["ema"] = coverage(model.sample(spec.num_eval, use_ema=True, generator=noise), spec.kind, std)
     return result
 
 
