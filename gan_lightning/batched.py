@@ -125,7 +125,6 @@ class StackedMLP:
         self.params: dict[str, torch.Tensor] = params
         self.buffers: dict[str, torch.Tensor] = buffers
         self.num_seeds = len(networks)
-        self.training = True
 
     def parameters(self) -> list[torch.Tensor]:
         return list(self.params.values())
@@ -136,14 +135,14 @@ class StackedMLP:
         return self
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        seeds = x.size(0)
         for name, layer in self.layers:
             if isinstance(layer, nn.Linear):
                 weight, bias = self.params[f"{name}.weight"], self.params[f"{name}.bias"]
                 if layer.out_features == 1:
                     # F.linear to one output is a matrix-vector product (gemv), which sums in
                     # another order than any batched product: one call per seed keeps its bits.
-                    x = torch.stack([F.linear(x[s], weight[s], bias[s]) for s in range(seeds)])
+                    x = torch.stack([F.linear(*per_seed) for per_seed in zip(x.unbind(), weight.unbind(),
+                                                                             bias.unbind())])
                 else:
                     x = _SeedLinear.apply(x, weight, bias)
             elif isinstance(layer, nn.BatchNorm1d):
@@ -153,17 +152,17 @@ class StackedMLP:
         return x.squeeze(2) if self.squeeze else x
 
     def _batch_norm(self, name: str, layer: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
-        """Per-seed BatchNorm: the (B, S*F) columns are normalised one by one, each seed's with its own
-        statistics; the running buffers are updated in place through views."""
+        """Per-seed BatchNorm in training mode (the only mode used here: evaluation runs the models
+        ``write_into`` fills): the (B, S*F) columns are normalised one by one, each seed's with its
+        own statistics; the running buffers are updated in place through views."""
         seeds, batch, features = x.shape
         columns = x.transpose(0, 1).reshape(batch, seeds * features)
         out = F.batch_norm(
             columns, self.buffers[f"{name}.running_mean"].view(-1), self.buffers[f"{name}.running_var"].view(-1),
             self.params[f"{name}.weight"].reshape(-1), self.params[f"{name}.bias"].reshape(-1),
-            training=self.training, momentum=layer.momentum, eps=layer.eps,
+            training=True, momentum=layer.momentum, eps=layer.eps,
         )
-        if self.training:
-            self.buffers[f"{name}.num_batches_tracked"].add_(1)
+        self.buffers[f"{name}.num_batches_tracked"].add_(1)
         return out.reshape(batch, seeds, features).transpose(0, 1)
 
     @torch.no_grad()
@@ -196,7 +195,7 @@ def _per_seed(loss: Callable, **options) -> Callable:
     loss = functools.partial(loss, **options) if options else loss
 
     def per_seed(*outputs: torch.Tensor) -> torch.Tensor:
-        return torch.stack([loss(*(out[s] for out in outputs)) for s in range(outputs[0].size(0))])
+        return torch.stack([loss(*seed_outputs) for seed_outputs in zip(*(out.unbind() for out in outputs))])
 
     return per_seed
 
@@ -232,7 +231,7 @@ def _gradient_penalty(discriminator: StackedMLP, real: torch.Tensor, fake: torch
     scores = discriminator(interpolates)
     (grad,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
     norms = grad.flatten(2).norm(2, dim=2)
-    return torch.stack([(norms[s] - 1.0).pow(2).mean() for s in range(norms.size(0))])
+    return torch.stack([(seed_norms - 1.0).pow(2).mean() for seed_norms in norms.unbind()])
 
 
 def _gan(model: GAN) -> BatchedRecipe:
