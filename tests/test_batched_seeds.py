@@ -118,3 +118,19 @@ def test_fit_seeds_leaves_the_global_rng_alone():
     assert torch.equal(torch.get_rng_state(), before)
     assert len(models) == 2 and models[0].generator.net[0].weight.shape == (8, 2)
 
+
+def test_speed_benchmark_prints_both_times_and_writes_its_section(tmp_path, capsys):
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# Benchmark results\n\n<!-- begin: other -->\nkept\n<!-- end: other -->\n")
+    with benchmark_script("batched_seeds") as script:
+        script.main(["--seeds", "2", "--iterations", "4", "--num-points", "400", "--g-hidden", "16,16",
+                     "--d-hidden", "8", "--out", str(out)])
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert any(line.startswith("separate runs (2 seeds x 4 iterations)") for line in printed)
+    assert any(line.startswith("batched (2 seeds x 4 iterations)") for line in printed)
+    difference = next(line for line in printed if line.startswith("max abs difference batched vs separate: "))
+    assert float(difference.split(": ")[1].split()[0]) <= TOLERANCE
+    assert printed[-1].startswith("speed-up (separate time / batched time): ")
+    text = out.read_text()
+    assert "<!-- begin: other -->\nkept\n<!-- end: other -->" in text
+    assert "<!-- begin: batched_seeds -->" in text and "| GAN | ring8 | 2 | 4 |" in text
