@@ -32,10 +32,12 @@ any rounding difference grows to O(lr * iterations) in those biases and the runn
 losses are the models' own functions called per seed (not ``vmap``-ed, whose backward rounds
 differently), one-output layers are ``F.linear`` per seed (a matrix-vector product), and the
 batched linear layer computes its gradients in the layout a separate run does (``_SeedLinear``).
-Elsewhere (another BLAS) the seeds may agree with separate runs only to rounding.
+With another BLAS or CPU the seeds may agree with separate runs only to rounding, and then
+differ by O(lr * iterations) in those biases and running means (the test asks for 1e-5 and
+would say so).
 
 Supported models (``SUPPORTED_MODELS``): those whose toy recipe is a plain D / G loss on the MLP
-networks with nothing else trained or drawn: GAN, LSGAN, WGAN (weight clipping), WGAN-GP,
+networks, with no other network, state or schedule: GAN, LSGAN, WGAN (weight clipping), WGAN-GP,
 PacGAN and RelativisticGAN, on vector data (``data_shape`` of rank 1). The others (SNGAN's
 power iteration, DRAGAN's and WGAN-div's perturbations, EBGAN's and BEGAN's autoencoders,
 MADGAN's generators, UnrolledGAN's unrolled D) raise ``ValueError``, as do ``grad_clip_norm``
