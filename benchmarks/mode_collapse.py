@@ -29,10 +29,12 @@ budget (``--iterations-for``). The committed recipes run 10,000 iterations (25,0
 
 Runs are single-threaded (``torch.set_num_threads(1)``); ``--workers N`` runs N of them in
 parallel processes (default 1: on the shared 2-core machine this was written on, 2 workers
-were no faster, see ``BUDGET_NOTE``).
+were no faster, see ``BUDGET_NOTE``). ``--batched-seeds`` trains the seeds of each (model,
+data set) as one batched model (``gan_lightning.batched``; GAN, LSGAN, WGAN, WGAN-GP, PacGAN,
+RelativisticGAN): the same runs, trained faster (``benchmarks/batched_seeds.py`` measures how much).
 
     python benchmarks/mode_collapse.py [--seeds 3] [--iterations N] [--models GAN,PacGAN]
-        [--data ring8,grid25] [--out benchmarks/RESULTS.md] [--workers 2]
+        [--data ring8,grid25] [--out benchmarks/RESULTS.md] [--workers 2] [--batched-seeds]
 
 Writes the Markdown report (``--out``) and one PNG per data set with every model's
 final samples (first seed) over the true modes, in ``benchmarks/mode_collapse/``.
@@ -81,6 +83,7 @@ DEFAULT_D_HIDDEN = (200, 200, 200)
 DEFAULT_LATENT_DIM = 2
 DEFAULT_SECTION = "mode_collapse"  # of benchmarks/RESULTS.md, see benchmarks/report.py
 EVAL_NOISE_SEED = 10_000  # evaluation noise: torch.Generator seeded EVAL_NOISE_SEED + seed
+EMA_DECAY = 0.999
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,19 +199,15 @@ def fit_exactly(model, data, iterations: int, callbacks=(), label: str = "") -> 
     return seconds
 
 
-def run_one(spec: RunSpec) -> dict[str, Any]:
-    """Train ``spec.model`` for ``spec.iterations`` batches; score 2,500 raw-G samples.
-
-    Returns the spec, the metrics (``"raw"`` and, with ``spec.ema``, ``"ema"``), the
-    samples as a float32 array and the wall times of building + fit and of fit alone.
-    """
+def train_one(spec: RunSpec) -> tuple[Any, float, float]:
+    """Train ``spec.model`` for ``spec.iterations`` batches, seeded ``spec.seed``; returns the
+    model, the data set's std and the fit's wall seconds."""
     import lightning as L
 
     from gan_lightning.data import Toy2D
 
     _quiet()
     torch.set_num_threads(spec.threads)
-    started = time.perf_counter()
     L.seed_everything(spec.seed, workers=False, verbose=False)
     data = Toy2D(kind=spec.kind, num_points=spec.num_points, batch_size=spec.batch_size, seed=spec.seed)
     model = build_model(spec)
@@ -216,24 +215,82 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     if spec.ema:
         from gan_lightning.callbacks import EMACallback
 
-        callbacks.append(EMACallback(decay=0.999))
+        callbacks.append(EMACallback(decay=EMA_DECAY))
     fit_seconds = fit_exactly(model, data, spec.iterations, callbacks,
                               f"{spec.model}/{spec.kind}/seed {spec.seed}")
+    return model, data.std, fit_seconds
 
+
+def run_one(spec: RunSpec) -> dict[str, Any]:
+    """Train ``spec.model`` for ``spec.iterations`` batches; score 2,500 raw-G samples.
+
+    Returns the spec, the metrics (``"raw"`` and, with ``spec.ema``, ``"ema"``), the
+    samples as a float32 array and the wall times of building + fit and of fit alone.
+    """
+    started = time.perf_counter()
+    model, std, fit_seconds = train_one(spec)
+    return score_run(spec, model, std, fit_seconds, time.perf_counter() - started)
+
+
+def score_run(spec: RunSpec, model, std: float, fit_seconds: float, seconds: float) -> dict[str, Any]:
+    """The result of a trained run: ``ModeCoverage2D`` of the raw G (and of its EMA), samples, times."""
     noise = torch.Generator().manual_seed(EVAL_NOISE_SEED + spec.seed)
     samples = model.sample(spec.num_eval, use_ema=False, rng=noise)  # eval mode inside
-    result = {"spec": spec, "raw": coverage(samples, spec.kind, data.std),
-              "samples": samples.detach().float().cpu().numpy(), "std": data.std,
-              "fit_seconds": fit_seconds, "seconds": time.perf_counter() - started,
+    result = {"spec": spec, "raw": coverage(samples, spec.kind, std),
+              "samples": samples.detach().float().cpu().numpy(), "std": std,
+              "fit_seconds": fit_seconds, "seconds": seconds,
               "g_steps": sum(1 for i in range(spec.iterations) if (i + 1) % model.critic_steps == 0)}
     if spec.ema:
         noise = torch.Generator().manual_seed(EVAL_NOISE_SEED + spec.seed)
-        result["ema"] = coverage(model.sample(spec.num_eval, use_ema=True, rng=noise), spec.kind, data.std)
+        result["ema"] = coverage(model.sample(spec.num_eval, use_ema=True, rng=noise), spec.kind, std)
     return result
 
 
-def run_all(specs: Sequence[RunSpec], workers: int, log=print) -> list[dict[str, Any]]:
-    """Every spec, ``workers`` at a time (spawned processes; in-process when ``workers == 1``)."""
+def train_seeds_batched(specs: Sequence[RunSpec]) -> tuple[list[Any], float, float]:
+    """The runs of ``specs`` (one spec per seed, equal but for the seed) trained as one batched
+    model (``gan_lightning.batched``), each seed as ``train_one`` would train it; returns the
+    models (one per spec), the data set's std and the batched fit's wall seconds."""
+    from gan_lightning.batched import fit_seeds
+    from gan_lightning.data import Toy2D
+
+    first = specs[0]
+    if any(dataclasses.replace(spec, seed=first.seed) != first for spec in specs):
+        raise ValueError("batched seeds: the specs must differ in their seed only")
+    _quiet()
+    torch.set_num_threads(first.threads)
+    models, fit_seconds = fit_seeds(
+        lambda: build_model(first),
+        lambda seed: Toy2D(kind=first.kind, num_points=first.num_points, batch_size=first.batch_size, seed=seed),
+        [spec.seed for spec in specs], first.iterations, ema_decay=EMA_DECAY if first.ema else None)
+    return models, Toy2D(kind=first.kind).std, fit_seconds
+
+
+def run_seeds_batched(specs: Sequence[RunSpec]) -> list[dict[str, Any]]:
+    """``run_one`` of every spec, the seeds trained as one batched model (``train_seeds_batched``);
+    each run's times are the batched ones divided by the number of seeds."""
+    started = time.perf_counter()
+    models, std, fit_seconds = train_seeds_batched(specs)
+    share = (time.perf_counter() - started) / len(specs)
+    return [score_run(spec, model, std, fit_seconds / len(specs), share) for spec, model in zip(specs, models)]
+
+
+def seed_groups(specs: Sequence[RunSpec]) -> list[list[RunSpec]]:
+    """``specs`` grouped by everything but the seed, in order of first appearance."""
+    groups: dict[RunSpec, list[RunSpec]] = {}
+    for spec in specs:
+        groups.setdefault(dataclasses.replace(spec, seed=0), []).append(spec)
+    return list(groups.values())
+
+
+def run_separately(specs: Sequence[RunSpec]) -> list[dict[str, Any]]:
+    return [run_one(spec) for spec in specs]
+
+
+def run_all(specs: Sequence[RunSpec], workers: int, log=print, batched_seeds: bool = False) -> list[dict[str, Any]]:
+    """Every spec, ``workers`` at a time (spawned processes; in-process when ``workers == 1``).
+
+    ``batched_seeds``: the seeds of each (model, data set) train together as one batched model
+    (``run_seeds_batched``), one such group per task; otherwise every run is a task of its own."""
     results = []
     loads = []
 
@@ -245,14 +302,17 @@ def run_all(specs: Sequence[RunSpec], workers: int, log=print) -> list[dict[str,
             f"rkl {raw['reverse_kl']:.3f}  fit {result['fit_seconds']:6.1f}s  load {loads[-1]:.1f}")
         results.append(result)
 
+    task, tasks = (run_seeds_batched, seed_groups(specs)) if batched_seeds else (run_separately, [[s] for s in specs])
     if workers <= 1:
-        for spec in specs:
-            report(run_one(spec))
+        for task_results in map(task, tasks):
+            for result in task_results:
+                report(result)
     else:
         context = multiprocessing.get_context("spawn")
         with context.Pool(workers, maxtasksperchild=None) as pool:
-            for result in pool.imap_unordered(run_one, specs):
-                report(result)
+            for task_results in pool.imap_unordered(task, tasks):
+                for result in task_results:
+                    report(result)
     for result in results:
         result["load"] = loads
     return results
@@ -490,7 +550,13 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
            == (DEFAULT_G_HIDDEN, DEFAULT_D_HIDDEN, DEFAULT_LATENT_DIM) else " (NOT PacGAN's 4x400 / 3x200 / 2).")
         + " Everything else: the `init_args` of `experiments/<model>/<data>.yaml`.",
         f"- Machine: {platform.platform()}, {os.cpu_count()} CPUs (shared with other jobs), torch "
-        f"{torch.__version__}, {first.threads} thread per run, {args.workers} runs in parallel.",
+        f"{torch.__version__}, {first.threads} thread per run, {args.workers} runs in parallel"
+        + (" (a run: the seeds of one model and data set, trained as one batched model)." if args.batched_seeds
+           else "."),
+        *(["- `--batched-seeds`: the seeds of each model and data set trained as one batched model "
+           "(`gan_lightning.batched`), each seed as its separate run would train it (same initial weights, "
+           "noise, data order and optimizer state); *Fit s / run* is the batched fit's time divided by "
+           "the seeds."] if args.batched_seeds else []),
         f"- Wall time of the whole run: **{wall_seconds / 60:.1f} min**. Load average (1 min) at "
         f"start {load_start[0]:.1f}, at end {load_end[0]:.1f}, over the run (sampled as runs finished) "
         + (f"min {min(loads):.1f} / mean {statistics.fmean(loads):.1f} / max {max(loads):.1f}"
@@ -539,6 +605,8 @@ def _budget_overrides(text: str) -> dict[str, int]:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from gan_lightning.batched import SUPPORTED_MODELS
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
@@ -568,6 +636,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="runs in parallel, one thread each (default 1)")
     parser.add_argument("--ema", action=argparse.BooleanOptionalAction, default=True,
                         help="also keep an EMA of G (decay 0.999) and report its metrics (default on)")
+    parser.add_argument("--batched-seeds", action="store_true",
+                        help="train the seeds of each (model, data set) as one batched model in one process "
+                             "(gan_lightning.batched: each seed as its separate run would train it, faster); "
+                             f"for {', '.join(SUPPORTED_MODELS)}")
     args = parser.parse_args(argv)
     if isinstance(args.iterations_for, str):
         args.iterations_for = _budget_overrides(args.iterations_for)
@@ -581,6 +653,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"unknown data sets {bad}; choose from {', '.join(DATA_KINDS)}")
     if args.seeds < 1 or args.iterations < 1 or args.workers < 1:
         parser.error("--seeds, --iterations and --workers must be >= 1")
+    if args.batched_seeds:
+        unsupported = [m for m in args.models if m not in SUPPORTED_MODELS]
+        if unsupported:
+            parser.error(f"--batched-seeds does not support {', '.join(unsupported)}; it supports "
+                         f"{', '.join(SUPPORTED_MODELS)} (pass --models, or run those without --batched-seeds)")
     return args
 
 
@@ -603,10 +680,11 @@ def main(argv=None) -> None:
         for kind in args.data:
             load_recipe(model, kind)
     specs = make_specs(args)
-    print(f"{len(specs)} runs, {args.workers} in parallel: {command}", flush=True)
+    how = "seeds batched per (model, data set)" if args.batched_seeds else "one at a time"
+    print(f"{len(specs)} runs ({how}), {args.workers} in parallel: {command}", flush=True)
     load_start = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
     started = time.perf_counter()
-    results = run_all(specs, args.workers, log=lambda line: print(line, flush=True))
+    results = run_all(specs, args.workers, log=lambda line: print(line, flush=True), batched_seeds=args.batched_seeds)
     wall = time.perf_counter() - started
     plots = {kind: plot_samples(results, kind, args.plots / f"{kind}.png") for kind in args.data}
     write_report(results, args, command, wall, load_start, args.out, plots)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from conftest import benchmark_script
 
@@ -64,3 +65,45 @@ def test_tiny_run_gives_a_table_with_one_row_per_model(bench, tmp_path):
     assert "<!-- begin: other -->\nkept\n<!-- end: other -->" in text
     assert "<!-- begin: mode_collapse -->" in text and "| GAN | 20 (20) |" in text
     assert "PUBLISHED" in text  # the published tables go with the default section
+
+
+def test_batched_seeds_flag_trains_the_same_runs_into_the_same_tables(bench, tmp_path):
+    out = tmp_path / "RESULTS.md"
+    args = bench.parse_args(["--models", "GAN,WGANGP", "--data", "ring8", "--seeds", "2", "--iterations", "10",
+                             "--num-points", "500", "--num-eval", "300", "--g-hidden", "16,16", "--d-hidden", "16",
+                             "--batched-seeds", "--out", str(out)])
+    specs = bench.make_specs(args)
+    assert [len(group) for group in bench.seed_groups(specs)] == [2, 2]
+    logged = []
+    batched = bench.run_all(specs, 1, log=logged.append, batched_seeds=args.batched_seeds)
+    separate = bench.run_all(specs, 1, log=lambda line: None)
+    assert len(logged) == len(batched) == len(separate) == 4
+
+    def by_run(results):
+        return sorted(results, key=lambda r: (r["spec"].model, r["spec"].seed))
+
+    for got, want in zip(by_run(batched), by_run(separate)):
+        assert got["spec"] == want["spec"] and got["g_steps"] == want["g_steps"]
+        assert np.allclose(got["samples"], want["samples"], atol=1e-5)
+        for which in ("raw", "ema"):
+            assert got[which]["modes"] == want[which]["modes"]
+            assert got[which]["high_quality"] == pytest.approx(want[which]["high_quality"])
+    assert not np.allclose(by_run(batched)[0]["samples"], by_run(batched)[1]["samples"])  # two seeds of GAN
+
+    def without_times(results):
+        return [line.rsplit("|", 2)[0] for line in bench.markdown_table(bench.summarise(results, "ring8"),
+                                                                         "ring8").splitlines()]
+
+    assert without_times(batched) == without_times(separate)
+    batched[0]["load"] = [1.0]
+    text = bench.write_report(batched, args, "python benchmarks/mode_collapse.py --batched-seeds", 1.0,
+                              (1.0, 1.0, 1.0), out, {})
+    assert "| GAN | 10 (10) |" in text and "| WGANGP | 10 (2) |" in text
+    assert "`--batched-seeds`: the seeds of each model and data set trained as one batched model" in text
+
+
+def test_batched_seeds_flag_names_the_models_it_cannot_batch(bench, capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--batched-seeds", "--models", "GAN,SNGAN,MADGAN"])
+    error = capsys.readouterr().err
+    assert "--batched-seeds does not support SNGAN, MADGAN; it supports GAN, LSGAN, WGAN, WGANGP" in error
