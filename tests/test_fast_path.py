@@ -141,6 +141,19 @@ def test_channels_last_weights_and_batches_train_like_the_default_layout(tmp_pat
     assert all(torch.allclose(plain[k].float(), nhwc[k].float(), atol=1e-5) for k in plain)
 
 
+@pytest.mark.parametrize("name", ["CoGAN", "BEGAN", "WGANGP", "UnrolledGAN", "VAEGAN"])
+def test_channels_last_suits_models_that_handle_images_their_own_way(name, tmp_path):
+    """Coupled pairs, an autoencoder critic, a gradient penalty, an unrolled functional D, an encoder."""
+    from test_core import tiny_model
+
+    L.seed_everything(0)
+    model = tiny_model(name, channels_last=True)
+    tiny_trainer(tmp_path, 2).fit(model, MNIST5k(batch_size=16))
+    convs = [p for p in model.parameters() if p.dim() == 4]
+    assert convs and all(fast.is_channels_last(p) for p in convs)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
 def test_channels_last_batch_converts_the_images_of_a_batch_in_place():
     x, y = torch.randn(2, 3, 4, 4), torch.arange(2)
     batch = [x, y]
