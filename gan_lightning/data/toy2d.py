@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from gan_lightning.data.base import GANDataModule
+from gan_lightning.data.resident import DeviceResidentData
 
 
 def mixture_modes(kind: str, radius: float = 1.0, grid_size: int = 5, grid_spacing: float = 2.0) -> torch.Tensor:
@@ -34,8 +35,12 @@ def sample_mixture(modes: torch.Tensor, std: float, num_points: int, seed: int):
     return points, labels
 
 
-class Toy2D(GANDataModule):
-    """PacGAN's synthetic set-up: 100k points from a 2-D Gaussian mixture (defaults from the paper)."""
+class Toy2D(DeviceResidentData, GANDataModule):
+    """PacGAN's synthetic set-up: 100k points from a 2-D Gaussian mixture (defaults from the paper).
+
+    ``device_resident``: keep the training points on the training device and batch them there
+    (:mod:`gan_lightning.data.resident`).
+    """
 
     data_shape = (2,)
     data_kind = "toy2d"
@@ -50,8 +55,10 @@ class Toy2D(GANDataModule):
         num_heldout: int = 2_500,
         num_workers: int = 0,
         seed: int = 0,
+        device_resident: bool = False,
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        self.device_resident = device_resident
         self.kind = kind
         self.modes = mixture_modes(kind, radius=radius)
         self.std = std if std is not None else (0.01 if kind == "ring8" else 0.05)

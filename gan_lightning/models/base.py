@@ -36,7 +36,7 @@ import lightning as L
 import torch
 from torch import nn
 
-from gan_lightning.core import compat
+from gan_lightning.core import compat, fast
 from gan_lightning.core.optim import OptimizerSettings, build_optimizer
 from gan_lightning.core.phases import Phase, StepContext
 from gan_lightning.core.state import TrainingState
@@ -75,6 +75,14 @@ class GANModule(L.LightningModule):
         lr_decay_iters: decay every learning rate linearly to 0 over the last this-many iterations
             of ``trainer.max_steps`` (0: constant).
         num_fixed_samples: size of the fixed noise batch used for sample grids.
+        channels_last: keep 4-D weights and image batches in channels_last (NHWC) layout.
+        compile: ``torch.compile`` the generator and the discriminator (``true``) or the networks named
+            in a list, in place (``state_dict`` keys unchanged). compile_options: passed to ``torch.compile``.
+        optimizer_implementation: ``auto``, ``foreach``, ``fused`` or ``single_tensor``, for every optimizer
+            (``optimizers: {name: {implementation: ...}}`` sets one network's).
+
+    The fast-path options and mixed precision (``--trainer.precision bf16-mixed`` / ``16-mixed``)
+    are described in :mod:`gan_lightning.core.fast`.
 
     Settings left at ``None`` take the model's ``recipe`` (its paper's values, in the class
     docstring and ``gan-lightning models``), then ``BASE_RECIPE``.
@@ -107,6 +115,10 @@ class GANModule(L.LightningModule):
         grad_clip_norm: float | None = None,
         lr_decay_iters: int = 0,
         num_fixed_samples: int = 64,
+        channels_last: bool = False,
+        compile: bool | list[str] = False,
+        compile_options: dict[str, Any] | None = None,
+        optimizer_implementation: Literal["auto", "foreach", "fused", "single_tensor"] = "auto",
     ) -> None:
         super().__init__()
         frame = _outermost_init_frame(self)
@@ -130,6 +142,7 @@ class GANModule(L.LightningModule):
         self.betas, self.momentum = tuple(settings["betas"]), float(settings["momentum"])
         self.weight_decay = float(settings["weight_decay"])
         self.optimizer_overrides = {str(k): dict(v) for k, v in (optimizers or {}).items()}
+        self.optimizer_implementation = optimizer_implementation
         self.base_settings("generator")  # bad values fail here, when the model is built
         self.grad_clip_norm = grad_clip_norm
         self.lr_decay_iters = lr_decay_iters
@@ -140,6 +153,10 @@ class GANModule(L.LightningModule):
         self._optimizer_index: dict[str, int] = {}
         self._toggle: compat.OptimizerToggle | None = None
         self._latest_terms: dict[str, torch.Tensor] = {}
+        self.channels_last = bool(channels_last)
+        self.compile_networks = compile
+        self.compile_options = dict(compile_options or {})
+        self._deferred_clipping = fast.DeferredClipping()
         # Fixed noise for sample grids: a buffer, so it is saved and moves with the module;
         # drawn from its own generator so building a model does not consume the global RNG.
         fixed = torch.randn(num_fixed_samples, latent_dim, generator=torch.Generator().manual_seed(1234))
@@ -282,7 +299,8 @@ class GANModule(L.LightningModule):
     def base_settings(self, group: str) -> OptimizerSettings:
         """The group's settings before the per-network table: ``lr_d`` for ``discriminator*`` groups."""
         lr = self.lr_d if group.startswith("discriminator") else self.lr_g
-        return OptimizerSettings(self.optimizer_name, lr, self.betas, self.momentum, self.weight_decay)
+        return OptimizerSettings(self.optimizer_name, lr, self.betas, self.momentum, self.weight_decay,
+                                 self.optimizer_implementation)
 
     def optimizer_settings(self, group: str) -> OptimizerSettings:
         """The settings of group ``group``, the lazy-regularization scaling included."""
@@ -332,6 +350,23 @@ class GANModule(L.LightningModule):
         if self.grad_clip_norm is not None:
             self.clip_gradients(optimizer, gradient_clip_val=self.grad_clip_norm, gradient_clip_algorithm="norm")
         optimizer.step()
+
+    def clip_gradients(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        """Lightning's clipping; under a gradient scaler (``16-mixed``) it waits for the unscaled gradients.
+
+        In manual optimization this runs before ``optimizer.step()``, where the mixed-precision
+        plugin unscales; clipping here would bound the scaled gradients. With a scaler the request
+        is kept and carried out in ``on_before_optimizer_step`` (see :mod:`gan_lightning.core.fast`).
+        """
+        if fast.grad_scaler(self) is None or self._fabric is not None:
+            return super().clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        self._deferred_clipping.request(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        """Carry out a clipping request deferred by ``clip_gradients`` (the gradients are unscaled now)."""
+        request = self._deferred_clipping.pop(optimizer)
+        if request is not None:
+            super().clip_gradients(optimizer, *request)
 
     def step_schedulers(self) -> None:
         schedulers = self.lr_schedulers()
@@ -436,6 +471,17 @@ class GANModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         compat.allow_partial_backward(self._trainer)
         self._decorrelate_ranks()
+
+    def configure_model(self) -> None:
+        """The fast-path options on the networks, before the optimizers are built (:mod:`gan_lightning.core.fast`)."""
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
+        fast.compile_networks(self, fast.networks_to_compile(self, self.compile_networks), self.compile_options)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """With ``channels_last``, the batch's images in channels_last layout (on the device, in place)."""
+        if self.channels_last:
+            fast.channels_last_batch_(batch)
 
     def on_fit_start(self) -> None:
         self.training_state.to(self.device)
