@@ -61,8 +61,11 @@ def main(argv=None) -> None:
     parser.add_argument("--before", type=Path, required=True, help="a checkout of the old core")
     parser.add_argument("--steps", type=int, default=12, help="iterations per experiment (>= 5: past n_critic)")
     parser.add_argument("--section", default=None, help="write this section of benchmarks/RESULTS.md")
+    parser.add_argument("--models", default=None, help="comma-separated experiment folders (default: all)")
     args = parser.parse_args(argv)
     configs = sorted(REPO.glob("experiments/*/mnist5k.yaml")) + sorted(REPO.glob("experiments/*/ring8.yaml"))
+    if args.models:
+        configs = [c for c in configs if c.parent.name in args.models.lower().split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for config in configs:
@@ -76,9 +79,10 @@ def main(argv=None) -> None:
     equal = sum(1 for row in rows if row[2] == 0)
     print(f"bitwise equal: {equal} of {len(rows)} experiments")
     if args.section:
-        lines = [f"Written by `benchmarks/port_equivalence.py`; do not edit by hand.", "", "```",
+        lines = ["Written by `benchmarks/port_equivalence.py`; do not edit by hand.", "", "```",
                  command_line(__file__), "```", "",
-                 f"Every `mnist5k` and `ring8` experiment, {args.steps} iterations, old core vs new core:",
+                 f"{'Every' if not args.models else 'These'} `mnist5k` and `ring8` experiments, {args.steps} iterations, "
+                 f"old core (`--before`) vs this tree:",
                  "", "| experiment | tensors | differ | max abs difference |", "|---|---:|---:|---:|"]
         lines += [f"| {n} | {c} | {d} | {w:.3g} |" for n, c, d, w in rows]
         lines += ["", f"**{equal} of {len(rows)} experiments train bitwise the same.**"]

@@ -47,8 +47,8 @@ DEFAULT_CALLBACKS = {
     "ema": "gan_lightning.callbacks.EMACallback",
     "sample_grid": "gan_lightning.callbacks.SampleGridCallback",
     "divergence_guard": "gan_lightning.callbacks.DivergenceGuard",
-    "checkpoint": "lightning.pytorch.callbacks.ModelCheckpoint",
     "progress_bar": "gan_lightning.callbacks.ProgressBar",
+    "checkpoint": "lightning.pytorch.callbacks.ModelCheckpoint",
 }
 
 USAGE = """usage: gan-lightning VERB [options]

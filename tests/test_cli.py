@@ -133,7 +133,7 @@ def resolved_callbacks(*args) -> list[tuple[str, dict]]:
 
 
 def test_default_callbacks_change_key_by_key_and_give_way_to_listed_ones(tmp_path):
-    names = ["EMACallback", "SampleGridCallback", "DivergenceGuard", "ModelCheckpoint"]
+    names = ["EMACallback", "SampleGridCallback", "DivergenceGuard", "ProgressBar", "ModelCheckpoint"]
     assert [name for name, _ in resolved_callbacks()] == names
     assert [c.rsplit(".", 1)[-1] for c in DEFAULT_CALLBACKS.values()] == names
     changed = dict(resolved_callbacks("--sample_grid.every_n_steps", "7", "--checkpoint.every_n_train_steps", "9"))
@@ -144,11 +144,14 @@ def test_default_callbacks_change_key_by_key_and_give_way_to_listed_ones(tmp_pat
     config.write_text("trainer:\n  callbacks:\n    - class_path: gan_lightning.callbacks.SampleGridCallback\n"
                       "      init_args: {every_n_steps: 3}\n")
     listed = resolved_callbacks("--config", str(config))
-    assert [name for name, _ in listed] == ["EMACallback", "DivergenceGuard", "SampleGridCallback", "ModelCheckpoint"]
-    assert listed[2][1]["every_n_steps"] == 3
+    assert [name for name, _ in listed] == ["EMACallback", "DivergenceGuard", "ProgressBar", "SampleGridCallback",
+                                            "ModelCheckpoint"]
+    assert listed[3][1]["every_n_steps"] == 3
     assert resolved_callbacks("--default_callbacks", "false") == []
     no_checkpoint = resolved_callbacks("--trainer.enable_checkpointing", "false")
-    assert [name for name, _ in no_checkpoint] == names[:3]
+    assert [name for name, _ in no_checkpoint] == names[:4]
+    no_bar = resolved_callbacks("--trainer.enable_progress_bar", "false")
+    assert [name for name, _ in no_bar] == names[:3] + names[4:]
 
 
 def test_sample_from_a_checkpoint(trained_run, tmp_path):

@@ -19,7 +19,6 @@ from conftest import BENCHMARKS, benchmark_script, tiny_dcgan, tiny_trainer
 from gan_lightning.core import fast
 from gan_lightning.data import MNIST5k, Toy2D
 from gan_lightning.data.resident import DeviceResidentLoader
-from gan_lightning.models import GAN
 
 
 class StepLog(L.Callback):
