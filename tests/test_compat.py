@@ -52,3 +52,57 @@ def test_optimizer_toggle_freezes_the_other_groups_and_restores_them():
     with toggle("e"):  # a parameter in two groups stays trainable when either group is toggled on
         assert all(p.requires_grad for p in shared.parameters())
         assert not any(p.requires_grad for p in a.parameters())
+
+
+# ---------------------------------------------------------------------------- the end of training
+class EndOfTraining(L.Callback):
+    """Records the loop counters at on_train_end and the RNG state of each iteration's end."""
+
+    def __init__(self):
+        self.rng_after_batch = {}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.rng_after_batch[trainer.global_step] = torch.get_rng_state()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        torch.rand(4)  # epoch-end work that draws from the RNG
+
+    def on_train_end(self, trainer, pl_module):
+        torch.rand(4)
+        epochs, batches = trainer.fit_loop.epoch_progress.total, trainer.fit_loop.epoch_loop.batch_progress
+        self.epochs = (epochs.ready, epochs.started, epochs.processed, epochs.completed)
+        self.batches_in_epoch, self.is_last_batch = batches.current.ready, batches.is_last_batch
+        self.cut_short, self.between = compat.epoch_cut_short(trainer), compat.between_epochs(trainer)
+        self.rng_for_checkpoint = compat.rng_state_for_checkpoint(trainer)["torch"]
+
+
+def test_lightning_closes_an_epoch_that_max_steps_cuts_short(tmp_path, mnist5k):
+    """What compat.end_of_training_loop_state undoes: 7 iterations of 5-batch epochs stop 2 batches
+    into the second epoch, yet Lightning counts that epoch as completed (a resume from this state
+    would start the third). If an upgrade stops doing so, epoch_cut_short is False and the rewrite idle."""
+    probe = EndOfTraining()
+    tiny_trainer(tmp_path, 7, callbacks=[probe]).fit(tiny_dcgan(), mnist5k)
+    assert probe.epochs == (2, 2, 2, 2)
+    assert (probe.batches_in_epoch, probe.is_last_batch) == (2, False)
+    assert probe.cut_short and probe.between
+
+
+def test_lightning_keeps_the_batch_counters_of_the_epoch_that_ended_training(tmp_path, mnist5k):
+    """The other half: 10 iterations end the second epoch with its counters at 5 batches, which a resume
+    would carry into the third epoch (one batch, then the fourth)."""
+    probe = EndOfTraining()
+    tiny_trainer(tmp_path, 10, callbacks=[probe]).fit(tiny_dcgan(), mnist5k)
+    assert probe.epochs == (2, 2, 2, 2)
+    assert (probe.batches_in_epoch, probe.is_last_batch) == (5, True)
+    assert probe.between and not probe.cut_short
+
+
+def test_the_rng_of_the_end_of_training_checkpoint_is_taken_when_the_last_iteration_ended(tmp_path, mnist5k):
+    """remember_rng_at_stop wraps FitLoop.on_advance_end, which runs the epoch-end hooks of the epoch
+    the loop stopped in: its snapshot is the state after the last iteration, not after those hooks."""
+    probe = EndOfTraining()
+    trainer = tiny_trainer(tmp_path, 7, callbacks=[probe])
+    trainer.fit(tiny_dcgan(), mnist5k)  # GANModule.setup installs the snapshot
+    assert torch.equal(probe.rng_for_checkpoint, probe.rng_after_batch[7])
+    assert not torch.equal(torch.get_rng_state(), probe.rng_after_batch[7])  # the hooks did draw
+

@@ -426,6 +426,8 @@ class GANModule(L.LightningModule):
     # ------------------------------------------------------------------ setup and checkpoints
     def setup(self, stage: str) -> None:
         compat.allow_partial_backward(self._trainer)
+        if stage == "fit" and self._trainer is not None:
+            compat.remember_rng_at_stop(self._trainer)  # for the checkpoint of the end of training
         self._decorrelate_ranks()
 
     def on_fit_start(self) -> None:
@@ -438,11 +440,15 @@ class GANModule(L.LightningModule):
             torch.manual_seed(base + self.global_rank)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["gan_lightning"] = {
+        rng = compat.rng_state_for_checkpoint(self._trainer)  # as the last iteration left them
+        extra = {
             "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
-            "rng": compat.capture_rng_state(),
+            "rng": rng,
             "training_state": self.training_state.state_dict(),
         }
+        checkpoint["gan_lightning"] = extra
+        if self._trainer is not None:
+            compat.end_of_training_loop_state(self.trainer, checkpoint)  # extending a finished run is exact
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if any(key.startswith("generator_ema.") for key in checkpoint.get("state_dict", {})):
