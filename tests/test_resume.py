@@ -107,3 +107,30 @@ def test_extending_a_finished_run_is_bitwise_equal_to_the_straight_run(tmp_path,
     assert trainer.global_step == 20
     assert_same_training_state(straight_20, extended)
 
+
+class LearningRates(L.Callback):
+    def __init__(self):
+        self.seen = {}
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.seen[trainer.global_step] = [opt.param_groups[0]["lr"] for opt in trainer.optimizers]
+
+
+def test_extending_a_run_with_lr_decay_replans_the_decay_for_the_new_budget(tmp_path):
+    """lr_decay_iters decays over the last iterations of max_steps: a run extended from 10 to 20
+    iterations decayed over 4..10, then goes on as a 20-iteration run goes on from iteration 10 (full
+    learning rate up to iteration 14, then the decay to 0 at 20). The first 10 iterations differ from
+    the straight run's, so the weights do too (README, Resume)."""
+    straight_lrs, first_lrs, extended_lrs = LearningRates(), LearningRates(), LearningRates()
+    straight, _ = run_to(tmp_path / "straight", 20, lr_decay_iters=6, record=straight_lrs)
+    run_to(tmp_path / "extended", 10, lr_decay_iters=6, record=first_lrs)
+    extended, _ = run_to(tmp_path / "extended", 20, ckpt_path="last", lr_decay_iters=6, record=extended_lrs)
+    base = 2e-4
+    assert first_lrs.seen[9] == pytest.approx([base / 6] * 2)  # the first run decayed to its own end
+    assert straight_lrs.seen[9] == [base] * 2
+    assert sorted(extended_lrs.seen) == list(range(10, 20))
+    # every resumed iteration, the first included, at the lr of the straight 20-iteration run
+    assert {step: extended_lrs.seen[step] for step in range(10, 20)} == {step: straight_lrs.seen[step]
+                                                                       for step in range(10, 20)}
+    assert extended_lrs.seen[10] == [base] * 2 and extended_lrs.seen[19] == pytest.approx([base / 6] * 2)
+    assert not torch.equal(straight.generator.net[0].weight, extended.generator.net[0].weight)

@@ -445,6 +445,7 @@ class GANModule(L.LightningModule):
             "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
             "rng": rng,
             "training_state": self.training_state.state_dict(),
+            "max_steps": self.trainer.max_steps if self._trainer is not None else None,  # lr_decay_iters' plan
         }
         checkpoint["gan_lightning"] = extra
         if self._trainer is not None:
@@ -456,6 +457,11 @@ class GANModule(L.LightningModule):
         extra = checkpoint.get("gan_lightning", {})
         if "training_state" in extra:
             self.training_state.load_state_dict(extra["training_state"], device=self.device)
+        if self.lr_decay_iters and self._trainer is not None and self.trainer.training:
+            from gan_lightning.core.optim import replan_linear_decay
+
+            # a run extended to a new max_steps continues on the new plan from its first iteration
+            replan_linear_decay(checkpoint, self.trainer.max_steps, self.lr_decay_iters)
         if "rng" in extra and self._trainer is not None and self.trainer.training:
             compat.restore_rng_state(extra["rng"])  # a resumed run draws the noise the uninterrupted one drew
             self._decorrelate_ranks()
