@@ -106,3 +106,15 @@ def test_the_rng_of_the_end_of_training_checkpoint_is_taken_when_the_last_iterat
     assert torch.equal(probe.rng_for_checkpoint, probe.rng_after_batch[7])
     assert not torch.equal(torch.get_rng_state(), probe.rng_after_batch[7])  # the hooks did draw
 
+
+def test_lightning_leaves_a_sampler_that_shards_by_itself_alone():
+    from torch.utils.data import DataLoader
+
+    from gan_lightning.data import EpochSeededSampler
+
+    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False, enable_progress_bar=False)
+    ours = DataLoader(range(10), sampler=EpochSeededSampler(10, num_replicas=2, rank=1))
+    plain = DataLoader(range(10), shuffle=True)
+    assert not trainer._data_connector._requires_distributed_sampler(ours)
+    assert trainer._data_connector._requires_distributed_sampler(plain)  # this one Lightning would wrap
+

@@ -202,3 +202,36 @@ def rng_state_for_checkpoint(trainer) -> dict[str, Any]:
             return snapshot[1]
     return capture_rng_state()
 
+
+# ---------------------------------------------------------------------------- 5. every rank's RNG
+def gather_rng_states(state: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Every rank's RNG states in rank order (``torch.distributed.all_gather_object``), or None
+    outside a process group of two or more. A collective: every rank must call it."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return None
+    states: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(states, state)
+    return states
+
+
+# ---------------------------------------------------------------------------- 6. samplers that shard
+class ShardingSampler(torch.utils.data.DistributedSampler):
+    """Base of a sampler that gives each DDP rank its own shard itself.
+
+    Lightning wraps every training sampler that is not a ``DistributedSampler`` in its
+    ``DistributedSamplerWrapper`` (``use_distributed_sampler=True``, the default), which hides
+    the sampler's own methods (``resume``) and state from the loader. A subclass of
+    ``DistributedSampler`` is left as it is. Subclasses set ``num_replicas`` and ``rank``
+    themselves; ``DistributedSampler.__init__`` (which asks the process group) is not called.
+    """
+
+    def __init__(self, num_replicas: int = 1, rank: int = 0) -> None:  # noqa: D107 - no super().__init__
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} is not in [0, {num_replicas})")
+        self.num_replicas, self.rank, self.epoch = num_replicas, rank, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+

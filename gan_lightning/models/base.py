@@ -440,13 +440,19 @@ class GANModule(L.LightningModule):
             torch.manual_seed(base + self.global_rank)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        rng = compat.rng_state_for_checkpoint(self._trainer)  # as the last iteration left them
+        # Under DDP every rank runs this hook and rank 0 writes the file: the RNG states of all
+        # ranks are gathered into it (a collective, so every rank must save, as Lightning's do).
+        rng = compat.rng_state_for_checkpoint(self._trainer)
         extra = {
             "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
             "rng": rng,
             "training_state": self.training_state.state_dict(),
             "max_steps": self.trainer.max_steps if self._trainer is not None else None,  # lr_decay_iters' plan
         }
+        if self._trainer is not None and self.trainer.world_size > 1:
+            per_rank = compat.gather_rng_states(rng)
+            if per_rank is not None:
+                extra["rng"], extra["rng_per_rank"] = per_rank[0], per_rank
         checkpoint["gan_lightning"] = extra
         if self._trainer is not None:
             compat.end_of_training_loop_state(self.trainer, checkpoint)  # extending a finished run is exact
@@ -463,8 +469,15 @@ class GANModule(L.LightningModule):
             # a run extended to a new max_steps continues on the new plan from its first iteration
             replan_linear_decay(checkpoint, self.trainer.max_steps, self.lr_decay_iters)
         if "rng" in extra and self._trainer is not None and self.trainer.training:
-            compat.restore_rng_state(extra["rng"])  # a resumed run draws the noise the uninterrupted one drew
-            self._decorrelate_ranks()
+            # a resumed run draws the noise the uninterrupted one drew: on the same number of
+            # processes each rank continues its own stream; otherwise every rank starts from
+            # rank 0's and decorrelates it
+            per_rank = extra.get("rng_per_rank")
+            if per_rank is not None and len(per_rank) == self.trainer.world_size:
+                compat.restore_rng_state(per_rank[self.global_rank])
+            else:
+                compat.restore_rng_state(extra["rng"])
+                self._decorrelate_ranks()
 
 
 def merged_optimizers(extra: Mapping[str, Mapping[str, Any]], given: Mapping[str, Any] | None) -> dict[str, Any]:
