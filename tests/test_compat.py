@@ -118,3 +118,29 @@ def test_lightning_leaves_a_sampler_that_shards_by_itself_alone():
     assert not trainer._data_connector._requires_distributed_sampler(ours)
     assert trainer._data_connector._requires_distributed_sampler(plain)  # this one Lightning would wrap
 
+
+def test_save_last_checkpoints_writes_each_last_checkpoint_once_per_iteration(tmp_path, mnist5k):
+    from lightning.fabric.plugins import TorchCheckpointIO
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    class CountingIO(TorchCheckpointIO):
+        saved = []
+
+        def save_checkpoint(self, checkpoint, path, storage_options=None):
+            self.saved.append((checkpoint["global_step"], str(path)))
+            super().save_checkpoint(checkpoint, path, storage_options)
+
+    class SaveAt(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if trainer.global_step == 2:
+                self.paths = compat.save_last_checkpoints(trainer)
+                assert compat.save_last_checkpoints(trainer) == self.paths  # the same iteration: no second write
+
+    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True, every_n_train_steps=1000)
+    save_at = SaveAt()
+    trainer = tiny_trainer(tmp_path, 2, callbacks=[save_at, checkpoint], enable_checkpointing=True,
+                           plugins=[CountingIO()])
+    trainer.fit(tiny_dcgan(), mnist5k)
+    last = str(tmp_path / "ckpt" / "last.ckpt")
+    assert save_at.paths == [last] and checkpoint.last_model_path == last
+    assert CountingIO.saved == [(2, last)]  # ModelCheckpoint's on_train_end did not write it again

@@ -15,7 +15,7 @@ from gan_lightning.cli import DEFAULT_CALLBACKS, build_cli, check_lightning_args
 
 EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*/*.yaml"))
 EXPECTED = json.loads(Path(__file__).with_name("experiments_resolved.json").read_text())
-FIRST = [DEFAULT_CALLBACKS[key] for key in ("ema", "sample_grid", "divergence_guard")]
+FIRST = [DEFAULT_CALLBACKS[key] for key in ("preemption", "ema", "sample_grid", "divergence_guard")]
 LAST = [DEFAULT_CALLBACKS["checkpoint"]]
 
 
@@ -64,7 +64,7 @@ def test_experiment_resolves_as_before_the_shared_defaults(config):
     logger_args = non_default(import_class(logger["class_path"]), logger["init_args"])
     assert logger["class_path"] == expected["logger"]["class_path"]
     assert {k: v for k, v in logger_args.items() if v is not None} == expected["logger"]["init_args"]
-    # The same callbacks with the same arguments: EMA, samples and guard first, then the
+    # The same callbacks with the same arguments: preemption, EMA, samples and guard first, then the
     # experiment's own in their order, the checkpoint last (where Lightning runs it anyway).
     own = [cb["class_path"] for cb in expected["callbacks"] if cb["class_path"] not in FIRST + LAST]
     assert [cb["class_path"] for cb in callbacks] == FIRST + own + LAST

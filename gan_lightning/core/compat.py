@@ -235,3 +235,24 @@ class ShardingSampler(torch.utils.data.DistributedSampler):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+
+# ---------------------------------------------------------------------------- 7. a last checkpoint now
+def save_last_checkpoints(trainer) -> list[str]:
+    """Have every ``ModelCheckpoint(save_last=True)`` of ``trainer`` write its last checkpoint now,
+    as it would itself (its file name, its bookkeeping: ``last_model_path``, and no second write
+    of the same iteration at ``on_train_end``), unless it already saved at this iteration.
+    Returns the paths of the last checkpoints. A collective under DDP: every rank must call it.
+
+    ModelCheckpoint has no public "save now": this uses its ``_save_last_checkpoint``,
+    ``_monitor_candidates`` and ``_last_global_step_saved``.
+    """
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    paths = []
+    for callback in trainer.checkpoint_callbacks:
+        if not isinstance(callback, ModelCheckpoint) or not callback.save_last:
+            continue
+        if callback._last_global_step_saved != trainer.global_step or not callback.last_model_path:
+            callback._save_last_checkpoint(trainer, callback._monitor_candidates(trainer))
+        paths.append(callback.last_model_path)
+    return paths
