@@ -9,8 +9,10 @@ from .guard import DivergenceError, DivergenceGuard
 from .latents import LatentScatterCallback, save_latent_scatter
 from .metrics import FIDCallback, ISCallback, KIDCallback, MetricsCallback, PrecisionRecallCallback
 from .progress import ProgressBar
+from .preemption import PreemptionCheckpoint
 from .samples import SampleGridCallback, write_samples
 
 __all__ = ["EMACallback", "DivergenceGuard", "DivergenceError", "SampleGridCallback", "write_samples",
            "LatentScatterCallback", "save_latent_scatter",
-           "MetricsCallback", "FIDCallback", "KIDCallback", "ISCallback", "PrecisionRecallCallback", "ProgressBar"]
+           "MetricsCallback", "FIDCallback", "KIDCallback", "ISCallback", "PrecisionRecallCallback", "ProgressBar",
+           "PreemptionCheckpoint"]

@@ -44,12 +44,15 @@ DEFAULTS_FILE = Path(__file__).resolve().with_name("defaults.yaml")
 #: (values in DEFAULTS_FILE). A callback of the same class in ``trainer.callbacks`` takes the
 #: place of the default one; ``--default_callbacks false`` leaves them all out.
 DEFAULT_CALLBACKS = {
+    "preemption": "gan_lightning.callbacks.PreemptionCheckpoint",
     "ema": "gan_lightning.callbacks.EMACallback",
     "sample_grid": "gan_lightning.callbacks.SampleGridCallback",
     "divergence_guard": "gan_lightning.callbacks.DivergenceGuard",
     "progress_bar": "gan_lightning.callbacks.ProgressBar",
     "checkpoint": "lightning.pytorch.callbacks.ModelCheckpoint",
 }
+#: The default callbacks that write checkpoints, left out with ``--trainer.enable_checkpointing false``.
+SAVING_CALLBACKS = ("preemption", "checkpoint")
 
 USAGE = """usage: gan-lightning VERB [options]
 
@@ -246,8 +249,8 @@ class GANCLI(LightningCLI):
 
     def run_callbacks(self, config: Namespace) -> list[Namespace]:
         """``trainer.callbacks`` as the run gets them: the default callbacks that ``trainer.callbacks``
-        does not replace, EMA / sample grid / divergence guard first, checkpoints last (where Lightning
-        puts them anyway), the configured ones in between, in their order."""
+        does not replace, preemption / EMA / sample grid / divergence guard first, checkpoints last
+        (where Lightning puts them anyway), the configured ones in between, in their order."""
         trainer = config.get("trainer") or Namespace()
         given = trainer.get("callbacks") or []
         given = list(given) if isinstance(given, list) else [given]
@@ -260,7 +263,7 @@ class GANCLI(LightningCLI):
             cls = _import_class(class_path)
             if any(issubclass(g, cls) for g in given_classes):
                 continue
-            if issubclass(cls, Checkpoint) and trainer.get("enable_checkpointing") is False:
+            if key in SAVING_CALLBACKS and trainer.get("enable_checkpointing") is False:
                 continue
             if issubclass(cls, ProgressBarBase) and (trainer.get("enable_progress_bar") is False or any(
                     issubclass(g, ProgressBarBase) for g in given_classes)):

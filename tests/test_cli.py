@@ -2,6 +2,7 @@
 and, in-process, what its LightningCLI builds from the shared defaults (gan_lightning/defaults.yaml)."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from PIL import Image
 
-from gan_lightning.callbacks import DivergenceGuard, EMACallback, SampleGridCallback
+from gan_lightning.callbacks import DivergenceGuard, EMACallback, PreemptionCheckpoint, SampleGridCallback
 from gan_lightning.cli import DEFAULT_CALLBACKS, build_cli
 from gan_lightning.errors import UsageError
 
@@ -120,6 +121,7 @@ def test_a_run_without_a_config_gets_the_default_callbacks(tmp_path):
     assert callbacks[EMACallback].decay == 0.999
     assert callbacks[SampleGridCallback].every_n_steps == 250 and callbacks[SampleGridCallback].num_samples == 64
     assert DivergenceGuard in callbacks
+    assert callbacks[PreemptionCheckpoint].signals == [signal.SIGTERM, signal.SIGUSR1]
     checkpoint = run.trainer.checkpoint_callback
     assert type(checkpoint) is ModelCheckpoint and checkpoint.save_last and checkpoint.save_top_k == -1
     assert run.model.generator_ema is not None  # EMACallback switched the EMA generator on
@@ -133,7 +135,8 @@ def resolved_callbacks(*args) -> list[tuple[str, dict]]:
 
 
 def test_default_callbacks_change_key_by_key_and_give_way_to_listed_ones(tmp_path):
-    names = ["EMACallback", "SampleGridCallback", "DivergenceGuard", "ProgressBar", "ModelCheckpoint"]
+    names = ["PreemptionCheckpoint", "EMACallback", "SampleGridCallback", "DivergenceGuard", "ProgressBar",
+             "ModelCheckpoint"]
     assert [name for name, _ in resolved_callbacks()] == names
     assert [c.rsplit(".", 1)[-1] for c in DEFAULT_CALLBACKS.values()] == names
     changed = dict(resolved_callbacks("--sample_grid.every_n_steps", "7", "--checkpoint.every_n_train_steps", "9"))
@@ -144,14 +147,14 @@ def test_default_callbacks_change_key_by_key_and_give_way_to_listed_ones(tmp_pat
     config.write_text("trainer:\n  callbacks:\n    - class_path: gan_lightning.callbacks.SampleGridCallback\n"
                       "      init_args: {every_n_steps: 3}\n")
     listed = resolved_callbacks("--config", str(config))
-    assert [name for name, _ in listed] == ["EMACallback", "DivergenceGuard", "ProgressBar", "SampleGridCallback",
-                                            "ModelCheckpoint"]
-    assert listed[3][1]["every_n_steps"] == 3
+    assert [name for name, _ in listed] == ["PreemptionCheckpoint", "EMACallback", "DivergenceGuard", "ProgressBar",
+                                            "SampleGridCallback", "ModelCheckpoint"]
+    assert listed[4][1]["every_n_steps"] == 3
     assert resolved_callbacks("--default_callbacks", "false") == []
     no_checkpoint = resolved_callbacks("--trainer.enable_checkpointing", "false")
-    assert [name for name, _ in no_checkpoint] == names[:4]
+    assert [name for name, _ in no_checkpoint] == names[1:5]  # neither the checkpoint nor the preemption one
     no_bar = resolved_callbacks("--trainer.enable_progress_bar", "false")
-    assert [name for name, _ in no_bar] == names[:3] + names[4:]
+    assert [name for name, _ in no_bar] == names[:4] + names[5:]
 
 
 def test_sample_from_a_checkpoint(trained_run, tmp_path):

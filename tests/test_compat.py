@@ -93,3 +93,95 @@ def test_the_progress_bar_redraws_on_time_and_on_the_last_batch():
     assert bar._should_update(2, 100) is False  # too soon
     assert bar._should_update(100, 100) is True  # the last batch always draws
     assert ProgressBar(min_interval_s=0)._should_update(5, 100) is True
+
+
+# ---------------------------------------------------------------------------- the end of training
+class EndOfTraining(L.Callback):
+    """Records the loop counters at on_train_end and the RNG state of each iteration's end."""
+
+    def __init__(self):
+        self.rng_after_batch = {}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.rng_after_batch[trainer.global_step] = torch.get_rng_state()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        torch.rand(4)  # epoch-end work that draws from the RNG
+
+    def on_train_end(self, trainer, pl_module):
+        torch.rand(4)
+        epochs, batches = trainer.fit_loop.epoch_progress.total, trainer.fit_loop.epoch_loop.batch_progress
+        self.epochs = (epochs.ready, epochs.started, epochs.processed, epochs.completed)
+        self.batches_in_epoch, self.is_last_batch = batches.current.ready, batches.is_last_batch
+        self.cut_short, self.between = compat.epoch_cut_short(trainer), compat.between_epochs(trainer)
+        self.rng_for_checkpoint = compat.rng_state_for_checkpoint(trainer)["torch"]
+
+
+def test_lightning_closes_an_epoch_that_max_steps_cuts_short(tmp_path, mnist5k):
+    """What compat.end_of_training_loop_state undoes: 7 iterations of 5-batch epochs stop 2 batches
+    into the second epoch, yet Lightning counts that epoch as completed (a resume from this state
+    would start the third). If an upgrade stops doing so, epoch_cut_short is False and the rewrite idle."""
+    probe = EndOfTraining()
+    tiny_trainer(tmp_path, 7, callbacks=[probe]).fit(tiny_dcgan(), mnist5k)
+    assert probe.epochs == (2, 2, 2, 2)
+    assert (probe.batches_in_epoch, probe.is_last_batch) == (2, False)
+    assert probe.cut_short and probe.between
+
+
+def test_lightning_keeps_the_batch_counters_of_the_epoch_that_ended_training(tmp_path, mnist5k):
+    """The other half: 10 iterations end the second epoch with its counters at 5 batches, which a resume
+    would carry into the third epoch (one batch, then the fourth)."""
+    probe = EndOfTraining()
+    tiny_trainer(tmp_path, 10, callbacks=[probe]).fit(tiny_dcgan(), mnist5k)
+    assert probe.epochs == (2, 2, 2, 2)
+    assert (probe.batches_in_epoch, probe.is_last_batch) == (5, True)
+    assert probe.between and not probe.cut_short
+
+
+def test_the_rng_of_the_end_of_training_checkpoint_is_taken_when_the_last_iteration_ended(tmp_path, mnist5k):
+    """remember_rng_at_stop wraps FitLoop.on_advance_end, which runs the epoch-end hooks of the epoch
+    the loop stopped in: its snapshot is the state after the last iteration, not after those hooks."""
+    probe = EndOfTraining()
+    trainer = tiny_trainer(tmp_path, 7, callbacks=[probe])
+    trainer.fit(tiny_dcgan(), mnist5k)  # GANModule.setup installs the snapshot
+    assert torch.equal(probe.rng_for_checkpoint, probe.rng_after_batch[7])
+    assert not torch.equal(torch.get_rng_state(), probe.rng_after_batch[7])  # the hooks did draw
+
+
+def test_lightning_leaves_a_sampler_that_shards_by_itself_alone():
+    from torch.utils.data import DataLoader
+
+    from gan_lightning.data import EpochSeededSampler
+
+    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False, enable_progress_bar=False)
+    ours = DataLoader(range(10), sampler=EpochSeededSampler(10, num_replicas=2, rank=1))
+    plain = DataLoader(range(10), shuffle=True)
+    assert not trainer._data_connector._requires_distributed_sampler(ours)
+    assert trainer._data_connector._requires_distributed_sampler(plain)  # this one Lightning would wrap
+
+
+def test_save_last_checkpoints_writes_each_last_checkpoint_once_per_iteration(tmp_path, mnist5k):
+    from lightning.fabric.plugins import TorchCheckpointIO
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    class CountingIO(TorchCheckpointIO):
+        saved = []
+
+        def save_checkpoint(self, checkpoint, path, storage_options=None):
+            self.saved.append((checkpoint["global_step"], str(path)))
+            super().save_checkpoint(checkpoint, path, storage_options)
+
+    class SaveAt(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if trainer.global_step == 2:
+                self.paths = compat.save_last_checkpoints(trainer)
+                assert compat.save_last_checkpoints(trainer) == self.paths  # the same iteration: no second write
+
+    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True, every_n_train_steps=1000)
+    save_at = SaveAt()
+    trainer = tiny_trainer(tmp_path, 2, callbacks=[save_at, checkpoint], enable_checkpointing=True,
+                           plugins=[CountingIO()])
+    trainer.fit(tiny_dcgan(), mnist5k)
+    last = str(tmp_path / "ckpt" / "last.ckpt")
+    assert save_at.paths == [last] and checkpoint.last_model_path == last
+    assert CountingIO.saved == [(2, last)]  # ModelCheckpoint's on_train_end did not write it again

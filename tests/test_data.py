@@ -89,3 +89,17 @@ def test_image_folder_reads_class_folders_as_labels(tmp_path):
     assert dark == pytest.approx(40 / 127.5 - 1, abs=0.02)  # scaled to [-1, 1]
     with pytest.raises(FileNotFoundError, match="not a folder"):
         ImageFolder(data_root=str(tmp_path / "nowhere")).setup()
+
+
+def test_under_ddp_each_rank_draws_its_own_shard_of_the_same_permutation_and_resumes_in_it():
+    whole = EpochSeededSampler(21, seed=3)
+    ranks = [EpochSeededSampler(21, seed=3, num_replicas=2, rank=r) for r in range(2)]
+    for sampler in (whole, *ranks):
+        sampler.set_epoch(4)
+    order, shards = list(whole), [list(r) for r in ranks]
+    assert [len(r) for r in ranks] == [10, 10] and [len(s) for s in shards] == [10, 10]
+    assert shards == [order[:20][0::2], order[:20][1::2]]  # disjoint, the odd item left out
+    ranks[1].resume(epoch=4, skip=3)
+    assert list(ranks[1]) == shards[1][3:]  # a resumed rank goes on in its own shard
+    with pytest.raises(ValueError, match="rank 2"):
+        EpochSeededSampler(21, num_replicas=2, rank=2)

@@ -15,9 +15,9 @@ from gan_lightning.cli import DEFAULT_CALLBACKS, build_cli, check_lightning_args
 
 EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*/*.yaml"))
 EXPECTED = json.loads(Path(__file__).with_name("experiments_resolved.json").read_text())
-# The progress bar is the one addition since the expectations were written: every run had
+# The progress bar is an addition since the expectations were written: every run had
 # Lightning's implicit TQDMProgressBar before; ProgressBar takes its place (it redraws on time).
-FIRST = [DEFAULT_CALLBACKS[key] for key in ("ema", "sample_grid", "divergence_guard", "progress_bar")]
+FIRST = [DEFAULT_CALLBACKS[key] for key in ("preemption", "ema", "sample_grid", "divergence_guard", "progress_bar")]
 LAST = [DEFAULT_CALLBACKS["checkpoint"]]
 
 
@@ -66,7 +66,7 @@ def test_experiment_resolves_as_before_the_shared_defaults(config):
     logger_args = non_default(import_class(logger["class_path"]), logger["init_args"])
     assert logger["class_path"] == expected["logger"]["class_path"]
     assert {k: v for k, v in logger_args.items() if v is not None} == expected["logger"]["init_args"]
-    # The same callbacks with the same arguments: EMA, samples and guard first, then the
+    # The same callbacks with the same arguments: preemption, EMA, samples and guard first, then the
     # experiment's own in their order, the checkpoint last (where Lightning runs it anyway).
     own = [cb["class_path"] for cb in expected["callbacks"] if cb["class_path"] not in FIRST + LAST]
     assert [cb["class_path"] for cb in callbacks] == FIRST + own + LAST

@@ -129,3 +129,142 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ---------------------------------------------------------------------------- 4. the end of training
+# The checkpoint written when training ends (``save_last`` at ``on_train_end``) records loop
+# counters that Lightning does not resume from correctly, so extending a finished run
+# (``--trainer.max_steps`` raised, ``--ckpt_path last``) trained on other batches than the
+# straight run:
+# - training stopped in the middle of an epoch (``max_steps``, or ``trainer.should_stop``: a
+#   preemption): Lightning still closes that epoch (epoch-end hooks, epoch counted as completed),
+#   so the resume starts the *next* epoch and skips the rest of the interrupted one;
+# - training stopped at the end of an epoch: the batch counters of that epoch are not reset, so
+#   the resume runs the next epoch as if its first batches were done (one batch, then the next epoch).
+# :func:`end_of_training_loop_state` rewrites those counters in the checkpoint as a checkpoint of
+# the last iteration's ``on_train_batch_end`` would have them; :func:`remember_rng_at_stop`
+# keeps the RNG states of the moment the loop stopped, before the end-of-fit hooks draw from them.
+def between_epochs(trainer) -> bool:
+    """Whether the fit loop has closed its last epoch and not started another (the end of training)."""
+    epochs = trainer.fit_loop.epoch_progress.total
+    return epochs.ready == epochs.started == epochs.processed == epochs.completed > 0
+
+
+def epoch_cut_short(trainer) -> bool:
+    """Whether the fit loop has closed an epoch that stopped before its last batch."""
+    batches = trainer.fit_loop.epoch_loop.batch_progress
+    return (between_epochs(trainer) and not batches.is_last_batch
+            and 0 < batches.current.ready < trainer.num_training_batches)
+
+
+def end_of_training_loop_state(trainer, checkpoint: dict[str, Any]) -> None:
+    """Rewrite the loop counters of a checkpoint saved after training stopped (between epochs) so
+    that a resume goes on where the uninterrupted run goes on: an epoch cut short counts as not
+    processed (the resume continues it at its next batch, Lightning's "restarted mid-epoch"
+    state); after a whole epoch, the batch counters are those of the next epoch's start."""
+    fit_loop = checkpoint.get("loops", {}).get("fit_loop")
+    batches = trainer.fit_loop.epoch_loop.batch_progress
+    if fit_loop is None or not between_epochs(trainer) or batches.current.ready == 0:
+        return
+    if epoch_cut_short(trainer):
+        for counts in (fit_loop["epoch_progress"]["total"], fit_loop["epoch_progress"]["current"]):
+            counts["processed"] -= 1
+            counts["completed"] -= 1
+        checkpoint["epoch"] = max(int(checkpoint.get("epoch", 1)) - 1, 0)
+    else:
+        saved = fit_loop["epoch_loop.batch_progress"]
+        saved["current"] = {key: 0 for key in saved["current"]}
+        saved["is_last_batch"] = False
+
+
+def remember_rng_at_stop(trainer) -> None:
+    """Snapshot the RNG states when each epoch of ``trainer.fit`` ends: a part epoch (training
+    stopped in it) before its epoch-end hooks run, a whole one after them, that is at the
+    point where an uninterrupted run would go on with the next batch. Installed once per trainer."""
+    loop = trainer.fit_loop
+    loop._gan_lightning_rng_at_stop = None
+    if getattr(loop.on_advance_end, "__remembers_rng__", False):
+        return
+    advance_end = loop.on_advance_end
+
+    @functools.wraps(advance_end)
+    def on_advance_end(*args, **kwargs):
+        cut = not (loop.epoch_loop.batch_progress.is_last_batch
+                   or loop.epoch_loop.batch_progress.current.ready >= trainer.num_training_batches)
+        if cut:
+            loop._gan_lightning_rng_at_stop = (trainer.global_step, capture_rng_state())
+        try:
+            return advance_end(*args, **kwargs)
+        finally:
+            if not cut:
+                loop._gan_lightning_rng_at_stop = (trainer.global_step, capture_rng_state())
+
+    on_advance_end.__remembers_rng__ = True
+    loop.on_advance_end = on_advance_end
+
+
+def rng_state_for_checkpoint(trainer) -> dict[str, Any]:
+    """The RNG states a checkpoint saved now should hold: the snapshot of :func:`remember_rng_at_stop`
+    when the fit loop is between epochs at the snapshot's iteration (the checkpoint of the end of
+    training), else the current states."""
+    snapshot = getattr(trainer.fit_loop, "_gan_lightning_rng_at_stop", None) if trainer is not None else None
+    if snapshot is not None and snapshot[0] == trainer.global_step:
+        epochs = trainer.fit_loop.epoch_progress.total
+        if epochs.ready == epochs.started == epochs.processed == epochs.completed:
+            return snapshot[1]
+    return capture_rng_state()
+
+
+# ---------------------------------------------------------------------------- 5. every rank's RNG
+def gather_rng_states(state: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Every rank's RNG states in rank order (``torch.distributed.all_gather_object``), or None
+    outside a process group of two or more. A collective: every rank must call it."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return None
+    states: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(states, state)
+    return states
+
+
+# ---------------------------------------------------------------------------- 6. samplers that shard
+class ShardingSampler(torch.utils.data.DistributedSampler):
+    """Base of a sampler that gives each DDP rank its own shard itself.
+
+    Lightning wraps every training sampler that is not a ``DistributedSampler`` in its
+    ``DistributedSamplerWrapper`` (``use_distributed_sampler=True``, the default), which hides
+    the sampler's own methods (``resume``) and state from the loader. A subclass of
+    ``DistributedSampler`` is left as it is. Subclasses set ``num_replicas`` and ``rank``
+    themselves; ``DistributedSampler.__init__`` (which asks the process group) is not called.
+    """
+
+    def __init__(self, num_replicas: int = 1, rank: int = 0) -> None:  # noqa: D107 - no super().__init__
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} is not in [0, {num_replicas})")
+        self.num_replicas, self.rank, self.epoch = num_replicas, rank, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+
+# ---------------------------------------------------------------------------- 7. a last checkpoint now
+def save_last_checkpoints(trainer) -> list[str]:
+    """Have every ``ModelCheckpoint(save_last=True)`` of ``trainer`` write its last checkpoint now,
+    as it would itself (its file name, its bookkeeping: ``last_model_path``, and no second write
+    of the same iteration at ``on_train_end``), unless it already saved at this iteration.
+    Returns the paths of the last checkpoints. A collective under DDP: every rank must call it.
+
+    ModelCheckpoint has no public "save now": this uses its ``_save_last_checkpoint``,
+    ``_monitor_candidates`` and ``_last_global_step_saved``.
+    """
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    paths = []
+    for callback in trainer.checkpoint_callbacks:
+        if not isinstance(callback, ModelCheckpoint) or not callback.save_last:
+            continue
+        if callback._last_global_step_saved != trainer.global_step or not callback.last_model_path:
+            callback._save_last_checkpoint(trainer, callback._monitor_candidates(trainer))
+        paths.append(callback.last_model_path)
+    return paths

@@ -75,3 +75,32 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], settings: OptimizerSet
                                    weight_decay=settings.weight_decay, **impl)
     return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay,
                            **impl)
+
+
+def linear_decay(total: int, decay_iters: int):
+    """The LR factor of ``lr_decay_iters``: 1, then linearly down to 0 over the last
+    ``decay_iters`` of ``total`` iterations (``GANModule.configure_optimizers``' schedule)."""
+    start = max(total - decay_iters, 0)
+
+    def factor(iteration: int) -> float:
+        return 1.0 if iteration < start else max(0.0, (total - iteration) / max(total - start, 1))
+
+    return factor
+
+
+def replan_linear_decay(checkpoint: dict[str, Any], total: int, decay_iters: int) -> bool:
+    """Resuming with another ``max_steps`` than the checkpoint's run: set the learning rates the
+    checkpoint restores to the new plan's values at the iteration it resumes, so the first
+    resumed iteration already follows the new schedule (the optimizer would otherwise restore
+    the old plan's last value: 0 when the old run had finished its decay). Returns whether it changed them.
+    """
+    saved_total = checkpoint.get("gan_lightning", {}).get("max_steps")
+    if saved_total is None or saved_total == total:
+        return False
+    factor = linear_decay(total, decay_iters)
+    for optimizer, scheduler in zip(checkpoint.get("optimizer_states", []), checkpoint.get("lr_schedulers", [])):
+        lrs = [base * factor(scheduler["last_epoch"]) for base in scheduler["base_lrs"]]
+        for group, lr in zip(optimizer["param_groups"], lrs):
+            group["lr"] = lr
+        scheduler["_last_lr"] = lrs
+    return True

@@ -1,7 +1,7 @@
 """Shared pieces of every data module: the epoch-seeded sampler and the base class.
 
-Data order depends only on ``(seed, epoch)``, never on the global RNG, so a run
-resumed at an epoch boundary sees exactly the batches the uninterrupted run saw.
+Data order depends only on ``(seed, epoch)`` (and, under DDP, the rank), never on the
+global RNG, so a resumed run sees exactly the batches the uninterrupted run saw, on every rank.
 """
 
 from __future__ import annotations
@@ -10,25 +10,29 @@ from typing import Iterator, Sequence
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from gan_lightning.core import compat
 
 
-class EpochSeededSampler(Sampler[int]):
+class EpochSeededSampler(compat.ShardingSampler):
     """Random permutation drawn from ``seed + epoch`` (Lightning calls ``set_epoch``).
 
+    Under DDP (``num_replicas`` > 1) every rank draws the same permutation, cut to a multiple
+    of ``num_replicas``, and takes every ``num_replicas``-th item from position ``rank``: the
+    shards are disjoint and equally long. The sampler shards by itself, so Lightning does not
+    wrap it (see ``compat.ShardingSampler``) and a resume reaches ``resume`` on every rank.
+
     ``resume(epoch, skip)`` makes the next pass over ``epoch`` start after its first
-    ``skip`` items: a run resumed in the middle of an epoch sees the rest of the
-    very permutation the interrupted run was drawing from.
+    ``skip`` items (of this rank's shard): a run resumed in the middle of an epoch sees the
+    rest of the very permutation the interrupted run was drawing from.
     """
 
-    def __init__(self, num_items: int, seed: int = 0) -> None:
+    def __init__(self, num_items: int, seed: int = 0, num_replicas: int = 1, rank: int = 0) -> None:
+        super().__init__(num_replicas, rank)
         self.num_items = num_items
         self.seed = seed
-        self.epoch = 0
         self._resume: tuple[int, int] | None = None
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def resume(self, epoch: int, skip: int) -> None:
         self._resume = (epoch, skip)
@@ -36,13 +40,15 @@ class EpochSeededSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         order = torch.randperm(self.num_items, generator=generator)
+        if self.num_replicas > 1:
+            order = order[: len(self) * self.num_replicas][self.rank :: self.num_replicas]
         if self._resume is not None and self._resume[0] == self.epoch:
             order = order[self._resume[1] :]
         self._resume = None
         return iter(order.tolist())
 
     def __len__(self) -> int:
-        return self.num_items
+        return self.num_items // self.num_replicas
 
 
 class ResumableDataLoader(DataLoader):
@@ -95,15 +101,18 @@ class GANDataModule(L.LightningDataModule):
             self.train_set, self.heldout_set = self.build_datasets()
 
     def _consumed_batches(self) -> int:
-        """Batches of the current epoch the training loop has finished (for mid-epoch resume)."""
+        """Batches of the current epoch the training loop has finished (for mid-epoch resume);
+        under DDP every rank has finished as many of its own shard."""
         trainer = self.trainer
-        if trainer is None or trainer.world_size > 1:
-            return 0  # DDP resumes at the start of the interrupted epoch (see README)
+        if trainer is None:
+            return 0
         return trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
     def train_dataloader(self) -> DataLoader:
         self.setup()
-        self.train_sampler = EpochSeededSampler(len(self.train_set), self.seed)
+        trainer = self.trainer
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        self.train_sampler = EpochSeededSampler(len(self.train_set), self.seed, num_replicas=replicas, rank=rank)
         return ResumableDataLoader(
             self.train_set,
             batch_size=self.batch_size,

@@ -470,6 +470,8 @@ class GANModule(L.LightningModule):
     # ------------------------------------------------------------------ setup and checkpoints
     def setup(self, stage: str) -> None:
         compat.allow_partial_backward(self._trainer)
+        if stage == "fit" and self._trainer is not None:
+            compat.remember_rng_at_stop(self._trainer)  # for the checkpoint of the end of training
         self._decorrelate_ranks()
 
     def configure_model(self) -> None:
@@ -493,11 +495,22 @@ class GANModule(L.LightningModule):
             torch.manual_seed(base + self.global_rank)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["gan_lightning"] = {
+        # Under DDP every rank runs this hook and rank 0 writes the file: the RNG states of all
+        # ranks are gathered into it (a collective, so every rank must save, as Lightning's do).
+        rng = compat.rng_state_for_checkpoint(self._trainer)
+        extra = {
             "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
-            "rng": compat.capture_rng_state(),
+            "rng": rng,
             "training_state": self.training_state.state_dict(),
+            "max_steps": self.trainer.max_steps if self._trainer is not None else None,  # lr_decay_iters' plan
         }
+        if self._trainer is not None and self.trainer.world_size > 1:
+            per_rank = compat.gather_rng_states(rng)
+            if per_rank is not None:
+                extra["rng"], extra["rng_per_rank"] = per_rank[0], per_rank
+        checkpoint["gan_lightning"] = extra
+        if self._trainer is not None:
+            compat.end_of_training_loop_state(self.trainer, checkpoint)  # extending a finished run is exact
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if any(key.startswith("generator_ema.") for key in checkpoint.get("state_dict", {})):
@@ -505,9 +518,21 @@ class GANModule(L.LightningModule):
         extra = checkpoint.get("gan_lightning", {})
         if "training_state" in extra:
             self.training_state.load_state_dict(extra["training_state"], device=self.device)
+        if self.lr_decay_iters and self._trainer is not None and self.trainer.training:
+            from gan_lightning.core.optim import replan_linear_decay
+
+            # a run extended to a new max_steps continues on the new plan from its first iteration
+            replan_linear_decay(checkpoint, self.trainer.max_steps, self.lr_decay_iters)
         if "rng" in extra and self._trainer is not None and self.trainer.training:
-            compat.restore_rng_state(extra["rng"])  # a resumed run draws the noise the uninterrupted one drew
-            self._decorrelate_ranks()
+            # a resumed run draws the noise the uninterrupted one drew: on the same number of
+            # processes each rank continues its own stream; otherwise every rank starts from
+            # rank 0's and decorrelates it
+            per_rank = extra.get("rng_per_rank")
+            if per_rank is not None and len(per_rank) == self.trainer.world_size:
+                compat.restore_rng_state(per_rank[self.global_rank])
+            else:
+                compat.restore_rng_state(extra["rng"])
+                self._decorrelate_ranks()
 
 
 def merged_optimizers(extra: Mapping[str, Mapping[str, Any]], given: Mapping[str, Any] | None) -> dict[str, Any]:
