@@ -52,7 +52,7 @@ Both paths build the networks right after seeding with the same seed, so they st
 from identical weights; the noise streams and data orders are seeded too (the orders
 differ between the two paths: gan-lightning uses its epoch-seeded sampler).
 
-Known difference in the work done: gan-lightning's ``toggled_optimizer`` sets
+Known difference in the work done: gan-lightning's optimizer toggle (``core.compat.OptimizerToggle``) sets
 ``requires_grad=False`` on D's parameters during the G step, so its G backward does
 not compute gradients of D's weights; the classic example computes them (and throws
 them away). ``--plain-freeze-d`` makes the plain loop do the same as gan-lightning,

@@ -447,7 +447,7 @@ class BatchedSeedsGAN:
 
         if update_g:
             self.opt_g.zero_grad()
-            self.discriminator.requires_grad_(False)  # as toggled_optimizer does
+            self.discriminator.requires_grad_(False)  # as the core's optimizer toggle does
             try:
                 g_loss = self.recipe.generator_loss(self.discriminator, real, fake)
                 g_loss.sum().backward()

@@ -50,6 +50,17 @@ def digits_cache(tmp_path_factory):
         yield root
 
 
+class InterruptAt(L.Callback):
+    """Stops the run after iteration ``step``, as a killed job would after its last checkpoint."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step == self.step:
+            trainer.should_stop = True
+
+
 def tiny_dcgan(**overrides):
     from gan_lightning.models import DCGAN
 

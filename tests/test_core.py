@@ -12,7 +12,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from conftest import tiny_trainer
+from conftest import InterruptAt, tiny_trainer
 from core_models import LazyRegularized, TwoDomainData, TwoWayTranslator
 from gan_lightning.core import Phase, ReplayPool, StepContext, TrainingState
 from gan_lightning.data import MNIST5k
@@ -239,15 +239,6 @@ def test_sampling_protocol_noise_conditional_translation():
 
 
 # ---------------------------------------------------------------------------- bitwise resume
-class InterruptAt(L.Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step == self.step:
-            trainer.should_stop = True
-
-
 def _fit(build, data, root, steps, ckpt_path=None, interrupt_at=None):
     L.seed_everything(0)
     model = build()

@@ -15,7 +15,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.precision import MixedPrecision
 
-from conftest import BENCHMARKS, benchmark_script, tiny_dcgan, tiny_trainer
+from conftest import BENCHMARKS, InterruptAt, benchmark_script, tiny_dcgan, tiny_trainer
 from gan_lightning.core import fast
 from gan_lightning.data import MNIST5k, Toy2D
 from gan_lightning.data.resident import DeviceResidentLoader
@@ -285,15 +285,6 @@ def fit(root, steps, device_resident, ckpt_path=None, interrupt_at=None):
     trainer.fit(model, MNIST5k(batch_size=16, device_resident=device_resident), ckpt_path=ckpt_path)
     assert isinstance(trainer.train_dataloader, DeviceResidentLoader) == device_resident
     return model
-
-
-class InterruptAt(L.Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step == self.step:
-            trainer.should_stop = True
 
 
 def test_a_device_resident_run_is_bitwise_the_dataloader_run_and_resumes_mid_epoch(tmp_path):

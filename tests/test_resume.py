@@ -5,20 +5,9 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from conftest import tiny_dcgan, tiny_trainer
+from conftest import InterruptAt, tiny_dcgan, tiny_trainer
 from gan_lightning.callbacks import EMACallback
 from gan_lightning.data import MNIST5k
-
-
-class InterruptAt(L.Callback):
-    """Stops the run after iteration ``step``, as a killed job would after its last checkpoint."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step == self.step:
-            trainer.should_stop = True
 
 
 def run(root, ckpt_path=None, interrupt_at=None):
