@@ -281,7 +281,7 @@ def test_began_k_stays_in_unit_interval_and_is_checkpointed():
     torch.manual_seed(0)
     # a huge gain throws k far outside [0, 1] on the first update unless it is clamped
     model = make("BEGAN", TOY_SHAPE, lambda_k=100.0, k_init=0.5)
-    assert "k" in model.state_dict()
+    assert "k" in model.training_state  # training state: saved with the checkpoint, restored on resume
     assert model.discriminator.encode(torch.randn(3, 2)).shape == (3, 1)  # a bottleneck on 2-D data
     recorder = Recorder(lambda trainer, module: float(module.k))
     fit(model, toy_data(), 6, [recorder])
@@ -290,9 +290,11 @@ def test_began_k_stays_in_unit_interval_and_is_checkpointed():
     assert ks[0] in (0.0, 1.0)
     assert float(recorder.outputs[0]["k"]) == 0.5  # the D loss of iteration 1 used k_0
     assert "convergence" in recorder.outputs[0]
-    restored = make("BEGAN", TOY_SHAPE)
-    restored.load_state_dict(model.state_dict())
-    assert float(restored.k) == float(model.k)
+    checkpoint: dict = {}
+    model.on_save_checkpoint(checkpoint)
+    restored = make("BEGAN", TOY_SHAPE, k_init=0.7)  # a k the trained model cannot have (it ends at 0 or 1)
+    restored.on_load_checkpoint(checkpoint)
+    assert float(restored.k) == float(model.k) != 0.7
 
 
 def test_began_k_follows_the_paper_update():
