@@ -65,10 +65,13 @@ class GANModule(L.LightningModule):
         data_shape: shape of one sample, e.g. ``(1, 28, 28)`` or ``(2,)``; the CLI links it from the data module.
         latent_dim: size of the noise vector z ~ N(0, I).
         critic_steps: discriminator steps per generator step (n_critic): D steps on every batch,
-            G on every ``critic_steps``-th one.
-        optimizer: ``adam``, ``adamw``, ``rmsprop`` or ``sgd``, for every network.
-        lr_g, lr_d: learning rates of the generator side and of the ``discriminator*`` groups.
-        betas: Adam's betas. momentum: SGD / RMSprop momentum. weight_decay: every optimizer's.
+            G on every ``critic_steps``-th one. None: the model's recipe (``gan-lightning models``).
+        optimizer: ``adam``, ``adamw``, ``rmsprop`` or ``sgd``, for every network. None: the recipe's.
+        lr_g: learning rate of the generator side (every group not named ``discriminator*``). None: the recipe's.
+        lr_d: learning rate of the ``discriminator*`` groups. None: the recipe's.
+        betas: Adam's betas. None: the recipe's.
+        momentum: SGD / RMSprop momentum. None: the recipe's.
+        weight_decay: every optimizer's weight decay. None: the recipe's.
         optimizers: per-network settings over the above, e.g. ``{discriminator: {lr: 4e-4, betas: [0, 0.9]}}``
             (keys: optimizer, lr, betas, momentum, weight_decay, implementation).
         grad_clip_norm: clip each phase's gradient norm to this value (``None``: no clipping).
