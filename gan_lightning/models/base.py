@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from gan_lightning.core import compat, fast
-from gan_lightning.core.optim import OptimizerSettings, build_optimizer
+from gan_lightning.core.optim import OptimizerSettings, build_optimizer, linear_decay
 from gan_lightning.core.phases import Phase, StepContext
 from gan_lightning.core.state import TrainingState
 
@@ -331,12 +331,8 @@ class GANModule(L.LightningModule):
         total = self.trainer.max_steps if self._trainer is not None else -1
         if total is None or total < 0:
             raise ValueError("model.lr_decay_iters needs --trainer.max_steps to know where training ends")
-        start = max(total - self.lr_decay_iters, 0)
-
-        def linear_decay(iteration: int) -> float:
-            return 1.0 if iteration < start else max(0.0, (total - iteration) / max(total - start, 1))
-
-        schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, linear_decay) for opt in optimizers]
+        factor = linear_decay(total, self.lr_decay_iters)
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in optimizers]
         return optimizers, schedulers
 
     def named_optimizer(self, name: str) -> torch.optim.Optimizer:
