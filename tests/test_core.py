@@ -20,10 +20,13 @@ from gan_lightning.models import WGANGP, known_models
 from test_conditional_models import TINY as CONDITIONAL_TINY
 from test_conditional_models import make as make_conditional
 from test_stability_models import TINY as STABILITY_TINY
+from translation_tiny import TINY as TRANSLATION_TINY
 
 
 def tiny_model(name: str, **overrides):
-    """Every registered model, CPU-small, on 28 px digits."""
+    """Every registered model, CPU-small, on 28 px digits (image-to-image models: on their own tiny data)."""
+    if name in TRANSLATION_TINY:
+        return TRANSLATION_TINY[name][0](**overrides)
     if name in CONDITIONAL_TINY:
         return make_conditional(name, **overrides)
     if name == "DCGAN":
@@ -137,6 +140,11 @@ def TwoDomainData_as_images():
 
 # ---------------------------------------------------------------------------- the D entry point
 @pytest.mark.parametrize("name", sorted(known_models()))
+def tiny_data(name: str):
+    """The data module the tiny ``name`` trains on."""
+    return TRANSLATION_TINY[name][1]() if name in TRANSLATION_TINY else MNIST5k(batch_size=16)
+
+
 def test_every_discriminator_call_goes_through_run_discriminator(name, tmp_path):
     """An augmentation installed once sees every input of every D forward of every model."""
     L.seed_everything(0)
@@ -175,7 +183,7 @@ def test_every_discriminator_call_goes_through_run_discriminator(name, tmp_path)
     # D itself and its direct children (a method call such as EBGAN's encode starts in a child)
     for module in [model.discriminator, *model.discriminator.children()]:
         module.register_forward_pre_hook(record)
-    tiny_trainer(tmp_path, 2, limit_val_batches=0, callbacks=[Steps()]).fit(model, MNIST5k(batch_size=16))
+    tiny_trainer(tmp_path, 2, limit_val_batches=0, callbacks=[Steps()]).fit(model, tiny_data(name))
     assert seen, f"{name}: D never ran"
     ids = {id(t) for t in augmented}
     assert all(id(x) in ids for x in seen), f"{name}: a D call bypassed run_discriminator"
@@ -263,7 +271,7 @@ def assert_bitwise_equal(a, b):
 
 
 RESUMABLE = {
-    **{name: (lambda name=name: tiny_model(name), lambda: MNIST5k(batch_size=16)) for name in known_models()},
+    **{name: (lambda name=name: tiny_model(name), lambda name=name: tiny_data(name)) for name in known_models()},
     "TwoWayTranslator": (TwoWayTranslator, lambda: TwoDomainData(batch_size=8)),
     "LazyRegularized": (LazyRegularized, TwoDomainData_as_images),
 }

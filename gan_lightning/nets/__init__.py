@@ -33,3 +33,10 @@ __all__ += [
     "ConditionalDCGANGenerator", "ConditionalDCGANDiscriminator", "AuxiliaryHeadDiscriminator", "ConvEncoder",
     "JointDiscriminator", "CoupledGenerators", "CoupledDiscriminators", "cycle_labels", "check_labels",
 ]
+
+from gan_lightning.nets.translation import (  # noqa: E402
+    PatchDiscriminator, ResidualBlock, ResnetGenerator, UNetGenerator, norm_layer, translation_init_,
+)
+
+__all__ += ["UNetGenerator", "ResnetGenerator", "PatchDiscriminator", "ResidualBlock", "norm_layer",
+            "translation_init_"]
