@@ -392,3 +392,19 @@ def test_cholesky_fast_path_and_singular_fallback_agree_with_sqrtm():
         stats = (*feature_statistics(a), *feature_statistics(b))
         fast, classic = frechet_distance(*stats), frechet_distance(*stats, method="sqrtm")
         assert abs(fast - classic) <= 1e-5 * max(classic, 1.0)
+
+
+def test_fit_digits_classifier_learns_another_digit_domain():
+    """A judge fitted on inverted digits reads inverted digits and is seeded (same seed, same weights)."""
+    from gan_lightning.data.images import mnist5k_tensor
+    from gan_lightning.metrics import fit_digits_classifier
+    from gan_lightning.metrics.extractors import evaluate_classifier
+
+    images, labels = mnist5k_tensor(32, 1)
+    inverted, train, test = -images, slice(0, None, 3), slice(1, None, 6)  # the set is sorted by class
+    judge = fit_digits_classifier(inverted[train], labels[train], epochs=2, seed=3)
+    again = fit_digits_classifier(inverted[train], labels[train], epochs=2, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(judge.state_dict().values(), again.state_dict().values()))
+    assert evaluate_classifier(judge, inverted[test], labels[test]) > 0.8
+    with pytest.raises(ValueError, match="as many labels as images"):
+        fit_digits_classifier(images[:3], labels[:2])

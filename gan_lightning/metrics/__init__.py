@@ -21,6 +21,7 @@ from gan_lightning.metrics.extractors import (
     to_digit_images,
     to_uint8_images,
     train_digits_classifier,
+    fit_digits_classifier,
 )
 from gan_lightning.metrics.frechet import feature_statistics, frechet_distance
 from gan_lightning.metrics.metrics import (
@@ -61,4 +62,5 @@ __all__ = [
     "to_digit_images",
     "to_uint8_images",
     "train_digits_classifier",
+    "fit_digits_classifier",
 ]

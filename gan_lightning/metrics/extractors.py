@@ -326,6 +326,24 @@ def _fit_digits_classifier(train_x, train_y, epochs, seed, batch_size, lr, verbo
     return model.eval()
 
 
+def fit_digits_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 8, seed: int = 0,
+                          batch_size: int = 64, lr: float = 2e-3) -> DigitsClassifier:
+    """A ``DigitsClassifier`` fitted on any digit images (N, C, H, W) in [-1, 1] with their labels, the
+    recipe of ``train_digits_classifier`` (one thread, seeded, the global RNG left alone); eval mode.
+
+    Used for judges trained on another domain of digits (inverted, coloured, ...) than MNIST5k.
+    """
+    if len(images) != len(labels) or len(images) == 0:
+        raise ValueError(f"need as many labels as images (> 0), got {len(images)} images, {len(labels)} labels")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _fit_digits_classifier(to_digit_images(images.float()), torch.as_tensor(labels).long(), epochs, seed,
+                                      batch_size, lr, False)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def train_digits_classifier(
     out_path: str | os.PathLike,
     epochs: int = 8,
