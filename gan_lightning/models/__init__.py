@@ -45,3 +45,9 @@ from gan_lightning.models.bigan import BiGAN  # noqa: E402
 from gan_lightning.models.cogan import CoGAN  # noqa: E402
 
 __all__ += ["CGAN", "ACGAN", "InfoGAN", "SemiSupervisedGAN", "AAE", "VAEGAN", "BiGAN", "CoGAN"]
+
+from gan_lightning.models.distancegan import DistanceGAN  # noqa: E402
+from gan_lightning.models.dtn import DTN  # noqa: E402
+from gan_lightning.models.pldt import PLDT  # noqa: E402
+
+__all__ += ["DistanceGAN", "DTN", "PLDT"]
