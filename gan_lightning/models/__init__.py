@@ -45,3 +45,7 @@ from gan_lightning.models.bigan import BiGAN  # noqa: E402
 from gan_lightning.models.cogan import CoGAN  # noqa: E402
 
 __all__ += ["CGAN", "ACGAN", "InfoGAN", "SemiSupervisedGAN", "AAE", "VAEGAN", "BiGAN", "CoGAN"]
+
+from gan_lightning.models.stargan import StarGAN  # noqa: E402
+
+__all__ += ["StarGAN"]
