@@ -138,3 +138,68 @@ def distance_correlation(inputs: torch.Tensor, outputs: torch.Tensor, pairs: int
     a = (inputs[i[keep]] - inputs[j[keep]]).abs().flatten(1).mean(1)
     b = (outputs[i[keep]] - outputs[j[keep]]).abs().flatten(1).mean(1)
     return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
+
+
+# ----------------------------------------------------------------------------- measures
+@dataclass
+class Setting:
+    """What every measure gets: the trained model, the data module, the two held-out halves and the
+    digit judge of the target domain."""
+
+    model: Any
+    data: Any
+    judge_half: dict[str, torch.Tensor]
+    eval_half: dict[str, torch.Tensor]
+    judge: nn.Module | None
+
+
+def target_labels(split: dict[str, torch.Tensor], side: str) -> torch.Tensor:
+    """Digit labels of one side ("a" or "b") of a split; paired splits may carry one "label"."""
+    for key in (f"label_{side}", "label"):
+        if key in split:
+            return split[key]
+    raise KeyError(f"the held-out split has no digit labels for side {side!r} (keys: {', '.join(split)})")
+
+
+def measure_paired(s: Setting) -> dict[str, float]:
+    a, b = s.eval_half["a"], s.eval_half["b"]
+    out = translate_all(s.model, a)
+    return {"l1": float((out - b).abs().mean()), "psnr": psnr(out, b),
+            "judge_accuracy": accuracy(s.judge, out, target_labels(s.eval_half, "b")),
+            "sharpness": float(gradient_energy(out).mean() / gradient_energy(b).mean())}
+
+
+def measure_cycle(s: Setting) -> dict[str, float]:
+    a = s.eval_half["a"]
+    out = translate_all(s.model, a, direction="AtoB")
+    back = translate_all(s.model, out, direction="BtoA")
+    return {"label_preservation": accuracy(s.judge, out, target_labels(s.eval_half, "a")),
+            "cycle_l1": float((back - a).abs().mean())}
+
+
+def measure_distance(s: Setting) -> dict[str, float]:
+    a = s.eval_half["a"]
+    out = translate_all(s.model, a)
+    return {"distance_correlation": distance_correlation(a, out),
+            "label_preservation": accuracy(s.judge, out, target_labels(s.eval_half, "a"))}
+
+
+def measure_dtn(s: Setting) -> dict[str, float]:
+    a = s.eval_half["a"]
+    out = translate_all(s.model, a)
+    with torch.no_grad():
+        f_error = float((s.model.f(a) - s.model.f(out)).pow(2).sum(1).mean())
+    return {"judge_accuracy": accuracy(s.judge, out, target_labels(s.eval_half, "a")), "f_constancy": f_error}
+
+
+def measure_pldt(s: Setting) -> dict[str, float]:
+    a, b = s.eval_half["a"], s.eval_half["b"]
+    out = translate_all(s.model, a)
+    return {"label_agreement": accuracy(s.judge, out, target_labels(s.eval_half, "b")),
+            "l1": float((out - b).abs().mean())}
+
+
+MEASURES: dict[str, Callable[[Setting], dict[str, float]]] = {
+    "paired": measure_paired, "cycle": measure_cycle, "distance": measure_distance, "dtn": measure_dtn,
+    "pldt": measure_pldt,
+}

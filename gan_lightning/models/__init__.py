@@ -51,3 +51,6 @@ from gan_lightning.models.dtn import DTN  # noqa: E402
 from gan_lightning.models.pldt import PLDT  # noqa: E402
 
 __all__ += ["DistanceGAN", "DTN", "PLDT"]
+from gan_lightning.models.stargan import StarGAN  # noqa: E402
+
+__all__ += ["StarGAN"]

@@ -1,0 +1,281 @@
+"""StarGAN: Choi et al. 2018, "StarGAN: Unified Generative Adversarial Networks for Multi-Domain
+Image-to-Image Translation" (CVPR).
+
+One generator for every domain: G(x, c) sees the image concatenated with the target attribute
+vector c tiled over the image plane. One D with two heads on a shared body: a source head
+(a patch map of real/fake scores) and an attribute classifier (num_attributes logits).
+
+Losses (the paper's Eq. 1-7; weights from the authors' code, yunjey/stargan main.py):
+- D: WGAN-GP, E D_src(G(x, c)) - E D_src(x) + lambda_gp * (||grad D_src(x_hat)||_2 - 1)^2
+  (one interpolation factor per sample, the norm over each sample's flattened gradient), plus
+  lambda_cls * BCE(D_cls(x), c_original) on *real* images;
+- G: -E D_src(G(x, c)) + lambda_cls * BCE(D_cls(G(x, c)), c_target)
+  + lambda_rec * |x - G(G(x, c), c_original)|_1 (cycle reconstruction with the original attributes).
+The classification loss is binary cross-entropy with logits summed over the attributes and
+averaged over the batch (solver.py's ``size_average=False`` then ``/ batch size``).
+Target attributes are the batch's own attribute vectors in a random order
+(``label_trg = label_org[randperm]``), drawn from the global RNG (checkpointed by the core).
+
+Defaults (the authors' code): lambda_gp 10, lambda_cls 1, lambda_rec 10; n_critic 5 (G on every
+5th iteration); Adam lr 1e-4 for both networks, betas (0.5, 0.999); G width 64 with two
+stride-2 4x4 downsamplings, 6 residual blocks, two 4x4 transposed-conv upsamplings, 7x7 convs at
+both ends, zero padding (the authors note tiling c does not work with reflection padding) and
+no biases before a norm; D: 6 stride-2 4x4 convs doubling the width from 64, LeakyReLU 0.01, no
+norm, a 3x3 source conv and a class conv covering the whole remaining map; PyTorch's default
+initialisation; CelebA attributes Black_Hair, Blond_Hair, Brown_Hair, Male, Young (5).
+
+Learning-rate decay: the paper decays both rates linearly to 0 over the second half of training
+(200k iterations, the last 100k decaying). The authors' code subtracts lr / 100k every 1,000
+iterations, which only lowers the rate by 0.1 % in all; this model follows the paper through
+the core's ``lr_decay_iters`` (the configs set it to half of ``max_steps``).
+
+Normalisation, train vs eval: the authors' G uses InstanceNorm(affine=True,
+track_running_stats=True) but never calls ``eval()`` (solver.py), so every output they report
+uses each image's own statistics and the running averages are never read (yunjey/stargan #140;
+StarGAN v2 drops them). Here the norms are affine InstanceNorm without running statistics: the
+authors' computation, the same in train and eval mode, and ``translate`` changes no buffer.
+Neither network has dropout or BatchNorm, so ``translate`` is deterministic in either mode.
+
+Logged: ``d_adv``, ``d_cls``, ``gp``, ``wasserstein``; ``g_adv``, ``g_cls``, ``g_rec``;
+held out: ``val/cls_acc_real`` (D's classifier on real images), ``val/cls_acc_fake`` (D's
+classifier agreeing with the target attributes of translations) and ``val/rec_l1``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_lightning.core import Phase, StepContext
+from gan_lightning.losses import gradient_penalty, wasserstein_d, wasserstein_g
+from gan_lightning.models.base import GANModule
+
+CELEBA_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+
+
+def _instance_norm(channels: int) -> nn.InstanceNorm2d:
+    # affine as the authors'; no running statistics (their G never leaves train mode: see the module docstring)
+    return nn.InstanceNorm2d(channels, affine=True, track_running_stats=False)
+
+
+class StarGANResidualBlock(nn.Module):
+    """x + [conv3x3, IN, ReLU, conv3x3, IN](x), zero padding, no conv biases (an affine norm follows)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, 1, 1, bias=False), _instance_norm(channels), nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, 1, 1, bias=False), _instance_norm(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class StarGANGenerator(nn.Module):
+    """G(x, c): c tiled to the image size and concatenated as extra channels (C + num_attributes in),
+    c7s1-w, ``downsampling`` 4x4 stride-2 convs, ``num_blocks`` residual blocks, as many 4x4
+    transposed convs, c7s1-C with tanh."""
+
+    def __init__(self, channels: int = 3, num_attributes: int = 5, width: int = 64, num_blocks: int = 6,
+                 downsampling: int = 2) -> None:
+        super().__init__()
+        self.num_attributes = num_attributes
+        layers: list[nn.Module] = [nn.Conv2d(channels + num_attributes, width, 7, 1, 3, bias=False),
+                                   _instance_norm(width), nn.ReLU(inplace=True)]
+        dim = width
+        for _ in range(downsampling):
+            layers += [nn.Conv2d(dim, 2 * dim, 4, 2, 1, bias=False), _instance_norm(2 * dim), nn.ReLU(inplace=True)]
+            dim *= 2
+        layers += [StarGANResidualBlock(dim) for _ in range(num_blocks)]
+        for _ in range(downsampling):
+            layers += [nn.ConvTranspose2d(dim, dim // 2, 4, 2, 1, bias=False), _instance_norm(dim // 2),
+                       nn.ReLU(inplace=True)]
+            dim //= 2
+        layers += [nn.Conv2d(dim, channels, 7, 1, 3, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+        tiled = attributes.to(x.dtype)[:, :, None, None].expand(-1, -1, x.size(2), x.size(3))
+        return self.net(torch.cat([x, tiled], dim=1))
+
+
+class StarGANDiscriminator(nn.Module):
+    """``num_layers`` 4x4 stride-2 convs (width doubling each time, LeakyReLU 0.01, no norm), then
+    two heads on the (image_size / 2^num_layers)^2 map: ``forward(x) -> (source (N, 1, s, s),
+    attribute logits (N, num_attributes))``; the class head is one conv whose kernel covers the map."""
+
+    def __init__(self, channels: int = 3, image_size: int = 128, num_attributes: int = 5, width: int = 64,
+                 num_layers: int = 6) -> None:
+        super().__init__()
+        side = image_size // 2**num_layers
+        if num_layers < 1 or side < 1 or side * 2**num_layers != image_size:
+            fits = [n for n in range(1, 12) if image_size % 2**n == 0 and image_size >= 2**n]
+            raise ValueError(f"d_layers={num_layers} does not divide {image_size} px images into a whole map; "
+                             f"d_layers that fit: {', '.join(map(str, fits)) or 'none'}")
+        layers: list[nn.Module] = []
+        dim_in, dim = channels, width
+        for _ in range(num_layers):
+            layers += [nn.Conv2d(dim_in, dim, 4, 2, 1), nn.LeakyReLU(0.01)]
+            dim_in, dim = dim, 2 * dim
+        self.body = nn.Sequential(*layers)
+        self.source_head = nn.Conv2d(dim_in, 1, 3, 1, 1, bias=False)
+        self.class_head = nn.Conv2d(dim_in, num_attributes, side, bias=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.body(x)
+        return self.source_head(h), self.class_head(h).flatten(1)
+
+
+def attribute_loss(logits: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy with logits, summed over the attributes, averaged over the batch (the authors')."""
+    return F.binary_cross_entropy_with_logits(logits, attributes.to(logits.dtype), reduction="sum") / logits.size(0)
+
+
+class StarGAN(GANModule):
+    """StarGAN (see the module docstring for the recipe and where each default comes from).
+
+    Args:
+        data_shape: (C, H, W) of the images; H = W divisible by 2^d_layers.
+        num_attributes: length of the attribute vector (5: the authors' CelebA selection).
+        g_width, d_width: channels of G's first conv and of D's first conv (64, 64).
+        g_blocks: residual blocks of G (6).
+        d_layers: stride-2 convs of D (6 at 128 px, a 2x2 map; 4 at 32 px gives the same).
+        cls_weight, rec_weight, gp_weight: lambda_cls (1), lambda_rec (10), lambda_gp (10).
+    """
+
+    paper = "Choi et al. 2018, StarGAN: Unified GANs for Multi-Domain Image-to-Image Translation"
+    data_kinds = ("attributes",)
+    sampling = "translation"
+    recipe = {"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.999), "critic_steps": 5}
+
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (3, 128, 128),
+        num_attributes: int = 5,
+        g_width: int = 64,
+        d_width: int = 64,
+        g_blocks: int = 6,
+        d_layers: int = 6,
+        cls_weight: float = 1.0,
+        rec_weight: float = 10.0,
+        gp_weight: float = 10.0,
+        **kwargs,
+    ) -> None:
+        super().__init__(data_shape=data_shape, latent_dim=1, **kwargs)
+        if len(self.data_shape) != 3 or self.data_shape[1] != self.data_shape[2]:
+            raise ValueError(f"StarGAN needs square images (C, H, W), got data_shape {self.data_shape}")
+        if num_attributes < 1:
+            raise ValueError(f"model.num_attributes must be >= 1, got {num_attributes}")
+        channels, size = self.data_shape[0], self.data_shape[1]
+        self.num_attributes = num_attributes
+        self.cls_weight, self.rec_weight, self.gp_weight = cls_weight, rec_weight, gp_weight
+        self.generator = StarGANGenerator(channels, num_attributes, g_width, g_blocks)
+        self.discriminator = StarGANDiscriminator(channels, size, num_attributes, d_width, d_layers)
+
+    # ------------------------------------------------------------------ discriminator heads
+    def discriminate(self, x: torch.Tensor, labels=None) -> torch.Tensor:
+        """D's source (real/fake) patch map."""
+        return self.run_discriminator(x)[0]
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """D's attribute logits, (N, num_attributes)."""
+        return self.run_discriminator(x)[1]
+
+    # ------------------------------------------------------------------ training
+    def check_attributes(self, attributes: torch.Tensor) -> torch.Tensor:
+        """The batch's attribute vectors as floats; one line when their length is not num_attributes."""
+        if attributes.dim() != 2 or attributes.size(1) != self.num_attributes:
+            got = attributes.size(-1) if attributes.dim() else 0
+            raise ValueError(f"StarGAN was built with num_attributes={self.num_attributes} but the data's attribute "
+                             f"vectors have {got} values: set model.num_attributes to {got}")
+        return attributes.float()
+
+    def prepare_step(self, ctx: StepContext) -> None:
+        """Original and target attributes (the batch's own vectors, permuted), and G(x, target)."""
+        ctx.original = self.check_attributes(ctx.attributes)
+        order = torch.randperm(ctx.batch_size).to(ctx.original.device)
+        ctx.target = ctx.original[order]
+        with torch.set_grad_enabled(ctx.runs("G")):
+            ctx.fake = self.generator(ctx.real, ctx.target)
+
+    def phases(self) -> list[Phase]:
+        return self.adversarial_phases(self.discriminator_terms, self.generator_terms)
+
+    def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        source_real, class_real = self.run_discriminator(ctx.real)
+        source_fake, _ = self.run_discriminator(ctx.fake.detach())
+        adversarial = wasserstein_d(source_real, source_fake)
+        penalty = gradient_penalty(self.discriminate, ctx.real, ctx.fake)
+        classification = attribute_loss(class_real, ctx.original)  # real images, their own attributes
+        return {"d_loss": adversarial + self.cls_weight * classification + self.gp_weight * penalty,
+                "d_adv": adversarial, "d_cls": classification, "gp": penalty, "wasserstein": -adversarial}
+
+    def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        source_fake, class_fake = self.run_discriminator(ctx.fake)
+        adversarial = wasserstein_g(source_fake)
+        classification = attribute_loss(class_fake, ctx.target)  # translations, the attributes asked for
+        reconstruction = (ctx.real - self.generator(ctx.fake, ctx.original)).abs().mean()
+        return {"g_loss": adversarial + self.cls_weight * classification + self.rec_weight * reconstruction,
+                "g_adv": adversarial, "g_cls": classification, "g_rec": reconstruction}
+
+    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+        """D's attribute accuracy on held-out images and on their translations, and the reconstruction L1."""
+        ctx = StepContext(batch)
+        original = self.check_attributes(ctx.attributes)
+        order = torch.randperm(ctx.batch_size, generator=torch.Generator().manual_seed(batch_idx))
+        target = original[order.to(original.device)]
+        fake = self.generator(ctx.real, target)
+        scores = {f"{stage}/cls_acc_real": ((self.classify(ctx.real) > 0).float() == original).float().mean(),
+                  f"{stage}/cls_acc_fake": ((self.classify(fake) > 0).float() == target).float().mean(),
+                  f"{stage}/rec_l1": (ctx.real - self.generator(fake, original)).abs().mean()}
+        self.log_dict(scores, on_epoch=True, batch_size=ctx.batch_size)
+
+    # ------------------------------------------------------------------ translation
+    @torch.no_grad()
+    def translate(self, images: torch.Tensor, direction: str = "AtoB", attributes=None,
+                  use_ema: bool = True) -> torch.Tensor:
+        """G(images, attributes) in [-1, 1]: ``attributes`` is one vector of num_attributes 0/1 values
+        for every image, or one per image (N, num_attributes). ``direction`` must be ``AtoB`` (one
+        generator serves every target). The EMA generator when there is one (``use_ema``).
+        Deterministic, and the same in train and eval mode (no running statistics, no dropout)."""
+        if direction != "AtoB":
+            raise ValueError(f"StarGAN has one generator for every target: give the target with attributes=, "
+                             f"direction must be AtoB, got {direction!r}")
+        if attributes is None:
+            raise ValueError(f"StarGAN.translate needs attributes=: the target vector of {self.num_attributes} "
+                             f"values (0/1), or one per image")
+        images = images.to(self.device)
+        attributes = torch.as_tensor(attributes, dtype=images.dtype).to(self.device)
+        if attributes.dim() == 1:
+            attributes = attributes.expand(images.size(0), -1)
+        if attributes.shape != (images.size(0), self.num_attributes):
+            raise ValueError(f"attributes must have shape ({self.num_attributes},) or ({images.size(0)}, "
+                             f"{self.num_attributes}), got {tuple(attributes.shape)}")
+        net = self.sampling_generator if use_ema else self.generator
+        return net(images, attributes)
+
+    @torch.no_grad()
+    def preview_grid(self, num_samples: int = 64, nrow: int = 8, use_ema: bool = True,
+                     inputs: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
+        """One row per held-out input: the input, then its translation with each single attribute
+        flipped (the paper's Fig. 1 layout). Grid inputs carry no attributes: what is flipped is D's
+        classifier's reading of the input (logit > 0). Rows: ``num_samples // (num_attributes + 1)``."""
+        if inputs is None:
+            raise ValueError("StarGAN.preview_grid needs held-out inputs")
+        columns = self.num_attributes + 1
+        inputs = inputs[:max(1, min(len(inputs), num_samples // columns))].to(self.device)
+        was_training = self.training
+        self.eval()  # no augmentation of D's input (set_discriminator_augment) in a picture
+        try:
+            estimated = (self.classify(inputs) > 0).to(inputs.dtype)
+        finally:
+            self.train(was_training)
+        row = [inputs]
+        for k in range(self.num_attributes):
+            flipped = estimated.clone()
+            flipped[:, k] = 1 - flipped[:, k]
+            row.append(self.translate(inputs, attributes=flipped, use_ema=use_ema))
+        return torch.stack(row, dim=1).flatten(0, 1), columns
