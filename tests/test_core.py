@@ -139,12 +139,12 @@ def TwoDomainData_as_images():
 
 
 # ---------------------------------------------------------------------------- the D entry point
-@pytest.mark.parametrize("name", sorted(known_models()))
 def tiny_data(name: str):
     """The data module the tiny ``name`` trains on."""
     return TRANSLATION_TINY[name][1]() if name in TRANSLATION_TINY else MNIST5k(batch_size=16)
 
 
+@pytest.mark.parametrize("name", sorted(known_models()))
 def test_every_discriminator_call_goes_through_run_discriminator(name, tmp_path):
     """An augmentation installed once sees every input of every D forward of every model."""
     L.seed_everything(0)
