@@ -45,3 +45,8 @@ from gan_lightning.models.bigan import BiGAN  # noqa: E402
 from gan_lightning.models.cogan import CoGAN  # noqa: E402
 
 __all__ += ["CGAN", "ACGAN", "InfoGAN", "SemiSupervisedGAN", "AAE", "VAEGAN", "BiGAN", "CoGAN"]
+
+from gan_lightning.models.pix2pix import Pix2Pix  # noqa: E402
+from gan_lightning.models.cyclegan import CycleGAN  # noqa: E402
+
+__all__ += ["Pix2Pix", "CycleGAN"]
