@@ -54,3 +54,8 @@ __all__ += ["DistanceGAN", "DTN", "PLDT"]
 from gan_lightning.models.stargan import StarGAN  # noqa: E402
 
 __all__ += ["StarGAN"]
+
+from gan_lightning.models.pix2pix import Pix2Pix  # noqa: E402
+from gan_lightning.models.cyclegan import CycleGAN  # noqa: E402
+
+__all__ += ["Pix2Pix", "CycleGAN"]
