@@ -64,7 +64,7 @@ class TwoWayTranslator(GANModule):
         self.discriminator, self.discriminator_b = tiny_patch_critic(), tiny_patch_critic()
         self.cycle_weight = cycle_weight
         self.pool_a = self.training_state.declare("pool_a", ReplayPool(pool_size))
-        self.pool_b = self.training_state.declare("pool_b", ReplayPool(pool_size))
+        self.pool_b = self.training_state.declare("pool_b", ReplayPool(pool_size, seed=1))
 
     def optimizer_groups(self):
         return {"generator": [*self.generator.parameters(), *self.generator_b.parameters()],

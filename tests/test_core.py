@@ -226,6 +226,23 @@ def test_replay_pool_fills_then_swaps_half_of_the_time():
     assert torch.equal(ReplayPool(0).query(first), first)
 
 
+def test_replay_pool_draws_from_its_own_generator_and_saves_it():
+    """Other draws from the global RNG do not shift the pool's; its generator resumes with it."""
+    first, batch = torch.arange(4.0).view(4, 1, 1, 1), torch.arange(100.0, 140.0).view(40, 1, 1, 1)
+    a, b = ReplayPool(4, seed=3), ReplayPool(4, seed=3)
+    a.query(first), b.query(first)
+    torch.manual_seed(0)
+    out_a = a.query(batch)
+    torch.rand(1000)  # someone else draws
+    assert torch.equal(out_a, b.query(batch))
+    saved = a.state_dict()
+    restored = ReplayPool(4, seed=99)
+    restored.load_state_dict(saved)
+    assert torch.equal(a.query(batch), restored.query(batch))
+    assert not torch.equal(ReplayPool(4, seed=3).query(torch.cat([first, batch])),
+                           ReplayPool(4, seed=4).query(torch.cat([first, batch])))
+
+
 # ---------------------------------------------------------------------------- sampling protocol
 def test_sampling_protocol_noise_conditional_translation():
     dcgan, cgan = tiny_model("DCGAN"), tiny_model("CGAN")

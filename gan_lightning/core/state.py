@@ -96,15 +96,17 @@ class ReplayPool:
     ``query(images)`` returns a batch for D: while the pool is filling, each image goes in and
     comes back; once full, each image is, with probability 1/2, swapped for a random stored
     one (which is returned), else returned itself. ``size=0`` turns the pool off. Its draws
-    use the global torch RNG, which the core restores on resume, and its contents are saved
-    with the checkpoint, so a resumed run returns what the uninterrupted one returned.
+    come from its own generator (seeded ``seed``), so nothing else that draws random numbers
+    shifts them; the generator's state and the contents are saved with the checkpoint, so a
+    resumed run returns what the uninterrupted one returned.
     """
 
-    def __init__(self, size: int = 50) -> None:
+    def __init__(self, size: int = 50, seed: int = 0) -> None:
         if size < 0:
             raise ValueError(f"pool size must be >= 0, got {size}")
         self.size = size
         self.images: list[torch.Tensor] = []
+        self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -118,8 +120,8 @@ class ReplayPool:
             if len(self.images) < self.size:
                 self.images.append(image.clone())
                 out.append(image)
-            elif torch.rand(()).item() < 0.5:
-                index = int(torch.randint(0, self.size, ()).item())
+            elif torch.rand((), generator=self.generator).item() < 0.5:
+                index = int(torch.randint(0, self.size, (), generator=self.generator).item())
                 out.append(self.images[index].clone())
                 self.images[index] = image.clone()
             else:
@@ -128,10 +130,12 @@ class ReplayPool:
 
     def state_dict(self) -> dict[str, Any]:
         stacked = torch.stack(self.images).cpu() if self.images else torch.empty(0)
-        return {"size": self.size, "images": stacked}
+        return {"size": self.size, "images": stacked, "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any], device: torch.device | str | None = None) -> None:
         self.size = int(state["size"])
+        if "generator" in state:
+            self.generator.set_state(state["generator"])
         images = state["images"]
         self.images = [image.to(device) if device is not None else image for image in images] if images.numel() else []
 

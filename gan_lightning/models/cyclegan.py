@@ -93,8 +93,8 @@ class CycleGAN(GANModule):
         self.discriminator = PatchDiscriminator(channels, d_width, patch_size, norm)
         self.discriminator_a = PatchDiscriminator(channels, d_width, patch_size, norm)
         self.discriminator.check_image_size(size)
-        self.pool_a = self.training_state.declare("pool_a", ReplayPool(pool_size))  # past F(b), for D_A
-        self.pool_b = self.training_state.declare("pool_b", ReplayPool(pool_size))  # past G(a), for D_B
+        self.pool_a = self.training_state.declare("pool_a", ReplayPool(pool_size, seed=0))  # past F(b), for D_A
+        self.pool_b = self.training_state.declare("pool_b", ReplayPool(pool_size, seed=1))  # past G(a), for D_B
 
     # ------------------------------------------------------------------ training
     def optimizer_groups(self):
