@@ -275,13 +275,23 @@ def _fit(build, data, root, steps, ckpt_path=None, interrupt_at=None):
     return model
 
 
+def same_state(x, y) -> bool:
+    """Exact equality through nested dicts / lists of tensors and plain values."""
+    if isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor):
+        return isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and x.shape == y.shape and torch.equal(x, y)
+    if isinstance(x, dict):
+        return isinstance(y, dict) and x.keys() == y.keys() and all(same_state(x[k], y[k]) for k in x)
+    if isinstance(x, (list, tuple)):
+        return type(x) is type(y) and len(x) == len(y) and all(same_state(a, b) for a, b in zip(x, y))
+    return x == y
+
+
 def assert_bitwise_equal(a, b):
     sa, sb = a.state_dict(), b.state_dict()
     assert sa.keys() == sb.keys()
     assert [k for k in sa if not torch.equal(sa[k], sb[k])] == []
     ta, tb = a.training_state.state_dict(), b.training_state.state_dict()
-    assert repr(ta) == repr(tb) or all(
-        torch.equal(ta[k], tb[k]) if isinstance(ta[k], torch.Tensor) else repr(ta[k]) == repr(tb[k]) for k in ta)
+    assert same_state(ta, tb)
     for name in a._optimizer_index:
         for state_a, state_b in zip(a.named_optimizer(name).state.values(), b.named_optimizer(name).state.values()):
             assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
