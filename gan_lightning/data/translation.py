@@ -268,8 +268,8 @@ class PairedImageFolder(_FolderData):
         def dataset(split: str, train: bool) -> PairedFiles:
             return PairedFiles(self.sources(split), self.direction, self.crop, self.channels, self.seed, train)
 
-        heldout = dataset(self.heldout_split, False) if self.heldout_split else None
-        return dataset("train", True), heldout
+        train = dataset("train", True)
+        return train, dataset(self.heldout_split, False) if self.heldout_split else None
 
 
 # ---------------------------------------------------------------------------- unpaired (CycleGAN)
@@ -358,7 +358,8 @@ class UnpairedImageFolder(_FolderData):
             files_b = self.images_of(self.folder(f"{split}B", hint=hint))
             return UnpairedFiles(files_a, files_b, self.crop, self.channels, self.seed, train)
 
-        return dataset("train", True), dataset("test", False) if self.heldout else None
+        train = dataset("train", True)
+        return train, dataset("test", False) if self.heldout else None
 
 
 # ---------------------------------------------------------------------------- attributes (StarGAN)
