@@ -114,6 +114,15 @@ def translate_images(model, images, direction: str, attributes, batch_size: int)
     return torch.cat(outputs)
 
 
+def save_png(image, path: Path) -> None:
+    """One image in [-1, 1], (C, H, W), as a PNG: grey for one channel, RGB for three (rounded as torchvision's save_image)."""
+    from PIL import Image
+
+    pixels = image.add(1.0).mul(127.5).add(0.5).clamp(0, 255).byte()
+    array = pixels[0].numpy() if pixels.size(0) == 1 else pixels.permute(1, 2, 0).numpy()
+    Image.fromarray(array).save(path)
+
+
 def write_pairs(inputs, outputs, path: Path) -> Path:
     """Each input beside its output, ``PAIRS_PER_ROW`` pairs a row, as one PNG."""
     import torch
@@ -137,8 +146,6 @@ def cmd_translate(argv: Sequence[str]) -> None:
         raise UsageError(f"--image_size must be >= 1, got {args.image_size}")
     files = input_files(Path(args.input))
 
-    from torchvision.utils import save_image
-
     model = load_model(args.ckpt_path, map_location=args.device)
     name = type(model).__name__
     if not is_translation_model(model):
@@ -156,7 +163,7 @@ def cmd_translate(argv: Sequence[str]) -> None:
         raise UsageError(f"--input: two files share a stem ({next(s for s in stems if stems.count(s) > 1)!r}); "
                          "their outputs would overwrite each other")
     for stem, image in zip(stems, outputs):
-        save_image(image.add(1.0).div(2.0).clamp(0.0, 1.0), out / f"{stem}.png")
+        save_png(image, out / f"{stem}.png")
     grid = write_pairs(inputs, outputs, out / "grid.png")
     print(f"translated {len(files)} image{'s' if len(files) != 1 else ''} ({args.direction}) into {out}; "
           f"inputs beside outputs in {grid}")

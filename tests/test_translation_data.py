@@ -460,3 +460,35 @@ def test_digit_data_records_its_arguments_for_the_checkpoint():
     assert dm.hparams["target"] == "thick" and dm.hparams["image_size"] == 16 and dm.hparams["seed"] == 4
     assert dm.hparams["_class_path"] == "gan_lightning.data.digit_domains.PairedDigits"
     assert dm.data_shape == (1, 16, 16)
+
+
+def test_a_run_resumed_mid_epoch_on_random_crops_and_unpaired_partners_is_bitwise_the_same(tmp_path):
+    """Fit 7 iterations (epochs of 5: the second epoch's keys too) straight, and interrupted after 3 then resumed,
+    with a loader worker: the crops and partners drawn there depend on the key alone."""
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from conftest import InterruptAt, tiny_trainer
+    from core_models import TwoWayTranslator
+
+    root = cyclegan_folder(tmp_path / "data", train=(5, 3))
+
+    def fit(run, steps, ckpt_path=None, interrupt_at=None):
+        L.seed_everything(0)
+        model = TwoWayTranslator(data_shape=(1, 8, 8))
+        callbacks = [ModelCheckpoint(dirpath=tmp_path / run / "ckpt", save_last=True,
+                                     every_n_train_steps=interrupt_at or 1000)]
+        callbacks += [InterruptAt(interrupt_at)] if interrupt_at else []
+        trainer = tiny_trainer(tmp_path / run, steps, callbacks=callbacks, enable_checkpointing=True)
+        trainer.fit(model, UnpairedImageFolder(str(root), image_size=8, load_size=10, channels=1, num_workers=1),
+                    ckpt_path=ckpt_path)
+        return model
+
+    straight = fit("straight", 7)
+    fit("resumed", 7, interrupt_at=3)
+    resumed = fit("resumed", 7, ckpt_path="last")
+    assert resumed.global_step == 7
+    one, two = straight.state_dict(), resumed.state_dict()
+    assert [k for k in one if not torch.equal(one[k], two[k])] == []
+    checkpoint = torch.load(tmp_path / "resumed" / "ckpt" / "last.ckpt", weights_only=False)
+    assert checkpoint["datamodule_hyper_parameters"]["root"] == str(root)  # what `sample` rebuilds
