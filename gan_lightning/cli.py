@@ -37,7 +37,7 @@ from gan_lightning.models import GANModule, known_models
 from gan_lightning.tracking import prepare_wandb_environment
 
 LIGHTNING_VERBS = ("fit", "validate", "test", "predict")
-OUR_VERBS = ("models", "sample", "evaluate")
+OUR_VERBS = ("models", "sample", "evaluate", "translate")
 #: Read by every LightningCLI verb before ``--config`` files: the settings experiments share.
 DEFAULTS_FILE = Path(__file__).resolve().with_name("defaults.yaml")
 #: The callbacks every run gets, each set by the top-level config section of its name
@@ -65,7 +65,10 @@ verbs:
   predict    LightningCLI's predict verb
   models     list every model with its paper and the data kinds it accepts
   sample     draw a sample grid:   gan-lightning sample --ckpt_path PATH --out grid.png
+             (image-to-image models: held-out inputs beside their translations)
   evaluate   compute metrics:      gan-lightning evaluate --ckpt_path PATH --metrics fid,kid
+  translate  translate images:     gan-lightning translate --ckpt_path PATH --input DIR_OR_FILE --out DIR
+             [--direction AtoB|BtoA] [--attributes 1,0,1,...]
 
 `gan-lightning VERB --help` lists a verb's options.
 """
@@ -387,6 +390,9 @@ def cmd_sample(argv: Sequence[str]) -> None:
     parser.add_argument("--traverse", type=int, nargs="?", const=0, default=None, metavar="CODE",
                         help="InfoGAN latent traversal: one row per categorical value (all, or --labels), "
                              "continuous code CODE (default 0) swept from -2 to 2 over --nrow columns")
+    parser.add_argument("--data_config", default=None,
+                        help="image-to-image models: a YAML file whose `data` section gives the held-out inputs "
+                             "(default: the data recorded in the checkpoint, or the run's config.yaml)")
     args = parser.parse_args(argv)
     if args.num_samples < 1:
         raise UsageError(f"--num_samples must be >= 1, got {args.num_samples}")
@@ -396,6 +402,13 @@ def cmd_sample(argv: Sequence[str]) -> None:
     from gan_lightning.callbacks import write_samples
 
     model = load_model(args.ckpt_path)
+    if getattr(model, "sampling", "noise") == "translation":
+        from gan_lightning.translate import sample_translations
+
+        grid, nrow = sample_translations(model, args.ckpt_path, args.num_samples, args.nrow, args.data_config)
+        out = write_samples(grid, Path(args.out), nrow=nrow)
+        print(f"wrote {grid.size(0) // 2} held-out inputs beside their translations to {out}")
+        return
     labels = None
     if args.labels:
         try:
@@ -436,6 +449,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         if verb in handlers:
             handlers[verb](rest)
+        elif verb == "translate":
+            from gan_lightning.translate import cmd_translate
+
+            cmd_translate(rest)
         elif verb == "evaluate":
             from gan_lightning.evaluate import cmd_evaluate
 

@@ -210,6 +210,8 @@ def test_model_and_data_classes_resolve_without_a_config(tmp_path):
         (["fit", "--model", "DCGAN", "--data", "Imagenet"], "unknown data module 'Imagenet'; known data modules: MNIST5k"),
         (["fit", "--config", "nowhere.yaml"], "config file not found: nowhere.yaml"),
         (["sample", "--ckpt_path", "missing.ckpt"], "checkpoint not found: missing.ckpt"),
+        (["translate", "--ckpt_path", "missing.ckpt", "--input", "README.md", "--out", "unused"],
+         "checkpoint not found: missing.ckpt"),
         (["fly"], "unknown verb 'fly'"),
     ],
 )
@@ -236,5 +238,5 @@ def test_corrupt_checkpoint_is_reported_as_corrupt(tmp_path, trained_run):
 
 def test_help_lists_every_verb():
     result = cli("--help")
-    for verb in ("fit", "validate", "test", "models", "sample", "evaluate"):
+    for verb in ("fit", "validate", "test", "models", "sample", "evaluate", "translate"):
         assert f"  {verb}" in result.stdout

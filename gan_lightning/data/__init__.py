@@ -1,15 +1,22 @@
-"""LightningDataModules. Images are scaled to [-1, 1]; batches are ``(x, label)``."""
+"""LightningDataModules. Images are scaled to [-1, 1]; batches are ``(x, label)``, or dicts for
+image-to-image data (``{"a", "b"}`` pairs, ``{"image", "attributes"}``)."""
 
-from gan_lightning.data.base import EpochSeededSampler, GANDataModule
+from gan_lightning.data.base import EpochKeyedSampler, EpochSeededSampler, GANDataModule
+from gan_lightning.data.digit_domains import (
+    DigitAttributes, PairedDigits, UnpairedDigits, digit_domain_transform, render_attributes,
+)
 from gan_lightning.data.images import (
     CIFAR10, MNIST, CelebA, FashionMNIST, ImageFolder, MNIST5k, StackedMNIST5k, load_mnist5k,
     mnist5k_tensor,
 )
 from gan_lightning.data.toy2d import Toy2D, mixture_modes
+from gan_lightning.data.translation import AttributeImageFolder, PairedImageFolder, UnpairedImageFolder
 
 __all__ = [
     "GANDataModule", "EpochSeededSampler", "MNIST5k", "StackedMNIST5k", "MNIST", "FashionMNIST", "CIFAR10", "CelebA",
     "ImageFolder", "Toy2D", "load_mnist5k", "mnist5k_tensor", "mixture_modes", "known_data_modules",
+    "EpochKeyedSampler", "PairedImageFolder", "UnpairedImageFolder", "AttributeImageFolder",
+    "PairedDigits", "UnpairedDigits", "DigitAttributes", "digit_domain_transform", "render_attributes",
 ]
 
 

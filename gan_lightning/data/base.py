@@ -51,6 +51,22 @@ class EpochSeededSampler(compat.ShardingSampler):
         return self.num_items // self.num_replicas
 
 
+class EpochKeyedSampler(EpochSeededSampler):
+    """:class:`EpochSeededSampler` whose keys also carry the epoch: it yields ``epoch * num_items + index``.
+
+    For data sets whose items depend on the epoch (a random crop and flip per pass, a fresh
+    unpaired partner per pass): ``divmod(key, len(dataset))`` gives ``(epoch, index)`` back, so an
+    item is a pure function of ``(seed, epoch, index)``. The epoch travels with the key, not as
+    an attribute set on the data set, so it reaches DataLoader worker processes (persistent
+    ones too), and a resumed epoch recomputes exactly the items the interrupted one drew.
+    A key below ``len(dataset)`` is epoch 0: the held-out loader's plain indices.
+    """
+
+    def __iter__(self) -> Iterator[int]:
+        offset = self.epoch * self.num_items
+        return iter([offset + index for index in super().__iter__()])
+
+
 class ResumableDataLoader(DataLoader):
     """A training DataLoader that Lightning checkpoints (it has ``state_dict`` / ``load_state_dict``).
 
@@ -81,6 +97,8 @@ class GANDataModule(L.LightningDataModule):
     data_shape: tuple[int, ...] = ()
     data_kind: str = "image"
     num_classes: int = 0
+    #: The training sampler's class: :class:`EpochKeyedSampler` for data sets whose items depend on the epoch.
+    train_sampler_class: type[EpochSeededSampler] = EpochSeededSampler
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0) -> None:
         super().__init__()
@@ -112,7 +130,7 @@ class GANDataModule(L.LightningDataModule):
         self.setup()
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
-        self.train_sampler = EpochSeededSampler(len(self.train_set), self.seed, num_replicas=replicas, rank=rank)
+        self.train_sampler = self.train_sampler_class(len(self.train_set), self.seed, num_replicas=replicas, rank=rank)
         return ResumableDataLoader(
             self.train_set,
             batch_size=self.batch_size,

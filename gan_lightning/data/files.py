@@ -29,6 +29,11 @@ class UnreadableImagesError(UsageError):
     """Some image files of a data set cannot be read; reported as one line, exit status 2."""
 
 
+class DataFolderError(UsageError):
+    """A data set's folders or files are not as its layout wants (a missing folder or partner file,
+    a size mismatch, an unknown attribute name); reported as one line, exit status 2."""
+
+
 def image_problem(path: str | Path) -> str | None:
     """``None`` when ``path``'s header reads as an image, else the reason (one short phrase).
 
