@@ -84,3 +84,20 @@ def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_
     saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)
     assert saved["global_step"] == 2
     assert all(torch.isfinite(v).all() for v in saved["state_dict"].values() if v.is_floating_point())
+
+
+def test_ema_keeps_no_copy_for_translation_models_unless_asked(tmp_path):
+    import lightning as L
+    from conftest import tiny_trainer
+    from core_models import TwoDomainData, TwoWayTranslator
+    from gan_lightning.callbacks import EMACallback
+
+    L.seed_everything(0)
+    model = TwoWayTranslator()
+    tiny_trainer(tmp_path / "a", 2, limit_val_batches=0, callbacks=[EMACallback()]).fit(model, TwoDomainData())
+    assert not any(name.startswith("generator_ema") for name, _ in model.named_parameters())
+    assert model.sampling_generator is model.generator
+    model = TwoWayTranslator()
+    tiny_trainer(tmp_path / "b", 2, limit_val_batches=0,
+                 callbacks=[EMACallback(translation=True)]).fit(model, TwoDomainData())
+    assert model.sampling_generator is not model.generator
