@@ -45,3 +45,8 @@ from gan_lightning.models.bigan import BiGAN  # noqa: E402
 from gan_lightning.models.cogan import CoGAN  # noqa: E402
 
 __all__ += ["CGAN", "ACGAN", "InfoGAN", "SemiSupervisedGAN", "AAE", "VAEGAN", "BiGAN", "CoGAN"]
+from gan_lightning.models.discogan import DiscoGAN  # noqa: E402
+from gan_lightning.models.dualgan import DualGAN  # noqa: E402
+from gan_lightning.models.unit import UNIT  # noqa: E402
+
+__all__ += ["DiscoGAN", "DualGAN", "UNIT"]
