@@ -136,6 +136,8 @@ def test_discogan_schedule_curriculum_and_feature_matching_share():
     assert torch.allclose(got["adversarial_b"], F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)))
     with pytest.raises(ValueError, match="cycle_weight"):
         TINY["DiscoGAN"][0](cycle_weight=2.0)
+    with pytest.raises(ValueError, match="update_interval"):
+        TINY["DiscoGAN"][0](critic_steps=5)  # n_critic would be silently ignored
 
 
 def test_discogan_networks_follow_the_authors_layout():

@@ -162,6 +162,9 @@ class DiscoGAN(GANModule):
                 raise ValueError(f"model.{name} must be in [0, 1], got {value}")
         if update_interval < 1:
             raise ValueError(f"model.update_interval must be >= 1, got {update_interval}")
+        if self.critic_steps != 1:
+            raise ValueError("model.critic_steps does not apply to DiscoGAN: its schedule is model.update_interval "
+                             "(D on every update_interval-th iteration, G on the others)")
         self.cycle_weight, self.curriculum_weight = cycle_weight, curriculum_weight
         self.curriculum_iters, self.feature_matching = curriculum_iters, feature_matching
         self.update_interval = update_interval
