@@ -59,3 +59,9 @@ from gan_lightning.models.pix2pix import Pix2Pix  # noqa: E402
 from gan_lightning.models.cyclegan import CycleGAN  # noqa: E402
 
 __all__ += ["Pix2Pix", "CycleGAN"]
+
+from gan_lightning.models.discogan import DiscoGAN  # noqa: E402
+from gan_lightning.models.dualgan import DualGAN  # noqa: E402
+from gan_lightning.models.unit import UNIT  # noqa: E402
+
+__all__ += ["DiscoGAN", "DualGAN", "UNIT"]

@@ -1,0 +1,252 @@
+"""DiscoGAN: Kim et al. 2017, "Learning to Discover Cross-Domain Relations with Generative
+Adversarial Networks" (ICML).
+
+Two generators, G_AB: A -> B and G_BA: B -> A, and two discriminators, D_B (real B or G_AB(a)?)
+and D_A (real A or G_BA(b)?), trained on *unpaired* samples: the only terms that join the two
+domains are the reconstructions a ~ G_BA(G_AB(a)) and b ~ G_AB(G_BA(b)). No term compares
+G_AB(a) with the b drawn beside it (one popular collection adds such a paired pixel loss, which
+makes the model supervised; here the loss does not depend on how a and b are paired in a batch,
+and a test shows it).
+
+Networks (the paper's section 4 and the authors' ``discogan/model.py``): each generator is an
+encoder-decoder of ``depth`` = 4 stride-2 4x4 convolutions (64-128-256-512 channels, LeakyReLU
+0.2, BatchNorm from the second) mirrored by 4 stride-2 transposed convolutions (BatchNorm, ReLU;
+the authors' decoder uses ReLU, not leaky), no biases; the output is tanh here (the authors'
+sigmoid on [0, 1] images; our images are in [-1, 1]). Each discriminator is the generator's
+encoder followed by one convolution over what is left of the image (4x4 at the authors' 64 px)
+to a single logit. PyTorch's default initialisation, as in the authors' code.
+
+Loss (the authors' ``discogan/image_translation.py``; every default below is from it):
+- D, per domain: 0.5 BCE(D(real), 1) + 0.5 BCE(D(fake), 0); the two domains are summed.
+- G, per direction A -> B -> A: (1 - rate) (0.1 BCE(D_B(G_AB(a)), 1) + 0.9 FM) + rate MSE(G_BA(G_AB(a)), a),
+  and the same for B -> A -> B; the two are summed. FM (feature matching) is the squared
+  difference of the batch-mean features of real and fake images after each of D's hidden
+  layers but the first (``feature_matching`` = 0.9 is its share of the adversarial term; 0
+  gives the paper's plain GAN term). The reconstruction is MSE, as in the authors' code.
+- rate: ``curriculum_weight`` = 0.01 for the first ``curriculum_iters`` = 10,000 iterations (a
+  strong GAN term at first), then ``cycle_weight`` = 0.5. ``cycle_weight = 0`` turns the
+  reconstruction off at every iteration, leaving two independent GANs (the authors' "gan"
+  architecture, in both directions): the benchmark's "without cycle" baseline.
+- Schedule: D steps on iterations i with i % ``update_interval`` == 0, G on the others
+  (``update_interval`` = 3: one D step per two G steps); 1 runs D then G on every iteration.
+- Optimizers: one Adam over both generators, one over both discriminators, lr 2e-4, betas
+  (0.5, 0.999), weight decay 1e-5. Batch 64 and 64 px images in the paper.
+
+``translate(images, direction)`` runs G_AB (``"AtoB"``) or G_BA (``"BtoA"``) in eval mode, i.e.
+with BatchNorm's running statistics, so an image's translation does not depend on the other
+images of the batch (the authors' script translates in train mode, with batch statistics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_lightning.core import Phase, StepContext
+from gan_lightning.models.base import GANModule
+
+
+def _check_size(image_size: int, depth: int) -> None:
+    if depth < 1 or image_size % (2**depth) != 0:
+        raise ValueError(f"DiscoGAN needs an image size divisible by 2^depth = {2**depth}, got {image_size}")
+
+
+class DiscoGenerator(nn.Module):
+    """Encoder (``depth`` stride-2 4x4 convs, LeakyReLU 0.2, BatchNorm from the second) and a
+    mirrored decoder (stride-2 4x4 transposed convs, BatchNorm, ReLU), tanh output, no biases."""
+
+    def __init__(self, channels: int, width: int = 64, depth: int = 4) -> None:
+        super().__init__()
+        widths = [width * 2**i for i in range(depth)]
+        layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        for i in range(1, depth):
+            layers += [nn.Conv2d(widths[i - 1], widths[i], 4, 2, 1, bias=False), nn.BatchNorm2d(widths[i]),
+                       nn.LeakyReLU(0.2, True)]
+        for i in reversed(range(1, depth)):
+            layers += [nn.ConvTranspose2d(widths[i], widths[i - 1], 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(widths[i - 1]), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(widths[0], channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class DiscoDiscriminator(nn.Module):
+    """The generator's encoder, then one conv over the remaining ``image_size / 2^depth`` pixels to a logit.
+
+    ``features(x)`` returns ``(logits, [hidden features after blocks 2..depth])`` for feature matching.
+    """
+
+    def __init__(self, channels: int, image_size: int, width: int = 64, depth: int = 4) -> None:
+        super().__init__()
+        widths = [width * 2**i for i in range(depth)]
+        blocks = [nn.Sequential(nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True))]
+        for i in range(1, depth):
+            blocks.append(nn.Sequential(nn.Conv2d(widths[i - 1], widths[i], 4, 2, 1, bias=False),
+                                        nn.BatchNorm2d(widths[i]), nn.LeakyReLU(0.2, True)))
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Conv2d(widths[-1], 1, image_size // 2**depth, 1, 0, bias=False)
+
+    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        hidden = []
+        for block in self.blocks:
+            x = block(x)
+            hidden.append(x)
+        return self.head(x).flatten(1), hidden[1:]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)[0]
+
+
+class DiscoDiscriminators(nn.Module):
+    """D_A and D_B; ``forward(x, domain)`` and ``features(x, domain)`` call the one of ``domain``."""
+
+    def __init__(self, channels: int, image_size: int, width: int = 64, depth: int = 4) -> None:
+        super().__init__()
+        self.a = DiscoDiscriminator(channels, image_size, width, depth)
+        self.b = DiscoDiscriminator(channels, image_size, width, depth)
+
+    def features(self, x: torch.Tensor, domain: Literal["a", "b"]):
+        return getattr(self, domain).features(x)
+
+    def forward(self, x: torch.Tensor, domain: Literal["a", "b"]) -> torch.Tensor:
+        return getattr(self, domain)(x)
+
+
+@dataclass(frozen=True)
+class AlternatingPhase(Phase):
+    """A phase on the iterations i with ``(i % period == 0) == on_multiples`` (the authors' update_interval)."""
+
+    period: int = 1
+    on_multiples: bool = True
+
+    def due(self, iteration: int) -> bool:
+        return (iteration % self.period == 0) == self.on_multiples
+
+
+def feature_matching(real: Sequence[torch.Tensor], fake: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Sum over layers of the mean squared difference of the batch-mean real and fake features."""
+    return sum((r.mean(0) - f.mean(0)).pow(2).mean() for r, f in zip(real, fake))
+
+
+class DiscoGAN(GANModule):
+    paper = "Kim et al. 2017, Learning to Discover Cross-Domain Relations with GANs"
+    data_kinds = ("unpaired",)
+    sampling = "translation"
+    recipe = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "weight_decay": 1e-5}
+
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (3, 64, 64),
+        g_width: int = 64,
+        d_width: int = 64,
+        depth: int = 4,
+        cycle_weight: float = 0.5,
+        curriculum_weight: float = 0.01,
+        curriculum_iters: int = 10000,
+        feature_matching: float = 0.9,
+        update_interval: int = 3,
+        **kwargs,
+    ) -> None:
+        super().__init__(data_shape=data_shape, latent_dim=1, **kwargs)
+        channels, size = self.data_shape[0], self.data_shape[-1]
+        _check_size(size, depth)
+        for name, value in (("cycle_weight", cycle_weight), ("curriculum_weight", curriculum_weight),
+                            ("feature_matching", feature_matching)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"model.{name} must be in [0, 1], got {value}")
+        if update_interval < 1:
+            raise ValueError(f"model.update_interval must be >= 1, got {update_interval}")
+        if self.critic_steps != 1:
+            raise ValueError("model.critic_steps does not apply to DiscoGAN: its schedule is model.update_interval "
+                             "(D on every update_interval-th iteration, G on the others)")
+        self.cycle_weight, self.curriculum_weight = cycle_weight, curriculum_weight
+        self.curriculum_iters, self.feature_matching = curriculum_iters, feature_matching
+        self.update_interval = update_interval
+        self.generator = nn.ModuleDict({"ab": DiscoGenerator(channels, g_width, depth),
+                                        "ba": DiscoGenerator(channels, g_width, depth)})
+        self.discriminator = DiscoDiscriminators(channels, size, d_width, depth)
+
+    # ------------------------------------------------------------------ schedule
+    def phases(self) -> list[Phase]:
+        if self.update_interval == 1:
+            return [Phase("D", "discriminator", self.discriminator_terms),
+                    Phase("G", "generator", self.generator_terms)]
+        return [AlternatingPhase("D", "discriminator", self.discriminator_terms, period=self.update_interval),
+                AlternatingPhase("G", "generator", self.generator_terms, period=self.update_interval,
+                                 on_multiples=False)]
+
+    def reconstruction_rate(self, iteration: int) -> float:
+        """The reconstruction's weight (the adversarial term gets 1 minus it) at ``iteration``."""
+        if self.cycle_weight == 0:
+            return 0.0
+        return self.curriculum_weight if iteration < self.curriculum_iters else self.cycle_weight
+
+    def prepare_step(self, ctx: StepContext) -> None:
+        with torch.set_grad_enabled(ctx.runs("G")):
+            ctx.fake_b, ctx.fake_a = self.generator["ab"](ctx.a), self.generator["ba"](ctx.b)
+
+    # ------------------------------------------------------------------ losses
+    def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        terms = {}
+        for domain, real, fake in (("a", ctx.a, ctx.fake_a), ("b", ctx.b, ctx.fake_b)):
+            real_logits = self.run_discriminator(real, domain)
+            fake_logits = self.run_discriminator(fake.detach(), domain)
+            terms[f"d_loss_{domain}"] = 0.5 * (
+                F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        return {"d_loss": terms["d_loss_a"] + terms["d_loss_b"], **terms}
+
+    def adversarial_term(self, real: torch.Tensor, fake: torch.Tensor, domain: str) -> torch.Tensor:
+        """0.1 BCE(D(fake), 1) + 0.9 feature matching (shares set by ``feature_matching``)."""
+        fake_logits, fake_features = self.run_discriminator(fake, domain, method="features")
+        gan = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+        if self.feature_matching == 0:
+            return gan
+        with torch.no_grad():
+            _, real_features = self.run_discriminator(real, domain, method="features")
+        return (1 - self.feature_matching) * gan + self.feature_matching * feature_matching(real_features,
+                                                                                            fake_features)
+
+    def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """Each direction's adversarial term on its translation plus the reconstruction of its own input."""
+        rate = self.reconstruction_rate(ctx.iteration)
+        adversarial_b = self.adversarial_term(ctx.b, ctx.fake_b, "b")  # G_AB(a) against real B
+        adversarial_a = self.adversarial_term(ctx.a, ctx.fake_a, "a")
+        terms = {"adversarial_a": adversarial_a, "adversarial_b": adversarial_b}
+        g_loss = (1 - rate) * (adversarial_a + adversarial_b)
+        if rate > 0:
+            terms["reconstruction_a"] = F.mse_loss(self.generator["ba"](ctx.fake_b), ctx.a)
+            terms["reconstruction_b"] = F.mse_loss(self.generator["ab"](ctx.fake_a), ctx.b)
+            g_loss = g_loss + rate * (terms["reconstruction_a"] + terms["reconstruction_b"])
+        return {"g_loss": g_loss, **terms}
+
+    # ------------------------------------------------------------------ translation
+    @torch.no_grad()
+    def translate(self, images: torch.Tensor, direction: Literal["AtoB", "BtoA"] = "AtoB",
+                  use_ema: bool = False) -> torch.Tensor:
+        """G_AB(images) (``AtoB``) or G_BA(images) (``BtoA``), in eval mode; ``use_ema``: the EMA copy."""
+        key = {"AtoB": "ab", "BtoA": "ba"}.get(direction)
+        if key is None:
+            raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
+        nets = self.generator_ema if use_ema and self.generator_ema is not None else self.generator
+        net = nets[key]
+        was_training = net.training
+        net.eval()
+        try:
+            return net(images.to(self.device))
+        finally:
+            net.train(was_training)
+
+    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+        """Cycle L1 on held-out images, A -> B -> A and B -> A -> B."""
+        ctx = StepContext(batch)
+        cycle_a = F.l1_loss(self.translate(self.translate(ctx.a), "BtoA"), ctx.a)
+        cycle_b = F.l1_loss(self.translate(self.translate(ctx.b, "BtoA")), ctx.b)
+        self.log_dict({f"{stage}/cycle_a": cycle_a, f"{stage}/cycle_b": cycle_b}, on_epoch=True,
+                      batch_size=ctx.a.size(0))

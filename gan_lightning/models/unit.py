@@ -1,0 +1,244 @@
+"""UNIT: Liu, Breuel & Kautz 2017, "Unsupervised Image-to-Image Translation Networks" (NeurIPS).
+
+The shared-latent-space assumption: a pair of corresponding images x_A, x_B has one code z in a
+latent space both domains share. Two VAE encoders E_A, E_B map images to z, two generators G_A,
+G_B map z back to images, two discriminators D_A, D_B judge each domain. Weight sharing ties
+the domains: the **last layers of E_A and E_B are the same layers** (the same parameters), and
+so are the **first layers of G_A and G_B**. A -> B translation is G_B(E_A(x)).
+
+Each encoder outputs the mean mu of a Gaussian with unit variance, z = mu + eps, eps ~ N(0, I)
+(the reparameterization; the authors' reduced VAE fixes the variance), so the KL term against
+N(0, I) is ||mu||^2 up to scale: the authors' code takes its mean over entries, as here.
+Training objective, per domain (the paper's Eq. 2-5):
+- VAE: lambda1 KL(q(z|x_A)) + lambda2 ||G_A(z_A) - x_A||_1 (and the same for B);
+- GAN: lambda0 (the non-saturating BCE loss on D_B(G_B(z_A)), and on D_A(G_A(z_B)));
+- cycle consistency (L_CC): lambda3 KL(q(z|G_B(z_A))) + lambda4 ||G_A(E_B(G_B(z_A))) - x_A||_1.
+
+Defaults: the paper's weights lambda0 = 10 (``gan_weight``), lambda1 = lambda3 = 0.1
+(``kl_weight``, ``cycle_kl_weight``), lambda2 = lambda4 = 100 (``reconstruction_weight``,
+``cycle_weight``), as in the authors' NeurIPS code (branch ``version_02``, ``exps/unit/*.yaml``:
+gan_w 10, kl_direct_link_w 0.1, ll_direct_link_w 100, kl_cycle_link_w 0.1, ll_cycle_link_w
+100). The authors' later code (``master``, ``configs/*.yaml``) uses the same weights divided by
+10 (gan_w 1, recon_kl_w 0.01, recon_x_w 10, recon_kl_cyc_w 0.01, recon_x_cyc_w 10) with an LSGAN
+multi-scale D; ``gan_loss="lsgan"`` gives its loss. ``cycle_weight = 0`` turns off the whole
+L_CC (its reconstruction and its KL term): the benchmark's "without cycle" baseline.
+
+Networks (``version_02``'s ``COCOResGen`` / ``COCODis``): E = a 7x7 conv with LeakyReLU, two
+stride-2 3x3 convs with InstanceNorm and ReLU, ``private_blocks`` = 3 residual blocks, then
+``shared_blocks`` = 1 residual block shared by E_A and E_B; G = ``shared_blocks`` = 1 residual
+block shared by G_A and G_B, then 3 private residual blocks, two stride-2 transposed convs with
+InstanceNorm and ReLU, a 1x1 transposed conv and tanh. Width 64. D = ``d_layers`` stride-2 3x3
+convs with LeakyReLU and no normalisation, then a 1x1 conv to a map of logits (6 layers at the
+authors' 216 px; 4 here by default, for 32 px). N(0, 0.02) initialisation. Optimizers (both
+codes): Adam lr 1e-4, betas (0.5, 0.999), weight decay 1e-4; D then G on every batch.
+
+``translate(images, direction)`` is G_B(mu_A) (``"AtoB"``) or G_A(mu_B) (``"BtoA"``): the mean
+of the latent, no noise; InstanceNorm keeps no running statistics, so the result does not
+depend on the mode or on the other images of the batch.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_lightning.core import StepContext
+from gan_lightning.losses import lsgan_d, lsgan_g, nonsaturating_d, nonsaturating_g
+from gan_lightning.models.base import GANModule
+from gan_lightning.nets.translation import ResidualBlock, translation_init_
+
+
+def _residual_blocks(channels: int, num: int) -> nn.Sequential:
+    # the authors' INSResBlock: zero padding, InstanceNorm without affine parameters
+    return nn.Sequential(*[ResidualBlock(channels, "instance", padding="zeros") for _ in range(num)])
+
+
+class UNITNetworks(nn.Module):
+    """E_A, E_B (``encoder_a`` / ``encoder_b``) and G_A, G_B (``decoder_a`` / ``decoder_b``).
+
+    ``encoder_a = Sequential(private encoder A, shared)`` and ``encoder_b = Sequential(private
+    encoder B, shared)`` hold the very same ``shared`` module (``encoder_shared``); the decoders
+    start with the same ``decoder_shared``.
+    """
+
+    def __init__(self, channels: int, width: int = 64, downsampling: int = 2, private_blocks: int = 3,
+                 shared_blocks: int = 1) -> None:
+        super().__init__()
+        latent = width * 2**downsampling
+        self.encoder_shared = _residual_blocks(latent, shared_blocks)
+        self.decoder_shared = _residual_blocks(latent, shared_blocks)
+        self.encoder_a = nn.Sequential(self._front(channels, width, downsampling, private_blocks), self.encoder_shared)
+        self.encoder_b = nn.Sequential(self._front(channels, width, downsampling, private_blocks), self.encoder_shared)
+        self.decoder_a = nn.Sequential(self.decoder_shared, self._back(channels, width, downsampling, private_blocks))
+        self.decoder_b = nn.Sequential(self.decoder_shared, self._back(channels, width, downsampling, private_blocks))
+        self.latent_channels = latent
+        translation_init_(self)
+
+    @staticmethod
+    def _front(channels: int, width: int, downsampling: int, blocks: int) -> nn.Sequential:
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 7, 1, 3), nn.LeakyReLU(0.01, True)]
+        for i in range(downsampling):
+            layers += [nn.Conv2d(width * 2**i, width * 2 ** (i + 1), 3, 2, 1),
+                       nn.InstanceNorm2d(width * 2 ** (i + 1)), nn.ReLU(True)]
+        return nn.Sequential(*layers, *_residual_blocks(width * 2**downsampling, blocks))
+
+    @staticmethod
+    def _back(channels: int, width: int, downsampling: int, blocks: int) -> nn.Sequential:
+        layers: list[nn.Module] = list(_residual_blocks(width * 2**downsampling, blocks))
+        for i in reversed(range(downsampling)):
+            layers += [nn.ConvTranspose2d(width * 2 ** (i + 1), width * 2**i, 3, 2, 1, output_padding=1),
+                       nn.InstanceNorm2d(width * 2**i), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(width, channels, 1, 1, 0), nn.Tanh()]
+        return nn.Sequential(*layers)
+
+    def encode(self, x: torch.Tensor, domain: Literal["a", "b"]) -> torch.Tensor:
+        """The mean mu of q(z | x) for an image of ``domain``."""
+        return getattr(self, f"encoder_{domain}")(x)
+
+    def decode(self, z: torch.Tensor, domain: Literal["a", "b"]) -> torch.Tensor:
+        """G_domain(z): an image of ``domain``."""
+        return getattr(self, f"decoder_{domain}")(z)
+
+
+class UNITDiscriminator(nn.Module):
+    """``layers`` stride-2 3x3 convs with LeakyReLU, no normalisation, then a 1x1 conv to logits."""
+
+    def __init__(self, channels: int, width: int = 64, layers: int = 4) -> None:
+        super().__init__()
+        body: list[nn.Module] = []
+        for i in range(layers):
+            body += [nn.Conv2d(channels if i == 0 else width * 2 ** (i - 1), width * 2**i, 3, 2, 1),
+                     nn.LeakyReLU(0.01, True)]
+        self.net = nn.Sequential(*body, nn.Conv2d(width * 2 ** (layers - 1), 1, 1, 1, 0))
+        translation_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class UNITDiscriminators(nn.Module):
+    """D_A and D_B; ``forward(x, domain)`` calls the one of ``domain``."""
+
+    def __init__(self, channels: int, width: int, layers: int) -> None:
+        super().__init__()
+        self.a = UNITDiscriminator(channels, width, layers)
+        self.b = UNITDiscriminator(channels, width, layers)
+
+    def forward(self, x: torch.Tensor, domain: Literal["a", "b"]) -> torch.Tensor:
+        return getattr(self, domain)(x)
+
+
+def latent_kl(mu: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, I) || N(0, I)) up to scale: the mean of mu^2 (the authors' reduced VAE)."""
+    return mu.pow(2).mean()
+
+
+class UNIT(GANModule):
+    paper = "Liu, Breuel & Kautz 2017, Unsupervised Image-to-Image Translation Networks"
+    data_kinds = ("unpaired",)
+    sampling = "translation"
+    recipe = {"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.999), "weight_decay": 1e-4}
+
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (3, 256, 256),
+        g_width: int = 64,
+        d_width: int = 64,
+        downsampling: int = 2,
+        private_blocks: int = 3,
+        shared_blocks: int = 1,
+        d_layers: int = 4,
+        gan_loss: Literal["bce", "lsgan"] = "bce",
+        gan_weight: float = 10.0,
+        kl_weight: float = 0.1,
+        reconstruction_weight: float = 100.0,
+        cycle_kl_weight: float = 0.1,
+        cycle_weight: float = 100.0,
+        **kwargs,
+    ) -> None:
+        super().__init__(data_shape=data_shape, latent_dim=1, **kwargs)
+        if gan_loss not in ("bce", "lsgan"):
+            raise ValueError(f"model.gan_loss must be 'bce' or 'lsgan', got {gan_loss!r}")
+        if shared_blocks < 1:
+            raise ValueError(f"model.shared_blocks must be >= 1 (UNIT's shared latent space), got {shared_blocks}")
+        channels, size = self.data_shape[0], self.data_shape[-1]
+        if size % 2**downsampling or size // 2**d_layers < 1:
+            raise ValueError(f"UNIT: a {size} px image needs size divisible by 2^downsampling = {2**downsampling} "
+                             f"and at least 2^d_layers = {2**d_layers} px")
+        weights = dict(gan_weight=gan_weight, kl_weight=kl_weight, reconstruction_weight=reconstruction_weight,
+                       cycle_kl_weight=cycle_kl_weight, cycle_weight=cycle_weight)
+        for name, value in weights.items():
+            if value < 0:
+                raise ValueError(f"model.{name} must be >= 0, got {value}")
+        self.gan_loss = gan_loss
+        self.gan_weight, self.kl_weight, self.reconstruction_weight = gan_weight, kl_weight, reconstruction_weight
+        self.cycle_kl_weight, self.cycle_weight = cycle_kl_weight, cycle_weight
+        self.generator = UNITNetworks(channels, g_width, downsampling, private_blocks, shared_blocks)
+        self.discriminator = UNITDiscriminators(channels, d_width, d_layers)
+
+    # ------------------------------------------------------------------ losses
+    def sample_latent(self, mu: torch.Tensor) -> torch.Tensor:
+        """z = mu + eps, eps ~ N(0, I) (the reparameterization with the authors' unit variance)."""
+        return mu + torch.randn_like(mu)
+
+    def prepare_step(self, ctx: StepContext) -> None:
+        """Encode both domains, draw z, translate across (and reconstruct within, for G)."""
+        nets = self.generator
+        with torch.set_grad_enabled(ctx.runs("G")):
+            ctx.mu_a, ctx.mu_b = nets.encode(ctx.a, "a"), nets.encode(ctx.b, "b")
+            ctx.z_a, ctx.z_b = self.sample_latent(ctx.mu_a), self.sample_latent(ctx.mu_b)
+            ctx.fake_b, ctx.fake_a = nets.decode(ctx.z_a, "b"), nets.decode(ctx.z_b, "a")
+
+    def _d_loss(self, real_logits, fake_logits):
+        return (lsgan_d if self.gan_loss == "lsgan" else nonsaturating_d)(real_logits, fake_logits)
+
+    def _g_loss(self, fake_logits):
+        return (lsgan_g if self.gan_loss == "lsgan" else nonsaturating_g)(fake_logits)
+
+    def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        d_a = self._d_loss(self.run_discriminator(ctx.a, "a"), self.run_discriminator(ctx.fake_a.detach(), "a"))
+        d_b = self._d_loss(self.run_discriminator(ctx.b, "b"), self.run_discriminator(ctx.fake_b.detach(), "b"))
+        return {"d_loss": self.gan_weight * (d_a + d_b), "d_loss_a": d_a, "d_loss_b": d_b}
+
+    def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        nets = self.generator
+        adversarial = self._g_loss(self.run_discriminator(ctx.fake_a, "a")) + self._g_loss(
+            self.run_discriminator(ctx.fake_b, "b"))
+        kl = latent_kl(ctx.mu_a) + latent_kl(ctx.mu_b)
+        reconstruction = F.l1_loss(nets.decode(ctx.z_a, "a"), ctx.a) + F.l1_loss(nets.decode(ctx.z_b, "b"), ctx.b)
+        g_loss = self.gan_weight * adversarial + self.kl_weight * kl + self.reconstruction_weight * reconstruction
+        terms = {"adversarial": adversarial, "kl": kl, "reconstruction": reconstruction}
+        if self.cycle_weight > 0:  # L_CC: re-encode each translation, decode it back to its source domain
+            mu_ab, mu_ba = nets.encode(ctx.fake_b, "b"), nets.encode(ctx.fake_a, "a")
+            cycle_kl = latent_kl(mu_ab) + latent_kl(mu_ba)
+            cycle = (F.l1_loss(nets.decode(self.sample_latent(mu_ab), "a"), ctx.a)
+                     + F.l1_loss(nets.decode(self.sample_latent(mu_ba), "b"), ctx.b))
+            g_loss = g_loss + self.cycle_kl_weight * cycle_kl + self.cycle_weight * cycle
+            terms.update(cycle_kl=cycle_kl, cycle=cycle)
+        return {"g_loss": g_loss, **terms}
+
+    def phases(self):
+        """D then G on every batch (the authors' dis_update, gen_update)."""
+        return self.adversarial_phases(self.discriminator_terms, self.generator_terms)
+
+    # ------------------------------------------------------------------ translation
+    @torch.no_grad()
+    def translate(self, images: torch.Tensor, direction: Literal["AtoB", "BtoA"] = "AtoB",
+                  use_ema: bool = False) -> torch.Tensor:
+        """G_B(mu_A(images)) (``AtoB``) or G_A(mu_B(images)) (``BtoA``): through the shared latent's mean."""
+        if direction not in ("AtoB", "BtoA"):
+            raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
+        source, target = ("a", "b") if direction == "AtoB" else ("b", "a")
+        nets = self.generator_ema if use_ema and self.generator_ema is not None else self.generator
+        return nets.decode(nets.encode(images.to(self.device), source), target)
+
+    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+        """Cycle L1 on held-out images, A -> B -> A and B -> A -> B (through the latent means)."""
+        ctx = StepContext(batch)
+        cycle_a = F.l1_loss(self.translate(self.translate(ctx.a), "BtoA"), ctx.a)
+        cycle_b = F.l1_loss(self.translate(self.translate(ctx.b, "BtoA")), ctx.b)
+        self.log_dict({f"{stage}/cycle_a": cycle_a, f"{stage}/cycle_b": cycle_b}, on_epoch=True,
+                      batch_size=ctx.a.size(0))
