@@ -281,6 +281,12 @@ ROWS = (
     Row("U-Net, cGAN only", "Pix2Pix", "edges2digits", "paired", {"lambda_l1": 0.0}, True),
     Row("CycleGAN", "CycleGAN", "digits2sklearn", "cycle"),
     Row("CycleGAN without cycle", "CycleGAN", "digits2sklearn", "cycle", {"lambda_a": 0.0, "lambda_b": 0.0}, True),
+    Row("DiscoGAN", "DiscoGAN", "digits_inverted", "cycle"),
+    Row("DiscoGAN without reconstruction", "DiscoGAN", "digits_inverted", "cycle", {"cycle_weight": 0.0}, True),
+    Row("DualGAN", "DualGAN", "digits_inverted", "cycle"),
+    Row("DualGAN without reconstruction", "DualGAN", "digits_inverted", "cycle", {"cycle_weight": 0.0}, True),
+    Row("UNIT", "UNIT", "digits_inverted", "cycle"),
+    Row("UNIT without cycle", "UNIT", "digits_inverted", "cycle", {"cycle_weight": 0.0, "cycle_kl_weight": 0.0}, True),
     Row("StarGAN", "StarGAN", "digit_attributes", "stargan"),
     Row("DistanceGAN", "DistanceGAN", "digits_inverted", "distance"),
     Row("GAN only (one-sided)", "DistanceGAN", "digits_inverted", "distance", {"distance_weight": 0.0}, True),
@@ -382,7 +388,8 @@ TABLES: dict[str, tuple[str, list[tuple[str, str, Callable[[float], str]]]]] = {
     "paired": ("Pix2Pix, edges -> digit (paired; truth known)", [
         ("L1 to truth", "l1", lambda v: f"{v:.3f}"), ("PSNR dB", "psnr", lambda v: f"{v:.2f}"),
         ("judge accuracy", "judge_accuracy", pct), ("sharpness (truth = 1)", "sharpness", lambda v: f"{v:.2f}")]),
-    "cycle": ("Unpaired translation, label preservation (chance 10 %)", [
+    "cycle": ("Unpaired translation (CycleGAN: MNIST -> scikit-learn digits; DiscoGAN, DualGAN, UNIT: MNIST -> "
+              "inverted MNIST), label preservation (chance 10 %)", [
         ("label preservation", "label_preservation", pct), ("cycle L1", "cycle_l1", lambda v: f"{v:.3f}")]),
     "stargan": ("StarGAN, one generator for every attribute mix", [
         ("attribute accuracy", "attribute_accuracy", pct), ("all attributes right", "all_attributes_right", pct),
