@@ -363,7 +363,15 @@ def cmd_models(argv: Sequence[str]) -> None:
     models = known_models()
     width = max(len(name) for name in models)
     for name, cls in models.items():
-        print(f"{name:<{width}}  {cls.paper}  [data: {', '.join(cls.data_kinds)}]  [recipe: {recipe_text(cls)}]")
+        print(f"{name:<{width}}  {cls.paper}  [data: {', '.join(cls.data_kinds)}]  [recipe: {recipe_text(cls)}]"
+              f"{experiments_text(name)}")
+
+
+def experiments_text(name: str) -> str:
+    """``  [experiments/<name>: a.yaml, b.yaml]`` from a source checkout; empty when there is none."""
+    folder = Path(__file__).resolve().parent.parent / "experiments" / name.lower()
+    files = sorted(path.name for path in folder.glob("*.yaml")) if folder.is_dir() else []
+    return f"  [experiments/{name.lower()}: {', '.join(files)}]" if files else ""
 
 
 def recipe_text(cls: type[GANModule]) -> str:

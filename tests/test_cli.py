@@ -194,6 +194,13 @@ def test_models_lists_every_model_with_its_paper():
     assert result.returncode == 0
     assert any(line.startswith("DCGAN") and "Radford" in line for line in lines)
     assert any(line.startswith("GAN ") and "Goodfellow" in line for line in lines)
+    from gan_lightning.models import known_models
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for name in known_models():  # every model: a line with its experiment folder, a README table row
+        line = next(line for line in lines if line.split()[0] == name)
+        assert f"[experiments/{name.lower()}: " in line and ".yaml" in line, line
+        assert f"| `{name}` |" in readme, f"README's Models table has no row for {name}"
 
 
 def test_model_and_data_classes_resolve_without_a_config(tmp_path):
