@@ -65,3 +65,7 @@ from gan_lightning.models.dualgan import DualGAN  # noqa: E402
 from gan_lightning.models.unit import UNIT  # noqa: E402
 
 __all__ += ["DiscoGAN", "DualGAN", "UNIT"]
+
+from gan_lightning.models.sagan import SAGAN  # noqa: E402
+
+__all__ += ["SAGAN"]

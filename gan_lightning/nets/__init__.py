@@ -40,3 +40,8 @@ from gan_lightning.nets.translation import (  # noqa: E402
 
 __all__ += ["UNetGenerator", "ResnetGenerator", "PatchDiscriminator", "ResidualBlock", "norm_layer",
             "translation_init_"]
+
+from gan_lightning.nets.attention import SelfAttention2d  # noqa: E402
+from gan_lightning.nets.sagan import SAGANDiscriminator, SAGANGenerator  # noqa: E402
+
+__all__ += ["SelfAttention2d", "SAGANGenerator", "SAGANDiscriminator"]
