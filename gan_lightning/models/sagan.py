@@ -61,4 +61,5 @@ class SAGAN(GANModule):
 
     def generator_loss(self, real, fake, labels=None):
         # gamma: how much non-local evidence G uses (0 at the start)
-        return {"g_loss": hinge_g(self.discriminate(fake)), "g_attention_gamma": self.generator.attention.gamma.detach()}
+        return {"g_loss": hinge_g(self.discriminate(fake)),
+                "g_attention_gamma": self.generator.attention.gamma.detach()}
