@@ -7,7 +7,8 @@ of G, image_size / 2: the paper's Table 1 finds the larger maps best, feat32 and
 128 px G, and the authors' code attends at 32x32 in both); spectral norm on every layer of BOTH G and D; the hinge loss
 (D: E relu(1 - D(x)) + E relu(1 + D(G(z))), G: -E D(G(z))); the two time-scale update rule
 (TTUR): Adam lr 1e-4 for G and 4e-4 for D, betas (0, 0.9), one D step per G step.
-z ~ N(0, I) in R^128 (the authors' ``z_dim``).
+z ~ N(0, I) in R^128 (the authors' ``z_dim``). The optimiser values were checked against the issue and
+summaries quoting the paper's section 5, not against its full text here.
 
 Not everyone trains it so: the authors' released code defaults to lr 4e-4 for both with beta1 = 0
 (TensorFlow's beta2 0.999), and StudioGAN's CIFAR-10 SAGAN config does not use TTUR (only its

@@ -1,13 +1,12 @@
 """SAGAN networks (Zhang et al. 2019): DCGAN-style G and D with one self-attention block each.
 
-The authors' ImageNet networks are residual (128 px); for 28-64 px this follows the
-DCGAN-style networks of heykeetae/Self-Attention-GAN (an unofficial PyTorch port, for 32 and
-64 px): G of transposed convolutions with BatchNorm + ReLU and a tanh output, D of
-strided convolutions with LeakyReLU 0.1 and no normalization; spectral norm on every
-convolution of both (the paper's section 4, "spectral normalization for both generator and
-discriminator"). The attention block sits after the layer that produces ``attention_resolution``
-in G and after the layer that produces the same resolution in D, as in the authors' code (G and
-D attend at 32x32 of a 128 px image). Sized for 4*2^k and 7*2^k images by
+The authors' ImageNet networks are residual (128 px); for 28-64 px this follows the DCGAN-style
+networks of heykeetae/Self-Attention-GAN (an unofficial PyTorch port, for 32 and 64 px): G of
+transposed convolutions with BatchNorm + ReLU and a tanh output, D of strided convolutions with
+LeakyReLU 0.1 and no normalization; spectral norm on every convolution of both (the paper's section
+4 applies it to G as well as D). The attention block sits after the layer that produces
+``attention_resolution`` in G and after the layer that produces the same resolution in D, as in the
+authors' code (G and D attend at 32x32 of a 128 px image). Sized for 4*2^k and 7*2^k images by
 :func:`~gan_lightning.nets.dcgan.upsampling_plan`.
 """
 
