@@ -8,7 +8,7 @@ G phases, while the module trains (never in evaluation or sampling). From a YAML
     trainer:
       callbacks:
         - class_path: gan_lightning.callbacks.DiffAugmentCallback
-          init_args: {policy: color,translation,cutout}
+          init_args: {policy: "color,translation,cutout"}   # quoted: a bare comma ends a {...} value
         # or
         - class_path: gan_lightning.callbacks.AdaptiveAugmentation
           init_args: {target: 0.6, interval: 4, kimg: 500}
@@ -49,12 +49,12 @@ class DiffAugmentCallback(L.Callback):
     """DiffAugment (Zhao et al. 2020) on every D input in training, for any model.
 
     Args:
-        policy: comma-separated transforms, applied in this order: ``color`` (brightness,
+        policy: comma-separated transforms (or a list), applied in this order: ``color`` (brightness,
             saturation, contrast), ``translation`` (1/8 of the size, zero padding), ``cutout``
             (a square of half the size). The paper's default for small data is all three.
     """
 
-    def __init__(self, policy: str = "color,translation,cutout") -> None:
+    def __init__(self, policy: str | list[str] = "color,translation,cutout") -> None:
         self.augment = DiffAugment(policy)
 
     def setup(self, trainer, pl_module, stage: str) -> None:
