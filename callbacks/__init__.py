@@ -4,6 +4,7 @@ This folder is installed as ``gan_lightning.callbacks`` (``package_dir`` in setu
 so import it as ``from gan_lightning.callbacks import SampleGridCallback``.
 """
 
+from .augment import AdaptiveAugmentation, DiffAugmentCallback
 from .ema import EMACallback
 from .guard import DivergenceError, DivergenceGuard
 from .latents import LatentScatterCallback, save_latent_scatter
@@ -12,7 +13,8 @@ from .progress import ProgressBar
 from .preemption import PreemptionCheckpoint
 from .samples import SampleGridCallback, write_samples
 
-__all__ = ["EMACallback", "DivergenceGuard", "DivergenceError", "SampleGridCallback", "write_samples",
+__all__ = ["DiffAugmentCallback", "AdaptiveAugmentation",
+           "EMACallback", "DivergenceGuard", "DivergenceError", "SampleGridCallback", "write_samples",
            "LatentScatterCallback", "save_latent_scatter",
            "MetricsCallback", "FIDCallback", "KIDCallback", "ISCallback", "PrecisionRecallCallback", "ProgressBar",
            "PreemptionCheckpoint"]

@@ -1,6 +1,6 @@
 """Training state that is not a parameter, declared in one place and saved with the checkpoint.
 
-Replay pools, BEGAN's k, ADA's p, the path-length mean, ProGAN's alpha: anything a resumed
+Replay pools, BEGAN's k, the path-length mean, ProGAN's alpha: anything a resumed
 run needs to continue bitwise and that ``state_dict`` does not hold. ``TrainingState`` entries
 are tensors, Python numbers, or objects with ``state_dict()`` / ``load_state_dict()``.
 ``GANModule`` saves the whole state under ``checkpoint["gan_lightning"]["training_state"]``

@@ -174,6 +174,11 @@ class GANModule(L.LightningModule):
         """Install a transform applied to every discriminator input in training (DiffAugment, ADA, noise)."""
         self._discriminator_augment = augment
 
+    @property
+    def discriminator_augment(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """The transform ``set_discriminator_augment`` installed (None: D sees its inputs as they are)."""
+        return self._discriminator_augment
+
     def run_discriminator(self, x: torch.Tensor, *args, net: str = "discriminator", method: str | None = None,
                           params: Mapping[str, torch.Tensor] | None = None, with_input: bool = False, **kwargs):
         """The one entry point of every discriminator call: ``net(augment(x), *args)``.
