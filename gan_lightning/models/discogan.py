@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_lightning.core import Phase, StepContext
+from gan_lightning.models._two_way import TwoGeneratorTranslation
 from gan_lightning.models.base import GANModule
 
 
@@ -134,7 +135,7 @@ def feature_matching(real: Sequence[torch.Tensor], fake: Sequence[torch.Tensor])
     return sum((r.mean(0) - f.mean(0)).pow(2).mean() for r, f in zip(real, fake))
 
 
-class DiscoGAN(GANModule):
+class DiscoGAN(TwoGeneratorTranslation, GANModule):
     paper = "Kim et al. 2017, Learning to Discover Cross-Domain Relations with GANs"
     data_kinds = ("unpaired",)
     sampling = "translation"
@@ -225,28 +226,3 @@ class DiscoGAN(GANModule):
             terms["reconstruction_b"] = F.mse_loss(self.generator["ab"](ctx.fake_a), ctx.b)
             g_loss = g_loss + rate * (terms["reconstruction_a"] + terms["reconstruction_b"])
         return {"g_loss": g_loss, **terms}
-
-    # ------------------------------------------------------------------ translation
-    @torch.no_grad()
-    def translate(self, images: torch.Tensor, direction: Literal["AtoB", "BtoA"] = "AtoB",
-                  use_ema: bool = False) -> torch.Tensor:
-        """G_AB(images) (``AtoB``) or G_BA(images) (``BtoA``), in eval mode; ``use_ema``: the EMA copy."""
-        key = {"AtoB": "ab", "BtoA": "ba"}.get(direction)
-        if key is None:
-            raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
-        nets = self.generator_ema if use_ema and self.generator_ema is not None else self.generator
-        net = nets[key]
-        was_training = net.training
-        net.eval()
-        try:
-            return net(images.to(self.device))
-        finally:
-            net.train(was_training)
-
-    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
-        """Cycle L1 on held-out images, A -> B -> A and B -> A -> B."""
-        ctx = StepContext(batch)
-        cycle_a = F.l1_loss(self.translate(self.translate(ctx.a), "BtoA"), ctx.a)
-        cycle_b = F.l1_loss(self.translate(self.translate(ctx.b, "BtoA")), ctx.b)
-        self.log_dict({f"{stage}/cycle_a": cycle_a, f"{stage}/cycle_b": cycle_b}, on_epoch=True,
-                      batch_size=ctx.a.size(0))

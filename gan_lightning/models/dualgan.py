@@ -50,6 +50,7 @@ from torch import nn
 
 from gan_lightning.core import StepContext
 from gan_lightning.losses import gradient_penalty, wasserstein_d, wasserstein_g, weight_clip_
+from gan_lightning.models._two_way import TwoGeneratorTranslation
 from gan_lightning.models.base import GANModule
 from gan_lightning.nets.translation import UNetGenerator, norm_layer, translation_init_
 
@@ -96,7 +97,7 @@ class DualCritics(nn.Module):
         return getattr(self, domain)(x)
 
 
-class DualGAN(GANModule):
+class DualGAN(TwoGeneratorTranslation, GANModule):
     paper = "Yi et al. 2017, DualGAN: Unsupervised Dual Learning for Image-to-Image Translation"
     data_kinds = ("unpaired",)
     sampling = "translation"
@@ -173,27 +174,3 @@ class DualGAN(GANModule):
             terms["cycle_b"] = F.l1_loss(self.generator["ab"](ctx.fake_a), ctx.b)
             g_loss = g_loss + self.cycle_weight * (terms["cycle_a"] + terms["cycle_b"])
         return {"g_loss": g_loss, **terms}
-
-    @torch.no_grad()
-    def translate(self, images: torch.Tensor, direction: Literal["AtoB", "BtoA"] = "AtoB",
-                  use_ema: bool = False) -> torch.Tensor:
-        """G_A(images) (``AtoB``) or G_B(images) (``BtoA``), in eval mode; ``use_ema``: the EMA copy."""
-        key = {"AtoB": "ab", "BtoA": "ba"}.get(direction)
-        if key is None:
-            raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
-        nets = self.generator_ema if use_ema and self.generator_ema is not None else self.generator
-        net = nets[key]
-        was_training = net.training
-        net.eval()
-        try:
-            return net(images.to(self.device))
-        finally:
-            net.train(was_training)
-
-    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
-        """Cycle L1 on held-out images, A -> B -> A and B -> A -> B."""
-        ctx = StepContext(batch)
-        cycle_a = F.l1_loss(self.translate(self.translate(ctx.a), "BtoA"), ctx.a)
-        cycle_b = F.l1_loss(self.translate(self.translate(ctx.b, "BtoA")), ctx.b)
-        self.log_dict({f"{stage}/cycle_a": cycle_a, f"{stage}/cycle_b": cycle_b}, on_epoch=True,
-                      batch_size=ctx.a.size(0))
