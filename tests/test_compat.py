@@ -185,3 +185,43 @@ def test_save_last_checkpoints_writes_each_last_checkpoint_once_per_iteration(tm
     last = str(tmp_path / "ckpt" / "last.ckpt")
     assert save_at.paths == [last] and checkpoint.last_model_path == last
     assert CountingIO.saved == [(2, last)]  # ModelCheckpoint's on_train_end did not write it again
+
+
+def _fit_weights(tmp_path, mnist5k, callbacks=(), **trainer_kwargs):
+    L.seed_everything(0)
+    model = tiny_dcgan()
+    tiny_trainer(tmp_path, 4, callbacks=list(callbacks), **trainer_kwargs).fit(model, mnist5k)
+    return model, torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_direct_steps_equal_lightnings_and_give_way_to_a_listening_callback(tmp_path, mnist5k):
+    calls = []
+
+    class Listener(L.Callback):
+        def on_after_backward(self, trainer, pl_module):
+            calls.append("after_backward")
+
+        def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+            calls.append("before_step")
+
+    direct, direct_weights = _fit_weights(tmp_path / "direct", mnist5k)
+    wrapped, wrapped_weights = _fit_weights(tmp_path / "wrapped", mnist5k, [Listener()])
+    assert direct._direct_steps is True and wrapped._direct_steps is False
+    assert calls.count("after_backward") == calls.count("before_step") == 8  # D and G, 4 iterations
+    assert torch.equal(direct_weights, wrapped_weights)
+    assert direct.global_step == wrapped.global_step == 4
+
+
+def test_direct_steps_stay_off_under_a_profiler(tmp_path, mnist5k):
+    profiled, _ = _fit_weights(tmp_path / "profiled", mnist5k, profiler="simple")
+    assert profiled._direct_steps is False
+
+
+def test_the_nvml_check_is_dropped_only_where_nvml_finds_no_gpu(monkeypatch):
+    for found, dropped in ((-1, True), (0, True), (1, False)):
+        monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+        monkeypatch.setattr(torch.cuda, "_device_count_nvml", lambda found=found: found)
+        assert compat.drop_nvml_check_without_gpu() is dropped
+        assert ("PYTORCH_NVML_BASED_CUDA_CHECK" in __import__("os").environ) is not dropped
+    monkeypatch.delenv("PYTORCH_NVML_BASED_CUDA_CHECK")
+    assert compat.drop_nvml_check_without_gpu() is False  # not set: nothing to do

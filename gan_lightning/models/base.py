@@ -41,6 +41,8 @@ from gan_lightning.core.optim import OptimizerSettings, build_optimizer, linear_
 from gan_lightning.core.phases import Phase, StepContext
 from gan_lightning.core.state import TrainingState
 
+compat.drop_nvml_check_without_gpu()  # after `import lightning`, which sets the variable
+
 # The optimisation settings every model starts from; a model's ``recipe`` overrides them.
 BASE_RECIPE: dict[str, Any] = {
     "optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "momentum": 0.0,
@@ -160,6 +162,7 @@ class GANModule(L.LightningModule):
         self.compile_networks = compile
         self.compile_options = dict(compile_options or {})
         self._deferred_clipping = fast.DeferredClipping()
+        self._direct_steps: bool | None = None  # compat.direct_steps_allowed, decided once per fit
         # Fixed noise for sample grids: a buffer, so it is saved and moves with the module;
         # drawn from its own generator so building a model does not consume the global RNG.
         fixed = torch.randn(num_fixed_samples, latent_dim, generator=torch.Generator().manual_seed(1234))
@@ -348,12 +351,24 @@ class GANModule(L.LightningModule):
         return getattr(optimizer, "optimizer", optimizer)
 
     def optimize(self, optimizer, loss: torch.Tensor) -> None:
-        """zero_grad, backward, optional clipping, step (the current phase's parameters only)."""
+        """zero_grad, backward, optional clipping, step (the current phase's parameters only).
+
+        Through Lightning's ``manual_backward`` and optimizer wrapper, or directly when no hook
+        listens (:func:`gan_lightning.core.compat.direct_steps_allowed`, decided once per fit).
+        """
+        if self._direct_steps is None:
+            self._direct_steps = compat.direct_steps_allowed(self, GANModule)
         optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
+        if self._direct_steps:
+            compat.direct_backward(self, loss)
+        else:
+            self.manual_backward(loss)
         if self.grad_clip_norm is not None:
             self.clip_gradients(optimizer, gradient_clip_val=self.grad_clip_norm, gradient_clip_algorithm="norm")
-        optimizer.step()
+        if self._direct_steps:
+            getattr(optimizer, "optimizer", optimizer).step()
+        else:
+            optimizer.step()
 
     def clip_gradients(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
         """Lightning's clipping; under a gradient scaler (``16-mixed``) it waits for the unscaled gradients.
@@ -491,6 +506,7 @@ class GANModule(L.LightningModule):
 
     def on_fit_start(self) -> None:
         self.training_state.to(self.device)
+        self._direct_steps = None  # decided at the first update of this fit (the callbacks may differ)
 
     def _decorrelate_ranks(self) -> None:
         """Give each DDP rank its own noise stream (seed_everything seeds every rank alike)."""
