@@ -49,3 +49,7 @@ from gan_lightning.nets.attention import SelfAttention2d  # noqa: E402
 from gan_lightning.nets.sagan import SAGANDiscriminator, SAGANGenerator  # noqa: E402
 
 __all__ += ["SelfAttention2d", "SAGANGenerator", "SAGANDiscriminator"]
+
+from gan_lightning.nets.progan import ProGANDiscriminator, ProGANGenerator  # noqa: E402
+
+__all__ += ["ProGANGenerator", "ProGANDiscriminator"]
