@@ -5,12 +5,16 @@ Networks know nothing about training: no losses, no optimizers here.
 
 from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_, upsampling_plan
 from gan_lightning.nets.mlp import MLPDiscriminator, MLPGenerator
-from gan_lightning.nets.layers import MinibatchDiscrimination, MinibatchStdDev, apply_spectral_norm, init_from_data_
+from gan_lightning.nets.layers import (
+    EqualizedConv2d, EqualizedLinear, MinibatchDiscrimination, MinibatchStdDev, PixelNorm, apply_spectral_norm,
+    init_from_data_,
+)
 
 __all__ = [
     "DCGANGenerator", "DCGANDiscriminator", "dcgan_init_", "upsampling_plan",
     "MLPGenerator", "MLPDiscriminator",
     "MinibatchDiscrimination", "MinibatchStdDev", "apply_spectral_norm", "init_from_data_",
+    "EqualizedConv2d", "EqualizedLinear", "PixelNorm",
 ]
 
 from gan_lightning.nets.autoencoder import Autoencoder, ConvAutoencoder, MLPAutoencoder  # noqa: E402
@@ -45,3 +49,7 @@ from gan_lightning.nets.attention import SelfAttention2d  # noqa: E402
 from gan_lightning.nets.sagan import SAGANDiscriminator, SAGANGenerator  # noqa: E402
 
 __all__ += ["SelfAttention2d", "SAGANGenerator", "SAGANDiscriminator"]
+
+from gan_lightning.nets.progan import ProGANDiscriminator, ProGANGenerator  # noqa: E402
+
+__all__ += ["ProGANGenerator", "ProGANDiscriminator"]

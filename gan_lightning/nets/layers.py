@@ -1,5 +1,6 @@
-"""Discriminator layers shared by the model families: minibatch statistics, spectral norm and the
-data-dependent initialisation of weight-normalised layers."""
+"""Layers shared by the model families: minibatch statistics, spectral norm, the data-dependent
+initialisation of weight-normalised layers, and the equalized learning rate and pixel norm of
+ProGAN (also used by StyleGAN2)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,86 @@ class MinibatchDiscrimination(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, num_kernels={self.num_kernels}, kernel_dim={self.kernel_dim}"
+
+
+class EqualizedLinear(nn.Module):
+    """Fully connected layer with the equalized learning rate (Karras et al. 2018, ProGAN, section 4.1).
+
+    The weight is stored as N(0, 1 / lr_multiplier) and multiplied at every forward by
+    ``scale = gain * lr_multiplier / sqrt(in_features)`` (He's constant), so Adam's per-parameter
+    step is the same relative change for every layer. The bias starts at ``bias_init`` and is
+    multiplied by ``lr_multiplier`` at run time. Defaults as the authors' code (gain sqrt(2),
+    zero bias); ``lr_multiplier=0.01`` is StyleGAN's mapping network.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, gain: float = math.sqrt(2.0),
+                 lr_multiplier: float = 1.0, bias_init: float = 0.0) -> None:
+        super().__init__()
+        if in_features < 1 or out_features < 1 or lr_multiplier <= 0:
+            raise ValueError(f"EqualizedLinear needs in/out_features >= 1 and lr_multiplier > 0, got "
+                             f"{in_features}, {out_features}, {lr_multiplier}")
+        self.in_features, self.out_features = in_features, out_features
+        self.gain, self.lr_multiplier = float(gain), float(lr_multiplier)
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init) / lr_multiplier)) if bias else None
+        self.scale = self.gain * self.lr_multiplier / math.sqrt(in_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = self.bias * self.lr_multiplier if self.bias is not None else None
+        return nn.functional.linear(x, self.weight * self.scale, bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+                f"gain={self.gain:.4g}, lr_multiplier={self.lr_multiplier:g}")
+
+
+class EqualizedConv2d(nn.Module):
+    """2-D convolution with the equalized learning rate (Karras et al. 2018, ProGAN, section 4.1).
+
+    Weight ~ N(0, 1 / lr_multiplier), multiplied at every forward by
+    ``scale = gain * lr_multiplier / sqrt(in_channels * kernel_size ** 2)``; bias as
+    :class:`EqualizedLinear`. ``padding`` defaults to ``kernel_size // 2`` (same size, odd kernels).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int | None = None, bias: bool = True, gain: float = math.sqrt(2.0),
+                 lr_multiplier: float = 1.0, bias_init: float = 0.0) -> None:
+        super().__init__()
+        if in_channels < 1 or out_channels < 1 or kernel_size < 1 or lr_multiplier <= 0:
+            raise ValueError(f"EqualizedConv2d needs channels, kernel_size >= 1 and lr_multiplier > 0, got "
+                             f"{in_channels}, {out_channels}, {kernel_size}, {lr_multiplier}")
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.stride = stride
+        self.padding = kernel_size // 2 if padding is None else padding
+        self.gain, self.lr_multiplier = float(gain), float(lr_multiplier)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full((out_channels,), float(bias_init) / lr_multiplier)) if bias else None
+        self.scale = self.gain * self.lr_multiplier / math.sqrt(in_channels * kernel_size * kernel_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = self.bias * self.lr_multiplier if self.bias is not None else None
+        return nn.functional.conv2d(x, self.weight * self.scale, bias, stride=self.stride, padding=self.padding)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, bias={self.bias is not None}, gain={self.gain:.4g}, "
+                f"lr_multiplier={self.lr_multiplier:g}")
+
+
+class PixelNorm(nn.Module):
+    """Pixelwise feature vector normalization (Karras et al. 2018, ProGAN, section 4.2):
+    x / sqrt(mean over channels of x^2 + eps), eps 1e-8, so each pixel's feature vector has unit
+    RMS (norm sqrt(C)). ``dim`` is the channel dimension (1; a latent batch (N, D) too)."""
+
+    def __init__(self, eps: float = 1e-8, dim: int = 1) -> None:
+        super().__init__()
+        self.eps, self.dim = eps, dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=self.dim, keepdim=True) + self.eps)
+
+    def extra_repr(self) -> str:
+        return f"eps={self.eps:g}, dim={self.dim}"
 
 
 class MinibatchStdDev(nn.Module):
