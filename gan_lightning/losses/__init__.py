@@ -47,3 +47,7 @@ __all__ = [
     "weight_clip_", "gradient_penalty", "dragan_penalty", "wgan_div_penalty", "r1_penalty", "r2_penalty",
     "instance_noise", "historical_average_penalty", "update_historical_average_", "feature_matching_loss",
 ]
+
+from gan_lightning.losses.regularizers import orthogonal_regularization  # noqa: E402
+
+__all__ += ["orthogonal_regularization"]

@@ -155,3 +155,23 @@ def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tens
     """Feature matching (Salimans et al. 2016): ||E f(x) - E f(G(z))||_2^2, batch means, real features detached."""
     difference = real_features.detach().mean(dim=0) - fake_features.mean(dim=0)
     return difference.pow(2).sum()
+
+
+def orthogonal_regularization(weights: Iterable[torch.Tensor]) -> torch.Tensor:
+    """BigGAN's orthogonal regularization (Brock et al. 2019, eq. 3), unweighted: the caller multiplies by beta.
+
+    sum over W of ||W W^T * (1 - I)||_F^2, each W viewed as (out, rest): only the off-diagonal
+    entries (the dot products between different filters) are pushed to 0, not the filters' norms.
+    The authors' ``utils.ortho`` adds ``2 * strength * (W W^T * (1 - I)) W`` to the gradient, which is
+    the gradient of ``strength / 2`` times this value: their ``--G_ortho s`` is ``beta = s / 2`` here.
+    """
+    total = None
+    for weight in weights:
+        matrix = weight.reshape(weight.size(0), -1)
+        gram = matrix @ matrix.t()
+        off_diagonal = gram - torch.diag_embed(torch.diagonal(gram))
+        term = off_diagonal.pow(2).sum()
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("orthogonal_regularization got no weights")
+    return total

@@ -73,3 +73,6 @@ __all__ += ["SAGAN"]
 from gan_lightning.models.progan import ProGAN  # noqa: E402
 
 __all__ += ["ProGAN"]
+from gan_lightning.models.biggan import BigGAN  # noqa: E402
+
+__all__ += ["BigGAN"]

@@ -1,0 +1,62 @@
+"""benchmarks/biggan.py: its tiny path (a 1-iteration tiny BigGAN measured with a random classifier),
+the verdict logic and the --report-only rebuild of its RESULTS.md section."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import lightning as L
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import biggan as bench  # noqa: E402
+from tiny_biggan import build_data, build_model  # noqa: E402
+
+
+def fake_result(ema: float) -> dict:
+    per_class = [ema] * 10
+    return {"iterations": 7, "num_samples": 1000, "critic_steps": 4, "fit_command": "gan-lightning fit X",
+            "budget": "8 min", "measure_command": "python benchmarks/biggan.py", "note": "loaded machine",
+            "agreement": {"ema": {"overall": ema, "per_class": per_class},
+                          "ema_t0.5": {"overall": 0.25, "per_class": [0.25] * 10},
+                          "raw": {"overall": 0.125, "per_class": [0.125] * 10}}}
+
+
+@pytest.mark.parametrize("ema, verdict", [(0.95, "**reached**"), (0.90, "**reached**"), (0.5, "**not reached**")])
+def test_verdict_and_section_text(ema, verdict):
+    text = bench.report_text(fake_result(ema))
+    assert verdict in text and f"Ours {100 * ema:.1f} %" in text
+    assert "| ema | none |" in text and "| ema | 0.5 | 25.0 % |" in text and "| raw | none | 12.5 % |" in text
+    assert "gan-lightning fit X" in text and "8 min" in text and "7 iterations" in text and "loaded machine" in text
+
+
+def test_tiny_path_measures_a_checkpoint_and_rebuilds_the_section(tmp_path, monkeypatch):
+    import gan_lightning.metrics as metrics
+
+    monkeypatch.setattr(metrics, "load_digits_classifier", lambda: metrics.DigitsClassifier().eval())
+    L.seed_everything(0)
+    model = build_model()
+    trainer = L.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0, accelerator="cpu", devices=1,
+                        default_root_dir=str(tmp_path))
+    trainer.fit(model, build_data())
+    ckpt = tmp_path / "tiny.ckpt"
+    trainer.save_checkpoint(ckpt)
+    out = tmp_path / "out"
+    result = bench.measure(str(ckpt), out, budget="1 iteration")
+    assert result["iterations"] == 1 and result["num_samples"] == 1000 and result["budget"] == "1 iteration"
+    assert set(result["agreement"]) == {"ema", "ema_t1.0", "ema_t0.5", "raw", "raw_t1.0", "raw_t0.5"}
+    for value in result["agreement"].values():
+        assert len(value["per_class"]) == 10
+        assert value["overall"] == pytest.approx(sum(value["per_class"]) / 10)
+    assert (out / "biggan_by_class.png").is_file() and (out / "biggan_by_class_t0.5.png").is_file()
+    assert json.loads((out / "result.json").read_text())["agreement"] == result["agreement"]
+    # --report-only rebuilds the section from the cached JSON
+    monkeypatch.setattr(bench, "HERE", out)
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "RESULTS.md")
+    bench.main(["--report-only"])
+    section = (tmp_path / "RESULTS.md").read_text()
+    assert "<!-- begin: biggan -->" in section and "not reached" in section
