@@ -103,3 +103,23 @@ def test_under_ddp_each_rank_draws_its_own_shard_of_the_same_permutation_and_res
     assert list(ranks[1]) == shards[1][3:]  # a resumed rank goes on in its own shard
     with pytest.raises(ValueError, match="rank 2"):
         EpochSeededSampler(21, num_replicas=2, rank=2)
+
+
+def test_mnist5k_train_size_takes_a_class_balanced_subset_and_keeps_the_heldout_split():
+    from collections import Counter
+
+    from gan_lightning.data import MNIST5k
+
+    full, small = MNIST5k(seed=3), MNIST5k(seed=3, train_size=505)
+    full.setup(), small.setup()
+    assert len(small.train_set) == 505 and len(full.train_set) == 4500
+    counts = Counter(int(small.train_set[i][1]) for i in range(len(small.train_set)))
+    assert len(counts) == 10 and max(counts.values()) - min(counts.values()) == 1
+    assert set(small.train_set.indices) <= set(full.train_set.indices)  # a subset of the same training split
+    assert small.heldout_set.indices == full.heldout_set.indices
+    again = MNIST5k(seed=3, train_size=505)
+    again.setup()
+    assert again.train_set.indices == small.train_set.indices  # seeded
+    with pytest.raises(ValueError, match="data.train_size must be between 1 and 4500"):
+        bad = MNIST5k(train_size=9999)
+        bad.setup()

@@ -179,3 +179,24 @@ def split_heldout(dataset: Dataset, labels: Sequence[int] | None, fraction: floa
         held_idx += idx[:cut].tolist()
         train_idx += idx[cut:].tolist()
     return Subset(dataset, sorted(train_idx)), Subset(dataset, sorted(held_idx))
+
+
+def class_balanced_subset(dataset: Subset, labels: Sequence[int], size: int, seed: int, key: str = "data.train_size"):
+    """``size`` items of ``dataset`` (a ``Subset`` of the data set that ``labels`` label), as even
+    over the classes as ``size`` allows: each class's items in a seeded order, taken in turn."""
+    available = len(dataset)
+    if not 1 <= size <= available:
+        raise ValueError(f"{key} must be between 1 and {available} (the training split), got {size}")
+    generator = torch.Generator().manual_seed(seed)
+    indices = torch.as_tensor(dataset.indices)
+    classes = torch.as_tensor(labels)[indices]
+    queues = []
+    for cls in classes.unique().tolist():
+        members = indices[classes == cls]
+        queues.append(members[torch.randperm(len(members), generator=generator)].tolist())
+    taken: list[int] = []
+    depth = 0
+    while len(taken) < size:
+        taken += [queue[depth] for queue in queues if depth < len(queue)][: size - len(taken)]
+        depth += 1
+    return Subset(dataset.dataset, sorted(taken))

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset, TensorDataset
+from torch.utils.data import Dataset, Subset, TensorDataset
 from torchvision import datasets, transforms
 
-from gan_lightning.data.base import GANDataModule, split_heldout
+from gan_lightning.data.base import GANDataModule, class_balanced_subset, split_heldout
 from gan_lightning.data.files import check_image_files
 from gan_lightning.data.resident import DeviceResidentData
 
@@ -64,6 +64,8 @@ class MNIST5k(DeviceResidentData, GANDataModule):
 
     28 px as shipped; 32 px is padded, other sizes are resized. ``device_resident``: keep the
     training split on the training device and batch it there (:mod:`gan_lightning.data.resident`).
+    ``train_size``: train on that many of the training split's digits, as even over the classes
+    as it allows (seeded; the held-out split does not change), for data-efficiency studies.
     """
 
     num_classes = 10
@@ -77,11 +79,15 @@ class MNIST5k(DeviceResidentData, GANDataModule):
         num_workers: int = 0,
         seed: int = 0,
         device_resident: bool = False,
+        train_size: int | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         self.device_resident = device_resident
         if channels not in (1, 3):
             raise ValueError(f"data.channels must be 1 or 3, got {channels}")
+        if train_size is not None and train_size < 1:
+            raise ValueError(f"data.train_size must be >= 1 (or null: the whole training split), got {train_size}")
+        self.train_size = train_size
         self.image_size = image_size
         self.channels = channels
         self.heldout_fraction = heldout_fraction
@@ -89,7 +95,12 @@ class MNIST5k(DeviceResidentData, GANDataModule):
 
     def build_datasets(self):
         images, labels = mnist5k_tensor(self.image_size, self.channels)
-        return split_heldout(TensorDataset(images, labels), labels.tolist(), self.heldout_fraction, self.seed)
+        train, heldout = split_heldout(TensorDataset(images, labels), labels.tolist(), self.heldout_fraction, self.seed)
+        if self.train_size is not None:
+            if not isinstance(train, Subset):
+                train = Subset(train, list(range(len(train))))
+            train = class_balanced_subset(train, labels.tolist(), self.train_size, self.seed)
+        return train, heldout
 
 
 class _TorchvisionImages(GANDataModule):
