@@ -265,8 +265,8 @@ class SegmentationPairs(GANDataModule):
                 if label.mode not in ("L", "P", "I", "I;16"):
                     raise DataFolderError(f"SegmentationPairs: label map {label_path} is a {label.mode} image; "
                                           f"it must have one channel of class ids (L or P mode)")
-                ids = np.asarray(label.resize(size, Image.NEAREST))
-                pixels = np.asarray(image.convert(mode).resize(size, Image.BICUBIC))
+                ids = np.array(label.resize(size, Image.NEAREST))
+                pixels = np.array(image.convert(mode).resize(size, Image.BICUBIC))
             if int(ids.max()) >= self.label_classes:
                 raise DataFolderError(f"SegmentationPairs: label map {label_path} has class id {int(ids.max())}, "
                                       f"not below label_classes {self.label_classes}")
