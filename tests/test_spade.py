@@ -233,6 +233,9 @@ def test_binary_mode_and_bad_options():
     with pytest.raises(ValueError, match="needs root and label_classes"):
         SegmentationPairs(source="folder")
     assert SegmentationPairs(label_mode="binary").label_classes == 2
+    from gan_lightning.data import known_data_modules
+
+    assert known_data_modules()["SegmentationPairs"].data_kind == "segmentation"
 
 
 def write_folder(root, split: str, n: int, size: int = 16, classes: int = 3, seed: int = 0):
