@@ -154,7 +154,14 @@ def cmd_translate(argv: Sequence[str]) -> None:
     attributes = parse_attributes(args.attributes, model_attributes(model), name) if args.attributes else None
     channels, height, width = model.data_shape
     size = (args.image_size, args.image_size) if args.image_size else (height, width)
-    inputs = read_images(files, channels, size)
+    reader = getattr(model, "read_inputs", None)  # models whose inputs are not photos (SPADE: label maps)
+    if reader is None:
+        inputs = read_images(files, channels, size)
+    else:
+        try:
+            inputs = reader(files, size)
+        except (OSError, ValueError) as error:
+            raise UsageError(f"--input: {error}") from error
     outputs = translate_images(model, inputs, args.direction, attributes, args.batch_size)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -164,7 +171,8 @@ def cmd_translate(argv: Sequence[str]) -> None:
                          "their outputs would overwrite each other")
     for stem, image in zip(stems, outputs):
         save_png(image, out / f"{stem}.png")
-    grid = write_pairs(inputs, outputs, out / "grid.png")
+    pictures = getattr(model, "input_pictures", None)  # label maps are shown in colour
+    grid = write_pairs(pictures(inputs) if pictures is not None else inputs, outputs, out / "grid.png")
     print(f"translated {len(files)} image{'s' if len(files) != 1 else ''} ({args.direction}) into {out}; "
           f"inputs beside outputs in {grid}")
 

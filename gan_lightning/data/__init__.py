@@ -9,6 +9,7 @@ from gan_lightning.data.images import (
     CIFAR10, MNIST, CelebA, FashionMNIST, ImageFolder, MNIST5k, StackedMNIST5k, load_mnist5k,
     mnist5k_tensor,
 )
+from gan_lightning.data.segmentation import SegmentationPairs, colorize, one_hot
 from gan_lightning.data.toy2d import Toy2D, mixture_modes
 from gan_lightning.data.translation import AttributeImageFolder, PairedImageFolder, UnpairedImageFolder
 
@@ -17,6 +18,7 @@ __all__ = [
     "ImageFolder", "Toy2D", "load_mnist5k", "mnist5k_tensor", "mixture_modes", "known_data_modules",
     "EpochKeyedSampler", "PairedImageFolder", "UnpairedImageFolder", "AttributeImageFolder",
     "PairedDigits", "UnpairedDigits", "DigitAttributes", "digit_domain_transform", "render_attributes",
+    "SegmentationPairs", "colorize", "one_hot",
 ]
 
 

@@ -23,6 +23,7 @@ from gan_lightning.metrics.extractors import (
     train_digits_classifier,
     fit_digits_classifier,
 )
+from gan_lightning.metrics.segmentation import TinySegmenter, fit_segmenter, mean_iou, segmentation_scores
 from gan_lightning.metrics.frechet import feature_statistics, frechet_distance
 from gan_lightning.metrics.metrics import (
     ClassCoverage,
@@ -63,4 +64,8 @@ __all__ = [
     "to_uint8_images",
     "train_digits_classifier",
     "fit_digits_classifier",
+    "TinySegmenter",
+    "fit_segmenter",
+    "mean_iou",
+    "segmentation_scores",
 ]

@@ -76,3 +76,6 @@ __all__ += ["ProGAN"]
 from gan_lightning.models.biggan import BigGAN  # noqa: E402
 
 __all__ += ["BigGAN"]
+from gan_lightning.models.spade import SPADE  # noqa: E402
+
+__all__ += ["SPADE"]
