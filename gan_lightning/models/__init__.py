@@ -69,3 +69,7 @@ __all__ += ["DiscoGAN", "DualGAN", "UNIT"]
 from gan_lightning.models.sagan import SAGAN  # noqa: E402
 
 __all__ += ["SAGAN"]
+
+from gan_lightning.models.srgan import SRGAN  # noqa: E402
+
+__all__ += ["SRGAN"]
