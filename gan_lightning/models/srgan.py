@@ -184,15 +184,31 @@ class SRGAN(GANModule):
         self.input_shape = (channels, height // scale, width // scale)  # what translate() takes
         self.generator = SRResNetGenerator(channels, g_width, num_blocks, scale)
         self.discriminator = SRGANDiscriminator(channels, height, d_width, d_hidden)
-        self.vgg = None
-        if content_loss in VGG_CONTENT:
-            from gan_lightning.losses.perceptual import PerceptualLoss
-
-            layer, rescale = VGG_CONTENT[content_loss]
-            # MSE of features rescaled by r = MSE of the features times r^2
-            self.vgg = PerceptualLoss((layer,), (rescale ** 2,), weights=vgg_weights, criterion="mse")
+        self.vgg_weights = vgg_weights
+        # built when training starts, and kept out of the module tree: the VGG weights are not part of
+        # the model (not in its checkpoints), and translating with a checkpoint does not need them
+        self._vgg: list[nn.Module] = []
 
     # ------------------------------------------------------------------ training
+    @property
+    def vgg(self) -> nn.Module | None:
+        """The VGG content loss (``PerceptualLoss``) of ``content_loss: vgg54 / vgg22``, None for ``mse``.
+        Built on first use (a missing weights file fails here, in one line), on the model's device."""
+        if self.content_loss not in VGG_CONTENT:
+            return None
+        if not self._vgg:
+            from gan_lightning.losses.perceptual import PerceptualLoss
+
+            layer, rescale = VGG_CONTENT[self.content_loss]
+            # the MSE of features rescaled by r is the MSE of the features times r^2
+            self._vgg.append(PerceptualLoss((layer,), (rescale ** 2,), weights=self.vgg_weights, criterion="mse"))
+        return self._vgg[0].to(self.device)
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        if stage == "fit":
+            self.vgg  # noqa: B018 (a missing VGG file stops the run before the first step)
+
     def phases(self) -> list[Phase]:
         start = self.pretrain_steps
         return [WindowedPhase("Gmse", "generator", self.pretrain_terms, loss_key="g_loss", stop=start),
@@ -219,7 +235,8 @@ class SRGAN(GANModule):
         return {"d_loss": nonsaturating_d(real, fake)}
 
     def content(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-        return self.vgg(sr, hr) if self.vgg is not None else F.mse_loss(sr, hr)
+        vgg = self.vgg
+        return vgg(sr, hr) if vgg is not None else F.mse_loss(sr, hr)
 
     def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         content = self.content(ctx.sr, ctx.hr)
