@@ -165,18 +165,20 @@ def run_digits(args) -> dict[str, Any]:
             logits = judge.logits(images) if hasattr(judge, "logits") else judge(images)
             accuracy = float((logits.argmax(1) == held["label"]).float().mean())
             numbers[name] = {"accuracy": accuracy, **paired_numbers(images, held["hr"], 4)}
-    save_grid(held, {k: v for k, v in outputs.items() if k != "HR"}, OUT / "digits.png", count=8)
+    save_grid(held, {k: v for k, v in outputs.items() if k != "HR"}, OUT / "digits.png", count=10)
     return {"numbers": numbers, "content_loss": "mse", "fit_seconds": seconds, "judge_seconds": judge_seconds,
             "heldout": len(held["hr"]), "train": len(train_set["hr"])}
 
 
 def save_grid(held: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor], path: Path, count: int) -> None:
-    """Rows of LR (nearest, enlarged) | bicubic | SRResNet | SRGAN | HR for the first ``count`` held-out items."""
+    """Rows of LR (nearest, enlarged) | bicubic | SRResNet | SRGAN | HR for ``count`` held-out items spread
+    over the set (the digits' held-out split is sorted by class: every class shows)."""
     from torchvision.utils import save_image
 
     size = held["hr"].shape[-1]
-    lr = F.interpolate(held["lr"][:count], size=size, mode="nearest")
-    columns = [lr, *(outputs[k][:count] for k in ("bicubic", "SRResNet", "SRGAN")), held["hr"][:count]]
+    pick = torch.linspace(0, len(held["hr"]) - 1, count).round().long()
+    lr = F.interpolate(held["lr"][pick], size=size, mode="nearest")
+    columns = [lr, *(outputs[k][pick] for k in ("bicubic", "SRResNet", "SRGAN")), held["hr"][pick]]
     grid = torch.stack(columns, dim=1).flatten(0, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_image(grid.add(1).div(2).clamp(0, 1), path, nrow=len(columns), padding=2, pad_value=1.0)
@@ -229,10 +231,16 @@ def table(numbers: dict[str, dict[str, float]], accuracy: bool = False) -> str:
 
 def report_text(results: dict[str, Any]) -> str:
     settings = results.get("settings", {})
+    runs = []
+    for part in ("photos", "digits"):
+        if part in results:
+            runs.append(f"{part}: `{results[part].get('command', results.get('command', '?'))}` "
+                        f"({results[part].get('budget', settings.get('budget', ''))}; "
+                        f"{results[part].get('wall_minutes', results.get('wall_minutes', 0)):.1f} min wall)")
     parts = ["## Super-resolution x4 (issue 15)", "",
-             f"Last run: `{results.get('command', '?')}` ({results.get('machine', '?')}, one thread). "
-             "CPU-sized budget, far below the paper's (10^6 SRResNet + 2 x 10^5 SRGAN iterations on 350k "
-             "ImageNet images, 96 px crops): " + settings.get("budget", "") + ". Each model: one `SRGAN` run, "
+             f"Runs ({results.get('machine', '?')}, one thread, shared 2-core machine): " + "; ".join(runs) + ". "
+             "CPU-sized budgets, far below the paper's (10^6 SRResNet + 2 x 10^5 SRGAN iterations on 350k "
+             "ImageNet images, 96 px crops). Each model: one `SRGAN` run, "
              "the generator copied at the switch is the SRResNet. PSNR/SSIM on RGB in [0, 1], no border shaved "
              "(the paper: Y channel, 4 px shaved); high-frequency share: spectral power above the LR Nyquist "
              "frequency (1/8 cycle per pixel) over all power, grey, mean removed; 'vs HR' is its ratio to the "
@@ -253,6 +261,13 @@ def report_text(results: dict[str, Any]) -> str:
                   f"{digits['fit_seconds'] / 60:.1f} min):", "", table(digits["numbers"], accuracy=True), "",
                   "![LR | bicubic | SRResNet | SRGAN | HR](superres/digits.png)", "",
                   "*Held-out digits: LR (enlarged) | bicubic | SRResNet | SRGAN | HR.*", ""]
+    for earlier in results.get("photos_earlier", []):
+        n = earlier["numbers"]
+        parts += [f"Tried before, photos: `{earlier.get('command')}` ({earlier.get('budget')}): PSNR bicubic "
+                  f"{n['bicubic']['psnr']:.2f}, SRResNet {n['SRResNet']['psnr']:.2f}, SRGAN {n['SRGAN']['psnr']:.2f} dB; "
+                  f"SSIM {n['bicubic']['ssim']:.3f}, {n['SRResNet']['ssim']:.3f}, {n['SRGAN']['ssim']:.3f}; "
+                  f"high-frequency energy vs HR {n['SRResNet']['hf_ratio']:.2f} (SRResNet), "
+                  f"{n['SRGAN']['hf_ratio']:.2f} (SRGAN).", ""]
     parts.append("PUBLISHED (Ledig et al. 2017, Table 4, x4, Set14, Y channel): bicubic 25.99 dB / SSIM 0.7486, "
                  "SRResNet 28.49 / 0.8184, SRGAN 26.02 / 0.7397; not comparable with the numbers above "
                  "(other images, budget and protocol), quoted for the direction of the trade.")
@@ -293,12 +308,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def budget_text(args) -> str:
-    return (f"generator width {args.g_width}, {args.num_blocks} residual blocks (paper 64, 16), D width "
-            f"{args.d_width}, dense {args.d_hidden} (paper 64, 1024); photos: {args.pretrain_steps} SRResNet + "
-            f"{args.gan_steps} SRGAN iterations, batch {args.batch_size}, {args.hr_size} px crops; digits: "
-            f"{args.digit_pretrain_steps} + {args.digit_gan_steps} iterations, batch {args.digit_batch_size}; "
-            f"Adam {args.lr:g} (0.9, 0.999; paper 1e-4), adversarial weight 1e-3")
+def budget_text(args, part: str = "photos,digits") -> str:
+    parts = [f"generator width {args.g_width}, {args.num_blocks} residual blocks (paper 64, 16), D width "
+             f"{args.d_width}, dense {args.d_hidden} (paper 64, 1024)"]
+    if "photos" in part:
+        parts.append(f"photos: {args.pretrain_steps} SRResNet + {args.gan_steps} SRGAN iterations, batch "
+                     f"{args.batch_size}, {args.hr_size} px crops")
+    if "digits" in part:
+        parts.append(f"digits: {args.digit_pretrain_steps} + {args.digit_gan_steps} iterations, batch "
+                     f"{args.digit_batch_size}, judge {args.judge_epochs} epochs")
+    parts.append(f"Adam {args.lr:g} (0.9, 0.999; paper 1e-4), adversarial weight 1e-3")
+    return "; ".join(parts)
 
 
 def main(argv=None) -> None:
@@ -309,7 +329,14 @@ def main(argv=None) -> None:
         torch.set_num_threads(1)
         started = time.perf_counter()
         for part in args.parts.split(","):
+            part_started = time.perf_counter()
+            if part in results:  # an earlier budget's numbers stay in the report, as what was tried
+                earlier = dict(results[part], command=results[part].get("command", results.get("command")),
+                               budget=results[part].get("budget", results.get("settings", {}).get("budget")))
+                results.setdefault(f"{part}_earlier", []).append(earlier)
             results[part] = run_photos(args) if part == "photos" else run_digits(args)
+            results[part].update(command=command_line(__file__, argv), budget=budget_text(args, part),
+                                 wall_minutes=(time.perf_counter() - part_started) / 60)
             print(f"{part}: {json.dumps(results[part]['numbers'])}", flush=True)
         results.update(command=command_line(__file__, argv), settings={"budget": budget_text(args)},
                        machine=f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
