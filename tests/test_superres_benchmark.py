@@ -32,7 +32,7 @@ def fake_results(srresnet_psnr=27.0, srgan_psnr=26.0, srgan_hf=0.9, srgan_acc=0.
 
 def test_verdicts_follow_the_numbers():
     text = "\n".join(superres.verdicts(fake_results()))
-    assert "SRResNet beats bicubic on both" in text and text.count("**reached**") == 3
+    assert "SRResNet above bicubic on both" in text and text.count("**reached**") == 3
     worse = "\n".join(superres.verdicts(fake_results(srresnet_psnr=25.0, srgan_psnr=28.0, srgan_hf=0.8,
                                                       srgan_acc=0.5)))
     assert worse.count("**not reached**") == 1 and "**partly reached**" in worse  # SRGAN: spectrum closer only
