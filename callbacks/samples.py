@@ -81,14 +81,14 @@ class PeriodicPictureCallback(L.Callback):
 
 
 def held_out_inputs(datamodule, num: int) -> torch.Tensor:
-    """The first ``num`` source images of the held-out split (``"a"`` of dict samples, else the image;
-    the ``"label"`` maps of segmentation data)."""
+    """The first ``num`` source images of the held-out split (``"a"``, ``"image"`` or ``"lr"`` of dict
+    samples, else the image; the ``"label"`` maps of segmentation data)."""
     datamodule.setup("fit")
     dataset = datamodule.heldout_set if datamodule.heldout_set is not None else datamodule.train_set
     items = [dataset[i] for i in range(min(num, len(dataset)))]
     if getattr(datamodule, "data_kind", None) == "segmentation":  # SPADE translates label maps
         return torch.stack([item["label"] for item in items])
-    first = [item.get("a", item.get("image")) if isinstance(item, dict)
+    first = [item.get("a", item.get("image", item.get("lr"))) if isinstance(item, dict)
              else item[0] if isinstance(item, (list, tuple)) else item for item in items]
     return torch.stack(first)
 

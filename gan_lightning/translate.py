@@ -4,8 +4,8 @@ and the held-out inputs of a run that ``gan-lightning sample`` shows beside thei
     gan-lightning translate --ckpt_path PATH --input DIR_OR_FILE --out DIR [--direction AtoB|BtoA]
                             [--attributes 1,0,1,...] [--batch_size N] [--image_size N]
 
-Every input is resized to the model's ``data_shape`` (or ``--image_size`` square) with its
-channels (grey or RGB), translated with ``model.translate(images, direction=..., attributes=...)``
+Every input is resized to the model's ``data_shape`` (a super-resolution model's low-resolution
+``input_shape``; or ``--image_size`` square) with its channels (grey or RGB), translated with ``model.translate(images, direction=..., attributes=...)``
 and written as ``DIR/<input stem>.png``; ``DIR/grid.png`` shows each input beside its output.
 """
 
@@ -34,7 +34,8 @@ def parser() -> argparse.ArgumentParser:
                         help="target attributes as comma-separated 0/1 values, one per attribute (StarGAN)")
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--image_size", type=int, default=None,
-                        help="resize inputs to this square size (default: the model's data shape)")
+                        help="resize inputs to this square size (default: the model's input shape: its data shape, "
+                             "or the low-resolution shape of a super-resolution model)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, mps, ...")
     return parser
 
@@ -152,7 +153,8 @@ def cmd_translate(argv: Sequence[str]) -> None:
         raise UsageError(f"{name} is not an image-to-image model (it draws from noise): "
                          f"use `gan-lightning sample --ckpt_path {args.ckpt_path}`")
     attributes = parse_attributes(args.attributes, model_attributes(model), name) if args.attributes else None
-    channels, height, width = model.data_shape
+    # super-resolution models take their small input shape (``input_shape``), others their data shape
+    channels, height, width = getattr(model, "input_shape", model.data_shape)
     size = (args.image_size, args.image_size) if args.image_size else (height, width)
     reader = getattr(model, "read_inputs", None)  # models whose inputs are not photos (SPADE: label maps)
     if reader is None:

@@ -29,3 +29,7 @@ def known_data_modules() -> dict[str, type[GANDataModule]]:
         for name in __all__
         if isinstance(obj := globals()[name], type) and issubclass(obj, GANDataModule) and obj is not GANDataModule
     }
+
+from gan_lightning.data.superres import SuperResolution, SuperResolutionDigits  # noqa: E402
+
+__all__ += ["SuperResolution", "SuperResolutionDigits"]

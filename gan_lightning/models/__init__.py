@@ -79,3 +79,6 @@ __all__ += ["BigGAN"]
 from gan_lightning.models.spade import SPADE  # noqa: E402
 
 __all__ += ["SPADE"]
+from gan_lightning.models.srgan import SRGAN  # noqa: E402
+
+__all__ += ["SRGAN"]
