@@ -69,3 +69,7 @@ __all__ += ["DiscoGAN", "DualGAN", "UNIT"]
 from gan_lightning.models.sagan import SAGAN  # noqa: E402
 
 __all__ += ["SAGAN"]
+
+from gan_lightning.models.stylegan2 import StyleGAN2  # noqa: E402
+
+__all__ += ["StyleGAN2"]
