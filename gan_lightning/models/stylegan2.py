@@ -41,6 +41,11 @@ from gan_lightning.models.base import GANModule
 from gan_lightning.nets.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator, base_resolution
 
 
+def _zero(module) -> torch.Tensor:
+    """0, with a zero gradient for every trainable parameter of ``module``."""
+    return sum(p.sum() for p in module.parameters() if p.requires_grad) * 0.0
+
+
 class StyleGAN2(GANModule):
     paper = "Karras et al. 2020, Analyzing and Improving the Image Quality of StyleGAN (StyleGAN2)"
     data_kinds = ("image",)
@@ -154,7 +159,9 @@ class StyleGAN2(GANModule):
         """gamma/2 * E||grad_x D(x)||^2 on reals (the core multiplies it by r1_interval)."""
         penalty = r1_penalty(lambda x: self.run_discriminator(x), ctx.real)
         gamma = self.r1_gamma_for(ctx.batch_size)
-        return {"dreg_loss": 0.5 * gamma * penalty, "r1_penalty": penalty.detach(),
+        # + 0 * every weight: each D parameter gets a (zero) gradient and an Adam step, as in the
+        # authors' code, whose R1 loss carries real_logits * 0 (D's last bias has none otherwise)
+        return {"dreg_loss": 0.5 * gamma * penalty + _zero(self.discriminator), "r1_penalty": penalty.detach(),
                 "r1_gamma": torch.tensor(gamma)}
 
     def generator_terms(self, ctx: StepContext):
@@ -173,7 +180,8 @@ class StyleGAN2(GANModule):
         pl_mean = self.training_state.pl_mean.to(lengths).lerp(batch_mean, self.pl_decay)
         self.training_state.pl_mean = pl_mean.detach()
         penalty = (lengths - pl_mean).square().mean()
-        return {"greg_loss": self.pl_weight * penalty, "pl_penalty": penalty.detach(),
+        # + 0 * every weight: the authors' gen_img * 0 term, so every G parameter takes an Adam step
+        return {"greg_loss": self.pl_weight * penalty + _zero(self.generator), "pl_penalty": penalty.detach(),
                 "pl_mean": pl_mean.detach(), "pl_length": lengths.mean().detach()}
 
     def _mean_over_ranks(self, value: torch.Tensor) -> torch.Tensor:

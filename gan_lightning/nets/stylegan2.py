@@ -10,7 +10,8 @@ Facts from the authors' stylegan2-ada-pytorch (training/networks.py), rewritten 
   tracks the mean w with beta 0.995 in training mode; truncation psi lerps towards it;
 - modulated convolution: per-sample weights ``w * style`` (style = affine(w), bias init 1), then
   demodulation ``/ sqrt(sum w^2 + 1e-8)`` per output channel (unit-variance outputs for
-  unit-variance inputs); run as one grouped convolution;
+  unit-variance inputs); run as the authors' unfused path (activations scaled before and after a
+  shared convolution) or, ``fused=True``, as one grouped convolution;
 - per-layer noise inputs ``strength * n`` (strength initialised to 0), n ~ N(0, 1) per pixel, or a
   fixed buffer (``noise_mode="const"``, what the authors' generate.py uses), or none;
 - "skip" generator (each resolution's ToRGB, a 1x1 modulated conv without demodulation, is added
@@ -98,11 +99,23 @@ class _EqualizedConv2d(nn.Module):
 
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
-                     padding: int = 0) -> torch.Tensor:
+                     padding: int = 0, fused: bool = False) -> torch.Tensor:
     """Per-sample convolution with ``weight * styles`` (scaled over input channels), demodulated so that
-    each output channel's weights have unit L2 norm; one grouped convolution over the batch."""
+    each output channel's weights have unit L2 norm.
+
+    ``fused=True``: build the per-sample weights and run one grouped convolution over the batch.
+    ``fused=False`` (default; the authors' training path): scale the activations by the styles,
+    convolve with the shared weight, scale by the demodulation coefficients: the same result,
+    and several times faster on CPU, where grouped convolutions are slow."""
     batch, in_channels, height, width = x.shape
     out_channels, _, kh, kw = weight.shape
+    if not fused:
+        x = F.conv2d(x * styles.reshape(batch, in_channels, 1, 1), weight, padding=padding)
+        if demodulate:
+            # sum over (I, k, k) of (w * s)^2 = s^2 @ sum_k w^2
+            dcoefs = (styles.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8).rsqrt()
+            x = x * dcoefs.reshape(batch, out_channels, 1, 1)
+        return x
     w = weight.unsqueeze(0) * styles.reshape(batch, 1, in_channels, 1, 1)  # [N, O, I, k, k]
     if demodulate:
         w = w * (w.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8).rsqrt()
