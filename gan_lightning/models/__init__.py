@@ -82,3 +82,6 @@ __all__ += ["SPADE"]
 from gan_lightning.models.srgan import SRGAN  # noqa: E402
 
 __all__ += ["SRGAN"]
+from gan_lightning.models.stylegan2 import StyleGAN2  # noqa: E402
+
+__all__ += ["StyleGAN2"]
