@@ -69,3 +69,8 @@ __all__ += ["DiscoGAN", "DualGAN", "UNIT"]
 from gan_lightning.models.sagan import SAGAN  # noqa: E402
 
 __all__ += ["SAGAN"]
+
+from gan_lightning.models.triplegan import TripleGAN  # noqa: E402
+from gan_lightning.models.ssinfogan import SSInfoGAN  # noqa: E402
+
+__all__ += ["TripleGAN", "SSInfoGAN"]
