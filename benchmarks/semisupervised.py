@@ -203,6 +203,11 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+def _link(path: str) -> str:
+    """A grid's link from benchmarks/RESULTS.md."""
+    return str(Path(path).relative_to("benchmarks")) if path.startswith("benchmarks/") else path
+
+
 def report_text(results: dict[str, Any], command: str) -> str:
     t, info = results["triple"], results["info"]
     acc, paired = t["accuracy"], t["paired"]
@@ -259,7 +264,7 @@ ss-InfoGAN vs InfoGAN, code-to-class agreement of Q's categorical code on the he
 |---|---:|---:|---:|---:|---:|---|
 {chr(10).join(info_rows)}
 
-Pictures (row k: class / code k, 10 samples of raw G each): {", ".join(f"[{Path(g).name}]({Path(g).relative_to('benchmarks')})" for g in grids)}
+Pictures (row k: class / code k, 10 samples of raw G each): {", ".join(f"[{Path(g).name}]({_link(g)})" for g in grids)}
 """
 
 
