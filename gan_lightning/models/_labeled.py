@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset, Subset, TensorDataset
+from torch.utils.data import Dataset
 
 from gan_lightning.core import StepContext
 
@@ -42,14 +42,12 @@ def stratified_pick(labels, num_labeled: int, num_classes: int, seed: int = 0) -
 
 def dataset_labels(dataset: Dataset) -> torch.Tensor:
     """Every label of a data set of (x, label) pairs; fast for (subsets of) tensor data sets."""
-    if isinstance(dataset, Subset):
-        return dataset_labels(dataset.dataset)[torch.as_tensor(dataset.indices, dtype=torch.long)]
-    if isinstance(dataset, TensorDataset) and len(dataset.tensors) > 1:
-        return dataset.tensors[1].long().flatten()
-    first = dataset[0]
-    if not isinstance(first, (list, tuple)) or len(first) < 2:
-        raise ValueError("a semi-supervised model needs a labelled training set of (image, label) pairs")
-    return torch.tensor([int(dataset[i][1]) for i in range(len(dataset))])
+    from gan_lightning.evaluation.per_class import source_labels
+
+    try:
+        return source_labels(dataset)
+    except ValueError:
+        raise ValueError("a semi-supervised model needs a labelled training set of (image, label) pairs") from None
 
 
 def dataset_images(dataset: Dataset, index) -> torch.Tensor:
