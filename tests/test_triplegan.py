@@ -174,3 +174,20 @@ def test_predict_is_the_classifiers_eval_mode_argmax_and_restores_the_mode():
 def test_bad_options_name_the_key_and_value(key, value):
     with pytest.raises(ValueError, match=f"model.{key}.*{value}"):
         build_triplegan(**{key: value})
+
+
+def test_generated_samples_do_not_move_the_classifiers_batchnorm_statistics():
+    """C's step with R_P on and with it off leaves the same running statistics: G's samples add nothing."""
+    results = []
+    for pseudo_start in (0, 10**6):
+        model = labelled_model(pseudo_start=pseudo_start)
+        ctx = context(model)
+        torch.manual_seed(5)
+        terms = model.classifier_terms(ctx)
+        norm = next(m for m in model.classifier.modules() if isinstance(m, torch.nn.BatchNorm2d))
+        results.append((float(terms["c_pseudo_weight"]), norm.running_mean.clone(), int(norm.num_batches_tracked),
+                        norm.momentum))
+    (weight_on, mean_on, count_on, momentum), (weight_off, mean_off, count_off, _) = results
+    assert weight_on > 0 and weight_off == 0
+    assert torch.equal(mean_on, mean_off) and count_on == count_off == 2  # the real batch and the labelled one
+    assert momentum == 0.1  # restored after the block
