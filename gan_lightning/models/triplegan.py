@@ -36,9 +36,8 @@ on hidden layers.
 
 One change from the authors' code, measured: C's forward on G's samples (R_P) leaves C's
 BatchNorm running statistics alone (``frozen_running_statistics``). With the statistics of early,
-poor samples mixed in, C's eval-mode accuracy after 100 MNIST5k iterations was 38.0 %, and
-89.0 % for the same weights with statistics recomputed on real digits (82.6 % without R_P;
-benchmarks/semisupervised.py's budget, seed 0).
+poor samples mixed in, C's eval-mode held-out accuracy after 100 MNIST5k iterations was 38.0 %;
+without them 84.0 % (benchmarks/semisupervised.py, seed 0).
 
 Not taken from the authors' code (said so rather than hidden): their D also sees
 C-labelled pairs of a second unlabelled batch as *real* (400 of them beside 1 labelled pair
