@@ -44,3 +44,10 @@ def test_tiny_runs_and_the_report(bench):
     for name in bench.INFO_RUNS:
         assert f"| {name} |" in text
     assert text.count("reached") >= 6  # a verdict on each of the 3 + 3 comparisons
+
+
+def test_parts_are_checked(bench):
+    assert bench.parse_args(["--parts", "info"]).parts == ["info"]
+    assert bench.parse_args([]).parts == ["triple", "info"]
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--parts", "triple,mrgan"])
