@@ -85,3 +85,7 @@ __all__ += ["SRGAN"]
 from gan_lightning.models.stylegan2 import StyleGAN2  # noqa: E402
 
 __all__ += ["StyleGAN2"]
+from gan_lightning.models.triplegan import TripleGAN  # noqa: E402
+from gan_lightning.models.ssinfogan import SSInfoGAN  # noqa: E402
+
+__all__ += ["TripleGAN", "SSInfoGAN"]

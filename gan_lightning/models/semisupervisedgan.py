@@ -40,52 +40,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm as apply_weight_norm
-from torch.utils.data import Dataset, Subset, TensorDataset
+from torch.utils.data import Dataset
 
 from gan_lightning.losses import feature_matching_loss, nonsaturating_d
-from gan_lightning.core import StepContext
+from gan_lightning.models._labeled import (  # noqa: F401  (re-exported: older imports)
+    LabeledSubset, dataset_images, dataset_labels, stratified_pick,
+)
 from gan_lightning.models.base import GANModule
 from gan_lightning.nets import (
     DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_from_data_, network_kind,
 )
 
 
-def stratified_pick(labels, num_labeled: int, num_classes: int, seed: int = 0) -> torch.Tensor:
-    """Sorted indices of ``num_labeled`` examples, num_labeled // num_classes per class (the first
-    num_labeled % num_classes classes get one more), drawn with a generator seeded by ``seed``."""
-    labels = torch.as_tensor(labels).long().flatten()
-    if num_labeled < num_classes:
-        raise ValueError(f"num_labeled ({num_labeled}) must be at least num_classes ({num_classes})")
-    per_class, extra = divmod(num_labeled, num_classes)
-    generator = torch.Generator().manual_seed(seed)
-    picked = []
-    for cls in range(num_classes):
-        members = torch.nonzero(labels == cls).flatten()
-        wanted = per_class + (1 if cls < extra else 0)
-        if len(members) < wanted:
-            raise ValueError(f"class {cls} has {len(members)} examples, fewer than the {wanted} to label")
-        picked.append(members[torch.randperm(len(members), generator=generator)[:wanted]])
-    return torch.cat(picked).sort().values
-
-
-def dataset_labels(dataset: Dataset) -> torch.Tensor:
-    """Every label of a data set of (x, label) pairs; fast for (subsets of) tensor data sets."""
-    if isinstance(dataset, Subset):
-        return dataset_labels(dataset.dataset)[torch.as_tensor(dataset.indices, dtype=torch.long)]
-    if isinstance(dataset, TensorDataset) and len(dataset.tensors) > 1:
-        return dataset.tensors[1].long().flatten()
-    first = dataset[0]
-    if not isinstance(first, (list, tuple)) or len(first) < 2:
-        raise ValueError("SemiSupervisedGAN needs a labelled training set of (image, label) pairs")
-    return torch.tensor([int(dataset[i][1]) for i in range(len(dataset))])
-
-
-def dataset_images(dataset: Dataset, index) -> torch.Tensor:
-    """The images of ``dataset`` at ``index`` (a tensor or sequence of ints), stacked."""
-    return torch.stack([torch.as_tensor(dataset[i][0]) for i in torch.as_tensor(index).tolist()])
-
-
-class SemiSupervisedGAN(GANModule):
+class SemiSupervisedGAN(LabeledSubset, GANModule):
     paper = "Salimans et al. 2016, Improved Techniques for Training GANs (semi-supervised)"
     data_kinds = ("image",)
     recipe = {"lr_g": 0.0003, "lr_d": 0.0003}
@@ -113,14 +80,10 @@ class SemiSupervisedGAN(GANModule):
         **kwargs,
     ) -> None:
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
-        if num_classes < 2:
-            raise ValueError(f"model.num_classes must be >= 2, got {num_classes}")
-        if num_labeled < num_classes:
-            raise ValueError(f"model.num_labeled ({num_labeled}) must be at least num_classes ({num_classes})")
         if architecture not in ("mlp", "dcgan"):
             raise ValueError(f"model.architecture must be 'mlp' or 'dcgan', got {architecture!r}")
         network_kind(self.data_shape, architecture)
-        self.num_classes, self.num_labeled, self.labeled_seed = num_classes, num_labeled, labeled_seed
+        self.init_labeled(num_labeled, num_classes, labeled_seed)
         self.unsupervised_weight, self.data_init = unsupervised_weight, data_init
         if architecture == "mlp":  # the paper's MNIST networks
             self.generator = MLPGenerator(latent_dim, self.data_shape, g_hidden, hidden_activation="softplus")
@@ -135,43 +98,11 @@ class SemiSupervisedGAN(GANModule):
             for layer in self.discriminator.modules():
                 if isinstance(layer, (nn.Conv2d, nn.Linear)):
                     apply_weight_norm(layer)
-        # The labelled subset: buffers, so it is saved with the model; index -1 means "not chosen yet".
-        self.register_buffer("labeled_index", torch.full((num_labeled,), -1, dtype=torch.long))
-        self.register_buffer("labeled_images", torch.zeros(num_labeled, *self.data_shape))
-        self.register_buffer("labeled_targets", torch.zeros(num_labeled, dtype=torch.long))
-
-    # ------------------------------------------------------------------ the labelled subset
-    @property
-    def has_labeled(self) -> bool:
-        return bool((self.labeled_index >= 0).all())
-
-    @torch.no_grad()
-    def set_labeled(self, images: torch.Tensor, targets: torch.Tensor, index: torch.Tensor | None = None) -> None:
-        """Use these ``num_labeled`` images and labels as the labelled subset."""
-        targets = torch.as_tensor(targets).long().flatten()
-        if images.size(0) != self.num_labeled or targets.numel() != self.num_labeled:
-            raise ValueError(f"expected {self.num_labeled} labelled images and labels, "
-                             f"got {images.size(0)} and {targets.numel()}")
-        if int(targets.min()) < 0 or int(targets.max()) >= self.num_classes:
-            raise ValueError(f"labels must lie in [0, {self.num_classes})")
-        self.labeled_images.copy_(images)
-        self.labeled_targets.copy_(targets)
-        self.labeled_index.copy_(torch.arange(self.num_labeled) if index is None else torch.as_tensor(index))
-
-    def select_labeled(self, dataset: Dataset) -> torch.Tensor:
-        """Pick the labelled subset of ``dataset`` (seeded, stratified); returns the chosen indices."""
-        labels = dataset_labels(dataset)
-        index = stratified_pick(labels, self.num_labeled, self.num_classes, self.labeled_seed)
-        images = dataset_images(dataset, index)
-        self.set_labeled(images, labels[index], index)
-        return index
 
     def on_train_start(self) -> None:
-        if not self.has_labeled:  # a fresh run; a resumed one keeps the subset and weights of its checkpoint
-            dataset = self.trainer.train_dataloader.dataset
-            self.select_labeled(dataset)
-            if self.data_init:
-                self.initialise_from_data(dataset)
+        # a fresh run; a resumed one keeps the subset and weights of its checkpoint
+        if self.pick_labeled_at_train_start() and self.data_init:
+            self.initialise_from_data(self.trainer.train_dataloader.dataset)
 
     def initialise_from_data(self, dataset: Dataset, num_images: int = 500) -> None:
         """The paper's data-dependent initialisation of D (``init_from_data_``) on ``num_images``
@@ -191,12 +122,9 @@ class SemiSupervisedGAN(GANModule):
         return torch.logsumexp(self.run_discriminator(x), dim=1)
 
     def discriminator_loss(self, real, fake, labels=None):
-        if not self.has_labeled:
-            raise RuntimeError("SemiSupervisedGAN has no labelled subset: train it with a Trainer, or call set_labeled")
         # ``labels`` (the batch's) are deliberately ignored: only the stored subset is supervised.
-        pick = torch.randperm(self.num_labeled, device=self.device)[: min(real.size(0), self.num_labeled)]
-        labeled_logits = self.run_discriminator(self.labeled_images[pick])
-        targets = self.labeled_targets[pick]
+        images, targets = self.labeled_batch(real.size(0))
+        labeled_logits = self.run_discriminator(images)
         supervised = F.cross_entropy(labeled_logits, targets)
         real_logit, fake_logit = self.discriminate(real), self.discriminate(fake)
         unsupervised = nonsaturating_d(real_logit, fake_logit)
@@ -210,19 +138,3 @@ class SemiSupervisedGAN(GANModule):
             return self.run_discriminator(x, method="features").flatten(1)
 
         return {"g_loss": feature_matching_loss(features(real), features(fake))}
-
-    # ------------------------------------------------------------------ evaluation
-    def _log_accuracy(self, batch, name: str) -> None:
-        ctx = StepContext(batch)
-        if ctx.labels is None:
-            return
-        accuracy = (self.classify(ctx.real).argmax(dim=1) == ctx.labels).float().mean()
-        self.log(name, accuracy, on_epoch=True, on_step=False, batch_size=ctx.batch_size)
-
-    def validation_step(self, batch, batch_idx):
-        super().validation_step(batch, batch_idx)
-        self._log_accuracy(batch, "heldout_acc")
-
-    def test_step(self, batch, batch_idx):
-        super().test_step(batch, batch_idx)
-        self._log_accuracy(batch, "test/heldout_acc")

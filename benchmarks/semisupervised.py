@@ -1,0 +1,333 @@
+"""Semi-supervised models on MNIST5k (issue 16): Triple-GAN's classifier and ss-InfoGAN's codes.
+
+Rows, all on MNIST5k (32 px, batch 64, its 4,500 training / 500 held-out split), seed 0, one
+thread, each model from its committed recipe (``experiments/<model>/<file>.yaml``, read by
+``mode_collapse.load_recipe``) for the iterations given below (a CPU-sized budget):
+
+- TripleGAN (100 labels, 10 per class, the model's stratified pick): held-out accuracy of its
+  classifier C (``predict``), against
+  (a) the same C network from the same initial weights trained on the 100 labels alone (same
+      optimiser settings, labelled batch size and iterations: ``classifier_alone``),
+  (b) the same, also with C's non-adversarial terms on unlabelled training batches (the entropy
+      and class-balance terms of the authors' code: what Triple-GAN adds beyond them is the GAN),
+  (c) SemiSupervisedGAN's D as a classifier (its recipe, 100 labels, the same iterations).
+  Paired test: the exact McNemar test on the same 500 held-out digits
+  (``conditional.paired_comparison``).
+- SSInfoGAN at 0.22 %, 1 % and 10 % labels, and plain InfoGAN: the categorical code Q reads from
+  the held-out digits, each code value mapped to its majority digit (cluster purity,
+  ``conditional.cluster_purity``), McNemar against InfoGAN on the same digits (correct = the
+  code's majority digit is the label); for ss-InfoGAN also the share whose code *is* the label
+  (code k = digit k, no mapping). A sample grid per ss-InfoGAN run: row k is code k.
+
+Every model is trained with ``conditional.fit_exactly`` on one shared, already loaded MNIST5k
+(each run its own data module and sampler), without EMA (raw G; the grids use it).
+
+    python benchmarks/semisupervised.py [--triple-steps N] [--info-steps N] [--report-only]
+
+Writes the section ``semisupervised`` of ``--out`` (``report.replace_section``), the raw numbers
+to ``benchmarks/semisupervised/results.json`` and the grids to ``benchmarks/semisupervised/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conditional import (  # noqa: E402  (benchmarks/ is not a package)
+    _supervised_step, batched, cluster_purity, paired_comparison, save_grid, split_tensors,
+)
+from mode_collapse import _quiet, fit_exactly, load_recipe  # noqa: E402
+from report import command_line, replace_section  # noqa: E402
+
+from gan_lightning.core import build_optimizer  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+OUT_DIR = REPO / "benchmarks" / "semisupervised"
+RESULTS_JSON = OUT_DIR / "results.json"
+SECTION = "semisupervised"
+INFO_RUNS = {"InfoGAN": ("InfoGAN", "mnist5k"), "SSInfoGAN 0.22%": ("SSInfoGAN", "mnist5k_0p22"),
+             "SSInfoGAN 1%": ("SSInfoGAN", "mnist5k_1"), "SSInfoGAN 10%": ("SSInfoGAN", "mnist5k_10")}
+PUBLISHED = ("PUBLISHED: Li et al. 2017, Table 1: Triple-GAN 0.91 % +- 0.58 error on MNIST with 100 labels "
+             "(60,000 training digits, 1,000 epochs); Improved-GAN (Salimans et al. 2016) 0.93 % +- 0.065 there.")
+
+
+# ----------------------------------------------------------------------------- data and training
+_DATA: dict[str, Any] = {}
+
+
+def shared_data():
+    """A fresh MNIST5k data module on the datasets loaded once (loading takes ~15 s)."""
+    from gan_lightning.data import MNIST5k
+
+    recipe = load_recipe("TripleGAN", "mnist5k")
+    module = MNIST5k(**recipe["data_args"])
+    if "sets" not in _DATA:
+        _DATA["sets"] = module.build_datasets()
+    module.train_set, module.heldout_set = _DATA["sets"]
+    return module
+
+
+def build(model: str, kind: str, **overrides):
+    from gan_lightning import models
+
+    data = shared_data()
+    kwargs = dict(load_recipe(model, kind)["init_args"], data_shape=data.data_shape, **overrides)
+    return getattr(models, model)(**kwargs), data
+
+
+def train(model: str, kind: str, steps: int, seed: int, **overrides) -> dict[str, Any]:
+    import lightning as L
+
+    _quiet()
+    L.seed_everything(seed, workers=False, verbose=False)
+    net, data = build(model, kind, **overrides)
+    initial = {key: value.detach().clone() for key, value in net.state_dict().items()}
+    seconds = fit_exactly(net, data, steps, [], model)
+    net.eval()
+    return {"model": net, "data": data, "initial_state": initial, "fit_seconds": seconds}
+
+
+def heldout():
+    return split_tensors(shared_data(), "heldout")
+
+
+# ----------------------------------------------------------------------------- Triple-GAN rows
+def classifier_baseline(run: dict[str, Any], steps: int, seed: int, unlabelled_terms: bool) -> tuple[torch.Tensor, float]:
+    """Triple-GAN's C from the same initial weights, trained on the labelled subset alone (and, with
+    ``unlabelled_terms``, C's entropy and balance terms on random unlabelled training batches).
+    Returns which held-out digits it gets right, and the training seconds."""
+    import lightning as L
+
+    trained = run["model"]
+    L.seed_everything(seed, workers=False, verbose=False)
+    baseline, data = build("TripleGAN", "mnist5k", c_width=trained.classifier.head.in_features // 4)
+    baseline.load_state_dict(run["initial_state"])
+    classifier = baseline.classifier.train()
+    optimizer = build_optimizer(classifier.parameters(), baseline.optimizer_settings("classifier"))
+    images, targets = trained.labeled_images.cpu(), trained.labeled_targets.cpu()
+    train_images, _ = split_tensors(data, "train")
+    batch = min(data.batch_size, trained.num_labeled)
+    started = time.perf_counter()
+    with torch.enable_grad():
+        for _ in range(steps):
+            if not unlabelled_terms:
+                _supervised_step(classifier, optimizer, images, targets, batch)
+                continue
+            pick = torch.randperm(images.size(0))[:batch]
+            unlabelled = train_images[torch.randint(0, train_images.size(0), (data.batch_size,))]
+            probs = F.softmax(classifier(unlabelled), dim=1)
+            entropy = -(probs * probs.clamp_min(1e-12).log()).sum(1).mean()
+            balance = -probs.mean(0).clamp_min(1e-6).log().mean()
+            loss = (F.cross_entropy(classifier(images[pick]), targets[pick]) + trained.entropy_weight * entropy
+                    + trained.balance_weight * balance)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    seconds = time.perf_counter() - started
+    classifier.eval()
+    held_images, held_labels = heldout()
+    return batched(classifier, held_images).argmax(dim=1) == held_labels, seconds
+
+
+def run_triple(steps: int, seed: int, c_width: int) -> dict[str, Any]:
+    pseudo_start = round(0.3 * steps)  # the recipe's 30 % of training (the authors' epoch 300 of 1,000)
+    run = train("TripleGAN", "mnist5k", steps, seed, c_width=c_width, pseudo_start=pseudo_start)
+    model = run["model"]
+    held_images, held_labels = heldout()
+    triple = batched(model.predict, held_images) == held_labels
+    alone, alone_seconds = classifier_baseline(run, steps, seed, unlabelled_terms=False)
+    alone_terms, terms_seconds = classifier_baseline(run, steps, seed, unlabelled_terms=True)
+    ssgan_run = train("SemiSupervisedGAN", "mnist5k", steps, seed)
+    ssgan = batched(ssgan_run["model"].classify, held_images).argmax(dim=1) == held_labels
+    labels = torch.arange(10).repeat_interleave(10)
+    grid = save_grid(model.sample(100, labels=labels, use_ema=False, rng=torch.Generator().manual_seed(1234)),
+                     OUT_DIR / "triplegan_by_class.png", 10)
+    correct = {"triplegan": triple, "classifier_alone": alone, "classifier_entropy": alone_terms, "ssgan": ssgan}
+    return {"steps": steps, "seed": seed, "c_width": c_width, "pseudo_start": pseudo_start,
+            "num_labeled": model.num_labeled, "num_heldout": len(held_labels),
+            "accuracy": {k: float(v.float().mean()) for k, v in correct.items()},
+            "paired": {k: paired_comparison(triple, v) for k, v in correct.items() if k != "triplegan"},
+            "seconds": {"triplegan": run["fit_seconds"], "classifier_alone": alone_seconds,
+                        "classifier_entropy": terms_seconds, "ssgan": ssgan_run["fit_seconds"]},
+            "grid": grid}
+
+
+# ----------------------------------------------------------------------------- ss-InfoGAN rows
+def code_predictions(model, images: torch.Tensor) -> torch.Tensor:
+    return batched(lambda x: model.discriminator(x)[1][:, : model.categorical_dim], images).argmax(dim=1)
+
+
+def run_info(steps: int, seed: int) -> dict[str, Any]:
+    held_images, held_labels = heldout()
+    rows, correct = {}, {}
+    for name, (model_name, kind) in INFO_RUNS.items():
+        run = train(model_name, kind, steps, seed)
+        model = run["model"]
+        codes = code_predictions(model, held_images)
+        purity = cluster_purity(codes, held_labels, model.categorical_dim)
+        mapped = torch.tensor([purity["mapping"].get(int(c), -1) for c in codes])
+        correct[name] = mapped == held_labels
+        row = {"purity": purity["purity"], "digits_covered": purity["digits_covered"],
+               "fit_seconds": run["fit_seconds"], "num_labeled": getattr(model, "num_labeled", 0)}
+        if model_name == "SSInfoGAN":
+            row["code_is_label"] = float((codes == held_labels).float().mean())
+            labels = torch.arange(10).repeat_interleave(10)
+            samples = model.sample(100, labels=labels, use_ema=False, rng=torch.Generator().manual_seed(1234))
+            row["grid"] = save_grid(samples, OUT_DIR / f"ssinfogan_{kind.split('_')[1]}_by_code.png", 10)
+        rows[name] = row
+    for name in rows:
+        if name != "InfoGAN":
+            rows[name]["paired_vs_infogan"] = paired_comparison(correct[name], correct["InfoGAN"])
+    return {"steps": steps, "seed": seed, "num_heldout": len(held_labels), "rows": rows}
+
+
+# ----------------------------------------------------------------------------- report
+def verdict(ours: float, theirs: float, p: float) -> str:
+    if ours > theirs and p < 0.05:
+        return "reached"
+    return "not reached at this budget" + (" (higher, but not significant)" if ours > theirs else "")
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _link(path: str) -> str:
+    """A grid's link from benchmarks/RESULTS.md."""
+    return str(Path(path).relative_to("benchmarks")) if path.startswith("benchmarks/") else path
+
+
+def report_text(results: dict[str, Any], command: str) -> str:
+    t, info = results["triple"], results["info"]
+    acc, paired = t["accuracy"], t["paired"]
+    names = {"classifier_alone": "C alone on the 100 labels (same net, init, optimiser, iterations)",
+             "classifier_entropy": "C alone + its entropy / balance terms on unlabelled batches",
+             "ssgan": "SemiSupervisedGAN's D (its recipe, 100 labels, same iterations)"}
+    triple_rows = [f"| Triple-GAN's C (`predict`) | {pct(acc['triplegan'])} | | |"]
+    for key, what in names.items():
+        pc = paired[key]
+        triple_rows.append(f"| {what} | {pct(acc[key])} | {pc['first_only']} / {pc['second_only']}, "
+                           f"p = {pc['p_value']:.2g} | {verdict(acc['triplegan'], acc[key], pc['p_value'])} |")
+    info_rows = []
+    for name, row in info["rows"].items():
+        pc = row.get("paired_vs_infogan")
+        paired_text = f"{pc['first_only']} / {pc['second_only']}, p = {pc['p_value']:.2g}" if pc else ""
+        ver = verdict(row["purity"], info["rows"]["InfoGAN"]["purity"], pc["p_value"]) if pc else ""
+        info_rows.append(f"| {name} | {row['num_labeled'] or '-'} | {pct(row['purity'])} | {row['digits_covered']} | "
+                         f"{pct(row['code_is_label']) if 'code_is_label' in row else '-'} | {paired_text} | {ver} |")
+    grids = [t["grid"]] + [row["grid"] for row in info["rows"].values() if "grid" in row]
+    seconds = t["seconds"]
+    info_seconds = ", ".join(f"{name} {row['fit_seconds']:.0f}" for name, row in info["rows"].items())
+    return f"""## Semi-supervised: Triple-GAN and ss-InfoGAN (issue 16)
+
+Written by `benchmarks/semisupervised.py`; do not edit by hand. Commands (from the repository root;
+each part, `triple` and `info`, is cached in `benchmarks/semisupervised/results.json` when it ends):
+
+```sh
+{command}
+```
+
+- Data: MNIST5k, 32 px, batch 64: 4,500 training digits (the only labels read are each model's
+  labelled subset, a seeded stratified pick), 500 held-out digits scored. Seed {t['seed']}, one run per row.
+- **Budget: CPU-sized, on purpose, and small**: one thread, {platform.platform()}, torch {torch.__version__},
+  on a 2-core machine shared with other jobs (load average {results['load'][0]:.1f} at the start: each process
+  got a fraction of a core, so iterations, not minutes, are the budget).
+  Triple-GAN, both C-alone baselines and SemiSupervisedGAN {t['steps']} iterations each (their recipes say
+  3,000); InfoGAN and the three ss-InfoGAN runs {info['steps']} iterations each (recipes: 6,000). Triple-GAN
+  runs its recipe but for C's width {t['c_width']} (the authors' 32: half the cost) and R_P from iteration
+  {t['pseudo_start']} (the recipe's 30 % of training). Fit seconds: Triple-GAN {seconds['triplegan']:.0f},
+  C alone {seconds['classifier_alone']:.0f}, C + entropy terms {seconds['classifier_entropy']:.0f},
+  SemiSupervisedGAN {seconds['ssgan']:.0f}; {info_seconds}. Wall time of the run: {results['wall_seconds'] / 60:.1f} min.
+  At these budgets the GANs have barely started: the rows compare the methods after the same few
+  iterations, not at convergence (the published numbers below are after 1,000 epochs).
+- Triple-GAN's C was at 38.0 % in this script's first run (commit 8fd87fd), when C's forward on G's
+  samples (R_P) also updated its BatchNorm running statistics, as in the authors' code; TripleGAN now
+  leaves them alone (`frozen_running_statistics`), which gives the row below.
+- Paired test: the exact two-sided McNemar test on the same {t['num_heldout']} held-out digits (digits only
+  the first / only the second gets right); "reached" = higher and p < 0.05.
+- {PUBLISHED} `benchmarks/conditional.py` measured SemiSupervisedGAN at 83.0 % after its recipe's 3,000
+  iterations; InfoGAN's purity 62.2 % there is after 6,000.
+
+Triple-GAN's classifier, {t['num_labeled']} labels:
+
+| Classifier | Held-out accuracy | Triple-GAN only / other only, McNemar p | Triple-GAN better? |
+|---|---:|---:|---|
+{chr(10).join(triple_rows)}
+
+ss-InfoGAN vs InfoGAN, code-to-class agreement of Q's categorical code on the held-out digits:
+
+| Model | Labels | Purity (code -> majority digit) | Digits some code maps to | Code = label | vs InfoGAN: only ours / only InfoGAN, p | Purity above InfoGAN? |
+|---|---:|---:|---:|---:|---:|---|
+{chr(10).join(info_rows)}
+
+Pictures (row k: class / code k, 10 samples of raw G each): {", ".join(f"[{Path(g).name}]({_link(g)})" for g in grids)}
+"""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--triple-steps", type=int, default=250, help="iterations of Triple-GAN, its baselines, SSGAN")
+    parser.add_argument("--info-steps", type=int, default=100, help="iterations of InfoGAN and each ss-InfoGAN")
+    parser.add_argument("--c-width", type=int, default=16, help="Triple-GAN's classifier width (the authors': 32)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the section from results.json")
+    parser.add_argument("--parts", default="triple,info", help="which parts to (re)run: triple, info or both")
+    parser.add_argument("--results", type=Path, default=RESULTS_JSON, help="the raw results (JSON)")
+    args = parser.parse_args(argv)
+    args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if not set(args.parts) <= {"triple", "info"}:
+        parser.error(f"--parts takes triple and/or info, got {args.parts}")
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    previous = json.loads(args.results.read_text()) if args.results.is_file() else {}
+    if args.report_only:
+        results = previous
+    else:
+        torch.set_num_threads(1)
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
+        # each part is saved as soon as it ends; a part not rerun keeps its cached result
+        for part in ("triple", "info"):  # results of an older version of this script: one command for all
+            if part in previous and "command" not in previous[part]:
+                previous[part]["command"] = previous.get("command", "")
+        command = command_line(__file__, argv)
+        results = {**previous, "command": command,
+                   "load": list(os.getloadavg()) if hasattr(os, "getloadavg") else [math.nan]}
+        started = time.perf_counter()
+        for part in args.parts:
+            part_started = time.perf_counter()
+            if part == "triple":
+                results["triple"] = run_triple(args.triple_steps, args.seed, args.c_width)
+                print(json.dumps(results["triple"]["accuracy"]), flush=True)
+            else:
+                results["info"] = run_info(args.info_steps, args.seed)
+                print(json.dumps({k: v["purity"] for k, v in results["info"]["rows"].items()}), flush=True)
+            results[part]["wall_seconds"] = time.perf_counter() - part_started
+            results[part]["command"] = command
+            results["wall_seconds"] = time.perf_counter() - started
+            args.results.parent.mkdir(parents=True, exist_ok=True)
+            args.results.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+        if set(args.parts) != {"triple", "info"}:
+            results["wall_seconds"] = sum(results[p]["wall_seconds"] for p in ("triple", "info"))
+    commands = list(dict.fromkeys(results[part].get("command", results.get("command", "")) for part in ("triple", "info")))
+    text = report_text(results, "\n".join(commands))
+    replace_section(args.out, SECTION, text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

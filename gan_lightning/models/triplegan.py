@@ -1,0 +1,303 @@
+"""Triple-GAN: Li, Xu, Zhu & Zhang 2017, "Triple Generative Adversarial Nets" (NeurIPS).
+
+Recipe: three players. A classifier C models p_c(y | x), a conditional generator G models
+p_g(x | y), and a discriminator D(x, y) judges (image, label) pairs. D takes the labelled
+pairs (x_l, y_l) as real, and as fake both the pseudo pairs (x_u, C(x_u)) of unlabelled
+images and the generated pairs (G(z, y), y), weighted alpha and 1 - alpha (alpha = 1/2):
+
+    D: min -E log D(x_l, y_l) - alpha E log(1 - D(x_u, y_c)) - (1 - alpha) E log(1 - D(G(z, y), y))
+    G: min (1 - alpha) E -log D(G(z, y), y)                        (non-saturating)
+    C: min alpha E_{x_u} p_c(y_c | x_u) (-log D(x_u, y_c))            (y_c = argmax C(x_u))
+           + CE(C(x_l), y_l)                                         (R_L, labelled data)
+           + pseudo_weight(t) CE(C(G(z, y)), y)                      (R_P, pseudo-discriminative loss)
+           + entropy_weight H(C(x_u)) + balance_weight CE(mean C(x_u), uniform)
+
+C's adversarial term is the authors' "argmax" form (their default ``objective_flag``): y_c is
+C's most likely class, and the gradient reaches C through its probability p_c(y_c | x_u)
+(D's score is a constant for C). R_P is switched on once G is useful: weight 0 before
+``pseudo_start`` iterations, then ramped linearly to ``pseudo_weight`` over ``pseudo_rampup``
+iterations (0: at once, as the authors' code does). One iteration steps D, then G, then C
+(phases ``D``, ``G``, ``C``; optimizers ``discriminator``, ``generator``, ``classifier``).
+
+Defaults, from the authors' MNIST code (github.com/zhenxuan00/triple-gan,
+``x2y_yz2x_xy2p_ssl_mnist.py``): alpha 0.5; R_P weight 0.1 (``alpha_cla_g``) from epoch 300
+of 1,000 (``epoch_cla_g``) -- here ``pseudo_start`` = 900 iterations, 30 % of the 3,000 of
+``experiments/triplegan/mnist5k.yaml``; the unlabelled-entropy weight 0.3 and the
+class-balance weight 1e-3 of C's loss (``alpha_unlabeled_entropy``, ``alpha_average``); Adam
+with lr 1e-3 and beta1 0.5 for all three networks (``recipe``; the per-network table
+``optimizers: {classifier: {...}}`` sets C's alone); 100 labels (10 per class). Networks:
+C the authors' CNN (conv 5x5 width w, max-pool, dropout 0.5, conv 3x3 2w, conv 3x3 2w,
+max-pool, dropout 0.5, two conv 3x3 4w, global average pool, linear; BatchNorm after every
+conv, w = 32: ``c_width``); G an MLP 500-500 with softplus and BatchNorm, the one-hot label
+concatenated to the input of every layer, tanh output (ours are [-1, 1] images; theirs
+sigmoid on [0, 1]); D an MLP 1000-500-250-250-250 with ReLU, the one-hot label concatenated
+to every layer's input, Gaussian noise 0.6 on its input (their 0.3 on [0, 1] pixels) and 0.5
+on hidden layers.
+
+One change from the authors' code, measured: C's forward on G's samples (R_P) leaves C's
+BatchNorm running statistics alone (``frozen_running_statistics``). With the statistics of early,
+poor samples mixed in, C's eval-mode held-out accuracy after 100 MNIST5k iterations was 38.0 %;
+without them 84.0 % (benchmarks/semisupervised.py, seed 0).
+
+Not taken from the authors' code (said so rather than hidden): their D also sees
+C-labelled pairs of a second unlabelled batch as *real* (400 of them beside 1 labelled pair
+per step at 100 labels; we follow the paper's objective, labelled pairs only); their 30-epoch pre-training of C, their running average of C's
+weights used for evaluation, their weight decay 1e-4 on C's last layer, their weight
+normalisation of D's layers and their learning-rate annealing are left out. Batch sizes
+follow the data module (the labelled batch is min(batch size, num_labeled)); G's labels are
+balanced (0, 1, ..., 9, 0, ...), as in the authors' code.
+
+``predict(x)`` is C's class (eval mode), ``classify(x)`` its logits; ``heldout_acc`` in
+validation is C's accuracy on the held-out split. Only ``num_labeled`` labels are read
+(``gan_lightning.models._labeled``).
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_lightning.core import Phase, StepContext
+from gan_lightning.models._labeled import LabeledSubset
+from gan_lightning.models.base import GANModule
+from gan_lightning.nets.conditional import check_labels, cycle_labels
+from gan_lightning.nets.mlp import GaussianNoise
+
+
+@contextmanager
+def frozen_running_statistics(module: nn.Module):
+    """BatchNorm layers of ``module`` normalise with their batch's statistics (train mode) but do not
+    update their running statistics (momentum 0) inside the block."""
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None)
+             for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, (momentum, tracked) in zip(norms, saved):
+            m.momentum = momentum
+            if tracked is not None:
+                m.num_batches_tracked.copy_(tracked)
+
+
+class LabelConcatGenerator(nn.Module):
+    """G(z, y): an MLP whose every layer also sees the one-hot label (the authors' MLPConcatLayer)."""
+
+    def __init__(self, latent_dim: int, num_classes: int, data_shape: Sequence[int],
+                 hidden: Sequence[int] = (500, 500)) -> None:
+        super().__init__()
+        self.num_classes, self.data_shape = num_classes, tuple(data_shape)
+        widths = [latent_dim, *hidden]
+        self.hidden = nn.ModuleList(
+            nn.ModuleDict({"linear": nn.Linear(w_in + num_classes, w_out), "norm": nn.BatchNorm1d(w_out)})
+            for w_in, w_out in zip(widths[:-1], widths[1:]))
+        self.out = nn.Linear(widths[-1] + num_classes, math.prod(self.data_shape))
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        y = F.one_hot(labels.long(), self.num_classes).to(z.dtype)
+        h = z.flatten(1)
+        for layer in self.hidden:
+            h = F.softplus(layer["norm"](layer["linear"](torch.cat([h, y], dim=1))))
+        return torch.tanh(self.out(torch.cat([h, y], dim=1))).view(z.size(0), *self.data_shape)
+
+
+class LabelConcatDiscriminator(nn.Module):
+    """D(x, y) -> one logit: an MLP whose every layer also sees the one-hot label, with Gaussian
+    noise on its input and after every hidden layer in training mode."""
+
+    def __init__(self, data_shape: Sequence[int], num_classes: int,
+                 hidden: Sequence[int] = (1000, 500, 250, 250, 250), input_noise: float = 0.6,
+                 hidden_noise: float = 0.5) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        widths = [math.prod(data_shape), *hidden]
+        self.input_noise = GaussianNoise(input_noise)
+        self.hidden = nn.ModuleList(nn.Linear(w_in + num_classes, w_out) for w_in, w_out in zip(widths[:-1], widths[1:]))
+        self.hidden_noise = GaussianNoise(hidden_noise)
+        self.out = nn.Linear(widths[-1] + num_classes, 1)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        y = F.one_hot(labels.long(), self.num_classes).to(x.dtype)
+        h = self.input_noise(x.flatten(1))
+        for linear in self.hidden:
+            h = self.hidden_noise(F.relu(linear(torch.cat([h, y], dim=1))))
+        return self.out(torch.cat([h, y], dim=1)).squeeze(1)
+
+
+class TripleClassifier(nn.Module):
+    """The authors' MNIST classifier C: five 3x3 / 5x5 convolutions with BatchNorm and ReLU, two
+    max-pools with dropout, global average pooling, a linear layer to the class logits."""
+
+    def __init__(self, channels: int, num_classes: int, width: int = 32, dropout: float = 0.5) -> None:
+        super().__init__()
+
+        def conv(c_in, c_out, kernel, padding):
+            return [nn.Conv2d(c_in, c_out, kernel, padding=padding), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+        w = width
+        self.features = nn.Sequential(
+            *conv(channels, w, 5, 0), nn.MaxPool2d(2), nn.Dropout(dropout),
+            *conv(w, 2 * w, 3, 1),
+            *conv(2 * w, 2 * w, 3, 0), nn.MaxPool2d(2), nn.Dropout(dropout),
+            *conv(2 * w, 4 * w, 3, 1),
+            *conv(4 * w, 4 * w, 3, 1),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(4 * w, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class TripleGAN(LabeledSubset, GANModule):
+    paper = "Li et al. 2017, Triple Generative Adversarial Nets"
+    data_kinds = ("image",)
+    sampling = "conditional"
+    recipe = {"lr_g": 1e-3, "lr_d": 1e-3}  # C's group takes lr_g (every group not named discriminator*)
+
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (1, 28, 28),
+        latent_dim: int = 100,
+        num_classes: int = 10,
+        num_labeled: int = 100,
+        labeled_seed: int = 0,
+        alpha: float = 0.5,
+        pseudo_weight: float = 0.1,
+        pseudo_start: int = 900,
+        pseudo_rampup: int = 0,
+        entropy_weight: float = 0.3,
+        balance_weight: float = 1e-3,
+        g_hidden: Sequence[int] = (500, 500),
+        d_hidden: Sequence[int] = (1000, 500, 250, 250, 250),
+        d_input_noise: float = 0.6,
+        d_hidden_noise: float = 0.5,
+        c_width: int = 32,
+        c_dropout: float = 0.5,
+        **kwargs,
+    ) -> None:
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        if len(self.data_shape) != 3:
+            raise ValueError(f"TripleGAN needs image data (C, H, W), got data_shape {self.data_shape}")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"model.alpha must lie in [0, 1], got {alpha}")
+        for key, value in (("pseudo_weight", pseudo_weight), ("pseudo_start", pseudo_start),
+                           ("pseudo_rampup", pseudo_rampup), ("entropy_weight", entropy_weight),
+                           ("balance_weight", balance_weight)):
+            if value < 0:
+                raise ValueError(f"model.{key} must be >= 0, got {value}")
+        self.init_labeled(num_labeled, num_classes, labeled_seed)
+        self.alpha, self.pseudo_weight = float(alpha), float(pseudo_weight)
+        self.pseudo_start, self.pseudo_rampup = int(pseudo_start), int(pseudo_rampup)
+        self.entropy_weight, self.balance_weight = float(entropy_weight), float(balance_weight)
+        self.generator = LabelConcatGenerator(latent_dim, num_classes, self.data_shape, g_hidden)
+        self.discriminator = LabelConcatDiscriminator(self.data_shape, num_classes, d_hidden, d_input_noise,
+                                                      d_hidden_noise)
+        self.classifier = TripleClassifier(self.data_shape[0], num_classes, c_width, c_dropout)
+
+    # ------------------------------------------------------------------ networks
+    def optimizer_groups(self):
+        return {"generator": self.generator.parameters(), "discriminator": self.discriminator.parameters(),
+                "classifier": self.classifier.parameters()}
+
+    def generate(self, z, labels=None, net=None):
+        if labels is None:
+            labels = cycle_labels(z.size(0), self.num_classes, z.device)
+        labels = check_labels(labels, self.num_classes, z.size(0)).to(z.device)
+        return (net or self.generator)(z, labels)
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """C's class logits, (N, num_classes)."""
+        return self.classifier(x)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """C's predicted class of each image (eval mode: no dropout, BatchNorm's running statistics)."""
+        was_training = self.classifier.training
+        self.classifier.eval()
+        try:
+            return self.classifier(x.to(self.device)).argmax(dim=1)
+        finally:
+            self.classifier.train(was_training)
+
+    def discriminate(self, x, labels=None):
+        """D's logit of the pair (x, labels); without labels, the pair (x, C's prediction)."""
+        if labels is None:
+            labels = self.classify(x).argmax(dim=1)
+        return self.run_discriminator(x, labels)
+
+    def on_train_start(self) -> None:
+        self.pick_labeled_at_train_start()
+
+    # ------------------------------------------------------------------ losses
+    def pseudo_weight_at(self, iteration: int) -> float:
+        """R_P's weight at a (0-based) iteration: 0 before ``pseudo_start``, then a linear ramp."""
+        if iteration < self.pseudo_start:
+            return 0.0
+        if self.pseudo_rampup == 0:
+            return self.pseudo_weight
+        return self.pseudo_weight * min(1.0, (iteration - self.pseudo_start + 1) / self.pseudo_rampup)
+
+    def phases(self) -> list[Phase]:
+        return [Phase("D", "discriminator", self.discriminator_terms),
+                Phase("G", "generator", self.generator_terms, interval=self.critic_steps),
+                Phase("C", "classifier", self.classifier_terms)]
+
+    def prepare_step(self, ctx: StepContext) -> None:
+        """Noise, balanced labels and G's samples; C's logits of the (unlabelled) batch. The batch's
+        own labels are never read."""
+        ctx.z = self.sample_noise(ctx.batch_size)
+        ctx.fake_labels = cycle_labels(ctx.batch_size, self.num_classes, self.device)
+        with torch.set_grad_enabled(ctx.runs("G")):
+            ctx.fake = self.generator(ctx.z, ctx.fake_labels)
+        with torch.set_grad_enabled(ctx.runs("C")):
+            ctx.class_logits = self.classifier(ctx.real)
+        ctx.pseudo_labels = ctx.class_logits.detach().argmax(dim=1)
+
+    def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        images, targets = self.labeled_batch(ctx.batch_size)
+        real_logit = self.run_discriminator(images, targets)
+        pseudo_logit = self.run_discriminator(ctx.real, ctx.pseudo_labels)
+        fake_logit = self.run_discriminator(ctx.fake.detach(), ctx.fake_labels)
+        real_loss = F.softplus(-real_logit).mean()
+        pseudo_loss, fake_loss = F.softplus(pseudo_logit).mean(), F.softplus(fake_logit).mean()
+        return {"d_loss": real_loss + self.alpha * pseudo_loss + (1 - self.alpha) * fake_loss,
+                "d_real_loss": real_loss, "d_pseudo_loss": pseudo_loss, "d_fake_loss": fake_loss,
+                "d_real": torch.sigmoid(real_logit).mean(), "d_pseudo": torch.sigmoid(pseudo_logit).mean(),
+                "d_fake": torch.sigmoid(fake_logit).mean()}
+
+    def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        fake_logit = self.run_discriminator(ctx.fake, ctx.fake_labels)
+        return {"g_loss": (1 - self.alpha) * F.softplus(-fake_logit).mean()}
+
+    def classifier_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        probs = F.softmax(ctx.class_logits, dim=1)
+        chosen = probs.gather(1, ctx.pseudo_labels[:, None]).squeeze(1)
+        with torch.no_grad():  # D's judgement of C's pairs: a constant weight for C
+            pseudo_cost = F.softplus(-self.run_discriminator(ctx.real, ctx.pseudo_labels))
+        adversarial = (chosen * pseudo_cost).mean()
+        images, targets = self.labeled_batch(ctx.batch_size)
+        labeled_logits = self.classifier(images)
+        supervised = F.cross_entropy(labeled_logits, targets)
+        log_probs = F.log_softmax(ctx.class_logits, dim=1)
+        entropy = -(probs * log_probs).sum(dim=1).mean()
+        mean_probs = probs.mean(dim=0).clamp_min(1e-6)
+        balance = -mean_probs.log().mean()  # CE(mean prediction, uniform): every class predicted equally
+        weight = self.pseudo_weight_at(ctx.iteration)
+        if weight > 0:
+            with frozen_running_statistics(self.classifier):  # G's samples must not shift C's BatchNorm statistics
+                pseudo_discriminative = F.cross_entropy(self.classifier(ctx.fake.detach()), ctx.fake_labels)
+        else:
+            pseudo_discriminative = supervised.new_zeros(())
+        loss = (self.alpha * adversarial + supervised + self.entropy_weight * entropy
+                + self.balance_weight * balance + weight * pseudo_discriminative)
+        return {"c_loss": loss, "c_adversarial": adversarial, "c_supervised": supervised, "c_entropy": entropy,
+                "c_balance": balance, "c_pseudo": pseudo_discriminative,
+                "c_pseudo_weight": supervised.new_tensor(weight),
+                "acc_labeled": (labeled_logits.argmax(dim=1) == targets).float().mean()}

@@ -1,0 +1,53 @@
+"""Smoke test of benchmarks/semisupervised.py: its tiny path through its own functions (recipes on
+120 tiny labelled 32 px images instead of MNIST5k) and its report and verdict logic."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import benchmark_script
+from tiny_semisupervised import labelled_images
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    with benchmark_script("semisupervised") as module:
+        module.OUT_DIR = tmp_path_factory.mktemp("semisupervised")
+        module._DATA["sets"] = (labelled_images(120, 32), labelled_images(40, 32, seed=1))
+        yield module
+
+
+def test_verdict_needs_a_higher_number_and_a_significant_paired_test(bench):
+    assert bench.verdict(0.9, 0.8, 0.01) == "reached"
+    assert bench.verdict(0.9, 0.8, 0.2) == "not reached at this budget (higher, but not significant)"
+    assert bench.verdict(0.7, 0.8, 0.001) == "not reached at this budget"
+
+
+def test_tiny_runs_and_the_report(bench):
+    torch.set_num_threads(1)
+    triple = bench.run_triple(2, 0, 4)
+    assert set(triple["accuracy"]) == {"triplegan", "classifier_alone", "classifier_entropy", "ssgan"}
+    assert triple["num_heldout"] == 40 and triple["num_labeled"] == 100 and triple["pseudo_start"] == 1
+    assert all(0.0 <= a <= 1.0 for a in triple["accuracy"].values())
+    for key, paired in triple["paired"].items():  # McNemar counts are of the same 40 digits
+        assert paired["first_only"] + paired["second_only"] <= 40 and 0.0 <= paired["p_value"] <= 1.0
+    info = bench.run_info(2, 0)
+    assert list(info["rows"]) == list(bench.INFO_RUNS)
+    assert [row["num_labeled"] for row in info["rows"].values()] == [0, 10, 10, 12]  # 0.22 / 1 / 10 % of 120
+    assert all("grid" in row for name, row in info["rows"].items() if name != "InfoGAN")
+    text = bench.report_text({"triple": triple, "info": info, "load": [1.0], "wall_seconds": 60.0},
+                             "python benchmarks/semisupervised.py --triple-steps 2")
+    assert text.startswith("## Semi-supervised")
+    assert "python benchmarks/semisupervised.py --triple-steps 2" in text and "PUBLISHED" in text
+    assert f"| Triple-GAN's C (`predict`) | {100 * triple['accuracy']['triplegan']:.1f} % |" in text
+    for name in bench.INFO_RUNS:
+        assert f"| {name} |" in text
+    assert text.count("reached") >= 6  # a verdict on each of the 3 + 3 comparisons
+
+
+def test_parts_are_checked(bench):
+    assert bench.parse_args(["--parts", "info"]).parts == ["info"]
+    assert bench.parse_args([]).parts == ["triple", "info"]
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--parts", "triple,mrgan"])
