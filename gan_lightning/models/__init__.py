@@ -69,3 +69,8 @@ __all__ += ["DiscoGAN", "DualGAN", "UNIT"]
 from gan_lightning.models.sagan import SAGAN  # noqa: E402
 
 __all__ += ["SAGAN"]
+
+from gan_lightning.models.fgan import FGAN  # noqa: E402
+from gan_lightning.models.mrgan import MRGAN  # noqa: E402
+
+__all__ += ["FGAN", "MRGAN"]
