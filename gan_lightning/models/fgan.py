@@ -11,17 +11,17 @@ non-saturating loss), or the saturating -E_Q[f*(g_f(V(G(z))))] (``"saturating"``
 step per G step: the paper's single-step gradient method (Algorithm 1).
 
 ``divergence``: ``kl``, ``reverse_kl``, ``pearson``, ``neyman``, ``squared_hellinger``,
-``jensen_shannon`` or ``gan`` (the paper's Table 2). Default ``gan``: the divergence of the
-GAN objective, the one every divergence is compared against in the paper's experiments.
+``jensen_shannon`` or ``gan`` (the paper's Table 2). Default ``gan``, the GAN objective's own
+row (with the default G objective it is exactly the usual non-saturating GAN), so another
+divergence is one option away; ``benchmarks/fgan.py`` compares all seven.
 
 ``generator="gaussian"`` makes G a single Gaussian with learned mean and per-dimension std,
 x = mu + sigma * z[:, :d] (the unimodal model of the paper's section 4 fit of a Gaussian to a
 mixture, where KL covers both modes and reverse KL picks one); ``"network"`` (default) is the
 usual G: an MLP for vectors (1-D mixtures, the 2-D toy sets), DCGAN networks for images.
 
-Defaults: Adam lr 2e-4, betas (0.5, 0.999), the DCGAN recipe the paper's image experiments
-followed (its Table 4 networks for MNIST were MLPs trained with Adam; the exact learning rates
-were not checked here).
+Defaults: Adam lr 2e-4, betas (0.5, 0.999), one D step per G step: the DCGAN recipe (the
+paper's image experiments build on DCGAN; its own learning rates were not checked here).
 """
 
 from __future__ import annotations
