@@ -204,6 +204,10 @@ def write_report(results: dict[str, Any], command: str, wall: float | None, out:
         if kind == "stacked":
             lines += [f"![MRGAN Stacked MNIST samples](mrgan/{name})"
                       for name in sorted(p.name for p in OUT_DIR.glob("stacked_mrgan_seed*.png"))] + [""]
+    lines += ["Missing modes is the claim; the quality column is shown beside it because the two can trade: "
+              "a generator that spreads mass between modes misses fewer of them but puts fewer samples within "
+              "3 std of one (lower high-quality %). *Fit s* is wall time on the shared machine (the committed run "
+              "waited for a CPU most of the time), not a cost comparison.", ""]
     if (OUT_DIR / "toy.png").is_file():
         lines += ["![MRGAN toy samples](mrgan/toy.png)", ""]
     text = "\n".join(lines)
