@@ -78,7 +78,7 @@ def test_mrgan_verdicts_and_report(mrgan, tmp_path):
     assert "<!-- begin: mrgan -->" in out.read_text()
     assert "| MRGAN (regularized) | 0 | 1500 | 8 | 0 | 20.0 | this run | 5 |" in text
     assert "| GAN | 0 | 1500 | 8 | 0 | 50.0 | rerun here | 3 |" in text
-    assert "| DCGAN | 0 | 1500 | 893 | 107 | see section stacked_mnist | committed row | - |" in text
+    assert "| DCGAN | 0 | 1500 | 893 | 107 | 0.92 | committed row | - |" in text
 
 
 def test_mrgan_is_an_option_of_the_existing_benchmarks_not_a_default():
