@@ -68,8 +68,10 @@ if str(REPO / "benchmarks") not in sys.path:  # benchmarks/report.py, also when 
 from report import command_line, replace_section  # noqa: E402
 EXPERIMENTS = REPO / "experiments"
 
-MODELS = ("GAN", "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
-          "EBGAN", "BEGAN", "UnrolledGAN", "MADGAN", "PacGAN")
+DEFAULT_MODELS = ("GAN", "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
+                  "EBGAN", "BEGAN", "UnrolledGAN", "MADGAN", "PacGAN")
+# Accepted by --models beside the defaults (benchmarks/mrgan.py runs MRGAN with this protocol).
+MODELS = DEFAULT_MODELS + ("MRGAN",)
 DATA_KINDS = ("ring8", "grid25")
 NUM_MODES = {"ring8": 8, "grid25": 25}
 # Axis limits of the scatter plots: the mixture plus a margin.
@@ -617,7 +619,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              + ",".join(f"{m}={n}" for m, n in DEFAULT_ITERATIONS_FOR.items())
                              + "); pass '' to give every model --iterations")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
-    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model class names")
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                        help=f"comma-separated model class names (default: all but {', '.join(MODELS[len(DEFAULT_MODELS):])})")
     parser.add_argument("--data", default=",".join(DATA_KINDS), help="comma-separated: ring8,grid25")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
     parser.add_argument("--section", default=DEFAULT_SECTION,

@@ -44,7 +44,8 @@ if str(REPO / "benchmarks") not in sys.path:  # benchmarks/report.py and mode_co
 from mode_collapse import _quiet, fit_exactly, load_recipe  # noqa: E402
 from report import command_line, replace_section  # noqa: E402
 
-MODELS = ("DCGAN", "PacGAN")
+DEFAULT_MODELS = ("DCGAN", "PacGAN")
+MODELS = DEFAULT_MODELS + ("MRGAN",)  # MRGAN: experiments/mrgan/stacked_mnist5k.yaml (benchmarks/mrgan.py)
 RECIPE = "stacked_mnist5k"
 DEFAULT_ITERATIONS = 1500  # chosen from measured costs, see BUDGET_NOTE
 DEFAULT_SEEDS = 2
@@ -158,7 +159,8 @@ def summarise(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 TABLE_COLUMNS = ("Model", "Iterations", "Seeds", "Modes (of 1000)", "KL to uniform",
                  "Per seed: modes / KL", "Fit s / run")
-LABELS = {"DCGAN": "DCGAN", "PacGAN": "PacDCGAN2 (PacGAN, pack 2, DCGAN networks)"}
+LABELS = {"DCGAN": "DCGAN", "PacGAN": "PacDCGAN2 (PacGAN, pack 2, DCGAN networks)",
+          "MRGAN": "MRGAN (regularized, DCGAN networks + encoder)"}
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], reference: dict[str, Any] | None = None) -> str:
@@ -279,7 +281,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
                         help=f"training iterations (batches) per run (default {DEFAULT_ITERATIONS})")
     parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help=f"seeds 0..N-1 (default {DEFAULT_SEEDS})")
-    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated: DCGAN,PacGAN")
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                        help="comma-separated: DCGAN,PacGAN (default) or MRGAN")
     parser.add_argument("--num-eval", type=int, default=NUM_EVAL, help=f"evaluation samples (default {NUM_EVAL:,})")
     parser.add_argument("--num-samples", type=int, default=25_600, help="stacked training images (default 25,600)")
     parser.add_argument("--batch-size", type=int, default=64)

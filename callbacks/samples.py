@@ -31,11 +31,28 @@ def save_scatter(points: torch.Tensor, path: Path, reference: torch.Tensor | Non
     plt.close(fig)
 
 
+def save_histogram(points: torch.Tensor, path: Path, title: str = "") -> None:
+    """1-D samples as a histogram."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
+    ax.hist(points.detach().float().cpu().flatten().numpy(), bins=40, color="tab:blue", alpha=0.7)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def write_samples(samples: torch.Tensor, path: Path, nrow: int = 8, reference: torch.Tensor | None = None) -> Path:
-    """Images in [-1, 1] -> a grid PNG; 2-D points -> a scatter PNG. Returns the path."""
+    """Images in [-1, 1] -> a grid PNG; 2-D points -> a scatter PNG; 1-D points -> a histogram. Returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if samples.dim() == 2 and samples.size(1) == 2:
         save_scatter(samples, path, reference, title=path.stem)
+    elif samples.dim() == 2 and samples.size(1) == 1:
+        save_histogram(samples, path, title=path.stem)
     else:
         grid = make_grid(samples.detach().float().cpu(), nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
         save_image(grid, path)

@@ -11,11 +11,12 @@ from gan_lightning.data.images import (
 )
 from gan_lightning.data.segmentation import SegmentationPairs, colorize, one_hot
 from gan_lightning.data.toy2d import Toy2D, mixture_modes
+from gan_lightning.data.mixture1d import Mixture1D, mass_per_mode
 from gan_lightning.data.translation import AttributeImageFolder, PairedImageFolder, UnpairedImageFolder
 
 __all__ = [
     "GANDataModule", "EpochSeededSampler", "MNIST5k", "StackedMNIST5k", "MNIST", "FashionMNIST", "CIFAR10", "CelebA",
-    "ImageFolder", "Toy2D", "load_mnist5k", "mnist5k_tensor", "mixture_modes", "known_data_modules",
+    "ImageFolder", "Toy2D", "Mixture1D", "mass_per_mode", "load_mnist5k", "mnist5k_tensor", "mixture_modes", "known_data_modules",
     "EpochKeyedSampler", "PairedImageFolder", "UnpairedImageFolder", "AttributeImageFolder",
     "PairedDigits", "UnpairedDigits", "DigitAttributes", "digit_domain_transform", "render_attributes",
     "SegmentationPairs", "colorize", "one_hot",

@@ -89,3 +89,7 @@ from gan_lightning.models.triplegan import TripleGAN  # noqa: E402
 from gan_lightning.models.ssinfogan import SSInfoGAN  # noqa: E402
 
 __all__ += ["TripleGAN", "SSInfoGAN"]
+from gan_lightning.models.fgan import FGAN  # noqa: E402
+from gan_lightning.models.mrgan import MRGAN  # noqa: E402
+
+__all__ += ["FGAN", "MRGAN"]
