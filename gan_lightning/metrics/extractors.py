@@ -112,14 +112,16 @@ def inception_cache_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILENAME
 
 
-def resolve_inception_weights(weights_path: str | os.PathLike | None = None) -> Path:
-    """The Inception weights file to load: ``weights_path``, else the torch hub cache file.
+def resolve_local_weights(given: str | os.PathLike | None, cache: Path, what: str, needed_for: str,
+                          how_to_pass: str, source: str) -> Path:
+    """A weights file that must already be on this machine: ``given``, else ``cache`` (the torch hub
+    cache). ``MissingWeightsError`` in one line naming the file and where it goes; never downloads.
 
-    Raises ``MissingWeightsError`` (never downloads) when the file is not there.
+    ``what``: the weights' name ("Inception"); ``needed_for``: who needs which file; ``how_to_pass``:
+    the option that gives a path; ``source``: where to fetch the file once, with internet.
     """
-    cache = inception_cache_path()
-    if weights_path is not None:
-        path = Path(weights_path).expanduser()
+    if given is not None:
+        path = Path(given).expanduser()
         if path.is_file():
             return path
         problem = f"the file given as weights, {path}, does not exist"
@@ -128,13 +130,22 @@ def resolve_inception_weights(weights_path: str | os.PathLike | None = None) -> 
     else:
         problem = "no weights file was given and the torch hub cache has none"
     raise MissingWeightsError(
-        f"Inception weights not found: {problem}. FID/KID/IS with the Inception network need "
-        f"torch-fidelity's InceptionV3 weights, file '{INCEPTION_WEIGHTS_FILENAME}'. Put that file at "
-        f"{cache} (the torch hub cache, $TORCH_HOME/hub/checkpoints/), or pass its location with "
-        f"`--weights PATH` (Python: InceptionExtractor(weights_path=PATH)). Nothing is downloaded "
-        f"(this machine may be offline); fetch it once where there is internet, from the torch-fidelity "
-        f"v0.2.0 release assets."
+        f"{what} weights not found: {problem}. {needed_for}, file '{cache.name}'. Put that file at {cache} "
+        f"(the torch hub cache, $TORCH_HOME/hub/checkpoints/), or {how_to_pass}. Nothing is downloaded "
+        f"(this machine may be offline); fetch it once where there is internet, from {source}."
     )
+
+
+def resolve_inception_weights(weights_path: str | os.PathLike | None = None) -> Path:
+    """The Inception weights file to load: ``weights_path``, else the torch hub cache file.
+
+    Raises ``MissingWeightsError`` (never downloads) when the file is not there.
+    """
+    return resolve_local_weights(
+        weights_path, inception_cache_path(), "Inception",
+        "FID/KID/IS with the Inception network need torch-fidelity's InceptionV3 weights",
+        "pass its location with `--weights PATH` (Python: InceptionExtractor(weights_path=PATH))",
+        "the torch-fidelity v0.2.0 release assets")
 
 
 class InceptionExtractor(_FrozenModule):

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_lightning.core import StepContext
+from gan_lightning.nets.layers import eval_mode
 
 
 class TwoGeneratorTranslation:
@@ -23,12 +24,8 @@ class TwoGeneratorTranslation:
             raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
         nets = self.generator_ema if use_ema and self.generator_ema is not None else self.generator
         net = nets[key]
-        was_training = net.training
-        net.eval()
-        try:
+        with eval_mode(net):
             return net(images.to(self.device))
-        finally:
-            net.train(was_training)
 
     def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
         """Cycle L1 on held-out images, A -> B -> A and B -> A -> B."""

@@ -40,6 +40,7 @@ from gan_lightning.core import compat, fast
 from gan_lightning.core.optim import OptimizerSettings, build_optimizer, linear_decay
 from gan_lightning.core.phases import Phase, StepContext
 from gan_lightning.core.state import TrainingState
+from gan_lightning.nets.layers import eval_mode
 
 compat.drop_nvml_check_without_gpu()  # after `import lightning`, which sets the variable
 
@@ -447,12 +448,8 @@ class GANModule(L.LightningModule):
                 raise ValueError("sample() needs num_samples or noise")
             noise = self.sample_noise(num_samples, rng=rng, truncation=truncation)
         net = self.sampling_generator if use_ema else self.generator
-        was_training = net.training
-        net.eval()
-        try:
+        with eval_mode(net):
             return self.generate(noise.to(self.device), labels, net=net)
-        finally:
-            net.train(was_training)
 
     @property
     def conditional(self) -> bool:

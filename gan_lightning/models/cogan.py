@@ -27,6 +27,7 @@ from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.models.base import GANModule
 from gan_lightning.nets import CoupledDiscriminators, CoupledGenerators, network_kind
+from gan_lightning.nets.layers import eval_mode
 
 
 class CoGAN(GANModule):
@@ -102,9 +103,5 @@ class CoGAN(GANModule):
                 raise ValueError("sample_pairs() needs num_samples or noise")
             noise = self.sample_noise(num_samples, rng=rng, truncation=truncation)
         net = self.sampling_generator if use_ema else self.generator
-        was_training = net.training
-        net.eval()
-        try:
+        with eval_mode(net):
             return net.forward_pair(noise.to(self.device))
-        finally:
-            net.train(was_training)

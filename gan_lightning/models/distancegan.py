@@ -45,6 +45,7 @@ from gan_lightning.core import Phase, StepContext
 from gan_lightning.losses import lsgan_d, lsgan_g
 from gan_lightning.models.base import GANModule
 from gan_lightning.nets.translation import translation_init_
+from gan_lightning.nets.layers import eval_mode
 
 
 def _check_size(name: str, size: int, smallest: int = 8) -> int:
@@ -282,9 +283,5 @@ class DistanceGAN(GANModule):
         if direction != "AtoB":
             raise ValueError(f"DistanceGAN is one-sided: it maps A to B only, not {direction!r}")
         net = self.sampling_generator if use_ema else self.generator
-        was_training = net.training
-        net.eval()
-        try:
+        with eval_mode(net):
             return net(images.to(self.device))
-        finally:
-            net.train(was_training)

@@ -47,6 +47,7 @@ from gan_lightning.core import Phase, StepContext
 from gan_lightning.models.base import GANModule
 from gan_lightning.models.distancegan import _check_size
 from gan_lightning.nets.translation import translation_init_
+from gan_lightning.nets.layers import eval_mode
 
 FAKE_FROM_SOURCE, FAKE_FROM_TARGET, REAL_TARGET = 0, 1, 2
 
@@ -235,9 +236,5 @@ class DTN(GANModule):
         if direction != "AtoB":
             raise ValueError(f"DTN is one-sided: it maps the source domain A to the target B only, not {direction!r}")
         net = self.sampling_generator if use_ema else self.generator
-        was_training = net.training
-        net.eval()
-        try:
+        with eval_mode(net):
             return net(self.f(images.to(self.device)))
-        finally:
-            net.train(was_training)

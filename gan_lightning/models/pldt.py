@@ -37,6 +37,7 @@ from gan_lightning.core import Phase, StepContext
 from gan_lightning.models.base import GANModule
 from gan_lightning.models.distancegan import _check_size
 from gan_lightning.nets.translation import translation_init_
+from gan_lightning.nets.layers import eval_mode
 
 ASSOCIATED, UNASSOCIATED, GENERATED = 1.0, 0.0, 0.0  # the domain discriminator's targets
 
@@ -187,9 +188,5 @@ class PLDT(GANModule):
         if direction != "AtoB":
             raise ValueError(f"PLDT's converter maps source (A) to target (B) only, not {direction!r}")
         net = self.sampling_generator if use_ema else self.generator
-        was_training = net.training
-        net.eval()
-        try:
+        with eval_mode(net):
             return net(images.to(self.device))
-        finally:
-            net.train(was_training)

@@ -48,6 +48,7 @@ from torch import nn
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
+from gan_lightning.nets.layers import eval_mode
 
 #: content_loss -> (VGG19 layer, rescaling of its feature maps) (the paper, section 2.2.1 and 3.2)
 VGG_CONTENT = {"vgg54": ("relu5_4", 1 / 12.75), "vgg22": ("relu2_2", 1.0)}
@@ -277,12 +278,8 @@ class SRGAN(GANModule):
         if images.dim() != 4 or images.size(1) != self.data_shape[0]:
             raise ValueError(f"SRGAN: expected LR images (N, {self.data_shape[0]}, h, w), got {tuple(images.shape)}")
         net = self.generator
-        was_training = net.training
-        net.eval()
-        try:
+        with eval_mode(net):
             return net(images.to(self.device))
-        finally:
-            net.train(was_training)
 
     @torch.no_grad()
     def preview_grid(self, num_samples: int = 64, nrow: int = 8, use_ema: bool = True,

@@ -39,6 +39,7 @@ from gan_lightning.core import Phase, StepContext
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g, r1_penalty
 from gan_lightning.models.base import GANModule
 from gan_lightning.nets.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator, base_resolution
+from gan_lightning.nets.layers import eval_mode
 
 
 def _zero(module) -> torch.Tensor:
@@ -210,9 +211,5 @@ class StyleGAN2(GANModule):
                 raise ValueError("sample() needs num_samples or noise")
             noise = self.sample_noise(num_samples, rng=rng)
         net = self.sampling_generator if use_ema else self.generator
-        was_training = net.training
-        net.eval()
-        try:
+        with eval_mode(net):
             return net(noise.to(self.device), truncation_psi=psi, noise_mode=noise_mode)
-        finally:
-            net.train(was_training)

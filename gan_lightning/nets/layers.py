@@ -4,6 +4,8 @@ ProGAN (also used by StyleGAN2)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import math
 from typing import Sequence
 
@@ -211,3 +213,16 @@ def init_from_data_(module: nn.Module, x: torch.Tensor, eps: float = 1e-6) -> No
         module.train(was_training)
         for handle in handles:
             handle.remove()
+
+
+@contextmanager
+def eval_mode(*modules: nn.Module):
+    """``with eval_mode(net, ...):`` the modules in eval mode; each one's mode is restored afterwards."""
+    modes = [module.training for module in modules]
+    for module in modules:
+        module.eval()
+    try:
+        yield
+    finally:
+        for module, mode in zip(modules, modes):
+            module.train(mode)

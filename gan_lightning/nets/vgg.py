@@ -25,7 +25,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from gan_lightning.metrics.extractors import MissingWeightsError
+from gan_lightning.metrics.extractors import resolve_local_weights
 
 VGG19_WEIGHTS_FILENAME = "vgg19-dcbbb84c.pth"
 VGG19_WEIGHTS_URL = "https://download.pytorch.org/models/vgg19-dcbbb84c.pth"
@@ -58,23 +58,9 @@ def vgg19_cache_path() -> Path:
 
 def resolve_vgg19_weights(weights: str | os.PathLike | None = None) -> Path:
     """The VGG19 weights file: ``weights``, else the torch hub cache file; ``MissingWeightsError`` (never downloads)."""
-    cache = vgg19_cache_path()
-    if weights is not None:
-        path = Path(weights).expanduser()
-        if path.is_file():
-            return path
-        problem = f"the file given as weights, {path}, does not exist"
-    elif cache.is_file():
-        return cache
-    else:
-        problem = "no weights file was given and the torch hub cache has none"
-    raise MissingWeightsError(
-        f"VGG19 weights not found: {problem}. Perceptual (VGG) losses need torchvision's ImageNet VGG19 "
-        f"state_dict, file '{VGG19_WEIGHTS_FILENAME}'. Put that file at {cache} (the torch hub cache, "
-        f"$TORCH_HOME/hub/checkpoints/), or pass its path as the weights (e.g. --model.vgg_weights PATH). "
-        f"Nothing is downloaded (this machine may be offline); fetch it once where there is internet from "
-        f"{VGG19_WEIGHTS_URL}."
-    )
+    return resolve_local_weights(
+        weights, vgg19_cache_path(), "VGG19", "Perceptual (VGG) losses need torchvision's ImageNet VGG19 state_dict",
+        "pass its path as the weights (e.g. --model.vgg_weights PATH)", VGG19_WEIGHTS_URL)
 
 
 def check_layers(layers: Sequence[str]) -> tuple[str, ...]:
