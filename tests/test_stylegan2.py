@@ -17,7 +17,7 @@ from conftest import InterruptAt, tiny_trainer
 from gan_lightning.callbacks import EMACallback
 from gan_lightning.core import StepContext
 from gan_lightning.models import StyleGAN2
-from gan_lightning.nets.stylegan2 import MappingNetwork, _MinibatchStd, base_resolution, modulated_conv2d
+from gan_lightning.nets.stylegan2 import MappingNetwork, base_resolution, modulated_conv2d
 from tiny_stylegan2 import TINY_OPTIONS, build_data, build_model
 
 
@@ -88,7 +88,8 @@ def test_shapes_base_resolution_and_number_of_ws(size, base, num_ws):
 
 
 def test_minibatch_std_groups_of_four_and_odd_batches():
-    layer = _MinibatchStd(group_size=4)
+    layer = build_model().discriminator.mbstd  # the shared MinibatchStdDev, group 4
+    assert layer.group_size == 4
     x = torch.randn(8, 3, 2, 2)
     out = layer(x)
     assert out.shape == (8, 4, 2, 2)

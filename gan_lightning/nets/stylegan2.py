@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_lightning.nets.layers import MinibatchStdDev
+
 _LRELU_GAIN = math.sqrt(2.0)
 
 
@@ -250,26 +252,6 @@ class StyleGAN2Generator(nn.Module):
         return self.synthesis(self.mapping(z, truncation_psi), noise_mode)
 
 
-class _MinibatchStd(nn.Module):
-    """Minibatch standard deviation (Karras et al. 2018, as StyleGAN2): within groups of ``group_size``
-    samples, the std of each feature over the group, averaged over features and pixels, appended as
-    ``num_channels`` constant maps. The group is the largest divisor of the batch not above ``group_size``."""
-
-    def __init__(self, group_size: int = 4, num_channels: int = 1) -> None:
-        super().__init__()
-        self.group_size, self.num_channels = group_size, num_channels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        group = next(g for g in range(min(self.group_size, n), 0, -1) if n % g == 0)
-        f = self.num_channels
-        y = x.reshape(group, n // group, f, c // f, h, w)
-        y = (y - y.mean(dim=0)).square().mean(dim=0)
-        y = (y + 1e-8).sqrt().mean(dim=(2, 3, 4))  # [n/group, f]
-        y = y.reshape(n // group, f, 1, 1).repeat(group, 1, h, w)
-        return torch.cat([x, y], dim=1)
-
-
 class _DiscriminatorBlock(nn.Module):
     """Residual block: 3x3 conv, 3x3 conv with 2x downsampling, 1x1 downsampled skip; sum * sqrt(0.5)."""
 
@@ -296,7 +278,7 @@ class StyleGAN2Discriminator(nn.Module):
         self.fromrgb = _EqualizedConv2d(channels, width[size], 1)
         self.blocks = nn.Sequential(*[_DiscriminatorBlock(width[res], width[res // 2]) for res in resolutions[:-1]])
         c = width[base]
-        self.mbstd = _MinibatchStd(mbstd_group_size, 1)
+        self.mbstd = MinibatchStdDev(mbstd_group_size, 1)
         self.conv = _EqualizedConv2d(c + 1, c, 3)
         self.fc = _EqualizedLinear(c * base * base, c, activation=True)
         self.out = _EqualizedLinear(c, 1)
