@@ -69,6 +69,7 @@ verbs:
   evaluate   compute metrics:      gan-lightning evaluate --ckpt_path PATH --metrics fid,kid
   translate  translate images:     gan-lightning translate --ckpt_path PATH --input DIR_OR_FILE --out DIR
              [--direction AtoB|BtoA] [--attributes 1,0,1,...]
+             (image-to-image models; SRGAN upscales, SPADE reads label-map PNGs)
 
 `gan-lightning VERB --help` lists a verb's options.
 """
