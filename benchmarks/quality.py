@@ -1,0 +1,296 @@
+"""Quality in a fixed wall-clock budget: which recipe gets the lowest digits FID on MNIST5k in N minutes?
+
+The scale family's target (issue 14): the best recipe reaches a digits FID below 20 on MNIST5k within
+30 minutes of this 2-core CPU (real training digits score about 7; DCGAN's demo 77 after 5,000 iterations).
+
+Protocol, per model:
+
+- recipe: ``experiments/<model>/mnist5k.yaml`` (model ``init_args``; the data's image size, channels and
+  batch size; the EMA of its ``ema`` section, else the project default decay 0.999), seed ``--seed``;
+- budget: ``--minutes`` of training wall time on ``--threads`` threads; evaluation time is not counted
+  (it is reported apart). The run stops at the first iteration past the budget;
+- evaluation every ``--eval-every`` minutes of training and at the end: digits FID
+  (``evaluate_generator``, the code path of ``MetricsCallback``) of ``--num-eval`` samples of the EMA
+  generator against the 500 held-out digits; at the end also the raw generator's.
+
+    python benchmarks/quality.py --models ProGAN,StyleGAN2 --minutes 30 [--threads 1] [--eval-every 5]
+
+Results are cached per run in ``benchmarks/quality/results.json`` (``--report-only`` rebuilds the
+text); writes section ``quality`` of benchmarks/RESULTS.md, an FID-vs-minutes plot and one sample grid
+per run in benchmarks/quality/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO / "benchmarks") not in sys.path:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+from mode_collapse import _quiet, load_recipe  # noqa: E402
+from report import command_line, replace_section  # noqa: E402
+
+OUT_DIR = REPO / "benchmarks" / "quality"
+CACHE = OUT_DIR / "results.json"
+EVAL_NOISE_SEED = 40_000
+TARGET_FID = 20.0
+GRID_SAMPLES = 64
+
+
+def run_key(model: str, minutes: float, threads: int, seed: int) -> str:
+    return f"{model}/{minutes:g}min/{threads}thr/seed{seed}"
+
+
+def build(model_name: str):
+    """``(model, data, ema_callback)`` from the model's MNIST5k recipe."""
+    import yaml
+
+    from gan_lightning import models
+    from gan_lightning.callbacks import EMACallback
+    from gan_lightning.data import MNIST5k
+
+    recipe = load_recipe(model_name, "mnist5k")
+    data_args = recipe["data_args"]
+    data = MNIST5k(image_size=int(data_args.get("image_size", 28)), channels=int(data_args.get("channels", 1)),
+                   batch_size=int(data_args.get("batch_size", 64)), seed=0)
+    model = getattr(models, model_name)(**dict(recipe["init_args"], data_shape=tuple(data.data_shape)))
+    config = yaml.safe_load((REPO / "experiments" / model_name.lower() / "mnist5k.yaml").read_text())
+    ema = EMACallback(**(config.get("ema") or {"decay": 0.999}))
+    return model, data, ema
+
+
+class WallClockBudget:
+    """Evaluates every ``eval_every`` seconds of training and stops after ``budget`` seconds of it;
+    the time spent evaluating is kept apart (``eval_seconds``)."""
+
+    def __init__(self, budget: float, eval_every: float, evaluate) -> None:
+        import lightning as L
+
+        self.budget, self.eval_every, self.evaluate = budget, eval_every, evaluate
+        self.curve: list[dict[str, float]] = []
+        self.eval_seconds = 0.0
+        self.started = 0.0
+        self.next_eval = eval_every
+        budget_self = self
+
+        class _Callback(L.Callback):
+            def on_train_start(self, trainer, pl_module) -> None:
+                budget_self.started = time.perf_counter()
+
+            def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+                budget_self.step(trainer, pl_module)
+
+        self.callback = _Callback()
+
+    def training_seconds(self) -> float:
+        return time.perf_counter() - self.started - self.eval_seconds
+
+    def step(self, trainer, pl_module) -> None:
+        trained = self.training_seconds()
+        done = trained >= self.budget
+        if done or trained >= self.next_eval:
+            began = time.perf_counter()
+            fid = self.evaluate(pl_module, use_ema=True)
+            self.eval_seconds += time.perf_counter() - began
+            self.curve.append({"minutes": trained / 60, "iteration": trainer.global_step, "fid": fid})
+            print(f"  {trained / 60:5.1f} min, iteration {trainer.global_step}: EMA FID {fid:.2f}", flush=True)
+            while self.next_eval <= trained:
+                self.next_eval += self.eval_every
+        if done:
+            trainer.should_stop = True
+
+
+def run_one(job: dict[str, Any]) -> dict[str, Any]:
+    """Train one model for ``job["minutes"]`` of wall time; its FID curve and final numbers."""
+    import tempfile
+
+    import lightning as L
+
+    from gan_lightning.evaluation import evaluate_generator
+
+    _quiet()
+    torch.set_num_threads(job["threads"])
+    L.seed_everything(job["seed"], workers=False, verbose=False)
+    model, data, ema = build(job["model"])
+
+    def evaluate(module, use_ema: bool) -> float:
+        return float(evaluate_generator(module, data, ["fid"], num_samples=job["num_eval"], extractor="digits",
+                                        use_ema=use_ema, seed=EVAL_NOISE_SEED, progress=False)["fid"])
+
+    budget = WallClockBudget(job["minutes"] * 60, job["eval_every"] * 60, evaluate)
+    load_start = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="gan_lightning_quality_") as root:
+        trainer = L.Trainer(max_steps=-1, max_epochs=-1, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                            accelerator="cpu", devices=1, callbacks=[ema, budget.callback], default_root_dir=root)
+        trainer.fit(model, data)
+    raw_fid = evaluate(model, use_ema=False)
+    grid = model.sample(GRID_SAMPLES, use_ema=True, rng=torch.Generator().manual_seed(EVAL_NOISE_SEED))
+    return {"key": job["key"], "model": job["model"], "minutes": job["minutes"], "threads": job["threads"],
+            "seed": job["seed"], "iterations": int(trainer.global_step), "curve": budget.curve,
+            "fid_ema": budget.curve[-1]["fid"], "fid_raw": raw_fid, "eval_seconds": budget.eval_seconds,
+            "load_start": load_start, "load_end": os.getloadavg()[0], "num_eval": job["num_eval"],
+            "grid": (grid.detach().float().cpu() * 0.5 + 0.5).clamp(0, 1).tolist()}
+
+
+# ----------------------------------------------------------------------------- cache and report
+def load_results(path: Path = CACHE) -> dict[str, dict[str, Any]]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def save_results(results: dict[str, dict[str, Any]], path: Path = CACHE) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    slim = {key: {k: v for k, v in value.items() if k != "grid"} for key, value in results.items()}
+    path.write_text(json.dumps(slim, indent=1, sort_keys=True) + "\n")
+
+
+def grid_path(result: dict[str, Any], folder: Path) -> Path:
+    return folder / f"{result['model'].lower()}_{result['minutes']:g}min.png"
+
+
+def save_grid(result: dict[str, Any], folder: Path = OUT_DIR) -> Path:
+    from torchvision.utils import save_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = grid_path(result, folder)
+    save_image(torch.tensor(result["grid"]), path, nrow=8, padding=1)
+    return path
+
+
+def plot_curves(results: dict[str, dict[str, Any]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for result in sorted(results.values(), key=lambda r: r["key"]):
+        curve = result["curve"]
+        axis.plot([p["minutes"] for p in curve], [p["fid"] for p in curve], marker="o",
+                  label=f"{result['model']} ({result['threads']} thread{'s' if result['threads'] > 1 else ''})")
+    axis.axhline(TARGET_FID, color="k", linestyle="--", linewidth=1, label=f"target {TARGET_FID:g}")
+    axis.set_yscale("log")
+    axis.set_xlabel("training minutes (evaluation excluded)")
+    axis.set_ylabel("digits FID, EMA G (log)")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def verdict(results: dict[str, dict[str, Any]]) -> str:
+    """Which run reached the lowest FID, and whether it is below the target."""
+    if not results:
+        return "No run yet."
+    best = min(results.values(), key=lambda r: min(p["fid"] for p in r["curve"]))
+    point = min(best["curve"], key=lambda p: p["fid"])
+    reached = point["fid"] < TARGET_FID
+    return (f"Lowest digits FID: **{point['fid']:.1f}**, {best['model']} at {point['minutes']:.1f} training minutes "
+            f"(iteration {point['iteration']}, {best['threads']} thread(s)). The target (FID < {TARGET_FID:g} within "
+            f"30 minutes) is **{'reached' if reached and point['minutes'] <= 30.5 else 'not reached'}**.")
+
+
+def write_report(results: dict[str, dict[str, Any]], args: argparse.Namespace, out: Path) -> str:
+    rows = []
+    for r in sorted(results.values(), key=lambda r: min(p["fid"] for p in r["curve"])):
+        curve = ", ".join(f"{p['minutes']:.0f}: {p['fid']:.0f}" for p in r["curve"])
+        best = min(p["fid"] for p in r["curve"])
+        rows.append(f"| {r['model']} | {r['minutes']:g} | {r['threads']} | {r['iterations']} | {r['fid_ema']:.1f} | "
+                    f"{r['fid_raw']:.1f} | {best:.1f} | {curve} | {r['eval_seconds']:.0f} | "
+                    f"{r['load_start']:.1f} / {r['load_end']:.1f} |")
+    if results:
+        plot_curves(results, Path(args.plots) / "fid_curves.png")
+    grids = " ".join(f"![{r['model']}](quality/{grid_path(r, Path('.')).name})"
+                     for r in sorted(results.values(), key=lambda r: r["key"]))
+    notes = "".join(f"- {note}\n" for note in args.note)
+    text = f"""## Quality in a wall-clock budget: digits FID on MNIST5k (issue 14)
+
+Written by `benchmarks/quality.py`; do not edit by hand. Command: `{args.command}`
+
+- Each model's committed recipe (`experiments/<model>/mnist5k.yaml`: model options, image size, batch size,
+  its EMA), seed 0, trained for a fixed number of **training minutes** (evaluation time excluded and shown
+  apart) on the given threads of this 2-core CPU, shared with other jobs (load average at start / end in the
+  last column).
+- Evaluation: digits FID (LeNet features, not Inception FID) of 1,000 samples of the EMA generator (and of
+  the raw generator at the end) against the 500 held-out digits. Real training digits score about 7;
+  DCGAN's demo reaches 77 after 5,000 iterations.
+
+| Model | Minutes | Threads | Iterations | FID, EMA G (end) | FID, raw G (end) | Best FID | Curve (minute: FID) | Eval s | Load |
+|---|---:|---:|---:|---:|---:|---:|---|---:|---|
+{chr(10).join(rows)}
+
+{verdict(results)}
+
+{notes}
+![FID curves](quality/fid_curves.png)
+
+Samples of the EMA generator at the end (64, fixed noise): {grids}
+"""
+    return replace_section(out, "quality", text)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default="ProGAN", help="comma-separated model class names with an mnist5k recipe")
+    parser.add_argument("--minutes", type=float, default=30.0, help="training minutes per run (default 30)")
+    parser.add_argument("--eval-every", type=float, default=5.0, help="minutes of training between evaluations")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-eval", type=int, default=1000, help="samples per FID")
+    parser.add_argument("--report-only", action="store_true", help="rebuild the report from the cache")
+    parser.add_argument("--note", action="append", default=[], help="a line added to the report (repeatable)")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "RESULTS.md"))
+    parser.add_argument("--cache", default=str(CACHE))
+    parser.add_argument("--plots", default=str(OUT_DIR), help="folder of the FID plot and sample grids")
+    args = parser.parse_args(argv)
+    args.models = [m for m in args.models.split(",") if m]
+    for name, value in (("--minutes", args.minutes), ("--eval-every", args.eval_every)):
+        if not value > 0:
+            parser.error(f"{name} must be > 0, got {value}")
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    given = list(sys.argv[1:] if argv is None else argv)
+    kept, skip = [], False
+    for token in given:
+        if skip:
+            skip = False
+        elif token == "--note":
+            skip = True
+        elif token != "--report-only" and not token.startswith("--note="):
+            kept.append(token)
+    args.command = command_line(__file__, kept)
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    cache = Path(args.cache)
+    results = load_results(cache)
+    if not args.report_only:
+        for model in args.models:
+            key = run_key(model, args.minutes, args.threads, args.seed)
+            if key in results:
+                print(f"{key}: cached", flush=True)
+                continue
+            print(f"{key}: training", flush=True)
+            result = run_one({"model": model, "minutes": args.minutes, "threads": args.threads, "seed": args.seed,
+                              "eval_every": args.eval_every, "num_eval": args.num_eval, "key": key})
+            save_grid(result, Path(args.plots))
+            results[key] = result
+            save_results(results, cache)
+    print(write_report(results, args, Path(args.out)))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("WANDB_MODE", "offline")
+    main()
