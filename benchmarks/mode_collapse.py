@@ -48,6 +48,7 @@ import logging
 import math
 import multiprocessing
 import os
+import pickle
 import platform
 import re
 import statistics
@@ -288,11 +289,13 @@ def run_separately(specs: Sequence[RunSpec]) -> list[dict[str, Any]]:
     return [run_one(spec) for spec in specs]
 
 
-def run_all(specs: Sequence[RunSpec], workers: int, log=print, batched_seeds: bool = False) -> list[dict[str, Any]]:
+def run_all(specs: Sequence[RunSpec], workers: int, log=print, batched_seeds: bool = False,
+            on_task=None) -> list[dict[str, Any]]:
     """Every spec, ``workers`` at a time (spawned processes; in-process when ``workers == 1``).
 
     ``batched_seeds``: the seeds of each (model, data set) train together as one batched model
-    (``run_seeds_batched``), one such group per task; otherwise every run is a task of its own."""
+    (``run_seeds_batched``), one such group per task; otherwise every run is a task of its own.
+    ``on_task(results)``: called with a finished task's results (e.g. to cache them)."""
     results = []
     loads = []
 
@@ -309,15 +312,38 @@ def run_all(specs: Sequence[RunSpec], workers: int, log=print, batched_seeds: bo
         for task_results in map(task, tasks):
             for result in task_results:
                 report(result)
+            if on_task is not None:
+                on_task(task_results)
     else:
         context = multiprocessing.get_context("spawn")
         with context.Pool(workers, maxtasksperchild=None) as pool:
             for task_results in pool.imap_unordered(task, tasks):
                 for result in task_results:
                     report(result)
+                if on_task is not None:
+                    on_task(task_results)
     for result in results:
         result["load"] = loads
     return results
+
+
+def load_cache(path: Path | None) -> dict[str, Any]:
+    """``{"results": {spec: result}, "wall": seconds, "load_start": ...}`` of an interrupted run of the
+    same command (``--cache``); empty without one."""
+    if path is None or not Path(path).is_file():
+        return {"results": {}}
+    with open(path, "rb") as handle:
+        return pickle.load(handle)
+
+
+def save_cache(path: Path | None, cache: dict[str, Any]) -> None:
+    if path is None:
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(f"{path}.partial")
+    with open(partial, "wb") as handle:
+        pickle.dump(cache, handle)
+    partial.replace(path)  # never a half-written cache
 
 
 # ----------------------------------------------------------------------------- tables
@@ -639,6 +665,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="runs in parallel, one thread each (default 1)")
     parser.add_argument("--ema", action=argparse.BooleanOptionalAction, default=True,
                         help="also keep an EMA of G (decay 0.999) and report its metrics (default on)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="pickle of the finished runs (written after each task): a rerun of the same command "
+                             "trains only the runs it lacks, so an interrupted benchmark resumes")
     parser.add_argument("--batched-seeds", action="store_true",
                         help="train the seeds of each (model, data set) as one batched model in one process "
                              "(gan_lightning.batched: each seed as its separate run would train it, faster); "
@@ -684,11 +713,30 @@ def main(argv=None) -> None:
             load_recipe(model, kind)
     specs = make_specs(args)
     how = "seeds batched per (model, data set)" if args.batched_seeds else "one at a time"
-    print(f"{len(specs)} runs ({how}), {args.workers} in parallel: {command}", flush=True)
-    load_start = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    cache = load_cache(args.cache)
+    todo = [spec for spec in specs if spec not in cache["results"]]
+    print(f"{len(specs)} runs ({how}, {len(specs) - len(todo)} cached), {args.workers} in parallel: {command}",
+          flush=True)
+    load_start = cache.get("load_start") or (os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3)
     started = time.perf_counter()
-    results = run_all(specs, args.workers, log=lambda line: print(line, flush=True), batched_seeds=args.batched_seeds)
-    wall = time.perf_counter() - started
+
+    def keep(task_results: list[dict[str, Any]]) -> None:
+        cache["results"].update((result["spec"], result) for result in task_results)
+        cache["wall"] = cache.get("wall", 0.0) + time.perf_counter() - keep.since
+        keep.since = time.perf_counter()
+        cache["load_start"] = load_start
+        save_cache(args.cache, cache)
+
+    keep.since = started
+    fresh = run_all(todo, args.workers, log=lambda line: print(line, flush=True), batched_seeds=args.batched_seeds,
+                    on_task=keep)
+    wall = cache.get("wall", time.perf_counter() - started) if args.cache else time.perf_counter() - started
+    by_spec = {**cache["results"], **{result["spec"]: result for result in fresh}}
+    results = [by_spec[spec] for spec in specs]
+    lists = {id(result["load"]): result["load"] for result in results if "load" in result}
+    loads = [load for values in lists.values() for load in values]  # each invocation's samples once
+    for result in results:
+        result["load"] = loads
     plots = {kind: plot_samples(results, kind, args.plots / f"{kind}.png") for kind in args.data}
     write_report(results, args, command, wall, load_start, args.out, plots)
     print(f"wall time {wall / 60:.1f} min; wrote {args.out} and {', '.join(map(str, plots.values()))}", flush=True)

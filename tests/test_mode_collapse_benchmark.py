@@ -107,3 +107,22 @@ def test_batched_seeds_flag_names_the_models_it_cannot_batch(bench, capsys):
         bench.parse_args(["--batched-seeds", "--models", "GAN,SNGAN,MADGAN"])
     error = capsys.readouterr().err
     assert "--batched-seeds does not support SNGAN, MADGAN; it supports GAN, LSGAN, WGAN, WGANGP" in error
+
+
+def test_cache_resumes_an_interrupted_benchmark_without_retraining(bench, tmp_path, monkeypatch):
+    out, cache, plots = tmp_path / "RESULTS.md", tmp_path / "runs.pkl", tmp_path / "plots"
+    common = ["--data", "ring8", "--seeds", "2", "--iterations", "5", "--num-points", "300", "--num-eval", "200",
+              "--g-hidden", "8", "--d-hidden", "8", "--batched-seeds", "--out", str(out), "--plots", str(plots),
+              "--cache", str(cache)]
+    bench.main(["--models", "GAN"] + common)
+    first = bench.load_cache(cache)
+    assert sorted((s.model, s.seed) for s in first["results"]) == [("GAN", 0), ("GAN", 1)] and first["wall"] > 0
+    trained = []
+    real = bench.run_seeds_batched
+    monkeypatch.setattr(bench, "run_seeds_batched", lambda specs: trained.append(specs) or real(specs))
+    bench.main(["--models", "GAN,PacGAN"] + common)  # "interrupted" after GAN: only PacGAN trains now
+    assert [[s.model for s in group] for group in trained] == [["PacGAN", "PacGAN"]]
+    text = out.read_text()
+    assert "| GAN | 5 (5) |" in text and "| PacGAN | 5 (5) |" in text
+    cached_gan = [r for s, r in bench.load_cache(cache)["results"].items() if s.model == "GAN"]
+    assert all(np.array_equal(r["samples"], first["results"][r["spec"]]["samples"]) for r in cached_gan)
