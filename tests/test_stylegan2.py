@@ -60,7 +60,7 @@ def test_mapping_network_lr_multiplier_and_w_avg_tracking():
     torch.manual_seed(0)
     mapping = MappingNetwork(z_dim=16, w_dim=32, num_ws=5, num_layers=2)
     layer = mapping.layers[0]
-    assert layer.weight_gain == pytest.approx(0.01 / 4) and layer.bias_gain == 0.01
+    assert layer.scale == pytest.approx(0.01 / 4) and layer.lr_multiplier == 0.01  # gain 1: the authors' FC layer
     assert layer.weight.std().item() == pytest.approx(100, rel=0.1)  # N(0, 1) / lr multiplier
     assert torch.equal(mapping.w_avg, torch.zeros(32)) and "w_avg" in mapping.state_dict()
     z = torch.randn(8, 16)

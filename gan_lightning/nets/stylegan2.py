@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_lightning.nets.layers import MinibatchStdDev
+from gan_lightning.nets.layers import EqualizedConv2d, EqualizedLinear, MinibatchStdDev
 
 _LRELU_GAIN = math.sqrt(2.0)
 
@@ -64,40 +64,40 @@ def downsample2x(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x, weight, stride=2, padding=1, groups=channels)
 
 
-class _EqualizedLinear(nn.Module):
-    """Fully connected layer with the equalized learning rate and an lr multiplier (the mapping's 0.01)."""
+def _lrelu(x: torch.Tensor) -> torch.Tensor:
+    """The authors' activation: leaky ReLU 0.2 times sqrt(2) (the equalized layers keep gain 1)."""
+    return F.leaky_relu(x, 0.2) * _LRELU_GAIN
+
+
+class _Linear(EqualizedLinear):
+    """The shared ``EqualizedLinear`` with gain 1 (the authors' fully connected layer); ``activation``
+    applies their activation after it."""
 
     def __init__(self, in_features: int, out_features: int, bias_init: float = 0.0, lr_multiplier: float = 1.0,
                  activation: bool = False) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
-        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init)))
-        self.weight_gain = lr_multiplier / math.sqrt(in_features)
-        self.bias_gain = lr_multiplier
+        super().__init__(in_features, out_features, gain=1.0, lr_multiplier=lr_multiplier, bias_init=bias_init)
         self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.linear(x, self.weight * self.weight_gain, self.bias * self.bias_gain)
-        return F.leaky_relu(x, 0.2) * _LRELU_GAIN if self.activation else x
+        x = super().forward(x)
+        return _lrelu(x) if self.activation else x
 
 
-class _EqualizedConv2d(nn.Module):
-    """Convolution with the equalized learning rate; ``down=True`` filters and halves the input first."""
+class _Conv(EqualizedConv2d):
+    """The shared ``EqualizedConv2d`` with gain 1; ``down=True`` filters and halves the input first, and
+    ``activation`` applies the authors' activation after it."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
                  activation: bool = True, down: bool = False) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
-        self.activation, self.down, self.padding = activation, down, kernel_size // 2
+        super().__init__(in_channels, out_channels, kernel_size, bias=bias, gain=1.0)
+        self.activation, self.down = activation, down
         self.register_buffer("fir", _fir_filter(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.down:
             x = downsample2x(x, self.fir)
-        x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.padding)
-        return F.leaky_relu(x, 0.2) * _LRELU_GAIN if self.activation else x
+        x = super().forward(x)
+        return _lrelu(x) if self.activation else x
 
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
@@ -132,7 +132,7 @@ class _SynthesisLayer(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False,
                  noise_seed: int = 0) -> None:
         super().__init__()
-        self.affine = _EqualizedLinear(w_dim, in_channels, bias_init=1.0)
+        self.affine = _Linear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.noise_strength = nn.Parameter(torch.zeros(()))
@@ -159,7 +159,7 @@ class _ToRGB(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int) -> None:
         super().__init__()
-        self.affine = _EqualizedLinear(w_dim, in_channels, bias_init=1.0)
+        self.affine = _Linear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 1, 1))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.weight_gain = 1.0 / math.sqrt(in_channels)
@@ -184,7 +184,7 @@ class MappingNetwork(nn.Module):
             raise ValueError(f"mapping_layers must be >= 1, got {num_layers}")
         self.z_dim, self.w_dim, self.num_ws, self.w_avg_beta = z_dim, w_dim, num_ws, w_avg_beta
         features = [z_dim] + [w_dim] * num_layers
-        self.layers = nn.Sequential(*[_EqualizedLinear(features[i], features[i + 1], lr_multiplier=lr_multiplier,
+        self.layers = nn.Sequential(*[_Linear(features[i], features[i + 1], lr_multiplier=lr_multiplier,
                                                        activation=True) for i in range(num_layers)])
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
@@ -257,9 +257,9 @@ class _DiscriminatorBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        self.conv0 = _EqualizedConv2d(in_channels, in_channels, 3)
-        self.conv1 = _EqualizedConv2d(in_channels, out_channels, 3, down=True)
-        self.skip = _EqualizedConv2d(in_channels, out_channels, 1, bias=False, activation=False, down=True)
+        self.conv0 = _Conv(in_channels, in_channels, 3)
+        self.conv1 = _Conv(in_channels, out_channels, 3, down=True)
+        self.skip = _Conv(in_channels, out_channels, 1, bias=False, activation=False, down=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (self.skip(x) + self.conv1(self.conv0(x))) * math.sqrt(0.5)
@@ -275,13 +275,13 @@ class StyleGAN2Discriminator(nn.Module):
         base = base_resolution(size)
         resolutions = [base * 2 ** i for i in range(int(math.log2(size // base)) + 1)][::-1]  # size ... base
         width = {res: max(1, min(channel_base // res, channel_max)) for res in resolutions}
-        self.fromrgb = _EqualizedConv2d(channels, width[size], 1)
+        self.fromrgb = _Conv(channels, width[size], 1)
         self.blocks = nn.Sequential(*[_DiscriminatorBlock(width[res], width[res // 2]) for res in resolutions[:-1]])
         c = width[base]
         self.mbstd = MinibatchStdDev(mbstd_group_size, 1)
-        self.conv = _EqualizedConv2d(c + 1, c, 3)
-        self.fc = _EqualizedLinear(c * base * base, c, activation=True)
-        self.out = _EqualizedLinear(c, 1)
+        self.conv = _Conv(c + 1, c, 3)
+        self.fc = _Linear(c * base * base, c, activation=True)
+        self.out = _Linear(c, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.fromrgb(x))
