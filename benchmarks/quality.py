@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "benchmarks") not in sys.path:
     sys.path.insert(0, str(REPO / "benchmarks"))
 from mode_collapse import _quiet, load_recipe  # noqa: E402
-from report import command_line, replace_section  # noqa: E402
+from report import replace_section, training_command  # noqa: E402
 
 OUT_DIR = REPO / "benchmarks" / "quality"
 CACHE = OUT_DIR / "results.json"
@@ -259,16 +259,7 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error(f"{name} must be > 0, got {value}")
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
-    given = list(sys.argv[1:] if argv is None else argv)
-    kept, skip = [], False
-    for token in given:
-        if skip:
-            skip = False
-        elif token == "--note":
-            skip = True
-        elif token != "--report-only" and not token.startswith("--note="):
-            kept.append(token)
-    args.command = command_line(__file__, kept)
+    args.command = training_command(__file__, argv)
     return args
 
 

@@ -67,3 +67,20 @@ def command_line(script: str | Path, argv: Sequence[str] | None = None) -> str:
     relative = path.relative_to(path.parent.parent).as_posix()
     args = list(sys.argv[1:] if argv is None else argv)
     return "python " + " ".join(shlex.quote(a) for a in [relative] + args)
+
+
+def training_command(script: str | Path, argv: Sequence[str] | None = None,
+                     report_switches: Sequence[str] = ("--report-only",),
+                     report_options: Sequence[str] = ("--note",)) -> str:
+    """``command_line`` without the switches and options that only rebuild the report (``--report-only``,
+    ``--note TEXT`` / ``--note=TEXT``): the command that trains what the report shows."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    kept, skip = [], False
+    for token in given:
+        if skip:
+            skip = False
+        elif token in report_options:
+            skip = True
+        elif token not in report_switches and not any(token.startswith(f"{o}=") for o in report_options):
+            kept.append(token)
+    return command_line(script, kept)

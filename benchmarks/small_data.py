@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "benchmarks") not in sys.path:
     sys.path.insert(0, str(REPO / "benchmarks"))
 from mode_collapse import _quiet, fit_exactly, load_recipe  # noqa: E402
-from report import command_line, replace_section  # noqa: E402
+from report import replace_section, training_command  # noqa: E402
 
 OUT_DIR = REPO / "benchmarks" / "small_data"
 CACHE = OUT_DIR / "results.json"
@@ -250,17 +250,7 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error(f"--augmentations: unknown {augmentation!r}; accepted: {', '.join(AUGMENTATIONS)}")
     if args.iterations < 1:
         parser.error(f"--iterations must be >= 1, got {args.iterations}")
-    # the command that trains what the report shows: without the report-only switches
-    given = list(sys.argv[1:] if argv is None else argv)
-    kept, skip = [], False
-    for token in given:
-        if skip:
-            skip = False
-        elif token == "--note":
-            skip = True
-        elif token != "--report-only" and not token.startswith("--note="):
-            kept.append(token)
-    args.command = command_line(__file__, kept)
+    args.command = training_command(__file__, argv)
     return args
 
 

@@ -38,3 +38,10 @@ def test_command_line_is_relative_to_the_repository_and_quoted(report):
     assert report.command_line(script, []) == "python benchmarks/mode_collapse.py"
     assert (report.command_line(script, ["--title", "two words", "--seeds", "1"])
             == "python benchmarks/mode_collapse.py --title 'two words' --seeds 1")
+
+
+def test_training_command_drops_what_only_rebuilds_the_report(report):
+    script = BENCHMARKS / "small_data.py"
+    argv = ["--models", "DCGAN", "--report-only", "--note", "a line", "--note=another", "--seeds", "0"]
+    assert report.training_command(script, argv) == "python benchmarks/small_data.py --models DCGAN --seeds 0"
+    assert report.training_command(script, ["--notes", "x"]) == "python benchmarks/small_data.py --notes x"
