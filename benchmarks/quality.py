@@ -23,7 +23,6 @@ per run in benchmarks/quality/.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -36,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "benchmarks") not in sys.path:
     sys.path.insert(0, str(REPO / "benchmarks"))
 from mode_collapse import _quiet, load_recipe  # noqa: E402
-from report import replace_section, training_command  # noqa: E402
+from report import load_runs, replace_section, save_runs, training_command  # noqa: E402
 
 OUT_DIR = REPO / "benchmarks" / "quality"
 CACHE = OUT_DIR / "results.json"
@@ -143,13 +142,11 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- cache and report
 def load_results(path: Path = CACHE) -> dict[str, dict[str, Any]]:
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return load_runs(path)
 
 
 def save_results(results: dict[str, dict[str, Any]], path: Path = CACHE) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    slim = {key: {k: v for k, v in value.items() if k != "grid"} for key, value in results.items()}
-    path.write_text(json.dumps(slim, indent=1, sort_keys=True) + "\n")
+    save_runs(results, path)
 
 
 def grid_path(result: dict[str, Any], folder: Path) -> Path:

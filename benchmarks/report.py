@@ -7,10 +7,11 @@ results. Sections keep the order in which they were first written.
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 HEADER = (
     "# Benchmark results\n\n"
@@ -84,3 +85,20 @@ def training_command(script: str | Path, argv: Sequence[str] | None = None,
         elif token not in report_switches and not any(token.startswith(f"{o}=") for o in report_options):
             kept.append(token)
     return command_line(script, kept)
+
+
+def load_runs(path: str | Path) -> dict[str, dict[str, Any]]:
+    """A benchmark's cache of finished runs (run key -> result); empty when there is none yet."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def save_runs(results: dict[str, dict[str, Any]], path: str | Path, drop: Sequence[str] = ("grid",)) -> None:
+    """Write the cache of finished runs without the ``drop`` fields (pictures, saved apart), atomically:
+    an interruption leaves the previous file, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    slim = {key: {k: v for k, v in value.items() if k not in drop} for key, value in results.items()}
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(slim, indent=1, sort_keys=True) + "\n")
+    partial.replace(path)

@@ -45,3 +45,12 @@ def test_training_command_drops_what_only_rebuilds_the_report(report):
     argv = ["--models", "DCGAN", "--report-only", "--note", "a line", "--note=another", "--seeds", "0"]
     assert report.training_command(script, argv) == "python benchmarks/small_data.py --models DCGAN --seeds 0"
     assert report.training_command(script, ["--notes", "x"]) == "python benchmarks/small_data.py --notes x"
+
+
+def test_runs_cache_round_trips_without_pictures_and_replaces_atomically(report, tmp_path):
+    path = tmp_path / "sub" / "results.json"
+    assert report.load_runs(path) == {}
+    report.save_runs({"a/seed0": {"fid": 12.5, "grid": [[0.0]]}}, path)
+    assert report.load_runs(path) == {"a/seed0": {"fid": 12.5}}
+    report.save_runs({"b": {"fid": 1.0}}, path)
+    assert report.load_runs(path) == {"b": {"fid": 1.0}} and sorted(p.name for p in path.parent.iterdir()) == ["results.json"]
