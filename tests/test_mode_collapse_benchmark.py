@@ -126,3 +126,14 @@ def test_cache_resumes_an_interrupted_benchmark_without_retraining(bench, tmp_pa
     assert "| GAN | 5 (5) |" in text and "| PacGAN | 5 (5) |" in text
     cached_gan = [r for s, r in bench.load_cache(cache)["results"].items() if s.model == "GAN"]
     assert all(np.array_equal(r["samples"], first["results"][r["spec"]]["samples"]) for r in cached_gan)
+
+
+def test_gap_to_published_rows_is_ours_minus_theirs(bench):
+    spec = bench.RunSpec(model="PacGAN", kind="ring8", seed=0, iterations=100)
+    metrics = {"modes": 6, "high_quality": 0.5, "reverse_kl": 0.17}
+    results = [{"spec": spec, "raw": metrics, "g_steps": 100, "fit_seconds": 1.0},
+               {"spec": bench.RunSpec(model="LSGAN", kind="ring8", seed=0, iterations=100), "raw": metrics,
+                "g_steps": 100, "fit_seconds": 1.0}]
+    text = bench.gap_to_published(results, ["ring8"])
+    assert "| PacGAN (PacGAN2) | ring8 | 100 | 6.0 / 7.9 ± 0.1 (-1.9) | 50.0 / 95.6 ± 2.0 (-45.6) | 0.17 / 0.07 ± 0.03 (+0.10) |" in text
+    assert "LSGAN" not in text  # no published row to compare with
