@@ -172,7 +172,8 @@ def plot_curves(results: dict[str, dict[str, Any]], path: Path) -> Path:
     for result in sorted(results.values(), key=lambda r: r["key"]):
         curve = result["curve"]
         axis.plot([p["minutes"] for p in curve], [p["fid"] for p in curve], marker="o",
-                  label=f"{result['model']} ({result['threads']} thread{'s' if result['threads'] > 1 else ''})")
+                  label=f"{result['model']}, {result['minutes']:g} min, {result['threads']} thread"
+                        f"{'s' if result['threads'] > 1 else ''}")
     axis.axhline(TARGET_FID, color="k", linestyle="--", linewidth=1, label=f"target {TARGET_FID:g}")
     axis.set_yscale("log")
     axis.set_xlabel("training minutes (evaluation excluded)")
