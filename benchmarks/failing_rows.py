@@ -104,7 +104,7 @@ def _recon(autoencoder, x: torch.Tensor) -> torch.Tensor:
 
 def train_plain(name: str, kind: str, seed: int, iterations: int = ITERATIONS, eval_every: int = EVAL_EVERY,
                 num_eval: int = NUM_EVAL) -> dict[str, Any]:
-    """Recipe ``name`` of ``RECIPES`` in a plain loop: one D step, then one G step, per batch of 100."""
+    """Recipe ``name`` of ``RECIPES`` in a plain loop, one D and one G update per batch of 100."""
     from gan_lightning.data.toy2d import mixture_modes, sample_mixture
 
     recipe = RECIPES[name]
@@ -122,11 +122,24 @@ def train_plain(name: str, kind: str, seed: int, iterations: int = ITERATIONS, e
     for step in range(1, iterations + 1):
         real = points[torch.randint(len(points), (100,), generator=rng)]
         fake = generator(_latent(recipe, 100, rng))
-        # ---- D step
         if recipe["loss"] == "began":
-            loss_real, loss_fake = _recon(discriminator, real).mean(), _recon(discriminator, fake.detach()).mean()
+            # carpedm20's order: one forward pass, D's and G's gradients from it, both steps at once;
+            # k from the same losses, after the steps.
+            loss_real, g_loss = _recon(discriminator, real).mean(), _recon(discriminator, fake).mean()
+            loss_fake = _recon(discriminator, fake.detach()).mean()
             d_loss = loss_real - k * loss_fake
+            opt_d.zero_grad(set_to_none=True)
+            opt_g.zero_grad(set_to_none=True)
+            g_grads = torch.autograd.grad(g_loss, list(generator.parameters()))
+            d_loss.backward()
+            for param, grad in zip(generator.parameters(), g_grads):
+                param.grad = grad
+            opt_d.step()
+            opt_g.step()
+            balance = recipe["gamma"] * float(loss_real.detach()) - float(loss_fake.detach())
+            k = min(max(k + recipe["lambda_k"] * balance, 0.0), 1.0)
         else:
+            # the DRAGAN notebook's order: a D step, then a G step on fresh noise through the updated D
             real_logits, fake_logits = discriminator(real), discriminator(fake.detach())
             d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
                       + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
@@ -137,22 +150,16 @@ def train_plain(name: str, kind: str, seed: int, iterations: int = ITERATIONS, e
                 alpha = torch.rand(real.size(0), 1, generator=rng)
                 x_hat = (real + alpha * (perturbed - real)).requires_grad_(True)
                 (grad,) = torch.autograd.grad(discriminator(x_hat).sum(), x_hat, create_graph=True)
-                penalty = (grad.norm(2, dim=1) - recipe.get("center", 1.0)).pow(2).mean()
+                penalty = (grad.norm(2, dim=1) - 1).pow(2).mean()
                 d_loss = d_loss + recipe["gp_weight"] * penalty
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        # ---- G step (and BEGAN's controller, from the D step's losses)
-        if recipe["loss"] == "began":
-            g_loss = _recon(discriminator, fake).mean()
-            balance = recipe["gamma"] * float(loss_real.detach()) - float(loss_fake.detach())
-            k = min(max(k + recipe["lambda_k"] * balance, 0.0), 1.0)
-        else:
-            logits = discriminator(fake)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            logits = discriminator(generator(_latent(recipe, 100, rng)))
             g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
         if step % eval_every == 0 or step == iterations:
             generator.eval()
             with torch.no_grad():
@@ -369,7 +376,8 @@ python benchmarks/failing_rows.py --report-only   # rebuilds this section from b
   D MLP 3x200 LeakyReLU 0.2 without normalisation (DRAGAN, GAN); BEGAN's D the MLP autoencoder 3x200 ELU down to a
   code of `code_dim`, mirrored up (our `experiments/began/ring8.yaml` uses `code_dim: 1`).
 - *Plain loop*: `train_plain` in this script, plain PyTorch (no Lightning), the authors' recipe; z ~ U[-1, 1] for DRAGAN
-  and BEGAN as in both reference codes, N(0, 1) for GAN. *Ours*: our Lightning model with `mode_collapse.py`'s protocol
+  and BEGAN as in both reference codes, N(0, 1) for GAN; DRAGAN and GAN: a D step, then a G step on fresh noise (the
+  notebook's order); BEGAN: both updates from one forward pass (carpedm20's order). *Ours*: our Lightning model with `mode_collapse.py`'s protocol
   (`run_ours`; the committed rows of section `mode_collapse` for the authors' recipes). Scores: `ModeCoverage2D` of 2,500
   raw-G samples in eval mode (modes with a sample within 3 std = 0.03; high-quality % = samples within 0.03 of a mode);
   mean ± sample std over seeds.
@@ -435,8 +443,9 @@ code) and Berthelot et al. 2017, section 3. Ours: `gan_lightning/models/began.py
 | z | U[-1, 1], 64 | N(0, 1), 2 (toy) |
 | D | conv autoencoder, ELU, linear code of 64, no BatchNorm | MLP autoencoder 3x200 ELU, code 1 on 2-D data |
 
-Differences: the update order (simultaneous vs alternating), z's law and lr 8e-5 vs the paper's 1e-4: none is the cause, the
-plain loop with the paper's recipe (U[-1, 1] z, simultaneous-order irrelevant at lr 1e-4 per step) fails the same way. Nothing to fix.
+Differences: the update order (carpedm20: simultaneous; ours: D, then G), z's law, and carpedm20's lr 8e-5 against the
+paper's 1e-4. The plain loop takes carpedm20's order and z with the paper's lr, and fails the same way as ours: none of
+them is the cause. Nothing to fix.
 
 {results_table(runs, ["committed BEGAN", "plain: BEGAN (paper)", "plain: BEGAN lambda_k=0.1", "ours: BEGAN lambda_k=0.1", "plain: BEGAN code_dim=2", "plain: GAN"], iterations)}
 
@@ -480,6 +489,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
     parser.add_argument("--plots", type=Path, default=OUT_DIR)
     parser.add_argument("--report-only", action="store_true", help="rebuild the section from --results")
+    parser.add_argument("--rerun", action="store_true", help="train again the runs already in --results")
     return parser.parse_args(argv)
 
 
@@ -498,6 +508,8 @@ def main(argv=None) -> None:
                 todo += [("plain", recipe, seed) for seed in range(seeds)]
         if args.only in ("all", "ours"):
             todo += [("ours", label, seed) for label in OURS if label in chosen for seed in range(args.variant_seeds)]
+        if not args.rerun:  # runs already in the cache are kept (an interrupted run resumes)
+            todo = [item for item in todo if run_key(item[0], item[1], "ring8", item[2]) not in runs]
         for impl, recipe, seed in todo:
             run = (train_plain(recipe, "ring8", seed, args.iterations, args.eval_every) if impl == "plain"
                    else run_ours(recipe, "ring8", seed, args.iterations))
