@@ -80,7 +80,7 @@ def test_report(bench, tmp_path):
                                       "load": "1.0", "minutes": 2.0}}
     out = tmp_path / "RESULTS.md"
     out.write_text("# Benchmark results\n\n<!-- begin: other -->\nkept\n<!-- end: other -->\n")
-    text = bench.write_report(results, out, "python benchmarks/failing_rows.py")
+    text = bench.write_report(results, out)
     written = out.read_text()
     assert "<!-- begin: failing_rows -->" in written and "kept" in written
     assert "### DRAGAN: verdict **cause shown**" in text and "kodalinaveen3/DRAGAN" in text
@@ -88,3 +88,22 @@ def test_report(bench, tmp_path):
     assert "| plain loop: DRAGAN lambda=0 | 1500 | 1 | 5.0 ± 0.0 | 10.0 ± 0.0 | 5/10 | 1 |" in text
     assert "| ours (Lightning): BEGAN lambda_k=0.1 | 1500 | not run |" in text
     assert "| ours (Lightning, section `mode_collapse`): DRAGAN | 1500 | 3 | 0.0 ± 0.0 |" in text
+
+
+def test_line_projection_l1(bench):
+    # best line: an axis through two modes; residual |sin θ| on one coordinate, mean over the 2 coordinates
+    expected = (4 * 2 ** -0.5 + 2) / 8 / 2
+    assert bench.line_projection_l1("ring8") == pytest.approx(expected, abs=1e-4)
+
+
+def test_report_mnist_branches(bench, tmp_path):
+    runs = {f"plain/{name}/ring8/0": fake_run(0 if "(" in name else 5) for name in bench.RECIPES}
+    results = {"runs": runs, "meta": {"iterations": 1500, "seeds": 1, "variant_seeds": 1}}
+    text = bench.write_report(results, tmp_path / "R.md")
+    assert "Not re-measured" in text
+    runs["mnist/DRAGAN lambda=0/mnist5k/0"] = {"fid": 200.0, "classes": 10, "kl_to_uniform": 0.2, "seconds": 90,
+                                              "iterations": 600}
+    text = bench.write_report(results, tmp_path / "R.md")
+    assert "FID 200.0 and 10 classes" in text and "holds the row back" in text
+    runs["mnist/DRAGAN lambda=0/mnist5k/0"]["classes"] = 3
+    assert "budget row" in bench.write_report(results, tmp_path / "R.md")
