@@ -104,6 +104,6 @@ def test_report_mnist_branches(bench, tmp_path):
     runs["mnist/DRAGAN lambda=0/mnist5k/0"] = {"fid": 200.0, "classes": 10, "kl_to_uniform": 0.2, "seconds": 90,
                                               "iterations": 600}
     text = bench.write_report(results, tmp_path / "R.md")
-    assert "FID 200.0 and 10 classes" in text and "holds the row back" in text
+    assert "FID 200.0 and 10 class(es)" in text and "holds the row back" in text
     runs["mnist/DRAGAN lambda=0/mnist5k/0"]["classes"] = 3
-    assert "budget row" in bench.write_report(results, tmp_path / "R.md")
+    assert "not the penalty" in bench.write_report(results, tmp_path / "R.md")
