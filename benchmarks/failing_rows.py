@@ -257,8 +257,14 @@ def load_results(path: Path = RESULTS_JSON) -> dict[str, Any]:
 
 
 def save_results(results: dict[str, Any], path: Path = RESULTS_JSON) -> None:
+    """One line per run; sample coordinates rounded to 1e-4 (a hundredth of a mode's std)."""
+    for run in results["runs"].values():
+        if "samples" in run:
+            run["samples"] = [[round(float(v), 4) for v in point] for point in run["samples"]]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1, allow_nan=True))
+    lines = [f"  {json.dumps(key)}: {json.dumps(run, allow_nan=True)}" for key, run in results["runs"].items()]
+    meta = json.dumps(results.get("meta", {}), indent=1)
+    path.write_text('{"meta": ' + meta + ',\n "runs": {\n' + ",\n".join(lines) + "\n }\n}\n")
 
 
 def run_key(impl: str, recipe: str, kind: str, seed: int) -> str:

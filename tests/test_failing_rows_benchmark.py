@@ -107,3 +107,12 @@ def test_report_mnist_branches(bench, tmp_path):
     assert "FID 200.0 and 10 class(es)" in text and "holds the row back" in text
     runs["mnist/DRAGAN lambda=0/mnist5k/0"]["classes"] = 3
     assert "not the penalty" in bench.write_report(results, tmp_path / "R.md")
+
+
+def test_cache_round_trip(bench, tmp_path):
+    results = {"meta": {"iterations": 3}, "runs": {"plain/GAN/ring8/0": dict(fake_run(8), samples=[[0.123456, -1.0]])}}
+    path = tmp_path / "results.json"
+    bench.save_results(results, path)
+    loaded = bench.load_results(path)
+    assert loaded["meta"] == {"iterations": 3} and loaded["runs"]["plain/GAN/ring8/0"]["samples"] == [[0.1235, -1.0]]
+    assert loaded["runs"]["plain/GAN/ring8/0"]["modes"] == 8
