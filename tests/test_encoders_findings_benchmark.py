@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from conftest import benchmark_script
 
@@ -89,3 +90,20 @@ def test_bigan_verdict_needs_a_significant_gain_over_random(bench):
     assert bench.bigan_verdict(_bigan(random, worse))["text"] == "not reached"
     end = bench.bigan_verdict(_bigan(random, better))["end"]
     assert end["delta_knn5"] == pytest.approx(0.15) and end["mcnemar_knn5"]["first_only"] == 15
+
+
+def test_probes_do_not_change_training(bench):
+    """A probed run ends with the same weights, bitwise, as the same run without probes (the probe runs
+    in eval mode under no_grad and draws no random numbers: a curve is one run's, not a perturbed one)."""
+    spec = bench.RUNS["bigan_recipe_s0"]
+    bench.RUNS["tiny_bigan"] = {**spec, "overrides": TINY_OVERRIDES["BiGAN"]}
+    try:
+        probed = bench.run_one("tiny_bigan", 3, 1, keep_model=True)
+        plain = bench.run_one("tiny_bigan", 3, 0, keep_model=True)
+    finally:
+        del bench.RUNS["tiny_bigan"]
+    assert list(probed["curve"]) == ["0", "1", "2", "3"] and plain["curve"] == {}
+    probed_state, plain_state = probed["model"].state_dict(), plain["model"].state_dict()
+    assert probed_state.keys() == plain_state.keys()
+    for key, value in probed_state.items():
+        assert torch.equal(value, plain_state[key]), key
