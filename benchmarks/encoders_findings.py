@@ -169,15 +169,17 @@ def run_one(name: str, steps: int, every: int, keep_model: bool = False) -> dict
 
 # ----------------------------------------------------------------------------- verdicts
 def infogan_verdict(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Best end purity, the spread over seeds within an arm and the gap between arms at each run's end."""
-    ends = {(r["arm"], r["seed"]): r["curve"][str(r["steps"])]["heldout"]["purity"] for r in runs}
+    """Best purity, the spread over seeds within an arm and the gap between arms, all at the
+    common budget (the shortest run's length: every run is probed there)."""
+    common = min((r["steps"] for r in runs), default=0)
+    ends = {(r["arm"], r["seed"]): r["curve"][str(common)]["heldout"]["purity"] for r in runs}
     best = max(ends.values()) if ends else math.nan
-    seeds_spread = {arm: max(v for (a, _), v in ends.items() if a == arm) - min(v for (a, _), v in ends.items() if a == arm)
-                    for arm in {a for a, _ in ends}}
+    by_arm = {arm: [v for (a, _), v in ends.items() if a == arm] for arm in {a for a, _ in ends}}
+    seeds_spread = {arm: max(values) - min(values) for arm, values in by_arm.items() if len(values) > 1}
     arm_gap = {seed: ends[("authors", seed)] - ends[("recipe", seed)]
                for (_, seed) in ends if ("authors", seed) in ends and ("recipe", seed) in ends}
     reached = best >= PURITY_CLAIM
-    return {"best": best, "reached": reached, "seed_spread": seeds_spread, "arm_gap": arm_gap,
+    return {"best": best, "reached": reached, "seed_spread": seeds_spread, "arm_gap": arm_gap, "common_steps": common,
             "text": "reached" if reached else "not reached"}
 
 
@@ -227,7 +229,8 @@ def infogan_section(runs: list[dict[str, Any]], commands: list[str]) -> str:
     spread = "; ".join(f"{arm}: {100 * v:.1f} points" for arm, v in sorted(verdict["seed_spread"].items()))
     gap = "; ".join(f"seed {s}: {100 * v:+.1f} points" for s, v in sorted(verdict["arm_gap"].items()))
     earlier = "; ".join(f"{it} iterations: {_pct(p)} ({src})" for it, p, src in EARLIER_INFOGAN)
-    budget = runs[0]["steps"] if runs else 0
+    budget = ", ".join(sorted({f"{r['steps']:,}" for r in runs}))
+    max_purity = max((p["heldout"]["purity"] for r in runs for p in r["curve"].values()), default=math.nan)
     return f"""## InfoGAN's cluster purity: budget, seed and the authors' recipe (issue 16)
 
 Written by `benchmarks/encoders_findings.py`; do not edit by hand. Commands (from the repository root;
@@ -249,21 +252,53 @@ each run is cached in `benchmarks/encoders_findings/results.json` when it ends):
 | Noise z | **U[-1, 1]^62** | N(0, I)^62 | arm `authors`: U[-1, 1] (`noise_distribution="uniform"`, new) |
 | Codes | 1 x Categorical(10), 2 x U[-1, 1] | same | same |
 | Adam | lr D 2e-4, G 1e-3, beta1 0.5 | same | same |
-| Batch, length | 128; 50 "epochs" x 100 updates = **5,000 iterations**, 640,000 images (11.6 passes over TF's 55,000 training digits) | 64; 6,000 iterations, 384,000 images (85 passes over 4,500 digits) | {budget} iterations a run |
+| Batch, length | 128; 50 "epochs" x 100 updates = **5,000 iterations**, 640,000 images (11.6 passes over TF's 55,000 training digits) | 64; 6,000 iterations, 384,000 images (85 passes over 4,500 digits) | {budget} iterations a run (CPU budget) |
 
-- Runs: seed 0 and 1 of each arm, {budget} iterations, probed every {runs[0]['every'] if runs else 0} iterations;
+- Runs: {len(runs)} (arm, seed) pairs below, {budget} iterations, probed every {runs[0]['every'] if runs else 0} iterations;
   purity of Q's categorical code on the 500 held-out digits (each code value -> its majority digit).
   Fit seconds (one thread, Linux {platform.machine()}, {os.cpu_count()} CPUs shared with other jobs, niced): {fits}.
-- The same recipe and seed 0 measured earlier at longer budgets, by the code of commit 50ce439 (the data sampler
+- The same recipe and seed 0 measured earlier at longer budgets, by the code of commit 50ce439 or before (the data sampler
   and the training loop have changed since, so those runs drew other batches): {earlier}.
-- Spread between the two seeds at the end, per arm: {spread or "n/a"}. Authors' arm minus recipe, same seed: {gap or "n/a"}.
+- At {verdict['common_steps']:,} iterations (every run's probe): spread between the seeds, per arm: {spread or "n/a"}; authors' arm minus recipe, same seed: {gap or "n/a"}.
 
 Held-out purity by iteration:
 
 {chr(10).join(lines)}
 
-**Verdict: {verdict['text']}** (the paper's ~95 %; best end purity here {_pct(verdict['best'])}).
+**Verdict: {verdict['text']}** (the paper's ~95 %; best purity at {verdict['common_steps']:,} iterations {_pct(verdict['best'])}, best anywhere in these runs {_pct(max_purity)}). {infogan_cause(runs, verdict)}
 """
+
+
+def infogan_cause(runs: list[dict[str, Any]], verdict: dict[str, Any]) -> str:
+    """What the numbers say about seed, recipe and budget."""
+    parts = []
+    spread = verdict["seed_spread"]
+    if spread:
+        parts.append(f"Seed: at {verdict['common_steps']:,} iterations the two seeds are " + ", ".join(
+            f"{100 * v:.1f} points apart ({arm})" for arm, v in sorted(spread.items())) + ".")
+    if verdict["arm_gap"]:
+        gaps = [100 * v for _, v in sorted(verdict["arm_gap"].items())]
+        widest = 100 * max(spread.values()) if spread else math.nan
+        size = "no larger than" if max(abs(g) for g in gaps) <= widest else "larger than"
+        parts.append(f"Recipe: at {verdict['common_steps']:,} iterations the authors' latent spec moves the purity by "
+                     + " / ".join(f"{g:+.1f}" for g in gaps) + f" points (seed {' / '.join(str(k) for k in sorted(verdict['arm_gap']))}), "
+                     f"{size} the seed spread.")
+    base = [r for r in runs if r["arm"] == "recipe" and r["seed"] == 0]
+    if base:
+        r = base[0]
+        start = r["curve"][str(r["steps"])]["heldout"]["purity"]
+        (it_a, p_a, _), (it_b, p_b, _) = EARLIER_INFOGAN
+        slope = (p_b - p_a) / (it_b - it_a) * 1000
+        needed = (PURITY_CLAIM - p_b) / slope * 1000 if slope > 0 else math.inf
+        parts.append(f"Budget: the recipe's seed 0 is at {_pct(start)} after {r['steps']:,} iterations, "
+                     f"{_pct(p_a)} after {it_a:,} and {_pct(p_b)} after {it_b:,}: {100 * slope:.1f} points per 1,000 "
+                     f"iterations at the end, so a straight line would need at least {needed:,.0f} more iterations to 95 % "
+                     f"(at least: the curve flattens).")
+    merged = [(r["arm"], r["seed"], r["curve"][str(r["steps"])]["heldout"]["unclaimed"]) for r in runs]
+    parts.append("Unclaimed digits at the end (digit -> the digit of the code value most of its examples go to): "
+                 + "; ".join(f"{arm} seed {seed}: " + (", ".join(f"{d} -> {v}" for d, v in u.items()) or "none")
+                             for arm, seed, u in merged) + ".")
+    return " ".join(parts)
 
 
 def bigan_section(run: dict[str, Any], commands: list[str]) -> str:
@@ -329,6 +364,7 @@ def bigan_cause(run: dict[str, Any]) -> str:
     (e0, h0), (e1, h1), (e400, h400) = AUTHORS_BIGAN_LOG[0], AUTHORS_BIGAN_LOG[1], AUTHORS_BIGAN_LOG[400]
     authors_its = 400 * AUTHORS_BIGAN_ITERS_PER_EPOCH
     ours_images, authors_images = run["steps"] * 64, authors_its * 128
+    hidden_start, hidden_end = run["curve"]["0"]["nn1_hidden"], run["curve"][str(run["steps"])]["nn1_hidden"]
     return (f"**Cause shown**: the claim's margin over a random encoder is small even in the authors' own run. Their "
             f"random E scores {e0:.2f} % / {h0:.2f} % (E(x) / last hidden layer); after one epoch "
             f"({AUTHORS_BIGAN_ITERS_PER_EPOCH} iterations) the trained E is *below* it ({e1 - e0:+.2f} / {h1 - h0:+.2f} "
@@ -336,7 +372,9 @@ def bigan_cause(run: dict[str, Any]) -> str:
             f"points above it: {round((e400 - e0) * 100)} / {round((h400 - h0) * 100)} of their 10,000 digits, about "
             f"{(e400 - e0) * 5:.0f} of our 500, far below what an exact McNemar test on 500 digits resolves. Our "
             f"{run['steps']:,} iterations at batch 64 ({ours_images:,} images, {ours_images / 50000:.1f} of their epochs, "
-            f"1/{authors_images / ours_images:.0f} of their images) sit where their own curve was at or below random. "
+            f"1/{authors_images / ours_images:.0f} of their images) sit where their own curve was at or below random; "
+            f"here too E's last hidden layer loses ground early ({100 * hidden_start:.1f} % -> {100 * hidden_end:.1f} % "
+            f"at iteration {run['steps']:,}), as theirs did in its first epoch ({h0:.2f} % -> {h1:.2f} %). "
             f"The paper's Table 1 number (about 97.4 % 1-NN, from memory: no stored copy of the paper's table was "
             f"found here) is close to the {h400:.2f} % of `NNC_e-` at epoch 400 in that log, {h400 - h0:+.2f} points "
             f"from their random encoder; on 4,500 memory digits instead of 50,000 every 1-NN number is lower "

@@ -70,6 +70,13 @@ def test_infogan_verdict_on_known_answers(bench):
     assert verdict["seed_spread"]["recipe"] == pytest.approx(0.10) and verdict["seed_spread"]["authors"] == pytest.approx(0.14)
     assert verdict["arm_gap"] == {0: pytest.approx(0.06), 1: pytest.approx(0.10)}
     assert bench.infogan_verdict([_info("recipe", 0, 0.95)])["text"] == "reached"
+    # runs of different lengths are compared where all were probed; an arm of one seed has no spread
+    longer = _info("recipe", 1, 0.99)
+    longer["steps"], longer["curve"]["20"] = 20, {"heldout": {"purity": 0.99}}
+    longer["curve"]["10"]["heldout"]["purity"] = 0.50
+    verdict = bench.infogan_verdict([_info("recipe", 0, 0.60), longer, _info("authors", 0, 0.70)])
+    assert verdict["common_steps"] == 10 and verdict["text"] == "not reached" and verdict["best"] == 0.70
+    assert verdict["seed_spread"] == {"recipe": pytest.approx(0.10)} and verdict["arm_gap"] == {0: pytest.approx(0.10)}
 
 
 def _bigan(random_bits, trained_bits):
