@@ -49,6 +49,7 @@ from report import command_line, replace_section  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "benchmarks" / "encoders_findings" / "results.json"
+HELDOUT_DIGITS = 500  # MNIST5k's held-out split
 PURITY_CLAIM = 0.95  # the paper: 5 % error when each code value is matched to a digit
 # The authors' MNIST latent spec and code weights (openai/InfoGAN, launchers/run_mnist_exp.py and
 # infogan/misc/distributions.py): noise Uniform(62); codes Categorical(10) and two Uniform(1,
@@ -179,7 +180,10 @@ def infogan_verdict(runs: list[dict[str, Any]]) -> dict[str, Any]:
     arm_gap = {seed: ends[("authors", seed)] - ends[("recipe", seed)]
                for (_, seed) in ends if ("authors", seed) in ends and ("recipe", seed) in ends}
     reached = best >= PURITY_CLAIM
-    return {"best": best, "reached": reached, "seed_spread": seeds_spread, "arm_gap": arm_gap, "common_steps": common,
+    pairs = [(ends[("authors", seed)], ends[("recipe", seed)]) for seed in arm_gap]
+    standard_error = max((math.sqrt((a * (1 - a) + b * (1 - b)) / HELDOUT_DIGITS) for a, b in pairs), default=0.0)
+    noise = max([2 * standard_error, *seeds_spread.values()])
+    return {"best": best, "reached": reached, "seed_spread": seeds_spread, "arm_gap": arm_gap, "common_steps": common, "noise": noise,
             "text": "reached" if reached else "not reached"}
 
 
@@ -276,13 +280,14 @@ def infogan_cause(runs: list[dict[str, Any]], verdict: dict[str, Any]) -> str:
     if spread:
         parts.append(f"Seed: at {verdict['common_steps']:,} iterations the two seeds are " + ", ".join(
             f"{100 * v:.1f} points apart ({arm})" for arm, v in sorted(spread.items())) + ".")
+    noise = 100 * verdict["noise"]
     if verdict["arm_gap"]:
         gaps = [100 * v for _, v in sorted(verdict["arm_gap"].items())]
-        widest = 100 * max(spread.values()) if spread else math.nan
-        size = "no larger than" if max(abs(g) for g in gaps) <= widest else "larger than"
+        size = "within" if max(abs(g) for g in gaps) <= noise else "beyond"
         parts.append(f"Recipe: at {verdict['common_steps']:,} iterations the authors' latent spec moves the purity by "
                      + " / ".join(f"{g:+.1f}" for g in gaps) + f" points (seed {' / '.join(str(k) for k in sorted(verdict['arm_gap']))}), "
-                     f"{size} the seed spread.")
+                     f"{size} the noise of this comparison ({noise:.1f} points: the larger of the seed spread and twice the "
+                     f"standard error of a difference of two purities on {HELDOUT_DIGITS} digits).")
     base = [r for r in runs if r["arm"] == "recipe" and r["seed"] == 0]
     if base:
         r = base[0]
@@ -298,6 +303,23 @@ def infogan_cause(runs: list[dict[str, Any]], verdict: dict[str, Any]) -> str:
     parts.append("Unclaimed digits at the end (digit -> the digit of the code value most of its examples go to): "
                  + "; ".join(f"{arm} seed {seed}: " + (", ".join(f"{d} -> {v}" for d, v in u.items()) or "none")
                              for arm, seed, u in merged) + ".")
+    if not verdict["reached"]:
+        gaps = list(verdict["arm_gap"].values())
+        if gaps and max(gaps) > verdict["noise"]:
+            recipe = (f"the authors' latent spec helps ({100 * max(gaps):+.1f} points, beyond the noise) but ends far "
+                      "from 95 %")
+        elif gaps:
+            recipe = (f"the authors' latent spec and code weights do not close the gap ({100 * max(gaps):+.1f} points, "
+                      "within the noise; the recipe keeps its settings and `noise_distribution: uniform`, "
+                      "`continuous_weight: 1.0` give the authors' spec)")
+        else:
+            recipe = "the authors' latent spec was not measured against the recipe at the same seed"
+        parts.append(f"**Cause shown** (not reached; the code differences measured here do not explain it): {recipe}; "
+                     "purity climbs fast for the first ~750 iterations and then slowly, the seeds differ by several "
+                     "points and every run leaves digits that no code value claims (merged into another digit's "
+                     "value), so a longer budget alone would be slow to reach 95 % on this machine. Not tested "
+                     "here, and what still differs from the authors' run: their FC-1024 D and G at 28 px, batch "
+                     "128, and 55,000 training digits instead of 4,500.")
     return " ".join(parts)
 
 

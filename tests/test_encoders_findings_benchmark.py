@@ -69,6 +69,7 @@ def test_infogan_verdict_on_known_answers(bench):
     assert verdict["text"] == "not reached" and verdict["best"] == 0.80
     assert verdict["seed_spread"]["recipe"] == pytest.approx(0.10) and verdict["seed_spread"]["authors"] == pytest.approx(0.14)
     assert verdict["arm_gap"] == {0: pytest.approx(0.06), 1: pytest.approx(0.10)}
+    assert verdict["noise"] == pytest.approx(0.14)  # the widest seed spread beats 2 standard errors (0.061)
     assert bench.infogan_verdict([_info("recipe", 0, 0.95)])["text"] == "reached"
     # runs of different lengths are compared where all were probed; an arm of one seed has no spread
     longer = _info("recipe", 1, 0.99)
@@ -77,6 +78,9 @@ def test_infogan_verdict_on_known_answers(bench):
     verdict = bench.infogan_verdict([_info("recipe", 0, 0.60), longer, _info("authors", 0, 0.70)])
     assert verdict["common_steps"] == 10 and verdict["text"] == "not reached" and verdict["best"] == 0.70
     assert verdict["seed_spread"] == {"recipe": pytest.approx(0.10)} and verdict["arm_gap"] == {0: pytest.approx(0.10)}
+    assert verdict["noise"] == pytest.approx(0.10)
+    close = bench.infogan_verdict([_info("recipe", 0, 0.50), _info("authors", 0, 0.58)])
+    assert close["noise"] == pytest.approx(2 * ((0.25 + 0.58 * 0.42) / 500) ** 0.5)  # no seed spread: 2 standard errors
 
 
 def _bigan(random_bits, trained_bits):
