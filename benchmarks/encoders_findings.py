@@ -10,8 +10,9 @@ generator EMA 0.999 of the recipes) with a probe that measures it at fixed itera
 training (``--every``), so one run gives a learning curve at the cost of one run.
 
 - InfoGAN runs: the recipe, and the recipe with the latent spec and loss weights of the authors'
-  MNIST code (``AUTHORS_INFOGAN``: U[-1, 1] noise, fixed-std continuous codes weighted 1), each
-  with seeds 0 and 1. Probe: Q's categorical code of the 500 held-out digits (and of the 4,500
+  MNIST code (``AUTHORS_INFOGAN``: U[-1, 1] noise, fixed-std continuous codes weighted 1), seeds 0
+  and 1 of each defined (the committed cache has the recipe's seeds 0 and 1 and the authors' seed 0:
+  the CPU budget of issue 16's round; arms are compared at the shortest run's length). Probe: Q's categorical code of the 500 held-out digits (and of the 4,500
   training digits), each code value mapped to its majority digit; purity, how many digits are
   some value's majority, and where each unclaimed digit went.
 - BiGAN run: the recipe, seed 0. Probe: E(x) of the held-out digits classified by the training
