@@ -421,3 +421,28 @@ def test_cli_samples_a_cgan_checkpoint_with_labels(fitted, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert Image.open(out).size == (3 * 30 + 2, 2 * 30 + 2)
+
+
+def test_infogan_uniform_noise_and_the_authors_code_weights():
+    """``noise_distribution="uniform"``: z ~ U[-1, 1] as in openai/InfoGAN's MNIST latent spec, in
+    training draws, seeded draws and the fixed grid noise; the codes are untouched. With
+    ``continuous_loss="mse"`` and weight 1 the continuous term equals the authors' fixed-std
+    Gaussian negative log-likelihood summed over the 2 codes, less its constant."""
+    normal = make("InfoGAN")
+    uniform = make("InfoGAN", noise_distribution="uniform", continuous_loss="mse")
+    for z in (uniform.sample_noise(4000), uniform.sample_noise(4000, rng=torch.Generator().manual_seed(0)),
+              uniform.fixed_noise):
+        noise, categorical, continuous = uniform.split_latent(z)
+        assert noise.min() >= -1 and noise.max() <= 1 and continuous.abs().max() <= 1
+    noise = uniform.split_latent(uniform.sample_noise(4000, rng=torch.Generator().manual_seed(0)))[0]
+    assert abs(noise.std().item() - 3 ** -0.5) < 0.01  # U[-1, 1]: std 1 / sqrt(3)
+    assert normal.split_latent(normal.sample_noise(4000))[0].abs().max() > 2  # the default stays N(0, I)
+    torch.testing.assert_close(normal.split_latent(normal.fixed_noise)[1], uniform.split_latent(uniform.fixed_noise)[1])
+    with pytest.raises(ValueError, match="noise_distribution"):
+        make("InfoGAN", noise_distribution="laplace")
+
+    z = uniform.sample_noise(64, rng=torch.Generator().manual_seed(1))
+    q_out = torch.randn(64, 12, generator=torch.Generator().manual_seed(2))
+    mean, codes = q_out[:, 10:], uniform.split_latent(z)[2]
+    authors = (0.5 * ((codes - mean) ** 2).sum(dim=1)).mean()  # -log N(c; mean, 1) summed over codes, no constant
+    torch.testing.assert_close(uniform.information_loss(q_out, z)["info_continuous"], authors)

@@ -26,6 +26,13 @@ continuous code took over the digit identity (a traversal of c_1 turned 6s into 
 and the categorical code's cluster purity was 45.6 % after 4,000 iterations, against 59.0 %
 with the recipe's setting (measured on the 500 held-out digits, seed 0).
 
+``noise_distribution`` is the law of the incompressible noise z: ``"normal"`` (N(0, I), the
+default, as every other model here) or ``"uniform"`` (U[-1, 1], the authors' MNIST code:
+``Uniform(62)`` in ``launchers/run_mnist_exp.py`` of github.com/openai/InfoGAN, whose latent spec
+also fixes the continuous codes' std, ``fix_std=True``, and weights every code's term by 1; with
+2 codes their 0.5 * squared error summed over codes is ``continuous_loss="mse"`` with weight 1).
+``benchmarks/encoders_findings.py`` measures that spec against the MNIST5k recipe.
+
 ``traversal_grid`` draws the paper's latent-traversal figure: one row per categorical
 value, one column per value of a continuous code, the other inputs held fixed.
 ``sample(labels=...)`` sets the categorical code to the given values.
@@ -63,17 +70,21 @@ class InfoGAN(GANModule):
         info_weight: float = 1.0,
         continuous_weight: float = 1.0,
         continuous_loss: Literal["gaussian_nll", "mse"] = "gaussian_nll",
+        noise_distribution: Literal["normal", "uniform"] = "normal",
         **kwargs,
     ) -> None:
         if noise_dim < 1 or categorical_dim < 2 or continuous_dim < 0:
             raise ValueError("InfoGAN needs noise_dim >= 1, categorical_dim >= 2 and continuous_dim >= 0")
         if continuous_loss not in ("gaussian_nll", "mse"):
             raise ValueError(f"model.continuous_loss must be 'gaussian_nll' or 'mse', got {continuous_loss!r}")
+        if noise_distribution not in ("normal", "uniform"):
+            raise ValueError(f"model.noise_distribution must be 'normal' or 'uniform', got {noise_distribution!r}")
         super().__init__(data_shape=data_shape, latent_dim=noise_dim + categorical_dim + continuous_dim, **kwargs)
         network_kind(self.data_shape, "dcgan")
         channels, size = self.data_shape[0], self.data_shape[1]
         self.noise_dim, self.categorical_dim, self.continuous_dim = noise_dim, categorical_dim, continuous_dim
         self.info_weight, self.continuous_loss, self.continuous_weight = info_weight, continuous_loss, continuous_weight
+        self.noise_distribution = noise_distribution
         q_outputs = categorical_dim + continuous_dim * (2 if continuous_loss == "gaussian_nll" else 1)
         self.generator = DCGANGenerator(self.latent_dim, channels, size, g_width)
         self.discriminator = AuxiliaryHeadDiscriminator(channels, size, d_width, q_outputs, q_hidden, d_norm)
@@ -81,9 +92,11 @@ class InfoGAN(GANModule):
         fixed = torch.Generator().manual_seed(4321)
         num = self.fixed_noise.size(0)
         continuous = torch.rand(num, continuous_dim, generator=fixed) * 2 - 1
+        noise = self.fixed_noise[:, :noise_dim]
+        if noise_distribution == "uniform":
+            noise = torch.rand(num, noise_dim, generator=fixed) * 2 - 1
         with torch.no_grad():
-            self.fixed_noise.copy_(self.join_latent(
-                self.fixed_noise[:, :noise_dim], torch.arange(num) % categorical_dim, continuous))
+            self.fixed_noise.copy_(self.join_latent(noise, torch.arange(num) % categorical_dim, continuous))
 
     # ------------------------------------------------------------------ latent codes
     def join_latent(self, noise: torch.Tensor, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
@@ -97,8 +110,15 @@ class InfoGAN(GANModule):
         return noise, one_hot.argmax(dim=1), continuous
 
     def sample_noise(self, num, rng=None, truncation=None):
-        """[z, c]: z ~ N(0, I) (truncated when asked), categorical c uniform, continuous c ~ U[-1, 1]."""
-        noise = super().sample_noise(num, rng, truncation)[:, : self.noise_dim]
+        """[z, c]: z ~ N(0, I) (truncated when asked) or U[-1, 1] (``noise_distribution``),
+        categorical c uniform, continuous c ~ U[-1, 1]."""
+        if self.noise_distribution == "uniform":
+            # truncation has no meaning for a bounded law: U[-1, 1] is already inside any t >= 1
+            shape = (num, self.noise_dim)
+            draw = torch.rand(*shape, device=self.device) if rng is None else torch.rand(*shape, generator=rng)
+            noise = (draw * 2 - 1).to(self.device)
+        else:
+            noise = super().sample_noise(num, rng, truncation)[:, : self.noise_dim]
         if rng is None:
             categorical = torch.randint(0, self.categorical_dim, (num,), device=self.device)
             continuous = torch.rand(num, self.continuous_dim, device=self.device) * 2 - 1
