@@ -75,13 +75,14 @@ def data_options(model: str) -> dict[str, Any]:
             "batch_size": int(init.get("batch_size", 64))}
 
 
-def build(spec: RunSpec):
-    """``(model, data module)`` of the recipe, the data shape linked as the CLI does."""
+def build(spec: RunSpec, **overrides):
+    """``(model, data module)`` of the recipe (``overrides``: model options changed from it), the data shape
+    linked as the CLI does."""
     from gan_lightning import models
     from gan_lightning.data import MNIST5k
 
     data = MNIST5k(**data_options(spec.model), seed=spec.seed)
-    kwargs = load_recipe(spec.model, RECIPE)["init_args"]
+    kwargs = dict(load_recipe(spec.model, RECIPE)["init_args"], **overrides)
     kwargs["data_shape"] = tuple(data.data_shape)
     return getattr(models, spec.model)(**kwargs), data
 

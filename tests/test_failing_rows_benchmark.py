@@ -116,3 +116,19 @@ def test_cache_round_trip(bench, tmp_path):
     loaded = bench.load_results(path)
     assert loaded["meta"] == {"iterations": 3} and loaded["runs"]["plain/GAN/ring8/0"]["samples"] == [[0.1235, -1.0]]
     assert loaded["runs"]["plain/GAN/ring8/0"]["modes"] == 8
+
+
+def test_mnist_variants_name_the_setting_that_restores_the_digits(bench):
+    def run(classes):
+        return {"fid": 100.0 + classes, "classes": classes, "kl_to_uniform": 0.1, "seconds": 1, "iterations": 600}
+
+    runs = {"mnist/DRAGAN lambda=0/mnist5k/0": run(1)}
+    assert bench.mnist_variants_text(runs) == ""  # one run: nothing to compare
+    runs["mnist/DRAGAN lambda=0, D BatchNorm/mnist5k/0"] = run(10)
+    runs["mnist/DRAGAN lambda=0, DCGAN's Adam/mnist5k/0"] = run(2)
+    text = bench.mnist_variants_text(runs)
+    assert "D BatchNorm alone restores the digits (10 classes)" in text
+    assert "DCGAN's Adam alone does not restore the digits (2 classes)" in text
+    assert "| DRAGAN lambda=0, D BatchNorm | gp_weight 0.0, d_norm batch | 600 | 110.0 | 10 |" in text
+    assert bench.mnist_picture("DRAGAN lambda=0") == "mnist5k_dragan_lambda0.png"
+    assert bench.mnist_picture("DRAGAN lambda=0, DCGAN's Adam") == "mnist5k_dragan_lambda0_dcgan_adam.png"
