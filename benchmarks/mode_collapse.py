@@ -66,7 +66,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "benchmarks") not in sys.path:  # benchmarks/report.py, also when imported by the tests
     sys.path.insert(0, str(REPO / "benchmarks"))
-from report import command_line, replace_section  # noqa: E402
+from report import replace_section, training_command  # noqa: E402
 EXPERIMENTS = REPO / "experiments"
 
 DEFAULT_MODELS = ("GAN", "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
@@ -638,6 +638,9 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         if kind in plots:
             rel = os.path.relpath(plots[kind], out.parent)
             lines += [f"![{kind} samples]({rel})", ""]
+    notes = getattr(args, "note", None) or []
+    if notes:
+        lines += ["Notes:", ""] + [f"- {note}" for note in notes] + [""]
     if args.section == DEFAULT_SECTION:
         lines += [BUDGET_NOTE, "", published_section(), ""]
     elif getattr(args, "published", False):
@@ -695,6 +698,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="runs in parallel, one thread each (default 1)")
     parser.add_argument("--ema", action=argparse.BooleanOptionalAction, default=True,
                         help="also keep an EMA of G (decay 0.999) and report its metrics (default on)")
+    parser.add_argument("--note", action="append", default=[],
+                        help="a line added to the report (repeatable; not part of the command it quotes)")
     parser.add_argument("--published", action="store_true",
                         help="also in a --section other than the default: the published tables and the gap of our "
                              "GAN / PacGAN rows to them")
@@ -740,7 +745,7 @@ def make_specs(args: argparse.Namespace) -> list[RunSpec]:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    command = command_line(__file__, argv)
+    command = training_command(__file__, argv)
     for model in args.models:  # fail before training when a recipe is missing
         for kind in args.data:
             load_recipe(model, kind)

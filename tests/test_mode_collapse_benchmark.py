@@ -137,3 +137,14 @@ def test_gap_to_published_rows_is_ours_minus_theirs(bench):
     text = bench.gap_to_published(results, ["ring8"])
     assert "| PacGAN (PacGAN2) | ring8 | 100 | 6.0 / 7.9 ± 0.1 (-1.9) | 50.0 / 95.6 ± 2.0 (-45.6) | 0.17 / 0.07 ± 0.03 (+0.10) |" in text
     assert "LSGAN" not in text  # no published row to compare with
+
+
+def test_notes_go_in_the_report_but_not_in_its_command(bench, tmp_path):
+    out = tmp_path / "RESULTS.md"
+    argv = ["--models", "GAN", "--data", "ring8", "--seeds", "1", "--iterations", "3", "--num-points", "200",
+            "--num-eval", "100", "--g-hidden", "8", "--d-hidden", "8", "--no-ema", "--out", str(out),
+            "--plots", str(tmp_path), "--section", "s", "--note", "first line", "--note=second line"]
+    bench.main(argv)
+    text = out.read_text()
+    assert "- first line" in text and "- second line" in text
+    assert "--note" not in text.split("```sh", 1)[1].split("```", 1)[0]
