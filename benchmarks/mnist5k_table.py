@@ -63,6 +63,7 @@ class RunSpec:
     num_eval: int = NUM_EVAL
     threads: int = 1
     digits_weights: str | None = None  # digits classifier file; None: the cached one (trained on first use)
+    overrides: tuple[tuple[str, Any], ...] = ()  # model options changed from the recipe, e.g. (("attention", False),)
 
 
 def data_options(model: str) -> dict[str, Any]:
@@ -96,14 +97,14 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     _quiet()
     torch.set_num_threads(spec.threads)
     L.seed_everything(spec.seed, workers=False, verbose=False)
-    model, data = build(spec)
+    model, data = build(spec, **dict(spec.overrides))
     fit_seconds = fit_exactly(model, data, spec.iterations, label=spec.model)
     results = evaluate_generator(
         model, data, ["fid", "classes"], num_samples=spec.num_eval, extractor="digits", use_ema=False,
         seed=EVAL_NOISE_SEED + spec.seed, progress=False, weights=spec.digits_weights,
     )
     grid = model.sample(GRID_SAMPLES, use_ema=False, rng=torch.Generator().manual_seed(EVAL_NOISE_SEED))
-    return {"spec": spec, "results": results, "grid": grid.detach().float().cpu(),
+    return {"spec": spec, "results": results, "grid": grid.detach().float().cpu(), "model": model,
             "image_size": data.image_size, "batch_size": data.batch_size,
             "g_steps": sum(1 for i in range(spec.iterations) if (i + 1) % model.critic_steps == 0),
             "fit_seconds": fit_seconds}

@@ -127,7 +127,8 @@ def recipe_path(model: str, kind: str) -> Path:
 
 def load_recipe(model: str, kind: str) -> dict[str, Any]:
     """The committed experiment file of ``model`` on ``kind``:
-    ``{"init_args", "max_steps", "data_class", "data_args"}``.
+    ``{"init_args", "max_steps", "data_class", "data_args", "ema"}`` (``ema``: the file's ``ema``
+    section, the EMA generator's options, or None).
 
     ``init_args`` are ready to pass to the model: numbers as numbers, ``betas`` a tuple (YAML
     has only lists; LightningCLI converts by the annotation, and so does this for the one
@@ -146,7 +147,8 @@ def load_recipe(model: str, kind: str) -> dict[str, Any]:
     return {"init_args": init_args,
             "max_steps": int(config.get("trainer", {}).get("max_steps", -1)),
             "data_class": str(data_section.get("class_path", "")).rsplit(".", 1)[-1],
-            "data_args": dict(data_section.get("init_args") or {})}
+            "data_args": dict(data_section.get("init_args") or {}),
+            "ema": config.get("ema")}
 
 
 def model_kwargs(spec: RunSpec) -> dict[str, Any]:

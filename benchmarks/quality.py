@@ -29,11 +29,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "benchmarks") not in sys.path:
     sys.path.insert(0, str(REPO / "benchmarks"))
+import small_data  # noqa: E402
 from mode_collapse import _quiet, load_recipe  # noqa: E402
 from report import load_runs, replace_section, save_runs, training_command  # noqa: E402
 
@@ -49,45 +51,29 @@ def run_key(model: str, minutes: float, threads: int, seed: int) -> str:
 
 
 def build(model_name: str):
-    """``(model, data, ema_callback)`` from the model's MNIST5k recipe."""
-    import yaml
-
-    from gan_lightning import models
+    """``(model, data, ema_callback)``: the model's MNIST5k recipe on all 4,500 training digits, and its EMA."""
     from gan_lightning.callbacks import EMACallback
-    from gan_lightning.data import MNIST5k
 
-    recipe = load_recipe(model_name, "mnist5k")
-    data_args = recipe["data_args"]
-    data = MNIST5k(image_size=int(data_args.get("image_size", 28)), channels=int(data_args.get("channels", 1)),
-                   batch_size=int(data_args.get("batch_size", 64)), seed=0)
-    model = getattr(models, model_name)(**dict(recipe["init_args"], data_shape=tuple(data.data_shape)))
-    config = yaml.safe_load((REPO / "experiments" / model_name.lower() / "mnist5k.yaml").read_text())
-    ema = EMACallback(**(config.get("ema") or {"decay": 0.999}))
-    return model, data, ema
+    model, data = small_data.build(model_name, None)
+    return model, data, EMACallback(**(load_recipe(model_name, "mnist5k")["ema"] or {"decay": 0.999}))
 
 
-class WallClockBudget:
+class WallClockBudget(L.Callback):
     """Evaluates every ``eval_every`` seconds of training and stops after ``budget`` seconds of it;
     the time spent evaluating is kept apart (``eval_seconds``)."""
 
     def __init__(self, budget: float, eval_every: float, evaluate) -> None:
-        import lightning as L
-
         self.budget, self.eval_every, self.evaluate = budget, eval_every, evaluate
         self.curve: list[dict[str, float]] = []
         self.eval_seconds = 0.0
         self.started = 0.0
         self.next_eval = eval_every
-        budget_self = self
 
-        class _Callback(L.Callback):
-            def on_train_start(self, trainer, pl_module) -> None:
-                budget_self.started = time.perf_counter()
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.started = time.perf_counter()
 
-            def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-                budget_self.step(trainer, pl_module)
-
-        self.callback = _Callback()
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.step(trainer, pl_module)
 
     def training_seconds(self) -> float:
         return time.perf_counter() - self.started - self.eval_seconds
@@ -111,8 +97,6 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     """Train one model for ``job["minutes"]`` of wall time; its FID curve and final numbers."""
     import tempfile
 
-    import lightning as L
-
     from gan_lightning.evaluation import evaluate_generator
 
     _quiet()
@@ -129,7 +113,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="gan_lightning_quality_") as root:
         trainer = L.Trainer(max_steps=-1, max_epochs=-1, logger=False, enable_checkpointing=False,
                             enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                            accelerator="cpu", devices=1, callbacks=[ema, budget.callback], default_root_dir=root)
+                            accelerator="cpu", devices=1, callbacks=[ema, budget], default_root_dir=root)
         trainer.fit(model, data)
     raw_fid = evaluate(model, use_ema=False)
     grid = model.sample(GRID_SAMPLES, use_ema=True, rng=torch.Generator().manual_seed(EVAL_NOISE_SEED))

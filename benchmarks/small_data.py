@@ -76,8 +76,8 @@ def run_key(model: str, size: int, augmentation: str, seed: int, iterations: int
     return f"{model}/n{size}/{augmentation}/seed{seed}/it{iterations}"
 
 
-def build(model_name: str, size: int):
-    """``(model, data)``: the model's MNIST recipe on a ``size``-digit training subset."""
+def build(model_name: str, size: int | None):
+    """``(model, data)``: the model's MNIST recipe on a ``size``-digit training subset (None: all 4,500)."""
     from gan_lightning import models
     from gan_lightning.data import MNIST5k
 

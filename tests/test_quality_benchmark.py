@@ -38,7 +38,7 @@ def test_the_budget_counts_training_time_only(monkeypatch):
         return 100.0 - len(evaluated)
 
     budget = quality.WallClockBudget(budget=120.0, eval_every=60.0, evaluate=evaluate)
-    budget.callback.on_train_start(None, None)           # t = 0
+    budget.on_train_start(None, None)           # t = 0
     trainer = _Trainer(global_step=1)
     budget.step(trainer, "m")                            # 50 s trained: no evaluation
     assert evaluated == [] and not trainer.should_stop

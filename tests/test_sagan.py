@@ -157,6 +157,40 @@ def test_bad_attention_resolution_lists_the_allowed_ones():
     assert tiny(28, attention_resolution=7, pool_keys=False).generator.attention_resolution == 7
 
 
+def _without_attention(net: nn.Module) -> list[torch.Tensor]:
+    """``net``'s parameters and buffers in order, those of its attention block left out."""
+    block = net.attention
+    skip = set() if block is None else {id(t) for t in [*block.parameters(), *block.buffers()]}
+    return [t for t in [*net.parameters(), *net.buffers()] if id(t) not in skip]
+
+
+def test_attention_false_is_the_same_networks_without_the_block():
+    """The ablation baseline: no attention module, no gamma logged, and otherwise the same networks:
+    with the same weights its G and D compute what SAGAN's do while gamma is 0 (its initial value)."""
+    with_block, without = tiny(32), tiny(32, attention=False)
+    for net in (without.generator, without.discriminator):
+        assert net.attention is None and not any(isinstance(m, SelfAttention2d) for m in net.modules())
+        weighted, normalised = sn_layers(net)
+        assert normalised == weighted  # spectral norm stays on every layer
+    for source, target in ((with_block.generator, without.generator), (with_block.discriminator, without.discriminator)):
+        pairs = list(zip(_without_attention(source), _without_attention(target), strict=True))
+        assert all(a.shape == b.shape for a, b in pairs)
+        with torch.no_grad():
+            for a, b in pairs:
+                b.copy_(a)
+    with_block.eval(), without.eval()
+    z = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
+    images = with_block.generator(z)
+    assert torch.equal(images, without.generator(z))
+    assert torch.equal(with_block.discriminator(images), without.discriminator(images))
+    # once gamma moves, the block changes G's output: the switch is what differs
+    with_gamma(with_block.generator.attention, 0.5)
+    assert not torch.allclose(with_block.generator(z), images)
+    real, fake = torch.zeros(2, 1, 32, 32), torch.ones(2, 1, 32, 32)
+    assert "d_attention_gamma" not in without.discriminator_loss(real, fake)
+    assert set(without.generator_loss(real, fake)) == {"g_loss"}
+
+
 # ----------------------------------------------------------------------------- losses and recipe
 def test_hinge_losses_of_d_and_g():
     model = tiny()

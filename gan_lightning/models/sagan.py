@@ -42,25 +42,34 @@ class SAGAN(GANModule):
         attention_resolution: int | None = None,
         pool_keys: bool = True,
         g_spectral_norm: bool = True,
+        attention: bool = True,
         **kwargs,
     ) -> None:
         """``attention_resolution``: the feature-map size of G and D where the attention block goes
         (None: image_size / 2). ``pool_keys``: max-pool keys and values 2x2 as the reference code
-        (False: the paper's formula, every position). ``g_spectral_norm=False``: SNGAN's G, for ablation."""
+        (False: the paper's formula, every position). ``g_spectral_norm=False``: SNGAN's G, for ablation.
+        ``attention=False``: no attention block in G or D, the paper's baseline (its Table 1 "no attention"
+        column: the same networks and training with spectral norm only)."""
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         if len(self.data_shape) != 3 or self.data_shape[1] != self.data_shape[2]:
             raise ValueError(f"SAGAN needs square images (C, H, H); data_shape is {self.data_shape}")
         channels, size = self.data_shape[0], self.data_shape[1]
         self.generator = SAGANGenerator(latent_dim, channels, size, g_width, attention_resolution,
-                                        spectral_norm=g_spectral_norm, pool_keys=pool_keys)
-        self.discriminator = SAGANDiscriminator(channels, size, d_width, attention_resolution, pool_keys=pool_keys)
+                                        spectral_norm=g_spectral_norm, pool_keys=pool_keys, attention=attention)
+        self.discriminator = SAGANDiscriminator(channels, size, d_width, attention_resolution, pool_keys=pool_keys,
+                                                attention=attention)
 
     def discriminator_loss(self, real, fake, labels=None):
         real_out, fake_out = self.discriminate(real), self.discriminate(fake)
         return {"d_loss": hinge_d(real_out, fake_out), "d_real": real_out.mean(), "d_fake": fake_out.mean(),
-                "d_attention_gamma": self.discriminator.attention.gamma.detach()}
+                **_gamma("d_attention_gamma", self.discriminator)}
 
     def generator_loss(self, real, fake, labels=None):
-        # gamma: how much non-local evidence G uses (0 at the start)
-        return {"g_loss": hinge_g(self.discriminate(fake)),
-                "g_attention_gamma": self.generator.attention.gamma.detach()}
+        return {"g_loss": hinge_g(self.discriminate(fake)), **_gamma("g_attention_gamma", self.generator)}
+
+
+def _gamma(name: str, net) -> dict:
+    """``{name: gamma}`` of ``net``'s attention block, logged: how much non-local evidence it uses (0 at the
+    start); empty without attention."""
+    block = net.attention
+    return {} if block is None else {name: block.gamma.detach()}

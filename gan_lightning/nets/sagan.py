@@ -6,7 +6,8 @@ transposed convolutions with BatchNorm + ReLU and a tanh output, D of strided co
 LeakyReLU 0.1 and no normalization; spectral norm on every convolution of both (the paper's section
 4 applies it to G as well as D). The attention block sits after the layer that produces
 ``attention_resolution`` in G and after the layer that produces the same resolution in D, as in the
-authors' code (G and D attend at 32x32 of a 128 px image). Sized for 4*2^k and 7*2^k images by
+authors' code (G and D attend at 32x32 of a 128 px image); ``attention=False`` leaves it out (the
+paper's baseline: the same networks with spectral norm only). Sized for 4*2^k and 7*2^k images by
 :func:`~gan_lightning.nets.dcgan.upsampling_plan`.
 """
 
@@ -38,7 +39,8 @@ def check_attention_resolution(image_size: int, resolution: int | None, pool_key
 
 class SAGANGenerator(nn.Module):
     def __init__(self, latent_dim: int = 128, channels: int = 1, image_size: int = 32, width: int = 64,
-                 attention_resolution: int | None = None, spectral_norm: bool = True, pool_keys: bool = True) -> None:
+                 attention_resolution: int | None = None, spectral_norm: bool = True, pool_keys: bool = True,
+                 attention: bool = True) -> None:
         super().__init__()
         base, doublings = upsampling_plan(image_size)
         self.attention_resolution = check_attention_resolution(image_size, attention_resolution, pool_keys)
@@ -47,7 +49,7 @@ class SAGANGenerator(nn.Module):
                                    nn.ReLU(True)]
         resolution = base
         for _ in range(doublings):
-            if resolution == self.attention_resolution:
+            if attention and resolution == self.attention_resolution:
                 layers.append(SelfAttention2d(features, pool_keys=pool_keys))
             if resolution * 2 == image_size:
                 layers += [nn.ConvTranspose2d(features, channels, 4, 2, 1), nn.Tanh()]
@@ -61,9 +63,9 @@ class SAGANGenerator(nn.Module):
             apply_spectral_norm(self)
 
     @property
-    def attention(self) -> SelfAttention2d:
-        """The self-attention block."""
-        return next(m for m in self.modules() if isinstance(m, SelfAttention2d))
+    def attention(self) -> SelfAttention2d | None:
+        """The self-attention block (None when built with ``attention=False``)."""
+        return next((m for m in self.modules() if isinstance(m, SelfAttention2d)), None)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z.reshape(z.size(0), -1, 1, 1))
@@ -73,7 +75,8 @@ class SAGANDiscriminator(nn.Module):
     """Image -> one score per image (a hinge-loss logit)."""
 
     def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64,
-                 attention_resolution: int | None = None, spectral_norm: bool = True, pool_keys: bool = True) -> None:
+                 attention_resolution: int | None = None, spectral_norm: bool = True, pool_keys: bool = True,
+                 attention: bool = True) -> None:
         super().__init__()
         base, doublings = upsampling_plan(image_size)
         self.attention_resolution = check_attention_resolution(image_size, attention_resolution, pool_keys)
@@ -82,7 +85,7 @@ class SAGANDiscriminator(nn.Module):
         for _ in range(doublings):
             layers += [nn.Conv2d(in_features, features, 4, 2, 1), nn.LeakyReLU(0.1, True)]
             resolution //= 2
-            if resolution == self.attention_resolution:
+            if attention and resolution == self.attention_resolution:
                 layers.append(SelfAttention2d(features, pool_keys=pool_keys))
             in_features, features = features, features * 2
         self.features = nn.Sequential(*layers)
@@ -91,9 +94,9 @@ class SAGANDiscriminator(nn.Module):
             apply_spectral_norm(self)
 
     @property
-    def attention(self) -> SelfAttention2d:
-        """The self-attention block."""
-        return next(m for m in self.modules() if isinstance(m, SelfAttention2d))
+    def attention(self) -> SelfAttention2d | None:
+        """The self-attention block (None when built with ``attention=False``)."""
+        return next((m for m in self.modules() if isinstance(m, SelfAttention2d)), None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x)).flatten()

@@ -1,0 +1,65 @@
+"""benchmarks/sagan_attention.py: the verdict's arithmetic, and a tiny run of both variants through the report."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import benchmark_script
+
+
+@pytest.fixture(scope="module")
+def bench():
+    with benchmark_script("sagan_attention") as module:
+        yield module
+
+
+def runs(fids: dict[str, list[float]]) -> dict[str, list[dict]]:
+    return {variant: [{"fid": fid, "seed": seed} for seed, fid in enumerate(values)] for variant, values in fids.items()}
+
+
+def test_verdict_compares_the_gain_with_the_seed_spread(bench):
+    # gain 100 - 80 = 20 > spread max(5, 2): reached
+    assert "**reached**" in bench.verdict(runs({"attention": [75, 85], "no attention": [98, 102]}))
+    # gain -20: attention worse beyond the spread
+    assert "**not reached**" in bench.verdict(runs({"attention": [98, 102], "no attention": [75, 85]}))
+    # gain 4 within the spread 10
+    text = bench.verdict(runs({"attention": [86, 106], "no attention": [95, 105]}))
+    assert "**not separated**" in text and "+4.0" in text and "10.0" in text
+    assert "both variants" in bench.verdict(runs({"attention": [80]}))
+
+
+def test_bad_arguments_name_the_option(bench, capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--seeds", "a,b"])
+    err = capsys.readouterr().err
+    assert "--seeds: expected comma-separated integers, got 'a,b'" in err
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--iterations", "0"])
+    assert "--iterations must be >= 1 (got 0)" in capsys.readouterr().err
+
+
+def test_tiny_run_of_both_variants_and_the_report(bench, digits_cache, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "OUT_DIR", tmp_path / "grids")
+    weights = str(digits_cache / "digits_classifier.pt")
+    results = {}
+    for variant in bench.VARIANTS:
+        job = {"variant": variant, "seed": 0, "iterations": 2, "num_eval": 64, "digits_weights": weights,
+               "key": bench.run_key(variant, 0, 2)}
+        results[job["key"]] = run = bench.run_one(job)
+        assert run["fid"] > 0 and 1 <= run["classes"] <= 10 and run["iterations"] == 2
+        bench.save_grid(run)
+    with_block, without = results["SAGAN/attention/seed0/it2"], results["SAGAN/no_attention/seed0/it2"]
+    # two steps of Adam moved the blocks' gamma off 0; the baseline has none
+    assert with_block["gamma_g"] != 0.0 and with_block["gamma_d"] != 0.0
+    assert without["gamma_g"] is None and without["gamma_d"] is None
+    assert with_block["fid"] != without["fid"]
+
+    out = tmp_path / "RESULTS.md"
+    out.write_text("<!-- begin: other -->\nkept\n<!-- end: other -->\n")
+    args = bench.parse_args(["--iterations", "2", "--seeds", "0", "--num-eval", "64", "--out", str(out),
+                             "--note", "a tiny run"])
+    text = bench.write_report(results, args, out)
+    assert "| attention | 0 |" in text and "| no attention | 0 |" in text and "| - | - |" in text
+    assert "Verdict: FID gain of attention" in text and "- a tiny run" in text
+    assert "sagan_attention/sagan_attention.png" in text and "sagan_attention/sagan_no_attention.png" in text
+    assert "kept" in out.read_text() and "<!-- begin: sagan_attention -->" in out.read_text()
