@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 HEADER = (
     "# Benchmark results\n\n"
@@ -102,3 +103,32 @@ def save_runs(results: dict[str, dict[str, Any]], path: str | Path, drop: Sequen
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(slim, indent=1, sort_keys=True) + "\n")
     partial.replace(path)
+
+
+def train_missing(jobs: Sequence[dict[str, Any]], run_one: Callable[[dict[str, Any]], dict[str, Any]],
+                  results: dict[str, dict[str, Any]], cache: str | Path, workers: int = 1,
+                  on_done: Callable[[dict[str, Any], float], None] | None = None) -> dict[str, dict[str, Any]]:
+    """Run ``run_one`` on each job whose ``key`` is not in ``results`` yet (in ``workers`` spawned
+    processes when more than one; ``run_one`` must then be importable); each finished run goes into
+    ``results`` and the cache at once, so an interruption loses only the runs in flight, then
+    ``on_done(run, seconds_so_far)``."""
+    todo = [job for job in jobs if job["key"] not in results]
+    print(f"{len(jobs)} runs, {len(jobs) - len(todo)} cached, {len(todo)} to train", flush=True)
+    started = time.perf_counter()
+
+    def finished(run: dict[str, Any]) -> None:
+        results[run["key"]] = run
+        save_runs(results, cache)
+        if on_done is not None:
+            on_done(run, time.perf_counter() - started)
+
+    if workers > 1 and len(todo) > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for run in pool.imap_unordered(run_one, todo):
+                finished(run)
+    else:
+        for job in todo:
+            finished(run_one(job))
+    return results

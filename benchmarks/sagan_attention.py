@@ -28,14 +28,13 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "benchmarks") not in sys.path:
     sys.path.insert(0, str(REPO / "benchmarks"))
-from report import load_runs, replace_section, save_runs, training_command  # noqa: E402
+from report import load_runs, replace_section, train_missing, training_command  # noqa: E402
 
 OUT_DIR = REPO / "benchmarks" / "sagan_attention"
 CACHE = OUT_DIR / "results.json"
@@ -169,27 +168,14 @@ def main(argv=None) -> None:
     if not args.report_only:
         jobs = [{"variant": v, "seed": s, "iterations": args.iterations, "num_eval": args.num_eval,
                  "key": run_key(v, s, args.iterations)} for s in args.seeds for v in VARIANTS]
-        todo = [job for job in jobs if job["key"] not in results]
-        print(f"{len(jobs)} runs, {len(todo)} to train", flush=True)
-        started = time.perf_counter()
 
-        def done(run: dict[str, Any]) -> None:
-            results[run["key"]] = run
+        def done(run: dict[str, Any], seconds: float) -> None:
             if run["seed"] == min(args.seeds):
                 save_grid(run)
-            save_runs(results, cache)
             print(f"{run['key']:40s} FID {run['fid']:7.1f} classes {run['classes']} ({run['fit_seconds']:.0f} s; "
-                  f"{time.perf_counter() - started:.0f} s so far)", flush=True)
+                  f"{seconds:.0f} s so far)", flush=True)
 
-        if args.workers > 1 and len(todo) > 1:
-            import multiprocessing as mp
-
-            with mp.get_context("spawn").Pool(args.workers) as pool:
-                for run in pool.imap_unordered(run_one, todo):
-                    done(run)
-        else:
-            for job in todo:
-                done(run_one(job))
+        train_missing(jobs, run_one, results, cache, args.workers, done)
     print(write_report(results, args, Path(args.out)))
 
 

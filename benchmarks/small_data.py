@@ -32,7 +32,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -42,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "benchmarks") not in sys.path:
     sys.path.insert(0, str(REPO / "benchmarks"))
 from mode_collapse import _quiet, fit_exactly, load_recipe  # noqa: E402
-from report import load_runs, replace_section, save_runs, training_command  # noqa: E402
+from report import load_runs, replace_section, save_runs, train_missing, training_command  # noqa: E402
 
 OUT_DIR = REPO / "benchmarks" / "small_data"
 CACHE = OUT_DIR / "results.json"
@@ -259,27 +258,14 @@ def main(argv=None) -> None:
         jobs = [{"model": m, "size": n, "augmentation": a, "seed": s, "iterations": args.iterations,
                  "num_eval": args.num_eval, "ada_kimg": args.ada_kimg, "key": run_key(m, n, a, s, args.iterations)}
                 for m in args.models for n in args.sizes for a in args.augmentations for s in args.seeds]
-        todo = [job for job in jobs if job["key"] not in results]
-        print(f"{len(jobs)} runs, {len(jobs) - len(todo)} cached, {len(todo)} to train", flush=True)
-        started = time.perf_counter()
 
-        def done(result: dict[str, Any]) -> None:
-            results[result["key"]] = result
+        def done(result: dict[str, Any], seconds: float) -> None:
             if result["size"] == min(args.sizes) and result["seed"] == min(args.seeds):
                 save_grid(result)
-            save_results(results, cache)
             print(f"[{len(results)}] {result['key']:40s} FID {result['fid']:7.2f}  ({result['fit_seconds']:.0f} s; "
-                  f"{time.perf_counter() - started:.0f} s so far)", flush=True)
+                  f"{seconds:.0f} s so far)", flush=True)
 
-        if args.workers > 1 and len(todo) > 1:
-            import multiprocessing as mp
-
-            with mp.get_context("spawn").Pool(args.workers) as pool:
-                for result in pool.imap_unordered(run_one, todo):
-                    done(result)
-        else:
-            for job in todo:
-                done(run_one(job))
+        train_missing(jobs, run_one, results, cache, args.workers, done)
     print(write_report(results, args, Path(args.out)))
 
 

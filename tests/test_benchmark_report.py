@@ -54,3 +54,22 @@ def test_runs_cache_round_trips_without_pictures_and_replaces_atomically(report,
     assert report.load_runs(path) == {"a/seed0": {"fid": 12.5}}
     report.save_runs({"b": {"fid": 1.0}}, path)
     assert report.load_runs(path) == {"b": {"fid": 1.0}} and sorted(p.name for p in path.parent.iterdir()) == ["results.json"]
+
+
+def test_train_missing_runs_only_what_the_cache_lacks_and_saves_after_each(report, tmp_path, capsys):
+    cache = tmp_path / "runs.json"
+    trained, seen = [], []
+
+    def run_one(job):
+        trained.append(job["key"])
+        assert set(trained[:-1]) <= set(report.load_runs(cache))  # the runs before this one are saved already
+        return {"key": job["key"], "fid": float(len(trained)), "grid": [[0.5]]}
+
+    results = {"b": {"key": "b", "fid": 9.0}}
+    jobs = [{"key": key} for key in ("a", "b", "c")]
+    report.train_missing(jobs, run_one, results, cache, on_done=lambda run, seconds: seen.append(run["key"]))
+    assert trained == seen == ["a", "c"]  # "b" was cached
+    assert "3 runs, 1 cached, 2 to train" in capsys.readouterr().out
+    assert report.load_runs(cache) == {"a": {"key": "a", "fid": 1.0}, "b": {"key": "b", "fid": 9.0},
+                                       "c": {"key": "c", "fid": 2.0}}
+    assert results["c"]["grid"] == [[0.5]]  # kept in memory for the pictures, not in the cache
