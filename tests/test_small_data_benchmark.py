@@ -31,24 +31,20 @@ def _fake(model, size, augmentation, fid, seed=0):
         "fid": fid, "fit_seconds": 1.0, "ada_p": None}}
 
 
-def test_the_verdict_asks_for_the_largest_gain_on_the_smallest_set():
+def test_the_verdict_asks_for_the_largest_gain_on_the_smallest_set_beyond_the_seed_spread():
     results = {}
     for size, none, diff, ada in ((500, 80.0, 50.0, 60.0), (4500, 40.0, 38.0, 41.0)):
         results.update(_fake("M", size, "none", none) | _fake("M", size, "diffaugment", diff) | _fake("M", size, "ada", ada))
     table = small_data.summarise(results, 10)
-    assert small_data.gains(table, "M", [500, 4500]) == {500: 30.0, 4500: 2.0}
+    assert small_data.gains(table, "M", [500, 4500]) == {500: (30.0, 0.0), 4500: (2.0, 0.0)}
     assert "**reached**" in small_data.verdict(table, "M", [500, 4500])
+    # a second seed spreads the 500-digit rows: gains 30 and 2 now differ by less than the spreads (15 + 15)
+    results.update(_fake("M", 500, "none", 110.0, seed=1) | _fake("M", 500, "diffaugment", 80.0, seed=1)
+                   | _fake("M", 500, "ada", 90.0, seed=1))
+    spread = small_data.summarise(results, 10)
+    assert small_data.gains(spread, "M", [500]) == {500: (30.0, 30.0)}
+    text = small_data.verdict(spread, "M", [500, 4500])
+    assert "**same direction, not separated from the seed spread**" in text and "+30.0 (± 30.0)" in text
     results.update(_fake("M", 4500, "diffaugment", 0.0))  # now the big set gains more
     assert "**not reached**" in small_data.verdict(small_data.summarise(results, 10), "M", [500, 4500])
     assert "not enough sizes" in small_data.verdict(table, "Other", [500, 4500])
-
-
-def test_cells_say_how_many_seeds_they_average():
-    assert small_data.cell([10.0, 14.0]) == "12.0 ± 2.0"
-    assert small_data.cell([10.0]) == "10.0 (1 seed)"
-    assert small_data.cell(None) == "not run"
-
-
-def test_bad_options_are_refused_in_one_line():
-    with pytest.raises(SystemExit):
-        small_data.parse_args(["--augmentations", "mixup"])
