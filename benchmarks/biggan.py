@@ -115,12 +115,16 @@ def main(argv=None) -> None:
     parser.add_argument("--ckpt_path", help="BigGAN checkpoint to measure")
     parser.add_argument("--fit_command", default="gan-lightning fit --config experiments/biggan/mnist5k.yaml")
     parser.add_argument("--budget", default="the config's max_steps")
-    parser.add_argument("--note", default="", help="a sentence for the section (machine load, ...)")
+    parser.add_argument("--note", default="", help="a sentence for the section (machine load, ...); with "
+                        "--report-only it replaces the stored one")
     parser.add_argument("--report-only", action="store_true", help="rebuild the section from the cached result")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.report_only:
         result = json.loads((HERE / "result.json").read_text())
+        if args.note:  # a sentence written after the measurement replaces the stored one
+            result["note"] = args.note
+            (HERE / "result.json").write_text(json.dumps(result, indent=1) + "\n")
     else:
         if not args.ckpt_path:
             parser.error("--ckpt_path is needed unless --report-only")

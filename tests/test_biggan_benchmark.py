@@ -60,3 +60,6 @@ def test_tiny_path_measures_a_checkpoint_and_rebuilds_the_section(tmp_path, monk
     bench.main(["--report-only"])
     section = (tmp_path / "RESULTS.md").read_text()
     assert "<!-- begin: biggan -->" in section and "not reached" in section
+    bench.main(["--report-only", "--note", "A later sentence."])  # kept in the JSON, shown in the section
+    assert "A later sentence." in (tmp_path / "RESULTS.md").read_text()
+    assert json.loads((out / "result.json").read_text())["note"] == "A later sentence."
