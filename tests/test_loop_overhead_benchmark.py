@@ -13,6 +13,8 @@ def test_three_cases_then_the_worst_ratio_last(capsys):
     ratios = {m[1]: float(m[2]) for line in lines
               if (m := re.fullmatch(r"case (\w+) ratio \(gan-lightning time / plain time\): ([\d.]+)", line))}
     assert set(ratios) == {"small", "dcgan", "toy"}
-    worst = max(ratios, key=ratios.get)
-    assert lines[-2] == f"worst case: {worst}"
-    assert lines[-1] == f"ratio (gan-lightning time / plain time): {ratios[worst]:.2f}"
+    # the script ranks unrounded ratios: two cases may print the same rounded value, and either is the worst
+    top = max(ratios.values())
+    assert lines[-2].startswith("worst case: ")
+    assert lines[-2].removeprefix("worst case: ") in {name for name, ratio in ratios.items() if ratio == top}
+    assert lines[-1] == f"ratio (gan-lightning time / plain time): {top:.2f}"
