@@ -68,7 +68,15 @@ Source: the authors' repository mit-han-lab/data-efficient-gans, `DiffAugment-st
 | CIFAR-10, 100 % | 11.07 | 9.89 |
 
 The gain falls from 36.5 FID points at 1k images to none at 70k: augmentation helps most on the
-smallest sets, and may cost a little on the full one."""
+smallest sets, and may cost a little on the full one.
+
+ADA, Karras et al. 2020 ("Training Generative Adversarial Networks with Limited Data", arXiv 2006.06676,
+its abstract): CIFAR-10 is "in fact, a limited data benchmark"; ADA improves its record FID from 5.59
+to 2.42. Its per-size tables were not found in a stored copy and are not quoted here.
+
+StudioGAN's CIFAR-10 table (POSTECH-CVLab/PyTorch-StudioGAN `README.md` at commit 007871e, FID of 10k
+samples against the 10k test images): DCGAN 50.281, LSGAN 67.229, GGAN (hinge) 43.008; its SAGAN,
+BigGAN, DiffAugGAN and ADAGAN rows are empty ("-") in that version."""
 
 
 def run_key(model: str, size: int, augmentation: str, seed: int, iterations: int) -> str:
