@@ -48,3 +48,14 @@ def test_the_verdict_asks_for_the_largest_gain_on_the_smallest_set_beyond_the_se
     results.update(_fake("M", 4500, "diffaugment", 0.0))  # now the big set gains more
     assert "**not reached**" in small_data.verdict(small_data.summarise(results, 10), "M", [500, 4500])
     assert "not enough sizes" in small_data.verdict(table, "Other", [500, 4500])
+
+
+def test_cells_say_how_many_seeds_they_average():
+    assert small_data.cell([10.0, 14.0]) == "12.0 ± 2.0"
+    assert small_data.cell([10.0]) == "10.0 (1 seed)"
+    assert small_data.cell(None) == "not run"
+
+
+def test_bad_options_are_refused_in_one_line():
+    with pytest.raises(SystemExit):
+        small_data.parse_args(["--augmentations", "mixup"])
