@@ -88,6 +88,11 @@ def training_command(script: str | Path, argv: Sequence[str] | None = None,
     return command_line(script, kept)
 
 
+def half_range(values: Sequence[float]) -> float:
+    """Half the range of ``values``: the seed spread the benchmark tables print as ``mean ± half range``."""
+    return (max(values) - min(values)) / 2
+
+
 def load_runs(path: str | Path) -> dict[str, dict[str, Any]]:
     """A benchmark's cache of finished runs (run key -> result); empty when there is none yet."""
     path = Path(path)

@@ -34,7 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "benchmarks") not in sys.path:
     sys.path.insert(0, str(REPO / "benchmarks"))
-from report import load_runs, replace_section, train_missing, training_command  # noqa: E402
+from report import half_range, load_runs, replace_section, train_missing, training_command  # noqa: E402
 
 OUT_DIR = REPO / "benchmarks" / "sagan_attention"
 CACHE = OUT_DIR / "results.json"
@@ -71,17 +71,13 @@ def rows(results: dict[str, dict[str, Any]], iterations: int) -> dict[str, list[
     return out
 
 
-def spread(values: list[float]) -> float:
-    return (max(values) - min(values)) / 2
-
-
 def verdict(by_variant: dict[str, list[dict[str, Any]]]) -> str:
     """Whether attention lowers FID by more than the seed spread."""
     if not all(by_variant.get(v) for v in VARIANTS):
         return "Verdict: both variants are needed."
     fids = {v: [r["fid"] for r in by_variant[v]] for v in VARIANTS}
     gain = statistics.mean(fids["no attention"]) - statistics.mean(fids["attention"])
-    noise = max(spread(f) for f in fids.values())
+    noise = max(half_range(f) for f in fids.values())
     if gain > noise:
         outcome = "**reached**: attention lowers FID by more than the seed spread"
     elif gain < -noise:
@@ -124,7 +120,7 @@ def write_report(results: dict[str, dict[str, Any]], args: argparse.Namespace, o
         runs = by_variant.get(variant, [])
         if len(runs) > 1:
             fids = [r["fid"] for r in runs]
-            lines.append(f"| **{variant}, mean ± half range** | | **{statistics.mean(fids):.1f} ± {spread(fids):.1f}**"
+            lines.append(f"| **{variant}, mean ± half range** | | **{statistics.mean(fids):.1f} ± {half_range(fids):.1f}**"
                          " | | | | |")
     lines += ["", verdict(by_variant)]
     lines += [f"- {note}" for note in args.note]

@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "benchmarks") not in sys.path:
     sys.path.insert(0, str(REPO / "benchmarks"))
 from mode_collapse import _quiet, fit_exactly, load_recipe  # noqa: E402
-from report import load_runs, replace_section, save_runs, train_missing, training_command  # noqa: E402
+from report import half_range, load_runs, replace_section, save_runs, train_missing, training_command  # noqa: E402
 
 OUT_DIR = REPO / "benchmarks" / "small_data"
 CACHE = OUT_DIR / "results.json"
@@ -166,11 +166,7 @@ def cell(fids: Sequence[float] | None) -> str:
         return "not run"
     if len(fids) == 1:
         return f"{fids[0]:.1f} (1 seed)"
-    return f"{statistics.mean(fids):.1f} ± {(max(fids) - min(fids)) / 2:.1f}"
-
-
-def half_range(fids: Sequence[float]) -> float:
-    return (max(fids) - min(fids)) / 2
+    return f"{statistics.mean(fids):.1f} ± {half_range(fids):.1f}"
 
 
 def gains(table, model: str, sizes: Sequence[int]) -> dict[int, tuple[float, float]]:
