@@ -101,3 +101,61 @@ def test_ema_keeps_no_copy_for_translation_models_unless_asked(tmp_path):
     tiny_trainer(tmp_path / "b", 2, limit_val_batches=0,
                  callbacks=[EMACallback(translation=True)]).fit(model, TwoDomainData())
     assert model.sampling_generator is not model.generator
+
+
+# ---------------------------------------------------------------------------- the guard, read when due
+def test_the_guard_handles_values_that_are_numbers_or_elsewhere_and_names_the_first_bad_iteration():
+    guard = DivergenceGuard()
+    values = guard.loss_values({"d_loss": float("nan"), "g_loss": torch.tensor(1.0, dtype=torch.float64),
+                                "samples": torch.zeros(4), "note": "text"}, torch.device("cpu"))
+    assert set(values) == {"d_loss", "g_loss"} and all(v.dtype == torch.float32 for v in values.values())
+    guard.watch({"d_loss": torch.tensor(0.5), "g_loss": torch.tensor(1.0)}, 6)
+    guard.watch(values, 7)
+    guard.watch({"d_loss": torch.tensor(float("inf"))}, 8)  # later values do not replace the first bad ones
+
+    class Trainer:
+        checkpoint_callback = None
+
+    with pytest.raises(DivergenceError, match=r"^Training diverged at iteration 7: d_loss = nan\. .*no checkpoint"):
+        guard.check(Trainer())
+
+
+def test_a_divergence_in_an_iteration_where_nothing_is_due_is_caught_at_the_end(tmp_path, mnist5k):
+    model = ExplodesAt(explode_at=4, data_shape=(1, 28, 28), latent_dim=16, g_width=8, d_width=8)
+    trainer = tiny_trainer(tmp_path, 5, [DivergenceGuard()], log_every_n_steps=100)
+    with pytest.raises(DivergenceError, match=r"iteration 5: d_loss = nan"):
+        trainer.fit(model, mnist5k)
+
+
+def test_the_guard_refuses_a_bad_interval():
+    with pytest.raises(ValueError, match="check_every_n_steps must be >= 1 or null, got 0"):
+        DivergenceGuard(check_every_n_steps=0)
+
+
+# ---------------------------------------------------------------------------- progress in a log file
+def test_progress_in_a_log_file_is_one_plain_line_every_interval_with_the_logged_losses(tmp_path, mnist5k, capsys):
+    from gan_lightning.callbacks import ProgressBar
+
+    bar = ProgressBar(plain=True, plain_interval_s=1e-9)  # a line after every iteration
+    trainer = tiny_trainer(tmp_path, 6, [bar], enable_progress_bar=True, log_every_n_steps=4)
+    trainer.fit(tiny_dcgan(), mnist5k)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("iteration")]
+    assert lines[0] == "iteration 0/6 (0 %) | training starts"
+    assert lines[-1].startswith("iteration 6/6 (100 %) | d_loss ") and lines[-1].endswith("| training ends")
+    middle = lines[1:-1]
+    assert [line.split(" | ")[0] for line in middle] == [f"iteration {i}/6 ({100 * i // 6} %)" for i in range(1, 7)]
+    assert all(" it/s" in line and "ETA" in line for line in middle[:-1])
+    # the losses appear once a logger has written them (iteration 4), not before: no read in between
+    assert all("d_loss" not in line for line in middle[:3]) and all("d_loss" in line for line in middle[3:])
+    assert "\r" not in capsys.readouterr().out
+
+
+def test_the_plain_lines_are_chosen_when_output_is_not_a_terminal(monkeypatch, tmp_path, mnist5k):
+    from gan_lightning.callbacks import ProgressBar
+
+    monkeypatch.setattr("sys.stdout.isatty", lambda: False)
+    bar = ProgressBar()
+    tiny_trainer(tmp_path, 1, [bar], enable_progress_bar=True).fit(tiny_dcgan(), mnist5k)
+    assert bar._plain_mode and not bar.is_enabled
+    with pytest.raises(ValueError, match="plain_interval_s must be > 0, got 0"):
+        ProgressBar(plain_interval_s=0)

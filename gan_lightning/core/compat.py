@@ -51,7 +51,8 @@ def optimizer_step_progress(module) -> Any | None:
 
 
 def counts_one_iteration(step_fn: Callable) -> Callable:
-    """Wrap a ``training_step`` so that one call advances ``global_step`` by exactly one."""
+    """Wrap a ``training_step`` so that one call advances ``global_step`` by exactly one (and set the
+    module's ``_in_training_step`` while it runs)."""
     if getattr(step_fn, "__counts_one_iteration__", False):
         return step_fn
 
@@ -59,7 +60,11 @@ def counts_one_iteration(step_fn: Callable) -> Callable:
     def training_step(self, *args, **kwargs):
         progress = optimizer_step_progress(self)
         before = progress.total.completed if progress is not None else 0
-        output = step_fn(self, *args, **kwargs)
+        self._in_training_step = True
+        try:
+            output = step_fn(self, *args, **kwargs)
+        finally:
+            self._in_training_step = False
         if progress is not None:
             correction = before + 1 - progress.total.completed
             if correction:

@@ -9,8 +9,20 @@ Every option is off by default; ``GANModule`` takes them as base arguments, so e
 - ``--model.compile true`` (generator and discriminator) or ``--model.compile '[generator]'``:
   ``nn.Module.compile`` of each named network, in place, so the module attributes stay plain
   modules and ``state_dict`` keys do not change (no ``_orig_mod.`` prefix): checkpoints of a
-  compiled run load without compiling. ``--model.compile_options '{mode: max-autotune}'``
-  passes settings on to ``torch.compile``. The first iterations pay the compilation.
+  compiled run load without compiling. ``--model.compile_options '{backend: ...}'`` passes
+  settings on to ``torch.compile``. The first iterations pay the compilation.
+- ``--model.compile reduce-overhead`` (or another of torch.compile's modes: ``default``,
+  ``max-autotune``, ``max-autotune-no-cudagraphs``): the generator and the discriminator in that
+  mode. ``reduce-overhead`` and ``max-autotune`` replay each network's forward and backward as
+  CUDA graphs (one launch instead of one per kernel: the lever for small networks, whose GPU
+  iteration is bound by kernel launches), so the core marks the start of every iteration
+  (``torch.compiler.cudagraph_mark_step_begin``) and, with ``optimizer_implementation: auto``,
+  builds fused optimizers (one kernel per step). On a CPU the modes compile without graphs.
+- With ``torch.compile``, ``channels_last`` is left to inductor, which lays convolutions out in
+  NHWC itself (its layout optimisation): weights and batches made channels_last by hand hit
+  torch's wrong stride prediction for ``convolution_backward`` on CUDA (pytorch/pytorch#171622,
+  ``assert_size_stride`` fails in the backward of a compiled DCGAN at 64 px, bf16, torch 2.11), so
+  ``channels_last`` applies to the networks that are not compiled only.
 - ``--model.optimizer_implementation fused`` (or ``foreach``, ``single_tensor``): the default
   implementation of every optimizer; ``--model.optimizers '{generator: {implementation: ...}}'``
   sets one network's.
@@ -60,6 +72,9 @@ import torch
 from torch import nn
 
 DEFAULT_COMPILED = ("generator", "discriminator")
+#: torch.compile's modes; ``--model.compile MODE`` compiles the default networks in that mode.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+CUDAGRAPH_MODES = ("reduce-overhead", "max-autotune")
 
 
 # ---------------------------------------------------------------------------- channels_last
@@ -92,10 +107,11 @@ def is_channels_last(tensor: torch.Tensor) -> bool:
 
 # ---------------------------------------------------------------------------- torch.compile
 def networks_to_compile(module: nn.Module, compile: bool | Sequence[str] | None) -> list[str]:
-    """The names of the networks ``compile`` asks for: ``True`` means the generator and the discriminator."""
+    """The names of the networks ``compile`` asks for: ``True`` or a mode name (``reduce-overhead``) means
+    the generator and the discriminator."""
     if compile is None or compile is False:
         return []
-    if compile is True:
+    if compile is True or compile in COMPILE_MODES:
         names = [name for name in DEFAULT_COMPILED if isinstance(getattr(module, name, None), nn.Module)]
     elif isinstance(compile, str):
         names = [compile]
@@ -107,6 +123,21 @@ def networks_to_compile(module: nn.Module, compile: bool | Sequence[str] | None)
             raise ValueError(f"model.compile: {type(module).__name__} has no network {name!r}; "
                              f"its networks: {', '.join(networks)}")
     return names
+
+
+def compile_settings(compile: bool | str | Sequence[str] | None, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``torch.compile`` keyword arguments: ``options`` with the mode ``compile`` names (if it names one)."""
+    settings = dict(options or {})
+    if isinstance(compile, str) and compile in COMPILE_MODES:
+        given = settings.setdefault("mode", compile)
+        if given != compile:
+            raise ValueError(f"model.compile is {compile!r} but model.compile_options has mode {given!r}; give one")
+    return settings
+
+
+def uses_cudagraphs(compile: bool | str | Sequence[str] | None, options: dict[str, Any] | None) -> bool:
+    """Whether the compiled networks replay CUDA graphs (on a CUDA device): a mode that captures them."""
+    return compile not in (None, False) and compile_settings(compile, options).get("mode") in CUDAGRAPH_MODES
 
 
 def is_compiled(network: nn.Module) -> bool:

@@ -51,22 +51,23 @@ DIGIT_HUES = torch.tensor([
 ])
 
 
-def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+def one_hot(labels: torch.Tensor, num_classes: int, check: bool = True) -> torch.Tensor:
     """Integer label maps (N, H, W) as float one-hot maps (N, num_classes, H, W); a one-line error
-    naming the largest id when one is out of range."""
+    naming the largest id when one is out of range. ``check=False`` leaves that check (a read of the
+    ids: the host waits for a GPU) to ``F.one_hot``'s own, for the maps of a training batch."""
     labels = labels.long()
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+    if check and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         raise ValueError(f"label ids must be in 0..{num_classes - 1}, got ids {int(labels.min())}..{int(labels.max())}")
     return torch.nn.functional.one_hot(labels, num_classes).permute(0, 3, 1, 2).float()
 
 
 def palette(num_classes: int) -> torch.Tensor:
-    """A fixed RGB colour in [0, 1] per class (class 0 black), distinct for up to ~30 classes."""
-    colours = [torch.zeros(3)]
+    """A fixed RGB colour in [0, 1] per class (class 0 black), distinct for up to ~30 classes (on the host)."""
+    colours = [torch.zeros(3, device="cpu")]
     for k in range(1, num_classes):
         hue = ((k - 1) * 0.618034) % 1.0
         value = 1.0 if (k - 1) % 2 == 0 else 0.65
-        colours.append(torch.tensor(_hsv_to_rgb(hue, 0.85, value)))
+        colours.append(torch.tensor(_hsv_to_rgb(hue, 0.85, value), device="cpu"))
     return torch.stack(colours)
 
 

@@ -153,7 +153,7 @@ def l1_reconstruction(x: torch.Tensor, recon: torch.Tensor, reduce: bool = True)
     return per_sample.mean() if reduce else per_sample
 
 
-def began_d(real_recon_loss: torch.Tensor, fake_recon_loss: torch.Tensor, k: float) -> torch.Tensor:
+def began_d(real_recon_loss: torch.Tensor, fake_recon_loss: torch.Tensor, k: float | torch.Tensor) -> torch.Tensor:
     """BEGAN D loss (Berthelot et al. 2017): L(x) - k_t * L(G(z))."""
     return real_recon_loss - k * fake_recon_loss
 
@@ -163,15 +163,23 @@ def began_g(fake_recon_loss: torch.Tensor) -> torch.Tensor:
     return fake_recon_loss
 
 
-def began_k_update(
-    k: float, real_loss: torch.Tensor | float, fake_loss: torch.Tensor | float, gamma: float, lambda_k: float
-) -> float:
-    """BEGAN control (Berthelot et al. 2017): k_{t+1} = clamp(k_t + lambda_k * (gamma * L(x) - L(G(z))), 0, 1)."""
-    k_next = float(k) + lambda_k * (gamma * float(real_loss) - float(fake_loss))
-    return min(max(k_next, 0.0), 1.0)
+def _float64(*values: torch.Tensor | float) -> list[torch.Tensor]:
+    """The values as float64 tensors on the device of the first tensor among them (numbers follow it)."""
+    device = next((v.device for v in values if isinstance(v, torch.Tensor)), torch.device("cpu"))
+    return [torch.as_tensor(v).detach().to(device=device, dtype=torch.float64) for v in values]
 
 
-def began_convergence(real_loss: torch.Tensor | float, fake_loss: torch.Tensor | float, gamma: float) -> float:
-    """BEGAN convergence measure (Berthelot et al. 2017): M = L(x) + |gamma * L(x) - L(G(z))|."""
-    real, fake = float(real_loss), float(fake_loss)
-    return real + abs(gamma * real - fake)
+def began_k_update(k: torch.Tensor | float, real_loss: torch.Tensor | float, fake_loss: torch.Tensor | float,
+                   gamma: float, lambda_k: float) -> torch.Tensor:
+    """BEGAN control (Berthelot et al. 2017): k_{t+1} = clamp(k_t + lambda_k * (gamma * L(x) - L(G(z))), 0, 1).
+
+    In float64 on the losses' device, so the host never waits for it (a 0-dim float64 tensor)."""
+    k, real, fake = _float64(k, real_loss, fake_loss)
+    return (k + lambda_k * (gamma * real - fake)).clamp(0.0, 1.0)
+
+
+def began_convergence(real_loss: torch.Tensor | float, fake_loss: torch.Tensor | float,
+                      gamma: float) -> torch.Tensor:
+    """BEGAN convergence measure (Berthelot et al. 2017): M = L(x) + |gamma * L(x) - L(G(z))| (float64, on the device)."""
+    real, fake = _float64(real_loss, fake_loss)
+    return real + (gamma * real - fake).abs()

@@ -71,6 +71,7 @@ class LabeledSubset:
         self.register_buffer("labeled_index", torch.full((num_labeled,), -1, dtype=torch.long))
         self.register_buffer("labeled_images", torch.zeros(num_labeled, *self.data_shape))
         self.register_buffer("labeled_targets", torch.zeros(num_labeled, dtype=torch.long))
+        self._labeled_verified = False  # has_labeled seen true for these buffers (read once, not every step)
 
     @property
     def num_labeled(self) -> int:
@@ -83,6 +84,7 @@ class LabeledSubset:
     def resize_labeled(self, num_labeled: int) -> None:
         """Empty buffers for a subset of ``num_labeled`` (before a pick or a checkpoint's subset)."""
         if num_labeled != self.num_labeled:
+            self._labeled_verified = False
             device = self.labeled_index.device
             self.labeled_index = torch.full((num_labeled,), -1, dtype=torch.long, device=device)
             self.labeled_images = torch.zeros(num_labeled, *self.data_shape, device=device)
@@ -104,6 +106,7 @@ class LabeledSubset:
         self.labeled_images.copy_(images)
         self.labeled_targets.copy_(targets)
         self.labeled_index.copy_(torch.arange(self.num_labeled) if index is None else torch.as_tensor(index))
+        self._labeled_verified = True
 
     def select_labeled(self, dataset: Dataset) -> torch.Tensor:
         """Pick the labelled subset of ``dataset`` (seeded, stratified); returns the chosen indices."""
@@ -115,15 +118,18 @@ class LabeledSubset:
 
     def labeled_batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(images, labels) of ``min(size, num_labeled)`` distinct random members of the subset."""
-        if not self.has_labeled:
-            raise RuntimeError(f"{type(self).__name__} has no labelled subset: train it with a Trainer, "
-                               "or call set_labeled")
+        if not self._labeled_verified:  # read once, not every step: the host waits for a GPU
+            if not self.has_labeled:
+                raise RuntimeError(f"{type(self).__name__} has no labelled subset: train it with a Trainer, "
+                                   "or call set_labeled")
+            self._labeled_verified = True
         pick = torch.randperm(self.num_labeled, device=self.labeled_index.device)[: min(size, self.num_labeled)]
         return self.labeled_images[pick], self.labeled_targets[pick]
 
     def pick_labeled_at_train_start(self) -> bool:
         """On a fresh run, pick the subset from the training set; True when it picked (not on resume)."""
         if self.has_labeled:  # a resumed run keeps the subset of its checkpoint
+            self._labeled_verified = True
             return False
         self.select_labeled(self.trainer.train_dataloader.dataset)
         return True

@@ -34,6 +34,7 @@ from typing import Any, Callable, ClassVar, Iterable, Literal, Mapping, Sequence
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
 from gan_lightning.core import compat, fast
@@ -82,8 +83,9 @@ class GANModule(L.LightningModule):
             of ``trainer.max_steps`` (0: constant).
         num_fixed_samples: size of the fixed noise batch used for sample grids.
         channels_last: keep 4-D weights and image batches in channels_last (NHWC) layout.
-        compile: ``torch.compile`` the generator and the discriminator (``true``) or the networks named
-            in a list, in place (``state_dict`` keys unchanged). compile_options: passed to ``torch.compile``.
+        compile: ``torch.compile`` the generator and the discriminator (``true``, or a mode:
+            ``reduce-overhead`` replays them as CUDA graphs) or the networks named in a list, in place
+            (``state_dict`` keys unchanged). compile_options: passed to ``torch.compile``.
         optimizer_implementation: ``auto``, ``foreach``, ``fused`` or ``single_tensor``, for every optimizer
             (``optimizers: {name: {implementation: ...}}`` sets one network's).
 
@@ -122,7 +124,8 @@ class GANModule(L.LightningModule):
         lr_decay_iters: int = 0,
         num_fixed_samples: int = 64,
         channels_last: bool = False,
-        compile: bool | list[str] = False,
+        compile: bool | Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+        | list[str] = False,
         compile_options: dict[str, Any] | None = None,
         optimizer_implementation: Literal["auto", "foreach", "fused", "single_tensor"] = "auto",
     ) -> None:
@@ -149,6 +152,9 @@ class GANModule(L.LightningModule):
         self.weight_decay = float(settings["weight_decay"])
         self.optimizer_overrides = {str(k): dict(v) for k, v in (optimizers or {}).items()}
         self.optimizer_implementation = optimizer_implementation
+        self.compile_networks = compile
+        self.compile_options = fast.compile_settings(compile, compile_options)
+        self.cudagraphs = fast.uses_cudagraphs(compile, compile_options)
         self.base_settings("generator")  # bad values fail here, when the model is built
         self.grad_clip_norm = grad_clip_norm
         self.lr_decay_iters = lr_decay_iters
@@ -160,8 +166,6 @@ class GANModule(L.LightningModule):
         self._toggle: compat.OptimizerToggle | None = None
         self._latest_terms: dict[str, torch.Tensor] = {}
         self.channels_last = bool(channels_last)
-        self.compile_networks = compile
-        self.compile_options = dict(compile_options or {})
         self._deferred_clipping = fast.DeferredClipping()
         self._direct_steps: bool | None = None  # compat.direct_steps_allowed, decided once per fit
         # Fixed noise for sample grids: a buffer, so it is saved and moves with the module;
@@ -289,19 +293,33 @@ class GANModule(L.LightningModule):
         return self.log_terms(terms)
 
     def log_terms(self, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Log every loss term (d_loss and g_loss on the progress bar); returns them detached.
+        """Log every loss term; returns them detached (``latest_terms`` keeps each one's last value).
 
         Values are handed to Lightning only on the iterations its loggers write
         (``log_every_n_steps``), each term with its latest value (a G term from the last G
         phase when G did not step this iteration): ``self.log`` costs about a small network's
-        step, and a value logged in between would never be written.
+        step, and a value logged in between would never be written. None goes to Lightning's
+        progress bar: Lightning turns progress-bar values into numbers after *every* batch, a
+        host-device synchronisation per iteration on a GPU; ``gan_lightning.callbacks.ProgressBar``
+        shows d_loss and g_loss from ``latest_terms``, read on the logging iterations.
         """
         detached = {name: value.detach() for name, value in terms.items()}
         self._latest_terms.update(detached)
         if compat.logging_due(self):
             for name, value in self._latest_terms.items():
-                self.log(name, value, prog_bar=name in ("d_loss", "g_loss"), on_step=True, on_epoch=False)
+                self.log(name, value, on_step=True, on_epoch=False)
         return detached
+
+    @property
+    def in_training_step(self) -> bool:
+        """True while ``training_step`` runs: the place where no value may be read on the host (a GPU
+        would wait for it), so checks of the batch's values are left out there."""
+        return getattr(self, "_in_training_step", False)
+
+    @property
+    def latest_terms(self) -> dict[str, torch.Tensor]:
+        """The last value of every loss term of this fit (detached, on the device; reading one waits for it)."""
+        return dict(self._latest_terms)
 
     # ------------------------------------------------------------------ optimisation
     def optimizer_groups(self) -> dict[str, Iterable[nn.Parameter]]:
@@ -311,8 +329,11 @@ class GANModule(L.LightningModule):
     def base_settings(self, group: str) -> OptimizerSettings:
         """The group's settings before the per-network table: ``lr_d`` for ``discriminator*`` groups."""
         lr = self.lr_d if group.startswith("discriminator") else self.lr_g
+        implementation = self.optimizer_implementation
+        if implementation == "auto" and self.cudagraphs:  # one kernel per step beside the replayed graphs
+            implementation = "fused" if self.optimizer_name in ("adam", "adamw", "sgd") else "foreach"
         return OptimizerSettings(self.optimizer_name, lr, self.betas, self.momentum, self.weight_decay,
-                                 self.optimizer_implementation)
+                                 implementation)
 
     def optimizer_settings(self, group: str) -> OptimizerSettings:
         """The settings of group ``group``, the lazy-regularization scaling included."""
@@ -419,11 +440,16 @@ class GANModule(L.LightningModule):
 
     @torch.no_grad()
     def update_ema(self, decay: float) -> None:
-        """ema <- decay * ema + (1 - decay) * G; buffers (BatchNorm statistics) are copied."""
-        for ema_param, param in zip(self.generator_ema.parameters(), self.generator.parameters()):
-            ema_param.lerp_(param.detach(), 1.0 - decay)
-        for ema_buffer, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
-            ema_buffer.copy_(buffer)
+        """ema <- decay * ema + (1 - decay) * G; buffers (BatchNorm statistics) are copied.
+
+        One multi-tensor kernel per dtype and device (``torch._foreach_lerp_``): on a GPU a
+        launch per tensor would cost more than the arithmetic."""
+        ema_params = list(self.generator_ema.parameters())
+        if ema_params:
+            torch._foreach_lerp_(ema_params, [p.detach() for p in self.generator.parameters()], 1.0 - decay)
+        ema_buffers = list(self.generator_ema.buffers())
+        if ema_buffers:
+            torch._foreach_copy_(ema_buffers, list(self.generator.buffers()))
 
     @property
     def sampling_generator(self) -> nn.Module:
@@ -492,14 +518,23 @@ class GANModule(L.LightningModule):
 
     def configure_model(self) -> None:
         """The fast-path options on the networks, before the optimizers are built (:mod:`gan_lightning.core.fast`)."""
-        if self.channels_last:
-            self.to(memory_format=torch.channels_last)
-        fast.compile_networks(self, fast.networks_to_compile(self, self.compile_networks), self.compile_options)
+        compiled = fast.networks_to_compile(self, self.compile_networks)
+        if self.channels_last:  # inductor lays compiled convolutions out itself (core.fast: pytorch#171622)
+            for name, child in self.named_children():
+                if name not in compiled:
+                    child.to(memory_format=torch.channels_last)
+            if compiled:
+                rank_zero_info(f"channels_last: left to inductor for the compiled {', '.join(compiled)} "
+                               "(hand-made NHWC breaks compiled convolution backward on CUDA: pytorch#171622)")
+        fast.compile_networks(self, compiled, self.compile_options)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        """With ``channels_last``, the batch's images in channels_last layout (on the device, in place)."""
-        if self.channels_last:
+        """With ``channels_last`` (and nothing compiled), the batch's images in channels_last layout
+        (on the device, in place); with CUDA graphs, the start of an iteration marked for them."""
+        if self.channels_last and not fast.networks_to_compile(self, self.compile_networks):
             fast.channels_last_batch_(batch)
+        if self.cudagraphs:
+            torch.compiler.cudagraph_mark_step_begin()
 
     def on_fit_start(self) -> None:
         self.training_state.to(self.device)

@@ -60,7 +60,7 @@ class BEGAN(GANModule):
         self.training_state.declare("k", torch.tensor(float(k_init)))
         self.generator = build_generator(self.data_shape, latent_dim, g_hidden, g_width)
         self.discriminator = build_autoencoder(self.data_shape, d_hidden, d_width, code_dim, d_norm, "elu")
-        self._last_losses: tuple[float, float] | None = None
+        self._last_losses: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def k(self) -> torch.Tensor:
@@ -73,12 +73,12 @@ class BEGAN(GANModule):
 
     def discriminator_loss(self, real, fake, labels=None):
         real_loss, fake_loss = self.discriminate(real).mean(), self.discriminate(fake).mean()
-        k = float(self.k)
-        # Kept for the controller update after D's step (after_discriminator_step).
-        self._last_losses = (float(real_loss.detach()), float(fake_loss.detach()))
-        convergence = began_convergence(*self._last_losses, self.gamma)
-        return {"d_loss": began_d(real_loss, fake_loss, k), "recon_real": real_loss, "recon_fake": fake_loss,
-                "k": self.k.detach().clone(), "convergence": torch.tensor(convergence)}
+        # Kept for the controller update after D's step (after_discriminator_step); the controller
+        # runs on the device, in float64 (as the Python floats it replaced), without a host read.
+        self._last_losses = (real_loss.detach(), fake_loss.detach())
+        convergence = began_convergence(*self._last_losses, self.gamma).to(real_loss.dtype)
+        return {"d_loss": began_d(real_loss, fake_loss, self.k), "recon_real": real_loss, "recon_fake": fake_loss,
+                "k": self.k.detach().clone(), "convergence": convergence}
 
     def generator_loss(self, real, fake, labels=None):
         return {"g_loss": began_g(self.discriminate(fake).mean())}
@@ -87,5 +87,5 @@ class BEGAN(GANModule):
         if self._last_losses is None:
             return
         real_loss, fake_loss = self._last_losses
-        self.k.fill_(began_k_update(float(self.k), real_loss, fake_loss, self.gamma, self.lambda_k))
+        self.k.copy_(began_k_update(self.k, real_loss, fake_loss, self.gamma, self.lambda_k))
         self._last_losses = None

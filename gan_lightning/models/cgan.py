@@ -35,10 +35,11 @@ class _LabelConditioned(GANModule):
     num_classes: int
 
     def resolve_labels(self, labels: torch.Tensor | None, num: int, device) -> torch.Tensor:
-        """The given labels, checked and moved to ``device``; 0, 1, ..., K-1, 0, ... when none are given."""
+        """The given labels, checked and moved to ``device``; 0, 1, ..., K-1, 0, ... when none are given.
+        Their values are read outside training steps only (:func:`~gan_lightning.nets.conditional.check_labels`)."""
         if labels is None:
             return cycle_labels(num, self.num_classes, device)
-        return check_labels(labels, self.num_classes, num).to(device)
+        return check_labels(labels, self.num_classes, num, values=not self.in_training_step).to(device)
 
     def batch_labels(self, labels: torch.Tensor | None) -> torch.Tensor:
         if labels is None:

@@ -253,10 +253,7 @@ class DistanceGAN(GANModule):
         adversarial = lsgan_g(self.run_discriminator(ctx.fake_b))
         terms = {"g_adversarial": adversarial}
         loss = adversarial
-        if self.distance_weight > 0:
-            if not self.has_distance_stats:
-                raise RuntimeError("DistanceGAN: distance statistics are not set; fit with a data module "
-                                   "or call estimate_distance_stats(dataset)")
+        if self.distance_weight > 0:  # on_fit_start has estimated the statistics (no host read per step)
             stats = self.distance_stats.to(ctx.a.dtype)
             distance = distance_loss(ctx.a, ctx.fake_b, stats, self.use_self_distance, self.self_distance_split)
             terms["distance"] = distance

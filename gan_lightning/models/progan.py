@@ -195,7 +195,8 @@ class ProGAN(GANModule):
         state = self.training_state
         return {"d_loss": wasserstein_d(real_out, fake_out) + self.gp_weight * penalty + self.drift_weight * drift,
                 "wasserstein": real_out.mean() - fake_out.mean(), "gp": penalty, "drift": drift,
-                "resolution": real_out.new_tensor(float(state.resolution)), "alpha": real_out.new_tensor(float(state.alpha))}
+                "resolution": real_out.new_full((), float(state.resolution)),
+                "alpha": real_out.new_full((), float(state.alpha))}
 
     def generator_loss(self, real, fake, labels=None):
         return {"g_loss": wasserstein_g(self.discriminate(fake))}

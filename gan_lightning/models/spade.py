@@ -119,9 +119,10 @@ class SPADE(GANModule):
         return PerceptualLoss(VGG_LAYERS, VGG_LAYER_WEIGHTS, weights=weights, criterion="l1")
 
     # ------------------------------------------------------------------ inputs
-    def label_input(self, labels: torch.Tensor) -> torch.Tensor:
+    def label_input(self, labels: torch.Tensor, check: bool = True) -> torch.Tensor:
         """Label maps as G's input: int ids (N, H, W) or (N, 1, H, W) -> one-hot float (N, K, H, W);
-        a float (N, K, H, W) map is taken as already one-hot."""
+        a float (N, K, H, W) map is taken as already one-hot. ``check``: a one-line error for ids out
+        of range (a read of the ids; training batches leave it to ``F.one_hot``)."""
         if labels.dim() == 4 and labels.size(1) == self.label_classes and labels.is_floating_point():
             return labels
         if labels.dim() == 4 and labels.size(1) == 1:
@@ -129,7 +130,8 @@ class SPADE(GANModule):
         if labels.dim() != 3:
             raise ValueError(f"SPADE takes label maps of shape (N, H, W) with class ids, or one-hot (N, "
                              f"{self.label_classes}, H, W); got shape {tuple(labels.shape)}")
-        return one_hot(labels.round().long() if labels.is_floating_point() else labels, self.label_classes)
+        ids = labels.round().long() if labels.is_floating_point() else labels
+        return one_hot(ids, self.label_classes, check=check)
 
     # ------------------------------------------------------------------ training
     def optimizer_groups(self):
@@ -142,7 +144,7 @@ class SPADE(GANModule):
         return self.adversarial_phases(self.discriminator_terms, self.generator_terms)
 
     def prepare_step(self, ctx: StepContext) -> None:
-        ctx.label_map = self.label_input(ctx.label).to(ctx.image.dtype)
+        ctx.label_map = self.label_input(ctx.label, check=False).to(ctx.image.dtype)  # no host read per step
         with torch.set_grad_enabled(ctx.runs("G")):
             z = None
             if self.encoder is not None:

@@ -196,7 +196,7 @@ class StarGAN(GANModule):
     def prepare_step(self, ctx: StepContext) -> None:
         """Original and target attributes (the batch's own vectors, permuted), and G(x, target)."""
         ctx.original = self.check_attributes(ctx.attributes)
-        order = torch.randperm(ctx.batch_size).to(ctx.original.device)
+        order = torch.randperm(ctx.batch_size, device=ctx.original.device)
         ctx.target = ctx.original[order]
         with torch.set_grad_enabled(ctx.runs("G")):
             ctx.fake = self.generator(ctx.real, ctx.target)

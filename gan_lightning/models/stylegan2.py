@@ -111,8 +111,9 @@ class StyleGAN2(GANModule):
         ws = net.mapping(z)
         if self.style_mixing_prob > 0 and net.training:
             num_ws = ws.size(1)
-            cutoff = int(torch.randint(1, num_ws, ()).item()) if num_ws > 1 else num_ws
-            if torch.rand(()).item() >= self.style_mixing_prob:
+            # drawn on the host (the global CPU generator, as always): the branch below is Python's
+            cutoff = int(torch.randint(1, num_ws, (), device="cpu").item()) if num_ws > 1 else num_ws
+            if torch.rand((), device="cpu").item() >= self.style_mixing_prob:
                 cutoff = num_ws
             if cutoff < num_ws:
                 mixed = net.mapping(torch.randn_like(z), update_w_avg=False)
@@ -163,7 +164,7 @@ class StyleGAN2(GANModule):
         # + 0 * every weight: each D parameter gets a (zero) gradient and an Adam step, as in the
         # authors' code, whose R1 loss carries real_logits * 0 (D's last bias has none otherwise)
         return {"dreg_loss": 0.5 * gamma * penalty + _zero(self.discriminator), "r1_penalty": penalty.detach(),
-                "r1_gamma": torch.tensor(gamma)}
+                "r1_gamma": penalty.new_full((), gamma)}
 
     def generator_terms(self, ctx: StepContext):
         return {"g_loss": nonsaturating_g(self.run_discriminator(ctx.fake))}

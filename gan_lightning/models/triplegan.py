@@ -209,7 +209,7 @@ class TripleGAN(LabeledSubset, GANModule):
     def generate(self, z, labels=None, net=None):
         if labels is None:
             labels = cycle_labels(z.size(0), self.num_classes, z.device)
-        labels = check_labels(labels, self.num_classes, z.size(0)).to(z.device)
+        labels = check_labels(labels, self.num_classes, z.size(0), values=not self.in_training_step).to(z.device)
         return (net or self.generator)(z, labels)
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
@@ -299,5 +299,5 @@ class TripleGAN(LabeledSubset, GANModule):
                 + self.balance_weight * balance + weight * pseudo_discriminative)
         return {"c_loss": loss, "c_adversarial": adversarial, "c_supervised": supervised, "c_entropy": entropy,
                 "c_balance": balance, "c_pseudo": pseudo_discriminative,
-                "c_pseudo_weight": supervised.new_tensor(weight),
+                "c_pseudo_weight": supervised.new_full((), weight),
                 "acc_labeled": (labeled_logits.argmax(dim=1) == targets).float().mean()}

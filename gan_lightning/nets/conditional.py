@@ -31,12 +31,16 @@ def cycle_labels(num: int, num_classes: int, device=None) -> torch.Tensor:
     return torch.arange(num, device=device) % num_classes
 
 
-def check_labels(labels: torch.Tensor, num_classes: int, num: int) -> torch.Tensor:
-    """``labels`` as a long vector of ``num`` entries in [0, num_classes); a clear error otherwise."""
+def check_labels(labels: torch.Tensor, num_classes: int, num: int, values: bool = True) -> torch.Tensor:
+    """``labels`` as a long vector of ``num`` entries in [0, num_classes); a clear error otherwise.
+
+    ``values=False`` checks the count only: reading the values makes the host wait for a GPU, so a
+    training step leaves it out for its own batches' labels (the embedding still refuses an id out
+    of range); labels a user gives (sampling, evaluation) are read."""
     labels = torch.as_tensor(labels).long().flatten()
     if labels.numel() != num:
         raise ValueError(f"got {labels.numel()} labels for {num} samples")
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+    if values and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         raise ValueError(f"labels must lie in [0, {num_classes}); got values from {int(labels.min())} "
                          f"to {int(labels.max())}")
     return labels
