@@ -62,8 +62,13 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=12, help="iterations per experiment (>= 5: past n_critic)")
     parser.add_argument("--section", default=None, help="write this section of benchmarks/RESULTS.md")
     parser.add_argument("--models", default=None, help="comma-separated experiment folders (default: all)")
+    parser.add_argument("--every-config", action="store_true",
+                        help="every experiments/*/*.yaml, not only the mnist5k and ring8 ones")
     args = parser.parse_args(argv)
-    configs = sorted(REPO.glob("experiments/*/mnist5k.yaml")) + sorted(REPO.glob("experiments/*/ring8.yaml"))
+    if args.every_config:
+        configs = sorted(REPO.glob("experiments/*/*.yaml"))
+    else:
+        configs = sorted(REPO.glob("experiments/*/mnist5k.yaml")) + sorted(REPO.glob("experiments/*/ring8.yaml"))
     if args.models:
         configs = [c for c in configs if c.parent.name in args.models.lower().split(",")]
     rows = []
@@ -71,8 +76,13 @@ def main(argv=None) -> None:
         for config in configs:
             name = f"{config.parent.name}/{config.name}"
             old, new = Path(tmp) / "before.pt", Path(tmp) / "after.pt"
-            train(args.before, REPO / config.relative_to(REPO), args.steps, old)
-            train(REPO, config, args.steps, new)
+            try:
+                train(args.before, REPO / config.relative_to(REPO), args.steps, old)
+                train(REPO, config, args.steps, new)
+            except subprocess.CalledProcessError as error:
+                lines = (error.stderr or b"").decode(errors="replace").strip().splitlines()
+                print(f"{name}: did not train ({lines[-1] if lines else error})", flush=True)
+                continue
             compared, differ, worst = compare(torch.load(old), torch.load(new))
             rows.append((name, compared, differ, worst))
             print(f"{name}: {compared} tensors, {differ} differ (max abs difference {worst:.3g})", flush=True)
@@ -81,7 +91,8 @@ def main(argv=None) -> None:
     if args.section:
         lines = ["Written by `benchmarks/port_equivalence.py`; do not edit by hand.", "", "```",
                  command_line(__file__), "```", "",
-                 f"{'Every' if not args.models else 'These'} `mnist5k` and `ring8` experiments, {args.steps} iterations, "
+                 f"{'Every' if not args.models else 'These'} "
+                 f"{'experiment' if args.every_config else '`mnist5k` and `ring8` experiments'}, {args.steps} iterations, "
                  f"old core (`--before`) vs this tree:",
                  "", "| experiment | tensors | differ | max abs difference |", "|---|---:|---:|---:|"]
         lines += [f"| {n} | {c} | {d} | {w:.3g} |" for n, c, d, w in rows]

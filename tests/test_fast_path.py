@@ -366,13 +366,27 @@ def test_gpu_benchmark_without_a_gpu_says_so_in_one_line_and_exits_0():
     assert result.stdout.splitlines() == ["gpu_throughput: no CUDA GPU on this machine; the GPU benchmark did not run"]
 
 
-def test_gpu_benchmark_code_runs_both_paths_on_a_cpu_as_a_smoke_test(capsys):
+def test_gpu_benchmark_code_runs_both_paths_on_a_cpu_as_a_smoke_test(capsys, tmp_path, monkeypatch):
     with benchmark_script("gpu_throughput") as script:
+        monkeypatch.setattr(script, "replace_section", lambda path, name, text: (tmp_path / name).write_text(text))
         assert script.main(["--device", "cpu", "--image-size", "32", "--width", "8", "--batch-size", "16",
-                            "--warmup", "2", "--iterations", "3", "--compile-backend", "eager"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert "CPU (smoke test, not a measurement)" in lines[0] and "torch.compile (eager)" in lines[0]
-    rows = {line.split()[0]: line.split() for line in lines[2:4]}
-    assert set(rows) == {"plain", "gan-lightning"}
-    assert all(float(row[1]) > 0 and float(row[2]) > 0 for row in rows.values())  # images/s, ms/iteration
-    assert lines[-1].startswith("ratio (gan-lightning images/s / plain images/s): ")
+                            "--warmup", "2", "--iterations", "3", "--compile-backend", "eager", "--cases", "dcgan",
+                            "--precisions", "32-true", "--compile", "off,on,reduce-overhead",
+                            "--section", "gpu_throughput"]) == 0
+    lines = [line for line in capsys.readouterr().out.strip().splitlines() if line.startswith(("dcgan", "case"))]
+    assert lines[0].split() == ["case", "precision", "compile", "plain", "img/s", "gan-lightning", "img/s", "ratio"]
+    rows = {line.split()[2]: line.split() for line in lines[1:]}
+    assert set(rows) == {"off", "on", "reduce-overhead"}
+    for row in rows.values():
+        plain, ours, ratio = float(row[3]), float(row[4]), float(row[5])
+        assert plain > 10 and ours > 10 and ratio == pytest.approx(ours / plain, rel=0.02, abs=0.01)
+    assert "(vs plain eager;" in " ".join(rows["reduce-overhead"])
+    section = (tmp_path / "gpu_throughput").read_text()
+    assert "CPU (smoke test, not a measurement)" in section and "| dcgan | 32-true | reduce-overhead |" in section
+
+
+def test_gpu_benchmark_options_are_checked_in_one_line(capsys):
+    with benchmark_script("gpu_throughput") as script:
+        with pytest.raises(SystemExit):
+            script.parse_args(["--compile", "off,fast"])
+    assert "--compile: 'fast' is not one of off, on, reduce-overhead" in capsys.readouterr().err
