@@ -1,0 +1,35 @@
+"""benchmarks/gpu_smoke.py: one row per config, failures and missing data told apart, exit status."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from conftest import BENCHMARKS, benchmark_script
+
+
+def test_without_a_gpu_it_says_so_in_one_line_and_exits_0():
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(BENCHMARKS.parent)}
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "gpu_smoke.py")], capture_output=True, text=True,
+                            timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == ["gpu_smoke: no CUDA GPU on this machine; the GPU smoke test did not run"]
+
+
+def test_a_row_per_config_and_exit_1_when_a_config_with_its_data_fails(tmp_path, capsys):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model:\n  class_path: gan_lightning.models.DCGAN\n  init_args: {critic_steps: 0}\n"
+                      "data:\n  class_path: gan_lightning.data.MNIST5k\n")
+    out = tmp_path / "table.md"
+    with benchmark_script("gpu_smoke") as script:
+        status = script.main(["--device", "cpu", "--iterations", "3", "--every", "2", "--jobs", "2", "--out", str(out),
+                              "--configs", f"experiments/dcgan/mnist5k.yaml,experiments/stargan/celeba.yaml,{broken}"])
+    assert status == 1
+    rows = {line.split(" | ")[0].strip("| "): line for line in out.read_text().splitlines() if line.startswith("| ")}
+    assert rows["experiments/dcgan/mnist5k.yaml"].split(" | ")[1] == "ok"
+    assert float(rows["experiments/dcgan/mnist5k.yaml"].split(" | ")[2]) > 0
+    assert rows["experiments/stargan/celeba.yaml"].split(" | ")[1].startswith("no data: ")
+    assert "error: DCGAN: model.critic_steps must be >= 1, got 0" in rows[str(broken)]
+    assert "**1 of 3 configs train; 1 fail; 1 lack their data;" in out.read_text()
+    assert "| experiments/dcgan/mnist5k.yaml | ok |" in capsys.readouterr().out
