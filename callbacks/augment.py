@@ -42,7 +42,12 @@ def _uninstall(pl_module, augment) -> None:
 
 
 def _is_image_model(pl_module) -> bool:
-    return len(getattr(pl_module, "data_shape", ())) == 3
+    return pl_module.output().is_image
+
+
+def _what_it_outputs(pl_module) -> str:
+    output = pl_module.output()
+    return f"{type(pl_module).__name__} outputs {output.kind} of shape {output.shape}"
 
 
 class DiffAugmentCallback(L.Callback):
@@ -59,8 +64,8 @@ class DiffAugmentCallback(L.Callback):
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         if not _is_image_model(pl_module):
-            warnings.warn(f"DiffAugmentCallback: {type(pl_module).__name__} trains on data of shape "
-                          f"{tuple(pl_module.data_shape)}, not images; its D inputs pass unchanged", stacklevel=2)
+            warnings.warn(f"DiffAugmentCallback augments images; {_what_it_outputs(pl_module)}: its D inputs pass "
+                          "unchanged", stacklevel=2)
         _install(pl_module, self.augment, "DiffAugmentCallback")
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
@@ -124,9 +129,8 @@ class AdaptiveAugmentation(L.Callback):
     # ------------------------------------------------------------------ hooks
     def setup(self, trainer, pl_module, stage: str) -> None:
         if not _is_image_model(pl_module):
-            raise ValueError(f"AdaptiveAugmentation augments images; {type(pl_module).__name__} trains on data of "
-                             f"shape {tuple(pl_module.data_shape)}")
-        if getattr(pl_module, "sampling", "noise") == "translation":
+            raise ValueError(f"AdaptiveAugmentation augments images; {_what_it_outputs(pl_module)}")
+        if pl_module.translates:
             raise ValueError(f"AdaptiveAugmentation measures D on a batch of real images; {type(pl_module).__name__} "
                              f"translates between domains: use DiffAugmentCallback")
         _install(pl_module, self.augment, "AdaptiveAugmentation")
@@ -164,7 +168,8 @@ class AdaptiveAugmentation(L.Callback):
         if isinstance(scores, (tuple, list)):
             scores = scores[0]
         signs = torch.sign(scores.detach().float() - self.score_threshold)
-        return torch.stack([signs.sum(), signs.new_tensor(signs.numel()), signs.new_tensor(real.size(0))])
+        # counts as device constants (new_full: a fill, not a host-to-device copy that waits for the GPU)
+        return torch.stack([signs.sum(), signs.new_full((), signs.numel()), signs.new_full((), real.size(0))])
 
     def adjust(self) -> None:
         """p += sign(r_t - target) * images / (kimg * 1000), clamped to [0, 1]; the sums restart."""
