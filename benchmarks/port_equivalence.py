@@ -28,10 +28,17 @@ from report import command_line, replace_section  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 TRAIN = r'''
-import sys, warnings, logging
+import importlib.util, os, sys, warnings, logging
 warnings.filterwarnings("ignore")
 logging.getLogger("lightning").setLevel(logging.ERROR)
 import torch
+# gan_lightning.callbacks of this tree (the editable install maps it to the installed checkout's callbacks/)
+folder = os.path.join(os.getcwd(), "callbacks")
+spec = importlib.util.spec_from_file_location("gan_lightning.callbacks", os.path.join(folder, "__init__.py"),
+                                              submodule_search_locations=[folder])
+callbacks = importlib.util.module_from_spec(spec)
+sys.modules["gan_lightning.callbacks"] = callbacks
+spec.loader.exec_module(callbacks)
 from gan_lightning.cli import build_cli
 config, steps, out = sys.argv[1], sys.argv[2], sys.argv[3]
 args = ["--config", config, "--trainer.max_steps", steps, "--trainer.logger", "false", "--trainer.callbacks", "[]",

@@ -24,8 +24,9 @@ class EMACallback(L.Callback):
     batch * 10 / 32 kimg), 20k at batch 64 (paper256/512), 500k for cifar (with rampup 0.05).
     Images seen count from ``trainer.global_step``, so a resumed run continues the same schedule.
 
-    Image-to-image models (``sampling == "translation"``) get no EMA unless ``translation``
-    is true: their papers' recipes keep none, and translation uses the trained generator(s).
+    Models that map inputs (``translates``: image-to-image, super-resolution, SPADE) get no EMA
+    unless ``translation`` is true: their papers' recipes keep none, and translation uses the
+    trained generator(s).
     """
 
     def __init__(self, decay: float = 0.999, warmup: bool = True, translation: bool = False,
@@ -46,7 +47,7 @@ class EMACallback(L.Callback):
         self.active = True
 
     def setup(self, trainer, pl_module, stage: str) -> None:
-        self.active = self.translation or getattr(pl_module, "sampling", "noise") != "translation"
+        self.active = self.translation or not pl_module.translates
         if self.active:
             pl_module.enable_ema()
 

@@ -113,7 +113,8 @@ class ProgressBar(TQDMProgressBar):
         """The plain progress line of this moment."""
         now = time.monotonic() if now is None else now
         step, total = trainer.global_step, trainer.max_steps
-        parts = [f"iteration {step:,}" + (f"/{total:,} ({100 * step // max(total, 1)} %)" if total and total > 0 else "")]
+        planned = f"/{total:,} ({100 * step // max(total, 1)} %)" if total and total > 0 else ""
+        parts = [f"iteration {step:,}{planned}"]
         elapsed = now - self._line_time
         rate = (step - self._line_step) / elapsed if elapsed > 0 else 0.0
         if label is None:

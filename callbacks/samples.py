@@ -97,17 +97,43 @@ class PeriodicPictureCallback(L.Callback):
             self.render(trainer, pl_module)
 
 
-def held_out_inputs(datamodule, num: int) -> torch.Tensor:
-    """The first ``num`` source images of the held-out split (``"a"``, ``"image"`` or ``"lr"`` of dict
-    samples, else the image; the ``"label"`` maps of segmentation data)."""
+def held_out_items(datamodule, num: int) -> list:
+    """The first ``num`` samples of the held-out split (the training split when there is none)."""
     datamodule.setup("fit")
     dataset = datamodule.heldout_set if datamodule.heldout_set is not None else datamodule.train_set
-    items = [dataset[i] for i in range(min(num, len(dataset)))]
-    if getattr(datamodule, "data_kind", None) == "segmentation":  # SPADE translates label maps
-        return torch.stack([item["label"] for item in items])
-    first = [item.get("a", item.get("image", item.get("lr"))) if isinstance(item, dict)
-             else item[0] if isinstance(item, (list, tuple)) else item for item in items]
-    return torch.stack(first)
+    return [dataset[i] for i in range(min(num, len(dataset)))]
+
+
+def _entry(item, key: str):
+    if isinstance(item, dict):
+        if key not in item:
+            raise ValueError(f"the held-out samples have no {key!r} (they have {', '.join(map(str, item))})")
+        return torch.as_tensor(item[key])
+    if isinstance(item, (list, tuple)):
+        return torch.as_tensor(item[1] if key == "label" else item[0])
+    return item
+
+
+def held_out_conditions(datamodule, num: int, keys) -> dict[str, torch.Tensor]:
+    """The conditions ``keys`` of the first ``num`` held-out samples, stacked per key (on the host)."""
+    items = held_out_items(datamodule, num)
+    return {key: torch.stack([_entry(item, key) for item in items]) for key in keys}
+
+
+def held_out_inputs(datamodule, num: int, key: str = "a") -> torch.Tensor:
+    """The first ``num`` inputs (``key``: the model's input condition) of the held-out split."""
+    return held_out_conditions(datamodule, num, [key])[key]
+
+
+def grid_inputs(pl_module, datamodule, num: int):
+    """What a model's ``preview_grid`` needs from held-out data, by its declarations: the inputs of a
+    model that maps inputs, the non-class conditions of a model that has some, else nothing."""
+    conditions = pl_module.conditions()
+    if pl_module.translates:
+        key = next(c.key for c in conditions if c.is_input)
+        return held_out_inputs(datamodule, num, key)
+    keys = [c.key for c in conditions if c.kind != "class"]
+    return held_out_conditions(datamodule, num, keys) if keys else None
 
 
 class SampleGridCallback(PeriodicPictureCallback):
@@ -115,25 +141,31 @@ class SampleGridCallback(PeriodicPictureCallback):
     fixed noise (EMA generator when there is one), save ``<root>/samples/iter_NNNNNN.png`` and log
     the picture to W&B / TensorBoard. 2-D data becomes a scatter plot. Rank 0 only.
 
-    What a grid shows is the model's ``preview_grid``: class-conditional models get one row per
-    class (row k holds class k for the first ``nrow`` fixed noise vectors, so each column keeps
-    its noise across the classes); image-to-image models show fixed held-out inputs (the first
-    ``num_samples // 2`` of the data module's held-out split) beside their translations."""
+    What a grid shows is the model's ``preview_grid``, by its declared conditions and output:
+    class-conditional models get one row per class (row k holds class k for the first ``nrow``
+    fixed noise vectors, so each column keeps its noise across the classes); models that map
+    inputs show fixed held-out inputs (the first ``num_samples // 2`` of the data module's held-out
+    split) beside their outputs; models with other conditions (text, attributes) one row per
+    held-out condition; a video output shows each sample's frames as a row, tokens as strips."""
 
     def __init__(self, every_n_steps: int = 500, num_samples: int = 64, nrow: int = 8, use_ema: bool = True) -> None:
         super().__init__(every_n_steps)
         self.num_samples = num_samples
         self.nrow = nrow
         self.use_ema = use_ema
-        self.inputs: torch.Tensor | None = None  # image-to-image models: fixed held-out inputs
+        self.inputs = None  # fixed held-out inputs or conditions, when the model's grid needs them
 
     def on_fit_start(self, trainer, pl_module) -> None:
-        if getattr(pl_module, "sampling", "noise") == "translation" and trainer.datamodule is not None:
-            self.inputs = held_out_inputs(trainer.datamodule, max(1, self.num_samples // 2))
+        if trainer.datamodule is not None:
+            num = max(1, self.num_samples // 2) if pl_module.translates else self.num_samples
+            self.inputs = grid_inputs(pl_module, trainer.datamodule, num)
 
     def draw(self, pl_module) -> tuple[torch.Tensor, int]:
-        """(samples, images per row) of the grid, through the model's sampling protocol."""
-        return pl_module.preview_grid(self.num_samples, self.nrow, use_ema=self.use_ema, inputs=self.inputs)
+        """(samples, images per row) of the grid, through the model's declarations."""
+        inputs = self.inputs
+        if isinstance(inputs, dict):
+            inputs = {key: value.to(pl_module.device, non_blocking=True) for key, value in inputs.items()}
+        return pl_module.preview_grid(self.num_samples, self.nrow, use_ema=self.use_ema, inputs=inputs)
 
     def render(self, trainer, pl_module) -> Path | None:
         if not trainer.is_global_zero:

@@ -411,7 +411,7 @@ def cmd_sample(argv: Sequence[str]) -> None:
     from gan_lightning.callbacks import write_samples
 
     model = load_model(args.ckpt_path)
-    if getattr(model, "sampling", "noise") == "translation":
+    if model.translates:
         from gan_lightning.translate import sample_translations
 
         grid, nrow = sample_translations(model, args.ckpt_path, args.num_samples, args.nrow, args.data_config)

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _data_class(name: str):
+def data_class(name: str):
     known = known_data_modules()
     short = name.rsplit(".", 1)[-1]
     if "." in name:
@@ -97,7 +97,7 @@ def _data_class(name: str):
     return known[short]
 
 
-def _data_from_config(path: Path) -> Any:
+def data_from_config(path: Path) -> Any:
     import yaml
 
     try:
@@ -109,7 +109,7 @@ def _data_from_config(path: Path) -> Any:
         section = {"class_path": section}
     if not isinstance(section, dict) or not section.get("class_path"):
         raise UsageError(f"{path} has no `data` section with a class_path")
-    cls = _data_class(section["class_path"])
+    cls = data_class(section["class_path"])
     init_args = section.get("init_args") or {}
     try:
         return cls(**init_args)
@@ -117,7 +117,7 @@ def _data_from_config(path: Path) -> Any:
         raise UsageError(f"the data section of {path} does not build {cls.__name__}: {error}") from error
 
 
-def _run_config(ckpt_path: Path) -> Path | None:
+def run_config(ckpt_path: Path) -> Path | None:
     """The ``config.yaml`` LightningCLI saved for the run of this checkpoint, when there is one with data."""
     for folder in (ckpt_path.parent, ckpt_path.parent.parent):
         candidate = folder / "config.yaml"
@@ -140,9 +140,9 @@ def resolve_data(args: argparse.Namespace, data_shape: tuple[int, ...]) -> Any:
         path = Path(args.data_config)
         if not path.is_file():
             raise UsageError(f"data config not found: {path}")
-        data, origin = _data_from_config(path), str(path)
+        data, origin = data_from_config(path), str(path)
     elif args.data:
-        cls = _data_class(args.data)
+        cls = data_class(args.data)
         kwargs: dict[str, Any] = {}
         parameters = inspect.signature(cls.__init__).parameters
         if len(data_shape) == 3:
@@ -155,10 +155,10 @@ def resolve_data(args: argparse.Namespace, data_shape: tuple[int, ...]) -> Any:
         data, origin = cls(**kwargs), "--data"
     else:
         data = None
-        config = _run_config(Path(args.ckpt_path))
+        config = run_config(Path(args.ckpt_path))
         if config is not None:
             try:
-                data, origin = _data_from_config(config), f"the run's {config}"
+                data, origin = data_from_config(config), f"the run's {config}"
             except UsageError:
                 data = None
             if data is not None and tuple(getattr(data, "data_shape", ())) != data_shape:

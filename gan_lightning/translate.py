@@ -41,7 +41,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def is_translation_model(model: Any) -> bool:
-    return getattr(model, "sampling", "noise") == "translation"
+    """Whether ``model`` declares an input it maps (an image, a label map)."""
+    return bool(getattr(model, "translates", False))
 
 
 def model_attributes(model: Any) -> int | None:
@@ -185,22 +186,22 @@ def run_data(ckpt_path: str | Path, data_config: str | None = None):
     a ``data`` section) when given, else the data module arguments saved in the checkpoint
     (``datamodule_hyper_parameters``: the image-to-image data modules save them), else the run's
     ``config.yaml`` beside the checkpoint. One line (UsageError) when none is found."""
-    from gan_lightning.evaluate import _data_class, _data_from_config, _run_config
+    from gan_lightning.evaluate import data_class, data_from_config, run_config
 
     if data_config:
-        return _data_from_config(Path(data_config))
+        return data_from_config(Path(data_config))
     checkpoint = read_checkpoint(ckpt_path)
     saved = dict(checkpoint.get("datamodule_hyper_parameters") or {})
     if saved.get("_class_path"):
-        cls = _data_class(saved["_class_path"])
+        cls = data_class(saved["_class_path"])
         arguments = {k: v for k, v in saved.items() if not k.startswith("_")}
         try:
             return cls(**arguments)
         except (TypeError, ValueError) as error:
             raise UsageError(f"the data arguments saved in {ckpt_path} do not build {cls.__name__}: {error}") from error
-    config = _run_config(Path(ckpt_path))
+    config = run_config(Path(ckpt_path))
     if config is not None:
-        return _data_from_config(config)
+        return data_from_config(config)
     raise UsageError(f"{ckpt_path} records no data module and has no config.yaml beside it, so there are no "
                      f"held-out inputs to show: pass --data_config FILE, or translate images of your own with "
                      f"`gan-lightning translate --ckpt_path {ckpt_path} --input DIR --out DIR`")
@@ -209,11 +210,11 @@ def run_data(ckpt_path: str | Path, data_config: str | None = None):
 def sample_translations(model, ckpt_path: str | Path, num_samples: int, nrow: int, data_config: str | None = None):
     """(images, images per row) of ``gan-lightning sample`` on a translation model: the first
     ``num_samples // 2`` held-out inputs of its run, each beside its translation (the sample grid's picture)."""
-    from gan_lightning.callbacks.samples import held_out_inputs
+    from gan_lightning.callbacks.samples import grid_inputs
 
     datamodule = run_data(ckpt_path, data_config)
     try:
-        inputs = held_out_inputs(datamodule, max(1, num_samples // 2))
+        inputs = grid_inputs(model, datamodule, max(1, num_samples // 2))
     except (OSError, ValueError) as error:
         raise UsageError(f"cannot read the held-out inputs of {type(datamodule).__name__} ({error}); "
                          f"translate images of your own with `gan-lightning translate`") from error

@@ -13,8 +13,9 @@
   ``int()``, ``tolist()``, ``numpy()``, ``cpu()``, printing a tensor, ops whose output size depends on
   the data: ``nonzero``, ``masked_select``, boolean-mask indexing) and uploads that torch follows
   with a stream synchronisation (``.to(device)`` or ``copy_`` of a host tensor without
-  ``non_blocking=True``, ``torch.tensor(data, device=device)``, ``tensor.new_tensor(data)``). It tells host tensors from device
-  ones as a GPU run would have them: on the host are draws from an explicit ``torch.Generator``,
+  ``non_blocking=True``, ``torch.tensor(data, device=device)``, ``tensor.new_tensor(data)``). It
+  tells host tensors from device ones as a GPU run would have them: on the host are draws from an
+  explicit ``torch.Generator``,
   tensors made without a device outside the project (the step counts of torch's optimizers; the
   trap sees to the project's own), tensors made on ``device="cpu"`` (the project spells the host
   so; the run's device is a ``torch.device``), and what is computed from host tensors alone. Reads

@@ -15,6 +15,12 @@ def test_the_one_file_example_trains_with_its_recipe(tmp_path):
     block = re.search(r"```python\n(from gan_lightning.*?)```", DOC.read_text(), re.S).group(1)
     namespace: dict = {}
     exec(compile(block, str(DOC), "exec"), namespace)
+    from gan_lightning.models import known_models, unregister_model
+
+    try:
+        assert known_models()["HingeTTUR"] is namespace["HingeTTUR"]  # registered where it is defined
+    finally:
+        unregister_model("HingeTTUR")
     model = namespace["HingeTTUR"](latent_dim=8, width=8)
     before = model.generator.net[0].weight.detach().clone()
     trainer = tiny_trainer(tmp_path, 3)

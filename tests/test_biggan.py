@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
+from gan_lightning.core.protocol import Condition
 from gan_lightning.losses import orthogonal_regularization
 from gan_lightning.models import BigGAN
 from gan_lightning.nets.biggan import ConditionalBatchNorm2d
@@ -243,7 +244,8 @@ def test_recipe_is_the_authors_cifar_script_and_defaults():
     assert (model.lr_g, model.lr_d, model.betas, model.critic_steps) == (2e-4, 2e-4, (0.0, 0.999), 4)
     assert model.latent_dim == 128 and model.generator.chunk_dim == 32 and model.generator.features == 256
     assert model.generator.shared.embedding_dim == 128 and model.ortho_beta == 1e-4
-    assert BigGAN.sampling == "conditional" and "Brock" in BigGAN.paper and BigGAN.data_kinds == ("image",)
+    assert model.conditions() == (Condition("class", "label", 10),) and not model.translates
+    assert "Brock" in BigGAN.paper and BigGAN.data_kinds == ("image",)
     with pytest.raises(ValueError, match="model.data_shape"):
         BigGAN(data_shape=(2,))
 

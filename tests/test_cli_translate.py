@@ -189,9 +189,9 @@ def test_data_built_by_the_cli_records_its_class_and_arguments_for_sample():
                      "--data.init_args.target", "thick", "--data.init_args.image_size", "8",
                      "--trainer.logger", "false"], run=False)
     saved = dict(cli.datamodule.hparams)
-    from gan_lightning.evaluate import _data_class
+    from gan_lightning.evaluate import data_class
 
-    assert _data_class(saved["_class_path"]) is PairedDigits  # what `sample` rebuilds the data from
+    assert data_class(saved["_class_path"]) is PairedDigits  # what `sample` rebuilds the data from
     assert saved["target"] == "thick" and saved["image_size"] == 8
     assert cli.model.data_shape == (1, 8, 8)
     assert not cli.datamodule._log_hyperparams  # the model's hyperparameters alone go to the loggers

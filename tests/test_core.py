@@ -13,7 +13,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from conftest import InterruptAt, tiny_trainer
-from core_models import LazyRegularized, TwoDomainData, TwoWayTranslator
+from core_models import (CaptionData, ClipData, LazyRegularized, SequenceData, SequenceGenerator, TextConditioned,
+                         TwoDomainData, TwoWayTranslator, VideoGenerator)
 from gan_lightning.core import Phase, ReplayPool, StepContext, TrainingState
 from gan_lightning.data import MNIST5k
 from gan_lightning.models import WGANGP, known_models
@@ -144,11 +145,12 @@ def tiny_data(name: str):
     return TRANSLATION_TINY[name][1]() if name in TRANSLATION_TINY else MNIST5k(batch_size=16)
 
 
-@pytest.mark.parametrize("name", sorted(known_models()))
+@pytest.mark.parametrize("name", sorted(known_models()) + ["TextConditioned", "VideoGenerator", "SequenceGenerator"])
 def test_every_discriminator_call_goes_through_run_discriminator(name, tmp_path):
     """An augmentation installed once sees every input of every D forward of every model."""
     L.seed_everything(0)
-    model = tiny_model(name)
+    build, data = RESUMABLE[name]
+    model = build()
     augmented: list[torch.Tensor] = []
 
     def augment(x):
@@ -183,7 +185,7 @@ def test_every_discriminator_call_goes_through_run_discriminator(name, tmp_path)
     # D itself and its direct children (a method call such as EBGAN's encode starts in a child)
     for module in [model.discriminator, *model.discriminator.children()]:
         module.register_forward_pre_hook(record)
-    tiny_trainer(tmp_path, 2, limit_val_batches=0, callbacks=[Steps()]).fit(model, tiny_data(name))
+    tiny_trainer(tmp_path, 2, limit_val_batches=0, callbacks=[Steps()]).fit(model, data())
     assert seen, f"{name}: D never ran"
     ids = {id(t) for t in augmented}
     assert all(id(x) in ids for x in seen), f"{name}: a D call bypassed run_discriminator"
@@ -297,10 +299,17 @@ def assert_bitwise_equal(a, b):
             assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
 
 
-RESUMABLE = {
-    **{name: (lambda name=name: tiny_model(name), lambda name=name: tiny_data(name)) for name in known_models()},
+#: Test-only models of the families still to come, built on the core's declarations only.
+PROTOCOL_MODELS = {
     "TwoWayTranslator": (TwoWayTranslator, lambda: TwoDomainData(batch_size=8)),
     "LazyRegularized": (LazyRegularized, TwoDomainData_as_images),
+    "TextConditioned": (TextConditioned, CaptionData),
+    "VideoGenerator": (VideoGenerator, ClipData),
+    "SequenceGenerator": (SequenceGenerator, SequenceData),
+}
+RESUMABLE = {
+    **{name: (lambda name=name: tiny_model(name), lambda name=name: tiny_data(name)) for name in known_models()},
+    **PROTOCOL_MODELS,
 }
 
 

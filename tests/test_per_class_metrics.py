@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from conftest import tiny_dcgan, tiny_trainer
+from gan_lightning.core.protocol import Condition
 from gan_lightning.callbacks import MetricsCallback
 from gan_lightning.data import MNIST5k
 from gan_lightning.evaluation import evaluate_generator, per_class_keys, real_by_class
@@ -29,8 +30,6 @@ class ReplayGenerator(nn.Module):
     """A 'generator' that returns real held-out digits of class (label + shift) % 10: shift 0 is a
     perfect class-conditional generator, shift 1 one that draws the wrong class every time."""
 
-    num_classes = 10
-
     def __init__(self, by_class: dict[int, torch.Tensor], shift: int) -> None:
         super().__init__()
         self.by_class, self.shift = by_class, shift
@@ -39,6 +38,9 @@ class ReplayGenerator(nn.Module):
     @property
     def device(self):
         return torch.device("cpu")
+
+    def conditions(self):
+        return (Condition("class", "label", 10),)
 
     def sample(self, num, labels=None, use_ema=True, rng=None):
         out = []

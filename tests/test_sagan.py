@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from gan_lightning.core.protocol import Condition
 from gan_lightning.data import MNIST5k
 from gan_lightning.models import SAGAN
 from gan_lightning.nets import SelfAttention2d
@@ -211,7 +212,7 @@ def test_recipe_is_the_papers_ttur():
     assert (model.optimizer_name, model.lr_g, model.lr_d, model.betas, model.critic_steps) == \
         ("adam", 1e-4, 4e-4, (0.0, 0.9), 1)
     assert model.latent_dim == 8 and SAGAN().latent_dim == 128 and "Zhang" in SAGAN.paper
-    assert SAGAN.data_kinds == ("image",) and SAGAN.sampling == "noise"
+    assert SAGAN.data_kinds == ("image",) and model.conditions() == () and model.output().kind == "image"
 
 
 # ----------------------------------------------------------------------------- sampling and a short fit

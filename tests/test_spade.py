@@ -14,6 +14,7 @@ from PIL import Image
 from torch import nn
 
 from conftest import tiny_trainer
+from gan_lightning.core.protocol import Condition
 from gan_lightning.cli import main
 from gan_lightning.data import SegmentationPairs, colorize, one_hot
 from gan_lightning.data.files import DataFolderError
@@ -105,7 +106,8 @@ def test_recipe_and_defaults_are_the_authors():
     assert SPADE.recipe == {"lr_g": 1e-4, "lr_d": 4e-4, "betas": (0.0, 0.9)}
     assert model.optimizer_settings("discriminator").lr == 4e-4 and model.optimizer_settings("generator").lr == 1e-4
     assert (model.lambda_feat, model.kld_weight, len(model.discriminator.scales)) == (10.0, 0.05, 2)
-    assert "segmentation" in SPADE.data_kinds and SPADE.sampling == "translation"
+    assert "segmentation" in SPADE.data_kinds and model.translates
+    assert model.conditions() == (Condition("label_map", "label", 3),) and model.output().key == "image"
 
 
 def test_bad_options_are_one_line_errors():

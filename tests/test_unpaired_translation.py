@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import tiny_trainer
+from gan_lightning.core.protocol import Condition
 from gan_lightning.core import StepContext
 from gan_lightning.models import UNIT, DiscoGAN, DualGAN, known_models
 from tiny_unpaired import SIZE, TINY, TinyUnpaired
@@ -37,7 +38,9 @@ def terms(model, data: dict, phases=("D", "G"), iteration: int = 5) -> dict[str,
 def test_registered_as_unpaired_translation_models_with_their_recipes():
     for name, cls in (("DiscoGAN", DiscoGAN), ("DualGAN", DualGAN), ("UNIT", UNIT)):
         assert known_models()[name] is cls
-        assert cls.data_kinds == ("unpaired",) and cls.sampling == "translation" and cls.paper
+        assert cls.data_kinds == ("unpaired",) and cls.paper
+        model = TINY[name][0]()
+        assert model.translates and model.conditions() == (Condition("image", "a"),) and model.output().key == "b"
     settings = {name: TINY[name][0]().optimizer_settings("generator") for name in NAMES}
     assert (settings["DiscoGAN"].lr, settings["DiscoGAN"].betas, settings["DiscoGAN"].weight_decay) == (
         2e-4, (0.5, 0.999), 1e-5)

@@ -1,20 +1,28 @@
-"""The Lightning workarounds, in one place; tests/test_compat.py fails when an upgrade breaks one.
+"""The Lightning workarounds and every use of a Lightning internal, in one place (checked with 2.6.6).
+
+Each section names the Lightning behaviour it works around and the test that fails when an
+upgrade breaks it. Nothing else in the project reads a private attribute of Lightning.
 
 1. Iterations, not optimizer steps. Under manual optimization Lightning adds one to
-   ``global_step`` for every ``optimizer.step()``; our contract counts iterations (batches),
-   so ``--trainer.max_steps``, ``every_n_train_steps`` and the logged step mean batches for
-   every model. :func:`counts_one_iteration` corrects the counter after each training step.
+   ``global_step`` for every ``optimizer.step()`` (Lightning #17958); our contract counts
+   iterations (batches), so ``--trainer.max_steps``, ``every_n_train_steps`` and the logged step
+   mean batches for every model. :func:`counts_one_iteration` corrects the counter after each
+   training step (``fit_loop.epoch_loop.manual_optimization.optim_step_progress``).
+   Pinned by tests/test_compat.py::test_the_step_progress_we_correct_is_where_lightning_counts_optimizer_steps.
 2. Backward passes that reach one network only. Each phase's backward touches only the
    networks of its optimizer, which plain DDP rejects (Lightning #20328). The public spelling
    is ``--trainer.strategy ddp_find_unused_parameters_true``; :func:`allow_partial_backward`
-   makes a plain ``ddp`` strategy behave the same, so old commands keep working.
+   makes a plain ``ddp`` strategy behave the same (``DDPStrategy._ddp_kwargs``).
+   Pinned by tests/test_compat.py::test_a_plain_ddp_strategy_gets_find_unused_parameters.
 3. Fast toggling. Lightning's ``toggle_optimizer`` walks every parameter of every optimizer
    twice per phase; :class:`OptimizerToggle` keeps the parameter lists once and flips
-   ``requires_grad`` on the other groups only.
+   ``requires_grad`` on the other groups only (public API only).
+   Pinned by tests/test_compat.py::test_optimizer_toggle_freezes_the_other_groups_and_restores_them.
 4. Logging only when it is written. ``self.log`` costs about as much as a small network's
    step (it validates and stores every value in Lightning's result collection); the loggers
    only write every ``log_every_n_steps`` iterations, so :func:`logging_due` tells the core
-   when a logged value can reach a logger or the progress bar.
+   when a logged value can reach a logger (``Trainer._logger_connector.should_update_logs``).
+   Pinned by tests/test_compat.py::test_terms_reach_the_logger_every_log_every_n_steps_with_their_latest_values.
 5. Direct steps. ``manual_backward`` and ``LightningOptimizer.step`` dispatch five hooks to
    every callback per update (``on_before_backward``, ``on_after_backward``,
    ``on_before_optimizer_step`` and the module's) through the precision plugin: about a
@@ -23,11 +31,32 @@
    gradient scaler, a single-device or DDP strategy, no profiler), :func:`direct_steps_allowed`
    lets the core call ``backward`` and the torch optimizer itself, with the strategy's own
    pre/post-backward (DDP's unused-parameter bookkeeping) kept; the result is bitwise the same.
+   Pinned by tests/test_compat.py::test_direct_steps_equal_lightnings_and_give_way_to_a_listening_callback.
 6. The NVML probe on every Adam step. ``import lightning`` sets
    ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` (fork safety on GPU machines); with a CUDA build of
    torch on a machine without a GPU, torch then loads NVML again (``dlopen``) in every
    Adam/AdamW step's capture health check, 0.4 ms each. :func:`drop_nvml_check_without_gpu`
-   removes the variable when NVML finds no GPU: there is then no CUDA context to protect.
+   (called by ``GANModule.setup``, never on import) removes the variable when NVML finds no GPU.
+   Pinned by tests/test_compat.py::test_the_nvml_check_is_dropped_only_where_nvml_finds_no_gpu.
+7. RNG states in checkpoints, in types ``torch.load(weights_only=True)`` accepts (no internals).
+8. The end of training. Lightning resumes a checkpoint written when training stopped with the
+   wrong loop counters (an epoch cut short counts as finished; a finished epoch's batch counters
+   are not reset): :func:`end_of_training_loop_state` rewrites them, and
+   :func:`remember_rng_at_stop` wraps ``fit_loop.on_advance_end`` to keep the RNG states of the
+   moment the loop stopped. Pinned by tests/test_compat.py::test_lightning_closes_an_epoch_that_max_steps_cuts_short,
+   ::test_lightning_keeps_the_batch_counters_of_the_epoch_that_ended_training and
+   ::test_the_rng_of_the_end_of_training_checkpoint_is_taken_when_the_last_iteration_ended.
+9. Every rank's RNG in the checkpoint (``all_gather_object``, public). Pinned by tests/test_core_ddp.py.
+10. Samplers that shard. Lightning wraps every training sampler that is not a
+    ``DistributedSampler`` (``use_distributed_sampler=True``), hiding its methods: a
+    :class:`ShardingSampler` is one. Pinned by tests/test_compat.py::test_lightning_leaves_a_sampler_that_shards_by_itself_alone.
+11. A last checkpoint now. ``ModelCheckpoint`` has no public "save now"; :func:`save_last_checkpoints`
+    uses its ``_save_last_checkpoint``, ``_monitor_candidates`` and ``_last_global_step_saved``.
+    Pinned by tests/test_compat.py::test_save_last_checkpoints_writes_each_last_checkpoint_once_per_iteration.
+12. Where a module stands. ``LightningModule.trainer`` raises when no trainer is attached, and
+    there is no public "is a trainer attached" nor "runs under Fabric": :func:`trainer_of` reads
+    ``_trainer``, :func:`under_fabric` ``_fabric``; :func:`batches_done_this_epoch` reads the fit
+    loop's batch progress (mid-epoch resume of the data loaders). Pinned by tests/test_resume.py.
 """
 
 from __future__ import annotations
@@ -44,7 +73,7 @@ import torch
 # ---------------------------------------------------------------------------- 1. iteration counting
 def optimizer_step_progress(module) -> Any | None:
     """The manual-optimization step progress of a fitting trainer, else None."""
-    trainer = module._trainer
+    trainer = trainer_of(module)
     if trainer is None or not trainer.training:
         return None
     return trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
@@ -75,14 +104,6 @@ def counts_one_iteration(step_fn: Callable) -> Callable:
 
     training_step.__counts_one_iteration__ = True
     return training_step
-
-
-def logging_due(module) -> bool:
-    """Whether values logged in this training step reach the loggers / the progress bar."""
-    trainer = module._trainer
-    if trainer is None:
-        return False
-    return bool(trainer._logger_connector.should_update_logs)
 
 
 # ---------------------------------------------------------------------------- 2. DDP
@@ -128,6 +149,15 @@ class OptimizerToggle:
                 p.requires_grad_(True)
 
 
+# ---------------------------------------------------------------------------- 4. logging when it is written
+def logging_due(module) -> bool:
+    """Whether values logged in this training step reach the loggers / the progress bar."""
+    trainer = trainer_of(module)
+    if trainer is None:
+        return False
+    return bool(trainer._logger_connector.should_update_logs)
+
+
 # ---------------------------------------------------------------------------- 5. direct steps
 STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
 
@@ -144,8 +174,8 @@ def direct_steps_allowed(module, own_hooks: type) -> bool:
     from lightning.pytorch.profilers import PassThroughProfiler
     from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
 
-    trainer = module._trainer
-    if trainer is None or module._fabric is not None or module.automatic_optimization:
+    trainer = trainer_of(module)
+    if trainer is None or under_fabric(module) or module.automatic_optimization:
         return False
     plugin = trainer.precision_plugin
     if not (type(plugin) is Precision or (type(plugin) is MixedPrecision and plugin.scaler is None)):
@@ -189,7 +219,7 @@ def drop_nvml_check_without_gpu() -> bool:
     return True
 
 
-# ---------------------------------------------------------------------------- RNG in checkpoints
+# ---------------------------------------------------------------------------- 7. RNG in checkpoints
 def capture_rng_state() -> dict[str, Any]:
     """Global RNG states in types that ``torch.load(weights_only=True)`` accepts."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
@@ -210,7 +240,7 @@ def restore_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-# ---------------------------------------------------------------------------- 4. the end of training
+# ---------------------------------------------------------------------------- 8. the end of training
 # The checkpoint written when training ends (``save_last`` at ``on_train_end``) records loop
 # counters that Lightning does not resume from correctly, so extending a finished run
 # (``--trainer.max_steps`` raised, ``--ckpt_path last``) trained on other batches than the
@@ -294,7 +324,7 @@ def rng_state_for_checkpoint(trainer) -> dict[str, Any]:
     return capture_rng_state()
 
 
-# ---------------------------------------------------------------------------- 5. every rank's RNG
+# ---------------------------------------------------------------------------- 9. every rank's RNG
 def gather_rng_states(state: dict[str, Any]) -> list[dict[str, Any]] | None:
     """Every rank's RNG states in rank order (``torch.distributed.all_gather_object``), or None
     outside a process group of two or more. A collective: every rank must call it."""
@@ -307,7 +337,7 @@ def gather_rng_states(state: dict[str, Any]) -> list[dict[str, Any]] | None:
     return states
 
 
-# ---------------------------------------------------------------------------- 6. samplers that shard
+# ---------------------------------------------------------------------------- 10. samplers that shard
 class ShardingSampler(torch.utils.data.DistributedSampler):
     """Base of a sampler that gives each DDP rank its own shard itself.
 
@@ -327,7 +357,7 @@ class ShardingSampler(torch.utils.data.DistributedSampler):
         self.epoch = epoch
 
 
-# ---------------------------------------------------------------------------- 7. a last checkpoint now
+# ---------------------------------------------------------------------------- 11. a last checkpoint now
 def save_last_checkpoints(trainer) -> list[str]:
     """Have every ``ModelCheckpoint(save_last=True)`` of ``trainer`` write its last checkpoint now,
     as it would itself (its file name, its bookkeeping: ``last_model_path``, and no second write
@@ -347,3 +377,21 @@ def save_last_checkpoints(trainer) -> list[str]:
             callback._save_last_checkpoint(trainer, callback._monitor_candidates(trainer))
         paths.append(callback.last_model_path)
     return paths
+
+
+# ---------------------------------------------------------------------------- 12. where a module stands
+def trainer_of(module):
+    """The trainer ``module`` is attached to, or None (``LightningModule.trainer`` raises instead)."""
+    return getattr(module, "_trainer", None)
+
+
+def under_fabric(module) -> bool:
+    """Whether ``module`` runs under Lightning Fabric rather than a Trainer."""
+    return getattr(module, "_fabric", None) is not None
+
+
+def batches_done_this_epoch(trainer) -> int:
+    """Batches of the current epoch the training loop has finished (0 without a trainer)."""
+    if trainer is None:
+        return 0
+    return trainer.fit_loop.epoch_loop.batch_progress.current.processed

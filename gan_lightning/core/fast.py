@@ -157,7 +157,9 @@ def compile_networks(module: nn.Module, names: Sequence[str], options: dict[str,
 # ---------------------------------------------------------------------------- mixed precision
 def grad_scaler(module) -> "torch.amp.GradScaler | None":
     """The active gradient scaler of the module's trainer (``16-mixed``), else None."""
-    trainer = getattr(module, "_trainer", None)
+    from gan_lightning.core import compat
+
+    trainer = compat.trainer_of(module)
     if trainer is None:
         return None
     scaler = getattr(trainer.precision_plugin, "scaler", None)

@@ -66,12 +66,14 @@ class StepContext:
     Built by the core from the batch:
     - a tensor batch: ``real``; a ``(images, labels)`` tuple: ``real`` and ``labels``;
     - a dict batch (paired / unpaired images, attributes, text): every key is an attribute,
-      and ``real`` is its ``"image"`` or ``"real"`` entry when there is one.
+      and ``real`` is the entry the model's output declares (``real_key``: ``Output.key``), else
+      its ``"real"`` or ``"image"`` entry when there is one.
     ``iteration`` is the 0-based training iteration, ``due`` the names of the phases that run.
     Phases and ``prepare_step`` add their own entries (``ctx.z``, ``ctx.fake``, ...).
     """
 
-    def __init__(self, batch: Any, iteration: int = 0, due: frozenset[str] = frozenset()) -> None:
+    def __init__(self, batch: Any, iteration: int = 0, due: frozenset[str] = frozenset(),
+                 real_key: str | None = None) -> None:
         self.batch = batch
         self.iteration = iteration
         self.due = due
@@ -79,7 +81,8 @@ class StepContext:
         if isinstance(batch, Mapping):
             for key, value in batch.items():
                 setattr(self, str(key), value)
-            real = batch.get("real", batch.get("image"))
+            real = batch[real_key] if real_key is not None and real_key in batch else batch.get(
+                "real", batch.get("image"))
             if real is not None:
                 self.real = real
         elif isinstance(batch, (list, tuple)):

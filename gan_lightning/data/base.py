@@ -121,10 +121,9 @@ class GANDataModule(L.LightningDataModule):
     def _consumed_batches(self) -> int:
         """Batches of the current epoch the training loop has finished (for mid-epoch resume);
         under DDP every rank has finished as many of its own shard."""
-        trainer = self.trainer
-        if trainer is None:
-            return 0
-        return trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        from gan_lightning.core import compat
+
+        return compat.batches_done_this_epoch(self.trainer)
 
     def train_dataloader(self) -> DataLoader:
         self.setup()

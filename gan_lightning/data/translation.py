@@ -60,11 +60,9 @@ def remember_data_arguments(module: GANDataModule) -> None:
     """Save the data module's ``__init__`` arguments in its checkpoints (``datamodule_hyper_parameters``),
     with its class path, so ``gan-lightning sample`` can rebuild the held-out inputs of a run.
     Not sent to the loggers (``logger=False``): the model's hyperparameters are logged alone."""
-    from gan_lightning.models.base import _outermost_init_frame
+    from gan_lightning.core.arguments import caller_frame
 
-    frame = _outermost_init_frame(module)
-    module.save_hyperparameters(frame=frame, logger=False)
-    del frame
+    module.save_hyperparameters(frame=caller_frame(), logger=False)
     cls = type(module)
     module.hparams.setdefault("_class_path", f"{cls.__module__}.{cls.__qualname__}")
 

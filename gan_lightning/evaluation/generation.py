@@ -7,18 +7,28 @@ from typing import Iterator
 import torch
 from torch import Tensor, nn
 
+from gan_lightning.core.protocol import class_condition
+
+
+def declared_classes(model: nn.Module) -> int:
+    """How many classes ``model`` declares as a ``class`` condition (``conditions()``; 0: none, as for any
+    sampler that declares no conditions)."""
+    declared = getattr(model, "conditions", None)
+    condition = class_condition(declared()) if callable(declared) else None
+    return condition.size if condition is not None else 0
+
 
 def is_class_conditional(model: nn.Module) -> bool:
-    """Whether ``model``'s G takes class labels (``num_classes`` > 0 and not ``conditional = False``)."""
-    return int(getattr(model, "num_classes", 0) or 0) > 0 and bool(getattr(model, "conditional", True))
+    """Whether ``model``'s G takes class labels: it declares a ``class`` condition of one class or more."""
+    return declared_classes(model) > 0
 
 
 def balanced_labels(model: nn.Module, count: int, offset: int) -> Tensor | None:
-    """Class labels cycling through every class for conditional models (``model.num_classes > 0``), else ``None``."""
-    num_classes = int(getattr(model, "num_classes", 0) or 0)
-    if num_classes <= 0:
+    """Class labels cycling through every class for class-conditional models, else ``None``."""
+    classes = declared_classes(model)
+    if classes <= 0:
         return None
-    return (torch.arange(offset, offset + count) % num_classes).to(model.device)
+    return torch.arange(offset, offset + count, device=model.device) % classes
 
 
 def generated_batches(

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from gan_lightning.evaluation.distributed import distributed_rank_and_size, rank_seed, rank_share
 from gan_lightning.evaluation.extractors import resolve_extractor
-from gan_lightning.evaluation.generation import generated_batches, is_class_conditional
+from gan_lightning.evaluation.generation import declared_classes, generated_batches, is_class_conditional
 from gan_lightning.evaluation.real import real_batches, real_features, real_source
 from gan_lightning.evaluation.registry import feature_metrics, known_metrics, metric_keys
 from gan_lightning.evaluation.settings import EvaluationSettings
@@ -90,7 +90,7 @@ def per_class_metrics(
     names = feature_metrics(metrics)
     if not names:
         raise ValueError(f"per-class metrics are the feature metrics ({_feature_metric_names()})")
-    num_classes = int(model.num_classes)
+    num_classes = declared_classes(model)
     per_class = settings.num_samples // num_classes
     if per_class < 2:
         raise ValueError(f"per-class metrics need num_samples >= 2 * num_classes ({2 * num_classes}), "

@@ -180,6 +180,7 @@ def began_k_update(k: torch.Tensor | float, real_loss: torch.Tensor | float, fak
 
 def began_convergence(real_loss: torch.Tensor | float, fake_loss: torch.Tensor | float,
                       gamma: float) -> torch.Tensor:
-    """BEGAN convergence measure (Berthelot et al. 2017): M = L(x) + |gamma * L(x) - L(G(z))| (float64, on the device)."""
+    """BEGAN convergence measure (Berthelot et al. 2017): M = L(x) + |gamma * L(x) - L(G(z))|
+    (float64, on the device)."""
     real, fake = _float64(real_loss, fake_loss)
     return real + (gamma * real - fake).abs()

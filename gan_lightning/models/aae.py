@@ -34,9 +34,11 @@ import torch.nn.functional as F
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.models.base import GANModule, merged_optimizers
+from gan_lightning.models.registry import register_model
 from gan_lightning.nets import ConvEncoder, DCGANGenerator, MLPDiscriminator, network_kind
 
 
+@register_model
 class AAE(GANModule):
     paper = "Makhzani et al. 2015, Adversarial Autoencoders"
     data_kinds = ("image",)
@@ -104,7 +106,7 @@ class AAE(GANModule):
     def encoder_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         return {"g_loss": nonsaturating_g(self.discriminate(ctx.real))}
 
-    def _heldout_step(self, batch, batch_idx, stage):
+    def heldout_step(self, batch, batch_idx, stage):
         real = StepContext(batch).real
         prior = self.sample_noise(real.size(0), rng=torch.Generator().manual_seed(batch_idx))
         codes = self.encode(real)

@@ -25,11 +25,13 @@ import torch.nn.functional as F
 
 from gan_lightning.core import StepContext
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
-from gan_lightning.models.cgan import _LabelConditioned
+from gan_lightning.models.shared import LabelConditioned
+from gan_lightning.models.registry import register_model
 from gan_lightning.nets import AuxiliaryHeadDiscriminator, ConditionalDCGANGenerator, network_kind
 
 
-class ACGAN(_LabelConditioned):
+@register_model
+class ACGAN(LabelConditioned):
     paper = "Odena, Olah & Shlens 2017, Conditional Image Synthesis with Auxiliary Classifier GANs"
     data_kinds = ("image",)
 
@@ -63,8 +65,8 @@ class ACGAN(_LabelConditioned):
         """The auxiliary classifier's class logits, (N, num_classes)."""
         return self.run_discriminator(x)[1]
 
-    def _heldout_step(self, batch, batch_idx, stage):
-        super()._heldout_step(batch, batch_idx, stage)
+    def heldout_step(self, batch, batch_idx, stage):
+        super().heldout_step(batch, batch_idx, stage)
         ctx = StepContext(batch)
         if ctx.labels is not None:
             accuracy = (self.classify(ctx.real).argmax(dim=1) == ctx.labels).float().mean()

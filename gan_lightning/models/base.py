@@ -16,8 +16,12 @@ recipe. The core owns, once for every model:
   only ``discriminator_loss`` and ``generator_loss``;
 - **one discriminator entry point**: every D call goes through ``run_discriminator``, where
   an augmentation installed with ``set_discriminator_augment`` applies to every model;
-- **sampling**: ``sample(num, labels=..., rng=...)``, ``translate(images)`` for image-to-image
-  models, and ``preview_grid`` for the sample-grid callback;
+- **declarations**: ``conditions()`` (what G is conditioned on: classes, attributes, text, an
+  input image ...) and ``output()`` (an image, a video, voxels, tokens, a vector), which the step
+  context, sampling, the sample grid, the EMA, the CLI and evaluation read
+  (:mod:`gan_lightning.core.protocol`);
+- **sampling**: ``sample(num, labels=..., conditions=..., rng=...)``, ``translate(images)`` for
+  models whose condition is an input image, and ``preview_grid`` for the sample-grid callback;
 - **training state** that is not a parameter (``self.training_state``), saved in the
   checkpoint and restored on resume together with the RNG states;
 - iteration counting, DDP and toggling workarounds (``gan_lightning.core.compat``).
@@ -29,7 +33,6 @@ recipe. The core owns, once for every model:
 from __future__ import annotations
 
 import copy
-import inspect
 from typing import Any, Callable, ClassVar, Iterable, Literal, Mapping, Sequence
 
 import lightning as L
@@ -38,28 +41,18 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
 from gan_lightning.core import compat, fast
+from gan_lightning.core.arguments import caller_frame
 from gan_lightning.core.optim import OptimizerSettings, build_optimizer, linear_decay
 from gan_lightning.core.phases import Phase, StepContext
+from gan_lightning.core.protocol import Condition, Output, class_condition, grid_pictures, output_for_shape
 from gan_lightning.core.state import TrainingState
 from gan_lightning.nets.layers import eval_mode
-
-compat.drop_nvml_check_without_gpu()  # after `import lightning`, which sets the variable
 
 # The optimisation settings every model starts from; a model's ``recipe`` overrides them.
 BASE_RECIPE: dict[str, Any] = {
     "optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "momentum": 0.0,
     "weight_decay": 0.0, "critic_steps": 1,
 }
-
-
-def _outermost_init_frame(obj: Any):
-    """The frame of the most derived ``__init__`` running for ``obj`` (for save_hyperparameters)."""
-    frame, found = inspect.currentframe(), None
-    while frame is not None:
-        if frame.f_code.co_name == "__init__" and frame.f_locals.get("self") is obj:
-            found = frame
-        frame = frame.f_back
-    return found
 
 
 class GANModule(L.LightningModule):
@@ -99,8 +92,6 @@ class GANModule(L.LightningModule):
     paper: ClassVar[str] = ""
     data_kinds: ClassVar[tuple[str, ...]] = ("image",)
     recipe: ClassVar[dict[str, Any]] = {}
-    # "noise": sample(num); "conditional": sample(num, labels=...); "translation": translate(images)
-    sampling: ClassVar[Literal["noise", "conditional", "translation"]] = "noise"
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -130,9 +121,7 @@ class GANModule(L.LightningModule):
         optimizer_implementation: Literal["auto", "foreach", "fused", "single_tensor"] = "auto",
     ) -> None:
         super().__init__()
-        frame = _outermost_init_frame(self)
-        self.save_hyperparameters(frame=frame)
-        del frame
+        self.save_hyperparameters(frame=caller_frame())  # every subclass level's arguments (core/arguments.py)
         given = {"optimizer": optimizer, "lr_g": lr_g, "lr_d": lr_d, "betas": betas, "momentum": momentum,
                  "weight_decay": weight_decay, "critic_steps": critic_steps}
         unknown = sorted(set(self.recipe) - set(BASE_RECIPE))
@@ -173,9 +162,41 @@ class GANModule(L.LightningModule):
         fixed = torch.randn(num_fixed_samples, latent_dim, generator=torch.Generator().manual_seed(1234))
         self.register_buffer("fixed_noise", fixed)
 
+    # ------------------------------------------------------------------ declarations
+    def conditions(self) -> tuple[Condition, ...]:
+        """What G is conditioned on besides noise (:class:`~gan_lightning.core.protocol.Condition`); none by default."""
+        return ()
+
+    def output(self) -> Output:
+        """What G outputs (:class:`~gan_lightning.core.protocol.Output`): by default an image or a vector
+        of ``data_shape``."""
+        return output_for_shape(self.data_shape)
+
+    @property
+    def translates(self) -> bool:
+        """Whether G maps an input (an image, a label map: ``translate``) instead of drawing from noise (``sample``)."""
+        return any(condition.is_input for condition in self.conditions())
+
+    @property
+    def class_condition(self) -> Condition | None:
+        """The ``class`` condition (labels 0 .. size - 1), or None."""
+        return class_condition(self.conditions())
+
+    @property
+    def conditional(self) -> bool:
+        """Whether G takes class labels (a ``class`` condition)."""
+        return self.class_condition is not None
+
+    @property
+    def sampling(self) -> str:
+        """``translation``, ``conditional`` or ``noise``: a summary of ``conditions()`` (kept for old code)."""
+        return "translation" if self.translates else "conditional" if self.conditional else "noise"
+
     # ------------------------------------------------------------------ networks
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, net: nn.Module | None = None):
-        """G(z); conditional models override this to use ``labels``. ``net``: another generator (the EMA copy)."""
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, net: nn.Module | None = None,
+                 conditions: Mapping[str, torch.Tensor] | None = None):
+        """G(z); models with conditions override this: ``labels`` is the class condition, ``conditions``
+        the others by key. ``net``: another generator (the EMA copy)."""
         return (net or self.generator)(z)
 
     def set_discriminator_augment(self, augment: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
@@ -275,7 +296,7 @@ class GANModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         iteration = self.global_step
         due = [phase for phase in self.phase_list if phase.due(iteration)]
-        ctx = StepContext(batch, iteration, frozenset(phase.name for phase in due))
+        ctx = StepContext(batch, iteration, frozenset(phase.name for phase in due), self.output().key)
         self.prepare_step(ctx)
         optimizers = self.optimizers()
         optimizers = optimizers if isinstance(optimizers, (list, tuple)) else [optimizers]
@@ -309,6 +330,11 @@ class GANModule(L.LightningModule):
             for name, value in self._latest_terms.items():
                 self.log(name, value, on_step=True, on_epoch=False)
         return detached
+
+    @property
+    def attached_trainer(self) -> L.Trainer | None:
+        """The trainer this module is attached to, or None (``self.trainer`` raises then)."""
+        return compat.trainer_of(self)
 
     @property
     def in_training_step(self) -> bool:
@@ -358,7 +384,7 @@ class GANModule(L.LightningModule):
         optimizers = [build_optimizer(params, self.optimizer_settings(name)) for name, params in groups.items()]
         if not self.lr_decay_iters:
             return optimizers
-        total = self.trainer.max_steps if self._trainer is not None else -1
+        total = self.trainer.max_steps if self.attached_trainer is not None else -1
         if total is None or total < 0:
             raise ValueError("model.lr_decay_iters needs --trainer.max_steps to know where training ends")
         factor = linear_decay(total, self.lr_decay_iters)
@@ -399,7 +425,7 @@ class GANModule(L.LightningModule):
         plugin unscales; clipping here would bound the scaled gradients. With a scaler the request
         is kept and carried out in ``on_before_optimizer_step`` (see :mod:`gan_lightning.core.fast`).
         """
-        if fast.grad_scaler(self) is None or self._fabric is not None:
+        if fast.grad_scaler(self) is None or compat.under_fabric(self):
             return super().clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
         self._deferred_clipping.request(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
@@ -417,9 +443,11 @@ class GANModule(L.LightningModule):
             scheduler.step()
 
     # ------------------------------------------------------------------ validation / test
-    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
-        """Mean D score on held-out real data and on G's samples (noise seeded by batch index)."""
-        ctx = StepContext(batch)
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+        """What ``validate`` / ``test`` log for one held-out batch, under ``{stage}/...`` (``stage``: val or
+        test); models override it. By default the mean D score on held-out real data and on G's samples
+        (noise seeded by batch index)."""
+        ctx = StepContext(batch, real_key=self.output().key)
         z = self.sample_noise(ctx.batch_size, rng=torch.Generator().manual_seed(batch_idx))
         fake = self.generate(z, ctx.labels)
         scores = {f"{stage}/d_real": self.discriminate(ctx.real, ctx.labels).mean(),
@@ -427,10 +455,10 @@ class GANModule(L.LightningModule):
         self.log_dict(scores, on_epoch=True, batch_size=ctx.batch_size)
 
     def validation_step(self, batch, batch_idx):
-        self._heldout_step(batch, batch_idx, "val")
+        self.heldout_step(batch, batch_idx, "val")
 
     def test_step(self, batch, batch_idx):
-        self._heldout_step(batch, batch_idx, "test")
+        self.heldout_step(batch, batch_idx, "test")
 
     # ------------------------------------------------------------------ EMA and sampling
     def enable_ema(self) -> None:
@@ -465,55 +493,100 @@ class GANModule(L.LightningModule):
         use_ema: bool = True,
         truncation: float | None = None,
         rng: torch.Generator | None = None,
+        conditions: Mapping[str, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """Samples from G (the EMA copy by default), in eval mode; the module's modes are restored."""
-        if self.sampling == "translation":
+        """Samples from G (the EMA copy by default), in eval mode; the module's modes are restored.
+
+        ``labels``: the class condition (cycling through the classes when not given); ``conditions``:
+        the model's other conditions by key (a caption's token ids, attribute vectors ...), one per sample."""
+        if self.translates:
             raise TypeError(f"{type(self).__name__} translates images: call translate(images), not sample()")
         if noise is None:
             if num_samples is None:
                 raise ValueError("sample() needs num_samples or noise")
             noise = self.sample_noise(num_samples, rng=rng, truncation=truncation)
+        extra = self.check_conditions(noise.size(0), labels, conditions)
         net = self.sampling_generator if use_ema else self.generator
         with eval_mode(net):
+            if extra:
+                return self.generate(noise.to(self.device), labels, net=net, conditions=extra)
             return self.generate(noise.to(self.device), labels, net=net)
 
-    @property
-    def conditional(self) -> bool:
-        """Whether G takes class labels (``sampling == "conditional"``)."""
-        return self.sampling == "conditional"
+    def check_conditions(self, num: int, labels: torch.Tensor | None,
+                         conditions: Mapping[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+        """The non-class conditions of ``num`` samples, on the device; one-line errors for what does not fit."""
+        name = type(self).__name__
+        if labels is not None and self.class_condition is None:
+            raise ValueError(f"labels: {name} takes no class labels")
+        wanted = {c.key: c for c in self.conditions() if c.kind != "class"}
+        given = dict(conditions or {})
+        unknown = sorted(set(given) - set(wanted))
+        if unknown:
+            accepted = ", ".join(wanted) or "none"
+            raise ValueError(f"conditions: {name} takes no condition {unknown[0]!r}; it takes: {accepted}")
+        missing = [c for key, c in wanted.items() if key not in given]
+        if missing:
+            c = missing[0]
+            raise ValueError(f"{name} samples given its {c.kind} condition: sample(..., conditions={{{c.key!r}: ...}})")
+        for key, value in given.items():
+            if not isinstance(value, torch.Tensor) or value.size(0) != num:
+                got = value.size(0) if isinstance(value, torch.Tensor) else type(value).__name__
+                raise ValueError(f"conditions[{key!r}]: one per sample, {num}; got {got}")
+        return {key: value.to(self.device) for key, value in given.items()}
 
     def translate(self, images: torch.Tensor, **options) -> torch.Tensor:
-        """Image-to-image models map ``images`` to the other domain; others have no such map."""
+        """Models whose condition is an input map ``images`` to the other domain; others have no such map."""
         raise TypeError(f"{type(self).__name__} is not an image-to-image model; it draws with sample()")
 
     @torch.no_grad()
     def preview_grid(self, num_samples: int = 64, nrow: int = 8, use_ema: bool = True,
-                     inputs: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
+                     inputs: torch.Tensor | Mapping[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, int]:
         """(images, images per row) for a sample grid, drawn from fixed inputs so grids compare over time.
 
-        Noise models: G on the fixed noise. Class-conditional models (``num_classes`` > 0 and
-        ``sampling == "conditional"``): one row per class over the first ``nrow`` fixed noise
-        vectors. Translation models: each input (``inputs``, held-out images) beside its output.
+        By the model's declarations: a model that maps inputs shows each held-out input (``inputs``)
+        beside its output; a class-conditional one one row per class over the first ``nrow`` fixed
+        noise vectors; one with other conditions one row per held-out condition (``inputs``: a dict
+        by key) over the same ``nrow`` noise vectors; an unconditional one G on the fixed noise.
+        Outputs that are not images are drawn as :func:`~gan_lightning.core.protocol.grid_pictures` says
+        (a video's frames as a row, tokens as a strip of coloured cells).
         """
-        if self.sampling == "translation":
-            if inputs is None:
+        if self.translates:
+            if not isinstance(inputs, torch.Tensor):
                 raise ValueError(f"{type(self).__name__}.preview_grid needs held-out inputs")
             outputs = self.translate(inputs.to(self.device))
             pairs = torch.stack([inputs.to(outputs), outputs], dim=1).flatten(0, 1)
             return pairs, 2 * max(1, nrow // 2)
-        num_classes = int(getattr(self, "num_classes", 0) or 0)
-        if self.sampling == "conditional" and num_classes > 0:
+        repeat = (1,) * (self.fixed_noise.dim() - 1)
+        others = [c for c in self.conditions() if c.kind != "class"]
+        if self.class_condition is not None and self.class_condition.size > 0 and not others:
+            classes = self.class_condition.size
             columns = min(nrow, self.fixed_noise.size(0))
-            noise = self.fixed_noise[:columns].repeat(num_classes, *([1] * (self.fixed_noise.dim() - 1)))
-            labels = torch.arange(num_classes, device=noise.device).repeat_interleave(columns)
-            return self.sample(noise=noise, labels=labels, use_ema=use_ema), columns
-        return self.sample(noise=self.fixed_noise[:num_samples], use_ema=use_ema), nrow
+            noise = self.fixed_noise[:columns].repeat(classes, *repeat)
+            labels = torch.arange(classes, device=noise.device).repeat_interleave(columns)
+            samples = self.sample(noise=noise, labels=labels, use_ema=use_ema)
+        elif others:
+            if not isinstance(inputs, Mapping) or any(c.key not in inputs for c in others):
+                raise ValueError(f"{type(self).__name__}.preview_grid needs held-out conditions: "
+                                 f"{', '.join(c.key for c in others)}")
+            columns = min(nrow, self.fixed_noise.size(0))
+            rows = max(1, min(num_samples // columns, *(inputs[c.key].size(0) for c in others)))
+            noise = self.fixed_noise[:columns].repeat(rows, *repeat)
+            held = {c.key: inputs[c.key][:rows].repeat_interleave(columns, dim=0) for c in others}
+            labels = None
+            if self.class_condition is not None:
+                labels = torch.arange(rows * columns, device=noise.device) % self.class_condition.size
+            samples = self.sample(noise=noise, labels=labels, use_ema=use_ema, conditions=held)
+        else:
+            columns = nrow
+            samples = self.sample(noise=self.fixed_noise[:num_samples], use_ema=use_ema)
+        return grid_pictures(samples, self.output(), columns)
 
     # ------------------------------------------------------------------ setup and checkpoints
     def setup(self, stage: str) -> None:
-        compat.allow_partial_backward(self._trainer)
-        if stage == "fit" and self._trainer is not None:
-            compat.remember_rng_at_stop(self._trainer)  # for the checkpoint of the end of training
+        compat.drop_nvml_check_without_gpu()  # `import lightning` set it; it costs every Adam step without a GPU
+        compat.allow_partial_backward(self.attached_trainer)
+        if stage == "fit" and self.attached_trainer is not None:
+            compat.remember_rng_at_stop(self.attached_trainer)  # for the checkpoint of the end of training
         self._decorrelate_ranks()
 
     def configure_model(self) -> None:
@@ -542,26 +615,26 @@ class GANModule(L.LightningModule):
 
     def _decorrelate_ranks(self) -> None:
         """Give each DDP rank its own noise stream (seed_everything seeds every rank alike)."""
-        if self._trainer is not None and self.trainer.world_size > 1:
+        if self.attached_trainer is not None and self.trainer.world_size > 1:
             base = int(torch.randint(0, 2**62, (1,)).item())
             torch.manual_seed(base + self.global_rank)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Under DDP every rank runs this hook and rank 0 writes the file: the RNG states of all
         # ranks are gathered into it (a collective, so every rank must save, as Lightning's do).
-        rng = compat.rng_state_for_checkpoint(self._trainer)
+        rng = compat.rng_state_for_checkpoint(self.attached_trainer)
         extra = {
             "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
             "rng": rng,
             "training_state": self.training_state.state_dict(),
-            "max_steps": self.trainer.max_steps if self._trainer is not None else None,  # lr_decay_iters' plan
+            "max_steps": self.trainer.max_steps if self.attached_trainer is not None else None,  # lr_decay_iters' plan
         }
-        if self._trainer is not None and self.trainer.world_size > 1:
+        if self.attached_trainer is not None and self.trainer.world_size > 1:
             per_rank = compat.gather_rng_states(rng)
             if per_rank is not None:
                 extra["rng"], extra["rng_per_rank"] = per_rank[0], per_rank
         checkpoint["gan_lightning"] = extra
-        if self._trainer is not None:
+        if self.attached_trainer is not None:
             compat.end_of_training_loop_state(self.trainer, checkpoint)  # extending a finished run is exact
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -570,12 +643,12 @@ class GANModule(L.LightningModule):
         extra = checkpoint.get("gan_lightning", {})
         if "training_state" in extra:
             self.training_state.load_state_dict(extra["training_state"], device=self.device)
-        if self.lr_decay_iters and self._trainer is not None and self.trainer.training:
+        if self.lr_decay_iters and self.attached_trainer is not None and self.trainer.training:
             from gan_lightning.core.optim import replan_linear_decay
 
             # a run extended to a new max_steps continues on the new plan from its first iteration
             replan_linear_decay(checkpoint, self.trainer.max_steps, self.lr_decay_iters)
-        if "rng" in extra and self._trainer is not None and self.trainer.training:
+        if "rng" in extra and self.attached_trainer is not None and self.trainer.training:
             # a resumed run draws the noise the uninterrupted one drew: on the same number of
             # processes each rank continues its own stream; otherwise every rank starts from
             # rank 0's and decorrelates it

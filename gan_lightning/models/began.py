@@ -23,28 +23,25 @@ controller exactly. Logged: ``k`` (the value used in this iteration's D loss),
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal
 
 import torch
 
 from gan_lightning.losses import began_convergence, began_d, began_g, began_k_update, l1_reconstruction
-from gan_lightning.models.base import GANModule
-from gan_lightning.nets import build_autoencoder, build_generator
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import ShapedGAN
+from gan_lightning.nets import build_autoencoder
 
 
-class BEGAN(GANModule):
+@register_model
+class BEGAN(ShapedGAN):
     paper = "Berthelot, Schumm & Metz 2017, BEGAN: Boundary Equilibrium Generative Adversarial Networks"
     data_kinds = ("image", "toy2d")
     recipe = {"lr_g": 0.0001, "lr_d": 0.0001}
 
     def __init__(
         self,
-        data_shape: Sequence[int] = (1, 28, 28),
         latent_dim: int = 64,
-        g_hidden: Sequence[int] = (400, 400, 400, 400),
-        d_hidden: Sequence[int] = (200, 200, 200),
-        g_width: int = 64,
-        d_width: int = 64,
         d_norm: Literal["batch", "none", "layer"] = "none",
         code_dim: int | None = None,
         gamma: float = 0.5,
@@ -52,14 +49,15 @@ class BEGAN(GANModule):
         k_init: float = 0.0,
         **kwargs,
     ) -> None:
-        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        super().__init__(latent_dim=latent_dim, d_norm=d_norm, **kwargs)
         if not 0.0 <= k_init <= 1.0:
             raise ValueError(f"model.k_init must be in [0, 1], got {k_init}")
         self.gamma, self.lambda_k = gamma, lambda_k
         # The equilibrium controller's k: training state, saved with the checkpoint.
         self.training_state.declare("k", torch.tensor(float(k_init)))
-        self.generator = build_generator(self.data_shape, latent_dim, g_hidden, g_width)
-        self.discriminator = build_autoencoder(self.data_shape, d_hidden, d_width, code_dim, d_norm, "elu")
+        self.generator = self.shaped_generator()
+        self.discriminator = build_autoencoder(self.data_shape, self.d_hidden, self.d_width, code_dim, self.d_norm,
+                                               "elu")
         self._last_losses: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property

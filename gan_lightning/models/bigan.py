@@ -29,9 +29,11 @@ import torch.nn.functional as F
 from gan_lightning.losses import nonsaturating_d
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
 from gan_lightning.nets import ConvEncoder, DCGANGenerator, JointDiscriminator, network_kind
 
 
+@register_model
 class BiGAN(GANModule):
     paper = "Donahue et al. 2016, Adversarial Feature Learning; Dumoulin et al. 2016, Adversarially Learned Inference"
     data_kinds = ("image",)
@@ -103,7 +105,7 @@ class BiGAN(GANModule):
         return {"g_loss": F.binary_cross_entropy_with_logits(generated_logits, torch.ones_like(generated_logits))
                 + F.binary_cross_entropy_with_logits(data_logits, torch.zeros_like(data_logits))}
 
-    def _heldout_step(self, batch, batch_idx, stage):
+    def heldout_step(self, batch, batch_idx, stage):
         real = StepContext(batch).real
         z = self.sample_noise(real.size(0), rng=torch.Generator().manual_seed(batch_idx))
         code = self.encode(real)

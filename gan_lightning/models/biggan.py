@@ -45,11 +45,13 @@ from torch import nn
 
 from gan_lightning.core import StepContext
 from gan_lightning.losses import hinge_d, hinge_g, orthogonal_regularization
-from gan_lightning.models.cgan import _LabelConditioned
+from gan_lightning.models.shared import LabelConditioned
+from gan_lightning.models.registry import register_model
 from gan_lightning.nets.biggan import BigGANDiscriminator, BigGANGenerator
 
 
-class BigGAN(_LabelConditioned):
+@register_model
+class BigGAN(LabelConditioned):
     paper = "Brock, Donahue & Simonyan 2019, Large Scale GAN Training for High Fidelity Natural Image Synthesis"
     data_kinds = ("image",)
     recipe = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.0, 0.999), "critic_steps": 4}

@@ -20,37 +20,15 @@ from __future__ import annotations
 
 from typing import Literal, Sequence
 
-import torch
 
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
-from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import LabelConditioned
 from gan_lightning.nets import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator, network_kind
-from gan_lightning.nets.conditional import check_labels, cycle_labels
 
 
-class _LabelConditioned(GANModule):
-    """Shared label handling of the class-conditional models (G(z, y))."""
-
-    sampling = "conditional"  # G uses labels: sample grids show one row per class
-    num_classes: int
-
-    def resolve_labels(self, labels: torch.Tensor | None, num: int, device) -> torch.Tensor:
-        """The given labels, checked and moved to ``device``; 0, 1, ..., K-1, 0, ... when none are given.
-        Their values are read outside training steps only (:func:`~gan_lightning.nets.conditional.check_labels`)."""
-        if labels is None:
-            return cycle_labels(num, self.num_classes, device)
-        return check_labels(labels, self.num_classes, num, values=not self.in_training_step).to(device)
-
-    def batch_labels(self, labels: torch.Tensor | None) -> torch.Tensor:
-        if labels is None:
-            raise ValueError(f"{type(self).__name__} trains on labelled data: batches of (image, label)")
-        return labels
-
-    def generate(self, z, labels=None, net=None):
-        return (net or self.generator)(z, self.resolve_labels(labels, z.size(0), z.device))
-
-
-class CGAN(_LabelConditioned):
+@register_model
+class CGAN(LabelConditioned):
     paper = "Mirza & Osindero 2014, Conditional Generative Adversarial Nets"
     data_kinds = ("image",)
 

@@ -26,10 +26,12 @@ import torch
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
 from gan_lightning.nets import CoupledDiscriminators, CoupledGenerators, network_kind
 from gan_lightning.nets.layers import eval_mode
 
 
+@register_model
 class CoGAN(GANModule):
     paper = "Liu & Tuzel 2016, Coupled Generative Adversarial Networks"
     data_kinds = ("image",)

@@ -39,10 +39,13 @@ import torch.nn.functional as F
 from gan_lightning.core import Phase, ReplayPool, StepContext
 from gan_lightning.losses import lsgan_d
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import MapsAToB
 from gan_lightning.nets.translation import Norm, PatchDiscriminator, ResnetGenerator
 
 
-class CycleGAN(GANModule):
+@register_model
+class CycleGAN(MapsAToB, GANModule):
     """CycleGAN (Zhu et al. 2017): two ResNet generators, two PatchGANs, LSGAN + cycle + identity.
 
     Args:
@@ -59,7 +62,6 @@ class CycleGAN(GANModule):
     paper = "Zhu et al. 2017, Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks"
     # a paired set can be used as well: its pairing enters no loss (a and b only share a batch)
     data_kinds = ("unpaired", "paired")
-    sampling = "translation"
     recipe = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
 
     def __init__(
@@ -134,7 +136,7 @@ class CycleGAN(GANModule):
                       self.run_discriminator(fake_a, net="discriminator_a"))
         return {"d_loss": d_a + d_b, "d_a": d_a, "d_b": d_b}
 
-    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
         """Cycle reconstruction errors on held-out images of both domains."""
         ctx = StepContext(batch)
         cycle_a = F.l1_loss(self.translate(self.translate(ctx.a), "BtoA"), ctx.a.to(self.device))

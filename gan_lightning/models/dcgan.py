@@ -14,9 +14,11 @@ from typing import Sequence
 
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
 from gan_lightning.nets import DCGANDiscriminator, DCGANGenerator
 
 
+@register_model
 class DCGAN(GANModule):
     paper = "Radford, Metz & Chintala 2015, Unsupervised Representation Learning with DCGANs"
     data_kinds = ("image",)

@@ -40,83 +40,22 @@ images of the batch (the authors' script translates in train mode, with batch st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gan_lightning.core import Phase, StepContext
-from gan_lightning.models._two_way import TwoGeneratorTranslation
+from gan_lightning.models.shared import TwoGeneratorTranslation
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
+from gan_lightning.nets.unpaired import DiscoDiscriminators, DiscoGenerator
 
 
 def _check_size(image_size: int, depth: int) -> None:
     if depth < 1 or image_size % (2**depth) != 0:
         raise ValueError(f"DiscoGAN needs an image size divisible by 2^depth = {2**depth}, got {image_size}")
-
-
-class DiscoGenerator(nn.Module):
-    """Encoder (``depth`` stride-2 4x4 convs, LeakyReLU 0.2, BatchNorm from the second) and a
-    mirrored decoder (stride-2 4x4 transposed convs, BatchNorm, ReLU), tanh output, no biases."""
-
-    def __init__(self, channels: int, width: int = 64, depth: int = 4) -> None:
-        super().__init__()
-        widths = [width * 2**i for i in range(depth)]
-        layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
-        for i in range(1, depth):
-            layers += [nn.Conv2d(widths[i - 1], widths[i], 4, 2, 1, bias=False), nn.BatchNorm2d(widths[i]),
-                       nn.LeakyReLU(0.2, True)]
-        for i in reversed(range(1, depth)):
-            layers += [nn.ConvTranspose2d(widths[i], widths[i - 1], 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(widths[i - 1]), nn.ReLU(True)]
-        layers += [nn.ConvTranspose2d(widths[0], channels, 4, 2, 1, bias=False), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class DiscoDiscriminator(nn.Module):
-    """The generator's encoder, then one conv over the remaining ``image_size / 2^depth`` pixels to a logit.
-
-    ``features(x)`` returns ``(logits, [hidden features after blocks 2..depth])`` for feature matching.
-    """
-
-    def __init__(self, channels: int, image_size: int, width: int = 64, depth: int = 4) -> None:
-        super().__init__()
-        widths = [width * 2**i for i in range(depth)]
-        blocks = [nn.Sequential(nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True))]
-        for i in range(1, depth):
-            blocks.append(nn.Sequential(nn.Conv2d(widths[i - 1], widths[i], 4, 2, 1, bias=False),
-                                        nn.BatchNorm2d(widths[i]), nn.LeakyReLU(0.2, True)))
-        self.blocks = nn.ModuleList(blocks)
-        self.head = nn.Conv2d(widths[-1], 1, image_size // 2**depth, 1, 0, bias=False)
-
-    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        hidden = []
-        for block in self.blocks:
-            x = block(x)
-            hidden.append(x)
-        return self.head(x).flatten(1), hidden[1:]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)[0]
-
-
-class DiscoDiscriminators(nn.Module):
-    """D_A and D_B; ``forward(x, domain)`` and ``features(x, domain)`` call the one of ``domain``."""
-
-    def __init__(self, channels: int, image_size: int, width: int = 64, depth: int = 4) -> None:
-        super().__init__()
-        self.a = DiscoDiscriminator(channels, image_size, width, depth)
-        self.b = DiscoDiscriminator(channels, image_size, width, depth)
-
-    def features(self, x: torch.Tensor, domain: Literal["a", "b"]):
-        return getattr(self, domain).features(x)
-
-    def forward(self, x: torch.Tensor, domain: Literal["a", "b"]) -> torch.Tensor:
-        return getattr(self, domain)(x)
 
 
 @dataclass(frozen=True)
@@ -135,10 +74,10 @@ def feature_matching(real: Sequence[torch.Tensor], fake: Sequence[torch.Tensor])
     return sum((r.mean(0) - f.mean(0)).pow(2).mean() for r, f in zip(real, fake))
 
 
+@register_model
 class DiscoGAN(TwoGeneratorTranslation, GANModule):
     paper = "Kim et al. 2017, Learning to Discover Cross-Domain Relations with GANs"
     data_kinds = ("unpaired",)
-    sampling = "translation"
     recipe = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "weight_decay": 1e-5}
 
     def __init__(

@@ -38,70 +38,15 @@ from __future__ import annotations
 from typing import Literal, Sequence
 
 import torch
-from torch import nn
-from torch.nn import functional as F
 
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.losses import lsgan_d, lsgan_g
 from gan_lightning.models.base import GANModule
-from gan_lightning.nets.translation import translation_init_
+from gan_lightning.models.registry import register_model
+from gan_lightning.nets.digits import DigitCritic, DigitTranslator
+from gan_lightning.models.shared import MapsAToB
+from gan_lightning.nets.layers import power_of_two_depth
 from gan_lightning.nets.layers import eval_mode
-
-
-def _check_size(name: str, size: int, smallest: int = 8) -> int:
-    depth = size.bit_length() - 1
-    if size < smallest or 2**depth != size:
-        raise ValueError(f"{name} needs square images of a power-of-two size >= {smallest} px, got {size}")
-    return depth
-
-
-class DigitTranslator(nn.Module):
-    """The authors' digits generator: conv4s2 (w), conv4s2 (2w), two conv3 (2w), deconv4s2 (w),
-    deconv4s2 (out) + tanh; BatchNorm on all but the last layer, leaky ReLU 0.05 (their comment
-    calls the two 3x3 convolutions residual blocks; they have no skip connection)."""
-
-    def __init__(self, in_channels: int = 1, out_channels: int = 3, width: int = 64) -> None:
-        super().__init__()
-
-        def block(layer: nn.Module, channels: int) -> list[nn.Module]:
-            return [layer, nn.BatchNorm2d(channels), nn.LeakyReLU(0.05)]
-
-        self.net = nn.Sequential(
-            *block(nn.Conv2d(in_channels, width, 4, 2, 1, bias=False), width),
-            *block(nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), 2 * width),
-            *block(nn.Conv2d(2 * width, 2 * width, 3, 1, 1, bias=False), 2 * width),
-            *block(nn.Conv2d(2 * width, 2 * width, 3, 1, 1, bias=False), 2 * width),
-            *block(nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), width),
-            nn.ConvTranspose2d(width, out_channels, 4, 2, 1, bias=False), nn.Tanh())
-        translation_init_(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class DigitCritic(nn.Module):
-    """The authors' digits discriminator: stride-2 4x4 convs from ``image_size`` down to 4x4
-    (w, 2w, 4w, ...; BatchNorm but on the first), leaky ReLU 0.05, then a 4x4 valid conv to
-    ``outputs`` scores per image."""
-
-    def __init__(self, in_channels: int = 3, image_size: int = 32, width: int = 64, outputs: int = 1) -> None:
-        super().__init__()
-        depth = _check_size("DigitCritic", image_size) - 2
-        layers: list[nn.Module] = []
-        channels = in_channels
-        for i in range(depth):
-            out = width * 2**i
-            layers.append(nn.Conv2d(channels, out, 4, 2, 1, bias=i == 0))
-            if i > 0:
-                layers.append(nn.BatchNorm2d(out))
-            layers.append(nn.LeakyReLU(0.05))
-            channels = out
-        layers += [nn.Conv2d(channels, outputs, 4, 1, 0), nn.Flatten()]
-        self.net = nn.Sequential(*layers)
-        translation_init_(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
 
 
 def mean_abs_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -159,10 +104,10 @@ def distance_statistics(images: torch.Tensor, self_distance: bool = False,
     return float(d.mean()), float(d.std(unbiased=False))
 
 
-class DistanceGAN(GANModule):
+@register_model
+class DistanceGAN(MapsAToB, GANModule):
     paper = "Benaim & Wolf 2017, One-Sided Unsupervised Domain Mapping"
     data_kinds = ("unpaired",)
-    sampling = "translation"
     recipe = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
 
     def __init__(
@@ -189,7 +134,7 @@ class DistanceGAN(GANModule):
         """
         super().__init__(data_shape=data_shape, latent_dim=1, **kwargs)
         channels, size = self.data_shape[0], self.data_shape[1]
-        _check_size("DistanceGAN", size)
+        power_of_two_depth("DistanceGAN", size)
         if size % 4:
             raise ValueError(f"DistanceGAN needs images whose size is a multiple of 4, got {size}")
         if distance_weight < 0:
@@ -260,7 +205,7 @@ class DistanceGAN(GANModule):
             loss = loss + self.distance_weight * distance
         return {"g_loss": loss, **terms}
 
-    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
         ctx = StepContext(batch)
         fake = self.generator(ctx.a)
         scores = {f"{stage}/d_real": self.run_discriminator(ctx.b).mean(),

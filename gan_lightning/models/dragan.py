@@ -17,36 +17,29 @@ Logged: ``dragan_gp`` (the unweighted penalty).
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal
 
 from gan_lightning.losses import dragan_penalty, nonsaturating_d, nonsaturating_g
-from gan_lightning.models.base import GANModule
-from gan_lightning.nets import build_networks
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import ShapedGAN
 
 
-class DRAGAN(GANModule):
+@register_model
+class DRAGAN(ShapedGAN):
     paper = "Kodali et al. 2017, On Convergence and Stability of GANs"
     data_kinds = ("image", "toy2d")
     recipe = {"lr_g": 0.0001, "lr_d": 0.0001, "betas": (0.5, 0.9)}
 
     def __init__(
         self,
-        data_shape: Sequence[int] = (1, 28, 28),
-        latent_dim: int = 100,
-        g_hidden: Sequence[int] = (400, 400, 400, 400),
-        d_hidden: Sequence[int] = (200, 200, 200),
-        g_width: int = 64,
-        d_width: int = 64,
         d_norm: Literal["batch", "none", "layer"] = "none",
         gp_weight: float = 10.0,
         noise_scale: float = 0.5,
         **kwargs,
     ) -> None:
-        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        super().__init__(d_norm=d_norm, **kwargs)
         self.gp_weight, self.noise_scale = gp_weight, noise_scale
-        self.generator, self.discriminator = build_networks(
-            self.data_shape, latent_dim, g_hidden, d_hidden, g_width, d_width, d_norm=d_norm
-        )
+        self.generator, self.discriminator = self.shaped_networks()
 
     def discriminator_loss(self, real, fake, labels=None):
         real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)

@@ -45,7 +45,9 @@ from torch.nn import functional as F
 
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.models.base import GANModule
-from gan_lightning.models.distancegan import _check_size
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import MapsAToB
+from gan_lightning.nets.layers import power_of_two_depth
 from gan_lightning.nets.translation import translation_init_
 from gan_lightning.nets.layers import eval_mode
 
@@ -58,7 +60,7 @@ class FeatureDecoder(nn.Module):
 
     def __init__(self, num_features: int = 128, out_channels: int = 1, image_size: int = 32, width: int = 64) -> None:
         super().__init__()
-        ups = _check_size("FeatureDecoder", image_size) - 2
+        ups = power_of_two_depth("FeatureDecoder", image_size) - 2
         channels = width * 2 ** ups
         layers: list[nn.Module] = [nn.Unflatten(1, (num_features, 1, 1)),
                                    nn.ConvTranspose2d(num_features, channels, 4, 1, 0, bias=False),
@@ -82,7 +84,7 @@ class TernaryCritic(nn.Module):
 
     def __init__(self, in_channels: int = 1, image_size: int = 32, width: int = 128) -> None:
         super().__init__()
-        depth = _check_size("TernaryCritic", image_size) - 2
+        depth = power_of_two_depth("TernaryCritic", image_size) - 2
         layers: list[nn.Module] = []
         channels = in_channels
         for i in range(depth):
@@ -105,10 +107,10 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     return (dx.pow(2) + dy.pow(2) + 1e-8).sqrt().mean()
 
 
-class DTN(GANModule):
+@register_model
+class DTN(MapsAToB, GANModule):
     paper = "Taigman, Polyak & Wolf 2017, Unsupervised Cross-Domain Image Generation"
     data_kinds = ("unpaired",)
-    sampling = "translation"
     recipe = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
 
     def __init__(
@@ -137,7 +139,7 @@ class DTN(GANModule):
         from gan_lightning.metrics.extractors import DigitsClassifier
 
         channels, size = self.data_shape[0], self.data_shape[1]
-        _check_size("DTN", size)
+        power_of_two_depth("DTN", size)
         for name, value in (("const_weight", const_weight), ("tid_weight", tid_weight), ("tv_weight", tv_weight)):
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
@@ -216,7 +218,7 @@ class DTN(GANModule):
             loss = loss + self.tv_weight * tv
         return {"g_loss": loss, **terms}
 
-    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
         ctx = StepContext(batch)
         features = self.f(ctx.a)
         fake = self.generator(features)

@@ -41,7 +41,6 @@ running statistics, so train and eval mode give the same outputs.
 
 from __future__ import annotations
 
-import math
 from typing import Literal, Sequence
 
 import torch
@@ -50,57 +49,16 @@ from torch import nn
 
 from gan_lightning.core import StepContext
 from gan_lightning.losses import gradient_penalty, wasserstein_d, wasserstein_g, weight_clip_
-from gan_lightning.models._two_way import TwoGeneratorTranslation
+from gan_lightning.models.shared import TwoGeneratorTranslation
 from gan_lightning.models.base import GANModule
-from gan_lightning.nets.translation import UNetGenerator, norm_layer, translation_init_
+from gan_lightning.models.registry import register_model
+from gan_lightning.nets.unpaired import CriticNorm, DualCritics
+from gan_lightning.nets.translation import UNetGenerator
 
-CriticNorm = Literal["instance", "none", "batch"]
-
-
-class DualCritic(nn.Module):
-    """5x5 stride-2 conv, then 3x3 stride-2 convs with norm and LeakyReLU 0.2, then a linear
-    (``head="global"``) or a 3x3 conv (``head="patch"``) score. Unbounded output (a WGAN critic)."""
-
-    def __init__(self, channels: int, image_size: int, width: int = 64, layers: int = 5,
-                 norm: CriticNorm = "instance", head: Literal["global", "patch"] = "global") -> None:
-        super().__init__()
-        layers = max(1, min(layers, int(math.log2(image_size)) - 1))  # keep a >= 2x2 map
-        widths = [width * min(2**i, 8) for i in range(layers)]
-        body: list[nn.Module] = [nn.Conv2d(channels, widths[0], 5, 2, 2), nn.LeakyReLU(0.2, True)]
-        for i in range(1, layers):
-            body += [nn.Conv2d(widths[i - 1], widths[i], 3, 2, 1), norm_layer(norm, widths[i]),
-                     nn.LeakyReLU(0.2, True)]
-        self.body = nn.Sequential(*body)
-        side = image_size // 2**layers
-        if head == "global":
-            self.head = nn.Sequential(nn.Flatten(), nn.Linear(widths[-1] * side * side, 1))
-        elif head == "patch":
-            self.head = nn.Conv2d(widths[-1], 1, 3, 1, 1)
-        else:
-            raise ValueError(f"critic_head must be 'global' or 'patch', got {head!r}")
-        translation_init_(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x)).flatten(1)
-
-
-class DualCritics(nn.Module):
-    """D_A and D_B; ``forward(x, domain)`` scores ``x`` with the critic of ``domain``."""
-
-    def __init__(self, channels: int, image_size: int, width: int, layers: int, norm: CriticNorm,
-                 head: Literal["global", "patch"]) -> None:
-        super().__init__()
-        self.a = DualCritic(channels, image_size, width, layers, norm, head)
-        self.b = DualCritic(channels, image_size, width, layers, norm, head)
-
-    def forward(self, x: torch.Tensor, domain: Literal["a", "b"]) -> torch.Tensor:
-        return getattr(self, domain)(x)
-
-
+@register_model
 class DualGAN(TwoGeneratorTranslation, GANModule):
     paper = "Yi et al. 2017, DualGAN: Unsupervised Dual Learning for Image-to-Image Translation"
     data_kinds = ("unpaired",)
-    sampling = "translation"
     recipe = {"optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5, "critic_steps": 2}
 
     def __init__(

@@ -23,40 +23,34 @@ are mean energies (lower = judged more real).
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
-
 import torch
 
 from gan_lightning.losses import ebgan_d, ebgan_g, pullaway
-from gan_lightning.models.base import GANModule
-from gan_lightning.nets import build_autoencoder, build_generator
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import ShapedGAN
+from gan_lightning.nets import build_autoencoder
 
 
-class EBGAN(GANModule):
+@register_model
+class EBGAN(ShapedGAN):
     paper = "Zhao, Mathieu & LeCun 2016, Energy-based Generative Adversarial Network"
     data_kinds = ("image", "toy2d")
 
     def __init__(
         self,
-        data_shape: Sequence[int] = (1, 28, 28),
-        latent_dim: int = 100,
-        g_hidden: Sequence[int] = (400, 400, 400, 400),
-        d_hidden: Sequence[int] = (200, 200, 200),
-        g_width: int = 64,
-        d_width: int = 64,
-        d_norm: Literal["batch", "none", "layer"] = "batch",
         code_dim: int = 64,
         margin: float = 1.0,
         pullaway_weight: float = 0.1,
         **kwargs,
     ) -> None:
-        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        super().__init__(**kwargs)
         if margin <= 0:
             raise ValueError(f"model.margin must be > 0, got {margin}")
         self.margin = margin
         self.pullaway_weight = pullaway_weight
-        self.generator = build_generator(self.data_shape, latent_dim, g_hidden, g_width)
-        self.discriminator = build_autoencoder(self.data_shape, d_hidden, d_width, code_dim, d_norm, "leaky_relu")
+        self.generator = self.shaped_generator()
+        self.discriminator = build_autoencoder(self.data_shape, self.d_hidden, self.d_width, code_dim, self.d_norm,
+                                               "leaky_relu")
 
     def energy_and_code(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sample energy (mean squared reconstruction error), (N,), and the encoder's code, (N, code_dim)."""

@@ -26,35 +26,17 @@ paper's image experiments build on DCGAN; its own learning rates were not checke
 
 from __future__ import annotations
 
-import math
 from typing import Literal, Sequence
 
-import torch
-from torch import nn
 
 from gan_lightning.losses.fdivergence import fgan_d, fgan_g, get_divergence
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
+from gan_lightning.nets.mlp import GaussianGenerator
 from gan_lightning.nets import build_networks
 
 
-class GaussianGenerator(nn.Module):
-    """z -> mu + exp(log_sigma) * z[:, :d]: a single Gaussian in R^d with learned mean and std."""
-
-    def __init__(self, latent_dim: int, data_shape: Sequence[int], mean: float = 0.0, std: float = 1.0) -> None:
-        super().__init__()
-        self.data_shape = tuple(int(d) for d in data_shape)
-        self.dim = math.prod(self.data_shape)
-        if latent_dim < self.dim:
-            raise ValueError(f"model.latent_dim must be >= the data dimension {self.dim} for a Gaussian G, "
-                             f"got {latent_dim}")
-        self.mean = nn.Parameter(torch.full((self.dim,), float(mean)))
-        self.log_std = nn.Parameter(torch.full((self.dim,), math.log(std)))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.mean + self.log_std.exp() * z[:, :self.dim]
-        return x.view(z.size(0), *self.data_shape)
-
-
+@register_model
 class FGAN(GANModule):
     paper = "Nowozin et al. 2016, f-GAN: Training Generative Neural Samplers using Variational Divergence Minimization"
     data_kinds = ("image", "toy2d", "toy1d")

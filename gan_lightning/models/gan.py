@@ -16,9 +16,11 @@ from typing import Literal, Sequence
 
 from gan_lightning.losses import minimax_g, nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
 from gan_lightning.nets import MLPDiscriminator, MLPGenerator
 
 
+@register_model
 class GAN(GANModule):
     paper = "Goodfellow et al. 2014, Generative Adversarial Nets"
     data_kinds = ("image", "toy2d")

@@ -48,10 +48,12 @@ import torch.nn.functional as F
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
 from gan_lightning.nets import AuxiliaryHeadDiscriminator, DCGANGenerator, network_kind
 from gan_lightning.nets.conditional import check_labels
 
 
+@register_model
 class InfoGAN(GANModule):
     paper = "Chen et al. 2016, InfoGAN: Interpretable Representation Learning by Information Maximizing GANs"
     data_kinds = ("image",)
@@ -177,7 +179,8 @@ class InfoGAN(GANModule):
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
-    def sample(self, num_samples=None, noise=None, labels=None, use_ema=True, truncation=None, rng=None):
+    def sample(self, num_samples=None, noise=None, labels=None, use_ema=True, truncation=None, rng=None,
+               conditions=None):
         """Samples of G; ``labels`` (optional) set the categorical code of each sample."""
         if labels is not None:
             if noise is None:
@@ -185,7 +188,7 @@ class InfoGAN(GANModule):
                     raise ValueError("sample() needs num_samples or noise")
                 noise = self.sample_noise(num_samples, rng=rng, truncation=truncation)
             noise = self.with_categorical(noise.to(self.device), labels)
-        return super().sample(num_samples, noise, None, use_ema, truncation, rng)
+        return super().sample(num_samples, noise, None, use_ema, truncation, rng, conditions)
 
     @torch.no_grad()
     def traversal_grid(

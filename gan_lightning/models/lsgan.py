@@ -14,36 +14,26 @@ networks (``gan_lightning.nets.build_networks``).
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
-
 from gan_lightning.losses import lsgan_d, lsgan_g
-from gan_lightning.models.base import GANModule
-from gan_lightning.nets import build_networks
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import ShapedGAN
 
 
-class LSGAN(GANModule):
+@register_model
+class LSGAN(ShapedGAN):
     paper = "Mao et al. 2017, Least Squares Generative Adversarial Networks"
     data_kinds = ("image", "toy2d")
 
     def __init__(
         self,
-        data_shape: Sequence[int] = (1, 28, 28),
-        latent_dim: int = 100,
-        g_hidden: Sequence[int] = (400, 400, 400, 400),
-        d_hidden: Sequence[int] = (200, 200, 200),
-        g_width: int = 64,
-        d_width: int = 64,
-        d_norm: Literal["batch", "none", "layer"] = "batch",
         a: float = 0.0,
         b: float = 1.0,
         c: float = 1.0,
         **kwargs,
     ) -> None:
-        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        super().__init__(**kwargs)
         self.a, self.b, self.c = a, b, c
-        self.generator, self.discriminator = build_networks(
-            self.data_shape, latent_dim, g_hidden, d_hidden, g_width, d_width, d_norm=d_norm
-        )
+        self.generator, self.discriminator = self.shaped_networks()
 
     def discriminator_loss(self, real, fake, labels=None):
         real_out, fake_out = self.discriminate(real), self.discriminate(fake)

@@ -19,68 +19,34 @@ one network. ``discriminate`` returns log D_K(x), the log-probability of "real".
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
-
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from gan_lightning.models.base import GANModule
-from gan_lightning.nets import build_discriminator, build_generator
-
-
-class MultiGenerator(nn.Module):
-    """K generators behind one ``forward(z)``: sample n is drawn by generator n mod K."""
-
-    def __init__(self, generators: Sequence[nn.Module]) -> None:
-        super().__init__()
-        if len(generators) < 1:
-            raise ValueError("MultiGenerator needs at least one generator")
-        self.generators = nn.ModuleList(generators)
-
-    @property
-    def num_generators(self) -> int:
-        return len(self.generators)
-
-    def assignment(self, num: int, device=None) -> torch.Tensor:
-        """Index of the generator that draws each of ``num`` samples, (num,)."""
-        return torch.arange(num, device=device) % self.num_generators
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        k = self.num_generators
-        parts = [(i, g(z[i::k])) for i, g in enumerate(self.generators) if z[i::k].size(0) > 0]
-        first = parts[0][1]
-        out = first.new_empty((z.size(0),) + tuple(first.shape[1:]))
-        for i, samples in parts:
-            out[i::k] = samples
-        return out
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import ShapedGAN
+from gan_lightning.nets.builders import MultiGenerator
+from gan_lightning.nets import build_discriminator
 
 
-class MADGAN(GANModule):
+@register_model
+class MADGAN(ShapedGAN):
     paper = "Ghosh et al. 2018, Multi-Agent Diverse Generative Adversarial Networks"
     data_kinds = ("image", "toy2d")
 
     def __init__(
         self,
-        data_shape: Sequence[int] = (1, 28, 28),
-        latent_dim: int = 100,
-        g_hidden: Sequence[int] = (400, 400, 400, 400),
-        d_hidden: Sequence[int] = (200, 200, 200),
-        g_width: int = 64,
-        d_width: int = 64,
-        d_norm: Literal["batch", "none", "layer"] = "batch",
         num_generators: int = 3,
         **kwargs,
     ) -> None:
-        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        super().__init__(**kwargs)
         if num_generators < 1:
             raise ValueError(f"model.num_generators must be >= 1, got {num_generators}")
         self.num_generators = num_generators
         self.generator = MultiGenerator(
-            [build_generator(self.data_shape, latent_dim, g_hidden, g_width) for _ in range(num_generators)]
+            [self.shaped_generator() for _ in range(num_generators)]
         )
         self.discriminator = build_discriminator(
-            self.data_shape, d_hidden, d_width, d_outputs=num_generators + 1, d_norm=d_norm
+            self.data_shape, self.d_hidden, self.d_width, d_outputs=num_generators + 1, d_norm=self.d_norm
         )
 
     @property

@@ -44,6 +44,7 @@ from torch import nn
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
 from gan_lightning.nets import ConvEncoder, build_discriminator, build_generator, network_kind
 from gan_lightning.nets.mlp import MLPDiscriminator
 
@@ -55,6 +56,7 @@ def squared_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (x - y).pow(2).flatten(1).sum(dim=1).mean()
 
 
+@register_model
 class MRGAN(GANModule):
     paper = "Che et al. 2017, Mode Regularized Generative Adversarial Networks"
     data_kinds = ("image", "toy2d")

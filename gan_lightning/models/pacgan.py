@@ -21,13 +21,13 @@ D with 3 hidden layers of 200, z in R^2, batch 100 (their D used maxout units; o
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal
 
 import torch
 
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
-from gan_lightning.models.base import GANModule
-from gan_lightning.nets import build_networks
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import ShapedGAN
 
 BASE_ARCHITECTURES = {"auto": "auto", "gan": "mlp", "dcgan": "dcgan"}
 
@@ -45,31 +45,24 @@ def pack_samples(x: torch.Tensor, pack: int) -> torch.Tensor:
     return x[:n].reshape(n // pack, pack * x.size(1), *x.shape[2:])
 
 
-class PacGAN(GANModule):
+@register_model
+class PacGAN(ShapedGAN):
     paper = "Lin et al. 2018, PacGAN: The power of two samples in generative adversarial networks"
     data_kinds = ("image", "toy2d")
 
     def __init__(
         self,
-        data_shape: Sequence[int] = (1, 28, 28),
-        latent_dim: int = 100,
-        g_hidden: Sequence[int] = (400, 400, 400, 400),
-        d_hidden: Sequence[int] = (200, 200, 200),
-        g_width: int = 64,
-        d_width: int = 64,
-        d_norm: Literal["batch", "none", "layer"] = "batch",
         pack: int = 2,
         base: Literal["auto", "gan", "dcgan"] = "auto",
         **kwargs,
     ) -> None:
-        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        super().__init__(**kwargs)
         if pack < 1:
             raise ValueError(f"model.pack must be >= 1, got {pack}")
         if base not in BASE_ARCHITECTURES:
             raise ValueError(f"model.base must be one of {', '.join(BASE_ARCHITECTURES)}; got {base!r}")
         self.pack = pack
-        self.generator, self.discriminator = build_networks(
-            self.data_shape, latent_dim, g_hidden, d_hidden, g_width, d_width, d_norm=d_norm, pack=pack,
+        self.generator, self.discriminator = self.shaped_networks(pack=pack,
             architecture=BASE_ARCHITECTURES[base],
         )
 

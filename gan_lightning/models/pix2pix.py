@@ -33,7 +33,6 @@ BatchNorm running statistics). Neither changes BatchNorm's running statistics.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Literal, Sequence
 
 import torch
@@ -42,22 +41,14 @@ import torch.nn.functional as F
 from gan_lightning.core import StepContext
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import seeded
+from gan_lightning.models.shared import MapsAToB
 from gan_lightning.nets.translation import Norm, PatchDiscriminator, UNetGenerator
 
 
-def seeded(seed: int | None, device: torch.device):
-    """A context in which the global RNG (CPU and CUDA) is seeded with ``seed`` and restored after;
-    nothing when ``seed`` is None."""
-    if seed is None:
-        return contextlib.nullcontext()
-    devices = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
-    stack = contextlib.ExitStack()
-    stack.enter_context(torch.random.fork_rng(devices=devices))
-    torch.manual_seed(seed) if devices else torch.random.default_generator.manual_seed(seed)
-    return stack
-
-
-class Pix2Pix(GANModule):
+@register_model
+class Pix2Pix(MapsAToB, GANModule):
     """pix2pix (Isola et al. 2017): U-Net G, conditional PatchGAN D, GAN + 100 x L1.
 
     Args:
@@ -72,7 +63,6 @@ class Pix2Pix(GANModule):
 
     paper = "Isola et al. 2017, Image-to-Image Translation with Conditional Adversarial Networks"
     data_kinds = ("paired",)
-    sampling = "translation"
     recipe = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
 
     def __init__(
@@ -136,7 +126,7 @@ class Pix2Pix(GANModule):
         terms["g_loss"] = loss
         return terms
 
-    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
         """Paired L1 between G(a) (the authors' test protocol, seeded dropout) and b."""
         ctx = StepContext(batch)
         fake = self.translate(ctx.a, seed=batch_idx)

@@ -30,65 +30,17 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.models.base import GANModule
-from gan_lightning.models.distancegan import _check_size
-from gan_lightning.nets.translation import translation_init_
+from gan_lightning.models.registry import register_model
+from gan_lightning.nets.digits import Converter, DCGANCritic
+from gan_lightning.models.shared import MapsAToB
+from gan_lightning.nets.layers import power_of_two_depth
 from gan_lightning.nets.layers import eval_mode
 
 ASSOCIATED, UNASSOCIATED, GENERATED = 1.0, 0.0, 0.0  # the domain discriminator's targets
-
-
-class Converter(nn.Module):
-    """Encoder (stride-2 4x4 convs, leaky ReLU 0.2, BatchNorm but on the first) to 4x4, decoder
-    (stride-2 4x4 transposed convs, BatchNorm, ReLU) back to ``image_size``, tanh."""
-
-    def __init__(self, in_channels: int = 3, out_channels: int = 3, image_size: int = 64, width: int = 96) -> None:
-        super().__init__()
-        depth = _check_size("Converter", image_size) - 2
-        layers: list[nn.Module] = []
-        channels = in_channels
-        widths = [width * 2**i for i in range(depth)]
-        for i, out in enumerate(widths):
-            layers.append(nn.Conv2d(channels, out, 4, 2, 1, bias=i == 0))
-            layers += [nn.BatchNorm2d(out)] if i else []
-            layers.append(nn.LeakyReLU(0.2, True))
-            channels = out
-        for out in reversed(widths[:-1]):
-            layers += [nn.ConvTranspose2d(channels, out, 4, 2, 1, bias=False), nn.BatchNorm2d(out), nn.ReLU(True)]
-            channels = out
-        layers += [nn.ConvTranspose2d(channels, out_channels, 4, 2, 1, bias=False), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
-        translation_init_(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class DCGANCritic(nn.Module):
-    """DCGAN discriminator: stride-2 4x4 convs to 4x4 (leaky ReLU 0.2, BatchNorm but on the first),
-    a 4x4 valid conv to one logit per image."""
-
-    def __init__(self, in_channels: int = 3, image_size: int = 64, width: int = 96) -> None:
-        super().__init__()
-        depth = _check_size("DCGANCritic", image_size) - 2
-        layers: list[nn.Module] = []
-        channels = in_channels
-        for i in range(depth):
-            out = width * 2**i
-            layers.append(nn.Conv2d(channels, out, 4, 2, 1, bias=i == 0))
-            layers += [nn.BatchNorm2d(out)] if i else []
-            layers.append(nn.LeakyReLU(0.2, True))
-            channels = out
-        layers += [nn.Conv2d(channels, 1, 4, 1, 0), nn.Flatten()]
-        self.net = nn.Sequential(*layers)
-        translation_init_(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
 
 
 def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
@@ -102,10 +54,10 @@ def unassociated_targets(targets: torch.Tensor) -> torch.Tensor:
     return targets.roll(-1, dims=0)
 
 
-class PLDT(GANModule):
+@register_model
+class PLDT(MapsAToB, GANModule):
     paper = "Yoo, Kim, Park, Paek & Kweon 2016, Pixel-Level Domain Transfer"
     data_kinds = ("paired",)
-    sampling = "translation"
     recipe = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
 
     def __init__(
@@ -124,7 +76,7 @@ class PLDT(GANModule):
         """
         super().__init__(data_shape=data_shape, latent_dim=1, **kwargs)
         channels, size = self.data_shape[0], self.data_shape[1]
-        _check_size("PLDT", size)
+        power_of_two_depth("PLDT", size)
         self.pair_discriminator = bool(pair_discriminator)
         self.generator = Converter(channels, channels, size, g_width)
         self.discriminator = DCGANCritic(channels, size, d_width)
@@ -172,7 +124,7 @@ class PLDT(GANModule):
         pair = _bce(self.pair_logits(ctx.a, ctx.fake_b), ASSOCIATED)
         return {"g_loss": (real_fake + pair) / 2, "g_real_fake": real_fake, "g_pair": pair}
 
-    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
         ctx = StepContext(batch)
         fake = self.generator(ctx.a)
         self.log_dict({f"{stage}/l1": F.l1_loss(fake, ctx.b), f"{stage}/d_fake": self.run_discriminator(fake).mean()},

@@ -49,6 +49,7 @@ from torch.nn import functional as F
 from gan_lightning.core.phases import StepContext
 from gan_lightning.losses import gradient_penalty, wasserstein_d, wasserstein_g
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
 from gan_lightning.nets.progan import ProGANDiscriminator, ProGANGenerator, num_levels
 
 
@@ -96,6 +97,7 @@ def faded_reals(images: torch.Tensor, resolution: int, alpha: float) -> torch.Te
     return coarse + (x - coarse) * alpha
 
 
+@register_model
 class ProGAN(GANModule):
     paper = "Karras, Aila, Laine & Lehtinen 2018, Progressive Growing of GANs for Improved Quality, Stability, " \
             "and Variation"
@@ -159,17 +161,17 @@ class ProGAN(GANModule):
         state = self.training_state
         stage = self.stage_at(state.images_seen)
         if stage.phase != state.phase:
-            if self.reset_optimizers and self._trainer is not None:
+            if self.reset_optimizers and self.attached_trainer is not None:
                 for name in self._optimizer_index:
                     self.named_optimizer(name).state.clear()
             state.phase = stage.phase
         state.resolution, state.alpha = stage.resolution, stage.alpha
-        world = self.trainer.world_size if self._trainer is not None else 1
+        world = self.trainer.world_size if self.attached_trainer is not None else 1
         state.images_seen = state.images_seen + batch_size * world
         return stage
 
     # ------------------------------------------------------------------ networks at the current stage
-    def generate(self, z, labels=None, net=None):
+    def generate(self, z, labels=None, net=None, conditions=None):
         """G(z) at the data's resolution: the current level's output, upsampled (nearest) while growing."""
         images = (net or self.generator)(z, self.level, self.training_state.alpha)
         factor = self.data_shape[1] // images.size(-1)

@@ -17,11 +17,11 @@ DCGAN networks with BatchNorm; ``rasgan`` as the default variant. MLPs for vecto
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal
 
 from gan_lightning.losses import relativistic_d, relativistic_g
-from gan_lightning.models.base import GANModule
-from gan_lightning.nets import build_networks
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import ShapedGAN
 
 RELATIVISTIC_KINDS: dict[str, tuple[str, bool]] = {
     # name: (loss kind of losses.relativistic_*, relativistic average?)
@@ -32,30 +32,22 @@ RELATIVISTIC_KINDS: dict[str, tuple[str, bool]] = {
 }
 
 
-class RelativisticGAN(GANModule):
+@register_model
+class RelativisticGAN(ShapedGAN):
     paper = "Jolicoeur-Martineau 2018, The relativistic discriminator: a key element missing from standard GAN"
     data_kinds = ("image", "toy2d")
 
     def __init__(
         self,
-        data_shape: Sequence[int] = (1, 28, 28),
-        latent_dim: int = 100,
-        g_hidden: Sequence[int] = (400, 400, 400, 400),
-        d_hidden: Sequence[int] = (200, 200, 200),
-        g_width: int = 64,
-        d_width: int = 64,
-        d_norm: Literal["batch", "none", "layer"] = "batch",
         kind: Literal["rsgan", "rasgan", "ralsgan", "rahinge"] = "rasgan",
         **kwargs,
     ) -> None:
-        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        super().__init__(**kwargs)
         if kind not in RELATIVISTIC_KINDS:
             raise ValueError(f"model.kind must be one of {', '.join(RELATIVISTIC_KINDS)}; got {kind!r}")
         self.kind = kind
         self.loss_kind, self.average = RELATIVISTIC_KINDS[kind]
-        self.generator, self.discriminator = build_networks(
-            self.data_shape, latent_dim, g_hidden, d_hidden, g_width, d_width, d_norm=d_norm
-        )
+        self.generator, self.discriminator = self.shaped_networks()
 
     def discriminator_loss(self, real, fake, labels=None):
         real_out, fake_out = self.discriminate(real), self.discriminate(fake)

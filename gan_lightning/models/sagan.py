@@ -25,9 +25,11 @@ from typing import Sequence
 
 from gan_lightning.losses import hinge_d, hinge_g
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
 from gan_lightning.nets.sagan import SAGANDiscriminator, SAGANGenerator
 
 
+@register_model
 class SAGAN(GANModule):
     paper = "Zhang, Goodfellow, Metaxas & Odena 2019, Self-Attention Generative Adversarial Networks"
     data_kinds = ("image",)

@@ -43,15 +43,17 @@ from torch.nn.utils.parametrizations import weight_norm as apply_weight_norm
 from torch.utils.data import Dataset
 
 from gan_lightning.losses import feature_matching_loss, nonsaturating_d
-from gan_lightning.models._labeled import (  # noqa: F401  (re-exported: older imports)
+from gan_lightning.models.shared import (  # noqa: F401  (re-exported: older imports)
     LabeledSubset, dataset_images, dataset_labels, stratified_pick,
 )
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
 from gan_lightning.nets import (
     DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_from_data_, network_kind,
 )
 
 
+@register_model
 class SemiSupervisedGAN(LabeledSubset, GANModule):
     paper = "Salimans et al. 2016, Improved Techniques for Training GANs (semi-supervised)"
     data_kinds = ("image",)

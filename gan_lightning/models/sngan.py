@@ -13,32 +13,25 @@ networks (with ``d_norm="none"``) for images, MLPs for vectors, spectral norm on
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal
 
 from gan_lightning.losses import hinge_d, hinge_g
-from gan_lightning.models.base import GANModule
-from gan_lightning.nets import build_networks
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import ShapedGAN
 
 
-class SNGAN(GANModule):
+@register_model
+class SNGAN(ShapedGAN):
     paper = "Miyato et al. 2018, Spectral Normalization for Generative Adversarial Networks"
     data_kinds = ("image", "toy2d")
 
     def __init__(
         self,
-        data_shape: Sequence[int] = (1, 28, 28),
-        latent_dim: int = 100,
-        g_hidden: Sequence[int] = (400, 400, 400, 400),
-        d_hidden: Sequence[int] = (200, 200, 200),
-        g_width: int = 64,
-        d_width: int = 64,
         d_norm: Literal["batch", "none", "layer"] = "none",
         **kwargs,
     ) -> None:
-        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
-        self.generator, self.discriminator = build_networks(
-            self.data_shape, latent_dim, g_hidden, d_hidden, g_width, d_width, spectral_norm=True, d_norm=d_norm
-        )
+        super().__init__(d_norm=d_norm, **kwargs)
+        self.generator, self.discriminator = self.shaped_networks(spectral_norm=True)
 
     def discriminator_loss(self, real, fake, labels=None):
         real_out, fake_out = self.discriminate(real), self.discriminate(fake)

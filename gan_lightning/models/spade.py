@@ -42,10 +42,12 @@ from typing import Literal, Sequence
 import torch
 import torch.nn.functional as F
 
+from gan_lightning.core.protocol import Condition
 from gan_lightning.core import StepContext
 from gan_lightning.data.segmentation import colorize, one_hot
 from gan_lightning.models.base import GANModule
-from gan_lightning.models.pix2pix import seeded
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import seeded
 from gan_lightning.nets.spade import MultiscalePatchDiscriminator, SPADEEncoder, SPADEGenerator
 
 #: SPADE's VGG loss: VGG19 relu1_1 .. relu5_1 with these weights (the authors' VGGLoss).
@@ -53,6 +55,7 @@ VGG_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 VGG_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 
 
+@register_model
 class SPADE(GANModule):
     """SPADE (Park et al. 2019): SPADE-normalised residual G from label maps, multi-scale PatchGAN D.
 
@@ -70,7 +73,6 @@ class SPADE(GANModule):
 
     paper = "Park et al. 2019, Semantic Image Synthesis with Spatially-Adaptive Normalization"
     data_kinds = ("segmentation",)
-    sampling = "translation"
     recipe = {"lr_g": 1e-4, "lr_d": 4e-4, "betas": (0.0, 0.9)}
 
     def __init__(
@@ -109,6 +111,11 @@ class SPADE(GANModule):
         self.encoder = SPADEEncoder(channels, size, g_width, z_dim) if use_vae else None
         self.discriminator = MultiscalePatchDiscriminator(label_classes + channels, d_width, d_layers, num_d)
         self.__dict__["_vgg"] = self._build_vgg(vgg_weights) if self.vgg_weight > 0 else None  # frozen: not saved
+
+    # ------------------------------------------------------------------ declarations
+    def conditions(self) -> tuple[Condition, ...]:
+        """The label map it draws an image of."""
+        return (Condition("label_map", "label", self.label_classes),)
 
     @staticmethod
     def _build_vgg(weights: str | None):
@@ -182,7 +189,7 @@ class SPADE(GANModule):
         terms["g_loss"] = loss
         return terms
 
-    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
         """L1 between the translations of held-out label maps (seeded z) and their real images."""
         ctx = StepContext(batch)
         fake = self.translate(ctx.label, seed=batch_idx)

@@ -37,7 +37,6 @@ BatchNorm running statistics).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
@@ -45,9 +44,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_lightning.core.protocol import Condition, Output
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
+from gan_lightning.nets.superres import SRGANDiscriminator, SRResNetGenerator
 from gan_lightning.nets.layers import eval_mode
 
 #: content_loss -> (VGG19 layer, rescaling of its feature maps) (the paper, section 2.2.1 and 3.2)
@@ -56,65 +58,6 @@ CONTENT_LOSSES = ("mse", *VGG_CONTENT)
 
 
 # ---------------------------------------------------------------------------- networks
-class ResidualBlock(nn.Module):
-    """conv3x3-BN-PReLU-conv3x3-BN plus the identity (SRResNet's B residual blocks)."""
-
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.PReLU(),
-            nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
-class SRResNetGenerator(nn.Module):
-    """SRResNet (Ledig et al. 2017, Fig. 4): LR (N, C, h, w) -> (N, C, scale h, scale w) in [-1, 1]."""
-
-    def __init__(self, channels: int = 3, width: int = 64, num_blocks: int = 16, scale: int = 4) -> None:
-        super().__init__()
-        stages = int(round(math.log2(scale)))
-        if scale < 2 or 2 ** stages != scale:
-            raise ValueError(f"SRResNetGenerator: scale must be a power of two >= 2, got {scale}")
-        self.head = nn.Sequential(nn.Conv2d(channels, width, 9, padding=4), nn.PReLU())
-        self.blocks = nn.Sequential(*[ResidualBlock(width) for _ in range(num_blocks)],
-                                    nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width))
-        self.upsample = nn.Sequential(*[layer for _ in range(stages) for layer in (
-            nn.Conv2d(width, 4 * width, 3, padding=1), nn.PixelShuffle(2), nn.PReLU())])
-        self.tail = nn.Conv2d(width, channels, 9, padding=4)
-
-    def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        head = self.head(lr)
-        return torch.tanh(self.tail(self.upsample(head + self.blocks(head))))
-
-
-class SRGANDiscriminator(nn.Module):
-    """SRGAN's D (Fig. 4): eight 3x3 convs (LeakyReLU 0.2, BN from the 2nd), dense 1024, dense 1 (a logit)."""
-
-    def __init__(self, channels: int = 3, image_size: int = 96, width: int = 64, hidden: int = 1024) -> None:
-        super().__init__()
-        widths = [width, width, 2 * width, 2 * width, 4 * width, 4 * width, 8 * width, 8 * width]
-        layers: list[nn.Module] = []
-        previous = channels
-        for index, out in enumerate(widths):
-            layers.append(nn.Conv2d(previous, out, 3, stride=1 + index % 2, padding=1))
-            if index > 0:
-                layers.append(nn.BatchNorm2d(out))
-            layers.append(nn.LeakyReLU(0.2))
-            previous = out
-        self.features = nn.Sequential(*layers)
-        side = image_size
-        for _ in range(4):
-            side = (side + 1) // 2  # a stride-2 3x3 conv with padding 1
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(previous * side * side, hidden), nn.LeakyReLU(0.2),
-                                  nn.Linear(hidden, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).flatten()
-
-
 @dataclass(frozen=True)
 class WindowedPhase(Phase):
     """A phase that runs only on iterations ``start <= i < stop`` (``stop`` None: to the end)."""
@@ -128,6 +71,7 @@ class WindowedPhase(Phase):
 
 
 # ---------------------------------------------------------------------------- model
+@register_model
 class SRGAN(GANModule):
     """SRGAN (Ledig et al. 2017): SRResNet pre-training on MSE, then content + 1e-3 adversarial loss.
 
@@ -148,7 +92,6 @@ class SRGAN(GANModule):
 
     paper = "Ledig et al. 2017, Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network"
     data_kinds = ("superres",)
-    sampling = "translation"
     recipe = {"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.9, 0.999)}
 
     def __init__(
@@ -189,6 +132,14 @@ class SRGAN(GANModule):
         # built when training starts, and kept out of the module tree: the VGG weights are not part of
         # the model (not in its checkpoints), and translating with a checkpoint does not need them
         self._vgg: list[nn.Module] = []
+
+    # ------------------------------------------------------------------ declarations
+    def conditions(self) -> tuple[Condition, ...]:
+        """The low-resolution image it upscales."""
+        return (Condition("image", "lr"),)
+
+    def output(self) -> Output:
+        return Output("image", self.data_shape, key="hr")
 
     # ------------------------------------------------------------------ training
     @property
@@ -256,7 +207,7 @@ class SRGAN(GANModule):
                      for opt in configured]
         return configured, schedules
 
-    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
         """PSNR and SSIM of G's outputs against HR (eval mode), and of the bicubic baseline."""
         from gan_lightning.evaluation.paired import psnr, ssim
         from gan_lightning.data.superres import bicubic_upscale

@@ -40,15 +40,17 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from gan_lightning.core.protocol import Condition
 from gan_lightning.core import StepContext
-from gan_lightning.models._labeled import LabeledSubset
+from gan_lightning.models.shared import LabeledSubset
+from gan_lightning.models.registry import register_model
 from gan_lightning.models.infogan import InfoGAN
 
 
+@register_model
 class SSInfoGAN(LabeledSubset, InfoGAN):
     paper = "Spurr et al. 2017, Guiding InfoGAN with Semi-Supervision"
     data_kinds = ("image",)
-    sampling = "conditional"  # the categorical code is the class
 
     def __init__(
         self,
@@ -68,6 +70,11 @@ class SSInfoGAN(LabeledSubset, InfoGAN):
         self.supervised_weight = float(supervised_weight)
         # the count of a fraction is known once the data is: resized at the pick (or to a checkpoint's)
         self.init_labeled(num_labeled or self.categorical_dim, self.categorical_dim, labeled_seed)
+
+    # ------------------------------------------------------------------ declarations
+    def conditions(self) -> tuple[Condition, ...]:
+        """The categorical code is the class: ``sample(labels=...)`` sets it."""
+        return (Condition("class", "label", self.categorical_dim),)
 
     def labeled_count(self, dataset) -> int:
         if self.fixed_num_labeled is not None:

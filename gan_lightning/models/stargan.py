@@ -49,9 +49,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_lightning.core.protocol import Condition
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.losses import gradient_penalty, wasserstein_d, wasserstein_g
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
 
 CELEBA_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
 
@@ -134,6 +136,7 @@ def attribute_loss(logits: torch.Tensor, attributes: torch.Tensor) -> torch.Tens
     return F.binary_cross_entropy_with_logits(logits, attributes.to(logits.dtype), reduction="sum") / logits.size(0)
 
 
+@register_model
 class StarGAN(GANModule):
     """StarGAN (see the module docstring for the recipe and where each default comes from).
 
@@ -148,7 +151,6 @@ class StarGAN(GANModule):
 
     paper = "Choi et al. 2018, StarGAN: Unified GANs for Multi-Domain Image-to-Image Translation"
     data_kinds = ("attributes",)
-    sampling = "translation"
     recipe = {"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.999), "critic_steps": 5}
 
     def __init__(
@@ -174,6 +176,11 @@ class StarGAN(GANModule):
         self.cls_weight, self.rec_weight, self.gp_weight = cls_weight, rec_weight, gp_weight
         self.generator = StarGANGenerator(channels, num_attributes, g_width, g_blocks)
         self.discriminator = StarGANDiscriminator(channels, size, num_attributes, d_width, d_layers)
+
+    # ------------------------------------------------------------------ declarations
+    def conditions(self) -> tuple[Condition, ...]:
+        """An image to translate and the target attribute vector."""
+        return (Condition("image", "image"), Condition("attributes", "attributes", self.num_attributes))
 
     # ------------------------------------------------------------------ discriminator heads
     def discriminate(self, x: torch.Tensor, labels=None) -> torch.Tensor:
@@ -221,7 +228,7 @@ class StarGAN(GANModule):
         return {"g_loss": adversarial + self.cls_weight * classification + self.rec_weight * reconstruction,
                 "g_adv": adversarial, "g_cls": classification, "g_rec": reconstruction}
 
-    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
         """D's attribute accuracy on held-out images and on their translations, and the reconstruction L1."""
         ctx = StepContext(batch)
         original = self.check_attributes(ctx.attributes)

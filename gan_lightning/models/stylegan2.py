@@ -33,11 +33,11 @@ import math
 from typing import Literal, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g, r1_penalty
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
 from gan_lightning.nets.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator, base_resolution
 from gan_lightning.nets.layers import eval_mode
 
@@ -47,6 +47,7 @@ def _zero(module) -> torch.Tensor:
     return sum(p.sum() for p in module.parameters() if p.requires_grad) * 0.0
 
 
+@register_model
 class StyleGAN2(GANModule):
     paper = "Karras et al. 2020, Analyzing and Improving the Image Quality of StyleGAN (StyleGAN2)"
     data_kinds = ("image",)
@@ -121,7 +122,7 @@ class StyleGAN2(GANModule):
                 ws = torch.where(layer < cutoff, ws, mixed)
         return ws
 
-    def generate(self, z, labels=None, net=None):
+    def generate(self, z, labels=None, net=None, conditions=None):
         return (net or self.generator)(z)
 
     def discriminate(self, x, labels=None):
@@ -131,7 +132,7 @@ class StyleGAN2(GANModule):
         """gamma of R1: the number, or the authors' ``auto`` heuristic 0.0002 * res^2 / global batch."""
         if self.r1_gamma != "auto":
             return float(self.r1_gamma)
-        world = self.trainer.world_size if self._trainer is not None else 1
+        world = self.trainer.world_size if self.attached_trainer is not None else 1
         return 0.0002 * self.data_shape[-1] ** 2 / (batch_size * world)
 
     # ------------------------------------------------------------------ phases
@@ -188,7 +189,7 @@ class StyleGAN2(GANModule):
 
     def _mean_over_ranks(self, value: torch.Tensor) -> torch.Tensor:
         """The mean over DDP ranks (one pl_mean for all ranks); the gradient stays this rank's."""
-        if self._trainer is None or self.trainer.world_size < 2:
+        if self.attached_trainer is None or self.trainer.world_size < 2:
             return value
         total = value.detach().clone()
         torch.distributed.all_reduce(total)
@@ -198,12 +199,12 @@ class StyleGAN2(GANModule):
     @torch.no_grad()
     def sample(self, num_samples: int | None = None, noise: torch.Tensor | None = None,
                labels: torch.Tensor | None = None, use_ema: bool = True, truncation: float | None = None,
-               rng: torch.Generator | None = None, noise_mode: str = "const") -> torch.Tensor:
+               rng: torch.Generator | None = None, noise_mode: str = "const",
+               conditions: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Samples (the EMA G by default) in eval mode. ``truncation``: psi in w space,
         w_avg + psi (w - w_avg) with the tracked w_avg (None or 1: none). ``noise_mode``: ``const``
         (the fixed noise maps, as the authors' generate.py), ``random`` or ``none``."""
-        if labels is not None:
-            raise ValueError(f"labels: StyleGAN2 is unconditional, got {labels.numel()} labels")
+        self.check_conditions(0, labels, conditions)  # an unconditional model: none may be given
         psi = 1.0 if truncation is None else float(truncation)
         if not math.isfinite(psi):
             raise ValueError(f"truncation (psi) must be a finite number, got {truncation}")

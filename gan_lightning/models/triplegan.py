@@ -54,7 +54,6 @@ validation is C's accuracy on the held-out split. Only ``num_labeled`` labels ar
 
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from typing import Sequence
 
@@ -62,11 +61,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_lightning.core.protocol import Condition
 from gan_lightning.core import Phase, StepContext
-from gan_lightning.models._labeled import LabeledSubset
+from gan_lightning.models.shared import LabeledSubset
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
+from gan_lightning.nets.conditional import LabelConcatDiscriminator, LabelConcatGenerator, TripleClassifier
 from gan_lightning.nets.conditional import check_labels, cycle_labels
-from gan_lightning.nets.mlp import GaussianNoise
 
 
 @contextmanager
@@ -87,78 +88,10 @@ def frozen_running_statistics(module: nn.Module):
                 m.num_batches_tracked.copy_(tracked)
 
 
-class LabelConcatGenerator(nn.Module):
-    """G(z, y): an MLP whose every layer also sees the one-hot label (the authors' MLPConcatLayer)."""
-
-    def __init__(self, latent_dim: int, num_classes: int, data_shape: Sequence[int],
-                 hidden: Sequence[int] = (500, 500)) -> None:
-        super().__init__()
-        self.num_classes, self.data_shape = num_classes, tuple(data_shape)
-        widths = [latent_dim, *hidden]
-        self.hidden = nn.ModuleList(
-            nn.ModuleDict({"linear": nn.Linear(w_in + num_classes, w_out), "norm": nn.BatchNorm1d(w_out)})
-            for w_in, w_out in zip(widths[:-1], widths[1:]))
-        self.out = nn.Linear(widths[-1] + num_classes, math.prod(self.data_shape))
-
-    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        y = F.one_hot(labels.long(), self.num_classes).to(z.dtype)
-        h = z.flatten(1)
-        for layer in self.hidden:
-            h = F.softplus(layer["norm"](layer["linear"](torch.cat([h, y], dim=1))))
-        return torch.tanh(self.out(torch.cat([h, y], dim=1))).view(z.size(0), *self.data_shape)
-
-
-class LabelConcatDiscriminator(nn.Module):
-    """D(x, y) -> one logit: an MLP whose every layer also sees the one-hot label, with Gaussian
-    noise on its input and after every hidden layer in training mode."""
-
-    def __init__(self, data_shape: Sequence[int], num_classes: int,
-                 hidden: Sequence[int] = (1000, 500, 250, 250, 250), input_noise: float = 0.6,
-                 hidden_noise: float = 0.5) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-        widths = [math.prod(data_shape), *hidden]
-        self.input_noise = GaussianNoise(input_noise)
-        self.hidden = nn.ModuleList(nn.Linear(w_in + num_classes, w_out) for w_in, w_out in zip(widths[:-1], widths[1:]))
-        self.hidden_noise = GaussianNoise(hidden_noise)
-        self.out = nn.Linear(widths[-1] + num_classes, 1)
-
-    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        y = F.one_hot(labels.long(), self.num_classes).to(x.dtype)
-        h = self.input_noise(x.flatten(1))
-        for linear in self.hidden:
-            h = self.hidden_noise(F.relu(linear(torch.cat([h, y], dim=1))))
-        return self.out(torch.cat([h, y], dim=1)).squeeze(1)
-
-
-class TripleClassifier(nn.Module):
-    """The authors' MNIST classifier C: five 3x3 / 5x5 convolutions with BatchNorm and ReLU, two
-    max-pools with dropout, global average pooling, a linear layer to the class logits."""
-
-    def __init__(self, channels: int, num_classes: int, width: int = 32, dropout: float = 0.5) -> None:
-        super().__init__()
-
-        def conv(c_in, c_out, kernel, padding):
-            return [nn.Conv2d(c_in, c_out, kernel, padding=padding), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
-
-        w = width
-        self.features = nn.Sequential(
-            *conv(channels, w, 5, 0), nn.MaxPool2d(2), nn.Dropout(dropout),
-            *conv(w, 2 * w, 3, 1),
-            *conv(2 * w, 2 * w, 3, 0), nn.MaxPool2d(2), nn.Dropout(dropout),
-            *conv(2 * w, 4 * w, 3, 1),
-            *conv(4 * w, 4 * w, 3, 1),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Linear(4 * w, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
-
-
+@register_model
 class TripleGAN(LabeledSubset, GANModule):
     paper = "Li et al. 2017, Triple Generative Adversarial Nets"
     data_kinds = ("image",)
-    sampling = "conditional"
     recipe = {"lr_g": 1e-3, "lr_d": 1e-3}  # C's group takes lr_g (every group not named discriminator*)
 
     def __init__(
@@ -201,12 +134,16 @@ class TripleGAN(LabeledSubset, GANModule):
                                                       d_hidden_noise)
         self.classifier = TripleClassifier(self.data_shape[0], num_classes, c_width, c_dropout)
 
+    # ------------------------------------------------------------------ declarations
+    def conditions(self) -> tuple[Condition, ...]:
+        return (Condition("class", "label", self.num_classes),)
+
     # ------------------------------------------------------------------ networks
     def optimizer_groups(self):
         return {"generator": self.generator.parameters(), "discriminator": self.discriminator.parameters(),
                 "classifier": self.classifier.parameters()}
 
-    def generate(self, z, labels=None, net=None):
+    def generate(self, z, labels=None, net=None, conditions=None):
         if labels is None:
             labels = cycle_labels(z.size(0), self.num_classes, z.device)
         labels = check_labels(labels, self.num_classes, z.size(0), values=not self.in_training_step).to(z.device)

@@ -48,6 +48,8 @@ from torch import nn
 from gan_lightning.core import StepContext
 from gan_lightning.losses import lsgan_d, lsgan_g, nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import MapsAToB
 from gan_lightning.nets.translation import ResidualBlock, translation_init_
 
 
@@ -136,10 +138,10 @@ def latent_kl(mu: torch.Tensor) -> torch.Tensor:
     return mu.pow(2).mean()
 
 
-class UNIT(GANModule):
+@register_model
+class UNIT(MapsAToB, GANModule):
     paper = "Liu, Breuel & Kautz 2017, Unsupervised Image-to-Image Translation Networks"
     data_kinds = ("unpaired",)
-    sampling = "translation"
     recipe = {"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.999), "weight_decay": 1e-4}
 
     def __init__(
@@ -235,7 +237,7 @@ class UNIT(GANModule):
         nets = self.generator_ema if use_ema and self.generator_ema is not None else self.generator
         return nets.decode(nets.encode(images.to(self.device), source), target)
 
-    def _heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
         """Cycle L1 on held-out images, A -> B -> A and B -> A -> B (through the latent means)."""
         ctx = StepContext(batch)
         cycle_a = F.l1_loss(self.translate(self.translate(ctx.a), "BtoA"), ctx.a)

@@ -24,35 +24,29 @@ D's learning rate. Vectors get MLPs, images the DCGAN networks.
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal
 
 import torch
 
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
-from gan_lightning.models.base import GANModule
-from gan_lightning.nets import build_networks
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import ShapedGAN
 
 
-class UnrolledGAN(GANModule):
+@register_model
+class UnrolledGAN(ShapedGAN):
     paper = "Metz et al. 2016, Unrolled Generative Adversarial Networks"
     data_kinds = ("image", "toy2d")
     recipe = {"lr_g": 0.0001, "lr_d": 0.0001}
 
     def __init__(
         self,
-        data_shape: Sequence[int] = (1, 28, 28),
-        latent_dim: int = 100,
-        g_hidden: Sequence[int] = (400, 400, 400, 400),
-        d_hidden: Sequence[int] = (200, 200, 200),
-        g_width: int = 64,
-        d_width: int = 64,
-        d_norm: Literal["batch", "none", "layer"] = "batch",
         unroll_steps: int = 5,
         unroll_optimizer: Literal["adam", "sgd"] = "adam",
         unroll_lr: float | None = None,
         **kwargs,
     ) -> None:
-        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        super().__init__(**kwargs)
         if unroll_steps < 0:
             raise ValueError(f"model.unroll_steps must be >= 0, got {unroll_steps}")
         if unroll_optimizer not in ("adam", "sgd"):
@@ -60,9 +54,7 @@ class UnrolledGAN(GANModule):
         self.unroll_steps = unroll_steps
         self.unroll_optimizer = unroll_optimizer
         self.unroll_lr = unroll_lr
-        self.generator, self.discriminator = build_networks(
-            self.data_shape, latent_dim, g_hidden, d_hidden, g_width, d_width, d_norm=d_norm
-        )
+        self.generator, self.discriminator = self.shaped_networks()
 
     # ------------------------------------------------------------------ losses
     def discriminator_loss(self, real, fake, labels=None):
@@ -117,7 +109,7 @@ class UnrolledGAN(GANModule):
 
     def _discriminator_optimizer(self) -> torch.optim.Optimizer | None:
         """D's torch optimizer while a trainer is attached, else None."""
-        return self.named_optimizer("discriminator") if self._trainer is not None else None
+        return self.named_optimizer("discriminator") if self.attached_trainer is not None else None
 
     @staticmethod
     def _adam_moments(named: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer | None):

@@ -36,9 +36,11 @@ import torch.nn.functional as F
 from gan_lightning.losses import nonsaturating_g
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.models.base import GANModule, merged_optimizers
+from gan_lightning.models.registry import register_model
 from gan_lightning.nets import ConvEncoder, DCGANDiscriminator, DCGANGenerator, network_kind
 
 
+@register_model
 class VAEGAN(GANModule):
     paper = "Larsen et al. 2016, Autoencoding beyond pixels using a learned similarity metric"
     data_kinds = ("image",)
@@ -133,8 +135,8 @@ class VAEGAN(GANModule):
                + nonsaturating_g(self.run_discriminator(self.generator(ctx.prior))))
         return {"g_loss": self.gamma * llike + gan, "llike": llike, "g_gan": gan}
 
-    def _heldout_step(self, batch, batch_idx, stage):
-        super()._heldout_step(batch, batch_idx, stage)
+    def heldout_step(self, batch, batch_idx, stage):
+        super().heldout_step(batch, batch_idx, stage)
         real = StepContext(batch).real
         self.log(f"{stage}/recon_mse", F.mse_loss(self.reconstruct(real), real), on_epoch=True,
                  batch_size=real.size(0))

@@ -15,37 +15,27 @@ Logged: ``wasserstein`` = E C(x) - E C(G(z)), the critic's W1 estimate.
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
-
 from gan_lightning.losses import wasserstein_d, wasserstein_g, weight_clip_
-from gan_lightning.models.base import GANModule
-from gan_lightning.nets import build_networks
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import ShapedGAN
 
 
-class WGAN(GANModule):
+@register_model
+class WGAN(ShapedGAN):
     paper = "Arjovsky, Chintala & Bottou 2017, Wasserstein GAN"
     data_kinds = ("image", "toy2d")
     recipe = {"optimizer": 'rmsprop', "lr_g": 5e-05, "lr_d": 5e-05, "critic_steps": 5}
 
     def __init__(
         self,
-        data_shape: Sequence[int] = (1, 28, 28),
-        latent_dim: int = 100,
-        g_hidden: Sequence[int] = (400, 400, 400, 400),
-        d_hidden: Sequence[int] = (200, 200, 200),
-        g_width: int = 64,
-        d_width: int = 64,
-        d_norm: Literal["batch", "none", "layer"] = "batch",
         clip_value: float = 0.01,
         **kwargs,
     ) -> None:
-        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        super().__init__(**kwargs)
         if clip_value <= 0:
             raise ValueError(f"model.clip_value must be > 0, got {clip_value}")
         self.clip_value = clip_value
-        self.generator, self.discriminator = build_networks(
-            self.data_shape, latent_dim, g_hidden, d_hidden, g_width, d_width, d_norm=d_norm
-        )
+        self.generator, self.discriminator = self.shaped_networks()
         weight_clip_(self.discriminator, clip_value)  # the critic starts inside the clipping box
 
     def discriminator_loss(self, real, fake, labels=None):

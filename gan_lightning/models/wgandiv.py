@@ -15,36 +15,29 @@ Logged: ``wasserstein`` (E C(x) - E C(G(z))) and ``div_penalty`` (with k, unweig
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal
 
 from gan_lightning.losses import wasserstein_d, wasserstein_g, wgan_div_penalty
-from gan_lightning.models.base import GANModule
-from gan_lightning.nets import build_networks
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import ShapedGAN
 
 
-class WGANDiv(GANModule):
+@register_model
+class WGANDiv(ShapedGAN):
     paper = "Wu et al. 2018, Wasserstein Divergence for GANs"
     data_kinds = ("image", "toy2d")
     recipe = {"critic_steps": 5}
 
     def __init__(
         self,
-        data_shape: Sequence[int] = (1, 28, 28),
-        latent_dim: int = 100,
-        g_hidden: Sequence[int] = (400, 400, 400, 400),
-        d_hidden: Sequence[int] = (200, 200, 200),
-        g_width: int = 64,
-        d_width: int = 64,
         d_norm: Literal["batch", "none", "layer"] = "none",
         k: float = 2.0,
         p: float = 6.0,
         **kwargs,
     ) -> None:
-        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        super().__init__(d_norm=d_norm, **kwargs)
         self.k, self.p = k, p
-        self.generator, self.discriminator = build_networks(
-            self.data_shape, latent_dim, g_hidden, d_hidden, g_width, d_width, d_norm=d_norm
-        )
+        self.generator, self.discriminator = self.shaped_networks()
 
     def discriminator_loss(self, real, fake, labels=None):
         real_out, fake_out = self.discriminate(real), self.discriminate(fake)

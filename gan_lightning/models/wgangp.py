@@ -13,35 +13,28 @@ Logged: ``wasserstein`` (E C(x) - E C(G(z))) and ``gp`` (the unweighted penalty)
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal
 
 from gan_lightning.losses import gradient_penalty, wasserstein_d, wasserstein_g
-from gan_lightning.models.base import GANModule
-from gan_lightning.nets import build_networks
+from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import ShapedGAN
 
 
-class WGANGP(GANModule):
+@register_model
+class WGANGP(ShapedGAN):
     paper = "Gulrajani et al. 2017, Improved Training of Wasserstein GANs"
     data_kinds = ("image", "toy2d")
     recipe = {"lr_g": 0.0001, "lr_d": 0.0001, "betas": (0.0, 0.9), "critic_steps": 5}
 
     def __init__(
         self,
-        data_shape: Sequence[int] = (1, 28, 28),
-        latent_dim: int = 100,
-        g_hidden: Sequence[int] = (400, 400, 400, 400),
-        d_hidden: Sequence[int] = (200, 200, 200),
-        g_width: int = 64,
-        d_width: int = 64,
         d_norm: Literal["batch", "none", "layer"] = "none",
         gp_weight: float = 10.0,
         **kwargs,
     ) -> None:
-        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        super().__init__(d_norm=d_norm, **kwargs)
         self.gp_weight = gp_weight
-        self.generator, self.discriminator = build_networks(
-            self.data_shape, latent_dim, g_hidden, d_hidden, g_width, d_width, d_norm=d_norm
-        )
+        self.generator, self.discriminator = self.shaped_networks()
 
     def discriminator_loss(self, real, fake, labels=None):
         real_out, fake_out = self.discriminate(real), self.discriminate(fake)

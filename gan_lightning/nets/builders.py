@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Literal, Sequence
 
+import torch
 from torch import nn
 
 from gan_lightning.nets.autoencoder import Activation, Autoencoder, ConvAutoencoder, MLPAutoencoder, Norm
@@ -118,3 +119,31 @@ def build_autoencoder(
         code = code_dim if code_dim is not None else max(1, shape[0] - 1)
         return MLPAutoencoder(shape, tuple(d_hidden), code, activation)
     return ConvAutoencoder(shape[0], shape[1], d_width, code_dim if code_dim is not None else 64, norm, activation)
+
+
+# ---------------------------------------------------------------------------- madgan
+class MultiGenerator(nn.Module):
+    """K generators behind one ``forward(z)``: sample n is drawn by generator n mod K."""
+
+    def __init__(self, generators: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if len(generators) < 1:
+            raise ValueError("MultiGenerator needs at least one generator")
+        self.generators = nn.ModuleList(generators)
+
+    @property
+    def num_generators(self) -> int:
+        return len(self.generators)
+
+    def assignment(self, num: int, device=None) -> torch.Tensor:
+        """Index of the generator that draws each of ``num`` samples, (num,)."""
+        return torch.arange(num, device=device) % self.num_generators
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        k = self.num_generators
+        parts = [(i, g(z[i::k])) for i, g in enumerate(self.generators) if z[i::k].size(0) > 0]
+        first = parts[0][1]
+        out = first.new_empty((z.size(0),) + tuple(first.shape[1:]))
+        for i, samples in parts:
+            out[i::k] = samples
+        return out

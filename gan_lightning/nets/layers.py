@@ -226,3 +226,12 @@ def eval_mode(*modules: nn.Module):
     finally:
         for module, mode in zip(modules, modes):
             module.train(mode)
+
+
+def power_of_two_depth(name: str, size: int, smallest: int = 8) -> int:
+    """log2(size) of a square image size that is a power of two >= ``smallest``; a one-line error
+    naming ``name`` otherwise."""
+    depth = size.bit_length() - 1
+    if size < smallest or 2**depth != size:
+        raise ValueError(f"{name} needs square images of a power-of-two size >= {smallest} px, got {size}")
+    return depth

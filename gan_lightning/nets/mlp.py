@@ -106,3 +106,22 @@ class MLPDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.head(self.features(x))
         return out.squeeze(1) if out.size(1) == 1 else out
+
+
+# ---------------------------------------------------------------------------- fgan
+class GaussianGenerator(nn.Module):
+    """z -> mu + exp(log_sigma) * z[:, :d]: a single Gaussian in R^d with learned mean and std."""
+
+    def __init__(self, latent_dim: int, data_shape: Sequence[int], mean: float = 0.0, std: float = 1.0) -> None:
+        super().__init__()
+        self.data_shape = tuple(int(d) for d in data_shape)
+        self.dim = math.prod(self.data_shape)
+        if latent_dim < self.dim:
+            raise ValueError(f"model.latent_dim must be >= the data dimension {self.dim} for a Gaussian G, "
+                             f"got {latent_dim}")
+        self.mean = nn.Parameter(torch.full((self.dim,), float(mean)))
+        self.log_std = nn.Parameter(torch.full((self.dim,), math.log(std)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.mean + self.log_std.exp() * z[:, :self.dim]
+        return x.view(z.size(0), *self.data_shape)

@@ -1,0 +1,110 @@
+"""Small translators and critics for the power-of-two digit domains: DistanceGAN's translator and
+critic, PLDT's converter and DCGAN-style critic (sized by :func:`~gan_lightning.nets.layers.power_of_two_depth`)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gan_lightning.nets.layers import power_of_two_depth
+from gan_lightning.nets.translation import translation_init_
+
+
+# ---------------------------------------------------------------------------- distancegan
+class DigitTranslator(nn.Module):
+    """The authors' digits generator: conv4s2 (w), conv4s2 (2w), two conv3 (2w), deconv4s2 (w),
+    deconv4s2 (out) + tanh; BatchNorm on all but the last layer, leaky ReLU 0.05 (their comment
+    calls the two 3x3 convolutions residual blocks; they have no skip connection)."""
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 3, width: int = 64) -> None:
+        super().__init__()
+
+        def block(layer: nn.Module, channels: int) -> list[nn.Module]:
+            return [layer, nn.BatchNorm2d(channels), nn.LeakyReLU(0.05)]
+
+        self.net = nn.Sequential(
+            *block(nn.Conv2d(in_channels, width, 4, 2, 1, bias=False), width),
+            *block(nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), 2 * width),
+            *block(nn.Conv2d(2 * width, 2 * width, 3, 1, 1, bias=False), 2 * width),
+            *block(nn.Conv2d(2 * width, 2 * width, 3, 1, 1, bias=False), 2 * width),
+            *block(nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), width),
+            nn.ConvTranspose2d(width, out_channels, 4, 2, 1, bias=False), nn.Tanh())
+        translation_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class DigitCritic(nn.Module):
+    """The authors' digits discriminator: stride-2 4x4 convs from ``image_size`` down to 4x4
+    (w, 2w, 4w, ...; BatchNorm but on the first), leaky ReLU 0.05, then a 4x4 valid conv to
+    ``outputs`` scores per image."""
+
+    def __init__(self, in_channels: int = 3, image_size: int = 32, width: int = 64, outputs: int = 1) -> None:
+        super().__init__()
+        depth = power_of_two_depth("DigitCritic", image_size) - 2
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for i in range(depth):
+            out = width * 2**i
+            layers.append(nn.Conv2d(channels, out, 4, 2, 1, bias=i == 0))
+            if i > 0:
+                layers.append(nn.BatchNorm2d(out))
+            layers.append(nn.LeakyReLU(0.05))
+            channels = out
+        layers += [nn.Conv2d(channels, outputs, 4, 1, 0), nn.Flatten()]
+        self.net = nn.Sequential(*layers)
+        translation_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+# ---------------------------------------------------------------------------- pldt
+class Converter(nn.Module):
+    """Encoder (stride-2 4x4 convs, leaky ReLU 0.2, BatchNorm but on the first) to 4x4, decoder
+    (stride-2 4x4 transposed convs, BatchNorm, ReLU) back to ``image_size``, tanh."""
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, image_size: int = 64, width: int = 96) -> None:
+        super().__init__()
+        depth = power_of_two_depth("Converter", image_size) - 2
+        layers: list[nn.Module] = []
+        channels = in_channels
+        widths = [width * 2**i for i in range(depth)]
+        for i, out in enumerate(widths):
+            layers.append(nn.Conv2d(channels, out, 4, 2, 1, bias=i == 0))
+            layers += [nn.BatchNorm2d(out)] if i else []
+            layers.append(nn.LeakyReLU(0.2, True))
+            channels = out
+        for out in reversed(widths[:-1]):
+            layers += [nn.ConvTranspose2d(channels, out, 4, 2, 1, bias=False), nn.BatchNorm2d(out), nn.ReLU(True)]
+            channels = out
+        layers += [nn.ConvTranspose2d(channels, out_channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        translation_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class DCGANCritic(nn.Module):
+    """DCGAN discriminator: stride-2 4x4 convs to 4x4 (leaky ReLU 0.2, BatchNorm but on the first),
+    a 4x4 valid conv to one logit per image."""
+
+    def __init__(self, in_channels: int = 3, image_size: int = 64, width: int = 96) -> None:
+        super().__init__()
+        depth = power_of_two_depth("DCGANCritic", image_size) - 2
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for i in range(depth):
+            out = width * 2**i
+            layers.append(nn.Conv2d(channels, out, 4, 2, 1, bias=i == 0))
+            layers += [nn.BatchNorm2d(out)] if i else []
+            layers.append(nn.LeakyReLU(0.2, True))
+            channels = out
+        layers += [nn.Conv2d(channels, 1, 4, 1, 0), nn.Flatten()]
+        self.net = nn.Sequential(*layers)
+        translation_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
