@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate a checkpoint's generator; the last stdout line is a JSON object.",
     )
     parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by `gan-lightning fit`")
-    parser.add_argument("--metrics", default="fid", help=f"comma-separated: {', '.join(known_metrics())}")
+    parser.add_argument("--metrics", default="fid", help=f"comma-separated: {', '.join(known_metrics('feature'))}")
     parser.add_argument("--num_samples", type=int, default=DEFAULT_NUM_SAMPLES, help="generated samples (default 5000)")
     parser.add_argument(
         "--feature_extractor", default=None,

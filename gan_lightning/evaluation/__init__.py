@@ -11,7 +11,8 @@ dict with the numbers and what they depend on::
 
 Where things live:
 
-- ``registry.py``: ``EvalMetric`` and ``register_metric``; metrics are known by name only there.
+- ``registry.py``: the one registry (``register_metric``) of every kind of metric: feature metrics
+  (``EvalMetric``), paired metrics (``PairedMetric``, ``paired.py``) and segmentation metrics.
 - ``builtin_metrics.py``: fid, kid, is, pr, 1nn, classes, modes (``parse_metrics`` also takes ``"fid,kid"``).
 - ``suite.py``: ``GeneratorMetrics``, one evaluation's metric objects fed batch by batch.
 - ``settings.py``: ``EvaluationSettings``; ``evaluator.py``: ``evaluate_generator``.
@@ -42,7 +43,12 @@ left untouched), so repeated evaluations agree.
 """
 
 from gan_lightning.evaluation.registry import (
+    KINDS,
     EvalMetric,
+    MetricsOfKind,
+    PairedMetric,
+    RegisteredMetric,
+    SegmentationMetric,
     MetricContext,
     feature_metrics,
     known_metrics,
@@ -57,6 +63,7 @@ from gan_lightning.evaluation.registry import (
     register_metric,
 )
 from gan_lightning.evaluation.builtin_metrics import FID_UPDATE_ROWS  # importing it registers the built-in metrics
+from gan_lightning.evaluation.paired import PAIRED_METRICS, evaluate_pairs  # registers psnr, ssim, lpips
 from gan_lightning.evaluation.cache import (
     CACHE_FORMAT,
     IGNORED_DATA_ARGS,
@@ -79,6 +86,7 @@ from gan_lightning.evaluation.suite import GeneratorMetrics
 from gan_lightning.metrics import PrecisionRecall
 
 __all__ = [
+    "KINDS", "MetricsOfKind", "PAIRED_METRICS", "PairedMetric", "RegisteredMetric", "SegmentationMetric", "evaluate_pairs",
     "CACHE_FORMAT", "FID_UPDATE_ROWS", "IGNORED_DATA_ARGS", "RANK_SEED_STRIDE", "REAL_SUBSET_SEED",
     "EvalMetric", "EvaluationSettings", "GeneratorMetrics", "MetricContext", "PrecisionRecall", "RealFeatures",
     "balanced_labels", "data_identity", "distributed_rank_and_size", "evaluate_generator", "extractor_identity",
