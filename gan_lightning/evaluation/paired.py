@@ -29,7 +29,7 @@ from typing import Any, Iterable
 import torch
 from torch import Tensor, nn
 
-from gan_lightning.metrics.extractors import MissingWeightsError
+from gan_lightning.evaluation.extractors import MissingWeightsError
 from gan_lightning.evaluation.registry import MetricsOfKind, PairedMetric, parse_metrics, register_metric
 
 #: torchvision ImageNet weights of the LPIPS backbones (the file names torchvision caches them under).
