@@ -86,7 +86,13 @@ from gan_lightning.evaluation.distribution import (  # kid, is, pr, 1nn
     precision_recall,
 )
 from gan_lightning.evaluation.coverage import ClassCoverage, ModeCoverage2D, StackedModes  # classes, modes
-from gan_lightning.evaluation.paired import PAIRED_METRICS, evaluate_pairs, psnr, ssim  # psnr, ssim, lpips
+from gan_lightning.evaluation.paired import (  # psnr, ssim, lpips
+    PAIRED_METRICS,
+    evaluate_pairs,
+    evaluate_translations,
+    psnr,
+    ssim,
+)
 from gan_lightning.evaluation.segmentation import (  # miou
     MeanIoU,
     TinySegmenter,
@@ -145,7 +151,7 @@ __all__ = [
     "FID_UPDATE_ROWS", "FrechetDistance", "feature_statistics", "frechet_distance", "running_statistics",
     "OneNNAccuracy", "PrecisionRecall", "one_nn_accuracy", "precision_recall",
     "ClassCoverage", "ModeCoverage2D", "StackedModes",
-    "PAIRED_METRICS", "evaluate_pairs", "psnr", "ssim",
+    "PAIRED_METRICS", "evaluate_pairs", "evaluate_translations", "psnr", "ssim",
     "MeanIoU", "TinySegmenter", "fit_segmenter", "mean_iou", "segmentation_scores",
     # the feature extractors
     "DIGITS_CLASSIFIER_FORMAT", "INCEPTION_WEIGHTS_FILENAME", "DigitsClassifier", "InceptionExtractor",

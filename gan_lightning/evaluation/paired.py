@@ -4,9 +4,9 @@ The feature metrics judge a *set* of generated samples against the real distribu
 precision/recall); a paired metric needs each output beside its ground truth, which no noise-driven
 sample has. Paired metrics are registered in the one registry (``registry.py``) with kind ``"paired"``
 (a name, its result keys, a small class around a torchmetrics object with ``update`` / ``compute``),
-and fed by :func:`evaluate_pairs` with ``(model.translate(input), target)`` batches of a held-out loader
-(``gan-lightning evaluate --metrics psnr,ssim`` on an image-to-image checkpoint goes through
-:func:`evaluate_translations`):
+and fed by :func:`evaluate_pairs` with ``(model.translate(input), target)`` batches of a held-out loader;
+:func:`evaluate_translations` builds that loader from a paired data module (``gan-lightning evaluate
+--metrics psnr,ssim`` on an image-to-image checkpoint):
 
 - ``psnr``: peak signal-to-noise ratio in dB, per image, averaged (torchmetrics
   ``PeakSignalNoiseRatio``; images mapped from [-1, 1] to [0, 1], data range 1, all channels)
@@ -154,4 +154,30 @@ def evaluate_pairs(translate, loader: Iterable[Any], metrics: str | Iterable[str
     for metric in objects:
         results.update(metric.compute())
     results["num_pairs"] = count
+    return results
+
+
+def evaluate_translations(model: nn.Module, data: Any, metrics: str | Iterable[str] = "psnr,ssim",
+                          num_pairs: int | None = None, batch_size: int = 100, split: str = "heldout",
+                          device: torch.device | str = "cpu") -> dict[str, Any]:
+    """The paired ``metrics`` of an image-to-image ``model`` on a paired data module: ``model.translate``
+    of each input against its target, the batch keys given by the data's ``data_kind``
+    (``PAIRED_DATA_KEYS``: ``lr`` -> ``hr`` for super-resolution, ``a`` -> ``b`` for paired
+    translation), over the first ``num_pairs`` items (all when ``None``) of its ``split`` (``"heldout"``,
+    falling back to ``"train"`` when there is none). :func:`evaluate_pairs`' dict plus ``real_split``."""
+    from torch.utils.data import DataLoader, Subset
+
+    from gan_lightning.evaluation.real import real_source
+
+    kind = getattr(data, "data_kind", None)
+    if kind not in PAIRED_DATA_KEYS:
+        raise ValueError(f"paired metrics need a data module of input/target pairs (data_kind "
+                         f"{' or '.join(map(repr, PAIRED_DATA_KEYS))}: SuperResolution, PairedImageFolder, ...); "
+                         f"{type(data).__name__} has data_kind {kind!r}")
+    source, target = PAIRED_DATA_KEYS[kind]
+    dataset, split_used = real_source(data, split)
+    count = len(dataset) if num_pairs is None else min(int(num_pairs), len(dataset))
+    loader = DataLoader(Subset(dataset, range(count)), batch_size=batch_size)
+    results = evaluate_pairs(model.translate, loader, metrics, source, target, device)
+    results["real_split"] = split_used
     return results
