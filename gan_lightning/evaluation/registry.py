@@ -2,9 +2,10 @@
 
 Every metric of gan-lightning is one small class registered here under its name, with its *kind*:
 
-- ``feature`` (:class:`EvalMetric`): judges a set of generated samples, fed batch by batch through one
-  feature extractor (fid, kid, is, pr, 1nn, classes, modes); computed by ``evaluate_generator``,
-  ``GeneratorMetrics``, ``MetricsCallback`` and ``gan-lightning evaluate``.
+- ``feature`` (:class:`EvalMetric`): judges a set of generated samples, fed batch by batch as what the
+  evaluation's extractor or classifier makes of them, or as points (fid, kid, is, pr, 1nn, classes,
+  modes); computed by ``evaluate_generator``, ``GeneratorMetrics``, ``MetricsCallback`` and
+  ``gan-lightning evaluate``.
 - ``paired`` (:class:`PairedMetric`): each output against its own target (psnr, ssim, lpips), for
   super-resolution and paired translation; computed by ``evaluate_pairs`` and ``gan-lightning evaluate``
   on an image-to-image checkpoint.
