@@ -4,7 +4,7 @@ The run itself is ``gan-lightning fit --config experiments/biggan/mnist5k.yaml``
 the command line); this script measures its last checkpoint:
 
 - 1,000 samples (100 per class, ``sample(labels=...)``, seeded), the project's digits classifier
-  (``gan_lightning.metrics.load_digits_classifier``) agrees with the asked label on what share,
+  (``gan_lightning.evaluation.load_digits_classifier``) agrees with the asked label on what share,
   for the EMA G and the raw G, untruncated and with truncation 1.0 and 0.5 (``sample(truncation=t)``);
 - chance is 10 %; CGAN's config reaches 98.8 % after 4,000 iterations (benchmarks/RESULTS.md);
 - a grid with one row per class (10 samples each, EMA G, untruncated) and one at truncation 0.5.
@@ -80,7 +80,7 @@ def report_text(result: dict) -> str:
 def measure(ckpt_path: str, out_dir: Path = HERE, **recorded) -> dict:
     from gan_lightning.callbacks import write_samples
     from gan_lightning.checkpoints import load_model
-    from gan_lightning.metrics import load_digits_classifier
+    from gan_lightning.evaluation import load_digits_classifier
 
     model = load_model(ckpt_path).eval()
     classifier = load_digits_classifier()

@@ -7,7 +7,7 @@ says otherwise, with the recipe's generator EMA (decay 0.999; sampling uses it, 
 ``gan-lightning sample`` does). Then one number per claim of its paper:
 
 - CGAN, ACGAN: 1,000 samples (100 per class, ``sample(labels=...)``), the ``digits`` classifier
-  (``gan_lightning.metrics.load_digits_classifier``) agrees with the asked label on what share;
+  (``gan_lightning.evaluation.load_digits_classifier``) agrees with the asked label on what share;
   ACGAN also: the auxiliary classifier's accuracy on the held-out real digits.
 - InfoGAN: the Q head's categorical code of the held-out real digits, each code value mapped to
   its majority digit: cluster purity (and how many digits some code maps to); latent-traversal
@@ -138,7 +138,7 @@ def batched(function: Callable[[torch.Tensor], Any], images: torch.Tensor, batch
 
 
 def digit_predictions(images: torch.Tensor) -> torch.Tensor:
-    from gan_lightning.metrics import load_digits_classifier
+    from gan_lightning.evaluation import load_digits_classifier
 
     classifier = load_digits_classifier()
     return batched(classifier, images).argmax(dim=1)

@@ -13,7 +13,7 @@ Protocol (Lin et al. 2018, section 5.1, which follows VEEGAN, Srivastava et al. 
 - evaluation: 2,500 samples of the *raw* generator (the headline tables), in eval mode,
   after the last iteration, and, in a second table, of the EMA copy (decay 0.999, same
   noise; ``--no-ema`` drops it; the EMA never feeds back into training), scored with
-  ``gan_lightning.metrics.ModeCoverage2D``: modes captured (a mode counts when at least one
+  ``gan_lightning.evaluation.ModeCoverage2D``: modes captured (a mode counts when at least one
   sample within 3 std is nearest to it), fraction of high-quality samples (within 3 std of
   their nearest mode), reverse KL of the high-quality samples' mode histogram to uniform;
 - seeds 0..N-1; each seed sets the training set, the initial weights and the noise; tables
@@ -177,7 +177,7 @@ def _quiet() -> None:
 def coverage(points: torch.Tensor, kind: str, std: float) -> dict[str, Any]:
     """``ModeCoverage2D`` of ``points`` on the ``kind`` mixture: modes, high_quality, reverse_kl."""
     from gan_lightning.data.toy2d import mixture_modes
-    from gan_lightning.metrics import ModeCoverage2D
+    from gan_lightning.evaluation import ModeCoverage2D
 
     metric = ModeCoverage2D(mixture_modes(kind), std)
     metric.update(points.detach().float().cpu())

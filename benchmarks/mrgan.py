@@ -246,7 +246,7 @@ def main(argv=None) -> None:
                           f"{r['seconds']:.0f}s", flush=True)
                     save_results(results)
         if not args.skip_stacked:
-            from gan_lightning.metrics import load_digits_classifier
+            from gan_lightning.evaluation import load_digits_classifier
 
             classifier = load_digits_classifier()
             for seed in range(args.seeds):

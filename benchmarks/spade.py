@@ -3,7 +3,7 @@
 Data: ``SegmentationPairs`` (source ``digits``: MNIST5k digits composited on crops of scikit-learn's
 photos, 32 px, label 0 background / 1 + digit class, 11 classes; each digit painted in its class
 colour), seed 0, held-out split raised to 30 %. The held-out split is cut in two by index parity:
-the *judge* half trains the segmenter (``gan_lightning.metrics.fit_segmenter``: real image -> label
+the *judge* half trains the segmenter (``gan_lightning.evaluation.fit_segmenter``: real image -> label
 map), the *eval* half's label maps are what the models translate. No segmenter image was seen by a
 GAN, and no translated label map by the segmenter.
 
@@ -141,7 +141,7 @@ def translate_all(name: str, model, labels: torch.Tensor, num_classes: int, batc
 def run(models: list[str], steps: int, seed: int, tiny: bool = False, segmenter_epochs: int = 20) -> dict[str, Any]:
     import lightning as L
 
-    from gan_lightning.metrics import fit_segmenter, segmentation_scores
+    from gan_lightning.evaluation import fit_segmenter, segmentation_scores
 
     _quiet()
     torch.set_num_threads(1)

@@ -81,7 +81,7 @@ def build_model(spec: RunSpec):
 
 def count_modes(model, num_eval: int, seed: int, classifier, batch_size: int = 500) -> dict[str, Any]:
     """``StackedModes`` of ``num_eval`` raw-G samples (eval mode), noise seeded ``seed``."""
-    from gan_lightning.metrics import StackedModes
+    from gan_lightning.evaluation import StackedModes
 
     metric = StackedModes(classifier)
     noise = torch.Generator().manual_seed(seed)
@@ -96,7 +96,7 @@ def real_reference(num_eval: int, classifier, seed: int = EVAL_NOISE_SEED, batch
     """``StackedModes`` of ``num_eval`` real stacked images (a fresh ``StackedMNIST5k`` draw): the
     classifier's ceiling, what a generator that reproduced the data would score."""
     from gan_lightning.data import StackedMNIST5k
-    from gan_lightning.metrics import StackedModes
+    from gan_lightning.evaluation import StackedModes
 
     data = StackedMNIST5k(num_samples=num_eval, seed=seed)
     data.setup()
@@ -112,7 +112,7 @@ def run_one(spec: RunSpec, classifier=None) -> dict[str, Any]:
     import lightning as L
 
     from gan_lightning.data import StackedMNIST5k
-    from gan_lightning.metrics import load_digits_classifier
+    from gan_lightning.evaluation import load_digits_classifier
 
     _quiet()
     torch.set_num_threads(spec.threads)
@@ -300,7 +300,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    from gan_lightning.metrics import load_digits_classifier
+    from gan_lightning.evaluation import load_digits_classifier
 
     args = parse_args(argv)
     torch.set_num_threads(1)

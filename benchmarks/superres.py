@@ -145,7 +145,7 @@ def run_digits(args) -> dict[str, Any]:
     import lightning as L
 
     from gan_lightning.data.superres import SuperResolutionDigits, bicubic_upscale
-    from gan_lightning.metrics.extractors import fit_digits_classifier
+    from gan_lightning.evaluation.digits import fit_digits_classifier
     from gan_lightning.models import SRGAN
 
     L.seed_everything(args.seed)

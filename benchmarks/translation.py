@@ -7,7 +7,7 @@ The held-out split is cut in two halves by index parity: the *judge* half trains
 the *eval* half is what the models translate. No judge sees an image the GAN trained on, and no
 translated input is one a judge trained on.
 
-Judges (``fit_digits_classifier``: the LeNet digits classifier of ``gan_lightning.metrics``, 40 epochs,
+Judges (``fit_digits_classifier``: the LeNet digits classifier of ``gan_lightning.evaluation``, 40 epochs,
 on real target-domain images of the judge half with their digit labels; StarGAN's attribute judge is
 a small multi-label CNN on the same half). Each table gives the judge's accuracy on real eval-half
 target images as the ceiling.
@@ -98,14 +98,14 @@ def build_data(recipe: dict[str, Any], seed: int):
 
 
 def fit_judge(images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> nn.Module:
-    from gan_lightning.metrics.extractors import fit_digits_classifier
+    from gan_lightning.evaluation.digits import fit_digits_classifier
 
     return fit_digits_classifier(images, labels, epochs=40, seed=seed)
 
 
 @torch.no_grad()
 def accuracy(judge: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    from gan_lightning.metrics.extractors import evaluate_classifier
+    from gan_lightning.evaluation.digits import evaluate_classifier
 
     return evaluate_classifier(judge, images, labels)
 

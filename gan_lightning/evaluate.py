@@ -2,18 +2,22 @@
 
     gan-lightning evaluate --ckpt_path PATH --metrics fid,kid,is,pr [--num_samples N]
                            [--feature_extractor inception|digits|none|PATH] [--weights PATH]
+    gan-lightning evaluate --ckpt_path PATH --metrics psnr,ssim [--num_samples N]   # image-to-image models
 
-The numbers come from ``gan_lightning.evaluation.evaluate_generator``, the code path
-of ``MetricsCallback``; ``--metrics`` takes every registered metric. Progress bars and
+``--metrics`` takes the feature and paired metrics of the one registry
+(``gan_lightning.evaluation.registry``). Feature metrics come from
+``gan_lightning.evaluation.evaluate_generator``, the code path of ``MetricsCallback``;
+paired metrics (an image-to-image model's output against its target, on the held-out pairs
+of its data) from ``gan_lightning.evaluation.evaluate_translations``. Progress bars and
 notes go to stderr; the last stdout line is the JSON object: the keys of the metrics
-asked for plus ``num_samples`` (``--metrics modes`` alone prints ``{"modes",
-"high_quality", "reverse_kl"}``).
+asked for plus ``num_samples`` (``num_pairs`` for paired metrics; ``--metrics modes``
+alone prints ``{"modes", "high_quality", "reverse_kl"}``).
 Infinite values (``reverse_kl`` when no sample lands near a mode) are written
 ``Infinity``, as Python's ``json`` does.
 
 Defaults:
   --num_samples 5000: a CPU-affordable count; FID depends on it (papers use 10k-50k:
-      pass the count you compare against).
+      pass the count you compare against). Paired metrics: at most this many held-out pairs.
   --feature_extractor: ``inception`` for image models (the INTERFACE default; its weights
       must be on disk), ``none`` for 2-D models (the points are the features).
   real data: ``--data_config FILE`` (the data section of an experiment YAML or of a run's
@@ -37,6 +41,7 @@ from gan_lightning.errors import UsageError
 from gan_lightning.evaluation import (
     EvaluationSettings,
     evaluate_generator,
+    evaluate_translations,
     known_metrics,
     metric_class,
     metric_values,
@@ -48,6 +53,8 @@ from gan_lightning.evaluation import (
 )
 
 DEFAULT_NUM_SAMPLES = 5000
+#: The kinds of registered metric this command computes (segmentation metrics need a judge segmenter).
+COMMAND_KINDS = ("feature", "paired")
 DATA_KIND_MODELS = {"points": "2-D models (Toy2D data)", "images": "image models"}
 
 
@@ -57,8 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate a checkpoint's generator; the last stdout line is a JSON object.",
     )
     parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by `gan-lightning fit`")
-    parser.add_argument("--metrics", default="fid", help=f"comma-separated: {', '.join(known_metrics())}")
-    parser.add_argument("--num_samples", type=int, default=DEFAULT_NUM_SAMPLES, help="generated samples (default 5000)")
+    parser.add_argument("--metrics", default="fid",
+                        help=f"comma-separated: {', '.join(known_metrics(COMMAND_KINDS))} (paired metrics: "
+                             f"{', '.join(known_metrics('paired'))}, for image-to-image models)")
+    parser.add_argument("--num_samples", type=int, default=DEFAULT_NUM_SAMPLES,
+                        help="generated samples (default 5000); paired metrics: at most this many held-out pairs")
     parser.add_argument(
         "--feature_extractor", default=None,
         help="inception (default for images), digits (MNIST-like data), none (default for 2-D data), or a saved module's path",
@@ -193,9 +203,15 @@ def _device(name: str):
 def cmd_evaluate(argv: Sequence[str]) -> None:
     args = build_parser().parse_args(list(argv))
     try:
-        metrics = parse_metrics(args.metrics)
+        metrics = parse_metrics(args.metrics, kinds=COMMAND_KINDS)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    kinds: dict[str, list[str]] = {}
+    for name in metrics:
+        kinds.setdefault(metric_class(name).kind, []).append(name)
+    if len(kinds) > 1:
+        raise UsageError(f"--metrics mixes feature metrics ({','.join(kinds['feature'])}) with paired metrics "
+                         f"({','.join(kinds['paired'])}): a model either samples or translates, ask for one kind")
     if args.num_samples < 2:
         raise UsageError(f"--num_samples must be >= 2, got {args.num_samples}")
     if args.batch_size < 1:
@@ -206,6 +222,9 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
     device = _device(args.device)
     model = load_model(args.ckpt_path, map_location=device)
     data_shape = tuple(model.data_shape)
+    if "paired" in kinds:
+        evaluate_paired(args, model, metrics, device)
+        return
     points = len(data_shape) == 1
     extractor = args.feature_extractor or ("none" if points else "inception")
     if points and extractor in ("inception", "digits") and needs_extractor(metrics):
@@ -248,4 +267,27 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
         output.update({key: results[key] for key in per_class_keys(metrics, int(model.num_classes))})
     if any(metric_class(name).reports_num_samples for name in metrics):
         output["num_samples"] = results["num_samples"]
+    print(json.dumps(output), flush=True)
+
+
+def evaluate_paired(args: argparse.Namespace, model: Any, metrics: Sequence[str], device) -> None:
+    """Paired metrics of an image-to-image checkpoint on the held-out pairs of its data; prints the JSON line."""
+    from gan_lightning.translate import is_translation_model
+
+    if not is_translation_model(model):
+        raise UsageError(f"--metrics {','.join(metrics)}: paired metrics compare each output with its own target; "
+                         f"{type(model).__name__} samples from noise (its metrics: "
+                         f"{', '.join(known_metrics('feature'))})")
+    if args.per_class:
+        raise UsageError("--per_class applies to the feature metrics, not to paired ones")
+    data = resolve_data(args, tuple(model.data_shape))
+    try:
+        results = evaluate_translations(model, data, metrics, args.num_samples, args.batch_size, args.real_split,
+                                        device)
+    except (FileNotFoundError, ValueError) as error:  # MissingWeightsError (lpips), data without pairs
+        raise UsageError(str(error)) from None
+    print(f"gan-lightning: {results['num_pairs']} {results['real_split']} pairs of {type(data).__name__}, "
+          f"{type(model).__name__}.translate(input) against the target", file=sys.stderr)
+    output = metric_values(results, metrics)
+    output["num_pairs"] = results["num_pairs"]
     print(json.dumps(output), flush=True)

@@ -41,7 +41,7 @@ def benchmark_script(name: str):
 def digits_cache(tmp_path_factory):
     """A digits classifier trained for 1 epoch in a cache of its own, set as GAN_LIGHTNING_CACHE
     for the module (smoke runs of the benchmarks need a fixed classifier, not a good one)."""
-    from gan_lightning.metrics import train_digits_classifier
+    from gan_lightning.evaluation import train_digits_classifier
 
     root = tmp_path_factory.mktemp("gan_lightning_cache")
     train_digits_classifier(root / "digits_classifier.pt", epochs=1, seed=0)

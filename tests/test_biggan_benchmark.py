@@ -34,7 +34,7 @@ def test_verdict_and_section_text(ema, verdict):
 
 
 def test_tiny_path_measures_a_checkpoint_and_rebuilds_the_section(tmp_path, monkeypatch):
-    import gan_lightning.metrics as metrics
+    import gan_lightning.evaluation as metrics
 
     monkeypatch.setattr(metrics, "load_digits_classifier", lambda: metrics.DigitsClassifier().eval())
     L.seed_everything(0)

@@ -35,7 +35,7 @@ from gan_lightning.evaluation import (
     register_metric,
 )
 from gan_lightning.evaluation import registry
-from gan_lightning.metrics import INCEPTION_WEIGHTS_FILENAME, train_digits_classifier
+from gan_lightning.evaluation import INCEPTION_WEIGHTS_FILENAME, train_digits_classifier
 from gan_lightning.models import GAN
 
 IMAGE_KEYS = {"fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall", "num_samples"}

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lightning.metrics import (
+from gan_lightning.evaluation import (
     INCEPTION_WEIGHTS_FILENAME,
     DigitsClassifier,
     FrechetDistance,
@@ -23,7 +23,7 @@ from gan_lightning.metrics import (
     to_uint8_images,
     train_digits_classifier,
 )
-from gan_lightning.metrics import extractors as extractors_module
+from gan_lightning.evaluation import digits as extractors_module  # load_digits_classifier trains through it
 
 
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from gan_lightning.data.toy2d import mixture_modes, sample_mixture
-from gan_lightning.metrics import (
+from gan_lightning.evaluation import (
     ClassCoverage,
     FrechetDistance,
     ModeCoverage2D,
@@ -383,7 +383,7 @@ def test_metrics_synchronise_across_two_processes(tmp_path):
 
 
 def test_cholesky_fast_path_and_singular_fallback_agree_with_sqrtm():
-    from gan_lightning.metrics import feature_statistics, frechet_distance
+    from gan_lightning.evaluation import feature_statistics, frechet_distance
 
     generator = torch.Generator().manual_seed(7)
     for num in (60, 6):  # positive definite (Cholesky path) and rank-deficient (general path)
@@ -397,8 +397,8 @@ def test_cholesky_fast_path_and_singular_fallback_agree_with_sqrtm():
 def test_fit_digits_classifier_learns_another_digit_domain():
     """A judge fitted on inverted digits reads inverted digits and is seeded (same seed, same weights)."""
     from gan_lightning.data.images import mnist5k_tensor
-    from gan_lightning.metrics import fit_digits_classifier
-    from gan_lightning.metrics.extractors import evaluate_classifier
+    from gan_lightning.evaluation import fit_digits_classifier
+    from gan_lightning.evaluation.digits import evaluate_classifier
 
     images, labels = mnist5k_tensor(32, 1)
     inverted, train, test = -images, slice(0, None, 3), slice(1, None, 6)  # the set is sorted by class

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from gan_lightning.losses.perceptual import PerceptualLoss
-from gan_lightning.metrics.extractors import MissingWeightsError
+from gan_lightning.evaluation.extractors import MissingWeightsError
 from gan_lightning.nets.vgg import VGG19_LAYERS, VGG19_WEIGHTS_FILENAME, VGGFeatures
 
 

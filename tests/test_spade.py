@@ -18,7 +18,7 @@ from gan_lightning.core.protocol import Condition
 from gan_lightning.cli import main
 from gan_lightning.data import SegmentationPairs, colorize, one_hot
 from gan_lightning.data.files import DataFolderError
-from gan_lightning.metrics import fit_segmenter, mean_iou, segmentation_scores
+from gan_lightning.evaluation import fit_segmenter, mean_iou, segmentation_scores
 from gan_lightning.models import SPADE
 from gan_lightning.nets.spade import (
     MultiscalePatchDiscriminator, SPADEGenerator, SPADENorm, SPADEResBlock, upsampling_count,

@@ -16,7 +16,7 @@ from test_perceptual import random_vgg19
 from tiny_srgan import build_data, build_model
 from gan_lightning.data.superres import SuperResolution, SuperResolutionDigits, bicubic_downscale, bicubic_upscale
 from gan_lightning.evaluation.paired import PAIRED_METRICS, evaluate_pairs, psnr, ssim
-from gan_lightning.metrics.extractors import MissingWeightsError
+from gan_lightning.evaluation.extractors import MissingWeightsError
 from gan_lightning.models import SRGAN
 from gan_lightning.models.srgan import SRGANDiscriminator, SRResNetGenerator
 

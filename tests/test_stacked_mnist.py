@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gan_lightning.data import StackedMNIST5k, mnist5k_tensor
-from gan_lightning.metrics import StackedModes, load_digits_classifier, train_digits_classifier
+from gan_lightning.evaluation import StackedModes, load_digits_classifier, train_digits_classifier
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from gan_lightning.metrics import load_digits_classifier, train_digits_classifier
+from gan_lightning.evaluation import load_digits_classifier, train_digits_classifier
 from conftest import benchmark_script
 
 

@@ -1,5 +1,5 @@
-"""Metrics of a generator against real data: the one code path behind ``MetricsCallback`` and
-``gan-lightning evaluate``.
+"""Evaluation, the one package: every metric (one registry), every feature extractor, and the one code
+path behind ``MetricsCallback`` and ``gan-lightning evaluate``.
 
 ``evaluate_generator(model, real, metrics, settings)`` draws ``num_samples`` samples with
 ``model.sample`` (the EMA generator by default, always in eval mode, noise from a
@@ -11,13 +11,23 @@ dict with the numbers and what they depend on::
 
 Where things live:
 
-- ``registry.py``: ``EvalMetric`` and ``register_metric``; metrics are known by name only there.
-- ``builtin_metrics.py``: fid, kid, is, pr, 1nn, classes, modes (``parse_metrics`` also takes ``"fid,kid"``).
-- ``suite.py``: ``GeneratorMetrics``, one evaluation's metric objects fed batch by batch.
+- ``registry.py``: the one registry (``register_metric``) of every metric, with its kind: *feature*
+  metrics of a generator's samples (``EvalMetric``), *paired* metrics of an output against its target
+  (``PairedMetric``) and *segmentation* metrics of label maps (``SegmentationMetric``).
+  ``parse_metrics`` takes ``"fid,kid"`` and the kinds a caller computes.
+- The metrics, each registered beside its code: ``fid.py`` (fid: the Fréchet distance, the statistics
+  and the metric, FID's whole path), ``distribution.py`` (kid, is, pr, 1nn), ``coverage.py`` (classes,
+  modes; Stacked MNIST modes), ``paired.py`` (psnr, ssim, lpips; ``evaluate_pairs``) and
+  ``segmentation.py`` (miou; the judge segmenter).
+- ``extractors.py``: every feature extractor (Inception, the digits LeNet, saved modules), by name;
+  ``digits.py``: training the digits LeNet on MNIST5k, the only evaluation code that reads data sets.
+- ``suite.py``: ``GeneratorMetrics``, one evaluation's feature-metric objects fed batch by batch.
 - ``settings.py``: ``EvaluationSettings``; ``evaluator.py``: ``evaluate_generator``.
 - ``real.py``: the real samples and their features; ``cache.py``: the real-statistics cache.
 - ``generation.py``: seeded batches of ``model.sample``; ``per_class.py``: class-conditional metrics.
-- ``distributed.py``: ranks' shares and seeds under DDP; ``extractors.py``: naming the extractor.
+- ``distributed.py``: ranks' shares and seeds under DDP.
+
+``gan_lightning.metrics`` is kept for old imports only: it re-exports names from here.
 
 Features are extracted once per batch and shared by every metric, so asking for fid,kid,pr
 costs one extractor pass, not three. ``extractor=None`` (or ``"none"``) uses the samples
@@ -41,9 +51,15 @@ and so on. KID's subsets and IS's split permutation are drawn from ``seed`` (the
 left untouched), so repeated evaluations agree.
 """
 
+# The metrics register in import order, the order ``known_metrics`` and error messages list them in.
 from gan_lightning.evaluation.registry import (
+    KINDS,
     EvalMetric,
     MetricContext,
+    MetricsOfKind,
+    PairedMetric,
+    RegisteredMetric,
+    SegmentationMetric,
     feature_metrics,
     known_metrics,
     metric_class,
@@ -56,7 +72,57 @@ from gan_lightning.evaluation.registry import (
     parse_metrics,
     register_metric,
 )
-from gan_lightning.evaluation.builtin_metrics import FID_UPDATE_ROWS  # importing it registers the built-in metrics
+from gan_lightning.evaluation.fid import (  # fid
+    FID_UPDATE_ROWS,
+    FrechetDistance,
+    feature_statistics,
+    frechet_distance,
+    running_statistics,
+)
+from gan_lightning.evaluation.distribution import (  # kid, is, pr, 1nn
+    OneNNAccuracy,
+    PrecisionRecall,
+    one_nn_accuracy,
+    precision_recall,
+)
+from gan_lightning.evaluation.coverage import ClassCoverage, ModeCoverage2D, StackedModes  # classes, modes
+from gan_lightning.evaluation.paired import (  # psnr, ssim, lpips
+    PAIRED_METRICS,
+    evaluate_pairs,
+    evaluate_translations,
+    psnr,
+    ssim,
+)
+from gan_lightning.evaluation.segmentation import (  # miou
+    MeanIoU,
+    TinySegmenter,
+    fit_segmenter,
+    mean_iou,
+    segmentation_scores,
+)
+from gan_lightning.evaluation.extractors import (
+    DIGITS_CLASSIFIER_FORMAT,
+    INCEPTION_WEIGHTS_FILENAME,
+    DigitsClassifier,
+    InceptionExtractor,
+    MissingWeightsError,
+    ModuleExtractor,
+    build_extractor,
+    default_cache_dir,
+    default_digits_classifier_path,
+    extract_features,
+    extract_logits,
+    extractor_identity,
+    extractor_name,
+    inception_cache_path,
+    load_digits_classifier,
+    resolve_extractor,
+    resolve_inception_weights,
+    resolve_local_weights,
+    to_digit_images,
+    to_uint8_images,
+)
+from gan_lightning.evaluation.digits import evaluate_classifier, fit_digits_classifier, train_digits_classifier
 from gan_lightning.evaluation.cache import (
     CACHE_FORMAT,
     IGNORED_DATA_ARGS,
@@ -70,21 +136,33 @@ from gan_lightning.evaluation.cache import (
 )
 from gan_lightning.evaluation.distributed import RANK_SEED_STRIDE, distributed_rank_and_size, rank_seed, rank_share
 from gan_lightning.evaluation.evaluator import evaluate_generator
-from gan_lightning.evaluation.extractors import extractor_identity, extractor_name, resolve_extractor
 from gan_lightning.evaluation.generation import balanced_labels, generated_batches, is_class_conditional
 from gan_lightning.evaluation.per_class import per_class_keys, per_class_metrics, real_by_class, source_labels
 from gan_lightning.evaluation.real import real_features
 from gan_lightning.evaluation.settings import EvaluationSettings
 from gan_lightning.evaluation.suite import GeneratorMetrics
-from gan_lightning.metrics import PrecisionRecall
 
 __all__ = [
-    "CACHE_FORMAT", "FID_UPDATE_ROWS", "IGNORED_DATA_ARGS", "RANK_SEED_STRIDE", "REAL_SUBSET_SEED",
-    "EvalMetric", "EvaluationSettings", "GeneratorMetrics", "MetricContext", "PrecisionRecall", "RealFeatures",
-    "balanced_labels", "data_identity", "distributed_rank_and_size", "evaluate_generator", "extractor_identity",
-    "extractor_name", "feature_metrics", "generated_batches", "is_class_conditional", "known_metrics",
-    "load_real_cache", "metric_class", "metric_keys", "metric_values", "needs_classifier", "needs_data",
-    "needs_extractor", "needs_real", "parse_metrics", "per_class_keys", "per_class_metrics", "rank_seed",
-    "rank_share", "real_by_class", "real_cache_key", "real_cache_path", "real_features", "register_metric",
-    "resolve_extractor", "save_real_cache", "source_labels",
+    # the registry
+    "KINDS", "EvalMetric", "MetricContext", "MetricsOfKind", "PairedMetric", "RegisteredMetric", "SegmentationMetric",
+    "feature_metrics", "known_metrics", "metric_class", "metric_keys", "metric_values", "needs_classifier",
+    "needs_data", "needs_extractor", "needs_real", "parse_metrics", "register_metric",
+    # the metrics
+    "FID_UPDATE_ROWS", "FrechetDistance", "feature_statistics", "frechet_distance", "running_statistics",
+    "OneNNAccuracy", "PrecisionRecall", "one_nn_accuracy", "precision_recall",
+    "ClassCoverage", "ModeCoverage2D", "StackedModes",
+    "PAIRED_METRICS", "evaluate_pairs", "evaluate_translations", "psnr", "ssim",
+    "MeanIoU", "TinySegmenter", "fit_segmenter", "mean_iou", "segmentation_scores",
+    # the feature extractors
+    "DIGITS_CLASSIFIER_FORMAT", "INCEPTION_WEIGHTS_FILENAME", "DigitsClassifier", "InceptionExtractor",
+    "MissingWeightsError", "ModuleExtractor", "build_extractor", "default_cache_dir", "default_digits_classifier_path",
+    "extract_features", "extract_logits", "extractor_identity", "extractor_name", "inception_cache_path",
+    "load_digits_classifier", "resolve_extractor", "resolve_inception_weights", "resolve_local_weights",
+    "to_digit_images", "to_uint8_images", "evaluate_classifier", "fit_digits_classifier", "train_digits_classifier",
+    # evaluating a generator
+    "CACHE_FORMAT", "IGNORED_DATA_ARGS", "REAL_SUBSET_SEED", "RealFeatures", "data_identity", "load_real_cache",
+    "real_cache_key", "real_cache_path", "save_real_cache", "RANK_SEED_STRIDE", "distributed_rank_and_size",
+    "rank_seed", "rank_share", "evaluate_generator", "balanced_labels", "generated_batches", "is_class_conditional",
+    "per_class_keys", "per_class_metrics", "real_by_class", "source_labels", "real_features", "EvaluationSettings",
+    "GeneratorMetrics",
 ]

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from gan_lightning.evaluation.extractors import extractor_identity
-from gan_lightning.metrics import default_cache_dir
+from gan_lightning.evaluation.extractors import default_cache_dir, extractor_identity
+from gan_lightning.evaluation.fid import running_statistics
 
 CACHE_FORMAT = "gan_lightning.real_stats/1"
 # __init__ arguments of a data module that do not change which samples it holds
@@ -43,22 +42,11 @@ class RealFeatures:
 
     @classmethod
     def from_features(cls, features: Tensor, chunk_size: int = 1024) -> "RealFeatures":
-        """Mean and unbiased covariance in float64, from running sums over chunks (the
-        formula ``FrechetDistance`` uses for the generated side; no float64 copy of all features)."""
+        """The features with FID's real statistics (``fid.running_statistics``: float64 mean and unbiased
+        covariance from running sums over chunks)."""
         features = features.detach().to("cpu", torch.float32)
-        if features.dim() != 2 or features.shape[0] < 2:
-            raise ValueError(f"real features must be (N >= 2, D), got {tuple(features.shape)}")
-        num, dim = features.shape
-        total = np.zeros(dim, dtype=np.float64)
-        outer = np.zeros((dim, dim), dtype=np.float64)
-        for start in range(0, num, chunk_size):
-            chunk = features[start : start + chunk_size].numpy().astype(np.float64)
-            total += chunk.sum(axis=0)
-            # NumPy runs `a.T @ a` as a symmetric rank-k update (half the work of a general product)
-            outer += chunk.T @ chunk
-        mu = torch.from_numpy(total / num)
-        sigma = (torch.from_numpy(outer) - num * torch.outer(mu, mu)) / (num - 1)
-        return cls(features, mu, sigma, int(num))
+        mu, sigma, num = running_statistics(features, chunk_size)
+        return cls(features, mu, sigma, num)
 
 
 def _json_value(value: Any) -> Any:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from gan_lightning.evaluation.distributed import distributed_rank_and_size, rank_seed, rank_share
-from gan_lightning.evaluation.extractors import extractor_name, resolve_extractor
+from gan_lightning.evaluation.extractors import DigitsClassifier, extractor_name, load_digits_classifier, resolve_extractor
 from gan_lightning.evaluation.generation import generated_batches
 from gan_lightning.evaluation.per_class import check_per_class, per_class_metrics
 from gan_lightning.evaluation.real import progress_bar, real_features
@@ -26,7 +26,6 @@ from gan_lightning.evaluation.registry import (
 )
 from gan_lightning.evaluation.settings import EvaluationSettings
 from gan_lightning.evaluation.suite import GeneratorMetrics
-from gan_lightning.metrics import DigitsClassifier, load_digits_classifier
 
 _PRINTED_NOTES: set[str] = set()  # once per process, not at every callback evaluation
 

@@ -1,14 +1,420 @@
-"""The feature extractor of an evaluation: from a name, a file or a module, and how records name it."""
+"""Every feature extractor of the evaluation, and how an evaluation names the one it uses.
+
+Every extractor is an ``nn.Module`` that takes images in [-1, 1], shape
+``(N, C, H, W)``, and has ``features(x) -> (N, D)`` (its ``forward`` for
+``InceptionExtractor`` and ``ModuleExtractor``); the classifiers also have
+``logits(x)``. ``num_features`` is ``D`` when it is known before the first batch
+(``None`` otherwise). The extractors stay in eval mode and never need gradients.
+
+- ``InceptionExtractor``: torch-fidelity's InceptionV3, the port of the TF FID
+  network. Weights are never downloaded: they come from ``weights_path`` or the
+  torch hub cache, else ``MissingWeightsError`` says in one line where to put them.
+- ``DigitsClassifier``: a LeNet-style CNN for 28 px digits, for FID-like distances and
+  class coverage on digits; ``load_digits_classifier`` reads a trained one (training it on
+  the bundled MNIST5k sample on first use, offline, in seconds: ``digits.py`` holds that
+  training, the only evaluation code that reads the data sets).
+- ``ModuleExtractor``: any saved module (``torch.save`` of a whole module, TorchScript,
+  ``torch.export``).
+- ``build_extractor`` / ``resolve_extractor``: one of these from a name or a path (the CLI's
+  ``--feature_extractor``); ``extractor_name`` / ``extractor_identity``: how records and the
+  real-statistics cache name it.
+- ``extract_features`` / ``extract_logits``: what every metric calls on an extractor.
+"""
 
 from __future__ import annotations
 
 import os
+import pickle
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
-from gan_lightning.metrics import DigitsClassifier, InceptionExtractor, ModuleExtractor, build_extractor
+INCEPTION_WEIGHTS_FILENAME = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_FEATURES = ("64", "192", "768", "2048", "logits_unbiased", "logits")
+DIGITS_CLASSIFIER_FILENAME = "digits_classifier.pt"
+DIGITS_CLASSIFIER_FORMAT = "gan_lightning.digits_classifier/1"
+
+
+class MissingWeightsError(FileNotFoundError):
+    """The weights of a pretrained feature extractor are not on this machine."""
+
+
+# ---------------------------------------------------------------------------- helpers
+def to_uint8_images(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] floats -> uint8 in 0..255 (rounded, clamped; uint8 passes as is); gray images become RGB."""
+    if images.dim() != 4:
+        raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(images.shape)}")
+    if images.dtype != torch.uint8:
+        images = ((images.float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    if images.shape[1] == 1:
+        images = images.expand(-1, 3, -1, -1)
+    elif images.shape[1] != 3:
+        raise ValueError(f"expected 1 or 3 image channels, got {images.shape[1]}")
+    return images
+
+
+def extract_features(extractor: nn.Module | None, inputs: torch.Tensor) -> torch.Tensor:
+    """``(N, D)`` features of ``inputs``: ``extractor.features(x)`` when it has that method, else ``extractor(x)``.
+
+    With ``extractor=None`` the inputs already are features (flattened to ``(N, -1)``).
+    The extractor is put in eval mode and run without gradients.
+    """
+    if extractor is None:
+        return inputs.reshape(inputs.shape[0], -1) if inputs.dim() != 2 else inputs
+    if extractor.training:
+        extractor.eval()
+    method = getattr(extractor, "features", None)
+    with torch.no_grad():
+        # torchvision models have a `features` *submodule* (4-D maps): only a method counts here
+        if callable(method) and not isinstance(method, nn.Module):
+            output = method(inputs)
+        else:
+            output = extractor(inputs)
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    if not isinstance(output, torch.Tensor) or output.dim() != 2 or output.shape[0] != inputs.shape[0]:
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise ValueError(
+            f"feature extractor {type(extractor).__name__} must return (N, D) features for N={inputs.shape[0]} "
+            f"inputs, got {shape}"
+        )
+    return output
+
+
+def extract_logits(classifier: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """``(N, num_classes)`` logits: ``classifier.logits(x)`` when it has that method, else ``classifier(x)``."""
+    if classifier.training:
+        classifier.eval()
+    method = getattr(classifier, "logits", None)
+    with torch.no_grad():
+        if callable(method) and not isinstance(method, nn.Module):
+            return method(inputs)
+        return classifier(inputs)
+
+
+class _FrozenModule(nn.Module):
+    """A module that stays in eval mode whatever ``.train()`` its parent receives."""
+
+    def train(self, mode: bool = True):
+        for child in self.children():
+            try:
+                child.train(False)
+            except (NotImplementedError, RuntimeError):  # exported programs refuse mode changes
+                pass
+        self.training = False
+        return self
+
+
+# ---------------------------------------------------------------------------- Inception
+def inception_cache_path() -> Path:
+    """Where torch-fidelity looks for the Inception weights: ``$TORCH_HOME/hub/checkpoints/<file>``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILENAME
+
+
+def resolve_local_weights(given: str | os.PathLike | None, cache: Path, what: str, needed_for: str,
+                          how_to_pass: str, source: str) -> Path:
+    """A weights file that must already be on this machine: ``given``, else ``cache`` (the torch hub
+    cache). ``MissingWeightsError`` in one line naming the file and where it goes; never downloads.
+
+    ``what``: the weights' name ("Inception"); ``needed_for``: who needs which file; ``how_to_pass``:
+    the option that gives a path; ``source``: where to fetch the file once, with internet.
+    """
+    if given is not None:
+        path = Path(given).expanduser()
+        if path.is_file():
+            return path
+        problem = f"the file given as weights, {path}, does not exist"
+    elif cache.is_file():
+        return cache
+    else:
+        problem = "no weights file was given and the torch hub cache has none"
+    raise MissingWeightsError(
+        f"{what} weights not found: {problem}. {needed_for}, file '{cache.name}'. Put that file at {cache} "
+        f"(the torch hub cache, $TORCH_HOME/hub/checkpoints/), or {how_to_pass}. Nothing is downloaded "
+        f"(this machine may be offline); fetch it once where there is internet, from {source}."
+    )
+
+
+def resolve_inception_weights(weights_path: str | os.PathLike | None = None) -> Path:
+    """The Inception weights file to load: ``weights_path``, else the torch hub cache file.
+
+    Raises ``MissingWeightsError`` (never downloads) when the file is not there.
+    """
+    return resolve_local_weights(
+        weights_path, inception_cache_path(), "Inception",
+        "FID/KID/IS with the Inception network need torch-fidelity's InceptionV3 weights",
+        "pass its location with `--weights PATH` (Python: InceptionExtractor(weights_path=PATH))",
+        "the torch-fidelity v0.2.0 release assets")
+
+
+class InceptionExtractor(_FrozenModule):
+    """torch-fidelity's ``FeatureExtractorInceptionV3`` (the TF-FID InceptionV3) on [-1, 1] images.
+
+    Images are quantised to uint8 (as a saved PNG would be), gray images repeated
+    to RGB; torch-fidelity then resizes them to 299 px with TF1's bilinear resize.
+
+    Args:
+        weights_path: the weights file; ``None``: the torch hub cache file. Missing
+            -> ``MissingWeightsError`` (no download).
+        features: the layer returned by ``features()``/``forward``: ``"2048"`` (pool3, FID/KID),
+            ``"768"``, ``"192"``, ``"64"`` or ``"logits_unbiased"``.
+        internal_dtype: ``"float32"`` or ``"float64"`` inside the network; float64 makes
+            features independent of the batch size (torch-fidelity issue #43).
+    """
+
+    def __init__(
+        self,
+        weights_path: str | os.PathLike | None = None,
+        features: str = "2048",
+        internal_dtype: str = "float32",
+    ) -> None:
+        super().__init__()
+        features = str(features)
+        if features not in INCEPTION_FEATURES or features == "logits":
+            raise ValueError(
+                f"InceptionExtractor: features must be one of 64, 192, 768, 2048, logits_unbiased; got {features!r}"
+            )
+        path = resolve_inception_weights(weights_path)
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+        layers = [features] if features == "logits_unbiased" else [features, "logits_unbiased"]
+        try:
+            self.network = FeatureExtractorInceptionV3(
+                "inception-v3-compat",
+                layers,
+                feature_extractor_weights_path=str(path),
+                feature_extractor_internal_dtype=internal_dtype,
+            )
+        except (RuntimeError, KeyError, ValueError, EOFError, pickle.UnpicklingError) as error:
+            raise RuntimeError(f"InceptionExtractor: could not load the weights in {path}: {error}") from error
+        self.layers = layers
+        self.feature_name = features
+        self.weights_path = str(path)
+        self.num_features = 1008 if features == "logits_unbiased" else int(features)
+        self.num_classes = 1008
+
+    def features_and_logits(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One pass: ``(features (N, D), logits_unbiased (N, 1008))``."""
+        outputs = self.network(to_uint8_images(images))
+        if len(self.layers) == 1:
+            return outputs[0], outputs[0]
+        return outputs[0], outputs[1]
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.features_and_logits(images)[0]
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits without the fc bias (``logits_unbiased``, what the Inception Score uses), (N, 1008)."""
+        return self.features_and_logits(images)[1]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.features(images)
+
+
+# ---------------------------------------------------------------------------- digits classifier
+# (its training on MNIST5k: digits.py)
+def to_digit_images(images: torch.Tensor) -> torch.Tensor:
+    """Any (N, C, H, W) images in [-1, 1] -> (N, 1, 28, 28) gray digits.
+
+    Channels are averaged. 30/32/34/36 px images are centre-cropped, undoing the
+    border padding ``mnist5k_tensor`` adds at those sizes (no interpolation blur);
+    other sizes are resized (bilinear, antialiased).
+    """
+    if images.dim() != 4:
+        raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(images.shape)}")
+    if images.dtype == torch.uint8:
+        images = images.float().div(127.5).sub(1.0)
+    if images.shape[1] != 1:
+        images = images.mean(dim=1, keepdim=True)
+    height, width = images.shape[-2:]
+    if (height, width) == (28, 28):
+        return images
+    if height == width and height in (30, 32, 34, 36):
+        start = (height - 28) // 2
+        return images[..., start : start + 28, start : start + 28]
+    return F.interpolate(images, size=(28, 28), mode="bilinear", align_corners=False, antialias=True)
+
+
+class DigitsClassifier(nn.Module):
+    """LeNet-style CNN for 28x28 gray digits in [-1, 1] (other sizes/channels are converted).
+
+    conv5x5(16) - pool - conv5x5(32) - pool - fc(128) - fc(10). ``features`` is the
+    128-d penultimate activation (after ReLU), ``forward``/``logits`` the 10 logits.
+    """
+
+    num_features = 128
+    num_classes = 10
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 16, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 14 x 14
+            nn.Conv2d(16, 32, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 5 x 5
+            nn.Flatten(),
+            nn.Linear(32 * 5 * 5, self.num_features),
+            nn.ReLU(),
+        )
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(self.num_features, self.num_classes)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.body(to_digit_images(images))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.features(images)))
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        return self(images)
+
+
+def default_cache_dir() -> Path:
+    """``$GAN_LIGHTNING_CACHE``, else ``~/.cache/gan_lightning``."""
+    return Path(os.environ.get("GAN_LIGHTNING_CACHE") or Path.home() / ".cache" / "gan_lightning").expanduser()
+
+
+def default_digits_classifier_path() -> Path:
+    return default_cache_dir() / DIGITS_CLASSIFIER_FILENAME
+
+
+def load_digits_classifier(path: str | os.PathLike | None = None, map_location="cpu") -> DigitsClassifier:
+    """A trained ``DigitsClassifier`` in eval mode, without gradients.
+
+    From ``path`` when given (it must exist); else from the default cache file
+    (``$GAN_LIGHTNING_CACHE/digits_classifier.pt``, default
+    ``~/.cache/gan_lightning/``), which is trained on MNIST5k first (a few
+    seconds, message on stderr) when it is missing.
+    """
+    if path is not None:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"digits classifier file {path} does not exist; train one with "
+                f"gan_lightning.evaluation.train_digits_classifier({str(path)!r}) or leave the path out to use "
+                f"(and train on first use) {default_digits_classifier_path()}"
+            )
+    else:
+        path = default_digits_classifier_path()
+        if not path.is_file():
+            print(
+                f"gan-lightning: no digits classifier at {path}; training one on MNIST5k "
+                "(offline, about half a minute on 2 CPU cores)...",
+                file=sys.stderr,
+            )
+            from gan_lightning.evaluation import digits  # the training code (it reads the bundled data)
+
+            report = digits.train_digits_classifier(path)
+            print(
+                f"gan-lightning: digits classifier saved to {path} "
+                f"(held-out accuracy {report['accuracy']:.4f}, {report['seconds']:.1f} s)",
+                file=sys.stderr,
+            )
+    payload = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != DIGITS_CLASSIFIER_FORMAT:
+        raise ValueError(f"{path} is not a digits classifier saved by train_digits_classifier")
+    model = DigitsClassifier()
+    model.load_state_dict(payload["state_dict"])
+    model.accuracy = payload.get("accuracy")
+    model.weights_path = str(path)
+    model.requires_grad_(False)
+    return model.eval()
+
+
+# ---------------------------------------------------------------------------- any saved module
+def _archive_kind(path: Path) -> str:
+    """``"export"`` (torch.export.save), ``"torchscript"`` (torch.jit.save) or ``"pickle"`` (torch.save)."""
+    if not zipfile.is_zipfile(path):
+        return "pickle"
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    if any(name.endswith("/archive_format") for name in names):
+        return "export"
+    if any(name.endswith("/constants.pkl") or "/code/" in name for name in names):
+        return "torchscript"
+    return "pickle"
+
+
+class ModuleExtractor(_FrozenModule):
+    """Features from a saved module: ``torch.save(module, path)``, TorchScript (``torch.jit.save``)
+    or an exported program (``torch.export.save``, with a dynamic batch dimension).
+
+    The module receives the images as they are (floats in [-1, 1], ``(N, C, H, W)``)
+    and must return ``(N, D)`` features. Loading a pickled module runs code from
+    the file: use files you trust.
+    """
+
+    def __init__(self, path: str | os.PathLike, num_features: int | None = None) -> None:
+        super().__init__()
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"feature extractor file {path} does not exist (expected an nn.Module saved with "
+                "torch.save(module, path) or a TorchScript file)"
+            )
+        kind = _archive_kind(path)
+        if kind == "export":
+            module = torch.export.load(str(path)).module()
+        elif kind == "torchscript":
+            module = torch.jit.load(str(path), map_location="cpu")
+        else:
+            module = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(module, nn.Module):
+            raise TypeError(
+                f"{path} holds a {type(module).__name__}, not an nn.Module: save the whole module "
+                "(torch.save(module, path)) or a TorchScript file, not a state dict"
+            )
+        for parameter in module.parameters():  # ScriptModules have no requires_grad_()
+            parameter.requires_grad_(False)
+        try:
+            module.eval()
+        except (NotImplementedError, RuntimeError):  # exported programs fix their mode at export time
+            pass
+        self.module = module
+        self.path = str(path)
+        self.num_features = num_features if num_features is not None else getattr(module, "num_features", None)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        output = self.module(images)
+        if isinstance(output, (tuple, list)):
+            output = output[0]
+        if not isinstance(output, torch.Tensor) or output.dim() != 2:
+            shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+            raise ValueError(
+                f"feature extractor {self.path} must return (N, D) features, got {shape} "
+                f"for input {tuple(images.shape)}"
+            )
+        return output
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self(images)
+
+
+# ---------------------------------------------------------------------------- by name
+EXTRACTOR_NAMES = ("inception", "digits")
+
+
+def build_extractor(name_or_path: str, weights: str | os.PathLike | None = None) -> nn.Module:
+    """``"inception"`` (``weights``: the Inception weights file), ``"digits"`` (``weights``: a
+    digits classifier file, default: the cached one) or the path of a saved module."""
+    if name_or_path == "inception":
+        return InceptionExtractor(weights_path=weights)
+    if name_or_path == "digits":
+        return load_digits_classifier(weights)
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return ModuleExtractor(path)
+    raise ValueError(
+        f"unknown feature extractor {name_or_path!r}: use one of {', '.join(EXTRACTOR_NAMES)} "
+        "or the path of a saved nn.Module / TorchScript file"
+    )
 
 
 def resolve_extractor(extractor: str | nn.Module | None, weights: str | os.PathLike | None = None) -> nn.Module | None:

@@ -1,11 +1,12 @@
 """Paired metrics: an output compared with its own target (super-resolution, paired translation).
 
-The metrics of :mod:`gan_lightning.evaluation.registry` judge a *set* of generated samples against the
-real distribution (FID, KID, precision/recall: ``takes`` features, logits or points of samples drawn
-from noise); a paired metric needs each output beside its ground truth, which no noise-driven sample has.
-So paired metrics have a registry of their own, of the same shape (a name, its result keys, a small
-class around a torchmetrics object with ``update`` / ``compute``), fed by :func:`evaluate_pairs` with
-``(model.translate(input), target)`` batches of a held-out loader:
+The feature metrics judge a *set* of generated samples against the real distribution (FID, KID,
+precision/recall); a paired metric needs each output beside its ground truth, which no noise-driven
+sample has. Paired metrics are registered in the one registry (``registry.py``) with kind ``"paired"``
+(a name, its result keys, a small class around a torchmetrics object with ``update`` / ``compute``),
+and fed by :func:`evaluate_pairs` with ``(model.translate(input), target)`` batches of a held-out loader;
+:func:`evaluate_translations` builds that loader from a paired data module (``gan-lightning evaluate
+--metrics psnr,ssim`` on an image-to-image checkpoint):
 
 - ``psnr``: peak signal-to-noise ratio in dB, per image, averaged (torchmetrics
   ``PeakSignalNoiseRatio``; images mapped from [-1, 1] to [0, 1], data range 1, all channels)
@@ -23,12 +24,13 @@ the Y channel with ``scale`` pixels shaved, so compare with published numbers on
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Iterable
+from typing import Any, Iterable
 
 import torch
 from torch import Tensor, nn
 
-from gan_lightning.metrics.extractors import MissingWeightsError
+from gan_lightning.evaluation.extractors import MissingWeightsError
+from gan_lightning.evaluation.registry import MetricsOfKind, PairedMetric, parse_metrics, register_metric
 
 #: torchvision ImageNet weights of the LPIPS backbones (the file names torchvision caches them under).
 LPIPS_BACKBONES = {"alex": ("alexnet", "alexnet-owt-7be5be79.pth"), "vgg": ("vgg16", "vgg16-397923af.pth"),
@@ -54,12 +56,8 @@ def ssim(output: Tensor, target: Tensor) -> Tensor:
     return structural_similarity_index_measure(unit(output), unit(target), data_range=1.0)
 
 
-class PairedMetric(nn.Module):
-    """One paired metric of one evaluation: ``update(output, target)`` per batch (both in [-1, 1]),
-    ``compute() -> {key: value}``."""
-
-    name: ClassVar[str]
-    outputs: ClassVar[tuple[str, ...]]
+class ImagePairMetric(PairedMetric):
+    """A paired metric around a torchmetrics object (``self.metric``) fed both images mapped to [0, 1]."""
 
     def update(self, output: Tensor, target: Tensor) -> None:
         self.metric.update(*self.prepare(output, target))
@@ -71,19 +69,14 @@ class PairedMetric(nn.Module):
         return {self.outputs[0]: float(self.metric.compute())}
 
 
-PAIRED_METRICS: dict[str, type[PairedMetric]] = {}
+#: The registered paired metrics, by name: a live view of the one registry.
+PAIRED_METRICS = MetricsOfKind("paired")
+#: Batch keys ``(input, target)`` of the paired data kinds: a data module's ``data_kind`` -> its dict keys.
+PAIRED_DATA_KEYS = {"superres": ("lr", "hr"), "paired": ("a", "b")}
 
 
-def register_paired_metric(cls: type[PairedMetric]) -> type[PairedMetric]:
-    """Class decorator: make ``cls`` usable by its ``name`` in :func:`evaluate_pairs`."""
-    if cls.name in PAIRED_METRICS:
-        raise ValueError(f"paired metric {cls.name!r} is already registered")
-    PAIRED_METRICS[cls.name] = cls
-    return cls
-
-
-@register_paired_metric
-class PSNR(PairedMetric):
+@register_metric
+class PSNR(ImagePairMetric):
     name, outputs = "psnr", ("psnr",)
 
     def __init__(self) -> None:
@@ -93,8 +86,8 @@ class PSNR(PairedMetric):
         self.metric = PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3), reduction="elementwise_mean")
 
 
-@register_paired_metric
-class SSIM(PairedMetric):
+@register_metric
+class SSIM(ImagePairMetric):
     name, outputs = "ssim", ("ssim",)
 
     def __init__(self) -> None:
@@ -120,8 +113,8 @@ def lpips_weights_path(net_type: str = "alex") -> Path:
     return path
 
 
-@register_paired_metric
-class LPIPS(PairedMetric):
+@register_metric
+class LPIPS(ImagePairMetric):
     name, outputs = "lpips", ("lpips",)
 
     def __init__(self, net_type: str = "alex") -> None:
@@ -139,14 +132,8 @@ class LPIPS(PairedMetric):
 
 
 def parse_paired_metrics(metrics: str | Iterable[str]) -> list[str]:
-    parts = metrics.split(",") if isinstance(metrics, str) else list(metrics)
-    names = [str(part).strip().lower() for part in parts if str(part).strip()]
-    for name in names:
-        if name not in PAIRED_METRICS:
-            raise ValueError(f"unknown paired metric {name!r}; known: {', '.join(PAIRED_METRICS)}")
-    if not names:
-        raise ValueError(f"no paired metric given; known: {', '.join(PAIRED_METRICS)}")
-    return list(dict.fromkeys(names))
+    """Registered paired-metric names in the order given (``ValueError`` for any other name)."""
+    return parse_metrics(metrics, kinds="paired")
 
 
 @torch.no_grad()
@@ -167,4 +154,30 @@ def evaluate_pairs(translate, loader: Iterable[Any], metrics: str | Iterable[str
     for metric in objects:
         results.update(metric.compute())
     results["num_pairs"] = count
+    return results
+
+
+def evaluate_translations(model: nn.Module, data: Any, metrics: str | Iterable[str] = "psnr,ssim",
+                          num_pairs: int | None = None, batch_size: int = 100, split: str = "heldout",
+                          device: torch.device | str = "cpu") -> dict[str, Any]:
+    """The paired ``metrics`` of an image-to-image ``model`` on a paired data module: ``model.translate``
+    of each input against its target, the batch keys given by the data's ``data_kind``
+    (``PAIRED_DATA_KEYS``: ``lr`` -> ``hr`` for super-resolution, ``a`` -> ``b`` for paired
+    translation), over the first ``num_pairs`` items (all when ``None``) of its ``split`` (``"heldout"``,
+    falling back to ``"train"`` when there is none). :func:`evaluate_pairs`' dict plus ``real_split``."""
+    from torch.utils.data import DataLoader, Subset
+
+    from gan_lightning.evaluation.real import real_source
+
+    kind = getattr(data, "data_kind", None)
+    if kind not in PAIRED_DATA_KEYS:
+        raise ValueError(f"paired metrics need a data module of input/target pairs (data_kind "
+                         f"{' or '.join(map(repr, PAIRED_DATA_KEYS))}: SuperResolution, PairedImageFolder, ...); "
+                         f"{type(data).__name__} has data_kind {kind!r}")
+    source, target = PAIRED_DATA_KEYS[kind]
+    dataset, split_used = real_source(data, split)
+    count = len(dataset) if num_pairs is None else min(int(num_pairs), len(dataset))
+    loader = DataLoader(Subset(dataset, range(count)), batch_size=batch_size)
+    results = evaluate_pairs(model.translate, loader, metrics, source, target, device)
+    results["real_split"] = split_used
     return results

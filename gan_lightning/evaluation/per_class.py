@@ -27,7 +27,7 @@ from gan_lightning.evaluation.suite import GeneratorMetrics
 
 
 def _feature_metric_names() -> str:
-    return ", ".join(sorted(name for name, cls in known_metrics().items() if cls.takes == "features"))
+    return ", ".join(sorted(name for name, cls in known_metrics("feature").items() if cls.takes == "features"))
 
 
 def check_per_class(model: nn.Module, metrics: Sequence[str] | str) -> None:

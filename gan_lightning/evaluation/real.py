@@ -23,7 +23,7 @@ from gan_lightning.evaluation.cache import (
     real_cache_path,
     save_real_cache,
 )
-from gan_lightning.metrics import extract_features
+from gan_lightning.evaluation.extractors import extract_features
 
 
 def real_source(real: Any, split: str) -> tuple[Any, str]:

@@ -1,8 +1,21 @@
-"""Metrics by name: what the evaluation asks of a metric, and the registry (StyleGAN2-ADA's ``register_metric``).
+"""The one registry of metrics by name (StyleGAN2-ADA's ``register_metric``) and what each kind is asked.
 
-Every metric of ``evaluate_generator``, ``GeneratorMetrics``, ``MetricsCallback`` and
-``gan-lightning evaluate`` is one small ``EvalMetric`` subclass registered under its name;
-nothing else in the evaluation names a metric, so adding one is one class::
+Every metric of gan-lightning is one small class registered here under its name, with its *kind*:
+
+- ``feature`` (:class:`EvalMetric`): judges a set of generated samples, fed batch by batch as what the
+  evaluation's extractor or classifier makes of them, or as points (fid, kid, is, pr, 1nn, classes,
+  modes); computed by ``evaluate_generator``, ``GeneratorMetrics``, ``MetricsCallback`` and
+  ``gan-lightning evaluate``.
+- ``paired`` (:class:`PairedMetric`): each output against its own target (psnr, ssim, lpips), for
+  super-resolution and paired translation; computed by ``evaluate_pairs`` and ``gan-lightning evaluate``
+  on an image-to-image checkpoint.
+- ``segmentation`` (:class:`SegmentationMetric`): predicted label maps against the label maps the images
+  were generated from (miou, SPADE's measure); computed by ``segmentation_scores``.
+
+One name space for all kinds: a name means one metric wherever metrics are named. Each place that
+computes metrics asks ``parse_metrics(names, kinds=...)`` for the kinds it computes and gets one error
+listing them otherwise. Nothing else in the project holds a table of metric names, so adding a metric
+is one class::
 
     @register_metric
     class MeanNorm(EvalMetric):
@@ -20,8 +33,9 @@ nothing else in the evaluation names a metric, so adding one is one class::
         def compute(self, num_generated: int) -> dict[str, float]:
             return {"mean_norm": float(self.metric.compute())}
 
-The built-in metrics are in ``builtin_metrics.py``; a metric defined elsewhere is usable by
-name once the file defining it has been imported.
+The built-in metrics are registered beside their code: ``fid.py`` (fid), ``distribution.py`` (kid, is,
+pr, 1nn), ``coverage.py`` (classes, modes), ``paired.py`` (psnr, ssim, lpips) and ``segmentation.py``
+(miou); a metric defined elsewhere is usable by name once the file defining it has been imported.
 """
 
 from __future__ import annotations
@@ -36,14 +50,30 @@ from torchmetrics import Metric
 if TYPE_CHECKING:
     from gan_lightning.evaluation.cache import RealFeatures
 
-# What ``EvalMetric.update`` receives per batch of generated samples.
+#: The kinds of metric, each with the class its metrics subclass (filled in below).
+KINDS = ("feature", "paired", "segmentation")
+# What a feature metric's ``update`` receives per batch of generated samples.
 INPUTS = ("features", "logits", "class_logits", "points")
 DATA_KINDS = ("images", "points")
 
 
+class RegisteredMetric(nn.Module):
+    """What every registered metric states in class attributes:
+
+    - ``name``: the name it is registered and asked for by (lower case); ``aliases``: other names.
+    - ``outputs``: the keys of its numbers in the result dict, in order.
+    - ``kind``: one of ``KINDS``, set by the base class of each kind.
+    """
+
+    name: ClassVar[str]
+    outputs: ClassVar[tuple[str, ...]]
+    kind: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+
+
 @dataclass(frozen=True)
 class MetricContext:
-    """What one evaluation's metric objects are built from."""
+    """What one evaluation's feature-metric objects are built from."""
 
     extractor: nn.Module | None = None  # features / logits of the samples (None: the samples are the features)
     classifier: nn.Module | None = None  # class logits, for metrics that take ``class_logits``
@@ -51,15 +81,13 @@ class MetricContext:
     options: Mapping[str, Any] = field(default_factory=dict)  # every registered option, defaults filled in
 
 
-class EvalMetric(nn.Module):
-    """One metric of one evaluation, fed with generated samples on every rank.
+class EvalMetric(RegisteredMetric):
+    """A *feature* metric: one metric of one evaluation of a generator, fed with generated samples on every rank.
 
-    A subclass states what it is in class attributes:
+    Besides ``name``, ``aliases`` and ``outputs`` (:class:`RegisteredMetric`), a subclass states:
 
-    - ``name``: the name it is registered and asked for by (lower case); ``aliases``: other names.
-    - ``outputs``: the keys of its numbers in the result dict, in order.
     - ``takes``: what ``update`` receives for each batch of generated samples: ``"features"``
-      (the extractor's features; such a *feature metric* compares them with the real samples'
+      (the extractor's features; such a metric compares them with the real samples'
       features, installed by ``set_real``, and also runs per class), ``"logits"`` (the
       extractor's logits), ``"class_logits"`` (the classifier's logits) or ``"points"`` (the
       samples, flattened).
@@ -74,10 +102,8 @@ class EvalMetric(nn.Module):
     (on every rank: torchmetrics gathers the states; returns ``{output: value}``).
     """
 
-    name: ClassVar[str]
-    outputs: ClassVar[tuple[str, ...]]
+    kind: ClassVar[str] = "feature"
     takes: ClassVar[str]
-    aliases: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[Mapping[str, Any]] = {}
     data_kinds: ClassVar[tuple[str, ...]] = DATA_KINDS
     reads_data: ClassVar[bool] = False
@@ -106,7 +132,7 @@ class EvalMetric(nn.Module):
         return torch.device("cpu")
 
     def set_real(self, real: RealFeatures) -> None:
-        """Install the real side (feature metrics); the others ignore it."""
+        """Install the real side (metrics that take features); the others ignore it."""
 
     def update(self, values: Tensor) -> None:
         raise NotImplementedError
@@ -116,40 +142,97 @@ class EvalMetric(nn.Module):
         raise NotImplementedError
 
 
-# name -> class, in registration order (the order ``known metrics`` lists them in)
-METRICS: dict[str, type[EvalMetric]] = {}
+class PairedMetric(RegisteredMetric):
+    """A *paired* metric: built without arguments, ``update(output, target)`` per batch (both images in
+    [-1, 1], the same shape), ``compute() -> {output: value}``."""
+
+    kind: ClassVar[str] = "paired"
+
+    def update(self, output: Tensor, target: Tensor) -> None:
+        raise NotImplementedError
+
+    def compute(self) -> dict[str, Any]:
+        raise NotImplementedError
 
 
-def register_metric(cls: type[EvalMetric]) -> type[EvalMetric]:
+class SegmentationMetric(RegisteredMetric):
+    """A *segmentation* metric: built with ``num_classes``, ``update(predicted, target)`` per batch (integer
+    label maps of the same shape), ``compute() -> {output: value}``."""
+
+    kind: ClassVar[str] = "segmentation"
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.num_classes = int(num_classes)
+
+    def update(self, predicted: Tensor, target: Tensor) -> None:
+        raise NotImplementedError
+
+    def compute(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+KIND_BASES: dict[str, type[RegisteredMetric]] = {
+    "feature": EvalMetric, "paired": PairedMetric, "segmentation": SegmentationMetric,
+}
+
+
+def scalar_result(value: float, device: torch.device) -> Tensor:
+    """A torchmetrics ``compute()`` result: a 0-d float64 tensor (float32 on MPS, which has no float64)."""
+    dtype = torch.float32 if device.type == "mps" else torch.float64
+    return torch.tensor(value, dtype=dtype, device=device)
+
+
+# name -> class, every kind, in registration order (the order error messages list them in)
+METRICS: dict[str, type[RegisteredMetric]] = {}
+
+
+def register_metric(cls: type[RegisteredMetric]) -> type[RegisteredMetric]:
     """Class decorator: make ``cls`` usable by its ``name`` (and ``aliases``) everywhere metrics are named."""
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name or name != name.strip().lower() or "," in name:
         raise ValueError(f"{cls.__name__}.name must be a non-empty lower-case name without commas, got {name!r}")
     if not getattr(cls, "outputs", None):
         raise ValueError(f"metric {name!r}: outputs must name at least one result key")
-    if getattr(cls, "takes", None) not in INPUTS:
-        raise ValueError(f"metric {name!r}: takes must be one of {', '.join(INPUTS)}, got {getattr(cls, 'takes', None)!r}")
-    if not set(cls.data_kinds) <= set(DATA_KINDS):
-        raise ValueError(f"metric {name!r}: data_kinds must be among {', '.join(DATA_KINDS)}, got {cls.data_kinds}")
+    kind = getattr(cls, "kind", None)
+    if kind not in KINDS or not issubclass(cls, KIND_BASES[kind]):
+        raise ValueError(f"metric {name!r}: must subclass one of {', '.join(b.__name__ for b in KIND_BASES.values())} "
+                         f"(kinds {', '.join(KINDS)}), got kind {kind!r}")
+    if kind == "feature":
+        if getattr(cls, "takes", None) not in INPUTS:
+            raise ValueError(f"metric {name!r}: takes must be one of {', '.join(INPUTS)}, got {getattr(cls, 'takes', None)!r}")
+        if not set(cls.data_kinds) <= set(DATA_KINDS):
+            raise ValueError(f"metric {name!r}: data_kinds must be among {', '.join(DATA_KINDS)}, got {cls.data_kinds}")
     taken = {alias: other for other, known in METRICS.items() for alias in (other, *known.aliases)}
     for alias in (name, *cls.aliases):
         if alias in taken:
             raise ValueError(f"metric name {alias!r} is already registered (metric {taken[alias]!r})")
-    for option in cls.options:
+    for option in getattr(cls, "options", {}):
         for other, known in METRICS.items():
-            if option in known.options:
+            if option in getattr(known, "options", {}):
                 raise ValueError(f"metric {name!r}: option {option!r} is already an option of metric {other!r}")
     METRICS[name] = cls
     return cls
 
 
-def known_metrics() -> dict[str, type[EvalMetric]]:
-    """Every registered metric, by name, in registration order."""
-    return dict(METRICS)
+def _kinds(kinds: str | Iterable[str] | None) -> tuple[str, ...]:
+    if kinds is None:
+        return KINDS
+    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown:
+        raise ValueError(f"unknown metric kind(s) {', '.join(map(repr, unknown))}; kinds: {', '.join(KINDS)}")
+    return kinds
 
 
-def metric_class(name: str) -> type[EvalMetric] | None:
-    """The metric registered under ``name`` or one of its aliases (any case), or ``None``."""
+def known_metrics(kinds: str | Iterable[str] | None = None) -> dict[str, type[RegisteredMetric]]:
+    """The registered metrics of ``kinds`` (default: every kind), by name, in registration order."""
+    kinds = _kinds(kinds)
+    return {name: cls for name, cls in METRICS.items() if cls.kind in kinds}
+
+
+def metric_class(name: str) -> type[RegisteredMetric] | None:
+    """The metric registered under ``name`` or one of its aliases (any case, any kind), or ``None``."""
     name = name.strip().lower()
     if name in METRICS:
         return METRICS[name]
@@ -159,8 +242,16 @@ def metric_class(name: str) -> type[EvalMetric] | None:
     return None
 
 
-def parse_metrics(metrics: str | Iterable[str]) -> list[str]:
-    """``"fid,kid"`` or ``["fid", "kid"]`` -> registered names in the order given, without repeats."""
+def parse_metrics(metrics: str | Iterable[str], kinds: str | Iterable[str] | None = "feature") -> list[str]:
+    """``"fid,kid"`` or ``["fid", "kid"]`` -> registered names in the order given, without repeats.
+
+    Only metrics of ``kinds`` are accepted (default ``"feature"``, what ``evaluate_generator`` computes;
+    ``None``: every kind); any other name raises one ``ValueError`` that lists the known ones.
+    """
+    kinds = _kinds(kinds)
+    known = ", ".join(known_metrics(kinds))
+    # "unknown metric" where feature metrics are computed; "unknown paired metric" where only those are
+    what = "metric" if "feature" in kinds or len(kinds) > 1 else f"{kinds[0]} metric"
     parts = metrics.split(",") if isinstance(metrics, str) else list(metrics)
     names: list[str] = []
     for part in parts:
@@ -168,29 +259,37 @@ def parse_metrics(metrics: str | Iterable[str]) -> list[str]:
             continue
         cls = metric_class(str(part))
         if cls is None:
-            raise ValueError(f"unknown metric {part!r}; known metrics: {', '.join(METRICS)}")
+            raise ValueError(f"unknown {what} {str(part).strip()!r}; known {what}s: {known}")
+        if cls.kind not in kinds:
+            raise ValueError(f"unknown {what} {str(part).strip()!r} ({cls.name!r} is a {cls.kind} metric); "
+                             f"known {what}s: {known}")
         if cls.name not in names:
             names.append(cls.name)
     if not names:
-        raise ValueError(f"no metric given; known metrics: {', '.join(METRICS)}")
+        raise ValueError(f"no {what} given; known {what}s: {known}")
     return names
 
 
-def _classes(metrics: str | Iterable[str]) -> list[type[EvalMetric]]:
-    return [METRICS[name] for name in parse_metrics(metrics)]
+def _classes(metrics: str | Iterable[str]) -> list[type[RegisteredMetric]]:
+    return [METRICS[name] for name in parse_metrics(metrics, kinds=None)]
+
+
+def _feature_classes(metrics: str | Iterable[str]) -> list[type[EvalMetric]]:
+    return [cls for cls in _classes(metrics) if cls.kind == "feature"]
 
 
 def feature_metrics(metrics: str | Iterable[str]) -> list[str]:
-    """The feature metrics among ``metrics`` (those compared with the real samples' features)."""
-    return [cls.name for cls in _classes(metrics) if cls.takes == "features"]
+    """The metrics among ``metrics`` that compare the samples' features with the real samples' features
+    (``takes == "features"``: fid, kid, pr, 1nn; the ones computed per class)."""
+    return [cls.name for cls in _feature_classes(metrics) if cls.takes == "features"]
 
 
 def needs_extractor(metrics: str | Iterable[str]) -> bool:
-    return any(cls.takes in ("features", "logits") for cls in _classes(metrics))
+    return any(cls.takes in ("features", "logits") for cls in _feature_classes(metrics))
 
 
 def needs_classifier(metrics: str | Iterable[str]) -> bool:
-    return any(cls.takes == "class_logits" for cls in _classes(metrics))
+    return any(cls.takes == "class_logits" for cls in _feature_classes(metrics))
 
 
 def needs_real(metrics: str | Iterable[str]) -> bool:
@@ -199,26 +298,29 @@ def needs_real(metrics: str | Iterable[str]) -> bool:
 
 
 def needs_data(metrics: str | Iterable[str]) -> bool:
-    """Whether the metrics need the real data at all (its features, or the data module's attributes)."""
-    return needs_real(metrics) or any(cls.reads_data for cls in _classes(metrics))
+    """Whether the metrics need the real data at all (its features, the data module's attributes, or the
+    pairs of a paired metric)."""
+    classes = _classes(metrics)
+    return (needs_real(metrics) or any(cls.kind != "feature" for cls in classes)
+            or any(cls.reads_data for cls in classes if cls.kind == "feature"))
 
 
 def option_defaults() -> dict[str, Any]:
-    """Every registered metric option with its default."""
-    return {option: value for cls in METRICS.values() for option, value in cls.options.items()}
+    """Every registered feature-metric option with its default."""
+    return {option: value for cls in known_metrics("feature").values() for option, value in cls.options.items()}
 
 
 def options_from_data(metrics: str | Iterable[str], real: Any) -> dict[str, Any]:
     """The options that ``metrics`` read from the real data (``reads_data`` metrics)."""
     options: dict[str, Any] = {}
-    for cls in _classes(metrics):
+    for cls in _feature_classes(metrics):
         if cls.reads_data:
             options.update(cls.options_from_data(real))
     return options
 
 
 def sample_count_notes(metrics: str | Iterable[str], num_real: int, num_generated: int, num_features: int) -> list[str]:
-    notes = (cls.sample_count_note(num_real, num_generated, num_features) for cls in _classes(metrics))
+    notes = (cls.sample_count_note(num_real, num_generated, num_features) for cls in _feature_classes(metrics))
     return [note for note in notes if note]
 
 
@@ -228,5 +330,28 @@ def metric_keys(metrics: str | Iterable[str]) -> list[str]:
 
 
 def metric_values(results: Mapping[str, Any], metrics: str | Sequence[str]) -> dict[str, Any]:
-    """Only the numbers of ``metrics`` (in their order) from an ``evaluate_generator`` result."""
+    """Only the numbers of ``metrics`` (in their order) from an ``evaluate_generator`` / ``evaluate_pairs`` result."""
     return {key: results[key] for key in metric_keys(metrics)}
+
+
+class MetricsOfKind(Mapping):
+    """A live, read-only ``{name: class}`` view of the registered metrics of one kind
+    (``paired.PAIRED_METRICS``): it follows every later ``register_metric``."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = _kinds(kind)[0]
+
+    def __getitem__(self, name: str) -> type[RegisteredMetric]:
+        cls = METRICS[name]
+        if cls.kind != self.kind:
+            raise KeyError(name)
+        return cls
+
+    def __iter__(self):
+        return iter(known_metrics(self.kind))
+
+    def __len__(self) -> int:
+        return len(known_metrics(self.kind))
+
+    def __repr__(self) -> str:
+        return f"MetricsOfKind({self.kind!r}: {', '.join(self)})"

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from gan_lightning.evaluation.cache import RealFeatures
 from gan_lightning.evaluation.distributed import sum_over_ranks
 from gan_lightning.evaluation.registry import METRICS, MetricContext, option_defaults, parse_metrics
-from gan_lightning.metrics import extract_features, extract_logits
+from gan_lightning.evaluation.extractors import extract_features, extract_logits
 
 
 class GeneratorMetrics(nn.Module):

@@ -1,39 +1,40 @@
-"""Evaluation: feature extractors, the Fréchet distance and metrics in torchmetrics' shape.
-
-Shared by the training callbacks and the ``evaluate`` command, so both compute
-the same numbers the same way.
+"""Kept for old imports only: the metrics and feature extractors now live in :mod:`gan_lightning.evaluation`
+(one package, one registry). ``from gan_lightning.metrics import X`` keeps working for every name this
+package exported; new code imports from ``gan_lightning.evaluation``. Nothing is defined here.
 """
 
-from gan_lightning.metrics.extractors import (
+from gan_lightning.evaluation import (  # noqa: F401
     INCEPTION_WEIGHTS_FILENAME,
-    DigitsClassifier,
-    InceptionExtractor,
-    MissingWeightsError,
-    ModuleExtractor,
     build_extractor,
+    ClassCoverage,
     default_cache_dir,
     default_digits_classifier_path,
+    DigitsClassifier,
     extract_features,
     extract_logits,
+    feature_statistics,
+    fit_digits_classifier,
+    fit_segmenter,
+    frechet_distance,
+    FrechetDistance,
     inception_cache_path,
+    InceptionExtractor,
     load_digits_classifier,
+    mean_iou,
+    MissingWeightsError,
+    ModeCoverage2D,
+    ModuleExtractor,
+    one_nn_accuracy,
+    OneNNAccuracy,
+    precision_recall,
+    PrecisionRecall,
     resolve_inception_weights,
+    segmentation_scores,
+    StackedModes,
+    TinySegmenter,
     to_digit_images,
     to_uint8_images,
     train_digits_classifier,
-    fit_digits_classifier,
-)
-from gan_lightning.metrics.segmentation import TinySegmenter, fit_segmenter, mean_iou, segmentation_scores
-from gan_lightning.metrics.frechet import feature_statistics, frechet_distance
-from gan_lightning.metrics.metrics import (
-    ClassCoverage,
-    FrechetDistance,
-    ModeCoverage2D,
-    OneNNAccuracy,
-    PrecisionRecall,
-    StackedModes,
-    one_nn_accuracy,
-    precision_recall,
 )
 
 __all__ = [

@@ -12,7 +12,7 @@ features into an image. Losses, with s a source batch ("a") and t a target batch
 - L_TV: total variation of G(s), weight gamma (0 for digits).
 L_G = L_GANG + alpha L_CONST + beta L_TID + gamma L_TV. Squared errors are means over elements.
 
-f here: the project's ``DigitsClassifier`` (``gan_lightning.metrics.extractors``), trained on
+f here: the project's ``DigitsClassifier`` (``gan_lightning.evaluation.extractors``), trained on
 MNIST5k, the *source* domain of the digits experiment (as the paper's f is a classifier trained
 on SVHN, its source); its 128-d penultimate activation is the feature (the paper's digit f also
 gives 128-d). ``f_path``: a classifier file written by ``train_digits_classifier``; None: the
@@ -136,7 +136,7 @@ class DTN(MapsAToB, GANModule):
             g_width, d_width: channels of g's last hidden layer and of D's first layer.
         """
         super().__init__(data_shape=data_shape, latent_dim=1, **kwargs)
-        from gan_lightning.metrics.extractors import DigitsClassifier
+        from gan_lightning.evaluation.extractors import DigitsClassifier
 
         channels, size = self.data_shape[0], self.data_shape[1]
         power_of_two_depth("DTN", size)
@@ -167,11 +167,11 @@ class DTN(MapsAToB, GANModule):
         """Load f's trained weights (``f_path`` or the cached default classifier), once."""
         if not self.pretrained_f or bool(self.f_loaded):
             return
-        from gan_lightning.metrics.extractors import load_digits_classifier
+        from gan_lightning.evaluation.extractors import load_digits_classifier
 
         if self.f_path is not None and not Path(self.f_path).expanduser().is_file():
             raise FileNotFoundError(f"DTN: f_path {self.f_path} does not exist (write one with "
-                                    "gan_lightning.metrics.train_digits_classifier, or leave f_path out)")
+                                    "gan_lightning.evaluation.train_digits_classifier, or leave f_path out)")
         trained = load_digits_classifier(self.f_path)
         self.feature_extractor.load_state_dict(trained.state_dict())
         self.feature_extractor.requires_grad_(False).eval()

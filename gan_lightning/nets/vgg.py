@@ -25,7 +25,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from gan_lightning.metrics.extractors import resolve_local_weights
+from gan_lightning.evaluation.extractors import resolve_local_weights
 
 VGG19_WEIGHTS_FILENAME = "vgg19-dcbbb84c.pth"
 VGG19_WEIGHTS_URL = "https://download.pytorch.org/models/vgg19-dcbbb84c.pth"

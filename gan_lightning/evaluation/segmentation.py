@@ -9,8 +9,10 @@ alone. Its mIoU on real held-out images is the ceiling a generator can reach.
 - :class:`TinySegmenter`: four 3x3 convs (dilations 1, 2, 4, 1; receptive field 17 px) and a 1x1
   classifier: per-pixel class logits at the input's size.
 - :func:`fit_segmenter`: trains one on (images, label maps).
-- :func:`mean_iou`: IoU per class from the confusion matrix, averaged over the classes present in the
-  prediction or the target (union > 0), as the usual protocol; also the pixel accuracy.
+- ``miou`` (:class:`MeanIoU`, registered in ``registry.py`` with kind ``"segmentation"``): IoU per class
+  from the confusion matrix, averaged over the classes present in the prediction or the target
+  (union > 0), as the usual protocol; also the pixel accuracy. :func:`mean_iou` is the same on one pair
+  of label-map tensors.
 - :func:`segmentation_scores`: a segmenter's mIoU / pixel accuracy on images against label maps.
 """
 
@@ -19,6 +21,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from gan_lightning.evaluation.registry import SegmentationMetric, register_metric
 
 
 class TinySegmenter(nn.Module):
@@ -80,12 +84,9 @@ def confusion_matrix(predicted: torch.Tensor, target: torch.Tensor, num_classes:
     return torch.bincount(index, minlength=num_classes**2).view(num_classes, num_classes)
 
 
-def mean_iou(predicted: torch.Tensor, target: torch.Tensor, num_classes: int) -> dict:
-    """``{"miou", "pixel_acc", "iou": per-class list (None where the class is in neither)}`` of two
-    integer label maps of the same shape."""
-    if predicted.shape != target.shape:
-        raise ValueError(f"mean_iou: predicted {tuple(predicted.shape)} and target {tuple(target.shape)} differ")
-    counts = confusion_matrix(predicted, target, num_classes).double()
+def iou_scores(counts: torch.Tensor) -> dict:
+    """``{"miou", "pixel_acc", "iou"}`` of a confusion matrix (rows the target class, columns the predicted one)."""
+    counts = counts.double()
     hits = counts.diag()
     union = counts.sum(0) + counts.sum(1) - hits
     present = union > 0
@@ -93,6 +94,36 @@ def mean_iou(predicted: torch.Tensor, target: torch.Tensor, num_classes: int) ->
     return {"miou": float(iou[present].mean()) if present.any() else float("nan"),
             "pixel_acc": float(hits.sum() / counts.sum().clamp(min=1)),
             "iou": [float(v) if p else None for v, p in zip(iou, present)]}
+
+
+@register_metric
+class MeanIoU(SegmentationMetric):
+    """Mean IoU and pixel accuracy of predicted label maps against the target ones, from a confusion matrix
+    summed over the batches; ``iou``: per class, ``None`` where the class is in neither."""
+
+    name = "miou"
+    aliases = ("mean_iou",)
+    outputs = ("miou", "pixel_acc", "iou")
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__(num_classes)
+        self.register_buffer("counts", torch.zeros(self.num_classes, self.num_classes, dtype=torch.long))
+
+    def update(self, predicted: torch.Tensor, target: torch.Tensor) -> None:
+        if predicted.shape != target.shape:
+            raise ValueError(f"mean_iou: predicted {tuple(predicted.shape)} and target {tuple(target.shape)} differ")
+        self.counts += confusion_matrix(predicted, target, self.num_classes).to(self.counts.device)
+
+    def compute(self) -> dict:
+        return iou_scores(self.counts)
+
+
+def mean_iou(predicted: torch.Tensor, target: torch.Tensor, num_classes: int) -> dict:
+    """``{"miou", "pixel_acc", "iou": per-class list (None where the class is in neither)}`` of two
+    integer label maps of the same shape."""
+    metric = MeanIoU(num_classes)
+    metric.update(predicted, target)
+    return metric.compute()
 
 
 @torch.no_grad()
