@@ -34,3 +34,6 @@ def known_data_modules() -> dict[str, type[GANDataModule]]:
 from gan_lightning.data.superres import SuperResolution, SuperResolutionDigits  # noqa: E402
 
 __all__ += ["SuperResolution", "SuperResolutionDigits"]
+from gan_lightning.data.captions import CaptionedDigits  # noqa: E402
+
+__all__ += ["CaptionedDigits"]

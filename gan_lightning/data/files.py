@@ -124,3 +124,11 @@ def check_image_files(
     )
     bad_paths = {path for path, _ in bad}
     return [i for i, path in enumerate(paths) if str(path) not in bad_paths]
+
+
+def cache_dir() -> Path:
+    """Where the project caches what it computes once (measurements, trained judges, real statistics):
+    ``$GAN_LIGHTNING_CACHE``, else ``~/.cache/gan_lightning``."""
+    import os
+
+    return Path(os.environ.get("GAN_LIGHTNING_CACHE") or Path.home() / ".cache" / "gan_lightning").expanduser()

@@ -277,8 +277,10 @@ class DigitsClassifier(nn.Module):
 
 
 def default_cache_dir() -> Path:
-    """``$GAN_LIGHTNING_CACHE``, else ``~/.cache/gan_lightning``."""
-    return Path(os.environ.get("GAN_LIGHTNING_CACHE") or Path.home() / ".cache" / "gan_lightning").expanduser()
+    """``$GAN_LIGHTNING_CACHE``, else ``~/.cache/gan_lightning`` (:func:`gan_lightning.data.files.cache_dir`)."""
+    from gan_lightning.data.files import cache_dir
+
+    return cache_dir()
 
 
 def default_digits_classifier_path() -> Path:

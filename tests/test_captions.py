@@ -1,0 +1,98 @@
+"""CaptionedDigits: properties measured on real digits, rendered scenes, captions that say what is drawn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gan_lightning.data import CaptionedDigits
+from gan_lightning.data.captions import (BACKGROUNDS, COLOURS, DIGIT_WORDS, UNSEEN, VOCABULARY, attribute_bins,
+                                         detokenize, measure_digits, tokenize)
+
+
+@pytest.fixture(scope="module")
+def data():
+    module = CaptionedDigits(batch_size=8)
+    module.setup("fit")
+    return module
+
+
+def bar(width: int, shear: float = 0.0) -> np.ndarray:
+    """A 28 px vertical bar ``width`` pixels wide, its top moved ``shear`` pixels per row to the right."""
+    image = np.zeros((28, 28), dtype=np.uint8)
+    for row in range(4, 24):
+        left = int(round(12 + shear * (14 - row)))
+        image[row, left:left + width] = 255
+    return image
+
+
+def test_measurements_follow_the_definitions_on_shapes_of_known_geometry():
+    shapes = torch.from_numpy(np.stack([bar(2), bar(5), bar(3, shear=0.5), bar(3, shear=-0.5)]))
+    measured = measure_digits(shapes)
+    thin, bold = measured["thickness"][:2]
+    assert thin == pytest.approx(2 * 2 * 20 / 20, rel=0.25) and bold == pytest.approx(2 * 5 * 20 / 20, rel=0.25)
+    assert abs(measured["slant"][0]) < 0.05 and abs(measured["slant"][1]) < 0.05  # upright
+    assert measured["slant"][2] > 0.3 and measured["slant"][3] < -0.3  # top to the right / left
+    assert list(measured["width"][:2]) == [2, 5]
+    labels = np.array([1, 1, 1, 1])
+    bins = attribute_bins(measured, labels)
+    assert bins[0, 0] == 0 and bins[1, 0] == 1  # the thinnest bar is "thin", the boldest "bold" (median cut)
+    assert list(bins[:, 1]) == [1, 1, 2, 0]  # upright, upright, leaning right, leaning left
+
+
+def test_items_are_fixed_scenes_whose_captions_say_what_is_drawn(data):
+    item = data.train_set[5]
+    assert item["image"].shape == (3, 64, 64) and -1.0 <= item["image"].min() and item["image"].max() <= 1.0
+    thickness, slant, width, colour, background = item["attributes"].tolist()
+    caption = detokenize(item["caption"])
+    assert DIGIT_WORDS[int(item["label"])] in caption and list(COLOURS)[colour] in caption
+    assert torch.equal(data.train_set[5]["image"], item["image"])  # the same scene every time
+    for text in data.train_set.captions(5):  # every caption names the digit and its colour
+        assert DIGIT_WORDS[int(item["label"])] in text and list(COLOURS)[colour] in text
+    # the ink is in the box, in the named colour
+    x0, y0, x1, y1 = (item["box"] * 64).round().long().tolist()
+    inside = item["image"][:, y0:y1, x0:x1].flatten(1)
+    colour_rgb = torch.tensor(list(COLOURS.values())[colour]) * 2 - 1
+    assert (inside - colour_rgb[:, None]).abs().max(0).values.min() < 0.05
+    assert item["keypoints"].shape == (5, 2) and ((item["keypoints"] >= 0) & (item["keypoints"] <= 1)).all()
+
+
+def test_the_caption_changes_with_the_epoch_the_image_does_not(data):
+    n = len(data.train_set)
+    captions = {detokenize(data.train_set[epoch * n + 7]["caption"]) for epoch in range(8)}
+    images = [data.train_set[epoch * n + 7]["image"] for epoch in range(3)]
+    assert len(captions) > 1 and all(torch.equal(images[0], image) for image in images)
+
+
+def test_unseen_combinations_are_held_out_whole(data):
+    train = data.train_set
+    for position in range(0, len(train), 37):
+        label, colour = int(train.labels[train.indices[position]]), train.scene(position).colour
+        assert (label, colour) not in UNSEEN
+    unseen = [bool(data.heldout_set[i]["unseen"]) for i in range(len(data.heldout_set))]
+    assert 0 < sum(unseen) < len(unseen)
+    assert set(data.train_set.indices).isdisjoint(data.heldout_set.indices)
+
+
+def test_tokenize_round_trips_and_refuses_unknown_words_in_one_line():
+    ids = tokenize("A bold red seven, leaning right on brick")
+    assert ids.shape == (16,) and detokenize(ids) == "a bold red seven, leaning right on brick"
+    assert len(VOCABULARY) == len(set(VOCABULARY))
+    with pytest.raises(ValueError, match="the word 'purple' is not in the captions' vocabulary; digits: zero,"):
+        tokenize("a purple seven")
+    with pytest.raises(ValueError, match="at most 3"):
+        tokenize("a red seven on brick", length=3)
+
+
+def test_bad_options_are_one_line_errors():
+    with pytest.raises(ValueError, match="data.image_size: 48 is not accepted"):
+        CaptionedDigits(image_size=48)
+    with pytest.raises(ValueError, match="data.backgrounds: 'sand' is not one of " + ", ".join(BACKGROUNDS)):
+        CaptionedDigits(backgrounds=["black", "sand"])
+
+
+def test_batches_through_the_training_loader(data):
+    batch = next(iter(data.train_dataloader()))
+    assert batch["image"].shape == (8, 3, 64, 64) and batch["caption"].shape == (8, 16)
+    assert batch["caption"].dtype == torch.long and batch["label"].shape == (8,)
