@@ -19,7 +19,8 @@
   tensors made without a device outside the project (the step counts of torch's optimizers; the
   trap sees to the project's own), tensors made on ``device="cpu"`` (the project spells the host
   so; the run's device is a ``torch.device``), and what is computed from host tensors alone. Reads
-  made while the next batch is fetched are not counted.
+  made while the next batch is fetched, and Lightning's move of the batch to the device (non-blocking
+  on CUDA), are not counted.
 
 Both open a window per training iteration from the first ``on_train_batch_start`` callback hook
 (:class:`IterationWindow` must be the first callback) and close it when the iteration is over:
@@ -49,6 +50,8 @@ READS = {
     _TENSOR.masked_select, torch.masked_select,
 }
 FETCHING = ("torch.utils.data", "lightning.pytorch.loops.fetchers")
+# Lightning's move of the batch to the device: non_blocking=True on CUDA (on a CPU it passes nothing)
+BATCH_TRANSFER = ("lightning.fabric.utilities.apply_func",)
 
 
 def _caller_module(depth: int = 2) -> str:
@@ -196,7 +199,7 @@ class HostReads(TorchFunctionMode):
         frame, first = sys._getframe(2), None
         while frame is not None:
             name = frame.f_globals.get("__name__", "")
-            if name.startswith(FETCHING):
+            if name.startswith(FETCHING) or name.startswith(BATCH_TRANSFER) and frame.f_code.co_name == "batch_to":
                 return "fetching"
             if first is None and not name.startswith("torch") and name != __name__:
                 first = f"{name}:{frame.f_code.co_name}:{frame.f_lineno}"

@@ -77,7 +77,7 @@ def test_unseen_combinations_are_held_out_whole(data):
 
 def test_tokenize_round_trips_and_refuses_unknown_words_in_one_line():
     ids = tokenize("A bold red seven, leaning right on brick")
-    assert ids.shape == (16,) and detokenize(ids) == "a bold red seven, leaning right on brick"
+    assert ids.shape == (18,) and detokenize(ids) == "a bold red seven, leaning right on brick"
     assert len(VOCABULARY) == len(set(VOCABULARY))
     with pytest.raises(ValueError, match="the word 'purple' is not in the captions' vocabulary; digits: zero,"):
         tokenize("a purple seven")
@@ -94,5 +94,20 @@ def test_bad_options_are_one_line_errors():
 
 def test_batches_through_the_training_loader(data):
     batch = next(iter(data.train_dataloader()))
-    assert batch["image"].shape == (8, 3, 64, 64) and batch["caption"].shape == (8, 16)
+    assert batch["image"].shape == (8, 3, 64, 64) and batch["caption"].shape == (8, 18)
     assert batch["caption"].dtype == torch.long and batch["label"].shape == (8,)
+
+
+def test_every_caption_the_templates_can_make_fits_the_default_length():
+    from gan_lightning.data import captions as c
+
+    phrases = {key: values for key, values in c._SYNONYMS.items()}
+    longest = max(len(tokenize(t.format(thickness=th, slant=sl, width=w, background=bg, digit="seven",
+                                        colour="magenta")).nonzero())
+                  for t in c._TEMPLATES for th in phrases["thin"] + phrases["bold"]
+                  for sl in phrases["leaning left"] + phrases["upright"] + phrases["leaning right"]
+                  for w in phrases["narrow"] + phrases["wide"]
+                  for bg in [p for ps in c._BACKGROUND_PHRASES.values() for p in ps])
+    assert longest == c.MAX_WORDS
+    with pytest.raises(ValueError, match="data.max_caption_length must be >= 18"):
+        CaptionedDigits(max_caption_length=16)

@@ -21,7 +21,7 @@ Held out: a seeded ``heldout_fraction`` of the images, and every image of 10 (di
 combinations the training split never shows (the unseen-combination split of Reed et al.: seven
 in green, ...): the held-out items say which with ``unseen``.
 
-Samples are dicts: ``image`` (3, image_size, image_size) in [-1, 1], ``caption`` (max_caption_length)
+Samples are dicts: ``image`` (3, image_size, image_size) in [-1, 1], ``caption`` (max_caption_length, 18)
 token ids (0 pads), ``label`` (the digit), ``attributes`` (thickness, slant, width, colour, background
 as bin indices), ``box`` (4), ``keypoints`` (5, 2), ``unseen`` (bool). :func:`tokenize` and
 :data:`VOCABULARY` turn text into ids and back (``gan-lightning sample --text``).
@@ -97,7 +97,10 @@ VOCABULARY: tuple[str, ...] = _vocabulary()
 _WORD_IDS = {word: i for i, word in enumerate(VOCABULARY)}
 
 
-def tokenize(text: str, length: int = 16) -> torch.Tensor:
+MAX_WORDS = 18  # the longest caption the templates make ("slanted to the left , a tall and narrow ...")
+
+
+def tokenize(text: str, length: int = MAX_WORDS) -> torch.Tensor:
     """The token ids of ``text`` (lower case, words and commas), padded with 0 to ``length``; one line
     naming the first word the vocabulary lacks, or a caption longer than ``length``."""
     words = re.findall(r"[a-z]+|,", text.lower())
@@ -281,6 +284,7 @@ class CaptionedDigits(GANDataModule):
         backgrounds: the backgrounds drawn from (black, brick, grass, gravel).
         captions_per_image: captions per image (one drawn per item and epoch).
         max_caption_length: token ids per caption (0 pads).
+        train_size: train on this many of the training images (a seeded pick; None: all of them).
     """
 
     data_kind = "captioned"
@@ -289,7 +293,7 @@ class CaptionedDigits(GANDataModule):
 
     def __init__(self, image_size: int = 64, batch_size: int = 64, num_workers: int = 0, seed: int = 0,
                  heldout_fraction: float = 0.1, backgrounds: Sequence[str] = BACKGROUNDS, captions_per_image: int = 8,
-                 max_caption_length: int = 16) -> None:
+                 max_caption_length: int = MAX_WORDS, train_size: int | None = None) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if image_size not in (32, 64):
             raise ValueError(f"data.image_size: {image_size} is not accepted; CaptionedDigits draws 64 px (or 32)")
@@ -303,7 +307,13 @@ class CaptionedDigits(GANDataModule):
             raise ValueError(f"data.captions_per_image must be >= 1, got {captions_per_image}")
         self.image_size, self.heldout_fraction = image_size, heldout_fraction
         self.backgrounds, self.captions_per_image = tuple(backgrounds), captions_per_image
+        if max_caption_length < MAX_WORDS:
+            raise ValueError(f"data.max_caption_length must be >= {MAX_WORDS} (the longest caption), "
+                             f"got {max_caption_length}")
         self.max_caption_length = max_caption_length
+        if train_size is not None and train_size < 1:
+            raise ValueError(f"data.train_size must be >= 1 or null, got {train_size}")
+        self.train_size = train_size
         self.data_shape = (3, image_size, image_size)
         remember_data_arguments(self)
 
@@ -317,6 +327,9 @@ class CaptionedDigits(GANDataModule):
             if (int(labels[index]), _Scene(self.seed, index, self.backgrounds).colour) in UNSEEN:
                 heldout.add(index)
         train = [i for i in range(len(labels)) if i not in heldout]
+        if self.train_size is not None:
+            keep = np.random.default_rng(self.seed + 1).permutation(len(train))[:self.train_size]
+            train = sorted(train[i] for i in keep)
         return train, sorted(heldout)
 
     def build_datasets(self):

@@ -1,0 +1,166 @@
+"""GAN-INT-CLS: Reed et al. 2016, "Generative Adversarial Text to Image Synthesis" (ICML).
+
+Recipe: G(z, phi(t)) draws an image for a caption t; D(x, phi(t)) judges image-text *pairs*.
+- GAN-CLS (matching-aware D): D also sees real images with a wrong caption, as fakes; D's loss is
+  real + cls_weight * wrong + (1 - cls_weight) * fake (binary cross-entropy), cls_weight 0.5;
+- GAN-INT: G also learns on captions interpolated between two of the batch, the midpoints
+  (phi(t1) + phi(t2)) / 2 of its first and second halves (no real image exists for them, so only G
+  sees them), weighted ``interp_weight`` 1 in a 1.5 x batch G loss;
+- ``variant``: ``gan`` (neither), ``gan-cls``, ``gan-int``, ``gan-int-cls`` (both, the default).
+
+Defaults from the authors' code (reedscot/icml2016): ``main_cls_int.lua`` (nz 100, nt 128 text
+features, ngf 128, ndf 64, Adam lr 2e-4 beta1 0.5, batch 64, N(0, 0.02) init, convolutions without
+biases, the G and D networks of :mod:`gan_lightning.nets.text`) and ``scripts/train_flowers.sh``
+(cls_weight 0.5, interp_weight 1, interp_type 1: midpoints). G draws fresh noise for its own 1.5 x
+batch, as the authors' ``fGx``.
+
+Differences, kept small: the text embedding phi is a word-level bidirectional GRU trained as a joint
+embedding with DAMSM's sentence loss on CaptionedDigits (:mod:`gan_lightning.pretrained`), not the
+authors' char-CNN-RNN on birds and flowers, and it embeds one caption per image (the authors average
+the embeddings of 4); the wrong image of a pair is the batch's next image (``roll``), where the
+authors draw one of another class. The encoder is frozen and saved with the model.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from gan_lightning.core import Phase, StepContext
+from gan_lightning.core.protocol import Condition
+from gan_lightning.data.captions import VOCABULARY, tokenize
+from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
+from gan_lightning.nets.text import CaptionEncoder, MatchingDiscriminator, TextToImageGenerator
+
+VARIANTS = {"gan": (False, False), "gan-cls": (True, False), "gan-int": (False, True), "gan-int-cls": (True, True)}
+
+
+@register_model
+class GANINTCLS(GANModule):
+    paper = "Reed et al. 2016, Generative Adversarial Text to Image Synthesis"
+    data_kinds = ("captioned",)
+
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (3, 64, 64),
+        latent_dim: int = 100,
+        variant: Literal["gan", "gan-cls", "gan-int", "gan-int-cls"] = "gan-int-cls",
+        cls_weight: float = 0.5,
+        interp_weight: float = 1.0,
+        g_width: int = 128,
+        d_width: int = 64,
+        text_dim: int = 128,
+        text_encoder: str | None = None,
+        **kwargs,
+    ) -> None:
+        """``text_encoder``: a caption encoder file, ``None`` for the project's cached one (trained on first
+        use), or ``random`` for a seeded untrained one (tests, smoke runs). It is loaded when a fit starts;
+        a checkpoint carries it."""
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        if variant not in VARIANTS:
+            raise ValueError(f"model.variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
+        if not 0.0 <= cls_weight < 1.0:
+            raise ValueError(f"model.cls_weight must be in [0, 1), got {cls_weight}")
+        if interp_weight < 0:
+            raise ValueError(f"model.interp_weight must be >= 0, got {interp_weight}")
+        self.variant = variant
+        self.matching, self.interpolating = VARIANTS[variant]
+        self.cls_weight = cls_weight if self.matching else 0.0
+        self.interp_weight = interp_weight if self.interpolating else 0.0
+        self.text_encoder_source = text_encoder
+        with torch.random.fork_rng(devices=[]):  # a placeholder: loaded (or trained) at fit start, or from a checkpoint
+            torch.manual_seed(0)
+            self.text_encoder = CaptionEncoder(len(VOCABULARY)).requires_grad_(False)
+        self.register_buffer("text_encoder_ready", torch.tensor(int(text_encoder == "random"), dtype=torch.uint8))
+        channels, size = self.data_shape[0], self.data_shape[1]
+        dim = self.text_encoder.dim
+        self.generator = TextToImageGenerator(latent_dim, dim, channels, size, g_width, text_dim)
+        self.discriminator = MatchingDiscriminator(channels, size, dim, d_width, text_dim)
+
+    def on_fit_start(self) -> None:
+        """The caption encoder's weights, once: from ``text_encoder`` (or the project's cache, trained on
+        first use) on a fresh fit; a resumed fit has them from its checkpoint."""
+        super().on_fit_start()
+        if not int(self.text_encoder_ready):
+            from gan_lightning.pretrained import caption_encoder
+
+            self.text_encoder.load_state_dict(caption_encoder(self.text_encoder_source).state_dict())
+            self.text_encoder_ready.fill_(1)
+
+    # ------------------------------------------------------------------ declarations
+    def conditions(self) -> tuple[Condition, ...]:
+        return (Condition("text", "caption", len(VOCABULARY)),)
+
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        """Token ids of ``texts`` (``gan-lightning sample --text``), on the host."""
+        return torch.stack([tokenize(text) for text in texts])
+
+    # ------------------------------------------------------------------ networks
+    def optimizer_groups(self):
+        return {"generator": self.generator.parameters(), "discriminator": self.discriminator.parameters()}
+
+    @torch.no_grad()
+    def embed(self, caption: torch.Tensor) -> torch.Tensor:
+        """phi(t): the frozen encoder's sentence embedding, in eval mode."""
+        self.text_encoder.eval()
+        return self.text_encoder(caption)[0]
+
+    def generate(self, z, labels=None, net=None, conditions=None):
+        return (net or self.generator)(z, self.embed(conditions["caption"]))
+
+    # ------------------------------------------------------------------ phases
+    def prepare_step(self, ctx: StepContext) -> None:
+        ctx.embedding = self.embed(ctx.caption)
+        ctx.z = self.sample_noise(ctx.batch_size)
+        with torch.no_grad():  # D's fakes; G draws its own (the authors' fGx)
+            ctx.fake = self.generator(ctx.z, ctx.embedding)
+
+    def phases(self) -> list[Phase]:
+        return self.adversarial_phases(self.discriminator_terms, self.generator_terms)
+
+    def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        real = self.run_discriminator(ctx.real, ctx.embedding)
+        fake = self.run_discriminator(ctx.fake, ctx.embedding)
+        real_loss = F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+        fake_loss = F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+        terms = {"d_real": real_loss, "d_fake": fake_loss}
+        loss = real_loss + (1.0 - self.cls_weight) * fake_loss
+        if self.matching:
+            wrong = self.run_discriminator(ctx.real.roll(1, dims=0), ctx.embedding)
+            wrong_loss = F.binary_cross_entropy_with_logits(wrong, torch.zeros_like(wrong))
+            terms["d_wrong"] = wrong_loss
+            loss = loss + self.cls_weight * wrong_loss
+        return {"d_loss": loss, **terms}
+
+    def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        embedding, weights = ctx.embedding, torch.ones_like(ctx.embedding[:, 0])
+        half = ctx.batch_size // 2
+        if self.interpolating and half > 0:
+            middle = 0.5 * (embedding[:half] + embedding[half:2 * half])
+            embedding = torch.cat([embedding, middle])
+            weights = torch.cat([weights, weights.new_full((half,), self.interp_weight)])
+        fake = self.generator(self.sample_noise(embedding.size(0)), embedding)
+        logits = self.run_discriminator(fake, embedding)
+        losses = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits), reduction="none")
+        return {"g_loss": (weights * losses).mean()}
+
+    # ------------------------------------------------------------------ held-out
+    def discriminate(self, x, labels=None):
+        raise TypeError("GANINTCLS's D judges (image, caption) pairs: call judge(images, captions)")
+
+    @torch.no_grad()
+    def judge(self, images: torch.Tensor, captions: torch.Tensor) -> torch.Tensor:
+        """D's logit that each image matches its caption."""
+        return self.run_discriminator(images, self.embed(captions))
+
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+        ctx = StepContext(batch, real_key=self.output().key)
+        z = self.sample_noise(ctx.batch_size, rng=torch.Generator().manual_seed(batch_idx))
+        fake = self.generate(z, conditions={"caption": ctx.caption})
+        scores = {f"{stage}/d_real": self.judge(ctx.real, ctx.caption).mean(),
+                  f"{stage}/d_wrong": self.judge(ctx.real.roll(1, dims=0), ctx.caption).mean(),
+                  f"{stage}/d_fake": self.judge(fake, ctx.caption).mean()}
+        self.log_dict(scores, on_epoch=True, batch_size=ctx.batch_size)

@@ -1,0 +1,84 @@
+"""Networks the project trains once itself and caches: no weights are downloaded.
+
+``caption_encoder()``: the caption encoder of the text-to-image families, trained on
+:class:`~gan_lightning.data.CaptionedDigits`' training split as a joint embedding with an image
+encoder: DAMSM's sentence-matching loss (Xu et al. 2018, taoxugit/AttnGAN ``pretrain_DAMSM.py``:
+cosine similarities of a batch's captions and images, times gamma3 = 10, softmax over the batch in
+both directions). The first call trains it (``epochs`` passes, seeded, one thread: about a minute)
+and saves it to ``<cache>/caption_encoder_v1.pt`` (``$GAN_LIGHTNING_CACHE``, else
+``~/.cache/gan_lightning``); later calls load that file. ``caption_encoder(path)`` loads a file of
+one's own, and a missing one is a one-line error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from gan_lightning.data.captions import VOCABULARY
+from gan_lightning.data.files import cache_dir
+from gan_lightning.nets.text import CaptionEncoder, ImageEncoder
+
+CAPTION_ENCODER_FILENAME = "caption_encoder_v1.pt"
+GAMMA3 = 10.0  # the authors' sentence-loss temperature (AttnGAN cfg.TRAIN.SMOOTH.GAMMA3)
+
+
+def default_caption_encoder_path() -> Path:
+    return cache_dir() / CAPTION_ENCODER_FILENAME
+
+
+def matching_loss(sentences: torch.Tensor, images: torch.Tensor, gamma: float = GAMMA3) -> torch.Tensor:
+    """DAMSM's sentence loss: cross-entropy of gamma x cosine similarity, each caption against the batch's
+    images and each image against its captions (the i-th caption matches the i-th image)."""
+    scores = gamma * F.normalize(sentences, dim=1) @ F.normalize(images, dim=1).T
+    targets = torch.arange(scores.size(0), device=scores.device)
+    return F.cross_entropy(scores, targets) + F.cross_entropy(scores.T, targets)
+
+
+def train_caption_encoder(path: str | Path, epochs: int = 3, seed: int = 0, batch_size: int = 64,
+                          train_size: int | None = None) -> CaptionEncoder:
+    """Train the caption encoder (and its image encoder) on CaptionedDigits' training split; save it to ``path``."""
+    from gan_lightning.data import CaptionedDigits
+
+    data = CaptionedDigits(image_size=64, batch_size=batch_size, seed=seed, train_size=train_size)
+    data.setup("fit")
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        text, image = CaptionEncoder(len(VOCABULARY)), ImageEncoder(3, 64, dim=128)
+        optimizer = torch.optim.Adam([*text.parameters(), *image.parameters()], lr=2e-3)
+        keys = len(data.train_set)
+        for epoch in range(epochs):
+            order = torch.randperm(keys, generator=generator)
+            for start in range(0, keys - batch_size + 1, batch_size):
+                items = [data.train_set[epoch * keys + int(i)] for i in order[start:start + batch_size]]
+                captions = torch.stack([item["caption"] for item in items])
+                pictures = torch.stack([item["image"] for item in items])
+                loss = matching_loss(text(captions)[0], image(pictures))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"vocabulary": list(VOCABULARY), "text": text.state_dict(), "image": image.state_dict()}, path)
+    return text.eval().requires_grad_(False)
+
+
+def caption_encoder(path: str | Path | None = None) -> CaptionEncoder:
+    """The frozen caption encoder: ``path``, or the cached default (trained on first use)."""
+    if path is None:
+        path = default_caption_encoder_path()
+        if not path.is_file():
+            print(f"training the caption encoder once (cached at {path}) ...", flush=True)
+            return train_caption_encoder(path)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"caption encoder weights not found: {path}")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if list(saved["vocabulary"]) != list(VOCABULARY):
+        raise ValueError(f"{path} was trained with another vocabulary; delete it to train it again")
+    encoder = CaptionEncoder(len(VOCABULARY))
+    encoder.load_state_dict(saved["text"])
+    return encoder.eval().requires_grad_(False)

@@ -1,0 +1,102 @@
+"""GAN-INT-CLS: the matching-aware D, the interpolated captions, the four variants, the frozen caption
+encoder, and the project's own caption encoder (DAMSM's sentence loss)."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import tiny_trainer
+from gan_lightning.core import StepContext
+from gan_lightning.nets.text import CaptionEncoder
+from gan_lightning.pretrained import caption_encoder, matching_loss, train_caption_encoder
+from tiny_ganintcls import build_data, build_model
+
+
+def batch(n=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {"image": torch.rand(n, 3, 32, 32, generator=g) * 2 - 1, "caption": torch.randint(2, 60, (n, 18), generator=g)}
+
+
+def context(model, data):
+    ctx = StepContext(data, due=frozenset({"D", "G"}), real_key="image")
+    model.prepare_step(ctx)
+    return ctx
+
+
+def test_the_matching_aware_loss_is_real_plus_half_wrong_plus_half_fake():
+    model = build_model()
+    ctx = context(model, batch())
+    terms = model.discriminator_terms(ctx)
+    assert torch.allclose(terms["d_loss"], terms["d_real"] + 0.5 * terms["d_wrong"] + 0.5 * terms["d_fake"])
+    # each term: binary cross-entropy of D on (image, caption) pairs; the wrong pairs are real images
+    # with the caption of another image (batch statistics in train mode give the same outputs again)
+    real = model.discriminator(ctx.real, ctx.embedding)
+    wrong = model.discriminator(ctx.real.roll(1, dims=0), ctx.embedding)
+    assert torch.allclose(terms["d_real"], F.softplus(-real).mean(), atol=1e-6)
+    assert torch.allclose(terms["d_wrong"], F.softplus(wrong).mean(), atol=1e-6)
+
+
+@pytest.mark.parametrize("variant, wrong, interpolated", [("gan", False, False), ("gan-cls", True, False),
+                                                          ("gan-int", False, True), ("gan-int-cls", True, True)])
+def test_the_four_variants(variant, wrong, interpolated, monkeypatch):
+    model = build_model(variant=variant)
+    ctx = context(model, batch())
+    terms = model.discriminator_terms(ctx)
+    assert ("d_wrong" in terms) == wrong
+    if not wrong:  # GAN / GAN-INT: real + fake
+        assert torch.allclose(terms["d_loss"], terms["d_real"] + terms["d_fake"])
+    seen = []
+    original = model.generator.forward
+    monkeypatch.setattr(model.generator, "forward", lambda z, e: seen.append(e) or original(z, e))
+    model.generator_terms(ctx)
+    assert seen[0].size(0) == (9 if interpolated else 6)
+    if interpolated:  # the midpoints of the batch's first and second halves
+        assert torch.allclose(seen[0][6:], 0.5 * (ctx.embedding[:3] + ctx.embedding[3:6]))
+
+
+def test_the_caption_encoder_is_frozen_saved_and_not_optimised(tmp_path):
+    L.seed_everything(0)
+    model = build_model()
+    before = {k: v.clone() for k, v in model.text_encoder.state_dict().items()}
+    tiny_trainer(tmp_path, 2, limit_val_batches=0).fit(model, build_data())
+    assert all(torch.equal(before[k], v) for k, v in model.text_encoder.state_dict().items())
+    groups = {id(p) for opt in ("generator", "discriminator") for group in model.named_optimizer(opt).param_groups
+              for p in group["params"]}
+    assert not any(id(p) in groups for p in model.text_encoder.parameters())
+    assert any(k.startswith("text_encoder.") for k in model.state_dict())  # the checkpoint carries it
+
+
+def test_bad_options_are_one_line_errors(tmp_path):
+    with pytest.raises(ValueError, match="model.variant must be one of gan, gan-cls, gan-int, gan-int-cls; got 'cls'"):
+        build_model(variant="cls")
+    with pytest.raises(ValueError, match=r"model.cls_weight must be in \[0, 1\), got 1.5"):
+        build_model(cls_weight=1.5)
+    with pytest.raises(FileNotFoundError, match="caption encoder weights not found: .*missing.pt"):
+        model = build_model(text_encoder=str(tmp_path / "missing.pt"))
+        tiny_trainer(tmp_path, 1, limit_val_batches=0).fit(model, build_data())
+
+
+def test_the_caption_encoder_reads_each_caption_both_ways_within_its_length():
+    torch.manual_seed(0)
+    encoder = CaptionEncoder(20)
+    sentence, words = encoder(torch.tensor([[5, 6, 7, 0, 0], [8, 9, 0, 0, 0]]))
+    backward, _ = encoder.backward_rnn(encoder.embedding(torch.tensor([[7, 6, 5]])))
+    assert torch.allclose(sentence[0, 64:], backward[0, -1], atol=1e-6)  # the reverse pass starts at the last word
+    forward, _ = encoder.forward_rnn(encoder.embedding(torch.tensor([[8, 9]])))
+    assert torch.allclose(sentence[1, :64], forward[0, -1], atol=1e-6)  # the forward pass ends at the last word
+    assert words.shape == (2, 128, 5)
+
+
+def test_the_sentence_loss_is_damsm_s_and_a_trained_encoder_loads(tmp_path):
+    sentences, images = torch.randn(4, 8), torch.randn(4, 8)
+    scores = 10.0 * F.normalize(sentences, dim=1) @ F.normalize(images, dim=1).T
+    expected = F.cross_entropy(scores, torch.arange(4)) + F.cross_entropy(scores.T, torch.arange(4))
+    assert torch.allclose(matching_loss(sentences, images), expected)
+    path = tmp_path / "encoder.pt"
+    trained = train_caption_encoder(path, epochs=1, train_size=64, batch_size=16)
+    loaded = caption_encoder(path)
+    ids = torch.randint(2, 60, (3, 16))
+    assert torch.equal(loaded(ids)[0], trained(ids)[0]) and not any(p.requires_grad for p in loaded.parameters())
