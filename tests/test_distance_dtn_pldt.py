@@ -238,3 +238,24 @@ def test_bad_options_fail_in_one_line():
         with pytest.raises(ValueError) as error:
             build(**kwargs)
         assert "\n" not in str(error.value)
+
+
+def test_the_distance_loss_gradient_is_the_same_on_every_run_with_several_threads():
+    """Picking pairs by a gather with repeated rows summed their gradients by scatter-add, in an order
+    that changed from run to run on 2 CPU threads (and on a GPU): runs and resumes differed."""
+    from gan_lightning.models.distancegan import pairwise_distances
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        x0, weights = torch.randn(16, 3, 32, 32), torch.randn(120)
+        grads = []
+        for _ in range(10):
+            x = x0.clone().requires_grad_(True)
+            (pairwise_distances(x) * weights).sum().backward()
+            grads.append(x.grad)
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(grads[0], grad) for grad in grads)
+    i, j = torch.triu_indices(16, 16, offset=1)
+    assert torch.equal(pairwise_distances(x0), (x0[i] - x0[j]).abs().flatten(1).mean(1))  # the same distances

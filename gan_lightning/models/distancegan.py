@@ -55,9 +55,16 @@ def mean_abs_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def pairwise_distances(x: torch.Tensor) -> torch.Tensor:
-    """d(x_i, x_j) for the pairs i < j of the batch, in ``torch.triu_indices`` order."""
+    """d(x_i, x_j) for the pairs i < j of the batch, in ``torch.triu_indices`` order.
+
+    Every pair's distance from one broadcast (N, N, ...) difference, then the upper triangle picked:
+    each entry is picked once, so the backward pass adds no two gradients into one place by index
+    (``x[i]`` with repeated rows did: its scatter-add is not deterministic on several CPU threads or
+    on a GPU, so runs and resumes differed)."""
+    flat = x.flatten(1)
+    every = (flat[:, None] - flat[None]).abs().mean(2)
     i, j = torch.triu_indices(x.size(0), x.size(0), offset=1, device=x.device)
-    return mean_abs_distance(x[i], x[j])
+    return every[i, j]
 
 
 def halves(x: torch.Tensor, split: Literal["top_bottom", "left_right"]) -> tuple[torch.Tensor, torch.Tensor]:
