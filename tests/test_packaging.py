@@ -16,6 +16,7 @@ def test_wheel_namespaces_the_callbacks_package(tmp_path):
     assert "gan_lightning/callbacks/__init__.py" in names
     assert "gan_lightning/callbacks/ema.py" in names
     assert "gan_lightning/defaults.yaml" in names  # the CLI's shared defaults, read by every run
+    assert "gan_lightning/claims.yaml" in names  # the models' claims, read by `gan-lightning models`
     top_level = {name.split("/")[0] for name in names}
     assert top_level == {"gan_lightning", next(n for n in top_level if n.endswith(".dist-info"))}
 
