@@ -361,11 +361,14 @@ def run_lightning(argv: Sequence[str]) -> None:
 # ---------------------------------------------------------------------------- models
 def cmd_models(argv: Sequence[str]) -> None:
     argparse.ArgumentParser(prog="gan-lightning models", description="List every model.").parse_args(argv)
-    models = known_models()
+    from gan_lightning.claims import load_claims
+
+    models, claims = known_models(), load_claims()  # claims: gan_lightning/claims.yaml
     width = max(len(name) for name in models)
     for name, cls in models.items():
+        claim = f"[claim: {claims[name].summary()}]" if name in claims else "[claim: none in claims.yaml]"
         print(f"{name:<{width}}  {cls.paper}  [data: {', '.join(cls.data_kinds)}]  [recipe: {recipe_text(cls)}]"
-              f"{experiments_text(name)}")
+              f"  {claim}{experiments_text(name)}")
 
 
 def experiments_text(name: str) -> str:
