@@ -109,10 +109,29 @@ def test_distance_weight_zero_is_the_gan_only_baseline(tmp_path):
 
 
 # ---------------------------------------------------------------------------- DTN
+class _FState(L.Callback):
+    """f's mode and gradients seen from inside training, at every batch's start and end."""
+
+    def __init__(self):
+        self.seen = []
+
+    def _record(self, pl_module):
+        f = pl_module.feature_extractor
+        self.seen.append((any(m.training for m in f.modules()), any(p.grad is not None for p in f.parameters())))
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self._record(pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self._record(pl_module)
+
+
 def test_dtn_f_is_frozen_in_eval_mode_and_in_no_optimizer(tmp_path):
     model = tiny_dtn()
     before = {k: v.clone() for k, v in model.feature_extractor.state_dict().items()}
-    tiny_trainer(tmp_path, 3).fit(model, TinyTranslationData())
+    probe = _FState()
+    tiny_trainer(tmp_path, 3, callbacks=[probe]).fit(model, TinyTranslationData())
+    assert len(probe.seen) == 6 and probe.seen == [(False, False)] * 6  # eval mode and no gradient, mid-fit
     f_params = {id(p) for p in model.feature_extractor.parameters()}
     assert all(not p.requires_grad for p in model.feature_extractor.parameters())
     for name in model._optimizer_index:

@@ -226,6 +226,22 @@ def test_unit_losses_carry_the_papers_weights_and_translate_uses_the_latent_mean
     assert torch.equal(first, model.translate(data["a"])) and torch.allclose(first, translated, atol=1e-6)
 
 
+def test_unit_lsgan_is_the_authors_formula_without_the_half():
+    """master networks.py MsImageDis: D mean((D(fake))^2) + mean((D(real) - 1)^2), G mean((D(fake) - 1)^2),
+    each times gan_w: so gan_weight 1 with gan_loss lsgan is their configs' gan_w 1 (no hidden 1/2)."""
+    from tiny_unpaired import tiny_unit
+
+    model = tiny_unit(gan_loss="lsgan", gan_weight=1.0, kl_weight=0.01, reconstruction_weight=10.0,
+                      cycle_kl_weight=0.01, cycle_weight=10.0)
+    real, fake = torch.randn(5, 1, 2, 2), torch.randn(5, 1, 2, 2)
+    assert torch.allclose(model._d_loss(real, fake), fake.pow(2).mean() + (real - 1).pow(2).mean())
+    assert torch.allclose(model._g_loss(fake), (fake - 1).pow(2).mean())
+    got = terms(model, batch(6), phases=("D", "G"))
+    expected = (got["adversarial"] + 0.01 * got["kl"] + 10.0 * got["reconstruction"] + 0.01 * got["cycle_kl"]
+                + 10.0 * got["cycle"])
+    assert torch.allclose(got["g_loss"], expected, rtol=1e-5)
+
+
 def test_unit_reparameterization_adds_unit_gaussian_noise_in_training():
     model = TINY["UNIT"][0]()
     mu = torch.zeros(4000, 1)

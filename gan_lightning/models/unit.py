@@ -18,10 +18,27 @@ Defaults: the paper's weights lambda0 = 10 (``gan_weight``), lambda1 = lambda3 =
 (``kl_weight``, ``cycle_kl_weight``), lambda2 = lambda4 = 100 (``reconstruction_weight``,
 ``cycle_weight``), as in the authors' NeurIPS code (branch ``version_02``, ``exps/unit/*.yaml``:
 gan_w 10, kl_direct_link_w 0.1, ll_direct_link_w 100, kl_cycle_link_w 0.1, ll_cycle_link_w
-100). The authors' later code (``master``, ``configs/*.yaml``) uses the same weights divided by
-10 (gan_w 1, recon_kl_w 0.01, recon_x_w 10, recon_kl_cyc_w 0.01, recon_x_cyc_w 10) with an LSGAN
-multi-scale D; ``gan_loss="lsgan"`` gives its loss. ``cycle_weight = 0`` turns off the whole
-L_CC (its reconstruction and its KL term): the benchmark's "without cycle" baseline.
+100; the loss in ``src/trainers/cocogan_trainer.py``, BCE on sigmoid outputs). The authors' later
+code (``master``: ``trainer.py`` ``UNIT_Trainer``, ``configs/unit_*.yaml``) uses the same weights
+divided by 10 (gan_w 1, recon_kl_w 0.01, recon_x_w 10, recon_kl_cyc_w 0.01, recon_x_cyc_w 10)
+with an LSGAN loss: ``gan_loss="lsgan"`` is its formula as written in ``networks.py``
+(``MsImageDis.calc_dis_loss``: mean(D(fake)^2) + mean((D(real) - 1)^2); ``calc_gen_loss``:
+mean((D(fake) - 1)^2); no 1/2), so ``gan_weight`` is their gan_w. ``cycle_weight = 0`` turns off
+the whole L_CC (its reconstruction and its KL term): the benchmark's "without cycle" baseline.
+
+Which objective the digits experiment uses, and why (issue 26): with ``version_02``'s BCE objective
+and weights, the 32 px MNIST -> inverted MNIST run collapses to one output for every input once D
+wins (label preservation 57 % at iteration 150, 13 % at 200 and 20 % at 400 in a diagnostic run,
+the per-pixel spread of the translations 0.03; 10.1 % at 1,000 in the benchmark), and so does the
+same run at the authors' width 64 with 3 private blocks (77 % at 50, 12 % at 200 and 250, spread
+0.04). With ``master``'s LSGAN objective and weights on the same networks the translations keep the
+digit (benchmark, 1,000 iterations: label preservation 74.4 % with the cycle terms; without them
+one output for every input again, 8.0 %). No line of this file differs from ``version_02``'s loss;
+``experiments/unit/digits_inverted.yaml`` takes ``master``'s objective. What still differs from
+``master``: one D scale (it has 3, with average pooling between them, 4x4 convs, LeakyReLU 0.2,
+reflection padding), the shared layers (``master`` shares none), its decoder (nearest upsampling,
+5x5 conv and LayerNorm; 4 residual blocks), Kaiming initialisation of G, batch 1 and a halving of
+the rate every 100k iterations.
 
 Networks (``version_02``'s ``COCOResGen`` / ``COCODis``): E = a 7x7 conv with LeakyReLU, two
 stride-2 3x3 convs with InstanceNorm and ReLU, ``private_blocks`` = 3 residual blocks, then
@@ -195,10 +212,14 @@ class UNIT(MapsAToB, GANModule):
             ctx.fake_b, ctx.fake_a = nets.decode(ctx.z_a, "b"), nets.decode(ctx.z_b, "a")
 
     def _d_loss(self, real_logits, fake_logits):
-        return (lsgan_d if self.gan_loss == "lsgan" else nonsaturating_d)(real_logits, fake_logits)
+        # the authors' LSGAN has no 1/2 (master networks.py, MsImageDis.calc_dis_loss / calc_gen_loss):
+        # twice the textbook halves, so that gan_weight means their gan_w
+        if self.gan_loss == "lsgan":
+            return 2 * lsgan_d(real_logits, fake_logits)
+        return nonsaturating_d(real_logits, fake_logits)
 
     def _g_loss(self, fake_logits):
-        return (lsgan_g if self.gan_loss == "lsgan" else nonsaturating_g)(fake_logits)
+        return 2 * lsgan_g(fake_logits) if self.gan_loss == "lsgan" else nonsaturating_g(fake_logits)
 
     def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         d_a = self._d_loss(self.run_discriminator(ctx.a, "a"), self.run_discriminator(ctx.fake_a.detach(), "a"))
