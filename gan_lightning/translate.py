@@ -84,7 +84,7 @@ def read_images(files: Sequence[Path], channels: int, size: tuple[int, int]):
     import torch
     from PIL import Image
 
-    from gan_lightning.data.files import image_problem
+    from gan_lightning.data.files import image_problem, open_image
     from gan_lightning.data.translation import to_tensor
 
     images = []
@@ -92,8 +92,7 @@ def read_images(files: Sequence[Path], channels: int, size: tuple[int, int]):
         problem = image_problem(path)
         if problem is not None:
             raise UsageError(f"--input: {path} cannot be read as an image ({problem})")
-        with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB").resize((size[1], size[0]), Image.BICUBIC)
+        image = open_image(path, channels).resize((size[1], size[0]), Image.BICUBIC)
         images.append(to_tensor(image))
     return torch.stack(images)
 

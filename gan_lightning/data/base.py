@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from gan_lightning.core import compat
+from gan_lightning.errors import UsageError
 
 
 class EpochSeededSampler(compat.ShardingSampler):
@@ -131,6 +132,13 @@ class GANDataModule(L.LightningDataModule):
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         self.train_sampler = self.train_sampler_class(len(self.train_set), self.seed, num_replicas=replicas, rank=rank)
+        if len(self.train_sampler) < self.batch_size:  # drop_last: not one batch, training would never advance
+            per = f" per process ({replicas} processes)" if replicas > 1 else ""
+            raise UsageError(
+                f"{type(self).__name__}: the training split has {len(self.train_sampler)} samples{per}, fewer than one "
+                f"batch (--data.init_args.batch_size {self.batch_size}); give a batch size of at most "
+                f"{max(len(self.train_sampler), 1)}, or more data"
+            )
         return ResumableDataLoader(
             self.train_set,
             batch_size=self.batch_size,

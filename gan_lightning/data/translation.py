@@ -34,7 +34,7 @@ import torch
 from torch.utils.data import Dataset
 
 from gan_lightning.data.base import EpochKeyedSampler, GANDataModule
-from gan_lightning.data.files import DataFolderError, check_image_files
+from gan_lightning.data.files import DataFolderError, check_image_files, open_image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 #: StarGAN's default selection (yunjey/stargan main.py ``--selected_attrs``).
@@ -70,18 +70,15 @@ def remember_data_arguments(module: GANDataModule) -> None:
 
 
 class _Loader:
-    """Opens an image as ``channels`` (1: grey, 3: RGB) PIL image."""
+    """Opens an image as ``channels`` (1: grey, 3: RGB) PIL image, from any mode (:func:`open_image`)."""
 
     def __init__(self, channels: int) -> None:
         if channels not in (1, 3):
             raise ValueError(f"data.channels must be 1 or 3, got {channels}")
-        self.mode = "L" if channels == 1 else "RGB"
+        self.channels = channels
 
     def __call__(self, path: str | Path):
-        from PIL import Image
-
-        with Image.open(path) as image:
-            return image.convert(self.mode)
+        return open_image(path, self.channels)
 
 
 def to_tensor(image) -> torch.Tensor:
