@@ -34,7 +34,7 @@ from gan_lightning.checkpoints import CheckpointError, load_model, prepare_run, 
 from gan_lightning.data import GANDataModule, known_data_modules
 from gan_lightning.errors import UsageError
 from gan_lightning.models import GANModule, known_models
-from gan_lightning.tracking import prepare_wandb_environment
+from gan_lightning.tracking import prepare_wandb_environment, start_wandb_runs
 
 LIGHTNING_VERBS = ("fit", "validate", "test", "predict")
 OUR_VERBS = ("models", "sample", "evaluate", "translate")
@@ -310,6 +310,8 @@ class GANCLI(LightningCLI):
             if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
                 callback.dirpath = os.path.join(trainer.default_root_dir, "checkpoints")
         prepare_run(trainer, self.subcommand, self._get(self.config, "ckpt_path"))  # gan_lightning/checkpoints.py
+        # W&B starts now, after the checks that can stop the run: offline, in one line, when it cannot go online.
+        start_wandb_runs(trainer.loggers)  # gan_lightning/tracking.py
         return trainer
 
 
