@@ -32,7 +32,7 @@ from lightning.pytorch.cli import LightningCLI
 
 from gan_lightning.checkpoints import CheckpointError, load_model, prepare_run, read_checkpoint
 from gan_lightning.data import GANDataModule, known_data_modules
-from gan_lightning.errors import UsageError
+from gan_lightning.errors import INTERRUPTED_STATUS, USAGE_STATUS, UsageError
 from gan_lightning.models import GANModule, known_models
 from gan_lightning.tracking import prepare_wandb_environment, start_wandb_runs
 
@@ -354,10 +354,16 @@ def build_cli(argv: Sequence[str], run: bool = True, instantiate: bool = True) -
     )
 
 
-def run_lightning(argv: Sequence[str]) -> None:
+def run_lightning(argv: Sequence[str]) -> int:
+    """Run a LightningCLI verb; returns the exit status: 0, or 130 when Ctrl-C stopped training
+    (the checkpoint written, ``PreemptionCheckpoint.exit_status``)."""
+    from gan_lightning.callbacks import PreemptionCheckpoint
+
     check_lightning_args(argv)
     quiet_known_warnings()
-    build_cli(argv)
+    cli = build_cli(argv)
+    stops = [c.exit_status for c in getattr(cli.trainer, "callbacks", []) if isinstance(c, PreemptionCheckpoint)]
+    return max(stops, default=0)
 
 
 # ---------------------------------------------------------------------------- models
@@ -469,15 +475,20 @@ def main(argv: Sequence[str] | None = None) -> None:
 
             cmd_evaluate(rest)
         elif verb in LIGHTNING_VERBS:
-            run_lightning(argv)
+            status = run_lightning(argv)
+            if status:
+                raise SystemExit(status)
         else:
             raise UsageError(f"unknown verb {verb!r}; verbs: {', '.join(LIGHTNING_VERBS + OUR_VERBS)}")
     except (UsageError, CheckpointError) as error:
         print(f"gan-lightning: error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(USAGE_STATUS) from None
+    except KeyboardInterrupt:  # Ctrl-C outside training (which saves and stops by itself): nothing to save yet
+        print(f"gan-lightning: interrupted (Ctrl-C) during `{verb}`", file=sys.stderr)
+        raise SystemExit(INTERRUPTED_STATUS) from None
     except argparse.ArgumentError as error:  # e.g. LightningCLI parsing a checkpoint's hyperparameters
         print(f"gan-lightning: error: {parse_error_line(str(error))}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(USAGE_STATUS) from None
     except Exception as error:
         from gan_lightning.callbacks import DivergenceError
 

@@ -6,6 +6,7 @@ global RNG, so a resumed run sees exactly the batches the uninterrupted run saw,
 
 from __future__ import annotations
 
+import signal
 from typing import Iterator, Sequence
 
 import lightning as L
@@ -66,6 +67,13 @@ class EpochKeyedSampler(EpochSeededSampler):
     def __iter__(self) -> Iterator[int]:
         offset = self.epoch * self.num_items
         return iter([offset + index for index in super().__iter__()])
+
+
+def ignore_interrupts(worker_id: int) -> None:
+    """``worker_init_fn`` of every loader: a DataLoader worker ignores Ctrl-C. A terminal sends SIGINT
+    to the whole process group; the main process finishes the iteration and checkpoints
+    (``PreemptionCheckpoint``), which needs its workers alive until it shuts them down itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class ResumableDataLoader(DataLoader):
@@ -147,6 +155,7 @@ class GANDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             consumed_batches=self._consumed_batches,
+            worker_init_fn=ignore_interrupts,
             # Its own generator: creating an iterator would otherwise draw a worker seed
             # from the global RNG, shifting the noise stream of a mid-epoch resume.
             generator=torch.Generator().manual_seed(self.seed),
@@ -159,6 +168,7 @@ class GANDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            worker_init_fn=ignore_interrupts,
             generator=torch.Generator().manual_seed(self.seed),
         )
 
