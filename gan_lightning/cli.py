@@ -34,6 +34,7 @@ from gan_lightning.checkpoints import CheckpointError, load_model, prepare_run, 
 from gan_lightning.data import GANDataModule, known_data_modules
 from gan_lightning.errors import INTERRUPTED_STATUS, USAGE_STATUS, UsageError
 from gan_lightning.models import GANModule, known_models
+from gan_lightning.resume import check_resume
 from gan_lightning.tracking import prepare_wandb_environment, start_wandb_runs
 
 LIGHTNING_VERBS = ("fit", "validate", "test", "predict")
@@ -232,6 +233,11 @@ class GANCLI(LightningCLI):
         except argparse.ArgumentError as error:  # parsers are built with exit_on_error=False
             raise UsageError(parse_error_line(str(error))) from None
 
+    def _parse_ckpt_path(self) -> None:
+        """Nothing: LightningCLI would load the checkpoint's model hyperparameters over the command's,
+        silently. Here the command's settings stay; ``gan_lightning/resume.py`` compares them with the
+        checkpoint's once the trainer is built (GANCLI.instantiate_trainer)."""
+
     def _section(self) -> Namespace:
         return self.config.get(self.subcommand, self.config) if self.subcommand else self.config
 
@@ -309,10 +315,27 @@ class GANCLI(LightningCLI):
         for callback in trainer.checkpoint_callbacks:
             if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
                 callback.dirpath = os.path.join(trainer.default_root_dir, "checkpoints")
-        prepare_run(trainer, self.subcommand, self._get(self.config, "ckpt_path"))  # gan_lightning/checkpoints.py
+        ckpt_path = self._get(self.config, "ckpt_path")
+        prepare_run(trainer, self.subcommand, ckpt_path)  # gan_lightning/checkpoints.py
+        if isinstance(self.model, GANModule):
+            self.model.run_callbacks = [plain_callback(c) for c in self._section().get("trainer.callbacks") or []]
+            check_resume(self.model, self.datamodule, trainer, self.subcommand, ckpt_path)  # gan_lightning/resume.py
         # W&B starts now, after the checks that can stop the run: offline, in one line, when it cannot go online.
         start_wandb_runs(trainer.loggers)  # gan_lightning/tracking.py
         return trainer
+
+
+def plain_callback(callback) -> dict:
+    """A configured callback (``class_path`` + ``init_args``) as plain values, for the checkpoint."""
+    from gan_lightning.resume import plain
+
+    if not isinstance(callback, Namespace):
+        return {"class_path": f"{type(callback).__module__}.{type(callback).__qualname__}", "init_args": {}}
+    init_args = callback.get("init_args")
+    values = init_args.as_dict() if isinstance(init_args, Namespace) else dict(init_args or {})
+    basic = (str, int, float, bool, type(None), list, tuple, dict)
+    return {"class_path": str(callback.get("class_path")),
+            "init_args": {k: plain(v) if isinstance(v, basic) else str(v) for k, v in values.items()}}
 
 
 class _DropLitLoggerTip(logging.Filter):

@@ -66,6 +66,7 @@ def stop_with_a_signal(root, signum, extra=(), process_group=False):
 def assert_resumes_bitwise(root, straight, extra=()):
     resumed = cli(*RUN, *extra, "--trainer.default_root_dir", root, "--ckpt_path", "last")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "changed settings" not in resumed.stderr and "no longer exact" not in resumed.stderr  # the same command
     a, b = straight, load(root / "checkpoints" / "last.ckpt")
     assert a["global_step"] == b["global_step"] == 40
     assert any(k.startswith("generator_ema.") for k in a["state_dict"])

@@ -94,6 +94,23 @@ class ResumableDataLoader(DataLoader):
         self.sampler.resume(state["epoch"], state["consumed_batches"] * self.batch_size)
 
 
+def remember_data_arguments(module: L.LightningDataModule) -> None:
+    """Save the data module's ``__init__`` arguments in its checkpoints (``datamodule_hyper_parameters``),
+    with its class path: ``gan-lightning sample`` rebuilds the held-out inputs of an image-to-image run
+    from them, and a resume compares them with the command's (``gan_lightning/resume.py``). Not sent
+    to the loggers (``logger=False``): the model's hyperparameters are logged alone. Every
+    ``GANDataModule`` calls it; a second call changes nothing."""
+    from gan_lightning.models.base import _outermost_init_frame
+
+    if "_class_path" in module.hparams:
+        return
+    frame = _outermost_init_frame(module)
+    module.save_hyperparameters(frame=frame, logger=False)
+    del frame
+    cls = type(module)
+    module.hparams.setdefault("_class_path", f"{cls.__module__}.{cls.__qualname__}")
+
+
 class GANDataModule(L.LightningDataModule):
     """Base data module: one training set, an optional held-out split for validate/test.
 
@@ -111,6 +128,7 @@ class GANDataModule(L.LightningDataModule):
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0) -> None:
         super().__init__()
+        remember_data_arguments(self)
         if batch_size < 1:
             raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
@@ -135,18 +153,23 @@ class GANDataModule(L.LightningDataModule):
             return 0
         return trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
+    def check_one_batch(self, samples: int, replicas: int = 1) -> None:
+        """Raise :class:`UsageError` (one line) when ``samples`` (this process's share of the training
+        split) make no whole batch: the last incomplete batch is dropped, so training would never advance."""
+        if samples < self.batch_size:
+            per = f" per process ({replicas} processes)" if replicas > 1 else ""
+            raise UsageError(
+                f"{type(self).__name__}: the training split has {samples} samples{per}, fewer than one batch "
+                f"(--data.init_args.batch_size {self.batch_size}); give a batch size of at most {max(samples, 1)}, "
+                f"or more data"
+            )
+
     def train_dataloader(self) -> DataLoader:
         self.setup()
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         self.train_sampler = self.train_sampler_class(len(self.train_set), self.seed, num_replicas=replicas, rank=rank)
-        if len(self.train_sampler) < self.batch_size:  # drop_last: not one batch, training would never advance
-            per = f" per process ({replicas} processes)" if replicas > 1 else ""
-            raise UsageError(
-                f"{type(self).__name__}: the training split has {len(self.train_sampler)} samples{per}, fewer than one "
-                f"batch (--data.init_args.batch_size {self.batch_size}); give a batch size of at most "
-                f"{max(len(self.train_sampler), 1)}, or more data"
-            )
+        self.check_one_batch(len(self.train_sampler), replicas)
         return ResumableDataLoader(
             self.train_set,
             batch_size=self.batch_size,

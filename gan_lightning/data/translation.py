@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from gan_lightning.data.base import EpochKeyedSampler, GANDataModule
+from gan_lightning.data.base import EpochKeyedSampler, GANDataModule, remember_data_arguments  # noqa: F401
 from gan_lightning.data.files import DataFolderError, check_image_files, open_image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -54,19 +54,6 @@ def split_key(key: int, length: int) -> tuple[int, int]:
 def image_files(folder: Path) -> list[Path]:
     """The image files of ``folder`` (not recursive), sorted by name."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-
-
-def remember_data_arguments(module: GANDataModule) -> None:
-    """Save the data module's ``__init__`` arguments in its checkpoints (``datamodule_hyper_parameters``),
-    with its class path, so ``gan-lightning sample`` can rebuild the held-out inputs of a run.
-    Not sent to the loggers (``logger=False``): the model's hyperparameters are logged alone."""
-    from gan_lightning.models.base import _outermost_init_frame
-
-    frame = _outermost_init_frame(module)
-    module.save_hyperparameters(frame=frame, logger=False)
-    del frame
-    cls = type(module)
-    module.hparams.setdefault("_class_path", f"{cls.__module__}.{cls.__qualname__}")
 
 
 class _Loader:

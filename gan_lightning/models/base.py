@@ -99,6 +99,9 @@ class GANModule(L.LightningModule):
     recipe: ClassVar[dict[str, Any]] = {}
     # "noise": sample(num); "conditional": sample(num, labels=...); "translation": translate(images)
     sampling: ClassVar[Literal["noise", "conditional", "translation"]] = "noise"
+    #: The callbacks of a ``gan-lightning`` run as configured (``class_path`` and ``init_args`` each), set
+    #: by the CLI and saved in the checkpoint, so that a resume can name the callbacks it changes.
+    run_callbacks: list[dict[str, Any]] | None = None
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -521,6 +524,8 @@ class GANModule(L.LightningModule):
             "training_state": self.training_state.state_dict(),
             "max_steps": self.trainer.max_steps if self._trainer is not None else None,  # lr_decay_iters' plan
         }
+        if self.run_callbacks is not None:  # the callbacks of a CLI run, for a resume to compare (gan_lightning/resume.py)
+            extra["callbacks"] = self.run_callbacks
         if self._trainer is not None and self.trainer.world_size > 1:
             per_rank = compat.gather_rng_states(rng)
             if per_rank is not None:
@@ -540,6 +545,13 @@ class GANModule(L.LightningModule):
 
             # a run extended to a new max_steps continues on the new plan from its first iteration
             replan_linear_decay(checkpoint, self.trainer.max_steps, self.lr_decay_iters)
+        if self._trainer is not None and self.trainer.training:
+            from gan_lightning.core.optim import apply_optimizer_settings
+
+            # optimisation settings changed on resume (--model.lr_g, betas, ...) are applied, not overwritten
+            # by the restored optimizers (the CLI names them: gan_lightning/resume.py)
+            settings = {name: self.optimizer_settings(name) for name in self.optimizer_groups()}
+            apply_optimizer_settings(checkpoint, settings, self.trainer.max_steps, self.lr_decay_iters)
         if "rng" in extra and self._trainer is not None and self.trainer.training:
             # a resumed run draws the noise the uninterrupted one drew: on the same number of
             # processes each rank continues its own stream; otherwise every rank starts from
