@@ -12,3 +12,9 @@ INTERRUPTED_STATUS = 128 + int(signal.SIGINT)
 
 class UsageError(Exception):
     """Bad command-line input; reported as one line, exit status 2."""
+
+
+class SettingError(UsageError, ValueError):
+    """A setting that can only be checked once a run starts (an optimizer table naming a network the model
+    does not have, lr_decay_iters without max_steps): one line and exit status 2 on the command line, a
+    ValueError for Python callers."""

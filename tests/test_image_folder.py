@@ -179,3 +179,16 @@ def test_fewer_training_images_than_one_batch_after_the_heldout_split_stop_in_on
         data.train_dataloader()
     assert str(error.value) == ("ImageFolder: the training split has 6 samples, fewer than one batch "
                                 "(--data.init_args.batch_size 7); give a batch size of at most 6, or more data")
+
+
+def test_a_conditional_model_on_a_flat_folder_stops_in_one_line(tmp_path, capsys):
+    from gan_lightning.cli import main
+
+    every_mode(tmp_path / "photos")
+    with pytest.raises(SystemExit) as exit:
+        main(["fit", "--model", "CGAN", *FIT[3:], "--data.init_args.data_root", str(tmp_path / "photos"),
+              "--data.init_args.num_workers", "0", "--trainer.default_root_dir", str(tmp_path / "run")])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "gan-lightning: error: CGAN trains on labelled data: batches of (image, label); this data module gives none "
+        "(ImageFolder gives labels with one sub-folder per class)")

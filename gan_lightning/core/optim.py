@@ -31,8 +31,11 @@ class OptimizerSettings:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
         if self.implementation not in IMPLEMENTATIONS:
             raise ValueError(f"implementation must be one of {', '.join(IMPLEMENTATIONS)}; got {self.implementation!r}")
-        if not self.lr >= 0:
+        if not 0 <= self.lr < float("inf"):
             raise ValueError(f"lr must be >= 0, got {self.lr}")
+        for key in ("momentum", "weight_decay"):
+            if not 0 <= getattr(self, key) < float("inf"):
+                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
         object.__setattr__(self, "betas", (float(self.betas[0]), float(self.betas[1])))

@@ -131,6 +131,11 @@ class GANDataModule(L.LightningDataModule):
         remember_data_arguments(self)
         if batch_size < 1:
             raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
+        if num_workers < 0:
+            raise ValueError(f"data.num_workers must be >= 0 (0: load in the main process), got {num_workers}")
+        fraction = self.hparams.get("heldout_fraction")  # any data module's held-out split, checked when it is built
+        if fraction is not None and not 0.0 <= fraction < 1.0:
+            raise ValueError(f"data.heldout_fraction must be in [0, 1), got {fraction}")
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed

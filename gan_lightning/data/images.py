@@ -16,12 +16,18 @@ from torchvision import datasets, transforms
 from gan_lightning.data.base import GANDataModule, class_balanced_subset, split_heldout
 from gan_lightning.data.files import DataFolderError, check_image_files, image_folder_layout, open_image
 from gan_lightning.data.resident import DeviceResidentData
+from gan_lightning.errors import UsageError
 
 OFFLINE_HINT = (
     "This machine looks offline. Use the bundled offline data set "
     "(`--data MNIST5k`) or point `--data.data_root` at a local copy of the data "
     "and keep `--data.download false`."
 )
+
+
+class DataUnavailableError(UsageError, RuntimeError):
+    """A torchvision data set that is neither on disk nor downloadable: one line and exit status 2 on the
+    command line, a RuntimeError for Python callers."""
 
 
 def image_transform(image_size: int, channels: int) -> transforms.Compose:
@@ -135,12 +141,12 @@ class _TorchvisionImages(GANDataModule):
         except RuntimeError as error:  # torchvision: "Dataset not found or corrupted"
             where = Path(self.data_root).resolve()
             how = "the download failed" if self.download else "it is not there and download=false"
-            raise RuntimeError(
+            raise DataUnavailableError(
                 f"{type(self).__name__}: could not load the data from {where} ({how}: {error}). "
                 + OFFLINE_HINT
             ) from error
         except OSError as error:  # URLError and socket errors when offline
-            raise RuntimeError(
+            raise DataUnavailableError(
                 f"{type(self).__name__}: downloading into {Path(self.data_root).resolve()} failed ({error}). "
                 + OFFLINE_HINT
             ) from error

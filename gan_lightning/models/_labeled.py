@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from gan_lightning.core import StepContext
+from gan_lightning.errors import SettingError
 
 
 def stratified_pick(labels, num_labeled: int, num_classes: int, seed: int = 0) -> torch.Tensor:
@@ -47,7 +48,8 @@ def dataset_labels(dataset: Dataset) -> torch.Tensor:
     try:
         return source_labels(dataset)
     except ValueError:
-        raise ValueError("a semi-supervised model needs a labelled training set of (image, label) pairs") from None
+        raise SettingError("a semi-supervised model needs a labelled training set of (image, label) pairs; this data "
+                           "module gives none (ImageFolder gives labels with one sub-folder per class)") from None
 
 
 def dataset_images(dataset: Dataset, index) -> torch.Tensor:

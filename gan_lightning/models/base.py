@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import re
 from typing import Any, Callable, ClassVar, Iterable, Literal, Mapping, Sequence
 
 import lightning as L
@@ -40,6 +41,7 @@ from gan_lightning.core import compat, fast
 from gan_lightning.core.optim import OptimizerSettings, build_optimizer, linear_decay
 from gan_lightning.core.phases import Phase, StepContext
 from gan_lightning.core.state import TrainingState
+from gan_lightning.errors import SettingError
 from gan_lightning.nets.layers import eval_mode
 
 compat.drop_nvml_check_without_gpu()  # after `import lightning`, which sets the variable
@@ -142,6 +144,16 @@ class GANModule(L.LightningModule):
                     for key, value in given.items()}
         if int(settings["critic_steps"]) < 1:
             raise ValueError(f"model.critic_steps must be >= 1, got {settings['critic_steps']}")
+        if latent_dim < 1:
+            raise ValueError(f"model.latent_dim must be >= 1, got {latent_dim}")
+        if num_fixed_samples < 1:
+            raise ValueError(f"model.num_fixed_samples must be >= 1, got {num_fixed_samples}")
+        if lr_decay_iters < 0:
+            raise ValueError(f"model.lr_decay_iters must be >= 0 (0: constant learning rates), got {lr_decay_iters}")
+        if grad_clip_norm is not None and not grad_clip_norm > 0:
+            raise ValueError(f"model.grad_clip_norm must be > 0 (or null: no clipping), got {grad_clip_norm}")
+        if not data_shape or any(int(d) < 1 for d in data_shape):
+            raise ValueError(f"model.data_shape must be positive sizes, got {tuple(data_shape)}")
         self.automatic_optimization = False
         self.data_shape = tuple(int(d) for d in data_shape)
         self.latent_dim = latent_dim
@@ -152,7 +164,13 @@ class GANModule(L.LightningModule):
         self.weight_decay = float(settings["weight_decay"])
         self.optimizer_overrides = {str(k): dict(v) for k, v in (optimizers or {}).items()}
         self.optimizer_implementation = optimizer_implementation
-        self.base_settings("generator")  # bad values fail here, when the model is built
+        for group, lr_key in (("generator", "lr_g"), ("discriminator", "lr_d")):  # bad values fail when the model is built
+            try:
+                self.base_settings(group)
+            except ValueError as error:
+                message = re.sub(r"^(lr|betas|optimizer|implementation|momentum|weight_decay) must",
+                                 lambda m: f"model.{lr_key if m[1] == 'lr' else m[1]} must", str(error))
+                raise ValueError(message) from None
         self.grad_clip_norm = grad_clip_norm
         self.lr_decay_iters = lr_decay_iters
         self.generator_ema: nn.Module | None = None
@@ -329,8 +347,8 @@ class GANModule(L.LightningModule):
         groups = {name: list(params) for name, params in self.optimizer_groups().items()}
         unknown = sorted(set(self.optimizer_overrides) - set(groups))
         if unknown:
-            raise ValueError(f"model.optimizers: unknown network {unknown[0]!r}; {type(self).__name__} has "
-                             f"{', '.join(groups)}")
+            raise SettingError(f"model.optimizers: unknown network {unknown[0]!r}; {type(self).__name__} has "
+                               f"{', '.join(groups)}")
         for phase in self.phase_list:
             if phase.optimizer not in groups:
                 raise ValueError(f"phase {phase.name!r} steps optimizer {phase.optimizer!r}, which is not one of "
@@ -342,7 +360,7 @@ class GANModule(L.LightningModule):
             return optimizers
         total = self.trainer.max_steps if self._trainer is not None else -1
         if total is None or total < 0:
-            raise ValueError("model.lr_decay_iters needs --trainer.max_steps to know where training ends")
+            raise SettingError("model.lr_decay_iters needs --trainer.max_steps to know where training ends")
         factor = linear_decay(total, self.lr_decay_iters)
         schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in optimizers]
         return optimizers, schedulers

@@ -22,6 +22,7 @@ from typing import Literal, Sequence
 
 import torch
 
+from gan_lightning.errors import SettingError
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
 from gan_lightning.nets import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator, network_kind
@@ -42,7 +43,8 @@ class _LabelConditioned(GANModule):
 
     def batch_labels(self, labels: torch.Tensor | None) -> torch.Tensor:
         if labels is None:
-            raise ValueError(f"{type(self).__name__} trains on labelled data: batches of (image, label)")
+            raise SettingError(f"{type(self).__name__} trains on labelled data: batches of (image, label); this data "
+                               f"module gives none (ImageFolder gives labels with one sub-folder per class)")
         return labels
 
     def generate(self, z, labels=None, net=None):
