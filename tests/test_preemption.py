@@ -1,4 +1,4 @@
-"""Preemption and Ctrl-C (README, Preemption): on SIGTERM, SLURM's warning signal or SIGINT, a run finishes
+"""Preemption and Ctrl-C (README, Preemption and Ctrl-C): on SIGTERM, SLURM's warning signal or SIGINT, a run finishes
 the iteration under way, writes last.ckpt at it and exits with status 0 (130 after Ctrl-C); --ckpt_path last
 goes on, bitwise equal on one process to the run that was never stopped."""
 
