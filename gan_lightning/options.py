@@ -86,18 +86,24 @@ def device(option: str, name: str):
     return chosen
 
 
-def _writable_folder(option: str, folder: Path, what: str) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"{option}: cannot create the folder {folder} ({error.strerror or error}); give {what}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"{option}: the folder {folder} cannot be written; give {what}")
+def _writable_folder(option: str, folder: Path, what: str, create: bool) -> None:
+    """``folder`` exists (or ``create``: is created) and can be written; without ``create``, only that it
+    can be created: its nearest existing ancestor is a writable folder."""
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(f"{option}: cannot create the folder {folder} ({error.strerror or error}); give {what}") from None
+    existing = next(f for f in (folder, *folder.absolute().parents) if f.exists())
+    if not existing.is_dir():
+        raise UsageError(f"{option}: cannot create the folder {folder} ({existing} is a file); give {what}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option}: the folder {existing} cannot be written; give {what}")
 
 
 def output_picture(option: str, path: str) -> Path:
     """The picture file to write: a name with a picture extension in a folder that exists or can be
-    created, and is writable; the folder is created."""
+    created, and is writable (the writer creates it)."""
     what = f"a file name ending in {', '.join(PICTURE_EXTENSIONS)} in a writable folder"
     if not str(path).strip():
         raise UsageError(f"{option} is empty; give {what}")
@@ -106,21 +112,21 @@ def output_picture(option: str, path: str) -> Path:
         raise UsageError(f"{option}: {path} is a folder; give {what}")
     if target.suffix.lower() not in PICTURE_EXTENSIONS:
         raise UsageError(f"{option}: {path!r} is not accepted; give {what}")
-    _writable_folder(option, target.parent, what)
+    _writable_folder(option, target.parent, what, create=False)
     if target.exists() and not os.access(target, os.W_OK):
         raise UsageError(f"{option}: {path} exists and cannot be written; give {what}")
     return target
 
 
-def output_folder(option: str, path: str) -> Path:
-    """A folder to write into, created when missing."""
+def output_folder(option: str, path: str, create: bool = True) -> Path:
+    """A folder to write into, created when missing (``create=False``: only checked that it can be)."""
     what = "a folder that can be created and written"
     if not str(path).strip():
         raise UsageError(f"{option} is empty; give {what}")
     target = Path(path)
     if target.exists() and not target.is_dir():
         raise UsageError(f"{option}: {path} is a file; give {what}")
-    _writable_folder(option, target, what)
+    _writable_folder(option, target, what, create)
     return target
 
 

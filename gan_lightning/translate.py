@@ -146,7 +146,7 @@ def cmd_translate(argv: Sequence[str]) -> None:
     if not args.input.strip():
         raise UsageError("--input is empty; give an image file or a folder of images")
     files = input_files(Path(args.input))
-    out = options.output_folder("--out", args.out)
+    out = options.output_folder("--out", args.out, create=False)  # created once there is something to write
     device = options.device("--device", args.device)
 
     model = load_model(args.ckpt_path, map_location=device)
@@ -167,6 +167,7 @@ def cmd_translate(argv: Sequence[str]) -> None:
         except (OSError, ValueError) as error:
             raise UsageError(f"--input: {error}") from error
     outputs = translate_images(model, inputs, args.direction, attributes, args.batch_size)
+    options.output_folder("--out", args.out)
     stems = [path.stem for path in files]
     if len(set(stems)) < len(stems):
         raise UsageError(f"--input: two files share a stem ({next(s for s in stems if stems.count(s) > 1)!r}); "

@@ -250,7 +250,9 @@ VERBS = {
 
 
 @pytest.mark.parametrize("verb", list(VERBS))
-def test_every_option_of_our_verbs_given_a_bad_value_is_accepted_or_refused_in_one_line(verb, files, capsys):
+def test_every_option_of_our_verbs_given_a_bad_value_is_accepted_or_refused_in_one_line(verb, files, capsys, tmp_path,
+                                                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative paths the values name (an --out folder) land here
     make_parser, base = VERBS[verb]
     status, lines = outcome(capsys, [verb, *base(files)])
     assert status == 0, lines[-5:]  # the base command works: each case changes one option
@@ -292,6 +294,13 @@ def test_sample_into_a_folder_that_does_not_exist_creates_it(files, capsys):
     out = files["root"] / "new" / "deeper" / "grid.png"
     status, lines = outcome(capsys, ["sample", "--ckpt_path", files["dcgan"], "--num_samples", "4", "--out", out])
     assert status == 0 and out.is_file(), lines
+
+
+def test_a_command_that_fails_creates_no_output_folder(files, tmp_path, capsys):
+    for argv in (["sample", "--ckpt_path", files["text"], "--out", tmp_path / "samples" / "grid.png"],
+                 ["translate", "--ckpt_path", files["text"], "--input", files["images"], "--out", tmp_path / "out"]):
+        assert_one_line_error(*outcome(capsys, argv), argv)
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------------------- bugs keep their traceback
