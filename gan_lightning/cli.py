@@ -536,7 +536,8 @@ def cmd_sample(argv: Sequence[str]) -> None:
     options.at_least("--num_samples", args.num_samples, 1, "a positive number of samples")
     options.at_least("--nrow", args.nrow, 1, "a positive number of images per row")
     options.at_least("--traverse", args.traverse, 0, "the index of a continuous code (0, 1, ...)")
-    options.positive_finite("--truncation", args.truncation, "a positive number (e.g. 0.7)")
+    # the model judges the rest: |z| > PSI redrawn needs PSI > 0; StyleGAN2's psi 0 is the average image
+    options.finite_at_least("--truncation", args.truncation, 0.0, "a number >= 0 (e.g. 0.7)")
     options.seed("--seed", args.seed)
     options.input_file("--data_config", args.data_config, "a YAML file with a `data` section")
     out = options.output_picture("--out", args.out)

@@ -58,8 +58,8 @@ def at_least(option: str, value: int | None, minimum: int, what: str, maximum: i
         raise UsageError(f"{option}: {value} is not accepted; give {what} (at most {maximum})")
 
 
-def positive_finite(option: str, value: float | None, what: str) -> None:
-    if value is not None and not (math.isfinite(value) and value > 0):
+def finite_at_least(option: str, value: float | None, minimum: float, what: str) -> None:
+    if value is not None and not (math.isfinite(value) and value >= minimum):
         raise UsageError(f"{option}: {value} is not accepted; give {what}")
 
 

@@ -274,7 +274,8 @@ def test_every_option_of_our_verbs_given_a_bad_value_is_accepted_or_refused_in_o
     (["sample", "--ckpt_path", "{dcgan}", "--out", "{root}/grid.txt"], "--out: '{root}/grid.txt' is not accepted; "
                                                                         "give a file name ending in .png"),
     (["sample", "--ckpt_path", "{dcgan}", "--out", "{root}"], "--out: {root} is a folder;"),
-    (["sample", "--ckpt_path", "{dcgan}", "--truncation", "-1"], "--truncation: -1.0 is not accepted; give a positive"),
+    (["sample", "--ckpt_path", "{dcgan}", "--truncation", "-1"], "--truncation: -1.0 is not accepted; give a number >= 0"),
+    (["sample", "--ckpt_path", "{dcgan}", "--truncation", "0"], "truncation must be > 0, got 0.0"),  # DCGAN's own check
     (["sample", "--ckpt_path", "{root}"], "--ckpt_path {root} is a folder; give a checkpoint file"),
     (["sample", "--ckpt_path", "{text}"], "checkpoint {text} is corrupt or not a PyTorch checkpoint"),
     (["evaluate", "--ckpt_path", "{dcgan}", "--device", "cuda:7"], "--device: 'cuda:7' is not accepted;"),
