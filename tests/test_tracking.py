@@ -154,7 +154,10 @@ def test_online_with_a_key_and_no_working_server_falls_back_offline_in_one_line_
     notes = [(seconds, line) for seconds, line in lines if line.startswith("gan-lightning: W&B")]
     assert len(notes) == 1, text[-3000:]
     seconds, note = notes[0]
-    assert seconds < 30, note  # the fallback, from the start of the command
+    # the fallback, from the first line of the run (after Python's start and the imports, which alone take
+    # more than 10 s on a loaded 2-core machine) to the line that says the run is offline
+    started = next(at for at, line in lines if line.startswith("Seed set to"))
+    assert seconds - started < 30, (seconds - started, note)
     assert note.startswith(f"gan-lightning: W&B logs offline: http://127.0.0.1:{port} ") and reason in note
     folder = next((tmp_path / "run" / "wandb").glob("offline-run-*"))
     assert note.endswith(f"; the run is in {folder}; upload it later with `wandb sync {folder}`")
