@@ -1,4 +1,5 @@
-"""Preemption: on SIGTERM (or SLURM's warning signal), finish the iteration, write the last checkpoint, stop."""
+"""Preemption and Ctrl-C: on SIGTERM, SLURM's warning signal or SIGINT, finish the iteration, write the last
+checkpoint, stop."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from gan_lightning.core import compat
+from gan_lightning.errors import INTERRUPTED_STATUS
 
 
 def signal_number(name: str | int) -> int:
@@ -27,14 +29,22 @@ def signal_number(name: str | int) -> int:
     return int(number)
 
 
+#: The exit status of a ``gan-lightning`` run stopped by a signal that is not the default 0: Ctrl-C gives the
+#: shell's status of an interrupted command (130), so ``fit ... && sample ...`` does not go on; a scheduler's
+#: signal (SIGTERM, SIGUSR1) exits 0, as a job that saved its state and may be requeued.
+EXIT_STATUS = {int(signal.SIGINT): INTERRUPTED_STATUS}
+
+
 class PreemptionCheckpoint(L.Callback):
-    """Stop cleanly when the cluster announces the end of a job.
+    """Stop cleanly when the cluster announces the end of a job, or the user presses Ctrl-C.
 
     On one of ``signals`` the run finishes the iteration under way, stops training (``trainer.should_stop``)
     and writes the last checkpoint at that iteration (``last.ckpt`` of every ``ModelCheckpoint(save_last=True)``,
     else ``<default_root_dir>/checkpoints/preempted.ckpt``); ``fit`` then returns and the command exits with
-    status 0. ``--ckpt_path last`` continues the run where it stopped, bitwise equal on one process to the
-    run that was never stopped (tests/test_preemption.py).
+    status 0, or 130 after Ctrl-C (``EXIT_STATUS``; :attr:`exit_status`). ``--ckpt_path last`` continues the
+    run where it stopped, bitwise equal on one process to the run that was never stopped
+    (tests/test_preemption.py). A second Ctrl-C before the run has stopped interrupts it at once
+    (Lightning's shutdown, exit status 1, no new checkpoint; the last one written stays intact).
 
     Under DDP the handlers are installed on every rank and the ranks agree after each iteration
     (``reduce_boolean_decision``) whether any of them got a signal, so all stop after the same iteration.
@@ -43,13 +53,15 @@ class PreemptionCheckpoint(L.Callback):
     and its SLURM handler (``SLURMEnvironment(auto_requeue=True)``) saves in the middle of an iteration.
 
     Args:
-        signals: the signals that stop the run, by name or number (default ``SIGTERM`` and ``SIGUSR1``).
+        signals: the signals that stop the run, by name or number (default ``SIGTERM``, ``SIGUSR1`` and
+            ``SIGINT``, Ctrl-C).
         requeue_signal: under SLURM (``SLURM_JOB_ID`` set), a stop caused by this signal requeues the job
             (``scontrol requeue``, from rank 0) once the checkpoint is written, as Lightning's auto-requeue
             does; ``null``: never requeue.
     """
 
-    def __init__(self, signals: Sequence[str | int] = ("SIGTERM", "SIGUSR1"), requeue_signal: str | int | None = "SIGUSR1") -> None:
+    def __init__(self, signals: Sequence[str | int] = ("SIGTERM", "SIGUSR1", "SIGINT"),
+                 requeue_signal: str | int | None = "SIGUSR1") -> None:
         names = [signals] if isinstance(signals, (str, int)) else list(signals)
         self.signals = [signal_number(name) for name in names]
         self.requeue_signal = signal_number(requeue_signal) if requeue_signal is not None else None
@@ -62,8 +74,15 @@ class PreemptionCheckpoint(L.Callback):
 
     # ------------------------------------------------------------------ handlers
     def _handle(self, signum, frame) -> None:  # a signal handler: only note the signal
+        if signum == signal.SIGINT and self.received == signal.SIGINT:
+            raise KeyboardInterrupt  # Ctrl-C twice: the user does not want to wait for the iteration
         if self.received is None:
             self.received = signum
+
+    @property
+    def exit_status(self) -> int:
+        """The command's exit status after this run: 130 when Ctrl-C stopped it, else 0 (``EXIT_STATUS``)."""
+        return EXIT_STATUS.get(int(self.stop_signal), 0) if self.stop_signal else 0
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():

@@ -25,7 +25,11 @@ class CheckpointError(Exception):
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    if not str(path).strip():
+        raise CheckpointError("--ckpt_path is empty; give a checkpoint written by `gan-lightning fit`")
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"--ckpt_path {path} is a folder; give a checkpoint file (e.g. {path / 'last.ckpt'})")
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:

@@ -30,11 +30,13 @@ from jsonargparse import Namespace
 from lightning.pytorch.callbacks import ProgressBar as ProgressBarBase, Checkpoint, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
+from gan_lightning import options
 from gan_lightning.checkpoints import CheckpointError, load_model, prepare_run, read_checkpoint
 from gan_lightning.data import GANDataModule, known_data_modules
-from gan_lightning.errors import UsageError
+from gan_lightning.errors import INTERRUPTED_STATUS, USAGE_STATUS, UsageError
 from gan_lightning.models import GANModule, known_models
-from gan_lightning.tracking import prepare_wandb_environment
+from gan_lightning.resume import check_resume
+from gan_lightning.tracking import prepare_wandb_environment, start_wandb_runs
 
 LIGHTNING_VERBS = ("fit", "validate", "test", "predict")
 OUR_VERBS = ("models", "sample", "evaluate", "translate")
@@ -105,12 +107,18 @@ def check_lightning_args(argv: Sequence[str]) -> None:
     models, datas = known_models(), known_data_modules()
     for config in _option_values(argv, "--config") + _option_values(argv, "-c"):
         path = Path(config)
+        if not config.strip():
+            raise UsageError("--config is empty; give a YAML file (e.g. experiments/dcgan/mnist5k.yaml)")
+        if path.is_dir():
+            raise UsageError(f"--config {config} is a folder; give a YAML file (e.g. experiments/dcgan/mnist5k.yaml)")
         if not path.is_file():
             raise UsageError(f"config file not found: {config}")
         try:
             content = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
-            raise UsageError(f"config file {config} is not valid YAML: {error}") from error
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            raise UsageError(f"config file {config} is not valid YAML: {_one_line(error)}") from None
+        except OSError as error:
+            raise UsageError(f"config file {config} cannot be read ({error.strerror or error})") from None
         if not isinstance(content, dict):
             raise UsageError(f"config file {config} must be a mapping of sections (model, data, trainer)")
         for key, known in (("model", models), ("data", datas)):
@@ -173,10 +181,43 @@ def _import_signature_params(class_path: str) -> list[str]:
 PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 
+def _source_dirs() -> tuple[str, ...]:
+    """Folders of the code whose argument checks speak to the user: ours (the callbacks are installed
+    from their own folder) and Lightning's (its callbacks', loggers' and Trainer's checks)."""
+    import lightning
+
+    import gan_lightning.callbacks as callbacks
+
+    return (PACKAGE_DIR, str(Path(callbacks.__file__).resolve().parent), str(Path(lightning.__file__).resolve().parent))
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _nonpositive_sizes(owner) -> str:
+    """`` (non-positive sizes given: g_width -8)`` from a model's or data module's integer arguments."""
+    hparams = getattr(owner, "hparams", {}) or {}
+    bad = [f"{key} {value}" for key, value in hparams.items()
+           if isinstance(value, int) and not isinstance(value, bool) and value <= 0 and not key.startswith("_")
+           and key not in ("seed", "num_workers", "lr_decay_iters")]
+    return f" (non-positive sizes given: {', '.join(bad)})" if bad else ""
+
+
 def _usage_error_behind(error: BaseException) -> UsageError | None:
     """The error a user can act on, behind the layers jsonargparse wraps around instantiation errors:
-    a UsageError of ours, or a ValueError raised by our code while a model or data module is built
-    (their argument checks: "model.critic_steps must be >= 1, got 0")."""
+    a UsageError of ours; a ValueError (or Lightning's MisconfigurationException) raised by the argument
+    checks of a class the configuration builds (model, data module, callback, logger: "model.critic_steps
+    must be >= 1, got 0"); torch refusing the sizes a model's networks were given. Anything else is a bug
+    and keeps its traceback."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch import Callback
+    from lightning.pytorch.loggers import Logger
+
+    import torch
+
+    configured = (GANModule, GANDataModule, Callback, Logger)
+    sources, torch_dir = _source_dirs(), str(Path(torch.__file__).resolve().parent)
     seen, stack, rejected = set(), [error], None
     while stack:
         current = stack.pop()
@@ -185,18 +226,60 @@ def _usage_error_behind(error: BaseException) -> UsageError | None:
         seen.add(id(current))
         if isinstance(current, UsageError):
             return current
-        if isinstance(current, ValueError) and rejected is None:
+        if rejected is None and isinstance(current, (ValueError, MisconfigurationException, RuntimeError)):
             owner, tb = None, current.__traceback__
             while tb is not None:
                 frame = tb.tb_frame
                 building = frame.f_locals.get("self") if frame.f_code.co_name == "__init__" else None
-                if isinstance(building, (GANModule, GANDataModule)):
+                if isinstance(building, configured):
                     owner = owner or building
-                if tb.tb_next is None and owner is not None and frame.f_code.co_filename.startswith(PACKAGE_DIR):
-                    rejected = UsageError(f"{type(owner).__name__}: {current}")
+                if tb.tb_next is None and owner is not None:
+                    where = frame.f_code.co_filename
+                    if isinstance(current, (ValueError, MisconfigurationException)) and where.startswith(sources):
+                        rejected = UsageError(f"{type(owner).__name__}: {_one_line(current)}")
+                    elif isinstance(owner, GANModule) and where.startswith(torch_dir):  # a network refused its sizes
+                        rejected = UsageError(f"{type(owner).__name__}: these settings build no network "
+                                              f"({_one_line(current)}){_nonpositive_sizes(owner)}")
                 tb = tb.tb_next
         stack.extend([current.__cause__, current.__context__])
     return rejected
+
+
+def _raised_in(error: BaseException, folders: Sequence[str]) -> bool:
+    """Whether the innermost frame of ``error`` is in one of ``folders``."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_filename.startswith(tuple(folders))
+
+
+#: Trainer options checked before the Trainer is built: (smallest value, what is accepted).
+TRAINER_MINIMUMS = {
+    "max_steps": (-1, "a positive number of iterations (or -1 for no limit)"),
+    "max_epochs": (-1, "a positive number of epochs (or -1 for no limit)"),
+    "min_steps": (0, "a number of iterations >= 0"),
+    "min_epochs": (0, "a number of epochs >= 0"),
+    "log_every_n_steps": (1, "a positive number of iterations"),
+    "check_val_every_n_epoch": (1, "a positive number of epochs"),
+    "num_sanity_val_steps": (-1, "a number of batches >= 0 (or -1 for all)"),
+    "devices": (-1, "a positive number of devices (or -1 for all)"),
+    "num_nodes": (1, "a positive number of nodes"),
+}
+
+
+def check_trainer_values(trainer: Namespace) -> None:
+    """One line for trainer values out of range, in the form of our other messages (Lightning's own
+    checks, run when the Trainer is built, catch the rest)."""
+    for key, (minimum, accepted) in TRAINER_MINIMUMS.items():
+        value = trainer.get(key)
+        if isinstance(value, str) and value.lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value < minimum:
+            raise UsageError(f"--trainer.{key}: {value} is not accepted; give {accepted}")
+    root = trainer.get("default_root_dir")
+    if root is not None and not str(root).strip():
+        raise UsageError("--trainer.default_root_dir is empty; give a folder for the run (or leave the option out: "
+                         "the current folder)")
 
 
 class GANCLI(LightningCLI):
@@ -231,6 +314,11 @@ class GANCLI(LightningCLI):
             self.config = parser.parse_object(args) if isinstance(args, (dict, Namespace)) else parser.parse_args(args)
         except argparse.ArgumentError as error:  # parsers are built with exit_on_error=False
             raise UsageError(parse_error_line(str(error))) from None
+
+    def _parse_ckpt_path(self) -> None:
+        """Nothing: LightningCLI would load the checkpoint's model hyperparameters over the command's,
+        silently. Here the command's settings stay; ``gan_lightning/resume.py`` compares them with the
+        checkpoint's once the trainer is built (GANCLI.instantiate_trainer)."""
 
     def _section(self) -> Namespace:
         return self.config.get(self.subcommand, self.config) if self.subcommand else self.config
@@ -277,8 +365,9 @@ class GANCLI(LightningCLI):
         return first + given + last
 
     def before_instantiate_classes(self) -> None:
-        prepare_wandb_environment()
         config = self._section()
+        check_trainer_values(config.get("trainer") or Namespace())
+        prepare_wandb_environment()
         # The default callbacks join trainer.callbacks: the config saved with the run then lists
         # every callback it had, and says so (default_callbacks false), so it reruns the same.
         config["trainer.callbacks"] = self.run_callbacks(config)
@@ -303,14 +392,40 @@ class GANCLI(LightningCLI):
             raise usage from None
 
     def instantiate_trainer(self, **kwargs):
-        trainer = super().instantiate_trainer(**kwargs)
+        from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+        try:
+            trainer = super().instantiate_trainer(**kwargs)
+        except (MisconfigurationException, ValueError, TypeError) as error:  # the Trainer's own checks of its arguments
+            if not _raised_in(error, _source_dirs()[-1:]):
+                raise
+            raise UsageError(f"--trainer: {_one_line(error)}") from None
         # Checkpoints go to <default_root_dir>/checkpoints (not a logger-specific folder that
         # changes with every W&B run id), so `--ckpt_path last` finds them on resume.
         for callback in trainer.checkpoint_callbacks:
             if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
                 callback.dirpath = os.path.join(trainer.default_root_dir, "checkpoints")
-        prepare_run(trainer, self.subcommand, self._get(self.config, "ckpt_path"))  # gan_lightning/checkpoints.py
+        ckpt_path = self._get(self.config, "ckpt_path")
+        prepare_run(trainer, self.subcommand, ckpt_path)  # gan_lightning/checkpoints.py
+        if isinstance(self.model, GANModule):
+            self.model.run_callbacks = [plain_callback(c) for c in self._section().get("trainer.callbacks") or []]
+            check_resume(self.model, self.datamodule, trainer, self.subcommand, ckpt_path)  # gan_lightning/resume.py
+        # W&B starts now, after the checks that can stop the run: offline, in one line, when it cannot go online.
+        start_wandb_runs(trainer.loggers)  # gan_lightning/tracking.py
         return trainer
+
+
+def plain_callback(callback) -> dict:
+    """A configured callback (``class_path`` + ``init_args``) as plain values, for the checkpoint."""
+    from gan_lightning.resume import plain
+
+    if not isinstance(callback, Namespace):
+        return {"class_path": f"{type(callback).__module__}.{type(callback).__qualname__}", "init_args": {}}
+    init_args = callback.get("init_args")
+    values = init_args.as_dict() if isinstance(init_args, Namespace) else dict(init_args or {})
+    basic = (str, int, float, bool, type(None), list, tuple, dict)
+    return {"class_path": str(callback.get("class_path")),
+            "init_args": {k: plain(v) if isinstance(v, basic) else str(v) for k, v in values.items()}}
 
 
 class _DropLitLoggerTip(logging.Filter):
@@ -352,15 +467,21 @@ def build_cli(argv: Sequence[str], run: bool = True, instantiate: bool = True) -
     )
 
 
-def run_lightning(argv: Sequence[str]) -> None:
+def run_lightning(argv: Sequence[str]) -> int:
+    """Run a LightningCLI verb; returns the exit status: 0, or 130 when Ctrl-C stopped training
+    (the checkpoint written, ``PreemptionCheckpoint.exit_status``)."""
+    from gan_lightning.callbacks import PreemptionCheckpoint
+
     check_lightning_args(argv)
     quiet_known_warnings()
-    build_cli(argv)
+    cli = build_cli(argv)
+    stops = [c.exit_status for c in getattr(cli.trainer, "callbacks", []) if isinstance(c, PreemptionCheckpoint)]
+    return max(stops, default=0)
 
 
 # ---------------------------------------------------------------------------- models
 def cmd_models(argv: Sequence[str]) -> None:
-    argparse.ArgumentParser(prog="gan-lightning models", description="List every model.").parse_args(argv)
+    models_parser().parse_args(argv)
     from gan_lightning.claims import load_claims
 
     models, claims = known_models(), load_claims()  # claims: gan_lightning/claims.yaml
@@ -389,11 +510,12 @@ def recipe_text(cls: type[GANModule]) -> str:
 
 
 # ---------------------------------------------------------------------------- sample
-def cmd_sample(argv: Sequence[str]) -> None:
-    parser = argparse.ArgumentParser(prog="gan-lightning sample", description="Draw samples from a checkpoint.")
+def sample_parser() -> options.Parser:
+    parser = options.Parser(prog="gan-lightning sample", description="Draw samples from a checkpoint.")
     parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by `gan-lightning fit`")
     parser.add_argument("--num_samples", type=int, default=64)
-    parser.add_argument("--out", default="samples.png", help="PNG: an image grid, or a scatter plot for 2-D data")
+    parser.add_argument("--out", default="samples.png",
+                        help=f"an image grid, or a scatter plot for 2-D data ({', '.join(options.PICTURE_EXTENSIONS)})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--truncation", type=float, default=None, help="redraw |z| > PSI (truncation trick)")
     parser.add_argument("--labels", default=None, help="comma-separated class labels, for conditional models")
@@ -405,9 +527,23 @@ def cmd_sample(argv: Sequence[str]) -> None:
     parser.add_argument("--data_config", default=None,
                         help="image-to-image models: a YAML file whose `data` section gives the held-out inputs "
                              "(default: the data recorded in the checkpoint, or the run's config.yaml)")
-    args = parser.parse_args(argv)
-    if args.num_samples < 1:
-        raise UsageError(f"--num_samples must be >= 1, got {args.num_samples}")
+    return parser
+
+
+def models_parser() -> options.Parser:
+    return options.Parser(prog="gan-lightning models", description="List every model.")
+
+
+def cmd_sample(argv: Sequence[str]) -> None:
+    args = sample_parser().parse_args(argv)
+    options.at_least("--num_samples", args.num_samples, 1, "a positive number of samples")
+    options.at_least("--nrow", args.nrow, 1, "a positive number of images per row")
+    options.at_least("--traverse", args.traverse, 0, "the index of a continuous code (0, 1, ...)")
+    # the model judges the rest: |z| > PSI redrawn needs PSI > 0; StyleGAN2's psi 0 is the average image
+    options.finite_at_least("--truncation", args.truncation, 0.0, "a number >= 0 (e.g. 0.7)")
+    options.seed("--seed", args.seed)
+    options.input_file("--data_config", args.data_config, "a YAML file with a `data` section")
+    out = options.output_picture("--out", args.out)
 
     import torch
 
@@ -418,7 +554,7 @@ def cmd_sample(argv: Sequence[str]) -> None:
         from gan_lightning.translate import sample_translations
 
         grid, nrow = sample_translations(model, args.ckpt_path, args.num_samples, args.nrow, args.data_config)
-        out = write_samples(grid, Path(args.out), nrow=nrow)
+        write_samples(grid, out, nrow=nrow)
         print(f"wrote {grid.size(0) // 2} held-out inputs beside their translations to {out}")
         return
     labels = None
@@ -438,7 +574,7 @@ def cmd_sample(argv: Sequence[str]) -> None:
                                         use_ema=not args.no_ema)
         except ValueError as error:
             raise UsageError(f"--traverse: {error}") from error
-        out = write_samples(grid, Path(args.out), nrow=args.nrow)
+        write_samples(grid, out, nrow=args.nrow)
         print(f"wrote a latent traversal of {grid.size(0) // args.nrow} rows x {args.nrow} steps to {out}")
         return
     try:
@@ -447,7 +583,7 @@ def cmd_sample(argv: Sequence[str]) -> None:
         )
     except ValueError as error:  # labels out of range, labels given to an unconditional model, ...
         raise UsageError(str(error)) from error
-    out = write_samples(samples, Path(args.out), nrow=args.nrow)
+    write_samples(samples, out, nrow=args.nrow)
     print(f"wrote {args.num_samples} samples to {out}")
 
 
@@ -470,17 +606,28 @@ def main(argv: Sequence[str] | None = None) -> None:
 
             cmd_evaluate(rest)
         elif verb in LIGHTNING_VERBS:
-            run_lightning(argv)
+            status = run_lightning(argv)
+            if status:
+                raise SystemExit(status)
         else:
             raise UsageError(f"unknown verb {verb!r}; verbs: {', '.join(LIGHTNING_VERBS + OUR_VERBS)}")
     except (UsageError, CheckpointError) as error:
         print(f"gan-lightning: error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(USAGE_STATUS) from None
+    except KeyboardInterrupt:  # Ctrl-C outside training (which saves and stops by itself): nothing to save yet
+        print(f"gan-lightning: interrupted (Ctrl-C) during `{verb}`", file=sys.stderr)
+        raise SystemExit(INTERRUPTED_STATUS) from None
     except argparse.ArgumentError as error:  # e.g. LightningCLI parsing a checkpoint's hyperparameters
         print(f"gan-lightning: error: {parse_error_line(str(error))}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(USAGE_STATUS) from None
     except Exception as error:
+        from lightning.fabric.utilities.exceptions import MisconfigurationException
+
         from gan_lightning.callbacks import DivergenceError
+
+        if isinstance(error, MisconfigurationException):  # Lightning's word for a misuse (a setting), never a bug of ours
+            print(f"gan-lightning: error: {_one_line(error)}", file=sys.stderr)
+            raise SystemExit(USAGE_STATUS) from None
 
         if isinstance(error, DivergenceError):
             print(f"gan-lightning: {error}", file=sys.stderr)

@@ -36,6 +36,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from gan_lightning import options
 from gan_lightning.data import known_data_modules
 from gan_lightning.errors import UsageError
 from gan_lightning.evaluation import (
@@ -59,7 +60,7 @@ DATA_KIND_MODELS = {"points": "2-D models (Toy2D data)", "images": "image models
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = options.Parser(
         prog="gan-lightning evaluate",
         description="Evaluate a checkpoint's generator; the last stdout line is a JSON object.",
     )
@@ -212,14 +213,20 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
     if len(kinds) > 1:
         raise UsageError(f"--metrics mixes feature metrics ({','.join(kinds['feature'])}) with paired metrics "
                          f"({','.join(kinds['paired'])}): a model either samples or translates, ask for one kind")
-    if args.num_samples < 2:
-        raise UsageError(f"--num_samples must be >= 2, got {args.num_samples}")
-    if args.batch_size < 1:
-        raise UsageError(f"--batch_size must be >= 1, got {args.batch_size}")
+    options.at_least("--num_samples", args.num_samples, 2, "2 or more samples")
+    options.at_least("--batch_size", args.batch_size, 1, "a positive batch size")
+    options.at_least("--num_real", args.num_real, 2, "2 or more real samples (or leave it out: --num_samples)")
+    options.seed("--seed", args.seed)
+    options.input_file("--weights", args.weights, "the weights file of the feature extractor")
+    options.input_file("--data_config", args.data_config, "a YAML file with a `data` section")
+    if args.feature_extractor is not None and not args.feature_extractor.strip():
+        raise UsageError("--feature_extractor is empty; give inception, digits, none or a saved module's path")
+    if args.cache_dir is not None and not args.no_cache:
+        options.output_folder("--cache_dir", args.cache_dir)
 
     from gan_lightning.checkpoints import load_model
 
-    device = _device(args.device)
+    device = _device(args.device) if args.device == "auto" else options.device("--device", args.device)
     model = load_model(args.ckpt_path, map_location=device)
     data_shape = tuple(model.data_shape)
     if "paired" in kinds:
@@ -237,7 +244,7 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
                              f"this model generates {'2-D points' if points else 'images'}")
     try:  # before the data: a missing weights file is reported at once
         extractor_module = resolve_extractor(extractor, args.weights) if needs_extractor(metrics) else None
-    except (FileNotFoundError, ValueError, RuntimeError) as error:  # MissingWeightsError, unloadable weights
+    except (FileNotFoundError, ValueError, TypeError, RuntimeError) as error:  # MissingWeightsError, unloadable weights
         raise UsageError(str(error)) from None
     data = resolve_data(args, data_shape) if needs_data(metrics) else None
 

@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Any, Sequence
 
+from gan_lightning import options
 from gan_lightning.checkpoints import load_model, read_checkpoint
 from gan_lightning.errors import UsageError
 
@@ -24,7 +25,7 @@ PAIRS_PER_ROW = 4
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gan-lightning translate",
+    parser = options.Parser(prog="gan-lightning translate",
                                      description="Translate images with an image-to-image model's checkpoint.")
     parser.add_argument("--ckpt_path", required=True, help="a checkpoint of an image-to-image model")
     parser.add_argument("--input", required=True, help="an image file, or a folder: every image in it")
@@ -85,7 +86,7 @@ def read_images(files: Sequence[Path], channels: int, size: tuple[int, int]):
     import torch
     from PIL import Image
 
-    from gan_lightning.data.files import image_problem
+    from gan_lightning.data.files import image_problem, open_image
     from gan_lightning.data.translation import to_tensor
 
     images = []
@@ -93,8 +94,7 @@ def read_images(files: Sequence[Path], channels: int, size: tuple[int, int]):
         problem = image_problem(path)
         if problem is not None:
             raise UsageError(f"--input: {path} cannot be read as an image ({problem})")
-        with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB").resize((size[1], size[0]), Image.BICUBIC)
+        image = open_image(path, channels).resize((size[1], size[0]), Image.BICUBIC)
         images.append(to_tensor(image))
     return torch.stack(images)
 
@@ -142,13 +142,15 @@ def cmd_translate(argv: Sequence[str]) -> None:
     args = parser().parse_args(argv)
     if args.direction not in DIRECTIONS:
         raise UsageError(f"--direction must be AtoB or BtoA, got {args.direction!r}")
-    if args.batch_size < 1:
-        raise UsageError(f"--batch_size must be >= 1, got {args.batch_size}")
-    if args.image_size is not None and args.image_size < 1:
-        raise UsageError(f"--image_size must be >= 1, got {args.image_size}")
+    options.at_least("--batch_size", args.batch_size, 1, "a positive batch size")
+    options.at_least("--image_size", args.image_size, 1, "a positive size in pixels", maximum=2**16)
+    if not args.input.strip():
+        raise UsageError("--input is empty; give an image file or a folder of images")
     files = input_files(Path(args.input))
+    out = options.output_folder("--out", args.out, create=False)  # created once there is something to write
+    device = options.device("--device", args.device)
 
-    model = load_model(args.ckpt_path, map_location=args.device)
+    model = load_model(args.ckpt_path, map_location=device)
     name = type(model).__name__
     if not is_translation_model(model):
         raise UsageError(f"{name} is not an image-to-image model (it draws from noise): "
@@ -166,8 +168,7 @@ def cmd_translate(argv: Sequence[str]) -> None:
         except (OSError, ValueError) as error:
             raise UsageError(f"--input: {error}") from error
     outputs = translate_images(model, inputs, args.direction, attributes, args.batch_size)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    options.output_folder("--out", args.out)
     stems = [path.stem for path in files]
     if len(set(stems)) < len(stems):
         raise UsageError(f"--input: two files share a stem ({next(s for s in stems if stems.count(s) > 1)!r}); "

@@ -121,7 +121,7 @@ def test_a_run_without_a_config_gets_the_default_callbacks(tmp_path):
     assert callbacks[EMACallback].decay == 0.999
     assert callbacks[SampleGridCallback].every_n_steps == 250 and callbacks[SampleGridCallback].num_samples == 64
     assert DivergenceGuard in callbacks
-    assert callbacks[PreemptionCheckpoint].signals == [signal.SIGTERM, signal.SIGUSR1]
+    assert callbacks[PreemptionCheckpoint].signals == [signal.SIGTERM, signal.SIGUSR1, signal.SIGINT]
     checkpoint = run.trainer.checkpoint_callback
     assert type(checkpoint) is ModelCheckpoint and checkpoint.save_last and checkpoint.save_top_k == -1
     assert run.model.generator_ema is not None  # EMACallback switched the EMA generator on

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from gan_lightning.data import MNIST, EpochSeededSampler, MNIST5k, Toy2D, mixture_modes
+from gan_lightning.errors import UsageError
 
 
 def test_mnist5k_is_the_real_sample_scaled_to_minus_one_one():
@@ -87,8 +88,8 @@ def test_image_folder_reads_class_folders_as_labels(tmp_path):
     assert sorted(y.tolist()) == [0, 0, 0, 1, 1, 1]
     dark = x[y == 0].mean().item()
     assert dark == pytest.approx(40 / 127.5 - 1, abs=0.02)  # scaled to [-1, 1]
-    with pytest.raises(FileNotFoundError, match="not a folder"):
-        ImageFolder(data_root=str(tmp_path / "nowhere")).setup()
+    with pytest.raises(UsageError, match="nowhere: no such folder"):
+        ImageFolder(data_root=str(tmp_path / "nowhere"))
 
 
 def test_under_ddp_each_rank_draws_its_own_shard_of_the_same_permutation_and_resumes_in_it():

@@ -1,6 +1,6 @@
-"""Preemption (README, Preemption): on SIGTERM, or SLURM's warning signal, a run finishes the iteration
-under way, writes last.ckpt at it and exits with status 0; --ckpt_path last goes on, bitwise equal on
-one process to the run that was never stopped."""
+"""Preemption and Ctrl-C (README, Preemption and Ctrl-C): on SIGTERM, SLURM's warning signal or SIGINT, a run finishes
+the iteration under way, writes last.ckpt at it and exits with status 0 (130 after Ctrl-C); --ckpt_path last
+goes on, bitwise equal on one process to the run that was never stopped."""
 
 import os
 import re
@@ -29,37 +29,94 @@ def load(path):
     return torch.load(path, weights_only=False)
 
 
-def test_sigterm_to_a_fit_saves_the_iteration_exits_0_and_the_resume_is_bitwise_equal(tmp_path):
-    straight = cli(*RUN, "--trainer.default_root_dir", tmp_path / "straight")
-    assert straight.returncode == 0, straight.stderr[-3000:]
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """The last checkpoint of RUN never stopped."""
+    root = tmp_path_factory.mktemp("straight")
+    result = cli(*RUN, "--trainer.default_root_dir", root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return load(root / "checkpoints" / "last.ckpt")
 
-    root = tmp_path / "preempted"
+
+def stop_with_a_signal(root, signum, extra=(), process_group=False):
+    """RUN in ``root`` (with ``--ckpt_path last``, as a requeued SLURM job starts: the first start has no
+    checkpoint yet), sent ``signum`` once its first checkpoint is written: to the process, or to its
+    whole process group as a terminal's Ctrl-C is (DataLoader workers included). Returns
+    ``(exit status, stderr, the iteration it stopped after)``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB")}
-    # started as a requeued SLURM job is, with --ckpt_path last: the first start has no checkpoint yet
-    command = [str(EXE), *map(str, RUN), "--trainer.default_root_dir", str(root), "--ckpt_path", "last"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [str(EXE), *map(str, RUN), *extra, "--trainer.default_root_dir", str(root), "--ckpt_path", "last"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=process_group)
     deadline = time.monotonic() + 300
     while not (root / "checkpoints" / "last.ckpt").is_file():  # training has started
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-3000:]
         time.sleep(0.02)
-    process.send_signal(signal.SIGTERM)
+    if process_group:
+        os.killpg(process.pid, signum)
+    else:
+        process.send_signal(signum)
     _, stderr = process.communicate(timeout=300)
-    assert process.returncode == 0, stderr[-3000:]
-    assert "Traceback" not in stderr
-    stopped = int(re.search(r"SIGTERM received: stopped after iteration (\d+) and saved (\S+); "
-                            r"continue with --ckpt_path last", stderr)[1])
-    assert 2 <= stopped < 40
-    assert load(root / "checkpoints" / "last.ckpt")["global_step"] == stopped
+    name = signal.Signals(signum).name
+    match = re.search(rf"{name} received: stopped after iteration (\d+) and saved (\S+); continue with --ckpt_path last",
+                      stderr)
+    assert match, stderr[-3000:]
+    return process.returncode, stderr, int(match[1])
 
-    resumed = cli(*RUN, "--trainer.default_root_dir", root, "--ckpt_path", "last")
+
+def assert_resumes_bitwise(root, straight, extra=()):
+    resumed = cli(*RUN, *extra, "--trainer.default_root_dir", root, "--ckpt_path", "last")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    a, b = load(tmp_path / "straight" / "checkpoints" / "last.ckpt"), load(root / "checkpoints" / "last.ckpt")
+    assert "changed settings" not in resumed.stderr and "no longer exact" not in resumed.stderr  # the same command
+    a, b = straight, load(root / "checkpoints" / "last.ckpt")
     assert a["global_step"] == b["global_step"] == 40
     assert any(k.startswith("generator_ema.") for k in a["state_dict"])
     assert [k for k in a["state_dict"] if not torch.equal(a["state_dict"][k], b["state_dict"][k])] == []
     for opt_a, opt_b in zip(a["optimizer_states"], b["optimizer_states"]):
         for state_a, state_b in zip(opt_a["state"].values(), opt_b["state"].values()):
             assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+
+
+def test_sigterm_to_a_fit_saves_the_iteration_exits_0_and_the_resume_is_bitwise_equal(tmp_path, straight):
+    root = tmp_path / "preempted"
+    status, stderr, stopped = stop_with_a_signal(root, signal.SIGTERM)
+    assert status == 0, stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert 2 <= stopped < 40
+    assert load(root / "checkpoints" / "last.ckpt")["global_step"] == stopped
+    assert_resumes_bitwise(root, straight)
+
+
+def test_ctrl_c_saves_the_iteration_exits_130_and_the_resume_is_bitwise_equal(tmp_path, straight):
+    # Ctrl-C in a terminal: SIGINT to the process group, a DataLoader worker process included
+    workers = ["--data.init_args.num_workers", "1"]
+    root = tmp_path / "interrupted"
+    status, stderr, stopped = stop_with_a_signal(root, signal.SIGINT, workers, process_group=True)
+    assert status == 130, stderr[-3000:]  # the shell's status of an interrupted command
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert 2 <= stopped < 40
+    assert load(root / "checkpoints" / "last.ckpt")["global_step"] == stopped
+    assert_resumes_bitwise(root, straight, workers)
+
+
+def test_a_second_ctrl_c_before_the_run_stops_interrupts_at_once():
+    preemption = PreemptionCheckpoint()
+    preemption._handle(signal.SIGINT, None)
+    assert preemption.received == signal.SIGINT
+    with pytest.raises(KeyboardInterrupt):
+        preemption._handle(signal.SIGINT, None)
+    other = PreemptionCheckpoint()
+    other._handle(signal.SIGTERM, None)
+    other._handle(signal.SIGTERM, None)  # a scheduler repeating its signal still waits for the iteration
+    assert other.received == signal.SIGTERM
+
+
+def test_exit_status_is_130_after_ctrl_c_and_0_after_a_schedulers_signal():
+    preemption = PreemptionCheckpoint()
+    assert preemption.exit_status == 0
+    preemption.stop_signal = int(signal.SIGINT)
+    assert preemption.exit_status == 130
+    preemption.stop_signal = int(signal.SIGTERM)
+    assert preemption.exit_status == 0
 
 
 class SignalAt(L.Callback):

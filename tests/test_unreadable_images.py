@@ -61,7 +61,7 @@ def test_a_folder_with_no_readable_file_left_says_so(tmp_path):
     (tmp_path / "only").mkdir()
     (tmp_path / "only" / "a.png").write_bytes(b"junk")
     with pytest.raises(UnreadableImagesError, match="none of the 1 image files can be read"):
-        ImageFolder(data_root=str(tmp_path), skip_unreadable=True, num_workers=0).setup()
+        ImageFolder(data_root=str(tmp_path), skip_unreadable=True, num_workers=0, batch_size=1).setup()
 
 
 def test_many_files_are_read_in_threads_with_a_progress_bar_in_order(tmp_path, monkeypatch, capsys):
@@ -98,6 +98,7 @@ def test_fit_on_a_folder_with_a_broken_file_exits_2_with_one_line(tmp_path):
     result = subprocess.run(
         [str(exe), "fit", "--model", "DCGAN", "--data", "ImageFolder", "--data.init_args.data_root",
          str(tmp_path / "images"), "--data.init_args.image_size", "16", "--data.init_args.num_workers", "0",
+         "--data.init_args.batch_size", "2",
          "--trainer.default_root_dir", str(tmp_path / "run"), "--trainer.logger", "false",
          "--trainer.max_steps", "1", "--trainer.enable_progress_bar", "false"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,

@@ -31,8 +31,11 @@ class OptimizerSettings:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
         if self.implementation not in IMPLEMENTATIONS:
             raise ValueError(f"implementation must be one of {', '.join(IMPLEMENTATIONS)}; got {self.implementation!r}")
-        if not self.lr >= 0:
+        if not 0 <= self.lr < float("inf"):
             raise ValueError(f"lr must be >= 0, got {self.lr}")
+        for key in ("momentum", "weight_decay"):
+            if not 0 <= getattr(self, key) < float("inf"):
+                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
         object.__setattr__(self, "betas", (float(self.betas[0]), float(self.betas[1])))
@@ -104,3 +107,47 @@ def replan_linear_decay(checkpoint: dict[str, Any], total: int, decay_iters: int
             group["lr"] = lr
         scheduler["_last_lr"] = lrs
     return True
+
+
+def apply_optimizer_settings(checkpoint: dict[str, Any], settings: Mapping[str, OptimizerSettings],
+                             total: int | None = None, decay_iters: int = 0) -> list[str]:
+    """Resuming with changed optimisation settings: write ``settings`` (the resumed model's, one per
+    optimizer, in the checkpoint's order) into the optimizer states and LR schedules ``checkpoint``
+    restores, wherever they differ from those the checkpoint's run had; the optimizers' moments and
+    step counts stay. A restored optimizer would otherwise bring back its old learning rate and betas.
+
+    Learning rates under ``lr_decay_iters`` (LambdaLR): the schedule's base rate is replaced and the
+    current rate set to the new base times the schedule's factor at the saved iteration (of the plan
+    of ``total`` iterations). Nothing is written when nothing differs: a resume with unchanged
+    settings restores exactly what was saved. Returns one phrase per change (``generator lr 0.0002 -> 0.0001``).
+    """
+    optimizers = checkpoint.get("optimizer_states") or []
+    schedulers = checkpoint.get("lr_schedulers") or []
+    factor = linear_decay(total, decay_iters) if decay_iters and total is not None and total >= 0 else None
+    changes: list[str] = []
+    for index, (name, wanted) in enumerate(settings.items()):
+        if index >= len(optimizers):
+            break
+        scheduler = schedulers[index] if index < len(schedulers) else None
+        for position, group in enumerate(optimizers[index]["param_groups"]):
+            has_schedule = scheduler is not None and "base_lrs" in scheduler
+            old_lr = float(scheduler["base_lrs"][position] if has_schedule else group["lr"])
+            if old_lr != float(wanted.lr):
+                if has_schedule:
+                    scheduler["base_lrs"][position] = wanted.lr
+                    group["initial_lr"] = wanted.lr
+                    scale = factor(scheduler["last_epoch"]) if factor is not None else group["lr"] / max(old_lr, 1e-30)
+                    group["lr"] = wanted.lr * scale
+                    if "_last_lr" in scheduler:
+                        scheduler["_last_lr"][position] = group["lr"]
+                else:
+                    group["lr"] = wanted.lr
+                changes.append(f"{name} lr {old_lr:g} -> {wanted.lr:g}")
+            if "betas" in group and tuple(float(b) for b in group["betas"]) != wanted.betas:
+                changes.append(f"{name} betas {tuple(group['betas'])} -> {wanted.betas}")
+                group["betas"] = wanted.betas
+            for key in ("momentum", "weight_decay"):
+                if key in group and float(group[key]) != float(getattr(wanted, key)):
+                    changes.append(f"{name} {key} {group[key]:g} -> {getattr(wanted, key):g}")
+                    group[key] = getattr(wanted, key)
+    return changes

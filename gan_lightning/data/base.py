@@ -6,6 +6,7 @@ global RNG, so a resumed run sees exactly the batches the uninterrupted run saw,
 
 from __future__ import annotations
 
+import signal
 from typing import Iterator, Sequence
 
 import lightning as L
@@ -13,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from gan_lightning.core import compat
+from gan_lightning.errors import UsageError
 
 
 class EpochSeededSampler(compat.ShardingSampler):
@@ -67,6 +69,13 @@ class EpochKeyedSampler(EpochSeededSampler):
         return iter([offset + index for index in super().__iter__()])
 
 
+def ignore_interrupts(worker_id: int) -> None:
+    """``worker_init_fn`` of every loader: a DataLoader worker ignores Ctrl-C. A terminal sends SIGINT
+    to the whole process group; the main process finishes the iteration and checkpoints
+    (``PreemptionCheckpoint``), which needs its workers alive until it shuts them down itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class ResumableDataLoader(DataLoader):
     """A training DataLoader that Lightning checkpoints (it has ``state_dict`` / ``load_state_dict``).
 
@@ -83,6 +92,21 @@ class ResumableDataLoader(DataLoader):
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.sampler.resume(state["epoch"], state["consumed_batches"] * self.batch_size)
+
+
+def remember_data_arguments(module: L.LightningDataModule) -> None:
+    """Save the data module's ``__init__`` arguments in its checkpoints (``datamodule_hyper_parameters``),
+    with its class path: ``gan-lightning sample`` rebuilds the held-out inputs of an image-to-image run
+    from them, and a resume compares them with the command's (``gan_lightning/resume.py``). Not sent
+    to the loggers (``logger=False``): the model's hyperparameters are logged alone. Every
+    ``GANDataModule`` calls it; a second call changes nothing."""
+    from gan_lightning.core.arguments import caller_frame
+
+    if "_class_path" in module.hparams:
+        return
+    module.save_hyperparameters(frame=caller_frame(), logger=False)
+    cls = type(module)
+    module.hparams.setdefault("_class_path", f"{cls.__module__}.{cls.__qualname__}")
 
 
 class GANDataModule(L.LightningDataModule):
@@ -102,8 +126,14 @@ class GANDataModule(L.LightningDataModule):
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0) -> None:
         super().__init__()
+        remember_data_arguments(self)
         if batch_size < 1:
             raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
+        if num_workers < 0:
+            raise ValueError(f"data.num_workers must be >= 0 (0: load in the main process), got {num_workers}")
+        fraction = self.hparams.get("heldout_fraction")  # any data module's held-out split, checked when it is built
+        if fraction is not None and not 0.0 <= fraction < 1.0:
+            raise ValueError(f"data.heldout_fraction must be in [0, 1), got {fraction}")
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
@@ -125,11 +155,23 @@ class GANDataModule(L.LightningDataModule):
 
         return compat.batches_done_this_epoch(self.trainer)
 
+    def check_one_batch(self, samples: int, replicas: int = 1) -> None:
+        """Raise :class:`UsageError` (one line) when ``samples`` (this process's share of the training
+        split) make no whole batch: the last incomplete batch is dropped, so training would never advance."""
+        if samples < self.batch_size:
+            per = f" per process ({replicas} processes)" if replicas > 1 else ""
+            raise UsageError(
+                f"{type(self).__name__}: the training split has {samples} samples{per}, fewer than one batch "
+                f"(--data.init_args.batch_size {self.batch_size}); give a batch size of at most {max(samples, 1)}, "
+                f"or more data"
+            )
+
     def train_dataloader(self) -> DataLoader:
         self.setup()
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         self.train_sampler = self.train_sampler_class(len(self.train_set), self.seed, num_replicas=replicas, rank=rank)
+        self.check_one_batch(len(self.train_sampler), replicas)
         return ResumableDataLoader(
             self.train_set,
             batch_size=self.batch_size,
@@ -138,6 +180,7 @@ class GANDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             consumed_batches=self._consumed_batches,
+            worker_init_fn=ignore_interrupts,
             # Its own generator: creating an iterator would otherwise draw a worker seed
             # from the global RNG, shifting the noise stream of a mid-epoch resume.
             generator=torch.Generator().manual_seed(self.seed),
@@ -150,6 +193,7 @@ class GANDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            worker_init_fn=ignore_interrupts,
             generator=torch.Generator().manual_seed(self.seed),
         )
 

@@ -14,14 +14,20 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 from torchvision import datasets, transforms
 
 from gan_lightning.data.base import GANDataModule, class_balanced_subset, split_heldout
-from gan_lightning.data.files import check_image_files
+from gan_lightning.data.files import DataFolderError, check_image_files, image_folder_layout, open_image
 from gan_lightning.data.resident import DeviceResidentData
+from gan_lightning.errors import UsageError
 
 OFFLINE_HINT = (
     "This machine looks offline. Use the bundled offline data set "
     "(`--data MNIST5k`) or point `--data.data_root` at a local copy of the data "
     "and keep `--data.download false`."
 )
+
+
+class DataUnavailableError(UsageError, RuntimeError):
+    """A torchvision data set that is neither on disk nor downloadable: one line and exit status 2 on the
+    command line, a RuntimeError for Python callers."""
 
 
 def image_transform(image_size: int, channels: int) -> transforms.Compose:
@@ -135,12 +141,12 @@ class _TorchvisionImages(GANDataModule):
         except RuntimeError as error:  # torchvision: "Dataset not found or corrupted"
             where = Path(self.data_root).resolve()
             how = "the download failed" if self.download else "it is not there and download=false"
-            raise RuntimeError(
+            raise DataUnavailableError(
                 f"{type(self).__name__}: could not load the data from {where} ({how}: {error}). "
                 + OFFLINE_HINT
             ) from error
         except OSError as error:  # URLError and socket errors when offline
-            raise RuntimeError(
+            raise DataUnavailableError(
                 f"{type(self).__name__}: downloading into {Path(self.data_root).resolve()} failed ({error}). "
                 + OFFLINE_HINT
             ) from error
@@ -180,12 +186,57 @@ class CelebA(_TorchvisionImages):
         )
 
 
+class ImageFiles(Dataset):
+    """Image files as ``(channels, image_size, image_size)`` tensors in [-1, 1], with their labels when
+    they have some: ``samples`` lists ``(path, label)`` (label ``None`` for a flat folder), ``targets``
+    the labels (``None`` without), ``classes`` the class names, as torchvision's ``ImageFolder``.
+
+    Any PIL mode becomes the configured channels (:func:`~gan_lightning.data.files.to_channels`),
+    then the short side is resized to ``image_size`` (smaller images are scaled up) and the
+    centre cropped square, as :func:`image_transform` does.
+    """
+
+    def __init__(self, paths: list[str], labels: list[int] | None, classes: list[str], image_size: int,
+                 channels: int) -> None:
+        self.samples = [(path, labels[i] if labels is not None else None) for i, path in enumerate(paths)]
+        self.classes = list(classes)
+        self.channels = channels
+        self.transform = transforms.Compose([
+            transforms.Resize(image_size), transforms.CenterCrop(image_size), transforms.ToTensor(),
+            transforms.Normalize([0.5] * channels, [0.5] * channels),
+        ])
+
+    @property
+    def targets(self) -> list[int] | None:
+        return None if not self.classes else [label for _, label in self.samples]
+
+    def keep(self, indices: list[int]) -> None:
+        self.samples = [self.samples[i] for i in indices]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        path, label = self.samples[index]
+        image = self.transform(open_image(path, self.channels))
+        return image if label is None else (image, label)
+
+
 class ImageFolder(_TorchvisionImages):
-    """Any folder of images, one sub-folder per class (torchvision ``ImageFolder``).
+    """Any folder of images: a flat folder (no labels: batches are image tensors) or one sub-folder
+    per class (batches ``(images, labels)``, classes in name order; images at any depth below them).
+
+    Every image mode is read as ``channels`` (grey, RGB, RGBA and palette images, 16-bit and float
+    ones with their range scaled: :func:`~gan_lightning.data.files.to_channels`); each image's short
+    side is resized to ``image_size`` and the centre cropped. Images smaller than ``image_size`` are
+    scaled up, and one line at set-up says how many there are.
 
     Every file's header is read when the module sets up (:func:`check_image_files`): an
     unreadable file stops the run before training, with one line naming it, unless
-    ``skip_unreadable`` is true, which trains on the rest (``skipped_files`` lists them).
+    ``skip_unreadable`` is true, which trains on the rest (``skipped_files`` lists them). A missing
+    folder, a folder without images, images beside class folders, and fewer training images than
+    one batch stop it when it is built, in one line (:class:`~gan_lightning.data.files.DataFolderError`;
+    exit status 2 on the command line, before the trainer starts).
     """
 
     default_channels = 3
@@ -202,23 +253,47 @@ class ImageFolder(_TorchvisionImages):
         skip_unreadable: bool = False,
     ) -> None:
         super().__init__(data_root, image_size, channels, batch_size, False, num_workers, seed)
+        if channels not in (1, 3):
+            raise ValueError(f"data.channels must be 1 or 3, got {channels}")
+        if image_size < 1:
+            raise ValueError(f"data.image_size must be >= 1, got {image_size}")
         self.heldout_fraction = heldout_fraction
         self.skip_unreadable = skip_unreadable
         self.skipped_files: list[str] = []
+        self.upscaled_files = 0
+        # The layout is read now (names only, no file is opened), so that a missing folder, one
+        # without images or with too few stops before the trainer starts; headers are read at set-up.
+        self.layout = image_folder_layout(data_root, type(self).__name__)
+        count = len(self.layout[0])
+        if count < batch_size:
+            raise DataFolderError(
+                f"{type(self).__name__}: --data.init_args.data_root {data_root} holds {count} image"
+                f"{'s' if count != 1 else ''}, fewer than one batch (--data.init_args.batch_size {batch_size}); "
+                f"give a batch size of at most {count}, or more images"
+            )
+        self.num_classes = len(self.layout[2])
 
     def build_datasets(self):
-        root = Path(self.data_root)
-        if not root.is_dir():
-            raise FileNotFoundError(f"ImageFolder: data_root {root.resolve()} is not a folder of images")
-        dataset = datasets.ImageFolder(str(root), transform=image_transform(self.image_size, self.channels))
-        keep = check_image_files([path for path, _ in dataset.samples], self.skip_unreadable, type(self).__name__)
-        if len(keep) < len(dataset.samples):
+        owner = type(self).__name__
+        paths, labels, classes = self.layout
+        sizes: list = []
+        keep = check_image_files(paths, self.skip_unreadable, owner, sizes=sizes)
+        dataset = ImageFiles(paths, labels, classes, self.image_size, self.channels)
+        if len(keep) < len(paths):
             kept = set(keep)
-            self.skipped_files = [path for i, (path, _) in enumerate(dataset.samples) if i not in kept]
-            dataset.samples = [dataset.samples[i] for i in keep]
-            dataset.imgs = dataset.samples
-            dataset.targets = [target for _, target in dataset.samples]
-        self.num_classes = len(dataset.classes)
+            self.skipped_files = [path for i, path in enumerate(paths) if i not in kept]
+            dataset.keep(keep)
+        small = [sizes[i] for i in keep if min(sizes[i]) < self.image_size]
+        self.upscaled_files = len(small)
+        if small:
+            from lightning.pytorch.utilities.rank_zero import rank_zero_info
+
+            width, height = min(small, key=lambda size: size[0] * size[1])
+            rank_zero_info(
+                f"{owner}: {len(small)} of {len(keep)} images are smaller than image_size {self.image_size} px "
+                f"(the smallest {width}x{height}) and are scaled up"
+            )
+        self.num_classes = len(classes)
         return split_heldout(dataset, dataset.targets, self.heldout_fraction, self.seed)
 
 

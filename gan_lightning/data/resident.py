@@ -26,6 +26,7 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 from torch.utils.data._utils.collate import default_collate
 
 from gan_lightning.data.base import EpochSeededSampler
+from gan_lightning.errors import SettingError
 
 
 def collate_all(dataset: Dataset) -> Any:
@@ -88,9 +89,10 @@ class DeviceResidentData:
         self.setup()
         trainer = self.trainer
         if trainer is not None and trainer.world_size > 1:
-            raise ValueError(f"data.device_resident keeps the training split on one device; it does not shard it "
-                             f"over the {trainer.world_size} processes of DDP: set it to false")
+            raise SettingError(f"--data.init_args.device_resident true keeps the training split on one device; it "
+                               f"does not shard it over the {trainer.world_size} processes of DDP: set it to false")
         device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
         self.train_sampler = EpochSeededSampler(len(self.train_set), self.seed)
+        self.check_one_batch(len(self.train_sampler))
         return DeviceResidentLoader(self.train_set, self.batch_size, self.train_sampler, device,
                                     consumed_batches=self._consumed_batches)

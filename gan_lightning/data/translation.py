@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from gan_lightning.data.base import EpochKeyedSampler, GANDataModule
-from gan_lightning.data.files import DataFolderError, check_image_files
+from gan_lightning.data.base import EpochKeyedSampler, GANDataModule, remember_data_arguments  # noqa: F401
+from gan_lightning.data.files import DataFolderError, check_image_files, open_image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 #: StarGAN's default selection (yunjey/stargan main.py ``--selected_attrs``).
@@ -56,30 +56,16 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
-def remember_data_arguments(module: GANDataModule) -> None:
-    """Save the data module's ``__init__`` arguments in its checkpoints (``datamodule_hyper_parameters``),
-    with its class path, so ``gan-lightning sample`` can rebuild the held-out inputs of a run.
-    Not sent to the loggers (``logger=False``): the model's hyperparameters are logged alone."""
-    from gan_lightning.core.arguments import caller_frame
-
-    module.save_hyperparameters(frame=caller_frame(), logger=False)
-    cls = type(module)
-    module.hparams.setdefault("_class_path", f"{cls.__module__}.{cls.__qualname__}")
-
-
 class _Loader:
-    """Opens an image as ``channels`` (1: grey, 3: RGB) PIL image."""
+    """Opens an image as ``channels`` (1: grey, 3: RGB) PIL image, from any mode (:func:`open_image`)."""
 
     def __init__(self, channels: int) -> None:
         if channels not in (1, 3):
             raise ValueError(f"data.channels must be 1 or 3, got {channels}")
-        self.mode = "L" if channels == 1 else "RGB"
+        self.channels = channels
 
     def __call__(self, path: str | Path):
-        from PIL import Image
-
-        with Image.open(path) as image:
-            return image.convert(self.mode)
+        return open_image(path, self.channels)
 
 
 def to_tensor(image) -> torch.Tensor:

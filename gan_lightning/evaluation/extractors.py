@@ -361,13 +361,18 @@ class ModuleExtractor(_FrozenModule):
                 f"feature extractor file {path} does not exist (expected an nn.Module saved with "
                 "torch.save(module, path) or a TorchScript file)"
             )
-        kind = _archive_kind(path)
-        if kind == "export":
-            module = torch.export.load(str(path)).module()
-        elif kind == "torchscript":
-            module = torch.jit.load(str(path), map_location="cpu")
-        else:
-            module = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            kind = _archive_kind(path)
+            if kind == "export":
+                module = torch.export.load(str(path)).module()
+            elif kind == "torchscript":
+                module = torch.jit.load(str(path), map_location="cpu")
+            else:
+                module = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as error:  # a text file, a truncated archive, pickle garbage: the file, not our code
+            first = " ".join(str(error).split()[:30]) or type(error).__name__
+            raise ValueError(f"feature extractor file {path} cannot be loaded as a saved module "
+                             f"({type(error).__name__}: {first})") from error
         if not isinstance(module, nn.Module):
             raise TypeError(
                 f"{path} holds a {type(module).__name__}, not an nn.Module: save the whole module "

@@ -33,6 +33,7 @@ recipe. The core owns, once for every model:
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any, Callable, ClassVar, Iterable, Literal, Mapping, Sequence
 
 import lightning as L
@@ -46,6 +47,7 @@ from gan_lightning.core.optim import OptimizerSettings, build_optimizer, linear_
 from gan_lightning.core.phases import Phase, StepContext
 from gan_lightning.core.protocol import Condition, Output, class_condition, grid_pictures, output_for_shape
 from gan_lightning.core.state import TrainingState
+from gan_lightning.errors import SettingError
 from gan_lightning.nets.layers import eval_mode
 
 # The optimisation settings every model starts from; a model's ``recipe`` overrides them.
@@ -92,6 +94,9 @@ class GANModule(L.LightningModule):
     paper: ClassVar[str] = ""
     data_kinds: ClassVar[tuple[str, ...]] = ("image",)
     recipe: ClassVar[dict[str, Any]] = {}
+    #: The callbacks of a ``gan-lightning`` run as configured (``class_path`` and ``init_args`` each), set
+    #: by the CLI and saved in the checkpoint, so that a resume can name the callbacks it changes.
+    run_callbacks: list[dict[str, Any]] | None = None
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -131,6 +136,16 @@ class GANModule(L.LightningModule):
                     for key, value in given.items()}
         if int(settings["critic_steps"]) < 1:
             raise ValueError(f"model.critic_steps must be >= 1, got {settings['critic_steps']}")
+        if latent_dim < 1:
+            raise ValueError(f"model.latent_dim must be >= 1, got {latent_dim}")
+        if num_fixed_samples < 1:
+            raise ValueError(f"model.num_fixed_samples must be >= 1, got {num_fixed_samples}")
+        if lr_decay_iters < 0:
+            raise ValueError(f"model.lr_decay_iters must be >= 0 (0: constant learning rates), got {lr_decay_iters}")
+        if grad_clip_norm is not None and not grad_clip_norm > 0:
+            raise ValueError(f"model.grad_clip_norm must be > 0 (or null: no clipping), got {grad_clip_norm}")
+        if not data_shape or any(int(d) < 1 for d in data_shape):
+            raise ValueError(f"model.data_shape must be positive sizes, got {tuple(data_shape)}")
         self.automatic_optimization = False
         self.data_shape = tuple(int(d) for d in data_shape)
         self.latent_dim = latent_dim
@@ -144,7 +159,13 @@ class GANModule(L.LightningModule):
         self.compile_networks = compile
         self.compile_options = fast.compile_settings(compile, compile_options)
         self.cudagraphs = fast.uses_cudagraphs(compile, compile_options)
-        self.base_settings("generator")  # bad values fail here, when the model is built
+        for group, lr_key in (("generator", "lr_g"), ("discriminator", "lr_d")):  # bad values fail when the model is built
+            try:
+                self.base_settings(group)
+            except ValueError as error:
+                message = re.sub(r"^(lr|betas|optimizer|implementation|momentum|weight_decay) must",
+                                 lambda m: f"model.{lr_key if m[1] == 'lr' else m[1]} must", str(error))
+                raise ValueError(message) from None
         self.grad_clip_norm = grad_clip_norm
         self.lr_decay_iters = lr_decay_iters
         self.generator_ema: nn.Module | None = None
@@ -373,8 +394,8 @@ class GANModule(L.LightningModule):
         groups = {name: list(params) for name, params in self.optimizer_groups().items()}
         unknown = sorted(set(self.optimizer_overrides) - set(groups))
         if unknown:
-            raise ValueError(f"model.optimizers: unknown network {unknown[0]!r}; {type(self).__name__} has "
-                             f"{', '.join(groups)}")
+            raise SettingError(f"model.optimizers: unknown network {unknown[0]!r}; {type(self).__name__} has "
+                               f"{', '.join(groups)}")
         for phase in self.phase_list:
             if phase.optimizer not in groups:
                 raise ValueError(f"phase {phase.name!r} steps optimizer {phase.optimizer!r}, which is not one of "
@@ -386,7 +407,7 @@ class GANModule(L.LightningModule):
             return optimizers
         total = self.trainer.max_steps if self.attached_trainer is not None else -1
         if total is None or total < 0:
-            raise ValueError("model.lr_decay_iters needs --trainer.max_steps to know where training ends")
+            raise SettingError("model.lr_decay_iters needs --trainer.max_steps to know where training ends")
         factor = linear_decay(total, self.lr_decay_iters)
         schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in optimizers]
         return optimizers, schedulers
@@ -629,6 +650,8 @@ class GANModule(L.LightningModule):
             "training_state": self.training_state.state_dict(),
             "max_steps": self.trainer.max_steps if self.attached_trainer is not None else None,  # lr_decay_iters' plan
         }
+        if self.run_callbacks is not None:  # the callbacks of a CLI run, for a resume to compare (gan_lightning/resume.py)
+            extra["callbacks"] = self.run_callbacks
         if self.attached_trainer is not None and self.trainer.world_size > 1:
             per_rank = compat.gather_rng_states(rng)
             if per_rank is not None:
@@ -648,6 +671,13 @@ class GANModule(L.LightningModule):
 
             # a run extended to a new max_steps continues on the new plan from its first iteration
             replan_linear_decay(checkpoint, self.trainer.max_steps, self.lr_decay_iters)
+        if self.attached_trainer is not None and self.trainer.training:
+            from gan_lightning.core.optim import apply_optimizer_settings
+
+            # optimisation settings changed on resume (--model.lr_g, betas, ...) are applied, not overwritten
+            # by the restored optimizers (the CLI names them: gan_lightning/resume.py)
+            settings = {name: self.optimizer_settings(name) for name in self.optimizer_groups()}
+            apply_optimizer_settings(checkpoint, settings, self.trainer.max_steps, self.lr_decay_iters)
         if "rng" in extra and self.attached_trainer is not None and self.trainer.training:
             # a resumed run draws the noise the uninterrupted one drew: on the same number of
             # processes each rank continues its own stream; otherwise every rank starts from

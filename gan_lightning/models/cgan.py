@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Literal, Sequence
 
-
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.registry import register_model
 from gan_lightning.models.shared import LabelConditioned

@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 
 from gan_lightning.core import StepContext
 from gan_lightning.core.protocol import Condition, Output
+from gan_lightning.errors import SettingError
 from gan_lightning.models.base import GANModule
 from gan_lightning.nets.builders import build_generator, build_networks
 from gan_lightning.nets.conditional import check_labels, cycle_labels
@@ -56,7 +57,8 @@ class LabelConditioned(GANModule):
 
     def batch_labels(self, labels: torch.Tensor | None) -> torch.Tensor:
         if labels is None:
-            raise ValueError(f"{type(self).__name__} trains on labelled data: batches of (image, label)")
+            raise SettingError(f"{type(self).__name__} trains on labelled data: batches of (image, label); this data "
+                               f"module gives none (ImageFolder gives labels with one sub-folder per class)")
         return labels
 
     def generate(self, z, labels=None, net=None, conditions=None):
@@ -138,7 +140,8 @@ def dataset_labels(dataset: Dataset) -> torch.Tensor:
     try:
         return source_labels(dataset)
     except ValueError:
-        raise ValueError("a semi-supervised model needs a labelled training set of (image, label) pairs") from None
+        raise SettingError("a semi-supervised model needs a labelled training set of (image, label) pairs; this data "
+                           "module gives none (ImageFolder gives labels with one sub-folder per class)") from None
 
 
 def dataset_images(dataset: Dataset, index) -> torch.Tensor:
