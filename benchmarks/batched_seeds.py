@@ -28,17 +28,13 @@ import argparse
 import dataclasses
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "benchmarks") not in sys.path:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-import mode_collapse  # noqa: E402
-from report import command_line, replace_section  # noqa: E402
+import mode_collapse
+from harness import RESULTS_MD, command_line, int_list, load_average, replace_section
 
 DEFAULT_SEEDS = 10
 DEFAULT_ITERATIONS = 300
@@ -68,11 +64,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--model", default="GAN", help="a model gan_lightning.batched supports (default GAN)")
     parser.add_argument("--data", default="ring8", choices=mode_collapse.DATA_KINDS)
     parser.add_argument("--num-points", type=int, default=100_000, help="training points (default 100k)")
-    parser.add_argument("--g-hidden", type=mode_collapse._int_list, default=mode_collapse.DEFAULT_G_HIDDEN)
-    parser.add_argument("--d-hidden", type=mode_collapse._int_list, default=mode_collapse.DEFAULT_D_HIDDEN)
+    parser.add_argument("--g-hidden", type=int_list, default=mode_collapse.DEFAULT_G_HIDDEN)
+    parser.add_argument("--d-hidden", type=int_list, default=mode_collapse.DEFAULT_D_HIDDEN)
     parser.add_argument("--threads", type=int, default=1, help="torch threads, both ways (default 1)")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="clock of the last line (default cpu)")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
     args = parser.parse_args(argv)
     from gan_lightning.batched import SUPPORTED_MODELS
 
@@ -91,7 +87,7 @@ def main(argv=None) -> dict[str, float]:
                                    d_hidden=tuple(args.d_hidden), threads=args.threads)
              for seed in range(args.seeds)]
     runs = f"{args.seeds} seeds x {args.iterations} iterations"
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = load_average()[0]
     print(f"{args.model} on {args.data}: {runs} (batch {specs[0].batch_size}, G {list(args.g_hidden)}, "
           f"D {list(args.d_hidden)}, EMA of G), {args.threads} thread(s), load average {load:.1f}", flush=True)
 
@@ -115,7 +111,7 @@ def main(argv=None) -> dict[str, float]:
     print(f"speed-up wall {figures['wall']:.2f}, cpu {figures['cpu']:.2f}, training loops alone (wall) "
           f"{figures['loop']:.2f}")
 
-    end_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    end_load = load_average()[0]
     replace_section(args.out, SECTION, "\n".join([
         "## Many seeds in one process: batched vs separate runs",
         "",
