@@ -34,7 +34,7 @@ from typing import Any
 import torch
 
 from gan_lightning.losses.fdivergence import DIVERGENCES, get_divergence
-from harness import (BENCHMARKS, RESULTS_MD, command_line, coverage, fit_exactly, load_recipe, load_runs,
+from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, coverage, fit_exactly, load_recipe, load_runs,
                      model_from_recipe, quiet_lightning, replace_section, save_runs, train_missing)
 from mode_collapse import EVAL_NOISE_SEED
 
@@ -276,12 +276,7 @@ def write_report(results: dict[str, Any], exact: dict[str, Any], command: str, w
         "Written by `benchmarks/fgan.py`; do not edit by hand (`--report-only` rebuilds it from "
         "`benchmarks/fgan/results.json`).",
         "",
-        "Command:",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
+        *command_block(command),
         f"- Machine: {platform.platform()}, {os.cpu_count()} CPUs shared with other jobs, torch {torch.__version__}, "
         "one thread, runs one after the other."
         + (f" Wall time of the run: **{wall / 60:.1f} min**" if wall is not None else "")

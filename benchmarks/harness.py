@@ -10,7 +10,7 @@ private helper: what two scripts need lives here.
 - **Sections of benchmarks/RESULTS.md**: each script owns one or more, from ``<!-- begin: NAME -->``
   to ``<!-- end: NAME -->``, rewrites them and leaves the others alone (``replace_section``,
   ``read_section``); a section quotes the command that trained what it shows (``command_line``,
-  ``training_command``) and the machine's load (``load_average``).
+  ``training_command``, ``command_block``) and the machine's load (``load_average``).
 - **The run cache**: finished runs in a JSON file, run key -> result (``load_runs`` / ``save_runs``; a
   pickle where runs hold arrays: ``load_pickled_runs`` / ``save_pickled_runs``), replaced atomically
   after every run, so an interrupted benchmark resumes and ``--report-only`` rebuilds a section from
@@ -125,6 +125,11 @@ def training_command(script: str | Path, argv: Sequence[str] | None = None,
         elif token not in report_switches and not any(token.startswith(f"{o}=") for o in report_options):
             kept.append(token)
     return command_line(script, kept)
+
+
+def command_block(command: str) -> list[str]:
+    """The lines of a section that quote the command it was written by, as a shell block."""
+    return ["Command:", "", "```sh", command, "```", ""]
 
 
 def load_average() -> tuple[float, float, float]:

@@ -35,8 +35,8 @@ from typing import Any, Sequence
 
 import torch
 
-from harness import (BENCHMARKS, RESULTS_MD, build_mnist5k, command_line, fit_exactly, load_average, load_recipe,
-                     mnist5k_data, model_budgets, quiet_lightning, replace_section)
+from harness import (BENCHMARKS, RESULTS_MD, build_mnist5k, command_block, command_line, fit_exactly, load_average,
+                     load_recipe, mnist5k_data, model_budgets, quiet_lightning, replace_section)
 
 MODELS = ("GAN", "DCGAN", "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
           "EBGAN", "BEGAN", "UnrolledGAN", "MADGAN", "PacGAN")
@@ -177,12 +177,7 @@ def write_report(results: Sequence[dict[str, Any]], reference: dict[str, Any] | 
         "",
         "Written by `benchmarks/mnist5k_table.py`; do not edit by hand.",
         "",
-        "Command:",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
+        *command_block(command),
         f"- Budget: **{args.iterations} iterations** per model"
         + (", except " + ", ".join(f"**{m}: {n}**" for m, n in others.items())
            if others else "")

@@ -55,9 +55,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from harness import (BENCHMARKS, RESULTS_MD, coverage, fit_exactly, int_list, load_average, load_pickled_runs,
-                     load_recipe, mean_std, model_budgets, pooled, quiet_lightning, replace_section, save_pickled_runs,
-                     training_command)
+from harness import (BENCHMARKS, RESULTS_MD, command_block, coverage, fit_exactly, int_list, load_average,
+                     load_pickled_runs, load_recipe, mean_std, model_budgets, pooled, quiet_lightning, replace_section,
+                     save_pickled_runs, training_command)
 
 DEFAULT_MODELS = ("GAN", "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
                   "EBGAN", "BEGAN", "UnrolledGAN", "MADGAN", "PacGAN")
@@ -467,12 +467,7 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         "",
         "Written by `benchmarks/mode_collapse.py` (PacGAN's synthetic protocol); do not edit by hand.",
         "",
-        "Command:",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
+        *command_block(command),
         f"- Iteration budget: **{default_budget} iterations (batches of {first.batch_size})** per run"
         + (", except " + ", ".join(f"**{m}: {n}**" for m, n in others.items()) if others else "")
         + ". Models with 5 critic steps take a G step every 5th iteration (G steps in brackets below). "

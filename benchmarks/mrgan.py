@@ -33,7 +33,8 @@ import torch
 
 import mode_collapse
 import stacked_mnist
-from harness import BENCHMARKS, RESULTS_MD, command_line, load_runs, replace_section, save_runs, train_missing
+from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, load_runs, replace_section, save_runs,
+                     train_missing)
 
 OUT_DIR = BENCHMARKS / "mrgan"
 RESULTS_JSON = OUT_DIR / "results.json"
@@ -171,12 +172,7 @@ def write_report(results: dict[str, Any], command: str, wall: float | None, out:
         "Written by `benchmarks/mrgan.py`; do not edit by hand (`--report-only` rebuilds it from "
         "`benchmarks/mrgan/results.json`).",
         "",
-        "Command:",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
+        *command_block(command),
         f"- Budget: **{ITERATIONS} iterations** per run, the smallest (default) budget of "
         "`benchmarks/mode_collapse.py` and `benchmarks/stacked_mnist.py`, whose protocols and code this "
         "script reuses; MRGAN runs the regularized scheme with the recipes `experiments/mrgan/ring8.yaml`, "

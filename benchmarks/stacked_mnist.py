@@ -36,8 +36,8 @@ from typing import Any, Sequence
 
 import torch
 
-from harness import (BENCHMARKS, RESULTS_MD, command_line, fit_exactly, load_average, load_recipe, mean_std,
-                     quiet_lightning, replace_section)
+from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, fit_exactly, load_average, load_recipe,
+                     mean_std, quiet_lightning, replace_section)
 
 DEFAULT_MODELS = ("DCGAN", "PacGAN")
 MODELS = DEFAULT_MODELS + ("MRGAN",)  # MRGAN: experiments/mrgan/stacked_mnist5k.yaml (benchmarks/mrgan.py)
@@ -216,12 +216,7 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         "Written by `benchmarks/stacked_mnist.py` (PacGAN's Table 2 protocol at a CPU budget); "
         "do not edit by hand.",
         "",
-        "Command:",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
+        *command_block(command),
         f"- Data: `StackedMNIST5k`: {first.num_samples:,} stacked images of {first.image_size} px, each "
         "channel a digit drawn independently from the 5,000 MNIST5k digits (the draw depends on the seed).",
         f"- Budget: **{first.iterations} iterations (batches of {first.batch_size})** per run, the same for both "
