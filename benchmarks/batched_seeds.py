@@ -6,7 +6,7 @@ ways in one process, one thread:
 
   separate:  ``mode_collapse.train_one`` for each seed, one after the other (``seed_everything``,
              ``Toy2D``, the model, ``Trainer.fit``), as ``mode_collapse.py`` runs them by default;
-  batched:   ``mode_collapse.train_seeds_batched``: all seeds as one model (``gan_lightning.batched``),
+  batched:   ``mode_collapse.train_seeds_batched``: all seeds as one model (``benchmarks/batched.py``),
              as ``mode_collapse.py --batched-seeds`` runs them.
 
 Timed: everything each way takes to train the N runs (building models and data, Trainer
@@ -61,7 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help=f"seeds 0..N-1 (default {DEFAULT_SEEDS})")
     parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
                         help=f"iterations (batches) per run (default {DEFAULT_ITERATIONS})")
-    parser.add_argument("--model", default="GAN", help="a model gan_lightning.batched supports (default GAN)")
+    parser.add_argument("--model", default="GAN", help="a model benchmarks/batched.py supports (default GAN)")
     parser.add_argument("--data", default="ring8", choices=mode_collapse.DATA_KINDS)
     parser.add_argument("--num-points", type=int, default=100_000, help="training points (default 100k)")
     parser.add_argument("--g-hidden", type=int_list, default=mode_collapse.DEFAULT_G_HIDDEN)
@@ -70,10 +70,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="clock of the last line (default cpu)")
     parser.add_argument("--out", type=Path, default=RESULTS_MD)
     args = parser.parse_args(argv)
-    from gan_lightning.batched import SUPPORTED_MODELS
+    from batched import SUPPORTED_MODELS
 
     if args.model not in SUPPORTED_MODELS:
-        parser.error(f"--model {args.model}: gan_lightning.batched supports {', '.join(SUPPORTED_MODELS)}")
+        parser.error(f"--model {args.model}: benchmarks/batched.py supports {', '.join(SUPPORTED_MODELS)}")
     if args.seeds < 1 or args.iterations < 1:
         parser.error("--seeds and --iterations must be >= 1")
     return args
@@ -123,7 +123,7 @@ def main(argv=None) -> dict[str, float]:
         "",
         f"The same {args.seeds} runs of `mode_collapse.py` (the model's {args.data} recipe, G "
         f"{list(args.g_hidden)}, D {list(args.d_hidden)}, batch {specs[0].batch_size}, EMA of G), trained as "
-        "separate Lightning runs one after the other and as one batched model (`gan_lightning.batched`, "
+        "separate Lightning runs one after the other and as one batched model (`benchmarks/batched.py`, "
         "`mode_collapse.py --batched-seeds`), one after the other in one process, "
         f"{args.threads} thread(s). Times include building the models, data and trainers; the training "
         "loops alone (wall) in the last speed-up column. *Max abs difference*: over every weight, BatchNorm "

@@ -30,7 +30,7 @@ budget (``--iterations-for``). The committed recipes run 10,000 iterations (25,0
 Runs are single-threaded (``torch.set_num_threads(1)``); ``--workers N`` runs N of them in
 parallel processes (default 1: on the shared 2-core machine this was written on, 2 workers
 were no faster, see ``BUDGET_NOTE``). ``--batched-seeds`` trains the seeds of each (model,
-data set) as one batched model (``gan_lightning.batched``; GAN, LSGAN, WGAN, WGAN-GP, PacGAN,
+data set) as one batched model (``benchmarks/batched.py``; GAN, LSGAN, WGAN, WGAN-GP, PacGAN,
 RelativisticGAN): the same runs, trained faster (``benchmarks/batched_seeds.py`` measures how much).
 
     python benchmarks/mode_collapse.py [--seeds 3] [--iterations N] [--models GAN,PacGAN]
@@ -162,9 +162,9 @@ def score_run(spec: RunSpec, model, std: float, fit_seconds: float, seconds: flo
 
 def train_seeds_batched(specs: Sequence[RunSpec]) -> tuple[list[Any], float, float]:
     """The runs of ``specs`` (one spec per seed, equal but for the seed) trained as one batched
-    model (``gan_lightning.batched``), each seed as ``train_one`` would train it; returns the
+    model (``benchmarks/batched.py``), each seed as ``train_one`` would train it; returns the
     models (one per spec), the data set's std and the batched fit's wall seconds."""
-    from gan_lightning.batched import fit_seeds
+    from batched import fit_seeds
     from gan_lightning.data import Toy2D
 
     first = specs[0]
@@ -487,7 +487,7 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         + (" (a run: the seeds of one model and data set, trained as one batched model)." if args.batched_seeds
            else "."),
         *(["- `--batched-seeds`: the seeds of each model and data set trained as one batched model "
-           "(`gan_lightning.batched`), each seed as its separate run would train it (same initial weights, "
+           "(`benchmarks/batched.py`), each seed as its separate run would train it (same initial weights, "
            "noise, data order and optimizer state); *Fit s / run* is the batched fit's time divided by "
            "the seeds."] if args.batched_seeds else []),
         f"- Wall time of the whole run: **{wall_seconds / 60:.1f} min**. Load average (1 min) at "
@@ -529,7 +529,7 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
 
 # ----------------------------------------------------------------------------- command line
 def parse_args(argv=None) -> argparse.Namespace:
-    from gan_lightning.batched import SUPPORTED_MODELS
+    from batched import SUPPORTED_MODELS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -571,7 +571,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "trains only the runs it lacks, so an interrupted benchmark resumes")
     parser.add_argument("--batched-seeds", action="store_true",
                         help="train the seeds of each (model, data set) as one batched model in one process "
-                             "(gan_lightning.batched: each seed as its separate run would train it, faster); "
+                             "(benchmarks/batched.py: each seed as its separate run would train it, faster); "
                              f"for {', '.join(SUPPORTED_MODELS)}")
     args = parser.parse_args(argv)
     if isinstance(args.iterations_for, str):
