@@ -2,10 +2,10 @@
 
 A benchmark script is a thin user of gan_lightning's public API and of this module: it states its
 protocol (what it trains, what it measures, the text of its section) and takes the rest from here.
-Scripts run from the repository root as ``python benchmarks/<name>.py``; Python puts benchmarks/
-first on ``sys.path`` for a script it runs, so ``from harness import ...`` needs no path set-up (the
-tests get benchmarks/ and tests/ from ``pythonpath`` in setup.cfg). No script imports another's
-private helper: what two scripts need lives here.
+Scripts run from the repository root as ``python benchmarks/<name>.py``; Python searches a script's
+own folder first, so ``from harness import ...`` needs no path set-up (the tests get benchmarks/ and
+tests/ from ``pythonpath`` in setup.cfg). No script imports another's private helper: what two
+scripts need lives here (tests/test_benchmark_scripts.py checks both).
 
 - **Sections of benchmarks/RESULTS.md**: each script owns one or more, from ``<!-- begin: NAME -->``
   to ``<!-- end: NAME -->``, rewrites them and leaves the others alone (``replace_section``,
