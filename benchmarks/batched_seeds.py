@@ -6,7 +6,7 @@ ways in one process, one thread:
 
   separate:  ``mode_collapse.train_one`` for each seed, one after the other (``seed_everything``,
              ``Toy2D``, the model, ``Trainer.fit``), as ``mode_collapse.py`` runs them by default;
-  batched:   ``mode_collapse.train_seeds_batched``: all seeds as one model (``gan_lightning.batched``),
+  batched:   ``mode_collapse.train_seeds_batched``: all seeds as one model (``benchmarks/batched.py``),
              as ``mode_collapse.py --batched-seeds`` runs them.
 
 Timed: everything each way takes to train the N runs (building models and data, Trainer
@@ -28,17 +28,13 @@ import argparse
 import dataclasses
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "benchmarks") not in sys.path:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-import mode_collapse  # noqa: E402
-from report import command_line, replace_section  # noqa: E402
+import mode_collapse
+from harness import RESULTS_MD, command_line, int_list, load_average, replace_section
 
 DEFAULT_SEEDS = 10
 DEFAULT_ITERATIONS = 300
@@ -65,19 +61,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help=f"seeds 0..N-1 (default {DEFAULT_SEEDS})")
     parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
                         help=f"iterations (batches) per run (default {DEFAULT_ITERATIONS})")
-    parser.add_argument("--model", default="GAN", help="a model gan_lightning.batched supports (default GAN)")
+    parser.add_argument("--model", default="GAN", help="a model benchmarks/batched.py supports (default GAN)")
     parser.add_argument("--data", default="ring8", choices=mode_collapse.DATA_KINDS)
     parser.add_argument("--num-points", type=int, default=100_000, help="training points (default 100k)")
-    parser.add_argument("--g-hidden", type=mode_collapse._int_list, default=mode_collapse.DEFAULT_G_HIDDEN)
-    parser.add_argument("--d-hidden", type=mode_collapse._int_list, default=mode_collapse.DEFAULT_D_HIDDEN)
+    parser.add_argument("--g-hidden", type=int_list, default=mode_collapse.DEFAULT_G_HIDDEN)
+    parser.add_argument("--d-hidden", type=int_list, default=mode_collapse.DEFAULT_D_HIDDEN)
     parser.add_argument("--threads", type=int, default=1, help="torch threads, both ways (default 1)")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="clock of the last line (default cpu)")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
     args = parser.parse_args(argv)
-    from gan_lightning.batched import SUPPORTED_MODELS
+    from batched import SUPPORTED_MODELS
 
     if args.model not in SUPPORTED_MODELS:
-        parser.error(f"--model {args.model}: gan_lightning.batched supports {', '.join(SUPPORTED_MODELS)}")
+        parser.error(f"--model {args.model}: benchmarks/batched.py supports {', '.join(SUPPORTED_MODELS)}")
     if args.seeds < 1 or args.iterations < 1:
         parser.error("--seeds and --iterations must be >= 1")
     return args
@@ -91,7 +87,7 @@ def main(argv=None) -> dict[str, float]:
                                    d_hidden=tuple(args.d_hidden), threads=args.threads)
              for seed in range(args.seeds)]
     runs = f"{args.seeds} seeds x {args.iterations} iterations"
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = load_average()[0]
     print(f"{args.model} on {args.data}: {runs} (batch {specs[0].batch_size}, G {list(args.g_hidden)}, "
           f"D {list(args.d_hidden)}, EMA of G), {args.threads} thread(s), load average {load:.1f}", flush=True)
 
@@ -115,7 +111,7 @@ def main(argv=None) -> dict[str, float]:
     print(f"speed-up wall {figures['wall']:.2f}, cpu {figures['cpu']:.2f}, training loops alone (wall) "
           f"{figures['loop']:.2f}")
 
-    end_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    end_load = load_average()[0]
     replace_section(args.out, SECTION, "\n".join([
         "## Many seeds in one process: batched vs separate runs",
         "",
@@ -127,7 +123,7 @@ def main(argv=None) -> dict[str, float]:
         "",
         f"The same {args.seeds} runs of `mode_collapse.py` (the model's {args.data} recipe, G "
         f"{list(args.g_hidden)}, D {list(args.d_hidden)}, batch {specs[0].batch_size}, EMA of G), trained as "
-        "separate Lightning runs one after the other and as one batched model (`gan_lightning.batched`, "
+        "separate Lightning runs one after the other and as one batched model (`benchmarks/batched.py`, "
         "`mode_collapse.py --batched-seeds`), one after the other in one process, "
         f"{args.threads} thread(s). Times include building the models, data and trainers; the training "
         "loops alone (wall) in the last speed-up column. *Max abs difference*: over every weight, BatchNorm "

@@ -20,18 +20,14 @@ record how the checkpoint was trained (they go into the section verbatim).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-
-import sys
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import command_line, replace_section  # noqa: E402
+from harness import BENCHMARKS, RESULTS_MD, command_line, load_runs, replace_section, save_runs
 
-HERE = Path(__file__).resolve().parent / "biggan"
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+HERE = BENCHMARKS / "biggan"
+RESULTS = RESULTS_MD
 NUM_PER_CLASS = 100
 EVAL_SEED = 2024
 TARGET = 0.90  # class agreement of the EMA G's untruncated samples; CGAN's config reaches 98.8 % at 4,000 iterations
@@ -106,7 +102,7 @@ def measure(ckpt_path: str, out_dir: Path = HERE, **recorded) -> dict:
                 picks = torch.cat([samples[labels == c][:10] for c in range(model.num_classes)])
                 name = "biggan_by_class.png" if truncation is None else "biggan_by_class_t0.5.png"
                 write_samples(picks, out_dir / name, nrow=10)
-    (out_dir / "result.json").write_text(json.dumps(result, indent=1) + "\n")
+    save_runs(result, out_dir / "result.json", drop=(), sort_keys=False)
     return result
 
 
@@ -121,10 +117,12 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.report_only:
-        result = json.loads((HERE / "result.json").read_text())
+        result = load_runs(HERE / "result.json")
+        if not result:
+            parser.error(f"{HERE / 'result.json'}: no measured result to rebuild the section from")
         if args.note:  # a sentence written after the measurement replaces the stored one
             result["note"] = args.note
-            (HERE / "result.json").write_text(json.dumps(result, indent=1) + "\n")
+            save_runs(result, HERE / "result.json", drop=(), sort_keys=False)
     else:
         if not args.ckpt_path:
             parser.error("--ckpt_path is needed unless --report-only")

@@ -2,7 +2,7 @@
 
 Each model is trained on MNIST5k (32 px, batch 64: the ``data`` section of its recipe) with the
 ``init_args`` of its committed recipe ``experiments/<model>/mnist5k.yaml`` (read by
-``mode_collapse.load_recipe``), seed 0, for the recipe's ``max_steps`` unless the budget below
+``harness.load_recipe``), seed 0, for the recipe's ``max_steps`` unless the budget below
 says otherwise, with the recipe's generator EMA (decay 0.999; sampling uses it, as
 ``gan-lightning sample`` does). Then one number per claim of its paper:
 
@@ -30,31 +30,26 @@ Everything runs single-threaded (``torch.set_num_threads(1)``), models one after
 
     python benchmarks/conditional.py [--models CGAN,ACGAN] [--steps N] [--out benchmarks/RESULTS.md]
 
-Writes the Markdown section ``conditional`` of ``--out`` (``report.replace_section``) and the
+Writes the Markdown section ``conditional`` of ``--out`` (``harness.replace_section``) and the
 images in ``benchmarks/conditional/``.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
-import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mode_collapse import _quiet, fit_exactly, load_recipe  # noqa: E402  (benchmarks/ is not a package)
-from report import command_line, replace_section  # noqa: E402
-
-from gan_lightning.core import build_optimizer  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
+from gan_lightning.core import build_optimizer
+from harness import (BENCHMARKS, KNN_K, RESULTS_MD, build_mnist5k, cluster_purity, command_line, fit_exactly,
+                     in_batches, infogan_codes, knn_predictions, load_average, load_recipe, paired_comparison,
+                     quiet_lightning, replace_section, save_grid, shown_path, split_tensors, supervised_step)
 MODELS = ("CGAN", "ACGAN", "InfoGAN", "SemiSupervisedGAN", "AAE", "VAEGAN", "BiGAN", "CoGAN")
 PAPERS = {
     "CGAN": "Mirza & Osindero 2014",
@@ -74,21 +69,15 @@ PAPERS = {
 DEFAULT_STEPS_FOR: dict[str, int] = {}
 NUM_PER_CLASS = 100  # CGAN / ACGAN: 100 samples per class, 1,000 in all
 NUM_PAIRS = 1000  # CoGAN
-KNN_K = 5
 EVAL_SEED = 1234
-OUT_SECTION = "conditional"  # default section of --out, see benchmarks/report.py
+OUT_SECTION = "conditional"  # default section of --out, see benchmarks/harness.py
 DEFAULT_TITLE = "Conditional, latent-structured and encoder GANs (issue 5)"
 
 
 # ----------------------------------------------------------------------------- training
 def build(model: str, kind: str = "mnist5k", **overrides):
     """(model, data module) from the recipe's ``init_args``; ``overrides`` replace model arguments."""
-    from gan_lightning import data, models
-
-    recipe = load_recipe(model, kind)
-    datamodule = data.MNIST5k(**recipe["data_args"])
-    kwargs = dict(recipe["init_args"], data_shape=datamodule.data_shape, **overrides)
-    return getattr(models, model)(**kwargs), datamodule
+    return build_mnist5k(model, kind, **overrides)
 
 
 def default_steps(model: str, steps: int | None = None) -> int:
@@ -102,7 +91,7 @@ def train(model_name: str, steps: int, seed: int = 0, ema: bool = True, **overri
     weights (CPU copy of the state dict before training) and the fit time."""
     import lightning as L
 
-    _quiet()
+    quiet_lightning()
     L.seed_everything(seed, workers=False, verbose=False)
     model, datamodule = build(model_name, **overrides)
     initial_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
@@ -118,41 +107,11 @@ def train(model_name: str, steps: int, seed: int = 0, ema: bool = True, **overri
 
 
 # ----------------------------------------------------------------------------- helpers
-def split_tensors(datamodule, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images, labels) of the data module's ``train`` or ``heldout`` split."""
-    from gan_lightning.evaluation import source_labels
-
-    datamodule.setup("fit")
-    dataset = datamodule.train_set if split == "train" else datamodule.heldout_set
-    images = torch.stack([torch.as_tensor(dataset[i][0]) for i in range(len(dataset))])
-    return images, source_labels(dataset)
-
-
-@torch.no_grad()
-def batched(function: Callable[[torch.Tensor], Any], images: torch.Tensor, batch_size: int = 250) -> torch.Tensor:
-    outputs = []
-    for start in range(0, images.size(0), batch_size):
-        out = function(images[start: start + batch_size])
-        outputs.append(out[0] if isinstance(out, (tuple, list)) else out)
-    return torch.cat(outputs)
-
-
 def digit_predictions(images: torch.Tensor) -> torch.Tensor:
     from gan_lightning.evaluation import load_digits_classifier
 
     classifier = load_digits_classifier()
-    return batched(classifier, images).argmax(dim=1)
-
-
-def shown_path(path: Path) -> str:
-    path = Path(path).resolve()
-    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
-
-
-def save_grid(images: torch.Tensor, path: Path, nrow: int) -> str:
-    from gan_lightning.callbacks import write_samples
-
-    return shown_path(write_samples(images, path, nrow=nrow))
+    return in_batches(classifier, images).argmax(dim=1)
 
 
 def interleave(first: torch.Tensor, second: torch.Tensor, per_row: int) -> torch.Tensor:
@@ -169,54 +128,9 @@ def spread_over_classes(labels: torch.Tensor, per_class: int = 4, num_classes: i
     return torch.cat([torch.nonzero(labels == c).flatten()[:per_class] for c in range(num_classes)])
 
 
-def cluster_purity(assignments: torch.Tensor, labels: torch.Tensor, num_clusters: int) -> dict[str, Any]:
-    """Purity of ``assignments`` against ``labels``: each cluster votes its majority label."""
-    mapping, correct = {}, 0
-    for cluster in range(num_clusters):
-        members = labels[assignments == cluster]
-        if len(members):
-            counts = torch.bincount(members, minlength=int(labels.max()) + 1)
-            mapping[cluster] = int(counts.argmax())
-            correct += int(counts.max())
-    return {"purity": correct / len(labels), "mapping": mapping,
-            "digits_covered": len(set(mapping.values())), "clusters_used": len(mapping)}
-
-
-def paired_comparison(first_correct: torch.Tensor, second_correct: torch.Tensor) -> dict[str, Any]:
-    """Two classifiers scored on the same examples: how many only the first / only the second gets
-    right, and the exact two-sided McNemar p-value (binomial test of those two counts)."""
-    first_correct, second_correct = first_correct.bool(), second_correct.bool()
-    first_only = int((first_correct & ~second_correct).sum())
-    second_only = int((second_correct & ~first_correct).sum())
-    n = first_only + second_only
-    tail = sum(math.comb(n, i) for i in range(min(first_only, second_only) + 1)) / 2 ** n if n else 1.0
-    return {"first_only": first_only, "second_only": second_only, "p_value": min(1.0, 2 * tail)}
-
-
 def paired_row(what: str, comparison: dict[str, Any]) -> tuple[str, str]:
     return (f"{what}: digits only the first / only the second gets right, exact McNemar p",
             f"{comparison['first_only']} / {comparison['second_only']}, p = {comparison['p_value']:.2g}")
-
-
-def knn_predictions(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor | None,
-                    k: int = KNN_K) -> torch.Tensor:
-    """k-NN (Euclidean, majority vote, ties to the nearest) predictions; features standardised with
-    the memory's mean / std per dimension. ``test_features=None``: leave-one-out over the memory
-    (each memory item classified by the others)."""
-    mean, std = train_features.mean(0), train_features.std(0).clamp_min(1e-8)
-    train_features = (train_features - mean) / std
-    if test_features is None:
-        distances = torch.cdist(train_features, train_features).fill_diagonal_(math.inf)
-    else:
-        distances = torch.cdist((test_features - mean) / std, train_features)
-    nearest = distances.topk(k, largest=False).indices  # sorted by distance
-    votes = train_labels[nearest]
-    predictions = []
-    for row in votes:
-        counts = torch.bincount(row, minlength=10)
-        best = counts.max()
-        predictions.append(next(int(v) for v in row if counts[v] == best))  # tie: the nearest of the tied labels
-    return torch.tensor(predictions)
 
 
 # ----------------------------------------------------------------------------- measurements
@@ -238,7 +152,7 @@ def measure_label_agreement(run: dict[str, Any], images_dir: Path) -> dict[str, 
             result["grid"] = save_grid(picks, images_dir / f"{type(model).__name__.lower()}_by_class.png", 10)
     if hasattr(model, "classify"):  # ACGAN's auxiliary classifier on held-out reals
         images, targets = split_tensors(run["data"], "heldout")
-        predictions = batched(model.classify, images).argmax(dim=1)
+        predictions = in_batches(model.classify, images).argmax(dim=1)
         result["aux_acc_heldout"] = float((predictions == targets).float().mean())
         result["num_heldout"] = len(targets)
     rows = [("digits classifier agrees with the asked label (1,000 samples, EMA G)",
@@ -255,8 +169,7 @@ def measure_label_agreement(run: dict[str, Any], images_dir: Path) -> dict[str, 
 def measure_infogan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
     model = run["model"]
     images, labels = split_tensors(run["data"], "heldout")
-    q_logits = batched(lambda x: model.discriminator(x)[1][:, : model.categorical_dim], images)
-    purity = cluster_purity(q_logits.argmax(dim=1), labels, model.categorical_dim)
+    purity = cluster_purity(infogan_codes(model, images), labels, model.categorical_dim)
     grids = {}
     for code in range(model.continuous_dim):
         grid = model.traversal_grid(None, code, steps=10, rng=torch.Generator().manual_seed(EVAL_SEED))
@@ -287,25 +200,16 @@ def supervised_baseline(run: dict[str, Any]) -> torch.Tensor:
     batch = min(run["data"].batch_size, trained.num_labeled)  # discriminator_loss's labelled batch
     with torch.enable_grad():  # measurements run under no_grad
         for _ in range(run["steps"]):
-            _supervised_step(classifier, optimizer, images, targets, batch)
+            supervised_step(classifier, optimizer, images, targets, batch)
     classifier.eval()
     held_images, held_labels = split_tensors(run["data"], "heldout")
-    return batched(classifier, held_images).argmax(dim=1) == held_labels
-
-
-def _supervised_step(classifier, optimizer, images, targets, batch: int) -> None:
-    """One step on a random labelled batch (drawn as ``SemiSupervisedGAN.discriminator_loss`` draws it)."""
-    pick = torch.randperm(images.size(0))[:batch]
-    loss = F.cross_entropy(classifier(images[pick]), targets[pick])
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    return in_batches(classifier, held_images).argmax(dim=1) == held_labels
 
 
 def measure_ssgan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
     model = run["model"]
     images, labels = split_tensors(run["data"], "heldout")
-    gan_correct = batched(model.classify, images).argmax(dim=1) == labels
+    gan_correct = in_batches(model.classify, images).argmax(dim=1) == labels
     gan_accuracy = float(gan_correct.float().mean())
     per_class = torch.bincount(model.labeled_targets.cpu(), minlength=model.num_classes).tolist()
     baseline_correct = supervised_baseline(run)
@@ -324,8 +228,8 @@ def measure_aae(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
 
     model = run["model"]
     images, labels = split_tensors(run["data"], "heldout")
-    codes = batched(model.encode, images)
-    recon = batched(model.reconstruct, images)
+    codes = in_batches(model.encode, images)
+    recon = in_batches(model.reconstruct, images)
     mse = float(F.mse_loss(recon, images))
     result = {"recon_mse": mse, "code_mean": codes.mean(0).tolist(), "code_std": codes.std(0).tolist(),
               "num_heldout": len(labels)}
@@ -344,7 +248,7 @@ def measure_aae(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
 def measure_vaegan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
     model = run["model"]
     images, labels = split_tensors(run["data"], "heldout")
-    recon = batched(model.reconstruct, images)
+    recon = in_batches(model.reconstruct, images)
     mse = float(F.mse_loss(recon, images))
     with torch.no_grad():
         similarity = float(sum(model.similarity_loss(images[s: s + 250], recon[s: s + 250]) * len(images[s: s + 250])
@@ -380,8 +284,8 @@ def measure_bigan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
     correct, loo = {}, {}
     for which, encoder in (("trained", model.encoder), ("random", random_encoder), ("pixels", torch.nn.Flatten()),
                            ("trained_body", body(model.encoder)), ("random_body", body(random_encoder))):
-        train_features = batched(encoder, train_images)
-        correct[which] = knn_predictions(train_features, train_labels, batched(encoder, held_images)) == held_labels
+        train_features = in_batches(encoder, train_images)
+        correct[which] = knn_predictions(train_features, train_labels, in_batches(encoder, held_images)) == held_labels
         # Leave-one-out over the training digits: 9x more queries for the paired test (the
         # encoder saw these images, never their labels).
         loo[which] = knn_predictions(train_features, train_labels, None) == train_labels
@@ -390,7 +294,7 @@ def measure_bigan(run: dict[str, Any], images_dir: Path) -> dict[str, Any]:
     paired = paired_comparison(correct["trained"], correct["random"])
     loo_paired = paired_comparison(loo["trained"], loo["random"])
     body_paired = paired_comparison(loo["trained_body"], loo["random_body"])
-    recon = batched(model.reconstruct, held_images)
+    recon = in_batches(model.reconstruct, held_images)
     shown = spread_over_classes(held_labels)
     return {"knn_trained": accuracy["trained"], "knn_random": accuracy["random"], "knn_pixels": accuracy["pixels"],
             "paired": paired, "loo_trained": loo_accuracy["trained"], "loo_random": loo_accuracy["random"],
@@ -442,7 +346,7 @@ MEASURES = {"CGAN": measure_label_agreement, "ACGAN": measure_label_agreement, "
 
 def run_model(name: str, steps: int | None = None, images_dir: Path | None = None, seed: int = 0) -> dict[str, Any]:
     """Train ``name`` (recipe, ``steps`` or its default budget) and measure its property."""
-    images_dir = Path(images_dir or REPO / "benchmarks" / "conditional")
+    images_dir = Path(images_dir or BENCHMARKS / "conditional")
     images_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     run = train(name, default_steps(name, steps), seed=seed)
@@ -527,9 +431,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model class names")
     parser.add_argument("--steps", type=int, default=None,
                         help="iterations for every model (default: the recipe's max_steps, see DEFAULT_STEPS_FOR)")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md",
+    parser.add_argument("--out", type=Path, default=RESULTS_MD,
                         help="Markdown file whose 'conditional' section is rewritten")
-    parser.add_argument("--images", type=Path, default=REPO / "benchmarks" / "conditional",
+    parser.add_argument("--images", type=Path, default=BENCHMARKS / "conditional",
                         help="folder of the images")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--section", default=OUT_SECTION,
@@ -548,7 +452,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(1)
     command = command_line(__file__, argv)
-    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+    load_start = load_average()[0]
     started = time.perf_counter()
     results = []
     for name in args.models:
@@ -556,7 +460,7 @@ def main(argv=None) -> None:
         results.append(result)
         print(f"{name:18s} {result['steps']:5d} it  fit {result['fit_seconds']:6.1f}s  "
               + "; ".join(f"{what}: {number}" for what, number in result["rows"]), flush=True)
-    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+    load_end = load_average()[0]
     text = report_text(results, command, time.perf_counter() - started, (load_start, load_end), args.title)
     replace_section(args.out, args.section, text)
     print(text)

@@ -16,9 +16,9 @@ training (``--every``), so one run gives a learning curve at the cost of one run
   training digits), each code value mapped to its majority digit; purity, how many digits are
   some value's majority, and where each unclaimed digit went.
 - BiGAN run: the recipe, seed 0. Probe: E(x) of the held-out digits classified by the training
-  digits' E(x): 5-NN on standardised codes (``conditional.py``'s measure), 1-NN Euclidean on the
-  raw codes (the authors' ``NNC_e``, ``lib/metrics.py`` of jeffdonahue/bigan) and 1-NN on E's last
-  hidden layer (their ``NNC_e-``). The probe at iteration 0 is the random encoder.
+  digits' E(x): 5-NN on standardised codes (``conditional.py``'s measure, ``harness.knn_predictions``),
+  1-NN Euclidean on the raw codes (the authors' ``NNC_e``, ``lib/metrics.py`` of jeffdonahue/bigan) and
+  1-NN on E's last hidden layer (their ``NNC_e-``). The probe at iteration 0 is the random encoder.
 
 Each run is cached in ``benchmarks/encoders_findings/results.json`` when it ends, so runs can be
 made one at a time (``--runs``) and ``--report-only`` rebuilds both sections (``findings_infogan``,
@@ -31,25 +31,20 @@ made one at a time (``--runs``) and ``--report-only`` rebuilds both sections (``
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conditional import (batched, build, cluster_purity, knn_predictions, paired_comparison,  # noqa: E402
-                         split_tensors)
-from mode_collapse import _quiet, fit_exactly  # noqa: E402
-from report import command_line, replace_section  # noqa: E402
+from harness import (BENCHMARKS, RESULTS_MD, build_mnist5k, cluster_purity, command_line, fit_exactly, in_batches,
+                     infogan_codes, knn_predictions, load_average, load_runs, paired_comparison, quiet_lightning,
+                     replace_section, save_runs, split_tensors)
 
-REPO = Path(__file__).resolve().parent.parent
-CACHE = REPO / "benchmarks" / "encoders_findings" / "results.json"
+CACHE = BENCHMARKS / "encoders_findings" / "results.json"
 HELDOUT_DIGITS = 500  # MNIST5k's held-out split
 PURITY_CLAIM = 0.95  # the paper: 5 % error when each code value is matched to a digit
 # The authors' MNIST latent spec and code weights (openai/InfoGAN, launchers/run_mnist_exp.py and
@@ -86,7 +81,7 @@ def infogan_probe(model, sets) -> dict[str, Any]:
     out = {}
     for split in ("heldout", "train"):
         images, labels = sets[split]
-        codes = batched(lambda x: model.discriminator(x)[1][:, : model.categorical_dim], images).argmax(dim=1)
+        codes = infogan_codes(model, images)
         purity = cluster_purity(codes, labels, model.categorical_dim)
         out[split] = {"purity": purity["purity"], "digits_covered": purity["digits_covered"]}
         if split == "heldout":
@@ -106,9 +101,9 @@ def one_nn(memory: torch.Tensor, memory_labels: torch.Tensor, queries: torch.Ten
 def bigan_probe(model, sets) -> dict[str, Any]:
     (train_x, train_y), (held_x, held_y) = sets["train"], sets["heldout"]
     encoder = model.encoder
-    codes_train, codes_held = batched(model.encode, train_x), batched(model.encode, held_x)
+    codes_train, codes_held = in_batches(model.encode, train_x), in_batches(model.encode, held_x)
     hidden = lambda x: encoder.net.features(x).flatten(1)  # noqa: E731  (E's last layer before the code)
-    hidden_train, hidden_held = batched(hidden, train_x), batched(hidden, held_x)
+    hidden_train, hidden_held = in_batches(hidden, train_x), in_batches(hidden, held_x)
     knn5 = knn_predictions(codes_train, train_y, codes_held) == held_y
     nn1 = one_nn(codes_train, train_y, codes_held) == held_y
     nn1_hidden = one_nn(hidden_train, train_y, hidden_held) == held_y
@@ -155,9 +150,9 @@ def run_one(name: str, steps: int, every: int, keep_model: bool = False) -> dict
     from gan_lightning.callbacks import EMACallback
 
     spec = RUNS[name]
-    _quiet()
+    quiet_lightning()
     L.seed_everything(spec["seed"], workers=False, verbose=False)
-    model, data = build(spec["model"], **spec["overrides"])
+    model, data = build_mnist5k(spec["model"], **spec["overrides"])
     sets = {split: split_tensors(data, split) for split in ("train", "heldout")}
     at = set(range(0, steps + 1, every)) | {0, steps} if every > 0 else set()
     record: dict[int, Any] = {}
@@ -165,7 +160,7 @@ def run_one(name: str, steps: int, every: int, keep_model: bool = False) -> dict
     fit_seconds = fit_exactly(model, data, steps, [EMACallback(decay=0.999), probe], name)
     result = {**spec, "name": name, "steps": steps, "every": every, "fit_seconds": fit_seconds,
               "probe_seconds": type(probe).seconds, "curve": {str(k): record[k] for k in sorted(record)},
-              "load_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan}
+              "load_end": load_average()[0]}
     return {**result, "model": model} if keep_model else result
 
 
@@ -407,10 +402,6 @@ def bigan_cause(run: dict[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------- main
-def load_cache(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def write_reports(cache: dict[str, Any], out: Path) -> list[str]:
     written = []
     infogan = [r for r in cache.values() if isinstance(r, dict) and r.get("model") == "InfoGAN"]
@@ -435,7 +426,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--bigan-steps", type=int, default=1500)
     parser.add_argument("--every", type=int, default=250, help="probe every this many iterations (and at 0 and the end)")
     parser.add_argument("--cache", type=Path, default=CACHE)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
     parser.add_argument("--report-only", action="store_true", help="rebuild the sections from the cache")
     args = parser.parse_args(argv)
     args.runs = [r.strip() for r in args.runs.split(",") if r.strip()]
@@ -448,17 +439,16 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(1)
-    cache = load_cache(args.cache)
+    cache = load_runs(args.cache)
     if not args.report_only:
         command = command_line(__file__, argv)
         for name in args.runs:
             steps = args.infogan_steps if RUNS[name]["model"] == "InfoGAN" else args.bigan_steps
             result = run_one(name, steps, args.every)
-            cache = load_cache(args.cache)  # another run may have ended meanwhile
+            cache = load_runs(args.cache)  # another process may have cached a run meanwhile
             cache[name] = result
             cache.setdefault("_commands", {})[name] = command
-            args.cache.parent.mkdir(parents=True, exist_ok=True)
-            args.cache.write_text(json.dumps(cache, indent=1))
+            save_runs(cache, args.cache, sort_keys=False)
             print(f"{name}: {steps} it, fit {result['fit_seconds']:.0f} s, probes {result['probe_seconds']:.0f} s", flush=True)
     for section in write_reports(cache, args.out):
         print(f"wrote section '{section}' of {args.out}")

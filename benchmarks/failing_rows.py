@@ -22,12 +22,10 @@ benchmarks/failing_rows/results.json, pictures in benchmarks/failing_rows/.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,13 +33,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "benchmarks") not in sys.path:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-import mode_collapse  # noqa: E402
-from report import command_line, replace_section  # noqa: E402
+import mnist5k_table
+import mode_collapse
+from harness import (BENCHMARKS, RESULTS_MD, command_line, coverage, fit_exactly, load_average, load_runs, mean_std,
+                     quiet_lightning, replace_section, save_runs, train_missing)
 
-OUT_DIR = REPO / "benchmarks" / "failing_rows"
+OUT_DIR = BENCHMARKS / "failing_rows"
 RESULTS_JSON = OUT_DIR / "results.json"
 SECTION = "failing_rows"
 ITERATIONS = 1500
@@ -166,7 +163,7 @@ def train_plain(name: str, kind: str, seed: int, iterations: int = ITERATIONS, e
             with torch.no_grad():
                 samples = generator(eval_noise)
             generator.train()
-            scores = mode_collapse.coverage(samples, kind, std)
+            scores = coverage(samples, kind, std)
             distance = float(torch.cdist(samples, modes).min(dim=1).values.median())
             curve.append([step, int(scores["modes"]), float(scores["high_quality"]), distance])
             if recipe["loss"] == "began":  # k (after this step's update), L(x), L(G(z))
@@ -175,7 +172,7 @@ def train_plain(name: str, kind: str, seed: int, iterations: int = ITERATIONS, e
                 trace.append([step, float(penalty.detach()), float(d_loss.detach()), float(g_loss.detach())])
             else:
                 trace.append([step, 0.0, float(d_loss.detach()), float(g_loss.detach())])
-    final = mode_collapse.coverage(samples, kind, std)
+    final = coverage(samples, kind, std)
     return {"recipe": name, "kind": kind, "seed": seed, "iterations": iterations,
             "modes": int(final["modes"]), "high_quality": float(final["high_quality"]),
             "reverse_kl": float(final["reverse_kl"]), "curve": curve, "trace": trace,
@@ -195,12 +192,12 @@ def run_ours(label: str, kind: str, seed: int, iterations: int = ITERATIONS) -> 
 
     model_name, override = OURS[label]
     spec = mode_collapse.RunSpec(model=model_name, kind=kind, seed=seed, iterations=iterations, ema=False)
-    mode_collapse._quiet()
+    quiet_lightning()
     torch.set_num_threads(1)
     L.seed_everything(seed, workers=False, verbose=False)
     data = Toy2D(kind=kind, num_points=spec.num_points, batch_size=spec.batch_size, seed=seed)
     model = getattr(models, model_name)(**{**mode_collapse.model_kwargs(spec), **override})
-    fit_seconds = mode_collapse.fit_exactly(model, data, iterations, (), f"{label}/{kind}/seed {seed}")
+    fit_seconds = fit_exactly(model, data, iterations, (), f"{label}/{kind}/seed {seed}")
     result = mode_collapse.score_run(spec, model, data.std, fit_seconds, fit_seconds)
     raw = result["raw"]
     return {"recipe": label, "kind": kind, "seed": seed, "iterations": iterations, "modes": int(raw["modes"]),
@@ -227,19 +224,19 @@ def run_mnist(label: str, iterations: int = 600) -> dict[str, Any]:
     digits FID and classes) with the options of ``MNIST_VARIANTS[label]``."""
     import lightning as L
 
-    import mnist5k_table as table
     from gan_lightning.callbacks import write_samples
     from gan_lightning.evaluation import evaluate_generator
 
-    spec = table.RunSpec(model="DRAGAN", iterations=iterations)
-    mode_collapse._quiet()
+    spec = mnist5k_table.RunSpec(model="DRAGAN", iterations=iterations)
+    quiet_lightning()
     torch.set_num_threads(1)
     L.seed_everything(spec.seed, workers=False, verbose=False)
-    model, data = table.build(spec, **MNIST_VARIANTS[label])
-    fit_seconds = mode_collapse.fit_exactly(model, data, iterations, label=label)
+    model, data = mnist5k_table.build(spec, **MNIST_VARIANTS[label])
+    fit_seconds = fit_exactly(model, data, iterations, label=label)
     values = evaluate_generator(model, data, ["fid", "classes"], num_samples=spec.num_eval, extractor="digits",
-                                use_ema=False, seed=table.EVAL_NOISE_SEED + spec.seed, progress=False)
-    grid = model.sample(table.GRID_SAMPLES, use_ema=False, rng=torch.Generator().manual_seed(table.EVAL_NOISE_SEED))
+                                use_ema=False, seed=mnist5k_table.EVAL_NOISE_SEED + spec.seed, progress=False)
+    noise = torch.Generator().manual_seed(mnist5k_table.EVAL_NOISE_SEED)
+    grid = model.sample(mnist5k_table.GRID_SAMPLES, use_ema=False, rng=noise)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     write_samples(grid.detach().float().cpu(), OUT_DIR / mnist_picture(label), nrow=6)
     return {"recipe": label, "iterations": iterations, "seed": spec.seed,
@@ -262,18 +259,17 @@ def line_projection_l1(kind: str = "ring8", angles: int = 3600) -> float:
 
 # ----------------------------------------------------------------------------- cache
 def load_results(path: Path = RESULTS_JSON) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.is_file() else {"runs": {}, "meta": {}}
+    """``{"meta": ..., "runs": {run key: run}}`` of the cache (``harness.load_runs``)."""
+    return load_runs(path, empty={"runs": {}, "meta": {}})
 
 
 def save_results(results: dict[str, Any], path: Path = RESULTS_JSON) -> None:
-    """One line per run; sample coordinates rounded to 1e-4 (a hundredth of a mode's std)."""
+    """The cache (``harness.save_runs``), one line per run, in the order the runs ended; sample coordinates
+    rounded to 1e-4 (a hundredth of a mode's std)."""
     for run in results["runs"].values():
         if "samples" in run:
             run["samples"] = [[round(float(v), 4) for v in point] for point in run["samples"]]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"  {json.dumps(key)}: {json.dumps(run, allow_nan=True)}" for key, run in results["runs"].items()]
-    meta = json.dumps(results.get("meta", {}), indent=1)
-    path.write_text('{"meta": ' + meta + ',\n "runs": {\n' + ",\n".join(lines) + "\n }\n}\n")
+    save_runs(results, path, drop=(), sort_keys=False, one_line_below=2)
 
 
 def mnist_variants_text(runs: dict[str, Any]) -> str:
@@ -306,6 +302,15 @@ def run_key(impl: str, recipe: str, kind: str, seed: int) -> str:
     return f"{impl}/{recipe}/{kind}/{seed}"
 
 
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One run of ``main``'s list: the plain loop, our model or the MNIST5k run."""
+    if job["impl"] == "mnist":
+        return run_mnist(job["recipe"], job["iterations"])
+    if job["impl"] == "plain":
+        return train_plain(job["recipe"], "ring8", job["seed"], job["iterations"], job["eval_every"])
+    return run_ours(job["recipe"], "ring8", job["seed"], job["iterations"])
+
+
 # ----------------------------------------------------------------------------- summaries
 def summarize(runs: dict[str, Any], impl: str, recipe: str, kind: str = "ring8") -> dict[str, Any] | None:
     rows = [r for key, r in sorted(runs.items()) if key.startswith(f"{impl}/{recipe}/{kind}/")]
@@ -313,13 +318,7 @@ def summarize(runs: dict[str, Any], impl: str, recipe: str, kind: str = "ring8")
         return None
     modes = [r["modes"] for r in rows]
     hq = [100 * r["high_quality"] for r in rows]
-
-    def spread(values):
-        mean = sum(values) / len(values)
-        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-        return mean, sd
-
-    return {"n": len(rows), "modes": spread(modes), "hq": spread(hq),
+    return {"n": len(rows), "modes": mean_std(modes, one_value=0.0), "hq": mean_std(hq, one_value=0.0),
             "per_seed": ", ".join(f"{r['modes']}/{100 * r['high_quality']:.0f}" for r in rows),
             "all_modes": sum(1 for m in modes if m == (8 if kind == "ring8" else 25)),
             "seconds": sum(r["seconds"] for r in rows) / len(rows)}
@@ -427,10 +426,9 @@ def results_table(runs: dict[str, Any], names: list[str], iterations: int) -> st
             seeds = COMMITTED[("ring8", model)]
             modes = [m for m, _ in seeds.values()]
             hq = [100 * q for _, q in seeds.values()]
-            mean_m, mean_q = sum(modes) / len(modes), sum(hq) / len(hq)
-            sd = lambda v, m: math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))  # noqa: E731
+            (mean_m, sd_m), (mean_q, sd_q) = mean_std(modes), mean_std(hq)
             lines.append(f"| ours (Lightning, section `mode_collapse`): {model} | {iterations} | {len(modes)} | "
-                         f"{mean_m:.1f} ± {sd(modes, mean_m):.1f} | {mean_q:.1f} ± {sd(hq, mean_q):.1f} | "
+                         f"{mean_m:.1f} ± {sd_m:.1f} | {mean_q:.1f} ± {sd_q:.1f} | "
                          f"{', '.join(f'{m}/{q:.0f}' for m, q in zip(modes, hq))} | see there |")
         else:
             impl, recipe = name.split(": ", 1)
@@ -623,7 +621,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--recipes", default="", help="comma-separated subset of the plain recipes (default all)")
     parser.add_argument("--eval-every", type=int, default=EVAL_EVERY)
     parser.add_argument("--results", type=Path, default=RESULTS_JSON)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
     parser.add_argument("--plots", type=Path, default=OUT_DIR)
     parser.add_argument("--report-only", action="store_true", help="rebuild the section from --results")
     parser.add_argument("--rerun", action="store_true", help="train again the runs already in --results")
@@ -647,21 +645,19 @@ def main(argv=None) -> None:
             todo += [("ours", label, seed) for label in OURS if label in chosen for seed in range(args.variant_seeds)]
         if args.only in ("all", "mnist"):
             todo += [("mnist", label, 0) for label in MNIST_VARIANTS]
-        if not args.rerun:  # runs already in the cache are kept (an interrupted run resumes)
-            todo = [item for item in todo
-                    if run_key(item[0], item[1], "mnist5k" if item[0] == "mnist" else "ring8", item[2]) not in runs]
-        for impl, recipe, seed in todo:
-            if impl == "mnist":
-                run = run_mnist(recipe, args.mnist_iterations)
-                runs[run_key(impl, recipe, "mnist5k", seed)] = run
-            else:
-                run = (train_plain(recipe, "ring8", seed, args.iterations, args.eval_every) if impl == "plain"
-                       else run_ours(recipe, "ring8", seed, args.iterations))
-                runs[run_key(impl, recipe, "ring8", seed)] = run
-            loads.append(os.getloadavg()[0])
-            print(f"{impl:5s} {recipe:28s} seed {seed}: {run.get('modes', run.get('classes'))} modes/classes "
+        jobs = [{"key": run_key(impl, recipe, "mnist5k" if impl == "mnist" else "ring8", seed), "impl": impl,
+                 "recipe": recipe, "seed": seed, "eval_every": args.eval_every,
+                 "iterations": args.mnist_iterations if impl == "mnist" else args.iterations}
+                for impl, recipe, seed in todo]
+
+        def done(run: dict[str, Any], seconds: float) -> None:
+            loads.append(load_average()[0])
+            print(f"{run['recipe']:28s} seed {run['seed']}: {run.get('modes', run.get('classes'))} modes/classes "
                   f"({run['seconds']:.0f} s, load {loads[-1]:.1f})", flush=True)
-            save_results(results, args.results)
+
+        # runs already in the cache are kept unless --rerun (an interrupted run resumes)
+        train_missing(jobs, run_job, runs, lambda _: save_results(results, args.results), on_done=done,
+                      retrain=args.rerun)
         meta = results.setdefault("meta", {})
         if args.only != "mnist":
             meta.update(iterations=args.iterations, seeds=args.seeds, variant_seeds=args.variant_seeds)

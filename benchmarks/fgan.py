@@ -24,26 +24,21 @@ benchmarks/fgan/ring8.png.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
-import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "benchmarks") not in sys.path:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-from mode_collapse import EVAL_NOISE_SEED, _quiet, coverage, fit_exactly, load_recipe  # noqa: E402
-from report import command_line, replace_section  # noqa: E402
+from gan_lightning.losses.fdivergence import DIVERGENCES, get_divergence
+from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, coverage, fit_exactly, load_recipe, load_runs,
+                     model_from_recipe, quiet_lightning, replace_section, save_runs, train_missing)
+from mode_collapse import EVAL_NOISE_SEED
 
-from gan_lightning.losses.fdivergence import DIVERGENCES, get_divergence  # noqa: E402
-
-OUT_DIR = REPO / "benchmarks" / "fgan"
+OUT_DIR = BENCHMARKS / "fgan"
 RESULTS_JSON = OUT_DIR / "results.json"
 SECTION = "fgan"
 MEANS, STDS, WEIGHTS = (-2.0, 2.0), (0.5, 0.5), (0.5, 0.5)
@@ -98,7 +93,7 @@ def run_1d(name: str, seed: int, iterations: int) -> dict[str, Any]:
     from gan_lightning.data import Mixture1D
     from gan_lightning.models import FGAN
 
-    _quiet()
+    quiet_lightning()
     torch.set_num_threads(1)
     L.seed_everything(seed, workers=False, verbose=False)
     data = Mixture1D(means=MEANS, stds=STDS, weights=WEIGHTS, seed=seed)
@@ -114,15 +109,12 @@ def run_ring(name: str, seed: int, iterations: int) -> dict[str, Any]:
     import lightning as L
 
     from gan_lightning.data import Toy2D
-    from gan_lightning.models import FGAN
 
-    _quiet()
+    quiet_lightning()
     torch.set_num_threads(1)
     L.seed_everything(seed, workers=False, verbose=False)
     data = Toy2D(kind="ring8", seed=seed)
-    kwargs = load_recipe("FGAN", "ring8")["init_args"]
-    kwargs.update(data_shape=(2,), divergence=name)
-    model = FGAN(**kwargs)
+    model = model_from_recipe("FGAN", load_recipe("FGAN", "ring8"), (2,), divergence=name)
     seconds = fit_exactly(model, data, iterations, label=f"FGAN {name} ring8 seed {seed}")
     samples = model.sample(2500, use_ema=False, rng=torch.Generator().manual_seed(EVAL_NOISE_SEED + seed))
     finite = bool(torch.isfinite(samples).all())
@@ -131,16 +123,17 @@ def run_ring(name: str, seed: int, iterations: int) -> dict[str, Any]:
             "iterations": iterations, "samples": samples.detach().float().nan_to_num(1e6).tolist()}
 
 
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One run of either part, by its key: ``1d/<divergence>/<seed>`` or ``ring8/<divergence>/<seed>``."""
+    part, name, seed = job["key"].split("/")
+    run = (run_1d if part == "1d" else run_ring)(name, int(seed), job["iterations"])
+    what = (f"mean {run['mean']:.2f} std {run['std']:.2f} mass {run['mass']}" if part == "1d"
+            else f"modes {run['modes']:.0f} hq {run['high_quality']:.3f}")
+    print(f"{part} {name} seed {seed}: {what} {run['seconds']:.0f}s", flush=True)
+    return run
+
+
 # ----------------------------------------------------------------------------- report
-def load_results() -> dict[str, Any]:
-    return json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else {}
-
-
-def save_results(results: dict[str, Any]) -> None:
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    RESULTS_JSON.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-
-
 def verdicts(results: dict[str, Any]) -> list[str]:
     """The paper's claim on the trained 1-D fits: KL covers both modes, reverse KL picks one."""
     def runs(name):
@@ -283,12 +276,7 @@ def write_report(results: dict[str, Any], exact: dict[str, Any], command: str, w
         "Written by `benchmarks/fgan.py`; do not edit by hand (`--report-only` rebuilds it from "
         "`benchmarks/fgan/results.json`).",
         "",
-        "Command:",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
+        *command_block(command),
         f"- Machine: {platform.platform()}, {os.cpu_count()} CPUs shared with other jobs, torch {torch.__version__}, "
         "one thread, runs one after the other."
         + (f" Wall time of the run: **{wall / 60:.1f} min**" if wall is not None else "")
@@ -347,7 +335,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--divergences", default=",".join(DIVERGENCES))
     parser.add_argument("--skip-ring", action="store_true")
     parser.add_argument("--report-only", action="store_true", help="rebuild the section from results.json")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
     args = parser.parse_args(argv)
     args.divergences = [get_divergence(n.strip()).name for n in args.divergences.split(",") if n.strip()]
     return args
@@ -356,34 +344,25 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(1)
-    results = load_results()
+    results = load_runs(RESULTS_JSON)
     command = command_line(__file__, argv)
     started = time.perf_counter()
     if not args.report_only:
-        for name in args.divergences:
-            for seed in range(args.seeds):
-                results[f"1d/{name}/{seed}"] = run_1d(name, seed, args.iterations_1d)
-                r = results[f"1d/{name}/{seed}"]
-                print(f"1d {name} seed {seed}: mean {r['mean']:.2f} std {r['std']:.2f} mass {r['mass']} "
-                      f"{r['seconds']:.0f}s", flush=True)
-                save_results(results)
+        jobs = [{"key": f"1d/{name}/{seed}", "iterations": args.iterations_1d}
+                for name in args.divergences for seed in range(args.seeds)]
         if not args.skip_ring:
-            for name in args.divergences:
-                for seed in range(args.ring_seeds):
-                    results[f"ring8/{name}/{seed}"] = run_ring(name, seed, args.iterations_ring)
-                    r = results[f"ring8/{name}/{seed}"]
-                    print(f"ring8 {name} seed {seed}: modes {r['modes']:.0f} hq {r['high_quality']:.3f} "
-                          f"{r['seconds']:.0f}s", flush=True)
-                    save_results(results)
+            jobs += [{"key": f"ring8/{name}/{seed}", "iterations": args.iterations_ring}
+                     for name in args.divergences for seed in range(args.ring_seeds)]
+        train_missing(jobs, run_job, results, RESULTS_JSON, retrain=True)
         results["_meta"] = {"command": command, "wall_seconds": time.perf_counter() - started}
-        save_results(results)
+        save_runs(results, RESULTS_JSON)
     exact = results.setdefault("_exact", {})
     for name in DIVERGENCES:
         if name not in exact and any(k.startswith(f"1d/{name}/") for k in results):
             mean, std, value = exact_minimiser(name)
             exact[name] = {"mean": mean, "std": std, "value": value, "mass": gaussian_mass_per_mode(mean, std)}
     if not args.report_only:
-        save_results(results)
+        save_runs(results, RESULTS_JSON)
     results = dict(results)
     meta, exact = results.pop("_meta", {}), results.pop("_exact")
     plot_1d(results, OUT_DIR / "mixture1d.png")

@@ -25,7 +25,6 @@ code on the CPU as a smoke test of this script (no sync check there).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
+from harness import REPO, load_runs, save_runs
 NO_GPU_LINE = "gpu_smoke: no CUDA GPU on this machine; the GPU smoke test did not run"
 SYNC_WARNING = "synchronizing"  # torch's sync debug warning: "called a synchronizing CUDA operation"
 
@@ -190,7 +189,7 @@ def spawn(config: Path, args) -> dict:
             return {"config": str(config.relative_to(REPO)), "status": "error",
                     "error": f"no result after {args.timeout:.0f} s"}
         if result.is_file():
-            return json.loads(result.read_text())
+            return load_runs(result)
         tail = [line for line in (done.stderr or done.stdout).strip().splitlines() if line.strip()]
         return {"config": str(config.relative_to(REPO)), "status": "error",
                 "error": (tail[-1] if tail else f"exit status {done.returncode}")[:300]}
@@ -219,7 +218,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.one is not None:
         row = run_one(args.one, args)
-        args.result.write_text(json.dumps(row))
+        save_runs(row, args.result, drop=())
         return 0
     if args.device == "cuda" and not torch.cuda.is_available():
         print(NO_GPU_LINE)

@@ -44,17 +44,13 @@ code on the CPU as a smoke test (its numbers mean nothing).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import command_line, replace_section  # noqa: E402
+from harness import RESULTS_MD, command_line, quiet_lightning, replace_section
 
 NO_GPU_LINE = "gpu_throughput: no CUDA GPU on this machine; the GPU benchmark did not run"
 CASES = ("dcgan", "stylegan2")
@@ -225,13 +221,6 @@ def run_lightning(args, setting: Setting, prepared, device: torch.device, clock:
 
 
 # ----------------------------------------------------------------------------- main
-def quiet_lightning() -> None:
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "lightning_utilities"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-
-
 def settings_of(args) -> list[Setting]:
     return [Setting(case, precision, compile) for case in args.cases for precision in args.precisions
             for compile in args.compile]
@@ -293,7 +282,7 @@ def main(argv=None) -> int:
             versus = " (vs plain eager)" if setting.compile == "reduce-overhead" else ""
             lines.append(f"| {setting.case} | {setting.precision} | {setting.compile} | {plain_rate:,.0f} | "
                          f"{ours_rate:,.0f} | {ours_rate / plain_rate:.2f}{versus} |")
-        replace_section(Path(__file__).resolve().parent / "RESULTS.md", args.section, "\n".join(lines))
+        replace_section(RESULTS_MD, args.section, "\n".join(lines))
     return 0
 
 

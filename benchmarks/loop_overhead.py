@@ -69,12 +69,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import os
 import statistics
 import tempfile
 import time
-import warnings
 from typing import Callable
 
 import torch
@@ -87,6 +85,7 @@ from gan_lightning.callbacks import ProgressBar
 from gan_lightning.data import MNIST5k, Toy2D
 from gan_lightning.models import DCGAN, GAN
 from gan_lightning.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from harness import quiet_lightning
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = CLOCKS["wall"]  # main() sets it from --clock
@@ -280,15 +279,6 @@ def run_lightning(case: Case, args: argparse.Namespace) -> tuple[float, float]:
 
 
 # ----------------------------------------------------------------------------- main
-def quiet_lightning() -> None:
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "lightning_utilities"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-    warnings.filterwarnings("ignore", message=".*log_every_n_steps.*")
-
-
 def measure(case: Case, args: argparse.Namespace) -> float:
     """Alternating rounds of both paths; prints each round and the case's ratio line, returns the ratio."""
     plain_runs: list[tuple[float, float]] = []

@@ -5,7 +5,7 @@ Protocol:
 - models: GAN, DCGAN and the loss / stability family (LSGAN, WGAN, WGANGP, WGANDiv, DRAGAN,
   SNGAN, RelativisticGAN, EBGAN, BEGAN, UnrolledGAN, MADGAN, PacGAN), each with its committed
   recipe: the model ``init_args`` of ``experiments/<model>/mnist5k.yaml`` (read by
-  ``mode_collapse.load_recipe``) and that file's data options (image size, channels, batch
+  ``harness.load_recipe``) and that file's data options (image size, channels, batch
   size) for ``MNIST5k`` (5,000 real MNIST digits, 500 held out);
 - budget: the same number of iterations (batches) for every model (``--iterations``), except
   UnrolledGAN, EBGAN and BEGAN, 10-20 times dearer per iteration, which get their own smaller
@@ -27,21 +27,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "benchmarks") not in sys.path:  # benchmarks/report.py and mode_collapse.py, also from the tests
-    sys.path.insert(0, str(REPO / "benchmarks"))
-from mode_collapse import _budget_overrides, _quiet, fit_exactly, load_recipe, recipe_path  # noqa: E402
-from report import command_line, replace_section  # noqa: E402
+from harness import (BENCHMARKS, RESULTS_MD, build_mnist5k, command_block, command_line, fit_exactly, load_average,
+                     load_recipe, mnist5k_data, model_budgets, quiet_lightning, replace_section)
 
 MODELS = ("GAN", "DCGAN", "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
           "EBGAN", "BEGAN", "UnrolledGAN", "MADGAN", "PacGAN")
@@ -68,24 +63,14 @@ class RunSpec:
 
 def data_options(model: str) -> dict[str, Any]:
     """``image_size``, ``channels``, ``batch_size`` of the recipe's ``MNIST5k`` data section."""
-    recipe = load_recipe(model, RECIPE)
-    if recipe["data_class"] != "MNIST5k":
-        raise ValueError(f"{recipe_path(model, RECIPE)}: data is {recipe['data_class']}, expected MNIST5k")
-    init = recipe["data_args"]
-    return {"image_size": int(init.get("image_size", 28)), "channels": int(init.get("channels", 1)),
-            "batch_size": int(init.get("batch_size", 64))}
+    data = mnist5k_data(model, RECIPE)
+    return {"image_size": data.image_size, "channels": data.channels, "batch_size": data.batch_size}
 
 
 def build(spec: RunSpec, **overrides):
     """``(model, data module)`` of the recipe (``overrides``: model options changed from it), the data shape
     linked as the CLI does."""
-    from gan_lightning import models
-    from gan_lightning.data import MNIST5k
-
-    data = MNIST5k(**data_options(spec.model), seed=spec.seed)
-    kwargs = dict(load_recipe(spec.model, RECIPE)["init_args"], **overrides)
-    kwargs["data_shape"] = tuple(data.data_shape)
-    return getattr(models, spec.model)(**kwargs), data
+    return build_mnist5k(spec.model, RECIPE, {"seed": spec.seed}, **overrides)
 
 
 def run_one(spec: RunSpec) -> dict[str, Any]:
@@ -94,7 +79,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
 
     from gan_lightning.evaluation import evaluate_generator
 
-    _quiet()
+    quiet_lightning()
     torch.set_num_threads(spec.threads)
     L.seed_everything(spec.seed, workers=False, verbose=False)
     model, data = build(spec, **dict(spec.overrides))
@@ -182,7 +167,7 @@ not comparable with the others."""
 def write_report(results: Sequence[dict[str, Any]], reference: dict[str, Any] | None, args: argparse.Namespace,
                  command: str, wall_seconds: float, load_start: Sequence[float], out: Path,
                  grids: dict[str, Path]) -> str:
-    load_end = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    load_end = load_average()
     budgets = {r["spec"].model: r["spec"].iterations for r in results}
     others = {m: n for m, n in budgets.items() if n != args.iterations}
     first = results[0]
@@ -192,12 +177,7 @@ def write_report(results: Sequence[dict[str, Any]], reference: dict[str, Any] | 
         "",
         "Written by `benchmarks/mnist5k_table.py`; do not edit by hand.",
         "",
-        "Command:",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
+        *command_block(command),
         f"- Budget: **{args.iterations} iterations** per model"
         + (", except " + ", ".join(f"**{m}: {n}**" for m, n in others.items())
            if others else "")
@@ -234,19 +214,19 @@ def parse_args(argv=None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
                         help=f"training iterations (batches) per model (default {DEFAULT_ITERATIONS})")
-    parser.add_argument("--iterations-for", type=_budget_overrides,
+    parser.add_argument("--iterations-for", type=model_budgets,
                         default=",".join(f"{m}={n}" for m, n in DEFAULT_ITERATIONS_FOR.items()),
                         help="per-model budgets, MODEL=N[,MODEL=N]; pass '' to give every model --iterations")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model class names")
     parser.add_argument("--num-eval", type=int, default=NUM_EVAL, help=f"generated samples scored (default {NUM_EVAL})")
     parser.add_argument("--no-reference", dest="reference", action="store_false",
                         help="skip the real-digits reference row")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
-    parser.add_argument("--plots", type=Path, default=REPO / "benchmarks" / "mnist5k",
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
+    parser.add_argument("--plots", type=Path, default=BENCHMARKS / "mnist5k",
                         help="folder of the sample grids (one PNG per model)")
     args = parser.parse_args(argv)
     if isinstance(args.iterations_for, str):
-        args.iterations_for = _budget_overrides(args.iterations_for)
+        args.iterations_for = model_budgets(args.iterations_for)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in args.models if m not in MODELS]
     if unknown:
@@ -266,7 +246,7 @@ def main(argv=None) -> None:
     specs = [RunSpec(model=m, iterations=args.iterations_for.get(m, args.iterations), num_eval=args.num_eval)
              for m in args.models]
     print(f"{len(specs)} runs: {command}", flush=True)
-    load_start = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    load_start = load_average()
     started = time.perf_counter()
     results = []
     for i, spec in enumerate(specs):

@@ -30,7 +30,7 @@ budget (``--iterations-for``). The committed recipes run 10,000 iterations (25,0
 Runs are single-threaded (``torch.set_num_threads(1)``); ``--workers N`` runs N of them in
 parallel processes (default 1: on the shared 2-core machine this was written on, 2 workers
 were no faster, see ``BUDGET_NOTE``). ``--batched-seeds`` trains the seeds of each (model,
-data set) as one batched model (``gan_lightning.batched``; GAN, LSGAN, WGAN, WGAN-GP, PacGAN,
+data set) as one batched model (``benchmarks/batched.py``; GAN, LSGAN, WGAN, WGAN-GP, PacGAN,
 RelativisticGAN): the same runs, trained faster (``benchmarks/batched_seeds.py`` measures how much).
 
     python benchmarks/mode_collapse.py [--seeds 3] [--iterations N] [--models GAN,PacGAN]
@@ -44,30 +44,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import math
-import multiprocessing
 import os
-import pickle
 import platform
-import re
 import statistics
-import sys
-import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
-import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "benchmarks") not in sys.path:  # benchmarks/report.py, also when imported by the tests
-    sys.path.insert(0, str(REPO / "benchmarks"))
-from report import replace_section, training_command  # noqa: E402
-EXPERIMENTS = REPO / "experiments"
+from harness import (BENCHMARKS, RESULTS_MD, command_block, coverage, fit_exactly, int_list, load_average,
+                     load_pickled_runs, load_recipe, mean_std, model_budgets, pooled, quiet_lightning, replace_section,
+                     save_pickled_runs, training_command)
 
 DEFAULT_MODELS = ("GAN", "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
                   "EBGAN", "BEGAN", "UnrolledGAN", "MADGAN", "PacGAN")
@@ -84,7 +74,7 @@ DEFAULT_ITERATIONS_FOR = {"UnrolledGAN": 450}
 DEFAULT_G_HIDDEN = (400, 400, 400, 400)
 DEFAULT_D_HIDDEN = (200, 200, 200)
 DEFAULT_LATENT_DIM = 2
-DEFAULT_SECTION = "mode_collapse"  # of benchmarks/RESULTS.md, see benchmarks/report.py
+DEFAULT_SECTION = "mode_collapse"  # of benchmarks/RESULTS.md, see benchmarks/harness.py
 EVAL_NOISE_SEED = 10_000  # evaluation noise: torch.Generator seeded EVAL_NOISE_SEED + seed
 EMA_DECAY = 0.999
 
@@ -108,49 +98,6 @@ class RunSpec:
 
 
 # ----------------------------------------------------------------------------- recipes
-# PyYAML follows YAML 1.1, where "5e-05" (no dot) is a string; LightningCLI's typed parsing
-# reads it as the float it is meant to be, and so do we.
-_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-
-
-def _as_number(value: Any) -> Any:
-    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
-        return float(value)
-    if isinstance(value, list):
-        return [_as_number(item) for item in value]
-    return value
-
-
-def recipe_path(model: str, kind: str) -> Path:
-    return EXPERIMENTS / model.lower() / f"{kind}.yaml"
-
-
-def load_recipe(model: str, kind: str) -> dict[str, Any]:
-    """The committed experiment file of ``model`` on ``kind``:
-    ``{"init_args", "max_steps", "data_class", "data_args", "ema"}`` (``ema``: the file's ``ema``
-    section, the EMA generator's options, or None).
-
-    ``init_args`` are ready to pass to the model: numbers as numbers, ``betas`` a tuple (YAML
-    has only lists; LightningCLI converts by the annotation, and so does this for the one
-    tuple-typed model argument)."""
-    path = recipe_path(model, kind)
-    if not path.is_file():
-        raise FileNotFoundError(f"no recipe for {model} on {kind}: {path} is missing")
-    config = yaml.safe_load(path.read_text())
-    model_section = config["model"]
-    if model_section["class_path"].rsplit(".", 1)[-1] != model:
-        raise ValueError(f"{path}: model.class_path is {model_section['class_path']!r}, expected {model}")
-    init_args = {name: _as_number(value) for name, value in (model_section.get("init_args") or {}).items()}
-    if "betas" in init_args:
-        init_args["betas"] = tuple(init_args["betas"])
-    data_section = config.get("data") or {}
-    return {"init_args": init_args,
-            "max_steps": int(config.get("trainer", {}).get("max_steps", -1)),
-            "data_class": str(data_section.get("class_path", "")).rsplit(".", 1)[-1],
-            "data_args": dict(data_section.get("init_args") or {}),
-            "ema": config.get("ema")}
-
-
 def model_kwargs(spec: RunSpec) -> dict[str, Any]:
     """The recipe's ``init_args`` with only the shared sizes (and the data shape) overridden."""
     kwargs = load_recipe(spec.model, spec.kind)["init_args"]
@@ -166,44 +113,6 @@ def build_model(spec: RunSpec):
 
 
 # ----------------------------------------------------------------------------- one run
-def _quiet() -> None:
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
-    warnings.filterwarnings("ignore", category=UserWarning, module="lightning")
-
-
-def coverage(points: torch.Tensor, kind: str, std: float) -> dict[str, Any]:
-    """``ModeCoverage2D`` of ``points`` on the ``kind`` mixture: modes, high_quality, reverse_kl."""
-    from gan_lightning.data.toy2d import mixture_modes
-    from gan_lightning.evaluation import ModeCoverage2D
-
-    metric = ModeCoverage2D(mixture_modes(kind), std)
-    metric.update(points.detach().float().cpu())
-    return metric.compute()
-
-
-def fit_exactly(model, data, iterations: int, callbacks=(), label: str = "") -> float:
-    """``trainer.fit`` for exactly ``iterations`` batches on one CPU process, nothing written but a
-    temporary folder; returns the fit's wall seconds. Shared by every benchmark script."""
-    import lightning as L
-
-    with tempfile.TemporaryDirectory(prefix="gan_lightning_benchmark_") as root:
-        trainer = L.Trainer(
-            max_steps=iterations, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-            enable_model_summary=False, limit_val_batches=0, accelerator="cpu", devices=1,
-            callbacks=list(callbacks), default_root_dir=root,
-        )
-        started = time.perf_counter()
-        trainer.fit(model, data)
-        seconds = time.perf_counter() - started
-    if trainer.global_step != iterations:
-        raise RuntimeError(f"{label or type(model).__name__}: trained {trainer.global_step} iterations, "
-                           f"expected {iterations}")
-    return seconds
-
-
 def train_one(spec: RunSpec) -> tuple[Any, float, float]:
     """Train ``spec.model`` for ``spec.iterations`` batches, seeded ``spec.seed``; returns the
     model, the data set's std and the fit's wall seconds."""
@@ -211,7 +120,7 @@ def train_one(spec: RunSpec) -> tuple[Any, float, float]:
 
     from gan_lightning.data import Toy2D
 
-    _quiet()
+    quiet_lightning()
     torch.set_num_threads(spec.threads)
     L.seed_everything(spec.seed, workers=False, verbose=False)
     data = Toy2D(kind=spec.kind, num_points=spec.num_points, batch_size=spec.batch_size, seed=spec.seed)
@@ -253,15 +162,15 @@ def score_run(spec: RunSpec, model, std: float, fit_seconds: float, seconds: flo
 
 def train_seeds_batched(specs: Sequence[RunSpec]) -> tuple[list[Any], float, float]:
     """The runs of ``specs`` (one spec per seed, equal but for the seed) trained as one batched
-    model (``gan_lightning.batched``), each seed as ``train_one`` would train it; returns the
+    model (``benchmarks/batched.py``), each seed as ``train_one`` would train it; returns the
     models (one per spec), the data set's std and the batched fit's wall seconds."""
-    from gan_lightning.batched import fit_seeds
+    from batched import fit_seeds
     from gan_lightning.data import Toy2D
 
     first = specs[0]
     if any(dataclasses.replace(spec, seed=first.seed) != first for spec in specs):
         raise ValueError("batched seeds: the specs must differ in their seed only")
-    _quiet()
+    quiet_lightning()
     torch.set_num_threads(first.threads)
     models, fit_seconds = fit_seeds(
         lambda: build_model(first),
@@ -303,27 +212,18 @@ def run_all(specs: Sequence[RunSpec], workers: int, log=print, batched_seeds: bo
 
     def report(result: dict[str, Any]) -> None:
         spec, raw = result["spec"], result["raw"]
-        loads.append(os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan)
+        loads.append(load_average()[0])
         log(f"[{len(results) + 1}/{len(specs)}] {spec.model:16s} {spec.kind:6s} seed {spec.seed} "
             f"iters {spec.iterations:6d}  modes {raw['modes']:2d}  hq {100 * raw['high_quality']:5.1f}%  "
             f"rkl {raw['reverse_kl']:.3f}  fit {result['fit_seconds']:6.1f}s  load {loads[-1]:.1f}")
         results.append(result)
 
     task, tasks = (run_seeds_batched, seed_groups(specs)) if batched_seeds else (run_separately, [[s] for s in specs])
-    if workers <= 1:
-        for task_results in map(task, tasks):
-            for result in task_results:
-                report(result)
-            if on_task is not None:
-                on_task(task_results)
-    else:
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(workers, maxtasksperchild=None) as pool:
-            for task_results in pool.imap_unordered(task, tasks):
-                for result in task_results:
-                    report(result)
-                if on_task is not None:
-                    on_task(task_results)
+    for task_results in pooled(task, tasks, workers):
+        for result in task_results:
+            report(result)
+        if on_task is not None:
+            on_task(task_results)
     for result in results:
         result["load"] = loads
     return results
@@ -331,31 +231,11 @@ def run_all(specs: Sequence[RunSpec], workers: int, log=print, batched_seeds: bo
 
 def load_cache(path: Path | None) -> dict[str, Any]:
     """``{"results": {spec: result}, "wall": seconds, "load_start": ...}`` of an interrupted run of the
-    same command (``--cache``); empty without one."""
-    if path is None or not Path(path).is_file():
-        return {"results": {}}
-    with open(path, "rb") as handle:
-        return pickle.load(handle)
-
-
-def save_cache(path: Path | None, cache: dict[str, Any]) -> None:
-    if path is None:
-        return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(f"{path}.partial")
-    with open(partial, "wb") as handle:
-        pickle.dump(cache, handle)
-    partial.replace(path)  # never a half-written cache
+    same command (``--cache``, a pickle: the results hold their samples); empty without one."""
+    return load_pickled_runs(path, empty={"results": {}})
 
 
 # ----------------------------------------------------------------------------- tables
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    values = [float(v) for v in values]
-    if any(math.isinf(v) for v in values):
-        return math.inf, math.nan
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else math.nan)
-
-
 def summarise(results: Sequence[dict[str, Any]], kind: str, which: str = "raw") -> list[dict[str, Any]]:
     """One row per model (in ``MODELS`` order) for data set ``kind``: mean / std over seeds."""
     rows = []
@@ -373,9 +253,9 @@ def summarise(results: Sequence[dict[str, Any]], kind: str, which: str = "raw") 
             "seeds": len(runs),
             "iterations": runs[0]["spec"].iterations,
             "g_steps": runs[0]["g_steps"],
-            "modes": _mean_std([m["modes"] for m in metrics]),
-            "high_quality": _mean_std([100 * m["high_quality"] for m in metrics]),
-            "reverse_kl": _mean_std([m["reverse_kl"] for m in metrics]),
+            "modes": mean_std([m["modes"] for m in metrics]),
+            "high_quality": mean_std([100 * m["high_quality"] for m in metrics]),
+            "reverse_kl": mean_std([m["reverse_kl"] for m in metrics]),
             "all_modes": sum(m["modes"] == total for m in metrics),
             "per_seed": [(m["modes"], 100 * m["high_quality"]) for m in metrics],
             "seconds": statistics.fmean(r["fit_seconds"] for r in runs),
@@ -574,7 +454,7 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
                  wall_seconds: float, load_start: Sequence[float], out: Path,
                  plots: dict[str, Path]) -> str:
     loads = results[0]["load"] if results else []
-    load_end = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    load_end = load_average()
     specs = [r["spec"] for r in results]
     first = specs[0]
     budgets = {}
@@ -587,12 +467,7 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         "",
         "Written by `benchmarks/mode_collapse.py` (PacGAN's synthetic protocol); do not edit by hand.",
         "",
-        "Command:",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
+        *command_block(command),
         f"- Iteration budget: **{default_budget} iterations (batches of {first.batch_size})** per run"
         + (", except " + ", ".join(f"**{m}: {n}**" for m, n in others.items()) if others else "")
         + ". Models with 5 critic steps take a G step every 5th iteration (G steps in brackets below). "
@@ -612,7 +487,7 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         + (" (a run: the seeds of one model and data set, trained as one batched model)." if args.batched_seeds
            else "."),
         *(["- `--batched-seeds`: the seeds of each model and data set trained as one batched model "
-           "(`gan_lightning.batched`), each seed as its separate run would train it (same initial weights, "
+           "(`benchmarks/batched.py`), each seed as its separate run would train it (same initial weights, "
            "noise, data order and optimizer state); *Fit s / run* is the batched fit's time divided by "
            "the seeds."] if args.batched_seeds else []),
         f"- Wall time of the whole run: **{wall_seconds / 60:.1f} min**. Load average (1 min) at "
@@ -653,28 +528,14 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
 
 
 # ----------------------------------------------------------------------------- command line
-def _int_list(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split(",") if part.strip())
-
-
-def _budget_overrides(text: str) -> dict[str, int]:
-    overrides = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, value = item.partition("=")
-        if not value:
-            raise argparse.ArgumentTypeError(f"--iterations-for expects MODEL=N[,MODEL=N], got {item!r}")
-        overrides[name.strip()] = int(value)
-    return overrides
-
-
 def parse_args(argv=None) -> argparse.Namespace:
-    from gan_lightning.batched import SUPPORTED_MODELS
+    from batched import SUPPORTED_MODELS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
                         help=f"training iterations (batches) per run (default {DEFAULT_ITERATIONS})")
-    parser.add_argument("--iterations-for", type=_budget_overrides,
+    parser.add_argument("--iterations-for", type=model_budgets,
                         default=",".join(f"{m}={n}" for m, n in DEFAULT_ITERATIONS_FOR.items()),
                         help="per-model budgets, MODEL=N[,MODEL=N] (default: "
                              + ",".join(f"{m}={n}" for m, n in DEFAULT_ITERATIONS_FOR.items())
@@ -683,19 +544,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
                         help=f"comma-separated model class names (default: all but {', '.join(MODELS[len(DEFAULT_MODELS):])})")
     parser.add_argument("--data", default=",".join(DATA_KINDS), help="comma-separated: ring8,grid25")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
     parser.add_argument("--section", default=DEFAULT_SECTION,
                         help=f"section of --out to (re)write (default {DEFAULT_SECTION}; the budget note and the "
                              "published tables go only there)")
     parser.add_argument("--title", default="Mode collapse on the 2-D Gaussian mixtures",
                         help="heading of the section")
-    parser.add_argument("--plots", type=Path, default=REPO / "benchmarks" / "mode_collapse",
+    parser.add_argument("--plots", type=Path, default=BENCHMARKS / "mode_collapse",
                         help="folder of the PNGs (one per data set)")
     parser.add_argument("--num-points", type=int, default=100_000, help="training points (default 100k)")
     parser.add_argument("--num-eval", type=int, default=2_500, help="evaluation samples (default 2,500)")
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--g-hidden", type=_int_list, default=DEFAULT_G_HIDDEN)
-    parser.add_argument("--d-hidden", type=_int_list, default=DEFAULT_D_HIDDEN)
+    parser.add_argument("--g-hidden", type=int_list, default=DEFAULT_G_HIDDEN)
+    parser.add_argument("--d-hidden", type=int_list, default=DEFAULT_D_HIDDEN)
     parser.add_argument("--latent-dim", type=int, default=DEFAULT_LATENT_DIM)
     parser.add_argument("--workers", type=int, default=1, help="runs in parallel, one thread each (default 1)")
     parser.add_argument("--ema", action=argparse.BooleanOptionalAction, default=True,
@@ -710,11 +571,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "trains only the runs it lacks, so an interrupted benchmark resumes")
     parser.add_argument("--batched-seeds", action="store_true",
                         help="train the seeds of each (model, data set) as one batched model in one process "
-                             "(gan_lightning.batched: each seed as its separate run would train it, faster); "
+                             "(benchmarks/batched.py: each seed as its separate run would train it, faster); "
                              f"for {', '.join(SUPPORTED_MODELS)}")
     args = parser.parse_args(argv)
     if isinstance(args.iterations_for, str):
-        args.iterations_for = _budget_overrides(args.iterations_for)
+        args.iterations_for = model_budgets(args.iterations_for)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     args.data = [d.strip() for d in args.data.split(",") if d.strip()]
     unknown = [m for m in args.models if m not in MODELS]
@@ -757,7 +618,7 @@ def main(argv=None) -> None:
     todo = [spec for spec in specs if spec not in cache["results"]]
     print(f"{len(specs)} runs ({how}, {len(specs) - len(todo)} cached), {args.workers} in parallel: {command}",
           flush=True)
-    load_start = cache.get("load_start") or (os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3)
+    load_start = cache.get("load_start") or load_average()
     started = time.perf_counter()
 
     def keep(task_results: list[dict[str, Any]]) -> None:
@@ -765,7 +626,8 @@ def main(argv=None) -> None:
         cache["wall"] = cache.get("wall", 0.0) + time.perf_counter() - keep.since
         keep.since = time.perf_counter()
         cache["load_start"] = load_start
-        save_cache(args.cache, cache)
+        if args.cache is not None:
+            save_pickled_runs(cache, args.cache)
 
     keep.since = started
     fresh = run_all(todo, args.workers, log=lambda line: print(line, flush=True), batched_seeds=args.batched_seeds,

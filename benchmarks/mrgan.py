@@ -23,24 +23,20 @@ pictures in benchmarks/mrgan/.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "benchmarks") not in sys.path:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-import mode_collapse  # noqa: E402
-import stacked_mnist  # noqa: E402
-from report import command_line, replace_section  # noqa: E402
+import mode_collapse
+import stacked_mnist
+from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, load_runs, replace_section, save_runs,
+                     train_missing)
 
-OUT_DIR = REPO / "benchmarks" / "mrgan"
+OUT_DIR = BENCHMARKS / "mrgan"
 RESULTS_JSON = OUT_DIR / "results.json"
 SECTION = "mrgan"
 ITERATIONS = 1500  # the default (smallest) budget of mode_collapse.py and stacked_mnist.py
@@ -62,7 +58,7 @@ def run_toy(model: str, kind: str, seed: int, iterations: int) -> dict[str, Any]
             "iterations": iterations, "samples": result["samples"].tolist()}
 
 
-def run_stacked(model: str, seed: int, iterations: int, classifier) -> dict[str, Any]:
+def run_stacked(model: str, seed: int, iterations: int, classifier=None) -> dict[str, Any]:
     spec = stacked_mnist.RunSpec(model=model, seed=seed, iterations=iterations)
     result = stacked_mnist.run_one(spec, classifier)
     from gan_lightning.callbacks import write_samples
@@ -72,13 +68,17 @@ def run_stacked(model: str, seed: int, iterations: int, classifier) -> dict[str,
             "seconds": result["fit_seconds"], "iterations": iterations}
 
 
-def load_results() -> dict[str, Any]:
-    return json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else {}
-
-
-def save_results(results: dict[str, Any]) -> None:
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    RESULTS_JSON.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One run, by its key ``<data>/<model>/<seed>`` (data: ring8, grid25 or stacked)."""
+    kind, model, seed = job["key"].split("/")
+    if kind == "stacked":
+        run = run_stacked(model, int(seed), job["iterations"])
+        print(f"stacked {model} seed {seed}: modes {run['modes']} kl {run['kl']:.2f} {run['seconds']:.0f}s", flush=True)
+    else:
+        run = run_toy(model, kind, int(seed), job["iterations"])
+        print(f"{kind} {model} seed {seed}: modes {run['modes']} hq {run['high_quality']:.3f} {run['seconds']:.0f}s",
+              flush=True)
+    return run
 
 
 def baseline(results: dict[str, Any], kind: str, model: str, seed: int) -> tuple[int, float | None, str] | None:
@@ -172,12 +172,7 @@ def write_report(results: dict[str, Any], command: str, wall: float | None, out:
         "Written by `benchmarks/mrgan.py`; do not edit by hand (`--report-only` rebuilds it from "
         "`benchmarks/mrgan/results.json`).",
         "",
-        "Command:",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
+        *command_block(command),
         f"- Budget: **{ITERATIONS} iterations** per run, the smallest (default) budget of "
         "`benchmarks/mode_collapse.py` and `benchmarks/stacked_mnist.py`, whose protocols and code this "
         "script reuses; MRGAN runs the regularized scheme with the recipes `experiments/mrgan/ring8.yaml`, "
@@ -223,7 +218,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rerun-baselines", action="store_true", help="train GAN / DCGAN here too")
     parser.add_argument("--iterations", type=int, default=ITERATIONS)
     parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
     args = parser.parse_args(argv)
     args.data = [d.strip() for d in args.data.split(",") if d.strip()]
     return args
@@ -233,31 +228,17 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(1)
     command = command_line(__file__, argv)
-    results = load_results()
+    results = load_runs(RESULTS_JSON)
     started = time.perf_counter()
     if not args.report_only:
-        models = ["MRGAN"] + (["GAN"] if args.rerun_baselines else [])
-        for kind in args.data:
-            for seed in range(args.seeds):
-                for model in models:
-                    results[f"{kind}/{model}/{seed}"] = run_toy(model, kind, seed, args.iterations)
-                    r = results[f"{kind}/{model}/{seed}"]
-                    print(f"{kind} {model} seed {seed}: modes {r['modes']} hq {r['high_quality']:.3f} "
-                          f"{r['seconds']:.0f}s", flush=True)
-                    save_results(results)
+        jobs = [{"key": f"{kind}/{model}/{seed}", "iterations": args.iterations} for kind in args.data
+                for seed in range(args.seeds) for model in ["MRGAN"] + (["GAN"] if args.rerun_baselines else [])]
         if not args.skip_stacked:
-            from gan_lightning.evaluation import load_digits_classifier
-
-            classifier = load_digits_classifier()
-            for seed in range(args.seeds):
-                for model in ["MRGAN"] + (["DCGAN"] if args.rerun_baselines else []):
-                    results[f"stacked/{model}/{seed}"] = run_stacked(model, seed, args.iterations, classifier)
-                    r = results[f"stacked/{model}/{seed}"]
-                    print(f"stacked {model} seed {seed}: modes {r['modes']} kl {r['kl']:.2f} {r['seconds']:.0f}s",
-                          flush=True)
-                    save_results(results)
+            jobs += [{"key": f"stacked/{model}/{seed}", "iterations": args.iterations} for seed in range(args.seeds)
+                     for model in ["MRGAN"] + (["DCGAN"] if args.rerun_baselines else [])]
+        train_missing(jobs, run_job, results, RESULTS_JSON, retrain=True)
         results["_meta"] = {"command": command, "wall_seconds": time.perf_counter() - started}
-        save_results(results)
+        save_runs(results, RESULTS_JSON)
     meta = results.pop("_meta", {})
     plot_toy(results, OUT_DIR / "toy.png")
     print(write_report(results, meta.get("command", command), meta.get("wall_seconds"), args.out))

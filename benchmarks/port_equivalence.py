@@ -23,10 +23,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import command_line, replace_section  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
+from harness import REPO, RESULTS_MD, command_line, replace_section
 TRAIN = r'''
 import importlib.util, os, sys, warnings, logging
 warnings.filterwarnings("ignore")
@@ -104,7 +101,7 @@ def main(argv=None) -> None:
                  "", "| experiment | tensors | differ | max abs difference |", "|---|---:|---:|---:|"]
         lines += [f"| {n} | {c} | {d} | {w:.3g} |" for n, c, d, w in rows]
         lines += ["", f"**{equal} of {len(rows)} experiments train bitwise the same.**"]
-        replace_section(REPO / "benchmarks" / "RESULTS.md", args.section, "\n".join(lines))
+        replace_section(RESULTS_MD, args.section, "\n".join(lines))
 
 
 if __name__ == "__main__":

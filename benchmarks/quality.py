@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -34,14 +33,12 @@ from typing import Any
 import lightning as L
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "benchmarks") not in sys.path:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-import small_data  # noqa: E402
-from mode_collapse import _quiet, load_recipe  # noqa: E402
-from report import load_runs, replace_section, save_runs, training_command  # noqa: E402
+from harness import (BENCHMARKS, RESULTS_MD, build_mnist5k, load_recipe, load_runs, quiet_lightning, replace_section,
+                     train_missing, training_command)
 
-OUT_DIR = REPO / "benchmarks" / "quality"
+load_results = load_runs  # the cache, by the name its tests read it with
+
+OUT_DIR = BENCHMARKS / "quality"
 CACHE = OUT_DIR / "results.json"
 EVAL_NOISE_SEED = 40_000
 TARGET_FID = {"cpu": 20.0, "gpu": 10.0}  # issue 26: below 20 in 30 CPU minutes, below 10 in 10 GPU minutes
@@ -71,7 +68,7 @@ def build(model_name: str):
     """``(model, data, ema_callback)``: the model's MNIST5k recipe on all 4,500 training digits, and its EMA."""
     from gan_lightning.callbacks import EMACallback
 
-    model, data = small_data.build(model_name, None)
+    model, data = build_mnist5k(model_name)
     return model, data, EMACallback(**(load_recipe(model_name, "mnist5k")["ema"] or {"decay": 0.999}))
 
 
@@ -116,7 +113,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
 
     from gan_lightning.evaluation import evaluate_generator
 
-    _quiet()
+    quiet_lightning()
     torch.set_num_threads(job["threads"])
     accelerator = job.get("accelerator", "cpu")
     L.seed_everything(job["seed"], workers=False, verbose=False)
@@ -143,15 +140,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
             "grid": (grid.detach().float().cpu() * 0.5 + 0.5).clamp(0, 1).tolist()}
 
 
-# ----------------------------------------------------------------------------- cache and report
-def load_results(path: Path = CACHE) -> dict[str, dict[str, Any]]:
-    return load_runs(path)
-
-
-def save_results(results: dict[str, dict[str, Any]], path: Path = CACHE) -> None:
-    save_runs(results, path)
-
-
+# ----------------------------------------------------------------------------- report
 def grid_path(result: dict[str, Any], folder: Path) -> Path:
     gpu = "_gpu" if result.get("accelerator", "cpu") == "gpu" else ""
     return folder / f"{result['model'].lower()}_{result['minutes']:g}min{gpu}.png"
@@ -264,7 +253,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--num-eval", type=int, default=1000, help="samples per FID")
     parser.add_argument("--report-only", action="store_true", help="rebuild the report from the cache")
     parser.add_argument("--note", action="append", default=[], help="a line added to the report (repeatable)")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "RESULTS.md"))
+    parser.add_argument("--out", default=str(RESULTS_MD))
     parser.add_argument("--cache", default=str(CACHE))
     parser.add_argument("--plots", default=str(OUT_DIR), help="folder of the FID plot and sample grids")
     args = parser.parse_args(argv)
@@ -284,20 +273,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     cache = Path(args.cache)
-    results = load_results(cache)
+    results = load_runs(cache)
     if not args.report_only:
-        for model in args.models:
-            key = run_key(model, args.minutes, args.threads, args.seed, args.accelerator)
-            if key in results:
-                print(f"{key}: cached", flush=True)
-                continue
-            print(f"{key}: training", flush=True)
-            result = run_one({"model": model, "minutes": args.minutes, "threads": args.threads, "seed": args.seed,
-                              "accelerator": args.accelerator,
-                              "eval_every": args.eval_every, "num_eval": args.num_eval, "key": key})
-            save_grid(result, Path(args.plots))
-            results[key] = result
-            save_results(results, cache)
+        jobs = [{"model": model, "minutes": args.minutes, "threads": args.threads, "seed": args.seed,
+                 "accelerator": args.accelerator, "eval_every": args.eval_every, "num_eval": args.num_eval,
+                 "key": run_key(model, args.minutes, args.threads, args.seed, args.accelerator)}
+                for model in args.models]
+        train_missing(jobs, run_one, results, cache,
+                      on_done=lambda result, seconds: save_grid(result, Path(args.plots)))
     print(write_report(results, args, Path(args.out)))
 
 

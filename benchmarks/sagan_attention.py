@@ -27,16 +27,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "benchmarks") not in sys.path:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-from report import half_range, load_runs, replace_section, train_missing, training_command  # noqa: E402
+import mnist5k_table
+from harness import BENCHMARKS, RESULTS_MD, half_range, load_runs, replace_section, train_missing, training_command
 
-OUT_DIR = REPO / "benchmarks" / "sagan_attention"
+OUT_DIR = BENCHMARKS / "sagan_attention"
 CACHE = OUT_DIR / "results.json"
 VARIANTS = {"attention": {}, "no attention": {"attention": False}}
 
@@ -47,11 +44,10 @@ def run_key(variant: str, seed: int, iterations: int) -> str:
 
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
     """Train one variant at one seed (``mnist5k_table``'s protocol); numbers and a grid, JSON-ready."""
-    import mnist5k_table as table
-
-    spec = table.RunSpec(model="SAGAN", iterations=job["iterations"], seed=job["seed"], num_eval=job["num_eval"],
-                         overrides=tuple(VARIANTS[job["variant"]].items()), digits_weights=job.get("digits_weights"))
-    out = table.run_one(spec)
+    spec = mnist5k_table.RunSpec(model="SAGAN", iterations=job["iterations"], seed=job["seed"],
+                                 num_eval=job["num_eval"], overrides=tuple(VARIANTS[job["variant"]].items()),
+                                 digits_weights=job.get("digits_weights"))
+    out = mnist5k_table.run_one(spec)
     model, values = out["model"], out["results"]
     gammas = {name: (None if net.attention is None else net.attention.gamma.item())
               for name, net in (("g", model.generator), ("d", model.discriminator))}
@@ -143,7 +139,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="runs trained in parallel processes")
     parser.add_argument("--report-only", action="store_true", help="rebuild the report from the cache")
     parser.add_argument("--note", action="append", default=[], help="a line added to the report (repeatable)")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "RESULTS.md"))
+    parser.add_argument("--out", default=str(RESULTS_MD))
     parser.add_argument("--cache", default=str(CACHE))
     args = parser.parse_args(argv)
     try:

@@ -2,7 +2,7 @@
 
 Rows, all on MNIST5k (32 px, batch 64, its 4,500 training / 500 held-out split), seed 0, one
 thread, each model from its committed recipe (``experiments/<model>/<file>.yaml``, read by
-``mode_collapse.load_recipe``) for the iterations given below (a CPU-sized budget):
+``harness.load_recipe``) for the iterations given below (a CPU-sized budget):
 
 - TripleGAN (100 labels, 10 per class, the model's stratified pick): held-out accuracy of its
   classifier C (``predict``), against
@@ -12,19 +12,19 @@ thread, each model from its committed recipe (``experiments/<model>/<file>.yaml`
       and class-balance terms of the authors' code: what Triple-GAN adds beyond them is the GAN),
   (c) SemiSupervisedGAN's D as a classifier (its recipe, 100 labels, the same iterations).
   Paired test: the exact McNemar test on the same 500 held-out digits
-  (``conditional.paired_comparison``).
+  (``harness.paired_comparison``).
 - SSInfoGAN at 0.22 %, 1 % and 10 % labels, and plain InfoGAN: the categorical code Q reads from
   the held-out digits, each code value mapped to its majority digit (cluster purity,
-  ``conditional.cluster_purity``), McNemar against InfoGAN on the same digits (correct = the
+  ``harness.cluster_purity``), McNemar against InfoGAN on the same digits (correct = the
   code's majority digit is the label); for ss-InfoGAN also the share whose code *is* the label
   (code k = digit k, no mapping). A sample grid per ss-InfoGAN run: row k is code k.
 
-Every model is trained with ``conditional.fit_exactly`` on one shared, already loaded MNIST5k
+Every model is trained with ``harness.fit_exactly`` on one shared, already loaded MNIST5k
 (each run its own data module and sampler), without EMA (raw G; the grids use it).
 
     python benchmarks/semisupervised.py [--triple-steps N] [--info-steps N] [--report-only]
 
-Writes the section ``semisupervised`` of ``--out`` (``report.replace_section``), the raw numbers
+Writes the section ``semisupervised`` of ``--out`` (``harness.replace_section``), the raw numbers
 to ``benchmarks/semisupervised/results.json`` and the grids to ``benchmarks/semisupervised/``.
 """
 
@@ -32,10 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -43,17 +40,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conditional import (  # noqa: E402  (benchmarks/ is not a package)
-    _supervised_step, batched, cluster_purity, paired_comparison, save_grid, split_tensors,
-)
-from mode_collapse import _quiet, fit_exactly, load_recipe  # noqa: E402
-from report import command_line, replace_section  # noqa: E402
-
-from gan_lightning.core import build_optimizer  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-OUT_DIR = REPO / "benchmarks" / "semisupervised"
+from gan_lightning.core import build_optimizer
+from harness import (BENCHMARKS, RESULTS_MD, cluster_purity, command_line, fit_exactly, in_batches, infogan_codes,
+                     load_average, load_recipe, load_runs, mnist5k_data, model_from_recipe, paired_comparison,
+                     quiet_lightning, replace_section, save_grid, save_runs, split_tensors, supervised_step)
+OUT_DIR = BENCHMARKS / "semisupervised"
 RESULTS_JSON = OUT_DIR / "results.json"
 SECTION = "semisupervised"
 INFO_RUNS = {"InfoGAN": ("InfoGAN", "mnist5k"), "SSInfoGAN 0.22%": ("SSInfoGAN", "mnist5k_0p22"),
@@ -68,10 +59,7 @@ _DATA: dict[str, Any] = {}
 
 def shared_data():
     """A fresh MNIST5k data module on the datasets loaded once (loading takes ~15 s)."""
-    from gan_lightning.data import MNIST5k
-
-    recipe = load_recipe("TripleGAN", "mnist5k")
-    module = MNIST5k(**recipe["data_args"])
+    module = mnist5k_data("TripleGAN")
     if "sets" not in _DATA:
         _DATA["sets"] = module.build_datasets()
     module.train_set, module.heldout_set = _DATA["sets"]
@@ -79,17 +67,14 @@ def shared_data():
 
 
 def build(model: str, kind: str, **overrides):
-    from gan_lightning import models
-
     data = shared_data()
-    kwargs = dict(load_recipe(model, kind)["init_args"], data_shape=data.data_shape, **overrides)
-    return getattr(models, model)(**kwargs), data
+    return model_from_recipe(model, load_recipe(model, kind), data.data_shape, **overrides), data
 
 
 def train(model: str, kind: str, steps: int, seed: int, **overrides) -> dict[str, Any]:
     import lightning as L
 
-    _quiet()
+    quiet_lightning()
     L.seed_everything(seed, workers=False, verbose=False)
     net, data = build(model, kind, **overrides)
     initial = {key: value.detach().clone() for key, value in net.state_dict().items()}
@@ -122,7 +107,7 @@ def classifier_baseline(run: dict[str, Any], steps: int, seed: int, unlabelled_t
     with torch.enable_grad():
         for _ in range(steps):
             if not unlabelled_terms:
-                _supervised_step(classifier, optimizer, images, targets, batch)
+                supervised_step(classifier, optimizer, images, targets, batch)
                 continue
             pick = torch.randperm(images.size(0))[:batch]
             unlabelled = train_images[torch.randint(0, train_images.size(0), (data.batch_size,))]
@@ -137,7 +122,7 @@ def classifier_baseline(run: dict[str, Any], steps: int, seed: int, unlabelled_t
     seconds = time.perf_counter() - started
     classifier.eval()
     held_images, held_labels = heldout()
-    return batched(classifier, held_images).argmax(dim=1) == held_labels, seconds
+    return in_batches(classifier, held_images).argmax(dim=1) == held_labels, seconds
 
 
 def run_triple(steps: int, seed: int, c_width: int) -> dict[str, Any]:
@@ -145,11 +130,11 @@ def run_triple(steps: int, seed: int, c_width: int) -> dict[str, Any]:
     run = train("TripleGAN", "mnist5k", steps, seed, c_width=c_width, pseudo_start=pseudo_start)
     model = run["model"]
     held_images, held_labels = heldout()
-    triple = batched(model.predict, held_images) == held_labels
+    triple = in_batches(model.predict, held_images) == held_labels
     alone, alone_seconds = classifier_baseline(run, steps, seed, unlabelled_terms=False)
     alone_terms, terms_seconds = classifier_baseline(run, steps, seed, unlabelled_terms=True)
     ssgan_run = train("SemiSupervisedGAN", "mnist5k", steps, seed)
-    ssgan = batched(ssgan_run["model"].classify, held_images).argmax(dim=1) == held_labels
+    ssgan = in_batches(ssgan_run["model"].classify, held_images).argmax(dim=1) == held_labels
     labels = torch.arange(10).repeat_interleave(10)
     grid = save_grid(model.sample(100, labels=labels, use_ema=False, rng=torch.Generator().manual_seed(1234)),
                      OUT_DIR / "triplegan_by_class.png", 10)
@@ -164,17 +149,13 @@ def run_triple(steps: int, seed: int, c_width: int) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- ss-InfoGAN rows
-def code_predictions(model, images: torch.Tensor) -> torch.Tensor:
-    return batched(lambda x: model.discriminator(x)[1][:, : model.categorical_dim], images).argmax(dim=1)
-
-
 def run_info(steps: int, seed: int) -> dict[str, Any]:
     held_images, held_labels = heldout()
     rows, correct = {}, {}
     for name, (model_name, kind) in INFO_RUNS.items():
         run = train(model_name, kind, steps, seed)
         model = run["model"]
-        codes = code_predictions(model, held_images)
+        codes = infogan_codes(model, held_images)
         purity = cluster_purity(codes, held_labels, model.categorical_dim)
         mapped = torch.tensor([purity["mapping"].get(int(c), -1) for c in codes])
         correct[name] = mapped == held_labels
@@ -281,7 +262,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--info-steps", type=int, default=100, help="iterations of InfoGAN and each ss-InfoGAN")
     parser.add_argument("--c-width", type=int, default=16, help="Triple-GAN's classifier width (the authors': 32)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
     parser.add_argument("--report-only", action="store_true", help="rewrite the section from results.json")
     parser.add_argument("--parts", default="triple,info", help="which parts to (re)run: triple, info or both")
     parser.add_argument("--results", type=Path, default=RESULTS_JSON, help="the raw results (JSON)")
@@ -294,7 +275,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    previous = json.loads(args.results.read_text()) if args.results.is_file() else {}
+    previous = load_runs(args.results)
     if args.report_only:
         results = previous
     else:
@@ -305,8 +286,7 @@ def main(argv=None) -> None:
             if part in previous and "command" not in previous[part]:
                 previous[part]["command"] = previous.get("command", "")
         command = command_line(__file__, argv)
-        results = {**previous, "command": command,
-                   "load": list(os.getloadavg()) if hasattr(os, "getloadavg") else [math.nan]}
+        results = {**previous, "command": command, "load": list(load_average())}
         started = time.perf_counter()
         for part in args.parts:
             part_started = time.perf_counter()
@@ -319,8 +299,7 @@ def main(argv=None) -> None:
             results[part]["wall_seconds"] = time.perf_counter() - part_started
             results[part]["command"] = command
             results["wall_seconds"] = time.perf_counter() - started
-            args.results.parent.mkdir(parents=True, exist_ok=True)
-            args.results.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+            save_runs(results, args.results, drop=())  # its "grid" entries are the PNGs' paths
         if set(args.parts) != {"triple", "info"}:
             results["wall_seconds"] = sum(results[p]["wall_seconds"] for p in ("triple", "info"))
     commands = list(dict.fromkeys(results[part].get("command", results.get("command", "")) for part in ("triple", "info")))

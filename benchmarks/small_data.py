@@ -31,19 +31,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "benchmarks") not in sys.path:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-from mode_collapse import _quiet, fit_exactly, load_recipe  # noqa: E402
-from report import half_range, load_runs, replace_section, save_runs, train_missing, training_command  # noqa: E402
+from harness import (BENCHMARKS, RESULTS_MD, build_mnist5k, fit_exactly, half_range, load_runs, quiet_lightning,
+                     replace_section, train_missing, training_command)
 
-OUT_DIR = REPO / "benchmarks" / "small_data"
+load_results = load_runs  # the cache, by the name its tests read it with
+
+OUT_DIR = BENCHMARKS / "small_data"
 CACHE = OUT_DIR / "results.json"
 AUGMENTATIONS = ("none", "diffaugment", "ada")
 AUGMENTATION_NAMES = {"none": "no augmentation", "diffaugment": "DiffAugment", "ada": "ADA"}
@@ -85,18 +83,7 @@ def run_key(model: str, size: int, augmentation: str, seed: int, iterations: int
 
 def build(model_name: str, size: int | None):
     """``(model, data)``: the model's MNIST recipe on a ``size``-digit training subset (None: all 4,500)."""
-    from gan_lightning import models
-    from gan_lightning.data import MNIST5k
-
-    recipe = load_recipe(model_name, "mnist5k")
-    if recipe["data_class"] != "MNIST5k":
-        raise ValueError(f"experiments/{model_name.lower()}/mnist5k.yaml: data is {recipe['data_class']}, "
-                         f"expected MNIST5k")
-    data_args = recipe["data_args"]
-    data = MNIST5k(image_size=int(data_args.get("image_size", 28)), channels=int(data_args.get("channels", 1)),
-                   batch_size=int(data_args.get("batch_size", 64)), seed=DATA_SEED, train_size=size)
-    kwargs = dict(recipe["init_args"], data_shape=tuple(data.data_shape))
-    return getattr(models, model_name)(**kwargs), data
+    return build_mnist5k(model_name, data_options={"seed": DATA_SEED, "train_size": size})
 
 
 def augmentation_callbacks(augmentation: str, ada_kimg: float) -> list:
@@ -117,7 +104,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
 
     from gan_lightning.evaluation import evaluate_generator
 
-    _quiet()
+    quiet_lightning()
     torch.set_num_threads(1)
     L.seed_everything(job["seed"], workers=False, verbose=False)
     model, data = build(job["model"], job["size"])
@@ -133,15 +120,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
             "grid": (grid.detach().float().cpu() * 0.5 + 0.5).clamp(0, 1).tolist()}
 
 
-# ----------------------------------------------------------------------------- cache and report
-def load_results(path: Path = CACHE) -> dict[str, dict[str, Any]]:
-    return load_runs(path)
-
-
-def save_results(results: dict[str, dict[str, Any]], path: Path = CACHE) -> None:
-    save_runs(results, path)
-
-
+# ----------------------------------------------------------------------------- report
 def save_grid(result: dict[str, Any], folder: Path | None = None) -> Path:
     from torchvision.utils import save_image
 
@@ -250,7 +229,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="runs trained in parallel processes")
     parser.add_argument("--report-only", action="store_true", help="rebuild the report from the cache")
     parser.add_argument("--note", action="append", default=[], help="a line added to the report (repeatable)")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "RESULTS.md"))
+    parser.add_argument("--out", default=str(RESULTS_MD))
     parser.add_argument("--cache", default=str(CACHE))
     args = parser.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
@@ -269,7 +248,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     cache = Path(args.cache)
-    results = load_results(cache)
+    results = load_runs(cache)
     if not args.report_only:
         jobs = [{"model": m, "size": n, "augmentation": a, "seed": s, "iterations": args.iterations,
                  "num_eval": args.num_eval, "ada_kimg": args.ada_kimg, "key": run_key(m, n, a, s, args.iterations)}

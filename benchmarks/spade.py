@@ -27,9 +27,7 @@ the real eval images (the ceiling). The claim: SPADE's mIoU above pix2pix's. Pic
 from __future__ import annotations
 
 import argparse
-import json
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -37,12 +35,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mode_collapse import _quiet, fit_exactly, load_recipe  # noqa: E402  (benchmarks/ is not a package)
-from report import command_line, replace_section  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-OUT_DIR = REPO / "benchmarks" / "spade"
+from harness import (BENCHMARKS, RESULTS_MD, command_line, fit_exactly, load_recipe, load_runs, model_from_recipe,
+                     parity_halves, quiet_lightning, replace_section, save_runs)
+OUT_DIR = BENCHMARKS / "spade"
 HELDOUT_FRACTION = 0.3
 MODELS = ("SPADE", "Pix2Pix")
 EXPERIMENTS = {"SPADE": "digits", "Pix2Pix": "edges2digits"}
@@ -104,8 +99,7 @@ def halves(heldout, limit: int | None) -> tuple[dict[str, torch.Tensor], dict[st
     """(judge half, eval half) of the held-out split, by index parity."""
     items = [heldout[i] for i in range(len(heldout))]
     labels, images = torch.stack([i["label"] for i in items]), torch.stack([i["image"] for i in items])
-    judge = {"label": labels[0::2], "image": images[0::2]}
-    evaluation = {"label": labels[1::2], "image": images[1::2]}
+    judge, evaluation = parity_halves({"label": labels, "image": images})
     if limit:
         judge = {k: v[:limit] for k, v in judge.items()}
         evaluation = {k: v[:limit] for k, v in evaluation.items()}
@@ -114,15 +108,12 @@ def halves(heldout, limit: int | None) -> tuple[dict[str, torch.Tensor], dict[st
 
 # ----------------------------------------------------------------------------- running
 def build_model(name: str, data, steps: int, tiny: bool):
-    from gan_lightning import models
-
-    recipe = load_recipe(name, EXPERIMENTS[name])
-    kwargs = {**recipe["init_args"], "data_shape": tuple(data.data_shape)}
-    if name == "Pix2Pix":
-        kwargs["lr_decay_iters"] = steps // 2  # the experiment decays over the second half
+    # Pix2Pix: the experiment decays the learning rate over the second half
+    overrides = {"lr_decay_iters": steps // 2} if name == "Pix2Pix" else {}
     if tiny:
-        kwargs.update({"g_width": 4, "d_width": 4} if name == "Pix2Pix" else {"g_width": 2, "d_width": 4, "hidden": 4})
-    return getattr(models, name)(**kwargs)
+        overrides.update({"g_width": 4, "d_width": 4} if name == "Pix2Pix"
+                         else {"g_width": 2, "d_width": 4, "hidden": 4})
+    return model_from_recipe(name, load_recipe(name, EXPERIMENTS[name]), data.data_shape, **overrides)
 
 
 def translate_all(name: str, model, labels: torch.Tensor, num_classes: int, batch_size: int = 250) -> torch.Tensor:
@@ -143,7 +134,7 @@ def run(models: list[str], steps: int, seed: int, tiny: bool = False, segmenter_
 
     from gan_lightning.evaluation import fit_segmenter, segmentation_scores
 
-    _quiet()
+    quiet_lightning()
     torch.set_num_threads(1)
     total_cpu = time.process_time()
     limit = 64 if tiny else None
@@ -249,7 +240,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=300, help="training iterations of each model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--segmenter-epochs", type=int, default=20, help="epochs of the mIoU segmenter")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
     parser.add_argument("--results", type=Path, default=OUT_DIR / "results.json", help="the raw results (JSON cache)")
     parser.add_argument("--tiny", action="store_true", help="seconds-long smoke run (tests): tiny nets, few items")
     parser.add_argument("--report-only", action="store_true", help="rewrite the section from --results, train nothing")
@@ -267,13 +258,14 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     command = command_line(__file__, argv)
     if args.report_only:
-        results = json.loads(args.results.read_text())
+        results = load_runs(args.results)
+        if not results:
+            raise SystemExit(f"{args.results}: no cached results to rebuild the section from")
         command = results.get("command", command)
     else:
         results = run(args.model_list, args.steps, args.seed, tiny=args.tiny, segmenter_epochs=args.segmenter_epochs)
         results["command"] = command
-        args.results.parent.mkdir(parents=True, exist_ok=True)
-        args.results.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+        save_runs(results, args.results, drop=())
     write_report(results, command, args.out)
     print(verdict(results))
     print(f"wrote section 'spade' of {args.out}")

@@ -6,7 +6,7 @@ Protocol (Lin et al. 2018, section 5.2, after Metz et al. 2017 and VEEGAN):
   (5,000 real MNIST digits) stacked as the 3 channels, 28 px; 1,000 modes
   (``100 d1 + 10 d2 + d3``); the stacked training set is drawn from the run's seed;
 - networks: the committed recipes ``experiments/dcgan/stacked_mnist5k.yaml`` and
-  ``experiments/pacgan/stacked_mnist5k.yaml`` (``init_args`` read by ``mode_collapse.load_recipe``):
+  ``experiments/pacgan/stacked_mnist5k.yaml`` (``init_args`` read by ``harness.load_recipe``):
   the same DCGAN G and D (width 32, z in R^100), PacGAN's D only taking 2 packed samples
   (6 input channels); Adam 2e-4 (0.5, 0.999), batch 64, non-saturating loss;
 - evaluation: 26,000 samples (PacGAN's count) of the *raw* generator in eval mode after the
@@ -27,22 +27,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "benchmarks") not in sys.path:  # benchmarks/report.py and mode_collapse.py, also from the tests
-    sys.path.insert(0, str(REPO / "benchmarks"))
-from mode_collapse import _quiet, fit_exactly, load_recipe  # noqa: E402
-from report import command_line, replace_section  # noqa: E402
+from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, fit_exactly, load_average, load_recipe,
+                     mean_std, quiet_lightning, replace_section)
 
 DEFAULT_MODELS = ("DCGAN", "PacGAN")
 MODELS = DEFAULT_MODELS + ("MRGAN",)  # MRGAN: experiments/mrgan/stacked_mnist5k.yaml (benchmarks/mrgan.py)
@@ -114,7 +109,7 @@ def run_one(spec: RunSpec, classifier=None) -> dict[str, Any]:
     from gan_lightning.data import StackedMNIST5k
     from gan_lightning.evaluation import load_digits_classifier
 
-    _quiet()
+    quiet_lightning()
     torch.set_num_threads(spec.threads)
     classifier = classifier if classifier is not None else load_digits_classifier()
     L.seed_everything(spec.seed, workers=False, verbose=False)
@@ -131,11 +126,6 @@ def run_one(spec: RunSpec, classifier=None) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- tables
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    values = [float(v) for v in values]
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
 def summarise(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per model (``MODELS`` order): modes and KL, mean / std over seeds."""
     order = {name: i for i, name in enumerate(MODELS)}
@@ -149,8 +139,8 @@ def summarise(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "model": model,
             "seeds": len(runs),
             "iterations": runs[0]["spec"].iterations,
-            "modes": _mean_std([r["metrics"]["modes"] for r in runs]),
-            "kl": _mean_std([r["metrics"]["kl_to_uniform"] for r in runs]),
+            "modes": mean_std([r["metrics"]["modes"] for r in runs], one_value=0.0),
+            "kl": mean_std([r["metrics"]["kl_to_uniform"] for r in runs], one_value=0.0),
             "per_seed": [(r["metrics"]["modes"], r["metrics"]["kl_to_uniform"]) for r in runs],
             "fit_seconds": statistics.fmean(r["fit_seconds"] for r in runs),
         })
@@ -217,7 +207,7 @@ many recognisable digit triples."""
 def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, command: str,
                  wall_seconds: float, load_start: Sequence[float], out: Path,
                  grids: dict[str, Path], reference: dict[str, Any] | None = None) -> str:
-    load_end = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    load_end = load_average()
     first = results[0]["spec"]
     rows = summarise(results)
     lines = [
@@ -226,12 +216,7 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         "Written by `benchmarks/stacked_mnist.py` (PacGAN's Table 2 protocol at a CPU budget); "
         "do not edit by hand.",
         "",
-        "Command:",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
+        *command_block(command),
         f"- Data: `StackedMNIST5k`: {first.num_samples:,} stacked images of {first.image_size} px, each "
         "channel a digit drawn independently from the 5,000 MNIST5k digits (the draw depends on the seed).",
         f"- Budget: **{first.iterations} iterations (batches of {first.batch_size})** per run, the same for both "
@@ -286,8 +271,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--num-eval", type=int, default=NUM_EVAL, help=f"evaluation samples (default {NUM_EVAL:,})")
     parser.add_argument("--num-samples", type=int, default=25_600, help="stacked training images (default 25,600)")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
-    parser.add_argument("--plots", type=Path, default=REPO / "benchmarks" / "stacked_mnist",
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
+    parser.add_argument("--plots", type=Path, default=BENCHMARKS / "stacked_mnist",
                         help="folder of the sample grids (one PNG per model)")
     args = parser.parse_args(argv)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -312,7 +297,7 @@ def main(argv=None) -> None:
              for seed in range(args.seeds) for model in args.models]
     print(f"{len(specs)} runs: {command}", flush=True)
     classifier = load_digits_classifier()
-    load_start = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    load_start = load_average()
     started = time.perf_counter()
     results = []
     for i, spec in enumerate(specs):

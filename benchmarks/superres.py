@@ -26,7 +26,6 @@ import argparse
 import copy
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -34,16 +33,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-sys.path.insert(0, str(REPO))
+from harness import (BENCHMARKS, RESULTS_MD, command_line, fit_exactly, load_runs, quiet_lightning, replace_section,
+                     save_runs, stack_split)
 
-from mode_collapse import _quiet, fit_exactly  # noqa: E402  (benchmarks/ is not a package)
-from report import command_line, replace_section  # noqa: E402
-
-OUT = REPO / "benchmarks" / "superres"
+OUT = BENCHMARKS / "superres"
 RESULTS = OUT / "results.json"
 SECTION = "superres"
+KEYS = ("lr", "hr", "label")  # of a super-resolution sample (the digits' have a label)
 
 
 # ---------------------------------------------------------------------------- measures
@@ -65,11 +61,6 @@ def paired_numbers(output: torch.Tensor, hr: torch.Tensor, scale: int) -> dict[s
     hf, hf_hr = high_frequency_share(output, scale).mean(), high_frequency_share(hr, scale).mean()
     return {"psnr": float(psnr(output, hr)), "ssim": float(ssim(output, hr)), "hf_share": float(hf),
             "hf_ratio": float(hf / hf_hr)}
-
-
-def stack(dataset, keys=("lr", "hr", "label")) -> dict[str, torch.Tensor]:
-    items = [dataset[i] for i in range(len(dataset))]
-    return {k: torch.stack([torch.as_tensor(item[k]) for item in items]) for k in keys if k in items[0]}
 
 
 @torch.no_grad()
@@ -131,7 +122,7 @@ def run_photos(args) -> dict[str, Any]:
                            heldout_crops=args.heldout_crops, batch_size=args.batch_size, seed=args.seed)
     model = SRGAN(pretrain_steps=args.pretrain_steps, **model_options(args, 3, args.hr_size, content, vgg))
     srresnet, srgan, seconds = train(model, data, args.pretrain_steps, args.gan_steps, "photos")
-    held = stack(data.heldout_set)
+    held = stack_split(data.heldout_set, KEYS)
     outputs = {"bicubic": bicubic_upscale(held["lr"], 4), "SRResNet": upscale(srresnet, held["lr"]),
                "SRGAN": upscale(srgan, held["lr"])}
     numbers = {name: paired_numbers(out, held["hr"], 4) for name, out in outputs.items()}
@@ -153,7 +144,7 @@ def run_digits(args) -> dict[str, Any]:
     model = SRGAN(pretrain_steps=args.digit_pretrain_steps, **model_options(args, 1, 28, "mse", None))
     srresnet, srgan, seconds = train(model, data, args.digit_pretrain_steps, args.digit_gan_steps, "digits")
     data.setup()
-    train_set, held = stack(data.train_set), stack(data.heldout_set)
+    train_set, held = stack_split(data.train_set, KEYS), stack_split(data.heldout_set, KEYS)
     started = time.perf_counter()
     judge = fit_digits_classifier(train_set["hr"], train_set["label"], epochs=args.judge_epochs, seed=args.seed)
     judge_seconds = time.perf_counter() - started
@@ -298,7 +289,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--vgg-weights", default=None, help="VGG19 state_dict (default: the torch hub cache, if there)")
     parser.add_argument("--parts", default="photos,digits", help="photos, digits or both")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--report-only", action="store_true", help="rewrite the section from results.json")
     args = parser.parse_args(argv)
@@ -323,9 +314,9 @@ def budget_text(args, part: str = "photos,digits") -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    results = json.loads(args.results.read_text()) if args.results.is_file() else {}
+    results = load_runs(args.results)
     if not args.report_only:
-        _quiet()
+        quiet_lightning()
         torch.set_num_threads(1)
         started = time.perf_counter()
         for part in args.parts.split(","):
@@ -341,8 +332,7 @@ def main(argv=None) -> None:
         results.update(command=command_line(__file__, argv), settings={"budget": budget_text(args)},
                        machine=f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
                        wall_minutes=(time.perf_counter() - started) / 60)
-        args.results.parent.mkdir(parents=True, exist_ok=True)
-        args.results.write_text(json.dumps(results, indent=1))
+        save_runs(results, args.results, drop=(), sort_keys=False)
     write_report(results, args.out)
     print(f"wrote section {SECTION!r} of {args.out}")
 

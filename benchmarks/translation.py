@@ -39,9 +39,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import math
 import platform
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,13 +49,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mode_collapse import _quiet, fit_exactly, load_recipe  # noqa: E402  (benchmarks/ is not a package)
-from report import command_line, replace_section  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
+from harness import (BENCHMARKS, RESULTS_MD, command_line, fit_exactly, load_recipe, load_runs, model_from_recipe,
+                     parity_halves, quiet_lightning, replace_section, stack_split, train_missing)
 HELDOUT_FRACTION = 0.3
-OUT_DIR = REPO / "benchmarks" / "translation"
+OUT_DIR = BENCHMARKS / "translation"
 
 
 # ----------------------------------------------------------------------------- rows
@@ -78,17 +73,6 @@ ROWS: tuple[Row, ...] = ()  # filled below, after the measures
 
 
 # ----------------------------------------------------------------------------- data and judges
-def stack(dataset) -> dict[str, torch.Tensor]:
-    """A split's dict samples stacked into tensors, key by key."""
-    items = [dataset[i] for i in range(len(dataset))]
-    return {key: torch.stack([torch.as_tensor(item[key]) for item in items]) for key in items[0]}
-
-
-def halves(split: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """(judge half, eval half) of a held-out split, by index parity."""
-    return ({k: v[0::2] for k, v in split.items()}, {k: v[1::2] for k, v in split.items()})
-
-
 def build_data(recipe: dict[str, Any], seed: int):
     module = importlib.import_module("gan_lightning.data")
     args = {**recipe["data_args"], "heldout_fraction": HELDOUT_FRACTION, "seed": seed}
@@ -310,16 +294,14 @@ def judge_for(row: Row, judge_half: dict[str, torch.Tensor], eval_half: dict[str
 def run_row(row: Row, steps: int | None, seed: int) -> dict[str, Any]:
     import lightning as L
 
-    _quiet()
+    quiet_lightning()
     torch.set_num_threads(1)
     recipe = load_recipe(row.model, row.experiment)
     data = build_data(recipe, seed)
-    judge_half, eval_half = halves(stack(data.heldout_set))
+    judge_half, eval_half = parity_halves(stack_split(data.heldout_set))
     judge, ceiling = judge_for(row, judge_half, eval_half, seed)
     L.seed_everything(seed, workers=False, verbose=False)
-    module = importlib.import_module("gan_lightning.models")
-    kwargs = {**recipe["init_args"], **row.overrides, "data_shape": tuple(data.data_shape)}
-    model = getattr(module, row.model)(**kwargs)
+    model = model_from_recipe(row.model, recipe, data.data_shape, **row.overrides)
     iterations = steps or recipe["max_steps"]
     seconds = fit_exactly(model, data, iterations, label=row.label)
     model.eval()
@@ -368,19 +350,6 @@ def slug(label: str) -> str:
 
 # ----------------------------------------------------------------------------- report
 RESULTS_JSON = OUT_DIR / "results.json"
-
-
-def load_results() -> dict[str, dict[str, Any]]:
-    import json
-
-    return json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else {}
-
-
-def save_results(results: dict[str, dict[str, Any]]) -> None:
-    import json
-
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    RESULTS_JSON.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
 
 
 def pct(value: float) -> str:
@@ -502,7 +471,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=None, help="iterations per row (default: each experiment's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="rows trained in parallel processes")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
     parser.add_argument("--report-only", action="store_true", help="rewrite the section from results.json, train nothing")
     args = parser.parse_args(argv)
     known = sorted({row.model for row in ROWS})
@@ -519,29 +488,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     command = command_line(__file__, argv)
-    results = load_results()
-    jobs = [] if args.report_only else [(row, args.steps, args.seed) for row in args.rows]
-    if args.workers > 1:
-        import multiprocessing as mp
-
-        with mp.get_context("spawn").Pool(args.workers) as pool:
-            for result in pool.imap_unordered(_run_job, jobs):
-                results[result["label"]] = result
-                save_results(results)
-                print(f"{result['label']}: {result}", flush=True)
-    else:
-        for job in jobs:
-            result = _run_job(job)
-            results[result["label"]] = result
-            save_results(results)
-            print(f"{result['label']}: {result}", flush=True)
+    results = load_runs(RESULTS_JSON)
+    if not args.report_only:  # the rows asked for train again; the others stay as cached
+        jobs = [{"key": row.label, "row": row, "steps": args.steps, "seed": args.seed} for row in args.rows]
+        train_missing(jobs, run_job, results, RESULTS_JSON, args.workers, retrain=True,
+                      on_done=lambda result, seconds: print(f"{result['label']}: {result}", flush=True))
     write_report(results, command, args.out)
     print(f"wrote section 'translation' of {args.out}")
 
 
-def _run_job(job) -> dict[str, Any]:
-    row, steps, seed = job
-    return run_row(row, steps, seed)
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    return run_row(job["row"], job["steps"], job["seed"])
 
 
 if __name__ == "__main__":

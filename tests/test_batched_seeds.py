@@ -1,4 +1,4 @@
-"""gan_lightning.batched: N seeds trained as one batched model follow N separate Lightning runs.
+"""benchmarks/batched.py: N seeds trained as one batched model follow N separate Lightning runs.
 
 The references are trained by ``benchmarks/mode_collapse.py``'s ``train_one`` (``seed_everything``,
 ``Toy2D(seed)``, the recipe's model, ``fit_exactly`` with the EMA callback), the very runs the
@@ -13,7 +13,7 @@ import pytest
 import torch
 from conftest import benchmark_script
 
-from gan_lightning.batched import SUPPORTED_MODELS, StackedBatches, fit_seeds
+from batched import SUPPORTED_MODELS, StackedBatches, fit_seeds
 from gan_lightning.data import Toy2D
 
 # Measured here: 0.0 (bit for bit) for every model below; float rounding is what may differ elsewhere.

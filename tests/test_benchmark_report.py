@@ -1,4 +1,4 @@
-"""benchmarks/report.py: scripts rewrite their own section of RESULTS.md and keep the others."""
+"""benchmarks/harness.py: scripts rewrite their own section of RESULTS.md and keep the others."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from conftest import BENCHMARKS, benchmark_script
 
 @pytest.fixture(scope="module")
 def report():
-    with benchmark_script("report") as module:
+    with benchmark_script("harness") as module:
         yield module
 
 

@@ -4,16 +4,12 @@ the verdict logic and the --report-only rebuild of its RESULTS.md section."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import lightning as L
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-import biggan as bench  # noqa: E402
-from tiny_biggan import build_data, build_model  # noqa: E402
+import biggan as bench
+from tiny_biggan import build_data, build_model
 
 
 def fake_result(ema: float) -> dict:

@@ -14,7 +14,6 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCH))
     spec = importlib.util.spec_from_file_location("bench_failing_rows", BENCH / "failing_rows.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

@@ -1,13 +1,10 @@
 """benchmarks/quality.py: the wall-clock budget, its cache and the verdict (tiny budgets)."""
 
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import quality  # noqa: E402
+import quality
 
 
 def test_one_tiny_run_stops_on_its_budget_and_reports_the_curve(tmp_path):

@@ -1,12 +1,8 @@
 """benchmarks/small_data.py: its runs, its cache and the verdict logic (tiny budgets)."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import small_data  # noqa: E402
+import small_data
 
 
 def test_one_tiny_run_trains_on_the_subset_and_measures_fid(tmp_path, monkeypatch):

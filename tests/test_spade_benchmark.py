@@ -4,13 +4,10 @@ and a verdict that follows the numbers."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import spade as bench  # noqa: E402
+import spade as bench
 
 
 def results(spade_miou: float, pix_miou: float) -> dict:

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-import superres  # noqa: E402
+import superres
 
 
 def numbers(psnr, ssim, hf_ratio, accuracy=None):

@@ -1,4 +1,10 @@
-"""Many seeds of one small toy recipe, trained in one process as one batched model.
+"""Many seeds of one small toy recipe, trained in one process as one batched model: a benchmark tool.
+
+It lives in benchmarks/, not in the package: it re-encodes the losses of six models per seed
+(``_RECIPES`` below) and runs its own loop, so it is no execution path of gan-lightning, whose
+only training loop is ``GANModule.training_step`` (gan_lightning/models/base.py). It serves
+``benchmarks/mode_collapse.py --batched-seeds`` and ``benchmarks/batched_seeds.py``, and
+tests/test_batched_seeds.py holds it to the separate Lightning runs bit for bit.
 
 The toy benchmarks train one recipe (G: MLP 4x400, D: MLP 3x200, z in R^2, batch 100) for
 several seeds, one run after the other. ``fit_seeds`` trains the S seeds of one recipe as one
