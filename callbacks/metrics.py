@@ -155,7 +155,7 @@ class MetricsCallback(L.Callback):
         results = evaluate_generator(pl_module, datamodule, self.metrics, settings)
         self._last_step = trainer.global_step
         self.last_results = results
-        keys = metric_keys(self.metrics)
+        keys = metric_keys(self.metrics, numbers_only=True)  # records (a method's name, ...) stay in last_results
         if self.per_class:
             keys += per_class_keys(self.metrics, int(pl_module.num_classes))
         values = {f"metrics/{key}": float(results[key]) for key in keys}

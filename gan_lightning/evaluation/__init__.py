@@ -54,12 +54,14 @@ left untouched), so repeated evaluations agree.
 # The metrics register in import order, the order ``known_metrics`` and error messages list them in.
 from gan_lightning.evaluation.registry import (
     KINDS,
+    REAL_INPUTS,
     EvalMetric,
     MetricContext,
     MetricsOfKind,
     PairedMetric,
     RegisteredMetric,
     SegmentationMetric,
+    class_metrics,
     feature_metrics,
     known_metrics,
     metric_class,
@@ -70,6 +72,7 @@ from gan_lightning.evaluation.registry import (
     needs_extractor,
     needs_real,
     parse_metrics,
+    real_inputs,
     register_metric,
 )
 from gan_lightning.evaluation.fid import (  # fid
@@ -103,6 +106,7 @@ from gan_lightning.evaluation.segmentation import (  # miou
 from gan_lightning.evaluation.extractors import (
     DIGITS_CLASSIFIER_FORMAT,
     INCEPTION_WEIGHTS_FILENAME,
+    ClassifierLogits,
     DigitsClassifier,
     InceptionExtractor,
     MissingWeightsError,
@@ -138,15 +142,16 @@ from gan_lightning.evaluation.distributed import RANK_SEED_STRIDE, distributed_r
 from gan_lightning.evaluation.evaluator import evaluate_generator
 from gan_lightning.evaluation.generation import balanced_labels, generated_batches, is_class_conditional
 from gan_lightning.evaluation.per_class import per_class_keys, per_class_metrics, real_by_class, source_labels
-from gan_lightning.evaluation.real import real_features
+from gan_lightning.evaluation.real import real_features, real_input, real_samples
 from gan_lightning.evaluation.settings import EvaluationSettings
 from gan_lightning.evaluation.suite import GeneratorMetrics
 
 __all__ = [
     # the registry
-    "KINDS", "EvalMetric", "MetricContext", "MetricsOfKind", "PairedMetric", "RegisteredMetric", "SegmentationMetric",
-    "feature_metrics", "known_metrics", "metric_class", "metric_keys", "metric_values", "needs_classifier",
-    "needs_data", "needs_extractor", "needs_real", "parse_metrics", "register_metric",
+    "KINDS", "REAL_INPUTS", "EvalMetric", "MetricContext", "MetricsOfKind", "PairedMetric", "RegisteredMetric",
+    "SegmentationMetric", "class_metrics", "feature_metrics", "known_metrics", "metric_class", "metric_keys",
+    "metric_values", "needs_classifier", "needs_data", "needs_extractor", "needs_real", "parse_metrics", "real_inputs",
+    "register_metric",
     # the metrics
     "FID_UPDATE_ROWS", "FrechetDistance", "feature_statistics", "frechet_distance", "running_statistics",
     "OneNNAccuracy", "PrecisionRecall", "one_nn_accuracy", "precision_recall",
@@ -154,15 +159,15 @@ __all__ = [
     "PAIRED_METRICS", "evaluate_pairs", "evaluate_translations", "psnr", "ssim",
     "MeanIoU", "TinySegmenter", "fit_segmenter", "mean_iou", "segmentation_scores",
     # the feature extractors
-    "DIGITS_CLASSIFIER_FORMAT", "INCEPTION_WEIGHTS_FILENAME", "DigitsClassifier", "InceptionExtractor",
-    "MissingWeightsError", "ModuleExtractor", "build_extractor", "default_cache_dir", "default_digits_classifier_path",
-    "extract_features", "extract_logits", "extractor_identity", "extractor_name", "inception_cache_path",
+    "DIGITS_CLASSIFIER_FORMAT", "INCEPTION_WEIGHTS_FILENAME", "ClassifierLogits", "DigitsClassifier",
+    "InceptionExtractor", "MissingWeightsError", "ModuleExtractor", "build_extractor", "default_cache_dir",
+    "default_digits_classifier_path", "extract_features", "extract_logits", "extractor_identity", "extractor_name", "inception_cache_path",
     "load_digits_classifier", "resolve_extractor", "resolve_inception_weights", "resolve_local_weights",
     "to_digit_images", "to_uint8_images", "evaluate_classifier", "fit_digits_classifier", "train_digits_classifier",
     # evaluating a generator
     "CACHE_FORMAT", "IGNORED_DATA_ARGS", "REAL_SUBSET_SEED", "RealFeatures", "data_identity", "load_real_cache",
     "real_cache_key", "real_cache_path", "save_real_cache", "RANK_SEED_STRIDE", "distributed_rank_and_size",
     "rank_seed", "rank_share", "evaluate_generator", "balanced_labels", "generated_batches", "is_class_conditional",
-    "per_class_keys", "per_class_metrics", "real_by_class", "source_labels", "real_features", "EvaluationSettings",
-    "GeneratorMetrics",
+    "per_class_keys", "per_class_metrics", "real_by_class", "source_labels", "real_features", "real_input",
+    "real_samples", "EvaluationSettings", "GeneratorMetrics",
 ]
