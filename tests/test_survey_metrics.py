@@ -8,14 +8,18 @@ checked."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 from scipy.spatial.distance import pdist
+from torch import nn
 
 from gan_lightning.evaluation import (
     GeneratorMetrics,
     gaussian_mmd,
+    mode_score,
     real_features,
 )
 
@@ -77,5 +81,57 @@ def test_mmd_registered_fed_in_batches_equals_one_call_and_the_subset_is_seeded(
     state = torch.random.get_rng_state()
     assert suite_values("mmd", real, fake, mmd_median_points=50)["mmd_bandwidth"] == expected["mmd_bandwidth"]
     assert torch.equal(state, torch.random.get_rng_state())  # the global RNG is untouched
+
+
+# ---------------------------------------------------------------------------- Mode Score
+def test_mode_score_on_a_hand_computed_case():
+    generated = torch.tensor([[0.9, 0.1], [0.2, 0.8]], dtype=torch.float64)
+    real = torch.tensor([0.5, 0.5], dtype=torch.float64)
+    marginal = generated.mean(0)  # (0.55, 0.45)
+    by_hand = math.exp(
+        0.5 * (0.9 * math.log(0.9 / 0.55) + 0.1 * math.log(0.1 / 0.45) + 0.2 * math.log(0.2 / 0.55)
+               + 0.8 * math.log(0.8 / 0.45))
+        - (0.55 * math.log(0.55 / 0.5) + 0.45 * math.log(0.45 / 0.5)))
+    assert float(marginal[0]) == pytest.approx(0.55)
+    assert mode_score(generated.log(), real.log().expand(3, 2)) == pytest.approx(by_hand, rel=1e-12)
+
+
+def test_mode_score_is_the_inception_score_when_the_label_marginals_agree_and_less_otherwise():
+    from torchmetrics.image.inception import InceptionScore
+
+    logits = torch.randn(64, 10, generator=torch.Generator().manual_seed(0)) * 3
+    inception = InceptionScore(feature=nn.Identity(), splits=1)
+    inception.update(logits)
+    is_value = float(inception.compute()[0])
+    marginal = torch.softmax(logits.double(), 1).mean(0)
+    assert mode_score(logits, marginal.log().unsqueeze(0)) == pytest.approx(is_value, rel=1e-5)
+    skewed = torch.tensor([[4.0] + [0.0] * 9])  # a real marginal the samples do not follow
+    assert mode_score(logits, skewed) < is_value
+
+
+class LogitsExtractor(nn.Module):
+    """A 'classifier' whose logits are the first 4 values of the (flattened) input."""
+
+    num_classes = 4
+
+    def features(self, x):
+        return x.flatten(1)
+
+    def logits(self, x):
+        return x.flatten(1)[:, :4]
+
+
+def test_mode_score_registered_reads_the_real_marginal_from_the_real_samples_logits():
+    generator = torch.Generator().manual_seed(1)
+    fake, real = torch.randn(50, 1, 2, 2, generator=generator) * 2, torch.randn(30, 1, 2, 2, generator=generator)
+    extractor = LogitsExtractor()
+    suite = GeneratorMetrics("mode_score", extractor)
+    assert suite.real_inputs == ["logits"]
+    suite.set_real_input("logits", real.flatten(1))
+    for start in range(0, 50, 20):
+        suite.update(fake[start : start + 20])
+    assert suite.compute()["mode_score"] == pytest.approx(mode_score(fake.flatten(1), real.flatten(1)), rel=1e-9)
+    with pytest.raises(ValueError, match="the mode score needs a classifier extractor"):
+        GeneratorMetrics("mode_score", None)
 
 

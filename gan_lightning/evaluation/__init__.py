@@ -90,6 +90,7 @@ from gan_lightning.evaluation.distribution import (  # kid, is, pr, 1nn
 )
 from gan_lightning.evaluation.coverage import ClassCoverage, ModeCoverage2D, StackedModes  # classes, modes
 from gan_lightning.evaluation.mmd import GaussianMMD, gaussian_mmd, median_heuristic  # mmd
+from gan_lightning.evaluation.mode_score import ModeScoreSums, mode_score  # mode_score
 from gan_lightning.evaluation.paired import (  # psnr, ssim, lpips
     PAIRED_METRICS,
     evaluate_pairs,
@@ -159,7 +160,7 @@ __all__ = [
     "ClassCoverage", "ModeCoverage2D", "StackedModes",
     "PAIRED_METRICS", "evaluate_pairs", "evaluate_translations", "psnr", "ssim",
     "MeanIoU", "TinySegmenter", "fit_segmenter", "mean_iou", "segmentation_scores",
-    "GaussianMMD", "gaussian_mmd", "median_heuristic",
+    "GaussianMMD", "gaussian_mmd", "median_heuristic", "ModeScoreSums", "mode_score",
     # the feature extractors
     "DIGITS_CLASSIFIER_FORMAT", "INCEPTION_WEIGHTS_FILENAME", "ClassifierLogits", "DigitsClassifier",
     "InceptionExtractor", "MissingWeightsError", "ModuleExtractor", "build_extractor", "default_cache_dir",
