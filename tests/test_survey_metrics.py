@@ -8,19 +8,25 @@ checked."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 import torch
 from scipy.spatial.distance import pdist
+from scipy.stats import wasserstein_distance
 from torch import nn
 
 from gan_lightning.evaluation import (
     GeneratorMetrics,
+    exact_wasserstein,
+    feature_wasserstein,
     gaussian_mmd,
     mode_score,
     real_features,
+    sliced_wasserstein,
+    wasserstein_1d,
 )
 
 
@@ -81,6 +87,46 @@ def test_mmd_registered_fed_in_batches_equals_one_call_and_the_subset_is_seeded(
     state = torch.random.get_rng_state()
     assert suite_values("mmd", real, fake, mmd_median_points=50)["mmd_bandwidth"] == expected["mmd_bandwidth"]
     assert torch.equal(state, torch.random.get_rng_state())  # the global RNG is untouched
+
+
+# ---------------------------------------------------------------------------- Wasserstein
+def test_exact_wasserstein_matches_brute_force_over_permutations_and_scipy_in_one_dimension():
+    x, y = gaussians(6, 6, 3, shift=1.0, seed=2)
+    for p in (1, 2):
+        best = min(np.mean([np.linalg.norm((x[i] - y[j]).numpy()) ** p for i, j in enumerate(order)])
+                   for order in itertools.permutations(range(6))) ** (1 / p)
+        assert exact_wasserstein(x, y, p) == pytest.approx(best, rel=1e-12)
+    line_x, line_y = gaussians(40, 40, 1, shift=0.3, seed=3)
+    assert exact_wasserstein(line_x, line_y) == pytest.approx(
+        wasserstein_distance(line_x[:, 0].numpy(), line_y[:, 0].numpy()), rel=1e-12)
+
+
+def test_sliced_wasserstein_equals_the_exact_one_on_a_line_and_the_1d_distance_matches_scipy():
+    line_x, line_y = gaussians(50, 50, 1, shift=0.4, seed=4)
+    for p in (1, 2):  # every direction of a line is +-1: the sliced distance is the distance
+        assert sliced_wasserstein(line_x, line_y, projections=8, p=p) == pytest.approx(
+            exact_wasserstein(line_x, line_y, p), rel=1e-12)
+    u, v = gaussians(3 * 7, 3 * 11, 1, seed=5)  # unequal sizes: the quantile functions, exactly
+    rows_u, rows_v = u.view(3, 7), v.view(3, 11)
+    for row_u, row_v, value in zip(rows_u, rows_v, wasserstein_1d(rows_u, rows_v, 1)):
+        assert float(value) == pytest.approx(wasserstein_distance(row_u.numpy(), row_v.numpy()), rel=1e-12)
+    # sliced <= exact in higher dimension (projections are 1-Lipschitz)
+    x, y = gaussians(30, 30, 6, shift=1.0, seed=6)
+    assert sliced_wasserstein(x, y, 64) < exact_wasserstein(x, y)
+
+
+def test_wasserstein_says_which_method_it_used():
+    x, y = gaussians(40, 40, 3, seed=7)
+    assert feature_wasserstein(x, y)["wasserstein_method"] == "exact"
+    assert feature_wasserstein(x, y[:30])["wasserstein_method"] == "sliced"  # unequal sizes
+    assert feature_wasserstein(x, y, exact_max=39)["wasserstein_method"] == "sliced"  # too large
+    with pytest.raises(ValueError, match="'exact' needs as many generated as real samples, got 30 and 40"):
+        feature_wasserstein(x, y[:30], method="exact")
+    values = suite_values("wasserstein", x, y)
+    assert values["wasserstein_method"] == "exact"
+    assert values["wasserstein"] == pytest.approx(exact_wasserstein(x, y), rel=1e-6)
+    sliced = suite_values("wasserstein", x, y, wasserstein_method="sliced", wasserstein_projections=32)
+    assert sliced["wasserstein"] == pytest.approx(sliced_wasserstein(x.float(), y.float(), 32, seed=3), rel=1e-9)
 
 
 # ---------------------------------------------------------------------------- Mode Score

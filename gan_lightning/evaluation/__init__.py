@@ -91,6 +91,13 @@ from gan_lightning.evaluation.distribution import (  # kid, is, pr, 1nn
 from gan_lightning.evaluation.coverage import ClassCoverage, ModeCoverage2D, StackedModes  # classes, modes
 from gan_lightning.evaluation.mmd import GaussianMMD, gaussian_mmd, median_heuristic  # mmd
 from gan_lightning.evaluation.mode_score import ModeScoreSums, mode_score  # mode_score
+from gan_lightning.evaluation.wasserstein import (  # wasserstein
+    FeatureWasserstein,
+    exact_wasserstein,
+    feature_wasserstein,
+    sliced_wasserstein,
+    wasserstein_1d,
+)
 from gan_lightning.evaluation.paired import (  # psnr, ssim, lpips
     PAIRED_METRICS,
     evaluate_pairs,
