@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import torch
 from scipy.spatial.distance import pdist
-from scipy.stats import wasserstein_distance
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal, wasserstein_distance
 from torch import nn
 
 from gan_lightning.evaluation import (
@@ -24,6 +25,8 @@ from gan_lightning.evaluation import (
     feature_wasserstein,
     gaussian_mmd,
     mode_score,
+    parzen_log_likelihoods,
+    parzen_window,
     real_features,
     sliced_wasserstein,
     wasserstein_1d,
@@ -179,5 +182,35 @@ def test_mode_score_registered_reads_the_real_marginal_from_the_real_samples_log
     assert suite.compute()["mode_score"] == pytest.approx(mode_score(fake.flatten(1), real.flatten(1)), rel=1e-9)
     with pytest.raises(ValueError, match="the mode score needs a classifier extractor"):
         GeneratorMetrics("mode_score", None)
+
+
+# ---------------------------------------------------------------------------- Parzen
+def test_parzen_matches_a_scipy_log_sum_exp_and_chooses_sigma_on_the_validation_part():
+    centres, points = gaussians(25, 12, 3, shift=0.2, seed=8)
+    sigma = 0.6
+    reference = np.array([
+        logsumexp([multivariate_normal(c, sigma**2 * np.eye(3)).logpdf(x) for c in centres.numpy()]) - math.log(25)
+        for x in points.numpy()])
+    squared = torch.cdist(points, centres).pow(2)
+    assert parzen_log_likelihoods(squared, sigma, 3).numpy() == pytest.approx(reference, rel=1e-10)
+
+    validation, test = points[:6], points[6:]
+    grid = [0.2, 0.4, 0.8, 1.6]
+    best = max(grid, key=lambda s: float(parzen_log_likelihoods(torch.cdist(validation, centres).pow(2), s, 3).mean()))
+    result = parzen_window(centres, validation, test, grid)
+    assert result["parzen_sigma"] == best
+    test_values = parzen_log_likelihoods(torch.cdist(test, centres).pow(2), best, 3)
+    assert result["parzen_log_likelihood"] == pytest.approx(float(test_values.mean()), rel=1e-12)
+    assert result["parzen_std_error"] == pytest.approx(float(test_values.std() / math.sqrt(6)), rel=1e-12)
+
+
+def test_parzen_registered_splits_the_real_samples_and_prefers_the_right_model():
+    real, near = gaussians(200, 300, 2, shift=0.0, seed=9)
+    _, far = gaussians(10, 300, 2, shift=2.0, seed=10)
+    good = suite_values("parzen", real, near)
+    bad = suite_values("parzen", real, far)
+    assert good["parzen_log_likelihood"] > bad["parzen_log_likelihood"]
+    # a 2-D standard normal has log-likelihood -(log 2 pi + 1) = -2.84 per point on average
+    assert good["parzen_log_likelihood"] == pytest.approx(-(math.log(2 * math.pi) + 1), abs=0.25)
 
 

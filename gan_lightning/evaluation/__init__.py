@@ -98,6 +98,7 @@ from gan_lightning.evaluation.wasserstein import (  # wasserstein
     sliced_wasserstein,
     wasserstein_1d,
 )
+from gan_lightning.evaluation.parzen import ParzenWindow, parzen_log_likelihoods, parzen_window  # parzen
 from gan_lightning.evaluation.paired import (  # psnr, ssim, lpips
     PAIRED_METRICS,
     evaluate_pairs,
@@ -167,7 +168,8 @@ __all__ = [
     "ClassCoverage", "ModeCoverage2D", "StackedModes",
     "PAIRED_METRICS", "evaluate_pairs", "evaluate_translations", "psnr", "ssim",
     "MeanIoU", "TinySegmenter", "fit_segmenter", "mean_iou", "segmentation_scores",
-    "GaussianMMD", "gaussian_mmd", "median_heuristic", "ModeScoreSums", "mode_score",
+    "GaussianMMD", "gaussian_mmd", "median_heuristic", "ModeScoreSums", "mode_score", "ParzenWindow",
+    "parzen_log_likelihoods", "parzen_window",
     # the feature extractors
     "DIGITS_CLASSIFIER_FORMAT", "INCEPTION_WEIGHTS_FILENAME", "ClassifierLogits", "DigitsClassifier",
     "InceptionExtractor", "MissingWeightsError", "ModuleExtractor", "build_extractor", "default_cache_dir",
