@@ -99,6 +99,7 @@ from gan_lightning.evaluation.wasserstein import (  # wasserstein
     wasserstein_1d,
 )
 from gan_lightning.evaluation.parzen import ParzenWindow, parzen_log_likelihoods, parzen_window  # parzen
+from gan_lightning.evaluation.ais import AISLogLikelihood, ais_log_likelihood, annealing_schedule  # ais
 from gan_lightning.evaluation.paired import (  # psnr, ssim, lpips
     PAIRED_METRICS,
     evaluate_pairs,
@@ -169,7 +170,7 @@ __all__ = [
     "PAIRED_METRICS", "evaluate_pairs", "evaluate_translations", "psnr", "ssim",
     "MeanIoU", "TinySegmenter", "fit_segmenter", "mean_iou", "segmentation_scores",
     "GaussianMMD", "gaussian_mmd", "median_heuristic", "ModeScoreSums", "mode_score", "ParzenWindow",
-    "parzen_log_likelihoods", "parzen_window",
+    "parzen_log_likelihoods", "parzen_window", "AISLogLikelihood", "ais_log_likelihood", "annealing_schedule",
     # the feature extractors
     "DIGITS_CLASSIFIER_FORMAT", "INCEPTION_WEIGHTS_FILENAME", "ClassifierLogits", "DigitsClassifier",
     "InceptionExtractor", "MissingWeightsError", "ModuleExtractor", "build_extractor", "default_cache_dir",
