@@ -23,6 +23,8 @@ from gan_lightning.evaluation import (
     GeneratorMetrics,
     ais_log_likelihood,
     annealing_schedule,
+    birthday_paradox,
+    duplicate_rates,
     evaluate_generator,
     exact_wasserstein,
     feature_wasserstein,
@@ -285,5 +287,41 @@ def test_ais_registered_reads_the_model_and_the_real_samples_not_generated_ones(
     assert results["ais_std_error"] == pytest.approx(float(np.std(exact, ddof=1) / math.sqrt(8)), rel=0.1)
     with pytest.raises(ValueError, match="ais_sigma=0 is not accepted: a positive noise std"):
         evaluate_generator(LinearModel(weight, bias), x, "ais", progress=False, metric_options={"ais_sigma": 0})
+
+
+# ---------------------------------------------------------------------------- birthday paradox
+def repeated_points(distinct: int, copies: int, seed: int) -> torch.Tensor:
+    """``distinct`` points of a 8-D normal, each ``copies`` times with a jitter far below any threshold."""
+    generator = torch.Generator().manual_seed(seed)
+    points = torch.randn(distinct, 8, generator=generator, dtype=torch.float64).repeat(copies, 1)
+    return points + 1e-6 * torch.randn(points.shape, generator=generator, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("distinct", [50, 200])
+def test_birthday_recovers_a_known_number_of_distinct_points(distinct):
+    real = gaussians(500, 1, 8, seed=11)[0]
+    generated = repeated_points(distinct, 40, seed=12)
+    sizes = [4, 6, 8, 12, 16, 24, 32]
+    result = birthday_paradox(real, generated, sizes, trials=1000, quantile=0.01, seed=0)
+    for size, rate in result["birthday_rates"].items():  # the birthday formula, within binomial noise
+        expected = 1 - math.prod(1 - i / distinct for i in range(int(size)))
+        assert rate == pytest.approx(expected, abs=4 * math.sqrt(0.25 / 1000) + 0.02), size
+    assert result["birthday_support"] == pytest.approx(distinct, rel=0.25)
+    assert 0.3 <= result["birthday_duplicate_rate"] <= 0.7
+    # samples of the real distribution: (almost) no near-duplicates at these sizes, a support of another order
+    fresh = gaussians(2000, 1, 8, seed=13)[0]
+    assert birthday_paradox(real, fresh, sizes, trials=200)["birthday_support"] > 100 * distinct
+
+
+def test_birthday_registered_threshold_and_rates():
+    real = gaussians(300, 1, 8, seed=14)[0]
+    generated = repeated_points(30, 10, seed=15)
+    values = suite_values("birthday", real, generated, birthday_batch_sizes=[4, 8, 16, 400], birthday_trials=300)
+    assert set(values["birthday_rates"]) == {"4", "8", "16"}  # 400 > the 300 samples: left out
+    rates = duplicate_rates(generated.float(), values["birthday_threshold"], [4, 8, 16], 300, seed=3)
+    assert values["birthday_rates"] == {str(size): rate for size, rate in rates.items()}
+    assert values["birthday_support"] == pytest.approx(30, rel=0.35)
+    with pytest.raises(ValueError, match="no batch size of \\[500\\] is between 2 and the 300 generated samples"):
+        suite_values("birthday", real, generated, birthday_batch_sizes=[500])
 
 
