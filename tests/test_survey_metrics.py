@@ -20,6 +20,7 @@ from scipy.stats import multivariate_normal, wasserstein_distance
 from torch import nn
 
 from gan_lightning.evaluation import (
+    EvaluationSettings,
     GeneratorMetrics,
     ais_log_likelihood,
     annealing_schedule,
@@ -323,5 +324,41 @@ def test_birthday_registered_threshold_and_rates():
     assert values["birthday_support"] == pytest.approx(30, rel=0.35)
     with pytest.raises(ValueError, match="no batch size of \\[500\\] is between 2 and the 300 generated samples"):
         suite_values("birthday", real, generated, birthday_batch_sizes=[500])
+
+
+# ---------------------------------------------------------------------------- memorisation
+class Replay(nn.Module):
+    """A 'generator' that returns the given images in order (a copier of training samples, or fresh data)."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, images: torch.Tensor) -> None:
+        super().__init__()
+        self.images, self.position = images, 0
+
+    def sample(self, num, labels=None, use_ema=True, rng=None):
+        batch = self.images[self.position : self.position + num]
+        self.position += num
+        return batch
+
+
+def test_memorization_flags_a_generator_that_copies_training_samples(mnist5k, tmp_path):
+    mnist5k.setup("fit")
+    train = torch.stack([mnist5k.train_set[i][0] for i in range(300)])
+    heldout = torch.stack([mnist5k.heldout_set[i][0] for i in range(len(mnist5k.heldout_set))])
+    # pixel space (no extractor); every training digit is a reference (num_train: all)
+    settings = EvaluationSettings(num_samples=200, num_real=200, extractor=None, progress=False, cache_dir=tmp_path)
+    # the real samples are a seeded subset of 200 of the 500 held-out digits: the fresh generator replays others
+    used = set(torch.randperm(len(heldout), generator=torch.Generator().manual_seed(0))[:200].tolist())
+    fresh = heldout[[i for i in range(len(heldout)) if i not in used]]
+    copier = evaluate_generator(Replay(train), mnist5k, "memorization", settings)
+    honest = evaluate_generator(Replay(fresh), mnist5k, "memorization", settings)
+    assert copier["num_train"] == len(mnist5k.train_set) and copier["train_cache"] == "miss"
+    assert honest["train_cache"] == "hit"
+    assert copier["memorization_distance"] < 1e-4 and copier["memorization_fraction"] > 0.95
+    assert copier["memorization_ratio"] < 0.01
+    assert 0.8 < honest["memorization_ratio"] < 1.25 and honest["memorization_fraction"] < 0.15
+    with pytest.raises(ValueError, match="no held-out split besides its training split"):
+        evaluate_generator(Replay(train), train, "memorization", settings)
 
 

@@ -101,6 +101,7 @@ from gan_lightning.evaluation.wasserstein import (  # wasserstein
 from gan_lightning.evaluation.parzen import ParzenWindow, parzen_log_likelihoods, parzen_window  # parzen
 from gan_lightning.evaluation.ais import AISLogLikelihood, ais_log_likelihood, annealing_schedule  # ais
 from gan_lightning.evaluation.birthday import BirthdayParadox, birthday_paradox, duplicate_rates  # birthday
+from gan_lightning.evaluation.memorization import NearestTrainingDistances, memorization_scores  # memorization
 from gan_lightning.evaluation.paired import (  # psnr, ssim, lpips
     PAIRED_METRICS,
     evaluate_pairs,
@@ -172,7 +173,7 @@ __all__ = [
     "MeanIoU", "TinySegmenter", "fit_segmenter", "mean_iou", "segmentation_scores",
     "GaussianMMD", "gaussian_mmd", "median_heuristic", "ModeScoreSums", "mode_score", "ParzenWindow",
     "parzen_log_likelihoods", "parzen_window", "AISLogLikelihood", "ais_log_likelihood", "annealing_schedule",
-    "BirthdayParadox", "birthday_paradox", "duplicate_rates",
+    "BirthdayParadox", "birthday_paradox", "duplicate_rates", "NearestTrainingDistances", "memorization_scores",
     # the feature extractors
     "DIGITS_CLASSIFIER_FORMAT", "INCEPTION_WEIGHTS_FILENAME", "ClassifierLogits", "DigitsClassifier",
     "InceptionExtractor", "MissingWeightsError", "ModuleExtractor", "build_extractor", "default_cache_dir",
