@@ -25,11 +25,17 @@ from gan_lightning.evaluation import (
     ais_log_likelihood,
     annealing_schedule,
     birthday_paradox,
+    class_metrics,
     duplicate_rates,
     evaluate_generator,
+    evaluate_pairs,
     exact_wasserstein,
+    fcn_scores,
     feature_wasserstein,
     gaussian_mmd,
+    known_metrics,
+    metric_class,
+    metric_keys,
     mode_score,
     parzen_log_likelihoods,
     parzen_window,
@@ -37,6 +43,9 @@ from gan_lightning.evaluation import (
     sliced_wasserstein,
     wasserstein_1d,
 )
+from gan_lightning.evaluation.registry import PairedMetric
+
+NEW_FEATURE = ["mmd", "mode_score", "wasserstein", "parzen", "ais", "birthday", "memorization"]
 
 
 @pytest.fixture(autouse=True)
@@ -61,6 +70,35 @@ def suite_values(names: str, real: torch.Tensor, fake: torch.Tensor, batch: int 
     for start in range(0, fake.shape[0], batch):
         suite.update(fake[start : start + batch].float())
     return suite.compute()
+
+
+# ---------------------------------------------------------------------------- the registry
+def test_the_new_metrics_are_registered_with_their_kinds_and_names():
+    feature = list(known_metrics("feature"))
+    assert feature[:7] == ["fid", "kid", "is", "pr", "1nn", "classes", "modes"] and feature[7:14] == NEW_FEATURE
+    assert "fcn" in known_metrics("paired") and issubclass(metric_class("fcn_score"), PairedMetric)
+    assert metric_class("fcn").compares == "labels" and metric_class("psnr").compares == "target"
+    # records (a method's name, rates per batch size) are printed, not logged nor averaged per class
+    assert "wasserstein_method" in metric_keys("wasserstein")
+    assert metric_keys("wasserstein,birthday", numbers_only=True) == [
+        "wasserstein", "birthday_support", "birthday_real_support", "birthday_batch_size",
+        "birthday_duplicate_rate", "birthday_threshold"]
+    # per class: the feature metrics that need nothing of the real data but its features
+    assert class_metrics(NEW_FEATURE + ["fid"]) == ["mmd", "wasserstein", "parzen", "birthday", "fid"]
+
+
+@pytest.mark.parametrize("names, options, message", [
+    ("mmd", {"mmd_bandwidth": -1.0}, "mmd_bandwidth=-1.0 is not accepted: a positive kernel width, or null"),
+    ("wasserstein", {"wasserstein_method": "earth"}, "wasserstein_method='earth' is not accepted: one of auto, exact, sliced"),
+    ("wasserstein", {"wasserstein_p": 3}, "wasserstein_p=3 is not accepted: 1 or 2"),
+    ("parzen", {"parzen_sigmas": [0.1, -2]}, "parzen_sigmas=[0.1, -2] is not accepted: a list of positive"),
+    ("birthday", {"birthday_batch_sizes": [1, 10]}, "birthday_batch_sizes=[1, 10] is not accepted: a list of integer"),
+    ("memorization", {"memorization_quantile": 1.5}, "memorization_quantile=1.5 is not accepted"),
+])
+def test_bad_options_fail_with_one_line_naming_key_value_and_what_is_accepted(names, options, message):
+    with pytest.raises(ValueError) as error:
+        GeneratorMetrics(names, None, **options)
+    assert message in str(error.value) and "\n" not in str(error.value)
 
 
 # ---------------------------------------------------------------------------- MMD
@@ -362,3 +400,70 @@ def test_memorization_flags_a_generator_that_copies_training_samples(mnist5k, tm
         evaluate_generator(Replay(train), train, "memorization", settings)
 
 
+# ---------------------------------------------------------------------------- FCN-score
+def test_fcn_scores_match_a_numpy_confusion_matrix():
+    from gan_lightning.evaluation.segmentation import confusion_matrix
+
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 4, (5, 6, 6), generator=generator)  # class 4 never appears: left out
+    predicted = torch.where(torch.rand(5, 6, 6, generator=generator) < 0.6, labels,
+                            torch.randint(0, 5, (5, 6, 6), generator=generator))
+    truth, guess = labels.flatten().numpy(), predicted.flatten().numpy()
+    classes = sorted(set(truth) | set(guess))
+    ious = [np.sum((truth == c) & (guess == c)) / np.sum((truth == c) | (guess == c)) for c in classes]
+    class_acc = [np.mean(guess[truth == c] == c) for c in sorted(set(truth))]
+    scores = fcn_scores(confusion_matrix(predicted, labels, 5))
+    assert scores["fcn_pixel_acc"] == pytest.approx(np.mean(truth == guess), rel=1e-12)
+    assert scores["fcn_class_acc"] == pytest.approx(np.mean(class_acc), rel=1e-12)
+    assert scores["fcn_miou"] == pytest.approx(np.mean(ious), rel=1e-12)
+
+
+class ReadsChannels(nn.Module):
+    """A judge that reads the class of each pixel from the image's channels (logits = the image)."""
+
+    num_classes = 3
+
+    def forward(self, images):
+        return images
+
+
+class ReadsCorner(nn.Module):
+    """A classifier judge: the class logits are the image's top-left pixel's channels."""
+
+    num_classes = 3
+
+    def forward(self, images):
+        return images[:, :, 0, 0]
+
+
+def test_fcn_registered_judges_the_outputs_against_the_input_labels():
+    generator = torch.Generator().manual_seed(1)
+    label_maps = torch.randint(0, 3, (8, 5, 5), generator=generator)
+    batches = [{"label": label_maps[:5], "class": label_maps[:5, 0, 0]},
+               {"label": label_maps[5:], "class": label_maps[5:, 0, 0]}]
+
+    def painter(labels):  # a perfect label -> image model for this judge
+        return torch.nn.functional.one_hot(labels, 3).permute(0, 3, 1, 2).float() * 2 - 1
+
+    def wrong(labels):  # paints class 1 as class 2
+        return painter(torch.where(labels == 1, 2, labels))
+
+    perfect = evaluate_pairs(painter, batches, "fcn", source="label", target="label", labels="label",
+                             judge=ReadsChannels())
+    assert perfect == {"fcn_pixel_acc": 1.0, "fcn_class_acc": 1.0, "fcn_miou": 1.0, "num_pairs": 8}
+    swapped = evaluate_pairs(wrong, batches, "fcn", source="label", target="label", labels="label",
+                             judge=ReadsChannels())
+    from gan_lightning.evaluation.segmentation import confusion_matrix
+
+    assert swapped["fcn_pixel_acc"] == pytest.approx(float((label_maps != 1).double().mean()))
+    assert {k: swapped[k] for k in ("fcn_class_acc", "fcn_miou")} == pytest.approx(
+        {k: v for k, v in fcn_scores(confusion_matrix(torch.where(label_maps == 1, 2, label_maps), label_maps, 3)).items()
+         if k != "fcn_pixel_acc"})
+    # a classifier judge: one class per image, against the input's class label
+    per_image = evaluate_pairs(painter, batches, "fcn", source="label", target="label", labels="class",
+                               judge=ReadsCorner())
+    assert per_image["fcn_pixel_acc"] == 1.0
+    with pytest.raises(ValueError, match="fcn needs a judge"):
+        evaluate_pairs(painter, batches, "fcn", source="label", target="label", labels="label")
+    with pytest.raises(ValueError, match="compares the outputs with their inputs' labels"):
+        evaluate_pairs(painter, batches, "fcn", source="label", target="label", judge=ReadsChannels())

@@ -17,8 +17,12 @@ Where things live:
   ``parse_metrics`` takes ``"fid,kid"`` and the kinds a caller computes.
 - The metrics, each registered beside its code: ``fid.py`` (fid: the Fréchet distance, the statistics
   and the metric, FID's whole path), ``distribution.py`` (kid, is, pr, 1nn), ``coverage.py`` (classes,
-  modes; Stacked MNIST modes), ``paired.py`` (psnr, ssim, lpips; ``evaluate_pairs``) and
-  ``segmentation.py`` (miou; the judge segmenter).
+  modes; Stacked MNIST modes), ``mmd.py`` (mmd: Gaussian-kernel MMD), ``mode_score.py`` (mode_score),
+  ``wasserstein.py`` (wasserstein: exact or sliced), ``parzen.py`` (parzen: KDE log-likelihood),
+  ``ais.py`` (ais: AIS log-likelihood of the generator), ``birthday.py`` (birthday: support estimate),
+  ``memorization.py`` (memorization: nearest training samples), ``paired.py`` (psnr, ssim, lpips;
+  ``evaluate_pairs``), ``segmentation.py`` (miou; the judge segmenter) and ``fcn.py`` (fcn: pix2pix's
+  FCN-score, a paired metric judged against the inputs' labels).
 - ``extractors.py``: every feature extractor (Inception, the digits LeNet, saved modules), by name;
   ``digits.py``: training the digits LeNet on MNIST5k, the only evaluation code that reads data sets.
 - ``suite.py``: ``GeneratorMetrics``, one evaluation's feature-metric objects fed batch by batch.
@@ -116,6 +120,7 @@ from gan_lightning.evaluation.segmentation import (  # miou
     mean_iou,
     segmentation_scores,
 )
+from gan_lightning.evaluation.fcn import FCNScore, default_judge, fcn_real_scores, fcn_scores  # fcn
 from gan_lightning.evaluation.extractors import (
     DIGITS_CLASSIFIER_FORMAT,
     INCEPTION_WEIGHTS_FILENAME,
@@ -171,9 +176,11 @@ __all__ = [
     "ClassCoverage", "ModeCoverage2D", "StackedModes",
     "PAIRED_METRICS", "evaluate_pairs", "evaluate_translations", "psnr", "ssim",
     "MeanIoU", "TinySegmenter", "fit_segmenter", "mean_iou", "segmentation_scores",
-    "GaussianMMD", "gaussian_mmd", "median_heuristic", "ModeScoreSums", "mode_score", "ParzenWindow",
+    "GaussianMMD", "gaussian_mmd", "median_heuristic", "ModeScoreSums", "mode_score", "FeatureWasserstein",
+    "exact_wasserstein", "feature_wasserstein", "sliced_wasserstein", "wasserstein_1d", "ParzenWindow",
     "parzen_log_likelihoods", "parzen_window", "AISLogLikelihood", "ais_log_likelihood", "annealing_schedule",
     "BirthdayParadox", "birthday_paradox", "duplicate_rates", "NearestTrainingDistances", "memorization_scores",
+    "FCNScore", "default_judge", "fcn_real_scores", "fcn_scores",
     # the feature extractors
     "DIGITS_CLASSIFIER_FORMAT", "INCEPTION_WEIGHTS_FILENAME", "ClassifierLogits", "DigitsClassifier",
     "InceptionExtractor", "MissingWeightsError", "ModuleExtractor", "build_extractor", "default_cache_dir",

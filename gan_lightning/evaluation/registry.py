@@ -4,11 +4,12 @@ Every metric of gan-lightning is one small class registered here under its name,
 
 - ``feature`` (:class:`EvalMetric`): judges a set of generated samples, fed batch by batch as what the
   evaluation's extractor or classifier makes of them, or as points (fid, kid, is, pr, 1nn, classes,
-  modes), or the generator itself (``takes = "model"``); computed by ``evaluate_generator``, ``GeneratorMetrics``, ``MetricsCallback`` and
+  modes, mmd, mode_score, wasserstein, parzen, birthday, memorization), or the generator itself (ais);
+  computed by ``evaluate_generator``, ``GeneratorMetrics``, ``MetricsCallback`` and
   ``gan-lightning evaluate``.
-- ``paired`` (:class:`PairedMetric`): each output against its own target (psnr, ssim, lpips), for
-  super-resolution and paired translation; computed by ``evaluate_pairs`` and ``gan-lightning evaluate``
-  on an image-to-image checkpoint.
+- ``paired`` (:class:`PairedMetric`): each output against its own target (psnr, ssim, lpips), or against
+  its input's labels through a judge (fcn), for super-resolution and paired translation; computed by
+  ``evaluate_pairs`` and ``gan-lightning evaluate`` on an image-to-image checkpoint.
 - ``segmentation`` (:class:`SegmentationMetric`): predicted label maps against the label maps the images
   were generated from (miou, SPADE's measure); computed by ``segmentation_scores``.
 
@@ -34,8 +35,10 @@ is one class::
             return {"mean_norm": float(self.metric.compute())}
 
 The built-in metrics are registered beside their code: ``fid.py`` (fid), ``distribution.py`` (kid, is,
-pr, 1nn), ``coverage.py`` (classes, modes), ``paired.py`` (psnr, ssim, lpips) and ``segmentation.py``
-(miou); a metric defined elsewhere is usable by name once the file defining it has been imported.
+pr, 1nn), ``coverage.py`` (classes, modes), ``mmd.py``, ``mode_score.py``, ``wasserstein.py``,
+``parzen.py``, ``ais.py``, ``birthday.py``, ``memorization.py`` (one each), ``paired.py`` (psnr, ssim,
+lpips), ``segmentation.py`` (miou) and ``fcn.py`` (fcn); a metric defined elsewhere is usable by name
+once the file defining it has been imported.
 
 Besides the features of the evaluation's real samples (``set_real``), a feature metric may declare
 ``real_inputs`` (the real samples' logits, the samples themselves, the training split's features),
@@ -90,7 +93,7 @@ class MetricContext:
     classifier: nn.Module | None = None  # class logits, for metrics that take ``class_logits``
     seed: int = 0
     options: Mapping[str, Any] = field(default_factory=dict)  # every registered option, defaults filled in
-    model: nn.Module | None = None  # the model evaluated, for metrics that take ``model``
+    model: nn.Module | None = None  # the model evaluated, for metrics that take ``model`` (ais)
     use_ema: bool = True  # whether its EMA generator is the one evaluated
 
 
@@ -332,7 +335,7 @@ def _feature_classes(metrics: str | Iterable[str]) -> list[type[EvalMetric]]:
 
 def feature_metrics(metrics: str | Iterable[str]) -> list[str]:
     """The metrics among ``metrics`` that compare the samples' features with the real samples' features
-    (``takes == "features"``: fid, kid, pr, 1nn)."""
+    (``takes == "features"``: fid, kid, pr, 1nn, mmd, wasserstein, parzen, birthday, memorization)."""
     return [cls.name for cls in _feature_classes(metrics) if cls.takes == "features"]
 
 
@@ -346,7 +349,7 @@ def needs_classifier(metrics: str | Iterable[str]) -> bool:
 
 def class_metrics(metrics: str | Iterable[str]) -> list[str]:
     """The feature metrics computed once per class (``per_class``): those that take features and need
-    nothing else of the real data (fid, kid, pr, 1nn)."""
+    nothing else of the real data (fid, kid, pr, 1nn, mmd, wasserstein, parzen, birthday)."""
     return [name for name in feature_metrics(metrics) if not METRICS[name].real_inputs]
 
 

@@ -25,7 +25,7 @@ class GeneratorMetrics(nn.Module):
     (``kid_subsets=20``, ``modes=...``; see each metric's ``options``). ``set_real_input(name, values)``
     installs what some metrics need besides the real features (``real_inputs``: the real samples'
     logits, the samples themselves, the training split's features); ``model`` is the model evaluated,
-    for the metrics that read it (``takes == "model"``) and are not fed samples.
+    for the metrics that read it (``takes == "model"``: ais) and are not fed samples.
     """
 
     def __init__(
