@@ -360,6 +360,12 @@ def test_birthday_registered_threshold_and_rates():
     rates = duplicate_rates(generated.float(), values["birthday_threshold"], [4, 8, 16], 300, seed=3)
     assert values["birthday_rates"] == {str(size): rate for size, rate in rates.items()}
     assert values["birthday_support"] == pytest.approx(30, rel=0.35)
+    # many samples: each batch's own distances instead of one N x N matrix, the same rates
+    from gan_lightning.evaluation import birthday
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(birthday, "CLOSE_PAIRS_LIMIT", 10)
+        assert duplicate_rates(generated.float(), values["birthday_threshold"], [4, 8, 16], 300, seed=3) == rates
     with pytest.raises(ValueError, match="no batch size of \\[500\\] is between 2 and the 300 generated samples"):
         suite_values("birthday", real, generated, birthday_batch_sizes=[500])
 

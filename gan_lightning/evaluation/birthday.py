@@ -64,11 +64,16 @@ def close_pairs(points: Tensor, threshold: float, chunk_size: int = 1024) -> Ten
     return close
 
 
+#: Up to this many points the pairs closer than the threshold are found once (an N x N bool matrix, 64 MiB
+#: at the limit); beyond it each batch's own distances are computed.
+CLOSE_PAIRS_LIMIT = 8192
+
+
 def duplicate_rates(points: Tensor, threshold: float, batch_sizes: Sequence[int], trials: int,
                     seed: int = 0) -> dict[int, float]:
     """The fraction of ``trials`` random batches (without replacement) of each size holding a pair of points
     closer than ``threshold``; batch sizes larger than the number of points are left out."""
-    close = close_pairs(points, threshold).cpu()
+    close = close_pairs(points, threshold).cpu() if points.shape[0] <= CLOSE_PAIRS_LIMIT else None
     generator = torch.Generator().manual_seed(seed)
     rates = {}
     for size in batch_sizes:
@@ -77,7 +82,10 @@ def duplicate_rates(points: Tensor, threshold: float, batch_sizes: Sequence[int]
         hits = 0
         for _ in range(trials):
             batch = torch.randperm(points.shape[0], generator=generator)[:size]
-            hits += bool(close[batch][:, batch].any())
+            if close is not None:
+                hits += bool(close[batch][:, batch].any())
+            else:
+                hits += bool((torch.pdist(points[batch.to(points.device)].to(torch.float64)) < threshold).any())
         rates[int(size)] = hits / trials
     return rates
 
