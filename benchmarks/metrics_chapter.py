@@ -55,7 +55,9 @@ def train(steps: int) -> float:
     """``gan-lightning fit`` of the committed experiment, one thread, ``nice``; returns the seconds it took."""
     if checkpoint_for(steps) is not None:
         return 0.0
-    command = ["nice", "-n", "10", str(Path(sys.executable).with_name("gan-lightning")), "fit", "--config",
+    # niceness 10 in all (the script may already run under nice: no second increment on top of it)
+    increment = max(0, 10 - os.nice(0))
+    command = ["nice", "-n", str(increment), str(Path(sys.executable).with_name("gan-lightning")), "fit", "--config",
                str(EXPERIMENT), "--trainer.max_steps", str(steps), "--trainer.default_root_dir", str(RUN_DIR),
                "--trainer.logger", "false", "--trainer.accelerator", "cpu"]
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
