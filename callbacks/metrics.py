@@ -45,8 +45,10 @@ class MetricsCallback(L.Callback):
     neither ends up in the model's checkpoint.
 
     Args:
-        metrics: registered metric names (``fid, kid, is, pr, 1nn, classes, modes`` and any added
-            with ``register_metric``), a list or ``"fid,kid"``.
+        metrics: registered metric names (``fid, kid, is, pr, 1nn, classes, modes, mmd, mode_score,
+            wasserstein, parzen, ais, birthday, memorization`` and any added with ``register_metric``),
+            a list or ``"fid,kid"``. Their numbers are logged; records (``wasserstein_method``,
+            ``birthday_rates``) stay in ``last_results`` and ``metrics.jsonl`` (strings).
         every_n_steps: evaluate when ``trainer.global_step`` (iterations) is a multiple of this.
         num_samples: generated samples per evaluation (over all ranks).
         feature_extractor: ``digits`` (default; MNIST-like data), ``inception``, ``none``
@@ -155,7 +157,7 @@ class MetricsCallback(L.Callback):
         results = evaluate_generator(pl_module, datamodule, self.metrics, settings)
         self._last_step = trainer.global_step
         self.last_results = results
-        keys = metric_keys(self.metrics)
+        keys = metric_keys(self.metrics, numbers_only=True)  # records (wasserstein_method, ...) stay in last_results
         if self.per_class:
             keys += per_class_keys(self.metrics, int(pl_module.num_classes))
         values = {f"metrics/{key}": float(results[key]) for key in keys}

@@ -5,7 +5,10 @@
     gan-lightning evaluate --ckpt_path PATH --metrics psnr,ssim [--num_samples N]   # image-to-image models
 
 ``--metrics`` takes the feature and paired metrics of the one registry
-(``gan_lightning.evaluation.registry``). Feature metrics come from
+(``gan_lightning.evaluation.registry``): fid, kid, is, pr, 1nn, classes, modes, mmd, mode_score,
+wasserstein, parzen, ais, birthday, memorization; paired: psnr, ssim, lpips, fcn. Their options
+(``kid_subsets``, ``ais_sigma``, ``birthday_batch_sizes``, ...) are set with ``--metric_option
+KEY=VALUE`` (repeatable, values read as YAML); memorization's training samples with ``--num_train``. Feature metrics come from
 ``gan_lightning.evaluation.evaluate_generator``, the code path of ``MetricsCallback``;
 paired metrics (an image-to-image model's output against its target, on the held-out pairs
 of its data) from ``gan_lightning.evaluation.evaluate_translations``. Progress bars and
@@ -82,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data_config", default=None, help="YAML file whose `data` section (class_path, init_args) is the real data")
     parser.add_argument("--toy_kind", default="ring8", choices=("ring8", "grid25"), help="Toy2D mixture for 2-D models")
     parser.add_argument("--num_real", type=int, default=None, help="real samples (default: --num_samples, capped at the split)")
+    parser.add_argument("--num_train", type=int, default=None,
+                        help="training samples of the metrics that compare with the training split (memorization; default all)")
+    parser.add_argument("--metric_option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an option of a metric, repeatable: --metric_option ais_sigma=0.2 --metric_option "
+                             "wasserstein_method=sliced (values read as YAML: numbers, null, lists [10, 20])")
     parser.add_argument("--real_split", default="heldout", choices=("heldout", "train"))
     parser.add_argument("--cache_dir", default=None, help="real-statistics cache (default $GAN_LIGHTNING_CACHE/real_stats)")
     parser.add_argument("--no_cache", action="store_true", help="neither read nor write the real-statistics cache")
@@ -189,6 +197,27 @@ def resolve_data(args: argparse.Namespace, data_shape: tuple[int, ...]) -> Any:
     return data
 
 
+def metric_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["ais_sigma=0.2", "birthday_batch_sizes=[10, 20]"]`` -> ``{"ais_sigma": 0.2, ...}`` (values as YAML)."""
+    import yaml
+
+    from gan_lightning.evaluation.registry import option_defaults
+
+    known = option_defaults()
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--metric_option takes KEY=VALUE, got {pair!r}")
+        try:
+            options[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UsageError(f"--metric_option {key.strip()}: cannot read the value {value!r}") from None
+        if key.strip() not in known:
+            raise UsageError(f"--metric_option: unknown metric option {key.strip()!r}; known options: {', '.join(known)}")
+    return options
+
+
 def _device(name: str):
     import torch
 
@@ -223,6 +252,7 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
         raise UsageError("--feature_extractor is empty; give inception, digits, none or a saved module's path")
     if args.cache_dir is not None and not args.no_cache:
         options.output_folder("--cache_dir", args.cache_dir)
+    chosen = metric_options(args.metric_option)  # before the model and the data: a typo fails at once
 
     from gan_lightning.checkpoints import load_model
 
@@ -252,11 +282,11 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
         num_samples=args.num_samples, extractor=extractor_module, weights=args.weights, batch_size=args.batch_size,
         use_ema=not args.no_ema, seed=args.seed, num_real=args.num_real, real_split=args.real_split,
         use_cache=not args.no_cache, cache_dir=args.cache_dir, device=device, per_class=args.per_class,
-        progress=not args.quiet,
+        progress=not args.quiet, num_train=args.num_train, metric_options=chosen,
     )
     try:
         results = evaluate_generator(model, data, metrics, settings)
-    except (FileNotFoundError, ValueError) as error:  # e.g. too few real samples, a metric the extractor cannot serve
+    except (FileNotFoundError, ValueError) as error:  # e.g. too few real samples, a bad metric option
         raise UsageError(str(error)) from None
 
     summary = (
@@ -287,6 +317,8 @@ def evaluate_paired(args: argparse.Namespace, model: Any, metrics: Sequence[str]
                          f"{', '.join(known_metrics('feature'))})")
     if args.per_class:
         raise UsageError("--per_class applies to the feature metrics, not to paired ones")
+    if args.metric_option:
+        raise UsageError("--metric_option applies to the feature metrics, not to paired ones")
     data = resolve_data(args, tuple(model.data_shape))
     try:
         results = evaluate_translations(model, data, metrics, args.num_samples, args.batch_size, args.real_split,

@@ -191,7 +191,8 @@ def test_evaluation_records_what_the_numbers_depend_on(cache_root):
 
 
 # ---------------------------------------------------------------------------- metrics by name
-BUILTIN_METRICS = "fid, kid, is, pr, 1nn, classes, modes"
+# the names issue 28 added (mmd ... memorization) come after the first seven in registration order
+BUILTIN_METRICS = "fid, kid, is, pr, 1nn, classes, modes, mmd, mode_score, wasserstein, parzen, ais, birthday, memorization"
 
 
 class GaussianPoints(nn.Module):

@@ -17,8 +17,12 @@ Where things live:
   ``parse_metrics`` takes ``"fid,kid"`` and the kinds a caller computes.
 - The metrics, each registered beside its code: ``fid.py`` (fid: the Fréchet distance, the statistics
   and the metric, FID's whole path), ``distribution.py`` (kid, is, pr, 1nn), ``coverage.py`` (classes,
-  modes; Stacked MNIST modes), ``paired.py`` (psnr, ssim, lpips; ``evaluate_pairs``) and
-  ``segmentation.py`` (miou; the judge segmenter).
+  modes; Stacked MNIST modes), ``mmd.py`` (mmd: Gaussian-kernel MMD), ``mode_score.py`` (mode_score),
+  ``wasserstein.py`` (wasserstein: exact or sliced), ``parzen.py`` (parzen: KDE log-likelihood),
+  ``ais.py`` (ais: AIS log-likelihood of the generator), ``birthday.py`` (birthday: support estimate),
+  ``memorization.py`` (memorization: nearest training samples), ``paired.py`` (psnr, ssim, lpips;
+  ``evaluate_pairs``), ``segmentation.py`` (miou; the judge segmenter) and ``fcn.py`` (fcn: pix2pix's
+  FCN-score, a paired metric judged against the inputs' labels).
 - ``extractors.py``: every feature extractor (Inception, the digits LeNet, saved modules), by name;
   ``digits.py``: training the digits LeNet on MNIST5k, the only evaluation code that reads data sets.
 - ``suite.py``: ``GeneratorMetrics``, one evaluation's feature-metric objects fed batch by batch.
@@ -54,12 +58,14 @@ left untouched), so repeated evaluations agree.
 # The metrics register in import order, the order ``known_metrics`` and error messages list them in.
 from gan_lightning.evaluation.registry import (
     KINDS,
+    REAL_INPUTS,
     EvalMetric,
     MetricContext,
     MetricsOfKind,
     PairedMetric,
     RegisteredMetric,
     SegmentationMetric,
+    class_metrics,
     feature_metrics,
     known_metrics,
     metric_class,
@@ -70,6 +76,7 @@ from gan_lightning.evaluation.registry import (
     needs_extractor,
     needs_real,
     parse_metrics,
+    real_inputs,
     register_metric,
 )
 from gan_lightning.evaluation.fid import (  # fid
@@ -86,6 +93,19 @@ from gan_lightning.evaluation.distribution import (  # kid, is, pr, 1nn
     precision_recall,
 )
 from gan_lightning.evaluation.coverage import ClassCoverage, ModeCoverage2D, StackedModes  # classes, modes
+from gan_lightning.evaluation.mmd import GaussianMMD, gaussian_mmd, median_heuristic  # mmd
+from gan_lightning.evaluation.mode_score import ModeScoreSums, mode_score  # mode_score
+from gan_lightning.evaluation.wasserstein import (  # wasserstein
+    FeatureWasserstein,
+    exact_wasserstein,
+    feature_wasserstein,
+    sliced_wasserstein,
+    wasserstein_1d,
+)
+from gan_lightning.evaluation.parzen import ParzenWindow, parzen_log_likelihoods, parzen_window  # parzen
+from gan_lightning.evaluation.ais import AISLogLikelihood, ais_log_likelihood, annealing_schedule  # ais
+from gan_lightning.evaluation.birthday import BirthdayParadox, birthday_paradox, duplicate_rates  # birthday
+from gan_lightning.evaluation.memorization import NearestTrainingDistances, memorization_scores  # memorization
 from gan_lightning.evaluation.paired import (  # psnr, ssim, lpips
     PAIRED_METRICS,
     evaluate_pairs,
@@ -100,9 +120,11 @@ from gan_lightning.evaluation.segmentation import (  # miou
     mean_iou,
     segmentation_scores,
 )
+from gan_lightning.evaluation.fcn import FCNScore, default_judge, fcn_real_scores, fcn_scores  # fcn
 from gan_lightning.evaluation.extractors import (
     DIGITS_CLASSIFIER_FORMAT,
     INCEPTION_WEIGHTS_FILENAME,
+    ClassifierLogits,
     DigitsClassifier,
     InceptionExtractor,
     MissingWeightsError,
@@ -138,31 +160,37 @@ from gan_lightning.evaluation.distributed import RANK_SEED_STRIDE, distributed_r
 from gan_lightning.evaluation.evaluator import evaluate_generator
 from gan_lightning.evaluation.generation import balanced_labels, generated_batches, is_class_conditional
 from gan_lightning.evaluation.per_class import per_class_keys, per_class_metrics, real_by_class, source_labels
-from gan_lightning.evaluation.real import real_features
+from gan_lightning.evaluation.real import real_features, real_input, real_samples
 from gan_lightning.evaluation.settings import EvaluationSettings
 from gan_lightning.evaluation.suite import GeneratorMetrics
 
 __all__ = [
     # the registry
-    "KINDS", "EvalMetric", "MetricContext", "MetricsOfKind", "PairedMetric", "RegisteredMetric", "SegmentationMetric",
-    "feature_metrics", "known_metrics", "metric_class", "metric_keys", "metric_values", "needs_classifier",
-    "needs_data", "needs_extractor", "needs_real", "parse_metrics", "register_metric",
+    "KINDS", "REAL_INPUTS", "EvalMetric", "MetricContext", "MetricsOfKind", "PairedMetric", "RegisteredMetric",
+    "SegmentationMetric", "class_metrics", "feature_metrics", "known_metrics", "metric_class", "metric_keys",
+    "metric_values", "needs_classifier", "needs_data", "needs_extractor", "needs_real", "parse_metrics", "real_inputs",
+    "register_metric",
     # the metrics
     "FID_UPDATE_ROWS", "FrechetDistance", "feature_statistics", "frechet_distance", "running_statistics",
     "OneNNAccuracy", "PrecisionRecall", "one_nn_accuracy", "precision_recall",
     "ClassCoverage", "ModeCoverage2D", "StackedModes",
     "PAIRED_METRICS", "evaluate_pairs", "evaluate_translations", "psnr", "ssim",
     "MeanIoU", "TinySegmenter", "fit_segmenter", "mean_iou", "segmentation_scores",
+    "GaussianMMD", "gaussian_mmd", "median_heuristic", "ModeScoreSums", "mode_score", "FeatureWasserstein",
+    "exact_wasserstein", "feature_wasserstein", "sliced_wasserstein", "wasserstein_1d", "ParzenWindow",
+    "parzen_log_likelihoods", "parzen_window", "AISLogLikelihood", "ais_log_likelihood", "annealing_schedule",
+    "BirthdayParadox", "birthday_paradox", "duplicate_rates", "NearestTrainingDistances", "memorization_scores",
+    "FCNScore", "default_judge", "fcn_real_scores", "fcn_scores",
     # the feature extractors
-    "DIGITS_CLASSIFIER_FORMAT", "INCEPTION_WEIGHTS_FILENAME", "DigitsClassifier", "InceptionExtractor",
-    "MissingWeightsError", "ModuleExtractor", "build_extractor", "default_cache_dir", "default_digits_classifier_path",
-    "extract_features", "extract_logits", "extractor_identity", "extractor_name", "inception_cache_path",
+    "DIGITS_CLASSIFIER_FORMAT", "INCEPTION_WEIGHTS_FILENAME", "ClassifierLogits", "DigitsClassifier",
+    "InceptionExtractor", "MissingWeightsError", "ModuleExtractor", "build_extractor", "default_cache_dir",
+    "default_digits_classifier_path", "extract_features", "extract_logits", "extractor_identity", "extractor_name", "inception_cache_path",
     "load_digits_classifier", "resolve_extractor", "resolve_inception_weights", "resolve_local_weights",
     "to_digit_images", "to_uint8_images", "evaluate_classifier", "fit_digits_classifier", "train_digits_classifier",
     # evaluating a generator
     "CACHE_FORMAT", "IGNORED_DATA_ARGS", "REAL_SUBSET_SEED", "RealFeatures", "data_identity", "load_real_cache",
     "real_cache_key", "real_cache_path", "save_real_cache", "RANK_SEED_STRIDE", "distributed_rank_and_size",
     "rank_seed", "rank_share", "evaluate_generator", "balanced_labels", "generated_batches", "is_class_conditional",
-    "per_class_keys", "per_class_metrics", "real_by_class", "source_labels", "real_features", "EvaluationSettings",
-    "GeneratorMetrics",
+    "per_class_keys", "per_class_metrics", "real_by_class", "source_labels", "real_features", "real_input",
+    "real_samples", "EvaluationSettings", "GeneratorMetrics",
 ]

@@ -14,14 +14,16 @@ from gan_lightning.evaluation.distributed import distributed_rank_and_size, rank
 from gan_lightning.evaluation.extractors import DigitsClassifier, extractor_name, load_digits_classifier, resolve_extractor
 from gan_lightning.evaluation.generation import generated_batches
 from gan_lightning.evaluation.per_class import check_per_class, per_class_metrics
-from gan_lightning.evaluation.real import progress_bar, real_features
+from gan_lightning.evaluation.real import progress_bar, real_features, real_input
 from gan_lightning.evaluation.registry import (
     feature_metrics,
     needs_classifier,
     needs_extractor,
     needs_real,
+    needs_samples,
     options_from_data,
     parse_metrics,
+    real_inputs,
     sample_count_notes,
 )
 from gan_lightning.evaluation.settings import EvaluationSettings
@@ -66,7 +68,8 @@ def evaluate_generator(
     if settings.per_class:
         check_per_class(model, names)
     options = {**settings.metric_options, **options_from_data(names, real)}
-    suite = GeneratorMetrics(names, extractor, classifier, seed=settings.seed, **options).to(device)
+    suite = GeneratorMetrics(names, extractor, classifier, seed=settings.seed, model=model, use_ema=settings.use_ema,
+                             **options).to(device)
     show = settings.progress and rank == 0
 
     record: dict[str, Any] = {"num_real": 0, "real_split": None, "real_cache": None}
@@ -85,8 +88,19 @@ def evaluate_generator(
                 if note not in _PRINTED_NOTES:
                     _PRINTED_NOTES.add(note)
                     print(note, file=sys.stderr)
+    extra_inputs = real_inputs(names)
+    if extra_inputs and real is None:
+        raise ValueError(f"metrics {', '.join(names)} need real data ({', '.join(extra_inputs)} of the real samples)")
+    num_real = settings.num_samples if settings.num_real is None else settings.num_real
+    for name in extra_inputs:
+        values, info = real_input(name, real, extractor, num_real, settings.num_train, settings.batch_size,
+                                  settings.real_split, device, settings.use_cache, settings.cache_dir,
+                                  settings.real_cache_key, show)
+        suite.set_real_input(name, values)
+        record.update(info)
 
-    local_count = rank_share(settings.num_samples, rank, world_size)
+    # metrics that read the generator itself (ais) are not fed samples: none are drawn for them alone
+    local_count = rank_share(settings.num_samples, rank, world_size) if needs_samples(names) else 0
     label_offset = sum(rank_share(settings.num_samples, r, world_size) for r in range(rank))
     with torch.no_grad(), progress_bar(local_count, "generated samples", show) as bar:
         for samples in generated_batches(model, local_count, settings.batch_size, settings.use_ema,

@@ -15,6 +15,8 @@ Every extractor is an ``nn.Module`` that takes images in [-1, 1], shape
   training, the only evaluation code that reads the data sets).
 - ``ModuleExtractor``: any saved module (``torch.save`` of a whole module, TorchScript,
   ``torch.export``).
+- ``ClassifierLogits``: a classifier extractor's logits as its features (the real side of
+  ``mode_score``, cached like any features).
 - ``build_extractor`` / ``resolve_extractor``: one of these from a name or a path (the CLI's
   ``--feature_extractor``); ``extractor_name`` / ``extractor_identity``: how records and the
   real-statistics cache name it.
@@ -402,6 +404,30 @@ class ModuleExtractor(_FrozenModule):
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self(images)
+
+
+# ---------------------------------------------------------------------------- logits as features
+class ClassifierLogits(nn.Module):
+    """The logits of a classifier extractor (inception, digits) as its ``features``: what the real side of a
+    metric that takes logits is computed (and cached) with. Named ``<classifier>-logits``."""
+
+    def __init__(self, classifier: nn.Module) -> None:
+        super().__init__()
+        if not callable(getattr(classifier, "logits", None)):
+            raise ValueError(f"{extractor_name(classifier)} is not a classifier extractor (no logits): "
+                             "use inception or digits")
+        self.classifier = classifier
+        self.name = f"{extractor_name(classifier)}-logits"
+        self.num_features = getattr(classifier, "num_classes", None)
+        weights = getattr(classifier, "weights_path", None) or getattr(classifier, "path", None)
+        if weights:
+            self.weights_path = weights
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return extract_logits(self.classifier, images)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.features(images)
 
 
 # ---------------------------------------------------------------------------- by name

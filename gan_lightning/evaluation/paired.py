@@ -16,6 +16,9 @@ and fed by :func:`evaluate_pairs` with ``(model.translate(input), target)`` batc
   ``LearnedPerceptualImagePatchSimilarity``, AlexNet by default). Its linear heads ship with
   torchmetrics; the backbone is torchvision's ImageNet network, read from the torch hub cache and never
   downloaded: when the file is missing, ``MissingWeightsError`` names it and where it goes, as for Inception.
+- ``fcn`` (``fcn.py``): pix2pix's FCN-score, a judge's reading of each output against the input's
+  labels (label maps or classes), on label-map data (``SegmentationPairs``: ``label`` -> ``image``) or
+  data with class labels
 
 PSNR/SSIM here are on RGB (or grey) in [0, 1] without border shaving; SR papers often report them on
 the Y channel with ``scale`` pixels shaved, so compare with published numbers only with that in mind.
@@ -72,7 +75,7 @@ class ImagePairMetric(PairedMetric):
 #: The registered paired metrics, by name: a live view of the one registry.
 PAIRED_METRICS = MetricsOfKind("paired")
 #: Batch keys ``(input, target)`` of the paired data kinds: a data module's ``data_kind`` -> its dict keys.
-PAIRED_DATA_KEYS = {"superres": ("lr", "hr"), "paired": ("a", "b")}
+PAIRED_DATA_KEYS = {"superres": ("lr", "hr"), "paired": ("a", "b"), "segmentation": ("label", "image")}
 
 
 @register_metric
@@ -138,17 +141,29 @@ def parse_paired_metrics(metrics: str | Iterable[str]) -> list[str]:
 
 @torch.no_grad()
 def evaluate_pairs(translate, loader: Iterable[Any], metrics: str | Iterable[str] = "psnr,ssim",
-                   source: str = "lr", target: str = "hr", device: torch.device | str = "cpu") -> dict[str, float]:
+                   source: str = "lr", target: str = "hr", device: torch.device | str = "cpu",
+                   labels: str | None = None, judge: nn.Module | None = None) -> dict[str, float]:
     """The paired ``metrics`` of ``translate(batch[source])`` against ``batch[target]`` over ``loader``
     (dict batches), with ``num_pairs``. ``translate``: a model's ``translate`` or any function (the
-    bicubic baseline)."""
-    objects = [PAIRED_METRICS[name]().to(device) for name in parse_paired_metrics(metrics)]
+    bicubic baseline). Metrics that compare with labels (``fcn``) get ``batch[labels]``, the inputs'
+    labels, and are built with ``judge``."""
+    names = parse_paired_metrics(metrics)
+    objects = []
+    for name in names:
+        cls = PAIRED_METRICS[name]
+        if cls.compares == "labels":
+            if labels is None:
+                raise ValueError(f"paired metric {name!r} compares the outputs with their inputs' labels: "
+                                 "give the batch key of the labels")
+            objects.append(cls(judge).to(device))
+        else:
+            objects.append(cls().to(device))
     count = 0
     for batch in loader:
         output = translate(batch[source].to(device)).to(device)
         truth = batch[target].to(device)
         for metric in objects:
-            metric.update(output, truth)
+            metric.update(output, batch[labels].to(device) if metric.compares == "labels" else truth)
         count += int(truth.size(0))
     results: dict[str, float] = {}
     for metric in objects:
@@ -159,14 +174,17 @@ def evaluate_pairs(translate, loader: Iterable[Any], metrics: str | Iterable[str
 
 def evaluate_translations(model: nn.Module, data: Any, metrics: str | Iterable[str] = "psnr,ssim",
                           num_pairs: int | None = None, batch_size: int = 100, split: str = "heldout",
-                          device: torch.device | str = "cpu") -> dict[str, Any]:
+                          device: torch.device | str = "cpu", judge: nn.Module | None = None) -> dict[str, Any]:
     """The paired ``metrics`` of an image-to-image ``model`` on a paired data module: ``model.translate``
     of each input against its target, the batch keys given by the data's ``data_kind``
     (``PAIRED_DATA_KEYS``: ``lr`` -> ``hr`` for super-resolution, ``a`` -> ``b`` for paired
-    translation), over the first ``num_pairs`` items (all when ``None``) of its ``split`` (``"heldout"``,
-    falling back to ``"train"`` when there is none). :func:`evaluate_pairs`' dict plus ``real_split``."""
+    translation, ``label`` -> ``image`` for label maps), over the first ``num_pairs`` items (all when
+    ``None``) of its ``split`` (``"heldout"``, falling back to ``"train"`` when there is none).
+    Metrics that judge the outputs against the inputs' labels (``fcn``) use ``judge``, by default
+    ``fcn.default_judge(data)``. :func:`evaluate_pairs`' dict plus ``real_split``."""
     from torch.utils.data import DataLoader, Subset
 
+    from gan_lightning.evaluation.fcn import default_judge, label_key
     from gan_lightning.evaluation.real import real_source
 
     kind = getattr(data, "data_kind", None)
@@ -178,6 +196,10 @@ def evaluate_translations(model: nn.Module, data: Any, metrics: str | Iterable[s
     dataset, split_used = real_source(data, split)
     count = len(dataset) if num_pairs is None else min(int(num_pairs), len(dataset))
     loader = DataLoader(Subset(dataset, range(count)), batch_size=batch_size)
-    results = evaluate_pairs(model.translate, loader, metrics, source, target, device)
+    labels = None
+    if any(PAIRED_METRICS[name].compares == "labels" for name in parse_paired_metrics(metrics)):
+        labels = label_key(data)
+        judge = judge if judge is not None else default_judge(data, device)
+    results = evaluate_pairs(model.translate, loader, metrics, source, target, device, labels, judge)
     results["real_split"] = split_used
     return results

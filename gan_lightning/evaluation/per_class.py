@@ -21,20 +21,20 @@ from gan_lightning.evaluation.distributed import distributed_rank_and_size, rank
 from gan_lightning.evaluation.extractors import resolve_extractor
 from gan_lightning.evaluation.generation import declared_classes, generated_batches, is_class_conditional
 from gan_lightning.evaluation.real import real_batches, real_features, real_source
-from gan_lightning.evaluation.registry import feature_metrics, known_metrics, metric_keys
+from gan_lightning.evaluation.registry import class_metrics, known_metrics, metric_keys
 from gan_lightning.evaluation.settings import EvaluationSettings
 from gan_lightning.evaluation.suite import GeneratorMetrics
 
 
 def _feature_metric_names() -> str:
-    return ", ".join(sorted(name for name, cls in known_metrics("feature").items() if cls.takes == "features"))
+    return ", ".join(sorted(class_metrics(known_metrics("feature"))))
 
 
 def check_per_class(model: nn.Module, metrics: Sequence[str] | str) -> None:
     """Raise ``ValueError`` unless per-class metrics apply: a class-conditional model and a feature metric."""
     if not is_class_conditional(model):
         raise ValueError(f"per_class needs a class-conditional model (G(z, y)); {type(model).__name__} is not")
-    if not feature_metrics(metrics):
+    if not class_metrics(metrics):
         raise ValueError(f"per_class applies to the feature metrics ({_feature_metric_names()})")
 
 
@@ -87,7 +87,7 @@ def per_class_metrics(
     settings = settings or EvaluationSettings()
     if not is_class_conditional(model):
         raise ValueError(f"per-class metrics need a class-conditional model (G(z, y)); {type(model).__name__} is not")
-    names = feature_metrics(metrics)
+    names = class_metrics(metrics)
     if not names:
         raise ValueError(f"per-class metrics are the feature metrics ({_feature_metric_names()})")
     num_classes = declared_classes(model)
@@ -113,10 +113,10 @@ def per_class_metrics(
                                              rank_seed(settings.seed + 1 + cls, rank), label=cls):
                 suite.update(samples.to(device))
         values = suite.compute()
-        for key in metric_keys(names):
+        for key in metric_keys(names, numbers_only=True):
             results[f"{key}_class_{cls}"] = values[key]
         results[f"num_real_class_{cls}"] = real_side.num
-    for key in metric_keys(names):
+    for key in metric_keys(names, numbers_only=True):
         results[f"{key}_class_mean"] = float(np.mean([results[f"{key}_class_{c}"] for c in range(num_classes)]))
     results["num_samples_per_class"] = per_class
     return results
@@ -124,6 +124,6 @@ def per_class_metrics(
 
 def per_class_keys(metrics: Sequence[str] | str, num_classes: int) -> list[str]:
     """The per-class result keys of ``metrics`` (feature metrics only), class by class, then the means."""
-    names = feature_metrics(metrics)
-    keys = metric_keys(names) if names else []
+    names = class_metrics(metrics)
+    keys = metric_keys(names, numbers_only=True) if names else []
     return [f"{key}_class_{c}" for c in range(num_classes) for key in keys] + [f"{key}_class_mean" for key in keys]

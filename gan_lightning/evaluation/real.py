@@ -3,6 +3,12 @@
 The real samples are a fixed subset (seeded permutation, ``REAL_SUBSET_SEED``) of the data
 module's held-out split (its training split when it has none), ``num_real`` of them; their
 features come from the cache (``cache.py``) when it has them, else are computed and written.
+
+Some metrics need more of the real data (``registry.REAL_INPUTS``, :func:`real_input`): the
+extractor's logits of the same samples (mode_score; cached like features), the samples themselves
+(ais: its log-likelihoods are of pixels) and the features of the *training* split (memorization:
+``num_train`` samples, all by default; cached), which needs a data module whose held-out split is
+not its training split.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from gan_lightning.evaluation.cache import (
     real_cache_path,
     save_real_cache,
 )
-from gan_lightning.evaluation.extractors import extract_features
+from gan_lightning.evaluation.extractors import ClassifierLogits, extract_features
 
 
 def real_source(real: Any, split: str) -> tuple[Any, str]:
@@ -55,6 +61,69 @@ def real_batches(source: Any, indices: Tensor, batch_size: int) -> Iterator[Tens
         items = [source[int(i)] for i in indices[start : start + batch_size]]
         samples = [item[0] if isinstance(item, (tuple, list)) else item for item in items]
         yield torch.stack([torch.as_tensor(s) for s in samples])
+
+
+def subset_indices(available: int, count: int) -> Tensor:
+    """The indices of the ``count`` real samples used out of ``available``: all of them in order, else a fixed
+    random subset (seeded ``REAL_SUBSET_SEED``: data sets are often sorted by class)."""
+    if count == available:
+        return torch.arange(available)
+    return torch.randperm(available, generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))[:count]
+
+
+def real_samples(real: Any, num_real: int | None, split: str = "heldout", batch_size: int = 256) -> tuple[Tensor, str]:
+    """``(samples (N, ...), split used)``: the same ``num_real`` real samples :func:`real_features` takes (not
+    cached: they are the data itself)."""
+    source, split_used = real_source(real, split)
+    available = len(source)
+    count = available if num_real is None else min(int(num_real), available)
+    if count < 1:
+        raise ValueError(f"need at least 1 real sample, the {split_used} data has {available}")
+    return torch.cat(list(real_batches(source, subset_indices(available, count), batch_size))), split_used
+
+
+def real_input(
+    name: str,
+    real: Any,
+    extractor: nn.Module | None,
+    num_real: int | None,
+    num_train: int | None = None,
+    batch_size: int = 100,
+    split: str = "heldout",
+    device: torch.device | str | None = None,
+    cache: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    cache_key: str | None = None,
+    progress: bool = False,
+) -> tuple[Tensor, dict[str, Any]]:
+    """One of ``registry.REAL_INPUTS`` of the real data, with a record of what it is:
+
+    - ``"logits"``: the extractor's logits of the evaluation's real samples (``num_real`` of ``split``);
+    - ``"samples"``: those samples themselves;
+    - ``"train_features"``: the extractor's features of ``num_train`` samples (all: ``None``) of the
+      training split; ``real`` must be a data module with a held-out split besides it.
+    """
+    if name == "logits":
+        logits, info = real_features(real, ClassifierLogits(extractor), num_real, batch_size, split, device, cache,
+                                     cache_dir, cache_key, progress)
+        return logits.features, {"num_real_logits": logits.num, "real_logits_cache": info["real_cache"]}
+    if name == "samples":
+        samples, split_used = real_samples(real, num_real, split, batch_size)
+        return samples, {"num_real_samples": samples.shape[0]}
+    if name == "train_features":
+        has_splits = hasattr(real, "train_set") and hasattr(real, "setup")
+        if has_splits and getattr(real, "train_set", None) is None:
+            real.setup("fit")
+        if not has_splits or getattr(real, "heldout_set", None) is None:
+            what = type(real).__name__ if has_splits else f"a {type(real).__name__}"
+            raise ValueError(f"memorization compares the samples with the training split and the held-out split; "
+                             f"{what} has no held-out split besides its training split (use a data module with both)")
+        if split != "heldout":
+            raise ValueError(f"memorization needs real_split 'heldout' (the training split is its reference), got {split!r}")
+        train, info = real_features(real, extractor, num_train, batch_size, "train", device, cache, cache_dir,
+                                    cache_key, progress)
+        return train.features, {"num_train": train.num, "train_cache": info["real_cache"]}
+    raise ValueError(f"unknown real input {name!r}")
 
 
 def progress_bar(total: int, description: str, enabled: bool):
@@ -103,10 +172,7 @@ def real_features(
             if cached is not None:
                 return cached, {"num_real": cached.num, "real_split": split_used, "real_cache": "hit"}
 
-    if count == available:
-        indices = torch.arange(available)
-    else:  # a fixed random subset: data sets are often sorted by class
-        indices = torch.randperm(available, generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))[:count]
+    indices = subset_indices(available, count)
     if extractor is not None and device is not None:
         extractor.to(device)
     chunks = []

@@ -4,11 +4,12 @@ Every metric of gan-lightning is one small class registered here under its name,
 
 - ``feature`` (:class:`EvalMetric`): judges a set of generated samples, fed batch by batch as what the
   evaluation's extractor or classifier makes of them, or as points (fid, kid, is, pr, 1nn, classes,
-  modes); computed by ``evaluate_generator``, ``GeneratorMetrics``, ``MetricsCallback`` and
+  modes, mmd, mode_score, wasserstein, parzen, birthday, memorization), or the generator itself (ais);
+  computed by ``evaluate_generator``, ``GeneratorMetrics``, ``MetricsCallback`` and
   ``gan-lightning evaluate``.
-- ``paired`` (:class:`PairedMetric`): each output against its own target (psnr, ssim, lpips), for
-  super-resolution and paired translation; computed by ``evaluate_pairs`` and ``gan-lightning evaluate``
-  on an image-to-image checkpoint.
+- ``paired`` (:class:`PairedMetric`): each output against its own target (psnr, ssim, lpips), or against
+  its input's labels through a judge (fcn), for super-resolution and paired translation; computed by
+  ``evaluate_pairs`` and ``gan-lightning evaluate`` on an image-to-image checkpoint.
 - ``segmentation`` (:class:`SegmentationMetric`): predicted label maps against the label maps the images
   were generated from (miou, SPADE's measure); computed by ``segmentation_scores``.
 
@@ -34,14 +35,22 @@ is one class::
             return {"mean_norm": float(self.metric.compute())}
 
 The built-in metrics are registered beside their code: ``fid.py`` (fid), ``distribution.py`` (kid, is,
-pr, 1nn), ``coverage.py`` (classes, modes), ``paired.py`` (psnr, ssim, lpips) and ``segmentation.py``
-(miou); a metric defined elsewhere is usable by name once the file defining it has been imported.
+pr, 1nn), ``coverage.py`` (classes, modes), ``mmd.py``, ``mode_score.py``, ``wasserstein.py``,
+``parzen.py``, ``ais.py``, ``birthday.py``, ``memorization.py`` (one each), ``paired.py`` (psnr, ssim,
+lpips), ``segmentation.py`` (miou) and ``fcn.py`` (fcn); a metric defined elsewhere is usable by name
+once the file defining it has been imported.
+
+Besides the features of the evaluation's real samples (``set_real``), a feature metric may declare
+``real_inputs`` (the real samples' logits, the samples themselves, the training split's features),
+installed by ``set_real_input``; a metric that reads the generator (``takes = "model"``) finds it in
+``MetricContext.model``. Options are checked with :func:`checked_option` (one line: key, value, what is
+accepted).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -52,8 +61,13 @@ if TYPE_CHECKING:
 
 #: The kinds of metric, each with the class its metrics subclass (filled in below).
 KINDS = ("feature", "paired", "segmentation")
-# What a feature metric's ``update`` receives per batch of generated samples.
-INPUTS = ("features", "logits", "class_logits", "points")
+# What a feature metric's ``update`` receives per batch of generated samples ("model": nothing, the metric
+# reads the generator itself from ``MetricContext.model``).
+INPUTS = ("features", "logits", "class_logits", "points", "model")
+# What a feature metric may be given of the real data besides the features ``set_real`` installs:
+# "logits" (the extractor's logits of the same real samples), "samples" (the real samples themselves, as
+# they are in the data set) and "train_features" (the extractor's features of the training split).
+REAL_INPUTS = ("logits", "samples", "train_features")
 DATA_KINDS = ("images", "points")
 
 
@@ -79,6 +93,8 @@ class MetricContext:
     classifier: nn.Module | None = None  # class logits, for metrics that take ``class_logits``
     seed: int = 0
     options: Mapping[str, Any] = field(default_factory=dict)  # every registered option, defaults filled in
+    model: nn.Module | None = None  # the model evaluated, for metrics that take ``model`` (ais)
+    use_ema: bool = True  # whether its EMA generator is the one evaluated
 
 
 class EvalMetric(RegisteredMetric):
@@ -89,8 +105,15 @@ class EvalMetric(RegisteredMetric):
     - ``takes``: what ``update`` receives for each batch of generated samples: ``"features"``
       (the extractor's features; such a metric compares them with the real samples'
       features, installed by ``set_real``, and also runs per class), ``"logits"`` (the
-      extractor's logits), ``"class_logits"`` (the classifier's logits) or ``"points"`` (the
-      samples, flattened).
+      extractor's logits), ``"class_logits"`` (the classifier's logits), ``"points"`` (the
+      samples, flattened) or ``"model"`` (nothing: the metric reads the generator itself,
+      ``context.model``; ``update`` is never called).
+    - ``real_inputs``: what else it needs of the real data (``REAL_INPUTS``), each installed by
+      ``set_real_input(name, values)`` before the first ``update``: ``"logits"`` (the extractor's
+      logits of the evaluation's real samples), ``"samples"`` (those samples themselves) or
+      ``"train_features"`` (the extractor's features of the training split).
+    - ``record_outputs``: the outputs that are records, not numbers (a string, a dict): printed by
+      ``gan-lightning evaluate``, neither logged by ``MetricsCallback`` nor averaged per class.
     - ``options``: option name -> default; the names are shared by every metric, so they start
       with the metric's name (``kid_subsets``). Values come from ``EvaluationSettings.metric_options``.
     - ``data_kinds``: the samples it applies to (``"images"``, ``"points"``).
@@ -108,6 +131,8 @@ class EvalMetric(RegisteredMetric):
     data_kinds: ClassVar[tuple[str, ...]] = DATA_KINDS
     reads_data: ClassVar[bool] = False
     reports_num_samples: ClassVar[bool] = True
+    real_inputs: ClassVar[tuple[str, ...]] = ()
+    record_outputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, context: MetricContext) -> None:
         super().__init__()
@@ -134,6 +159,10 @@ class EvalMetric(RegisteredMetric):
     def set_real(self, real: RealFeatures) -> None:
         """Install the real side (metrics that take features); the others ignore it."""
 
+    def set_real_input(self, name: str, values: Tensor) -> None:
+        """Install one of ``real_inputs`` (every rank gets all of it: a reference, not a state to gather)."""
+        raise NotImplementedError(f"metric {self.name!r} declares real input {name!r} but does not take it")
+
     def update(self, values: Tensor) -> None:
         raise NotImplementedError
 
@@ -144,9 +173,16 @@ class EvalMetric(RegisteredMetric):
 
 class PairedMetric(RegisteredMetric):
     """A *paired* metric: built without arguments, ``update(output, target)`` per batch (both images in
-    [-1, 1], the same shape), ``compute() -> {output: value}``."""
+    [-1, 1], the same shape), ``compute() -> {output: value}``.
+
+    A metric with ``compares = "labels"`` judges each output against its *input's* labels instead of a
+    target image (FCN-score): it is built with ``judge`` (a segmenter or a classifier, see
+    ``fcn.py``) and ``update(output, labels)`` receives the input's label maps ``(N, H, W)`` or class
+    labels ``(N,)``.
+    """
 
     kind: ClassVar[str] = "paired"
+    compares: ClassVar[str] = "target"  # or "labels"
 
     def update(self, output: Tensor, target: Tensor) -> None:
         raise NotImplementedError
@@ -177,6 +213,19 @@ KIND_BASES: dict[str, type[RegisteredMetric]] = {
 }
 
 
+def checked_option(options: Mapping[str, Any], key: str, valid: Callable[[Any], bool], accepted: str) -> Any:
+    """``options[key]`` when ``valid`` accepts it, else one ``ValueError`` line naming the key, its value and
+    what is accepted (``valid`` raising counts as refusing)."""
+    value = options[key]
+    try:
+        ok = bool(valid(value))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"metric option {key}={value!r} is not accepted: {accepted}")
+    return value
+
+
 def scalar_result(value: float, device: torch.device) -> Tensor:
     """A torchmetrics ``compute()`` result: a 0-d float64 tensor (float32 on MPS, which has no float64)."""
     dtype = torch.float32 if device.type == "mps" else torch.float64
@@ -203,6 +252,12 @@ def register_metric(cls: type[RegisteredMetric]) -> type[RegisteredMetric]:
             raise ValueError(f"metric {name!r}: takes must be one of {', '.join(INPUTS)}, got {getattr(cls, 'takes', None)!r}")
         if not set(cls.data_kinds) <= set(DATA_KINDS):
             raise ValueError(f"metric {name!r}: data_kinds must be among {', '.join(DATA_KINDS)}, got {cls.data_kinds}")
+        if not set(cls.real_inputs) <= set(REAL_INPUTS):
+            raise ValueError(f"metric {name!r}: real_inputs must be among {', '.join(REAL_INPUTS)}, got {cls.real_inputs}")
+        if not set(cls.record_outputs) <= set(cls.outputs):
+            raise ValueError(f"metric {name!r}: record_outputs must be among its outputs, got {cls.record_outputs}")
+    if kind == "paired" and cls.compares not in ("target", "labels"):
+        raise ValueError(f"metric {name!r}: compares must be 'target' or 'labels', got {cls.compares!r}")
     taken = {alias: other for other, known in METRICS.items() for alias in (other, *known.aliases)}
     for alias in (name, *cls.aliases):
         if alias in taken:
@@ -280,7 +335,7 @@ def _feature_classes(metrics: str | Iterable[str]) -> list[type[EvalMetric]]:
 
 def feature_metrics(metrics: str | Iterable[str]) -> list[str]:
     """The metrics among ``metrics`` that compare the samples' features with the real samples' features
-    (``takes == "features"``: fid, kid, pr, 1nn; the ones computed per class)."""
+    (``takes == "features"``: fid, kid, pr, 1nn, mmd, wasserstein, parzen, birthday, memorization)."""
     return [cls.name for cls in _feature_classes(metrics) if cls.takes == "features"]
 
 
@@ -292,16 +347,33 @@ def needs_classifier(metrics: str | Iterable[str]) -> bool:
     return any(cls.takes == "class_logits" for cls in _feature_classes(metrics))
 
 
+def class_metrics(metrics: str | Iterable[str]) -> list[str]:
+    """The feature metrics computed once per class (``per_class``): those that take features and need
+    nothing else of the real data (fid, kid, pr, 1nn, mmd, wasserstein, parzen, birthday)."""
+    return [name for name in feature_metrics(metrics) if not METRICS[name].real_inputs]
+
+
 def needs_real(metrics: str | Iterable[str]) -> bool:
     """Whether the metrics need the real samples' features."""
     return bool(feature_metrics(metrics))
+
+
+def real_inputs(metrics: str | Iterable[str]) -> list[str]:
+    """What the metrics need of the real data besides its features (``REAL_INPUTS``), in that order."""
+    wanted = {name for cls in _feature_classes(metrics) for name in cls.real_inputs}
+    return [name for name in REAL_INPUTS if name in wanted]
+
+
+def needs_samples(metrics: str | Iterable[str]) -> bool:
+    """Whether any of the metrics is fed generated samples (all but those that read the model itself)."""
+    return any(cls.takes != "model" for cls in _feature_classes(metrics))
 
 
 def needs_data(metrics: str | Iterable[str]) -> bool:
     """Whether the metrics need the real data at all (its features, the data module's attributes, or the
     pairs of a paired metric)."""
     classes = _classes(metrics)
-    return (needs_real(metrics) or any(cls.kind != "feature" for cls in classes)
+    return (needs_real(metrics) or bool(real_inputs(metrics)) or any(cls.kind != "feature" for cls in classes)
             or any(cls.reads_data for cls in classes if cls.kind == "feature"))
 
 
@@ -324,9 +396,11 @@ def sample_count_notes(metrics: str | Iterable[str], num_real: int, num_generate
     return [note for note in notes if note]
 
 
-def metric_keys(metrics: str | Iterable[str]) -> list[str]:
-    """The result keys of ``metrics``, in order (``["fid", "kid_mean", "kid_std"]`` for ``"fid,kid"``)."""
-    return [key for cls in _classes(metrics) for key in cls.outputs]
+def metric_keys(metrics: str | Iterable[str], numbers_only: bool = False) -> list[str]:
+    """The result keys of ``metrics``, in order (``["fid", "kid_mean", "kid_std"]`` for ``"fid,kid"``);
+    ``numbers_only``: without the ``record_outputs`` (what a logger or a per-class mean takes)."""
+    return [key for cls in _classes(metrics) for key in cls.outputs
+            if not (numbers_only and key in getattr(cls, "record_outputs", ()))]
 
 
 def metric_values(results: Mapping[str, Any], metrics: str | Sequence[str]) -> dict[str, Any]:

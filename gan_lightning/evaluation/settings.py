@@ -22,6 +22,8 @@ class EvaluationSettings:
         use_ema: sample from the EMA generator when the model has one.
         seed: noise seed (rank r uses ``seed + r * 1_000_003``); also seeds KID's subsets.
         num_real: real samples (default ``num_samples``, capped at the split's size).
+        num_train: training samples of the metrics that compare with the training split
+            (memorization; default: all of it).
         real_split: ``"heldout"`` (falls back to ``"train"`` when there is none) or ``"train"``.
         use_cache: read / write the real-statistics cache.
         cache_dir: real-statistics folder (default ``$GAN_LIGHTNING_CACHE/real_stats``).
@@ -43,6 +45,7 @@ class EvaluationSettings:
     use_ema: bool = True
     seed: int = 0
     num_real: int | None = None
+    num_train: int | None = None
     real_split: str = "heldout"
     use_cache: bool = True
     cache_dir: str | os.PathLike | None = None

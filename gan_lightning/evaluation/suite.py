@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from gan_lightning.evaluation.cache import RealFeatures
 from gan_lightning.evaluation.distributed import sum_over_ranks
-from gan_lightning.evaluation.registry import METRICS, MetricContext, option_defaults, parse_metrics
+from gan_lightning.evaluation.registry import METRICS, MetricContext, option_defaults, parse_metrics, real_inputs
 from gan_lightning.evaluation.extractors import extract_features, extract_logits
 
 
@@ -22,7 +22,10 @@ class GeneratorMetrics(nn.Module):
     logits once and feeds every metric, ``compute()`` (on every rank) returns the flat
     result dict. ``update_outputs(features=..., logits=..., class_logits=..., points=...)``
     feeds precomputed extractor outputs. ``options`` are the metrics' options
-    (``kid_subsets=20``, ``modes=...``; see each metric's ``options``).
+    (``kid_subsets=20``, ``modes=...``; see each metric's ``options``). ``set_real_input(name, values)``
+    installs what some metrics need besides the real features (``real_inputs``: the real samples'
+    logits, the samples themselves, the training split's features); ``model`` is the model evaluated,
+    for the metrics that read it (``takes == "model"``: ais) and are not fed samples.
     """
 
     def __init__(
@@ -32,6 +35,8 @@ class GeneratorMetrics(nn.Module):
         classifier: nn.Module | None = None,
         *,
         seed: int = 0,
+        model: nn.Module | None = None,
+        use_ema: bool = True,
         **options: Any,
     ) -> None:
         super().__init__()
@@ -43,7 +48,7 @@ class GeneratorMetrics(nn.Module):
         unknown = sorted(set(options) - set(defaults))
         if unknown:
             raise TypeError(f"unknown metric option(s) {', '.join(unknown)}; known options: {', '.join(defaults)}")
-        context = MetricContext(extractor, classifier, seed, {**defaults, **options})
+        context = MetricContext(extractor, classifier, seed, {**defaults, **options}, model, use_ema)
         self.num_fake = 0
         self.num_real = 0
         self.metric_objects = nn.ModuleDict()
@@ -67,6 +72,16 @@ class GeneratorMetrics(nn.Module):
         self.num_real = real.num
         for metric in self.metric_objects.values():
             metric.set_real(real)
+
+    @property
+    def real_inputs(self) -> list[str]:
+        return real_inputs(self.names)
+
+    def set_real_input(self, name: str, values: Tensor) -> None:
+        """Install one of the real inputs (``registry.REAL_INPUTS``) in the metrics that declare it."""
+        for metric in self.metric_objects.values():
+            if name in metric.real_inputs:
+                metric.set_real_input(name, values)
 
     def update(self, samples: Tensor) -> None:
         """Feed generated samples (images in [-1, 1] or points); extractor outputs are computed once."""
@@ -97,6 +112,8 @@ class GeneratorMetrics(nn.Module):
         outputs = {"features": features, "logits": logits, "class_logits": class_logits, "points": points}
         count = None
         for metric in self.metric_objects.values():
+            if metric.takes == "model":  # reads the generator itself, not its samples
+                continue
             values = outputs[metric.takes]
             metric.update(values.to(self.device))
             count = values.shape[0]
