@@ -60,94 +60,13 @@ from typing import Literal, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from gan_lightning.core import StepContext
 from gan_lightning.losses import lsgan_d, lsgan_g, nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
 from gan_lightning.models.registry import register_model
 from gan_lightning.models.shared import MapsAToB
-from gan_lightning.nets.translation import ResidualBlock, translation_init_
-
-
-def _residual_blocks(channels: int, num: int) -> nn.Sequential:
-    # the authors' INSResBlock: zero padding, InstanceNorm without affine parameters
-    return nn.Sequential(*[ResidualBlock(channels, "instance", padding="zeros") for _ in range(num)])
-
-
-class UNITNetworks(nn.Module):
-    """E_A, E_B (``encoder_a`` / ``encoder_b``) and G_A, G_B (``decoder_a`` / ``decoder_b``).
-
-    ``encoder_a = Sequential(private encoder A, shared)`` and ``encoder_b = Sequential(private
-    encoder B, shared)`` hold the very same ``shared`` module (``encoder_shared``); the decoders
-    start with the same ``decoder_shared``.
-    """
-
-    def __init__(self, channels: int, width: int = 64, downsampling: int = 2, private_blocks: int = 3,
-                 shared_blocks: int = 1) -> None:
-        super().__init__()
-        latent = width * 2**downsampling
-        self.encoder_shared = _residual_blocks(latent, shared_blocks)
-        self.decoder_shared = _residual_blocks(latent, shared_blocks)
-        self.encoder_a = nn.Sequential(self._front(channels, width, downsampling, private_blocks), self.encoder_shared)
-        self.encoder_b = nn.Sequential(self._front(channels, width, downsampling, private_blocks), self.encoder_shared)
-        self.decoder_a = nn.Sequential(self.decoder_shared, self._back(channels, width, downsampling, private_blocks))
-        self.decoder_b = nn.Sequential(self.decoder_shared, self._back(channels, width, downsampling, private_blocks))
-        self.latent_channels = latent
-        translation_init_(self)
-
-    @staticmethod
-    def _front(channels: int, width: int, downsampling: int, blocks: int) -> nn.Sequential:
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 7, 1, 3), nn.LeakyReLU(0.01, True)]
-        for i in range(downsampling):
-            layers += [nn.Conv2d(width * 2**i, width * 2 ** (i + 1), 3, 2, 1),
-                       nn.InstanceNorm2d(width * 2 ** (i + 1)), nn.ReLU(True)]
-        return nn.Sequential(*layers, *_residual_blocks(width * 2**downsampling, blocks))
-
-    @staticmethod
-    def _back(channels: int, width: int, downsampling: int, blocks: int) -> nn.Sequential:
-        layers: list[nn.Module] = list(_residual_blocks(width * 2**downsampling, blocks))
-        for i in reversed(range(downsampling)):
-            layers += [nn.ConvTranspose2d(width * 2 ** (i + 1), width * 2**i, 3, 2, 1, output_padding=1),
-                       nn.InstanceNorm2d(width * 2**i), nn.ReLU(True)]
-        layers += [nn.ConvTranspose2d(width, channels, 1, 1, 0), nn.Tanh()]
-        return nn.Sequential(*layers)
-
-    def encode(self, x: torch.Tensor, domain: Literal["a", "b"]) -> torch.Tensor:
-        """The mean mu of q(z | x) for an image of ``domain``."""
-        return getattr(self, f"encoder_{domain}")(x)
-
-    def decode(self, z: torch.Tensor, domain: Literal["a", "b"]) -> torch.Tensor:
-        """G_domain(z): an image of ``domain``."""
-        return getattr(self, f"decoder_{domain}")(z)
-
-
-class UNITDiscriminator(nn.Module):
-    """``layers`` stride-2 3x3 convs with LeakyReLU, no normalisation, then a 1x1 conv to logits."""
-
-    def __init__(self, channels: int, width: int = 64, layers: int = 4) -> None:
-        super().__init__()
-        body: list[nn.Module] = []
-        for i in range(layers):
-            body += [nn.Conv2d(channels if i == 0 else width * 2 ** (i - 1), width * 2**i, 3, 2, 1),
-                     nn.LeakyReLU(0.01, True)]
-        self.net = nn.Sequential(*body, nn.Conv2d(width * 2 ** (layers - 1), 1, 1, 1, 0))
-        translation_init_(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class UNITDiscriminators(nn.Module):
-    """D_A and D_B; ``forward(x, domain)`` calls the one of ``domain``."""
-
-    def __init__(self, channels: int, width: int, layers: int) -> None:
-        super().__init__()
-        self.a = UNITDiscriminator(channels, width, layers)
-        self.b = UNITDiscriminator(channels, width, layers)
-
-    def forward(self, x: torch.Tensor, domain: Literal["a", "b"]) -> torch.Tensor:
-        return getattr(self, domain)(x)
+from gan_lightning.nets.unpaired import UNITDiscriminators, UNITNetworks
 
 
 def latent_kl(mu: torch.Tensor) -> torch.Tensor:

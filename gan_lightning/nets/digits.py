@@ -1,5 +1,5 @@
 """Small translators and critics for the power-of-two digit domains: DistanceGAN's translator and
-critic, PLDT's converter and DCGAN-style critic (sized by :func:`~gan_lightning.nets.layers.power_of_two_depth`)."""
+critic, PLDT's converter and DCGAN-style critic, DTN's decoder g and ternary critic (sized by :func:`~gan_lightning.nets.layers.power_of_two_depth`)."""
 
 from __future__ import annotations
 
@@ -103,6 +103,53 @@ class DCGANCritic(nn.Module):
             layers.append(nn.LeakyReLU(0.2, True))
             channels = out
         layers += [nn.Conv2d(channels, 1, 4, 1, 0), nn.Flatten()]
+        self.net = nn.Sequential(*layers)
+        translation_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+# ---------------------------------------------------------------------------- dtn
+class FeatureDecoder(nn.Module):
+    """The paper's digits g: a 4x4 transposed conv from the feature vector to 4x4 x (8w), then
+    stride-2 transposed convs halving the channels up to ``image_size``; BatchNorm + ReLU, tanh last."""
+
+    def __init__(self, num_features: int = 128, out_channels: int = 1, image_size: int = 32, width: int = 64) -> None:
+        super().__init__()
+        ups = power_of_two_depth("FeatureDecoder", image_size) - 2
+        channels = width * 2 ** ups
+        layers: list[nn.Module] = [nn.Unflatten(1, (num_features, 1, 1)),
+                                   nn.ConvTranspose2d(num_features, channels, 4, 1, 0, bias=False),
+                                   nn.BatchNorm2d(channels), nn.ReLU(True)]
+        for i in range(ups):
+            last = i == ups - 1
+            out = out_channels if last else channels // 2
+            layers.append(nn.ConvTranspose2d(channels, out, 4, 2, 1, bias=last))
+            layers += [nn.Tanh()] if last else [nn.BatchNorm2d(out), nn.ReLU(True)]
+            channels = out
+        self.net = nn.Sequential(*layers)
+        translation_init_(self)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net(features)
+
+
+class TernaryCritic(nn.Module):
+    """The paper's digits D: stride-2 convs (w, 2w, 4w, ...) with BatchNorm (not the first) and
+    ReLU down to 4x4, then a valid 4x4 conv to 3 logits (source-fake, target-fake, target-real)."""
+
+    def __init__(self, in_channels: int = 1, image_size: int = 32, width: int = 128) -> None:
+        super().__init__()
+        depth = power_of_two_depth("TernaryCritic", image_size) - 2
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for i in range(depth):
+            out = width * 2**i
+            layers.append(nn.Conv2d(channels, out, 4, 2, 1, bias=i == 0))
+            layers += [nn.BatchNorm2d(out), nn.ReLU(True)] if i else [nn.ReLU(True)]
+            channels = out
+        layers += [nn.Conv2d(channels, 3, 4, 1, 0), nn.Flatten()]
         self.net = nn.Sequential(*layers)
         translation_init_(self)
 
