@@ -519,6 +519,10 @@ def sample_parser() -> options.Parser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--truncation", type=float, default=None, help="redraw |z| > PSI (truncation trick)")
     parser.add_argument("--labels", default=None, help="comma-separated class labels, for conditional models")
+    parser.add_argument("--text", action="append", default=None, metavar="CAPTION",
+                        help="text-conditioned models: a caption to draw (repeat for several; each fills "
+                             "num_samples / captions samples, one row each at the default sizes)")
+    parser.add_argument("--texts", default=None, metavar="FILE", help="text-conditioned models: a file of captions, one per line")
     parser.add_argument("--nrow", type=int, default=8)
     parser.add_argument("--no_ema", action="store_true", help="use the raw generator, not its EMA copy")
     parser.add_argument("--traverse", type=int, nargs="?", const=0, default=None, metavar="CODE",
@@ -543,6 +547,7 @@ def cmd_sample(argv: Sequence[str]) -> None:
     options.finite_at_least("--truncation", args.truncation, 0.0, "a number >= 0 (e.g. 0.7)")
     options.seed("--seed", args.seed)
     options.input_file("--data_config", args.data_config, "a YAML file with a `data` section")
+    options.input_file("--texts", args.texts, "a text file of captions, one per line")
     out = options.output_picture("--out", args.out)
 
     import torch
@@ -577,14 +582,57 @@ def cmd_sample(argv: Sequence[str]) -> None:
         write_samples(grid, out, nrow=args.nrow)
         print(f"wrote a latent traversal of {grid.size(0) // args.nrow} rows x {args.nrow} steps to {out}")
         return
+    captions, conditions = caption_conditions(model, args)
     try:
-        samples = model.sample(
-            args.num_samples, labels=labels, use_ema=not args.no_ema, truncation=args.truncation, rng=rng
-        )
+        samples = model.sample(args.num_samples, labels=labels, use_ema=not args.no_ema, truncation=args.truncation,
+                               rng=rng, conditions=conditions)
     except ValueError as error:  # labels out of range, labels given to an unconditional model, ...
         raise UsageError(str(error)) from error
     write_samples(samples, out, nrow=args.nrow)
+    if captions:  # which caption each sample was drawn from, beside the grid
+        listing = out.with_suffix(".txt")
+        per = -(-args.num_samples // len(captions))
+        listing.write_text("".join(f"samples {i * per}-{min((i + 1) * per, args.num_samples) - 1}: {text}\n"
+                                   for i, text in enumerate(captions)))
+        print(f"wrote {args.num_samples} samples of {len(captions)} caption{'s' if len(captions) > 1 else ''} "
+              f"to {out} (captions in {listing})")
+        return
     print(f"wrote {args.num_samples} samples to {out}")
+
+
+def caption_conditions(model, args) -> tuple[list[str], dict | None]:
+    """The captions of ``--text`` / ``--texts`` and the model's text condition built from them
+    (each caption repeated to fill ``--num_samples`` in turn); one line for a model that takes no
+    text, one that needs it without it, or a word its vocabulary lacks."""
+    import torch
+
+    captions = list(args.text or [])
+    if args.texts:
+        try:
+            lines = Path(args.texts).read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise UsageError(f"--texts: {args.texts} is not a UTF-8 text file; give a text file of captions, "
+                             f"one per line") from None
+        captions += [line.strip() for line in lines if line.strip()]
+    text = [c for c in model.conditions() if c.kind == "text"]
+    name = type(model).__name__
+    if not text:
+        if captions:
+            raise UsageError(f"--text: {name} takes no text; its conditions: "
+                             f"{', '.join(c.kind for c in model.conditions()) or 'none (unconditional)'}")
+        return [], None
+    if not captions:
+        raise UsageError(f"--text: {name} draws from a caption: give --text \"a thin blue three on grass\" "
+                         f"or --texts FILE (one caption per line)")
+    if len(captions) > args.num_samples:
+        raise UsageError(f"--num_samples {args.num_samples} is fewer than the {len(captions)} captions; "
+                         f"give at least one sample per caption")
+    try:
+        ids = model.tokenize(captions)
+    except ValueError as error:
+        raise UsageError(f"--text: {error}") from None
+    per = -(-args.num_samples // len(captions))
+    return captions, {text[0].key: ids.repeat_interleave(per, dim=0)[: args.num_samples]}
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -283,6 +283,9 @@ def test_every_option_of_our_verbs_given_a_bad_value_is_accepted_or_refused_in_o
     (["translate", "--ckpt_path", "{translator}", "--input", "{images}", "--out", "{text}"],
      "--out: {text} is a file; give a folder that can be created and written"),
     (["models", "extra"], "gan-lightning models has no option extra"),
+    (["sample", "--ckpt_path", "{dcgan}", "--text", "a red one"],
+     "--text: DCGAN takes no text; its conditions: none (unconditional)"),
+    (["sample", "--ckpt_path", "{dcgan}", "--texts", "{root}/none.txt"], "--texts: {root}/none.txt not found"),
 ])
 def test_our_verbs_name_the_option_the_value_and_what_is_accepted(argv, line, files, capsys):
     argv = [str(a).format(**files) for a in argv]

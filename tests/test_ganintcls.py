@@ -100,3 +100,45 @@ def test_the_sentence_loss_is_damsm_s_and_a_trained_encoder_loads(tmp_path):
     loaded = caption_encoder(path)
     ids = torch.randint(2, 60, (3, 16))
     assert torch.equal(loaded(ids)[0], trained(ids)[0]) and not any(p.requires_grad for p in loaded.parameters())
+
+
+def test_sample_draws_the_captions_given_on_the_command_line(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from gan_lightning.cli import main
+
+    L.seed_everything(0)
+    model = build_model()
+    trainer = tiny_trainer(tmp_path, 1, limit_val_batches=0)
+    trainer.fit(model, build_data())
+    ckpt = tmp_path / "ganintcls.ckpt"
+    trainer.save_checkpoint(ckpt)
+
+    def grid(name, *captions):
+        texts = [arg for caption in captions for arg in ("--text", caption)]
+        main(["sample", "--ckpt_path", str(ckpt), "--num_samples", "4", "--nrow", "2", "--seed", "3",
+              "--out", str(tmp_path / f"{name}.png"), *texts])
+        return np.asarray(Image.open(tmp_path / f"{name}.png")).astype(int)
+
+    same = grid("same", "a thin blue three on grass", "a thin blue three on grass")
+    other = grid("other", "a thin blue three on grass", "a bold red seven on brick")
+    half = same.shape[0] // 2  # the first row: the first caption on the same noise; the second row differs
+    assert np.array_equal(same[:half], other[:half]) and not np.array_equal(same[half:], other[half:])
+    assert (tmp_path / "other.txt").read_text() == ("samples 0-1: a thin blue three on grass\n"
+                                                    "samples 2-3: a bold red seven on brick\n")
+    assert "wrote 4 samples of 2 captions" in capsys.readouterr().out
+    captions = tmp_path / "captions.txt"
+    captions.write_text("a thin blue three on grass\n\na bold red seven on brick\n")
+    main(["sample", "--ckpt_path", str(ckpt), "--num_samples", "4", "--nrow", "2", "--seed", "3",
+          "--out", str(tmp_path / "file.png"), "--texts", str(captions)])
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "file.png")).astype(int), other)
+
+    for argv, line in [([], "--text: GANINTCLS draws from a caption: give --text"),
+                       (["--text", "a thin purple three"], "--text: the word 'purple' is not in the captions' vocabulary"),
+                       (["--text", "a one", "--text", "a two", "--num_samples", "1"],
+                        "--num_samples 1 is fewer than the 2 captions")]:
+        with pytest.raises(SystemExit) as stop:
+            main(["sample", "--ckpt_path", str(ckpt), "--out", str(tmp_path / "bad.png"), *argv])
+        assert stop.value.code == 2
+        assert capsys.readouterr().err.strip().startswith(f"gan-lightning: error: {line}")
