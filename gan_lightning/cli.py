@@ -234,7 +234,7 @@ def _usage_error_behind(error: BaseException) -> UsageError | None:
                 if isinstance(building, configured):
                     owner = owner or building
                 if tb.tb_next is None and owner is not None:
-                    where = frame.f_code.co_filename
+                    where = os.path.realpath(frame.f_code.co_filename)  # resolved, as the folders
                     if isinstance(current, (ValueError, MisconfigurationException)) and where.startswith(sources):
                         rejected = UsageError(f"{type(owner).__name__}: {_one_line(current)}")
                     elif isinstance(owner, GANModule) and where.startswith(torch_dir):  # a network refused its sizes
@@ -246,11 +246,12 @@ def _usage_error_behind(error: BaseException) -> UsageError | None:
 
 
 def _raised_in(error: BaseException, folders: Sequence[str]) -> bool:
-    """Whether the innermost frame of ``error`` is in one of ``folders``."""
+    """Whether the innermost frame of ``error`` is in one of ``folders`` (resolved paths: an
+    environment reached through a symbolic link names its files by the link)."""
     tb = error.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    return tb is not None and tb.tb_frame.f_code.co_filename.startswith(tuple(folders))
+    return tb is not None and os.path.realpath(tb.tb_frame.f_code.co_filename).startswith(tuple(folders))
 
 
 #: Trainer options checked before the Trainer is built: (smallest value, what is accepted).

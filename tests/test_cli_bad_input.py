@@ -341,3 +341,23 @@ def test_the_console_script_prints_one_line_and_no_traceback(tmp_path):
         assert result.returncode == 2, result.stderr[-3000:]
         assert "Traceback" not in result.stderr
         assert result.stderr.strip().splitlines()[-1].startswith(line), result.stderr[-500:]
+
+
+def test_errors_are_placed_by_resolved_paths_when_the_environment_is_reached_through_a_link(tmp_path):
+    """A virtual environment behind a symbolic link names its files by the link; the folders the CLI
+    trusts are resolved, so both sides are compared resolved (an error of Lightning stays one line)."""
+    import importlib.util
+
+    from gan_lightning.cli import _raised_in
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "checks.py").write_text("def check():\n    raise ValueError('bad value')\n")
+    (tmp_path / "link").symlink_to(real)
+    spec = importlib.util.spec_from_file_location("linked_checks", tmp_path / "link" / "checks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(ValueError) as caught:
+        module.check()
+    assert _raised_in(caught.value, [str(real.resolve())])
+    assert not _raised_in(caught.value, [str(tmp_path / "elsewhere")])
