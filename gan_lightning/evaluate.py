@@ -309,9 +309,7 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
 
 def evaluate_paired(args: argparse.Namespace, model: Any, metrics: Sequence[str], device) -> None:
     """Paired metrics of an image-to-image checkpoint on the held-out pairs of its data; prints the JSON line."""
-    from gan_lightning.translate import is_translation_model
-
-    if not is_translation_model(model):
+    if not model.translates:
         raise UsageError(f"--metrics {','.join(metrics)}: paired metrics compare each output with its own target; "
                          f"{type(model).__name__} samples from noise (its metrics: "
                          f"{', '.join(known_metrics('feature'))})")

@@ -170,7 +170,7 @@ def test_dtn_discriminator_is_a_three_class_cross_entropy():
 
 
 def test_dtn_loads_f_from_a_classifier_file_and_names_a_missing_one(tmp_path):
-    from gan_lightning.evaluation.extractors import DIGITS_CLASSIFIER_FORMAT, DigitsClassifier
+    from gan_lightning.evaluation.digits import DIGITS_CLASSIFIER_FORMAT, DigitsClassifier
 
     missing = tmp_path / "no_such_classifier.pt"
     with pytest.raises(FileNotFoundError) as error:

@@ -23,7 +23,7 @@ from gan_lightning.evaluation import (
     to_uint8_images,
     train_digits_classifier,
 )
-from gan_lightning.evaluation import digits as extractors_module  # load_digits_classifier trains through it
+from gan_lightning.evaluation import digits as digits_module  # load_digits_classifier trains through it
 
 
 
@@ -209,14 +209,14 @@ def test_to_digit_images_sizes_and_channels():
 
 def test_load_digits_classifier_trains_into_cache_when_missing(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GAN_LIGHTNING_CACHE", str(tmp_path / "cache"))
-    real_train = extractors_module.train_digits_classifier
+    real_train = digits_module.train_digits_classifier
     calls = []
 
     def quick_train(path, **kwargs):  # one epoch on 500 images keeps the test short
         calls.append(path)
         return real_train(path, epochs=1, heldout_fraction=0.9)
 
-    monkeypatch.setattr(extractors_module, "train_digits_classifier", quick_train)
+    monkeypatch.setattr(digits_module, "train_digits_classifier", quick_train)
     classifier = load_digits_classifier()
     expected = tmp_path / "cache" / "digits_classifier.pt"
     assert calls == [expected] and expected.is_file()

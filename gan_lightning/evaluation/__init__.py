@@ -24,7 +24,8 @@ Where things live:
   ``evaluate_pairs``), ``segmentation.py`` (miou; the judge segmenter) and ``fcn.py`` (fcn: pix2pix's
   FCN-score, a paired metric judged against the inputs' labels).
 - ``extractors.py``: every feature extractor (Inception, the digits LeNet, saved modules), by name;
-  ``digits.py``: training the digits LeNet on MNIST5k, the only evaluation code that reads data sets.
+  ``digits.py``: the digits LeNet, its cached file and its training on MNIST5k, the only evaluation
+  code that reads data sets.
 - ``suite.py``: ``GeneratorMetrics``, one evaluation's feature-metric objects fed batch by batch.
 - ``settings.py``: ``EvaluationSettings``; ``evaluator.py``: ``evaluate_generator``.
 - ``real.py``: the real samples and their features; ``cache.py``: the real-statistics cache.
@@ -122,29 +123,33 @@ from gan_lightning.evaluation.segmentation import (  # miou
 )
 from gan_lightning.evaluation.fcn import FCNScore, default_judge, fcn_real_scores, fcn_scores  # fcn
 from gan_lightning.evaluation.extractors import (
-    DIGITS_CLASSIFIER_FORMAT,
     INCEPTION_WEIGHTS_FILENAME,
     ClassifierLogits,
-    DigitsClassifier,
     InceptionExtractor,
     MissingWeightsError,
     ModuleExtractor,
     build_extractor,
     default_cache_dir,
-    default_digits_classifier_path,
     extract_features,
     extract_logits,
     extractor_identity,
     extractor_name,
     inception_cache_path,
-    load_digits_classifier,
     resolve_extractor,
     resolve_inception_weights,
     resolve_local_weights,
-    to_digit_images,
     to_uint8_images,
 )
-from gan_lightning.evaluation.digits import evaluate_classifier, fit_digits_classifier, train_digits_classifier
+from gan_lightning.evaluation.digits import (
+    DIGITS_CLASSIFIER_FORMAT,
+    DigitsClassifier,
+    default_digits_classifier_path,
+    evaluate_classifier,
+    fit_digits_classifier,
+    load_digits_classifier,
+    to_digit_images,
+    train_digits_classifier,
+)
 from gan_lightning.evaluation.cache import (
     CACHE_FORMAT,
     IGNORED_DATA_ARGS,

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from gan_lightning.evaluation.distributed import distributed_rank_and_size, rank_seed, rank_share
-from gan_lightning.evaluation.extractors import DigitsClassifier, extractor_name, load_digits_classifier, resolve_extractor
+from gan_lightning.evaluation.digits import DigitsClassifier, load_digits_classifier
+from gan_lightning.evaluation.extractors import extractor_name, resolve_extractor
 from gan_lightning.evaluation.generation import generated_batches
 from gan_lightning.evaluation.per_class import check_per_class, per_class_metrics
 from gan_lightning.evaluation.real import progress_bar, real_features, real_input

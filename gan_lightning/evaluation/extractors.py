@@ -11,8 +11,8 @@ Every extractor is an ``nn.Module`` that takes images in [-1, 1], shape
   torch hub cache, else ``MissingWeightsError`` says in one line where to put them.
 - ``DigitsClassifier``: a LeNet-style CNN for 28 px digits, for FID-like distances and
   class coverage on digits; ``load_digits_classifier`` reads a trained one (training it on
-  the bundled MNIST5k sample on first use, offline, in seconds: ``digits.py`` holds that
-  training, the only evaluation code that reads the data sets).
+  the bundled MNIST5k sample on first use, offline, in seconds). Both live in ``digits.py``
+  with that training, the only evaluation code that reads the data sets.
 - ``ModuleExtractor``: any saved module (``torch.save`` of a whole module, TorchScript,
   ``torch.export``).
 - ``ClassifierLogits``: a classifier extractor's logits as its features (the real side of
@@ -27,19 +27,17 @@ from __future__ import annotations
 
 import os
 import pickle
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from gan_lightning.evaluation.digits import DigitsClassifier, load_digits_classifier
 
 INCEPTION_WEIGHTS_FILENAME = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_FEATURES = ("64", "192", "768", "2048", "logits_unbiased", "logits")
-DIGITS_CLASSIFIER_FILENAME = "digits_classifier.pt"
-DIGITS_CLASSIFIER_FORMAT = "gan_lightning.digits_classifier/1"
 
 
 class MissingWeightsError(FileNotFoundError):
@@ -218,118 +216,11 @@ class InceptionExtractor(_FrozenModule):
         return self.features(images)
 
 
-# ---------------------------------------------------------------------------- digits classifier
-# (its training on MNIST5k: digits.py)
-def to_digit_images(images: torch.Tensor) -> torch.Tensor:
-    """Any (N, C, H, W) images in [-1, 1] -> (N, 1, 28, 28) gray digits.
-
-    Channels are averaged. 30/32/34/36 px images are centre-cropped, undoing the
-    border padding ``mnist5k_tensor`` adds at those sizes (no interpolation blur);
-    other sizes are resized (bilinear, antialiased).
-    """
-    if images.dim() != 4:
-        raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(images.shape)}")
-    if images.dtype == torch.uint8:
-        images = images.float().div(127.5).sub(1.0)
-    if images.shape[1] != 1:
-        images = images.mean(dim=1, keepdim=True)
-    height, width = images.shape[-2:]
-    if (height, width) == (28, 28):
-        return images
-    if height == width and height in (30, 32, 34, 36):
-        start = (height - 28) // 2
-        return images[..., start : start + 28, start : start + 28]
-    return F.interpolate(images, size=(28, 28), mode="bilinear", align_corners=False, antialias=True)
-
-
-class DigitsClassifier(nn.Module):
-    """LeNet-style CNN for 28x28 gray digits in [-1, 1] (other sizes/channels are converted).
-
-    conv5x5(16) - pool - conv5x5(32) - pool - fc(128) - fc(10). ``features`` is the
-    128-d penultimate activation (after ReLU), ``forward``/``logits`` the 10 logits.
-    """
-
-    num_features = 128
-    num_classes = 10
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(1, 16, 5, padding=2),
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # 14 x 14
-            nn.Conv2d(16, 32, 5),
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # 5 x 5
-            nn.Flatten(),
-            nn.Linear(32 * 5 * 5, self.num_features),
-            nn.ReLU(),
-        )
-        self.dropout = nn.Dropout(0.3)
-        self.head = nn.Linear(self.num_features, self.num_classes)
-
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        return self.body(to_digit_images(images))
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.features(images)))
-
-    def logits(self, images: torch.Tensor) -> torch.Tensor:
-        return self(images)
-
-
 def default_cache_dir() -> Path:
     """``$GAN_LIGHTNING_CACHE``, else ``~/.cache/gan_lightning`` (:func:`gan_lightning.data.files.cache_dir`)."""
     from gan_lightning.data.files import cache_dir
 
     return cache_dir()
-
-
-def default_digits_classifier_path() -> Path:
-    return default_cache_dir() / DIGITS_CLASSIFIER_FILENAME
-
-
-def load_digits_classifier(path: str | os.PathLike | None = None, map_location="cpu") -> DigitsClassifier:
-    """A trained ``DigitsClassifier`` in eval mode, without gradients.
-
-    From ``path`` when given (it must exist); else from the default cache file
-    (``$GAN_LIGHTNING_CACHE/digits_classifier.pt``, default
-    ``~/.cache/gan_lightning/``), which is trained on MNIST5k first (a few
-    seconds, message on stderr) when it is missing.
-    """
-    if path is not None:
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"digits classifier file {path} does not exist; train one with "
-                f"gan_lightning.evaluation.train_digits_classifier({str(path)!r}) or leave the path out to use "
-                f"(and train on first use) {default_digits_classifier_path()}"
-            )
-    else:
-        path = default_digits_classifier_path()
-        if not path.is_file():
-            print(
-                f"gan-lightning: no digits classifier at {path}; training one on MNIST5k "
-                "(offline, about half a minute on 2 CPU cores)...",
-                file=sys.stderr,
-            )
-            from gan_lightning.evaluation import digits  # the training code (it reads the bundled data)
-
-            report = digits.train_digits_classifier(path)
-            print(
-                f"gan-lightning: digits classifier saved to {path} "
-                f"(held-out accuracy {report['accuracy']:.4f}, {report['seconds']:.1f} s)",
-                file=sys.stderr,
-            )
-    payload = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != DIGITS_CLASSIFIER_FORMAT:
-        raise ValueError(f"{path} is not a digits classifier saved by train_digits_classifier")
-    model = DigitsClassifier()
-    model.load_state_dict(payload["state_dict"])
-    model.accuracy = payload.get("accuracy")
-    model.weights_path = str(path)
-    model.requires_grad_(False)
-    return model.eval()
 
 
 # ---------------------------------------------------------------------------- any saved module

@@ -100,7 +100,7 @@ def default_judge(data: Any, device: torch.device | str = "cpu", seed: int = 0, 
     """The judge of ``data``'s outputs: for label maps (``segmentation``) a ``TinySegmenter`` fitted on the
     training split's (image, label map) pairs (seeded, one thread); for class labels the digits classifier
     (``load_digits_classifier``, trained on MNIST5k on first use)."""
-    from gan_lightning.evaluation.extractors import load_digits_classifier
+    from gan_lightning.evaluation.digits import load_digits_classifier
     from gan_lightning.evaluation.segmentation import fit_segmenter
 
     kind = getattr(data, "data_kind", None)

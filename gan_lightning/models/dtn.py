@@ -105,7 +105,7 @@ class DTN(MapsAToB, GANModule):
             g_width, d_width: channels of g's last hidden layer and of D's first layer.
         """
         super().__init__(data_shape=data_shape, latent_dim=1, **kwargs)
-        from gan_lightning.evaluation.extractors import DigitsClassifier
+        from gan_lightning.evaluation.digits import DigitsClassifier
 
         channels, size = self.data_shape[0], self.data_shape[1]
         power_of_two_depth("DTN", size)
@@ -136,7 +136,7 @@ class DTN(MapsAToB, GANModule):
         """Load f's trained weights (``f_path`` or the cached default classifier), once."""
         if not self.pretrained_f or bool(self.f_loaded):
             return
-        from gan_lightning.evaluation.extractors import load_digits_classifier
+        from gan_lightning.evaluation.digits import load_digits_classifier
 
         if self.f_path is not None and not Path(self.f_path).expanduser().is_file():
             raise FileNotFoundError(f"DTN: f_path {self.f_path} does not exist (write one with "
