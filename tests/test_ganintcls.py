@@ -142,3 +142,41 @@ def test_sample_draws_the_captions_given_on_the_command_line(tmp_path, capsys):
             main(["sample", "--ckpt_path", str(ckpt), "--out", str(tmp_path / "bad.png"), *argv])
         assert stop.value.code == 2
         assert capsys.readouterr().err.strip().startswith(f"gan-lightning: error: {line}")
+
+
+# ---------------------------------------------------------------------------- TAC-GAN
+def test_tacgan_adds_the_class_loss_of_real_wrong_and_fake_images_to_the_matching_aware_loss():
+    from gan_lightning.models.tacgan import class_loss
+    from tiny_ganintcls import build_tacgan
+
+    model = build_tacgan(aux_weight=0.5)
+    data = {**batch(), "label": torch.tensor([0, 1, 2, 3, 4, 5])}
+    ctx = context(model, data)
+    terms = model.discriminator_terms(ctx)
+    assert torch.allclose(terms["d_loss"], terms["d_real"] + terms["d_wrong"] + terms["d_fake"] + 0.5 * terms["d_class"])
+    # the class loss: sigmoid cross-entropy against the one-hot class; the wrong image keeps its own class
+    _, real_class = model.discriminator(ctx.real, ctx.embedding)
+    _, wrong_class = model.discriminator(ctx.real.roll(1, dims=0), ctx.embedding)
+    _, fake_class = model.discriminator(ctx.fake, ctx.embedding)
+    one_hot = F.one_hot(data["label"], 10).float()
+    expected = (F.binary_cross_entropy_with_logits(real_class, one_hot)
+                + F.binary_cross_entropy_with_logits(wrong_class, one_hot.roll(1, dims=0))
+                + F.binary_cross_entropy_with_logits(fake_class, one_hot))
+    assert torch.allclose(terms["d_class"], expected, atol=1e-6)
+    assert torch.allclose(class_loss(real_class, data["label"]), F.binary_cross_entropy_with_logits(real_class, one_hot))
+    g_terms = model.generator_terms(ctx)
+    assert torch.allclose(g_terms["g_loss"], g_terms["g_adversarial"] + 0.5 * g_terms["g_class"])
+
+
+def test_tacgan_updates_g_twice_per_d_update_and_checks_its_options():
+    from tiny_ganintcls import build_tacgan
+
+    assert [(p.name, p.optimizer, p.key) for p in build_tacgan().phase_list] == [
+        ("D", "discriminator", "d_loss"), ("G", "generator", "g_loss"), ("G2", "generator", "g_loss")]
+    assert [p.name for p in build_tacgan(g_steps=1).phase_list] == ["D", "G"]
+    assert build_tacgan().discriminator.classify.out_channels == 10
+    for option, value, line in [("num_classes", 1, "model.num_classes must be >= 2, got 1"),
+                                ("aux_weight", -1.0, "model.aux_weight must be >= 0, got -1.0"),
+                                ("g_steps", 0, "model.g_steps must be >= 1, got 0")]:
+        with pytest.raises(ValueError, match=line):
+            build_tacgan(**{option: value})

@@ -133,10 +133,13 @@ class ReplicateJoin(nn.Module):
 class MatchingDiscriminator(nn.Module):
     """D(x, t): DCGAN convolutions to 4 px (ndf 8; the last two without an activation after their
     BatchNorm, as the authors'), a residual block, then [features, t replicated 4 x 4] -> 1x1 conv ->
-    4x4 conv -> one logit per (image, text) pair."""
+    4x4 conv -> one logit per (image, text) pair.
+
+    ``num_classes`` > 0 adds an auxiliary class head on the same joint 4 x 4 map (TAC-GAN): a second
+    4x4 conv to ``num_classes`` logits, and ``forward`` returns ``(pair logits, class logits)``."""
 
     def __init__(self, channels: int, image_size: int, embedding_dim: int, width: int = 64,
-                 text_dim: int = 128) -> None:
+                 text_dim: int = 128, num_classes: int = 0) -> None:
         super().__init__()
         doublings = int(round(math.log2(image_size / 4)))
         if 4 * 2**doublings != image_size or doublings < 2:
@@ -158,7 +161,12 @@ class MatchingDiscriminator(nn.Module):
         self.join = ReplicateJoin()
         self.judge = nn.Sequential(nn.Conv2d(c + text_dim, c, 1, bias=False), nn.BatchNorm2d(c),
                                    nn.LeakyReLU(0.2, True), nn.Conv2d(c, 1, 4, bias=False))
+        self.classify = nn.Conv2d(c, num_classes, 4, bias=False) if num_classes > 0 else None
         dcgan_init_(self)
 
-    def forward(self, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
-        return self.judge(self.join(self.features(x), self.project(embedding))).flatten()
+    def forward(self, x: torch.Tensor, embedding: torch.Tensor):
+        joined = self.join(self.features(x), self.project(embedding))
+        if self.classify is None:
+            return self.judge(joined).flatten()
+        shared = self.judge[:-1](joined)
+        return self.judge[-1](shared).flatten(), self.classify(shared).flatten(1)

@@ -1,0 +1,107 @@
+"""TAC-GAN: Dash et al. 2017, "TAC-GAN - Text Conditioned Auxiliary Classifier Generative Adversarial
+Network" (arXiv:1703.06412).
+
+GAN-CLS's matching-aware D with an auxiliary classifier (AC-GAN's) on the same (image, text) features:
+D tells real pairs from wrong and fake ones and names the class of each image; G makes images that
+pass as real for their caption and are classified as the caption's class.
+
+Recipe, from the authors' code (dashayushman/TAC-GAN):
+- ``model.py``: D's loss real + wrong + fake (binary cross-entropy, each weight 1; the wrong pair is a
+  real image of another sample with this caption) + the class loss on the real image (its class), the
+  wrong image (its own class) and the fake (the caption's class); G's loss fake + the class loss on the
+  fake; the class loss is sigmoid cross-entropy against the one-hot class (``aux_weight`` 1);
+- ``train.py``: G updated twice per D update (``g_steps`` 2), Adam lr 2e-4, beta1 0.5, batch 64,
+  z 100, t_dim 512 (``text_dim``; ``model.py``'s docstring says 256), gf_dim 64, df_dim 64.
+
+Differences, kept small: the networks are GAN-INT-CLS's (:mod:`gan_lightning.nets.text`, reedscot's
+G and D) with the class head on D's joint 4 x 4 map (the authors' DCGAN nets put a linear layer on
+the flattened joint map: the same map read by a 4x4 convolution here); noise is N(0, I) (the
+authors': uniform(-1, 1)); the caption embedding is the project's caption encoder, as GAN-INT-CLS's.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from gan_lightning.core import Phase, StepContext
+from gan_lightning.models.ganintcls import GANINTCLS
+from gan_lightning.models.registry import register_model
+from gan_lightning.nets.text import MatchingDiscriminator
+
+
+def class_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The authors' auxiliary loss: sigmoid cross-entropy of each class logit against the one-hot class."""
+    return F.binary_cross_entropy_with_logits(logits, F.one_hot(labels, logits.size(1)).to(logits.dtype))
+
+
+@register_model
+class TACGAN(GANINTCLS):
+    paper = "Dash et al. 2017, TAC-GAN - Text Conditioned Auxiliary Classifier Generative Adversarial Network"
+    data_kinds = ("captioned",)
+
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (3, 64, 64),
+        latent_dim: int = 100,
+        num_classes: int = 10,
+        aux_weight: float = 1.0,
+        g_steps: int = 2,
+        g_width: int = 64,
+        d_width: int = 64,
+        text_dim: int = 512,
+        text_encoder: str | None = None,
+        **kwargs,
+    ) -> None:
+        """``num_classes``: the classes of the batches' ``label`` (CaptionedDigits: the digit);
+        ``g_steps``: G updates per D update; other arguments as :class:`GANINTCLS`."""
+        kwargs.update(variant="gan-cls", interp_weight=0.0)  # TAC-GAN: matching-aware D, no interpolation
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, g_width=g_width, d_width=d_width,
+                         text_dim=text_dim, text_encoder=text_encoder, **kwargs)
+        if num_classes < 2:
+            raise ValueError(f"model.num_classes must be >= 2, got {num_classes}")
+        if aux_weight < 0:
+            raise ValueError(f"model.aux_weight must be >= 0, got {aux_weight}")
+        if g_steps < 1:
+            raise ValueError(f"model.g_steps must be >= 1, got {g_steps}")
+        self.num_classes, self.aux_weight, self.g_steps = num_classes, aux_weight, g_steps
+        channels, size = self.data_shape[0], self.data_shape[1]
+        self.discriminator = MatchingDiscriminator(channels, size, self.text_encoder.dim, d_width, text_dim,
+                                                   num_classes=num_classes)
+
+    def phases(self) -> list[Phase]:
+        generator = [Phase("G" if i == 0 else f"G{i + 1}", "generator", self.generator_terms, loss_key="g_loss",
+                           interval=self.critic_steps) for i in range(self.g_steps)]
+        return [Phase("D", "discriminator", self.discriminator_terms), *generator]
+
+    def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        labels = ctx.label
+        real, real_class = self.run_discriminator(ctx.real, ctx.embedding)
+        wrong, wrong_class = self.run_discriminator(ctx.real.roll(1, dims=0), ctx.embedding)
+        fake, fake_class = self.run_discriminator(ctx.fake, ctx.embedding)
+        terms = {"d_real": F.binary_cross_entropy_with_logits(real, torch.ones_like(real)),
+                 "d_wrong": F.binary_cross_entropy_with_logits(wrong, torch.zeros_like(wrong)),
+                 "d_fake": F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)),
+                 "d_class": class_loss(real_class, labels) + class_loss(wrong_class, labels.roll(1, dims=0))
+                 + class_loss(fake_class, labels)}
+        loss = terms["d_real"] + terms["d_wrong"] + terms["d_fake"] + self.aux_weight * terms["d_class"]
+        return {"d_loss": loss, **terms}
+
+    def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        fake = self.generator(self.sample_noise(ctx.batch_size), ctx.embedding)
+        logits, classes = self.run_discriminator(fake, ctx.embedding)
+        adversarial = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        aux = class_loss(classes, ctx.label)
+        return {"g_loss": adversarial + self.aux_weight * aux, "g_adversarial": adversarial, "g_class": aux}
+
+    @torch.no_grad()
+    def judge(self, images: torch.Tensor, captions: torch.Tensor) -> torch.Tensor:
+        """D's logit that each image matches its caption (the class head aside)."""
+        return self.run_discriminator(images, self.embed(captions))[0]
+
+    @torch.no_grad()
+    def classify(self, images: torch.Tensor, captions: torch.Tensor) -> torch.Tensor:
+        """The class D's auxiliary head reads in each image (next to its caption)."""
+        return self.run_discriminator(images, self.embed(captions))[1].argmax(1)
