@@ -4,7 +4,7 @@ This folder is installed as ``gan_lightning.callbacks`` (``package_dir`` in setu
 so import it as ``from gan_lightning.callbacks import SampleGridCallback``.
 """
 
-from .augment import AdaptiveAugmentation, DiffAugmentCallback
+from .augment import AdaptiveAugmentation, DiffAugmentCallback, InstanceNoise
 from .ema import EMACallback
 from .guard import DivergenceError, DivergenceGuard
 from .latents import LatentScatterCallback, save_latent_scatter
@@ -13,7 +13,7 @@ from .progress import ProgressBar
 from .preemption import PreemptionCheckpoint
 from .samples import SampleGridCallback, write_samples
 
-__all__ = ["DiffAugmentCallback", "AdaptiveAugmentation",
+__all__ = ["DiffAugmentCallback", "AdaptiveAugmentation", "InstanceNoise",
            "EMACallback", "DivergenceGuard", "DivergenceError", "SampleGridCallback", "write_samples",
            "LatentScatterCallback", "save_latent_scatter",
            "MetricsCallback", "FIDCallback", "KIDCallback", "ISCallback", "PrecisionRecallCallback", "ProgressBar",

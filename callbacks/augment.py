@@ -1,6 +1,6 @@
-"""Augmentation of every discriminator input for small data sets: DiffAugment and ADA.
+"""Augmentation of every discriminator input: DiffAugment and ADA for small data sets, instance noise.
 
-Both callbacks install a transform of :mod:`gan_lightning.augment` with
+The callbacks install a transform of :mod:`gan_lightning.augment` with
 ``set_discriminator_augment`` when training is set up; ``GANModule.run_discriminator``, the one
 entry point of every D call of every model, then applies it to reals and fakes, in the D and the
 G phases, while the module trains (never in evaluation or sampling). From a YAML::
@@ -12,6 +12,9 @@ G phases, while the module trains (never in evaluation or sampling). From a YAML
         # or
         - class_path: gan_lightning.callbacks.AdaptiveAugmentation
           init_args: {target: 0.6, interval: 4, kimg: 500}
+        # or
+        - class_path: gan_lightning.callbacks.InstanceNoise
+          init_args: {std: 0.1, anneal_steps: 2000}
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import torch
 from gan_lightning.augment import ADA_TRANSFORMS, AdaAugment, DiffAugment
 from gan_lightning.core import compat
 from gan_lightning.core.phases import StepContext
+from gan_lightning.losses import instance_noise
 
 
 def _install(pl_module, augment, owner: str) -> None:
@@ -188,3 +192,60 @@ class AdaptiveAugmentation(L.Callback):
         self.augment.p = float(state_dict["p"])
         self.rt = state_dict.get("rt")
         self._sums = state_dict["sums"].clone()
+
+
+class InstanceNoiseAugment:
+    """x + sigma * N(0, I) (``losses.instance_noise``) at the current ``std``; the identity at 0."""
+
+    def __init__(self, std: float) -> None:
+        self.std = float(std)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return instance_noise(x, self.std) if self.std > 0 else x
+
+    def __repr__(self) -> str:
+        return f"InstanceNoiseAugment(std={self.std:g})"
+
+
+class InstanceNoise(L.Callback):
+    """Instance noise (Sønderby et al. 2016; Arjovsky & Bottou 2017) on every D input in training, any model.
+
+    Gaussian noise of standard deviation sigma is added to the real and the generated inputs of every
+    discriminator call (``run_discriminator``, in the D and the G phases), so the two distributions
+    overlap and D's gradient stays informative early on. sigma falls linearly from ``std`` at the first
+    iteration to 0 at ``anneal_steps`` (Sønderby et al.'s annealing; ``None``: constant). sigma is a
+    function of the iteration alone, so a resumed run adds the noise of the uninterrupted one (the
+    draws come from the global RNG, which checkpoints hold). ``instance_noise_std`` is logged when the
+    loggers write.
+
+    Args:
+        std: sigma at the first iteration, in the data's units (images in [-1, 1]).
+        anneal_steps: iterations over which sigma falls to 0 (None: no annealing).
+    """
+
+    def __init__(self, std: float = 0.1, anneal_steps: int | None = None) -> None:
+        if not (math.isfinite(std) and std >= 0):
+            raise ValueError(f"InstanceNoise.std must be a finite number >= 0, got {std}")
+        if anneal_steps is not None and anneal_steps < 1:
+            raise ValueError(f"InstanceNoise.anneal_steps must be >= 1 (or null: no annealing), got {anneal_steps}")
+        self.initial_std, self.anneal_steps = float(std), anneal_steps
+        self.augment = InstanceNoiseAugment(std)
+
+    def std_at(self, iteration: int) -> float:
+        """sigma at ``iteration`` (0-based)."""
+        if self.anneal_steps is None:
+            return self.initial_std
+        return self.initial_std * max(0.0, 1.0 - iteration / self.anneal_steps)
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        _install(pl_module, self.augment, "InstanceNoise")
+
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        _uninstall(pl_module, self.augment)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.augment.std = self.std_at(trainer.global_step)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if compat.logging_due(pl_module):
+            pl_module.log("instance_noise_std", self.augment.std, on_step=True, on_epoch=False)

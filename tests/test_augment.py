@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from conftest import InterruptAt, tiny_dcgan, tiny_trainer
 from gan_lightning.augment import (AdaAugment, DiffAugment, diff_augment, random_brightness, random_contrast,
                                    random_cutout, random_saturation, random_translation)
-from gan_lightning.callbacks import AdaptiveAugmentation, DiffAugmentCallback
+from gan_lightning.callbacks import AdaptiveAugmentation, DiffAugmentCallback, InstanceNoise
 
 
 def images(n=16, channels=3, size=28, seed=0):
@@ -234,7 +234,8 @@ def test_p_and_its_statistics_resume_exactly(tmp_path):
 
 
 # ---------------------------------------------------------------------------- the D entry point
-@pytest.mark.parametrize("make", [DiffAugmentCallback, lambda: AdaptiveAugmentation(initial_p=0.5)])
+@pytest.mark.parametrize("make", [DiffAugmentCallback, lambda: AdaptiveAugmentation(initial_p=0.5),
+                                  lambda: InstanceNoise(std=0.5)], ids=["diffaugment", "ada", "instance_noise"])
 def test_the_augmentation_reaches_every_d_input_in_training_and_none_in_eval(make, tmp_path):
     L.seed_everything(0)
     model = tiny_dcgan()
@@ -279,3 +280,59 @@ def test_one_augmentation_at_a_time(tmp_path):
     DiffAugmentCallback().setup(None, model, "fit")
     with pytest.raises(ValueError, match="already has a discriminator augmentation"):
         AdaptiveAugmentation().setup(None, model, "fit")
+
+
+
+# ---------------------------------------------------------------------------- instance noise
+def test_instance_noise_adds_gaussian_noise_of_the_annealed_sigma():
+    noise = InstanceNoise(std=0.2, anneal_steps=100)
+    assert [noise.std_at(i) for i in (0, 50, 100, 150)] == pytest.approx([0.2, 0.1, 0.0, 0.0])
+    assert InstanceNoise(std=0.2).std_at(10**6) == 0.2  # no annealing
+    torch.manual_seed(0)
+    x = torch.zeros(64, 3, 32, 32)
+    noise.augment.std = 0.1
+    noisy = noise.augment(x)
+    assert noisy.std().item() == pytest.approx(0.1, rel=0.02) and noisy.mean().abs().item() < 0.005
+    noise.augment.std = 0.0
+    assert noise.augment(x) is x  # sigma 0: the identity, no draw
+    for kwargs, line in [({"std": -0.1}, "InstanceNoise.std must be a finite number >= 0, got -0.1"),
+                         ({"std": float("nan")}, "InstanceNoise.std must be a finite number >= 0, got nan"),
+                         ({"anneal_steps": 0}, "InstanceNoise.anneal_steps must be >= 1 (or null: no annealing), got 0")]:
+        with pytest.raises(ValueError, match=line.replace("(", r"\(").replace(")", r"\)")):
+            InstanceNoise(**kwargs)
+
+
+def test_instance_noise_follows_the_iteration_in_a_fit(tmp_path):
+    L.seed_everything(0)
+    model = tiny_dcgan()
+    noise = InstanceNoise(std=0.3, anneal_steps=4)
+    sigmas = []
+    model.discriminator.register_forward_pre_hook(
+        lambda module, args: sigmas.append((model.trainer.global_step, noise.augment.std)) if model.training else None)
+    tiny_trainer(tmp_path, 6, callbacks=[noise], limit_train_batches=None).fit(model, sixteen_images())
+    assert sorted(set(sigmas)) == [(i, pytest.approx(0.3 * max(0.0, 1 - i / 4))) for i in range(6)]
+
+
+def fit_with_noise(root, steps, ckpt_path=None, interrupt_at=None):
+    L.seed_everything(0)
+    model = tiny_dcgan()
+    callbacks = [InstanceNoise(std=0.5, anneal_steps=8),
+                 ModelCheckpoint(dirpath=root / "ckpt", save_last=True, every_n_train_steps=interrupt_at or 1000)]
+    if interrupt_at:
+        callbacks.append(InterruptAt(interrupt_at))
+    tiny_trainer(root, steps, callbacks=callbacks, enable_checkpointing=True, limit_train_batches=None).fit(
+        model, sixteen_images(), ckpt_path=ckpt_path)
+    return model
+
+
+def test_instance_noise_resumes_bitwise_and_changes_training(tmp_path):
+    straight = fit_with_noise(tmp_path / "straight", 10)
+    fit_with_noise(tmp_path / "resumed", 10, interrupt_at=5)
+    resumed = fit_with_noise(tmp_path / "resumed", 10, ckpt_path="last")
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+    L.seed_everything(0)
+    without = tiny_dcgan()
+    tiny_trainer(tmp_path / "without", 10, limit_train_batches=None).fit(without, sixteen_images())
+    c = without.state_dict()
+    assert [k for k in a if a[k].is_floating_point() and not torch.equal(a[k], c[k])] != []
