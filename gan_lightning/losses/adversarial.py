@@ -9,9 +9,12 @@ import torch
 import torch.nn.functional as F
 
 
-def nonsaturating_d(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
-    """-log D(x) - log(1 - D(G(z))) (Goodfellow et al. 2014); ``real_label`` < 1 is one-sided label smoothing."""
-    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label))
+def nonsaturating_d(real_logits: torch.Tensor, fake_logits: torch.Tensor,
+                    real_label: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """-log D(x) - log(1 - D(G(z))) (Goodfellow et al. 2014); ``real_label`` < 1 (a number, or one target per
+    real logit) is one-sided label smoothing."""
+    target = real_label if isinstance(real_label, torch.Tensor) else torch.full_like(real_logits, real_label)
+    real = F.binary_cross_entropy_with_logits(real_logits, target)
     fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
     return real + fake
 

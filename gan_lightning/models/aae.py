@@ -40,6 +40,7 @@ from gan_lightning.nets import ConvEncoder, DCGANGenerator, MLPDiscriminator, ne
 
 @register_model
 class AAE(GANModule):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Makhzani et al. 2015, Adversarial Autoencoders"
     data_kinds = ("image",)
 
@@ -100,7 +101,7 @@ class AAE(GANModule):
             codes = self.encode(ctx.real)
         prior_logits = self.run_discriminator(self.sample_noise(ctx.batch_size))
         code_logits = self.run_discriminator(codes)
-        return {"d_loss": nonsaturating_d(prior_logits, code_logits),
+        return {"d_loss": nonsaturating_d(prior_logits, code_logits, self.real_target(prior_logits)),
                 "d_prior": prior_logits.mean(), "d_code": code_logits.mean()}
 
     def encoder_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:

@@ -32,6 +32,7 @@ from gan_lightning.nets import AuxiliaryHeadDiscriminator, ConditionalDCGANGener
 
 @register_model
 class ACGAN(LabelConditioned):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Odena, Olah & Shlens 2017, Conditional Image Synthesis with Auxiliary Classifier GANs"
     data_kinds = ("image",)
 
@@ -76,7 +77,7 @@ class ACGAN(LabelConditioned):
         labels = self.batch_labels(labels)
         source_real, class_real = self.run_discriminator(real)
         source_fake, class_fake = self.run_discriminator(fake)
-        source_loss = nonsaturating_d(source_real, source_fake)
+        source_loss = nonsaturating_d(source_real, source_fake, self.real_target(source_real))
         class_loss = F.cross_entropy(class_real, labels) + F.cross_entropy(class_fake, labels)
         return {"d_loss": source_loss + self.class_weight * class_loss,
                 "d_source_loss": source_loss, "d_class_loss": class_loss,

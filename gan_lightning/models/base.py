@@ -83,6 +83,9 @@ class GANModule(L.LightningModule):
             (``state_dict`` keys unchanged). compile_options: passed to ``torch.compile``.
         optimizer_implementation: ``auto``, ``foreach``, ``fused`` or ``single_tensor``, for every optimizer
             (``optimizers: {name: {implementation: ...}}`` sets one network's).
+        label_smoothing: one-sided label smoothing (Salimans et al. 2016) for the models whose D is trained
+            with binary cross-entropy (``smooths_real_labels``): D's target for real samples, a number
+            (``0.9``) or ``[low, high]`` drawn per sample (``[0.8, 1.0]``); fakes keep 0. None: 1.
 
     The fast-path options and mixed precision (``--trainer.precision bf16-mixed`` / ``16-mixed``)
     are described in :mod:`gan_lightning.core.fast`.
@@ -94,6 +97,9 @@ class GANModule(L.LightningModule):
     paper: ClassVar[str] = ""
     data_kinds: ClassVar[tuple[str, ...]] = ("image",)
     recipe: ClassVar[dict[str, Any]] = {}
+    #: Whether D's loss has a real-sample target that ``label_smoothing`` can smooth (``real_target``):
+    #: the models trained with binary cross-entropy.
+    smooths_real_labels: ClassVar[bool] = False
     #: The callbacks of a ``gan-lightning`` run as configured (``class_path`` and ``init_args`` each), set
     #: by the CLI and saved in the checkpoint, so that a resume can name the callbacks it changes.
     run_callbacks: list[dict[str, Any]] | None = None
@@ -124,6 +130,7 @@ class GANModule(L.LightningModule):
         | list[str] = False,
         compile_options: dict[str, Any] | None = None,
         optimizer_implementation: Literal["auto", "foreach", "fused", "single_tensor"] = "auto",
+        label_smoothing: float | Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(frame=caller_frame())  # every subclass level's arguments (core/arguments.py)
@@ -168,6 +175,7 @@ class GANModule(L.LightningModule):
                 raise ValueError(message) from None
         self.grad_clip_norm = grad_clip_norm
         self.lr_decay_iters = lr_decay_iters
+        self.label_smoothing = self.checked_label_smoothing(label_smoothing)
         self.generator_ema: nn.Module | None = None
         self.training_state = TrainingState()
         self._discriminator_augment: Callable[[torch.Tensor], torch.Tensor] | None = None
@@ -182,6 +190,34 @@ class GANModule(L.LightningModule):
         # drawn from its own generator so building a model does not consume the global RNG.
         fixed = torch.randn(num_fixed_samples, latent_dim, generator=torch.Generator().manual_seed(1234))
         self.register_buffer("fixed_noise", fixed)
+
+    def checked_label_smoothing(self, value: float | Sequence[float] | None) -> float | tuple[float, float] | None:
+        """``label_smoothing`` as a number or a (low, high) pair in (0, 1]; one line for anything else."""
+        if value is None:
+            return None
+        name = type(self).__name__
+        if not self.smooths_real_labels:
+            raise ValueError(f"model.label_smoothing: {name}'s D is not trained with binary cross-entropy on real "
+                             f"samples; label smoothing applies to the models that are (GAN, DCGAN, CGAN, ...)")
+        accepted = "a number in (0, 1] (e.g. 0.9) or [low, high] with 0 < low <= high <= 1 (e.g. [0.8, 1.0])"
+        if isinstance(value, (int, float)):
+            if not 0 < value <= 1:
+                raise ValueError(f"model.label_smoothing must be {accepted}, got {value}")
+            return float(value)
+        pair = tuple(float(v) for v in value)
+        if len(pair) != 2 or not 0 < pair[0] <= pair[1] <= 1:
+            raise ValueError(f"model.label_smoothing must be {accepted}, got {list(value)}")
+        return pair
+
+    def real_target(self, real_logits: torch.Tensor) -> float | torch.Tensor:
+        """D's target for real samples: 1, the ``label_smoothing`` number, or one draw per logit from
+        U[low, high] (the global RNG, on the logits' device)."""
+        smoothing = self.label_smoothing
+        if smoothing is None:
+            return 1.0
+        if isinstance(smoothing, float):
+            return smoothing
+        return torch.empty_like(real_logits).uniform_(*smoothing)
 
     # ------------------------------------------------------------------ declarations
     def conditions(self) -> tuple[Condition, ...]:

@@ -35,6 +35,7 @@ from gan_lightning.nets import ConvEncoder, DCGANGenerator, JointDiscriminator, 
 
 @register_model
 class BiGAN(GANModule):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Donahue et al. 2016, Adversarial Feature Learning; Dumoulin et al. 2016, Adversarially Learned Inference"
     data_kinds = ("image",)
 
@@ -95,7 +96,7 @@ class BiGAN(GANModule):
     def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         data_logits = self.run_discriminator(ctx.real, ctx.code.detach())
         generated_logits = self.run_discriminator(ctx.fake.detach(), ctx.z)
-        return {"d_loss": nonsaturating_d(data_logits, generated_logits),
+        return {"d_loss": nonsaturating_d(data_logits, generated_logits, self.real_target(data_logits)),
                 "d_real": data_logits.mean(), "d_fake": generated_logits.mean()}
 
     def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:

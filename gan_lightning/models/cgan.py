@@ -28,6 +28,7 @@ from gan_lightning.nets import ConditionalDCGANDiscriminator, ConditionalDCGANGe
 
 @register_model
 class CGAN(LabelConditioned):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Mirza & Osindero 2014, Conditional Generative Adversarial Nets"
     data_kinds = ("image",)
 
@@ -58,7 +59,7 @@ class CGAN(LabelConditioned):
     def discriminator_loss(self, real, fake, labels=None):
         labels = self.batch_labels(labels)
         real_logits, fake_logits = self.discriminate(real, labels), self.discriminate(fake, labels)
-        return {"d_loss": nonsaturating_d(real_logits, fake_logits),
+        return {"d_loss": nonsaturating_d(real_logits, fake_logits, self.real_target(real_logits)),
                 "d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
 
     def generator_loss(self, real, fake, labels=None):

@@ -33,6 +33,7 @@ from gan_lightning.nets.layers import eval_mode
 
 @register_model
 class CoGAN(GANModule):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Liu & Tuzel 2016, Coupled Generative Adversarial Networks"
     data_kinds = ("image",)
 
@@ -79,10 +80,10 @@ class CoGAN(GANModule):
         return self.adversarial_phases(self.discriminator_terms, self.generator_terms)
 
     def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
-        d_loss_a = nonsaturating_d(self.discriminate(ctx.real_a, domain="a"),
-                                   self.discriminate(ctx.fake_a.detach(), domain="a"))
-        d_loss_b = nonsaturating_d(self.discriminate(ctx.real_b, domain="b"),
-                                   self.discriminate(ctx.fake_b.detach(), domain="b"))
+        real_a = self.discriminate(ctx.real_a, domain="a")  # D calls in their order: a real, a fake, b real, b fake
+        d_loss_a = nonsaturating_d(real_a, self.discriminate(ctx.fake_a.detach(), domain="a"), self.real_target(real_a))
+        real_b = self.discriminate(ctx.real_b, domain="b")
+        d_loss_b = nonsaturating_d(real_b, self.discriminate(ctx.fake_b.detach(), domain="b"), self.real_target(real_b))
         return {"d_loss": d_loss_a + d_loss_b, "d_loss_a": d_loss_a, "d_loss_b": d_loss_b}
 
     def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:

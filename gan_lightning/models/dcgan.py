@@ -20,6 +20,7 @@ from gan_lightning.nets import DCGANDiscriminator, DCGANGenerator
 
 @register_model
 class DCGAN(GANModule):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Radford, Metz & Chintala 2015, Unsupervised Representation Learning with DCGANs"
     data_kinds = ("image",)
 
@@ -36,13 +37,16 @@ class DCGAN(GANModule):
         if len(self.data_shape) != 3 or self.data_shape[1] != self.data_shape[2]:
             raise ValueError(f"DCGAN needs square images (C, H, H); data_shape is {self.data_shape}")
         channels, size = self.data_shape[0], self.data_shape[1]
-        self.real_label = real_label
+        if real_label != 1.0:  # the old spelling of a fixed label_smoothing
+            if self.label_smoothing is not None:
+                raise ValueError("model.real_label is label_smoothing's old spelling; give one of the two")
+            self.label_smoothing = self.checked_label_smoothing(real_label)
         self.generator = DCGANGenerator(latent_dim, channels, size, g_width)
         self.discriminator = DCGANDiscriminator(channels, size, d_width)
 
     def discriminator_loss(self, real, fake, labels=None):
         real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)
-        return {"d_loss": nonsaturating_d(real_logits, fake_logits, self.real_label),
+        return {"d_loss": nonsaturating_d(real_logits, fake_logits, self.real_target(real_logits)),
                 "d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
 
     def generator_loss(self, real, fake, labels=None):

@@ -26,6 +26,7 @@ from gan_lightning.models.shared import ShapedGAN
 
 @register_model
 class DRAGAN(ShapedGAN):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Kodali et al. 2017, On Convergence and Stability of GANs"
     data_kinds = ("image", "toy2d")
     recipe = {"lr_g": 0.0001, "lr_d": 0.0001, "betas": (0.5, 0.9)}
@@ -44,7 +45,7 @@ class DRAGAN(ShapedGAN):
     def discriminator_loss(self, real, fake, labels=None):
         real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)
         penalty = dragan_penalty(self.discriminate, real, self.noise_scale)
-        return {"d_loss": nonsaturating_d(real_logits, fake_logits) + self.gp_weight * penalty,
+        return {"d_loss": nonsaturating_d(real_logits, fake_logits, self.real_target(real_logits)) + self.gp_weight * penalty,
                 "d_real": real_logits.mean(), "d_fake": fake_logits.mean(), "dragan_gp": penalty}
 
     def generator_loss(self, real, fake, labels=None):

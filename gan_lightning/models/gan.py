@@ -22,6 +22,7 @@ from gan_lightning.nets import MLPDiscriminator, MLPGenerator
 
 @register_model
 class GAN(GANModule):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Goodfellow et al. 2014, Generative Adversarial Nets"
     data_kinds = ("image", "toy2d")
 
@@ -41,7 +42,7 @@ class GAN(GANModule):
 
     def discriminator_loss(self, real, fake, labels=None):
         real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)
-        return {"d_loss": nonsaturating_d(real_logits, fake_logits),
+        return {"d_loss": nonsaturating_d(real_logits, fake_logits, self.real_target(real_logits)),
                 "d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
 
     def generator_loss(self, real, fake, labels=None):

@@ -55,6 +55,7 @@ from gan_lightning.nets.conditional import check_labels
 
 @register_model
 class InfoGAN(GANModule):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Chen et al. 2016, InfoGAN: Interpretable Representation Learning by Information Maximizing GANs"
     data_kinds = ("image",)
     recipe = {"lr_g": 0.001}
@@ -166,7 +167,7 @@ class InfoGAN(GANModule):
         source_real, _ = self.run_discriminator(ctx.real)
         source_fake, q_fake = self.run_discriminator(ctx.fake.detach())
         info = self.information_loss(q_fake, ctx.z)
-        adversarial = nonsaturating_d(source_real, source_fake)
+        adversarial = nonsaturating_d(source_real, source_fake, self.real_target(source_real))
         return {"d_loss": adversarial + self.info_weight * info["info_loss"], "d_adversarial": adversarial,
                 "d_real": source_real.mean(), "d_fake": source_fake.mean(), **info}
 

@@ -58,6 +58,7 @@ def squared_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 @register_model
 class MRGAN(GANModule):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Che et al. 2017, Mode Regularized Generative Adversarial Networks"
     data_kinds = ("image", "toy2d")
     recipe = {"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.999), "critic_steps": 1}
@@ -138,7 +139,7 @@ class MRGAN(GANModule):
     # Regularized GAN
     def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         real_logits, fake_logits = self.run_discriminator(ctx.real), self.run_discriminator(ctx.fake.detach())
-        return {"d_loss": nonsaturating_d(real_logits, fake_logits),
+        return {"d_loss": nonsaturating_d(real_logits, fake_logits, self.real_target(real_logits)),
                 "d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
 
     def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
@@ -153,7 +154,7 @@ class MRGAN(GANModule):
             recon = self.reconstruct(ctx.real)
         real_logits = self.run_discriminator(ctx.real, net="discriminator_manifold")
         recon_logits = self.run_discriminator(recon, net="discriminator_manifold")
-        return {"d_manifold_loss": nonsaturating_d(real_logits, recon_logits)}
+        return {"d_manifold_loss": nonsaturating_d(real_logits, recon_logits, self.real_target(real_logits))}
 
     def manifold_generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         reg = self.regularizers(ctx.real, net="discriminator_manifold")
@@ -164,7 +165,7 @@ class MRGAN(GANModule):
         with torch.no_grad():
             recon, fake = self.reconstruct(ctx.real), self.generator(ctx.z)
         recon_logits, fake_logits = self.run_discriminator(recon), self.run_discriminator(fake)
-        return {"d_loss": nonsaturating_d(recon_logits, fake_logits)}
+        return {"d_loss": nonsaturating_d(recon_logits, fake_logits, self.real_target(recon_logits))}
 
     def diffusion_generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         return {"g_loss": nonsaturating_g(self.run_discriminator(self.generator(ctx.z)))}

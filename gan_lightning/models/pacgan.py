@@ -47,6 +47,7 @@ def pack_samples(x: torch.Tensor, pack: int) -> torch.Tensor:
 
 @register_model
 class PacGAN(ShapedGAN):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Lin et al. 2018, PacGAN: The power of two samples in generative adversarial networks"
     data_kinds = ("image", "toy2d")
 
@@ -72,7 +73,7 @@ class PacGAN(ShapedGAN):
 
     def discriminator_loss(self, real, fake, labels=None):
         real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)
-        return {"d_loss": nonsaturating_d(real_logits, fake_logits),
+        return {"d_loss": nonsaturating_d(real_logits, fake_logits, self.real_target(real_logits)),
                 "d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
 
     def generator_loss(self, real, fake, labels=None):

@@ -61,6 +61,7 @@ class Pix2Pix(MapsAToB, GANModule):
         gan_weight: weight of G's GAN term (1; 0: the L1-only U-Net baseline, without D).
     """
 
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Isola et al. 2017, Image-to-Image Translation with Conditional Adversarial Networks"
     data_kinds = ("paired",)
     recipe = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
@@ -115,7 +116,7 @@ class Pix2Pix(MapsAToB, GANModule):
 
     def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         real, fake = self.discriminate_pair(ctx.a, ctx.b), self.discriminate_pair(ctx.a, ctx.fake_b.detach())
-        return {"d_loss": 0.5 * nonsaturating_d(real, fake)}
+        return {"d_loss": 0.5 * nonsaturating_d(real, fake, self.real_target(real))}
 
     def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         terms: dict[str, torch.Tensor] = {"l1": F.l1_loss(ctx.fake_b, ctx.b)}

@@ -55,6 +55,7 @@ from gan_lightning.nets import (
 
 @register_model
 class SemiSupervisedGAN(LabeledSubset, GANModule):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Salimans et al. 2016, Improved Techniques for Training GANs (semi-supervised)"
     data_kinds = ("image",)
     recipe = {"lr_g": 0.0003, "lr_d": 0.0003}
@@ -129,7 +130,7 @@ class SemiSupervisedGAN(LabeledSubset, GANModule):
         labeled_logits = self.run_discriminator(images)
         supervised = F.cross_entropy(labeled_logits, targets)
         real_logit, fake_logit = self.discriminate(real), self.discriminate(fake)
-        unsupervised = nonsaturating_d(real_logit, fake_logit)
+        unsupervised = nonsaturating_d(real_logit, fake_logit, self.real_target(real_logit))
         return {"d_loss": supervised + self.unsupervised_weight * unsupervised,
                 "d_supervised": supervised, "d_unsupervised": unsupervised,
                 "acc_labeled": (labeled_logits.argmax(dim=1) == targets).float().mean(),

@@ -90,6 +90,7 @@ class SRGAN(GANModule):
             10^5; None: never).
     """
 
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Ledig et al. 2017, Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network"
     data_kinds = ("superres",)
     recipe = {"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.9, 0.999)}
@@ -184,7 +185,7 @@ class SRGAN(GANModule):
 
     def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         real, fake = self.run_discriminator(ctx.hr), self.run_discriminator(ctx.sr.detach())
-        return {"d_loss": nonsaturating_d(real, fake)}
+        return {"d_loss": nonsaturating_d(real, fake, self.real_target(real))}
 
     def content(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
         vgg = self.vgg

@@ -49,6 +49,7 @@ def _zero(module) -> torch.Tensor:
 
 @register_model
 class StyleGAN2(GANModule):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Karras et al. 2020, Analyzing and Improving the Image Quality of StyleGAN (StyleGAN2)"
     data_kinds = ("image",)
     recipe = {"lr_g": 0.002, "lr_d": 0.002, "betas": (0.0, 0.99), "critic_steps": 1}
@@ -155,7 +156,7 @@ class StyleGAN2(GANModule):
         real_logits = self.run_discriminator(ctx.real)
         fake_logits = self.run_discriminator(ctx.fake.detach())
         # softplus(-D(x)) + softplus(D(G(z))): the authors' logistic loss
-        return {"d_loss": nonsaturating_d(real_logits, fake_logits), "d_real": real_logits.mean(),
+        return {"d_loss": nonsaturating_d(real_logits, fake_logits, self.real_target(real_logits)), "d_real": real_logits.mean(),
                 "d_fake": fake_logits.mean()}
 
     def r1_terms(self, ctx: StepContext):

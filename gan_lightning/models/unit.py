@@ -76,6 +76,7 @@ def latent_kl(mu: torch.Tensor) -> torch.Tensor:
 
 @register_model
 class UNIT(MapsAToB, GANModule):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Liu, Breuel & Kautz 2017, Unsupervised Image-to-Image Translation Networks"
     data_kinds = ("unpaired",)
     recipe = {"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.999), "weight_decay": 1e-4}
@@ -112,6 +113,8 @@ class UNIT(MapsAToB, GANModule):
             if value < 0:
                 raise ValueError(f"model.{name} must be >= 0, got {value}")
         self.gan_loss = gan_loss
+        if gan_loss == "lsgan" and self.label_smoothing is not None:
+            raise ValueError("model.label_smoothing applies to UNIT's bce objective, not to gan_loss 'lsgan'")
         self.gan_weight, self.kl_weight, self.reconstruction_weight = gan_weight, kl_weight, reconstruction_weight
         self.cycle_kl_weight, self.cycle_weight = cycle_kl_weight, cycle_weight
         self.generator = UNITNetworks(channels, g_width, downsampling, private_blocks, shared_blocks)
@@ -135,7 +138,7 @@ class UNIT(MapsAToB, GANModule):
         # twice the textbook halves, so that gan_weight means their gan_w
         if self.gan_loss == "lsgan":
             return 2 * lsgan_d(real_logits, fake_logits)
-        return nonsaturating_d(real_logits, fake_logits)
+        return nonsaturating_d(real_logits, fake_logits, self.real_target(real_logits))
 
     def _g_loss(self, fake_logits):
         return 2 * lsgan_g(fake_logits) if self.gan_loss == "lsgan" else nonsaturating_g(fake_logits)

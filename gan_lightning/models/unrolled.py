@@ -35,6 +35,7 @@ from gan_lightning.models.shared import ShapedGAN
 
 @register_model
 class UnrolledGAN(ShapedGAN):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Metz et al. 2016, Unrolled Generative Adversarial Networks"
     data_kinds = ("image", "toy2d")
     recipe = {"lr_g": 0.0001, "lr_d": 0.0001}
@@ -59,7 +60,7 @@ class UnrolledGAN(ShapedGAN):
     # ------------------------------------------------------------------ losses
     def discriminator_loss(self, real, fake, labels=None):
         real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)
-        return {"d_loss": nonsaturating_d(real_logits, fake_logits),
+        return {"d_loss": nonsaturating_d(real_logits, fake_logits, self.real_target(real_logits)),
                 "d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
 
     def generator_loss(self, real, fake, labels=None):
@@ -88,8 +89,9 @@ class UnrolledGAN(ShapedGAN):
         real = real.detach()
         for _ in range(self.unroll_steps):
             tensors = {**params, **buffers}
-            loss = nonsaturating_d(self.run_discriminator(real, params=tensors),
-                                   self.run_discriminator(fake, params=tensors))
+            real_logits = self.run_discriminator(real, params=tensors)
+            loss = nonsaturating_d(real_logits, self.run_discriminator(fake, params=tensors),
+                                   self.real_target(real_logits))
             grads = torch.autograd.grad(loss, list(params.values()), create_graph=True)
             if moments is None:
                 params = {name: p - lr * g for (name, p), g in zip(params.items(), grads)}
