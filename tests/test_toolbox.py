@@ -60,3 +60,55 @@ def test_bad_label_smoothing_values_and_models_without_real_targets_are_one_line
     assert DCGAN(data_shape=(1, 28, 28), g_width=8, d_width=8, real_label=0.9).label_smoothing == 0.9
     with pytest.raises(ValueError, match="model.real_label is label_smoothing's old spelling; give one of the two"):
         DCGAN(data_shape=(1, 28, 28), g_width=8, d_width=8, real_label=0.9, label_smoothing=0.8)
+
+
+# ---------------------------------------------------------------------------- historical averaging
+def fit_dcgan(root, steps, ckpt_path=None, interrupt_at=None, **options):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from conftest import InterruptAt, tiny_dcgan
+    from test_augment import sixteen_images
+
+    L.seed_everything(0)
+    model = tiny_dcgan(**options)
+    snapshots = []
+
+    class Snapshots(L.Callback):  # D's parameters after each of its updates (one per iteration)
+        def on_train_batch_end(self, trainer, pl_module, *args):
+            snapshots.append([p.detach().clone() for p in pl_module.discriminator.parameters()])
+
+    callbacks = [Snapshots(), ModelCheckpoint(dirpath=root / "ckpt", save_last=True,
+                                              every_n_train_steps=interrupt_at or 1000)]
+    if interrupt_at:
+        callbacks.append(InterruptAt(interrupt_at))
+    tiny_trainer(root, steps, callbacks=callbacks, enable_checkpointing=True, limit_train_batches=None).fit(
+        model, sixteen_images(), ckpt_path=ckpt_path)
+    return model, snapshots
+
+
+def test_historical_averaging_keeps_each_network_s_mean_over_its_updates_and_penalises_the_distance(tmp_path):
+    model, snapshots = fit_dcgan(tmp_path, 5, historical_averaging=0.5)
+    averages = model.training_state.historical_averages
+    assert averages.counts == {"discriminator": 5, "generator": 5}
+    mean = [torch.stack(step).mean(0) for step in zip(*snapshots)]
+    assert all(torch.allclose(a, m, atol=1e-6) for a, m in zip(averages.averages["discriminator"], mean))
+    terms = model.latest_terms
+    assert terms["d_historical"] > 0 and terms["g_historical"] > 0  # the distances of the last updates
+    with pytest.raises(ValueError, match=r"model.historical_averaging must be a finite number >= 0 \(0: off\), got -1"):
+        GAN(data_shape=(2,), historical_averaging=-1.0)
+
+
+def test_historical_averaging_holds_the_weights_near_their_mean_and_resumes_bitwise(tmp_path):
+    plain, plain_snapshots = fit_dcgan(tmp_path / "plain", 10)
+    held, held_snapshots = fit_dcgan(tmp_path / "held", 10, historical_averaging=50.0)
+
+    def drift(snapshots):  # how far D's last weights are from the mean of its past weights
+        return sum((last - torch.stack(past).mean(0)).pow(2).sum() for last, past in
+                   zip(snapshots[-1], zip(*snapshots)))
+
+    assert drift(held_snapshots) < 0.5 * drift(plain_snapshots)
+    fit_dcgan(tmp_path / "resumed", 10, interrupt_at=4, historical_averaging=50.0)
+    resumed, _ = fit_dcgan(tmp_path / "resumed", 10, ckpt_path="last", historical_averaging=50.0)
+    a, b = held.state_dict(), resumed.state_dict()
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+    assert resumed.training_state.historical_averages.counts == held.training_state.historical_averages.counts

@@ -142,3 +142,44 @@ class ReplayPool:
     def to(self, device: torch.device | str) -> "ReplayPool":
         self.images = [image.to(device) for image in self.images]
         return self
+
+
+class HistoricalAverages:
+    """The running mean of each optimizer group's parameters over its updates (historical averaging,
+    Salimans et al. 2016): ``penalty(group, params)`` is ``sum_i ||theta_i - mean_t theta_i[t]||^2`` (0
+    before the group's first update), ``update(group, params)`` adds the parameters after an update.
+    The means stay on the parameters' device; the counts are Python numbers (no device read)."""
+
+    def __init__(self) -> None:
+        self.averages: dict[str, list[torch.Tensor]] = {}
+        self.counts: dict[str, int] = {}
+
+    def penalty(self, group: str, params: list[torch.Tensor]) -> torch.Tensor:
+        from gan_lightning.losses.regularizers import historical_average_penalty
+
+        if group not in self.averages:
+            return params[0].new_zeros(())
+        return historical_average_penalty(params, self.averages[group])
+
+    @torch.no_grad()
+    def update(self, group: str, params: list[torch.Tensor]) -> None:
+        from gan_lightning.losses.regularizers import update_historical_average_
+
+        if group not in self.averages:
+            self.averages[group] = [param.detach().clone() for param in params]
+            self.counts[group] = 1
+            return
+        self.counts[group] = update_historical_average_(self.averages[group], params, self.counts[group])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"averages": {group: [t.detach().cpu().clone() for t in tensors] for group, tensors in self.averages.items()},
+                "counts": dict(self.counts)}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device | str | None = None) -> None:
+        self.averages = {group: [t.to(device) if device is not None else t for t in tensors]
+                         for group, tensors in state["averages"].items()}
+        self.counts = dict(state["counts"])
+
+    def to(self, device: torch.device | str) -> "HistoricalAverages":
+        self.averages = {group: [t.to(device) for t in tensors] for group, tensors in self.averages.items()}
+        return self

@@ -33,6 +33,7 @@ recipe. The core owns, once for every model:
 from __future__ import annotations
 
 import copy
+import math
 import re
 from typing import Any, Callable, ClassVar, Iterable, Literal, Mapping, Sequence
 
@@ -46,7 +47,7 @@ from gan_lightning.core.arguments import caller_frame
 from gan_lightning.core.optim import OptimizerSettings, build_optimizer, linear_decay
 from gan_lightning.core.phases import Phase, StepContext
 from gan_lightning.core.protocol import Condition, Output, class_condition, grid_pictures, output_for_shape
-from gan_lightning.core.state import TrainingState
+from gan_lightning.core.state import HistoricalAverages, TrainingState
 from gan_lightning.errors import SettingError
 from gan_lightning.nets.layers import eval_mode
 
@@ -86,6 +87,10 @@ class GANModule(L.LightningModule):
         label_smoothing: one-sided label smoothing (Salimans et al. 2016) for the models whose D is trained
             with binary cross-entropy (``smooths_real_labels``): D's target for real samples, a number
             (``0.9``) or ``[low, high]`` drawn per sample (``[0.8, 1.0]``); fakes keep 0. None: 1.
+        historical_averaging: weight of historical averaging (Salimans et al. 2016) in every phase's loss:
+            ``sum_i ||theta_i - mean_t theta_i[t]||^2`` over the parameters the phase's optimizer steps,
+            the mean over that optimizer's past updates (kept in the checkpoint); lazy regularization
+            phases are left as they are. 0: off.
 
     The fast-path options and mixed precision (``--trainer.precision bf16-mixed`` / ``16-mixed``)
     are described in :mod:`gan_lightning.core.fast`.
@@ -131,6 +136,7 @@ class GANModule(L.LightningModule):
         compile_options: dict[str, Any] | None = None,
         optimizer_implementation: Literal["auto", "foreach", "fused", "single_tensor"] = "auto",
         label_smoothing: float | Sequence[float] | None = None,
+        historical_averaging: float = 0.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(frame=caller_frame())  # every subclass level's arguments (core/arguments.py)
@@ -176,8 +182,13 @@ class GANModule(L.LightningModule):
         self.grad_clip_norm = grad_clip_norm
         self.lr_decay_iters = lr_decay_iters
         self.label_smoothing = self.checked_label_smoothing(label_smoothing)
+        if not (historical_averaging >= 0 and math.isfinite(historical_averaging)):
+            raise ValueError(f"model.historical_averaging must be a finite number >= 0 (0: off), got {historical_averaging}")
+        self.historical_averaging = float(historical_averaging)
         self.generator_ema: nn.Module | None = None
         self.training_state = TrainingState()
+        if self.historical_averaging:
+            self.training_state.declare("historical_averages", HistoricalAverages())
         self._discriminator_augment: Callable[[torch.Tensor], torch.Tensor] | None = None
         self._phase_list: list[Phase] | None = None
         self._optimizer_index: dict[str, int] = {}
@@ -360,10 +371,18 @@ class GANModule(L.LightningModule):
         terms: dict[str, torch.Tensor] = {}
         for phase in due:
             optimizer = optimizers[self._optimizer_index[phase.optimizer]]
+            historical = self.historical_averaging and not phase.lazy
+            params = [p for group in optimizer.param_groups for p in group["params"]] if historical else []
             with self._toggle(phase.optimizer):
                 phase_terms = dict(phase.loss(ctx))
                 loss = phase_terms[phase.key]
+                if historical:
+                    penalty = self.training_state.historical_averages.penalty(phase.optimizer, params)
+                    phase_terms[f"{phase.name.lower()}_historical"] = penalty.detach()
+                    loss = loss + self.historical_averaging * penalty
                 self.optimize(optimizer, loss * phase.gain if phase.lazy else loss)
+            if historical:
+                self.training_state.historical_averages.update(phase.optimizer, params)
             if phase.after is not None:
                 phase.after(ctx)
             terms.update(phase_terms)
