@@ -5,6 +5,7 @@ so import it as ``from gan_lightning.callbacks import SampleGridCallback``.
 """
 
 from .augment import AdaptiveAugmentation, DiffAugmentCallback, InstanceNoise
+from .diagnostics import VanishingGradients
 from .ema import EMACallback
 from .guard import DivergenceError, DivergenceGuard
 from .latents import LatentScatterCallback, save_latent_scatter
@@ -17,4 +18,4 @@ __all__ = ["DiffAugmentCallback", "AdaptiveAugmentation", "InstanceNoise",
            "EMACallback", "DivergenceGuard", "DivergenceError", "SampleGridCallback", "write_samples",
            "LatentScatterCallback", "save_latent_scatter",
            "MetricsCallback", "FIDCallback", "KIDCallback", "ISCallback", "PrecisionRecallCallback", "ProgressBar",
-           "PreemptionCheckpoint"]
+           "PreemptionCheckpoint", "VanishingGradients"]

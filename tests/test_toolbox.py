@@ -112,3 +112,67 @@ def test_historical_averaging_holds_the_weights_near_their_mean_and_resumes_bitw
     a, b = held.state_dict(), resumed.state_dict()
     assert [k for k in a if not torch.equal(a[k], b[k])] == []
     assert resumed.training_state.historical_averages.counts == held.training_state.historical_averages.counts
+
+
+# ---------------------------------------------------------------------------- the vanishing-gradient diagnostic
+def fit_diagnosed(root, steps, callback=None, **options):
+    from conftest import tiny_dcgan
+    from test_augment import sixteen_images
+
+    L.seed_everything(0)
+    model = tiny_dcgan(**options)
+    tiny_trainer(root, steps, callbacks=[callback] if callback else [], limit_train_batches=None).fit(
+        model, sixteen_images())
+    return model
+
+
+def test_the_diagnostic_measures_without_changing_training_and_reads_the_gradient_norms(tmp_path):
+    from gan_lightning.callbacks import VanishingGradients
+    from gan_lightning.losses import minimax_g
+
+    diagnostic = VanishingGradients(every_n_steps=2, num_samples=8, out=str(tmp_path / "readings.json"))
+    watched = fit_diagnosed(tmp_path / "watched", 6, diagnostic)
+    plain = fit_diagnosed(tmp_path / "plain", 6)
+    a, b = watched.state_dict(), plain.state_dict()
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+    assert [row[0] for row in diagnostic.history] == [2, 4, 6]  # every 2 iterations; the end is one of them
+    z = watched.sample_noise(8, rng=torch.Generator().manual_seed(0))
+    watched.train()  # as during the fit
+    grads = torch.autograd.grad(minimax_g(watched.discriminate(watched.generate(z))),
+                                list(watched.generator.parameters()), allow_unused=True)
+    expected = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads if g is not None]))
+    assert diagnostic.history[-1][1] == pytest.approx(float(expected), rel=1e-5)
+    import json
+
+    saved = json.loads((tmp_path / "readings.json").read_text())
+    assert [r["iteration"] for r in saved["readings"]] == [2, 4, 6] and saved["freeze_g_at"] is None
+    ended = VanishingGradients(every_n_steps=4, num_samples=8)
+    fit_diagnosed(tmp_path / "ended", 6, ended)
+    assert [row[0] for row in ended.history] == [4, 6]  # and one reading at the end of the fit
+
+
+def test_with_g_frozen_d_trains_alone_and_the_minimax_gradient_vanishes(tmp_path):
+    from gan_lightning.callbacks import VanishingGradients
+
+    diagnostic = VanishingGradients(freeze_g_at=2, every_n_steps=10, num_samples=16)
+    L.seed_everything(0)
+    before = fit_diagnosed(tmp_path / "two", 2, lr_d=2e-3)
+    model = fit_diagnosed(tmp_path / "alone", 40, diagnostic, lr_d=2e-3)
+    frozen = {k: v for k, v in model.state_dict().items() if k.startswith("generator.") and v.is_floating_point()
+              and "running" not in k}
+    assert all(torch.equal(v, before.state_dict()[k]) for k, v in frozen.items())  # G's parameters stayed
+    iterations, minimax, nonsaturating = zip(*diagnostic.history)
+    assert iterations == (2, 10, 20, 30, 40)
+    assert minimax[-1] < 0.1 * minimax[0]  # D improves alone: log(1 - D(G(z))) saturates
+    assert nonsaturating[-1] > minimax[-1]  # -log D(G(z)) keeps a gradient
+
+
+def test_the_diagnostic_says_where_it_does_not_apply():
+    from gan_lightning.callbacks import VanishingGradients
+
+    for kwargs, line in [({"freeze_g_at": -1}, r"VanishingGradients.freeze_g_at must be >= 0 \(or null: never\), got -1"),
+                         ({"every_n_steps": 0}, "VanishingGradients.every_n_steps must be >= 1, got 0")]:
+        with pytest.raises(ValueError, match=line):
+            VanishingGradients(**kwargs)
+    with pytest.raises(ValueError, match="WGANGP's D is not trained that way"):
+        VanishingGradients().setup(None, WGANGP(data_shape=(2,)), "fit")
