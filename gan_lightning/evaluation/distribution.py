@@ -78,7 +78,29 @@ def one_nn_accuracy(real_features: Tensor, fake_features: Tensor, chunk_size: in
     }
 
 
-class OneNNAccuracy(Metric):
+class FeatureSets(Metric):
+    """Real and generated features kept as ``cat`` states, gathered across DDP ranks by ``compute()``:
+    ``update(features, real)`` adds a batch of one side, ``sets()`` gives ``(real, generated)``. The
+    two-sample metrics that need every sample (1-NN, precision / recall, MMD, Wasserstein) build on it;
+    mind the memory for large sets."""
+
+    is_differentiable = False
+    full_state_update = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_state("real_features", [], dist_reduce_fx="cat")
+        self.add_state("fake_features", [], dist_reduce_fx="cat")
+
+    def update(self, features: Tensor, real: bool) -> None:
+        (self.real_features if real else self.fake_features).append(features)
+
+    def sets(self) -> tuple[Tensor, Tensor]:
+        # a list of batches before synchronisation, one tensor after it
+        return dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features)
+
+
+class OneNNAccuracy(FeatureSets):
     """Leave-one-out 1-NN accuracy between real and generated features; 0.5 is ideal, 1.0 fully separable.
 
     Recommended by Borji's survey ("Pros and cons of GAN evaluation measures") as a
@@ -90,26 +112,20 @@ class OneNNAccuracy(Metric):
         extractor: see ``FrechetDistance``; ``None``: inputs are features (flattened).
     """
 
-    is_differentiable = False
     higher_is_better = False
-    full_state_update = False
 
     def __init__(self, extractor: nn.Module | None = None, chunk_size: int = 1024, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.extractor = extractor
         self.chunk_size = chunk_size
-        self.add_state("real_features", [], dist_reduce_fx="cat")
-        self.add_state("fake_features", [], dist_reduce_fx="cat")
 
     def update(self, images: Tensor, real: bool) -> None:
-        features = extract_features(self.extractor, images)
-        (self.real_features if real else self.fake_features).append(features)
+        super().update(extract_features(self.extractor, images), real)
 
     def compute(self) -> Tensor:
-        # a list of batches before synchronisation, one tensor after it
         if len(self.real_features) == 0 or len(self.fake_features) == 0:
             raise RuntimeError("OneNNAccuracy: needs real and generated samples")
-        result = one_nn_accuracy(dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features), self.chunk_size)
+        result = one_nn_accuracy(*self.sets(), self.chunk_size)
         return scalar_result(result["accuracy"], self.device)
 
 
@@ -159,29 +175,22 @@ def precision_recall(
     }
 
 
-class PrecisionRecall(Metric):
+class PrecisionRecall(FeatureSets):
     """Improved precision / recall (Kynkäänniemi et al. 2019) on features kept as ``cat`` states.
 
     ``update(features, real)`` adds features of one side; ``compute()`` returns
     ``precision_recall``'s dict, with k lowered to fit when a side has at most k samples.
     """
 
-    is_differentiable = False
     higher_is_better = True
-    full_state_update = False
 
     def __init__(self, k: int = 3, chunk_size: int = 1024, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.k = k
         self.chunk_size = chunk_size
-        self.add_state("real_features", [], dist_reduce_fx="cat")
-        self.add_state("fake_features", [], dist_reduce_fx="cat")
-
-    def update(self, features: Tensor, real: bool) -> None:
-        (self.real_features if real else self.fake_features).append(features)
 
     def compute(self) -> dict[str, float]:
-        real, fake = dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features)
+        real, fake = self.sets()
         k = min(self.k, real.shape[0] - 1, fake.shape[0] - 1)
         return precision_recall(real, fake, k=k, chunk_size=self.chunk_size)
 

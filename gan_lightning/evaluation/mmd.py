@@ -22,10 +22,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torchmetrics import Metric
-from torchmetrics.utilities import dim_zero_cat
 
-from gan_lightning.evaluation.distribution import RealVsGenerated
+from gan_lightning.evaluation.distribution import FeatureSets, RealVsGenerated
 from gan_lightning.evaluation.registry import MetricContext, checked_option, register_metric
 
 
@@ -83,26 +81,19 @@ def gaussian_mmd(
     return {"mmd": within_x + within_y - 2.0 * between, "mmd_bandwidth": float(bandwidth)}
 
 
-class GaussianMMD(Metric):
+class GaussianMMD(FeatureSets):
     """Unbiased Gaussian-kernel MMD^2 between real and generated features kept as ``cat`` states (gathered
     across DDP ranks by ``compute()``); ``update(features, real)``; ``compute()`` returns ``gaussian_mmd``'s dict."""
 
-    is_differentiable = False
     higher_is_better = False
-    full_state_update = False
 
     def __init__(self, bandwidth: float | None = None, median_points: int = 1000, seed: int = 0,
                  chunk_size: int = 1024, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.bandwidth, self.median_points, self.seed, self.chunk_size = bandwidth, median_points, seed, chunk_size
-        self.add_state("real_features", [], dist_reduce_fx="cat")
-        self.add_state("fake_features", [], dist_reduce_fx="cat")
-
-    def update(self, features: Tensor, real: bool) -> None:
-        (self.real_features if real else self.fake_features).append(features)
 
     def compute(self) -> dict[str, float]:
-        real, fake = dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features)
+        real, fake = self.sets()
         return gaussian_mmd(real, fake, self.bandwidth, self.median_points, self.seed, self.chunk_size)
 
 

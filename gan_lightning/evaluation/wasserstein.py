@@ -27,10 +27,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torchmetrics import Metric
-from torchmetrics.utilities import dim_zero_cat
 
-from gan_lightning.evaluation.distribution import RealVsGenerated
+from gan_lightning.evaluation.distribution import FeatureSets, RealVsGenerated
 from gan_lightning.evaluation.registry import MetricContext, checked_option, register_metric
 
 METHODS = ("auto", "exact", "sliced")
@@ -99,26 +97,19 @@ def feature_wasserstein(x: Tensor, y: Tensor, method: str = "auto", exact_max: i
     return {"wasserstein": value, "wasserstein_method": method}
 
 
-class FeatureWasserstein(Metric):
+class FeatureWasserstein(FeatureSets):
     """W_p between real and generated features kept as ``cat`` states (gathered across DDP ranks by
     ``compute()``): ``update(features, real)``; ``compute()`` returns ``feature_wasserstein``'s dict."""
 
-    is_differentiable = False
     higher_is_better = False
-    full_state_update = False
 
     def __init__(self, method: str = "auto", exact_max: int = 2000, projections: int = 256, p: int = 1,
                  seed: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.method, self.exact_max, self.projections, self.p, self.seed = method, exact_max, projections, p, seed
-        self.add_state("real_features", [], dist_reduce_fx="cat")
-        self.add_state("fake_features", [], dist_reduce_fx="cat")
-
-    def update(self, features: Tensor, real: bool) -> None:
-        (self.real_features if real else self.fake_features).append(features)
 
     def compute(self) -> dict[str, Any]:
-        real, fake = dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features)
+        real, fake = self.sets()
         return feature_wasserstein(real, fake, self.method, self.exact_max, self.projections, self.p, self.seed)
 
 

@@ -88,7 +88,20 @@ class MapsAToB:
         return Output("image", self.data_shape, key="b")
 
 
-class TwoGeneratorTranslation(MapsAToB):
+class TwoWayTranslation(MapsAToB):
+    """Declarations of a ``GANModule`` that translates both ways (``translate(images, "AtoB" | "BtoA")``);
+    its held-out score is the cycle L1."""
+
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+        """Cycle L1 on held-out images, A -> B -> A and B -> A -> B."""
+        ctx = StepContext(batch)
+        cycle_a = F.l1_loss(self.translate(self.translate(ctx.a), "BtoA"), ctx.a)
+        cycle_b = F.l1_loss(self.translate(self.translate(ctx.b, "BtoA")), ctx.b)
+        self.log_dict({f"{stage}/cycle_a": cycle_a, f"{stage}/cycle_b": cycle_b}, on_epoch=True,
+                      batch_size=ctx.a.size(0))
+
+
+class TwoGeneratorTranslation(TwoWayTranslation):
     """Mixin for a ``GANModule`` whose ``generator`` is ``nn.ModuleDict({"ab": G_AB, "ba": G_BA})``."""
 
     @torch.no_grad()
@@ -102,14 +115,6 @@ class TwoGeneratorTranslation(MapsAToB):
         net = nets[key]
         with eval_mode(net):
             return net(images.to(self.device))
-
-    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
-        """Cycle L1 on held-out images, A -> B -> A and B -> A -> B."""
-        ctx = StepContext(batch)
-        cycle_a = F.l1_loss(self.translate(self.translate(ctx.a), "BtoA"), ctx.a)
-        cycle_b = F.l1_loss(self.translate(self.translate(ctx.b, "BtoA")), ctx.b)
-        self.log_dict({f"{stage}/cycle_a": cycle_a, f"{stage}/cycle_b": cycle_b}, on_epoch=True,
-                      batch_size=ctx.a.size(0))
 
 
 # ---------------------------------------------------------------------------- the labelled subset

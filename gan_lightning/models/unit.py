@@ -65,7 +65,7 @@ from gan_lightning.core import StepContext
 from gan_lightning.losses import lsgan_d, lsgan_g, nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
 from gan_lightning.models.registry import register_model
-from gan_lightning.models.shared import MapsAToB
+from gan_lightning.models.shared import TwoWayTranslation
 from gan_lightning.nets.unpaired import UNITDiscriminators, UNITNetworks
 
 
@@ -75,7 +75,7 @@ def latent_kl(mu: torch.Tensor) -> torch.Tensor:
 
 
 @register_model
-class UNIT(MapsAToB, GANModule):
+class UNIT(TwoWayTranslation, GANModule):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     paper = "Liu, Breuel & Kautz 2017, Unsupervised Image-to-Image Translation Networks"
     data_kinds = ("unpaired",)
@@ -179,11 +179,3 @@ class UNIT(MapsAToB, GANModule):
         source, target = ("a", "b") if direction == "AtoB" else ("b", "a")
         nets = self.generator_ema if use_ema and self.generator_ema is not None else self.generator
         return nets.decode(nets.encode(images.to(self.device), source), target)
-
-    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
-        """Cycle L1 on held-out images, A -> B -> A and B -> A -> B (through the latent means)."""
-        ctx = StepContext(batch)
-        cycle_a = F.l1_loss(self.translate(self.translate(ctx.a), "BtoA"), ctx.a)
-        cycle_b = F.l1_loss(self.translate(self.translate(ctx.b, "BtoA")), ctx.b)
-        self.log_dict({f"{stage}/cycle_a": cycle_a, f"{stage}/cycle_b": cycle_b}, on_epoch=True,
-                      batch_size=ctx.a.size(0))
