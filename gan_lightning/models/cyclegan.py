@@ -40,12 +40,12 @@ from gan_lightning.core import Phase, ReplayPool, StepContext
 from gan_lightning.losses import lsgan_d
 from gan_lightning.models.base import GANModule
 from gan_lightning.models.registry import register_model
-from gan_lightning.models.shared import MapsAToB
+from gan_lightning.models.shared import TwoWayTranslation
 from gan_lightning.nets.translation import Norm, PatchDiscriminator, ResnetGenerator
 
 
 @register_model
-class CycleGAN(MapsAToB, GANModule):
+class CycleGAN(TwoWayTranslation, GANModule):
     """CycleGAN (Zhu et al. 2017): two ResNet generators, two PatchGANs, LSGAN + cycle + identity.
 
     Args:
@@ -135,14 +135,6 @@ class CycleGAN(MapsAToB, GANModule):
         d_a = lsgan_d(self.run_discriminator(ctx.a, net="discriminator_a"),
                       self.run_discriminator(fake_a, net="discriminator_a"))
         return {"d_loss": d_a + d_b, "d_a": d_a, "d_b": d_b}
-
-    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
-        """Cycle reconstruction errors on held-out images of both domains."""
-        ctx = StepContext(batch)
-        cycle_a = F.l1_loss(self.translate(self.translate(ctx.a), "BtoA"), ctx.a.to(self.device))
-        cycle_b = F.l1_loss(self.translate(self.translate(ctx.b, "BtoA")), ctx.b.to(self.device))
-        self.log_dict({f"{stage}/cycle_a": cycle_a, f"{stage}/cycle_b": cycle_b}, on_epoch=True,
-                      batch_size=ctx.a.size(0))
 
     # ------------------------------------------------------------------ translation
     @torch.no_grad()
