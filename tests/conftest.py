@@ -37,6 +37,17 @@ def benchmark_script(name: str):
         sys.modules.pop(spec.name, None)
 
 
+def run_without_gpu(name: str) -> list[str]:
+    """``python benchmarks/<name>.py`` in a process that sees no CUDA device: its stdout lines (exit 0 asserted)."""
+    import subprocess
+
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(BENCHMARKS.parent)}
+    result = subprocess.run([sys.executable, str(BENCHMARKS / f"{name}.py")], capture_output=True, text=True,
+                            timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.splitlines()
+
+
 @pytest.fixture(scope="module")
 def digits_cache(tmp_path_factory):
     """A digits classifier trained for 1 epoch in a cache of its own, set as GAN_LIGHTNING_CACHE

@@ -5,9 +5,6 @@ path, and the GPU benchmark's no-GPU exit. (gan_lightning/core/fast.py says what
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 
 import lightning as L
 import pytest
@@ -15,7 +12,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.precision import MixedPrecision
 
-from conftest import BENCHMARKS, InterruptAt, benchmark_script, tiny_dcgan, tiny_trainer
+from conftest import InterruptAt, benchmark_script, run_without_gpu, tiny_dcgan, tiny_trainer
 from gan_lightning.core import fast
 from gan_lightning.data import MNIST5k, Toy2D
 from gan_lightning.data.resident import DeviceResidentLoader
@@ -359,11 +356,8 @@ def test_all_options_together_from_the_command_line(tmp_path):
 
 # ---------------------------------------------------------------------------- the GPU benchmark
 def test_gpu_benchmark_without_a_gpu_says_so_in_one_line_and_exits_0():
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(BENCHMARKS.parent)}
-    result = subprocess.run([sys.executable, str(BENCHMARKS / "gpu_throughput.py")], capture_output=True, text=True,
-                            timeout=120, env=env)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.splitlines() == ["gpu_throughput: no CUDA GPU on this machine; the GPU benchmark did not run"]
+    assert run_without_gpu("gpu_throughput") == [
+        "gpu_throughput: no CUDA GPU on this machine; the GPU benchmark did not run"]
 
 
 def test_gpu_benchmark_code_runs_both_paths_on_a_cpu_as_a_smoke_test(capsys, tmp_path, monkeypatch):

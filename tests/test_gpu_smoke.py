@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 
-from conftest import BENCHMARKS, benchmark_script
+from conftest import benchmark_script, run_without_gpu
 
 
 def test_without_a_gpu_it_says_so_in_one_line_and_exits_0():
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(BENCHMARKS.parent)}
-    result = subprocess.run([sys.executable, str(BENCHMARKS / "gpu_smoke.py")], capture_output=True, text=True,
-                            timeout=120, env=env)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.splitlines() == ["gpu_smoke: no CUDA GPU on this machine; the GPU smoke test did not run"]
+    assert run_without_gpu("gpu_smoke") == ["gpu_smoke: no CUDA GPU on this machine; the GPU smoke test did not run"]
 
 
 def test_a_row_per_config_and_exit_1_when_a_config_with_its_data_fails(tmp_path, capsys):
