@@ -176,3 +176,49 @@ def test_the_diagnostic_says_where_it_does_not_apply():
             VanishingGradients(**kwargs)
     with pytest.raises(ValueError, match="WGANGP's D is not trained that way"):
         VanishingGradients().setup(None, WGANGP(data_shape=(2,)), "fit")
+
+
+# ---------------------------------------------------------------------------- top-k training
+TOP_K = sorted(name for name, cls in known_models().items() if cls.top_k_applies)
+
+
+def test_top_k_keeps_the_samples_d_scores_highest_and_shrinks_k_by_epoch(monkeypatch):
+    assert TOP_K == ["ACGAN", "CGAN", "DCGAN", "DRAGAN", "GAN", "InfoGAN", "MRGAN", "PacGAN", "SSInfoGAN",
+                     "StyleGAN2", "UnrolledGAN"]
+    model = GAN(data_shape=(2,), top_k=0.5, top_k_decay=0.9)
+    logits = torch.tensor([0.3, -2.0, 1.5, 0.1, -0.4, 2.2, 0.0, -1.0, 0.7, 0.2])
+    monkeypatch.setattr(GAN, "current_epoch", property(lambda self: 0))
+    assert model.top_k_samples(logits) is logits  # k = the batch in the first epoch
+    for epoch, kept in [(1, 9), (3, 8), (7, 5), (30, 5)]:  # k = ceil(max(0.9^epoch, 0.5) * 10)
+        monkeypatch.setattr(GAN, "current_epoch", property(lambda self, e=epoch: e))
+        assert model.top_k_samples(logits).tolist() == sorted(logits.tolist(), reverse=True)[:kept]
+    patches = torch.randn(10, 1, 3, 3)  # a patch D: a sample's score is its mean
+    best = patches.flatten(1).mean(1).topk(5).indices
+    assert torch.equal(model.top_k_samples(patches), patches[best])
+    model.eval()
+    assert model.top_k_samples(logits) is logits  # only in training
+    assert GAN(data_shape=(2,)).train().top_k_samples(logits) is logits  # off by default
+
+
+@pytest.mark.parametrize("name", TOP_K)
+def test_every_such_model_trains_g_on_its_top_k_samples(name, tmp_path, monkeypatch):
+    L.seed_everything(0)
+    model = tiny_model(name, top_k=0.5, top_k_decay=0.01)
+    sizes = []
+    original = model.top_k_samples
+    monkeypatch.setattr(model, "top_k_samples",
+                        lambda logits: sizes.append((model.current_epoch, logits.size(0), original(logits).size(0)))
+                        or original(logits))
+    tiny_trainer(tmp_path, 8, limit_val_batches=0, limit_train_batches=3).fit(model, tiny_data(name))
+    assert {epoch for epoch, _, _ in sizes} >= {0, 1}, sizes
+    assert all(kept == whole for epoch, whole, kept in sizes if epoch == 0)
+    assert all(kept == math.ceil(0.5 * whole) for epoch, whole, kept in sizes if epoch >= 1)
+
+
+def test_bad_top_k_values_and_models_it_does_not_apply_to_are_one_line_errors():
+    with pytest.raises(ValueError, match=r"model.top_k must be the smallest fraction of G's samples kept, in \(0, 1\], got 0"):
+        GAN(data_shape=(2,), top_k=0)
+    with pytest.raises(ValueError, match=r"model.top_k_decay must be in \(0, 1\] \(k's decay per epoch\), got 1.5"):
+        GAN(data_shape=(2,), top_k_decay=1.5)
+    with pytest.raises(ValueError, match="model.top_k: WGANGP does not train G with the non-saturating loss"):
+        WGANGP(data_shape=(2,), top_k=0.5)

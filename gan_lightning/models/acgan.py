@@ -33,6 +33,7 @@ from gan_lightning.nets import AuxiliaryHeadDiscriminator, ConditionalDCGANGener
 @register_model
 class ACGAN(LabelConditioned):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
+    top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
     paper = "Odena, Olah & Shlens 2017, Conditional Image Synthesis with Auxiliary Classifier GANs"
     data_kinds = ("image",)
 
@@ -87,6 +88,6 @@ class ACGAN(LabelConditioned):
     def generator_loss(self, real, fake, labels=None):
         labels = self.batch_labels(labels)
         source_fake, class_fake = self.run_discriminator(fake)
-        source_loss, class_loss = nonsaturating_g(source_fake), F.cross_entropy(class_fake, labels)
+        source_loss, class_loss = nonsaturating_g(self.top_k_samples(source_fake)), F.cross_entropy(class_fake, labels)
         return {"g_loss": source_loss + self.class_weight * class_loss,
                 "g_source_loss": source_loss, "g_class_loss": class_loss}

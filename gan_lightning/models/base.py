@@ -91,6 +91,11 @@ class GANModule(L.LightningModule):
             ``sum_i ||theta_i - mean_t theta_i[t]||^2`` over the parameters the phase's optimizer steps,
             the mean over that optimizer's past updates (kept in the checkpoint); lazy regularization
             phases are left as they are. 0: off.
+        top_k: top-k training (Sinha et al. 2020) for the models that draw G's samples from noise and train G
+            with the non-saturating loss (``top_k_applies``): G's adversarial loss keeps only its k samples that D
+            scores highest, k = max(top_k_decay^epoch, top_k) * batch; ``top_k`` is the smallest fraction kept
+            (the paper's nu, e.g. 0.5). None: every sample.
+        top_k_decay: gamma, k's decay per epoch (the paper's 0.99).
 
     The fast-path options and mixed precision (``--trainer.precision bf16-mixed`` / ``16-mixed``)
     are described in :mod:`gan_lightning.core.fast`.
@@ -105,6 +110,9 @@ class GANModule(L.LightningModule):
     #: Whether D's loss has a real-sample target that ``label_smoothing`` can smooth (``real_target``):
     #: the models trained with binary cross-entropy.
     smooths_real_labels: ClassVar[bool] = False
+    #: Whether G's adversarial loss is a mean over samples drawn from noise that ``top_k`` can restrict
+    #: (``top_k_samples``).
+    top_k_applies: ClassVar[bool] = False
     #: The callbacks of a ``gan-lightning`` run as configured (``class_path`` and ``init_args`` each), set
     #: by the CLI and saved in the checkpoint, so that a resume can name the callbacks it changes.
     run_callbacks: list[dict[str, Any]] | None = None
@@ -137,6 +145,8 @@ class GANModule(L.LightningModule):
         optimizer_implementation: Literal["auto", "foreach", "fused", "single_tensor"] = "auto",
         label_smoothing: float | Sequence[float] | None = None,
         historical_averaging: float = 0.0,
+        top_k: float | None = None,
+        top_k_decay: float = 0.99,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(frame=caller_frame())  # every subclass level's arguments (core/arguments.py)
@@ -185,6 +195,16 @@ class GANModule(L.LightningModule):
         if not (historical_averaging >= 0 and math.isfinite(historical_averaging)):
             raise ValueError(f"model.historical_averaging must be a finite number >= 0 (0: off), got {historical_averaging}")
         self.historical_averaging = float(historical_averaging)
+        if top_k is not None:
+            if not self.top_k_applies:
+                raise ValueError(f"model.top_k: {type(self).__name__} does not train G with the non-saturating loss on "
+                                 f"samples drawn from noise; top-k training applies to the models that do (GAN, "
+                                 f"DCGAN, CGAN, ...)")
+            if not 0 < top_k <= 1:
+                raise ValueError(f"model.top_k must be the smallest fraction of G's samples kept, in (0, 1], got {top_k}")
+        if not 0 < top_k_decay <= 1:
+            raise ValueError(f"model.top_k_decay must be in (0, 1] (k's decay per epoch), got {top_k_decay}")
+        self.top_k, self.top_k_decay = top_k, float(top_k_decay)
         self.generator_ema: nn.Module | None = None
         self.training_state = TrainingState()
         if self.historical_averaging:
@@ -229,6 +249,19 @@ class GANModule(L.LightningModule):
         if isinstance(smoothing, float):
             return smoothing
         return torch.empty_like(real_logits).uniform_(*smoothing)
+
+    def top_k_samples(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        """D's outputs on G's samples, restricted in training to the k that D scores highest (``top_k``);
+        a sample's score is the mean of its outputs (one logit, or a patch map). k is a number on the host."""
+        if self.top_k is None or not self.training:
+            return fake_logits
+        num = fake_logits.size(0)
+        fraction = max(self.top_k_decay ** self.current_epoch, self.top_k)
+        k = min(num, max(1, math.ceil(fraction * num)))
+        if k == num:
+            return fake_logits
+        scores = fake_logits.flatten(1).mean(1) if fake_logits.dim() > 1 else fake_logits
+        return fake_logits[scores.topk(k).indices]
 
     # ------------------------------------------------------------------ declarations
     def conditions(self) -> tuple[Condition, ...]:

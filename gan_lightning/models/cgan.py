@@ -29,6 +29,7 @@ from gan_lightning.nets import ConditionalDCGANDiscriminator, ConditionalDCGANGe
 @register_model
 class CGAN(LabelConditioned):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
+    top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
     paper = "Mirza & Osindero 2014, Conditional Generative Adversarial Nets"
     data_kinds = ("image",)
 
@@ -63,4 +64,4 @@ class CGAN(LabelConditioned):
                 "d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
 
     def generator_loss(self, real, fake, labels=None):
-        return {"g_loss": nonsaturating_g(self.discriminate(fake, labels))}
+        return {"g_loss": nonsaturating_g(self.top_k_samples(self.discriminate(fake, labels)))}

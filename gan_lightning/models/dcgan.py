@@ -21,6 +21,7 @@ from gan_lightning.nets import DCGANDiscriminator, DCGANGenerator
 @register_model
 class DCGAN(GANModule):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
+    top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
     paper = "Radford, Metz & Chintala 2015, Unsupervised Representation Learning with DCGANs"
     data_kinds = ("image",)
 
@@ -50,4 +51,4 @@ class DCGAN(GANModule):
                 "d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
 
     def generator_loss(self, real, fake, labels=None):
-        return {"g_loss": nonsaturating_g(self.discriminate(fake))}
+        return {"g_loss": nonsaturating_g(self.top_k_samples(self.discriminate(fake)))}

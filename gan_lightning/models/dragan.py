@@ -27,6 +27,7 @@ from gan_lightning.models.shared import ShapedGAN
 @register_model
 class DRAGAN(ShapedGAN):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
+    top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
     paper = "Kodali et al. 2017, On Convergence and Stability of GANs"
     data_kinds = ("image", "toy2d")
     recipe = {"lr_g": 0.0001, "lr_d": 0.0001, "betas": (0.5, 0.9)}
@@ -49,4 +50,4 @@ class DRAGAN(ShapedGAN):
                 "d_real": real_logits.mean(), "d_fake": fake_logits.mean(), "dragan_gp": penalty}
 
     def generator_loss(self, real, fake, labels=None):
-        return {"g_loss": nonsaturating_g(self.discriminate(fake))}
+        return {"g_loss": nonsaturating_g(self.top_k_samples(self.discriminate(fake)))}

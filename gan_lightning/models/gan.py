@@ -23,6 +23,7 @@ from gan_lightning.nets import MLPDiscriminator, MLPGenerator
 @register_model
 class GAN(GANModule):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
+    top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
     paper = "Goodfellow et al. 2014, Generative Adversarial Nets"
     data_kinds = ("image", "toy2d")
 
@@ -46,4 +47,4 @@ class GAN(GANModule):
                 "d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
 
     def generator_loss(self, real, fake, labels=None):
-        return {"g_loss": self.generator_loss_fn(self.discriminate(fake))}
+        return {"g_loss": self.generator_loss_fn(self.top_k_samples(self.discriminate(fake)))}

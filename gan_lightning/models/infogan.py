@@ -56,6 +56,7 @@ from gan_lightning.nets.conditional import check_labels
 @register_model
 class InfoGAN(GANModule):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
+    top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
     paper = "Chen et al. 2016, InfoGAN: Interpretable Representation Learning by Information Maximizing GANs"
     data_kinds = ("image",)
     recipe = {"lr_g": 0.001}
@@ -174,7 +175,7 @@ class InfoGAN(GANModule):
     def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         source_fake, q_fake = self.run_discriminator(ctx.fake)
         info = self.information_loss(q_fake, ctx.z)
-        adversarial = nonsaturating_g(source_fake)
+        adversarial = nonsaturating_g(self.top_k_samples(source_fake))
         return {"g_loss": adversarial + self.info_weight * info["info_loss"], "g_adversarial": adversarial,
                 **{f"g_{name}": value for name, value in info.items()}}
 

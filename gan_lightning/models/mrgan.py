@@ -59,6 +59,7 @@ def squared_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 @register_model
 class MRGAN(GANModule):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
+    top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
     paper = "Che et al. 2017, Mode Regularized Generative Adversarial Networks"
     data_kinds = ("image", "toy2d")
     recipe = {"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.999), "critic_steps": 1}
@@ -143,7 +144,7 @@ class MRGAN(GANModule):
                 "d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
 
     def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
-        adversarial = nonsaturating_g(self.run_discriminator(ctx.fake))
+        adversarial = nonsaturating_g(self.top_k_samples(self.run_discriminator(ctx.fake)))
         reg = self.regularizers(ctx.real)
         loss = adversarial + self.geometric_weight * reg["geometric"] + self.mode_weight * reg["mode"]
         return {"g_loss": loss, "g_adversarial": adversarial, **reg}

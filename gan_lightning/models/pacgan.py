@@ -48,6 +48,7 @@ def pack_samples(x: torch.Tensor, pack: int) -> torch.Tensor:
 @register_model
 class PacGAN(ShapedGAN):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
+    top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
     paper = "Lin et al. 2018, PacGAN: The power of two samples in generative adversarial networks"
     data_kinds = ("image", "toy2d")
 
@@ -77,4 +78,4 @@ class PacGAN(ShapedGAN):
                 "d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
 
     def generator_loss(self, real, fake, labels=None):
-        return {"g_loss": nonsaturating_g(self.discriminate(fake))}
+        return {"g_loss": nonsaturating_g(self.top_k_samples(self.discriminate(fake)))}

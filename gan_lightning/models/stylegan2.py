@@ -50,6 +50,7 @@ def _zero(module) -> torch.Tensor:
 @register_model
 class StyleGAN2(GANModule):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
+    top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
     paper = "Karras et al. 2020, Analyzing and Improving the Image Quality of StyleGAN (StyleGAN2)"
     data_kinds = ("image",)
     recipe = {"lr_g": 0.002, "lr_d": 0.002, "betas": (0.0, 0.99), "critic_steps": 1}
@@ -169,7 +170,7 @@ class StyleGAN2(GANModule):
                 "r1_gamma": penalty.new_full((), gamma)}
 
     def generator_terms(self, ctx: StepContext):
-        return {"g_loss": nonsaturating_g(self.run_discriminator(ctx.fake))}
+        return {"g_loss": nonsaturating_g(self.top_k_samples(self.run_discriminator(ctx.fake)))}
 
     def path_length_terms(self, ctx: StepContext):
         """Path-length regularization on batch / pl_batch_shrink fresh samples: lengths

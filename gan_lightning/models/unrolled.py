@@ -36,6 +36,7 @@ from gan_lightning.models.shared import ShapedGAN
 @register_model
 class UnrolledGAN(ShapedGAN):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
+    top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
     paper = "Metz et al. 2016, Unrolled Generative Adversarial Networks"
     data_kinds = ("image", "toy2d")
     recipe = {"lr_g": 0.0001, "lr_d": 0.0001}
@@ -65,9 +66,9 @@ class UnrolledGAN(ShapedGAN):
 
     def generator_loss(self, real, fake, labels=None):
         if self.unroll_steps == 0:
-            return {"g_loss": nonsaturating_g(self.discriminate(fake))}
+            return {"g_loss": nonsaturating_g(self.top_k_samples(self.discriminate(fake)))}
         tensors = self.unrolled_discriminator(real, fake)
-        return {"g_loss": nonsaturating_g(self.run_discriminator(fake, params=tensors))}
+        return {"g_loss": nonsaturating_g(self.top_k_samples(self.run_discriminator(fake, params=tensors)))}
 
     # ------------------------------------------------------------------ unrolling
     def unrolled_discriminator(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
