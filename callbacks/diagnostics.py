@@ -24,8 +24,8 @@ class VanishingGradients(L.Callback):
     """Freeze G, train D alone, and watch the gradient G would get (Arjovsky & Bottou 2017, figure 2).
 
     From iteration ``freeze_g_at`` on, G's learning rate is 0 (its parameters stay; D keeps training,
-    so D approaches the optimal discriminator for a fixed G). Every ``every_n_steps`` iterations (and
-    at ``freeze_g_at``) the norm of the gradient of G's loss with respect to G's parameters is measured
+    so D approaches the optimal discriminator for a fixed G). Every ``every_n_steps`` iterations, counted
+    from ``freeze_g_at`` (from the start without one), the norm of the gradient of G's loss with respect to G's parameters is measured
     on ``num_samples`` fixed noise vectors, for the original minimax loss ``log(1 - D(G(z)))``, which
     the paper shows vanishes as D improves, and for the non-saturating ``-log D(G(z))``, which does not.
     Both networks stay in their training mode (BatchNorm on the batch, as in the iterations), their
@@ -71,7 +71,7 @@ class VanishingGradients(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         iteration = trainer.global_step  # iterations done
-        due = iteration % self.every_n_steps == 0 or iteration == self.freeze_g_at
+        due = (iteration - (self.freeze_g_at or 0)) % self.every_n_steps == 0  # counted from the freeze
         if due and (not self.history or self.history[-1][0] != iteration):
             minimax, nonsaturating = self.measure(pl_module)
             self.history.append((iteration, minimax, nonsaturating))
