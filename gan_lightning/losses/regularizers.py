@@ -7,11 +7,13 @@ with ``create_graph=True`` (so the penalty backpropagates into D's parameters) a
 take gradient norms over all non-batch dimensions of each sample.
 Random draws take an optional ``torch.Generator``; values are drawn on the
 generator's device and moved to the data's, so the functions are device-agnostic.
+``HistoricalAverages`` is the one piece with state: the running means historical averaging
+compares the parameters with (the core keeps it in the training state).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -149,6 +151,43 @@ def update_historical_average_(
     for average, param in zip(averages, params, strict=True):
         average.add_((param.detach() - average) / (count + 1))
     return count + 1
+
+
+class HistoricalAverages:
+    """The running mean of each optimizer group's parameters over its updates (historical averaging,
+    Salimans et al. 2016): ``penalty(group, params)`` is ``sum_i ||theta_i - mean_t theta_i[t]||^2`` (0
+    before the group's first update), ``update(group, params)`` adds the parameters after an update.
+    The means stay on the parameters' device; the counts are Python numbers (no device read)."""
+
+    def __init__(self) -> None:
+        self.averages: dict[str, list[torch.Tensor]] = {}
+        self.counts: dict[str, int] = {}
+
+    def penalty(self, group: str, params: list[torch.Tensor]) -> torch.Tensor:
+        if group not in self.averages:
+            return params[0].new_zeros(())
+        return historical_average_penalty(params, self.averages[group])
+
+    @torch.no_grad()
+    def update(self, group: str, params: list[torch.Tensor]) -> None:
+        if group not in self.averages:
+            self.averages[group] = [param.detach().clone() for param in params]
+            self.counts[group] = 1
+            return
+        self.counts[group] = update_historical_average_(self.averages[group], params, self.counts[group])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"averages": {group: [t.detach().cpu().clone() for t in tensors] for group, tensors in self.averages.items()},
+                "counts": dict(self.counts)}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device | str | None = None) -> None:
+        self.averages = {group: [t.to(device) if device is not None else t for t in tensors]
+                         for group, tensors in state["averages"].items()}
+        self.counts = dict(state["counts"])
+
+    def to(self, device: torch.device | str) -> "HistoricalAverages":
+        self.averages = {group: [t.to(device) for t in tensors] for group, tensors in self.averages.items()}
+        return self
 
 
 def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:

@@ -47,8 +47,9 @@ from gan_lightning.core.arguments import caller_frame
 from gan_lightning.core.optim import OptimizerSettings, build_optimizer, linear_decay
 from gan_lightning.core.phases import Phase, StepContext
 from gan_lightning.core.protocol import Condition, Output, class_condition, grid_pictures, output_for_shape
-from gan_lightning.core.state import HistoricalAverages, TrainingState
+from gan_lightning.core.state import TrainingState
 from gan_lightning.errors import SettingError
+from gan_lightning.losses.regularizers import HistoricalAverages
 from gan_lightning.nets.layers import eval_mode
 
 # The optimisation settings every model starts from; a model's ``recipe`` overrides them.
