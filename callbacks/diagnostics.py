@@ -23,8 +23,10 @@ from gan_lightning.losses import minimax_g, nonsaturating_g
 class VanishingGradients(L.Callback):
     """Freeze G, train D alone, and watch the gradient G would get (Arjovsky & Bottou 2017, figure 2).
 
-    From iteration ``freeze_g_at`` on, G's learning rate is 0 (its parameters stay; D keeps training,
-    so D approaches the optimal discriminator for a fixed G). Every ``every_n_steps`` iterations, counted
+    From iteration ``freeze_g_at`` on, G's learning rate is 0 (its parameters stay) and D trains alone;
+    with ``reset_d`` (the paper's "we train a discriminator from scratch") D starts again from the
+    weights it had at the start of the run, with a fresh optimizer state, so D approaches the optimal
+    discriminator for the fixed G. Every ``every_n_steps`` iterations, counted
     from ``freeze_g_at`` (from the start without one), the norm of the gradient of G's loss with respect to G's parameters is measured
     on ``num_samples`` fixed noise vectors, for the original minimax loss ``log(1 - D(G(z)))``, which
     the paper shows vanishes as D improves, and for the non-saturating ``-log D(G(z))``, which does not.
@@ -39,13 +41,14 @@ class VanishingGradients(L.Callback):
 
     Args:
         freeze_g_at: the first iteration of D alone (None: G is never frozen; only the readings).
+        reset_d: D from its initial weights at the freeze (False: D continues as it is).
         every_n_steps: iterations between readings.
         num_samples: noise vectors of each reading.
         out: a JSON file for ``history`` (None: none written).
     """
 
     def __init__(self, freeze_g_at: int | None = None, every_n_steps: int = 50, num_samples: int = 64,
-                 out: str | None = None) -> None:
+                 out: str | None = None, reset_d: bool = True) -> None:
         if freeze_g_at is not None and freeze_g_at < 0:
             raise ValueError(f"VanishingGradients.freeze_g_at must be >= 0 (or null: never), got {freeze_g_at}")
         if every_n_steps < 1:
@@ -53,8 +56,9 @@ class VanishingGradients(L.Callback):
         if num_samples < 1:
             raise ValueError(f"VanishingGradients.num_samples must be >= 1, got {num_samples}")
         self.freeze_g_at, self.every_n_steps, self.num_samples = freeze_g_at, every_n_steps, num_samples
-        self.out = out
+        self.out, self.reset_d = out, bool(reset_d)
         self.history: list[tuple[int, float, float]] = []
+        self.initial_d: dict[str, torch.Tensor] | None = None  # D's starting weights, until the freeze
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         if not getattr(pl_module, "smooths_real_labels", False) or pl_module.translates:
@@ -64,10 +68,19 @@ class VanishingGradients(L.Callback):
     def frozen(self, iteration: int) -> bool:
         return self.freeze_g_at is not None and iteration >= self.freeze_g_at
 
+    def on_fit_start(self, trainer, pl_module) -> None:
+        if self.reset_d and self.freeze_g_at is not None and trainer.global_step == 0 and self.initial_d is None:
+            self.initial_d = {k: v.detach().cpu().clone() for k, v in pl_module.discriminator.state_dict().items()}
+
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if self.frozen(trainer.global_step):  # every iteration: a resume restores the optimizer's lr
-            for group in pl_module.named_optimizer("generator").param_groups:
-                group["lr"] = 0.0
+        if not self.frozen(trainer.global_step):
+            return
+        for group in pl_module.named_optimizer("generator").param_groups:  # every iteration: a resume restores lr
+            group["lr"] = 0.0
+        if trainer.global_step == self.freeze_g_at and self.initial_d is not None:  # D from scratch
+            pl_module.discriminator.load_state_dict(self.initial_d)
+            pl_module.named_optimizer("discriminator").state.clear()
+            self.initial_d = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         iteration = trainer.global_step  # iterations done
@@ -116,7 +129,8 @@ class VanishingGradients(L.Callback):
             Path(self.out).write_text(json.dumps({"freeze_g_at": self.freeze_g_at, "readings": rows}, indent=1) + "\n")
 
     def state_dict(self) -> dict[str, Any]:
-        return {"history": list(self.history)}
+        return {"history": list(self.history), "initial_d": self.initial_d}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = [tuple(row) for row in state_dict["history"]]
+        self.initial_d = state_dict.get("initial_d")

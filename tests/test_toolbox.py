@@ -222,3 +222,27 @@ def test_bad_top_k_values_and_models_it_does_not_apply_to_are_one_line_errors():
         GAN(data_shape=(2,), top_k_decay=1.5)
     with pytest.raises(ValueError, match="model.top_k: WGANGP does not train G with the non-saturating loss"):
         WGANGP(data_shape=(2,), top_k=0.5)
+
+
+def test_at_the_freeze_d_starts_from_scratch_with_a_fresh_optimizer(tmp_path):
+    from gan_lightning.callbacks import VanishingGradients
+    from conftest import tiny_dcgan
+    from test_augment import sixteen_images
+
+    seen = {}
+
+    class Watch(L.Callback):  # runs after the diagnostic's hooks
+        def on_fit_start(self, trainer, pl_module):
+            seen["initial"] = {k: v.clone() for k, v in pl_module.discriminator.state_dict().items()}
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if trainer.global_step == 3:
+                seen["at_freeze"] = {k: v.clone() for k, v in pl_module.discriminator.state_dict().items()}
+                seen["state"] = len(pl_module.named_optimizer("discriminator").state)
+
+    for reset in (True, False):
+        L.seed_everything(0)
+        tiny_trainer(tmp_path / str(reset), 5, callbacks=[VanishingGradients(freeze_g_at=3, reset_d=reset), Watch()],
+                     limit_train_batches=None).fit(tiny_dcgan(), sixteen_images())
+        same = all(torch.equal(seen["initial"][k], v) for k, v in seen["at_freeze"].items())
+        assert same == reset and (seen["state"] == 0) == reset
