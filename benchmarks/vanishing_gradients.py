@@ -9,8 +9,8 @@ Protocol: the committed ``experiments/dcgan/mnist5k.yaml`` recipe (28 px, widths
 Adam 2e-4 (0.5, 0.999)), trained ``--epochs`` epochs of the 4,500 training digits each (one run per
 budget, seed 0), then ``--alone`` iterations (the paper's 4,000) of D alone, from its initial
 weights and a fresh optimizer (``VanishingGradients(freeze_g_at=...)``: G's learning rate 0); both
-gradient norms are read on 64 fixed noise vectors every ``--every`` iterations (the first reading
-is D at the freeze, before it starts again). Verdict per run: the minimax norm at the end is below a tenth of its value at the freeze,
+gradient norms are read on 64 fixed noise vectors every ``--every`` iterations, the first on the
+new D. Verdict per run: the minimax norm at the end is below a tenth of its value at the freeze,
 and the non-saturating norm at the end is at least half of its value at the freeze.
 
     python benchmarks/vanishing_gradients.py [--epochs 1,10,25] [--alone 4000] [--workers 2] [--report-only]
@@ -102,7 +102,7 @@ def write_report(results: dict[str, Any], args: argparse.Namespace) -> str:
              f"Command: `{args.command}`. DCGAN's committed recipe (`experiments/dcgan/mnist5k.yaml`: 28 px, widths 32, "
              "batch 64, Adam 2e-4 (0.5, 0.999)), seed 0, trained the given epochs, then G frozen (learning rate 0, "
              f"`gan_lightning.callbacks.VanishingGradients`) and D trained alone from its initial weights and a "
-             f"fresh optimizer (the paper's D \"from scratch\") for {args.alone:,} iterations (column 0: D at the freeze); "
+             f"fresh optimizer (the paper's D \"from scratch\") for {args.alone:,} iterations (column 0: the new D); "
              "the norm of the gradient of G's cost with respect to G's parameters on 64 fixed noise vectors, "
              "networks in training mode (BatchNorm on the batch), both costs on the same D. One thread per run.", "",
              "| G trained | cost | " + " | ".join(f"D alone {m:,}" for m in marks) + " | end / start | verdict |",
@@ -115,9 +115,11 @@ def write_report(results: dict[str, Any], args: argparse.Namespace) -> str:
             ratio = by_step[args.alone][key] / by_step[0][key]
             lines.append(f"| {run['epochs']} epoch(s) ({run['freeze_g_at']:,} it.) | {key} | " + " | ".join(values)
                          + f" | {ratio:.3g} | {claim}: {'yes' if ok else 'no'} |")
-    reached = runs and all(all(verdict(r)) for r in runs)
+    met = [all(verdict(r)) for r in runs]
+    outcome = "reached" if met and all(met) else "reached in part" if any(met) else "not reached"
     lines += ["", f"Claim (the minimax cost's gradient vanishes as D is trained alone, the non-saturating cost's "
-                  f"does not), every run: **{'reached' if reached else 'not reached'}**.", "",
+                  f"does not): **{outcome}** ({sum(met)} of {len(met)} runs). Published: \"in the best case 5 orders "
+                  f"of magnitude after 4000 discriminator iterations\" (figure 2).", "",
               f"![gradient norms while D trains alone]({Path(os.path.relpath(picture, args.out.parent)).as_posix()})", "",
               "Fit seconds: " + ", ".join(f"{r['epochs']} epoch(s) {r['fit_seconds']:.0f}" for r in runs) + "."]
     text = "\n".join(lines)

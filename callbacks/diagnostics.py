@@ -26,7 +26,7 @@ class VanishingGradients(L.Callback):
     From iteration ``freeze_g_at`` on, G's learning rate is 0 (its parameters stay) and D trains alone;
     with ``reset_d`` (the paper's "we train a discriminator from scratch") D starts again from the
     weights it had at the start of the run, with a fresh optimizer state, so D approaches the optimal
-    discriminator for the fixed G. Every ``every_n_steps`` iterations, counted
+    discriminator for the fixed G (the reading at the freeze is then the new D's). Every ``every_n_steps`` iterations, counted
     from ``freeze_g_at`` (from the start without one), the norm of the gradient of G's loss with respect to G's parameters is measured
     on ``num_samples`` fixed noise vectors, for the original minimax loss ``log(1 - D(G(z)))``, which
     the paper shows vanishes as D improves, and for the non-saturating ``-log D(G(z))``, which does not.
@@ -81,6 +81,8 @@ class VanishingGradients(L.Callback):
             pl_module.discriminator.load_state_dict(self.initial_d)
             pl_module.named_optimizer("discriminator").state.clear()
             self.initial_d = None
+            if self.history and self.history[-1][0] == trainer.global_step:  # the freeze's reading: the new D's
+                self.history[-1] = (trainer.global_step, *self.measure(pl_module))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         iteration = trainer.global_step  # iterations done

@@ -240,9 +240,13 @@ def test_at_the_freeze_d_starts_from_scratch_with_a_fresh_optimizer(tmp_path):
                 seen["at_freeze"] = {k: v.clone() for k, v in pl_module.discriminator.state_dict().items()}
                 seen["state"] = len(pl_module.named_optimizer("discriminator").state)
 
+    readings = {}
     for reset in (True, False):
         L.seed_everything(0)
-        tiny_trainer(tmp_path / str(reset), 5, callbacks=[VanishingGradients(freeze_g_at=3, reset_d=reset), Watch()],
+        diagnostic = VanishingGradients(freeze_g_at=3, every_n_steps=10, reset_d=reset)
+        tiny_trainer(tmp_path / str(reset), 5, callbacks=[diagnostic, Watch()],
                      limit_train_batches=None).fit(tiny_dcgan(), sixteen_images())
         same = all(torch.equal(seen["initial"][k], v) for k, v in seen["at_freeze"].items())
         assert same == reset and (seen["state"] == 0) == reset
+        readings[reset] = diagnostic.history[0]
+    assert readings[True][0] == readings[False][0] == 3 and readings[True][1:] != readings[False][1:]  # the new D's
