@@ -250,3 +250,45 @@ def test_at_the_freeze_d_starts_from_scratch_with_a_fresh_optimizer(tmp_path):
         assert same == reset and (seen["state"] == 0) == reset
         readings[reset] = diagnostic.history[0]
     assert readings[True][0] == readings[False][0] == 3 and readings[True][1:] != readings[False][1:]  # the new D's
+
+
+# ---------------------------------------------------------------------------- replay of past fakes
+def test_d_sees_past_fakes_through_the_pool_and_the_pool_resumes(tmp_path, monkeypatch):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from conftest import InterruptAt, tiny_dcgan
+    from test_augment import sixteen_images
+
+    def fit(root, steps, ckpt_path=None, interrupt_at=None, record=None):
+        L.seed_everything(0)
+        model = tiny_dcgan(replay_pool=24)
+        if record is not None:
+            original = model.discriminator_loss
+            monkeypatch.setattr(model, "discriminator_loss",
+                                lambda real, fake, labels=None: record.append(fake.clone()) or original(real, fake, labels))
+        callbacks = [ModelCheckpoint(dirpath=root / "ckpt", save_last=True, every_n_train_steps=interrupt_at or 1000)]
+        callbacks += [InterruptAt(interrupt_at)] if interrupt_at else []
+        tiny_trainer(root, steps, callbacks=callbacks, enable_checkpointing=True, limit_train_batches=None).fit(
+            model, sixteen_images(), ckpt_path=ckpt_path)
+        return model
+
+    seen = []
+    straight = fit(tmp_path / "straight", 6, record=seen)
+    assert len(straight.training_state.fake_pool) == 24
+    earlier = torch.cat(seen[:-1])
+    replayed = [row for row in seen[-1] if any(torch.equal(row, old) for old in earlier)]
+    assert 0 < len(replayed) < 16  # a part of the last batch came back from the pool, a part is new
+    fit(tmp_path / "resumed", 6, interrupt_at=3)
+    resumed = fit(tmp_path / "resumed", 6, ckpt_path="last")
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+
+
+def test_the_pool_is_refused_where_it_does_not_apply(tmp_path):
+    from gan_lightning.errors import SettingError
+    from test_conditional_models import make as make_conditional
+
+    with pytest.raises(ValueError, match=r"model.replay_pool must be >= 0 \(past fakes kept for D; 0: off\), got -1"):
+        GAN(data_shape=(2,), replay_pool=-1)
+    with pytest.raises(SettingError, match="model.replay_pool: CGAN has its own phases or class labels"):
+        tiny_trainer(tmp_path, 1).fit(make_conditional("CGAN", replay_pool=8), tiny_data("CGAN"))

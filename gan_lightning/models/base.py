@@ -47,7 +47,7 @@ from gan_lightning.core.arguments import caller_frame
 from gan_lightning.core.optim import OptimizerSettings, build_optimizer, linear_decay
 from gan_lightning.core.phases import Phase, StepContext
 from gan_lightning.core.protocol import Condition, Output, class_condition, grid_pictures, output_for_shape
-from gan_lightning.core.state import TrainingState
+from gan_lightning.core.state import ReplayPool, TrainingState
 from gan_lightning.errors import SettingError
 from gan_lightning.losses.regularizers import HistoricalAverages
 from gan_lightning.nets.layers import eval_mode
@@ -97,6 +97,10 @@ class GANModule(L.LightningModule):
             scores highest, k = max(top_k_decay^epoch, top_k) * batch; ``top_k`` is the smallest fraction kept
             (the paper's nu, e.g. 0.5). None: every sample.
         top_k_decay: gamma, k's decay per epoch (the paper's 0.99).
+        replay_pool: replay of past fakes (Shrivastava et al. 2017; CycleGAN's image pool): D's generated
+            batch passes a pool of this many past samples, each swapped with probability 1/2 for a stored
+            one once the pool is full (kept in the checkpoint). For the models on the default D-then-G
+            phases without class labels; 0: off.
 
     The fast-path options and mixed precision (``--trainer.precision bf16-mixed`` / ``16-mixed``)
     are described in :mod:`gan_lightning.core.fast`.
@@ -148,6 +152,7 @@ class GANModule(L.LightningModule):
         historical_averaging: float = 0.0,
         top_k: float | None = None,
         top_k_decay: float = 0.99,
+        replay_pool: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(frame=caller_frame())  # every subclass level's arguments (core/arguments.py)
@@ -206,10 +211,15 @@ class GANModule(L.LightningModule):
         if not 0 < top_k_decay <= 1:
             raise ValueError(f"model.top_k_decay must be in (0, 1] (k's decay per epoch), got {top_k_decay}")
         self.top_k, self.top_k_decay = top_k, float(top_k_decay)
+        if replay_pool < 0:
+            raise ValueError(f"model.replay_pool must be >= 0 (past fakes kept for D; 0: off), got {replay_pool}")
+        self.replay_pool = int(replay_pool)
         self.generator_ema: nn.Module | None = None
         self.training_state = TrainingState()
         if self.historical_averaging:
             self.training_state.declare("historical_averages", HistoricalAverages())
+        if self.replay_pool:
+            self.training_state.declare("fake_pool", ReplayPool(self.replay_pool, seed=0))
         self._discriminator_augment: Callable[[torch.Tensor], torch.Tensor] | None = None
         self._phase_list: list[Phase] | None = None
         self._optimizer_index: dict[str, int] = {}
@@ -368,10 +378,14 @@ class GANModule(L.LightningModule):
     def phases(self) -> list[Phase]:
         """The iteration: D every batch, then G every ``critic_steps``-th batch (override for other schedules)."""
         return self.adversarial_phases(
-            lambda ctx: self.discriminator_loss(ctx.real, ctx.fake.detach(), ctx.labels),
+            lambda ctx: self.discriminator_loss(ctx.real, self.replayed(ctx.fake.detach()), ctx.labels),
             lambda ctx: self.generator_loss(ctx.real, ctx.fake, ctx.labels),
             after_discriminator=lambda ctx: self.after_discriminator_step(),
         )
+
+    def replayed(self, fake: torch.Tensor) -> torch.Tensor:
+        """D's generated batch through the pool of past fakes (``replay_pool``); the batch itself without one."""
+        return self.training_state.fake_pool.query(fake) if self.replay_pool else fake
 
     def adversarial_phases(self, discriminator_terms, generator_terms, after_discriminator=None) -> list[Phase]:
         """``D`` (optimizer ``discriminator``) every batch, ``G`` (``generator``) every ``critic_steps``-th."""
@@ -720,6 +734,10 @@ class GANModule(L.LightningModule):
             torch.compiler.cudagraph_mark_step_begin()
 
     def on_fit_start(self) -> None:
+        if self.replay_pool and (type(self).phases is not GANModule.phases or self.class_condition is not None):
+            raise SettingError(f"model.replay_pool: {type(self).__name__} has its own phases or class labels; the "
+                               f"replay of past fakes applies to the models on the default D-then-G phases without "
+                               f"labels (DCGAN, WGAN-GP, LSGAN, ...)")
         self.training_state.to(self.device)
         self._direct_steps = None  # decided at the first update of this fit (the callbacks may differ)
 
