@@ -20,8 +20,10 @@ def bench(tmp_path_factory):
 
 def test_verdict_needs_a_higher_number_and_a_significant_paired_test(bench):
     assert bench.verdict(0.9, 0.8, 0.01) == "reached"
-    assert bench.verdict(0.9, 0.8, 0.2) == "not reached at this budget (higher, but not significant)"
-    assert bench.verdict(0.7, 0.8, 0.001) == "not reached at this budget"
+    assert bench.verdict(0.9, 0.8, 0.2) == "not reached (higher, but not significant)"
+    assert bench.verdict(0.7, 0.8, 0.001) == "not reached (significantly lower)"
+    assert bench.verdict(0.7, 0.8, 0.2) == "not reached (lower, but not significant)"
+    assert bench.budget(3000, 3000) == "the recipe's 3,000" and bench.budget(50, 6000) == "1% of the recipe's 6,000: a shortened run"
 
 
 def test_tiny_runs_and_the_report(bench):
