@@ -273,6 +273,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--report-only", action="store_true", help="rewrite the section from results.json")
     parser.add_argument("--parts", default="triple,info", help="which parts to (re)run: triple, info or both")
     parser.add_argument("--results", type=Path, default=RESULTS_JSON, help="the raw results (JSON)")
+    parser.add_argument("--diagnostic", default=None, metavar="KEY=VALUE",
+                        help="train Triple-GAN alone with one model option changed (e.g. alpha=0) at --triple-steps and "
+                             "--c-width, print its C's held-out accuracy; nothing cached or written")
     args = parser.parse_args(argv)
     args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     if not set(args.parts) <= {"triple", "info"}:
@@ -280,8 +283,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def diagnostic(args: argparse.Namespace) -> float:
+    """Triple-GAN's C accuracy on the held-out digits with ``--diagnostic KEY=VALUE`` changed from the recipe."""
+    key, _, value = args.diagnostic.partition("=")
+    torch.set_num_threads(1)
+    override = {key: float(value)}
+    run = train("TripleGAN", "mnist5k", args.triple_steps, args.seed, c_width=args.c_width,
+                pseudo_start=round(0.3 * args.triple_steps), **override)
+    images, labels = heldout()
+    accuracy = float((in_batches(run["model"].predict, images) == labels).float().mean())
+    print(json.dumps({"diagnostic": override, "steps": args.triple_steps, "accuracy": accuracy}), flush=True)
+    return accuracy
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.diagnostic:
+        diagnostic(args)
+        return
     previous = load_runs(args.results)
     if args.report_only:
         results = previous

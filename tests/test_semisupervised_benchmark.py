@@ -53,3 +53,20 @@ def test_parts_are_checked(bench):
     assert bench.parse_args([]).parts == ["triple", "info"]
     with pytest.raises(SystemExit):
         bench.parse_args(["--parts", "triple,mrgan"])
+
+
+def test_a_diagnostic_trains_triple_gan_with_one_option_changed_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    import semisupervised as bench
+
+    seen = {}
+
+    def fake_train(model, kind, steps, seed, **overrides):
+        seen.update(model=model, steps=steps, overrides=overrides)
+        raise SystemExit(0)  # the training itself is the benchmark's; the options are what is checked
+
+    monkeypatch.setattr(bench, "train", fake_train)
+    with pytest.raises(SystemExit):
+        bench.main(["--diagnostic", "alpha=0", "--triple-steps", "30", "--c-width", "8",
+                    "--results", str(tmp_path / "r.json"), "--out", str(tmp_path / "R.md")])
+    assert seen == {"model": "TripleGAN", "steps": 30, "overrides": {"c_width": 8, "pseudo_start": 9, "alpha": 0.0}}
+    assert list(tmp_path.iterdir()) == []
