@@ -61,6 +61,45 @@ def digits_cache(tmp_path_factory):
         yield root
 
 
+@pytest.fixture
+def one_thread():
+    """One intra-op thread for a test of small CPU forwards: on a shared 2-core machine a second thread
+    only adds synchronisation (OpenMP's spinning threads made such tests up to 10x slower, and a
+    double-backward 14 ms vs 3 s, as soon as another process was busy). Modules take it with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def dcgan_checkpoint(tmp_path_factory):
+    """The last checkpoint of a tiny DCGAN trained 3 iterations on MNIST5k (for the verbs' tests)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from gan_lightning.data import MNIST5k
+
+    root = tmp_path_factory.mktemp("dcgan")
+    checkpoint = ModelCheckpoint(dirpath=root / "ckpt", save_last=True)
+    trainer = tiny_trainer(root, 3, [checkpoint], enable_checkpointing=True)
+    trainer.fit(tiny_dcgan(), MNIST5k(image_size=28, batch_size=16))
+    return root / "ckpt" / "last.ckpt"
+
+
+def run_evaluate(capsys, *args) -> tuple[int, str, str]:
+    """``gan-lightning evaluate ARGS`` in this process: (exit status, stdout, stderr)."""
+    from gan_lightning.cli import main
+
+    code = 0
+    try:
+        main(["evaluate", *map(str, args)])
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 class InterruptAt(L.Callback):
     """Stops the run after iteration ``step``, as a killed job would after its last checkpoint."""
 

@@ -15,9 +15,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 from torch import nn
 
-from conftest import tiny_dcgan, tiny_trainer
+from conftest import run_evaluate, tiny_dcgan, tiny_trainer
 from gan_lightning.callbacks import FIDCallback, MetricsCallback
-from gan_lightning.cli import main
 from gan_lightning.data import MNIST5k, Toy2D
 from gan_lightning.evaluation import (
     EvalMetric,
@@ -35,39 +34,15 @@ from gan_lightning.evaluation import (
     register_metric,
 )
 from gan_lightning.evaluation import registry
-from gan_lightning.evaluation import INCEPTION_WEIGHTS_FILENAME, train_digits_classifier
+from gan_lightning.evaluation import INCEPTION_WEIGHTS_FILENAME
 from gan_lightning.models import GAN
 
 IMAGE_KEYS = {"fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall", "num_samples"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: these forwards are small, and the machine is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="module")
-def cache_root(tmp_path_factory):
-    """GAN_LIGHTNING_CACHE for this module, holding a digits classifier trained once (1 epoch: the tests
-    need a fixed extractor, not a good one)."""
-    root = tmp_path_factory.mktemp("gan_lightning_cache")
-    train_digits_classifier(root / "digits_classifier.pt", epochs=1, seed=0)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GAN_LIGHTNING_CACHE", str(root))
-        yield root
-
-
-@pytest.fixture(scope="module")
-def dcgan_checkpoint(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dcgan")
-    checkpoint = ModelCheckpoint(dirpath=root / "ckpt", save_last=True)
-    trainer = tiny_trainer(root, 3, [checkpoint], enable_checkpointing=True)
-    trainer.fit(tiny_dcgan(), MNIST5k(image_size=28, batch_size=16))
-    return root / "ckpt" / "last.ckpt"
 
 
 def tiny_toy_gan(seed: int = 0) -> GAN:
@@ -75,22 +50,12 @@ def tiny_toy_gan(seed: int = 0) -> GAN:
     return GAN(data_shape=(2,), latent_dim=4, g_hidden=(16,), d_hidden=(16,))
 
 
-def run_main(capsys, *args) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(["evaluate", *map(str, args)])
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 # ---------------------------------------------------------------------------- the command
 def test_evaluate_command_prints_the_asked_metrics_as_json_on_its_last_line(
-    cache_root, dcgan_checkpoint, tmp_path, capsys
+    digits_cache, dcgan_checkpoint, tmp_path, capsys
 ):
     # main() is the console script's entry point; in-process to spare a second interpreter start-up
-    code, out, err = run_main(capsys, "--ckpt_path", dcgan_checkpoint, "--metrics", "fid,kid,is,pr",
+    code, out, err = run_evaluate(capsys, "--ckpt_path", dcgan_checkpoint, "--metrics", "fid,kid,is,pr",
                               "--feature_extractor", "digits", "--num_samples", "64", "--batch_size", "32",
                               "--cache_dir", tmp_path / "stats")
     assert code == 0, err[-3000:]
@@ -102,16 +67,16 @@ def test_evaluate_command_prints_the_asked_metrics_as_json_on_its_last_line(
     assert all(math.isfinite(v) for v in values.values())
     assert "generated samples" in err and "cache miss" in err  # progress and summary go to stderr
 
-    code, out, err = run_main(capsys, "--ckpt_path", dcgan_checkpoint, "--metrics", "fid", "--feature_extractor",
+    code, out, err = run_evaluate(capsys, "--ckpt_path", dcgan_checkpoint, "--metrics", "fid", "--feature_extractor",
                               "digits", "--num_samples", "64", "--cache_dir", tmp_path / "stats", "--quiet")
     assert code == 0 and "cache hit" in err
     assert set(json.loads(out.strip().splitlines()[-1])) == {"fid", "num_samples"}
 
 
-def test_evaluate_command_modes_on_a_toy2d_checkpoint(cache_root, tmp_path, capsys):
+def test_evaluate_command_modes_on_a_toy2d_checkpoint(digits_cache, tmp_path, capsys):
     checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
     tiny_trainer(tmp_path, 3, [checkpoint], enable_checkpointing=True).fit(tiny_toy_gan(), Toy2D(num_points=500))
-    code, out, err = run_main(capsys, "--ckpt_path", tmp_path / "ckpt" / "last.ckpt", "--metrics", "modes",
+    code, out, err = run_evaluate(capsys, "--ckpt_path", tmp_path / "ckpt" / "last.ckpt", "--metrics", "modes",
                               "--num_samples", "400", "--toy_kind", "ring8")
     assert code == 0, err
     values = json.loads(out.strip().splitlines()[-1])
@@ -121,18 +86,18 @@ def test_evaluate_command_modes_on_a_toy2d_checkpoint(cache_root, tmp_path, caps
 
 
 def test_evaluate_command_without_inception_weights_fails_with_one_clear_line(
-    cache_root, dcgan_checkpoint, tmp_path, monkeypatch, capsys
+    digits_cache, dcgan_checkpoint, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
-    code, out, err = run_main(capsys, "--ckpt_path", dcgan_checkpoint, "--metrics", "fid", "--num_samples", "16")
+    code, out, err = run_evaluate(capsys, "--ckpt_path", dcgan_checkpoint, "--metrics", "fid", "--num_samples", "16")
     assert code != 0
     assert INCEPTION_WEIGHTS_FILENAME in err and "--weights" in err
     assert "Traceback" not in err and out.strip() == ""
     assert len(err.strip().splitlines()) == 1
 
 
-def test_evaluate_command_rejects_unknown_metrics(cache_root, dcgan_checkpoint, capsys):
-    code, out, err = run_main(capsys, "--ckpt_path", dcgan_checkpoint, "--metrics", "fid,sharpness")
+def test_evaluate_command_rejects_unknown_metrics(digits_cache, dcgan_checkpoint, capsys):
+    code, out, err = run_evaluate(capsys, "--ckpt_path", dcgan_checkpoint, "--metrics", "fid,sharpness")
     assert code == 2 and "Traceback" not in err
     assert f"unknown metric 'sharpness'; known metrics: {BUILTIN_METRICS}" in err
 
@@ -154,13 +119,13 @@ class CountingExtractor(nn.Module):
         return torch.tanh(self.projection(points))
 
 
-def test_second_evaluation_reads_real_features_from_the_cache(cache_root):
+def test_second_evaluation_reads_real_features_from_the_cache(digits_cache):
     model, data, extractor = tiny_toy_gan(), Toy2D(num_points=400, num_heldout=300), CountingExtractor()
     kwargs = dict(metrics="fid,kid,pr", num_samples=120, extractor=extractor, batch_size=50, progress=False)
 
     first = evaluate_generator(model, data, **kwargs)
     assert first["real_cache"] == "miss" and extractor.seen == 120 + 120  # real + generated
-    files = list((cache_root / "real_stats").glob("Toy2D_heldout_*.pt"))  # GAN_LIGHTNING_CACHE is the root
+    files = list((digits_cache / "real_stats").glob("Toy2D_heldout_*.pt"))  # GAN_LIGHTNING_CACHE is the root
     assert len(files) == 1
 
     extractor.seen = 0
@@ -173,10 +138,10 @@ def test_second_evaluation_reads_real_features_from_the_cache(cache_root):
     assert evaluate_generator(model, data, **{**kwargs, "num_samples": 100})["real_cache"] == "miss"
     assert evaluate_generator(model, Toy2D(kind="grid25", num_points=400, num_heldout=300), **kwargs)["real_cache"] == "miss"
     assert extractor.seen == 200 + 240
-    assert len(list((cache_root / "real_stats").glob("Toy2D_heldout_*.pt"))) == 3
+    assert len(list((digits_cache / "real_stats").glob("Toy2D_heldout_*.pt"))) == 3
 
 
-def test_evaluation_records_what_the_numbers_depend_on(cache_root):
+def test_evaluation_records_what_the_numbers_depend_on(digits_cache):
     model = tiny_toy_gan()
     model.enable_ema()
     model.train()
@@ -286,7 +251,7 @@ class RecordingLogger(Logger):
         self.records.append((step, dict(metrics)))
 
 
-def test_metrics_callback_logs_fid_during_fit_and_matches_offline_evaluation(cache_root, tmp_path):
+def test_metrics_callback_logs_fid_during_fit_and_matches_offline_evaluation(digits_cache, tmp_path):
     data = MNIST5k(image_size=28, batch_size=16)
     callback = MetricsCallback(metrics=["fid"], every_n_steps=2, num_samples=64, feature_extractor="digits",
                                batch_size=32, cache_dir=str(tmp_path / "stats"), evaluate_at_start=True)
@@ -380,7 +345,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_two_gloo_processes_give_the_single_process_numbers(cache_root, tmp_path):
+def test_two_gloo_processes_give_the_single_process_numbers(digits_cache, tmp_path):
     torch.multiprocessing.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
 

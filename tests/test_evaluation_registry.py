@@ -16,8 +16,7 @@ import yaml
 from torch import Tensor
 
 import gan_lightning.evaluation as evaluation
-from conftest import tiny_trainer
-from gan_lightning.cli import main
+from conftest import run_evaluate, tiny_trainer
 from gan_lightning.evaluation import (
     KINDS,
     PAIRED_METRICS,
@@ -41,12 +40,7 @@ PAIRED = ["psnr", "ssim", "lpips"]
 SEGMENTATION = ["miou"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---------------------------------------------------------------------------- one registry, three kinds
@@ -142,14 +136,6 @@ def srgan_checkpoint(tmp_path_factory):
     return root / "sr.ckpt", config
 
 
-def run_evaluate(capsys, *args) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(["evaluate", *map(str, args)])
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_evaluate_command_resolves_paired_names_through_the_registry(srgan_checkpoint, mae_registered, capsys):

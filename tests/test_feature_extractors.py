@@ -27,14 +27,7 @@ from gan_lightning.evaluation import digits as digits_module  # load_digits_clas
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine, OpenMP's spinning threads make these
-    small CPU forwards up to 10x slower as soon as another process is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---------------------------------------------------------------------------- Inception

@@ -48,12 +48,7 @@ from gan_lightning.evaluation.registry import PairedMetric
 NEW_FEATURE = ["mmd", "mode_score", "wasserstein", "parzen", "ais", "birthday", "memorization"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def gaussians(n: int, m: int, dim: int, shift: float = 0.5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

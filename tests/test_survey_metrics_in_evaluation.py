@@ -12,12 +12,10 @@ from datetime import timedelta
 import pytest
 import torch
 import yaml
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 
-from conftest import tiny_dcgan, tiny_trainer
+from conftest import run_evaluate, tiny_dcgan, tiny_trainer
 from gan_lightning.callbacks import MetricsCallback
-from gan_lightning.cli import main
 from gan_lightning.data import MNIST5k
 from gan_lightning.evaluation import (
     GeneratorMetrics,
@@ -25,7 +23,6 @@ from gan_lightning.evaluation import (
     fcn_real_scores,
     fit_segmenter,
     real_features,
-    train_digits_classifier,
 )
 
 SAMPLE_METRICS = "mmd,mode_score,wasserstein,parzen,birthday,memorization,ais"
@@ -37,43 +34,14 @@ SAMPLE_KEYS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="module")
-def cache_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("gan_lightning_cache")
-    train_digits_classifier(root / "digits_classifier.pt", epochs=1, seed=0)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GAN_LIGHTNING_CACHE", str(root))
-        yield root
 
 
-@pytest.fixture(scope="module")
-def dcgan_checkpoint(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dcgan")
-    checkpoint = ModelCheckpoint(dirpath=root / "ckpt", save_last=True)
-    trainer = tiny_trainer(root, 3, [checkpoint], enable_checkpointing=True)
-    trainer.fit(tiny_dcgan(), MNIST5k(image_size=28, batch_size=16))
-    return root / "ckpt" / "last.ckpt"
 
 
-def run_evaluate(capsys, *args) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(["evaluate", *map(str, args)])
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_evaluate_command_prints_the_new_keys(cache_root, dcgan_checkpoint, tmp_path, capsys):
+def test_evaluate_command_prints_the_new_keys(digits_cache, dcgan_checkpoint, tmp_path, capsys):
     code, out, err = run_evaluate(
         capsys, "--ckpt_path", dcgan_checkpoint, "--metrics", SAMPLE_METRICS, "--feature_extractor", "digits",
         "--num_samples", "120", "--num_train", "600", "--cache_dir", tmp_path / "stats", "--quiet",
@@ -112,7 +80,7 @@ class RecordingLogger(Logger):
         self.records.append((step, dict(metrics)))
 
 
-def test_metrics_callback_logs_the_new_numbers_and_keeps_the_records(cache_root, tmp_path):
+def test_metrics_callback_logs_the_new_numbers_and_keeps_the_records(digits_cache, tmp_path):
     callback = MetricsCallback(metrics="mmd,wasserstein,birthday,parzen", every_n_steps=2, num_samples=60,
                                feature_extractor="digits", batch_size=30, cache_dir=str(tmp_path / "stats"))
     logger = RecordingLogger()
