@@ -3,6 +3,8 @@ critic, PLDT's converter and DCGAN-style critic, DTN's decoder g and ternary cri
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -87,23 +89,29 @@ class Converter(nn.Module):
         return self.net(x)
 
 
+def strided_critic(in_channels: int, image_size: int, width: int, activation: Callable[[], nn.Module], outputs: int,
+                   name: str) -> nn.Sequential:
+    """Stride-2 4x4 convs (w, 2w, 4w, ...; BatchNorm from the second, an ``activation()`` after each) down
+    to 4x4, then a valid 4x4 conv to ``outputs`` logits per image (the critics of PLDT and DTN)."""
+    depth = power_of_two_depth(name, image_size) - 2
+    layers: list[nn.Module] = []
+    channels = in_channels
+    for i in range(depth):
+        out = width * 2**i
+        layers.append(nn.Conv2d(channels, out, 4, 2, 1, bias=i == 0))
+        layers += [nn.BatchNorm2d(out)] if i else []
+        layers.append(activation())
+        channels = out
+    return nn.Sequential(*layers, nn.Conv2d(channels, outputs, 4, 1, 0), nn.Flatten())
+
+
 class DCGANCritic(nn.Module):
     """DCGAN discriminator: stride-2 4x4 convs to 4x4 (leaky ReLU 0.2, BatchNorm but on the first),
     a 4x4 valid conv to one logit per image."""
 
     def __init__(self, in_channels: int = 3, image_size: int = 64, width: int = 96) -> None:
         super().__init__()
-        depth = power_of_two_depth("DCGANCritic", image_size) - 2
-        layers: list[nn.Module] = []
-        channels = in_channels
-        for i in range(depth):
-            out = width * 2**i
-            layers.append(nn.Conv2d(channels, out, 4, 2, 1, bias=i == 0))
-            layers += [nn.BatchNorm2d(out)] if i else []
-            layers.append(nn.LeakyReLU(0.2, True))
-            channels = out
-        layers += [nn.Conv2d(channels, 1, 4, 1, 0), nn.Flatten()]
-        self.net = nn.Sequential(*layers)
+        self.net = strided_critic(in_channels, image_size, width, lambda: nn.LeakyReLU(0.2, True), 1, "DCGANCritic")
         translation_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -141,16 +149,7 @@ class TernaryCritic(nn.Module):
 
     def __init__(self, in_channels: int = 1, image_size: int = 32, width: int = 128) -> None:
         super().__init__()
-        depth = power_of_two_depth("TernaryCritic", image_size) - 2
-        layers: list[nn.Module] = []
-        channels = in_channels
-        for i in range(depth):
-            out = width * 2**i
-            layers.append(nn.Conv2d(channels, out, 4, 2, 1, bias=i == 0))
-            layers += [nn.BatchNorm2d(out), nn.ReLU(True)] if i else [nn.ReLU(True)]
-            channels = out
-        layers += [nn.Conv2d(channels, 3, 4, 1, 0), nn.Flatten()]
-        self.net = nn.Sequential(*layers)
+        self.net = strided_critic(in_channels, image_size, width, lambda: nn.ReLU(True), 3, "TernaryCritic")
         translation_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
