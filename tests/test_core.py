@@ -266,10 +266,13 @@ def test_sampling_protocol_noise_conditional_translation():
 
 
 # ---------------------------------------------------------------------------- bitwise resume
-def _fit(build, data, root, steps, ckpt_path=None, interrupt_at=None):
+def _fit(build, data, root, steps, ckpt_path=None, interrupt_at=None, every=None):
+    """Seeded fit of ``steps`` iterations; a checkpoint every ``every`` iterations (all kept) or at
+    ``interrupt_at``, where the run then stops as a killed job would; ``ckpt_path``: resume from it."""
     L.seed_everything(0)
     model = build()
-    callbacks = [ModelCheckpoint(dirpath=root / "ckpt", save_last=True, every_n_train_steps=interrupt_at or 1000)]
+    callbacks = [ModelCheckpoint(dirpath=root / "ckpt", save_last=True, every_n_train_steps=every or interrupt_at or 1000,
+                                 save_top_k=-1 if every else 1)]
     if interrupt_at:
         callbacks.append(InterruptAt(interrupt_at))
     trainer = tiny_trainer(root, steps, callbacks=callbacks, enable_checkpointing=True)
@@ -315,10 +318,13 @@ RESUMABLE = {
 
 @pytest.mark.parametrize("name", sorted(RESUMABLE))
 def test_every_model_resumes_bitwise_mid_epoch(name, tmp_path):
+    """The uninterrupted run's checkpoint of iteration 3 (mid-epoch: 5 batches an epoch) is what a job
+    stopped there leaves (test_resume.py and the preemption tests stop real runs); resumed, it ends
+    bitwise where the uninterrupted run ends."""
     build, data = RESUMABLE[name]
-    straight = _fit(build, data, tmp_path / "straight", 6)
-    _fit(build, data, tmp_path / "resumed", 6, interrupt_at=3)
-    resumed = _fit(build, data, tmp_path / "resumed", 6, ckpt_path="last")
+    straight = _fit(build, data, tmp_path / "straight", 6, every=3)
+    (checkpoint,) = (tmp_path / "straight" / "ckpt").glob("*step=3.ckpt")
+    resumed = _fit(build, data, tmp_path / "resumed", 6, ckpt_path=checkpoint)
     assert resumed.global_step == 6
     assert_bitwise_equal(straight, resumed)
     # training moved the weights (equality is not from doing nothing)

@@ -23,20 +23,6 @@ def test_the_models_that_smooth_labels_are_the_binary_cross_entropy_ones():
                          "UnrolledGAN"]
 
 
-@pytest.mark.parametrize("name", SMOOTHING)
-def test_every_such_model_trains_d_on_the_smoothed_real_target(name, tmp_path, monkeypatch):
-    """Each D update of a model that declares it asks ``real_target`` for its real samples' target."""
-    L.seed_everything(0)
-    model = tiny_model(name, label_smoothing=[0.8, 1.0])
-    targets = []
-    original = model.real_target
-    monkeypatch.setattr(model, "real_target", lambda logits: targets.append(original(logits)) or targets[-1])
-    tiny_trainer(tmp_path, 3, limit_val_batches=0).fit(model, tiny_data(name))
-    assert targets, f"{name} never asked for the real target"
-    drawn = torch.cat([t.flatten() for t in targets])
-    assert drawn.min() >= 0.8 and drawn.max() <= 1.0 and drawn.std() > 0  # one draw per real logit
-
-
 def test_a_fixed_target_moves_d_s_optimum_on_reals_to_it():
     """BCE against 0.9: the real term's gradient vanishes where sigmoid(logit) = 0.9, not at +infinity."""
     model = GAN(data_shape=(2,), label_smoothing=0.9)
@@ -200,21 +186,6 @@ def test_top_k_keeps_the_samples_d_scores_highest_and_shrinks_k_by_epoch(monkeyp
     assert GAN(data_shape=(2,)).train().top_k_samples(logits) is logits  # off by default
 
 
-@pytest.mark.parametrize("name", TOP_K)
-def test_every_such_model_trains_g_on_its_top_k_samples(name, tmp_path, monkeypatch):
-    L.seed_everything(0)
-    model = tiny_model(name, top_k=0.5, top_k_decay=0.01)
-    sizes = []
-    original = model.top_k_samples
-    monkeypatch.setattr(model, "top_k_samples",
-                        lambda logits: sizes.append((model.current_epoch, logits.size(0), original(logits).size(0)))
-                        or original(logits))
-    tiny_trainer(tmp_path, 8, limit_val_batches=0, limit_train_batches=3).fit(model, tiny_data(name))
-    assert {epoch for epoch, _, _ in sizes} >= {0, 1}, sizes
-    assert all(kept == whole for epoch, whole, kept in sizes if epoch == 0)
-    assert all(kept == math.ceil(0.5 * whole) for epoch, whole, kept in sizes if epoch >= 1)
-
-
 def test_bad_top_k_values_and_models_it_does_not_apply_to_are_one_line_errors():
     with pytest.raises(ValueError, match=r"model.top_k must be the smallest fraction of G's samples kept, in \(0, 1\], got 0"):
         GAN(data_shape=(2,), top_k=0)
@@ -292,3 +263,28 @@ def test_the_pool_is_refused_where_it_does_not_apply(tmp_path):
         GAN(data_shape=(2,), replay_pool=-1)
     with pytest.raises(SettingError, match="model.replay_pool: CGAN has its own phases or class labels"):
         tiny_trainer(tmp_path, 1).fit(make_conditional("CGAN", replay_pool=8), tiny_data("CGAN"))
+
+
+@pytest.mark.parametrize("name", sorted(set(SMOOTHING) | set(TOP_K)))
+def test_every_model_that_declares_them_trains_on_smoothed_targets_and_top_k_samples(name, tmp_path, monkeypatch):
+    """One fit per model with both options where it declares them: each D update asks ``real_target``
+    for its real samples' targets (one draw from [0.8, 1] per logit), and G's adversarial loss takes all
+    its samples in epoch 0 and the top half from epoch 1 on (top_k 0.5, decay 0.01)."""
+    options = {**({"label_smoothing": [0.8, 1.0]} if name in SMOOTHING else {}),
+               **({"top_k": 0.5, "top_k_decay": 0.01} if name in TOP_K else {})}
+    L.seed_everything(0)
+    model = tiny_model(name, **options)
+    targets, sizes = [], []
+    real_target, top_k_samples = model.real_target, model.top_k_samples
+    monkeypatch.setattr(model, "real_target", lambda logits: targets.append(real_target(logits)) or targets[-1])
+    monkeypatch.setattr(model, "top_k_samples", lambda logits: sizes.append(
+        (model.current_epoch, logits.size(0), top_k_samples(logits).size(0))) or top_k_samples(logits))
+    tiny_trainer(tmp_path, 8, limit_val_batches=0, limit_train_batches=3).fit(model, tiny_data(name))
+    if name in SMOOTHING:
+        assert targets, f"{name} never asked for the real target"
+        drawn = torch.cat([t.flatten() for t in targets])
+        assert drawn.min() >= 0.8 and drawn.max() <= 1.0 and drawn.std() > 0
+    if name in TOP_K:
+        assert {epoch for epoch, _, _ in sizes} >= {0, 1}, sizes
+        assert all(kept == whole for epoch, whole, kept in sizes if epoch == 0)
+        assert all(kept == math.ceil(0.5 * whole) for epoch, whole, kept in sizes if epoch >= 1)
