@@ -87,6 +87,26 @@ def dcgan_checkpoint(tmp_path_factory):
     return root / "ckpt" / "last.ckpt"
 
 
+class SeededProbe(torch.nn.Module):
+    """A feature extractor and classifier of fixed random weights (drawn from ``seed``): ``features``
+    tanh(linear) of ``num_features``, ``logits`` of ``num_classes``, for images of ``in_features`` pixels."""
+
+    def __init__(self, in_features: int, num_features: int, num_classes: int, seed: int) -> None:
+        super().__init__()
+        self.num_features, self.num_classes = num_features, num_classes
+        generator = torch.Generator().manual_seed(seed)
+        self.to_features = torch.nn.Linear(in_features, num_features)
+        self.to_logits = torch.nn.Linear(in_features, num_classes)
+        for parameter in self.parameters():
+            parameter.data = torch.randn(parameter.shape, generator=generator)
+
+    def features(self, images):
+        return torch.tanh(self.to_features(images.flatten(1)))
+
+    def logits(self, images):
+        return self.to_logits(images.flatten(1))
+
+
 def run_evaluate(capsys, *args) -> tuple[int, str, str]:
     """``gan-lightning evaluate ARGS`` in this process: (exit status, stdout, stderr)."""
     from gan_lightning.cli import main

@@ -15,7 +15,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 from torch import nn
 
-from conftest import run_evaluate, tiny_dcgan, tiny_trainer
+from conftest import SeededProbe, run_evaluate, tiny_dcgan, tiny_trainer
 from gan_lightning.callbacks import FIDCallback, MetricsCallback
 from gan_lightning.data import MNIST5k, Toy2D
 from gan_lightning.evaluation import (
@@ -278,27 +278,6 @@ def test_metrics_callback_logs_fid_during_fit_and_matches_offline_evaluation(dig
 
 
 # ---------------------------------------------------------------------------- DDP
-class ProbeExtractor(nn.Module):
-    """Seeded random features (16) and logits (10) of small images, for the DDP test."""
-
-    num_features = 16
-    num_classes = 10
-
-    def __init__(self) -> None:
-        super().__init__()
-        generator = torch.Generator().manual_seed(1)
-        self.to_features = nn.Linear(36, 16)
-        self.to_logits = nn.Linear(36, 10)
-        for parameter in self.parameters():
-            parameter.data = torch.randn(parameter.shape, generator=generator)
-
-    def features(self, images):
-        return torch.tanh(self.to_features(images.flatten(1)))
-
-    def logits(self, images):
-        return self.to_logits(images.flatten(1))
-
-
 IMAGE_METRICS = ["fid", "kid", "is", "pr", "1nn", "classes"]
 TOY_METRICS = "fid,kid,pr,1nn,modes"
 
@@ -309,7 +288,7 @@ def fixed_images():
 
 
 def image_suite():
-    extractor = ProbeExtractor()
+    extractor = SeededProbe(36, 16, 10, seed=1)
     real, _ = fixed_images()
     suite = GeneratorMetrics(IMAGE_METRICS, extractor, classifier=extractor, seed=3, kid_subsets=20)
     suite.set_real(real_features(real, extractor, None)[0])

@@ -14,7 +14,7 @@ import torch
 import yaml
 from lightning.pytorch.loggers import Logger
 
-from conftest import run_evaluate, tiny_dcgan, tiny_trainer
+from conftest import SeededProbe, run_evaluate, tiny_dcgan, tiny_trainer
 from gan_lightning.callbacks import MetricsCallback
 from gan_lightning.data import MNIST5k
 from gan_lightning.evaluation import (
@@ -139,31 +139,10 @@ DDP_METRICS = "mmd,wasserstein,parzen,birthday,memorization,mode_score"
 OPTIONS = dict(birthday_batch_sizes=[4, 8, 16], birthday_trials=50, wasserstein_method="sliced")
 
 
-class Probe(torch.nn.Module):
-    """Seeded random features (6) and logits (4) of 3x3 images."""
-
-    num_features = 6
-    num_classes = 4
-
-    def __init__(self) -> None:
-        super().__init__()
-        generator = torch.Generator().manual_seed(2)
-        self.to_features = torch.nn.Linear(9, 6)
-        self.to_logits = torch.nn.Linear(9, 4)
-        for parameter in self.parameters():
-            parameter.data = torch.randn(parameter.shape, generator=generator)
-
-    def features(self, images):
-        return torch.tanh(self.to_features(images.flatten(1)))
-
-    def logits(self, images):
-        return self.to_logits(images.flatten(1))
-
-
 def probe_suite():
     generator = torch.Generator().manual_seed(0)
     real, train = torch.randn(60, 1, 3, 3, generator=generator), torch.randn(80, 1, 3, 3, generator=generator)
-    extractor = Probe()
+    extractor = SeededProbe(9, 6, 4, seed=2)
     suite = GeneratorMetrics(DDP_METRICS, extractor, seed=4, **OPTIONS)
     suite.set_real(real_features(real, extractor, None, cache=False)[0])
     suite.set_real_input("logits", extractor.logits(real).detach())
