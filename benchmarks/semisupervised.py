@@ -150,9 +150,16 @@ def run_triple(steps: int, seed: int, c_width: int) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- ss-InfoGAN rows
 def run_info(steps: int, seed: int) -> dict[str, Any]:
+    """The InfoGAN and ss-InfoGAN rows. Each finished row is kept in ``info_rows_<steps>_<seed>.pt``
+    (its row and which held-out digits it got right), so an interrupted run resumes at the next row."""
     held_images, held_labels = heldout()
-    rows, correct = {}, {}
+    partial_path = OUT_DIR / f"info_rows_{steps}_{seed}.pt"
+    partial = torch.load(partial_path) if partial_path.is_file() else {"rows": {}, "correct": {}}
+    rows, correct = partial["rows"], partial["correct"]
     for name, (model_name, kind) in INFO_RUNS.items():
+        if name in rows:
+            print(f"{name}: cached in {partial_path}", flush=True)
+            continue
         run = train(model_name, kind, steps, seed)
         model = run["model"]
         codes = infogan_codes(model, held_images)
@@ -167,6 +174,10 @@ def run_info(steps: int, seed: int) -> dict[str, Any]:
             samples = model.sample(100, labels=labels, use_ema=False, rng=torch.Generator().manual_seed(1234))
             row["grid"] = save_grid(samples, OUT_DIR / f"ssinfogan_{kind.split('_')[1]}_by_code.png", 10)
         rows[name] = row
+        torch.save(partial, partial_path.with_suffix(".tmp"))
+        partial_path.with_suffix(".tmp").replace(partial_path)
+        print(f"{name}: purity {row['purity']:.3f} in {row['fit_seconds']:.0f} s", flush=True)
+    partial_path.unlink()
     for name in rows:
         if name != "InfoGAN":
             rows[name]["paired_vs_infogan"] = paired_comparison(correct[name], correct["InfoGAN"])
