@@ -570,7 +570,7 @@ def cmd_sample(argv: Sequence[str]) -> None:
             wanted = [int(v) for v in args.labels.split(",")]
         except ValueError as error:
             raise UsageError(f"--labels must be comma-separated integers, got {args.labels!r}") from error
-        labels = torch.tensor(wanted).repeat_interleave(-(-args.num_samples // len(wanted)))[: args.num_samples]
+        labels = torch.tensor(wanted).repeat_interleave(samples_each(args.num_samples, len(wanted)))[: args.num_samples]
     rng = torch.Generator().manual_seed(args.seed)
     if args.traverse is not None:
         if not hasattr(model, "traversal_grid"):
@@ -593,7 +593,7 @@ def cmd_sample(argv: Sequence[str]) -> None:
     write_samples(samples, out, nrow=args.nrow)
     if captions:  # which caption each sample was drawn from, beside the grid
         listing = out.with_suffix(".txt")
-        per = -(-args.num_samples // len(captions))
+        per = samples_each(args.num_samples, len(captions))
         listing.write_text("".join(f"samples {i * per}-{min((i + 1) * per, args.num_samples) - 1}: {text}\n"
                                    for i, text in enumerate(captions)))
         print(f"wrote {args.num_samples} samples of {len(captions)} caption{'s' if len(captions) > 1 else ''} "
@@ -606,8 +606,6 @@ def caption_conditions(model, args) -> tuple[list[str], dict | None]:
     """The captions of ``--text`` / ``--texts`` and the model's text condition built from them
     (each caption repeated to fill ``--num_samples`` in turn); one line for a model that takes no
     text, one that needs it without it, or a word its vocabulary lacks."""
-    import torch
-
     captions = list(args.text or [])
     if args.texts:
         try:
@@ -633,8 +631,14 @@ def caption_conditions(model, args) -> tuple[list[str], dict | None]:
         ids = model.tokenize(captions)
     except ValueError as error:
         raise UsageError(f"--text: {error}") from None
-    per = -(-args.num_samples // len(captions))
+    per = samples_each(args.num_samples, len(captions))
     return captions, {text[0].key: ids.repeat_interleave(per, dim=0)[: args.num_samples]}
+
+
+def samples_each(num_samples: int, num_values: int) -> int:
+    """How many consecutive samples each of ``num_values`` labels or captions gets when they fill
+    ``num_samples`` in turn (the last may get fewer)."""
+    return -(-num_samples // num_values)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
