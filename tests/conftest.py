@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -14,8 +16,10 @@ import pytest
 import torch
 
 os.environ.setdefault("WANDB_MODE", "offline")
-# Caches (digits classifier, real statistics) of this test session, not the user's.
-os.environ.setdefault("GAN_LIGHTNING_CACHE", tempfile.mkdtemp(prefix="gan_lightning_test_cache_"))
+# Caches (digits classifier, real statistics) of this test session, not the user's; removed when it ends.
+if "GAN_LIGHTNING_CACHE" not in os.environ:
+    os.environ["GAN_LIGHTNING_CACHE"] = tempfile.mkdtemp(prefix="gan_lightning_test_cache_")
+    atexit.register(shutil.rmtree, os.environ["GAN_LIGHTNING_CACHE"], ignore_errors=True)
 os.environ.setdefault("WANDB_SILENT", "true")
 # Tiny networks: one thread is as fast, and predictable on a busy 2-core machine.
 torch.set_num_threads(1)
