@@ -60,6 +60,7 @@ def test_reference_checks_on_tiny_cases_agree_with_their_references(chapter):
     assert short < -1.0 and abs(long) < 0.05  # a lower bound at T = 10, within 0.05 nats at T = 1,000
     text = chapter.reference_report(rows, 1.0, "python benchmarks/metrics_chapter.py")
     assert f"{len(checked)} of {len(checked)} rows with a tolerance agree." in text
+    assert "translate by \\|m\\| = 1" in text  # a cell's own | escaped, the table stays a table
     # a metric that disagrees is shown as such
     wrong = dict(rows[0], value=rows[0]["reference"] + 1.0)
     failing = chapter.reference_report([wrong] + rows[1:], 1.0, "python benchmarks/metrics_chapter.py")
@@ -85,12 +86,18 @@ def test_report_tables_and_where_the_two_likelihoods_disagree(chapter):
             "collapsed": run("collapsed", -300.0, -2000.0, 20.0),
             "training copies": run("training copies", 50.0, None, 4000.0, fraction=0.98)}
     names = list(runs)
+    runs["_ais_schedule"] = {str(steps): {"key": "DCGAN, 2 iterations", "ais_steps": steps, "ais_num_real": 32,
+                                          "ais_log_likelihood": value, "ais_std_error": 3.0}
+                             for steps, value in ((500, -900.0), (100, -950.0))}
     text = chapter.report(runs, names, argparse.Namespace(note="a note", points=50), 600.0)
     assert "| DCGAN, 1 iterations | w | 3,000 | 20 (0.50) | 0.05 (1.00) | -100.0 ± 2.0 (σ 0.4) |" in text
     assert "| DCGAN, 2 iterations | w | inf (no duplicate) |" in text
     assert "| training copies | w | 4,000 | 20 (0.50) | **0.98 (1.00) copies** |" in text
     assert "n/a (no latent density)" in text
-    assert "Pairs the two order oppositely: DCGAN, 1 iterations vs DCGAN, 2 iterations." in text
+    assert ("Pairs the two order oppositely: DCGAN, 1 iterations vs DCGAN, 2 iterations (Parzen +50 ± 3; "
+            "AIS -100 ± 4)." in text)
+    assert "How far the collapsed generator falls below DCGAN, 2 iterations: 150 nats by Parzen" in text
+    assert "T = 100: -950.0 ± 3.0, T = 500: -900.0 ± 3.0: still rising with T" in text
     assert "the deliberately small generators 20 (separated: every one below every trained DCGAN)" in text
     assert "above the best DCGAN's -100.0 (Theis et al.'s warning" in text
     assert "Flagged as copying: training copies." in text
