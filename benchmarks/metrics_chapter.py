@@ -36,6 +36,9 @@ Measured per generator, against MNIST5k's 500 held-out digits (``gan_lightning.e
   digits, ``--ais-chains`` chains of ``--ais-steps`` annealing steps, observation noise ``--ais-sigma``;
 - ``memorization`` (nearest training digit, ``digits`` features, all 4,500 training digits) and ``mmd``.
 
+Besides, on the final DCGAN: AIS with ``--ais-steps`` / 5 and x 4 annealing steps (the same digits, chains and
+seed): whether the table's AIS values have settled.
+
 Finished evaluations are cached in ``benchmarks/metrics_chapter/runs.json`` (``--report-only``
 rebuilds both sections from it); training goes to ``runs/metrics_chapter/`` (not committed) and is
 skipped when its last checkpoint is there.
@@ -607,7 +610,8 @@ def _support(value: float) -> str:
     return "inf (no duplicate)" if math.isinf(value) else f"{value:,.0f}"
 
 
-def report(runs: dict[str, dict[str, Any]], names: list[str], args: argparse.Namespace, train_seconds: float) -> str:
+def report(runs: dict[str, dict[str, Any]], names: list[str], args: argparse.Namespace, train_seconds: float,
+           command: str | None = None) -> str:
     title = "## Metrics chapter: birthday paradox, Parzen vs AIS, memorisation on MNIST5k (issue 28)"
     rows = [runs[name] for name in names if name in runs]
     if not rows:
@@ -617,7 +621,7 @@ def report(runs: dict[str, dict[str, Any]], names: list[str], args: argparse.Nam
     lines = [
         title,
         "",
-        f"`{training_command(__file__)}`",
+        f"`{command or training_command(__file__)}`",
         "",
         (f"DCGAN by `experiments/dcgan/mnist5k.yaml` (its full budget, 5,000 iterations at batch 64; its EMA "
         f"generator), evaluated at the iterations below; a collapsed generator (the final DCGAN's noise shrunk, "
@@ -732,8 +736,9 @@ def findings(rows: list[dict[str, Any]], schedule_check: dict[str, Any] | None =
                 f"How far the collapsed generator falls below {best['key']}: "
                 f"{best['pixel_parzen_log_likelihood'] - collapsed[0]['pixel_parzen_log_likelihood']:,.0f} nats by "
                 f"Parzen (its σ widens to {collapsed[0]['pixel_parzen_sigma']:.3g} to cover the data), "
-                f"{best['ais_log_likelihood'] - collapsed[0]['ais_log_likelihood']:,.0f} nats by AIS: the Parzen "
-                "window hides most of the collapse.")
+                f"{best['ais_log_likelihood'] - collapsed[0]['ais_log_likelihood']:,.0f} nats by AIS (lower bounds "
+                "both, the collapsed one's posterior the harder to anneal to): the Parzen window hides most of the "
+                "collapse.")
     schedule = schedule_check or {}
     if schedule:
         values = sorted(schedule.values(), key=lambda value: value["ais_steps"])
@@ -817,7 +822,7 @@ def main(argv: list[str] | None = None) -> None:
                 load = {name: loader for name, _, loader, _ in generators(args)}[final]
                 schedule[str(steps)] = ais_schedule(final, load(), steps, args)
                 save_runs(runs, CACHE)
-    text = report(runs, names, args, train_seconds)
+    text = report(runs, names, args, train_seconds, training_command(__file__, argv))
     replace_section(args.out, SECTION, text)
     print(text)
 

@@ -105,3 +105,30 @@ def test_report_tables_and_where_the_two_likelihoods_disagree(chapter):
     same = chapter.report({"A": run("A", -100.0, -800.0, 1.0), "B": run("B", -150.0, -900.0, 2.0)}, ["A", "B"],
                           argparse.Namespace(note=None, points=50), 0.0)
     assert "order every pair of these generators the same way" in same and "Flagged as copying: none." in same
+
+
+def test_report_only_rebuilds_both_sections_from_the_cache_without_training(chapter, monkeypatch, tmp_path):
+    import json
+
+    names = ["DCGAN, 1000 iterations", "DCGAN, 5000 iterations"]
+    cache = {name: run(name, -500.0, 200.0, math.inf) for name in names}
+    cache["_references"] = {"seconds": 3.0, "rows": [
+        {"metric": "mmd", "case": "c", "value": 1.0, "reference": 1.0, "against": "numpy", "tolerance": 1e-9}]}
+    cache["_training"] = {"seconds": 210.0, "steps": 5000}
+    (tmp_path / "runs.json").write_text(json.dumps(cache))
+    monkeypatch.setattr(chapter, "CACHE", tmp_path / "runs.json")
+
+    def never(*args, **kwargs):
+        raise AssertionError("--report-only trained or evaluated")
+
+    monkeypatch.setattr(chapter, "train", never)
+    monkeypatch.setattr(chapter, "evaluate", never)
+    monkeypatch.setattr(chapter, "reference_checks", never)
+    out = tmp_path / "RESULTS.md"
+    chapter.main(["--report-only", "--out", str(out)])
+    text = out.read_text()
+    assert "<!-- begin: metrics_chapter_references -->" in text and "1 of 1 rows with a tolerance agree." in text
+    assert "| DCGAN, 5000 iterations | w | inf (no duplicate) |" in text and "Training: 210 s" in text
+    # both sections quote the command, without --report-only (it only rebuilds the report)
+    assert text.count(f"`python benchmarks/metrics_chapter.py --out {out}`") == 2
+    assert json.loads((tmp_path / "runs.json").read_text()) == cache  # the cache is left as it was
