@@ -94,6 +94,9 @@ def test_report_tables_and_where_the_two_likelihoods_disagree(chapter):
     assert "| DCGAN, 2 iterations | w | inf (no duplicate) |" in text
     assert "| training copies | w | 4,000 | 20 (0.50) | **0.98 (1.00) copies** |" in text
     assert "n/a (no latent density)" in text
+    runs["collapsed"]["birthday_duplicate_rate"] = 1.0
+    bounded = chapter.report(runs, names, argparse.Namespace(note=None, points=50), 600.0)
+    assert "| collapsed | w | at most 20 (rate 1 at the smallest s) |" in bounded
     assert ("Pairs the two order oppositely: DCGAN, 1 iterations vs DCGAN, 2 iterations (Parzen +50 ± 3; "
             "AIS -100 ± 4)." in text)
     assert "How far the collapsed generator falls below DCGAN, 2 iterations: 150 nats by Parzen" in text
