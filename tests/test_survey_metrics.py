@@ -401,6 +401,18 @@ def test_memorization_flags_a_generator_that_copies_training_samples(mnist5k, tm
         evaluate_generator(Replay(train), train, "memorization", settings)
 
 
+def test_memorization_medians_are_the_usual_median_of_an_even_count():
+    """The median of an even count is the mean of the two middle values (numpy's; torch's median() takes the lower
+    one): ratio 2.5 / 2.0, not 2.0 / 1.0."""
+    from gan_lightning.evaluation.memorization import memorization_scores
+
+    generated, heldout = torch.tensor([4.0, 1.0, 3.0, 2.0]), torch.tensor([3.0, 1.0])
+    scores = memorization_scores(generated, heldout)
+    assert scores["memorization_distance"] == float(np.median(generated.numpy())) == 2.5
+    assert scores["memorization_heldout_distance"] == float(np.median(heldout.numpy())) == 2.0
+    assert scores["memorization_ratio"] == 1.25
+
+
 # ---------------------------------------------------------------------------- FCN-score
 def test_fcn_scores_match_a_numpy_confusion_matrix():
     from gan_lightning.evaluation.segmentation import confusion_matrix

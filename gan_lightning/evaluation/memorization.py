@@ -45,8 +45,9 @@ def memorization_scores(generated_distances: Tensor, heldout_distances: Tensor, 
     held-out real samples."""
     if generated_distances.numel() == 0 or heldout_distances.numel() == 0:
         raise ValueError("memorization: needs generated and held-out real samples")
-    generated_median = float(generated_distances.median())
-    heldout_median = float(heldout_distances.median())
+    # the usual median (the mean of the two middle values of an even count, as numpy's), not torch's lower one
+    generated_median = float(torch.quantile(generated_distances.to(torch.float64), 0.5))
+    heldout_median = float(torch.quantile(heldout_distances.to(torch.float64), 0.5))
     threshold = float(torch.quantile(heldout_distances.to(torch.float64), quantile))
     return {
         "memorization_ratio": generated_median / heldout_median if heldout_median > 0 else float("inf"),
