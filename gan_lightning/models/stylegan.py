@@ -22,8 +22,9 @@ it to 0.0015-0.003 from 128 px), betas (0, 0.99), eps 1e-8 (``train.py``); one D
 (``D_repeats``). G's EMA half-life is 10k images (``G_smoothing_kimg``): the EMA callback's setting
 in the experiments. No path-length regularization (StyleGAN2's addition).
 
-Reused from :class:`~gan_lightning.models.stylegan2.StyleGAN2`: style mixing (``mapped_ws``), R1's
-gamma (``r1_gamma_for``, ``auto`` too), the lazy R1 phase and ``sample``.
+Reused from :class:`~gan_lightning.models.stylegan2.StyleGAN2` (the same functions, not copies):
+style mixing (``mapped_ws``), R1's gamma (``r1_gamma_for``, ``auto`` too), the lazy R1 phase, G's
+loss, the shared fakes of ``prepare_step`` and ``sample``.
 
 Sampling: ``sample(..., truncation=psi)`` applies the truncation trick to the first
 ``truncation_cutoff`` ws (8, as ``G_style``; the authors' figures use psi 0.7, their metrics none),
@@ -45,7 +46,9 @@ from gan_lightning.nets.stylegan import StyleGANGenerator
 
 
 @register_model
-class StyleGAN(StyleGAN2):
+class StyleGAN(GANModule):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
+    top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
     paper = "Karras, Laine & Aila 2019, A Style-Based Generator Architecture for GANs (StyleGAN)"
     recipe: ClassVar[dict] = {"lr_g": 0.001, "lr_d": 0.001, "betas": (0.0, 0.99), "critic_steps": 1}
 
@@ -69,8 +72,7 @@ class StyleGAN(StyleGAN2):
         """Channels at stage s = log2(resolution) - 1: min(fmap_base / 2**s, fmap_max) in G and D.
         ``r1_interval``: 1 = R1 in D's loss every iteration (the authors'), k >= 2 = lazily every k
         iterations, 0 = never. ``truncation_cutoff``: the layers the truncation trick reaches (None: all)."""
-        # GANModule's __init__, not StyleGAN2's: other networks, and no path-length state
-        GANModule.__init__(self, data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         if len(self.data_shape) != 3 or self.data_shape[1] != self.data_shape[2]:
             raise ValueError(f"StyleGAN needs square images (C, H, H); data_shape is {self.data_shape}")
         channels, size = self.data_shape[0], self.data_shape[1]
@@ -88,10 +90,19 @@ class StyleGAN(StyleGAN2):
                              f"{num_ws} ws at {size} px), got {truncation_cutoff}")
         self.style_mixing_prob = style_mixing_prob
         self.r1_gamma, self.r1_interval = r1_gamma, r1_interval
-        self.pl_weight, self.pl_interval = 0.0, 0  # StyleGAN has no path-length regularization
         self.generator = StyleGANGenerator(latent_dim, w_dim, channels, size, mapping_layers, mapping_lr_multiplier,
                                            w_avg_beta, fmap_base, fmap_max, truncation_cutoff)
         self.discriminator = ProGANDiscriminator(channels, size, fmap_base, fmap_max, mbstd_group_size)
+
+    # StyleGAN2's functions, shared as they are
+    mapped_ws = StyleGAN2.mapped_ws
+    generate = StyleGAN2.generate
+    discriminate = StyleGAN2.discriminate
+    r1_gamma_for = StyleGAN2.r1_gamma_for
+    prepare_step = StyleGAN2.prepare_step
+    r1_terms = StyleGAN2.r1_terms
+    generator_terms = StyleGAN2.generator_terms
+    sample = StyleGAN2.sample
 
     def r1_every_iteration(self) -> bool:
         return self.r1_interval == 1 and (self.r1_gamma == "auto" or self.r1_gamma > 0)
@@ -106,7 +117,7 @@ class StyleGAN(StyleGAN2):
     def discriminator_terms(self, ctx: StepContext):
         """softplus(D(G(z))) + softplus(-D(x)), plus gamma/2 E||grad_x D(x)||^2 when R1 runs every iteration."""
         if not self.r1_every_iteration():
-            return super().discriminator_terms(ctx)
+            return StyleGAN2.discriminator_terms(self, ctx)
         real_logits = self.run_discriminator(ctx.real)
         fake_logits = self.run_discriminator(ctx.fake.detach())
         penalty = r1_penalty(lambda x: self.run_discriminator(x), ctx.real)
