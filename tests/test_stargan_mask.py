@@ -101,3 +101,13 @@ def test_a_fit_alternates_the_sets_and_resumes_bitwise(tmp_path):
     assert_bitwise_equal(straight, resumed)
     fresh = build("fresh")()
     assert not torch.equal(fresh.generator.net[0].weight, straight.generator.net[0].weight)
+
+
+def test_held_out_scores_translate_within_each_set_in_turn():
+    model = build_model(label_sets=[1, 2])
+    logged = []
+    model.log_dict = lambda scores, **kwargs: logged.append(scores)
+    for batch_idx in (0, 1):
+        model.heldout_step(a_batch(), batch_idx, "val")
+    assert [sorted(scores) for scores in logged] == [["val/cls_acc_fake", "val/cls_acc_real", "val/rec_l1"]] * 2
+    assert all(0 <= float(v) <= 1 for scores in logged for k, v in scores.items() if "acc" in k)
