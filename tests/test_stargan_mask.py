@@ -10,6 +10,7 @@ from test_core import _fit, assert_bitwise_equal
 from tiny_stargan import TinyAttributes, build_model
 
 from gan_lightning.core import StepContext
+from gan_lightning.translate import model_attributes
 
 
 def a_batch(n: int = 6):
@@ -46,6 +47,8 @@ def test_domain_label_is_the_known_set_then_the_mask_and_g_takes_it():
     assert torch.equal(by_set, model.translate(images, attributes=[0.0, 0, 1, 0, 1], use_ema=False))
     grid, columns = model.preview_grid(8, inputs=images)  # each attribute flipped within its own set
     assert columns == 4 and grid.shape == (8, 3, 16, 16) and torch.equal(grid[0], images[0])
+    # `gan-lightning translate --attributes` takes the domain label: the attributes, then the mask
+    assert model_attributes(model) == 5 and model_attributes(build_model()) == 3
     for bad in ([1, 1], [2, 2], [3]):
         with pytest.raises(ValueError, match="label_sets"):
             build_model(label_sets=bad)
