@@ -32,7 +32,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="folder for one PNG per input (same stem) and grid.png")
     parser.add_argument("--direction", default="AtoB", help="AtoB (default) or BtoA, for two-way models")
     parser.add_argument("--attributes", default=None,
-                        help="target attributes as comma-separated 0/1 values, one per attribute (StarGAN)")
+                        help="target attributes as comma-separated 0/1 values, one per attribute (StarGAN; "
+                             "trained with label_sets: then the mask, one value per set, 1 for the set given)")
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--image_size", type=int, default=None,
                         help="resize inputs to this square size (default: the model's input shape: its data shape, "
@@ -47,8 +48,9 @@ def is_translation_model(model: Any) -> bool:
 
 
 def model_attributes(model: Any) -> int | None:
-    """How many target attributes the model takes (None: it takes none)."""
-    count = getattr(model, "num_attributes", None)
+    """How many target attributes the model takes (None: it takes none): its ``domain_size`` where it has
+    one (StarGAN: the attributes, plus the mask with label sets), else ``num_attributes``."""
+    count = getattr(model, "domain_size", None) or getattr(model, "num_attributes", None)
     if count is None:
         count = getattr(model, "hparams", {}).get("num_attributes")
     return int(count) if count else None

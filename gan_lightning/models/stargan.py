@@ -53,6 +53,20 @@ benchmark's digit judge on 400 held-out images, each attribute flipped in turn; 
   full rate): 8.3 / 10.5 / 9.2 / 11.5 / 17.2 / 19.0 % every 1,500; reconstruction L1 0.37 -> 0.16.
 A slow climb, not a defect found: not reached at this budget.
 
+Training with several label sets (section 3.2, "Training with Multiple Datasets"; the authors'
+solver.py, ``train_multi`` for ``dataset='Both'``): ``label_sets=[a, b]`` cuts the attribute vector
+into consecutive sets of a and b attributes (the paper's CelebA and RaFD labels; here two groups of
+``DigitAttributes``, e.g. [colored] and [thick, rotated, inverted]). Each batch is labelled by one set
+only, in turn (iteration i: set i mod the number of sets; the authors run a CelebA batch, then a RaFD
+batch); its other labels are unknown. G's domain label is [set 1 part, set 2 part, ..., mask], the
+unknown parts zero and the mask the one-hot of the batch's set (G takes num_attributes + number of
+sets values); D's classifier keeps num_attributes logits and its classification loss (on reals, and
+G's on translations) covers only the known set's part. Targets: the known part of the batch's own
+vectors, permuted. What differs from the authors: the two sets label the same images (the data's
+other labels are dropped, not absent), and one set per iteration (theirs: both in every iteration).
+``translate`` then takes the domain label (num_attributes + sets values) or num_attributes values and
+``label_set=``.
+
 Logged: ``d_adv``, ``d_cls``, ``gp``, ``wasserstein``; ``g_adv``, ``g_cls``, ``g_rec``;
 held out: ``val/cls_acc_real`` (D's classifier on real images), ``val/cls_acc_fake`` (D's
 classifier agreeing with the target attributes of translations) and ``val/rec_l1``.
@@ -91,6 +105,8 @@ class StarGAN(GANModule):
         g_blocks: residual blocks of G (6).
         d_layers: stride-2 convs of D (6 at 128 px, a 2x2 map; 4 at 32 px gives the same).
         cls_weight, rec_weight, gp_weight: lambda_cls (1), lambda_rec (10), lambda_gp (10).
+        label_sets: None (one label set), or the sizes of two or more consecutive label sets of the
+            attribute vector (summing to num_attributes): the mask vector of section 3.2.
     """
 
     paper = "Choi et al. 2018, StarGAN: Unified GANs for Multi-Domain Image-to-Image Translation"
@@ -108,6 +124,7 @@ class StarGAN(GANModule):
         cls_weight: float = 1.0,
         rec_weight: float = 10.0,
         gp_weight: float = 10.0,
+        label_sets: list[int] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(data_shape=data_shape, latent_dim=1, **kwargs)
@@ -115,16 +132,46 @@ class StarGAN(GANModule):
             raise ValueError(f"StarGAN needs square images (C, H, W), got data_shape {self.data_shape}")
         if num_attributes < 1:
             raise ValueError(f"model.num_attributes must be >= 1, got {num_attributes}")
+        if label_sets is not None and (len(label_sets) < 2 or min(label_sets) < 1
+                                       or sum(label_sets) != num_attributes):
+            raise ValueError(f"model.label_sets must be None or two or more sizes >= 1 summing to num_attributes "
+                             f"({num_attributes}), got {label_sets}")
         channels, size = self.data_shape[0], self.data_shape[1]
         self.num_attributes = num_attributes
+        self.label_sets = list(label_sets) if label_sets is not None else None
+        self.num_sets = len(self.label_sets) if self.label_sets else 0
+        # G's domain label: the attributes, then the mask (one value per label set)
+        self.domain_size = num_attributes + self.num_sets
         self.cls_weight, self.rec_weight, self.gp_weight = cls_weight, rec_weight, gp_weight
-        self.generator = StarGANGenerator(channels, num_attributes, g_width, g_blocks)
+        self.generator = StarGANGenerator(channels, self.domain_size, g_width, g_blocks)
         self.discriminator = StarGANDiscriminator(channels, size, num_attributes, d_width, d_layers)
 
     # ------------------------------------------------------------------ declarations
     def conditions(self) -> tuple[Condition, ...]:
         """An image to translate and the target attribute vector."""
-        return (Condition("image", "image"), Condition("attributes", "attributes", self.num_attributes))
+        return (Condition("image", "image"), Condition("attributes", "attributes", self.domain_size))
+
+    # ------------------------------------------------------------------ label sets (mask vector)
+    def known_part(self, label_set: int | None) -> slice:
+        """The attribute columns label set ``label_set`` knows (every column without label sets)."""
+        if not self.label_sets:
+            return slice(0, self.num_attributes)
+        if label_set is None or not 0 <= label_set < self.num_sets:
+            raise ValueError(f"label_set must be in [0, {self.num_sets - 1}] (label_sets {self.label_sets}), "
+                             f"got {label_set}")
+        start = sum(self.label_sets[:label_set])
+        return slice(start, start + self.label_sets[label_set])
+
+    def domain_label(self, attributes: torch.Tensor, label_set: int | None = None) -> torch.Tensor:
+        """G's condition: the attributes as they are without label sets; with them, the known set's
+        part of ``attributes`` (N, num_attributes), every other part zero, then the set's one-hot mask."""
+        if not self.label_sets:
+            return attributes
+        part = self.known_part(label_set)
+        label = torch.zeros(attributes.size(0), self.domain_size, dtype=attributes.dtype, device=attributes.device)
+        label[:, part] = attributes[:, part]
+        label[:, self.num_attributes + label_set] = 1
+        return label
 
     # ------------------------------------------------------------------ discriminator heads
     def discriminate(self, x: torch.Tensor, labels=None) -> torch.Tensor:
@@ -145,12 +192,17 @@ class StarGAN(GANModule):
         return attributes.float()
 
     def prepare_step(self, ctx: StepContext) -> None:
-        """Original and target attributes (the batch's own vectors, permuted), and G(x, target)."""
+        """Original and target attributes (the batch's own vectors, permuted), and G(x, target).
+        With label sets: this iteration's set (``ctx.label_set``), whose part alone is known."""
         ctx.original = self.check_attributes(ctx.attributes)
         order = torch.randperm(ctx.batch_size, device=ctx.original.device)
         ctx.target = ctx.original[order]
+        ctx.label_set = ctx.iteration % self.num_sets if self.label_sets else None
+        ctx.known = self.known_part(ctx.label_set)
+        ctx.c_original = self.domain_label(ctx.original, ctx.label_set)
+        ctx.c_target = self.domain_label(ctx.target, ctx.label_set)
         with torch.set_grad_enabled(ctx.runs("G")):
-            ctx.fake = self.generator(ctx.real, ctx.target)
+            ctx.fake = self.generator(ctx.real, ctx.c_target)
 
     def phases(self) -> list[Phase]:
         return self.adversarial_phases(self.discriminator_terms, self.generator_terms)
@@ -160,38 +212,47 @@ class StarGAN(GANModule):
         source_fake, _ = self.run_discriminator(ctx.fake.detach())
         adversarial = wasserstein_d(source_real, source_fake)
         penalty = gradient_penalty(self.discriminate, ctx.real, ctx.fake)
-        classification = attribute_loss(class_real, ctx.original)  # real images, their own attributes
+        # real images, their own attributes (the known set's part)
+        classification = attribute_loss(class_real[:, ctx.known], ctx.original[:, ctx.known])
         return {"d_loss": adversarial + self.cls_weight * classification + self.gp_weight * penalty,
                 "d_adv": adversarial, "d_cls": classification, "gp": penalty, "wasserstein": -adversarial}
 
     def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         source_fake, class_fake = self.run_discriminator(ctx.fake)
         adversarial = wasserstein_g(source_fake)
-        classification = attribute_loss(class_fake, ctx.target)  # translations, the attributes asked for
-        reconstruction = (ctx.real - self.generator(ctx.fake, ctx.original)).abs().mean()
+        # translations, the attributes asked for (the known set's part)
+        classification = attribute_loss(class_fake[:, ctx.known], ctx.target[:, ctx.known])
+        reconstruction = (ctx.real - self.generator(ctx.fake, ctx.c_original)).abs().mean()
         return {"g_loss": adversarial + self.cls_weight * classification + self.rec_weight * reconstruction,
                 "g_adv": adversarial, "g_cls": classification, "g_rec": reconstruction}
 
     def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
-        """D's attribute accuracy on held-out images and on their translations, and the reconstruction L1."""
+        """D's attribute accuracy on held-out images and on their translations, and the reconstruction L1.
+        With label sets: batch i translates within set i mod the number of sets, scored on its part."""
         ctx = StepContext(batch)
         original = self.check_attributes(ctx.attributes)
         order = torch.randperm(ctx.batch_size, generator=torch.Generator().manual_seed(batch_idx))
         target = original[order.to(original.device)]
-        fake = self.generator(ctx.real, target)
+        label_set = batch_idx % self.num_sets if self.label_sets else None
+        known = self.known_part(label_set)
+        fake = self.generator(ctx.real, self.domain_label(target, label_set))
         scores = {f"{stage}/cls_acc_real": ((self.classify(ctx.real) > 0).float() == original).float().mean(),
-                  f"{stage}/cls_acc_fake": ((self.classify(fake) > 0).float() == target).float().mean(),
-                  f"{stage}/rec_l1": (ctx.real - self.generator(fake, original)).abs().mean()}
+                  f"{stage}/cls_acc_fake": ((self.classify(fake)[:, known] > 0).float() == target[:, known])
+                  .float().mean(),
+                  f"{stage}/rec_l1": (ctx.real - self.generator(fake, self.domain_label(original, label_set)))
+                  .abs().mean()}
         self.log_dict(scores, on_epoch=True, batch_size=ctx.batch_size)
 
     # ------------------------------------------------------------------ translation
     @torch.no_grad()
     def translate(self, images: torch.Tensor, direction: str = "AtoB", attributes=None,
-                  use_ema: bool = True) -> torch.Tensor:
+                  use_ema: bool = True, label_set: int | None = None) -> torch.Tensor:
         """G(images, attributes) in [-1, 1]: ``attributes`` is one vector of num_attributes 0/1 values
         for every image, or one per image (N, num_attributes). ``direction`` must be ``AtoB`` (one
         generator serves every target). The EMA generator when there is one (``use_ema``).
-        Deterministic, and the same in train and eval mode (no running statistics, no dropout)."""
+        Deterministic, and the same in train and eval mode (no running statistics, no dropout).
+        With ``label_sets``: ``attributes`` is G's domain label (num_attributes + sets values, the mask
+        included), or num_attributes values and ``label_set`` (the set whose part is used)."""
         if direction != "AtoB":
             raise ValueError(f"StarGAN has one generator for every target: give the target with attributes=, "
                              f"direction must be AtoB, got {direction!r}")
@@ -202,9 +263,15 @@ class StarGAN(GANModule):
         attributes = torch.as_tensor(attributes, dtype=images.dtype).to(self.device)
         if attributes.dim() == 1:
             attributes = attributes.expand(images.size(0), -1)
-        if attributes.shape != (images.size(0), self.num_attributes):
-            raise ValueError(f"attributes must have shape ({self.num_attributes},) or ({images.size(0)}, "
-                             f"{self.num_attributes}), got {tuple(attributes.shape)}")
+        if self.label_sets and attributes.shape == (images.size(0), self.num_attributes):
+            if label_set is None:
+                raise ValueError(f"StarGAN with label_sets {self.label_sets} needs label_set= (0 to "
+                                 f"{self.num_sets - 1}) with {self.num_attributes} attributes, or the domain label "
+                                 f"of {self.domain_size} values (mask included)")
+            attributes = self.domain_label(attributes, label_set)
+        if attributes.shape != (images.size(0), self.domain_size):
+            raise ValueError(f"attributes must have shape ({self.domain_size},) or ({images.size(0)}, "
+                             f"{self.domain_size}), got {tuple(attributes.shape)}")
         net = self.sampling_generator if use_ema else self.generator
         return net(images, attributes)
 
@@ -228,5 +295,8 @@ class StarGAN(GANModule):
         for k in range(self.num_attributes):
             flipped = estimated.clone()
             flipped[:, k] = 1 - flipped[:, k]
-            row.append(self.translate(inputs, attributes=flipped, use_ema=use_ema))
+            # with label sets: the set that holds attribute k, its part read by D, the rest unknown
+            label_set = (next(i for i in range(self.num_sets) if k < sum(self.label_sets[:i + 1]))
+                         if self.label_sets else None)
+            row.append(self.translate(inputs, attributes=self.domain_label(flipped, label_set), use_ema=use_ema))
         return torch.stack(row, dim=1).flatten(0, 1), columns
