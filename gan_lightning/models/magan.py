@@ -69,12 +69,14 @@ class MAGAN(EBGAN):
         d_norm: Literal["batch", "none", "layer"] = "none",
         pretrain_epochs: int = 2,
         epoch_steps: int | None = None,
+        pullaway_weight: float = 0.0,
         **kwargs,
     ) -> None:
         """``pretrain_epochs``: epochs of D alone before the margin is first set (0: start from EBGAN's
         ``margin``). ``epoch_steps``: iterations per epoch of the margin rule (None: the training data's
-        batches per epoch). EBGAN's ``margin`` is the starting margin only when ``pretrain_epochs`` is 0."""
-        super().__init__(d_norm=d_norm, **{"pullaway_weight": 0.0, **kwargs})
+        batches per epoch). EBGAN's ``margin`` is the starting margin only when ``pretrain_epochs`` is 0;
+        ``pullaway_weight``: EBGAN's pull-away term, off in MAGAN (0)."""
+        super().__init__(d_norm=d_norm, pullaway_weight=pullaway_weight, **kwargs)
         if pretrain_epochs < 0:
             raise ValueError(f"model.pretrain_epochs must be >= 0, got {pretrain_epochs}")
         if epoch_steps is not None and epoch_steps < 1:
