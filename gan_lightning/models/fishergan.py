@@ -14,8 +14,9 @@ commands: ``--adam --lrG 2e-4 --lrD 2e-4 --Diters 2``, beta1 0.5 from ``main.py`
 (``--Diters 2``); the DCGAN critic with BatchNorm (``models/dcgan.py``; ``d_norm="batch"``) for
 images, MLPs for vectors. Not reproduced: the authors' weight decay, 1e-6 on the critic's features
 and 1e-3 on its last linear layer v (two decays in one critic; the experiment configs put 1e-6 on the
-whole critic through ``optimizers.discriminator.weight_decay``), and the optional 100 critic steps at
-the start (``--hiDiterStart``, off in the README commands).
+whole critic through ``optimizers.discriminator.weight_decay``), the optional 100 critic steps at
+the start (``--hiDiterStart``, off in the README commands) and the README's extra 3x3 layers
+(``--G_extra_layers 2``, ``--D_extra_layers 2``): the networks are the package's DCGAN ones.
 
 State: lambda is training state (``training_state.lagrange``), saved with the checkpoint, so a resumed
 run continues it exactly; under DDP its step uses Omega averaged over the ranks (one all-reduce on the

@@ -14,7 +14,8 @@ D minimises E D(x) + E relu(m - D(G(z))), G minimises E D(G(z))) with a margin m
 Defaults from the authors' code (github.com/RuohanW/magan, ``gan_release.py``, ``magan_train``): 2
 pre-training epochs; the margin rule above (its ``margin_update`` and the ``t > pre_fake_sum`` check; the
 paper's Algorithm 1 could not be read from this machine); no pull-away term; one D step per G step;
-no BatchNorm in D (its ``conv_ae``: strided convolutions and LeakyReLU; ``d_norm="none"``). Differences:
+no BatchNorm in D (``d_norm="none"``: its ``conv_ae`` for CIFAR-10 and CelebA has strided
+convolutions and LeakyReLU only, its MNIST D is an MLP autoencoder, 256-256 ReLU). Differences:
 Adam lr 5e-4, betas (0.5, 0.999) where the authors use Adamax with the same lr and beta1 (the core has
 no Adamax); the energy is EBGAN's mean (not summed) squared error per sample, which rescales the margin
 with it; both sums are taken in D's step (the authors add the fake energy in G's step, after D's
