@@ -26,6 +26,8 @@ and ``lagrange`` (the lambda used in this iteration's critic loss).
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 
 from gan_lightning.core.state import mean_over_ranks
@@ -43,7 +45,7 @@ from gan_lightning.models.shared import ShapedGAN
 class FisherGAN(ShapedGAN):
     paper = "Mroueh & Sercu 2017, Fisher GAN"
     data_kinds = ("image", "toy2d")
-    recipe = {"lr_g": 0.0002, "lr_d": 0.0002, "betas": (0.5, 0.999), "critic_steps": 2}
+    recipe: ClassVar[dict[str, Any]] = {"lr_g": 0.0002, "lr_d": 0.0002, "betas": (0.5, 0.999), "critic_steps": 2}
 
     def __init__(self, rho: float = 1e-6, **kwargs) -> None:
         super().__init__(**kwargs)

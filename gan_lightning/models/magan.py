@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -63,7 +63,7 @@ class GatedPhase(Phase):
 class MAGAN(EBGAN):
     paper = "Wang, Cully, Chang & Demiris 2017, MAGAN: Margin Adaptation for Generative Adversarial Networks"
     data_kinds = ("image", "toy2d")
-    recipe = {"lr_g": 0.0005, "lr_d": 0.0005, "betas": (0.5, 0.999)}
+    recipe: ClassVar[dict[str, Any]] = {"lr_g": 0.0005, "lr_d": 0.0005, "betas": (0.5, 0.999)}
 
     def __init__(
         self,
