@@ -166,3 +166,20 @@ def test_magan_resumes_bitwise_across_margin_updates_and_stays_on_the_device(tmp
     quiet = set(range(ITERATIONS)) - due_iterations(ITERATIONS, EVERY, epoch_starts)
     assert {1, 3} <= quiet  # the margin's epoch ends (iterations 2 and 4, 1-based) are among them
     assert {i: where for i, where in reads.counted().items() if i in quiet} == {}
+
+
+def test_magan_epoch_is_the_datas_when_epoch_steps_is_null(tmp_path):
+    L.seed_everything(0)
+    model = MAGAN(pretrain_epochs=1, **TINY)
+    seen = []
+
+    class Margins(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            seen.append((outputs["energy_real"].item(), outputs["margin"].item()))
+
+    tiny_trainer(tmp_path, 6, callbacks=[Margins()]).fit(model, toy_data())  # 5 batches an epoch
+    assert model.epoch_length == 5
+    assert [margin for _, margin in seen[:5]] == [0.0] * 5
+    assert seen[5][1] == pytest.approx(sum(energy for energy, _ in seen[:5]) / 5, rel=1e-6)
+    with pytest.raises(ValueError, match="model.epoch_steps must be >= 1"):
+        MAGAN(epoch_steps=0, **TINY)

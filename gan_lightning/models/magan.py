@@ -105,6 +105,10 @@ class MAGAN(EBGAN):
                 self._epoch_length = int(batches)
         return self._epoch_length
 
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        self._epoch_length = None  # read again from this fit's data (epoch_steps: null)
+
     def adversarial(self, iteration: int) -> bool:
         """Whether D's pre-training is over at this 0-based iteration."""
         return iteration >= self.pretrain_epochs * self.epoch_length
