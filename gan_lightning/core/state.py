@@ -81,6 +81,20 @@ class TrainingState:
         return self
 
 
+
+def mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
+    """The mean of ``value`` over the DDP ranks (detached; ``value`` itself in one process), so that
+    state updated from batch statistics (Fisher GAN's multiplier, MAGAN's energy sums) stays the same
+    on every rank. An all-reduce on the value's device: no host read."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return value.detach()
+    total = value.detach().clone()
+    dist.all_reduce(total)
+    return total / dist.get_world_size()
+
+
 def _takes_device(obj: Any) -> bool:
     import inspect
 

@@ -187,3 +187,38 @@ def began_convergence(real_loss: torch.Tensor | float, fake_loss: torch.Tensor |
     (float64, on the device)."""
     real, fake = _float64(real_loss, fake_loss)
     return real + (gamma * real - fake).abs()
+
+
+def fisher_constraint(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Fisher GAN's constraint (Mroueh & Sercu 2017, eq. 9): Omega = 1 - (E_P f^2 + E_Q f^2) / 2,
+    zero when the critic's second moment over the two distributions is 1."""
+    return 1.0 - 0.5 * (real_scores.pow(2).mean() + fake_scores.pow(2).mean())
+
+
+def fisher_d(real_scores: torch.Tensor, fake_scores: torch.Tensor, lagrange: torch.Tensor | float,
+             rho: float) -> torch.Tensor:
+    """Fisher GAN critic loss (Mroueh & Sercu 2017, eq. 9, the augmented Lagrangian, negated to be minimised):
+    -(E_P f - E_Q f + lambda * Omega - rho / 2 * Omega^2), Omega = :func:`fisher_constraint`.
+    ``lagrange`` (lambda) is a constant here; its own update is :func:`fisher_lagrange_update`."""
+    constraint = fisher_constraint(real_scores, fake_scores)
+    lagrange = lagrange.detach() if isinstance(lagrange, torch.Tensor) else lagrange
+    ipm = real_scores.mean() - fake_scores.mean()
+    return -(ipm + lagrange * constraint - 0.5 * rho * constraint.pow(2))
+
+
+def fisher_lagrange_update(lagrange: torch.Tensor, constraint: torch.Tensor, rho: float) -> torch.Tensor:
+    """Fisher GAN's multiplier step (Mroueh & Sercu 2017, Algorithm 1): lambda <- lambda - rho * Omega, a
+    gradient step of the Lagrangian in lambda with learning rate rho (the critic ascends, lambda descends).
+    Omega > 0 (second moment below 1) lowers lambda, Omega < 0 raises it. On lambda's device and dtype."""
+    return lagrange - rho * constraint.detach().to(lagrange)
+
+
+def magan_margin_update(margin: torch.Tensor, real_sum: torch.Tensor, fake_sum: torch.Tensor,
+                        previous_fake_sum: torch.Tensor, steps: int) -> torch.Tensor:
+    """MAGAN's margin at the end of an epoch (Wang et al. 2017; the authors' ``magan_train``): with
+    S_real, S_fake the epoch's sums of batch-mean real and fake energies over ``steps`` batches,
+    m <- S_real / steps when S_real / steps < m, S_real < S_fake and S_fake grew since the previous epoch;
+    m unchanged otherwise (the margin only ever shrinks). Computed on the device, no host read."""
+    expected_real = real_sum / steps
+    shrink = (expected_real < margin) & (real_sum < fake_sum) & (fake_sum > previous_fake_sum)
+    return torch.where(shrink, expected_real.to(margin), margin)

@@ -57,11 +57,14 @@ def gradient_penalty(
     fake: torch.Tensor,
     center: float = 1.0,
     generator: torch.Generator | None = None,
+    one_sided: bool = False,
 ) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)||_2 - center)^2], x_hat = eps*x_r + (1-eps)*x_f.
 
     eps ~ U[0, 1) is drawn once per sample (shape (N, 1, ..., 1)); the norm is over all
     non-batch dimensions of each sample. ``center=0`` gives the zero-centred variant.
+    ``one_sided=True`` is WGAN-LP's Lipschitz penalty (Petzka et al. 2018):
+    E[max(0, ||grad D(x_hat)||_2 - center)^2], which leaves gradients of norm below ``center`` alone.
     """
     if real.shape != fake.shape:
         raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
@@ -69,7 +72,8 @@ def gradient_penalty(
     eps = _per_sample_uniform(real, generator)
     interpolates = eps * real + (1.0 - eps) * fake
     grad_norm = _input_gradient(discriminator, interpolates).norm(2, dim=1)
-    return (grad_norm - center).pow(2).mean()
+    excess = (grad_norm - center).clamp(min=0.0) if one_sided else grad_norm - center
+    return excess.pow(2).mean()
 
 
 def dragan_penalty(

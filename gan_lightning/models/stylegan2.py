@@ -35,6 +35,7 @@ from typing import Literal, Sequence
 import torch
 
 from gan_lightning.core import Phase, StepContext
+from gan_lightning.core.state import mean_over_ranks
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g, r1_penalty
 from gan_lightning.models.base import GANModule
 from gan_lightning.models.registry import register_model
@@ -189,13 +190,10 @@ class StyleGAN2(GANModule):
         return {"greg_loss": self.pl_weight * penalty + _zero(self.generator), "pl_penalty": penalty.detach(),
                 "pl_mean": pl_mean.detach(), "pl_length": lengths.mean().detach()}
 
-    def _mean_over_ranks(self, value: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
         """The mean over DDP ranks (one pl_mean for all ranks); the gradient stays this rank's."""
-        if self.attached_trainer is None or self.trainer.world_size < 2:
-            return value
-        total = value.detach().clone()
-        torch.distributed.all_reduce(total)
-        return value + (total / self.trainer.world_size - value).detach()
+        return value + (mean_over_ranks(value) - value).detach()
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()

@@ -13,7 +13,7 @@ Logged: ``wasserstein`` (E C(x) - E C(G(z))) and ``gp`` (the unweighted penalty)
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from gan_lightning.losses import gradient_penalty, wasserstein_d, wasserstein_g
 from gan_lightning.models.registry import register_model
@@ -25,6 +25,8 @@ class WGANGP(ShapedGAN):
     paper = "Gulrajani et al. 2017, Improved Training of Wasserstein GANs"
     data_kinds = ("image", "toy2d")
     recipe = {"lr_g": 0.0001, "lr_d": 0.0001, "betas": (0.0, 0.9), "critic_steps": 5}
+    #: WGAN-LP's one-sided penalty (``losses.gradient_penalty(one_sided=True)``) instead of the two-sided one.
+    one_sided_penalty: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -38,7 +40,7 @@ class WGANGP(ShapedGAN):
 
     def discriminator_loss(self, real, fake, labels=None):
         real_out, fake_out = self.discriminate(real), self.discriminate(fake)
-        penalty = gradient_penalty(self.discriminate, real, fake)
+        penalty = gradient_penalty(self.discriminate, real, fake, one_sided=self.one_sided_penalty)
         return {"d_loss": wasserstein_d(real_out, fake_out) + self.gp_weight * penalty,
                 "wasserstein": real_out.mean() - fake_out.mean(), "gp": penalty}
 
