@@ -61,8 +61,8 @@ from harness import (BENCHMARKS, RESULTS_MD, command_block, coverage, fit_exactl
 
 DEFAULT_MODELS = ("GAN", "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
                   "EBGAN", "BEGAN", "UnrolledGAN", "MADGAN", "PacGAN")
-# Accepted by --models beside the defaults (benchmarks/mrgan.py runs MRGAN with this protocol).
-MODELS = DEFAULT_MODELS + ("MRGAN",)
+# Accepted by --models beside the defaults (benchmarks/mrgan.py runs MRGAN with this protocol; VEEGAN: section veegan).
+MODELS = DEFAULT_MODELS + ("MRGAN", "VEEGAN")
 DATA_KINDS = ("ring8", "grid25")
 NUM_MODES = {"ring8": 8, "grid25": 25}
 # Axis limits of the scatter plots: the mixture plus a margin.
