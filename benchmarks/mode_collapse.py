@@ -62,8 +62,8 @@ from harness import (BENCHMARKS, RESULTS_MD, command_block, coverage, fit_exactl
 DEFAULT_MODELS = ("GAN", "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
                   "EBGAN", "BEGAN", "UnrolledGAN", "MADGAN", "PacGAN")
 # Accepted by --models beside the defaults (benchmarks/mrgan.py runs MRGAN with this protocol; the
-# loss-family models of issue 28 run in their own section, loss_family_new).
-MODELS = DEFAULT_MODELS + ("MRGAN", "WGANLP", "FisherGAN", "MAGAN")
+# loss-family models of issue 28 run in their own section, loss_family_new; VEEGAN in section veegan).
+MODELS = DEFAULT_MODELS + ("MRGAN", "WGANLP", "FisherGAN", "MAGAN", "VEEGAN")
 DATA_KINDS = ("ring8", "grid25")
 NUM_MODES = {"ring8": 8, "grid25": 25}
 # Axis limits of the scatter plots: the mixture plus a margin.

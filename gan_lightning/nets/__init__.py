@@ -31,11 +31,11 @@ from gan_lightning.nets.conditional import (  # noqa: E402
     AuxiliaryHeadDiscriminator, ConditionalDCGANDiscriminator, ConditionalDCGANGenerator, check_labels, cycle_labels,
 )
 from gan_lightning.nets.coupled import CoupledDiscriminators, CoupledGenerators  # noqa: E402
-from gan_lightning.nets.encoders import ConvEncoder, JointDiscriminator  # noqa: E402
+from gan_lightning.nets.encoders import ConvEncoder, JointDiscriminator, JointMLPDiscriminator  # noqa: E402
 
 __all__ += [
     "ConditionalDCGANGenerator", "ConditionalDCGANDiscriminator", "AuxiliaryHeadDiscriminator", "ConvEncoder",
-    "JointDiscriminator", "CoupledGenerators", "CoupledDiscriminators", "cycle_labels", "check_labels",
+    "JointDiscriminator", "JointMLPDiscriminator", "CoupledGenerators", "CoupledDiscriminators", "cycle_labels", "check_labels",
 ]
 
 from gan_lightning.nets.translation import (  # noqa: E402

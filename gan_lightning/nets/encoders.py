@@ -1,4 +1,5 @@
-"""Encoders: image -> code (AAE, VAE/GAN, BiGAN), and BiGAN/ALI's joint discriminator D(x, z).
+"""Encoders: image -> code (AAE, VAE/GAN, BiGAN, VEEGAN), and the joint discriminators D(x, z) of BiGAN/ALI
+and VEEGAN (convolutional x path, or an MLP on the concatenated pair).
 
 Networks know nothing about training: no losses and no optimizers here.
 """
@@ -12,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_lightning.nets.dcgan import DCGANDiscriminator, dcgan_init_, dropout_layers
+from gan_lightning.nets.mlp import MLPDiscriminator
 
 Norm = Literal["batch", "none", "layer"]
 
@@ -75,3 +77,15 @@ class JointDiscriminator(nn.Module):
         hx = F.leaky_relu(self.x_path.head(self.x_path.features(x)).flatten(1), 0.2)
         hz = self.z_path(z.flatten(1))
         return self.joint(torch.cat([hx, hz], dim=1)).squeeze(1)
+
+
+class JointMLPDiscriminator(nn.Module):
+    """D(x, z) -> one logit per pair, an MLP on the concatenation [x, z] (VEEGAN's 2-D discriminator:
+    the pair concatenated, then ``hidden`` fully connected layers of ``hidden_activation``)."""
+
+    def __init__(self, data_dim: int, latent_dim: int, hidden=(128, 128), hidden_activation: str = "relu") -> None:
+        super().__init__()
+        self.net = MLPDiscriminator((data_dim + latent_dim,), tuple(hidden), hidden_activation=hidden_activation)
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x.flatten(1), z.flatten(1)], dim=1))
