@@ -3,9 +3,9 @@ tests (tests/translation_tiny.py collects ``TINY``).
 
 The data are the first 64 real MNIST5k digits with their labels (56 to train at batch 8: 7 batches an
 epoch, so the core's resume after iteration 3 is mid-epoch), loaded once per process. StackedGAN
-pre-trains its encoder for 2 iterations, trains its levels independently for 2 and jointly after;
-GoGAN's first stage lasts 2 iterations, the second 2, so the 6 iterations of the resume test cross
-both stage boundaries (the checkpoint of iteration 3 is inside the second stage).
+pre-trains its encoder for 1 iteration (the D entry-point test fits 2), trains its levels independently
+for 2 and jointly after; GoGAN's stages last 2 iterations each, so the 6 iterations of the resume test
+cross both stage boundaries (the checkpoint of iteration 3 is inside the second stage).
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ class TinyDigits28(GANDataModule):
 
 OPTIONS = {
     "LAPGAN": {"latent_dim": 8, "g_width": 4, "d_width": 4, "g_hidden": (16,), "d_hidden": (16,)},
-    "StackedGAN": {"latent_dim": 8, "feature_dim": 16, "encoder_width": 4, "g_width": 4, "d_width": 4, "hidden": 16,
-                   "encoder_steps": 2, "joint_after": 4},
+    "StackedGAN": {"latent_dim": 8, "feature_dim": 16, "encoder_width": 4, "g_width": 4, "d_width": 4, "g_hidden": 16,
+                   "d_hidden": 16,
+                   "encoder_steps": 1, "joint_after": 3},
     "GoGAN": {"latent_dim": 8, "g_width": 4, "d_width": 4, "stage_iterations": [2, 2, 2], "critic_steps": 2},
 }
 
