@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
 from typing import Any
 
@@ -190,7 +191,8 @@ def main(argv=None) -> None:
         runs[key] = job()
         print(f"{key}: {runs[key]} ({time.perf_counter() - started:.0f} s)", flush=True)
         save_runs(runs, CACHE)
-    replace_section(args.out, SECTION, section(runs, command_line(__file__, argv)))
+    quoted = [arg for arg in (sys.argv[1:] if argv is None else argv) if arg != "--report-only"]  # what made the runs
+    replace_section(args.out, SECTION, section(runs, command_line(__file__, quoted)))
     print(f"wrote section {SECTION!r} of {args.out}")
 
 
