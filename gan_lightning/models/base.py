@@ -672,7 +672,8 @@ class GANModule(L.LightningModule):
         noise vectors; one with other conditions one row per held-out condition (``inputs``: a dict
         by key) over the same ``nrow`` noise vectors; an unconditional one G on the fixed noise.
         Outputs that are not images are drawn as :func:`~gan_lightning.core.protocol.grid_pictures` says
-        (a video's frames as a row, tokens as a strip of coloured cells).
+        (a video's frames as a row, tokens as a strip of coloured cells); a generator that draws in stages
+        (``generation_stages``) shows each class-conditional or unconditional sample as its stages side by side.
         """
         if self.translates:
             if not isinstance(inputs, torch.Tensor):
