@@ -40,9 +40,20 @@ def runs(lap_fid: float, dc_fid: float, diversity0: float, diversity10: float) -
 
 def test_the_section_states_each_verdict_from_the_numbers(bench):
     text = bench.section(runs(50.0, 80.0, 0.4, 0.7), "python benchmarks/hierarchical.py")
-    assert "digits FID 50.0 vs 80.0: the pyramid is better at this budget (**reached**" in text
+    assert "digits FID 50.0 vs 80.0, the pyramid is better by 38 % at this budget (**reached**)" in text
     assert "diversity 0.70 with weight 10 vs 0.40 with 0" in text
-    assert "more diverse at this budget, the class agreement kept (**reached**)" in text
+    assert "more diverse by 75 % at this budget, the class agreement kept (**reached**)" in text
     text = bench.section(runs(90.0, 80.0, 0.7, 0.4), "python benchmarks/hierarchical.py")
-    assert "the pyramid is not better at this budget (**not reached**" in text
-    assert "not more diverse at this budget, the class agreement kept (**not reached**)" in text
+    assert "the pyramid is worse by 12 % at this budget (**not reached**)" in text
+    assert "less diverse by 43 % at this budget, the class agreement kept (**not reached**)" in text
+    text = bench.section(runs(78.0, 80.0, 0.40, 0.43), "python benchmarks/hierarchical.py")  # within 10 %: no verdict
+    assert "within 10 % of each other, one seed: a tie at this budget, no verdict" in text
+    assert "diversities within 10 % of each other, one seed: a tie at this budget, no verdict" in text
+    assert "reached**" not in text
+
+
+def test_more_diversity_bought_with_the_class_agreement_is_not_reached(bench):
+    lost = runs(50.0, 80.0, 0.4, 0.7)
+    lost["StackedGAN_entropy10"]["agreement"] = 0.3  # 20 points below weight 0's 50 %
+    text = bench.section(lost, "python benchmarks/hierarchical.py")
+    assert "the class agreement is lost (more than 5 points lower) (**not reached**)" in text
