@@ -94,7 +94,10 @@ def test_lapgan_samples_chain_the_levels_and_the_grid_shows_every_level():
 # ---------------------------------------------------------------------------- StackedGAN
 def test_stackedgan_entropy_term_falls_when_q_recovers_the_noise():
     model = TINY["StackedGAN"][0](encoder_steps=1, joint_after=1)
-    z = torch.randn(64, model.z1_dim, generator=torch.Generator().manual_seed(0))
+    z = model.sample_noise(64, rng=torch.Generator().manual_seed(0))[:, :model.z1_dim]  # U(0, 1), the authors'
+    assert 0 <= z.min() and z.max() < 1 and 0.4 < z.mean() < 0.6  # z ~ U(0, 1), Q ends in a sigmoid
+    with pytest.raises(ValueError, match="truncation does not apply"):
+        model.sample(4, truncation=0.5)
     assert entropy_term(z, z) == 0 and entropy_term(z + 1, z) == pytest.approx(1.0)
     labels = torch.arange(64) % 10
     with torch.no_grad():

@@ -22,8 +22,10 @@ Defaults and where they come from (the MNIST scripts unless said otherwise):
   in the model's first ``encoder_steps`` iterations on the batches' labels (cross-entropy, Adam
   ``encoder_lr`` 1e-3, our choice), then keep it fixed: it is never stepped again. It is the model's
   own network, not the evaluation's digit judge;
-- z1 and z0: 50 each (``latent_dim`` 100 split in two halves); the authors draw U(0, 1) and end Q with a
-  sigmoid; we draw N(0, I) (the core's noise) and Q's heads are linear;
+- z1 and z0: 50 each (``latent_dim`` 100 split in two halves), drawn from U(0, 1) as the authors draw them
+  (``theano_rng.uniform``), and Q's heads end in a sigmoid as theirs: the entropy term's scale, and so its
+  weight 10, is theirs (with N(0, I) noise the squared error would be about 12 times larger);
+  ``sample(truncation=...)`` does not apply;
 - G1: [z1, one-hot y] -> dense 512, BN, ReLU, dense 512, BN, ReLU, dense 256, ReLU (``g_hidden``);
 - G0: z0 -> dense 128, BN, ReLU, concatenated to h1, then deconvolutions to 28 px (ours: the project's
   DCGAN G at ``g_width`` 64, tanh output for [-1, 1] data instead of the authors' sigmoid);
@@ -125,6 +127,8 @@ class StackedGAN(LabelConditioned):
         self.z0_dim = latent_dim - self.z1_dim
         self.entropy_weight, self.condition_weight = float(entropy_weight), float(condition_weight)
         self.encoder_steps, self.joint_after = int(encoder_steps), int(joint_after)
+        uniform = torch.rand(self.fixed_noise.shape, generator=torch.Generator().manual_seed(1234))
+        self.fixed_noise.copy_(uniform)  # the sample grids' noise from z's own distribution, U(0, 1)
         self.encoder = StackedEncoder(channels, size, encoder_width, feature_dim, num_classes)
         self.generator = nn.ModuleDict({
             "level1": FeatureGenerator(self.z1_dim, num_classes, feature_dim, g_hidden),
@@ -138,6 +142,15 @@ class StackedGAN(LabelConditioned):
         })
 
     # ------------------------------------------------------------------ networks
+    def sample_noise(self, num: int, rng: torch.Generator | None = None,
+                     truncation: float | None = None) -> torch.Tensor:
+        """z = [z1, z0] ~ U(0, 1) (the authors' noise)."""
+        if truncation is not None:
+            raise ValueError("truncation: StackedGAN draws z from U(0, 1), as its authors; truncation does not apply")
+        if rng is None:
+            return torch.rand(num, self.latent_dim, device=self.device)
+        return torch.rand(num, self.latent_dim, generator=rng).to(self.device)
+
     def split_noise(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return z[:, :self.z1_dim], z[:, self.z1_dim:]
 
@@ -150,11 +163,12 @@ class StackedGAN(LabelConditioned):
     def feature_discriminator(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """D1 on features: (real/fake logits, Q1's reconstruction of z1)."""
         out = self.discriminator["level1"](features)
-        return out[:, 0], out[:, 1:]
+        return out[:, 0], torch.sigmoid(out[:, 1:])
 
     def image_discriminator(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """D0 on images: (real/fake logits, Q0's reconstruction of z0)."""
-        return self.run_discriminator(images, method="level0")
+        logits, q = self.run_discriminator(images, method="level0")
+        return logits, torch.sigmoid(q)
 
     def discriminate(self, x, labels=None):
         return self.image_discriminator(x)[0]

@@ -10,7 +10,8 @@
   project's DCGAN G at the data's size).
 
 The discriminators are the project's: an MLP on features and the DCGAN D with an auxiliary head,
-each with an output per entry of z for the Q network (built in the model file from ``nets/``).
+each with an output per entry of z for the Q network (built in the model file from ``nets/``; the model
+ends Q in a sigmoid, z being U(0, 1)).
 Networks know nothing about training: no losses and no optimizers here.
 """
 
