@@ -10,15 +10,16 @@ which shrinks from stage to stage. G minimises -D(G(z)) (WGAN's generator loss) 
 
 What the paper leaves open, and what we chose:
 
-- **the authors' code** is not public (searched: no release by the authors); the one public
-  implementation we found is a TensorFlow re-implementation (in the code index, its repository not
-  named there), from which we take, as a re-implementation's values and not the paper's: the margin
+- **the sources**: the paper's text was not at hand here (the recipe above is the issue's summary of
+  it), and no code by the authors was found in the code index searched; the one public implementation
+  found there is a TensorFlow re-implementation (its repository not named by the index), from which we
+  take, as a re-implementation's values and not the paper's: the margin
   eps = 1 (``margin``), weight clipping at 0.1 (``clip_value``; WGAN's is 0.01, with which a critic's
   outputs stay far below a margin of 1 and the margin never binds), the ranking term's weight 0.5
   (``rank_weight``), 5 critic steps per G step, RMSProp, and the next stage's G starting from the
   previous stage's G (and D from D) rather than from scratch;
-- **the margin schedule**: the paper asks for a margin that shrinks by stage without one schedule for
-  every data set; we halve it at every stage, eps_s = ``margin`` * ``margin_decay`` ** s
+- **the margin schedule**: the margin shrinks by stage (the issue); the re-implementation has two stages
+  and a fixed eps (2 eps in its ranking term); we halve it at every stage, eps_s = ``margin`` * ``margin_decay`` ** s
   (``margin_decay`` 0.5), for both terms of stage s;
 - **the stages as data**: ``stage_iterations`` lists each stage's length in iterations; the last
   stage goes on to the end of training (the default 3 stages of 2,000 iterations);
