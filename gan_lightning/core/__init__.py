@@ -5,7 +5,7 @@ declared training state, and the few Lightning workarounds, each in its own modu
 """
 
 from gan_lightning.core.optim import OptimizerSettings, build_optimizer
-from gan_lightning.core.phases import Phase, StepContext
+from gan_lightning.core.phases import Phase, StepContext, WindowedPhase
 from gan_lightning.core.state import ReplayPool, TrainingState
 
-__all__ = ["Phase", "StepContext", "OptimizerSettings", "build_optimizer", "TrainingState", "ReplayPool"]
+__all__ = ["Phase", "WindowedPhase", "StepContext", "OptimizerSettings", "build_optimizer", "TrainingState", "ReplayPool"]

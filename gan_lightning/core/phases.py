@@ -60,6 +60,19 @@ class Phase:
         return float(self.interval) if self.lazy else 1.0
 
 
+@dataclass(frozen=True)
+class WindowedPhase(Phase):
+    """A phase that runs only on iterations ``start <= i < stop`` (``stop`` None: to the end): SRGAN's
+    pre-training, StackedGAN's encoder pre-training, GoGAN's stages."""
+
+    start: int = 0
+    stop: int | None = None
+
+    def due(self, iteration: int) -> bool:
+        inside = iteration >= self.start and (self.stop is None or iteration < self.stop)
+        return inside and super().due(iteration)
+
+
 class StepContext:
     """What one training iteration knows: the batch, its noise, and what earlier phases computed.
 

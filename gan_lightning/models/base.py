@@ -672,7 +672,8 @@ class GANModule(L.LightningModule):
         noise vectors; one with other conditions one row per held-out condition (``inputs``: a dict
         by key) over the same ``nrow`` noise vectors; an unconditional one G on the fixed noise.
         Outputs that are not images are drawn as :func:`~gan_lightning.core.protocol.grid_pictures` says
-        (a video's frames as a row, tokens as a strip of coloured cells).
+        (a video's frames as a row, tokens as a strip of coloured cells); a generator that draws in stages
+        (``generation_stages``) shows each class-conditional or unconditional sample as its stages side by side.
         """
         if self.translates:
             if not isinstance(inputs, torch.Tensor):
@@ -688,6 +689,7 @@ class GANModule(L.LightningModule):
             noise = self.fixed_noise[:columns].repeat(classes, *repeat)
             labels = torch.arange(classes, device=noise.device).repeat_interleave(columns)
             samples = self.sample(noise=noise, labels=labels, use_ema=use_ema)
+            return self.staged_pictures(samples, noise, labels, use_ema, columns)
         elif others:
             if not isinstance(inputs, Mapping) or any(c.key not in inputs for c in others):
                 raise ValueError(f"{type(self).__name__}.preview_grid needs held-out conditions: "
@@ -703,7 +705,29 @@ class GANModule(L.LightningModule):
         else:
             columns = nrow
             samples = self.sample(noise=self.fixed_noise[:num_samples], use_ema=use_ema)
+            return self.staged_pictures(samples, self.fixed_noise[:num_samples], None, use_ema, columns)
         return grid_pictures(samples, self.output(), columns)
+
+    def generation_stages(self, noise: torch.Tensor, labels: torch.Tensor | None = None,
+                          net: nn.Module | None = None) -> list[torch.Tensor]:
+        """The output of every stage of a generator that draws in stages, coarse to fine (LAPGAN's pyramid
+        levels), the last one the sample itself; ``[]`` for a generator of one stage (the default).
+        ``preview_grid`` shows a staged model's samples each as its stages side by side."""
+        return []
+
+    @torch.no_grad()
+    def staged_pictures(self, samples: torch.Tensor, noise: torch.Tensor, labels: torch.Tensor | None,
+                        use_ema: bool, columns: int) -> tuple[torch.Tensor, int]:
+        """(pictures, per row) of ``samples`` drawn from ``noise``: each sample as its ``generation_stages``
+        side by side, every stage resized (nearest) to the sample's size; the samples alone for a one-stage G."""
+        net = self.sampling_generator if use_ema else self.generator
+        with eval_mode(net):
+            stages = self.generation_stages(noise.to(self.device), labels, net=net)
+        if not stages:
+            return grid_pictures(samples, self.output(), columns)
+        size = samples.shape[-2:]
+        resized = [torch.nn.functional.interpolate(stage, size=size, mode="nearest") for stage in stages]
+        return torch.stack(resized, dim=1).flatten(0, 1), columns * len(stages)
 
     # ------------------------------------------------------------------ setup and checkpoints
     def setup(self, stage: str) -> None:

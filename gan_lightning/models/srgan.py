@@ -37,15 +37,14 @@ BatchNorm running statistics).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_lightning.core import Phase, StepContext, WindowedPhase
 from gan_lightning.core.protocol import Condition, Output
-from gan_lightning.core import Phase, StepContext
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
 from gan_lightning.models.registry import register_model
@@ -55,19 +54,6 @@ from gan_lightning.nets.layers import eval_mode
 #: content_loss -> (VGG19 layer, rescaling of its feature maps) (the paper, section 2.2.1 and 3.2)
 VGG_CONTENT = {"vgg54": ("relu5_4", 1 / 12.75), "vgg22": ("relu2_2", 1.0)}
 CONTENT_LOSSES = ("mse", *VGG_CONTENT)
-
-
-# ---------------------------------------------------------------------------- networks
-@dataclass(frozen=True)
-class WindowedPhase(Phase):
-    """A phase that runs only on iterations ``start <= i < stop`` (``stop`` None: to the end)."""
-
-    start: int = 0
-    stop: int | None = None
-
-    def due(self, iteration: int) -> bool:
-        inside = iteration >= self.start and (self.stop is None or iteration < self.stop)
-        return inside and super().due(iteration)
 
 
 # ---------------------------------------------------------------------------- model
