@@ -73,3 +73,22 @@ def test_train_missing_runs_only_what_the_cache_lacks_and_saves_after_each(repor
     assert report.load_runs(cache) == {"a": {"key": "a", "fid": 1.0}, "b": {"key": "b", "fid": 9.0},
                                        "c": {"key": "c", "fid": 2.0}}
     assert results["c"]["grid"] == [[0.5]]  # kept in memory for the pictures, not in the cache
+
+
+def test_the_committed_results_have_one_closed_section_per_name_none_inside_another():
+    """A merge of two branches that each appended a section can interleave them (begin a, begin b,
+    end a, end b); a section then holds the start of another."""
+    import re
+
+    text = (BENCHMARKS / "RESULTS.md").read_text()
+    markers = re.findall(r"<!-- (begin|end): (\S+) -->", text)
+    open_name, names = None, []
+    for kind, name in markers:
+        if kind == "begin":
+            assert open_name is None, f"section {name} begins inside section {open_name}"
+            open_name = name
+            names.append(name)
+        else:
+            assert open_name == name, f"end of {name} while {open_name} is open"
+            open_name = None
+    assert open_name is None and len(names) == len(set(names))
