@@ -528,6 +528,9 @@ def sample_parser() -> options.Parser:
     parser.add_argument("--box", default=None, metavar="X0,Y0,X1,Y1",
                         help="box-conditioned models (GAWWN): where to draw, fractions of the canvas "
                              "(e.g. 0.25,0.25,0.75,0.75), the same box for every sample")
+    parser.add_argument("--keypoints", default=None, metavar="X,Y,...",
+                        help="keypoint-conditioned models (GAWWN with location: keypoints): x,y of each keypoint "
+                             "in turn, fractions of the canvas, the same for every sample")
     parser.add_argument("--nrow", type=int, default=8)
     parser.add_argument("--no_ema", action="store_true", help="use the raw generator, not its EMA copy")
     parser.add_argument("--traverse", type=int, nargs="?", const=0, default=None, metavar="CODE",
@@ -588,9 +591,9 @@ def cmd_sample(argv: Sequence[str]) -> None:
         print(f"wrote a latent traversal of {grid.size(0) // args.nrow} rows x {args.nrow} steps to {out}")
         return
     captions, conditions = caption_conditions(model, args)
-    boxes = box_conditions(model, args)
-    if boxes is not None:
-        conditions = {**(conditions or {}), **boxes}
+    for where in (box_conditions(model, args), keypoint_conditions(model, args)):
+        if where is not None:
+            conditions = {**(conditions or {}), **where}
     try:
         samples = model.sample(args.num_samples, labels=labels, use_ema=not args.no_ema, truncation=args.truncation,
                                rng=rng, conditions=conditions)
@@ -671,6 +674,32 @@ def box_conditions(model, args) -> dict | None:
         raise UsageError(f"--box must be x0,y0,x1,y1: four numbers in [0, 1] with x0 < x1 and y0 < y1 "
                          f"(fractions of the canvas), got {args.box!r}")
     return {wanted[0].key: torch.tensor([box]).expand(args.num_samples, 4)}
+
+
+def keypoint_conditions(model, args) -> dict | None:
+    """The model's keypoints condition from ``--keypoints x,y,x,y,...`` (the same for every sample); one line
+    for a malformed list, keypoints given to a model that takes none, or none given to one that needs them."""
+    import torch
+
+    wanted = [c for c in model.conditions() if c.kind == "keypoints"]
+    name = type(model).__name__
+    if args.keypoints is None:
+        if wanted:
+            raise UsageError(f"--keypoints: {name} draws at keypoints: give --keypoints x,y,... ({wanted[0].size} "
+                             f"points, fractions of the canvas)")
+        return None
+    if not wanted:
+        raise UsageError(f"--keypoints: {name} takes no keypoints; its conditions: "
+                         f"{', '.join(c.kind for c in model.conditions()) or 'none (unconditional)'}")
+    count = wanted[0].size
+    try:
+        values = [float(v) for v in args.keypoints.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 2 * count or not all(0.0 <= v <= 1.0 for v in values):
+        raise UsageError(f"--keypoints must be x,y of {count} keypoints: {2 * count} numbers in [0, 1] "
+                         f"(fractions of the canvas), got {args.keypoints!r}")
+    return {wanted[0].key: torch.tensor(values).view(1, count, 2).expand(args.num_samples, count, 2)}
 
 
 def write_attention_maps(model, captions: list[str], noise, out: Path, use_ema: bool = True) -> Path:

@@ -208,3 +208,47 @@ def test_sample_draws_into_the_box_given_on_the_command_line(tmp_path, capsys):
             main(["sample", "--ckpt_path", str(ckpt), "--out", str(tmp_path / "bad.png"), "--text", "a one", *argv])
         assert stop.value.code == 2
         assert capsys.readouterr().err.strip().startswith(f"gan-lightning: error: {line}")
+
+
+# ---------------------------------------------------------------------------- GAWWN, keypoints
+def test_keypoints_become_one_hot_maps_and_only_their_cells_carry_the_text():
+    from gan_lightning.nets.gawwn import KeypointMaps, presence
+
+    keypoints = torch.tensor([[[0.0, 0.0], [0.999, 0.5], [0.5, 0.999], [0.26, 0.74], [0.26, 0.74]]])
+    maps = KeypointMaps(16)(keypoints)
+    assert maps.shape == (1, 5, 16, 16) and torch.equal(maps.sum((2, 3)), torch.ones(1, 5))
+    assert [tuple(torch.nonzero(m)[0].tolist()) for m in maps[0]] == [(0, 0), (8, 15), (15, 8), (11, 4), (11, 4)]
+    where = presence(maps)[0, 0]
+    assert where.sum() == 4 and where.max() == 1  # two keypoints on one cell count once
+    model = build_gawwn(location="keypoints")
+    g = model.generator
+    code = torch.relu(torch.cat([g.noise(torch.randn(1, 8)), g.text(torch.randn(1, model.text_encoder.dim))], 1))
+    region = g.region_code.eval()(code)[:, :, None, None].expand(-1, -1, 16, 16) * presence(maps)
+    assert torch.equal(region.abs().sum(1)[0] > 0, where > 0)
+
+
+def test_gawwn_keypoint_variant_trains_and_samples_at_the_keypoints_given(tmp_path, capsys):
+    from gan_lightning.cli import main
+
+    L.seed_everything(0)
+    model = build_gawwn(location="keypoints", g_width=8)
+    assert [c.kind for c in model.conditions()] == ["text", "keypoints"]
+    before = {k: v.clone() for k, v in model.generator.state_dict().items()}
+    trainer = tiny_trainer(tmp_path, 3)
+    trainer.fit(model, build_data())
+    assert any(not torch.equal(before[k], v) for k, v in model.generator.state_dict().items())
+    ckpt = tmp_path / "keypoints.ckpt"
+    trainer.save_checkpoint(ckpt)
+    points = "0.5,0.1,0.5,0.9,0.3,0.5,0.7,0.5,0.5,0.5"
+    main(["sample", "--ckpt_path", str(ckpt), "--num_samples", "2", "--out", str(tmp_path / "k.png"),
+          "--text", "a bold red seven on grass", "--keypoints", points])
+    assert (tmp_path / "k.png").is_file()
+    capsys.readouterr()
+    for argv, line in [([], "--keypoints: GAWWN draws at keypoints: give --keypoints x,y,... (5 points"),
+                       (["--keypoints", "0.5,0.5"], "--keypoints must be x,y of 5 keypoints: 10 numbers in [0, 1]"),
+                       (["--keypoints", points, "--box", "0,0,1,1"], "--box: GAWWN takes no box")]:
+        with pytest.raises(SystemExit):
+            main(["sample", "--ckpt_path", str(ckpt), "--out", str(tmp_path / "bad.png"), "--text", "a one", *argv])
+        assert capsys.readouterr().err.strip().startswith(f"gan-lightning: error: {line}")
+    with pytest.raises(ValueError, match="model.location must be box or keypoints"):
+        build_gawwn(location="parts")

@@ -11,6 +11,8 @@ squeezes a whole map into the box, zero outside it (the authors' inverse crop, `
   the box, convolved down to a vector, joined with z, deconvolved back to the grid) and a *local*
   one ([z, text] deconvolved to the grid through the authors' bottleneck residual blocks, then placed
   in the box), joined at 16 x 16 and upsampled to the image.
+- :class:`KeypointGenerator` / :class:`KeypointDiscriminator`: the keypoint-conditional model
+  (``main_cub_keypoints.lua``): keypoints as one-hot 16 x 16 maps, the text kept where a keypoint is.
 - :class:`BoxDiscriminator`: image features at 16 x 16; a *region* pathway ([features, text
   replicated] -> conv3x3 -> cropped to the box -> 1x1 convs -> mean over space) and a *global* one
   (the features down to 4 x 4 beside the text placed in the box, down to 4 x 4), joined by two linear
@@ -95,6 +97,34 @@ def check_grid(image_size: int, grid: int) -> int:
     return doublings
 
 
+def image_features(channels: int, image_size: int, ndf: int, grid: int) -> nn.Sequential:
+    """D's image features at the grid's side (2 ndf channels): the authors' ``imgGlobalD``."""
+    doublings = check_grid(image_size, grid)
+    leaky = nn.LeakyReLU(0.2, True)
+    layers: list[nn.Module] = []
+    c = channels
+    for i in range(doublings):  # the authors' 128 px: ndf, ndf, then 2 ndf with BN
+        out = 2 * ndf if i == doublings - 1 else ndf
+        layers += down(c, out, leaky, norm=i == doublings - 1)
+        c = out
+    return nn.Sequential(*layers, nn.Conv2d(2 * ndf, 2 * ndf, 3, 1, 1), nn.BatchNorm2d(2 * ndf), leaky)
+
+
+def upsampling_head(channels: int, width: int, outputs: int, doublings: int) -> list[nn.Module]:
+    """Transposed convolutions from the grid to the image: ``width`` channels, then halving (>= 16), tanh at
+    the end."""
+    layers: list[nn.Module] = []
+    c = channels
+    for i in range(doublings):
+        if i == doublings - 1:
+            layers += [nn.ConvTranspose2d(c, outputs, 4, 2, 1), nn.Tanh()]
+        else:
+            out = width if i == 0 else max(width // 2**i, 16)
+            layers += [*up(c, out), nn.ReLU(True)]
+            c = out
+    return layers
+
+
 class BoxGenerator(nn.Module):
     """G(z, text embedding, box) -> image (N, C, S, S)."""
 
@@ -116,16 +146,8 @@ class BoxGenerator(nn.Module):
             *up(8 * ngf, 8 * ngf, 4, 1, 0), Residual(residual_block(8 * ngf, 2 * ngf, relu), relu),
             *up(8 * ngf, 4 * ngf), Residual(residual_block(4 * ngf, ngf, relu), relu), *up(4 * ngf, 2 * ngf))
         self.place = BoxTransform("place")
-        layers: list[nn.Module] = [nn.Conv2d(4 * ngf, 2 * ngf, 3, 1, 1), nn.BatchNorm2d(2 * ngf), relu]
-        c = 2 * ngf
-        for i in range(doublings):
-            if i == doublings - 1:
-                layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
-            else:
-                out = ngf if i == 0 else max(ngf // 2**i, 16)  # the authors' 128 px: ngf, then 32 channels
-                layers += [*up(c, out), relu]
-                c = out
-        self.merge = nn.Sequential(*layers)
+        self.merge = nn.Sequential(nn.Conv2d(4 * ngf, 2 * ngf, 3, 1, 1), nn.BatchNorm2d(2 * ngf), relu,
+                                   *upsampling_head(2 * ngf, ngf, channels, doublings))  # 128 px: ngf, then 32
         dcgan_init_(self)
 
     def text_map(self, embedding: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
@@ -148,17 +170,9 @@ class BoxDiscriminator(nn.Module):
     def __init__(self, channels: int, image_size: int, embedding_dim: int, width: int = 128, text_dim: int = 128,
                  grid: int = 16) -> None:
         super().__init__()
-        doublings = check_grid(image_size, grid)
         ndf, nt = width, text_dim
         leaky = nn.LeakyReLU(0.2, True)
-        layers: list[nn.Module] = []
-        c = channels
-        for i in range(doublings):  # the authors' 128 px: ndf, ndf, then 2 ndf with BN
-            out = 2 * ndf if i == doublings - 1 else ndf
-            layers += down(c, out, leaky, norm=i == doublings - 1)
-            c = out
-        self.image_features = nn.Sequential(*layers, nn.Conv2d(2 * ndf, 2 * ndf, 3, 1, 1), nn.BatchNorm2d(2 * ndf),
-                                            leaky)
+        self.image_features = image_features(channels, image_size, ndf, grid)
         self.text = nn.Sequential(nn.Linear(embedding_dim, nt), leaky)  # the authors' prep_txt_d, shared
         self.region_join = ReplicateJoin()
         self.region_features = nn.Sequential(nn.Conv2d(2 * ndf + nt, 2 * ndf, 3, 1, 1), nn.BatchNorm2d(2 * ndf), leaky)
@@ -181,4 +195,93 @@ class BoxDiscriminator(nn.Module):
         region = self.region_head(self.crop(self.region_features(self.region_join(features, text)), box))
         region = F.leaky_relu(region.mean((2, 3)), 0.2)
         whole = self.global_head(self.global_join(self.global_image(features), self.global_text(self.box_text(text, box))))
+        return self.judge(torch.cat([region, whole], 1)).flatten()
+
+
+# ---------------------------------------------------------------------------- the keypoint-conditional model
+class KeypointMaps(nn.Module):
+    """Keypoints (N, K, 2) as (x, y) in [0, 1] -> K one-hot maps (N, K, G, G) (the authors' ``keypoint_dim`` 16)."""
+
+    def __init__(self, grid: int) -> None:
+        super().__init__()
+        self.grid = grid
+
+    def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
+        cells = (keypoints * self.grid).floor().clamp(0, self.grid - 1).long()
+        index = cells[..., 1] * self.grid + cells[..., 0]  # (N, K) row-major
+        maps = torch.zeros(*index.shape, self.grid * self.grid, device=keypoints.device, dtype=keypoints.dtype)
+        return maps.scatter_(2, index.unsqueeze(-1), 1.0).view(*index.shape, self.grid, self.grid)
+
+
+def presence(maps: torch.Tensor) -> torch.Tensor:
+    """Where any keypoint is: the maps summed over keypoints, clamped to [0, 1] (N, 1, G, G)."""
+    return maps.sum(1, keepdim=True).clamp(0.0, 1.0)
+
+
+class KeypointGenerator(nn.Module):
+    """G(z, text embedding, keypoints) -> image (``main_cub_keypoints.lua``): a region pathway (a
+    [z, text] code replicated over the grid, kept only at the keypoints, conv3x3), a global one (the
+    [z, text] code beside the keypoint maps convolved to a vector, deconvolved to the grid), joined
+    with the maps, two conv3x3, a bottleneck residual block, upsampled to the image."""
+
+    def __init__(self, latent_dim: int, embedding_dim: int, channels: int, image_size: int, width: int = 128,
+                 keypoints: int = 5, grid: int = 16) -> None:
+        super().__init__()
+        doublings = check_grid(image_size, grid)
+        ngf, relu = width, nn.ReLU(True)
+        self.noise = nn.Linear(latent_dim, 4 * ngf)  # the authors' noise_txt, shared by both pathways
+        self.text = nn.Linear(embedding_dim, 4 * ngf)
+        self.maps = KeypointMaps(grid)
+        self.region_code = nn.Sequential(nn.Linear(8 * ngf, 4 * ngf), nn.BatchNorm1d(4 * ngf), relu)
+        self.region = nn.Sequential(nn.Conv2d(4 * ngf, 4 * ngf, 3, 1, 1), nn.BatchNorm2d(4 * ngf), relu)
+        self.global_code = nn.Sequential(nn.Linear(8 * ngf, 4 * ngf), nn.BatchNorm1d(4 * ngf), relu)
+        self.global_keypoints = nn.Sequential(*down(keypoints, ngf, relu), *down(ngf, 2 * ngf, relu),
+                                              nn.Conv2d(2 * ngf, 4 * ngf, 4), nn.BatchNorm2d(4 * ngf), relu)
+        self.global_up = nn.Sequential(*up(8 * ngf, 4 * ngf, 4, 1, 0), relu, *up(4 * ngf, 2 * ngf), relu,
+                                       *up(2 * ngf, ngf), relu)
+        self.merge = nn.Sequential(
+            nn.Conv2d(5 * ngf + keypoints, 4 * ngf, 3, 1, 1), nn.BatchNorm2d(4 * ngf), relu,
+            nn.Conv2d(4 * ngf, 4 * ngf, 3, 1, 1), nn.BatchNorm2d(4 * ngf),
+            Residual(residual_block(4 * ngf, ngf, relu), relu), *upsampling_head(4 * ngf, 2 * ngf, channels, doublings))
+        dcgan_init_(self)
+
+    def forward(self, z: torch.Tensor, embedding: torch.Tensor, keypoints: torch.Tensor) -> torch.Tensor:
+        maps = self.maps(keypoints)
+        code = torch.relu(torch.cat([self.noise(z), self.text(embedding)], 1))
+        grid = maps.size(-1)
+        region = self.region(self.region_code(code)[:, :, None, None].expand(-1, -1, grid, grid) * presence(maps))
+        whole = torch.cat([self.global_code(code), self.global_keypoints(maps).flatten(1)], 1)
+        return self.merge(torch.cat([self.global_up(whole[:, :, None, None]), region, maps], 1))
+
+
+class KeypointDiscriminator(nn.Module):
+    """D(x, text embedding, keypoints) -> one logit: a region pathway ([features, text] -> conv3x3, kept at
+    the keypoints, joined with the maps, 1x1 convs, mean over space) and a global one (features to
+    4 x 4 beside the text replicated 4 x 4), two linear layers."""
+
+    def __init__(self, channels: int, image_size: int, embedding_dim: int, width: int = 64, text_dim: int = 128,
+                 keypoints: int = 5, grid: int = 16) -> None:
+        super().__init__()
+        ndf, nt = width, text_dim
+        leaky = nn.LeakyReLU(0.2, True)
+        self.image_features = image_features(channels, image_size, ndf, grid)
+        self.text = nn.Sequential(nn.Linear(embedding_dim, nt), leaky)
+        self.maps = KeypointMaps(grid)
+        self.region_join = ReplicateJoin()
+        self.region_features = nn.Sequential(nn.Conv2d(2 * ndf + nt, 2 * ndf, 3, 1, 1), nn.BatchNorm2d(2 * ndf), leaky)
+        self.keypoint_join = ChannelJoin()
+        self.region_head = nn.Sequential(nn.Conv2d(2 * ndf + keypoints, 2 * ndf, 1), nn.BatchNorm2d(2 * ndf), leaky,
+                                         nn.Conv2d(2 * ndf, ndf, 1))
+        self.global_image = nn.Sequential(*down(2 * ndf, 4 * ndf, leaky), *down(4 * ndf, 8 * ndf, leaky))
+        self.global_join = ReplicateJoin()
+        self.global_head = nn.Sequential(nn.Conv2d(8 * ndf + nt, 4 * ndf, 1), nn.BatchNorm2d(4 * ndf), leaky,
+                                         nn.Conv2d(4 * ndf, ndf, 4), nn.BatchNorm2d(ndf), leaky, nn.Flatten())
+        self.judge = nn.Sequential(nn.Linear(2 * ndf, ndf), nn.BatchNorm1d(ndf), leaky, nn.Linear(ndf, 1))
+        dcgan_init_(self)
+
+    def forward(self, x: torch.Tensor, embedding: torch.Tensor, keypoints: torch.Tensor) -> torch.Tensor:
+        features, text, maps = self.image_features(x), self.text(embedding), self.maps(keypoints)
+        region = self.region_features(self.region_join(features, text)) * presence(maps)
+        region = F.leaky_relu(self.region_head(self.keypoint_join(region, maps)).mean((2, 3)), 0.2)
+        whole = self.global_head(self.global_join(self.global_image(features), text))
         return self.judge(torch.cat([region, whole], 1)).flatten()
