@@ -149,7 +149,7 @@ def train_damsm(path: str | Path | None, epochs: int = 3, seed: int = 0, batch_s
 
 def damsm_encoders(path: str | Path | None = None, key: str = "model.damsm_ckpt_path"):
     """The frozen DAMSM (text encoder, image encoder): from ``path``, or the cached default (pre-trained on
-    first use, about two CPU minutes, and saved to ``<cache>/damsm_v1.pt``). A missing ``path`` is a
+    first use, a few CPU minutes, and saved to ``<cache>/damsm_v1.pt``). A missing ``path`` is a
     one-line error naming ``key``."""
     if path is None:
         path = default_damsm_path()

@@ -33,7 +33,7 @@ ImageNet Inception v3 at 299 px: no downloaded weights here), with 8 x 8 regions
 
 DAMSM pre-training is its own cached phase, outside the GAN fit: ``damsm_ckpt_path`` None loads the
 project's cached DAMSM (``<cache>/damsm_v1.pt``; pre-trained once on the first fit that needs it,
-about two CPU minutes); a path loads that file (a missing one is a one-line error naming
+a few CPU minutes); a path loads that file (a missing one is a one-line error naming
 ``model.damsm_ckpt_path``); ``random`` keeps seeded *untrained* encoders, for the tests and smoke runs
 only: such a model learns no word-image matching. The encoders are frozen and saved with the model.
 """
