@@ -25,7 +25,8 @@ Defaults, file by file, from the authors' code (taoxugit/AttnGAN):
   (0.5, 0.999), batch 48, the RNN's gradient norm clipped at 0.25 (:func:`gan_lightning.pretrained.train_damsm`).
 
 Differences, said plainly: 2 stages, 32 -> 64 px (the authors' 3 stages draw 64, 128, 256 px:
-CaptionedDigits is 64 px, and two stages keep one word-attention stage at CPU cost);
+CaptionedDigits is 64 px, and two stages keep one word-attention stage at CPU cost; the first stage's
+three up-blocks from 16 x GF_DIM channels hand 2 x GF_DIM to the next, the authors' four hand GF_DIM);
 DAMSM's image encoder is a small CNN trained from scratch with the text encoder (the authors use an
 ImageNet Inception v3 at 299 px: no downloaded weights here), with 8 x 8 regions (17 x 17 there) and
 128-d features (256 there); the authors' same-class masking of DAMSM's softmax is not applied (see
