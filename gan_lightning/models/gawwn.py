@@ -25,7 +25,8 @@ less); the text embedding is the project's frozen caption encoder (GAN-INT-CLS's
 next one (``roll``), the authors' a random permutation; D's global pathway places the text in the box
 as G's does (the authors' code samples that replicated text with the crop grid, which leaves it
 constant); the authors halve the learning rate every 100 epochs, not done here (the core's
-``lr_decay_iters`` does a linear decay if wanted). Not implemented: the authors' third model that
+``lr_decay_iters`` does a linear decay if wanted); D has no BatchNorm on its 1 x 1 features (see
+:mod:`gan_lightning.nets.gawwn`: with it, D stayed at chance). Not implemented: the authors' third model that
 also *generates* keypoints from text (``main_gen_keypoints.lua``).
 """
 
