@@ -32,8 +32,21 @@ import statistics
 import time
 from typing import Any
 
-from harness import (BENCHMARKS, RESULTS_MD, command_block, fit_exactly, half_range, load_average, load_recipe,
-                     load_runs, model_from_recipe, quiet_lightning, replace_section, train_missing, training_command)
+from harness import (
+    BENCHMARKS,
+    RESULTS_MD,
+    command_block,
+    fit_exactly,
+    half_range,
+    load_average,
+    load_recipe,
+    load_runs,
+    model_from_recipe,
+    quiet_lightning,
+    replace_section,
+    train_missing,
+    training_command,
+)
 
 OUT_DIR = BENCHMARKS / "gawwn_boxes"
 CACHE = OUT_DIR / "results.json"
@@ -145,12 +158,12 @@ def report(results: dict[str, Any], args, command: str) -> str:
     recipe = load_recipe("GAWWN", "captioned_digits")["max_steps"]
     cpu = sum(r["cpu_seconds"] for runs in rows.values() for r in runs)
     lines = [
-        "GAWWN (box + text) vs GAN-INT-CLS (text only) on CaptionedDigits, 32 px, black background: IoU of the "
+        ("GAWWN (box + text) vs GAN-INT-CLS (text only) on CaptionedDigits, 32 px, black background: IoU of the "
         "asked box with the drawn digit's ink box (pixels whose brightest channel is above half intensity), "
         f"{args.num_eval} held-out (caption, box) pairs, raw G in eval mode. Budget: {args.iterations} iterations "
         f"of batch {BATCH} per run (the recipes' max_steps: {recipe}; below the recipes' budget, to fit ~15 "
         f"CPU-minutes: {cpu / 60:.1f} CPU-minutes of training in all), one thread, seeds "
-        f"{', '.join(str(s) for s in args.seeds)}.",
+        f"{', '.join(str(s) for s in args.seeds)}."),
         "",
         "| model | seeds | mean IoU (per seed) | median IoU (per seed) | inked samples | fit s |",
         "|---|---|---|---|---|---|",
@@ -165,8 +178,8 @@ def report(results: dict[str, Any], args, command: str) -> str:
         inked = statistics.mean(r["inked"] for r in runs)
         seconds = statistics.mean(r["fit_seconds"] for r in runs)
         lines.append(f"| {model} | {len(runs)} | {mean:.3f} ({per}) | {med} | {inked:.2f} | {seconds:.0f} |")
-    lines += [f"| real held-out images (the measure's check) | - | {check['iou_mean']:.3f} | "
-              f"{check['iou_median']:.3f} | - | - |", "", verdict(rows), ""]
+    lines += [(f"| real held-out images (the measure's check) | - | {check['iou_mean']:.3f} | "
+              f"{check['iou_median']:.3f} | - | - |"), "", verdict(rows), ""]
     load = load_average()
     lines += [f"Machine load while writing (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.", ""]
     lines += command_block(command)
