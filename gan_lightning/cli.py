@@ -525,6 +525,12 @@ def sample_parser() -> options.Parser:
                         help="text-conditioned models: a caption to draw (repeat for several; each fills "
                              "num_samples / captions samples, one row each at the default sizes)")
     parser.add_argument("--texts", default=None, metavar="FILE", help="text-conditioned models: a file of captions, one per line")
+    parser.add_argument("--box", default=None, metavar="X0,Y0,X1,Y1",
+                        help="box-conditioned models (GAWWN): where to draw, fractions of the canvas "
+                             "(e.g. 0.25,0.25,0.75,0.75), the same box for every sample")
+    parser.add_argument("--keypoints", default=None, metavar="X,Y,...",
+                        help="keypoint-conditioned models (GAWWN with location: keypoints): x,y of each keypoint "
+                             "in turn, fractions of the canvas, the same for every sample")
     parser.add_argument("--nrow", type=int, default=8)
     parser.add_argument("--no_ema", action="store_true", help="use the raw generator, not its EMA copy")
     parser.add_argument("--traverse", type=int, nargs="?", const=0, default=None, metavar="CODE",
@@ -585,6 +591,9 @@ def cmd_sample(argv: Sequence[str]) -> None:
         print(f"wrote a latent traversal of {grid.size(0) // args.nrow} rows x {args.nrow} steps to {out}")
         return
     captions, conditions = caption_conditions(model, args)
+    for where in (box_conditions(model, args), keypoint_conditions(model, args)):
+        if where is not None:
+            conditions = {**(conditions or {}), **where}
     try:
         samples = model.sample(args.num_samples, labels=labels, use_ema=not args.no_ema, truncation=args.truncation,
                                rng=rng, conditions=conditions)
@@ -598,6 +607,11 @@ def cmd_sample(argv: Sequence[str]) -> None:
                                    for i, text in enumerate(captions)))
         print(f"wrote {args.num_samples} samples of {len(captions)} caption{'s' if len(captions) > 1 else ''} "
               f"to {out} (captions in {listing})")
+        if callable(getattr(model, "attention", None)):
+            noise = model.sample_noise(args.num_samples, rng=torch.Generator().manual_seed(args.seed),
+                                       truncation=args.truncation)  # the grid's noise again
+            folder = write_attention_maps(model, captions, noise[::per], out, use_ema=not args.no_ema)
+            print(f"wrote the word attention of each caption's first sample to {folder}")
         return
     print(f"wrote {args.num_samples} samples to {out}")
 
@@ -639,6 +653,84 @@ def samples_each(num_samples: int, num_values: int) -> int:
     """How many consecutive samples each of ``num_values`` labels or captions gets when they fill
     ``num_samples`` in turn (the last may get fewer)."""
     return -(-num_samples // num_values)
+def box_conditions(model, args) -> dict | None:
+    """The model's box condition from ``--box x0,y0,x1,y1`` (one box for every sample); one line for a
+    malformed box, a box given to a model that takes none, or none given to one that needs it."""
+    import torch
+
+    wanted = [c for c in model.conditions() if c.kind == "boxes"]
+    name = type(model).__name__
+    if args.box is None:
+        if wanted:
+            raise UsageError(f"--box: {name} draws into a box: give --box x0,y0,x1,y1 (fractions of the canvas, "
+                             f"e.g. 0.25,0.25,0.75,0.75)")
+        return None
+    if not wanted:
+        raise UsageError(f"--box: {name} takes no box; its conditions: "
+                         f"{', '.join(c.kind for c in model.conditions()) or 'none (unconditional)'}")
+    try:
+        box = [float(v) for v in args.box.split(",")]
+    except ValueError:
+        box = []
+    if len(box) != 4 or not all(0.0 <= v <= 1.0 for v in box) or not (box[0] < box[2] and box[1] < box[3]):
+        raise UsageError(f"--box must be x0,y0,x1,y1: four numbers in [0, 1] with x0 < x1 and y0 < y1 "
+                         f"(fractions of the canvas), got {args.box!r}")
+    return {wanted[0].key: torch.tensor([box]).expand(args.num_samples, 4)}
+
+
+def keypoint_conditions(model, args) -> dict | None:
+    """The model's keypoints condition from ``--keypoints x,y,x,y,...`` (the same for every sample); one line
+    for a malformed list, keypoints given to a model that takes none, or none given to one that needs them."""
+    import torch
+
+    wanted = [c for c in model.conditions() if c.kind == "keypoints"]
+    name = type(model).__name__
+    if args.keypoints is None:
+        if wanted:
+            raise UsageError(f"--keypoints: {name} draws at keypoints: give --keypoints x,y,... ({wanted[0].size} "
+                             f"points, fractions of the canvas)")
+        return None
+    if not wanted:
+        raise UsageError(f"--keypoints: {name} takes no keypoints; its conditions: "
+                         f"{', '.join(c.kind for c in model.conditions()) or 'none (unconditional)'}")
+    count = wanted[0].size
+    try:
+        values = [float(v) for v in args.keypoints.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 2 * count or not all(0.0 <= v <= 1.0 for v in values):
+        raise UsageError(f"--keypoints must be x,y of {count} keypoints: {2 * count} numbers in [0, 1] "
+                         f"(fractions of the canvas), got {args.keypoints!r}")
+    return {wanted[0].key: torch.tensor(values).view(1, count, 2).expand(args.num_samples, count, 2)}
+
+
+def write_attention_maps(model, captions: list[str], noise, out: Path, use_ema: bool = True) -> Path:
+    """``<out>_attention/caption<k>_<j>_<word>.png``: caption k's first sample lit by its word j's attention."""
+    import torch.nn.functional as F
+
+    from gan_lightning.callbacks import write_samples
+
+    folder = out.with_name(f"{out.stem}_attention")
+    ids = model.tokenize(captions)
+    images, maps = model.attention(ids, noise, use_ema=use_ema)
+    images, maps = images.float().cpu(), maps.float().cpu()
+    maps = F.interpolate(maps, size=images.shape[-2:], mode="bilinear", align_corners=False)
+    for k, (image, caption_maps, caption_ids) in enumerate(zip(images, maps, ids)):
+        for j, token in enumerate(int(t) for t in caption_ids):
+            if token == 0:
+                break
+            heat = caption_maps[j] / caption_maps[j].max().clamp_min(1e-8)
+            lit = (image + 1.0) * (0.2 + 0.8 * heat) - 1.0  # the image dimmed where the word is not attended
+            word = model_word(token)
+            write_samples(lit[None], folder / f"caption{k}_{j:02d}_{word}.png", nrow=1)
+    return folder
+
+
+def model_word(token: int) -> str:
+    from gan_lightning.data.captions import VOCABULARY
+
+    word = VOCABULARY[token]
+    return "comma" if word == "," else word
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -8,6 +8,10 @@ both directions). The first call trains it (``epochs`` passes, seeded, one threa
 and saves it to ``<cache>/caption_encoder_v1.pt`` (``$GAN_LIGHTNING_CACHE``, else
 ``~/.cache/gan_lightning``); later calls load that file. ``caption_encoder(path)`` loads a file of
 one's own, and a missing one is a one-line error.
+
+``damsm_encoders()``: AttnGAN's DAMSM text and image encoders (a bi-LSTM and a small CNN), pre-trained
+with DAMSM's word and sentence losses (:mod:`gan_lightning.losses.damsm`) by :func:`train_damsm` on the
+same split on first use and cached at ``<cache>/damsm_v1.pt``; ``damsm_encoders(path)`` loads a file.
 """
 
 from __future__ import annotations
@@ -82,3 +86,85 @@ def caption_encoder(path: str | Path | None = None) -> CaptionEncoder:
     encoder = CaptionEncoder(len(VOCABULARY))
     encoder.load_state_dict(saved["text"])
     return encoder.eval().requires_grad_(False)
+
+
+# ---------------------------------------------------------------------------- AttnGAN's DAMSM
+DAMSM_FILENAME = "damsm_v1.pt"
+DAMSM_DIM = 128  # the authors' EMBEDDING_DIM is 256 (a 128-unit bi-LSTM per direction); 64 per direction here
+
+
+def damsm_networks():
+    """A fresh (text encoder, image encoder) pair of DAMSM: a bi-LSTM caption encoder and the small image CNN."""
+    from gan_lightning.nets.attngan import DAMSMImageEncoder
+
+    return (CaptionEncoder(len(VOCABULARY), embed_dim=64, hidden=DAMSM_DIM // 2, cell="lstm"),
+            DAMSMImageEncoder(3, 64, DAMSM_DIM))
+
+
+def default_damsm_path() -> Path:
+    return cache_dir() / DAMSM_FILENAME
+
+
+def train_damsm(path: str | Path | None, epochs: int = 3, seed: int = 0, batch_size: int = 48,
+                train_size: int | None = None, gammas: tuple[float, float, float] = (4.0, 5.0, 10.0),
+                lr: float = 2e-3, rnn_clip: float = 0.25, steps: int | None = None):
+    """Pre-train DAMSM (word + sentence losses, taoxugit/AttnGAN ``pretrain_DAMSM.py`` with
+    ``cfg/DAMSM/bird.yml``: gamma1 4, gamma2 5, gamma3 10, Adam lr 0.002 betas (0.5, 0.999), batch 48,
+    the text encoder's gradient norm clipped at 0.25) on CaptionedDigits' 64 px training split;
+    save both encoders to ``path`` (None: keep them in memory). ``steps``: stop after that many
+    batches. Returns (text encoder, image encoder), frozen, in eval mode."""
+    from gan_lightning.data import CaptionedDigits
+    from gan_lightning.losses.damsm import damsm_loss
+
+    data = CaptionedDigits(image_size=64, batch_size=batch_size, seed=seed, train_size=train_size)
+    data.setup("fit")
+    generator = torch.Generator().manual_seed(seed)
+    done = 0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        text, image = damsm_networks()
+        optimizer = torch.optim.Adam([*text.parameters(), *image.parameters()], lr=lr, betas=(0.5, 0.999))
+        keys = len(data.train_set)
+        for epoch in range(epochs):
+            order = torch.randperm(keys, generator=generator)
+            for start in range(0, keys - batch_size + 1, batch_size):
+                if steps is not None and done >= steps:
+                    break
+                items = [data.train_set[epoch * keys + int(i)] for i in order[start:start + batch_size]]
+                captions = torch.stack([item["caption"] for item in items])
+                sentences, words = text(captions)
+                regions, pooled = image(torch.stack([item["image"] for item in items]))
+                loss = damsm_loss(words, sentences, captions != 0, regions, pooled, *gammas)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(text.parameters(), rnn_clip)
+                optimizer.step()
+                done += 1
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"vocabulary": list(VOCABULARY), "text": text.state_dict(), "image": image.state_dict()}, path)
+    return text.eval().requires_grad_(False), image.eval().requires_grad_(False)
+
+
+def damsm_encoders(path: str | Path | None = None, key: str = "model.damsm_ckpt_path"):
+    """The frozen DAMSM (text encoder, image encoder): from ``path``, or the cached default (pre-trained on
+    first use, a few CPU minutes, and saved to ``<cache>/damsm_v1.pt``). A missing ``path`` is a
+    one-line error naming ``key``."""
+    if path is None:
+        path = default_damsm_path()
+        if not path.is_file():
+            print(f"pre-training DAMSM once (cached at {path}) ...", flush=True)
+            return train_damsm(path)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{key}: {str(path)!r} is not a file; give a DAMSM checkpoint written by "
+                                f"gan_lightning.pretrained.train_damsm, null for the project's cached one, "
+                                f"or random for untrained encoders")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if list(saved["vocabulary"]) != list(VOCABULARY):
+        raise ValueError(f"{key}: {path} was trained with another vocabulary; delete it to train it again")
+    text, image = damsm_networks()
+    text.load_state_dict(saved["text"])
+    image.load_state_dict(saved["image"])
+    return text.eval().requires_grad_(False), image.eval().requires_grad_(False)

@@ -24,16 +24,20 @@ from gan_lightning.nets.dcgan import dcgan_init_
 
 class CaptionEncoder(nn.Module):
     """Token ids (N, L), 0 padding at the end, -> (sentence (N, 2 hidden), words (N, 2 hidden, L)).
+    ``cell``: ``gru`` (the default) or ``lstm`` (AttnGAN's DAMSM encoder).
 
     A bidirectional GRU written as two forward ones, the second over each caption reversed within its
     length (a gather), so that neither direction reads padding before a word and nothing is read on the
     host (``pack_padded_sequence`` wants the lengths there: a GPU would wait every call)."""
 
-    def __init__(self, vocab_size: int, embed_dim: int = 64, hidden: int = 64) -> None:
+    def __init__(self, vocab_size: int, embed_dim: int = 64, hidden: int = 64, cell: str = "gru") -> None:
         super().__init__()
+        if cell not in ("gru", "lstm"):
+            raise ValueError(f"CaptionEncoder cell must be gru or lstm, got {cell!r}")
+        rnn = nn.GRU if cell == "gru" else nn.LSTM  # AttnGAN's DAMSM text encoder is a bi-LSTM
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-        self.forward_rnn = nn.GRU(embed_dim, hidden, batch_first=True)
-        self.backward_rnn = nn.GRU(embed_dim, hidden, batch_first=True)
+        self.forward_rnn = rnn(embed_dim, hidden, batch_first=True)
+        self.backward_rnn = rnn(embed_dim, hidden, batch_first=True)
         self.dim = 2 * hidden
 
     @staticmethod
@@ -73,7 +77,7 @@ class ImageEncoder(nn.Module):
         return self.head(self.features(images))
 
 
-def _residual_block(channels: int, inner: int, activation: nn.Module) -> nn.Sequential:
+def residual_block(channels: int, inner: int, activation: nn.Module) -> nn.Sequential:
     """The authors' bottleneck: 1x1 to ``inner``, 3x3, 3x3 back to ``channels``, BN after each."""
     return nn.Sequential(
         nn.Conv2d(channels, inner, 1, bias=False), nn.BatchNorm2d(inner), activation,
@@ -81,7 +85,7 @@ def _residual_block(channels: int, inner: int, activation: nn.Module) -> nn.Sequ
         nn.Conv2d(inner, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels))
 
 
-class _Residual(nn.Module):
+class Residual(nn.Module):
     def __init__(self, block: nn.Module, activation: nn.Module) -> None:
         super().__init__()
         self.block, self.activation = block, activation
@@ -103,7 +107,7 @@ class TextToImageGenerator(nn.Module):
         top = width * 2 ** min(3, doublings)
         layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim + text_dim, top, 4, 1, 0, bias=False),
                                    nn.BatchNorm2d(top),
-                                   _Residual(_residual_block(top, top // 4, nn.ReLU(True)), nn.ReLU(True))]
+                                   Residual(residual_block(top, top // 4, nn.ReLU(True)), nn.ReLU(True))]
         c = top
         for i in range(doublings):
             out = channels if i == doublings - 1 else max(width, c // 2)
@@ -112,7 +116,7 @@ class TextToImageGenerator(nn.Module):
                 layers.append(nn.Tanh())
             else:
                 layers.append(nn.BatchNorm2d(out))
-                layers.append(_Residual(_residual_block(out, out // 4, nn.ReLU(True)), nn.ReLU(True)) if i == 0
+                layers.append(Residual(residual_block(out, out // 4, nn.ReLU(True)), nn.ReLU(True)) if i == 0
                               else nn.ReLU(True))
             c = out
         self.net = nn.Sequential(*layers)
@@ -154,7 +158,7 @@ class MatchingDiscriminator(nn.Module):
             if i < doublings - 2:  # the authors' last two downsamplings end at their BatchNorm
                 layers.append(nn.LeakyReLU(0.2, True))
             c = out
-        layers.append(_Residual(_residual_block(c, max(c // 4, 1), nn.LeakyReLU(0.2, True)), nn.LeakyReLU(0.2, True)))
+        layers.append(Residual(residual_block(c, max(c // 4, 1), nn.LeakyReLU(0.2, True)), nn.LeakyReLU(0.2, True)))
         self.features = nn.Sequential(*layers)
         self.project = nn.Sequential(nn.Linear(embedding_dim, text_dim), nn.BatchNorm1d(text_dim),
                                      nn.LeakyReLU(0.2, True))
