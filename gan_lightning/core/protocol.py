@@ -135,3 +135,13 @@ def grid_pictures(samples: torch.Tensor, output: Output, nrow: int) -> tuple[tor
         strip = cells.permute(0, 2, 1).unsqueeze(2)  # (N, 3, 1, L)
         return strip.repeat_interleave(4, dim=2).repeat_interleave(4, dim=3), 1
     return samples, nrow
+
+
+def stage_pictures(stages: Sequence[torch.Tensor], nrow: int) -> tuple[torch.Tensor, int]:
+    """``(images, images per row)`` that show each sample's stages side by side (coarse to fine, as
+    ``GANModule.stages()`` names them), each stage enlarged to the last one's size (nearest: its pixels
+    stay visible): a grid of ``nrow`` samples a row becomes one of ``nrow * len(stages)`` pictures."""
+    size = stages[-1].shape[-2:]
+    enlarged = [torch.nn.functional.interpolate(s, size=size, mode="nearest") if s.shape[-2:] != size else s
+                for s in stages]
+    return torch.stack(enlarged, dim=1).flatten(0, 1), nrow * len(stages)
