@@ -9,12 +9,15 @@ A model declares, from its own arguments (``GANModule.conditions()`` and ``GANMo
   vocabulary, boxes, keypoints);
 - its **output**, an :class:`Output`: ``image`` (C, H, W), ``images`` (several resolutions),
   ``video`` (C, T, H, W), ``voxels`` (C, D, H, W), ``tokens`` (L,) ids of a ``vocab_size``
-  vocabulary, or ``vector`` (D,) points; real ones found in a batch under ``key``.
+  vocabulary, or ``vector`` (D,) points; real ones found in a batch under ``key``;
+- when G draws intermediate images on its way to its output, its **stages**
+  (``GANModule.stages()``: their names, coarse to fine; ``generate_stages`` returns them).
 
 The step context (which batch entry is ``real``, which are conditions), ``sample`` (which
 conditions it needs), the sample grid (:func:`grid_pictures`: frames of a video as a row, tokens
-as a strip of coloured cells), the EMA (none for a model that maps inputs, as their papers),
-the CLI verbs and evaluation read these declarations.
+as a strip of coloured cells; :func:`stage_pictures`: each sample's stages side by side), the EMA
+(none for a model that maps inputs, as their papers), the CLI verbs and evaluation read these
+declarations.
 """
 
 from __future__ import annotations
