@@ -52,6 +52,7 @@ from harness import (
 OUT_DIR = BENCHMARKS / "stackgan"
 RESULTS_JSON = OUT_DIR / "results.json"
 SECTION = "stackgan"
+CHANCE_BAND = 0.2  # accuracies below it: about the 0.1 of guessing among 10 digits
 JUDGE_EPOCHS = 30  # the recipe's 8 reach 0.23 on the held-out real images here (coloured digits on textures)
 ROWS = (("real", "real held-out images, 64 px"), ("real_up", "real images averaged to 32 px, upsampled"),
         ("stage1_up", "Stage I, 32 px upsampled"), ("stage2", "Stage II, 64 px"))
@@ -139,11 +140,22 @@ def section(result: dict[str, Any], command: str) -> str:
     sharper = rows["stage2"]["sharpness"] > rows["stage1_up"]["sharpness"]
     better = rows["stage2"]["digit_accuracy"] > rows["stage1_up"]["digit_accuracy"]
     lines += ["", (f"Stage II's images are {'sharper' if sharper else 'not sharper'} than Stage I's upsampled "
-              f"({rows['stage2']['sharpness']:.4f} vs {rows['stage1_up']['sharpness']:.4f}; real: "
-              f"{rows['real']['sharpness']:.4f}), and show the asked digit "
-              f"{'more' if better else 'not more'} often ({rows['stage2']['digit_accuracy']:.3f} vs "
-              f"{rows['stage1_up']['digit_accuracy']:.3f}; the judge on real held-out images: "
-              f"{rows['real']['digit_accuracy']:.3f})."), "",
+                   f"({rows['stage2']['sharpness']:.4f} vs {rows['stage1_up']['sharpness']:.4f}; real: "
+                   f"{rows['real']['sharpness']:.4f}), and show the asked digit "
+                   f"{'more' if better else 'not more'} often ({rows['stage2']['digit_accuracy']:.3f} vs "
+                   f"{rows['stage1_up']['digit_accuracy']:.3f}; the judge on real held-out images: "
+                   f"{rows['real']['digit_accuracy']:.3f}).")]
+    if sharper and better:
+        verdict = "Verdict: reached (sharper, and the asked digit more often)."
+    elif sharper or better:
+        verdict = (f"Verdict: reached on {'sharpness' if sharper else 'the asked digit'} only "
+                   f"({'the asked digit' if sharper else 'sharpness'}: not improved).")
+    else:
+        verdict = "Verdict: not reached."
+    if max(rows["stage1_up"]["digit_accuracy"], rows["stage2"]["digit_accuracy"]) < CHANCE_BAND:
+        verdict += (f" Both stages show the asked digit at about chance (1 in 10; below {CHANCE_BAND}): at this "
+                    f"budget no digit shape has formed yet, so the digit column says nothing of what Stage II adds.")
+    lines += ["", verdict, "",
               f"Stage I upsampled, Stage II, the real image, for the first 8 captions: `{result['picture']}`."]
     return "\n".join(lines)
 
