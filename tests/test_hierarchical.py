@@ -74,7 +74,8 @@ def test_lapgan_samples_chain_the_levels_and_the_grid_shows_every_level():
     model = TINY["LAPGAN"][0]()
     noise = model.sample_noise(4, rng=torch.Generator().manual_seed(0))
     labels = torch.tensor([0, 1, 2, 3])
-    stages = model.generation_stages(noise, labels)
+    stages = model.generate_stages(noise, labels)
+    assert model.stages() == ("level 2 (7 px)", "level 1 (14 px)", "level 0 (28 px)")
     assert [s.shape[-1] for s in stages] == [7, 14, 28]
     assert torch.equal(model.sample(noise=noise, labels=labels, use_ema=False), model.eval().generate(noise, labels))
     model.train()
@@ -84,7 +85,7 @@ def test_lapgan_samples_chain_the_levels_and_the_grid_shows_every_level():
     assert torch.allclose(pictures[2], sample[0], atol=1e-6)  # the last picture of a sample is the sample
     model.eval()
     with torch.no_grad():
-        coarsest = model.generation_stages(model.fixed_noise[:1], torch.tensor([0]))[0]
+        coarsest = model.generate_stages(model.fixed_noise[:1], torch.tensor([0]))[0]
     model.train()
     assert torch.allclose(pictures[0], coarsest[0].repeat_interleave(4, -1).repeat_interleave(4, -2), atol=1e-6)
     with pytest.raises(ValueError, match="does not divide by 8"):

@@ -9,12 +9,15 @@ A model declares, from its own arguments (``GANModule.conditions()`` and ``GANMo
   vocabulary, boxes, keypoints);
 - its **output**, an :class:`Output`: ``image`` (C, H, W), ``images`` (several resolutions),
   ``video`` (C, T, H, W), ``voxels`` (C, D, H, W), ``tokens`` (L,) ids of a ``vocab_size``
-  vocabulary, or ``vector`` (D,) points; real ones found in a batch under ``key``.
+  vocabulary, or ``vector`` (D,) points; real ones found in a batch under ``key``;
+- when G draws intermediate images on its way to its output, its **stages**
+  (``GANModule.stages()``: their names, coarse to fine; ``generate_stages`` returns them).
 
 The step context (which batch entry is ``real``, which are conditions), ``sample`` (which
 conditions it needs), the sample grid (:func:`grid_pictures`: frames of a video as a row, tokens
-as a strip of coloured cells), the EMA (none for a model that maps inputs, as their papers),
-the CLI verbs and evaluation read these declarations.
+as a strip of coloured cells; :func:`stage_pictures`: each sample's stages side by side), the EMA
+(none for a model that maps inputs, as their papers), the CLI verbs and evaluation read these
+declarations.
 """
 
 from __future__ import annotations
@@ -135,3 +138,13 @@ def grid_pictures(samples: torch.Tensor, output: Output, nrow: int) -> tuple[tor
         strip = cells.permute(0, 2, 1).unsqueeze(2)  # (N, 3, 1, L)
         return strip.repeat_interleave(4, dim=2).repeat_interleave(4, dim=3), 1
     return samples, nrow
+
+
+def stage_pictures(stages: Sequence[torch.Tensor], nrow: int) -> tuple[torch.Tensor, int]:
+    """``(images, images per row)`` that show each sample's stages side by side (coarse to fine, as
+    ``GANModule.stages()`` names them), each stage enlarged to the last one's size (nearest: its pixels
+    stay visible): a grid of ``nrow`` samples a row becomes one of ``nrow * len(stages)`` pictures."""
+    size = stages[-1].shape[-2:]
+    enlarged = [torch.nn.functional.interpolate(s, size=size, mode="nearest") if s.shape[-2:] != size else s
+                for s in stages]
+    return torch.stack(enlarged, dim=1).flatten(0, 1), nrow * len(stages)

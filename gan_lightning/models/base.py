@@ -46,7 +46,8 @@ from gan_lightning.core import compat, fast
 from gan_lightning.core.arguments import caller_frame
 from gan_lightning.core.optim import OptimizerSettings, build_optimizer, linear_decay
 from gan_lightning.core.phases import Phase, StepContext
-from gan_lightning.core.protocol import Condition, Output, class_condition, grid_pictures, output_for_shape
+from gan_lightning.core.protocol import (Condition, Output, class_condition, grid_pictures, output_for_shape,
+                                         stage_pictures)
 from gan_lightning.core.state import ReplayPool, TrainingState
 from gan_lightning.errors import SettingError
 from gan_lightning.losses.regularizers import HistoricalAverages
@@ -284,6 +285,13 @@ class GANModule(L.LightningModule):
         of ``data_shape``."""
         return output_for_shape(self.data_shape)
 
+    def stages(self) -> tuple[str, ...]:
+        """The images G draws on its way to its output, coarse to fine, the output last, by name (StackGAN's
+        Stage I and Stage II, StackGAN++'s branches); ``()`` for a G that draws its output alone. A model that
+        declares stages returns them from ``generate_stages``; ``sample(..., stages=True)`` gives them and the
+        sample grid shows them side by side (:func:`~gan_lightning.core.protocol.stage_pictures`)."""
+        return ()
+
     @property
     def translates(self) -> bool:
         """Whether G maps an input (an image, a label map: ``translate``) instead of drawing from noise (``sample``)."""
@@ -310,6 +318,11 @@ class GANModule(L.LightningModule):
         """G(z); models with conditions override this: ``labels`` is the class condition, ``conditions``
         the others by key. ``net``: another generator (the EMA copy)."""
         return (net or self.generator)(z)
+
+    def generate_stages(self, z: torch.Tensor, labels: torch.Tensor | None = None, net: nn.Module | None = None,
+                        conditions: Mapping[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, ...]:
+        """The images of ``stages()``, in that order, for the same inputs as ``generate``."""
+        raise NotImplementedError(f"{type(self).__name__} declares no stages: its G draws its output alone")
 
     def set_discriminator_augment(self, augment: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
         """Install a transform applied to every discriminator input in training (DiffAugment, ADA, noise)."""
@@ -618,11 +631,13 @@ class GANModule(L.LightningModule):
         truncation: float | None = None,
         rng: torch.Generator | None = None,
         conditions: Mapping[str, torch.Tensor] | None = None,
-    ) -> torch.Tensor:
+        stages: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """Samples from G (the EMA copy by default), in eval mode; the module's modes are restored.
 
         ``labels``: the class condition (cycling through the classes when not given); ``conditions``:
-        the model's other conditions by key (a caption's token ids, attribute vectors ...), one per sample."""
+        the model's other conditions by key (a caption's token ids, attribute vectors ...), one per sample;
+        ``stages=True``: the images of every declared stage (``stages()``), a tuple, the output last."""
         if self.translates:
             raise TypeError(f"{type(self).__name__} translates images: call translate(images), not sample()")
         if noise is None:
@@ -631,10 +646,11 @@ class GANModule(L.LightningModule):
             noise = self.sample_noise(num_samples, rng=rng, truncation=truncation)
         extra = self.check_conditions(noise.size(0), labels, conditions)
         net = self.sampling_generator if use_ema else self.generator
+        draw = self.generate_stages if stages else self.generate
         with eval_mode(net):
             if extra:
-                return self.generate(noise.to(self.device), labels, net=net, conditions=extra)
-            return self.generate(noise.to(self.device), labels, net=net)
+                return draw(noise.to(self.device), labels, net=net, conditions=extra)
+            return draw(noise.to(self.device), labels, net=net)
 
     def check_conditions(self, num: int, labels: torch.Tensor | None,
                          conditions: Mapping[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
@@ -672,9 +688,10 @@ class GANModule(L.LightningModule):
         noise vectors; one with other conditions one row per held-out condition (``inputs``: a dict
         by key) over the same ``nrow`` noise vectors; an unconditional one G on the fixed noise.
         Outputs that are not images are drawn as :func:`~gan_lightning.core.protocol.grid_pictures` says
-        (a video's frames as a row, tokens as a strip of coloured cells); a generator that draws in stages
-        (``generation_stages``) shows each class-conditional or unconditional sample as its stages side by side.
+        (a video's frames as a row, tokens as a strip of coloured cells); a model that declares
+        ``stages()`` shows each sample's stages side by side (:func:`~gan_lightning.core.protocol.stage_pictures`).
         """
+        staged = bool(self.stages())
         if self.translates:
             if not isinstance(inputs, torch.Tensor):
                 raise ValueError(f"{type(self).__name__}.preview_grid needs held-out inputs")
@@ -688,8 +705,7 @@ class GANModule(L.LightningModule):
             columns = min(nrow, self.fixed_noise.size(0))
             noise = self.fixed_noise[:columns].repeat(classes, *repeat)
             labels = torch.arange(classes, device=noise.device).repeat_interleave(columns)
-            samples = self.sample(noise=noise, labels=labels, use_ema=use_ema)
-            return self.staged_pictures(samples, noise, labels, use_ema, columns)
+            samples = self.sample(noise=noise, labels=labels, use_ema=use_ema, stages=staged)
         elif others:
             if not isinstance(inputs, Mapping) or any(c.key not in inputs for c in others):
                 raise ValueError(f"{type(self).__name__}.preview_grid needs held-out conditions: "
@@ -701,33 +717,13 @@ class GANModule(L.LightningModule):
             labels = None
             if self.class_condition is not None:
                 labels = torch.arange(rows * columns, device=noise.device) % self.class_condition.size
-            samples = self.sample(noise=noise, labels=labels, use_ema=use_ema, conditions=held)
+            samples = self.sample(noise=noise, labels=labels, use_ema=use_ema, conditions=held, stages=staged)
         else:
             columns = nrow
-            samples = self.sample(noise=self.fixed_noise[:num_samples], use_ema=use_ema)
-            return self.staged_pictures(samples, self.fixed_noise[:num_samples], None, use_ema, columns)
+            samples = self.sample(noise=self.fixed_noise[:num_samples], use_ema=use_ema, stages=staged)
+        if staged:
+            return stage_pictures(samples, columns)
         return grid_pictures(samples, self.output(), columns)
-
-    def generation_stages(self, noise: torch.Tensor, labels: torch.Tensor | None = None,
-                          net: nn.Module | None = None) -> list[torch.Tensor]:
-        """The output of every stage of a generator that draws in stages, coarse to fine (LAPGAN's pyramid
-        levels), the last one the sample itself; ``[]`` for a generator of one stage (the default).
-        ``preview_grid`` shows a staged model's samples each as its stages side by side."""
-        return []
-
-    @torch.no_grad()
-    def staged_pictures(self, samples: torch.Tensor, noise: torch.Tensor, labels: torch.Tensor | None,
-                        use_ema: bool, columns: int) -> tuple[torch.Tensor, int]:
-        """(pictures, per row) of ``samples`` drawn from ``noise``: each sample as its ``generation_stages``
-        side by side, every stage resized (nearest) to the sample's size; the samples alone for a one-stage G."""
-        net = self.sampling_generator if use_ema else self.generator
-        with eval_mode(net):
-            stages = self.generation_stages(noise.to(self.device), labels, net=net)
-        if not stages:
-            return grid_pictures(samples, self.output(), columns)
-        size = samples.shape[-2:]
-        resized = [torch.nn.functional.interpolate(stage, size=size, mode="nearest") for stage in stages]
-        return torch.stack(resized, dim=1).flatten(0, 1), columns * len(stages)
 
     # ------------------------------------------------------------------ setup and checkpoints
     def setup(self, stage: str) -> None:

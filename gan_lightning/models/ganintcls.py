@@ -29,17 +29,15 @@ import torch
 import torch.nn.functional as F
 
 from gan_lightning.core import Phase, StepContext
-from gan_lightning.core.protocol import Condition
-from gan_lightning.data.captions import VOCABULARY, tokenize
-from gan_lightning.models.base import GANModule
 from gan_lightning.models.registry import register_model
-from gan_lightning.nets.text import CaptionEncoder, MatchingDiscriminator, TextToImageGenerator
+from gan_lightning.models.shared import CaptionConditioned
+from gan_lightning.nets.text import MatchingDiscriminator, TextToImageGenerator
 
 VARIANTS = {"gan": (False, False), "gan-cls": (True, False), "gan-int": (False, True), "gan-int-cls": (True, True)}
 
 
 @register_model
-class GANINTCLS(GANModule):
+class GANINTCLS(CaptionConditioned):
     paper = "Reed et al. 2016, Generative Adversarial Text to Image Synthesis"
     data_kinds = ("captioned",)
 
@@ -59,7 +57,7 @@ class GANINTCLS(GANModule):
         """``text_encoder``: a caption encoder file, ``None`` for the project's cached one (trained on first
         use), or ``random`` for a seeded untrained one (tests, smoke runs). It is loaded when a fit starts;
         a checkpoint carries it."""
-        super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, text_encoder=text_encoder, **kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"model.variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
         if not 0.0 <= cls_weight < 1.0:
@@ -70,43 +68,14 @@ class GANINTCLS(GANModule):
         self.matching, self.interpolating = VARIANTS[variant]
         self.cls_weight = cls_weight if self.matching else 0.0
         self.interp_weight = interp_weight if self.interpolating else 0.0
-        self.text_encoder_source = text_encoder
-        with torch.random.fork_rng(devices=[]):  # a placeholder: loaded (or trained) at fit start, or from a checkpoint
-            torch.manual_seed(0)
-            self.text_encoder = CaptionEncoder(len(VOCABULARY)).requires_grad_(False)
-        self.register_buffer("text_encoder_ready", torch.tensor(int(text_encoder == "random"), dtype=torch.uint8))
         channels, size = self.data_shape[0], self.data_shape[1]
         dim = self.text_encoder.dim
         self.generator = TextToImageGenerator(latent_dim, dim, channels, size, g_width, text_dim)
         self.discriminator = MatchingDiscriminator(channels, size, dim, d_width, text_dim)
 
-    def on_fit_start(self) -> None:
-        """The caption encoder's weights, once: from ``text_encoder`` (or the project's cache, trained on
-        first use) on a fresh fit; a resumed fit has them from its checkpoint."""
-        super().on_fit_start()
-        if not int(self.text_encoder_ready):
-            from gan_lightning.pretrained import caption_encoder
-
-            self.text_encoder.load_state_dict(caption_encoder(self.text_encoder_source).state_dict())
-            self.text_encoder_ready.fill_(1)
-
-    # ------------------------------------------------------------------ declarations
-    def conditions(self) -> tuple[Condition, ...]:
-        return (Condition("text", "caption", len(VOCABULARY)),)
-
-    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
-        """Token ids of ``texts`` (``gan-lightning sample --text``), on the host."""
-        return torch.stack([tokenize(text) for text in texts])
-
     # ------------------------------------------------------------------ networks
     def optimizer_groups(self):
         return {"generator": self.generator.parameters(), "discriminator": self.discriminator.parameters()}
-
-    @torch.no_grad()
-    def embed(self, caption: torch.Tensor) -> torch.Tensor:
-        """phi(t): the frozen encoder's sentence embedding, in eval mode."""
-        self.text_encoder.eval()
-        return self.text_encoder(caption)[0]
 
     def generate(self, z, labels=None, net=None, conditions=None):
         return (net or self.generator)(z, self.embed(conditions["caption"]))
@@ -148,19 +117,7 @@ class GANINTCLS(GANModule):
         return {"g_loss": (weights * losses).mean()}
 
     # ------------------------------------------------------------------ held-out
-    def discriminate(self, x, labels=None):
-        raise TypeError("GANINTCLS's D judges (image, caption) pairs: call judge(images, captions)")
-
     @torch.no_grad()
     def judge(self, images: torch.Tensor, captions: torch.Tensor) -> torch.Tensor:
         """D's logit that each image matches its caption."""
         return self.run_discriminator(images, self.embed(captions))
-
-    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
-        ctx = StepContext(batch, real_key=self.output().key)
-        z = self.sample_noise(ctx.batch_size, rng=torch.Generator().manual_seed(batch_idx))
-        fake = self.generate(z, conditions={"caption": ctx.caption})
-        scores = {f"{stage}/d_real": self.judge(ctx.real, ctx.caption).mean(),
-                  f"{stage}/d_wrong": self.judge(ctx.real.roll(1, dims=0), ctx.caption).mean(),
-                  f"{stage}/d_fake": self.judge(fake, ctx.caption).mean()}
-        self.log_dict(scores, on_epoch=True, batch_size=ctx.batch_size)

@@ -41,8 +41,8 @@ Defaults and where they come from:
 
 G's noise is one vector (``sample(noise=...)``): the coarsest level's z (``latent_dim``) followed by
 each finer level's noise map, flattened, finest first; ``self.latent_dim`` is its full length.
-The sample grid shows every sample as its levels side by side, coarsest first
-(``generation_stages``).
+The sample grid shows every sample as its levels side by side, coarsest first (its declared
+``stages()``, drawn by ``generate_stages``).
 """
 
 from __future__ import annotations
@@ -136,18 +136,22 @@ class LAPGAN(LabelConditioned):
         coarse = upsample(coarser)
         return coarse + net[f"level{k}"](noise, labels, coarse)
 
-    def generation_stages(self, noise, labels=None, net=None) -> list[torch.Tensor]:
+    def stages(self) -> tuple[str, ...]:
+        """The pyramid's levels, coarsest first: each a stage of the sample grid."""
+        return tuple(f"level {k} ({self.data_shape[-1] >> k} px)" for k in reversed(range(self.levels)))
+
+    def generate_stages(self, z, labels=None, net=None, conditions=None) -> tuple[torch.Tensor, ...]:
         """Every level's image of the chained sampler, coarsest first (the last one is the sample)."""
         net = net or self.generator
-        labels = self.resolve_labels(labels, noise.size(0), noise.device)
-        code, maps = self.split_noise(noise)
+        labels = self.resolve_labels(labels, z.size(0), z.device)
+        code, maps = self.split_noise(z)
         stages = [self.level_image(self.levels - 1, net, code, labels, None)]
         for k in reversed(range(self.levels - 1)):
             stages.append(self.level_image(k, net, maps[k], labels, stages[-1]))
-        return stages
+        return tuple(stages)
 
     def generate(self, z, labels=None, net=None, conditions=None):
-        return self.generation_stages(z, labels, net)[-1]
+        return self.generate_stages(z, labels, net)[-1]
 
     def discriminate(self, x, labels=None):
         """The finest level's D on full-size images (held-out scores)."""

@@ -2,6 +2,9 @@
 
 - :class:`ShapedGAN`: the sizing options of the families whose G and D come from the data's shape.
 - :class:`LabelConditioned`: the class condition of G(z, y) models (CGAN, ACGAN, BigGAN).
+- :class:`CaptionConditioned`: the caption condition of the text-to-image models (GAN-INT-CLS, TAC-GAN,
+  StackGAN, StackGAN++): the frozen caption encoder phi(t), ``tokenize`` and the held-out pair scores;
+  :func:`resized`: real images averaged down to the size a stage draws.
 - :func:`seeded`: a seeded, restored global RNG (the translators that draw noise: Pix2Pix's dropout, SPADE's z).
 - :class:`MapsAToB`: the declarations of a model that maps images of domain a to domain b.
 - :class:`TwoGeneratorTranslation`: ``translate`` both ways and the held-out cycle L1 of the
@@ -32,11 +35,13 @@ from torch.utils.data import Dataset
 
 from gan_lightning.core import StepContext
 from gan_lightning.core.protocol import Condition, Output
+from gan_lightning.data.captions import VOCABULARY, tokenize
 from gan_lightning.errors import SettingError
 from gan_lightning.models.base import GANModule
 from gan_lightning.nets.builders import build_generator, build_networks
 from gan_lightning.nets.conditional import check_labels, cycle_labels
 from gan_lightning.nets.layers import eval_mode
+from gan_lightning.nets.text import CaptionEncoder
 
 
 # ---------------------------------------------------------------------------- class-conditional G(z, y)
@@ -64,6 +69,71 @@ class LabelConditioned(GANModule):
     def generate(self, z, labels=None, net=None, conditions=None):
         return (net or self.generator)(z, self.resolve_labels(labels, z.size(0), z.device))
 
+
+# ---------------------------------------------------------------------------- caption-conditioned G(z, t)
+class CaptionConditioned(GANModule):
+    """Shared caption handling of the text-to-image models: G draws from a caption's token ids through phi(t),
+    the project's caption encoder (:mod:`gan_lightning.pretrained`), frozen and saved with the model.
+
+    ``text_encoder``: a caption encoder file, ``None`` for the project's cached one (trained on first use),
+    or ``random`` for a seeded untrained one (tests, smoke runs). It is loaded when a fit starts; a
+    checkpoint carries it. A model defines ``judge(images, captions)`` (D's logit that each image matches
+    its caption); the held-out steps log D's mean score of real, wrong (the next image's) and fake pairs.
+    """
+
+    data_kinds = ("captioned",)
+
+    def __init__(self, text_encoder: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.text_encoder_source = text_encoder
+        with torch.random.fork_rng(devices=[]):  # a placeholder: loaded (or trained) at fit start, or from a checkpoint
+            torch.manual_seed(0)
+            self.text_encoder = CaptionEncoder(len(VOCABULARY)).requires_grad_(False)
+        self.register_buffer("text_encoder_ready", torch.tensor(int(text_encoder == "random"), dtype=torch.uint8))
+
+    def on_fit_start(self) -> None:
+        """The caption encoder's weights, once: from ``text_encoder`` (or the project's cache, trained on
+        first use) on a fresh fit; a resumed fit has them from its checkpoint."""
+        super().on_fit_start()
+        if not int(self.text_encoder_ready):
+            from gan_lightning.pretrained import caption_encoder
+
+            self.text_encoder.load_state_dict(caption_encoder(self.text_encoder_source).state_dict())
+            self.text_encoder_ready.fill_(1)
+
+    def conditions(self) -> tuple[Condition, ...]:
+        return (Condition("text", "caption", len(VOCABULARY)),)
+
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        """Token ids of ``texts`` (``gan-lightning sample --text``), on the host."""
+        return torch.stack([tokenize(text) for text in texts])
+
+    @torch.no_grad()
+    def embed(self, caption: torch.Tensor) -> torch.Tensor:
+        """phi(t): the frozen encoder's sentence embedding, in eval mode."""
+        self.text_encoder.eval()
+        return self.text_encoder(caption)[0]
+
+    def discriminate(self, x, labels=None):
+        raise TypeError(f"{type(self).__name__}'s D judges (image, caption) pairs: call judge(images, captions)")
+
+    def judge(self, images: torch.Tensor, captions: torch.Tensor) -> torch.Tensor:
+        """D's logit that each image matches its caption."""
+        raise NotImplementedError(f"{type(self).__name__} defines no judge(images, captions)")
+
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+        ctx = StepContext(batch, real_key=self.output().key)
+        z = self.sample_noise(ctx.batch_size, rng=torch.Generator().manual_seed(batch_idx))
+        fake = self.generate(z, conditions={"caption": ctx.caption})
+        scores = {f"{stage}/d_real": self.judge(ctx.real, ctx.caption).mean(),
+                  f"{stage}/d_wrong": self.judge(ctx.real.roll(1, dims=0), ctx.caption).mean(),
+                  f"{stage}/d_fake": self.judge(fake, ctx.caption).mean()}
+        self.log_dict(scores, on_epoch=True, batch_size=ctx.batch_size)
+
+
+def resized(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Images averaged down to ``size`` (as CaptionedDigits makes its 32 px images); as they are at their size."""
+    return images if images.size(-1) == size else F.interpolate(images, size=(size, size), mode="area")
 
 # ---------------------------------------------------------------------------- image-to-image
 def seeded(seed: int | None, device: torch.device):
