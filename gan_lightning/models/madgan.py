@@ -46,7 +46,8 @@ class MADGAN(ShapedGAN):
             [self.shaped_generator() for _ in range(num_generators)]
         )
         self.discriminator = build_discriminator(
-            self.data_shape, self.d_hidden, self.d_width, d_outputs=num_generators + 1, d_norm=self.d_norm
+            self.data_shape, self.d_hidden, self.d_width, d_outputs=num_generators + 1, d_norm=self.d_norm,
+            **self.minibatch_options(),
         )
 
     @property
