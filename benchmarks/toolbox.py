@@ -205,6 +205,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--tricks", default=",".join(TRICKS),
                         help=f"comma-separated arms besides the baseline, of {', '.join(TRICKS)}")
     parser.add_argument("--out", type=Path, default=RESULTS_MD)
+    parser.add_argument("--cache", type=Path, default=CACHE,
+                        help="the JSON cache of finished runs (another one for a second process run beside)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the section from the cache")
     args = parser.parse_args(argv)
     args.tricks = [t.strip() for t in args.tricks.split(",") if t.strip()]
@@ -216,11 +218,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    results = load_runs(CACHE)
+    results = load_runs(args.cache)
     started = time.perf_counter()
     command = training_command(__file__, argv)
     if not args.report_only:
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
+        args.cache.parent.mkdir(parents=True, exist_ok=True)
         # seed-major: every arm of seed 0 before any of seed 1, so a cut run still holds whole pairs
         jobs = [{"key": key(arm, seed), "arm": arm, "seed": seed}
                 for seed in args.seeds for arm in ["baseline", *args.tricks]]
@@ -230,7 +232,7 @@ def main(argv=None) -> None:
                   f"high quality ({run['fit_seconds']:.0f} s; {seconds / 60:.1f} min so far)", flush=True)
             write_report(results, list(args.seeds), args.tricks, command, args.out, time.perf_counter() - started)
 
-        train_missing(jobs, run_one, results, CACHE, on_done=report)
+        train_missing(jobs, run_one, results, args.cache, on_done=report)
     print(write_report(results, list(args.seeds), args.tricks, command, args.out,
                        None if args.report_only else time.perf_counter() - started))
 
