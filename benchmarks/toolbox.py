@@ -139,7 +139,7 @@ def verdict(differences: list[tuple[int, float]], spread: float | None) -> str:
 
 
 def write_report(results: dict[str, Any], seeds: list[int], tricks: list[str], command: str, out: Path,
-                 wall_seconds: float | None) -> str:
+                 wall_seconds: float | None, note: str = "") -> str:
     base = {s: results.get(key("baseline", s)) for s in seeds}
     done_seeds = [s for s in seeds if base[s] is not None]
     fit_minutes = sum(r["fit_seconds"] for r in results.values()) / 60
@@ -150,8 +150,9 @@ def write_report(results: dict[str, Any], seeds: list[int], tricks: list[str], c
     iterations = ("- Iterations: each file's `trainer.max_steps`, the recipe's **10,000** for every arm. Seeds: "
                   f"{done_seeds} (paired: a seed sets the data, the initial weights and the noise of every arm "
                   "alike).")
-    budget = (f"- Budget: one thread, nice'd, on a 2-core machine shared with other jobs; fits of the cached runs: "
-              f"{fit_minutes:.1f} min in all. The task allowed about 25 CPU-minutes: "
+    budget = (f"- Budget: one thread per run, nice'd, on a 2-core machine shared with other jobs; wall time of the "
+              f"runs' fits: {fit_minutes:.1f} min in all (wall, not CPU time: other jobs shared the cores). The "
+              "task allowed about 25 CPU-minutes: "
               + ("all three seeds the issue asks for fitted in it." if len(done_seeds) >= 3 else
                  f"**{len(done_seeds)} seed(s) instead of the issue's 3, at the recipe's iterations** (fewer seeds, "
                  "not fewer iterations); `--seeds 0,1,2` trains only the missing runs."))
@@ -166,6 +167,7 @@ def write_report(results: dict[str, Any], seeds: list[int], tricks: list[str], c
         "",
         *command_block(command),
         protocol, iterations, budget, machine,
+        *([f"- Note: {note}"] if note else []),
         "",
         ("| Arm | Experiment file | Iterations | Modes (of 8) per seed | High-quality % per seed | "
          "Reverse KL per seed | Fit s per seed |"),
@@ -208,6 +210,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=CACHE,
                         help="the JSON cache of finished runs (another one for a second process run beside)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the section from the cache")
+    parser.add_argument("--note", default="", help="a line the section adds about how the runs were made")
     args = parser.parse_args(argv)
     args.tricks = [t.strip() for t in args.tricks.split(",") if t.strip()]
     unknown = sorted(set(args.tricks) - set(TRICKS))
@@ -230,11 +233,12 @@ def main(argv=None) -> None:
         def report(run, seconds):
             print(f"{run['arm']} seed {run['seed']}: {run['modes']} modes, {100 * run['high_quality']:.1f}% "
                   f"high quality ({run['fit_seconds']:.0f} s; {seconds / 60:.1f} min so far)", flush=True)
-            write_report(results, list(args.seeds), args.tricks, command, args.out, time.perf_counter() - started)
+            write_report(results, list(args.seeds), args.tricks, command, args.out, time.perf_counter() - started,
+                         args.note)
 
         train_missing(jobs, run_one, results, args.cache, on_done=report)
     print(write_report(results, list(args.seeds), args.tricks, command, args.out,
-                       None if args.report_only else time.perf_counter() - started))
+                       None if args.report_only else time.perf_counter() - started, args.note))
 
 
 if __name__ == "__main__":
