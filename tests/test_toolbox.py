@@ -1,5 +1,6 @@
-"""The stabilisation toolbox as options of every model: one-sided label smoothing (instance noise is in
-test_augment.py, beside the other D-input transforms)."""
+"""The stabilisation toolbox as options of every model: one-sided label smoothing, historical averaging, the
+vanishing-gradient diagnostic, top-k training, the replay of past fakes, minibatch discrimination, virtual batch
+norm and the mode-seeking term (instance noise is in test_augment.py, beside the other D-input transforms)."""
 
 from __future__ import annotations
 
@@ -288,3 +289,176 @@ def test_every_model_that_declares_them_trains_on_smoothed_targets_and_top_k_sam
         assert {epoch for epoch, _, _ in sizes} >= {0, 1}, sizes
         assert all(kept == whole for epoch, whole, kept in sizes if epoch == 0)
         assert all(kept == math.ceil(0.5 * whole) for epoch, whole, kept in sizes if epoch >= 1)
+
+
+# ---------------------------------------------------------------------------- minibatch discrimination
+MINIBATCH = sorted(name for name, cls in known_models().items() if cls.minibatch_discrimination_applies)
+MODE_SEEKING = sorted(name for name, cls in known_models().items() if cls.mode_seeking_applies)
+
+
+def test_with_minibatch_features_d_s_score_of_a_sample_reads_the_rest_of_its_batch():
+    """The same first sample among other batch-mates: a different score with minibatch discrimination,
+    the same score without (D in eval mode: no BatchNorm statistics, no dropout)."""
+    from gan_lightning.nets import (
+        DCGANDiscriminator,
+        MinibatchDiscrimination,
+        MLPDiscriminator,
+    )
+
+    torch.manual_seed(0)
+    for build, shape in [(lambda **o: MLPDiscriminator((2,), (16, 16), **o), (2,)),
+                         (lambda **o: DCGANDiscriminator(1, 28, 8, **o), (1, 28, 28))]:
+        first, others, more = torch.randn(1, *shape), torch.randn(5, *shape), torch.randn(5, *shape)
+        for features, reads_the_batch in [(0, False), (12, True)]:
+            torch.manual_seed(1)
+            d = build(minibatch_features=features).eval()
+            layers = [m for m in d.modules() if isinstance(m, MinibatchDiscrimination)]
+            assert len(layers) == (1 if features else 0)
+            a, b = d(torch.cat([first, others]))[0], d(torch.cat([first, more]))[0]
+            assert (not torch.allclose(a, b, atol=1e-6)) == reads_the_batch, (build, features)
+        assert layers[0].num_kernels == 12 and layers[0].kernel_dim == 5  # before the last linear layer:
+        head = d.head[-1]
+        assert isinstance(head, torch.nn.Linear) and head.in_features == layers[0].in_features + 12
+
+
+def test_minibatch_discrimination_reaches_the_shared_builders_and_is_refused_elsewhere():
+    from test_conditional_models import make as make_conditional
+
+    from gan_lightning.nets import MinibatchDiscrimination
+
+    assert MINIBATCH == ["DCGAN", "DRAGAN", "GAN", "LSGAN", "MADGAN", "PacGAN", "RelativisticGAN", "SNGAN",
+                         "UnrolledGAN", "WGAN", "WGANDiv", "WGANGP"]
+    for name in MINIBATCH:
+        model = tiny_model(name, minibatch_discrimination=6, minibatch_kernel_dim=3)
+        (layer,) = [m for m in model.discriminator.modules() if isinstance(m, MinibatchDiscrimination)]
+        assert (layer.num_kernels, layer.kernel_dim) == (6, 3), name
+        assert not any(isinstance(m, MinibatchDiscrimination) for m in tiny_model(name).discriminator.modules())
+    with pytest.raises(ValueError, match="model.minibatch_discrimination: CGAN's D is not built by the shared MLP / "
+                                         r"DCGAN builders; minibatch discrimination applies to the models whose D is \(GAN"):
+        make_conditional("CGAN", minibatch_discrimination=100)
+    with pytest.raises(ValueError, match="model.minibatch_discrimination: BEGAN's D"):
+        tiny_model("BEGAN", minibatch_discrimination=100)
+    with pytest.raises(ValueError, match=r"model.minibatch_discrimination must be >= 0 kernels .* got -1 and 5"):
+        GAN(data_shape=(2,), minibatch_discrimination=-1)
+
+
+# ---------------------------------------------------------------------------- virtual batch normalisation
+def test_virtual_batch_norm_normalises_an_example_by_the_reference_and_itself_only():
+    from gan_lightning.nets import VirtualBatchNorm
+
+    torch.manual_seed(0)
+    reference, examples = torch.randn(8, 3) * 2 + 1, torch.randn(4, 3)
+    layer = VirtualBatchNorm(3, reference_size=8)
+    out = layer(torch.cat([reference, examples]))
+    ref_out = out[:8]  # the reference batch: its own statistics, mean 0 and (biased) variance 1
+    assert torch.allclose(ref_out.mean(0), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(ref_out.var(0, unbiased=False), torch.ones(3), atol=1e-3)
+    x = examples[0]  # an example: 1/9 of itself and 8/9 of the reference
+    mean = x / 9 + reference.mean(0) * 8 / 9
+    mean_sq = x.square() / 9 + reference.square().mean(0) * 8 / 9
+    assert torch.allclose(out[8], (x - mean) / torch.sqrt(mean_sq - mean.square() + 1e-5), atol=1e-5)
+    other = layer(torch.cat([reference, examples[:1], torch.randn(6, 3) * 10]))
+    assert torch.equal(other[8], out[8])  # the other examples of the batch do not count
+    images = torch.randn(10, 4, 5, 5)
+    conv = VirtualBatchNorm(4, reference_size=6)
+    assert torch.allclose(conv(images)[6:8], conv(images[:8])[6:8], atol=1e-6)
+    with pytest.raises(ValueError, match="VirtualBatchNorm expects the 8 reference rows first"):
+        layer(torch.randn(5, 3))
+
+
+@pytest.mark.parametrize("name", ["GAN", "DCGAN", "WGANGP"])
+def test_a_generator_with_virtual_batch_norm_draws_each_sample_independently_of_its_batch(name):
+    from gan_lightning.nets import VirtualBatchNorm
+
+    torch.manual_seed(0)
+    model = tiny_model(name, g_norm="virtual").train()
+    assert any(isinstance(m, VirtualBatchNorm) for m in model.generator.modules())
+    z, others = model.sample_noise(4), model.sample_noise(4)
+    alone = model.generate(torch.cat([z[:1], z[1:]]))[0]
+    assert torch.allclose(alone, model.generate(torch.cat([z[:1], others]))[0], atol=1e-6)
+    assert torch.allclose(alone, model.generate(z[:1])[0], atol=1e-6)  # one sample at a time, in training mode
+    batch_norm = tiny_model(name).train()  # BatchNorm: the batch-mates change the sample
+    assert not torch.allclose(batch_norm.generate(torch.cat([z[:1], z[1:]]))[0],
+                              batch_norm.generate(torch.cat([z[:1], others]))[0], atol=1e-4)
+    # the reference batch: a buffer of G (in the checkpoint's state dict, moved with the model), the same
+    # for every model built (its own seeded generator) and not drawn from the global RNG
+    reference = model.state_dict()["generator.vbn_reference"]
+    assert reference.shape == (64, model.latent_dim)
+    torch.manual_seed(5)
+    assert torch.equal(tiny_model(name, g_norm="virtual").state_dict()["generator.vbn_reference"], reference)
+    assert model.double().generator.vbn_reference.dtype == torch.float64
+    with pytest.raises(ValueError, match="g_norm must be one of batch, virtual, none, got 'group'"):
+        tiny_model(name, g_norm="group")
+
+
+# ---------------------------------------------------------------------------- the mode-seeking term
+def test_the_mode_seeking_term_is_msgan_s_and_one_step_on_it_moves_two_draws_apart():
+    from gan_lightning.core import StepContext
+
+    torch.manual_seed(0)
+    model = GAN(data_shape=(2,), latent_dim=4, g_hidden=(32, 32), d_hidden=(8,), g_norm="none", mode_seeking=1.0)
+    ctx = StepContext(torch.zeros(16, 2))
+    ctx.z = model.sample_noise(16)
+    ctx.fake = model.generate(ctx.z)
+    torch.manual_seed(1)
+    term = model.mode_seeking_term(ctx)
+    torch.manual_seed(1)
+    z2 = model.sample_noise(16)  # the term's second draw: the global RNG's next noise
+    distance = (ctx.fake - model.generate(z2)).abs().mean()
+    assert float(term.detach()) == pytest.approx(1 / (float(distance / (ctx.z - z2).abs().mean()) + 1e-5), rel=1e-6)
+    optimizer = torch.optim.SGD(model.generator.parameters(), lr=0.05)
+    term.backward()
+    optimizer.step()
+    with torch.no_grad():
+        after = (model.generate(ctx.z) - model.generate(z2)).abs().mean()
+    assert after > 1.05 * distance  # G minimises 1 / ratio: the two draws' samples move apart
+
+
+def test_mode_seeking_is_refused_where_g_does_not_draw_from_noise_in_the_default_step():
+    assert MODE_SEEKING == ["ACGAN", "BEGAN", "CGAN", "DCGAN", "DRAGAN", "EBGAN", "GAN", "LSGAN", "MADGAN", "PacGAN",
+                            "RelativisticGAN", "SNGAN", "UnrolledGAN", "WGAN", "WGANDiv", "WGANGP"]
+    with pytest.raises(ValueError, match="model.mode_seeking: InfoGAN's G does not draw its samples from noise in the "
+                                         r"default step; the mode-seeking term applies to the models whose G does \(GAN"):
+        tiny_model("InfoGAN", mode_seeking=1.0)
+    with pytest.raises(ValueError, match=r"model.mode_seeking must be a finite weight >= 0 \(0: off; the paper's 1\), got -1"):
+        GAN(data_shape=(2,), mode_seeking=-1.0)
+
+
+@pytest.mark.parametrize("name", MODE_SEEKING)
+def test_every_model_that_declares_them_trains_with_minibatch_features_and_the_mode_seeking_term(name, tmp_path):
+    """One fit per model: G's phase adds the mode-seeking term (logged as g_mode_seeking, > 0) and, where D is
+    built by the shared builders, D scores through its minibatch-discrimination layer at every call."""
+    from gan_lightning.nets import MinibatchDiscrimination
+
+    options = {"mode_seeking": 1.0, **({"minibatch_discrimination": 4} if name in MINIBATCH else {})}
+    L.seed_everything(0)
+    model = tiny_model(name, **options)
+    calls = []
+    for layer in model.discriminator.modules():
+        if isinstance(layer, MinibatchDiscrimination):
+            layer.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].size(0)))
+    steps = max(3, model.critic_steps)  # a G phase runs
+    tiny_trainer(tmp_path, steps, limit_val_batches=0, limit_train_batches=3).fit(model, tiny_data(name))
+    term = model.latest_terms["g_mode_seeking"]
+    assert math.isfinite(float(term)) and float(term) > 0
+    assert (len(calls) >= 2 * steps) == (name in MINIBATCH)  # D on reals and fakes in every iteration
+
+
+@pytest.mark.parametrize("name", ["GAN", "DCGAN"])
+def test_a_model_with_the_three_options_resumes_bitwise_mid_epoch(name, tmp_path):
+    """Minibatch discrimination, virtual batch norm (its reference batch in the checkpoint) and the mode-seeking
+    term (its second noise draw from the checkpointed RNG) together: resumed at iteration 3, the run ends
+    bitwise where the uninterrupted one ends."""
+    from test_core import _fit, assert_bitwise_equal
+
+    def build():
+        return tiny_model(name, minibatch_discrimination=4, g_norm="virtual", mode_seeking=1.0)
+
+    straight = _fit(build, lambda: tiny_data(name), tmp_path / "straight", 6, every=3)
+    (checkpoint,) = (tmp_path / "straight" / "ckpt").glob("*step=3.ckpt")
+    assert "generator.vbn_reference" in torch.load(checkpoint, weights_only=False)["state_dict"]
+    resumed = _fit(build, lambda: tiny_data(name), tmp_path / "resumed", 6, ckpt_path=checkpoint)
+    assert resumed.global_step == 6
+    assert_bitwise_equal(straight, resumed)
+    fresh = build().state_dict()
+    assert any(not torch.equal(v, straight.state_dict()[k]) for k, v in fresh.items() if v.is_floating_point())

@@ -34,6 +34,7 @@ from gan_lightning.nets import AuxiliaryHeadDiscriminator, ConditionalDCGANGener
 class ACGAN(LabelConditioned):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
+    mode_seeking_applies = True  # G(z, y) draws from noise in the default step
     paper = "Odena, Olah & Shlens 2017, Conditional Image Synthesis with Auxiliary Classifier GANs"
     data_kinds = ("image",)
 

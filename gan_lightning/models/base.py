@@ -102,6 +102,14 @@ class GANModule(L.LightningModule):
             batch passes a pool of this many past samples, each swapped with probability 1/2 for a stored
             one once the pool is full (kept in the checkpoint). For the models on the default D-then-G
             phases without class labels; 0: off.
+        minibatch_discrimination: minibatch discrimination (Salimans et al. 2016) in D, for the models whose D
+            is built by the shared builders (``minibatch_discrimination_applies``): this many kernels (the
+            authors' 100) appended before D's last linear layer, each of ``minibatch_kernel_dim`` (their 5). 0: off.
+        minibatch_kernel_dim: the size of each minibatch-discrimination kernel.
+        mode_seeking: weight of the mode-seeking term (Mao et al. 2019, MSGAN) in G's loss, for the models that
+            draw G's samples from noise (``mode_seeking_applies``): a second noise draw z2 for the same
+            conditions, and G minimises 1 / (mean|G(z) - G(z2)| / mean|z - z2| + 1e-5) (the authors' weight 1).
+            0: off.
 
     The fast-path options and mixed precision (``--trainer.precision bf16-mixed`` / ``16-mixed``)
     are described in :mod:`gan_lightning.core.fast`.
@@ -119,6 +127,12 @@ class GANModule(L.LightningModule):
     #: Whether G's adversarial loss is a mean over samples drawn from noise that ``top_k`` can restrict
     #: (``top_k_samples``).
     top_k_applies: ClassVar[bool] = False
+    #: Whether D is built by the shared builders (MLP or DCGAN discriminator) with ``minibatch_options()``,
+    #: so that ``minibatch_discrimination`` adds its layer before D's last linear layer.
+    minibatch_discrimination_applies: ClassVar[bool] = False
+    #: Whether G draws ``ctx.fake`` from the noise ``ctx.z`` in ``prepare_step`` and ``generate(z, labels)`` draws
+    #: more for the same conditions, so that ``mode_seeking`` can compare two draws in the generator phase.
+    mode_seeking_applies: ClassVar[bool] = False
     #: The callbacks of a ``gan-lightning`` run as configured (``class_path`` and ``init_args`` each), set
     #: by the CLI and saved in the checkpoint, so that a resume can name the callbacks it changes.
     run_callbacks: list[dict[str, Any]] | None = None
@@ -154,6 +168,9 @@ class GANModule(L.LightningModule):
         top_k: float | None = None,
         top_k_decay: float = 0.99,
         replay_pool: int = 0,
+        minibatch_discrimination: int = 0,
+        minibatch_kernel_dim: int = 5,
+        mode_seeking: float = 0.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(frame=caller_frame())  # every subclass level's arguments (core/arguments.py)
@@ -215,6 +232,22 @@ class GANModule(L.LightningModule):
         if replay_pool < 0:
             raise ValueError(f"model.replay_pool must be >= 0 (past fakes kept for D; 0: off), got {replay_pool}")
         self.replay_pool = int(replay_pool)
+        name = type(self).__name__
+        if minibatch_discrimination < 0 or minibatch_kernel_dim < 1:
+            raise ValueError(f"model.minibatch_discrimination must be >= 0 kernels (0: off; the paper's 100) and "
+                             f"model.minibatch_kernel_dim >= 1, got {minibatch_discrimination} and {minibatch_kernel_dim}")
+        if minibatch_discrimination and not self.minibatch_discrimination_applies:
+            raise ValueError(f"model.minibatch_discrimination: {name}'s D is not built by the shared MLP / DCGAN "
+                             f"builders; minibatch discrimination applies to the models whose D is (GAN, DCGAN, "
+                             f"WGAN-GP, LSGAN, PacGAN, ...)")
+        self.minibatch_discrimination, self.minibatch_kernel_dim = int(minibatch_discrimination), int(minibatch_kernel_dim)
+        if not (mode_seeking >= 0 and math.isfinite(mode_seeking)):
+            raise ValueError(f"model.mode_seeking must be a finite weight >= 0 (0: off; the paper's 1), got {mode_seeking}")
+        if mode_seeking and not self.mode_seeking_applies:
+            raise ValueError(f"model.mode_seeking: {name}'s G does not draw its samples from noise in the default "
+                             f"step; the mode-seeking term applies to the models whose G does (GAN, DCGAN, CGAN, "
+                             f"WGAN-GP, ...)")
+        self.mode_seeking = float(mode_seeking)
         self.generator_ema: nn.Module | None = None
         self.training_state = TrainingState()
         if self.historical_averaging:
@@ -261,6 +294,19 @@ class GANModule(L.LightningModule):
         if isinstance(smoothing, float):
             return smoothing
         return torch.empty_like(real_logits).uniform_(*smoothing)
+
+    def minibatch_options(self) -> dict[str, int]:
+        """The keyword arguments of the shared D builders for ``minibatch_discrimination`` (0 kernels: none)."""
+        return {"minibatch_features": self.minibatch_discrimination, "minibatch_kernel_dim": self.minibatch_kernel_dim}
+
+    def mode_seeking_term(self, ctx: StepContext) -> torch.Tensor:
+        """MSGAN's term 1 / (mean|G(z) - G(z2)| / mean|z - z2| + 1e-5) (HelenMao/MSGAN, DCGAN-Mode-Seeking/model.py):
+        z2 a second draw from the global RNG (seeded and restored on resume like the first), G(z2) for the
+        same class labels; G minimises it, so two draws' samples move apart in proportion to their noise."""
+        z2 = self.sample_noise(ctx.batch_size)
+        fake2 = self.generate(z2, ctx.labels)
+        ratio = (ctx.fake - fake2).abs().mean() / (ctx.z - z2).abs().mean()
+        return 1.0 / (ratio + 1e-5)
 
     def top_k_samples(self, fake_logits: torch.Tensor) -> torch.Tensor:
         """D's outputs on G's samples, restricted in training to the k that D scores highest (``top_k``);
@@ -437,6 +483,10 @@ class GANModule(L.LightningModule):
             with self._toggle(phase.optimizer):
                 phase_terms = dict(phase.loss(ctx))
                 loss = phase_terms[phase.key]
+                if self.mode_seeking and phase.optimizer == "generator" and not phase.lazy:
+                    term = self.mode_seeking_term(ctx)
+                    phase_terms["g_mode_seeking"] = term.detach()
+                    loss = loss + self.mode_seeking * term
                 if historical:
                     penalty = self.training_state.historical_averages.penalty(phase.optimizer, params)
                     phase_terms[f"{phase.name.lower()}_historical"] = penalty.detach()

@@ -37,6 +37,7 @@ from gan_lightning.nets import build_autoencoder
 class BEGAN(ShapedGAN):
     paper = "Berthelot, Schumm & Metz 2017, BEGAN: Boundary Equilibrium Generative Adversarial Networks"
     data_kinds = ("image", "toy2d")
+    minibatch_discrimination_applies = False  # D is an autoencoder, not the shared discriminator
     recipe = {"lr_g": 0.0001, "lr_d": 0.0001}
 
     def __init__(

@@ -30,6 +30,7 @@ from gan_lightning.nets import ConditionalDCGANDiscriminator, ConditionalDCGANGe
 class CGAN(LabelConditioned):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
+    mode_seeking_applies = True  # G(z, y) draws from noise in the default step (MSGAN's own DCGAN is conditional)
     paper = "Mirza & Osindero 2014, Conditional Generative Adversarial Nets"
     data_kinds = ("image",)
 

@@ -10,7 +10,7 @@ Networks are sized for 28, 32 and 64 px (1 or 3 channels) by ``data_shape``.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Literal, Sequence
 
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
@@ -22,6 +22,8 @@ from gan_lightning.nets import DCGANDiscriminator, DCGANGenerator
 class DCGAN(GANModule):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
+    minibatch_discrimination_applies = True  # D is the shared DCGAN discriminator
+    mode_seeking_applies = True  # G draws its samples from noise in the default step
     paper = "Radford, Metz & Chintala 2015, Unsupervised Representation Learning with DCGANs"
     data_kinds = ("image",)
 
@@ -32,6 +34,7 @@ class DCGAN(GANModule):
         g_width: int = 64,
         d_width: int = 64,
         real_label: float = 1.0,
+        g_norm: Literal["batch", "virtual", "none"] = "batch",
         **kwargs,
     ) -> None:
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
@@ -42,8 +45,8 @@ class DCGAN(GANModule):
             if self.label_smoothing is not None:
                 raise ValueError("model.real_label is label_smoothing's old spelling; give one of the two")
             self.label_smoothing = self.checked_label_smoothing(real_label)
-        self.generator = DCGANGenerator(latent_dim, channels, size, g_width)
-        self.discriminator = DCGANDiscriminator(channels, size, d_width)
+        self.generator = DCGANGenerator(latent_dim, channels, size, g_width, norm=g_norm)
+        self.discriminator = DCGANDiscriminator(channels, size, d_width, **self.minibatch_options())
 
     def discriminator_loss(self, real, fake, labels=None):
         real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)

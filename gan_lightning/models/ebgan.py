@@ -35,6 +35,7 @@ from gan_lightning.nets import build_autoencoder
 class EBGAN(ShapedGAN):
     paper = "Zhao, Mathieu & LeCun 2016, Energy-based Generative Adversarial Network"
     data_kinds = ("image", "toy2d")
+    minibatch_discrimination_applies = False  # D is an autoencoder, not the shared discriminator
 
     def __init__(
         self,

@@ -24,6 +24,8 @@ from gan_lightning.nets import MLPDiscriminator, MLPGenerator
 class GAN(GANModule):
     smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
     top_k_applies = True  # G's adversarial loss is a mean over samples drawn from noise: top_k applies
+    minibatch_discrimination_applies = True  # D is the shared MLP discriminator
+    mode_seeking_applies = True  # G draws its samples from noise in the default step
     paper = "Goodfellow et al. 2014, Generative Adversarial Nets"
     data_kinds = ("image", "toy2d")
 
@@ -34,11 +36,12 @@ class GAN(GANModule):
         g_hidden: Sequence[int] = (256, 512, 1024),
         d_hidden: Sequence[int] = (512, 256),
         generator_loss_kind: Literal["nonsaturating", "minimax"] = "nonsaturating",
+        g_norm: Literal["batch", "virtual", "none"] = "batch",
         **kwargs,
     ) -> None:
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
-        self.generator = MLPGenerator(latent_dim, self.data_shape, g_hidden)
-        self.discriminator = MLPDiscriminator(self.data_shape, d_hidden)
+        self.generator = MLPGenerator(latent_dim, self.data_shape, g_hidden, norm=g_norm)
+        self.discriminator = MLPDiscriminator(self.data_shape, d_hidden, **self.minibatch_options())
         self.generator_loss_fn = nonsaturating_g if generator_loss_kind == "nonsaturating" else minimax_g
 
     def discriminator_loss(self, real, fake, labels=None):

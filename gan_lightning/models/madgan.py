@@ -80,7 +80,8 @@ class MADGAN(ShapedGAN):
         )
         outputs = 1 if objective == "similarity" else num_generators + 1
         self.discriminator = build_discriminator(
-            self.data_shape, self.d_hidden, self.d_width, d_outputs=outputs, d_norm=self.d_norm
+            self.data_shape, self.d_hidden, self.d_width, d_outputs=outputs, d_norm=self.d_norm,
+            **self.minibatch_options(),
         )
 
     @property

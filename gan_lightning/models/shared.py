@@ -330,13 +330,19 @@ class LabeledSubset:
 
 # ---------------------------------------------------------------------------- networks picked by the data's shape
 class ShapedGAN(GANModule):
+    minibatch_discrimination_applies = True  # D from shaped_networks (the shared builders)
+    mode_seeking_applies = True  # G draws its samples from noise in the default step
+
     """Base of the families whose G and D come from the data's shape (:func:`gan_lightning.nets.build_networks`):
     MLPs for vectors (the 2-D mixtures), the DCGAN networks for square images. The sizing options are
     declared once here; a family declares only its own (and those whose default it changes).
+    ``minibatch_discrimination`` reaches D through ``shaped_networks`` (a family whose D is built otherwise
+    sets ``minibatch_discrimination_applies = False``).
 
     Args:
         g_hidden / d_hidden: the MLPs' hidden widths. g_width / d_width: the DCGAN networks' base widths.
         d_norm: the DCGAN discriminator's hidden normalisation (``batch``, ``none`` or ``layer``).
+        g_norm: G's hidden normalisation (``batch``, ``virtual`` batch norm (Salimans et al. 2016) or ``none``).
         The other arguments: :class:`~gan_lightning.models.base.GANModule`'s.
     """
 
@@ -349,18 +355,20 @@ class ShapedGAN(GANModule):
         g_width: int = 64,
         d_width: int = 64,
         d_norm: Literal["batch", "none", "layer"] = "batch",
+        g_norm: Literal["batch", "virtual", "none"] = "batch",
         **kwargs,
     ) -> None:
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         self.g_hidden, self.d_hidden = tuple(g_hidden), tuple(d_hidden)
-        self.g_width, self.d_width, self.d_norm = g_width, d_width, d_norm
+        self.g_width, self.d_width, self.d_norm, self.g_norm = g_width, d_width, d_norm, g_norm
 
     def shaped_generator(self) -> nn.Module:
         """G for the data's shape, sized by ``g_hidden`` / ``g_width``."""
-        return build_generator(self.data_shape, self.latent_dim, self.g_hidden, self.g_width)
+        return build_generator(self.data_shape, self.latent_dim, self.g_hidden, self.g_width, g_norm=self.g_norm)
 
     def shaped_networks(self, **options) -> tuple[nn.Module, nn.Module]:
         """(G, D) for the data's shape; ``options`` as :func:`~gan_lightning.nets.build_networks` takes them
         (``spectral_norm``, ``pack``, ``d_outputs``, ``architecture``)."""
         return build_networks(self.data_shape, self.latent_dim, self.g_hidden, self.d_hidden, self.g_width,
-                              self.d_width, d_norm=self.d_norm, **options)
+                              self.d_width, d_norm=self.d_norm, g_norm=self.g_norm,
+                              **self.minibatch_options(), **options)

@@ -6,15 +6,15 @@ Networks know nothing about training: no losses, no optimizers here.
 from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_, upsampling_plan
 from gan_lightning.nets.mlp import MLPDiscriminator, MLPGenerator
 from gan_lightning.nets.layers import (
-    EqualizedConv2d, EqualizedLinear, MinibatchDiscrimination, MinibatchStdDev, PixelNorm, apply_spectral_norm,
-    init_from_data_,
+    EqualizedConv2d, EqualizedLinear, MinibatchDiscrimination, MinibatchStdDev, PixelNorm, VirtualBatchNorm,
+    apply_spectral_norm, init_from_data_,
 )
 
 __all__ = [
     "DCGANGenerator", "DCGANDiscriminator", "dcgan_init_", "upsampling_plan",
     "MLPGenerator", "MLPDiscriminator",
     "MinibatchDiscrimination", "MinibatchStdDev", "apply_spectral_norm", "init_from_data_",
-    "EqualizedConv2d", "EqualizedLinear", "PixelNorm",
+    "EqualizedConv2d", "EqualizedLinear", "PixelNorm", "VirtualBatchNorm",
 ]
 
 from gan_lightning.nets.autoencoder import Autoencoder, ConvAutoencoder, MLPAutoencoder  # noqa: E402

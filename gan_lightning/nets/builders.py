@@ -38,12 +38,14 @@ def build_generator(
     g_hidden: Sequence[int] = (400, 400, 400, 400),
     g_width: int = 64,
     architecture: Architecture = "auto",
+    g_norm: Literal["batch", "virtual", "none"] = "batch",
 ) -> nn.Module:
-    """G for ``data_shape``: ``MLPGenerator`` (sized by ``g_hidden``) or ``DCGANGenerator`` (by ``g_width``)."""
+    """G for ``data_shape``: ``MLPGenerator`` (sized by ``g_hidden``) or ``DCGANGenerator`` (by ``g_width``);
+    ``g_norm``: their hidden normalisation (``batch``, ``virtual`` batch norm or ``none``)."""
     shape = tuple(int(d) for d in data_shape)
     if network_kind(shape, architecture) == "mlp":
-        return MLPGenerator(latent_dim, shape, tuple(g_hidden))
-    return DCGANGenerator(latent_dim, shape[0], shape[1], g_width)
+        return MLPGenerator(latent_dim, shape, tuple(g_hidden), norm=g_norm)
+    return DCGANGenerator(latent_dim, shape[0], shape[1], g_width, norm=g_norm)
 
 
 def build_discriminator(
@@ -55,22 +57,29 @@ def build_discriminator(
     d_norm: Norm = "batch",
     pack: int = 1,
     architecture: Architecture = "auto",
+    minibatch_features: int = 0,
+    minibatch_kernel_dim: int = 5,
 ) -> nn.Module:
     """D for ``data_shape``: ``MLPDiscriminator`` (sized by ``d_hidden``) or ``DCGANDiscriminator`` (by ``d_width``).
 
     ``d_outputs``: D's output size (1: one score per sample, squeezed). ``spectral_norm``: wrap
     every D layer (Miyato et al. 2018). ``d_norm``: the hidden normalization of the DCGAN D (the
     MLP D has none). ``pack``: D sees ``pack`` samples concatenated along the first (channel /
-    feature) dimension (PacGAN).
+    feature) dimension (PacGAN). ``minibatch_features`` > 0: minibatch discrimination before D's last
+    layer, that many kernels of ``minibatch_kernel_dim``.
     """
     shape = tuple(int(d) for d in data_shape)
     if pack < 1:
         raise ValueError(f"pack must be >= 1, got {pack}")
     packed = (shape[0] * pack,) + shape[1:]
     if network_kind(shape, architecture) == "mlp":
-        discriminator: nn.Module = MLPDiscriminator(packed, tuple(d_hidden), outputs=d_outputs)
+        discriminator: nn.Module = MLPDiscriminator(packed, tuple(d_hidden), outputs=d_outputs,
+                                                    minibatch_features=minibatch_features,
+                                                    minibatch_kernel_dim=minibatch_kernel_dim)
     else:
-        discriminator = DCGANDiscriminator(packed[0], shape[1], d_width, outputs=d_outputs, norm=d_norm)
+        discriminator = DCGANDiscriminator(packed[0], shape[1], d_width, outputs=d_outputs, norm=d_norm,
+                                           minibatch_features=minibatch_features,
+                                           minibatch_kernel_dim=minibatch_kernel_dim)
     if spectral_norm:
         apply_spectral_norm(discriminator)
     return discriminator
@@ -88,15 +97,19 @@ def build_networks(
     d_norm: Norm = "batch",
     pack: int = 1,
     architecture: Architecture = "auto",
+    g_norm: Literal["batch", "virtual", "none"] = "batch",
+    minibatch_features: int = 0,
+    minibatch_kernel_dim: int = 5,
 ) -> tuple[nn.Module, nn.Module]:
     """(generator, discriminator) for ``data_shape``; see :func:`build_generator` and :func:`build_discriminator`.
 
     ``g_hidden`` / ``d_hidden`` size the MLPs, ``g_width`` / ``d_width`` the DCGAN networks;
     the other pair is ignored.
     """
-    generator = build_generator(data_shape, latent_dim, g_hidden, g_width, architecture)
+    generator = build_generator(data_shape, latent_dim, g_hidden, g_width, architecture, g_norm)
     discriminator = build_discriminator(
-        data_shape, d_hidden, d_width, d_outputs, spectral_norm, d_norm, pack, architecture
+        data_shape, d_hidden, d_width, d_outputs, spectral_norm, d_norm, pack, architecture, minibatch_features,
+        minibatch_kernel_dim,
     )
     return generator, discriminator
 

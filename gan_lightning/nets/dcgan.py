@@ -4,7 +4,8 @@ Generator: transposed convolutions, BatchNorm + ReLU, tanh output.
 Discriminator: strided convolutions, LeakyReLU 0.2, BatchNorm on all but the first layer
 (``norm="none"`` drops it, ``norm="layer"`` uses layer norm instead, as gradient-penalty critics need);
 optional dropout on the input and after every hidden layer (``dropout``, ``input_dropout``), the
-regulariser of the discriminators of Salimans et al. 2016 and ALI.
+regulariser of the discriminators of Salimans et al. 2016 and ALI; optional minibatch discrimination
+before the last layer (``minibatch_features``). The generator's ``norm`` may be virtual batch norm.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ from typing import Literal
 
 import torch
 from torch import nn
+
+from gan_lightning.nets.layers import (
+    MinibatchDiscrimination,
+    norm_layer,
+    reference_noise,
+    with_reference,
+)
 
 
 def upsampling_plan(image_size: int) -> tuple[int, int]:
@@ -45,29 +53,37 @@ def dropout_layers(p: float) -> list[nn.Module]:
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 64, width: int = 64) -> None:
+    """z -> image. ``norm``: the hidden normalisation, ``batch`` (the paper's), ``virtual``
+    (:class:`~gan_lightning.nets.layers.VirtualBatchNorm`, a fixed reference batch of ``reference_size``
+    noise vectors run beside every batch) or ``none``."""
+
+    def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 64, width: int = 64,
+                 norm: Literal["batch", "virtual", "none"] = "batch", reference_size: int = 64) -> None:
         super().__init__()
         base, doublings = upsampling_plan(image_size)
         self.latent_dim = latent_dim
         features = width * 2 ** (doublings - 1)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(latent_dim, features, base, 1, 0, bias=False),
-            nn.BatchNorm2d(features),
+            *norm_layer(norm, features, 2, reference_size),
             nn.ReLU(True),
         ]
         for _ in range(doublings - 1):
             layers += [
                 nn.ConvTranspose2d(features, features // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(features // 2),
+                *norm_layer(norm, features // 2, 2, reference_size),
                 nn.ReLU(True),
             ]
             features //= 2
         layers += [nn.ConvTranspose2d(features, channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         dcgan_init_(self)
+        self.register_buffer("vbn_reference", reference_noise(reference_size, latent_dim) if norm == "virtual"
+                             else None)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z.view(z.size(0), -1, 1, 1))
+        z = z.view(z.size(0), -1, 1, 1)
+        return self.net(z) if self.vbn_reference is None else with_reference(self.net, self.vbn_reference, z)
 
 
 class DCGANDiscriminator(nn.Module):
@@ -76,6 +92,9 @@ class DCGANDiscriminator(nn.Module):
     ``norm`` is the normalization of the hidden layers: ``"batch"`` (the paper's), ``"none"``,
     or ``"layer"`` (per-sample over channels and pixels, ``GroupNorm`` with one group). Critics
     with per-sample gradient penalties (WGAN-GP) must not use BatchNorm, which couples samples.
+    ``minibatch_features`` > 0: minibatch discrimination (Salimans et al. 2016) on the flattened last
+    features, that many kernels of ``minibatch_kernel_dim``, then a linear head (the conv head over the
+    last base x base map is the same map written as a convolution).
     """
 
     def __init__(
@@ -87,6 +106,8 @@ class DCGANDiscriminator(nn.Module):
         norm: Literal["batch", "none", "layer"] = "batch",
         dropout: float = 0.0,
         input_dropout: float = 0.0,
+        minibatch_features: int = 0,
+        minibatch_kernel_dim: int = 5,
     ) -> None:
         super().__init__()
         if norm not in ("batch", "none", "layer"):
@@ -107,7 +128,12 @@ class DCGANDiscriminator(nn.Module):
             features *= 2
         self.features = nn.Sequential(*layers)
         self.feature_dim = features * base * base
-        self.head = nn.Conv2d(features, outputs, base, 1, 0)
+        if minibatch_features:
+            self.head: nn.Module = nn.Sequential(
+                nn.Flatten(), MinibatchDiscrimination(self.feature_dim, minibatch_features, minibatch_kernel_dim),
+                nn.Linear(self.feature_dim + minibatch_features, outputs))
+        else:
+            self.head = nn.Conv2d(features, outputs, base, 1, 0)
         dcgan_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
