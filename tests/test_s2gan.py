@@ -21,6 +21,7 @@ from gan_lightning.data.surfaces import (
     texture_crops,
 )
 from gan_lightning.errors import SettingError
+from gan_lightning.models.s2gan import normal_error
 
 
 @pytest.fixture(scope="module")
@@ -197,5 +198,46 @@ def test_the_structure_gan_resumes_bitwise_mid_epoch(tmp_path):
     straight = _fit(build_structure, build_data, tmp_path / "straight", 6, every=3)
     (checkpoint,) = (tmp_path / "straight" / "ckpt").glob("*step=3.ckpt")
     resumed = _fit(build_structure, build_data, tmp_path / "resumed", 6, ckpt_path=checkpoint)
+    assert resumed.global_step == 6
+    assert_bitwise_equal(straight, resumed)
+
+
+# ---------------------------------------------------------------------------- the FCN constraint
+def test_the_normal_error_is_zero_exactly_when_the_normals_agree(surfaces):
+    normals = surfaces[2][:4]
+    assert normal_error(normals, normals).abs() < 1e-6
+    assert torch.isclose(normal_error(-normals, normals), torch.tensor(2.0))
+    assert normal_error(normals.flip(0), normals) > 0.01
+
+
+def test_the_fcn_constraint_learns_normals_from_real_images_and_adds_its_error_on_g_images(tmp_path, surfaces):
+    model = build_style(fcn_weight=0.1, fcn_width=4)
+    assert [p.name for p in model.phase_list] == ["FCN", "D", "G"]
+    assert "fcn" in model.optimizer_groups() and build_style().fcn is None
+    model.train()
+    ctx = context(model, {"image": surfaces[1][:6], "normals": surfaces[2][:6]})
+    fcn = model.fcn_terms(ctx)["fcn_loss"]
+    assert torch.allclose(fcn, normal_error(model.fcn(surfaces[1][:6]), surfaces[2][:6]))
+    terms = model.generator_terms(ctx)
+    assert torch.allclose(terms["g_loss"], terms["g_adversarial"] + 0.1 * terms["g_fcn"])
+    # the FCN's error on G's image reaches G through the FCN
+    model.zero_grad(set_to_none=True)
+    terms["g_fcn"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.generator.style.parameters())
+    model.zero_grad(set_to_none=True)
+    before = {k: v.clone() for k, v in model.fcn.state_dict().items()}
+    tiny_trainer(tmp_path, 3, limit_val_batches=0).fit(model, build_data())
+    assert any(not torch.equal(before[k], v) for k, v in model.fcn.state_dict().items() if v.is_floating_point())
+    with pytest.raises(SettingError, match=r"^model.fcn_weight: the FCN constraint is the Style-GAN's"):
+        build_structure(fcn_weight=0.1)
+
+
+def test_the_style_gan_with_the_fcn_resumes_bitwise_mid_epoch(tmp_path):
+    def build():
+        return build_style(fcn_weight=0.1, fcn_width=4)
+
+    straight = _fit(build, build_data, tmp_path / "straight", 6, every=3)
+    (checkpoint,) = (tmp_path / "straight" / "ckpt").glob("*step=3.ckpt")
+    resumed = _fit(build, build_data, tmp_path / "resumed", 6, ckpt_path=checkpoint)
     assert resumed.global_step == 6
     assert_bitwise_equal(straight, resumed)

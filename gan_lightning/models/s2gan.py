@@ -26,8 +26,14 @@ Differences, kept small:
   (normals of a height field of each real digit, the image a shaded real texture), 32 px;
 - z ~ N(0, I) (the project's noise; the authors draw uniform [-1, 1]); D outputs logits;
 - the authors' style G weight decay (``coefL2`` 1e-5) is not set (``model.weight_decay`` gives it);
-- not implemented: the Style-GAN's FCN constraint (a normal-estimation network on the generated image,
-  a pixel-wise loss; ``style-gan-fcn/``) and the joint fine-tuning of both GANs (``joint-ssgan/``).
+- the FCN constraint (``fcn_weight`` > 0; default 0, the authors' ``style-gan-nofcn``): an FCN
+  (:class:`~gan_lightning.nets.s2gan.NormalFCN`) learns, in its own phase and optimiser (``fcn``) before D
+  and G each iteration, to recover the normals from real images, and the Style G's loss adds ``fcn_weight``
+  x the FCN's error on its image against the normals it was given (the authors' ``lamda`` 0.1 and their
+  order: FCN on real data, D, G; ``style-gan-fcn/joint_train.lua``, ``train_3dnormal_joint_scratch.lua``).
+  Their FCN classifies each pixel's normal into 40 k-means codes (per-pixel NLL); here it regresses unit
+  normals, its error the mean of 1 - cos(predicted, given) over pixels; a much smaller FCN;
+- not implemented: the joint fine-tuning of both GANs through the FCN (``joint-ssgan/``).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
+import torch.nn.functional as F
 
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.core.protocol import Output
@@ -45,7 +52,12 @@ from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
 from gan_lightning.models.registry import register_model
 from gan_lightning.nets.dcgan import DCGANDiscriminator
-from gan_lightning.nets.s2gan import S2Generator, StructureGenerator, StyleGenerator
+from gan_lightning.nets.s2gan import (
+    NormalFCN,
+    S2Generator,
+    StructureGenerator,
+    StyleGenerator,
+)
 
 #: Arguments a Style-GAN must share with the Structure-GAN checkpoint it loads.
 STRUCTURE_ARGUMENTS = ("latent_dim", "g_width")
@@ -68,12 +80,15 @@ class S2GAN(GANModule):
         g_width: int = 64,
         d_width: int = 64,
         d_dropout: float = 0.2,
+        fcn_weight: float = 0.0,
+        fcn_width: int = 32,
         **kwargs,
     ) -> None:
         """``stage``: ``structure`` trains the Structure-GAN (normals from ``latent_dim`` noise); ``style`` the
         Style-GAN (images from real normals and ``style_latent_dim`` noise) on the frozen Structure G of
         ``structure_ckpt_path`` (a ``stage: structure`` checkpoint, or ``random``: a seeded untrained one, for
-        tests only). ``g_width`` / ``d_width``: base widths; ``d_dropout``: D's dropout (the authors' 0.2)."""
+        tests only). ``g_width`` / ``d_width``: base widths; ``d_dropout``: D's dropout (the authors' 0.2).
+        ``fcn_weight``: the Style-GAN's FCN constraint (0: off; the authors' 0.1), with an FCN of ``fcn_width``."""
         if stage not in ("structure", "style"):
             raise SettingError(f"model.stage must be 'structure' or 'style', got {stage!r}")
         if stage == "style" and structure_ckpt_path is None:
@@ -83,6 +98,9 @@ class S2GAN(GANModule):
         if stage == "structure" and structure_ckpt_path is not None:
             raise SettingError(f"model.structure_ckpt_path: only the Style-GAN (model.stage style) loads a "
                                f"Structure-GAN; got {structure_ckpt_path!r} with model.stage structure")
+        if fcn_weight < 0 or (fcn_weight > 0 and stage != "style"):
+            raise SettingError(f"model.fcn_weight: the FCN constraint is the Style-GAN's (model.stage style), "
+                               f"a weight >= 0; got {fcn_weight} with model.stage {stage}")
         if style_latent_dim < 1:
             raise SettingError(f"model.style_latent_dim must be >= 1, got {style_latent_dim}")
         noise = latent_dim + (style_latent_dim if stage == "style" else 0)
@@ -97,6 +115,8 @@ class S2GAN(GANModule):
             self.generator = S2Generator(structure, StyleGenerator(style_latent_dim, channels, size, g_width),
                                          latent_dim)
             self.discriminator = DCGANDiscriminator(channels + 3, size, d_width, norm="none", dropout=d_dropout)
+        self.fcn_weight = float(fcn_weight)
+        self.fcn = NormalFCN(channels, fcn_width) if self.fcn_weight > 0 else None
         self.register_buffer("structure_ready", torch.tensor(
             int(stage == "structure" or structure_ckpt_path == "random"), dtype=torch.uint8))
 
@@ -144,8 +164,11 @@ class S2GAN(GANModule):
     # ------------------------------------------------------------------ networks
     def optimizer_groups(self):
         """G's own parameters (the Style-GAN: not the frozen Structure G's), and D's."""
-        return {"generator": [p for p in self.generator.parameters() if p.requires_grad],
-                "discriminator": self.discriminator.parameters()}
+        groups = {"generator": [p for p in self.generator.parameters() if p.requires_grad],
+                  "discriminator": self.discriminator.parameters()}
+        if self.fcn is not None:
+            groups["fcn"] = self.fcn.parameters()
+        return groups
 
     def generate(self, z, labels=None, net=None, conditions=None):
         out = (net or self.generator)(z)
@@ -176,7 +199,12 @@ class S2GAN(GANModule):
                 ctx.fake = self.generator.style(ctx.normals, ctx.z[:, self.structure_dim:])
 
     def phases(self) -> list[Phase]:
-        return self.adversarial_phases(self.discriminator_terms, self.generator_terms)
+        """D then G; with the FCN constraint the FCN first, on real images (the authors' order)."""
+        phases = self.adversarial_phases(self.discriminator_terms, self.generator_terms)
+        return phases if self.fcn is None else [Phase("FCN", "fcn", self.fcn_terms), *phases]
+
+    def fcn_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        return {"fcn_loss": normal_error(self.fcn(ctx.real), ctx.normals)}
 
     def judge(self, images: torch.Tensor, ctx: StepContext) -> torch.Tensor:
         """D's logits: on normals alone (Structure-GAN), on (image, normals) pairs (Style-GAN)."""
@@ -189,4 +217,13 @@ class S2GAN(GANModule):
         return {"d_loss": nonsaturating_d(real, fake, self.real_target(real))}
 
     def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
-        return {"g_loss": nonsaturating_g(self.judge(ctx.fake, ctx))}
+        adversarial = nonsaturating_g(self.judge(ctx.fake, ctx))
+        if self.fcn is None:
+            return {"g_loss": adversarial}
+        fcn = normal_error(self.fcn(ctx.fake), ctx.normals)
+        return {"g_loss": adversarial + self.fcn_weight * fcn, "g_adversarial": adversarial, "g_fcn": fcn}
+
+
+def normal_error(predicted: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+    """The mean over pixels of 1 - cos(predicted, given normals): 0 exactly when they agree everywhere."""
+    return (1.0 - F.cosine_similarity(predicted, normals, dim=1)).mean()

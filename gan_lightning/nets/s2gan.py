@@ -21,10 +21,14 @@ class StructureGenerator(nn.Module):
         self.net = DCGANGenerator(latent_dim, 3, image_size, width)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        v = self.net(z)
-        length = v.norm(dim=1, keepdim=True)
-        flat = v.new_tensor([0.0, 0.0, 1.0]).view(1, 3, 1, 1)
-        return torch.where(length > 1e-6, v / length.clamp_min(1e-6), flat)
+        return unit_normals(self.net(z))
+
+
+def unit_normals(v: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) vectors L2-normalised per pixel; a (near) zero vector becomes the flat normal (0, 0, 1)."""
+    length = v.norm(dim=1, keepdim=True)
+    flat = v.new_tensor([0.0, 0.0, 1.0]).view(1, 3, 1, 1)
+    return torch.where(length > 1e-6, v / length.clamp_min(1e-6), flat)
 
 
 def _conv_bn_relu(cin: int, cout: int, kernel: int, stride: int, leaky: bool = False) -> list[nn.Module]:
@@ -83,3 +87,25 @@ class S2Generator(nn.Module):
         with torch.no_grad():
             normals = self.structure(z[:, :self.structure_dim])
         return normals, self.style(normals, z[:, self.structure_dim:])
+
+
+class NormalFCN(nn.Module):
+    """Image (N, C, S, S) -> unit surface normals (N, 3, S, S): a small fully convolutional network for the
+    Style-GAN's FCN constraint (the authors' is an AlexNet-like FCN classifying each pixel's normal into 40
+    codes, ``style-gan-fcn/train_3dnormal_joint_scratch.lua``; here a regression to unit normals): two
+    stride-2 4x4 convolutions (w, 2w), a 3x3 (2w), two x2 transposed convolutions (w, 3), per-pixel L2
+    normalisation. S a multiple of 4."""
+
+    def __init__(self, channels: int, width: int) -> None:
+        super().__init__()
+        w = width
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, w, 4, 2, 1), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.2, True),
+            *_conv_bn_relu(2 * w, 2 * w, 3, 1, leaky=True),
+            nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(True),
+            nn.ConvTranspose2d(w, 3, 4, 2, 1))
+        dcgan_init_(self)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return unit_normals(self.net(images))
