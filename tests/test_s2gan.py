@@ -241,3 +241,14 @@ def test_the_style_gan_with_the_fcn_resumes_bitwise_mid_epoch(tmp_path):
     resumed = _fit(build, build_data, tmp_path / "resumed", 6, ckpt_path=checkpoint)
     assert resumed.global_step == 6
     assert_bitwise_equal(straight, resumed)
+
+
+@pytest.mark.parametrize("build", [build_structure, lambda: build_style(fcn_weight=0.1, fcn_width=4)],
+                         ids=["structure", "style_fcn"])
+def test_held_out_scores_of_both_stages(build, tmp_path):
+    model = build()
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, limit_val_batches=2,
+                        accelerator="cpu", default_root_dir=str(tmp_path))
+    (scores,) = trainer.validate(model, build_data())
+    expected = {"val/d_real", "val/d_fake"} | ({"val/fcn_real", "val/fcn_fake"} if model.fcn is not None else set())
+    assert set(scores) == expected and all(torch.isfinite(torch.tensor(v)) for v in scores.values())

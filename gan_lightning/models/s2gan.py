@@ -212,6 +212,21 @@ class S2GAN(GANModule):
             return self.run_discriminator(images)
         return self.run_discriminator(torch.cat([images, ctx.normals], dim=1))
 
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+        """D's mean logit on held-out real data and on G's (noise seeded by batch index); the Style-GAN: on
+        (image, normals) pairs, G's images drawn from the held-out normals; with the FCN, its error on them."""
+        if self.stage == "structure":
+            return super().heldout_step(batch, batch_idx, stage)
+        ctx = StepContext(batch, real_key="image")
+        z = self.sample_noise(ctx.batch_size, rng=torch.Generator().manual_seed(batch_idx))
+        fake = self.style(ctx.normals, z[:, self.structure_dim:])
+        scores = {f"{stage}/d_real": self.judge(ctx.real, ctx).mean(), f"{stage}/d_fake": self.judge(fake, ctx).mean()}
+        if self.fcn is not None:
+            scores[f"{stage}/fcn_real"] = normal_error(self.fcn(ctx.real), ctx.normals)
+            scores[f"{stage}/fcn_fake"] = normal_error(self.fcn(fake), ctx.normals)
+        self.log_dict(scores, on_epoch=True, batch_size=ctx.batch_size)
+        return None
+
     def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         real, fake = self.judge(ctx.real, ctx), self.judge(ctx.fake.detach(), ctx)
         return {"d_loss": nonsaturating_d(real, fake, self.real_target(real))}
