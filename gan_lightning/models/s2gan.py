@@ -18,14 +18,19 @@ each pixel; D without BatchNorm, LeakyReLU 0.2, dropout 0.2 in its deeper layers
 ``style-gan-nofcn/train.lua`` (the same optimiser and loss; noiseDim 100; G: the normals encoded by two
 stride-2 5x5 convolutions, the noise up-sampled by transposed convolutions to the same size, joined, an
 encoder-decoder to the image, tanh; D on the image and the normals joined on channels (``JoinTable``),
-no BatchNorm). Our nets (:mod:`gan_lightning.nets.s2gan`) follow those plans at a CPU size; D is the
-project's DCGAN D with ``norm: none`` and the authors' dropout 0.2.
+no BatchNorm). Our Style G (:mod:`gan_lightning.nets.s2gan`) follows that plan at a CPU size; the Structure G
+is the project's DCGAN G with the authors' normalised output (theirs: a 9x9 transposed convolution, then 3x3
+convolutions between x2 upsamplings, to 72 px); D is the project's DCGAN D with ``norm: none`` and the
+authors' dropout 0.2.
 
 Differences, kept small:
 - data: the authors' NYUv2 (72 px normals, 128 px images); here :class:`~gan_lightning.data.SurfaceDigits`
   (normals of a height field of each real digit, the image a shaded real texture), 32 px;
 - z ~ N(0, I) (the project's noise; the authors draw uniform [-1, 1]); D outputs logits;
-- the authors' style G weight decay (``coefL2`` 1e-5) is not set (``model.weight_decay`` gives it);
+- the Style-GAN's L2 weight penalty (``coefL2`` 1e-5 in ``style-gan-nofcn/train.lua``) is not set
+  (``model.weight_decay`` gives one); the authors' batch 128 for the Style-GAN: 64 in ``experiments/s2gan``;
+- ``style-gan-fcn/joint_train.lua`` skips D's update when D's real or fake error is below a margin 0.3 and
+  G's when one is above 0.7: not done (D and G update every iteration, as ``style-gan-nofcn``);
 - the FCN constraint (``fcn_weight`` > 0; default 0, the authors' ``style-gan-nofcn``): an FCN
   (:class:`~gan_lightning.nets.s2gan.NormalFCN`) learns, in its own phase and optimiser (``fcn``) before D
   and G each iteration, to recover the normals from real images, and the Style G's loss adds ``fcn_weight``
