@@ -19,8 +19,8 @@ SMOOTHING = sorted(name for name, cls in known_models().items() if cls.smooths_r
 
 
 def test_the_models_that_smooth_labels_are_the_binary_cross_entropy_ones():
-    assert SMOOTHING == ["AAE", "ACGAN", "BiGAN", "CGAN", "CoGAN", "DCGAN", "DRAGAN", "GAN", "InfoGAN", "MRGAN",
-                         "PacGAN", "Pix2Pix", "SRGAN", "SSInfoGAN", "SemiSupervisedGAN", "StyleGAN", "StyleGAN2",
+    assert SMOOTHING == ["AAE", "ACGAN", "BiGAN", "CGAN", "CoGAN", "DCGAN", "DRAGAN", "GAN", "InfoGAN", "LAPGAN", "MRGAN",
+                         "PacGAN", "Pix2Pix", "S2GAN", "SRGAN", "SSInfoGAN", "SemiSupervisedGAN", "StyleGAN", "StyleGAN2",
                          "UNIT", "UnrolledGAN"]
 
 
@@ -170,7 +170,7 @@ TOP_K = sorted(name for name, cls in known_models().items() if cls.top_k_applies
 
 
 def test_top_k_keeps_the_samples_d_scores_highest_and_shrinks_k_by_epoch(monkeypatch):
-    assert TOP_K == ["ACGAN", "CGAN", "DCGAN", "DRAGAN", "GAN", "InfoGAN", "MRGAN", "PacGAN", "SSInfoGAN",
+    assert TOP_K == ["ACGAN", "CGAN", "DCGAN", "DRAGAN", "GAN", "InfoGAN", "LAPGAN", "MRGAN", "PacGAN", "SSInfoGAN",
                      "StyleGAN", "StyleGAN2", "UnrolledGAN"]
     model = GAN(data_shape=(2,), top_k=0.5, top_k_decay=0.9)
     logits = torch.tensor([0.3, -2.0, 1.5, 0.1, -0.4, 2.2, 0.0, -1.0, 0.7, 0.2])

@@ -37,3 +37,6 @@ __all__ += ["SuperResolution", "SuperResolutionDigits"]
 from gan_lightning.data.captions import CaptionedDigits  # noqa: E402
 
 __all__ += ["CaptionedDigits"]
+from gan_lightning.data.surfaces import SurfaceDigits
+
+__all__ += ["SurfaceDigits"]

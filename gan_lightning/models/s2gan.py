@@ -1,0 +1,249 @@
+"""S^2-GAN: Wang & Gupta 2016, "Generative Image Modeling using Style and Structure Adversarial Networks" (ECCV).
+
+Two GANs, trained one after the other (``stage``), as the paper's Section 3 and the authors' separate
+training scripts:
+- **Structure-GAN** (``stage: structure``): G(z_hat) draws surface normals, 3 channels, unit vectors at
+  every pixel (its tanh output L2-normalised per pixel); D judges normals. Real normals: the batch's
+  ``normals`` (its declared output's key).
+- **Style-GAN** (``stage: style``): a conditional GAN: G(normals, z_tilde) draws the image; D judges the
+  pair (image, normals) joined on channels; trained on *real* normals (the batch's ``normals``, against
+  its ``image``). Sampling chains both: z = (z_hat, z_tilde), normals = Structure G(z_hat), image =
+  Style G(normals, z_tilde); the Structure G comes from ``structure_ckpt_path`` (a checkpoint of a
+  ``stage: structure`` fit, loaded when the fit starts, frozen: no gradient, eval mode). ``stages()``:
+  the sample grid shows each sample's normals beside its image.
+
+Defaults from the authors' code (xiaolonw/ss-gan, Torch): ``structure-gan/train.lua`` (Adam lr 2e-4,
+beta1 0.5; noiseDim 100; BCE loss; G's last layer ``Tanh`` then ``nn.Normalize(2)`` over the 3 channels of
+each pixel; D without BatchNorm, LeakyReLU 0.2, dropout 0.2 in its deeper layers; init N(0, 0.02));
+``style-gan-nofcn/train.lua`` (the same optimiser and loss; noiseDim 100; G: the normals encoded by two
+stride-2 5x5 convolutions, the noise up-sampled by transposed convolutions to the same size, joined, an
+encoder-decoder to the image, tanh; D on the image and the normals joined on channels (``JoinTable``),
+no BatchNorm). Our Style G (:mod:`gan_lightning.nets.s2gan`) follows that plan at a CPU size; the Structure G
+is the project's DCGAN G with the authors' normalised output (theirs: a 9x9 transposed convolution, then 3x3
+convolutions between x2 upsamplings, to 72 px); D is the project's DCGAN D with ``norm: none`` and the
+authors' dropout 0.2.
+
+Differences, kept small:
+- data: the authors' NYUv2 (72 px normals, 128 px images); here :class:`~gan_lightning.data.SurfaceDigits`
+  (normals of a height field of each real digit, the image a shaded real texture), 32 px;
+- z ~ N(0, I) (the project's noise; the authors draw uniform [-1, 1]); D outputs logits;
+- the Style-GAN's L2 weight penalty (``coefL2`` 1e-5 in ``style-gan-nofcn/train.lua``) is not set
+  (``model.weight_decay`` gives one); the authors' batch 128 for the Style-GAN: 64 in ``experiments/s2gan``;
+- ``style-gan-fcn/joint_train.lua`` skips D's update when D's real or fake error is below a margin 0.3 and
+  G's when one is above 0.7: not done (D and G update every iteration, as ``style-gan-nofcn``);
+- the FCN constraint (``fcn_weight`` > 0; default 0, the authors' ``style-gan-nofcn``): an FCN
+  (:class:`~gan_lightning.nets.s2gan.NormalFCN`) learns, in its own phase and optimiser (``fcn``) before D
+  and G each iteration, to recover the normals from real images, and the Style G's loss adds ``fcn_weight``
+  x the FCN's error on its image against the normals it was given (the authors' ``lamda`` 0.1 and their
+  order: FCN on real data, D, G; ``style-gan-fcn/joint_train.lua``, ``train_3dnormal_joint_scratch.lua``).
+  Their FCN classifies each pixel's normal into 40 k-means codes (per-pixel NLL); here it regresses unit
+  normals, its error the mean of 1 - cos(predicted, given) over pixels; a much smaller FCN;
+- not implemented: the joint fine-tuning of both GANs through the FCN (``joint-ssgan/``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+
+from gan_lightning.core import Phase, StepContext
+from gan_lightning.core.protocol import Output
+from gan_lightning.errors import SettingError
+from gan_lightning.losses import nonsaturating_d, nonsaturating_g
+from gan_lightning.models.base import GANModule
+from gan_lightning.models.registry import register_model
+from gan_lightning.nets.dcgan import DCGANDiscriminator
+from gan_lightning.nets.s2gan import (
+    NormalFCN,
+    S2Generator,
+    StructureGenerator,
+    StyleGenerator,
+)
+
+#: Arguments a Style-GAN must share with the Structure-GAN checkpoint it loads.
+STRUCTURE_ARGUMENTS = ("latent_dim", "g_width")
+
+
+@register_model
+class S2GAN(GANModule):
+    smooths_real_labels = True  # D's loss is binary cross-entropy: label_smoothing applies
+    paper = "Wang & Gupta 2016, Generative Image Modeling using Style and Structure Adversarial Networks"
+    data_kinds = ("surfaces",)
+    recipe: ClassVar[dict[str, Any]] = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
+
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (3, 32, 32),
+        latent_dim: int = 100,
+        stage: Literal["structure", "style"] = "structure",
+        style_latent_dim: int = 100,
+        structure_ckpt_path: str | None = None,
+        g_width: int = 64,
+        d_width: int = 64,
+        d_dropout: float = 0.2,
+        fcn_weight: float = 0.0,
+        fcn_width: int = 32,
+        **kwargs,
+    ) -> None:
+        """``stage``: ``structure`` trains the Structure-GAN (normals from ``latent_dim`` noise); ``style`` the
+        Style-GAN (images from real normals and ``style_latent_dim`` noise) on the frozen Structure G of
+        ``structure_ckpt_path`` (a ``stage: structure`` checkpoint, or ``random``: a seeded untrained one, for
+        tests only). ``g_width`` / ``d_width``: base widths; ``d_dropout``: D's dropout (the authors' 0.2).
+        ``fcn_weight``: the Style-GAN's FCN constraint (0: off; the authors' 0.1), with an FCN of ``fcn_width``."""
+        if stage not in ("structure", "style"):
+            raise SettingError(f"model.stage must be 'structure' or 'style', got {stage!r}")
+        if stage == "style" and structure_ckpt_path is None:
+            raise SettingError("model.structure_ckpt_path: the Style-GAN (model.stage style) samples through the "
+                               "checkpoint of a Structure-GAN fit (model.stage structure); got None (`random`: an "
+                               "untrained one, for tests)")
+        if stage == "structure" and structure_ckpt_path is not None:
+            raise SettingError(f"model.structure_ckpt_path: only the Style-GAN (model.stage style) loads a "
+                               f"Structure-GAN; got {structure_ckpt_path!r} with model.stage structure")
+        if fcn_weight < 0 or (fcn_weight > 0 and stage != "style"):
+            raise SettingError(f"model.fcn_weight: the FCN constraint is the Style-GAN's (model.stage style), "
+                               f"a weight >= 0; got {fcn_weight} with model.stage {stage}")
+        if style_latent_dim < 1:
+            raise SettingError(f"model.style_latent_dim must be >= 1, got {style_latent_dim}")
+        noise = latent_dim + (style_latent_dim if stage == "style" else 0)
+        super().__init__(data_shape=data_shape, latent_dim=noise, **kwargs)
+        channels, size = self.data_shape[0], self.data_shape[1]
+        self.stage, self.structure_ckpt_path, self.structure_dim = stage, structure_ckpt_path, latent_dim
+        structure = StructureGenerator(latent_dim, size, g_width)
+        if stage == "structure":
+            self.generator = structure
+            self.discriminator = DCGANDiscriminator(3, size, d_width, norm="none", dropout=d_dropout)
+        else:
+            self.generator = S2Generator(structure, StyleGenerator(style_latent_dim, channels, size, g_width),
+                                         latent_dim)
+            self.discriminator = DCGANDiscriminator(channels + 3, size, d_width, norm="none", dropout=d_dropout)
+        self.fcn_weight = float(fcn_weight)
+        self.fcn = NormalFCN(channels, fcn_width) if self.fcn_weight > 0 else None
+        self.register_buffer("structure_ready", torch.tensor(
+            int(stage == "structure" or structure_ckpt_path == "random"), dtype=torch.uint8))
+
+    # ------------------------------------------------------------------ declarations
+    def output(self) -> Output:
+        """The Structure-GAN draws normals (a batch's ``normals``); the Style-GAN the image (its ``image``)."""
+        size = self.data_shape[1]
+        if self.stage == "structure":
+            return Output("image", (3, size, size), key="normals")
+        return Output("image", self.data_shape, key="image")
+
+    def stages(self) -> tuple[str, ...]:
+        return () if self.stage == "structure" else ("normals (Structure-GAN)", "image (Style-GAN)")
+
+    # ------------------------------------------------------------------ the Structure G for the Style-GAN
+    def on_fit_start(self) -> None:
+        """Style-GAN on a fresh fit: the Structure G (its EMA copy if it has one) from ``structure_ckpt_path``,
+        once; a resumed fit has it from its own checkpoint."""
+        if not int(self.structure_ready):
+            self.load_structure(self.structure_ckpt_path)
+        super().on_fit_start()
+
+    def load_structure(self, path: str) -> None:
+        if not Path(path).is_file():
+            raise SettingError(f"model.structure_ckpt_path: no file {path!r}; give the checkpoint of an S2GAN "
+                               f"Structure-GAN fit (model.stage structure)")
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        arguments = saved.get("hyper_parameters", {})
+        arguments = arguments.get("init_args", arguments) if isinstance(arguments, dict) else {}
+        if arguments.get("stage", "structure") != "structure":
+            raise SettingError(f"model.structure_ckpt_path: {path!r} is a {arguments.get('stage')!r} checkpoint; "
+                               f"give a Structure-GAN one (model.stage structure)")
+        for key in STRUCTURE_ARGUMENTS:
+            theirs, ours = arguments.get(key, getattr(self.hparams, key, None)), getattr(self.hparams, key, None)
+            if theirs != ours:
+                raise SettingError(f"model.{key}: {ours} here, {theirs} in the Structure-GAN checkpoint {path!r}; "
+                                   f"set it as the Structure-GAN fit had it")
+        state = saved.get("state_dict", {})
+        net = "generator_ema." if any(k.startswith("generator_ema.") for k in state) else "generator."
+        self.generator.structure.load_state_dict({k[len(net):]: v for k, v in state.items() if k.startswith(net)})
+        if self.generator_ema is not None:  # the EMA copy was made before the fit started
+            self.generator_ema.structure.load_state_dict(self.generator.structure.state_dict())
+        self.structure_ready.fill_(1)
+
+    # ------------------------------------------------------------------ networks
+    def optimizer_groups(self):
+        """G's own parameters (the Style-GAN: not the frozen Structure G's), and D's."""
+        groups = {"generator": [p for p in self.generator.parameters() if p.requires_grad],
+                  "discriminator": self.discriminator.parameters()}
+        if self.fcn is not None:
+            groups["fcn"] = self.fcn.parameters()
+        return groups
+
+    def generate(self, z, labels=None, net=None, conditions=None):
+        out = (net or self.generator)(z)
+        return out if self.stage == "structure" else out[1]
+
+    def generate_stages(self, z, labels=None, net=None, conditions=None):
+        """(normals, image): a grey image replicated to 3 channels, to sit beside the normals in a grid."""
+        out = (net or self.generator)(z)
+        if self.stage == "structure":
+            return (out,)
+        normals, image = out
+        return normals, image.expand(-1, 3, -1, -1) if image.size(1) == 1 else image
+
+    def style(self, normals: torch.Tensor, z: torch.Tensor | None = None, net=None) -> torch.Tensor:
+        """The Style G's images of given normals (``z``: its noise, drawn when not given)."""
+        generator = net or self.generator
+        if z is None:
+            z = self.sample_noise(normals.size(0))[:, self.structure_dim:]
+        return generator.style(normals, z)
+
+    # ------------------------------------------------------------------ phases
+    def prepare_step(self, ctx: StepContext) -> None:
+        ctx.z = self.sample_noise(ctx.batch_size)
+        with torch.set_grad_enabled(ctx.runs("G")):  # one draw for D and G
+            if self.stage == "structure":
+                ctx.fake = self.generator(ctx.z)
+            else:
+                ctx.fake = self.generator.style(ctx.normals, ctx.z[:, self.structure_dim:])
+
+    def phases(self) -> list[Phase]:
+        """D then G; with the FCN constraint the FCN first, on real images (the authors' order)."""
+        phases = self.adversarial_phases(self.discriminator_terms, self.generator_terms)
+        return phases if self.fcn is None else [Phase("FCN", "fcn", self.fcn_terms), *phases]
+
+    def fcn_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        return {"fcn_loss": normal_error(self.fcn(ctx.real), ctx.normals)}
+
+    def judge(self, images: torch.Tensor, ctx: StepContext) -> torch.Tensor:
+        """D's logits: on normals alone (Structure-GAN), on (image, normals) pairs (Style-GAN)."""
+        if self.stage == "structure":
+            return self.run_discriminator(images)
+        return self.run_discriminator(torch.cat([images, ctx.normals], dim=1))
+
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+        """D's mean logit on held-out real data and on G's (noise seeded by batch index); the Style-GAN: on
+        (image, normals) pairs, G's images drawn from the held-out normals; with the FCN, its error on them."""
+        if self.stage == "structure":
+            return super().heldout_step(batch, batch_idx, stage)
+        ctx = StepContext(batch, real_key="image")
+        z = self.sample_noise(ctx.batch_size, rng=torch.Generator().manual_seed(batch_idx))
+        fake = self.style(ctx.normals, z[:, self.structure_dim:])
+        scores = {f"{stage}/d_real": self.judge(ctx.real, ctx).mean(), f"{stage}/d_fake": self.judge(fake, ctx).mean()}
+        if self.fcn is not None:
+            scores[f"{stage}/fcn_real"] = normal_error(self.fcn(ctx.real), ctx.normals)
+            scores[f"{stage}/fcn_fake"] = normal_error(self.fcn(fake), ctx.normals)
+        self.log_dict(scores, on_epoch=True, batch_size=ctx.batch_size)
+        return None
+
+    def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        real, fake = self.judge(ctx.real, ctx), self.judge(ctx.fake.detach(), ctx)
+        return {"d_loss": nonsaturating_d(real, fake, self.real_target(real))}
+
+    def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        adversarial = nonsaturating_g(self.judge(ctx.fake, ctx))
+        if self.fcn is None:
+            return {"g_loss": adversarial}
+        fcn = normal_error(self.fcn(ctx.fake), ctx.normals)
+        return {"g_loss": adversarial + self.fcn_weight * fcn, "g_adversarial": adversarial, "g_fcn": fcn}
+
+
+def normal_error(predicted: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+    """The mean over pixels of 1 - cos(predicted, given normals): 0 exactly when they agree everywhere."""
+    return (1.0 - F.cosine_similarity(predicted, normals, dim=1)).mean()
