@@ -7,9 +7,9 @@ from __future__ import annotations
 import functools
 
 import torch
+from tiny_hierarchical import TinyDigits28
 
 from gan_lightning.models import known_models
-from tiny_hierarchical import TinyDigits28
 
 OPTIONS = {"latent_dim": 16, "encoder_width": 4, "g_width": 4, "d_width": 4, "dae_hidden": (16,),
            "encoder_steps": 1, "chain_steps": 2}

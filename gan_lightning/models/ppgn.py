@@ -42,7 +42,7 @@ Phases: ``E`` (optimizer ``encoder``) for ``encoder_steps`` iterations; then ``R
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -142,11 +142,12 @@ class PPGN(LabelConditioned):
 
     def sample_chain(self, labels, steps: int | None = None, eps1: float | None = None, eps2: float | None = None,
                      eps3: float | None = None, rng: torch.Generator | None = None, h0: torch.Tensor | None = None,
-                     lr: float | None = None, net=None) -> torch.Tensor:
+                     lr: float | None = None, net=None, codes: bool = False):
         """The MALA-approx chain for the classes ``labels`` (an int, or one per chain): the images G(h_t) of
         t = 0..steps, a tensor (steps + 1, chains, C, H, W). ``None`` arguments take the model's defaults;
         ``h0``: the start codes (default N(0, 1) from ``rng``), clipped to [0, 30]. Runs on the model's
-        device; the noise is drawn once, before the loop (no host sync per step)."""
+        device; the noise is drawn once, before the loop (no host sync per step). ``codes=True``: also
+        the codes h_t, (images, codes) with codes (steps + 1, chains, latent_dim)."""
         d = self.chain_defaults
         steps = d["steps"] if steps is None else int(steps)
         eps1, eps2, eps3 = (d[k] if v is None else float(v) for k, v in (("eps1", eps1), ("eps2", eps2), ("eps3", eps3)))
@@ -167,7 +168,7 @@ class PPGN(LabelConditioned):
             drawn = (torch.randn(shape, generator=rng).to(self.device) if rng is not None
                      else torch.randn(shape, device=self.device))
             noise = eps3 * drawn
-        frames = []
+        frames, path = [], [h]
         with torch.enable_grad(), eval_mode(net):
             for step in range(steps):
                 h = h.detach().requires_grad_(eps2 > 0)
@@ -184,9 +185,10 @@ class PPGN(LabelConditioned):
                     d_h = d_h + noise[step]
                 scale = lr / d_h.abs().mean(1, keepdim=True).clamp_min(1e-30)
                 h = (h.detach() + scale * d_h).clamp(0.0, CODE_MAX)
+                path.append(h)
         with torch.no_grad(), eval_mode(net):
             frames.append(self.decode(h, net))
-        return torch.stack(frames)
+        return (torch.stack(frames), torch.stack(path)) if codes else torch.stack(frames)
 
     def generate(self, z, labels=None, net=None, conditions=None):
         """The chain's last image from start codes ``z`` for ``labels`` (cycling through the classes when None)."""
