@@ -113,6 +113,8 @@ def test_sample_runs_the_chain_for_the_asked_labels_with_the_defaults():
     assert samples.shape == (4, 1, 28, 28)
     chain = model.sample_chain(labels, h0=noise, rng=None, eps3=0.0)
     assert torch.allclose(samples, chain[-1], atol=1e-5)  # eps3 1e-17 changes nothing at float precision
+    with torch.inference_mode():  # e.g. from a validation hook: the chain still has its gradients
+        assert torch.equal(model.sample(noise=noise, labels=labels), samples)
     with pytest.raises(ValueError, match="label"):
         model.sample(noise=noise, labels=torch.tensor([3, 7, 3, 12]))
 

@@ -169,7 +169,9 @@ class PPGN(LabelConditioned):
                      else torch.randn(shape, device=self.device))
             noise = eps3 * drawn
         frames, path = [], [h]
-        with torch.enable_grad(), eval_mode(net):
+        # the chain needs gradients in h even when called under no_grad or inference mode (a validation hook)
+        with torch.inference_mode(False), torch.enable_grad(), eval_mode(net):
+            h, labels = h.clone(), labels.clone()
             for step in range(steps):
                 h = h.detach().requires_grad_(eps2 > 0)
                 image = self.decode(h, net)
