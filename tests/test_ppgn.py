@@ -78,6 +78,19 @@ def test_prior_term_moves_the_code_toward_the_dae_reconstruction():
         assert ((after - target).norm(dim=1) < (before - target).norm(dim=1)).all()
 
 
+def test_joint_prior_moves_the_code_toward_e_of_g_of_h():
+    model = build_model(prior="joint")
+    h0 = model.sample_noise(4, rng=torch.Generator().manual_seed(4)).clamp(0, 30)
+    _, codes = model.sample_chain(2, steps=1, eps1=1e-5, eps2=0.0, eps3=0.0, lr=0.05, h0=h0, codes=True)
+    model.eval()
+    with torch.no_grad():
+        target = model.encoder.features(model.generator(h0))
+    cosine = torch.nn.functional.cosine_similarity(codes[1] - h0, target - h0, dim=1)
+    assert cosine.min() > 0.95
+    with pytest.raises(ValueError, match="model.prior must be 'dae'"):
+        build_model(prior="gaussian")
+
+
 def test_with_every_epsilon_zero_the_chain_does_not_move():
     model = build_model()
     h0 = model.sample_noise(3, rng=torch.Generator().manual_seed(2)).clamp(0, 30)

@@ -28,6 +28,10 @@ Training (three parts in one model, ours):
   0.1, our choice), ReLU output as E's codes are;
 - G: the project's DCGAN generator with h as its input; D: the project's DCGAN discriminator.
 
+The prior term's R: ``prior="dae"`` (default) the DAE above, as the issue asks (the paper's PPGN-h);
+``prior="joint"`` R(h) = E(G(h)), the "upside-down" autoencoder G then E of the joint PPGN-h, which is what
+the authors' released sampler computes (``sampler.py``, ``h_autoencoder_grad``: E(G(h)) - h).
+
 Sampling defaults (``1_class_conditional_sampling.sh`` and ``sampler.py``): ``eps1`` 1e-5, ``eps2`` 1,
 ``eps3`` 1e-17, ``chain_steps`` 200 (``n_iters``), step size ``lr`` 1 with each update rescaled to a mean
 absolute value of ``lr`` (``h += lr / mean|d_h| * d_h``), h clipped to [0, 30] after each step, the
@@ -75,6 +79,7 @@ class PPGN(LabelConditioned):
         encoder_steps: the first iterations, in which only the classifier trains (then it is frozen).
         encoder_lr: the classifier's learning rate; ``dae_lr``: the DAE's.
         chain_steps / eps1 / eps2 / eps3 / chain_lr: the sampling chain's defaults.
+        prior: the chain's R: ``"dae"`` (the DAE on h) or ``"joint"`` (E(G(h)), the authors' sampler).
     """
 
     paper = ("Nguyen, Clune, Bengio, Dosovitskiy & Yosinski 2017, Plug & Play Generative Networks: "
@@ -103,6 +108,7 @@ class PPGN(LabelConditioned):
         eps2: float = 1.0,
         eps3: float = 1e-17,
         chain_lr: float = 1.0,
+        prior: str = "dae",
         **kwargs,
     ) -> None:
         kwargs["optimizers"] = merged_optimizers({"encoder": {"lr": encoder_lr}, "dae": {"lr": dae_lr}},
@@ -117,9 +123,12 @@ class PPGN(LabelConditioned):
                 raise ValueError(f"model.{key} must be >= 0, got {value}")
         if chain_steps < 1 or chain_lr <= 0:
             raise ValueError(f"model.chain_steps must be >= 1 and model.chain_lr > 0, got {chain_steps} and {chain_lr}")
+        if prior not in ("dae", "joint"):
+            raise ValueError(f"model.prior must be 'dae' (the DAE on h) or 'joint' (R(h) = E(G(h))), got {prior!r}")
         network_kind(self.data_shape, "dcgan")
         channels, size = self.data_shape[0], self.data_shape[1]
         self.num_classes = num_classes
+        self.prior = prior
         self.dae_noise = float(dae_noise)
         self.image_weight, self.feature_weight = float(image_weight), float(feature_weight)
         self.adversarial_weight = float(adversarial_weight)
@@ -132,8 +141,10 @@ class PPGN(LabelConditioned):
         self.discriminator = DCGANDiscriminator(channels, size, d_width)
 
     # ------------------------------------------------------------------ networks
-    def reconstruct_code(self, h: torch.Tensor) -> torch.Tensor:
-        """R(h): the DAE's reconstruction (non-negative, as E's codes)."""
+    def reconstruct_code(self, h: torch.Tensor, net=None) -> torch.Tensor:
+        """R(h): the DAE's reconstruction (non-negative, as E's codes); with ``prior="joint"`` E(G(h))."""
+        if self.prior == "joint":
+            return self.encoder.features(self.decode(h, net))
         return F.relu(self.dae(h))
 
     def decode(self, h: torch.Tensor, net=None) -> torch.Tensor:
@@ -179,7 +190,7 @@ class PPGN(LabelConditioned):
                 d_h = torch.zeros_like(h)
                 if eps1 > 0:
                     with torch.no_grad():
-                        d_h = d_h + eps1 * (self.reconstruct_code(h) - h)
+                        d_h = d_h + eps1 * (self.reconstruct_code(h, net) - h)
                 if eps2 > 0:
                     log_p = F.log_softmax(self.encoder(image), dim=1).gather(1, labels[:, None]).sum()
                     d_h = d_h + eps2 * torch.autograd.grad(log_p, h)[0]
