@@ -2,7 +2,7 @@
 
 - :class:`StackedEncoder`: the bottom-up encoder E = E1 then E0's head: x -> h1 (``features``: conv 5x5,
   max-pool, conv 5x5, max-pool, dense ``feature_dim`` ReLU; the authors' 32 / 32 / 256) -> class logits
-  (``classify``).
+  (``classify``); ``conv_features`` the pooled convolution maps below h1 (PPGN's E1 and C).
 - :class:`FeatureGenerator`: G1(z1, y) -> h1: an MLP on [z1, one-hot y] (two BatchNorm + ReLU layers of
   512 in the authors' code), ReLU output as E's features are.
 - :class:`FeatureToImageGenerator`: G0(h1, z0) -> x: z0 embedded (dense 128, BatchNorm, ReLU),
@@ -43,6 +43,10 @@ class StackedEncoder(nn.Module):
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self.body(images)
+
+    def conv_features(self, images: torch.Tensor) -> torch.Tensor:
+        """The last pooled convolution maps (flattened), below ``features``: PPGN's E1 for feature matching."""
+        return self.body[:7](images)
 
     def classify(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(features)
