@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_lightning.data.captions import VOCABULARY
-from gan_lightning.data.files import cache_dir
+from gan_lightning.data.files import cache_dir, save_atomically
 from gan_lightning.nets.text import CaptionEncoder, ImageEncoder
 
 CAPTION_ENCODER_FILENAME = "caption_encoder_v1.pt"
@@ -64,9 +64,7 @@ def train_caption_encoder(path: str | Path, epochs: int = 3, seed: int = 0, batc
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"vocabulary": list(VOCABULARY), "text": text.state_dict(), "image": image.state_dict()}, path)
+    save_atomically({"vocabulary": list(VOCABULARY), "text": text.state_dict(), "image": image.state_dict()}, path)
     return text.eval().requires_grad_(False)
 
 
@@ -141,9 +139,7 @@ def train_damsm(path: str | Path | None, epochs: int = 3, seed: int = 0, batch_s
                 optimizer.step()
                 done += 1
     if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"vocabulary": list(VOCABULARY), "text": text.state_dict(), "image": image.state_dict()}, path)
+        save_atomically({"vocabulary": list(VOCABULARY), "text": text.state_dict(), "image": image.state_dict()}, path)
     return text.eval().requires_grad_(False), image.eval().requires_grad_(False)
 
 

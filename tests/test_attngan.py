@@ -95,8 +95,8 @@ def test_attngan_losses_are_the_authors_sums():
 
 
 def test_attngan_checks_its_options_and_a_missing_damsm_file_is_one_line(tmp_path):
-    with pytest.raises(ValueError, match="model.stages: 3 stages halve 32 px below 16 px"):
-        build_attngan(stages=3)
+    with pytest.raises(ValueError, match="model.num_stages: 3 stages halve 32 px below 16 px"):
+        build_attngan(num_stages=3)
     with pytest.raises(ValueError, match="model.damsm_weight must be >= 0"):
         build_attngan(damsm_weight=-1.0)
     model = build_attngan(damsm_ckpt_path=str(tmp_path / "missing.pt"))

@@ -192,3 +192,26 @@ def test_a_conditional_model_on_a_flat_folder_stops_in_one_line(tmp_path, capsys
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "gan-lightning: error: CGAN trains on labelled data: batches of (image, label); this data module gives none "
         "(ImageFolder gives labels with one sub-folder per class)")
+
+
+def test_cached_pieces_are_saved_whole_by_a_rename(tmp_path, monkeypatch):
+    """save_atomically (the caches: caption encoder, DAMSM, digits judge, real statistics) writes a partial
+    file of its own process and renames it: the target never holds a half-written file."""
+    import os
+
+    import torch
+
+    from gan_lightning.data.files import save_atomically
+
+    target = tmp_path / "new" / "piece.pt"
+    seen = []
+    real_replace = os.replace
+
+    def replace(source, destination):
+        seen.append((Path(source).name, target.exists()))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", replace)
+    assert save_atomically({"w": torch.arange(3)}, target) == target
+    assert seen == [(f"piece.pt.{os.getpid()}.partial", False)]  # written aside, then renamed into place
+    assert torch.equal(torch.load(target)["w"], torch.arange(3)) and list(target.parent.iterdir()) == [target]

@@ -281,3 +281,17 @@ def cache_dir() -> Path:
     """Where the project caches what it computes once (measurements, trained judges, real statistics):
     ``$GAN_LIGHTNING_CACHE``, else ``~/.cache/gan_lightning``."""
     return Path(os.environ.get("GAN_LIGHTNING_CACHE") or Path.home() / ".cache" / "gan_lightning").expanduser()
+
+
+def save_atomically(payload, path: str | Path) -> Path:
+    """``torch.save(payload, path)`` written to a partial file of this process, then renamed: a reader
+    never sees half a file, and DDP ranks that train the same cached piece at once do not mix their
+    bytes. Creates the folder."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    torch.save(payload, partial)
+    os.replace(partial, path)
+    return path

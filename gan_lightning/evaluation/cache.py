@@ -119,9 +119,7 @@ def load_real_cache(path: Path, key: dict[str, Any]) -> RealFeatures | None:
 
 
 def save_real_cache(path: Path, key: dict[str, Any], real: RealFeatures) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from gan_lightning.data.files import save_atomically
+
     payload = {"key": key, "features": real.features, "mu": real.mu, "sigma": real.sigma, "num": real.num}
-    # write then rename: DDP ranks may write the same file at the same time
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    torch.save(payload, partial)
-    os.replace(partial, path)
+    save_atomically(payload, path)  # DDP ranks may write the same file at the same time

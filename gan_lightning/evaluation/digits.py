@@ -267,10 +267,9 @@ def train_digits_classifier(
         "num_train": len(train_x),
         "num_heldout": len(held_x),
     }
-    # write then rename: several processes (DDP ranks) may train it at the same time
-    partial = out_path.with_name(f"{out_path.name}.{os.getpid()}.partial")
-    torch.save(payload, partial)
-    os.replace(partial, out_path)
+    from gan_lightning.data.files import save_atomically
+
+    save_atomically(payload, out_path)  # several processes (DDP ranks) may train it at the same time
     return {
         "accuracy": accuracy,
         "path": str(out_path),

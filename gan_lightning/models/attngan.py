@@ -76,7 +76,7 @@ class AttnGAN(GANModule):
         self,
         data_shape: Sequence[int] = (3, 64, 64),
         latent_dim: int = 100,
-        stages: int = 2,
+        num_stages: int = 2,
         g_width: int = 32,
         d_width: int = 64,
         condition_dim: int = 100,
@@ -88,20 +88,20 @@ class AttnGAN(GANModule):
         damsm_ckpt_path: str | None = None,
         **kwargs,
     ) -> None:
-        """``stages``: G's stages (each doubles the side; the first draws image_size / 2^(stages - 1));
+        """``num_stages``: G's stages (each doubles the side; the first draws image_size / 2^(stages - 1));
         ``damsm_weight``: lambda of G's DAMSM loss; ``gamma1..3``: DAMSM's smoothing factors;
         ``damsm_ckpt_path``: see the module docstring (None, a file, or ``random``)."""
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         from gan_lightning.pretrained import damsm_networks
 
-        if stages < 1 or self.data_shape[1] % 2**(stages - 1) or self.data_shape[1] // 2**(stages - 1) < 16:
-            raise ValueError(f"model.stages: {stages} stages halve {self.data_shape[1]} px below 16 px; "
+        if num_stages < 1 or self.data_shape[1] % 2**(num_stages - 1) or self.data_shape[1] // 2**(num_stages - 1) < 16:
+            raise ValueError(f"model.num_stages: {num_stages} stages halve {self.data_shape[1]} px below 16 px; "
                              f"give 1 to {max(1, (self.data_shape[1] // 16).bit_length())}")
         for name, value in (("damsm_weight", damsm_weight), ("gamma1", gamma1), ("gamma2", gamma2),
                             ("gamma3", gamma3)):
             if not value >= 0:
                 raise ValueError(f"model.{name} must be >= 0, got {value}")
-        self.stages, self.damsm_weight = stages, damsm_weight
+        self.num_stages, self.damsm_weight = num_stages, damsm_weight
         self.gammas = (gamma1, gamma2, gamma3)
         self.damsm_ckpt_path = damsm_ckpt_path
         with torch.random.fork_rng(devices=[]):  # placeholders: loaded at fit start, or from a checkpoint
@@ -110,9 +110,9 @@ class AttnGAN(GANModule):
         self.text_encoder, self.image_encoder = text.requires_grad_(False), image.requires_grad_(False)
         self.register_buffer("damsm_ready", torch.tensor(int(damsm_ckpt_path == "random"), dtype=torch.uint8))
         channels, size, dim = self.data_shape[0], self.data_shape[1], self.text_encoder.dim
-        self.generator = AttnGANGenerator(latent_dim, dim, dim, channels, size, stages, g_width, condition_dim,
+        self.generator = AttnGANGenerator(latent_dim, dim, dim, channels, size, num_stages, g_width, condition_dim,
                                           residual_blocks)
-        self.discriminator = StagedDiscriminators(channels, size, dim, d_width, stages)
+        self.discriminator = StagedDiscriminators(channels, size, dim, d_width, num_stages)
 
     def on_fit_start(self) -> None:
         """DAMSM's weights, once, on a fresh fit (a resumed one has them from its checkpoint)."""
@@ -144,8 +144,16 @@ class AttnGAN(GANModule):
             sentence, words = self.text_encoder(caption)
         return sentence, words, caption != 0
 
+    def stages(self) -> tuple[str, ...]:
+        """G's stages, coarse to fine (each doubles the side): the sample grid shows them side by side."""
+        size = self.data_shape[1]
+        return tuple(f"stage {i + 1} ({size // 2**(self.num_stages - 1 - i)} px)" for i in range(self.num_stages))
+
     def generate(self, z, labels=None, net=None, conditions=None):
         return self.draw(z, conditions["caption"], net)[0][-1]
+
+    def generate_stages(self, z, labels=None, net=None, conditions=None) -> tuple[torch.Tensor, ...]:
+        return tuple(self.draw(z, conditions["caption"], net)[0])
 
     def draw(self, z: torch.Tensor, caption: torch.Tensor, net=None):
         """G's (images of each stage, attention maps of each later stage, mu, log variance)."""
@@ -162,8 +170,8 @@ class AttnGAN(GANModule):
     def stage_reals(self, real: torch.Tensor) -> list[torch.Tensor]:
         """The real batch at each stage's side (area averaging), small to large."""
         size = real.size(-1)
-        return [F.interpolate(real, size=size // 2**(self.stages - 1 - i), mode="area") if i < self.stages - 1
-                else real for i in range(self.stages)]
+        return [F.interpolate(real, size=size // 2**(self.num_stages - 1 - i), mode="area") if i < self.num_stages - 1
+                else real for i in range(self.num_stages)]
 
     # ------------------------------------------------------------------ phases
     def prepare_step(self, ctx: StepContext) -> None:
@@ -210,7 +218,7 @@ class AttnGAN(GANModule):
     @torch.no_grad()
     def judge(self, images: torch.Tensor, captions: torch.Tensor) -> torch.Tensor:
         """The last stage D's conditional logit that each image matches its caption."""
-        return self.run_discriminator(images, (self.encode(captions)[0],), stage=self.stages - 1)[1][0]
+        return self.run_discriminator(images, (self.encode(captions)[0],), stage=self.num_stages - 1)[1][0]
 
     def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
         ctx = StepContext(batch, real_key=self.output().key)

@@ -741,7 +741,7 @@ class GANModule(L.LightningModule):
         (a video's frames as a row, tokens as a strip of coloured cells); a model that declares
         ``stages()`` shows each sample's stages side by side (:func:`~gan_lightning.core.protocol.stage_pictures`).
         """
-        staged = bool(self.stages())
+        staged = {"stages": True} if self.stages() else {}  # sample's stages argument, for a model that has stages
         if self.translates:
             if not isinstance(inputs, torch.Tensor):
                 raise ValueError(f"{type(self).__name__}.preview_grid needs held-out inputs")
@@ -755,7 +755,7 @@ class GANModule(L.LightningModule):
             columns = min(nrow, self.fixed_noise.size(0))
             noise = self.fixed_noise[:columns].repeat(classes, *repeat)
             labels = torch.arange(classes, device=noise.device).repeat_interleave(columns)
-            samples = self.sample(noise=noise, labels=labels, use_ema=use_ema, stages=staged)
+            samples = self.sample(noise=noise, labels=labels, use_ema=use_ema, **staged)
         elif others:
             if not isinstance(inputs, Mapping) or any(c.key not in inputs for c in others):
                 raise ValueError(f"{type(self).__name__}.preview_grid needs held-out conditions: "
@@ -767,10 +767,10 @@ class GANModule(L.LightningModule):
             labels = None
             if self.class_condition is not None:
                 labels = torch.arange(rows * columns, device=noise.device) % self.class_condition.size
-            samples = self.sample(noise=noise, labels=labels, use_ema=use_ema, conditions=held, stages=staged)
+            samples = self.sample(noise=noise, labels=labels, use_ema=use_ema, conditions=held, **staged)
         else:
             columns = nrow
-            samples = self.sample(noise=self.fixed_noise[:num_samples], use_ema=use_ema, stages=staged)
+            samples = self.sample(noise=self.fixed_noise[:num_samples], use_ema=use_ema, **staged)
         if staged:
             return stage_pictures(samples, columns)
         return grid_pictures(samples, self.output(), columns)
