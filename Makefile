@@ -13,8 +13,12 @@ $(BIN)/gan-lightning: setup.cfg pyproject.toml
 
 venv: $(BIN)/gan-lightning
 
+# Two test processes (pytest-xdist): the tests are single-threaded, and a 2-core machine runs the suite
+# in about 10 minutes instead of 19. TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 2
+
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 demo: venv
 	rm -rf runs/dcgan_mnist5k
