@@ -178,7 +178,7 @@ def test_stage_settings_that_cannot_work_are_one_line_errors(tmp_path):
     with pytest.raises(SettingError, match=rf"^model.structure_ckpt_path: no file '{missing}'; give the checkpoint"):
         build_style(structure_ckpt_path=missing).load_structure(missing)
     _, ckpt = fit_structure(tmp_path)
-    with pytest.raises(SettingError, match=r"^model.g_width: 8 here, 4 in the Structure-GAN checkpoint"):
+    with pytest.raises(SettingError, match=r"^model.g_width: 8 here, 4 in the checkpoint .* of an S2GAN Structure-GAN fit \(model.stage structure\); set it as"):
         build_style(structure_ckpt_path=str(ckpt), g_width=8).load_structure(str(ckpt))
 
 

@@ -126,7 +126,7 @@ def test_stage2_settings_that_cannot_work_are_one_line_errors(tmp_path):
     with pytest.raises(SettingError, match=rf"^model.stage1_ckpt_path: no file '{missing}'; give the checkpoint"):
         build_stage2(stage1_ckpt_path=missing).load_stage1(missing)
     _, ckpt = fit_stage1(tmp_path)
-    with pytest.raises(SettingError, match=r"^model.g_width: 8 here, 4 in the Stage I checkpoint"):
+    with pytest.raises(SettingError, match=r"^model.g_width: 8 here, 4 in the checkpoint .* of a StackGAN Stage I fit \(model.stage 1\); set it as"):
         build_stage2(stage1_ckpt_path=str(ckpt), g_width=8).load_stage1(str(ckpt))
 
 

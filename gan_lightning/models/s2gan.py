@@ -44,7 +44,6 @@ Differences, kept small:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -56,6 +55,7 @@ from gan_lightning.errors import SettingError
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
 from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import read_stage_checkpoint
 from gan_lightning.nets.dcgan import DCGANDiscriminator
 from gan_lightning.nets.s2gan import (
     NormalFCN,
@@ -145,23 +145,10 @@ class S2GAN(GANModule):
         super().on_fit_start()
 
     def load_structure(self, path: str) -> None:
-        if not Path(path).is_file():
-            raise SettingError(f"model.structure_ckpt_path: no file {path!r}; give the checkpoint of an S2GAN "
-                               f"Structure-GAN fit (model.stage structure)")
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-        arguments = saved.get("hyper_parameters", {})
-        arguments = arguments.get("init_args", arguments) if isinstance(arguments, dict) else {}
-        if arguments.get("stage", "structure") != "structure":
-            raise SettingError(f"model.structure_ckpt_path: {path!r} is a {arguments.get('stage')!r} checkpoint; "
-                               f"give a Structure-GAN one (model.stage structure)")
-        for key in STRUCTURE_ARGUMENTS:
-            theirs, ours = arguments.get(key, getattr(self.hparams, key, None)), getattr(self.hparams, key, None)
-            if theirs != ours:
-                raise SettingError(f"model.{key}: {ours} here, {theirs} in the Structure-GAN checkpoint {path!r}; "
-                                   f"set it as the Structure-GAN fit had it")
-        state = saved.get("state_dict", {})
-        net = "generator_ema." if any(k.startswith("generator_ema.") for k in state) else "generator."
-        self.generator.structure.load_state_dict({k[len(net):]: v for k, v in state.items() if k.startswith(net)})
+        weights, _ = read_stage_checkpoint(self, path, "model.structure_ckpt_path",
+                                           "an S2GAN Structure-GAN fit (model.stage structure)", "structure",
+                                           STRUCTURE_ARGUMENTS)
+        self.generator.structure.load_state_dict(weights)
         if self.generator_ema is not None:  # the EMA copy was made before the fit started
             self.generator_ema.structure.load_state_dict(self.generator.structure.state_dict())
         self.structure_ready.fill_(1)

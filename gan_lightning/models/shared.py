@@ -372,3 +372,30 @@ class ShapedGAN(GANModule):
         return build_networks(self.data_shape, self.latent_dim, self.g_hidden, self.d_hidden, self.g_width,
                               self.d_width, d_norm=self.d_norm, g_norm=self.g_norm,
                               **self.minibatch_options(), **options)
+
+
+def read_stage_checkpoint(model: GANModule, path: str, key: str, fit: str, stage: Any,
+                          matching: Sequence[str]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The checkpoint ``path`` of the earlier stage's fit that a later stage builds on (StackGAN's Stage I,
+    S2GAN's Structure-GAN): (its G's weights, the EMA copy's where it has one, without the prefix; its whole
+    state dict). One line naming ``key`` for a missing file, a checkpoint of another ``stage``, or one of the
+    ``matching`` settings that differs from ``model``'s; ``fit`` says which fit to give ("a StackGAN Stage I
+    fit (model.stage 1)")."""
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise SettingError(f"{key}: no file {path!r}; give the checkpoint of {fit}")
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    arguments = saved.get("hyper_parameters", {})
+    arguments = arguments.get("init_args", arguments) if isinstance(arguments, dict) else {}
+    if arguments.get("stage", stage) != stage:
+        raise SettingError(f"{key}: {path!r} is a model.stage {arguments.get('stage')!r} checkpoint; give the "
+                           f"checkpoint of {fit}")
+    for name in matching:
+        theirs, ours = arguments.get(name, getattr(model.hparams, name, None)), getattr(model.hparams, name, None)
+        if theirs != ours:
+            raise SettingError(f"model.{name}: {ours} here, {theirs} in the checkpoint {path!r} of {fit}; set it as "
+                               f"that fit had it")
+    state = saved.get("state_dict", {})
+    net = "generator_ema." if any(k.startswith("generator_ema.") for k in state) else "generator."
+    return {k[len(net):]: v for k, v in state.items() if k.startswith(net)}, state

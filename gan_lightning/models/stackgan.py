@@ -44,7 +44,6 @@ Differences, kept small:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -54,7 +53,7 @@ from gan_lightning.core.protocol import Output
 from gan_lightning.errors import SettingError
 from gan_lightning.losses.stacked import bce, conditioning_kl, matching_d_terms
 from gan_lightning.models.registry import register_model
-from gan_lightning.models.shared import CaptionConditioned, resized
+from gan_lightning.models.shared import CaptionConditioned, read_stage_checkpoint, resized
 from gan_lightning.nets.stackgan import (
     StackDiscriminator,
     StageIGenerator,
@@ -145,23 +144,9 @@ class StackGAN(CaptionConditioned):
         super().on_fit_start()
 
     def load_stage1(self, path: str) -> None:
-        if not Path(path).is_file():
-            raise SettingError(f"model.stage1_ckpt_path: no file {path!r}; give the checkpoint of a StackGAN "
-                               f"Stage I fit (model.stage 1)")
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-        arguments = saved.get("hyper_parameters", {})
-        arguments = arguments.get("init_args", arguments) if isinstance(arguments, dict) else {}
-        if arguments.get("stage", 1) != 1:
-            raise SettingError(f"model.stage1_ckpt_path: {path!r} is a Stage {arguments.get('stage')} checkpoint; "
-                               f"give a Stage I one (model.stage 1)")
-        for key in STAGE1_ARGUMENTS:
-            theirs, ours = arguments.get(key, getattr(self.hparams, key, None)), getattr(self.hparams, key, None)
-            if theirs != ours:
-                raise SettingError(f"model.{key}: {ours} here, {theirs} in the Stage I checkpoint {path!r}; "
-                                   f"set it as the Stage I fit had it")
-        state = saved.get("state_dict", {})
-        net = "generator_ema." if any(k.startswith("generator_ema.") for k in state) else "generator."
-        self.generator.stage1.load_state_dict({k[len(net):]: v for k, v in state.items() if k.startswith(net)})
+        weights, state = read_stage_checkpoint(self, path, "model.stage1_ckpt_path",
+                                               "a StackGAN Stage I fit (model.stage 1)", 1, STAGE1_ARGUMENTS)
+        self.generator.stage1.load_state_dict(weights)
         encoder = {k[len("text_encoder."):]: v for k, v in state.items() if k.startswith("text_encoder.")}
         if encoder:
             self.text_encoder.load_state_dict(encoder)
