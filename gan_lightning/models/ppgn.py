@@ -55,7 +55,7 @@ from gan_lightning.core import StepContext, WindowedPhase
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import merged_optimizers
 from gan_lightning.models.registry import register_model
-from gan_lightning.models.shared import LabelConditioned
+from gan_lightning.models.shared import LabelConditioned, OwnClassifier
 from gan_lightning.nets import network_kind
 from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.nets.layers import eval_mode
@@ -66,7 +66,7 @@ CODE_MAX = 30.0  # sampler.py: np.clip(h, 0, 30)
 
 
 @register_model
-class PPGN(LabelConditioned):
+class PPGN(OwnClassifier, LabelConditioned):
     """PPGN-h: G(h) -> x, a frozen classifier C whose features are h, a DAE prior on h; MALA-approx sampling.
 
     Args:
@@ -208,13 +208,6 @@ class PPGN(LabelConditioned):
         labels = self.resolve_labels(labels, z.size(0), z.device)
         return self.sample_chain(labels, h0=z, net=net)[-1]
 
-    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
-        """The default held-out D scores, and the classifier's accuracy on the held-out labels."""
-        super().heldout_step(batch, batch_idx, stage)
-        ctx = StepContext(batch)
-        accuracy = (self.encoder(ctx.real).argmax(1) == ctx.labels).float().mean()
-        self.log(f"{stage}/encoder_acc", accuracy, on_epoch=True, batch_size=ctx.batch_size)
-
     # ------------------------------------------------------------------ training
     def optimizer_groups(self):
         return {"encoder": self.encoder.parameters(), "dae": self.dae.parameters(),
@@ -228,11 +221,6 @@ class PPGN(LabelConditioned):
             ctx.code = self.encoder.features(ctx.real)
         with torch.set_grad_enabled(ctx.runs("G")):
             ctx.fake = self.decode(ctx.code)
-
-    def encoder_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
-        logits = self.encoder(ctx.real)
-        return {"e_loss": F.cross_entropy(logits, ctx.labels),
-                "e_acc": (logits.detach().argmax(1) == ctx.labels).float().mean()}
 
     def dae_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         noisy = ctx.code + self.dae_noise * torch.randn_like(ctx.code)

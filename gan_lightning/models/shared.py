@@ -399,3 +399,21 @@ def read_stage_checkpoint(model: GANModule, path: str, key: str, fit: str, stage
     state = saved.get("state_dict", {})
     net = "generator_ema." if any(k.startswith("generator_ema.") for k in state) else "generator."
     return {k[len(net):]: v for k, v in state.items() if k.startswith(net)}, state
+
+
+class OwnClassifier:
+    """A mixin for a model whose own classifier ``self.encoder`` (images -> class logits) trains first, on the
+    batches' labels, then stays fixed (StackedGAN's encoder, PPGN's C; never the evaluation's digit judge):
+    its loss terms for that window's phase, and its held-out accuracy (``encoder_acc``) beside the default
+    held-out scores."""
+
+    def encoder_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        logits = self.encoder(ctx.real)
+        return {"e_loss": F.cross_entropy(logits, ctx.labels),
+                "e_acc": (logits.detach().argmax(1) == ctx.labels).float().mean()}
+
+    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
+        super().heldout_step(batch, batch_idx, stage)
+        ctx = StepContext(batch)
+        accuracy = (self.encoder(ctx.real).argmax(1) == ctx.labels).float().mean()
+        self.log(f"{stage}/encoder_acc", accuracy, on_epoch=True, batch_size=ctx.batch_size)

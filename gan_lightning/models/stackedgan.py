@@ -59,7 +59,7 @@ from gan_lightning.core import StepContext, WindowedPhase
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import merged_optimizers
 from gan_lightning.models.registry import register_model
-from gan_lightning.models.shared import LabelConditioned
+from gan_lightning.models.shared import LabelConditioned, OwnClassifier
 from gan_lightning.nets import AuxiliaryHeadDiscriminator, MLPDiscriminator, network_kind
 from gan_lightning.nets.stacked import FeatureGenerator, FeatureToImageGenerator, StackedEncoder
 
@@ -71,7 +71,7 @@ def entropy_term(reconstructed: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 
 @register_model
-class StackedGAN(LabelConditioned):
+class StackedGAN(OwnClassifier, LabelConditioned):
     """Stacked GAN: G1 (y, z1) -> features, G0 (features, z0) -> image, against a pre-trained encoder.
 
     Args:
@@ -173,13 +173,6 @@ class StackedGAN(LabelConditioned):
     def discriminate(self, x, labels=None):
         return self.image_discriminator(x)[0]
 
-    def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
-        """The default held-out D scores, and the encoder's accuracy on the held-out labels."""
-        super().heldout_step(batch, batch_idx, stage)
-        ctx = StepContext(batch)
-        accuracy = (self.encoder(ctx.real).argmax(1) == ctx.labels).float().mean()
-        self.log(f"{stage}/encoder_acc", accuracy, on_epoch=True, batch_size=ctx.batch_size)
-
     # ------------------------------------------------------------------ training
     def optimizer_groups(self):
         return {"encoder": self.encoder.parameters(),
@@ -205,11 +198,6 @@ class StackedGAN(LabelConditioned):
         ctx.condition = ctx.fake_features.detach() if self.joint(ctx.iteration) else ctx.real_features
         with torch.set_grad_enabled(ctx.runs("G0")):
             ctx.fake = self.generator["level0"](ctx.condition, ctx.z0)
-
-    def encoder_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
-        logits = self.encoder(ctx.real)
-        return {"e_loss": F.cross_entropy(logits, ctx.labels),
-                "e_acc": (logits.detach().argmax(1) == ctx.labels).float().mean()}
 
     def d1_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         real_logits, _ = self.feature_discriminator(ctx.real_features)
