@@ -68,7 +68,8 @@ verbs:
   models     list every model with its paper and the data kinds it accepts
   sample     draw a sample grid:   gan-lightning sample --ckpt_path PATH --out grid.png
              (image-to-image models: held-out inputs beside their translations;
-             text-conditioned models: --text "a thin blue three on grass" or --texts FILE)
+             text-conditioned models: --text "a thin blue three on grass" or --texts FILE,
+             and GAWWN's --box x0,y0,x1,y1 or --keypoints x,y,...)
   evaluate   compute metrics:      gan-lightning evaluate --ckpt_path PATH --metrics fid,kid
   translate  translate images:     gan-lightning translate --ckpt_path PATH --input DIR_OR_FILE --out DIR
              [--direction AtoB|BtoA] [--attributes 1,0,1,...]
