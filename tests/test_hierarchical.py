@@ -18,12 +18,7 @@ from gan_lightning.nets.pyramid import gaussian_pyramid, laplacian_pyramid, reco
 from tiny_hierarchical import TINY, TinyDigits28, _digits
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest's: one intra-op thread for tiny networks
 
 
 def full_context(model, batch, iteration: int = 0) -> StepContext:

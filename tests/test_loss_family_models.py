@@ -24,12 +24,7 @@ from gan_lightning.models import MAGAN, WGANGP, WGANLP, FisherGAN
 TINY = {"data_shape": (2,), "latent_dim": 2, "g_hidden": (16, 16), "d_hidden": (16, 16)}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest's: one intra-op thread for tiny networks
 
 
 def toy_data() -> Toy2D:

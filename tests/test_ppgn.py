@@ -17,12 +17,7 @@ from tiny_ppgn import build_data, build_model
 from gan_lightning.core import StepContext
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest's: one intra-op thread for tiny networks
 
 
 def class_probability(model, images: torch.Tensor, label: int) -> torch.Tensor:

@@ -35,14 +35,7 @@ def make(name: str, data_shape, **overrides):
     return getattr(models, name)(**kwargs)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These networks are tiny: a second intra-op thread only adds synchronisation, which on a
-    busy 2-core machine costs seconds per double-backward (measured: 14 ms vs 3 s)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest's: one intra-op thread for tiny networks
 
 
 @pytest.fixture(scope="module")
