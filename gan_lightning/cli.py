@@ -23,7 +23,7 @@ import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import yaml
 from jsonargparse import Namespace
@@ -37,6 +37,9 @@ from gan_lightning.errors import INTERRUPTED_STATUS, USAGE_STATUS, UsageError
 from gan_lightning.models import GANModule, known_models
 from gan_lightning.resume import check_resume
 from gan_lightning.tracking import prepare_wandb_environment, start_wandb_runs
+
+if TYPE_CHECKING:
+    from gan_lightning.core.protocol import Condition
 
 LIGHTNING_VERBS = ("fit", "validate", "test", "predict")
 OUR_VERBS = ("models", "sample", "evaluate", "translate")
@@ -629,16 +632,11 @@ def caption_conditions(model, args) -> tuple[list[str], dict | None]:
             raise UsageError(f"--texts: {args.texts} is not a UTF-8 text file; give a text file of captions, "
                              f"one per line") from None
         captions += [line.strip() for line in lines if line.strip()]
-    text = [c for c in model.conditions() if c.kind == "text"]
-    name = type(model).__name__
-    if not text:
-        if captions:
-            raise UsageError(f"--text: {name} takes no text; its conditions: "
-                             f"{', '.join(c.kind for c in model.conditions()) or 'none (unconditional)'}")
+    text = declared_condition(model, "text", "--text", bool(captions), "text",
+                              lambda c: 'draws from a caption: give --text "a thin blue three on grass" or --texts '
+                                        'FILE (one caption per line)')
+    if text is None:
         return [], None
-    if not captions:
-        raise UsageError(f"--text: {name} draws from a caption: give --text \"a thin blue three on grass\" "
-                         f"or --texts FILE (one caption per line)")
     if len(captions) > args.num_samples:
         raise UsageError(f"--num_samples {args.num_samples} is fewer than the {len(captions)} captions; "
                          f"give at least one sample per caption")
@@ -647,28 +645,41 @@ def caption_conditions(model, args) -> tuple[list[str], dict | None]:
     except ValueError as error:
         raise UsageError(f"--text: {error}") from None
     per = samples_each(args.num_samples, len(captions))
-    return captions, {text[0].key: ids.repeat_interleave(per, dim=0)[: args.num_samples]}
+    return captions, {text.key: ids.repeat_interleave(per, dim=0)[: args.num_samples]}
 
 
 def samples_each(num_samples: int, num_values: int) -> int:
     """How many consecutive samples each of ``num_values`` labels or captions gets when they fill
     ``num_samples`` in turn (the last may get fewer)."""
     return -(-num_samples // num_values)
+
+
+def declared_condition(model, kind: str, flag: str, given: bool, noun: str, needed) -> Condition | None:
+    """The model's condition of ``kind`` when ``flag`` is given, None when neither is there; one line for a
+    flag the model does not take (``noun``: what it names), or a condition the model needs that the flag
+    does not give (``needed(condition)``: what to give)."""
+    wanted = [c for c in model.conditions() if c.kind == kind]
+    name = type(model).__name__
+    if not given:
+        if wanted:
+            raise UsageError(f"{flag}: {name} {needed(wanted[0])}")
+        return None
+    if not wanted:
+        raise UsageError(f"{flag}: {name} takes no {noun}; its conditions: "
+                         f"{', '.join(c.kind for c in model.conditions()) or 'none (unconditional)'}")
+    return wanted[0]
+
+
 def box_conditions(model, args) -> dict | None:
     """The model's box condition from ``--box x0,y0,x1,y1`` (one box for every sample); one line for a
     malformed box, a box given to a model that takes none, or none given to one that needs it."""
     import torch
 
-    wanted = [c for c in model.conditions() if c.kind == "boxes"]
-    name = type(model).__name__
-    if args.box is None:
-        if wanted:
-            raise UsageError(f"--box: {name} draws into a box: give --box x0,y0,x1,y1 (fractions of the canvas, "
-                             f"e.g. 0.25,0.25,0.75,0.75)")
+    wanted = declared_condition(model, "boxes", "--box", args.box is not None, "box",
+                                lambda c: "draws into a box: give --box x0,y0,x1,y1 (fractions of the canvas, "
+                                          "e.g. 0.25,0.25,0.75,0.75)")
+    if wanted is None:
         return None
-    if not wanted:
-        raise UsageError(f"--box: {name} takes no box; its conditions: "
-                         f"{', '.join(c.kind for c in model.conditions()) or 'none (unconditional)'}")
     try:
         box = [float(v) for v in args.box.split(",")]
     except ValueError:
@@ -676,7 +687,7 @@ def box_conditions(model, args) -> dict | None:
     if len(box) != 4 or not all(0.0 <= v <= 1.0 for v in box) or not (box[0] < box[2] and box[1] < box[3]):
         raise UsageError(f"--box must be x0,y0,x1,y1: four numbers in [0, 1] with x0 < x1 and y0 < y1 "
                          f"(fractions of the canvas), got {args.box!r}")
-    return {wanted[0].key: torch.tensor([box]).expand(args.num_samples, 4)}
+    return {wanted.key: torch.tensor([box]).expand(args.num_samples, 4)}
 
 
 def keypoint_conditions(model, args) -> dict | None:
@@ -684,17 +695,12 @@ def keypoint_conditions(model, args) -> dict | None:
     for a malformed list, keypoints given to a model that takes none, or none given to one that needs them."""
     import torch
 
-    wanted = [c for c in model.conditions() if c.kind == "keypoints"]
-    name = type(model).__name__
-    if args.keypoints is None:
-        if wanted:
-            raise UsageError(f"--keypoints: {name} draws at keypoints: give --keypoints x,y,... ({wanted[0].size} "
-                             f"points, fractions of the canvas)")
+    wanted = declared_condition(model, "keypoints", "--keypoints", args.keypoints is not None, "keypoints",
+                                lambda c: f"draws at keypoints: give --keypoints x,y,... ({c.size} points, "
+                                          f"fractions of the canvas)")
+    if wanted is None:
         return None
-    if not wanted:
-        raise UsageError(f"--keypoints: {name} takes no keypoints; its conditions: "
-                         f"{', '.join(c.kind for c in model.conditions()) or 'none (unconditional)'}")
-    count = wanted[0].size
+    count = wanted.size
     try:
         values = [float(v) for v in args.keypoints.split(",")]
     except ValueError:
@@ -702,7 +708,7 @@ def keypoint_conditions(model, args) -> dict | None:
     if len(values) != 2 * count or not all(0.0 <= v <= 1.0 for v in values):
         raise UsageError(f"--keypoints must be x,y of {count} keypoints: {2 * count} numbers in [0, 1] "
                          f"(fractions of the canvas), got {args.keypoints!r}")
-    return {wanted[0].key: torch.tensor(values).view(1, count, 2).expand(args.num_samples, count, 2)}
+    return {wanted.key: torch.tensor(values).view(1, count, 2).expand(args.num_samples, count, 2)}
 
 
 def write_attention_maps(model, captions: list[str], noise, out: Path, use_ema: bool = True) -> Path:
