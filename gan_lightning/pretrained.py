@@ -41,29 +41,40 @@ def matching_loss(sentences: torch.Tensor, images: torch.Tensor, gamma: float = 
     return F.cross_entropy(scores, targets) + F.cross_entropy(scores.T, targets)
 
 
-def train_caption_encoder(path: str | Path, epochs: int = 3, seed: int = 0, batch_size: int = 64,
-                          train_size: int | None = None) -> CaptionEncoder:
-    """Train the caption encoder (and its image encoder) on CaptionedDigits' training split; save it to ``path``."""
+def caption_batches(epochs: int, seed: int, batch_size: int, train_size: int | None):
+    """(caption ids, images) batches of CaptionedDigits' 64 px training split, the text encoders' training
+    data: ``epochs`` passes in a seeded order, full batches only. The data set is built now, the batches
+    drawn as they are iterated."""
     from gan_lightning.data import CaptionedDigits
 
     data = CaptionedDigits(image_size=64, batch_size=batch_size, seed=seed, train_size=train_size)
     data.setup("fit")
     generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        text, image = CaptionEncoder(len(VOCABULARY)), ImageEncoder(3, 64, dim=128)
-        optimizer = torch.optim.Adam([*text.parameters(), *image.parameters()], lr=2e-3)
-        keys = len(data.train_set)
+    keys = len(data.train_set)
+
+    def batches():
         for epoch in range(epochs):
             order = torch.randperm(keys, generator=generator)
             for start in range(0, keys - batch_size + 1, batch_size):
                 items = [data.train_set[epoch * keys + int(i)] for i in order[start:start + batch_size]]
-                captions = torch.stack([item["caption"] for item in items])
-                pictures = torch.stack([item["image"] for item in items])
-                loss = matching_loss(text(captions)[0], image(pictures))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                yield torch.stack([item["caption"] for item in items]), torch.stack([item["image"] for item in items])
+
+    return batches()
+
+
+def train_caption_encoder(path: str | Path, epochs: int = 3, seed: int = 0, batch_size: int = 64,
+                          train_size: int | None = None) -> CaptionEncoder:
+    """Train the caption encoder (and its image encoder) on CaptionedDigits' training split; save it to ``path``."""
+    batches = caption_batches(epochs, seed, batch_size, train_size)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        text, image = CaptionEncoder(len(VOCABULARY)), ImageEncoder(3, 64, dim=128)
+        optimizer = torch.optim.Adam([*text.parameters(), *image.parameters()], lr=2e-3)
+        for captions, pictures in batches:
+            loss = matching_loss(text(captions)[0], image(pictures))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
     save_atomically({"vocabulary": list(VOCABULARY), "text": text.state_dict(), "image": image.state_dict()}, path)
     return text.eval().requires_grad_(False)
 
@@ -111,33 +122,23 @@ def train_damsm(path: str | Path | None, epochs: int = 3, seed: int = 0, batch_s
     the text encoder's gradient norm clipped at 0.25) on CaptionedDigits' 64 px training split;
     save both encoders to ``path`` (None: keep them in memory). ``steps``: stop after that many
     batches. Returns (text encoder, image encoder), frozen, in eval mode."""
-    from gan_lightning.data import CaptionedDigits
     from gan_lightning.losses.damsm import damsm_loss
 
-    data = CaptionedDigits(image_size=64, batch_size=batch_size, seed=seed, train_size=train_size)
-    data.setup("fit")
-    generator = torch.Generator().manual_seed(seed)
-    done = 0
+    batches = caption_batches(epochs, seed, batch_size, train_size)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         text, image = damsm_networks()
         optimizer = torch.optim.Adam([*text.parameters(), *image.parameters()], lr=lr, betas=(0.5, 0.999))
-        keys = len(data.train_set)
-        for epoch in range(epochs):
-            order = torch.randperm(keys, generator=generator)
-            for start in range(0, keys - batch_size + 1, batch_size):
-                if steps is not None and done >= steps:
-                    break
-                items = [data.train_set[epoch * keys + int(i)] for i in order[start:start + batch_size]]
-                captions = torch.stack([item["caption"] for item in items])
-                sentences, words = text(captions)
-                regions, pooled = image(torch.stack([item["image"] for item in items]))
-                loss = damsm_loss(words, sentences, captions != 0, regions, pooled, *gammas)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(text.parameters(), rnn_clip)
-                optimizer.step()
-                done += 1
+        for done, (captions, pictures) in enumerate(batches):
+            if steps is not None and done >= steps:
+                break
+            sentences, words = text(captions)
+            regions, pooled = image(pictures)
+            loss = damsm_loss(words, sentences, captions != 0, regions, pooled, *gammas)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(text.parameters(), rnn_clip)
+            optimizer.step()
     if path is not None:
         save_atomically({"vocabulary": list(VOCABULARY), "text": text.state_dict(), "image": image.state_dict()}, path)
     return text.eval().requires_grad_(False), image.eval().requires_grad_(False)
