@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import lightning as L
 import numpy as np
@@ -46,8 +47,47 @@ def save_histogram(points: torch.Tensor, path: Path, title: str = "") -> None:
     plt.close(fig)
 
 
-def write_samples(samples: torch.Tensor, path: Path, nrow: int = 8, reference: torch.Tensor | None = None) -> Path:
-    """Images in [-1, 1] -> a grid PNG; 2-D points -> a scatter PNG; 1-D points -> a histogram. Returns the path."""
+CAPTION_MARGIN = 200  # pixels left of a grid for its rows' captions
+
+
+def _wrapped(text: str, font, width: int) -> list[str]:
+    """``text`` broken at spaces into lines no wider than ``width`` pixels in ``font``."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and font.getlength(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
+def captioned(grid: torch.Tensor, row_captions: Sequence[str], padding: int = 2) -> torch.Tensor:
+    """``grid`` (3, H, W in [0, 1], from ``make_grid``) with each row's caption written in a margin on
+    its left (white on black, wrapped; lines that do not fit the row's height are cut with "...")."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    rows = len(row_captions)
+    row_height = (grid.size(1) - padding) // rows
+    font = ImageFont.load_default()
+    line_height = font.getbbox("Ag")[3] + 2
+    margin = Image.new("RGB", (CAPTION_MARGIN, grid.size(1)))
+    draw = ImageDraw.Draw(margin)
+    fit = max(1, (row_height - padding) // line_height)
+    for row, text in enumerate(row_captions):
+        lines = _wrapped(text, font, CAPTION_MARGIN - 8)
+        if len(lines) > fit:
+            lines = lines[:fit - 1] + [" ".join(lines[fit - 1:])[:24] + "..."]
+        top = padding + row * row_height + (row_height - padding - len(lines) * line_height) // 2
+        for k, line in enumerate(lines):
+            draw.text((4, top + k * line_height), line, fill=(255, 255, 255), font=font)
+    text = torch.from_numpy(np.asarray(margin, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    return torch.cat([text, grid], dim=2)
+
+
+def write_samples(samples: torch.Tensor, path: Path, nrow: int = 8, reference: torch.Tensor | None = None,
+                  row_captions: Sequence[str] | None = None) -> Path:
+    """Images in [-1, 1] -> a grid PNG (``row_captions``: one caption per row, written on its left);
+    2-D points -> a scatter PNG; 1-D points -> a histogram. Returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if samples.dim() == 2 and samples.size(1) == 2:
         save_scatter(samples, path, reference, title=path.stem)
@@ -55,6 +95,11 @@ def write_samples(samples: torch.Tensor, path: Path, nrow: int = 8, reference: t
         save_histogram(samples, path, title=path.stem)
     else:
         grid = make_grid(samples.detach().float().cpu(), nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
+        if row_captions:
+            rows = -(-samples.size(0) // nrow)
+            if len(row_captions) != rows:
+                raise ValueError(f"write_samples: {len(row_captions)} row captions for a grid of {rows} rows")
+            grid = captioned(grid, row_captions)
         save_image(grid, path)
     return path
 
@@ -146,7 +191,8 @@ class SampleGridCallback(PeriodicPictureCallback):
     fixed noise vectors, so each column keeps its noise across the classes); models that map
     inputs show fixed held-out inputs (the first ``num_samples // 2`` of the data module's held-out
     split) beside their outputs; models with other conditions (text, attributes) one row per
-    held-out condition; a video output shows each sample's frames as a row, tokens as strips."""
+    held-out condition (a caption is written left of its row); a video output shows each sample's
+    frames as a row, tokens as strips."""
 
     def __init__(self, every_n_steps: int = 500, num_samples: int = 64, nrow: int = 8, use_ema: bool = True) -> None:
         super().__init__(every_n_steps)
@@ -167,12 +213,22 @@ class SampleGridCallback(PeriodicPictureCallback):
             inputs = {key: value.to(pl_module.device, non_blocking=True) for key, value in inputs.items()}
         return pl_module.preview_grid(self.num_samples, self.nrow, use_ema=self.use_ema, inputs=inputs)
 
+    def row_captions(self, pl_module, rows: int) -> list[str] | None:
+        """The held-out caption of each of the grid's ``rows`` rows, for a text-conditioned model."""
+        text = next((c for c in pl_module.conditions() if c.kind == "text"), None)
+        if text is None or not isinstance(self.inputs, dict) or text.key not in self.inputs:
+            return None
+        from gan_lightning.data.captions import detokenize
+
+        return [detokenize(ids) for ids in self.inputs[text.key][:rows]]
+
     def render(self, trainer, pl_module) -> Path | None:
         if not trainer.is_global_zero:
             return None
         samples, nrow = self.draw(pl_module)
         reference = getattr(trainer.datamodule, "modes", None) if trainer.datamodule is not None else None
         path = Path(trainer.default_root_dir) / "samples" / f"iter_{trainer.global_step:06d}.png"
-        self.last_path = write_samples(samples, path, nrow, reference)
+        captions = self.row_captions(pl_module, -(-samples.size(0) // nrow)) if samples.dim() == 4 else None
+        self.last_path = write_samples(samples, path, nrow, reference, row_captions=captions)
         self.log_picture(trainer, "samples", path)
         return path

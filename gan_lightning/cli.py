@@ -603,10 +603,10 @@ def cmd_sample(argv: Sequence[str]) -> None:
                                rng=rng, conditions=conditions)
     except ValueError as error:  # labels out of range, labels given to an unconditional model, ...
         raise UsageError(str(error)) from error
-    write_samples(samples, out, nrow=args.nrow)
+    per = samples_each(args.num_samples, len(captions)) if captions else 0
+    write_samples(samples, out, nrow=args.nrow, row_captions=row_captions(captions, per, args.num_samples, args.nrow))
     if captions:  # which caption each sample was drawn from, beside the grid
         listing = out.with_suffix(".txt")
-        per = samples_each(args.num_samples, len(captions))
         listing.write_text("".join(f"samples {i * per}-{min((i + 1) * per, args.num_samples) - 1}: {text}\n"
                                    for i, text in enumerate(captions)))
         print(f"wrote {args.num_samples} samples of {len(captions)} caption{'s' if len(captions) > 1 else ''} "
@@ -618,6 +618,18 @@ def cmd_sample(argv: Sequence[str]) -> None:
             print(f"wrote the word attention of each caption's first sample to {folder}")
         return
     print(f"wrote {args.num_samples} samples to {out}")
+
+
+def row_captions(captions: list[str], per: int, num_samples: int, nrow: int) -> list[str] | None:
+    """The text written left of each grid row: the captions its samples were drawn from (``per``
+    consecutive samples each), joined by " / " where a row holds more than one."""
+    if not captions:
+        return None
+    rows = []
+    for start in range(0, num_samples, nrow):
+        drawn = dict.fromkeys(captions[i // per] for i in range(start, min(start + nrow, num_samples)))
+        rows.append(" / ".join(drawn))
+    return rows
 
 
 def caption_conditions(model, args) -> tuple[list[str], dict | None]:

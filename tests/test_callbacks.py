@@ -21,6 +21,25 @@ def test_sample_grid_png_is_written_and_not_constant(tmp_path, mnist5k):
     assert Image.open(tmp_path / "samples" / "iter_000004.png").size == (4 * 30 + 2, 4 * 30 + 2)
 
 
+def test_each_row_caption_is_written_left_of_its_row_and_a_wrong_count_is_refused(tmp_path):
+    from gan_lightning.callbacks import write_samples
+    from gan_lightning.callbacks.samples import CAPTION_MARGIN
+    from gan_lightning.cli import row_captions
+
+    samples = torch.zeros(6, 3, 16, 16)
+    write_samples(samples, tmp_path / "g.png", nrow=3, row_captions=["a thin blue three on grass", ""])
+    picture = torch.tensor(list(Image.open(tmp_path / "g.png").convert("L").getdata())).view(2 * 18 + 2, -1)
+    assert picture.shape[1] == CAPTION_MARGIN + 3 * 18 + 2
+    margin = picture[:, :CAPTION_MARGIN]
+    assert margin[:19].max() > 200 and margin[19:].max() == 0  # ink in the first row's margin only
+    with pytest.raises(ValueError, match="write_samples: 1 row captions for a grid of 2 rows"):
+        write_samples(samples, tmp_path / "h.png", nrow=3, row_captions=["one"])
+    # a row's text: the captions its samples came from (2 samples each here)
+    assert row_captions(["a one", "a two"], 2, 4, 2) == ["a one", "a two"]
+    assert row_captions(["a one", "a two"], 2, 4, 4) == ["a one / a two"]
+    assert row_captions([], 0, 4, 2) is None
+
+
 def test_toy2d_samples_become_a_scatter_plot(tmp_path):
     grid = SampleGridCallback(every_n_steps=100)
     model = GAN(data_shape=(2,), latent_dim=4, g_hidden=(16,), d_hidden=(16,))

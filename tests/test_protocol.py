@@ -15,6 +15,7 @@ from conftest import tiny_trainer
 from core_models import (CAPTION_LENGTH, CaptionData, ClipData, SequenceData, SequenceGenerator, TextConditioned,
                          TwoWayTranslator, VideoGenerator)
 from gan_lightning.callbacks import AdaptiveAugmentation, DiffAugmentCallback, EMACallback, SampleGridCallback
+from gan_lightning.callbacks.samples import CAPTION_MARGIN
 from gan_lightning.core import StepContext
 from gan_lightning.core.protocol import Condition, Output, grid_pictures, output_for_shape
 from gan_lightning.evaluation.generation import balanced_labels, is_class_conditional
@@ -86,7 +87,7 @@ def test_grids_of_every_output_kind():
 
 
 @pytest.mark.parametrize("build, data, rows, size", [
-    (TextConditioned, CaptionData, 4, (4 * 10 + 2, 8 * 10 + 2)),  # 4 held-out captions x 8 noise vectors
+    (TextConditioned, CaptionData, 4, (4 * 10 + 2, CAPTION_MARGIN + 8 * 10 + 2)),  # 4 captions (written left) x 8 noises
     (VideoGenerator, ClipData, 16, (16 * 10 + 2, 4 * 10 + 2)),  # 16 clips, 4 frames each
     (SequenceGenerator, SequenceData, 16, (16 * 6 + 2, 24 + 4)),  # 16 strips of 6 tokens
 ])

@@ -370,7 +370,7 @@ def test_cli_sample_truncation_is_psi(tmp_path, monkeypatch):
     drawn = []
     import gan_lightning.callbacks as callbacks
 
-    monkeypatch.setattr(callbacks, "write_samples", lambda samples, out, nrow: drawn.append(samples) or out)
+    monkeypatch.setattr(callbacks, "write_samples", lambda samples, out, nrow, **_: drawn.append(samples) or out)
     for psi in ("0", "1"):
         cli.main(["sample", "--ckpt_path", str(tmp_path / "ckpt" / "last.ckpt"), "--num_samples", "6",
                   "--out", str(tmp_path / "grid.png"), "--truncation", psi, "--seed", "1"])
