@@ -165,7 +165,7 @@ def test_a_folder_that_cannot_train_stops_the_cli_in_one_line(tmp_path, make, me
     assert "Traceback" not in result.stderr
     lines = stderr_lines(result)
     assert len(lines) <= 2, result.stderr  # the error, after Lightning's "Seed set to 0"
-    assert lines[-1].startswith(f"gan-lightning: error: ImageFolder: --data.init_args.data_root ")
+    assert lines[-1].startswith("gan-lightning: error: ImageFolder: --data.init_args.data_root ")
     assert message.format(root=root) in lines[-1]
     assert not (tmp_path / "run" / "checkpoints").exists()
 

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from gan_lightning.core.protocol import Condition
 from gan_lightning.data import MNIST5k
 from gan_lightning.models import SAGAN
 from gan_lightning.nets import SelfAttention2d

@@ -18,7 +18,7 @@ from gan_lightning.callbacks import EMACallback
 from gan_lightning.core import StepContext
 from gan_lightning.models import StyleGAN2
 from gan_lightning.nets.stylegan2 import MappingNetwork, base_resolution, modulated_conv2d
-from tiny_stylegan2 import TINY_OPTIONS, build_data, build_model
+from tiny_stylegan2 import build_data, build_model
 
 
 def trained(model: StyleGAN2, steps: int, root, **options) -> L.Trainer:

@@ -9,7 +9,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch.utils.data import DataLoader
 
 from gan_lightning.data import (
     AttributeImageFolder, DigitAttributes, EpochKeyedSampler, PairedDigits, PairedImageFolder, UnpairedDigits,
