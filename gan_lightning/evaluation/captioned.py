@@ -510,7 +510,7 @@ def fit_judges(seed: int = 0, image_size: int = 64, verbose: bool = True, scenes
         tokenize,
     )
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -550,7 +550,10 @@ def fit_judges(seed: int = 0, image_size: int = 64, verbose: bool = True, scenes
             training_captions = torch.stack([tokenize(training_set.captions(i)[0], data.max_caption_length)
                                              for i in range(len(training_set))])
             judges.report = measure_check(judges, heldout, own, training, training_captions)
-            judges.report["fit_seconds"] = time.perf_counter() - started
+            judges.report.update(fit_seconds=time.perf_counter() - started, fit_cpu_seconds=time.process_time() - cpu,
+                                 fit_args={"scenes": scenes, "digit_epochs": digit_epochs,
+                                           "matcher_epochs": matcher_epochs, "batch_size": batch_size, "lr": lr,
+                                           "limit": limit})
             _progress(f"fitted in {judges.report['fit_seconds']:.0f} s: " + ", ".join(
                 f"{k} {v:.3f}" for k, v in judges.report.items() if isinstance(v, float) and "_" not in k), verbose)
             return judges
