@@ -288,7 +288,7 @@ class CaptionJudges:
         arguments = _fit_arguments(fit_args)
         path = Path(path) if path is not None else cls.path(seed, image_size)
         if path.is_file():
-            payload = torch.load(path, map_location="cpu", weights_only=False)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
             if isinstance(payload, dict) and payload.get("format") == JUDGES_FORMAT and \
                     payload.get("fit_args") == arguments:
                 return cls.from_payload(payload)
