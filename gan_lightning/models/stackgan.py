@@ -33,14 +33,20 @@ Differences, kept small:
   on the canvas, 7-12 px at a quarter, where its strokes fall below a pixel; at 32 px its shape and
   colour (what Stage I is for) are still drawn, and Stage II has the strokes' detail to add. Stage II's
   encoder downsamples Stage I's image by 4 as the authors' (32 -> 8 px) and upsamples 3 times to 64 px;
-- the caption embedding is the project's caption encoder (as GAN-INT-CLS here), one caption per image,
+- the caption embedding is the project's caption encoder (as GAN-INT-CLS here; the authors' are Reed et al.'s
+  char-CNN-RNN embeddings, trained class-structured against a fixed ImageNet CNN, so the class is what
+  they carry first: ours has a class term for the same reason, see :mod:`gan_lightning.pretrained`;
+  with v1's sentence loss alone a digit-word swap hardly moved phi(t), and under CA's noise, sigma >= 1
+  per entry from the authors' ReLU on logvar, Stage I drew the caption's colour but not its digit), one
+  caption per image,
   the wrong pair is image i with caption i + 1 of the batch (the authors: ``real_features[:B-1]`` with
   ``cond[1:]``, B - 1 pairs; here all B, the last with the first);
 - c = mu in eval mode (samples, held-out scores): a function of z; the authors draw eps at sampling too;
 - Stage I stays in eval mode inside Stage II (frozen BatchNorm statistics too; the authors' runs it in
   train mode, its statistics moving); D outputs logits (the authors' sigmoid + BCELoss);
 - the authors halve both learning rates every LR_DECAY_EPOCH (20 epochs in the coco cfgs): not done
-  (``model.lr_decay_iters`` gives a linear decay instead).
+  (``model.lr_decay_iters`` gives a linear decay instead); in the CPU recipe's 2,000 iterations (about 32
+  epochs of CaptionedDigits' 3,943 training images) it would be one halving, near iteration 1,230.
 """
 
 from __future__ import annotations
