@@ -390,8 +390,8 @@ def section(result: dict[str, Any], command: str) -> str:
     elif sharper and better:
         verdict = "Verdict (Stage II): reached (sharper, and the asked digit more often)."
     elif sharper or better:
-        verdict = (f"Verdict (Stage II): reached in part: {'sharper' if sharper else 'the asked digit more often'}, "
-                   f"but {'not the asked digit more often' if sharper else 'not sharper'}.")
+        verdict = (f"Verdict (Stage II): reached on {'sharpness' if sharper else 'the asked digit'} only "
+                   f"({'the asked digit' if sharper else 'sharpness'}: not improved).")
     else:
         verdict = "Verdict (Stage II): not reached."
     if st2["sharpness"] > real["sharpness"]:
@@ -409,8 +409,8 @@ def section(result: dict[str, Any], command: str) -> str:
               f"| real images of one digit, 32 px | {spread['real_same_digit']:.4f} | - |"]
     more_mu, more_drawn = (spread[k] > spread["stage1_noca"] for k in ("stage1_mu", "stage1_drawn"))
     ca_verdict = ("reached" if more_mu and more_drawn else
-                  "reached with the authors' sampling of c only" if more_drawn else
-                  "reached with c = mu only" if more_mu else "not reached")
+                  "reached on sampled c only (the authors' sampling; with c = mu: not more diverse)" if more_drawn else
+                  "reached on the mean c only (with c drawn: not more diverse)" if more_mu else "not reached")
     lines += ["", (f"Verdict (CA): {ca_verdict}: Stage I with CA draws "
                    f"{'more' if more_mu or more_drawn else 'not more'} diverse images of one caption than without "
                    f"({spread['stage1_mu']:.4f} with c = mu, {spread['stage1_drawn']:.4f} with c drawn, vs "
