@@ -262,9 +262,20 @@ def run(stage1_iterations: int, stage2_iterations: int, samples: int, diversity_
         pieces = {"settings": settings, "cpu_seconds": {}}
 
     def piece(name: str, compute):
+        """A measurement, from the cache or computed and cached (merged with what other processes of the same
+        settings cached meanwhile: ``--measure`` runs in parallel)."""
+        def merge():
+            saved = load_runs(PIECES_JSON, empty={})
+            if saved.get("settings") == settings:
+                pieces.update({k: v for k, v in saved.items() if k != "cpu_seconds"})
+                pieces["cpu_seconds"].update(saved["cpu_seconds"])
+
+        merge()
         if name not in pieces:
             started = time.process_time()
-            pieces[name] = compute()
+            value = compute()
+            merge()
+            pieces[name] = value
             pieces["cpu_seconds"][name] = time.process_time() - started
             save_runs(pieces, PIECES_JSON)
         return pieces[name]
