@@ -378,9 +378,10 @@ def section(result: dict[str, Any], command: str) -> str:
     if "v1" in enc:
         lines += ["", ("The v1 row is the caption encoder trained on DAMSM's sentence loss alone, on which earlier "
                        "runs of this section drew the asked digit at chance: its embedding does hold the digit (the "
-                       "probe on seen pairs) but moves little with it beside the colour, and under CA's noise "
-                       "(sigma >= 1 per entry: the authors' ReLU on logvar) Stage I followed the colour word and "
-                       "not the digit word. The encoder in use adds a class term (`gan_lightning/pretrained.py`).")]
+                       "probe on seen pairs) but moves little with it, beside the colour and beside CA's noise "
+                       "(sigma >= 1 per entry: the authors' ReLU on logvar); a Stage I trained on it (600 iterations, "
+                       "a diagnostic) followed the colour word and not the digit word. The encoder in use adds a "
+                       "class term (`gan_lightning/pretrained.py`).")]
     lines += ["", "### Does G's image follow the caption? (z fixed, one word changed)", "",
               "| model | mean abs. pixel change: digit word swapped | colour word swapped | same caption, other z |",
               "|---|---|---|---|"]

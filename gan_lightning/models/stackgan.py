@@ -36,8 +36,8 @@ Differences, kept small:
 - the caption embedding is the project's caption encoder (as GAN-INT-CLS here; the authors' are Reed et al.'s
   char-CNN-RNN embeddings, trained class-structured against a fixed ImageNet CNN, so the class is what
   they carry first: ours has a class term for the same reason, see :mod:`gan_lightning.pretrained`;
-  with v1's sentence loss alone a digit-word swap hardly moved phi(t), and under CA's noise, sigma >= 1
-  per entry from the authors' ReLU on logvar, Stage I drew the caption's colour but not its digit), one
+  with v1's sentence loss alone a digit-word swap hardly moved phi(t), little beside CA's noise, sigma >= 1
+  per entry from the authors' ReLU on logvar, and Stage I drew the caption's colour but not its digit), one
   caption per image,
   the wrong pair is image i with caption i + 1 of the batch (the authors: ``real_features[:B-1]`` with
   ``cond[1:]``, B - 1 pairs; here all B, the last with the first);
