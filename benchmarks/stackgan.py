@@ -402,9 +402,9 @@ def section(result: dict[str, Any], command: str) -> str:
                    f"the judge on real held-out images: {real['digit']:.3f}).")]
     at_chance = max(st1["digit"], st2["digit"]) < CHANCE_BAND
     if at_chance:
-        verdict = (f"Verdict (Stage II): {'reached on sharpness only' if sharper else 'not reached'}. Both stages "
-                   f"show the asked digit at about chance (1 in 10; below {CHANCE_BAND}), so the digit column says "
-                   f"nothing of what Stage II adds.")
+        verdict = (f"Verdict (Stage II): {'reached on sharpness only' if sharper else 'not reached'}. Neither stage "
+                   f"draws the asked digit often (Stage I {st1['digit']:.3f}, Stage II {st2['digit']:.3f}; below "
+                   f"{CHANCE_BAND}, chance 0.1), so the digit column says little of what Stage II adds.")
     elif sharper and better:
         verdict = "Verdict (Stage II): reached (sharper, and the asked digit more often)."
     elif sharper or better:
