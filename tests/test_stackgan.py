@@ -74,6 +74,24 @@ def test_conditioning_augmentation_draws_around_mu_in_training_and_gives_mu_in_e
     assert torch.allclose(terms["g_loss"], terms["g_adversarial"] + 2.0 * conditioning_kl(ctx.mu, ctx.logvar))
 
 
+def test_without_conditioning_augmentation_c_is_mu_in_training_and_g_has_no_kl_term():
+    for build in (build_stage1, build_stage2):
+        model = build(conditioning_augmentation=False)
+        model.train()
+        ca, embedding = model.generator.ca, torch.randn(5, model.text_encoder.dim)
+        c, mu, _ = ca(embedding)
+        assert ca.training and torch.equal(c, mu)  # no noise: the paper's ablation without CA
+        ctx = context(model, batch(size=32))
+        terms = model.generator_terms(ctx)
+        assert terms["kl"] > 0 and torch.equal(terms["g_loss"], terms["g_adversarial"])
+    # on (the default): the same draw differs from mu, and the KL is in G's loss
+    model = build_stage1().train()
+    c, mu, _ = model.generator.ca(torch.randn(5, model.text_encoder.dim))
+    assert not torch.equal(c, mu)
+    with pytest.raises(SettingError, match=r"^model.conditioning_augmentation must be true or false, got 'no'$"):
+        build_stage1(conditioning_augmentation="no")
+
+
 # ---------------------------------------------------------------------------- the matching-aware D
 def test_matching_aware_d_terms_are_the_authors():
     real, wrong, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, 1.0]), torch.tensor([-3.0, 0.0])

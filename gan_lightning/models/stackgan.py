@@ -10,6 +10,8 @@ Two GANs, trained one after the other (``stage``):
   gradient and it runs in eval mode.
 - **Conditioning augmentation** (each stage its own): the caption's embedding phi(t) gives mu and logvar,
   c = mu + sigma * eps, and G's loss adds ``kl_weight`` x KL(N(mu, sigma^2) || N(0, I)).
+  ``conditioning_augmentation: false`` is the paper's ablation without it (section 5.3, Table 2 "CA"):
+  c = mu (the same fully connected layer as a plain nonlinear projection of phi(t)), no noise, no KL term.
 - **Matching-aware D** (GAN-CLS), conditioned on mu (detached): real pairs are real, real images with
   the wrong caption (the batch's next one) and fakes are fake, binary cross-entropy; Stage I:
   real + (fake + wrong) / 2; Stage II's D also has an unconditional head: (real + real_uncond) / 2 +
@@ -31,14 +33,20 @@ Differences, kept small:
   on the canvas, 7-12 px at a quarter, where its strokes fall below a pixel; at 32 px its shape and
   colour (what Stage I is for) are still drawn, and Stage II has the strokes' detail to add. Stage II's
   encoder downsamples Stage I's image by 4 as the authors' (32 -> 8 px) and upsamples 3 times to 64 px;
-- the caption embedding is the project's caption encoder (as GAN-INT-CLS here), one caption per image,
+- the caption embedding is the project's caption encoder (as GAN-INT-CLS here; the authors' are Reed et al.'s
+  char-CNN-RNN embeddings, trained class-structured against a fixed ImageNet CNN, so the class is what
+  they carry first: ours has a class term for the same reason, see :mod:`gan_lightning.pretrained`;
+  with v1's sentence loss alone a digit-word swap hardly moved phi(t), little beside CA's noise, sigma >= 1
+  per entry from the authors' ReLU on logvar, and Stage I drew the caption's colour but not its digit), one
+  caption per image,
   the wrong pair is image i with caption i + 1 of the batch (the authors: ``real_features[:B-1]`` with
   ``cond[1:]``, B - 1 pairs; here all B, the last with the first);
 - c = mu in eval mode (samples, held-out scores): a function of z; the authors draw eps at sampling too;
 - Stage I stays in eval mode inside Stage II (frozen BatchNorm statistics too; the authors' runs it in
   train mode, its statistics moving); D outputs logits (the authors' sigmoid + BCELoss);
 - the authors halve both learning rates every LR_DECAY_EPOCH (20 epochs in the coco cfgs): not done
-  (``model.lr_decay_iters`` gives a linear decay instead).
+  (``model.lr_decay_iters`` gives a linear decay instead); in the CPU recipe's 2,000 iterations (about 32
+  epochs of CaptionedDigits' 3,943 training images) it would be one halving, near iteration 1,230.
 """
 
 from __future__ import annotations
@@ -53,7 +61,11 @@ from gan_lightning.core.protocol import Output
 from gan_lightning.errors import SettingError
 from gan_lightning.losses.stacked import bce, conditioning_kl, matching_d_terms
 from gan_lightning.models.registry import register_model
-from gan_lightning.models.shared import CaptionConditioned, read_stage_checkpoint, resized
+from gan_lightning.models.shared import (
+    CaptionConditioned,
+    read_stage_checkpoint,
+    resized,
+)
 from gan_lightning.nets.stackgan import (
     StackDiscriminator,
     StageIGenerator,
@@ -78,6 +90,7 @@ class StackGAN(CaptionConditioned):
         stage1_ckpt_path: str | None = None,
         condition_dim: int = 128,
         kl_weight: float = 2.0,
+        conditioning_augmentation: bool = True,
         num_residual: int = 2,
         g_width: int = 128,
         d_width: int = 64,
@@ -90,7 +103,9 @@ class StackGAN(CaptionConditioned):
         untrained Stage I (tests, smoke runs only). ``g_width``: G's base width (Stage I's 4 px map has
         ``8 g_width`` channels at 32 px; Stage II's encoder ``g_width`` to ``4 g_width``); ``d_width``: D's.
         ``text_encoder``: as :class:`~gan_lightning.models.shared.CaptionConditioned` (Stage II takes
-        Stage I's from its checkpoint)."""
+        Stage I's from its checkpoint). ``conditioning_augmentation``: false: c = mu, no noise and no KL
+        term (``kl_weight`` is then unused; the KL is still logged); a Stage II's setting is its own CA's,
+        its Stage I draws c = mu anyway (eval mode)."""
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, text_encoder=text_encoder, **kwargs)
         if stage not in (1, 2):
             raise SettingError(f"model.stage must be 1 or 2, got {stage!r}")
@@ -102,19 +117,22 @@ class StackGAN(CaptionConditioned):
                                f"{stage1_ckpt_path!r} with model.stage 1")
         if kl_weight < 0:
             raise SettingError(f"model.kl_weight must be >= 0, got {kl_weight}")
+        if not isinstance(conditioning_augmentation, bool):
+            raise SettingError(f"model.conditioning_augmentation must be true or false, got {conditioning_augmentation!r}")
         channels, size = self.data_shape[0], self.data_shape[1]
         if stage1_size >= size:
             raise SettingError(f"model.stage1_size must be below the image size {size}, got {stage1_size}")
         self.stage, self.stage1_size, self.stage1_ckpt_path = stage, stage1_size, stage1_ckpt_path
-        self.kl_weight = kl_weight
+        self.kl_weight, self.conditioning_augmentation = kl_weight, conditioning_augmentation
         dim = self.text_encoder.dim
-        stage1 = StageIGenerator(latent_dim, dim, condition_dim, channels, stage1_size, g_width)
+        stage1 = StageIGenerator(latent_dim, dim, condition_dim, channels, stage1_size, g_width,
+                                 augment=conditioning_augmentation if stage == 1 else True)
         if stage == 1:
             self.generator = stage1
             self.discriminator = StackDiscriminator(channels, stage1_size, condition_dim, d_width)
         else:
             self.generator = StageIIGenerator(stage1, dim, condition_dim, channels, stage1_size, size, g_width,
-                                              num_residual)
+                                              num_residual, augment=conditioning_augmentation)
             self.discriminator = StackDiscriminator(channels, size, condition_dim, d_width, unconditional=True)
         self.register_buffer("stage1_ready", torch.tensor(int(stage == 1 or stage1_ckpt_path == "random"),
                                                           dtype=torch.uint8))
@@ -191,7 +209,8 @@ class StackGAN(CaptionConditioned):
         cond, uncond = self.run_discriminator(ctx.fake, ctx.mu.detach())
         adversarial = bce(cond, True) + (bce(uncond, True) if uncond is not None else 0.0)
         kl = conditioning_kl(ctx.mu, ctx.logvar)
-        return {"g_loss": adversarial + self.kl_weight * kl, "g_adversarial": adversarial, "kl": kl}
+        loss = adversarial + self.kl_weight * kl if self.conditioning_augmentation else adversarial
+        return {"g_loss": loss, "g_adversarial": adversarial, "kl": kl}
 
     # ------------------------------------------------------------------ held-out
     @torch.no_grad()

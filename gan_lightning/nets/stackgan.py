@@ -89,11 +89,12 @@ def init_weights_(module: nn.Module, orthogonal: bool = False) -> None:
 
 class ConditioningAugmentation(nn.Module):
     """phi(t) -> (c, mu, logvar): mu and logvar from one linear layer (v1: + ReLU; v2: to twice as many, + GLU);
-    c = mu + exp(logvar / 2) * eps, eps ~ N(0, I), in training; c = mu in eval mode."""
+    c = mu + exp(logvar / 2) * eps, eps ~ N(0, I), in training; c = mu in eval mode. ``augment=False``
+    (the paper's ablation without CA): c = mu always, the same layer as a plain nonlinear projection."""
 
-    def __init__(self, embedding_dim: int, condition_dim: int, gated: bool = False) -> None:
+    def __init__(self, embedding_dim: int, condition_dim: int, gated: bool = False, augment: bool = True) -> None:
         super().__init__()
-        self.condition_dim = condition_dim
+        self.condition_dim, self.augment = condition_dim, augment
         width = 4 * condition_dim if gated else 2 * condition_dim
         self.fc = nn.Sequential(nn.Linear(embedding_dim, width), _activation(gated) if gated else nn.ReLU())
 
@@ -104,7 +105,7 @@ class ConditioningAugmentation(nn.Module):
 
     def forward(self, embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, logvar = self.moments(embedding)
-        if not self.training:
+        if not (self.training and self.augment):
             return mu, mu, logvar
         return mu + torch.randn_like(mu) * logvar.mul(0.5).exp(), mu, logvar
 
@@ -113,12 +114,12 @@ class StageIGenerator(nn.Module):
     """G_I(z, phi(t)) -> (image (N, C, size, size), mu, logvar)."""
 
     def __init__(self, latent_dim: int, embedding_dim: int, condition_dim: int, channels: int, size: int,
-                 width: int = 32) -> None:
+                 width: int = 32, augment: bool = True) -> None:
         super().__init__()
         ups = _doublings("StageIGenerator", size, 4)
         top = width * 2**ups
         self.top = top
-        self.ca = ConditioningAugmentation(embedding_dim, condition_dim)
+        self.ca = ConditioningAugmentation(embedding_dim, condition_dim, augment=augment)
         self.fc = nn.Sequential(nn.Linear(latent_dim + condition_dim, top * 16, bias=False),
                                 nn.BatchNorm1d(top * 16), nn.ReLU(True))
         self.ups = nn.Sequential(*[up_block(top // 2**i, top // 2**(i + 1)) for i in range(ups)])
@@ -138,14 +139,14 @@ class StageIIGenerator(nn.Module):
     says (its BatchNorm statistics do not move either)."""
 
     def __init__(self, stage1: StageIGenerator, embedding_dim: int, condition_dim: int, channels: int,
-                 stage1_size: int, size: int, width: int = 32, num_residual: int = 2) -> None:
+                 stage1_size: int, size: int, width: int = 32, num_residual: int = 2, augment: bool = True) -> None:
         super().__init__()
         if stage1_size % 4 or stage1_size < 8:
             raise ValueError(f"StageIIGenerator: Stage I's size must be a multiple of 4 and >= 8, got {stage1_size}")
         ups = _doublings("StageIIGenerator", size, stage1_size // 4)
         self.stage1 = stage1.requires_grad_(False).eval()
         hidden = 4 * width
-        self.ca = ConditioningAugmentation(embedding_dim, condition_dim)
+        self.ca = ConditioningAugmentation(embedding_dim, condition_dim, augment=augment)
         self.encoder = nn.Sequential(
             conv3x3(channels, width), nn.ReLU(True),
             nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(True),
