@@ -245,6 +245,7 @@ def test_the_sample_grid_shows_every_stage_side_by_side(build):
 def test_sample_draws_the_caption_given_on_the_command_line_for_both(tmp_path, capsys):
     from PIL import Image
 
+    from gan_lightning.callbacks.samples import CAPTION_MARGIN
     from gan_lightning.cli import main
 
     for name, build in (("stage2", build_stage2), ("v2", build_v2)):
@@ -257,5 +258,6 @@ def test_sample_draws_the_caption_given_on_the_command_line_for_both(tmp_path, c
         out = tmp_path / f"{name}.png"
         main(["sample", "--ckpt_path", str(ckpt), "--num_samples", "4", "--nrow", "2", "--seed", "3",
               "--out", str(out), "--text", "a thin blue three on grass"])
-        assert np.asarray(Image.open(out)).shape[:2] == (2 * 34 + 2, 2 * 34 + 2)  # 2 x 2 of 32 px, 2 px apart
+        # 2 x 2 of 32 px, 2 px apart, the caption written left of each row
+        assert np.asarray(Image.open(out)).shape[:2] == (2 * 34 + 2, CAPTION_MARGIN + 2 * 34 + 2)
         assert "wrote 4 samples of 1 caption" in capsys.readouterr().out
