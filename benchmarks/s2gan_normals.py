@@ -31,7 +31,7 @@ recovered normals n_hat = FCN(image):
 3. **relief**: the share of pixels whose n_hat tilts more than 10 degrees from (0, 0, 1) (the true held-out
    normals: the real share).
 
-    python benchmarks/s2gan_normals.py [--workers 3]
+    python benchmarks/s2gan_normals.py [--workers 4] [--iterations N]   # N per S^2-GAN stage (default: the recipes')
     python benchmarks/s2gan_normals.py --report-only    # the section from the cache
 
 Writes section ``s2gan`` of benchmarks/RESULTS.md; caches the measures in benchmarks/s2gan_normals/results.json
@@ -109,7 +109,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         recipe = load_recipe(*(STRUCTURE if kind == "structure" else STYLE))
         extra = {"structure_ckpt_path": "random"} if kind == "style" else {}
         model = model_from_recipe("S2GAN", recipe, shape, **extra)
-        iterations = recipe["max_steps"]
+        iterations = job["iterations"]
         seconds = fit_exactly(model, data, iterations, label=kind)
         saved[str(iterations)] = save_fit(model, WEIGHTS / f"{kind}.ckpt")
     else:
@@ -291,21 +291,31 @@ def section(runs: dict[str, Any], command: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=1, help="fits at once, each in its own process")
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="iterations of each S^2-GAN stage (default: the recipes'); the DCGAN is measured "
+                             "after as many and after twice as many")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--train-only", action="store_true", help="the fits, not the measures")
     args = parser.parse_args()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     runs = load_runs(RESULTS_JSON, empty={})
-    command = command_line(__file__, [])
+    stages = (load_recipe(*STRUCTURE)["max_steps"], load_recipe(*STYLE)["max_steps"])
+    if args.iterations is not None:
+        stages = (args.iterations, args.iterations)
+    command = command_line(__file__, [] if args.iterations is None else [f"--iterations={args.iterations}"])
     if not args.report_only:
-        ry = load_recipe(*STYLE)["max_steps"]
-        ends = [ry, ry + load_recipe(*STRUCTURE)["max_steps"]]
+        ends = [stages[1], sum(stages)]
         missing = [k for k in ("structure", "style", "dcgan", "instrument") if k in runs
                    and not all(Path(p).is_file() for p in runs[k]["weights"].values())]
         if "measures" not in runs:
             for key in missing:
                 del runs[key]
-        jobs = [{"key": "dcgan", "ends": ends}, {"key": "style"}, {"key": "structure"}, {"key": "instrument"}]
+        for key, wanted in (("structure", stages[0]), ("style", stages[1]), ("dcgan", ends[-1])):
+            if key in runs and runs[key]["iterations"] != wanted:
+                runs.pop(key)
+                runs.pop("measures", None)
+        jobs = [{"key": "dcgan", "ends": ends}, {"key": "style", "iterations": stages[1]},
+                {"key": "structure", "iterations": stages[0]}, {"key": "instrument"}]
         train_missing(jobs, train_job, runs, RESULTS_JSON, workers=args.workers)
         if args.train_only:
             return

@@ -118,13 +118,15 @@ def section(runs: dict[str, Any], command: str) -> str:
               and on["gaps"][p]["cov"] < off["gaps"][p]["cov"]]
     ratio = {p: (off["gaps"][p]["mean"] / max(on["gaps"][p]["mean"], 1e-12),
                  off["gaps"][p]["cov"] / max(on["gaps"][p]["cov"], 1e-12)) for p in pairs}
-    detail = "; ".join(f"{p} px: {r[0]:.1f}x the mean gap, {r[1]:.1f}x the covariance gap without it"
+    detail = "; ".join(f"{p} px: without the term {r[0]:.2f}x the mean gap and {r[1]:.2f}x the covariance gap"
                        for p, r in ratio.items())
     if len(closer) == len(pairs):
-        verdict = f"Verdict: reached: with the term every pair of branches agrees more closely in colour ({detail})."
+        verdict = (f"Verdict: reached: with the term every pair of consecutive branches agrees more closely in "
+                   f"colour, in both statistics ({detail}).")
     elif closer:
-        verdict = (f"Verdict: partly reached: with the term the branches {', '.join(closer)} px agree more closely "
-                   f"in both statistics, the others not ({detail}).")
+        named = " and ".join(p.replace("/", " to ") for p in closer)
+        verdict = (f"Verdict: reached on the {named} px branches only (the other pairs: not closer in both "
+                   f"statistics) ({detail}).")
     else:
         verdict = f"Verdict: not reached: the term does not bring the branches' colours closer ({detail})."
     lines += ["", verdict, "", "One seed per setting: no seed spread is measured.", "",
