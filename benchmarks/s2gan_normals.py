@@ -242,12 +242,15 @@ def section(runs: dict[str, Any], command: str) -> str:
     rs, ry = load_recipe(*STRUCTURE)["max_steps"], load_recipe(*STYLE)["max_steps"]
     budget = ("the recipes' budgets" if (s["iterations"], y["iterations"]) == (rs, ry)
               else f"**below the recipes' budgets** ({rs} and {ry} iterations)")
-    cpu = sum(r["cpu_minutes"] for r in (s, y, d, ins))
+    cpu = sum(r["cpu_minutes"] for r in (s, y, d, ins) if r["cpu_minutes"] is not None)
+    cut = ("" if "planned_iterations" not in d else
+           f" (its run to {d['planned_iterations']} iterations was stopped at the deadline: measured at the "
+           f"checkpoints it had saved, CPU time not counted)")
     lines = [(f"S^2-GAN (Wang & Gupta 2016) on SurfaceDigits (32 px): the Structure-GAN {s['iterations']} iterations, "
               f"the Style-GAN {y['iterations']} iterations ({budget}), seed 0, raw G; G parameters "
               f"{s['g_params']:,} + {y['g_params']:,}. One-stage baseline: a DCGAN on the images alone, G "
               f"{d['g_params']:,} parameters (widths {DCGAN_WIDTHS['g_width']} / {DCGAN_WIDTHS['d_width']}), seed 0, "
-              f"measured at {' and '.join(sorted(d['weights'], key=int))} iterations. {cpu:.1f} CPU-minutes in all, "
+              f"measured at {' and '.join(sorted(d['weights'], key=int))} iterations{cut}. {cpu:.1f} CPU-minutes in all, "
               f"one thread per run. The instrument: a NormalFCN (width {INSTRUMENT_WIDTH}) fitted for {ins['epochs']} "
               f"epochs on the {ins['train_pairs']} real training (image, normals) pairs only, independent of every "
               f"GAN; {SAMPLES} samples per model (noise seed {SAMPLE_SEED}), angles in degrees."), "",
@@ -288,6 +291,28 @@ def section(runs: dict[str, Any], command: str) -> str:
     return "\n".join(lines)
 
 
+def measure_now(runs: dict[str, Any], ends: list[int], command: str) -> dict[str, Any]:
+    """The measures from the finished fits and the DCGAN checkpoints saved so far."""
+    from gan_lightning.models import DCGAN
+
+    missing = [key for key in ("structure", "style", "instrument") if key not in runs]
+    if missing:
+        raise SystemExit(f"--measure-now: the fits {', '.join(missing)} have not finished ({RESULTS_JSON})")
+    if "dcgan" not in runs:
+        saved = {str(end): str(WEIGHTS / f"dcgan_{end}.ckpt") for end in ends if (WEIGHTS / f"dcgan_{end}.ckpt").is_file()}
+        if not saved:
+            raise SystemExit("--measure-now: the DCGAN has saved no checkpoint yet")
+        shape = surface_data().data_shape
+        g_params = sum(p.numel() for p in DCGAN(data_shape=shape, latent_dim=100, **DCGAN_WIDTHS).generator.parameters())
+        runs["dcgan"] = {"iterations": max(map(int, saved)), "planned_iterations": ends[-1], "weights": saved,
+                         "fit_seconds": None, "g_params": g_params, "cpu_minutes": None}
+    runs["measures"] = measure(runs)
+    runs["measures"].update(machine=platform.machine(), cpus=os.cpu_count(), load=round(load_average()[0], 1))
+    runs["command"] = command
+    save_runs(runs, RESULTS_JSON)
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=1, help="fits at once, each in its own process")
@@ -296,6 +321,9 @@ def main() -> None:
                              "after as many and after twice as many")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--train-only", action="store_true", help="the fits, not the measures")
+    parser.add_argument("--measure-now", action="store_true",
+                        help="measure with the fits cached so far, the DCGAN at the checkpoints it has saved "
+                             "(an unfinished DCGAN run: the section says so)")
     args = parser.parse_args()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     runs = load_runs(RESULTS_JSON, empty={})
@@ -303,7 +331,9 @@ def main() -> None:
     if args.iterations is not None:
         stages = (args.iterations, args.iterations)
     command = command_line(__file__, [] if args.iterations is None else [f"--iterations={args.iterations}"])
-    if not args.report_only:
+    if args.measure_now:
+        runs = measure_now(runs, [stages[1], sum(stages)], command)
+    elif not args.report_only:
         ends = [stages[1], sum(stages)]
         missing = [k for k in ("structure", "style", "dcgan", "instrument") if k in runs
                    and not all(Path(p).is_file() for p in runs[k]["weights"].values())]
