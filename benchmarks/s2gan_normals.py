@@ -177,6 +177,12 @@ def surface_distance(normals: torch.Tensor, reference: tuple[torch.Tensor, torch
     return frechet_distance(mu, sigma, *reference)
 
 
+def spread(normals: torch.Tensor) -> float:
+    """How much normal maps differ from one another: the per-pixel standard deviation over the maps, averaged
+    over pixels and channels (0: every map the same, a collapsed G)."""
+    return float(normals.std(dim=0).mean())
+
+
 def relief(normals: torch.Tensor) -> float:
     """The share of pixels whose normal tilts more than RELIEF_DEGREES from (0, 0, 1)."""
     return float((normals[:, 2] < math.cos(math.radians(RELIEF_DEGREES))).float().mean())
@@ -229,6 +235,7 @@ def measure(runs: dict[str, Any]) -> dict[str, Any]:
     for name, maps in (("true real held-out normals", held["normals"]), ("S2-GAN's Structure G normals", normals)):
         out[name] = {"follows": None, "surface_distance": surface_distance(maps, reference), "relief": relief(maps),
                      "samples": len(maps), "drawn": True}
+    out["spread"] = {"structure_g": spread(normals), "real_heldout": spread(held["normals"])}
     dcgan_last = rows[f"one-stage DCGAN, {max(runs['dcgan']['weights'], key=int)} iterations"]["images"]
     picture = torch.cat([normals[:8], images[:8].expand(-1, 3, -1, -1),
                          dcgan_last[:8].expand(-1, 3, -1, -1), held["image"][:8].expand(-1, 3, -1, -1)])
@@ -259,6 +266,7 @@ def section(runs: dict[str, Any], command: str) -> str:
               "instrument's own error is the first row):"), "",
              "| images | mean angle | median angle | within 11.25 | within 22.5 | within 30 | mean angle on the strokes |",
              "|---|---:|---:|---:|---:|---:|---:|"]
+    m = {k: v for k, v in m.items() if k != "spread"}
     for name, row in m.items():
         f = row["follows"]
         if f is not None:
@@ -285,6 +293,15 @@ def section(runs: dict[str, Any], command: str) -> str:
                f"S^2-GAN's images follow their own structure to {follows['mean']:.1f} degrees on average "
                f"({follows['relief_mean']:.1f} on the strokes), the instrument's error on real held-out images being "
                f"{real['follows']['mean']:.1f} ({real['follows']['relief_mean']:.1f} on the strokes).")
+    spread_rows = runs["measures"]["rows"].get("spread")
+    if spread_rows is not None:
+        collapsed = spread_rows["structure_g"] < 0.25 * spread_rows["real_heldout"]
+        verdict += (f" The Structure G's normal maps differ from one another by {spread_rows['structure_g']:.3f} "
+                    f"(per-pixel standard deviation over the samples; the real held-out maps: "
+                    f"{spread_rows['real_heldout']:.3f})"
+                    + (": it has collapsed to nearly one map at this budget, and the surface distance of S^2-GAN "
+                       "is that of one map; whether a defect or the short budget was not settled here (its "
+                       "picture below)." if collapsed else "."))
     lines += ["", verdict, "", "One seed per model: no seed spread is measured.", "",
               (f"Structure G normals, S^2-GAN images, DCGAN images, real images (8 each): "
                f"`{runs['measures']['picture']}`. Machine: {platform.machine()}, shared.")]

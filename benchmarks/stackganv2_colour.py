@@ -129,7 +129,10 @@ def section(runs: dict[str, Any], command: str) -> str:
                    f"statistics) ({detail}).")
     else:
         verdict = f"Verdict: not reached: the term does not bring the branches' colours closer ({detail})."
-    lines += ["", verdict, "", "One seed per setting: no seed spread is measured.", "",
+    lines += ["", verdict, "", ("One seed per setting: no seed spread is measured. The images are drawn as `sample` "
+                                "draws them, in eval mode (BatchNorm's running statistics), while the term acts on "
+                                "the training-mode images of each batch; the gap of training-mode images was not "
+                                "measured."), "",
               (f"The three branches (16, 32, 64 px, shown at 64 px) of the first 8 captions: term on "
               f"`{on['picture']}`, term off `{off['picture']}`. Machine: {on.get('machine', '?')}, "
               f"{on.get('cpus', '?')} CPUs, load {on.get('load', '?')} when it ended.")]
