@@ -19,6 +19,7 @@ from gan_lightning.core import StepContext
 from gan_lightning.errors import SettingError
 from gan_lightning.losses.stacked import (
     colour_consistency,
+    colour_gap,
     conditioning_kl,
     matching_d_terms,
 )
@@ -198,6 +199,22 @@ def test_colour_consistency_is_zero_for_images_equal_up_to_resolution_and_positi
     coarse_grad, fine_grad = coarse.clone().requires_grad_(), shifted.clone().requires_grad_()
     colour_consistency(fine_grad, coarse_grad).backward()
     assert coarse_grad.grad is None and fine_grad.grad.abs().sum() > 0
+
+
+def test_colour_gap_is_zero_up_to_resolution_and_measures_each_images_mean_and_covariance_shift():
+    g = torch.Generator().manual_seed(0)
+    coarse = torch.rand(4, 3, 8, 8, generator=g, dtype=torch.float64) * 2 - 1
+    fine = F.interpolate(coarse, scale_factor=2, mode="nearest")
+    mean, cov = colour_gap(fine, coarse)  # the finer image averaged down first: no gap from resolution alone
+    assert mean.shape == cov.shape == (4,)
+    assert torch.allclose(mean, torch.zeros(4, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(cov, torch.zeros(4, dtype=torch.float64), atol=1e-12)
+    shift = torch.tensor([0.3, 0.0, -0.4], dtype=torch.float64).view(1, 3, 1, 1)
+    mean, cov = colour_gap(fine + shift, coarse)  # another mean colour, the same covariance
+    assert torch.allclose(mean, torch.full((4,), 0.5, dtype=torch.float64)) and cov.abs().max() < 1e-12
+    mean, cov = colour_gap(2 * fine, coarse)  # twice the contrast: the covariance four times
+    cov_coarse = colour_gap(coarse, torch.zeros_like(coarse))[1]  # ||C_coarse - 0||_F
+    assert torch.allclose(cov, 3 * cov_coarse)
 
 
 def test_stackganv2_draws_every_branch_and_sums_a_d_loss_per_branch_and_the_colour_terms():

@@ -7,7 +7,8 @@
   (StackGAN-v2 ``code/trainer.py``, ``compute_mean_covariance`` and ``train_Gnet``): each image's mean
   colour mu (C) and colour covariance over its pixels (C x C); the term is
   ``mean_weight * MSE(mu_fine, mu_coarse) + cov_weight * MSE(cov_fine, cov_coarse)``, the coarser image
-  detached (the authors' weights: COLOR_LOSS for the means, 5 x COLOR_LOSS for the covariances).
+  detached (the authors' weights: COLOR_LOSS for the means, 5 x COLOR_LOSS for the covariances);
+  :func:`colour_gap`: the same statistics as a per-image measure (benchmarks/stackganv2_colour.py).
 - :func:`matching_d_terms`: StackGAN's matching-aware D loss from the (conditional, unconditional) logits
   of the real, wrong and fake pairs (StackGAN-Pytorch ``code/miscc/utils.py``, ``compute_discriminator_loss``).
 """
@@ -38,6 +39,17 @@ def colour_consistency(fine: torch.Tensor, coarse: torch.Tensor, mean_weight: fl
     mean_fine, cov_fine = pixel_mean_covariance(fine)
     mean_coarse, cov_coarse = pixel_mean_covariance(coarse.detach())
     return mean_weight * F.mse_loss(mean_fine, mean_coarse) + cov_weight * F.mse_loss(cov_fine, cov_coarse)
+
+
+def colour_gap(fine: torch.Tensor, coarse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image, how far two scales of it disagree in colour: (||mean_fine - mean_coarse||_2,
+    ||cov_fine - cov_coarse||_F) (each (N,)), ``fine`` first averaged down to ``coarse``'s size (area), so
+    that resolution alone leaves no gap (StackGAN++'s colour consistency, measured; images in [-1, 1])."""
+    if fine.shape[-1] != coarse.shape[-1]:
+        fine = F.interpolate(fine, size=coarse.shape[-2:], mode="area")
+    mean_fine, cov_fine = pixel_mean_covariance(fine)
+    mean_coarse, cov_coarse = pixel_mean_covariance(coarse)
+    return (mean_fine - mean_coarse).norm(dim=1), (cov_fine - cov_coarse).flatten(1).norm(dim=1)
 
 
 def bce(logits: torch.Tensor, real: bool) -> torch.Tensor:

@@ -30,7 +30,10 @@ Differences, kept small:
 - the Style-GAN's L2 weight penalty (``coefL2`` 1e-5 in ``style-gan-nofcn/train.lua``) is not set
   (``model.weight_decay`` gives one); the authors' batch 128 for the Style-GAN: 64 in ``experiments/s2gan``;
 - ``style-gan-fcn/joint_train.lua`` skips D's update when D's real or fake error is below a margin 0.3 and
-  G's when one is above 0.7: not done (D and G update every iteration, as ``style-gan-nofcn``);
+  G's when one is above 0.7, and so does the Structure-GAN's ``structure-gan/adversarial_ct.lua`` (whose D
+  also has a dropout 0.5 before its last linear layer): not done (D and G update every iteration, as
+  ``style-gan-nofcn``); benchmarks/s2gan_normals.py found our Structure G collapsed to nearly one map after
+  700 iterations, and this skipping is the first difference to test;
 - the FCN constraint (``fcn_weight`` > 0; default 0, the authors' ``style-gan-nofcn``): an FCN
   (:class:`~gan_lightning.nets.s2gan.NormalFCN`) learns, in its own phase and optimiser (``fcn``) before D
   and G each iteration, to recover the normals from real images, and the Style G's loss adds ``fcn_weight``
