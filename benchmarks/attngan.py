@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -132,6 +131,251 @@ def train(run: str, iterations: int) -> None:
     print(f"{run}: {start} -> {trainer.global_step} iterations, {time.process_time() - cpu:.0f} CPU s", flush=True)
 
 
+# ----------------------------------------------------------------------------- evaluation
+def trained(run: str, iterations: int):
+    """(model in eval mode, data, recipe) of ``run`` at its kept checkpoint of ``iterations``."""
+    import torch
+
+    path = checkpoints(run).get(iterations)
+    if path is None:
+        raise FileNotFoundError(f"{run}: no checkpoint at {iterations} iterations in {checkpoint_dir(run)} "
+                                f"(kept: {sorted(checkpoints(run))}); train it: --train {run} --iterations {iterations}")
+    model, data, recipe = build(run)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["state_dict"])
+    return model.eval(), data, recipe
+
+
+def held_out(data, num: int, keys) -> dict[str, Any]:
+    import torch
+
+    data.setup("fit")
+    items = [data.heldout_set[i] for i in range(min(num, len(data.heldout_set)))]
+    return {key: torch.stack([item[key] for item in items]) for key in keys}
+
+
+def box_weights(boxes, height: int, width: int):
+    """(N, height, width): the share of each cell of an (height, width) grid over the canvas inside each box
+    (N, 4: x0, y0, x1, y1 in [0, 1])."""
+    import torch
+
+    def overlap(low, high, cells):
+        edges = torch.arange(cells + 1, dtype=torch.float32) / cells
+        return (torch.minimum(high[:, None], edges[None, 1:]) - torch.maximum(low[:, None], edges[None, :-1])
+                ).clamp_min(0.0) * cells
+
+    return overlap(boxes[:, 1], boxes[:, 3], height)[:, :, None] * overlap(boxes[:, 0], boxes[:, 2], width)[:, None, :]
+
+
+def box_shares(maps, captions, word_digit, boxes, words) -> dict[str, Any]:
+    """For every word of ``words`` that names a digit (``word_digit`` >= 0): the share of its map's mass
+    (maps (N, L, h, w), >= 0) inside its own digit's box and inside the other digit's box, and both boxes'
+    shares of the canvas. Returns means and the share of words whose mass per area is larger in their own box."""
+    import torch
+
+    from gan_lightning.data.captions import VOCABULARY
+
+    ids = torch.tensor([VOCABULARY.index(w) for w in words])
+    h, w = maps.shape[-2:]
+    weights = torch.stack([box_weights(boxes[:, k], h, w) for k in range(2)], 1)  # (N, 2, h, w)
+    mass = maps.flatten(2).sum(2).clamp_min(1e-12)  # (N, L)
+    inside = torch.einsum("nlhw,nkhw->nlk", maps, weights) / mass[..., None]  # (N, L, 2)
+    area = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])  # (N, 2)
+    chosen = torch.isin(captions, ids) & (word_digit >= 0) & (mass > 1e-12)
+    rows, cols = chosen.nonzero(as_tuple=True)
+    own_k = word_digit[rows, cols]
+    own, other = inside[rows, cols, own_k], inside[rows, cols, 1 - own_k]
+    own_area, other_area = area[rows, own_k], area[rows, 1 - own_k]
+    denser = (own / own_area > other / other_area).float()
+    return {"words": len(rows), "own": float(own.mean()), "own_area": float(own_area.mean()),
+            "other": float(other.mean()), "other_area": float(other_area.mean()),
+            "own_per_area": float((own / own_area).mean()), "other_per_area": float((other / other_area).mean()),
+            "denser_in_own": float(denser.mean())}
+
+
+def damsm_maps(model, images, captions):
+    """DAMSM's word-region attention (N, L, 8, 8) of each real image against its own caption (the frozen
+    encoders G trained against; eq. 9 of the paper, ``gan_lightning.losses.damsm.region_context``)."""
+    import torch
+
+    from gan_lightning.losses.damsm import region_context
+
+    with torch.no_grad():
+        _, words, valid = model.encode(captions)
+        regions, _ = model.image_encoder.eval()(images)
+        maps = [region_context(words[i:i + 1], regions[i:i + 1], valid[i:i + 1], model.gammas[0])[1][0, 0]
+                for i in range(len(images))]
+    return torch.stack(maps).view(len(images), captions.size(1), *regions.shape[-2:])
+
+
+def attention_job(iterations: int, num_eval: int) -> dict[str, Any]:
+    import torch
+
+    from gan_lightning.data.captions import COLOURS, DIGIT_WORDS
+
+    torch.set_num_threads(1)
+    model, data, recipe = trained("attngan_two", iterations)
+    evaluation = held_out(data, num_eval, ("image", "caption", "boxes", "word_digit"))
+    noise = model.sample_noise(len(evaluation["caption"]), rng=torch.Generator().manual_seed(1))
+    images, maps = model.attention(evaluation["caption"], noise, use_ema=False)
+    result = {"iterations": iterations, "recipe_iterations": recipe["max_steps"], "num_eval": len(images),
+              "map_side": list(maps.shape[-2:])}
+    real_maps = damsm_maps(model, evaluation["image"], evaluation["caption"])
+    for name, words in (("digit", DIGIT_WORDS), ("colour", tuple(COLOURS))):
+        result[f"g_{name}"] = box_shares(maps, evaluation["caption"], evaluation["word_digit"], evaluation["boxes"],
+                                         words)
+        result[f"damsm_{name}"] = box_shares(real_maps, evaluation["caption"], evaluation["word_digit"],
+                                             evaluation["boxes"], words)
+    result["picture"] = attention_picture(images[:8], maps[:8], evaluation, DIGIT_WORDS)
+    return result
+
+
+def attention_picture(images, maps, evaluation, digit_words) -> str:
+    """Rows: the sample, the attention map of its first and second digit word (upsampled), the real scene."""
+    import torch
+    import torch.nn.functional as F
+    from harness import save_grid
+
+    from gan_lightning.data.captions import VOCABULARY
+
+    ids = torch.tensor([VOCABULARY.index(w) for w in digit_words])
+    tiles = []
+    for n in range(len(images)):
+        found = (torch.isin(evaluation["caption"][n], ids) & (evaluation["word_digit"][n] >= 0)).nonzero().flatten()
+        row = [images[n]]
+        for position in found[:2].tolist():
+            heat = F.interpolate(maps[n, position][None, None], size=images.shape[-2:], mode="nearest")[0]
+            row.append((heat / heat.max().clamp_min(1e-12)).mul(2).sub(1).expand(3, -1, -1))
+        row += [torch.full_like(images[n], -1.0)] * (3 - len(row)) + [evaluation["image"][n]]
+        tiles += row
+    return save_grid(torch.stack(tiles), OUT_DIR / "attention.png", nrow=4)
+
+
+def r_precision_job(run: str, iterations: int, num_eval: int, candidates: int) -> dict[str, Any]:
+    import torch
+    from gan_lightning.evaluation.captioned import CaptionJudges
+
+    torch.set_num_threads(1)
+    judges = CaptionJudges.load_or_fit(seed=0, image_size=64)
+    model, data, recipe = trained(run, iterations)
+    evaluation = held_out(data, num_eval, ("image", "caption"))
+    noise = model.sample_noise(len(evaluation["caption"]), rng=torch.Generator().manual_seed(1))
+    drawn = model.sample(noise=noise, conditions={"caption": evaluation["caption"]}, stages=True, use_ema=False)
+    result = {"run": run, "iterations": iterations, "recipe_iterations": recipe["max_steps"],
+              "num_eval": len(noise), "candidates": candidates}
+    for k, images in enumerate(drawn):
+        result[f"stage{k + 1}"] = {"side": images.size(-1),
+                                   "r_precision": judges.r_precision(images, evaluation["caption"],
+                                                                     candidates=candidates, seed=0)}
+    return result
+
+
+def real_r_precision(num_eval: int, candidates: int) -> dict[str, Any]:
+    from gan_lightning.evaluation.captioned import CaptionJudges
+
+    from gan_lightning.data import CaptionedDigits
+
+    judges = CaptionJudges.load_or_fit(seed=0, image_size=64)
+    evaluation = held_out(CaptionedDigits(**load_recipe("AttnGAN", "captioned_digits")["data_args"]), num_eval,
+                          ("image", "caption"))
+    return {"r_precision": judges.r_precision(evaluation["image"], evaluation["caption"], candidates=candidates,
+                                              seed=0),
+            "check": {k: float(v) for k, v in judges.check().items()}}
+
+
+def budgets(text: str) -> dict[str, int]:
+    out = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if name not in RUNS or not value.isdigit():
+            raise SystemExit(f"--iterations: {part!r} is not run=iterations with run one of {', '.join(RUNS)}")
+        out[name] = int(value)
+    return out
+
+
+# ----------------------------------------------------------------------------- report
+def training_cost(run: str, iterations: int) -> dict[str, float]:
+    """CPU and wall seconds of the training segments of ``run`` up to ``iterations``."""
+    log = load_runs(OUT_DIR / f"training_{run}.json", empty={}).get(run, [])
+    segments = [s for s in log if s["to"] <= iterations]
+    return {"cpu": sum(s["cpu_seconds"] for s in segments), "wall": sum(s["wall_seconds"] for s in segments)}
+
+
+def budget_phrase(iterations: int, recipe: int) -> str:
+    if iterations >= recipe:
+        return f"{iterations} iterations (the recipe's {recipe})"
+    return f"{iterations} iterations, **below the recipe's {recipe}** (the CPU time this machine allowed)"
+
+
+def attention_verdict(g: dict[str, float]) -> str:
+    lift = g["own_per_area"]
+    if g["own"] > g["own_area"] and g["own"] > g["other"] and g["denser_in_own"] > 0.5:
+        return (f"**reached** on these scenes: a digit word's attention is {lift:.2f} x denser inside its own digit's "
+                f"box than uniform attention, and denser there than in the other digit's box for "
+                f"{100 * g['denser_in_own']:.0f}% of the words")
+    return (f"**not reached**: a digit word's attention inside its own box ({g['own']:.3f}) is not above both the "
+            f"box's area share ({g['own_area']:.3f}) and the other digit's box ({g['other']:.3f}) with most words "
+            f"denser in their own box ({100 * g['denser_in_own']:.0f}%)")
+
+
+def report(results: dict[str, Any], plan: dict[str, int], args, command: str) -> str:
+    lines = [("AttnGAN (Xu et al. 2018) on CaptionedDigits: where a word's attention falls on two-digit scenes, and "
+              "R-precision against StackGAN on one-digit scenes. One thread, seed 0, raw G (no EMA) in eval mode, "
+              "one seeded z per held-out caption.")]
+    attention = results.get(f"attention/{plan.get('attngan_two')}/{args.num_eval}")
+    if attention:
+        cost = training_cost("attngan_two", attention["iterations"])
+        lines += ["", ("**Word attention inside the digit's box** (two-digit scenes, "
+                  "`experiments/attngan/captioned_digits_two.yaml`, "
+                  f"{budget_phrase(attention['iterations'], attention['recipe_iterations'])}, "
+                  f"{cost['cpu'] / 60:.1f} CPU-minutes of training, {cost['wall'] / 60:.0f} wall minutes on a shared "
+                  f"machine; DAMSM pre-trained on the two-digit captions). {attention['num_eval']} held-out captions; "
+                  f"G's last-stage word attention ({attention['map_side'][0]} x {attention['map_side'][1]} per word); "
+                  "share of each word's attention mass inside its own digit's box, inside the other digit's box "
+                  "(the shuffled control), and each box's share of the canvas (uniform attention); per area: the "
+                  "share divided by the box's area (1: uniform)."), "",
+                  ("| attention | words | own box: share | own box: area | per area | other box: share | "
+                   "other box: area | per area | denser in own box |"),
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for key, label in (("g_digit", "G, digit words"), ("g_colour", "G, colour words"),
+                           ("damsm_digit", "DAMSM on real images, digit words"),
+                           ("damsm_colour", "DAMSM on real images, colour words")):
+            r = attention[key]
+            lines.append(f"| {label} | {r['words']} | {r['own']:.3f} | {r['own_area']:.3f} | {r['own_per_area']:.2f} "
+                         f"| {r['other']:.3f} | {r['other_area']:.3f} | {r['other_per_area']:.2f} "
+                         f"| {100 * r['denser_in_own']:.0f}% |")
+        lines += ["", f"Verdict (G's digit words): {attention_verdict(attention['g_digit'])}.",
+                  (f"Pictures: `{attention['picture']}` (rows: sample, attention of its first and second digit word, "
+                   "the real scene).")]
+    rows = [results.get(f"rprecision/{run}/{plan.get(run)}/{args.num_eval}/{args.candidates}")
+            for run in ("attngan_one", "stackgan_one")]
+    real = results.get(f"rprecision/real/{args.num_eval}/{args.candidates}")
+    if all(rows) and real:
+        lines += ["", (f"**R-precision** (one-digit scenes, {rows[0]['num_eval']} held-out captions, R = 1 among "
+                  f"{args.candidates} captions; judge: `CaptionJudges.r_precision`, a matcher trained on the held-out "
+                  "split only, never the training DAMSM or caption encoder). StackGAN is **Stage I only** (32 px; "
+                  "no Stage II was trained: CPU time)."), "",
+                  "| model | images | iterations | training CPU-min | R-precision |", "|---|---|---|---|---|"]
+        for row, name in zip(rows, ("AttnGAN", "StackGAN Stage I")):
+            cost = training_cost(row["run"], row["iterations"])
+            for k in range(1, 3):
+                stage = row.get(f"stage{k}")
+                if stage:
+                    what = f"stage {k} ({stage['side']} px)"
+                    lines.append(f"| {name} | {what} | {budget_phrase(row['iterations'], row['recipe_iterations'])} | "
+                                 f"{cost['cpu'] / 60:.1f} | {stage['r_precision']:.3f} |")
+        lines.append(f"| real held-out images (the ceiling) | 64 px | - | - | {real['r_precision']:.3f} |")
+        attn, stack = rows[0]["stage2"]["r_precision"], rows[1]["stage1"]["r_precision"]
+        chance = 1.0 / args.candidates
+        check = ", ".join(f"{k} {v:.3f}" for k, v in sorted(real["check"].items()))
+        lines += ["", (f"Verdict: AttnGAN's 64 px images {'rank' if attn > stack else 'do not rank'} their captions "
+                       f"first more often than StackGAN Stage I's ({attn:.3f} vs {stack:.3f}; chance {chance:.3f}; one "
+                       f"seed, so no spread is measured). The judges' own check on real held-out images: {check}.")]
+    load = load_average()
+    lines += ["", f"Machine load while writing (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.", ""]
+    lines += command_block(command)
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", choices=sorted(RUNS), help="train this run only (to --iterations)")
@@ -139,11 +383,34 @@ def main() -> None:
                         help="with --train: a number; else run=iterations,... to evaluate")
     parser.add_argument("--num-eval", type=int, default=500)
     parser.add_argument("--candidates", type=int, default=100)
+    parser.add_argument("--skip", default="", help="parts not measured this time: attention, rprecision")
     args = parser.parse_args()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     if args.train:
         train(args.train, int(args.iterations))
         return
+    quiet_lightning()
+    plan = budgets(args.iterations)
+    results = load_runs(CACHE, empty={})
+    jobs = []
+    if "attention" not in args.skip and "attngan_two" in plan:
+        jobs.append((f"attention/{plan['attngan_two']}/{args.num_eval}",
+                     lambda: attention_job(plan["attngan_two"], args.num_eval)))
+    if "rprecision" not in args.skip:
+        jobs += [(f"rprecision/{run}/{plan[run]}/{args.num_eval}/{args.candidates}",
+                  lambda run=run: r_precision_job(run, plan[run], args.num_eval, args.candidates))
+                 for run in ("attngan_one", "stackgan_one") if run in plan]
+        jobs.append((f"rprecision/real/{args.num_eval}/{args.candidates}",
+                     lambda: real_r_precision(args.num_eval, args.candidates)))
+    for key, job in jobs:
+        if key not in results:
+            started = time.perf_counter()
+            results[key] = job()
+            save_runs(results, CACHE)
+            print(f"{key}: {time.perf_counter() - started:.0f} s", flush=True)
+    text = report(results, plan, args, command_line(__file__))
+    replace_section(RESULTS_MD, SECTION, text)
+    print(text)
 
 
 if __name__ == "__main__":
