@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import attngan as benchmark
 import pytest
 import torch
 
-import attngan as benchmark
 from gan_lightning.data.captions import DIGIT_WORDS, tokenize
 
 
