@@ -119,7 +119,7 @@ def test_attngan_loads_its_damsm_file_and_keeps_it_frozen(tmp_path):
 
 
 def test_attngan_takes_the_cached_damsm_of_the_scenes_it_fits_on(tmp_path, monkeypatch):
-    import gan_lightning.pretrained as pretrained
+    from gan_lightning import pretrained
 
     asked = []
 
