@@ -25,7 +25,7 @@ Protocol:
   ``--candidates`` captions); AttnGAN's first stage (32 px) is scored too, and the real held-out images
   are the ceiling.
 
-Training: one thread, seed 0, checkpoints every 250 iterations kept outside the repository
+Training: one thread, seed 0, checkpoints every 100 iterations kept outside the repository
 (``<cache>/benchmarks/attngan/<run>/``), so an interrupted run resumes where it stopped, and a later,
 larger budget continues the same run. The section says each run's iterations against its recipe's.
 
@@ -62,7 +62,7 @@ from harness import (
 OUT_DIR = BENCHMARKS / "attngan"
 CACHE = OUT_DIR / "results.json"
 SECTION = "attngan"
-EVERY = 250  # iterations between kept checkpoints
+EVERY = 100  # iterations between kept checkpoints
 #: run -> (model, recipe file)
 RUNS = {"attngan_two": ("AttnGAN", "captioned_digits_two"), "attngan_one": ("AttnGAN", "captioned_digits"),
         "stackgan_one": ("StackGAN", "captioned_digits_stage1")}
