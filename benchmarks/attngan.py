@@ -99,10 +99,11 @@ def build(run: str, seed: int = 0):
 
 
 def train(run: str, iterations: int) -> None:
-    """Train ``run`` to ``iterations``, from its latest kept checkpoint below that if any."""
+    """Train ``run`` to ``iterations``, from its latest kept checkpoint below that if any; each kept
+    checkpoint's CPU and wall seconds since this segment's start go to ``training_<run>.json``."""
     import lightning as L
     import torch
-    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
     torch.set_num_threads(1)
     quiet_lightning()
@@ -111,6 +112,20 @@ def train(run: str, iterations: int) -> None:
     if start == iterations:
         print(f"{run}: {iterations} iterations already trained", flush=True)
         return
+    cpu, wall = time.process_time(), time.perf_counter()
+    log_file = OUT_DIR / f"training_{run}.json"
+
+    def record(step: int) -> None:
+        log = load_runs(log_file, empty={})
+        log.setdefault(run, []).append({"from": start, "to": step, "cpu_seconds": time.process_time() - cpu,
+                                        "wall_seconds": time.perf_counter() - wall})
+        save_runs(log, log_file)
+
+    class Costs(Callback):
+        def on_train_batch_end(self, trainer, *args) -> None:
+            if trainer.global_step % EVERY == 0 or trainer.global_step == iterations:
+                record(trainer.global_step)
+
     model, data, _ = build(run)
     folder = checkpoint_dir(run)
     folder.mkdir(parents=True, exist_ok=True)
@@ -118,16 +133,10 @@ def train(run: str, iterations: int) -> None:
                            auto_insert_metric_name=True)
     trainer = L.Trainer(max_steps=iterations, logger=False, enable_checkpointing=True, enable_progress_bar=False,
                         enable_model_summary=False, limit_val_batches=0, accelerator="cpu", devices=1,
-                        callbacks=[keep], default_root_dir=str(folder))
-    cpu, wall = time.process_time(), time.perf_counter()
+                        callbacks=[keep, Costs()], default_root_dir=str(folder))
     trainer.fit(model, data, ckpt_path=str(done[start]) if start else None)
     if trainer.global_step % EVERY:
         trainer.save_checkpoint(folder / f"step={trainer.global_step}.ckpt")
-    log_file = OUT_DIR / f"training_{run}.json"
-    log = load_runs(log_file, empty={})
-    log.setdefault(run, []).append({"from": start, "to": trainer.global_step, "cpu_seconds": time.process_time() - cpu,
-                                    "wall_seconds": time.perf_counter() - wall})
-    save_runs(log, log_file)
     print(f"{run}: {start} -> {trainer.global_step} iterations, {time.process_time() - cpu:.0f} CPU s", flush=True)
 
 
@@ -252,6 +261,7 @@ def attention_picture(images, maps, evaluation, digit_words) -> str:
 
 def r_precision_job(run: str, iterations: int, num_eval: int, candidates: int) -> dict[str, Any]:
     import torch
+
     from gan_lightning.evaluation.captioned import CaptionJudges
 
     torch.set_num_threads(1)
@@ -270,16 +280,15 @@ def r_precision_job(run: str, iterations: int, num_eval: int, candidates: int) -
 
 
 def real_r_precision(num_eval: int, candidates: int) -> dict[str, Any]:
-    from gan_lightning.evaluation.captioned import CaptionJudges
-
     from gan_lightning.data import CaptionedDigits
+    from gan_lightning.evaluation.captioned import CaptionJudges
 
     judges = CaptionJudges.load_or_fit(seed=0, image_size=64)
     evaluation = held_out(CaptionedDigits(**load_recipe("AttnGAN", "captioned_digits")["data_args"]), num_eval,
                           ("image", "caption"))
     return {"r_precision": judges.r_precision(evaluation["image"], evaluation["caption"], candidates=candidates,
                                               seed=0),
-            "check": {k: float(v) for k, v in judges.check().items()}}
+            "check": {k: float(v) for k, v in judges.check().items() if isinstance(v, (int, float))}}
 
 
 def budgets(text: str) -> dict[str, int]:
@@ -294,10 +303,14 @@ def budgets(text: str) -> dict[str, int]:
 
 # ----------------------------------------------------------------------------- report
 def training_cost(run: str, iterations: int) -> dict[str, float]:
-    """CPU and wall seconds of the training segments of ``run`` up to ``iterations``."""
+    """CPU and wall seconds of training ``run`` to ``iterations`` (the segments it was resumed through;
+    each from the process start, set-up included)."""
     log = load_runs(OUT_DIR / f"training_{run}.json", empty={}).get(run, [])
-    segments = [s for s in log if s["to"] <= iterations]
-    return {"cpu": sum(s["cpu_seconds"] for s in segments), "wall": sum(s["wall_seconds"] for s in segments)}
+    entry = next((e for e in reversed(log) if e["to"] == iterations), None)
+    if entry is None:
+        return {"cpu": float("nan"), "wall": float("nan")}
+    before = training_cost(run, entry["from"]) if entry["from"] else {"cpu": 0.0, "wall": 0.0}
+    return {"cpu": before["cpu"] + entry["cpu_seconds"], "wall": before["wall"] + entry["wall_seconds"]}
 
 
 def budget_phrase(iterations: int, recipe: int) -> str:
@@ -309,12 +322,25 @@ def budget_phrase(iterations: int, recipe: int) -> str:
 def attention_verdict(g: dict[str, float]) -> str:
     lift = g["own_per_area"]
     if g["own"] > g["own_area"] and g["own"] > g["other"] and g["denser_in_own"] > 0.5:
-        return (f"**reached** on these scenes: a digit word's attention is {lift:.2f} x denser inside its own digit's "
+        return (f"**reached**: a digit word's attention is {lift:.2f} x denser inside its own digit's "
                 f"box than uniform attention, and denser there than in the other digit's box for "
                 f"{100 * g['denser_in_own']:.0f}% of the words")
     return (f"**not reached**: a digit word's attention inside its own box ({g['own']:.3f}) is not above both the "
             f"box's area share ({g['own_area']:.3f}) and the other digit's box ({g['other']:.3f}) with most words "
             f"denser in their own box ({100 * g['denser_in_own']:.0f}%)")
+
+
+def r_precision_verdict(attn: float, stack: float, num: int, candidates: int) -> str:
+    """Reached when AttnGAN's R-precision is above StackGAN's by more than twice the difference's binomial
+    standard error (one seed each: the spread over images, not over seeds)."""
+    noise = 2 * ((attn * (1 - attn) + stack * (1 - stack)) / num) ** 0.5
+    numbers = (f"R-precision {attn:.3f} vs {stack:.3f}, difference {attn - stack:+.3f}, twice its binomial standard "
+               f"error {noise:.3f} over {num} captions; chance {1 / candidates:.3f}; one seed each")
+    if attn - stack > noise:
+        return f"Verdict: **reached**: AttnGAN's 64 px images match their captions more often than StackGAN Stage I's ({numbers})."
+    if stack - attn > noise:
+        return f"Verdict: **not reached**: StackGAN Stage I's images match their captions more often ({numbers})."
+    return f"Verdict: **not reached**: the difference is within the noise ({numbers})."
 
 
 def report(results: dict[str, Any], plan: dict[str, int], args, command: str) -> str:
@@ -365,11 +391,11 @@ def report(results: dict[str, Any], plan: dict[str, int], args, command: str) ->
                                  f"{cost['cpu'] / 60:.1f} | {stage['r_precision']:.3f} |")
         lines.append(f"| real held-out images (the ceiling) | 64 px | - | - | {real['r_precision']:.3f} |")
         attn, stack = rows[0]["stage2"]["r_precision"], rows[1]["stage1"]["r_precision"]
-        chance = 1.0 / args.candidates
-        check = ", ".join(f"{k} {v:.3f}" for k, v in sorted(real["check"].items()))
-        lines += ["", (f"Verdict: AttnGAN's 64 px images {'rank' if attn > stack else 'do not rank'} their captions "
-                       f"first more often than StackGAN Stage I's ({attn:.3f} vs {stack:.3f}; chance {chance:.3f}; one "
-                       f"seed, so no spread is measured). The judges' own check on real held-out images: {check}.")]
+        lines += ["", r_precision_verdict(attn, stack, rows[0]["num_eval"], args.candidates)]
+        check = real["check"]
+        quoted = ", ".join(f"{k} {check[k]:.3f}" for k in ("r_precision", "r_precision_shuffled",
+                                                            "r_precision_training_split", "digits") if k in check)
+        lines.append(f"The judges' own check (`CaptionJudges.check()`, real held-out images): {quoted}.")
     load = load_average()
     lines += ["", f"Machine load while writing (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.", ""]
     lines += command_block(command)
