@@ -25,6 +25,18 @@ Samples are dicts: ``image`` (3, image_size, image_size) in [-1, 1], ``caption``
 token ids (0 pads), ``label`` (the digit), ``attributes`` (thickness, slant, width, colour, background
 as bin indices), ``box`` (4), ``keypoints`` (5, 2), ``unseen`` (bool). :func:`tokenize` and
 :data:`VOCABULARY` turn text into ids and back (``gan-lightning sample --text``).
+
+Two-digit scenes (``digits_per_image: 2``, for AttnGAN's word attention): each image shows a real
+digit in the left half and another of a different class in the right half (20-32 px each, so their
+boxes never overlap), each in its own colour, on one background, drawn from ``(seed, index)``; the
+captions name both digits with their position words, from their own templates ("a bold red three on
+the left and a thin blue seven on the right", "on the right a slim seven in blue , on the left a
+thick three in red", ...), in the same vocabulary and length. Items add ``labels`` (2), ``boxes``
+(2, 4), ``all_attributes`` (2, 5), ``all_keypoints`` (2, 5, 2) and ``word_digit`` (the digit, 0 left
+or 1 right, that each caption word describes: its digit, colour, thickness and position words; -1
+for the others and padding); ``label``, ``attributes``, ``box`` and ``keypoints`` are the left
+digit's. The right digit is drawn from the same split as the left one (held-out scenes show only
+held-out digits) and, in training scenes, never in an unseen (digit, colour) combination.
 """
 
 from __future__ import annotations
