@@ -288,7 +288,7 @@ class CaptionJudges:
         arguments = _fit_arguments(fit_args)
         path = Path(path) if path is not None else cls.path(seed, image_size)
         if path.is_file():
-            payload = torch.load(path, map_location="cpu", weights_only=False)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
             if isinstance(payload, dict) and payload.get("format") == JUDGES_FORMAT and \
                     payload.get("fit_args") == arguments:
                 return cls.from_payload(payload)
@@ -312,6 +312,13 @@ class CaptionJudges:
         matcher.load_state_dict(payload["matcher"])
         return cls(size, canvas, matcher, payload["thresholds"], payload["long_side"], payload["report"],
                    payload["seed"])
+
+    def to(self, device: torch.device | str) -> CaptionJudges:
+        """The networks moved to ``device`` (images are judged there; the pixel measurements stay where the
+        images are, ``measure_digits`` on the CPU)."""
+        self.canvas.to(device)
+        self.matcher.to(device)
+        return self
 
     # -- the judges
     def _input(self, images: torch.Tensor) -> torch.Tensor:
@@ -384,7 +391,7 @@ class CaptionJudges:
 
 
 # ---------------------------------------------------------------------------- fitting
-FIT_DEFAULTS = {"scenes": 2, "digit_epochs": 8, "matcher_epochs": 30, "batch_size": 64, "lr": 2e-3, "limit": None}
+FIT_DEFAULTS = {"scenes": 3, "digit_epochs": 15, "matcher_epochs": 30, "batch_size": 64, "lr": 2e-3, "limit": None}
 
 
 def _fit_arguments(fit_args: dict[str, Any]) -> dict[str, Any]:
@@ -496,7 +503,7 @@ def measure_check(judges: CaptionJudges, heldout: dict[str, torch.Tensor], capti
     return report
 
 
-def fit_judges(seed: int = 0, image_size: int = 64, verbose: bool = True, scenes: int = 2, digit_epochs: int = 8,
+def fit_judges(seed: int = 0, image_size: int = 64, verbose: bool = True, scenes: int = 3, digit_epochs: int = 15,
                matcher_epochs: int = 30, batch_size: int = 64, lr: float = 2e-3,
                limit: int | None = None) -> CaptionJudges:
     """Fit the judges on CaptionedDigits (data seed ``seed``): seeded, one thread, the global RNG left alone.
@@ -510,7 +517,7 @@ def fit_judges(seed: int = 0, image_size: int = 64, verbose: bool = True, scenes
         tokenize,
     )
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -550,7 +557,10 @@ def fit_judges(seed: int = 0, image_size: int = 64, verbose: bool = True, scenes
             training_captions = torch.stack([tokenize(training_set.captions(i)[0], data.max_caption_length)
                                              for i in range(len(training_set))])
             judges.report = measure_check(judges, heldout, own, training, training_captions)
-            judges.report["fit_seconds"] = time.perf_counter() - started
+            judges.report.update(fit_seconds=time.perf_counter() - started, fit_cpu_seconds=time.process_time() - cpu,
+                                 fit_args={"scenes": scenes, "digit_epochs": digit_epochs,
+                                           "matcher_epochs": matcher_epochs, "batch_size": batch_size, "lr": lr,
+                                           "limit": limit})
             _progress(f"fitted in {judges.report['fit_seconds']:.0f} s: " + ", ".join(
                 f"{k} {v:.3f}" for k, v in judges.report.items() if isinstance(v, float) and "_" not in k), verbose)
             return judges
