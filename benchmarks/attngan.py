@@ -195,10 +195,16 @@ def box_shares(maps, captions, word_digit, boxes, words) -> dict[str, Any]:
     own, other = inside[rows, cols, own_k], inside[rows, cols, 1 - own_k]
     own_area, other_area = area[rows, own_k], area[rows, 1 - own_k]
     denser = (own / own_area > other / other_area).float()
+    difference = own / own_area - other / other_area  # per word: paired, the same map in both boxes
+
+    def standard_error(values) -> float:
+        return float(values.std() / len(values) ** 0.5) if len(values) > 1 else float("nan")
+
     return {"words": len(rows), "own": float(own.mean()), "own_area": float(own_area.mean()),
             "other": float(other.mean()), "other_area": float(other_area.mean()),
-            "own_per_area": float((own / own_area).mean()), "other_per_area": float((other / other_area).mean()),
-            "denser_in_own": float(denser.mean())}
+            "own_per_area": float((own / own_area).mean()), "own_per_area_se": standard_error(own / own_area),
+            "other_per_area": float((other / other_area).mean()), "difference": float(difference.mean()),
+            "difference_se": standard_error(difference), "denser_in_own": float(denser.mean())}
 
 
 def damsm_maps(model, images, captions):
@@ -320,14 +326,15 @@ def budget_phrase(iterations: int, recipe: int) -> str:
 
 
 def attention_verdict(g: dict[str, float]) -> str:
-    lift = g["own_per_area"]
-    if g["own"] > g["own_area"] and g["own"] > g["other"] and g["denser_in_own"] > 0.5:
-        return (f"**reached**: a digit word's attention is {lift:.2f} x denser inside its own digit's "
-                f"box than uniform attention, and denser there than in the other digit's box for "
-                f"{100 * g['denser_in_own']:.0f}% of the words")
-    return (f"**not reached**: a digit word's attention inside its own box ({g['own']:.3f}) is not above both the "
-            f"box's area share ({g['own_area']:.3f}) and the other digit's box ({g['other']:.3f}) with most words "
-            f"denser in their own box ({100 * g['denser_in_own']:.0f}%)")
+    """Reached when a digit word's attention per area is above uniform (1) and above the other digit's box,
+    each by more than twice its standard error over the words."""
+    numbers = (f"per area {g['own_per_area']:.2f} in its own box (uniform: 1; twice the standard error "
+               f"{2 * g['own_per_area_se']:.2f}), {g['other_per_area']:.2f} in the other digit's box, paired "
+               f"difference {g['difference']:+.2f} (twice its standard error {2 * g['difference_se']:.2f}), denser in "
+               f"its own box for {100 * g['denser_in_own']:.0f}% of {g['words']} words")
+    if g["own_per_area"] - 1 > 2 * g["own_per_area_se"] and g["difference"] > 2 * g["difference_se"]:
+        return f"**reached**: a digit word's attention falls inside its own digit's box more than uniform attention and more than inside the other digit's box ({numbers})"
+    return f"**not reached**: a digit word's attention is not inside its own digit's box more than uniform attention and the other digit's box by more than the noise ({numbers})"
 
 
 def r_precision_verdict(attn: float, stack: float, num: int, candidates: int) -> str:
@@ -360,15 +367,15 @@ def report(results: dict[str, Any], plan: dict[str, int], args, command: str) ->
                   "(the shuffled control), and each box's share of the canvas (uniform attention); per area: the "
                   "share divided by the box's area (1: uniform)."), "",
                   ("| attention | words | own box: share | own box: area | per area | other box: share | "
-                   "other box: area | per area | denser in own box |"),
-                  "|---|---|---|---|---|---|---|---|---|"]
+                   "other box: area | per area | own - other per area (2 s.e.) | denser in own box |"),
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for key, label in (("g_digit", "G, digit words"), ("g_colour", "G, colour words"),
                            ("damsm_digit", "DAMSM on real images, digit words"),
                            ("damsm_colour", "DAMSM on real images, colour words")):
             r = attention[key]
             lines.append(f"| {label} | {r['words']} | {r['own']:.3f} | {r['own_area']:.3f} | {r['own_per_area']:.2f} "
                          f"| {r['other']:.3f} | {r['other_area']:.3f} | {r['other_per_area']:.2f} "
-                         f"| {100 * r['denser_in_own']:.0f}% |")
+                         f"| {r['difference']:+.2f} ({2 * r['difference_se']:.2f}) | {100 * r['denser_in_own']:.0f}% |")
         lines += ["", f"Verdict (G's digit words): {attention_verdict(attention['g_digit'])}.",
                   (f"Pictures: `{attention['picture']}` (rows: sample, attention of its first and second digit word, "
                    "the real scene).")]

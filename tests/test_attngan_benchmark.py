@@ -28,6 +28,7 @@ def test_box_shares_of_a_focused_map_a_uniform_map_and_a_misplaced_map():
     one = benchmark.box_shares(maps[:1], caption[:1], word_digit[:1], boxes[:1], DIGIT_WORDS)
     assert one["words"] == 2 and one["own"] == 1.0 and one["other"] == 0.0 and one["own_area"] == 0.25
     assert one["own_per_area"] == 4.0 and one["denser_in_own"] == 1.0
+    assert one["difference"] == 4.0 and one["difference_se"] == 0.0  # both words: 4 x uniform in, nothing out
     uniform = benchmark.box_shares(maps[1:2], caption[1:2], word_digit[1:2], boxes[1:2], DIGIT_WORDS)
     assert uniform["own"] == pytest.approx(0.25) and uniform["own_per_area"] == pytest.approx(1.0)
     assert uniform["denser_in_own"] == 0.0  # equal density is not denser
@@ -35,5 +36,9 @@ def test_box_shares_of_a_focused_map_a_uniform_map_and_a_misplaced_map():
     assert wrong["own"] == 0.0 and wrong["other"] == 1.0 and wrong["denser_in_own"] == 0.0
     both = benchmark.box_shares(maps, caption, word_digit, boxes, DIGIT_WORDS)
     assert both["words"] == 6 and both["own"] == pytest.approx((1.0 + 0.25 + 0.0) / 3)
+    assert both["difference"] == pytest.approx(0.0) and both["difference_se"] > 0  # +4, 0, -4 per word pair
+    assert "**not reached**" in benchmark.attention_verdict(both)
+    assert "**reached**" in benchmark.attention_verdict({**both, "own_per_area": 3.0, "own_per_area_se": 0.5,
+                                                         "difference": 2.0, "difference_se": 0.5})
     colours = benchmark.box_shares(maps, caption, word_digit, boxes, ("red", "blue"))
     assert colours["words"] == 0  # no colour word was marked with its digit here
