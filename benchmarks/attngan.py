@@ -277,7 +277,7 @@ def r_precision_job(run: str, iterations: int, num_eval: int, candidates: int) -
     noise = model.sample_noise(len(evaluation["caption"]), rng=torch.Generator().manual_seed(1))
     drawn = model.sample(noise=noise, conditions={"caption": evaluation["caption"]}, stages=True, use_ema=False)
     result = {"run": run, "iterations": iterations, "recipe_iterations": recipe["max_steps"],
-              "num_eval": len(noise), "candidates": candidates}
+              "num_eval": len(noise), "candidates": candidates, "batch_size": recipe["data_args"].get("batch_size")}
     for k, images in enumerate(drawn):
         result[f"stage{k + 1}"] = {"side": images.size(-1),
                                    "r_precision": judges.r_precision(images, evaluation["caption"],
@@ -387,7 +387,7 @@ def report(results: dict[str, Any], plan: dict[str, int], args, command: str) ->
                   f"{args.candidates} captions; judge: `CaptionJudges.r_precision`, a matcher trained on the held-out "
                   "split only, never the training DAMSM or caption encoder). StackGAN is **Stage I only** (32 px; "
                   "no Stage II was trained: CPU time)."), "",
-                  "| model | images | iterations | training CPU-min | R-precision |", "|---|---|---|---|---|"]
+                  "| model | images | iterations | batch | training CPU-min | R-precision |", "|---|---|---|---|---|---|"]
         for row, name in zip(rows, ("AttnGAN", "StackGAN Stage I")):
             cost = training_cost(row["run"], row["iterations"])
             for k in range(1, 3):
@@ -395,8 +395,8 @@ def report(results: dict[str, Any], plan: dict[str, int], args, command: str) ->
                 if stage:
                     what = f"stage {k} ({stage['side']} px)"
                     lines.append(f"| {name} | {what} | {budget_phrase(row['iterations'], row['recipe_iterations'])} | "
-                                 f"{cost['cpu'] / 60:.1f} | {stage['r_precision']:.3f} |")
-        lines.append(f"| real held-out images (the ceiling) | 64 px | - | - | {real['r_precision']:.3f} |")
+                                 f"{row.get('batch_size', '?')} | {cost['cpu'] / 60:.1f} | {stage['r_precision']:.3f} |")
+        lines.append(f"| real held-out images (the ceiling) | 64 px | - | - | - | {real['r_precision']:.3f} |")
         attn, stack = rows[0]["stage2"]["r_precision"], rows[1]["stage1"]["r_precision"]
         lines += ["", r_precision_verdict(attn, stack, rows[0]["num_eval"], args.candidates)]
         check = real["check"]
