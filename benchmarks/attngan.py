@@ -397,6 +397,11 @@ def report(results: dict[str, Any], plan: dict[str, int], args, command: str) ->
                     lines.append(f"| {name} | {what} | {budget_phrase(row['iterations'], row['recipe_iterations'])} | "
                                  f"{row.get('batch_size', '?')} | {cost['cpu'] / 60:.1f} | {stage['r_precision']:.3f} |")
         lines.append(f"| real held-out images (the ceiling) | 64 px | - | - | - | {real['r_precision']:.3f} |")
+        if rows[0]["iterations"] == rows[1]["iterations"] and all(r.get("batch_size") for r in rows):
+            lines += ["", (f"Both at {rows[0]['iterations']} iterations of their recipes' batches "
+                           f"({rows[0]['batch_size']} and {rows[1]['batch_size']}: StackGAN Stage I saw "
+                           f"{rows[1]['batch_size'] / rows[0]['batch_size']:.1f} x the images, each of its iterations "
+                           "is cheaper).")]
         attn, stack = rows[0]["stage2"]["r_precision"], rows[1]["stage1"]["r_precision"]
         lines += ["", r_precision_verdict(attn, stack, rows[0]["num_eval"], args.candidates)]
         check = real["check"]
