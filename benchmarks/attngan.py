@@ -322,7 +322,7 @@ def training_cost(run: str, iterations: int) -> dict[str, float]:
 def budget_phrase(iterations: int, recipe: int) -> str:
     if iterations >= recipe:
         return f"{iterations} iterations (the recipe's {recipe})"
-    return f"{iterations} iterations, **below the recipe's {recipe}** (the CPU time this machine allowed)"
+    return f"{iterations} iterations, **below the recipe's {recipe}** (the time this shared 2-core machine allowed)"
 
 
 def attention_verdict(g: dict[str, float]) -> str:
