@@ -135,8 +135,9 @@ def train(run: str, iterations: int) -> None:
                         enable_model_summary=False, limit_val_batches=0, accelerator="cpu", devices=1,
                         callbacks=[keep, Costs()], default_root_dir=str(folder))
     trainer.fit(model, data, ckpt_path=str(done[start]) if start else None)
-    if trainer.global_step % EVERY:
-        trainer.save_checkpoint(folder / f"step={trainer.global_step}.ckpt")
+    last = folder / f"step={trainer.global_step}.ckpt"
+    if not last.is_file():  # the checkpoint callback skips the run's last step
+        trainer.save_checkpoint(last)
     print(f"{run}: {start} -> {trainer.global_step} iterations, {time.process_time() - cpu:.0f} CPU s", flush=True)
 
 
@@ -336,7 +337,11 @@ def attention_verdict(g: dict[str, float]) -> str:
                f"its own box for {100 * g['denser_in_own']:.0f}% of {g['words']} words")
     if g["own_per_area"] - 1 > 2 * g["own_per_area_se"] and g["difference"] > 2 * g["difference_se"]:
         return f"**reached**: a digit word's attention falls inside its own digit's box more than uniform attention and more than inside the other digit's box ({numbers})"
-    return f"**not reached**: a digit word's attention is not inside its own digit's box more than uniform attention and the other digit's box by more than the noise ({numbers})"
+    above_uniform = g["own_per_area"] - 1 > 2 * g["own_per_area_se"]
+    above_other = g["difference"] > 2 * g["difference_se"]
+    failed = " nor ".join(what for what, ok in (("more than uniform attention", above_uniform),
+                                                ("more than inside the other digit's box", above_other)) if not ok)
+    return f"**not reached**: a digit word's attention falls inside its own digit's box no {failed}, beyond the noise ({numbers})"
 
 
 def r_precision_verdict(attn: float, stack: float, num: int, candidates: int) -> str:
