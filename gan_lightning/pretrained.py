@@ -61,13 +61,16 @@ def class_matching_loss(sentences: torch.Tensor, prototypes: torch.Tensor, label
     return F.cross_entropy(scores, labels)
 
 
-def caption_batches(epochs: int, seed: int, batch_size: int, train_size: int | None, labels: bool = False):
-    """(caption ids, images) batches of CaptionedDigits' 64 px training split, the text encoders' training
-    data: ``epochs`` passes in a seeded order, full batches only (``labels``: (caption ids, images, digits)).
-    The data set is built now, the batches drawn as they are iterated."""
+def caption_batches(epochs: int, seed: int, batch_size: int, train_size: int | None, digits_per_image: int = 1,
+                    labels: bool = False):
+    """(caption ids, images) batches of CaptionedDigits' 64 px training split (of ``digits_per_image``-digit
+    scenes), the text encoders' training data: ``epochs`` passes in a seeded order, full batches only
+    (``labels``: (caption ids, images, digits)). The data set is built now, the batches drawn as they are
+    iterated."""
     from gan_lightning.data import CaptionedDigits
 
-    data = CaptionedDigits(image_size=64, batch_size=batch_size, seed=seed, train_size=train_size)
+    data = CaptionedDigits(image_size=64, batch_size=batch_size, seed=seed, train_size=train_size,
+                           digits_per_image=digits_per_image)
     data.setup("fit")
     generator = torch.Generator().manual_seed(seed)
     keys = len(data.train_set)
@@ -125,6 +128,7 @@ def caption_encoder(path: str | Path | None = None) -> CaptionEncoder:
 
 # ---------------------------------------------------------------------------- AttnGAN's DAMSM
 DAMSM_FILENAME = "damsm_v1.pt"
+DAMSM_TWO_DIGITS_FILENAME = "damsm_two_digits_v1.pt"  # pre-trained on the two-digit scenes
 DAMSM_DIM = 128  # the authors' EMBEDDING_DIM is 256 (a 128-unit bi-LSTM per direction); 64 per direction here
 
 
@@ -136,21 +140,23 @@ def damsm_networks():
             DAMSMImageEncoder(3, 64, DAMSM_DIM))
 
 
-def default_damsm_path() -> Path:
-    return cache_dir() / DAMSM_FILENAME
+def default_damsm_path(digits_per_image: int = 1) -> Path:
+    """The cached DAMSM of CaptionedDigits' one-digit (or two-digit) scenes."""
+    return cache_dir() / (DAMSM_FILENAME if digits_per_image == 1 else DAMSM_TWO_DIGITS_FILENAME)
 
 
 def train_damsm(path: str | Path | None, epochs: int = 3, seed: int = 0, batch_size: int = 48,
                 train_size: int | None = None, gammas: tuple[float, float, float] = (4.0, 5.0, 10.0),
-                lr: float = 2e-3, rnn_clip: float = 0.25, steps: int | None = None):
+                lr: float = 2e-3, rnn_clip: float = 0.25, steps: int | None = None, digits_per_image: int = 1):
     """Pre-train DAMSM (word + sentence losses, taoxugit/AttnGAN ``pretrain_DAMSM.py`` with
     ``cfg/DAMSM/bird.yml``: gamma1 4, gamma2 5, gamma3 10, Adam lr 0.002 betas (0.5, 0.999), batch 48,
     the text encoder's gradient norm clipped at 0.25) on CaptionedDigits' 64 px training split;
     save both encoders to ``path`` (None: keep them in memory). ``steps``: stop after that many
-    batches. Returns (text encoder, image encoder), frozen, in eval mode."""
+    batches; ``digits_per_image``: on the one- or two-digit scenes. Returns (text encoder, image encoder),
+    frozen, in eval mode."""
     from gan_lightning.losses.damsm import damsm_loss
 
-    batches = caption_batches(epochs, seed, batch_size, train_size)
+    batches = caption_batches(epochs, seed, batch_size, train_size, digits_per_image)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         text, image = damsm_networks()
@@ -170,15 +176,16 @@ def train_damsm(path: str | Path | None, epochs: int = 3, seed: int = 0, batch_s
     return text.eval().requires_grad_(False), image.eval().requires_grad_(False)
 
 
-def damsm_encoders(path: str | Path | None = None, key: str = "model.damsm_ckpt_path"):
-    """The frozen DAMSM (text encoder, image encoder): from ``path``, or the cached default (pre-trained on
-    first use, a few CPU minutes, and saved to ``<cache>/damsm_v1.pt``). A missing ``path`` is a
-    one-line error naming ``key``."""
+def damsm_encoders(path: str | Path | None = None, key: str = "model.damsm_ckpt_path", digits_per_image: int = 1):
+    """The frozen DAMSM (text encoder, image encoder): from ``path``, or the cached default of the
+    ``digits_per_image``-digit scenes (pre-trained on first use, a few CPU minutes, and saved to
+    ``<cache>/damsm_v1.pt``, two-digit scenes: ``<cache>/damsm_two_digits_v1.pt``). A missing ``path``
+    is a one-line error naming ``key``."""
     if path is None:
-        path = default_damsm_path()
+        path = default_damsm_path(digits_per_image)
         if not path.is_file():
             print(f"pre-training DAMSM once (cached at {path}) ...", flush=True)
-            return train_damsm(path)
+            return train_damsm(path, digits_per_image=digits_per_image)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{key}: {str(path)!r} is not a file; give a DAMSM checkpoint written by "

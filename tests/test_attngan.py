@@ -118,6 +118,24 @@ def test_attngan_loads_its_damsm_file_and_keeps_it_frozen(tmp_path):
     assert not any(p.requires_grad for p in [*model.text_encoder.parameters(), *model.image_encoder.parameters()])
 
 
+def test_attngan_takes_the_cached_damsm_of_the_scenes_it_fits_on(tmp_path, monkeypatch):
+    from gan_lightning import pretrained
+
+    asked = []
+
+    def encoders(path=None, key="model.damsm_ckpt_path", digits_per_image=1):
+        asked.append((path, digits_per_image))
+        return pretrained.damsm_networks()
+
+    monkeypatch.setattr(pretrained, "damsm_encoders", encoders)
+    for digits in (2, 1):
+        model = build_attngan(damsm_ckpt_path=None)
+        tiny_trainer(tmp_path / str(digits), 1).fit(model, build_data(digits_per_image=digits))
+        assert int(model.damsm_ready) == 1
+    assert asked == [(None, 2), (None, 1)]  # two-digit scenes: the DAMSM pre-trained on their captions
+    assert pretrained.default_damsm_path(2).name == "damsm_two_digits_v1.pt"
+
+
 def test_sample_writes_a_picture_per_word_of_each_caption(tmp_path, capsys):
     from gan_lightning.cli import main
 

@@ -111,3 +111,78 @@ def test_every_caption_the_templates_can_make_fits_the_default_length():
     assert longest == c.MAX_WORDS
     with pytest.raises(ValueError, match="data.max_caption_length must be >= 18"):
         CaptionedDigits(max_caption_length=16)
+
+
+# ---------------------------------------------------------------------------- two-digit scenes
+@pytest.fixture(scope="module")
+def two():
+    module = CaptionedDigits(batch_size=4, digits_per_image=2)
+    module.setup("fit")
+    return module
+
+
+def test_two_digit_scenes_draw_both_digits_in_their_boxes_and_colours(two):
+    for position in (3, 1234):
+        item = two.train_set[position]
+        assert item["image"].shape == (3, 64, 64) and item["boxes"].shape == (2, 4)
+        left, right = item["boxes"].tolist()
+        assert left[2] <= 0.5 <= right[0]  # the left digit in the left half, the right one in the right half
+        labels, colours = item["labels"].tolist(), item["all_attributes"][:, 3].tolist()
+        assert labels[0] != labels[1] and colours[0] != colours[1]
+        assert int(item["label"]) == labels[0] and torch.equal(item["box"], item["boxes"][0])
+        for (x0, y0, x1, y1), colour in zip((item["boxes"] * 64).round().long().tolist(), colours):
+            inside = item["image"][:, y0:y1, x0:x1].flatten(1)
+            rgb = torch.tensor(list(COLOURS.values())[colour]) * 2 - 1
+            assert (inside - rgb[:, None]).abs().max(0).values.min() < 0.05  # its ink, in its colour
+        words = detokenize(item["caption"]).replace(",", " ,").split()
+        owners = item["word_digit"][:len(words)].tolist()
+        assert item["word_digit"][len(words):].eq(-1).all()
+        for word, owner in zip(words, owners):  # each digit word, colour word and position word names its digit
+            if word in DIGIT_WORDS:
+                assert DIGIT_WORDS[labels[owner]] == word
+            if word in COLOURS:
+                assert list(COLOURS)[colours[owner]] == word
+            if word in ("left", "right"):
+                assert owner == ("left", "right").index(word)
+        assert sorted(DIGIT_WORDS.index(w) for w in words if w in DIGIT_WORDS) == sorted(labels)
+
+
+def test_two_digit_scenes_keep_the_held_out_and_unseen_split(two):
+    train, heldout = two.train_set, two.heldout_set
+    train_digits = {i for p in range(len(train)) for i in train.digit_indices(p)}
+    heldout_digits = {i for p in range(len(heldout)) for i in heldout.digit_indices(p)}
+    assert train_digits.isdisjoint(heldout_digits)  # held-out scenes show only held-out digits
+    for position in range(0, len(train), 29):
+        labels = [int(train.labels[i]) for i in train.digit_indices(position)]
+        assert not any(pair in UNSEEN for pair in zip(labels, train.scene(position).colours))
+    unseen = [bool(heldout[i]["unseen"]) for i in range(0, len(heldout), 3)]
+    assert 0 < sum(unseen) < len(unseen)
+    again = CaptionedDigits(batch_size=4, digits_per_image=2)
+    again.setup("fit")
+    assert torch.equal(again.train_set[17]["image"], train[17]["image"])  # seeded from (seed, index)
+    assert again.train_set.digit_indices(17) == train.digit_indices(17)
+
+
+def test_every_two_digit_caption_fits_the_default_length_and_bad_counts_are_one_line_errors():
+    from gan_lightning.data import captions as c
+
+    thick = [w for key in ("thin", "bold") for w in c._SYNONYMS[key]]
+    backgrounds = [p for ps in c._BACKGROUND_PHRASES.values() for p in ps]
+    longest = max(len(tokenize(t.format(thickness1=a, thickness2=b, digit1="seven", digit2="three", colour1="magenta",
+                                        colour2="orange", background=bg)).nonzero())
+                  for t in c._TWO_DIGIT_TEMPLATES for a in thick for b in thick for bg in backgrounds)
+    assert longest <= c.MAX_WORDS
+    with pytest.raises(ValueError, match=r"^data.digits_per_image: 3 is not accepted; give 1 or 2$"):
+        CaptionedDigits(digits_per_image=3)
+
+
+def test_damsm_pre_trains_on_the_scenes_the_fit_draws():
+    from gan_lightning.pretrained import caption_batches, default_damsm_path
+
+    captions, images = next(caption_batches(1, 0, 4, 40, digits_per_image=2))
+    assert captions.shape == (4, 18) and images.shape == (4, 3, 64, 64)
+    assert all("left" in detokenize(c) or "right" in detokenize(c) for c in captions)
+    one, _ = next(caption_batches(1, 0, 4, 40))
+    assert not any("left" in detokenize(c).replace("leaning left", "").replace("slanted to the left", "")
+                   .replace("tilted left", "") for c in one)
+    assert default_damsm_path(2) != default_damsm_path(1) and default_damsm_path(1).name == "damsm_v1.pt"

@@ -25,6 +25,18 @@ Samples are dicts: ``image`` (3, image_size, image_size) in [-1, 1], ``caption``
 token ids (0 pads), ``label`` (the digit), ``attributes`` (thickness, slant, width, colour, background
 as bin indices), ``box`` (4), ``keypoints`` (5, 2), ``unseen`` (bool). :func:`tokenize` and
 :data:`VOCABULARY` turn text into ids and back (``gan-lightning sample --text``).
+
+Two-digit scenes (``digits_per_image: 2``, for AttnGAN's word attention): each image shows a real
+digit in the left half and another of a different class in the right half (20-32 px each, so their
+boxes never overlap), each in its own colour, on one background, drawn from ``(seed, index)``; the
+captions name both digits with their position words, from their own templates ("a bold red three on
+the left and a thin blue seven on the right", "on the right a slim seven in blue , on the left a
+thick three in red", ...), in the same vocabulary and length. Items add ``labels`` (2), ``boxes``
+(2, 4), ``all_attributes`` (2, 5), ``all_keypoints`` (2, 5, 2) and ``word_digit`` (the digit, 0 left
+or 1 right, that each caption word describes: its digit, colour, thickness and position words; -1
+for the others and padding); ``label``, ``attributes``, ``box`` and ``keypoints`` are the left
+digit's. The right digit is drawn from the same split as the left one (held-out scenes show only
+held-out digits) and, in training scenes, never in an unseen (digit, colour) combination.
 """
 
 from __future__ import annotations
@@ -201,32 +213,85 @@ class _Scene:
         self.crop = tuple(int(v) for v in rng.integers(0, 512 - CANVAS + 1, 2))
 
 
-def render(digit: torch.Tensor, scene: _Scene) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(image (3, 64, 64) in [0, 1], ink box (4), keypoints (5, 2)) of a uint8 28 px digit in ``scene``."""
-    alpha28 = digit.float().div(255.0)[None, None]
-    alpha = F.interpolate(alpha28, size=(scene.size, scene.size), mode="bilinear", align_corners=False)[0, 0]
-    alpha = alpha.clamp(0.0, 1.0)
-    canvas_alpha = torch.zeros(CANVAS, CANVAS, device="cpu")
-    canvas_alpha[scene.y:scene.y + scene.size, scene.x:scene.x + scene.size] = alpha
+class _TwoDigitScene:
+    """What one two-digit image shows, drawn once from ``(seed, index)``: two different colours, a background,
+    each digit's size (20-32 px) and position, the first in the left half, the second in the right half."""
+
+    def __init__(self, seed: int, index: int, backgrounds: Sequence[str]) -> None:
+        rng = np.random.default_rng([seed % 2**32, 7927, index])
+        first = int(rng.integers(len(COLOURS)))
+        self.colours = (first, (first + 1 + int(rng.integers(len(COLOURS) - 1))) % len(COLOURS))
+        self.background = BACKGROUNDS.index(backgrounds[int(rng.integers(len(backgrounds)))])
+        self.sizes = tuple(int(v) for v in rng.integers(20, 33, 2))
+        half = CANVAS // 2
+        self.xs = tuple(side * half + int(rng.integers(0, half - size + 1)) for side, size in enumerate(self.sizes))
+        self.ys = tuple(int(rng.integers(0, CANVAS - size + 1)) for size in self.sizes)
+        self.crop = tuple(int(v) for v in rng.integers(0, 512 - CANVAS + 1, 2))
+
+    @property
+    def colour(self) -> int:
+        """The left digit's colour."""
+        return self.colours[0]
+
+
+def _background(scene) -> torch.Tensor:
+    """The (3, 64, 64) background of ``scene``: black, or its crop of a dimmed texture."""
     name = BACKGROUNDS[scene.background]
     if name == "black":
-        background = torch.zeros(3, CANVAS, CANVAS, device="cpu")
-    else:
-        top, left = scene.crop
-        patch = torch.from_numpy(textures()[name][top:top + CANVAS, left:left + CANVAS].copy())
-        background = (0.15 + 0.45 * patch).expand(3, -1, -1)
-    colour = torch.tensor(list(COLOURS.values())[scene.colour], device="cpu").view(3, 1, 1)
-    image = background * (1.0 - canvas_alpha) + colour * canvas_alpha
+        return torch.zeros(3, CANVAS, CANVAS, device="cpu")
+    top, left = scene.crop
+    patch = torch.from_numpy(textures()[name][top:top + CANVAS, left:left + CANVAS].copy())
+    return (0.15 + 0.45 * patch).expand(3, -1, -1)
+
+
+def _ink(digit: torch.Tensor, size: int, x: int, y: int) -> torch.Tensor:
+    """The (64, 64) ink opacity of a uint8 28 px digit drawn ``size`` px wide at (``x``, ``y``)."""
+    alpha28 = digit.float().div(255.0)[None, None]
+    alpha = F.interpolate(alpha28, size=(size, size), mode="bilinear", align_corners=False)[0, 0]
+    alpha = alpha.clamp(0.0, 1.0)
+    canvas_alpha = torch.zeros(CANVAS, CANVAS, device="cpu")
+    canvas_alpha[y:y + size, x:x + size] = alpha
+    return canvas_alpha
+
+
+def _paint(image: torch.Tensor, canvas_alpha: torch.Tensor, colour: int) -> torch.Tensor:
+    rgb = torch.tensor(list(COLOURS.values())[colour], device="cpu").view(3, 1, 1)
+    return image * (1.0 - canvas_alpha) + rgb * canvas_alpha
+
+
+def _box_and_keypoints(canvas_alpha: torch.Tensor, size: int, x: int, y: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ink box (4), keypoints (5, 2)) of one digit's opacity, in [0, 1] canvas coordinates."""
     rows, cols = torch.nonzero(canvas_alpha > 0.5, as_tuple=True)
     if rows.numel() == 0:  # an empty digit: its square
-        rows = torch.tensor([scene.y, scene.y + scene.size - 1], device="cpu")
-        cols = torch.tensor([scene.x, scene.x + scene.size - 1], device="cpu")
+        rows = torch.tensor([y, y + size - 1], device="cpu")
+        cols = torch.tensor([x, x + size - 1], device="cpu")
     box = torch.stack([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]).float() / CANVAS
     points = torch.stack([rows.float(), cols.float()], 1)  # (y, x)
     extremes = [points[rows.argmin()], points[rows.argmax()], points[cols.argmin()], points[cols.argmax()],
                 points.mean(0)]
     keypoints = torch.stack([p.flip(0) for p in extremes]) / CANVAS  # (x, y) in [0, 1]
-    return image, box, keypoints
+    return box, keypoints
+
+
+def render(digit: torch.Tensor, scene: _Scene) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(image (3, 64, 64) in [0, 1], ink box (4), keypoints (5, 2)) of a uint8 28 px digit in ``scene``."""
+    canvas_alpha = _ink(digit, scene.size, scene.x, scene.y)
+    image = _paint(_background(scene), canvas_alpha, scene.colour)
+    return (image, *_box_and_keypoints(canvas_alpha, scene.size, scene.x, scene.y))
+
+
+def render_two(digits: Sequence[torch.Tensor], scene: _TwoDigitScene) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                  torch.Tensor]:
+    """(image (3, 64, 64) in [0, 1], ink boxes (2, 4), keypoints (2, 5, 2)) of two uint8 28 px digits, the
+    first in the left half of ``scene``, the second in the right half (their squares never overlap)."""
+    image, boxes, keypoints = _background(scene), [], []
+    for digit, size, x, y, colour in zip(digits, scene.sizes, scene.xs, scene.ys, scene.colours):
+        canvas_alpha = _ink(digit, size, x, y)
+        image = _paint(image, canvas_alpha, colour)
+        box, points = _box_and_keypoints(canvas_alpha, size, x, y)
+        boxes.append(box)
+        keypoints.append(points)
+    return image, torch.stack(boxes), torch.stack(keypoints)
 
 
 def captions_of(label: int, bins: np.ndarray, colour: int, background: int, count: int,
@@ -246,30 +311,97 @@ def captions_of(label: int, bins: np.ndarray, colour: int, background: int, coun
     return captions
 
 
+# fields ending in 1 describe the left digit, in 2 the right one; "left" / "right" belong to their digit
+_TWO_DIGIT_TEMPLATES = (
+    "a {thickness1} {colour1} {digit1} on the left and a {thickness2} {colour2} {digit2} on the right",
+    "on the left a {colour1} {digit1} , on the right a {colour2} {digit2} {background}",
+    "the digit {digit1} in {colour1} on the left and the digit {digit2} in {colour2} on the right",
+    "{background} , a {colour1} {digit1} and to the right a {thickness2} {colour2} {digit2}",
+    "a {thickness2} {colour2} {digit2} on the right and a {thickness1} {colour1} {digit1} on the left",
+    "{background} , a {colour1} {digit1} on the left , a {colour2} {digit2} on the right",
+    "on the right a {thickness2} {digit2} in {colour2} , on the left a {thickness1} {digit1} in {colour1}",
+    "the digit {digit2} in {colour2} on the right and a {thickness1} {colour1} {digit1} on the left",
+)
+_POSITION_WORDS = {"left": 0, "right": 1}
+
+
+def two_digit_captions_of(labels: Sequence[int], bins: Sequence[np.ndarray], colours: Sequence[int],
+                          background: int, count: int, rng: np.random.Generator) -> list[tuple[str, list[int]]]:
+    """``count`` (caption, owners) of one two-digit image: owners says, word by word, which digit (0: left,
+    1: right) the word describes (its digit, colour, thickness and position words), -1 for none."""
+    order = rng.permutation(len(_TWO_DIGIT_TEMPLATES))
+    captions = []
+    for k in range(count):
+        template = _TWO_DIGIT_TEMPLATES[order[k % len(_TWO_DIGIT_TEMPLATES)]]
+        fill = {}
+        for digit in range(2):
+            synonyms = _SYNONYMS[THICKNESS[bins[digit][0]]]
+            fill[f"thickness{digit + 1}"] = (synonyms[int(rng.integers(len(synonyms)))], digit)
+            fill[f"digit{digit + 1}"] = (DIGIT_WORDS[labels[digit]], digit)
+            fill[f"colour{digit + 1}"] = (list(COLOURS)[colours[digit]], digit)
+        phrases = _BACKGROUND_PHRASES[BACKGROUNDS[background]]
+        fill["background"] = (phrases[int(rng.integers(len(phrases)))], -1)
+        words: list[str] = []
+        owners: list[int] = []
+        for piece in template.split():
+            field = re.fullmatch(r"\{(\w+)\}", piece)
+            text, owner = fill[field.group(1)] if field else (piece, _POSITION_WORDS.get(piece, -1))
+            for word in text.split():
+                words.append(word)
+                owners.append(owner)
+        for i in range(len(words) - 1):  # "a orange" -> "an orange"
+            if words[i] == "a" and words[i + 1][0] in "aeiou":
+                words[i] = "an"
+        captions.append((" ".join(words), owners))
+    return captions
+
+
 class CaptionedDigitsSet(Dataset):
-    """The rendered digits of ``indices`` (into MNIST5k); keys of :class:`EpochKeyedSampler` or plain indices."""
+    """The rendered digits of ``indices`` (into MNIST5k); keys of :class:`EpochKeyedSampler` or plain indices.
+    ``partners``: for two-digit scenes, the MNIST5k index of the right digit of each scene (keyed by its left
+    digit's index); None: one digit per image."""
 
     def __init__(self, indices: Sequence[int], seed: int, backgrounds: Sequence[str], captions_per_image: int,
-                 caption_length: int, image_size: int) -> None:
+                 caption_length: int, image_size: int, partners: dict[int, int] | None = None) -> None:
         self.indices = list(indices)
         self.seed, self.backgrounds = seed, tuple(backgrounds)
         self.captions_per_image, self.caption_length, self.image_size = captions_per_image, caption_length, image_size
+        self.partners = partners
         self.digits, self.labels, self.bins = measured_mnist5k()
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def scene(self, position: int) -> _Scene:
+    def scene(self, position: int) -> _Scene | _TwoDigitScene:
+        if self.partners is not None:
+            return _TwoDigitScene(self.seed, self.indices[position], self.backgrounds)
         return _Scene(self.seed, self.indices[position], self.backgrounds)
 
+    def digit_indices(self, position: int) -> tuple[int, ...]:
+        """The MNIST5k indices of the digits drawn at ``position``, left to right."""
+        index = self.indices[position]
+        return (index,) if self.partners is None else (index, self.partners[index])
+
     def captions(self, position: int) -> list[str]:
+        if self.partners is not None:
+            return [text for text, _ in self.two_digit_captions(position)]
         index = self.indices[position]
         scene = self.scene(position)
         rng = np.random.default_rng([self.seed % 2**32, 104729, index])
         return captions_of(int(self.labels[index]), self.bins[index], scene.colour, scene.background,
                            self.captions_per_image, rng)
 
+    def two_digit_captions(self, position: int) -> list[tuple[str, list[int]]]:
+        """The (caption, word owners) of a two-digit scene (see :func:`two_digit_captions_of`)."""
+        digits = self.digit_indices(position)
+        scene = self.scene(position)
+        rng = np.random.default_rng([self.seed % 2**32, 104743, digits[0]])
+        return two_digit_captions_of([int(self.labels[i]) for i in digits], [self.bins[i] for i in digits],
+                                     scene.colours, scene.background, self.captions_per_image, rng)
+
     def __getitem__(self, key: int) -> dict[str, torch.Tensor]:
+        if self.partners is not None:
+            return self._two_digit_item(key)
         epoch, position = split_key(key, len(self))
         index = self.indices[position]
         scene = self.scene(position)
@@ -285,6 +417,31 @@ class CaptionedDigitsSet(Dataset):
                 "keypoints": keypoints,
                 "unseen": torch.tensor((label, scene.colour) in UNSEEN, device="cpu")}
 
+    def _two_digit_item(self, key: int) -> dict[str, torch.Tensor]:
+        """A two-digit item: the left digit's ``label``, ``attributes``, ``box``, ``keypoints`` (as one-digit items
+        give them), and both digits' ``labels`` (2), ``all_attributes`` (2, 5), ``boxes`` (2, 4),
+        ``all_keypoints`` (2, 5, 2); ``word_digit`` (caption length): the digit each caption word describes
+        (0 left, 1 right, -1 none and padding); ``unseen``: either digit's (digit, colour) is unseen."""
+        epoch, position = split_key(key, len(self))
+        digits = self.digit_indices(position)
+        scene = self.scene(position)
+        image, boxes, keypoints = render_two([self.digits[i] for i in digits], scene)
+        if self.image_size != CANVAS:
+            image = F.interpolate(image[None], size=self.image_size, mode="area")[0]
+        captions = self.two_digit_captions(position)
+        caption, owners = captions[int(item_rng(self.seed, epoch, digits[0]).integers(len(captions)))]
+        labels = [int(self.labels[i]) for i in digits]
+        attributes = torch.tensor([[*self.bins[i], colour, scene.background] for i, colour in zip(digits, scene.colours)],
+                                  dtype=torch.long, device="cpu")
+        word_digit = torch.full((self.caption_length,), -1, dtype=torch.long, device="cpu")
+        word_digit[:len(owners)] = torch.tensor(owners, dtype=torch.long, device="cpu")
+        unseen = any((label, colour) in UNSEEN for label, colour in zip(labels, scene.colours))
+        return {"image": image.mul(2.0).sub(1.0), "caption": tokenize(caption, self.caption_length),
+                "label": torch.tensor(labels[0], device="cpu"), "attributes": attributes[0], "box": boxes[0],
+                "keypoints": keypoints[0], "labels": torch.tensor(labels, device="cpu"), "all_attributes": attributes,
+                "boxes": boxes, "all_keypoints": keypoints, "word_digit": word_digit,
+                "unseen": torch.tensor(unseen, device="cpu")}
+
 
 class CaptionedDigits(GANDataModule):
     """MNIST5k digits rendered in colour on backgrounds, with captions of their measured properties.
@@ -297,6 +454,12 @@ class CaptionedDigits(GANDataModule):
         captions_per_image: captions per image (one drawn per item and epoch).
         max_caption_length: token ids per caption (0 pads).
         train_size: train on this many of the training images (a seeded pick; None: all of them).
+        digits_per_image: 1, or 2 for two-digit scenes (AttnGAN's word attention): a real digit in the
+            left half and another of a different class in the right half, each in its own colour and size,
+            captions naming both with their position words; items add ``labels``, ``boxes`` (2, 4),
+            ``word_digit``, ... (see :meth:`CaptionedDigitsSet._two_digit_item`). Each MNIST5k digit
+            is the left digit of one scene; its right digit is drawn (seeded) from the same split, so
+            held-out scenes show only held-out digits and training scenes no unseen combination.
     """
 
     data_kind = "captioned"
@@ -305,7 +468,8 @@ class CaptionedDigits(GANDataModule):
 
     def __init__(self, image_size: int = 64, batch_size: int = 64, num_workers: int = 0, seed: int = 0,
                  heldout_fraction: float = 0.1, backgrounds: Sequence[str] = BACKGROUNDS, captions_per_image: int = 8,
-                 max_caption_length: int = MAX_WORDS, train_size: int | None = None) -> None:
+                 max_caption_length: int = MAX_WORDS, train_size: int | None = None,
+                 digits_per_image: int = 1) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if image_size not in (32, 64):
             raise ValueError(f"data.image_size: {image_size} is not accepted; CaptionedDigits draws 64 px (or 32)")
@@ -326,8 +490,16 @@ class CaptionedDigits(GANDataModule):
         if train_size is not None and train_size < 1:
             raise ValueError(f"data.train_size must be >= 1 or null, got {train_size}")
         self.train_size = train_size
+        if digits_per_image not in (1, 2) or isinstance(digits_per_image, bool):
+            raise ValueError(f"data.digits_per_image: {digits_per_image!r} is not accepted; give 1 or 2")
+        self.digits_per_image = digits_per_image
         self.data_shape = (3, image_size, image_size)
         remember_data_arguments(self)
+
+    def scene(self, index: int) -> _Scene | _TwoDigitScene:
+        """The scene of MNIST5k image ``index`` (the left digit's, for two-digit scenes)."""
+        kind = _Scene if self.digits_per_image == 1 else _TwoDigitScene
+        return kind(self.seed, index, self.backgrounds)
 
     def split(self) -> tuple[list[int], list[int]]:
         """(training indices, held-out indices) into MNIST5k: unseen combinations are held out whole."""
@@ -336,7 +508,7 @@ class CaptionedDigits(GANDataModule):
         cut = int(round(len(labels) * self.heldout_fraction))
         heldout = set(order[:cut].tolist())
         for index in range(len(labels)):
-            if (int(labels[index]), _Scene(self.seed, index, self.backgrounds).colour) in UNSEEN:
+            if (int(labels[index]), self.scene(index).colour) in UNSEEN:
                 heldout.add(index)
         train = [i for i in range(len(labels)) if i not in heldout]
         if self.train_size is not None:
@@ -344,9 +516,31 @@ class CaptionedDigits(GANDataModule):
             train = sorted(train[i] for i in keep)
         return train, sorted(heldout)
 
+    def partners(self, pool: Sequence[int], seen_only: bool) -> dict[int, int]:
+        """Each two-digit scene's right digit: for each index of ``pool``, another index of ``pool`` (seeded by
+        (seed, index)) of a different class, and (``seen_only``) whose class in the scene's second colour
+        is no unseen combination."""
+        _, labels, _ = measured_mnist5k()
+        pool = list(pool)
+        partners = {}
+        for index in pool:
+            second = self.scene(index).colours[1]
+            rng = np.random.default_rng([self.seed % 2**32, 7933, index])
+            while True:
+                other = pool[int(rng.integers(len(pool)))]
+                if labels[other] != labels[index] and not (seen_only and (int(labels[other]), second) in UNSEEN):
+                    partners[index] = other
+                    break
+        return partners
+
     def build_datasets(self):
         train, heldout = self.split()
         make = functools.partial(CaptionedDigitsSet, seed=self.seed, backgrounds=self.backgrounds,
                                  captions_per_image=self.captions_per_image, caption_length=self.max_caption_length,
                                  image_size=self.image_size)
-        return make(train), make(heldout)
+        if self.digits_per_image == 1:
+            return make(train), make(heldout)
+        pool = set(heldout)
+        every_train = [i for i in range(len(measured_mnist5k()[1])) if i not in pool]  # train_size picks scenes only
+        partners = {**self.partners(every_train, seen_only=True), **self.partners(heldout, seen_only=False)}
+        return make(train, partners=partners), make(heldout, partners=partners)

@@ -33,8 +33,9 @@ ImageNet Inception v3 at 299 px: no downloaded weights here), with 8 x 8 regions
 :mod:`gan_lightning.losses.damsm`).
 
 DAMSM pre-training is its own cached phase, outside the GAN fit: ``damsm_ckpt_path`` None loads the
-project's cached DAMSM (``<cache>/damsm_v1.pt``; pre-trained once on the first fit that needs it,
-a few CPU minutes); a path loads that file (a missing one is a one-line error naming
+project's cached DAMSM of the fit's data (``<cache>/damsm_v1.pt``; on CaptionedDigits' two-digit scenes,
+``digits_per_image: 2``, ``<cache>/damsm_two_digits_v1.pt``, pre-trained on those scenes' captions;
+each pre-trained once on the first fit that needs it, a few CPU minutes); a path loads that file (a missing one is a one-line error naming
 ``model.damsm_ckpt_path``); ``random`` keeps seeded *untrained* encoders, for the tests and smoke runs
 only: such a model learns no word-image matching. The encoders are frozen and saved with the model.
 """
@@ -120,7 +121,8 @@ class AttnGAN(GANModule):
         if not int(self.damsm_ready):
             from gan_lightning.pretrained import damsm_encoders
 
-            text, image = damsm_encoders(self.damsm_ckpt_path)
+            digits = getattr(getattr(self.trainer, "datamodule", None), "digits_per_image", 1)
+            text, image = damsm_encoders(self.damsm_ckpt_path, digits_per_image=digits)
             self.text_encoder.load_state_dict(text.state_dict())
             self.image_encoder.load_state_dict(image.state_dict())
             self.damsm_ready.fill_(1)
