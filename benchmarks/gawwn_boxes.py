@@ -14,8 +14,9 @@ Protocol:
 - measure: for each of ``--num-eval`` held-out (caption, box) pairs, GAWWN draws with both, GAN-INT-CLS
   with the caption only (raw G, eval mode, seeded noise); the output's ink box is the bounding box of
   its pixels whose brightest channel is above half intensity; the score is the IoU of the asked box
-  and the ink box (0 when no pixel is inked). The same measure on the real held-out images against
-  their own boxes checks the measure itself;
+  and the ink box (0 when no pixel is inked): ``ink_boxes`` and ``box_iou`` of
+  ``gan_lightning.evaluation.captioned`` (the CaptionedDigits judges' box, which is this one on black). The
+  same measure on the real held-out images against their own boxes checks the measure itself;
 - verdict: GAWWN places better when its mean IoU exceeds GAN-INT-CLS's by more than the larger seed
   spread (half the range) of the two rows.
 
@@ -48,6 +49,8 @@ from harness import (
     training_command,
 )
 
+from gan_lightning.evaluation.captioned import box_iou, ink_boxes
+
 OUT_DIR = BENCHMARKS / "gawwn_boxes"
 CACHE = OUT_DIR / "results.json"
 MODELS = ("GAWWN", "GANINTCLS")
@@ -59,37 +62,6 @@ def captioned_data():
     from gan_lightning.data import CaptionedDigits
 
     return CaptionedDigits(image_size=IMAGE_SIZE, batch_size=BATCH, seed=0, backgrounds=["black"])
-
-
-def ink_boxes(images):
-    """(N, 4) ink boxes (x0, y0, x1, y1 in [0, 1]) of images in [-1, 1] and whether any pixel is inked."""
-    import torch
-
-    ink = images.add(1.0).div(2.0).amax(1) > 0.5  # (N, H, W)
-    size = images.size(-1)
-    rows, cols = ink.any(2), ink.any(1)
-    index = torch.arange(size, dtype=torch.float32)
-    big = float(size)
-
-    def span(mask):
-        low = torch.where(mask, index, big).amin(1)
-        high = torch.where(mask, index, -1.0).amax(1) + 1.0
-        return low / size, high / size
-
-    x0, x1 = span(cols)
-    y0, y1 = span(rows)
-    return torch.stack([x0, y0, x1, y1], 1), ink.flatten(1).any(1)
-
-
-def box_iou(asked, found, inked):
-    """IoU of each asked box with each found box (0 where nothing was inked)."""
-    import torch
-
-    width = (torch.minimum(asked[:, 2], found[:, 2]) - torch.maximum(asked[:, 0], found[:, 0])).clamp_min(0)
-    height = (torch.minimum(asked[:, 3], found[:, 3]) - torch.maximum(asked[:, 1], found[:, 1])).clamp_min(0)
-    inter = width * height
-    area = (asked[:, 2] - asked[:, 0]) * (asked[:, 3] - asked[:, 1]) + (found[:, 2] - found[:, 0]) * (found[:, 3] - found[:, 1])
-    return torch.where(inked, inter / (area - inter).clamp_min(1e-8), torch.zeros_like(inter))
 
 
 def held_out(num: int) -> dict[str, Any]:

@@ -10,9 +10,11 @@ caption, Stage I's 32 px image and Stage II's 64 px image from the same z. It me
   channel, images in [-1, 1]), of Stage II's image and of Stage I's image upsampled to 64 px (bilinear);
   the real held-out images and the real images averaged down to 32 px and upsampled the same way are
   the references;
-- **asked digit**: the accuracy, against the caption's digit, of a digits classifier
-  (``gan_lightning.evaluation.digits.fit_digits_classifier``, the ``DigitsClassifier`` recipe, 30 epochs)
-  fitted on the real *training* images of CaptionedDigits (grey 28 px, as ``to_digit_images`` makes them); its accuracy on the real held-out images is the ceiling.
+- **asked digit**: the accuracy, against the caption's digit, of the CaptionedDigits digits judge
+  (``gan_lightning.evaluation.captioned.CaptionJudges.digits``: a CNN trained on rendered training-split
+  canvases, cached); its accuracy on the real held-out images is the ceiling. (Runs cached before the
+  judges existed used a ``DigitsClassifier`` fitted on the grey 28 px training images, 30 epochs: the
+  section says which.)
 
     python benchmarks/stackgan.py [--stage1-iterations 2000] [--stage2-iterations 2000] [--samples 500]
     python benchmarks/stackgan.py --report-only     # rebuild the section from benchmarks/stackgan/results.json
@@ -53,7 +55,7 @@ OUT_DIR = BENCHMARKS / "stackgan"
 RESULTS_JSON = OUT_DIR / "results.json"
 SECTION = "stackgan"
 CHANCE_BAND = 0.2  # accuracies below it: about the 0.1 of guessing among 10 digits
-JUDGE_EPOCHS = 30  # the recipe's 8 reach 0.23 on the held-out real images here (coloured digits on textures)
+JUDGE_EPOCHS = 30  # the judge of runs cached before CaptionJudges: a DigitsClassifier fitted for 30 epochs
 ROWS = (("real", "real held-out images, 64 px"), ("real_up", "real images averaged to 32 px, upsampled"),
         ("stage1_up", "Stage I, 32 px upsampled"), ("stage2", "Stage II, 64 px"))
 
@@ -69,17 +71,16 @@ def upsampled(images: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
 
 
-def digit_accuracy(classifier, images: torch.Tensor, labels: torch.Tensor) -> float:
-    from gan_lightning.evaluation.digits import evaluate_classifier, to_digit_images
-
-    return evaluate_classifier(classifier, to_digit_images(images), labels)
+def digit_accuracy(judges, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """The share of ``images`` in which the digits judge sees ``labels``."""
+    return float((judges.digits(images) == labels).float().mean())
 
 
 def run(stage1_iterations: int, stage2_iterations: int, samples: int) -> dict[str, Any]:
     import lightning as L
 
     from gan_lightning.data import CaptionedDigits
-    from gan_lightning.evaluation.digits import fit_digits_classifier
+    from gan_lightning.evaluation.captioned import CaptionJudges
 
     torch.set_num_threads(1)
     quiet_lightning()
@@ -98,9 +99,8 @@ def run(stage1_iterations: int, stage2_iterations: int, samples: int) -> dict[st
         stage2 = model_from_recipe("StackGAN", recipe2, shape, stage1_ckpt_path=str(path))
         seconds2 = fit_exactly(stage2, data, stage2_iterations, label="Stage II")
     data.setup("fit")
-    train = stack_split(data.train_set, ["image", "label"])
     heldout = stack_split(data.heldout_set, ["image", "caption", "label"])
-    judge = fit_digits_classifier(train["image"], train["label"], epochs=JUDGE_EPOCHS)
+    judge = CaptionJudges.load_or_fit(seed=data.seed, image_size=data.image_size)
     real, captions, labels = (heldout[k][:samples] for k in ("image", "caption", "label"))
     z = stage2.sample_noise(len(real), rng=torch.Generator().manual_seed(1))
     low, high = stage2.sample(noise=z, conditions={"caption": captions}, stages=True, use_ema=False)
@@ -113,10 +113,23 @@ def run(stage1_iterations: int, stage2_iterations: int, samples: int) -> dict[st
     first = torch.stack([upsampled(low[:8], size), high[:8], real[:8]], dim=1).flatten(0, 1)
     grid = save_grid(first, OUT_DIR / "stages.png", nrow=6)
     return {"rows": rows, "stage1_iterations": stage1_iterations, "stage2_iterations": stage2_iterations,
-            "samples": len(real), "judge_train_images": len(train["image"]), "fit_seconds": [seconds1, seconds2],
+            "samples": len(real), "judge": {"digits_heldout": judge.check()["digits"], "seed": judge.seed,
+                                            "image_size": judge.image_size},
+            "fit_seconds": [seconds1, seconds2],
             "cpu_minutes": (time.process_time() - started) / 60, "picture": grid,
             "recipe_iterations": [recipe1["max_steps"], recipe2["max_steps"]], "machine": platform.machine(),
             "cpus": os.cpu_count()}
+
+
+def judge_text(result: dict[str, Any]) -> str:
+    """The judge of a cached run: CaptionJudges' digits, or (runs from before it) a DigitsClassifier."""
+    if "judge" in result:
+        judge = result["judge"]
+        return (f"the CaptionedDigits digits judge (gan_lightning.evaluation.captioned, seed {judge['seed']}, "
+                f"{judge['image_size']} px; {judge['digits_heldout']:.3f} on the real held-out canvases, section "
+                f"captioned_judges)")
+    return (f"a digits classifier fitted on the {result['judge_train_images']} real training images "
+            f"({JUDGE_EPOCHS} epochs)")
 
 
 def section(result: dict[str, Any], command: str) -> str:
@@ -130,8 +143,7 @@ def section(result: dict[str, Any], command: str) -> str:
              f"{result['cpu_minutes']:.1f} CPU-minutes in all (training {result['fit_seconds'][0]:.0f} s + "
              f"{result['fit_seconds'][1]:.0f} s wall on a shared machine, the caption encoder and the judge included "
              f"in the CPU time). {result['samples']} held-out captions, one z each, the same z for both stages. "
-             f"Judge: a digits classifier fitted on the {result['judge_train_images']} real training images "
-             f"({JUDGE_EPOCHS} epochs)."), "",
+             f"Judge: {judge_text(result)}."), "",
              *command_block(command), "",
              "| images | sharpness (mean abs. neighbour difference) | asked digit (judge accuracy) |",
              "|---|---|---|"]

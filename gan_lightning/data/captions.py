@@ -141,13 +141,25 @@ def measure_digits(images: torch.Tensor) -> dict[str, np.ndarray]:
     return {"thickness": thickness, "slant": -mu11 / mu02, "width": width}
 
 
-def attribute_bins(measures: dict[str, np.ndarray], labels: np.ndarray) -> np.ndarray:
-    """(N, 3) bin indices: thickness (thin, bold), slant (left, upright, right), width (narrow, wide)."""
-    thickness = (measures["thickness"] >= np.median(measures["thickness"])).astype(np.int64)
+def attribute_thresholds(measures: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, np.ndarray]:
+    """The bins' cuts of a set of measured digits: its median thickness and each class's median width."""
+    return {"thickness": np.median(measures["thickness"]),
+            "width": np.array([np.median(measures["width"][labels == c]) for c in range(10)])}
+
+
+def binned(measures: dict[str, np.ndarray], labels: np.ndarray, thresholds: dict[str, np.ndarray]) -> np.ndarray:
+    """(N, 3) bin indices of measured digits against fixed ``thresholds`` (:func:`attribute_thresholds`):
+    thickness (thin, bold), slant (left, upright, right), width (narrow, wide; against the class of ``labels``)."""
+    thickness = (measures["thickness"] >= thresholds["thickness"]).astype(np.int64)
     slant = np.where(measures["slant"] < SLANT_LEFT, 0, np.where(measures["slant"] > SLANT_RIGHT, 2, 1))
-    class_median = np.array([np.median(measures["width"][labels == c]) for c in range(10)])
-    width = (measures["width"] >= class_median[labels]).astype(np.int64)
+    width = (measures["width"] >= thresholds["width"][labels]).astype(np.int64)
     return np.stack([thickness, slant, width], axis=1)
+
+
+def attribute_bins(measures: dict[str, np.ndarray], labels: np.ndarray) -> np.ndarray:
+    """(N, 3) bin indices: thickness (thin, bold), slant (left, upright, right), width (narrow, wide), cut at
+    the set's own medians (MNIST5k's, for the captions)."""
+    return binned(measures, labels, attribute_thresholds(measures, labels))
 
 
 def _cache_file() -> Path:

@@ -24,8 +24,9 @@ Where things live:
   ``evaluate_pairs``), ``segmentation.py`` (miou; the judge segmenter) and ``fcn.py`` (fcn: pix2pix's
   FCN-score, a paired metric judged against the inputs' labels).
 - ``extractors.py``: every feature extractor (Inception, the digits LeNet, saved modules), by name;
-  ``digits.py``: the digits LeNet, its cached file and its training on MNIST5k, the only evaluation
-  code that reads data sets.
+  ``digits.py``: the digits LeNet, its cached file and its training on MNIST5k; ``captioned.py``: the
+  judges of CaptionedDigits (``CaptionJudges``: digit, attributes, ink box, R-precision); the only
+  evaluation code that reads data sets.
 - ``suite.py``: ``GeneratorMetrics``, one evaluation's feature-metric objects fed batch by batch.
 - ``settings.py``: ``EvaluationSettings``; ``evaluator.py``: ``evaluate_generator``.
 - ``real.py``: the real samples and their features; ``cache.py``: the real-statistics cache.
