@@ -237,33 +237,20 @@ def chroma(images):
     return rgb.amax(1) - rgb.amin(1)
 
 
-def thickness_values(images, colour: str):
-    """Stroke thickness of the ink drawn in ``colour``: the ink's alpha is its chroma over the colour's,
-    its box squared and scaled to a 20 px digit in a 28 px frame (MNIST's framing), then
-    ``measure_digits`` (2 x ink area / skeleton length); NaN where nothing is inked."""
+def thickness_values(images, colour: str, long_side: float):
+    """Stroke thickness (2 x ink area / skeleton length, ``measure_digits``) of the ink drawn in ``colour``,
+    as the judges measure it before binning: the ink's alpha for that colour (``ink_alpha``), cropped to its
+    box and scaled to ``long_side`` (``digits_28px``); NaN where nothing is inked."""
     import numpy as np
     import torch
-    import torch.nn.functional as F
 
     from gan_lightning.data.captions import COLOURS, measure_digits
+    from gan_lightning.evaluation.captioned import digits_28px, ink_alpha
 
-    rgb = COLOURS[colour]
-    alpha = (chroma(images) / (max(rgb) - min(rgb))).clamp(0.0, 1.0)
-    values = []
-    for mask in alpha:
-        rows, cols = torch.nonzero(mask > 0.5, as_tuple=True)
-        if rows.numel() < 4:
-            values.append(float("nan"))
-            continue
-        y0, y1, x0, x1 = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
-        side = max(y1 - y0, x1 - x0)
-        square = torch.zeros(side, side)
-        oy, ox = (side - (y1 - y0)) // 2, (side - (x1 - x0)) // 2
-        square[oy:oy + y1 - y0, ox:ox + x1 - x0] = mask[y0:y1, x0:x1]
-        digit = F.pad(F.interpolate(square[None, None], size=(20, 20), mode="bilinear", align_corners=False)[0, 0],
-                      (4, 4, 4, 4))
-        values.append(float(measure_digits(digit.mul(255).round().clamp(0, 255).to(torch.uint8)[None])["thickness"][0]))
-    return np.array(values)
+    colours = torch.full((images.size(0),), list(COLOURS).index(colour), dtype=torch.long)
+    digits = digits_28px(ink_alpha(images, colours), long_side)
+    thickness = measure_digits(digits)["thickness"]
+    return np.where((digits > 127).flatten(1).sum(1).numpy() >= 4, thickness, np.nan)
 
 
 def colour_share(images, first: str, second: str):
@@ -338,9 +325,9 @@ def interpolate(module, pairs, seed: int):
     return images.view(len(pairs), INTERP_STEPS, *images.shape[1:])
 
 
-def path_values(attribute: str, images, pair) -> list[float]:
+def path_values(attribute: str, images, pair, long_side: float) -> list[float]:
     if attribute == "thickness":
-        return [float(v) for v in thickness_values(images, pair["colour"])]
+        return [float(v) for v in thickness_values(images, pair["colour"], long_side)]
     return [float(v) for v in colour_share(images, *COLOUR_PAIR)]
 
 
@@ -355,7 +342,7 @@ def spearman(values: list[float]) -> float:
     return float(spearmanr(range(len(values)), values).statistic)
 
 
-def interpolation(module, split) -> tuple[dict[str, Any], dict[str, Any]]:
+def interpolation(module, split, long_side: float) -> tuple[dict[str, Any], dict[str, Any]]:
     """Per attribute: whether each path is monotone (a string of 0 / 1) and its rho (None where the measure
     is missing); and the images of the first path of each (the picture)."""
     import math
@@ -364,7 +351,7 @@ def interpolation(module, split) -> tuple[dict[str, Any], dict[str, Any]]:
     for attribute in ("thickness", "colour"):
         pairs = interpolation_pairs(split, attribute, INTERP_PATHS)
         paths = interpolate(module, pairs, seed=4000)
-        values = [path_values(attribute, images, pair) for images, pair in zip(paths, pairs)]
+        values = [path_values(attribute, images, pair, long_side) for images, pair in zip(paths, pairs)]
         rhos = [spearman(row) for row in values]
         out[attribute] = {"monotone": "".join(str(int(monotone(row))) for row in values),
                           "rho": [None if math.isnan(r) else round(r, 4) for r in rhos]}
@@ -372,7 +359,7 @@ def interpolation(module, split) -> tuple[dict[str, Any], dict[str, Any]]:
     return out, firsts
 
 
-def real_checks(split) -> dict[str, Any]:
+def real_checks(split, long_side: float) -> dict[str, Any]:
     """The interpolation measures on the real held-out images: thickness of thin- vs bold-captioned
     images (the share of (thin, bold) pairs where the bold one measures thicker), the blue share of red
     and of blue images."""
@@ -385,7 +372,7 @@ def real_checks(split) -> dict[str, Any]:
     thick = {0: [], 1: []}
     for index, colour in enumerate(named):
         if colour in SATURATED:
-            value = thickness_values(split["image"][index:index + 1], colour)[0]
+            value = thickness_values(split["image"][index:index + 1], colour, long_side)[0]
             if not np.isnan(value):
                 thick[int(split["attributes"][index, 0])].append(value)
     thin, bold = np.array(thick[0]), np.array(thick[1])
@@ -402,8 +389,9 @@ def evaluate(args) -> dict[str, Any]:
     """Measures of every trained run at ``args.eval_step`` (cached by run and step), the real images'
     scores, the judges' own check, the pictures."""
     import torch
-    from gan_lightning.evaluation.captioned import CaptionJudges
     from harness import save_grid
+
+    from gan_lightning.evaluation.captioned import CaptionJudges
 
     torch.set_num_threads(1)
     results = load_runs(RESULTS, empty={})
@@ -413,7 +401,7 @@ def evaluate(args) -> dict[str, Any]:
     judges = CaptionJudges.load_or_fit(seed=0, image_size=split["image"].size(-1))
     if f"real/{size}px" not in results:
         results[f"real/{size}px"] = {"scores": scores(judges, split["image"], split), "check": judges.check(),
-                           "interpolation_check": real_checks(split),
+                           "interpolation_check": real_checks(split, judges.long_side),
                            "unseen": "".join(str(int(v)) for v in split["unseen"])}
         save_runs(results, RESULTS)
     rows, pictures = [split["image"][:8]], []
@@ -427,7 +415,7 @@ def evaluate(args) -> dict[str, Any]:
             if key not in results:
                 started = time.perf_counter()
                 images = draw(module, split["caption"], seed=1000 + seed)
-                paths, firsts = interpolation(module, split)
+                paths, firsts = interpolation(module, split, judges.long_side)
                 results[key] = {"name": name, "seed": seed, "step": step, "iterations": args.iterations,
                                 "train_cpu_seconds": saved["cpu_seconds"], "scores": scores(judges, images, split),
                                 "diversity": diversity(module, split), "interpolation": paths,
@@ -435,7 +423,7 @@ def evaluate(args) -> dict[str, Any]:
                 save_runs(results, RESULTS)
                 print(f"{key}: evaluated", flush=True)
             else:
-                _, firsts = interpolation(module, split)
+                _, firsts = interpolation(module, split, judges.long_side)
             if seed == args.seeds[0]:
                 rows.append(draw(module, split["caption"][:8], seed=1000 + seed))
                 pictures += [firsts["thickness"], firsts["colour"]]
@@ -576,10 +564,16 @@ def report(results: dict[str, Any], args, command: str) -> str:
         test = paired_comparison(torch_bool(tac["digit_correct"]), torch_bool(gic["digit_correct"]))
         ta, ga = tac["rows"]["all"]["digit"], gic["rows"]["all"]["digit"]
         better = ta > ga and test["p_value"] < 0.05
+        base = ""
+        if "GANINTCLS gan-cls" in runs:  # TAC-GAN's own base: GAN-CLS's D without the class head
+            cls = runs["GANINTCLS gan-cls"]["scores"]
+            against = paired_comparison(torch_bool(tac["digit_correct"]), torch_bool(cls["digit_correct"]))
+            base = (f"; against GAN-CLS (the same D without the class head) {ta:.3f} vs "
+                    f"{cls['rows']['all']['digit']:.3f}, McNemar p = {against['p_value']:.3g}")
         lines.append(
             f"TAC-GAN vs GAN-INT-CLS on the asked digit (all held-out captions): {ta:.3f} vs {ga:.3f} "
             f"(TAC-GAN alone right on {test['first_only']}, GAN-INT-CLS alone on {test['second_only']}, McNemar "
-            f"p = {test['p_value']:.3g}). Verdict: " + ("**reached**: the auxiliary class head draws the asked digit "
+            f"p = {test['p_value']:.3g}{base}). Verdict: " + ("**reached**: the auxiliary class head draws the asked digit "
                                                        "more often." if better else
                                                        "**not reached**: TAC-GAN does not draw the asked digit "
                                                        "significantly more often."))
@@ -602,10 +596,11 @@ def report(results: dict[str, Any], args, command: str) -> str:
     lines += [
         (f"Interpolation: for held-out captions that differ in one word (the caption's thickness word as thin, then "
          f"bold; or its colour red, then blue), the two caption embeddings mixed in {INTERP_STEPS} steps at one "
-         f"fixed z; along each path, the measured thickness (2 x ink area / skeleton length of the ink, alpha = "
-         f"chroma over the asked colour's, scaled to a 20 px digit) or the share of inked pixels nearer blue than "
-         f"red. A path is monotone when no step goes down and it ends above where it starts; rho: Spearman's "
-         f"correlation of the measure with the step, averaged over the paths where the measure exists."),
+         f"fixed z; along each path, the measured thickness (the judges' thickness before binning: 2 x ink area / "
+         f"skeleton length of the asked colour's ink alpha, scaled as a 28 px digit) or the share of inked pixels "
+         f"(chroma above 0.25) nearer blue than red. A path is monotone when no step goes down and it ends above "
+         f"where it starts; rho: Spearman's correlation of the measure with the step, averaged over the paths "
+         f"where the measure exists."),
         "",
         (f"The measures' check on real held-out images: thickness {check['thin_mean']:.2f} px on {check['thin_n']} "
          f"thin-captioned vs {check['bold_mean']:.2f} on {check['bold_n']} bold-captioned images (a bold image "
