@@ -105,14 +105,15 @@ def saver(name: str, size: int, seed: int, every: int):
 
     class Save(L.Callback):
         def __init__(self) -> None:
-            self.cpu = time.process_time()
+            self.cpu, self.wall = time.process_time(), time.perf_counter()
 
         def on_train_batch_end(self, trainer, module, *args) -> None:
             step = trainer.global_step
             if step % every == 0:
                 save_atomically({"generator": module.generator.state_dict(),
                                  "discriminator": module.discriminator.state_dict(), "step": step,
-                                 "cpu_seconds": time.process_time() - self.cpu}, checkpoint_path(name, size, seed, step))
+                                 "cpu_seconds": time.process_time() - self.cpu,
+                                 "fit_seconds": time.perf_counter() - self.wall}, checkpoint_path(name, size, seed, step))
 
     return Save()
 
@@ -142,8 +143,25 @@ def train(args) -> dict[str, Any]:
              "variant": variant, "seed": seed, "image_size": args.image_size, "iterations": args.iterations,
              "save_every": args.save_every}
             for seed in args.seeds for name, model, variant in RUNS]
+    if args.only:
+        jobs = [job for job in jobs if job["name"] in args.only]
     runs = load_runs(TRAINING, empty={})
-    return train_missing(jobs, run_one, runs, TRAINING, workers=args.workers,
+    for job in jobs:  # a run whose last checkpoint is saved is done (another process may have trained it)
+        path = checkpoint_path(job["name"], job["image_size"], job["seed"], job["iterations"])
+        if job["key"] not in runs and path.is_file():
+            import torch
+
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            runs[job["key"]] = {**{k: job[k] for k in ("key", "name", "model", "variant", "seed", "image_size",
+                                                        "iterations")},
+                                "cpu_seconds": saved["cpu_seconds"], "fit_seconds": saved.get("fit_seconds"),
+                                "recipe_iterations": load_recipe(job["model"], "captioned_digits")["max_steps"]}
+
+    def save(results: dict[str, Any]) -> None:  # merged with what another process saved meanwhile
+        save_runs({**load_runs(TRAINING, empty={}), **results}, TRAINING)
+
+    save(runs)
+    return train_missing(jobs, run_one, runs, save, workers=args.workers,
                          on_done=lambda run, s: print(f"{run['key']}: trained, {run['cpu_seconds']:.0f} CPU-s "
                                                       f"({s:.0f} s)", flush=True))
 
@@ -427,6 +445,15 @@ def evaluate(args) -> dict[str, Any]:
             if seed == args.seeds[0]:
                 rows.append(draw(module, split["caption"][:8], seed=1000 + seed))
                 pictures += [firsts["thickness"], firsts["colour"]]
+            for earlier in range(args.save_every, step, args.save_every):  # the run's course: scores only
+                key = f"{run_key(name, size, seed, args.iterations)}/step{earlier}"
+                if key not in results and checkpoint_path(name, size, seed, earlier).is_file():
+                    module, saved = load_trained(name, model, variant, size, seed, earlier)
+                    measured = scores(judges, draw(module, split["caption"], seed=1000 + seed), split)
+                    results[key] = {"name": name, "seed": seed, "step": earlier, "iterations": args.iterations,
+                                    "train_cpu_seconds": saved["cpu_seconds"],
+                                    "scores": {"rows": measured["rows"], "top_digit_share": measured["top_digit_share"]}}
+                    save_runs(results, RESULTS)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     save_grid(torch.cat(rows), OUT_DIR / "samples.png", nrow=8)
     if pictures:
@@ -591,6 +618,19 @@ def report(results: dict[str, Any], args, command: str) -> str:
         lines.append(f"| {LABELS[name]} | {run['scores']['rows']['all']['digit']:.3f} | "
                      f"{run['scores']['top_digit_share']:.3f} | {run['diversity']:.3f} |")
     lines.append("")
+    # the runs' course
+    steps = list(range(args.save_every, step + 1, args.save_every))
+    course = {name: {s: results.get(f"{run_key(name, args.image_size, seed, args.iterations)}/step{s}") for s in steps}
+              for name in runs}
+    if len(steps) > 1:
+        lines += [(f"The runs' course (all held-out captions; the checkpoints saved every {args.save_every} iterations): "
+                  "caption accuracy, and in brackets colour accuracy / asked digit."), "",
+                  "| model | " + " | ".join(f"iteration {s}" for s in steps) + " |", "|---" * (len(steps) + 1) + "|"]
+        for name, by_step in course.items():
+            cells = [(f"{r['scores']['rows']['all']['caption_accuracy']:.3f} ({r['scores']['rows']['all']['colour']:.3f}"
+                      f" / {r['scores']['rows']['all']['digit']:.3f})") if r else "-" for r in by_step.values()]
+            lines.append(f"| {LABELS[name]} | " + " | ".join(cells) + " |")
+        lines.append("")
     # interpolation
     check = real["interpolation_check"]
     lines += [
@@ -659,6 +699,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--eval-step", type=int, default=None,
                         help="evaluate the checkpoints saved at this iteration (default: the last)")
+    parser.add_argument("--only", type=lambda text: tuple(t.strip() for t in text.split(",")), default=(),
+                        help="train only these runs (names as 'GANINTCLS gan', 'TAC-GAN'; comma-separated)")
     parser.add_argument("--train-only", action="store_true")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="evaluate the checkpoints already saved, train nothing (the training may still run)")
