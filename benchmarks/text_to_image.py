@@ -78,8 +78,9 @@ def run_key(name: str, size: int, seed: int, iterations: int) -> str:
     return f"{name}/{size}px/seed{seed}/it{iterations}"
 
 
-def checkpoint_path(name: str, size: int, seed: int, step: int) -> Path:
-    return CHECKPOINTS / f"{name.replace(' ', '_')}_{size}px_seed{seed}_step{step}.pt"
+def checkpoint_path(name: str, size: int, seed: int, iterations: int, step: int) -> Path:
+    """Where a run of ``iterations`` saves G and D at ``step``."""
+    return CHECKPOINTS / f"{name.replace(' ', '_')}_{size}px_seed{seed}_it{iterations}_step{step}.pt"
 
 
 def captioned_data(model: str, size: int):
@@ -96,7 +97,7 @@ def build(model: str, variant: str | None, size: int):
     return model_from_recipe(model, recipe, data.data_shape, **overrides), data
 
 
-def saver(name: str, size: int, seed: int, every: int):
+def saver(name: str, size: int, seed: int, iterations: int, every: int):
     """A callback that saves G's and D's weights (the caption encoder is the project's cached one) every
     ``every`` iterations, with the CPU seconds spent so far."""
     import lightning as L
@@ -113,7 +114,7 @@ def saver(name: str, size: int, seed: int, every: int):
                 save_atomically({"generator": module.generator.state_dict(),
                                  "discriminator": module.discriminator.state_dict(), "step": step,
                                  "cpu_seconds": time.process_time() - self.cpu,
-                                 "fit_seconds": time.perf_counter() - self.wall}, checkpoint_path(name, size, seed, step))
+                                 "fit_seconds": time.perf_counter() - self.wall}, checkpoint_path(name, size, seed, iterations, step))
 
     return Save()
 
@@ -126,7 +127,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     torch.manual_seed(job["seed"])
     model, data = build(job["model"], job["variant"], job["image_size"])
     cpu = time.process_time()
-    callback = saver(job["name"], job["image_size"], job["seed"], job["save_every"])
+    callback = saver(job["name"], job["image_size"], job["seed"], job["iterations"], job["save_every"])
     seconds = fit_exactly(model, data, job["iterations"], callbacks=[callback], label=job["key"])
     return {"key": job["key"], "name": job["name"], "model": job["model"], "variant": job["variant"],
             "seed": job["seed"], "image_size": job["image_size"], "iterations": job["iterations"], "fit_seconds": seconds,
@@ -147,7 +148,7 @@ def train(args) -> dict[str, Any]:
         jobs = [job for job in jobs if job["name"] in args.only]
     runs = load_runs(TRAINING, empty={})
     for job in jobs:  # a run whose last checkpoint is saved is done (another process may have trained it)
-        path = checkpoint_path(job["name"], job["image_size"], job["seed"], job["iterations"])
+        path = checkpoint_path(job["name"], job["image_size"], job["seed"], job["iterations"], job["iterations"])
         if job["key"] not in runs and path.is_file():
             import torch
 
@@ -188,14 +189,14 @@ def held_out(size: int) -> dict[str, Any]:
     return stack_split(data.heldout_set, ["image", "caption", "label", "attributes", "unseen"])
 
 
-def load_trained(name: str, model: str, variant: str | None, size: int, seed: int, step: int):
+def load_trained(name: str, model: str, variant: str | None, size: int, seed: int, iterations: int, step: int):
     """The run's model at ``step``: G and D from its checkpoint, the project's cached caption encoder."""
     import torch
 
     from gan_lightning.pretrained import caption_encoder
 
     module, _ = build(model, variant, size)
-    saved = torch.load(checkpoint_path(name, size, seed, step), map_location="cpu", weights_only=True)
+    saved = torch.load(checkpoint_path(name, size, seed, iterations, step), map_location="cpu", weights_only=True)
     module.generator.load_state_dict(saved["generator"])
     module.discriminator.load_state_dict(saved["discriminator"])
     module.text_encoder.load_state_dict(caption_encoder().state_dict())
@@ -426,10 +427,10 @@ def evaluate(args) -> dict[str, Any]:
     for seed in args.seeds:
         for name, model, variant in sorted(RUNS, key=lambda run: DISPLAY.index(run[0])):
             key = f"{run_key(name, size, seed, args.iterations)}/step{step}"
-            if not checkpoint_path(name, size, seed, step).is_file():
+            if not checkpoint_path(name, size, seed, args.iterations, step).is_file():
                 print(f"{key}: no checkpoint yet", flush=True)
                 continue
-            module, saved = load_trained(name, model, variant, size, seed, step)
+            module, saved = load_trained(name, model, variant, size, seed, args.iterations, step)
             if key not in results:
                 started = time.perf_counter()
                 images = draw(module, split["caption"], seed=1000 + seed)
@@ -447,8 +448,8 @@ def evaluate(args) -> dict[str, Any]:
                 pictures += [firsts["thickness"], firsts["colour"]]
             for earlier in range(args.save_every, step, args.save_every):  # the run's course: scores only
                 key = f"{run_key(name, size, seed, args.iterations)}/step{earlier}"
-                if key not in results and checkpoint_path(name, size, seed, earlier).is_file():
-                    module, saved = load_trained(name, model, variant, size, seed, earlier)
+                if key not in results and checkpoint_path(name, size, seed, args.iterations, earlier).is_file():
+                    module, saved = load_trained(name, model, variant, size, seed, args.iterations, earlier)
                     measured = scores(judges, draw(module, split["caption"], seed=1000 + seed), split)
                     results[key] = {"name": name, "seed": seed, "step": earlier, "iterations": args.iterations,
                                     "train_cpu_seconds": saved["cpu_seconds"],
