@@ -431,7 +431,7 @@ def evaluate(args) -> dict[str, Any]:
                 print(f"{key}: no checkpoint yet", flush=True)
                 continue
             module, saved = load_trained(name, model, variant, size, seed, args.iterations, step)
-            if key not in results:
+            if "interpolation" not in results.get(key, {}):  # missing, or only the course's scores of a longer run
                 started = time.perf_counter()
                 images = draw(module, split["caption"], seed=1000 + seed)
                 paths, firsts = interpolation(module, split, judges.long_side)
