@@ -635,7 +635,9 @@ def report(results: dict[str, Any], args, command: str) -> str:
                      f"{run['scores']['top_digit_share']:.3f} | {run['diversity']:.3f} |")
     lines.append("")
     if at_chance:
-        lines += [("Every model draws the asked digit at chance and its images are judged one digit (the table), from "
+        share = min(run["scores"]["top_digit_share"] for run in runs.values())
+        lines += [("Every model draws the asked digit at chance and its images are mostly judged one digit (that "
+                   f"digit's share {share:.3f} or more, the table), from "
                    "the first checkpoint to the last (the runs' course below), while its colour accuracy rises: the "
                    "runs learn the caption's colour first and have formed no digit shape yet at this budget (the "
                    "pictures). Not a defect of the losses, as far as compared: against the authors' "
