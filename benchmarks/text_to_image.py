@@ -31,8 +31,8 @@ Protocol:
   and it ends above its start; Spearman's rho of the measure against the step, averaged over the paths;
   the same measures on the real held-out images check them.
 
-    python benchmarks/text_to_image.py [--iterations 400] [--image-size 32] [--eval-step 400] [--seeds 0]
-                                       [--workers 2] [--train-only | --evaluate-only]
+    python benchmarks/text_to_image.py [--iterations 1000] [--save-every 200] [--image-size 32] [--eval-step N]
+                                       [--seeds 0] [--workers 2] [--only NAMES] [--train-only | --evaluate-only]
     python benchmarks/text_to_image.py --report-only     # rebuild the section from the caches
 
 Writes section ``text_to_image`` of benchmarks/RESULTS.md; caches in benchmarks/text_to_image/
@@ -719,8 +719,8 @@ def torch_bool(flags: str):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=400)
-    parser.add_argument("--save-every", type=int, default=100)
+    parser.add_argument("--iterations", type=int, default=1000)
+    parser.add_argument("--save-every", type=int, default=200)
     parser.add_argument("--image-size", type=int, default=32, choices=(32, 64),
                         help="CaptionedDigits' canvas (the recipes': 64; 32 costs a quarter of the pixels)")
     parser.add_argument("--seeds", type=lambda text: tuple(int(s) for s in text.split(",")), default=(0,))
