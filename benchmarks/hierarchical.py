@@ -383,7 +383,8 @@ def stacked_lines(runs: dict[str, Any]) -> list[str]:
         verdict = f"diversities within {100 * MARGIN:.0f} % of each other, one seed: a tie at this budget, no verdict"
     elif not q_reads:
         verdict = (f"{'more' if gain > 0 else 'less'} diverse by {100 * abs(gain):.0f} % with weight 10, but its Q "
-                   "heads read nothing of z (below): the difference is not the entropy loss's doing, one seed, "
+                   "heads read nothing of z (below): G was not made to carry its noise, and what else the weight "
+                   "changed (Q's term also trains D's shared layers) is not told apart from one seed's chance: "
                    "no verdict")
     else:
         verdict = (f"the entropy loss makes the samples {'more' if gain > 0 else 'less'} diverse by "
