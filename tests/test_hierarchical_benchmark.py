@@ -28,10 +28,10 @@ def test_lapgan_of_the_benchmark_has_dcgans_generator_size(bench):
     assert 0.97 < ratio < 1.03, ratio
 
 
-def point(iteration: int, diversity: float, agreement: float = 0.5, q_error: float = 0.0833) -> dict:
+def point(iteration: int, diversity: float, agreement: float = 0.5, q_error: float = 0.0833, read: int = 0) -> dict:
     return {"iteration": iteration, "agreement": agreement, "worst_digit_agreement": 0.1, "diversity": diversity,
             "least_diverse_digit": 0.2, "fid": 100.0, "classes": 10, "encoder_heldout_acc": 0.9,
-            "q1_error": q_error, "q0_error": q_error}
+            "q1_error": q_error, "q0_error": q_error, "q1_dims_read": read, "q0_dims_read": 0}
 
 
 def runs(lap_fid: float, dc_fid: float, diversity0: float, diversity10: float, reached: int = 5000,
@@ -40,7 +40,7 @@ def runs(lap_fid: float, dc_fid: float, diversity0: float, diversity10: float, r
     stacked = {"model": "StackedGAN", "steps": 5000, "encoder_steps": 500, "joint_after": 3000, "every": 500,
                "fit_seconds": 1.0}
     run0 = [point(i, 0.1) for i in range(500, reached, 500)] + [point(reached, diversity0)]
-    run10 = [point(i, 0.1) for i in range(500, reached, 500)] + [point(reached, diversity10, q_error=0.05)]
+    run10 = [point(i, 0.1) for i in range(500, reached, 500)] + [point(reached, diversity10, q_error=0.05, read=7)]
     return {"LAPGAN": {**pyramid, "model": "LAPGAN", "fid": lap_fid, "swd": list(lap_swd)},
             "DCGAN": {**pyramid, "model": "DCGAN", "fid": dc_fid, "swd": list(dc_swd)},
             "real": {"model": "real", "steps": 0, "swd": [1.0, 1.0, 1.0]},
@@ -59,7 +59,7 @@ def test_the_section_states_each_verdict_from_the_numbers(bench):
     assert "diversity 0.70 with weight 10 vs 0.40 with 0" in text
     assert "more diverse by 75 % at this budget, the class agreement kept (**reached**)" in text
     assert "5,000 iterations, the recipe's budget" in text and "below the recipe" not in text
-    assert "the Q heads read z back from G's output" in text
+    assert "entries of z read: 7 of z1's, 0 of z0's" in text and "the entropy loss is at work" in text
     text = bench.section(runs(90.0, 80.0, 0.7, 0.4), "python benchmarks/hierarchical.py")
     assert "digits FID 90.0 vs 80.0: LAPGAN worse by 12 %." in text
     assert "LAPGAN worse on at least one measure (**not reached** at this budget, one seed)" in text
@@ -74,16 +74,18 @@ def test_the_section_says_plainly_when_stackedgan_stopped_below_the_recipe(bench
     text = bench.section(runs(50.0, 80.0, 0.4, 0.7, reached=2500), "python benchmarks/hierarchical.py")
     assert "**2,500 iterations, below the recipe's 5,000**" in text
     assert "| 3000 |" not in text  # only the iterations both runs reached
-    assert "| 2500 | independent | 0.40 | 0.70 |" in text and "| 500 | encoder only |" in text
+    assert "| 2500 | independent | 0.40 | 0.70 | 50.0 % | 50.0 % | 0.0500 | 0.0500 | 7 / 0 |" in text
+    assert "| 500 | encoder only |" in text
 
 
 def test_more_diversity_while_q_reads_nothing_of_z_is_no_verdict(bench):
     blind = runs(50.0, 80.0, 0.4, 0.7)
-    blind["StackedGAN_entropy10"]["trajectory"][-1].update(q1_error=0.0833, q0_error=0.0826)
+    blind["StackedGAN_entropy10"]["trajectory"][-1].update(q1_error=0.0833, q0_error=0.0826, q1_dims_read=0)
     text = bench.section(blind, "python benchmarks/hierarchical.py")
     assert ("more diverse by 75 % with weight 10, but its Q heads read nothing of z (below): G was not made to "
             "carry its noise") in text and "one seed's chance: no verdict" in text
-    assert "at 1/12 (Q1 0.0833, Q0 0.0826): the Q heads read nothing of z" in text
+    assert "Q1 0.0833, Q0 0.0826 (1/12 = 0.0833); entries of z read: 0 of z1's, 0 of z0's" in text
+    assert "G's output does not carry its noise" in text
     assert "reached**" not in text.split("### StackedGAN")[1]
 
 
