@@ -516,8 +516,14 @@ def main(argv=None) -> None:
         return  # one process of several: the section is written by a run without --only (or --report-only)
     runs = load_runs(CACHE, {})
     for weight in (0.0, 10.0):
-        run = runs.get(stacked_key(weight))
+        key, run = stacked_key(weight), runs.get(stacked_key(weight))
         if run and fill_q_readings(run, stacked_folder(weight, run["encoder_steps"], run["joint_after"], run["every"])):
+            filled = {point["iteration"]: point for point in run["trajectory"]}
+            runs = load_runs(CACHE, {})  # reread: a StackedGAN process may have saved a point meanwhile
+            for point in runs[key]["trajectory"]:
+                if "q1_dims_read" not in point and point["iteration"] in filled:
+                    point.update({k: v for k, v in filled[point["iteration"]].items() if k.startswith("q")})
+            fill_q_readings(runs[key], stacked_folder(weight, run["encoder_steps"], run["joint_after"], run["every"]))
             save_runs(runs, CACHE)
     quoted = [arg for arg in (sys.argv[1:] if argv is None else argv) if arg != "--report-only"]  # what made the runs
     replace_section(args.out, SECTION, section(runs, command_line(__file__, quoted)))
