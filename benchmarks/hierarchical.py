@@ -429,7 +429,7 @@ def stacked_lines(runs: dict[str, Any]) -> list[str]:
            "entropy loss means them to." if q_reads else
            "(none with half its variance explained): the Q heads do not read z back from G's output, although "
            "G's samples of one digit vary (the diversity above), z being all that varies among them. The "
-           "entropy term thus stays at its floor (the weight x 1/12), and what weight 10 changed is not the "
+           "entropy term thus stays near its floor (the weight x 1/12), and what weight 10 changed is not the "
            "paper's mechanism (Q recovering z): it may act through Q's term training D's shared layers, or be "
            "one seed's chance; this run does not tell them apart.")
         + " With weight 0 nothing trains Q: its error there is an untrained head's.")
