@@ -116,6 +116,43 @@ def test_stackedgan_entropy_term_falls_when_q_recovers_the_noise():
     assert torch.allclose(terms["g1_loss"].detach(), rest)
 
 
+@pytest.mark.parametrize("iteration", ["independent", "joint"])
+def test_stackedgan_entropy_gradient_reaches_each_generator_and_its_noise_path(iteration):
+    """The entropy term is what keeps G from ignoring z: its gradient must reach every parameter of its own
+    level's G (G0's z0 embedding included), nothing of the other level's, and G's output must move with z
+    at a fixed class (G1) and at fixed features (G0)."""
+    model = TINY["StackedGAN"][0](encoder_steps=1, joint_after=3)
+    images, labels = _digits()
+    ctx = full_context(model, (images[:8], labels[:8]), iteration=1 if iteration == "independent" else 3)
+    for level, terms in (("level1", model.g1_terms), ("level0", model.g0_terms)):
+        entropy_name = f"g{level[-1]}_entropy"
+        model.zero_grad(set_to_none=True)
+        entropy = terms(ctx)[entropy_name]
+        assert entropy.grad_fn is None  # the logged value is detached; recompute it with its graph
+        if level == "level1":
+            loss = entropy_term(model.feature_discriminator(ctx.fake_features)[1], ctx.z1)
+        else:
+            loss = entropy_term(model.image_discriminator(ctx.fake)[1], ctx.z0)
+        assert torch.allclose(loss, entropy)
+        grads = torch.autograd.grad(loss, list(model.generator[level].parameters()), retain_graph=True,
+                                    allow_unused=True)
+        names = [name for name, _ in model.generator[level].named_parameters()]
+        zero = [name for name, grad in zip(names, grads) if grad is None or grad.abs().sum() == 0]
+        assert zero == [], f"{level}: the entropy term does not reach {zero}"
+        other = model.generator["level0" if level == "level1" else "level1"]
+        assert all(g is None for g in torch.autograd.grad(loss, list(other.parameters()), retain_graph=True,
+                                                          allow_unused=True)), level
+    model.eval()
+    with torch.no_grad():
+        z = model.sample_noise(16, rng=torch.Generator().manual_seed(0))
+        one_class = torch.full((16,), 3)
+        features = model.generator["level1"](model.split_noise(z)[0], one_class)
+        assert features.std(0).mean() > 0.05 * features.abs().mean()  # G1 moves with z1 at a fixed class
+        fixed = features[:1].expand(16, -1)
+        pictures = model.generator["level0"](fixed, model.split_noise(z)[1])
+        assert pictures.std(0).mean() > 0.05 * pictures.abs().mean()  # G0 moves with z0 at fixed features
+
+
 def test_stackedgan_trains_the_encoder_first_then_independent_then_joint_levels():
     model = TINY["StackedGAN"][0](encoder_steps=2, joint_after=4)
     due = {i: sorted(p.name for p in model.phase_list if p.due(i)) for i in range(6)}
