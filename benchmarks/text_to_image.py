@@ -64,6 +64,8 @@ from harness import (
     training_command,
 )
 
+from gan_lightning.pretrained import CAPTION_ENCODER_FILENAME
+
 OUT_DIR = BENCHMARKS / "text_to_image"
 TRAINING = OUT_DIR / "training.json"
 RESULTS = OUT_DIR / "results.json"
@@ -74,13 +76,29 @@ VARIANTS = ("gan", "gan-cls", "gan-int", "gan-int-cls")
 RUNS = (("TAC-GAN", "TACGAN", None), *((f"GANINTCLS {v}", "GANINTCLS", v) for v in reversed(VARIANTS)))
 
 
-def run_key(name: str, size: int, seed: int, iterations: int) -> str:
-    return f"{name}/{size}px/seed{seed}/it{iterations}"
+#: The caption encoder the first runs used: DAMSM's sentence loss alone (their keys and files carry no tag).
+ENCODER_V1 = "caption_encoder_v1"
+#: The runs' caption encoder by default: the project's (``pretrained.CAPTION_ENCODER_FILENAME``).
+DEFAULT_ENCODER = Path(CAPTION_ENCODER_FILENAME).stem
+ENCODER_WORDS = {ENCODER_V1: "v1, DAMSM's sentence loss alone",
+                 "caption_encoder_v2": "v2, DAMSM's sentence loss and the class term against digit prototypes"}
 
 
-def checkpoint_path(name: str, size: int, seed: int, iterations: int, step: int) -> Path:
-    """Where a run of ``iterations`` saves G and D at ``step``."""
-    return CHECKPOINTS / f"{name.replace(' ', '_')}_{size}px_seed{seed}_it{iterations}_step{step}.pt"
+def run_key(name: str, size: int, seed: int, iterations: int, encoder: str = ENCODER_V1) -> str:
+    return f"{name}/{size}px/seed{seed}/it{iterations}" + ("" if encoder == ENCODER_V1 else f"/{encoder}")
+
+
+def checkpoint_path(name: str, size: int, seed: int, iterations: int, step: int, encoder: str = ENCODER_V1) -> Path:
+    """Where a run of ``iterations`` on caption encoder ``encoder`` saves G and D at ``step``."""
+    tag = "" if encoder == ENCODER_V1 else f"_{encoder}"
+    return CHECKPOINTS / f"{name.replace(' ', '_')}_{size}px_seed{seed}_it{iterations}{tag}_step{step}.pt"
+
+
+def encoder_file(encoder: str) -> str:
+    """The cached caption encoder file named ``encoder`` (``caption_encoder_v1`` / ``_v2``)."""
+    from gan_lightning.data.files import cache_dir
+
+    return str(cache_dir() / f"{encoder}.pt")
 
 
 def captioned_data(model: str, size: int):
@@ -90,14 +108,15 @@ def captioned_data(model: str, size: int):
     return CaptionedDigits(**{**load_recipe(model, "captioned_digits")["data_args"], "image_size": size})
 
 
-def build(model: str, variant: str | None, size: int):
+def build(model: str, variant: str | None, size: int, encoder: str = ENCODER_V1):
     recipe = load_recipe(model, "captioned_digits")
     data = captioned_data(model, size)
     overrides = {"variant": variant} if variant else {}
+    overrides["text_encoder"] = encoder_file(encoder)
     return model_from_recipe(model, recipe, data.data_shape, **overrides), data
 
 
-def saver(name: str, size: int, seed: int, iterations: int, every: int):
+def saver(name: str, size: int, seed: int, iterations: int, every: int, encoder: str):
     """A callback that saves G's and D's weights (the caption encoder is the project's cached one) every
     ``every`` iterations, with the CPU seconds spent so far."""
     import lightning as L
@@ -114,7 +133,7 @@ def saver(name: str, size: int, seed: int, iterations: int, every: int):
                 save_atomically({"generator": module.generator.state_dict(),
                                  "discriminator": module.discriminator.state_dict(), "step": step,
                                  "cpu_seconds": time.process_time() - self.cpu,
-                                 "fit_seconds": time.perf_counter() - self.wall}, checkpoint_path(name, size, seed, iterations, step))
+                                 "fit_seconds": time.perf_counter() - self.wall}, checkpoint_path(name, size, seed, iterations, step, encoder))
 
     return Save()
 
@@ -125,12 +144,13 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     quiet_lightning()
     torch.set_num_threads(1)
     torch.manual_seed(job["seed"])
-    model, data = build(job["model"], job["variant"], job["image_size"])
+    model, data = build(job["model"], job["variant"], job["image_size"], job["encoder"])
     cpu = time.process_time()
-    callback = saver(job["name"], job["image_size"], job["seed"], job["iterations"], job["save_every"])
+    callback = saver(job["name"], job["image_size"], job["seed"], job["iterations"], job["save_every"], job["encoder"])
     seconds = fit_exactly(model, data, job["iterations"], callbacks=[callback], label=job["key"])
     return {"key": job["key"], "name": job["name"], "model": job["model"], "variant": job["variant"],
             "seed": job["seed"], "image_size": job["image_size"], "iterations": job["iterations"], "fit_seconds": seconds,
+            "encoder": job["encoder"],
             "cpu_seconds": time.process_time() - cpu,
             "recipe_iterations": load_recipe(job["model"], "captioned_digits")["max_steps"]}
 
@@ -138,23 +158,27 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
 def train(args) -> dict[str, Any]:
     from gan_lightning.pretrained import caption_encoder
 
-    caption_encoder()  # trained once and cached before the runs (not in their CPU time)
+    if args.encoder == DEFAULT_ENCODER:
+        caption_encoder()  # trained once and cached before the runs (not in their CPU time)
+    else:
+        caption_encoder(encoder_file(args.encoder))  # one line when the file is missing
     CHECKPOINTS.mkdir(parents=True, exist_ok=True)
-    jobs = [{"key": run_key(name, args.image_size, seed, args.iterations), "name": name, "model": model,
+    jobs = [{"key": run_key(name, args.image_size, seed, args.iterations, args.encoder), "name": name, "model": model,
              "variant": variant, "seed": seed, "image_size": args.image_size, "iterations": args.iterations,
-             "save_every": args.save_every}
+             "save_every": args.save_every, "encoder": args.encoder}
             for seed in args.seeds for name, model, variant in RUNS]
     if args.only:
         jobs = [job for job in jobs if job["name"] in args.only]
     runs = load_runs(TRAINING, empty={})
     for job in jobs:  # a run whose last checkpoint is saved is done (another process may have trained it)
-        path = checkpoint_path(job["name"], job["image_size"], job["seed"], job["iterations"], job["iterations"])
+        path = checkpoint_path(job["name"], job["image_size"], job["seed"], job["iterations"], job["iterations"],
+                               job["encoder"])
         if job["key"] not in runs and path.is_file():
             import torch
 
             saved = torch.load(path, map_location="cpu", weights_only=True)
             runs[job["key"]] = {**{k: job[k] for k in ("key", "name", "model", "variant", "seed", "image_size",
-                                                        "iterations")},
+                                                        "iterations", "encoder")},
                                 "cpu_seconds": saved["cpu_seconds"], "fit_seconds": saved.get("fit_seconds"),
                                 "recipe_iterations": load_recipe(job["model"], "captioned_digits")["max_steps"]}
 
@@ -189,17 +213,19 @@ def held_out(size: int) -> dict[str, Any]:
     return stack_split(data.heldout_set, ["image", "caption", "label", "attributes", "unseen"])
 
 
-def load_trained(name: str, model: str, variant: str | None, size: int, seed: int, iterations: int, step: int):
-    """The run's model at ``step``: G and D from its checkpoint, the project's cached caption encoder."""
+def load_trained(name: str, model: str, variant: str | None, size: int, seed: int, iterations: int, step: int,
+                 encoder: str = ENCODER_V1):
+    """The run's model at ``step``: G and D from its checkpoint, the caption encoder it was trained with."""
     import torch
 
     from gan_lightning.pretrained import caption_encoder
 
-    module, _ = build(model, variant, size)
-    saved = torch.load(checkpoint_path(name, size, seed, iterations, step), map_location="cpu", weights_only=True)
+    module, _ = build(model, variant, size, encoder)
+    saved = torch.load(checkpoint_path(name, size, seed, iterations, step, encoder), map_location="cpu",
+                       weights_only=True)
     module.generator.load_state_dict(saved["generator"])
     module.discriminator.load_state_dict(saved["discriminator"])
-    module.text_encoder.load_state_dict(caption_encoder().state_dict())
+    module.text_encoder.load_state_dict(caption_encoder(encoder_file(encoder)).state_dict())
     module.text_encoder_ready.fill_(1)
     return module.eval(), saved
 
@@ -426,11 +452,11 @@ def evaluate(args) -> dict[str, Any]:
     rows, pictures = [split["image"][:8]], []
     for seed in args.seeds:
         for name, model, variant in sorted(RUNS, key=lambda run: DISPLAY.index(run[0])):
-            key = f"{run_key(name, size, seed, args.iterations)}/step{step}"
-            if not checkpoint_path(name, size, seed, args.iterations, step).is_file():
+            key = f"{run_key(name, size, seed, args.iterations, args.encoder)}/step{step}"
+            if not checkpoint_path(name, size, seed, args.iterations, step, args.encoder).is_file():
                 print(f"{key}: no checkpoint yet", flush=True)
                 continue
-            module, saved = load_trained(name, model, variant, size, seed, args.iterations, step)
+            module, saved = load_trained(name, model, variant, size, seed, args.iterations, step, args.encoder)
             if "interpolation" not in results.get(key, {}):  # missing, or only the course's scores of a longer run
                 started = time.perf_counter()
                 images = draw(module, split["caption"], seed=1000 + seed)
@@ -447,9 +473,9 @@ def evaluate(args) -> dict[str, Any]:
                 rows.append(draw(module, split["caption"][:8], seed=1000 + seed))
                 pictures += [firsts["thickness"], firsts["colour"]]
             for earlier in range(args.save_every, step, args.save_every):  # the run's course: scores only
-                key = f"{run_key(name, size, seed, args.iterations)}/step{earlier}"
-                if key not in results and checkpoint_path(name, size, seed, args.iterations, earlier).is_file():
-                    module, saved = load_trained(name, model, variant, size, seed, args.iterations, earlier)
+                key = f"{run_key(name, size, seed, args.iterations, args.encoder)}/step{earlier}"
+                if key not in results and checkpoint_path(name, size, seed, args.iterations, earlier, args.encoder).is_file():
+                    module, saved = load_trained(name, model, variant, size, seed, args.iterations, earlier, args.encoder)
                     measured = scores(judges, draw(module, split["caption"], seed=1000 + seed), split)
                     results[key] = {"name": name, "seed": seed, "step": earlier, "iterations": args.iterations,
                                     "train_cpu_seconds": saved["cpu_seconds"],
@@ -500,7 +526,7 @@ def report(results: dict[str, Any], args, command: str) -> str:
     step = args.eval_step or args.iterations
     seed = args.seeds[0]
     runs = {name: results[key] for name in DISPLAY
-            if (key := f"{run_key(name, args.image_size, seed, args.iterations)}/step{step}") in results}
+            if (key := f"{run_key(name, args.image_size, seed, args.iterations, args.encoder)}/step{step}") in results}
     real = results.get(f"real/{args.image_size}px")
     if real is None or not runs:
         return "No run evaluated yet: run `python benchmarks/text_to_image.py` first."
@@ -519,7 +545,8 @@ def report(results: dict[str, Any], args, command: str) -> str:
         (f"GAN-INT-CLS (Reed et al. 2016) in its four variants (GAN, GAN-CLS: matching-aware D, GAN-INT: "
          f"interpolated captions, GAN-INT-CLS: both) and TAC-GAN (Dash et al. 2017: GAN-CLS with an auxiliary "
          f"class head) on CaptionedDigits at {size_text}, the committed recipes (`experiments/ganintcls/captioned_digits.yaml`, "
-         f"`experiments/tacgan/captioned_digits.yaml`) at {budget}; batch 64, seed {seed}, one thread, "
+         f"`experiments/tacgan/captioned_digits.yaml`) at {budget}, on caption encoder {ENCODER_WORDS[args.encoder]} "
+         f"(`--encoder {args.encoder}`); batch 64, seed {seed}, one thread, "
          f"{cpu:.1f} CPU-minutes of training in all. Each of the {n['all']} held-out images' captions "
          f"({n['seen']} of seen (digit, colour) combinations, {n['unseen']} of the 10 combinations training never "
          f"shows) drawn once (raw G, eval mode, the same z for every model), read by the independent judges "
@@ -648,7 +675,7 @@ def report(results: dict[str, Any], args, command: str) -> str:
                    "class (ganintcls.py says so)."), ""]
     # the runs' course
     steps = list(range(args.save_every, step + 1, args.save_every))
-    course = {name: {s: results.get(f"{run_key(name, args.image_size, seed, args.iterations)}/step{s}") for s in steps}
+    course = {name: {s: results.get(f"{run_key(name, args.image_size, seed, args.iterations, args.encoder)}/step{s}") for s in steps}
               for name in runs}
     if len(steps) > 1:
         lines += [(f"The runs' course (all held-out captions; the checkpoints saved every {args.save_every} iterations): "
@@ -733,6 +760,8 @@ def main() -> None:
     parser.add_argument("--evaluate-only", action="store_true",
                         help="evaluate the checkpoints already saved, train nothing (the training may still run)")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER, choices=tuple(ENCODER_WORDS),
+                        help="the runs' caption encoder, a cached file (default: the project's, %(default)s)")
     args = parser.parse_args()
     quiet_lightning()
     if not (args.report_only or args.evaluate_only):
