@@ -393,33 +393,45 @@ def extra_ema_text(point: dict[str, Any]) -> str:
     return ", ".join(f"{decay:g}: {fid:.1f}" for decay, fid in extras) or "-"
 
 
-def pilot_groups(results: dict[str, dict[str, Any]]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+def pilot_groups(results: dict[str, dict[str, Any]], unfinished: dict[str, dict[str, Any]] | None = None
+                 ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """``(recipe run, changed runs)`` for each budget (model, minutes, clock, device) where the recipe and at
-    least one change of it ran: the pilots, one change each against the unchanged recipe."""
+    least one change of it ran: the pilots, one change each against the unchanged recipe; changed runs
+    stopped before the budget (``unfinished``) join their group, compared where they stopped."""
     def budget(r):
-        return (r["model"], r["minutes"], r.get("clock", "wall"), r.get("accelerator", "cpu"), r["threads"], r["seed"])
+        return (r["model"], r["minutes"], r.get("clock", "wall"), r.get("accelerator", "cpu"), r["threads"],
+                r.get("seed", 0))
 
+    candidates = [*results.values(), *({key: {**run, "unfinished": True} for key, run in (unfinished or {}).items()}
+                                       .values())]
     groups = []
     for recipe in sorted((r for r in results.values() if not r.get("changes")), key=lambda r: r["key"]):
-        changed = [r for r in results.values() if r.get("changes") and budget(r) == budget(recipe)]
+        changed = [r for r in candidates if r.get("changes") and budget(r) == budget(recipe)]
         if changed:
-            groups.append((recipe, sorted(changed, key=lambda r: r["curve"][-1]["fid"])))
+            groups.append((recipe, sorted(changed, key=lambda r: (bool(r.get("unfinished")), r["curve"][-1]["fid"]))))
     return groups
+
+
+def nearest_point(run: dict[str, Any], minutes: float) -> dict[str, Any]:
+    return min(run["curve"], key=lambda p: abs(p["minutes"] - minutes))
 
 
 def pilot_table(recipe: dict[str, Any], changed: list[dict[str, Any]]) -> str:
     unit = "CPU-minutes" if recipe.get("clock", "wall") == "cpu" else "minutes"
     title = (f"Pilots: {recipe['model']}, {recipe['minutes']:g} {unit} each ({device_label(recipe)}, seed "
-             f"{recipe['seed']}); FIDs at the end of the budget; vs recipe: this row's EMA FID minus the recipe's "
-             "(negative: better).")
+             f"{recipe.get('seed', 0)}); FIDs at the end of the budget; vs recipe: this row's EMA FID minus the "
+             "recipe's (negative: better); a run stopped before the budget is compared with the recipe's point "
+             "of the same minute.")
     header = ("| Change (one, against the recipe) | Iterations | FID, EMA G | vs recipe | FID, raw G (EMA off) | "
               "FID, other EMAs | Curve (minute: FID) |")
     lines = [title, "", header, "|---|---:|---:|---:|---:|---|---|"]
-    base = recipe["curve"][-1]["fid"]
     for r in [recipe, *changed]:
         end = r["curve"][-1]
-        delta = "-" if r is recipe else f"{end['fid'] - base:+.1f}"
-        lines.append(f"| {change_label(r)} | {r['iterations']} | {end['fid']:.1f} | {delta} | {end['fid_raw']:.1f} | "
+        label = change_label(r)
+        if r.get("unfinished"):
+            label += f" (stopped at {end['minutes']:.1f} of {r['minutes']:g})"
+        delta = "-" if r is recipe else f"{end['fid'] - nearest_point(recipe, end['minutes'])['fid']:+.1f}"
+        lines.append(f"| {label} | {end['iteration']} | {end['fid']:.1f} | {delta} | {end.get('fid_raw', float('nan')):.1f} | "
                      f"{extra_ema_text(end)} | {curve_text(r['curve'])} |")
     return "\n".join(lines)
 
@@ -437,7 +449,7 @@ def real_reference_fid(cache: Path) -> float:
 
 def write_report(results: dict[str, dict[str, Any]], args: argparse.Namespace, out: Path,
                  unfinished: dict[str, dict[str, Any]] | None = None) -> str:
-    groups = pilot_groups(results)
+    groups = pilot_groups(results, unfinished)
     in_pilots = {r["key"] for _, changed in groups for r in changed}
     rows = []
     for r in sorted((r for r in results.values() if r["key"] not in in_pilots),
@@ -449,7 +461,7 @@ def write_report(results: dict[str, dict[str, Any]], args: argparse.Namespace, o
                     f"{r['load_start']:.1f} / {r['load_end']:.1f} |")
     stopped = "".join(f"| {r['model']} | {change_label(r)} | {clock_label(r)} | {r['minutes']:g} | "
                       f"{r['curve'][-1]['minutes']:.1f} | {r['curve'][-1]['iteration']} | {curve_text(r['curve'])} |\n"
-                      for r in sorted((unfinished or {}).values(), key=lambda r: r["key"]))
+                      for r in sorted((unfinished or {}).values(), key=lambda r: r["key"]) if r["key"] not in in_pilots)
     if stopped:
         stopped = ("Runs stopped before their budget (their progress files; the curve so far):\n\n"
                    "| Model | Change | Clock | Budget | Reached | Iterations | Curve (minute: FID) |\n"

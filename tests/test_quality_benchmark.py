@@ -8,16 +8,20 @@ import quality
 
 def test_one_tiny_run_stops_on_its_budget_and_reports_the_curve(tmp_path):
     out, cache, plots = tmp_path / "RESULTS.md", tmp_path / "results.json", tmp_path / "plots"
+    # CPU time: the same few iterations whatever the load (a wall-clock 0.6 s can pass in one iteration)
     quality.main(["--models", "DCGAN", "--minutes", "0.01", "--eval-every", "0.004", "--num-eval", "40",
-                  "--out", str(out), "--cache", str(cache), "--plots", str(plots)])
-    result = quality.load_results(cache)["DCGAN/0.01min/1thr/seed0"]
+                  "--clock", "cpu", "--out", str(out), "--cache", str(cache), "--plots", str(plots)])
+    result = quality.load_results(cache)["DCGAN/0.01cpumin/1thr/seed0"]
     assert result["iterations"] >= 1
     minutes = [point["minutes"] for point in result["curve"]]
     assert minutes == sorted(minutes) and minutes[-1] >= 0.01  # stopped at the first iteration past the budget
     assert len(minutes) >= 2 and result["fid_ema"] == result["curve"][-1]["fid"] > 0 and result["fid_raw"] > 0
-    assert (plots / "dcgan_0.01min.png").is_file() and (plots / "fid_curves.png").is_file()
+    assert all(point["fid_raw"] > 0 for point in result["curve"]) and result["clock"] == "cpu"
+    assert (plots / "dcgan_0.01cpumin.png").is_file() and (plots / "fid_curves.png").is_file()
+    assert not list((tmp_path / "progress").glob("*.json"))  # the finished run's progress file is gone
     text = out.read_text()
-    assert "| DCGAN | 0.01 | CPU, 1 thread |" in text and "CPU: lowest digits FID" in text and "**not reached**" in text
+    assert "| DCGAN | recipe | CPU time | 0.01 | CPU, 1 thread |" in text and "CPU: lowest digits FID" in text
+    assert "**not reached**" in text
 
 
 class _Trainer(SimpleNamespace):
@@ -174,6 +178,7 @@ def test_the_pilots_table_compares_each_change_with_the_recipe(tmp_path):
     progress = tmp_path / "progress"
     progress.mkdir()
     quality.save_runs({"u": _run("u", [100.0], [("lr_g", "4e-4")]) | {"minutes": 30}}, progress / "u.json")
+    quality.save_runs({"p": _run("p", [100.0], [("batch_size", "32")])}, progress / "p.json")  # a pilot stopped
     quality.save_runs({"fid": 7.01}, tmp_path / "real_reference.json")
     out = tmp_path / "RESULTS.md"
     args = quality.parse_args(["--report-only", "--out", str(out), "--cache", str(tmp_path / "c.json"),
@@ -186,5 +191,9 @@ def test_the_pilots_table_compares_each_change_with_the_recipe(tmp_path):
     assert text.index("g_width=64, d_width=64 | 200") < text.index("batch_size=128 | 200")  # best first
     assert "| DCGAN | recipe | wall | 20 | CPU, 1 thread | 200 | 57.3 | 58.3 | - | 57.3 |" in text
     assert "| DCGAN | lr_g=4e-4 | CPU time | 30 | 1.5 | 100 | 1.5: 100 |" in text  # the unfinished run
+    # the stopped pilot against the recipe's point of the same minute (120 at 1.5), listed after the finished ones
+    assert "| batch_size=32 (stopped at 1.5 of 3) | 100 | 100.0 | -20.0 | 101.0 | - | 1.5: 100 |" in text
+    assert text.index("batch_size=128 | 200") < text.index("batch_size=32 (stopped")
+    assert "| DCGAN | batch_size=32 |" not in text
     assert "1,000 real training digits score\n  **7.01**" in text
     assert "**57.3**, DCGAN at 3.0 minutes" in text and "wall clock" in text
