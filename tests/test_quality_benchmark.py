@@ -3,22 +3,25 @@
 from types import SimpleNamespace
 
 import pytest
-
 import quality
 
 
 def test_one_tiny_run_stops_on_its_budget_and_reports_the_curve(tmp_path):
     out, cache, plots = tmp_path / "RESULTS.md", tmp_path / "results.json", tmp_path / "plots"
+    # CPU time: the same few iterations whatever the load (a wall-clock 0.6 s can pass in one iteration)
     quality.main(["--models", "DCGAN", "--minutes", "0.01", "--eval-every", "0.004", "--num-eval", "40",
-                  "--out", str(out), "--cache", str(cache), "--plots", str(plots)])
-    result = quality.load_results(cache)["DCGAN/0.01min/1thr/seed0"]
+                  "--clock", "cpu", "--out", str(out), "--cache", str(cache), "--plots", str(plots)])
+    result = quality.load_results(cache)["DCGAN/0.01cpumin/1thr/seed0"]
     assert result["iterations"] >= 1
     minutes = [point["minutes"] for point in result["curve"]]
     assert minutes == sorted(minutes) and minutes[-1] >= 0.01  # stopped at the first iteration past the budget
     assert len(minutes) >= 2 and result["fid_ema"] == result["curve"][-1]["fid"] > 0 and result["fid_raw"] > 0
-    assert (plots / "dcgan_0.01min.png").is_file() and (plots / "fid_curves.png").is_file()
+    assert all(point["fid_raw"] > 0 for point in result["curve"]) and result["clock"] == "cpu"
+    assert (plots / "dcgan_0.01cpumin.png").is_file() and (plots / "fid_curves.png").is_file()
+    assert not list((tmp_path / "progress").glob("*.json"))  # the finished run's progress file is gone
     text = out.read_text()
-    assert "| DCGAN | 0.01 | CPU, 1 thread |" in text and "CPU: lowest digits FID" in text and "**not reached**" in text
+    assert "| DCGAN | recipe | CPU time | 0.01 | CPU, 1 thread |" in text and "CPU: lowest digits FID" in text
+    assert "**not reached**" in text
 
 
 class _Trainer(SimpleNamespace):
@@ -84,3 +87,113 @@ def test_bad_options_are_refused_in_one_line():
     for argv in (["--minutes", "0"], ["--threads", "0"], ["--eval-every", "-1"]):
         with pytest.raises(SystemExit):
             quality.parse_args(argv)
+
+
+def test_cpu_clock_runs_and_changed_recipes_have_their_own_keys():
+    assert quality.run_key("DCGAN", 4, 1, 0, "cpu", "cpu") == "DCGAN/4cpumin/1thr/seed0"
+    assert (quality.run_key("DCGAN", 4, 1, 0, "cpu", "cpu", [("g_width", "64"), ("d_width", "64")])
+            == "DCGAN/4cpumin/1thr/seed0/g_width=64,d_width=64")
+    assert quality.run_key("DCGAN", 4, 1, 0, "cpu", "wall") == "DCGAN/4min/1thr/seed0"  # the old rows' keys
+
+
+def test_recipe_changes_are_typed_and_routed():
+    changes = [quality.parse_change(text) for text in
+               ("g_width=64", "lr_d=4e-4", "betas=[0.0,0.999]", "batch_size=32", "ema.decay=0.9999")]
+    model, data, ema = quality.split_changes(changes)
+    assert model == {"g_width": 64, "lr_d": 4e-4, "betas": (0.0, 0.999)}
+    assert data == {"batch_size": 32} and ema == {"decay": 0.9999}
+    model, data, ema = quality.build("DCGAN", changes)
+    assert model.hparams.g_width == 64 and model.hparams.lr_d == 4e-4 and tuple(model.hparams.betas) == (0.0, 0.999)
+    assert data.batch_size == 32 and ema.decay == 0.9999
+
+
+def test_bad_changes_are_refused_in_one_line(capsys):
+    for text, message in (("g_width", "--set: expected KEY=VALUE, got 'g_width'"),
+                          ("ema.beta=0.5", "--set: 'ema.beta' is not an EMA option; accepted: ema.decay, ema.warmup")):
+        with pytest.raises(SystemExit):
+            quality.parse_args(["--set", text])
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        quality.parse_args(["--clock", "cpu", "--accelerator", "gpu", "--report-only"])
+    assert "--clock cpu: the CPU time of a GPU run" in capsys.readouterr().err
+
+
+def test_the_cpu_clock_and_the_extra_emas_are_what_the_budget_counts():
+    ticks = iter([0.0, 10.0, 15.0, 40.0, 40.0, 70.0]).__next__  # start; EMA update 10 -> 15; step at 40: eval to 70
+    updated = []
+
+    class Extra:
+        def update(self, module, step):
+            updated.append(step)
+
+    budget = quality.TrainingBudget(budget=120.0, eval_every=30.0, evaluate=lambda m, use_ema: 50.0, clock=ticks,
+                                    also=lambda m: {"fid_raw": 60.0}, extra_emas=Extra())
+    budget.on_train_start(None, None)
+    trainer = _Trainer(global_step=3)
+    budget.on_train_batch_end(trainer, "m", None, None, 0)
+    assert updated == [3] and budget.extra_ema_seconds == 5.0 and budget.eval_seconds == 30.0
+    assert budget.curve == [{"minutes": 35.0 / 60, "iteration": 3, "fid": 50.0, "fid_raw": 60.0}]
+
+
+def test_extra_emas_follow_the_callbacks_warmup(one_thread):
+    import torch
+
+    from gan_lightning.callbacks import EMACallback
+    from gan_lightning.models import DCGAN
+
+    torch.manual_seed(0)
+    model = DCGAN(data_shape=(1, 28, 28), g_width=8, d_width=8)
+    model.enable_ema()
+    extra = quality.ExtraEMAs([0.9999, 0.5])
+    recipe = EMACallback(decay=0.999)
+    for step in range(20, 23):  # past the warm-up of decay 0.5 (21 / 30 > 0.5), within 0.999's
+        with torch.no_grad():
+            for p in model.generator.parameters():
+                p.add_(torch.randn_like(p))
+        model.update_ema(recipe.current_decay(step))
+        extra.update(model, step)
+    ema = list(model.generator_ema.parameters())
+    same = list(extra.copies[0.9999].parameters())  # 0.999 and 0.9999 both at the warm-up's decay early on
+    faster = list(extra.copies[0.5].parameters())
+    assert all(torch.equal(a, b) for a, b in zip(ema, same))
+    assert not all(torch.equal(a, b) for a, b in zip(ema, faster))
+    with extra.swapped(model, 0.5):
+        assert model.generator_ema is extra.copies[0.5]
+    assert all(torch.equal(a, b) for a, b in zip(model.generator_ema.parameters(), ema))
+
+
+def _run(key, fids, changes=(), clock="cpu", extras=None):
+    curve = [{"minutes": 1.5 * (i + 1), "iteration": 100 * (i + 1), "fid": f, "fid_raw": f + 1.0, **(extras or {})}
+             for i, f in enumerate(fids)]
+    return {"key": key, "model": "DCGAN", "minutes": 3, "threads": 1, "seed": 0, "clock": clock,
+            "changes": [list(c) for c in changes], "iterations": 200, "curve": curve, "fid_ema": fids[-1],
+            "fid_raw": fids[-1] + 1.0, "eval_seconds": 2.0, "load_start": 1.0, "load_end": 2.0}
+
+
+def test_the_pilots_table_compares_each_change_with_the_recipe(tmp_path):
+    results = {"r": _run("r", [120.0, 90.0], extras={"fid_ema_0.99": 88.5}),
+               "w": _run("w", [110.0, 80.0], [("g_width", "64"), ("d_width", "64")]),
+               "b": _run("b", [130.0, 95.5], [("batch_size", "128")]),
+               "old": _run("old", [70.0, 57.3], clock="wall") | {"minutes": 20}}
+    progress = tmp_path / "progress"
+    progress.mkdir()
+    quality.save_runs({"u": _run("u", [100.0], [("lr_g", "4e-4")]) | {"minutes": 30}}, progress / "u.json")
+    quality.save_runs({"p": _run("p", [100.0], [("batch_size", "32")])}, progress / "p.json")  # a pilot stopped
+    quality.save_runs({"fid": 7.01}, tmp_path / "real_reference.json")
+    out = tmp_path / "RESULTS.md"
+    args = quality.parse_args(["--report-only", "--out", str(out), "--cache", str(tmp_path / "c.json"),
+                               "--plots", str(tmp_path)])
+    quality.write_report(results, args, out, quality.unfinished_runs(results, tmp_path / "c.json"))
+    text = out.read_text()
+    assert "| recipe | 200 | 90.0 | - | 91.0 | 0.99: 88.5 | 1.5: 120, 3: 90 |" in text
+    assert "| g_width=64, d_width=64 | 200 | 80.0 | -10.0 | 81.0 | - | 1.5: 110, 3: 80 |" in text
+    assert "| batch_size=128 | 200 | 95.5 | +5.5 | 96.5 | - |" in text
+    assert text.index("g_width=64, d_width=64 | 200") < text.index("batch_size=128 | 200")  # best first
+    assert "| DCGAN | recipe | wall | 20 | CPU, 1 thread | 200 | 57.3 | 58.3 | - | 57.3 |" in text
+    assert "| DCGAN | lr_g=4e-4 | CPU time | 30 | 1.5 | 100 | 1.5: 100 |" in text  # the unfinished run
+    # the stopped pilot against the recipe's point of the same minute (120 at 1.5), listed after the finished ones
+    assert "| batch_size=32 (stopped at 1.5 of 3) | 100 | 100.0 | -20.0 | 101.0 | - | 1.5: 100 |" in text
+    assert text.index("batch_size=128 | 200") < text.index("batch_size=32 (stopped")
+    assert "| DCGAN | batch_size=32 |" not in text
+    assert "1,000 real training digits score\n  **7.01**" in text
+    assert "**57.3**, DCGAN at 3.0 minutes" in text and "wall clock" in text
