@@ -94,6 +94,11 @@ def checkpoint_path(name: str, size: int, seed: int, iterations: int, step: int,
     return CHECKPOINTS / f"{name.replace(' ', '_')}_{size}px_seed{seed}_it{iterations}{tag}_step{step}.pt"
 
 
+def picture(name: str, encoder: str) -> str:
+    """The file name of picture ``name`` (samples, interpolation) of the runs on ``encoder``."""
+    return f"{name}.png" if encoder == ENCODER_V1 else f"{name}_{encoder}.png"
+
+
 def encoder_file(encoder: str) -> str:
     """The cached caption encoder file named ``encoder`` (``caption_encoder_v1`` / ``_v2``)."""
     from gan_lightning.data.files import cache_dir
@@ -482,9 +487,9 @@ def evaluate(args) -> dict[str, Any]:
                                     "scores": {"rows": measured["rows"], "top_digit_share": measured["top_digit_share"]}}
                     save_runs(results, RESULTS)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    save_grid(torch.cat(rows), OUT_DIR / "samples.png", nrow=8)
+    save_grid(torch.cat(rows), OUT_DIR / picture("samples", args.encoder), nrow=8)
     if pictures:
-        save_grid(torch.cat(pictures), OUT_DIR / "interpolation.png", nrow=INTERP_STEPS)
+        save_grid(torch.cat(pictures), OUT_DIR / picture("interpolation", args.encoder), nrow=INTERP_STEPS)
     return results
 
 
@@ -727,9 +732,9 @@ def report(results: dict[str, Any], args, command: str) -> str:
             f"{outcome}: thin to bold monotone on {thick[0]:.0%} of paths (mean rho {thick[1]:+.2f}), red to blue "
             f"on {colour[0]:.0%} (mean rho {colour[1]:+.2f}).")
         lines.append("")
-    lines += [(f"Pictures: `benchmarks/text_to_image/samples.png` (the first 8 held-out captions: real, then each "
+    lines += [(f"Pictures: `benchmarks/text_to_image/{picture('samples', args.encoder)}` (the first 8 held-out captions: real, then each "
               f"model in the order {', '.join(LABELS[k] for k in runs)}); "
-              f"`benchmarks/text_to_image/interpolation.png` (per model, in that order, its first thin-to-bold path "
+              f"`benchmarks/text_to_image/{picture('interpolation', args.encoder)}` (per model, in that order, its first thin-to-bold path "
               f"then its first red-to-blue path, {INTERP_STEPS} steps per row)."), ""]
     load = load_average()
     lines += [f"Machine load while writing (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.", ""]
@@ -760,6 +765,8 @@ def main() -> None:
     parser.add_argument("--evaluate-only", action="store_true",
                         help="evaluate the checkpoints already saved, train nothing (the training may still run)")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--section", default=SECTION,
+                        help="the RESULTS.md section written (default %(default)s; another keeps a second set of runs)")
     parser.add_argument("--encoder", default=DEFAULT_ENCODER, choices=tuple(ENCODER_WORDS),
                         help="the runs' caption encoder, a cached file (default: the project's, %(default)s)")
     args = parser.parse_args()
@@ -771,7 +778,7 @@ def main() -> None:
     results = load_runs(RESULTS, empty={}) if args.report_only else evaluate(args)
     command = training_command(__file__, report_switches=("--report-only", "--evaluate-only"))
     text = report(results, args, command)
-    replace_section(RESULTS_MD, SECTION, text)
+    replace_section(RESULTS_MD, args.section, text)
     print(text)
 
 
