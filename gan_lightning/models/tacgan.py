@@ -5,23 +5,40 @@ GAN-CLS's matching-aware D with an auxiliary classifier (AC-GAN's) on the same (
 D tells real pairs from wrong and fake ones and names the class of each image; G makes images that
 pass as real for their caption and are classified as the caption's class.
 
-Recipe, from the authors' code (dashayushman/TAC-GAN):
-- ``model.py``: D's loss real + wrong + fake (binary cross-entropy, each weight 1; the wrong pair is a
-  real image of another sample with this caption) + the class loss on the real image (its class), the
-  wrong image (its own class) and the fake (the caption's class); G's loss fake + the class loss on the
-  fake; the class loss is sigmoid cross-entropy against the one-hot class (``aux_weight`` 1);
-- ``train.py``: G updated twice per D update (``g_steps`` 2), Adam lr 2e-4, beta1 0.5, batch 64,
-  z 100, t_dim 512 (``text_dim``; ``model.py``'s docstring says 256), gf_dim 64, df_dim 64.
+Recipe, from the authors' code (dashayushman/TAC-GAN, read at its last commit f6e7257):
+- ``model.py``: D's loss real + wrong + fake (sigmoid cross-entropy against hard 1 / 0: no label
+  smoothing; each weight 1; the wrong pair is a random training image, its own class kept, with this
+  caption) + the class loss on the real image (its class), the wrong image (its own class) and the fake
+  (the caption's class: ``g_loss_2`` is added to ``d_loss``); G's loss fake + the class loss on the
+  fake; the class loss is sigmoid cross-entropy against the one-hot class (``aux_weight`` 1); both
+  heads are linear layers on the same flattened joint map (image features and the replicated text
+  projection after a 1x1 convolution, BatchNorm, leaky ReLU);
+- ``train.py``: G updated twice per D update on the same feed (``g_steps`` 2), Adam lr 2e-4, beta1
+  0.5, batch 64, z 100 (uniform(-1, 1)), gf_dim 64 and df_dim 64 (``g_width``, ``d_width``); t_dim
+  256 since commit f6e7257, 512 before it (``text_dim`` 512 here: a 128 made no difference to the
+  collapse below); the README's example command uses t_dim 100 and batch 128.
 
 Differences, kept small: the networks are GAN-INT-CLS's (:mod:`gan_lightning.nets.text`, reedscot's
-G and D) with the class head on D's joint 4 x 4 map (the authors' DCGAN nets put a linear layer on
-the flattened joint map: the same map read by a 4x4 convolution here); noise is N(0, I) (the
-authors': uniform(-1, 1)); the caption embedding is the project's caption encoder, as GAN-INT-CLS's.
+G and D, whose text projection in D has a BatchNorm the authors' lacks) with the class head on D's
+joint 4 x 4 map (a 4x4 convolution over the map: the authors' linear layer on the flattened map); the
+wrong image is the batch's next one (its own class kept); noise is N(0, I); G draws fresh noise for
+each of its updates (the authors' reuse D's z: measured the same, below); the caption embedding is
+the project's caption encoder, as GAN-INT-CLS's.
+
+The CPU recipe (``experiments/tacgan/captioned_digits.yaml``: g_width and d_width 32, not 64) sets
+``g_steps`` 1. With the authors' two G updates per D update at those widths, D loses to G (its real
+pairs' loss rises above its fakes') and G draws one texture for every caption: colour accuracy 0.109
+and flat over 1,000 iterations on CaptionedDigits (benchmarks/RESULTS.md, ``text_to_image_v2`` before
+the fix). In 300-iteration seeded runs at 32 px each switch apart kept the collapse (no class losses,
+D's weights 1 / 0.5 / 0.5, text_dim 128, G reusing D's z), while one G update per D update, or the
+authors' widths 64 with two, did not (colour 0.24 and 0.35 against 0.09 to 0.14); GAN-CLS with two G
+updates drew noise too (colour 0.21, against 0.33 with one). The model's defaults stay the authors'
+(widths 64, ``g_steps`` 2).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -56,7 +73,8 @@ class TACGAN(GANINTCLS):
         **kwargs,
     ) -> None:
         """``num_classes``: the classes of the batches' ``label`` (CaptionedDigits: the digit);
-        ``g_steps``: G updates per D update; other arguments as :class:`GANINTCLS`."""
+        ``g_steps``: G updates per D update (the authors' 2; 1 with narrower nets than the authors' 64, as
+        the CPU recipe: see the module docstring); other arguments as :class:`GANINTCLS`."""
         kwargs.update(variant="gan-cls", interp_weight=0.0)  # TAC-GAN: matching-aware D, no interpolation
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, g_width=g_width, d_width=d_width,
                          text_dim=text_dim, text_encoder=text_encoder, **kwargs)
