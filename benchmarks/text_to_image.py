@@ -522,6 +522,20 @@ def ranked(runs: dict[str, dict[str, Any]], subset: str, measure: str) -> list[s
     return sorted(names, key=lambda n: -runs[n]["scores"]["rows"][subset][measure])
 
 
+def tacgan_recipe_note(encoder: str) -> str:
+    """Which TAC-GAN recipe the section's TAC-GAN row was trained with: the runs on caption encoder v1 all
+    predate the fix of its G updates per D update (``gan_lightning/models/tacgan.py``'s docstring)."""
+    if encoder == ENCODER_V1:
+        return ("TAC-GAN's row predates the fix of its CPU recipe: trained with the authors' two G updates per D "
+                "update, which collapse G at the recipe's widths 32 to one texture for every caption "
+                "(`gan_lightning/models/tacgan.py`); section `text_to_image_v2` has TAC-GAN after the fix.")
+    g_steps = load_recipe("TACGAN", "captioned_digits")["init_args"]["g_steps"]
+    return (f"TAC-GAN's recipe updates G {'once' if g_steps == 1 else f'{g_steps} times'} per D update (`g_steps` "
+            f"{g_steps}); the authors' two G updates per D update collapse G at the recipe's widths 32 (theirs: 64) to "
+            "one texture for every caption (`gan_lightning/models/tacgan.py`; this section's TAC-GAN row before "
+            "the fix, in git history).")
+
+
 def report(results: dict[str, Any], args, command: str) -> str:
     import math
     import statistics
@@ -653,6 +667,8 @@ def report(results: dict[str, Any], args, command: str) -> str:
                                                           "the comparison says nothing of what the class head adds."
                                                           if max(ta, ga) < CHANCE_BAND else ".")))
         lines.append("")
+    if "TAC-GAN" in runs:
+        lines += [tacgan_recipe_note(args.encoder), ""]
     # suspects: chance, collapse
     lines += [("Checks for a defect (a digit at chance, one output for all captions): the asked digit below "
               f"{CHANCE_BAND} is about chance (1 in 10); the share of the most frequent judged digit (1.0: one "
