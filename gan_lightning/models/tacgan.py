@@ -26,14 +26,16 @@ each of its updates (the authors' reuse D's z: measured the same, below); the ca
 the project's caption encoder, as GAN-INT-CLS's.
 
 The CPU recipe (``experiments/tacgan/captioned_digits.yaml``: g_width and d_width 32, not 64) sets
-``g_steps`` 1. With the authors' two G updates per D update at those widths, D loses to G (its real
-pairs' loss rises above its fakes') and G draws one texture for every caption: colour accuracy 0.109
-and flat over 1,000 iterations on CaptionedDigits (benchmarks/RESULTS.md, ``text_to_image_v2`` before
-the fix). In 300-iteration seeded runs at 32 px each switch apart kept the collapse (no class losses,
-D's weights 1 / 0.5 / 0.5, text_dim 128, G reusing D's z), while one G update per D update, or the
-authors' widths 64 with two, did not (colour 0.24 and 0.35 against 0.09 to 0.14); GAN-CLS with two G
-updates drew noise too (colour 0.21, against 0.33 with one). The model's defaults stay the authors'
-(widths 64, ``g_steps`` 2).
+``g_steps`` 1. With the authors' two G updates per D update at those widths, G draws one texture for
+every caption: colour accuracy 0.109 and flat over 1,000 iterations on CaptionedDigits, 0.517 and
+rising with one (benchmarks/RESULTS.md, ``text_to_image_v2``, before and after the fix). In seeded
+300-iteration runs at 32 px, each other switch kept the collapse (no class losses, D's weights 1 / 0.5
+/ 0.5, text_dim 128, G reusing D's z), while one G update per D update, or the authors' widths 64 with
+two, did not (colour 0.24 and 0.35 against 0.09 to 0.14); GAN-CLS with two G updates drew noise too
+(colour 0.21, against 0.33 with one). Nothing is stale between the two G phases: each draws its own
+noise and fakes, the frozen caption embedding is the only state ``prepare_step`` shares with them.
+The model's defaults stay the authors' (widths 64, ``g_steps`` 2): at those widths two G updates did
+not collapse in the 300-iteration run (not measured longer).
 """
 
 from __future__ import annotations
