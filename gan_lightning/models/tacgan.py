@@ -31,8 +31,9 @@ every caption: colour accuracy 0.109 and flat over 1,000 iterations on Captioned
 rising with one (benchmarks/RESULTS.md, ``text_to_image_v2``, before and after the fix). In seeded
 300-iteration runs at 32 px, each other switch kept the collapse (no class losses, D's weights 1 / 0.5
 / 0.5, text_dim 128, G reusing D's z), while one G update per D update, or the authors' widths 64 with
-two, did not (colour 0.24 and 0.35 against 0.09 to 0.14); GAN-CLS with two G updates drew noise too
-(colour 0.21, against 0.33 with one). Nothing is stale between the two G phases: each draws its own
+two, did not (seed 0: colour 0.24 and 0.35 against 0.09 to 0.14; seed 1: 0.144 with one against 0.116
+with two, too early to tell at 300 iterations: the 1,000-iteration pair above is the clear evidence);
+GAN-CLS with two G updates drew noise too (colour 0.21, against 0.33 with one). Nothing is stale between the two G phases: each draws its own
 noise and fakes, the frozen caption embedding is the only state ``prepare_step`` shares with them.
 The model's defaults stay the authors' (widths 64, ``g_steps`` 2): at those widths two G updates did
 not collapse in the 300-iteration run (not measured longer).
