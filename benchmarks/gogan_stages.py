@@ -80,7 +80,8 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     ends = job["ends"]
     stages = job["stages"] if job["staged"] else [ends[-1]]
     L.seed_everything(job["seed"], verbose=False)
-    model, data = build_mnist5k("GoGAN", stage_iterations=stages)
+    options = {"margin_decay": job["margin_decay"]} if job.get("margin_decay") is not None else {}
+    model, data = build_mnist5k("GoGAN", stage_iterations=stages, **options)
     measured: dict[str, dict[str, float]] = {}
 
     class AtStageEnds(L.Callback):
@@ -143,6 +144,15 @@ def section(runs: dict[str, Any], seeds: list[int], command: str) -> str:
         verdict = (f"Verdict: not reached: at iteration {last} the three stages reach a mean FID of {mean_a:.2f} "
                    f"against the single stage's {mean_b:.2f} ({100 * change:+.0f} %; better on {wins} of "
                    f"{len(seeds)} seeds).")
+    fixed = [runs[f"staged_decay1_seed{s}"] for s in seeds if f"staged_decay1_seed{s}" in runs]
+    if fixed:  # the margin schedule is ours: the same stages with the margin kept (margin_decay 1)
+        def at(end: int, name: str, form: str) -> str:
+            return " / ".join(format(r["at"][str(end)][name], form) for r in fixed)
+
+        points = "; ".join(f"{end}: FID {at(end, 'fid', '.2f')}, classes {at(end, 'classes', 'd')}" for end in ends)
+        verdict += (f"\n\nThe margin schedule (halved at each stage) is ours, not a source's: the same three stages with "
+                    f"the margin kept at 1 at every stage (`margin_decay: 1`, the re-implementation's fixed eps; seeds "
+                    f"{', '.join(str(r['seed']) for r in fixed)}): {points}.")
     lines += ["", verdict,
               f"Stage 1's end (iteration {ends[0]}, both runs): FID {' / '.join(f'{x:.2f}' for x in first)}.",
               "", f"Machine: {staged[0].get('machine', '?')}, {staged[0].get('cpus', '?')} CPUs, shared."]
@@ -155,12 +165,15 @@ def main() -> None:
     parser.add_argument("--stage-length", type=int, default=None,
                         help="iterations of each of the three stages (default: the recipe's)")
     parser.add_argument("--workers", type=int, default=1, help="runs at once, each in its own process")
+    parser.add_argument("--fixed-margin", action="store_true",
+                        help="also the three stages with the margin kept (margin_decay 1): the schedule's ablation")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     seeds = list(args.seeds)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     runs = load_runs(RESULTS_JSON, empty={})
-    extra = [] if args.stage_length is None else [f"--stage-length={args.stage_length}"]
+    extra = ([] if args.stage_length is None else [f"--stage-length={args.stage_length}"]) + \
+        (["--fixed-margin"] if args.fixed_margin else [])
     command = command_line(__file__, [f"--seeds={','.join(map(str, seeds))}", *extra])
     if not args.report_only:
         stages = recipe_stages(args.stage_length)
@@ -169,6 +182,9 @@ def main() -> None:
             del runs[key]
         jobs = [{"key": f"{'staged' if staged else 'single'}_seed{seed}", "staged": staged, "seed": seed,
                  "stages": stages, "ends": ends} for seed in seeds for staged in (True, False)]
+        if args.fixed_margin:
+            jobs += [{"key": f"staged_decay1_seed{seed}", "staged": True, "seed": seed, "stages": stages,
+                      "ends": ends, "margin_decay": 1.0} for seed in seeds]
 
         def stamped(run, _seconds):
             run.update(machine=platform.machine(), cpus=os.cpu_count(), load=round(load_average()[0], 1))

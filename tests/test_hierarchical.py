@@ -168,14 +168,16 @@ def test_stackedgan_trains_the_encoder_first_then_independent_then_joint_levels(
 
 
 # ---------------------------------------------------------------------------- GoGAN
-def test_gogan_margin_ranking_loss_is_zero_only_when_real_fake_previous_are_ranked_by_the_margin():
+def test_gogan_margin_ranking_loss_is_zero_only_when_real_is_above_fake_and_the_previous_stage_by_the_margins():
     real, fake, previous = torch.tensor([3.0, 2.5]), torch.tensor([1.5, 1.2]), torch.tensor([0.0, -1.0])
     margin_term, rank_term = margin_terms(real, fake, previous, margin=1.0)
     assert margin_term == 0 and rank_term == 0
     margin_term, rank_term = margin_terms(real, fake, previous, margin=1.4)  # real - fake = 1.3 for sample 1
-    assert margin_term == pytest.approx((0.0 + 0.1) / 2) and rank_term == pytest.approx((0.0 + 0.0) / 2)
-    margin_term, rank_term = margin_terms(real, fake, torch.tensor([1.0, -1.0]), margin=1.0)  # fake - prev = 0.5
+    assert margin_term == pytest.approx((0.0 + 0.1) / 2) and rank_term == 0  # 2.8 + 0 < 3, 2.8 - 1 < 2.5
+    # the ranking term compares D(x) with D_prev(G_prev(z)) by twice the margin; D(G(z)) plays no part in it
+    margin_term, rank_term = margin_terms(real, fake, torch.tensor([1.5, -1.0]), margin=1.0)  # 2 + 1.5 - 3 = 0.5
     assert margin_term == 0 and rank_term == pytest.approx(0.5 / 2)
+    assert margin_terms(real, fake + 10, torch.tensor([1.5, -1.0]), margin=1.0)[1] == pytest.approx(0.5 / 2)
     margin_term, rank_term = margin_terms(fake, real, None, margin=0.5)  # fakes above reals
     assert margin_term == pytest.approx((2.0 + 1.8) / 2) and rank_term == 0
 
@@ -186,18 +188,25 @@ def test_gogan_stages_freeze_the_previous_generator_and_shrink_the_margin(tmp_pa
     assert [model.stage(i) for i in range(7)] == [0, 0, 1, 1, 2, 2, 2]
     assert [model.stage_margin(s) for s in range(3)] == [1.0, 0.5, 0.25]
     assert not any(p.requires_grad for p in model.generator_previous.parameters())
+    assert not any(p.requires_grad for p in model.discriminator_previous.parameters())
     L.seed_everything(0)
     tiny_trainer(tmp_path / "two", 2).fit(model, data())
     after_stage_0 = {k: v.clone() for k, v in model.generator.state_dict().items()}
+    critic_after_stage_0 = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
     model = build()
     L.seed_everything(0)
     tiny_trainer(tmp_path / "four", 4).fit(model, data())
     previous = model.generator_previous.state_dict()
     assert all(torch.equal(previous[k], after_stage_0[k]) for k in after_stage_0)  # copied at iteration 2
+    critic = model.discriminator_previous.state_dict()
+    assert all(torch.equal(critic[k], critic_after_stage_0[k]) for k in critic_after_stage_0)  # D_prev too
+    assert any(not torch.equal(critic[k], v) for k, v in model.discriminator.state_dict().items()
+               if v.is_floating_point())  # D went on training, its reference did not
     assert any(not torch.equal(previous[k], v) for k, v in model.generator.state_dict().items()
                if v.is_floating_point())  # G went on training, the reference did not
     stepped = {id(p) for opt in model.trainer.optimizers for group in opt.param_groups for p in group["params"]}
     assert not any(id(p) in stepped for p in model.generator_previous.parameters())
+    assert not any(id(p) in stepped for p in model.discriminator_previous.parameters())
     assert not any(p.requires_grad for p in model.generator_previous.parameters())
     assert model.latest_terms["stage"] == 1 and model.latest_terms["d_rank"] >= 0
 
