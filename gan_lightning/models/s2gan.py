@@ -47,6 +47,7 @@ Differences, kept small:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -54,6 +55,7 @@ import torch.nn.functional as F
 
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.core.protocol import Output
+from gan_lightning.core.state import mean_over_ranks
 from gan_lightning.errors import SettingError
 from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
@@ -62,6 +64,7 @@ from gan_lightning.models.shared import read_stage_checkpoint
 from gan_lightning.nets.dcgan import DCGANDiscriminator
 from gan_lightning.nets.s2gan import (
     NormalFCN,
+    S2Discriminator,
     S2Generator,
     StructureGenerator,
     StyleGenerator,
@@ -87,7 +90,10 @@ class S2GAN(GANModule):
         structure_ckpt_path: str | None = None,
         g_width: int = 64,
         d_width: int = 64,
+        d_plan: Literal["authors", "dcgan"] = "authors",
         d_dropout: float = 0.2,
+        d_head_dropout: float = 0.5,
+        update_margin: float = 0.3,
         fcn_weight: float = 0.0,
         fcn_width: int = 32,
         **kwargs,
@@ -109,6 +115,11 @@ class S2GAN(GANModule):
         if fcn_weight < 0 or (fcn_weight > 0 and stage != "style"):
             raise SettingError(f"model.fcn_weight: the FCN constraint is the Style-GAN's (model.stage style), "
                                f"a weight >= 0; got {fcn_weight} with model.stage {stage}")
+        if d_plan not in ("authors", "dcgan"):
+            raise SettingError(f"model.d_plan must be 'authors' or 'dcgan', got {d_plan!r}")
+        if not 0.0 <= update_margin < 0.5:
+            raise SettingError(f"model.update_margin must be in [0, 0.5) (0: D and G update every iteration; the "
+                               f"authors' 0.3), got {update_margin}")
         if style_latent_dim < 1:
             raise SettingError(f"model.style_latent_dim must be >= 1, got {style_latent_dim}")
         noise = latent_dim + (style_latent_dim if stage == "style" else 0)
@@ -118,11 +129,15 @@ class S2GAN(GANModule):
         structure = StructureGenerator(latent_dim, size, g_width)
         if stage == "structure":
             self.generator = structure
-            self.discriminator = DCGANDiscriminator(3, size, d_width, norm="none", dropout=d_dropout)
+            self.discriminator = discriminator(d_plan, 3, size, d_width, (2, 1, 2, 2, 1), d_dropout, d_head_dropout)
         else:
             self.generator = S2Generator(structure, StyleGenerator(style_latent_dim, channels, size, g_width),
                                          latent_dim)
-            self.discriminator = DCGANDiscriminator(channels + 3, size, d_width, norm="none", dropout=d_dropout)
+            self.discriminator = discriminator(d_plan, channels + 3, size, d_width, (2, 2, 2, 2, 1), d_dropout,
+                                               d_head_dropout)
+        self.update_margin = float(update_margin)
+        #: D's and G's updates skipped by the margin rule in this process since it was built (for inspection)
+        self.margin_skips = {"D": 0, "G": 0}
         self.fcn_weight = float(fcn_weight)
         self.fcn = NormalFCN(channels, fcn_width) if self.fcn_weight > 0 else None
         self.register_buffer("structure_ready", torch.tensor(
@@ -194,9 +209,34 @@ class S2GAN(GANModule):
                 ctx.fake = self.generator.style(ctx.normals, ctx.z[:, self.structure_dim:])
 
     def phases(self) -> list[Phase]:
-        """D then G; with the FCN constraint the FCN first, on real images (the authors' order)."""
+        """D then G, each gated by the margin rule (``update_margin`` > 0); with the FCN constraint the FCN
+        first, on real images (the authors' order)."""
         phases = self.adversarial_phases(self.discriminator_terms, self.generator_terms)
+        if self.update_margin > 0:
+            d, g = phases
+            phases = [replace(d, gate=self.discriminator_updates), replace(g, gate=self.generator_updates)]
         return phases if self.fcn is None else [Phase("FCN", "fcn", self.fcn_terms), *phases]
+
+    def discriminator_updates(self, ctx: StepContext) -> bool:
+        """The authors' margin rule, decided on D's errors before D's update (``ctx.margin_errors``: the mean
+        binary cross-entropy of D on the real and on the fake half, targets 1 and 0, over every rank): D
+        skips its update when either error is below ``update_margin``, G when either is above 1 -
+        ``update_margin``, and both update when both would skip. Reads the two errors on the host: the one
+        host-device synchronisation of the iteration (torch's Adam keeps its step count on the host, so no
+        device-side equivalent leaves its state exactly as a skip does)."""
+        real, fake = ctx.margin_errors.tolist()
+        margin = self.update_margin
+        d_updates = not (real < margin or fake < margin)
+        g_updates = not (real > 1.0 - margin or fake > 1.0 - margin)
+        ctx.updates = (d_updates, g_updates) if d_updates or g_updates else (True, True)
+        self.margin_skips["D"] += not ctx.updates[0]
+        return ctx.updates[0]
+
+    def generator_updates(self, ctx: StepContext) -> bool:
+        """G's half of the margin rule, decided in D's phase of the same iteration (no D phase: G updates)."""
+        updates = getattr(ctx, "updates", (True, True))[1]
+        self.margin_skips["G"] += not updates
+        return updates
 
     def fcn_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         return {"fcn_loss": normal_error(self.fcn(ctx.real), ctx.normals)}
@@ -223,8 +263,15 @@ class S2GAN(GANModule):
         return None
 
     def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """D's loss; with the margin rule also its errors on the real and on the fake batch (unsmoothed
+        targets 1 and 0, as the authors' ``err_R``, ``err_F``), for the rule's decision."""
         real, fake = self.judge(ctx.real, ctx), self.judge(ctx.fake.detach(), ctx)
-        return {"d_loss": nonsaturating_d(real, fake, self.real_target(real))}
+        terms = {"d_loss": nonsaturating_d(real, fake, self.real_target(real))}
+        if self.update_margin > 0:
+            errors = mean_over_ranks(torch.stack([F.softplus(-real).mean(), F.softplus(fake).mean()]))
+            ctx.margin_errors = errors
+            terms.update(d_error_real=errors[0], d_error_fake=errors[1])
+        return terms
 
     def generator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         adversarial = nonsaturating_g(self.judge(ctx.fake, ctx))
@@ -232,6 +279,14 @@ class S2GAN(GANModule):
             return {"g_loss": adversarial}
         fcn = normal_error(self.fcn(ctx.fake), ctx.normals)
         return {"g_loss": adversarial + self.fcn_weight * fcn, "g_adversarial": adversarial, "g_fcn": fcn}
+
+
+def discriminator(plan: str, channels: int, size: int, width: int, strides: tuple[int, ...], dropout: float,
+                  head_dropout: float) -> torch.nn.Module:
+    """D of either plan: the authors' (``strides``: the stage's) or the project's DCGAN D without BatchNorm."""
+    if plan == "authors":
+        return S2Discriminator(channels, size, width, strides, dropout, head_dropout)
+    return DCGANDiscriminator(channels, size, width, norm="none", dropout=dropout, head_dropout=head_dropout)
 
 
 def normal_error(predicted: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
