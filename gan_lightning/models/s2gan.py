@@ -13,27 +13,53 @@ training scripts:
   the sample grid shows each sample's normals beside its image.
 
 Defaults from the authors' code (xiaolonw/ss-gan, Torch): ``structure-gan/train.lua`` (Adam lr 2e-4,
-beta1 0.5; noiseDim 100; BCE loss; G's last layer ``Tanh`` then ``nn.Normalize(2)`` over the 3 channels of
-each pixel; D without BatchNorm, LeakyReLU 0.2, dropout 0.2 in its deeper layers; init N(0, 0.02));
+beta1 0.5; noiseDim 100; batch 64; BCE loss; G's last layer ``Tanh`` then ``nn.Normalize(2)`` over the 3
+channels of each pixel; D without BatchNorm, LeakyReLU 0.2; init N(0, 0.02));
 ``style-gan-nofcn/train.lua`` (the same optimiser and loss; noiseDim 100; G: the normals encoded by two
 stride-2 5x5 convolutions, the noise up-sampled by transposed convolutions to the same size, joined, an
 encoder-decoder to the image, tanh; D on the image and the normals joined on channels (``JoinTable``),
 no BatchNorm). Our Style G (:mod:`gan_lightning.nets.s2gan`) follows that plan at a CPU size; the Structure G
 is the project's DCGAN G with the authors' normalised output (theirs: a 9x9 transposed convolution, then 3x3
-convolutions between x2 upsamplings, to 72 px); D is the project's DCGAN D with ``norm: none`` and the
-authors' dropout 0.2.
+convolutions between x2 upsamplings, to 72 px).
+
+D and the update rule, defaults from the authors' code:
+- ``d_plan: authors`` (:class:`~gan_lightning.nets.s2gan.S2Discriminator`): their D of
+  ``structure-gan/train.lua`` (strides 2, 1, 2, 2, 1) and ``style-gan-nofcn/train.lua`` (2, 2, 2, 2, 1):
+  kernels 5, 5, 3, 3, 3, no normalisation, channel dropout ``d_dropout`` (their ``SpatialDropout(0.2)``)
+  after the third and fourth convolutions, a linear head; ``dcgan``: the project's DCGAN D without
+  BatchNorm, ``d_dropout`` after every layer (this model's plan before);
+- ``d_head_dropout: 0.5``: their ``nn.Dropout()`` before D's last (linear) layer, both train.lua files;
+- ``update_margin: 0.3``: ``structure-gan/adversarial_ct.lua`` and ``style-gan-nofcn/
+  conditional_adversarial_rgb.lua`` (also ``style-gan-fcn/joint_train.lua``) compute D's binary
+  cross-entropy on its real half (``err_R``, target 1) and its fake half (``err_F``, target 0) in D's
+  forward pass, before D's update; D's update is skipped when either is below the margin, G's (the same
+  iteration's) when either is above 1 - margin, and both update when both would skip. Here the same
+  errors (unsmoothed targets, averaged over DDP ranks) decide two gated phases (``Phase.gate``): a skipped
+  phase runs no backward and no optimiser step, so its network's weights and its Adam state (moments,
+  step count) stay exactly as they were, as the authors' ``adam`` with ``optimize = false``. **The
+  decision reads the two errors on the host: one host-device synchronisation per training iteration**
+  (torch's Adam keeps its step count on the host, so no device-side mask leaves the state as a skip
+  does); ``update_margin: 0`` turns the rule off and with it the synchronisation.
+
+Why (benchmarks/s2gan_normals.py found the Structure G collapsed, its maps' spread 0.016 against the real
+0.084 after 700 iterations): short seeded runs of the Structure-GAN alone (700 iterations, width 16, one
+thread; spread of 500 maps) put the collapse on D, not on the update rule: ours 0.020, D's errors near
+chance (0.68 against ln 2 = 0.69: a DCGAN D without normalisation at width 16 hardly learns); each of the
+authors' margin rule, dropout 0.5 before D's last layer, uniform noise, their half-real half-fake D batch
+with a fresh G batch, or their Adam warm-up (lr / 50 for 10 updates, / 5 to 30) alone: 0.015 to 0.020; the
+authors' D plan: 0.033, with all of those: 0.037 (0.039 after 2,000 iterations); a DCGAN D *with*
+BatchNorm: 0.062. So the authors' D plan is the default here, with their margin rule and head dropout.
 
 Differences, kept small:
 - data: the authors' NYUv2 (72 px normals, 128 px images); here :class:`~gan_lightning.data.SurfaceDigits`
   (normals of a height field of each real digit, the image a shaded real texture), 32 px;
-- z ~ N(0, I) (the project's noise; the authors draw uniform [-1, 1]); D outputs logits;
+- z ~ N(0, I) (the project's noise; the authors draw uniform [-1, 1]); D outputs logits; D sees the whole
+  batch of real and of fake and G trains on D's fake draw (theirs: 32 real and 32 fake for D, 64 fresh
+  samples for G); no Adam warm-up (theirs: lr / 50 for the first 10 updates, / 5 to the 30th); the
+  authors sample in training mode (BatchNorm batch statistics; ``structure-gan/test.lua``), ours in eval
+  mode: none of these changed the collapse above (the two modes' spreads agree);
 - the Style-GAN's L2 weight penalty (``coefL2`` 1e-5 in ``style-gan-nofcn/train.lua``) is not set
   (``model.weight_decay`` gives one); the authors' batch 128 for the Style-GAN: 64 in ``experiments/s2gan``;
-- ``style-gan-fcn/joint_train.lua`` skips D's update when D's real or fake error is below a margin 0.3 and
-  G's when one is above 0.7, and so does the Structure-GAN's ``structure-gan/adversarial_ct.lua`` (whose D
-  also has a dropout 0.5 before its last linear layer): not done (D and G update every iteration, as
-  ``style-gan-nofcn``); benchmarks/s2gan_normals.py found our Structure G collapsed to nearly one map after
-  700 iterations, and this skipping is the first difference to test;
 - the FCN constraint (``fcn_weight`` > 0; default 0, the authors' ``style-gan-nofcn``): an FCN
   (:class:`~gan_lightning.nets.s2gan.NormalFCN`) learns, in its own phase and optimiser (``fcn``) before D
   and G each iteration, to recover the normals from real images, and the Style G's loss adds ``fcn_weight``
@@ -80,6 +106,8 @@ class S2GAN(GANModule):
     paper = "Wang & Gupta 2016, Generative Image Modeling using Style and Structure Adversarial Networks"
     data_kinds = ("surfaces",)
     recipe: ClassVar[dict[str, Any]] = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
+    #: The margin rule reads D's two errors on the host, once per iteration (tests/test_device.py allows it there)
+    host_reads_by_design: ClassVar[tuple[str, ...]] = ("discriminator_updates",)
 
     def __init__(
         self,
@@ -101,7 +129,10 @@ class S2GAN(GANModule):
         """``stage``: ``structure`` trains the Structure-GAN (normals from ``latent_dim`` noise); ``style`` the
         Style-GAN (images from real normals and ``style_latent_dim`` noise) on the frozen Structure G of
         ``structure_ckpt_path`` (a ``stage: structure`` checkpoint, or ``random``: a seeded untrained one, for
-        tests only). ``g_width`` / ``d_width``: base widths; ``d_dropout``: D's dropout (the authors' 0.2).
+        tests only). ``g_width`` / ``d_width``: base widths; ``d_plan``: D's plan (``authors`` or ``dcgan``);
+        ``d_dropout``: D's dropout (the authors' 0.2); ``d_head_dropout``: before D's last layer (the
+        authors' 0.5); ``update_margin``: the authors' rule skipping D's or G's update (0.3; 0: off; one host
+        read per iteration when on, see the module docstring).
         ``fcn_weight``: the Style-GAN's FCN constraint (0: off; the authors' 0.1), with an FCN of ``fcn_width``."""
         if stage not in ("structure", "style"):
             raise SettingError(f"model.stage must be 'structure' or 'style', got {stage!r}")
