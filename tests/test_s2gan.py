@@ -282,6 +282,11 @@ def test_the_margin_rule_decides_on_ds_errors_as_the_authors():
         build_structure(update_margin=0.7)
     with pytest.raises(SettingError, match=r"^model.d_plan must be 'authors' or 'dcgan', got 'big'$"):
         build_structure(d_plan="big")
+    with pytest.raises(SettingError, match=r"^model.d_norm must be 'none', or 'batch' with model.d_plan dcgan .* "
+                                           r"got 'batch' with model.d_plan authors$"):
+        build_structure(d_norm="batch")
+    norms = {type(m).__name__ for m in build_structure(d_plan="dcgan", d_norm="batch").discriminator.modules()}
+    assert "BatchNorm2d" in norms and "BatchNorm2d" not in {type(m).__name__ for m in model.discriminator.modules()}
 
 
 @pytest.mark.parametrize("build", [build_structure, build_style])

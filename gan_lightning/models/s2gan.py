@@ -27,7 +27,8 @@ D and the update rule, defaults from the authors' code:
   ``structure-gan/train.lua`` (strides 2, 1, 2, 2, 1) and ``style-gan-nofcn/train.lua`` (2, 2, 2, 2, 1):
   kernels 5, 5, 3, 3, 3, no normalisation, channel dropout ``d_dropout`` (their ``SpatialDropout(0.2)``)
   after the third and fourth convolutions, a linear head; ``dcgan``: the project's DCGAN D without
-  BatchNorm, ``d_dropout`` after every layer (this model's plan before);
+  BatchNorm (``d_norm: batch``: with BatchNorm, not the authors'), ``d_dropout`` after every layer (this
+  model's plan before);
 - ``d_head_dropout: 0.5``: their ``nn.Dropout()`` before D's last (linear) layer, both train.lua files;
 - ``update_margin: 0.3``: ``structure-gan/adversarial_ct.lua`` and ``style-gan-nofcn/
   conditional_adversarial_rgb.lua`` (also ``style-gan-fcn/joint_train.lua``) compute D's binary
@@ -41,14 +42,23 @@ D and the update rule, defaults from the authors' code:
   (torch's Adam keeps its step count on the host, so no device-side mask leaves the state as a skip
   does); ``update_margin: 0`` turns the rule off and with it the synchronisation.
 
-Why (benchmarks/s2gan_normals.py found the Structure G collapsed, its maps' spread 0.016 against the real
-0.084 after 700 iterations): short seeded runs of the Structure-GAN alone (700 iterations, width 16, one
-thread; spread of 500 maps) put the collapse on D, not on the update rule: ours 0.020, D's errors near
-chance (0.68 against ln 2 = 0.69: a DCGAN D without normalisation at width 16 hardly learns); each of the
-authors' margin rule, dropout 0.5 before D's last layer, uniform noise, their half-real half-fake D batch
-with a fresh G batch, or their Adam warm-up (lr / 50 for 10 updates, / 5 to 30) alone: 0.015 to 0.020; the
-authors' D plan: 0.033, with all of those: 0.037 (0.039 after 2,000 iterations); a DCGAN D *with*
-BatchNorm: 0.062. So the authors' D plan is the default here, with their margin rule and head dropout.
+Why the Structure G collapses (benchmarks/s2gan_normals.py: spread of its maps 0.016 against the real 0.084
+after 700 iterations; spread: per-pixel standard deviation over 500 maps): short seeded runs of the
+Structure-GAN alone (a plain loop equal to this model's step, width 16, one thread, seed 0) switching the
+authors' settings on one at a time. After 700 iterations: ours 0.020, D's errors near chance (0.68 against ln
+2 = 0.69: a DCGAN D without normalisation at width 16 hardly learns); alone, each of the margin rule, dropout
+0.5 before D's last layer, uniform noise, their half-real half-fake D batch with a fresh G batch, their Adam
+warm-up (lr / 50 for 10 updates, / 5 to the 30th), no dropout in D: 0.015 to 0.020; our DCGAN D at width 64 (no
+BatchNorm): D wins (errors 0.3 to 0.4) and G still collapses (0.014); the authors' D plan: 0.033. After 2,000
+iterations (spread at 500 / 1,000 / 1,500 / 2,000): the authors' D plan with their margin rule (this model's
+defaults) 0.054 / 0.030 / 0.014 / 0.009, and the benchmark's run of this model 0.014; with also their noise,
+batches and warm-up 0.038 / 0.030 / 0.024 / 0.039 (seed 1: 0.035 / 0.022 / 0.016 / 0.015); with their G plan
+too (ten layers, width 16) 0.031 after 350 iterations. So the collapse is not a defect of this code that the
+authors' settings remove: it comes with a D without BatchNorm at this CPU width, theirs included (the authors'
+64 channels could not be run here). A D *with* BatchNorm (not the authors': ``d_plan: dcgan``, ``d_norm:
+batch``, no margin rule, no head dropout in that run) keeps G's maps apart: 0.045 / 0.070 / 0.082 / 0.082
+(0.062 after 700 iterations in the first set of runs); it was not run through benchmarks/s2gan_normals.py. The
+defaults stay the authors' (their D plan, margin rule and head dropout).
 
 Differences, kept small:
 - data: the authors' NYUv2 (72 px normals, 128 px images); here :class:`~gan_lightning.data.SurfaceDigits`
@@ -119,6 +129,7 @@ class S2GAN(GANModule):
         g_width: int = 64,
         d_width: int = 64,
         d_plan: Literal["authors", "dcgan"] = "authors",
+        d_norm: Literal["none", "batch"] = "none",
         d_dropout: float = 0.2,
         d_head_dropout: float = 0.5,
         update_margin: float = 0.3,
@@ -130,6 +141,8 @@ class S2GAN(GANModule):
         Style-GAN (images from real normals and ``style_latent_dim`` noise) on the frozen Structure G of
         ``structure_ckpt_path`` (a ``stage: structure`` checkpoint, or ``random``: a seeded untrained one, for
         tests only). ``g_width`` / ``d_width``: base widths; ``d_plan``: D's plan (``authors`` or ``dcgan``);
+        ``d_norm``: ``batch`` gives the ``dcgan`` D BatchNorm (not the authors'; it keeps the Structure G from
+        collapsing at CPU width, see the module docstring);
         ``d_dropout``: D's dropout (the authors' 0.2); ``d_head_dropout``: before D's last layer (the
         authors' 0.5); ``update_margin``: the authors' rule skipping D's or G's update (0.3; 0: off; one host
         read per iteration when on, see the module docstring).
@@ -148,6 +161,9 @@ class S2GAN(GANModule):
                                f"a weight >= 0; got {fcn_weight} with model.stage {stage}")
         if d_plan not in ("authors", "dcgan"):
             raise SettingError(f"model.d_plan must be 'authors' or 'dcgan', got {d_plan!r}")
+        if d_norm not in ("none", "batch") or (d_norm == "batch" and d_plan != "dcgan"):
+            raise SettingError(f"model.d_norm must be 'none', or 'batch' with model.d_plan dcgan (the authors' D "
+                               f"has no normalisation); got {d_norm!r} with model.d_plan {d_plan}")
         if not 0.0 <= update_margin < 0.5:
             raise SettingError(f"model.update_margin must be in [0, 0.5) (0: D and G update every iteration; the "
                                f"authors' 0.3), got {update_margin}")
@@ -160,12 +176,13 @@ class S2GAN(GANModule):
         structure = StructureGenerator(latent_dim, size, g_width)
         if stage == "structure":
             self.generator = structure
-            self.discriminator = discriminator(d_plan, 3, size, d_width, (2, 1, 2, 2, 1), d_dropout, d_head_dropout)
+            self.discriminator = discriminator(d_plan, 3, size, d_width, (2, 1, 2, 2, 1), d_dropout, d_head_dropout,
+                                               d_norm)
         else:
             self.generator = S2Generator(structure, StyleGenerator(style_latent_dim, channels, size, g_width),
                                          latent_dim)
             self.discriminator = discriminator(d_plan, channels + 3, size, d_width, (2, 2, 2, 2, 1), d_dropout,
-                                               d_head_dropout)
+                                               d_head_dropout, d_norm)
         self.update_margin = float(update_margin)
         #: D's and G's updates skipped by the margin rule in this process since it was built (for inspection)
         self.margin_skips = {"D": 0, "G": 0}
@@ -313,11 +330,11 @@ class S2GAN(GANModule):
 
 
 def discriminator(plan: str, channels: int, size: int, width: int, strides: tuple[int, ...], dropout: float,
-                  head_dropout: float) -> torch.nn.Module:
-    """D of either plan: the authors' (``strides``: the stage's) or the project's DCGAN D without BatchNorm."""
+                  head_dropout: float, norm: str = "none") -> torch.nn.Module:
+    """D of either plan: the authors' (``strides``: the stage's) or the project's DCGAN D (``norm``)."""
     if plan == "authors":
         return S2Discriminator(channels, size, width, strides, dropout, head_dropout)
-    return DCGANDiscriminator(channels, size, width, norm="none", dropout=dropout, head_dropout=head_dropout)
+    return DCGANDiscriminator(channels, size, width, norm=norm, dropout=dropout, head_dropout=head_dropout)
 
 
 def normal_error(predicted: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
