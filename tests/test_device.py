@@ -70,8 +70,19 @@ def test_tensors_on_the_model_device_and_no_host_reads_between_due_iterations(na
                for k, v in (terms or {}).items() if not (isinstance(v, torch.Tensor) and v.device.type == "cpu")}
         assert bad == {}, f"{name}, iteration {iteration}: loss values not on the model's device"
     quiet = set(range(ITERATIONS)) - due_iterations(ITERATIONS, EVERY, epoch_starts)
-    waits = {i: where for i, where in reads.counted().items() if i in quiet}
-    assert waits == {}, f"{name}: the host waited for the device in iterations where nothing was due"
+    # a model may read once per iteration in a method it names in ``host_reads_by_design`` (and documents:
+    # S2GAN's margin rule); at most once per iteration, and nowhere else
+    declared = getattr(RESUMABLE[name][0]().__class__, "host_reads_by_design", ())
+
+    def by_design(where: str) -> bool:
+        parts = where.split(":")  # module:function:line, or "torch"
+        return len(parts) == 3 and parts[1] in declared
+
+    counted = {i: where for i, where in reads.counted().items() if i in quiet}
+    waits = {i: [w for w in where if not by_design(w)] for i, where in counted.items()}
+    assert {i: where for i, where in waits.items() if where} == {}, \
+        f"{name}: the host waited for the device in iterations where nothing was due"
+    assert all(sum(map(by_design, where)) <= 1 for where in counted.values()), f"{name}: more than one read by design"
 
 
 def test_the_trap_catches_a_constant_made_without_a_device(tmp_path):

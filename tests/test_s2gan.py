@@ -252,3 +252,84 @@ def test_held_out_scores_of_both_stages(build, tmp_path):
     (scores,) = trainer.validate(model, build_data())
     expected = {"val/d_real", "val/d_fake"} | ({"val/fcn_real", "val/fcn_fake"} if model.fcn is not None else set())
     assert set(scores) == expected and all(torch.isfinite(torch.tensor(v)) for v in scores.values())
+
+
+# ---------------------------------------------------------------------------- the authors' margin rule
+def test_the_margin_rule_decides_on_ds_errors_as_the_authors():
+    """structure-gan/adversarial_ct.lua: D skips when its real or fake error is below 0.3, G when one is above
+    0.7; both update when both would skip. The errors: D's binary cross-entropy, targets 1 and 0, unsmoothed."""
+    model = build_structure(label_smoothing=0.1)
+    rules = {(0.5, 0.5): (True, True), (0.2, 0.5): (False, True), (0.5, 0.25): (False, True),
+             (0.75, 0.5): (True, False), (0.5, 0.71): (True, False), (0.2, 0.8): (True, True)}
+    for errors, expected in rules.items():
+        ctx = StepContext(torch.zeros(2, 3, 32, 32))
+        ctx.margin_errors = torch.tensor(errors)
+        assert (model.discriminator_updates(ctx), model.generator_updates(ctx)) == expected, errors
+    assert model.margin_skips == {"D": 2, "G": 2}
+    data = build_data()
+    data.setup()
+    batch = {key: torch.stack([data.train_set[i][key] for i in range(6)]) for key in ("image", "normals")}
+    model.eval()  # no dropout: D's logits are the same twice
+    ctx = context(model, batch)
+    terms = model.discriminator_terms(ctx)
+    real, fake = model.judge(ctx.real, ctx), model.judge(ctx.fake, ctx)
+    assert torch.allclose(ctx.margin_errors, torch.stack([
+        F.binary_cross_entropy_with_logits(real, torch.ones_like(real)),
+        F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))]))
+    assert torch.equal(terms["d_error_real"], ctx.margin_errors[0])
+    assert "d_error_real" not in build_structure(update_margin=0.0).discriminator_terms(ctx)
+    with pytest.raises(SettingError, match=r"^model.update_margin must be in \[0, 0.5\) .* got 0.7$"):
+        build_structure(update_margin=0.7)
+    with pytest.raises(SettingError, match=r"^model.d_plan must be 'authors' or 'dcgan', got 'big'$"):
+        build_structure(d_plan="big")
+    with pytest.raises(SettingError, match=r"^model.d_norm must be 'none', or 'batch' with model.d_plan dcgan .* "
+                                           r"got 'batch' with model.d_plan authors$"):
+        build_structure(d_norm="batch")
+    norms = {type(m).__name__ for m in build_structure(d_plan="dcgan", d_norm="batch").discriminator.modules()}
+    assert "BatchNorm2d" in norms and "BatchNorm2d" not in {type(m).__name__ for m in model.discriminator.modules()}
+
+
+@pytest.mark.parametrize("build", [build_structure, build_style])
+def test_a_skipped_update_leaves_the_weights_and_the_optimizer_state_exactly_unchanged(build, tmp_path):
+    """Errors forced per iteration: both update, D skips, G skips, both would skip (so both update); a skipped
+    network's weights and its Adam state (moments and step count) stay bitwise as they were, the other's change."""
+    assert build().update_margin == 0.3  # the authors' rule is the default
+    schedule = [(0.5, 0.5), (0.1, 0.5), (0.5, 0.9), (0.1, 0.9)]
+    expected = [(True, True), (False, True), (True, False), (True, True)]
+
+    class Forced(type(build())):
+        def discriminator_terms(self, ctx):
+            terms = super().discriminator_terms(ctx)
+            ctx.margin_errors = ctx.margin_errors.new_tensor(schedule[ctx.iteration])
+            return terms
+
+    def snapshot(trainer, model):
+        nets = {"G": model.generator, "D": model.discriminator}
+        # parameters (G's BatchNorm statistics move with every forward, as the authors' do)
+        weights = {k: {n: t.detach().clone() for n, t in net.named_parameters()} for k, net in nets.items()}
+        states = {k: {n: {s: v.clone() for s, v in state.items()} for n, state in
+                      trainer.optimizers[i].state_dict()["state"].items()} for k, i in (("G", 0), ("D", 1))}
+        return weights, states
+
+    changed: list[tuple[bool, bool]] = []
+
+    class Watch(L.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            self.before = snapshot(trainer, pl_module)
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            after = snapshot(trainer, pl_module)
+
+            def same(a, b):
+                return a.keys() == b.keys() and all(
+                    same(a[k], b[k]) if isinstance(a[k], dict) else torch.equal(a[k], b[k]) for k in a)
+
+            changed.append(tuple(not (same(self.before[0][k], after[0][k]) and same(self.before[1][k], after[1][k]))
+                                 for k in ("D", "G")))
+
+    L.seed_everything(0)
+    model = build()
+    model.__class__ = Forced
+    tiny_trainer(tmp_path, len(schedule), [Watch()]).fit(model, build_data())
+    assert changed == expected
+    assert model.margin_skips == {"D": 1, "G": 1}

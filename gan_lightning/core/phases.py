@@ -31,6 +31,11 @@ class Phase:
             ``interval``, and the optimizer this phase steps gets lr * c and betas ** c with
             c = interval / (interval + 1), once, when the optimizers are built.
         after: called with the context after the optimizer step (e.g. WGAN's weight clipping).
+        update_when: ``update_when(ctx) -> bool``, called after the loss: False skips this phase's update in this
+            iteration (no backward, no optimizer step, no ``after``: the network's weights and its
+            optimizer's state stay exactly as they were; the terms are still logged). A Python bool:
+            a rule that reads a device value makes the host wait for the device (S2GAN's margin
+            rule reads one per iteration, and says so); None: always update.
     """
 
     name: str
@@ -40,6 +45,7 @@ class Phase:
     interval: int = 1
     lazy: bool = False
     after: Callable[["StepContext"], None] | None = None
+    update_when: Callable[["StepContext"], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.interval < 1:

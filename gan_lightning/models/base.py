@@ -491,12 +491,16 @@ class GANModule(L.LightningModule):
                     penalty = self.training_state.historical_averages.penalty(phase.optimizer, params)
                     phase_terms[f"{phase.name.lower()}_historical"] = penalty.detach()
                     loss = loss + self.historical_averaging * penalty
-                self.optimize(optimizer, loss * phase.gain if phase.lazy else loss)
+                updates = phase.update_when is None or phase.update_when(ctx)
+                if updates:
+                    self.optimize(optimizer, loss * phase.gain if phase.lazy else loss)
+            terms.update(phase_terms)
+            if not updates:  # the phase skips its update: nothing of its network or optimizer changes
+                continue
             if historical:
                 self.training_state.historical_averages.update(phase.optimizer, params)
             if phase.after is not None:
                 phase.after(ctx)
-            terms.update(phase_terms)
         self.step_schedulers()
         return self.log_terms(terms)
 

@@ -108,12 +108,14 @@ class DCGANDiscriminator(nn.Module):
         input_dropout: float = 0.0,
         minibatch_features: int = 0,
         minibatch_kernel_dim: int = 5,
+        head_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if norm not in ("batch", "none", "layer"):
             raise ValueError(f"norm must be 'batch', 'none' or 'layer', got {norm!r}")
-        if not (0.0 <= dropout < 1.0 and 0.0 <= input_dropout < 1.0):
-            raise ValueError(f"dropout and input_dropout must be in [0, 1), got {dropout} and {input_dropout}")
+        if not all(0.0 <= p < 1.0 for p in (dropout, input_dropout, head_dropout)):
+            raise ValueError(f"dropout, input_dropout and head_dropout must be in [0, 1), got {dropout}, "
+                             f"{input_dropout} and {head_dropout}")
         base, doublings = upsampling_plan(image_size)
         layers = [*dropout_layers(input_dropout), nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True),
                   *dropout_layers(dropout)]
@@ -128,6 +130,7 @@ class DCGANDiscriminator(nn.Module):
             features *= 2
         self.features = nn.Sequential(*layers)
         self.feature_dim = features * base * base
+        self.head_dropout = nn.Dropout(head_dropout) if head_dropout > 0 else nn.Identity()  # no state-dict key
         if minibatch_features:
             self.head: nn.Module = nn.Sequential(
                 nn.Flatten(), MinibatchDiscrimination(self.feature_dim, minibatch_features, minibatch_kernel_dim),
@@ -137,5 +140,5 @@ class DCGANDiscriminator(nn.Module):
         dcgan_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.head(self.features(x)).flatten(1)
+        out = self.head(self.head_dropout(self.features(x))).flatten(1)
         return out.squeeze(1) if out.size(1) == 1 else out

@@ -1,7 +1,8 @@
 """S^2-GAN's networks (Wang & Gupta 2016): the Structure-GAN's G (noise -> unit surface normals), the
 Style-GAN's G (normals + noise -> image) and the chain of both. Layer plans after the authors' Torch code
-(xiaolonw/ss-gan: ``structure-gan/train.lua``, ``style-gan-nofcn/train.lua``); the discriminators are the
-project's DCGAN D (:class:`~gan_lightning.nets.dcgan.DCGANDiscriminator`) without BatchNorm, as theirs."""
+(xiaolonw/ss-gan: ``structure-gan/train.lua``, ``style-gan-nofcn/train.lua``); the discriminators: the
+authors' plan (:class:`S2Discriminator`), or the project's DCGAN D
+(:class:`~gan_lightning.nets.dcgan.DCGANDiscriminator`) without BatchNorm."""
 
 from __future__ import annotations
 
@@ -66,6 +67,44 @@ class StyleGenerator(nn.Module):
     def forward(self, normals: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         noise = self.noise(z.view(z.size(0), -1, 1, 1))
         return self.body(torch.cat([self.normals(normals), noise], dim=1))
+
+
+class S2Discriminator(nn.Module):
+    """Image (N, C, S, S) -> one logit per image: the authors' D (``structure-gan/train.lua``,
+    ``style-gan-nofcn/train.lua``) at base width w: five convolutions, kernels 5, 5, 3, 3, 3, widths w, 2w,
+    4w, 8w, 2w, each followed by LeakyReLU 0.2, no normalisation; channel dropout (``SpatialDropout``,
+    ``dropout``) after the third and the fourth; dropout ``head_dropout`` (their ``nn.Dropout()``: 0.5) on
+    the flattened features; a linear layer to the logit. ``strides``: the five convolutions' strides, the
+    Structure-GAN's (2, 1, 2, 2, 1), the Style-GAN's (2, 2, 2, 2, 1); S a multiple of their product."""
+
+    def __init__(self, channels: int, image_size: int, width: int, strides: tuple[int, ...] = (2, 1, 2, 2, 1),
+                 dropout: float = 0.2, head_dropout: float = 0.5) -> None:
+        super().__init__()
+        if len(strides) != 5:
+            raise ValueError(f"S2Discriminator needs five strides, got {strides}")
+        scale = 1
+        for stride in strides:
+            scale *= stride
+        if image_size % scale:
+            raise ValueError(f"S2Discriminator with strides {strides} needs image_size a multiple of {scale}, "
+                             f"got {image_size}")
+        w = width
+        widths, kernels = (w, 2 * w, 4 * w, 8 * w, 2 * w), (5, 5, 3, 3, 3)
+        layers: list[nn.Module] = []
+        features = channels
+        for index, (out, kernel, stride) in enumerate(zip(widths, kernels, strides)):
+            layers += [nn.Conv2d(features, out, kernel, stride, kernel // 2), nn.LeakyReLU(0.2, True)]
+            if index in (2, 3) and dropout > 0:
+                layers.append(nn.Dropout2d(dropout))
+            features = out
+        side = image_size // scale
+        layers += [nn.Flatten(), nn.Dropout(head_dropout) if head_dropout > 0 else nn.Identity(),
+                   nn.Linear(features * side * side, 1)]
+        self.net = nn.Sequential(*layers)
+        dcgan_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)
 
 
 class S2Generator(nn.Module):
