@@ -76,15 +76,23 @@ def run_key(model: str, minutes: float, threads: int, seed: int, accelerator: st
 
 
 def parse_change(text: str) -> tuple[str, str]:
-    """``KEY=VALUE`` of ``--set``, checked: the key is ``batch_size``, ``ema.decay``, ``ema.warmup`` or a
-    model option (checked when the model is built)."""
+    """``KEY=VALUE`` of ``--set``, checked: the key is ``batch_size``, ``ema.decay``, ``ema.warmup``,
+    ``max_steps`` (the trainer's: the run ends at the budget or there, whichever comes first; what a model's
+    ``lr_decay_iters`` plans its decay to) or a model option (checked when the model is built)."""
     name, sep, value = text.partition("=")
     name, value = name.strip(), value.strip()
     if not sep or not name or not value:
         raise ValueError(f"--set: expected KEY=VALUE, got {text!r}")
     if name.startswith("ema.") and name not in ("ema.decay", "ema.warmup"):
         raise ValueError(f"--set: {name!r} is not an EMA option; accepted: ema.decay, ema.warmup")
+    if name == "max_steps" and not (value.isdigit() and int(value) > 0):
+        raise ValueError(f"--set: max_steps must be a positive integer, got {value!r}")
     return name, value
+
+
+def max_steps_of(changes: Sequence[tuple[str, str]]) -> int:
+    """The trainer's ``max_steps`` a run's changes ask for; -1 (no limit but the budget) when none."""
+    return next((int(value) for name, value in changes if name == "max_steps"), -1)
 
 
 def split_changes(changes: Sequence[tuple[str, str]]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -102,6 +110,8 @@ def split_changes(changes: Sequence[tuple[str, str]]) -> tuple[dict[str, Any], d
                 pass
         if name == "betas":
             value = tuple(float(v) for v in value)
+        if name == "max_steps":
+            continue  # the trainer's (max_steps_of)
         if name == "batch_size":
             data[name] = int(value)
         elif name.startswith("ema."):
@@ -210,13 +220,18 @@ class TrainingBudget(L.Callback):
             self.extra_ema_seconds += self.clock() - began
         self.step(trainer, pl_module)
 
+    def on_train_end(self, trainer, pl_module) -> None:
+        """A run stopped by ``max_steps`` before its budget: its last point is measured where it stopped."""
+        if not self.curve or self.curve[-1]["iteration"] != trainer.global_step:
+            self.step(trainer, pl_module, final=True)
+
     def training_seconds(self) -> float:
         # on a GPU (wall clock): up to its queue ahead
         return self.clock() - self.started - self.eval_seconds - self.extra_ema_seconds
 
-    def step(self, trainer, pl_module) -> None:
+    def step(self, trainer, pl_module, final: bool = False) -> None:
         trained = self.training_seconds()
-        done = trained >= self.budget
+        done = final or trained >= self.budget
         if done or trained >= self.next_eval:
             began = self.clock()
             point = {"minutes": trained / 60, "iteration": trainer.global_step,
@@ -276,7 +291,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     load_start = os.getloadavg()[0]
     wall_start, cpu_start = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory(prefix="gan_lightning_quality_") as root:
-        trainer = L.Trainer(max_steps=-1, max_epochs=-1, logger=False, enable_checkpointing=False,
+        trainer = L.Trainer(max_steps=max_steps_of(changes), max_epochs=-1, logger=False, enable_checkpointing=False,
                             enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
                             accelerator=accelerator, devices=1, callbacks=[ema, budget], default_root_dir=root)
         trainer.fit(model, data)

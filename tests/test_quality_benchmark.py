@@ -24,6 +24,19 @@ def test_one_tiny_run_stops_on_its_budget_and_reports_the_curve(tmp_path):
     assert "**not reached**" in text
 
 
+def test_max_steps_ends_a_run_before_its_budget_with_a_last_point_and_plans_the_lr_decay(tmp_path):
+    out, cache, plots = tmp_path / "RESULTS.md", tmp_path / "results.json", tmp_path / "plots"
+    quality.main(["--models", "DCGAN", "--minutes", "30", "--eval-every", "30", "--num-eval", "40", "--clock", "cpu",
+                  "--set", "max_steps=6", "--set", "lr_decay_iters=4",
+                  "--out", str(out), "--cache", str(cache), "--plots", str(plots)])
+    result = quality.load_results(cache)["DCGAN/30cpumin/1thr/seed0/max_steps=6,lr_decay_iters=4"]
+    assert result["iterations"] == 6 and [point["iteration"] for point in result["curve"]] == [6]
+    assert result["curve"][0]["minutes"] < 30 and result["fid_ema"] > 0  # measured where max_steps stopped it
+    model, _, _ = quality.build("DCGAN", [("max_steps", "6"), ("lr_decay_iters", "4")])
+    assert model.hparams.lr_decay_iters == 4 and "max_steps" not in model.hparams  # the trainer's, not the model's
+    assert quality.max_steps_of([("max_steps", "6")]) == 6 and quality.max_steps_of([]) == -1
+
+
 class _Trainer(SimpleNamespace):
     should_stop = False
 
@@ -109,7 +122,8 @@ def test_recipe_changes_are_typed_and_routed():
 
 def test_bad_changes_are_refused_in_one_line(capsys):
     for text, message in (("g_width", "--set: expected KEY=VALUE, got 'g_width'"),
-                          ("ema.beta=0.5", "--set: 'ema.beta' is not an EMA option; accepted: ema.decay, ema.warmup")):
+                          ("ema.beta=0.5", "--set: 'ema.beta' is not an EMA option; accepted: ema.decay, ema.warmup"),
+                          ("max_steps=1e4", "--set: max_steps must be a positive integer, got '1e4'")):
         with pytest.raises(SystemExit):
             quality.parse_args(["--set", text])
         assert message in capsys.readouterr().err
