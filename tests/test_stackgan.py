@@ -218,8 +218,8 @@ def test_colour_gap_is_zero_up_to_resolution_and_measures_each_images_mean_and_c
 
 
 def test_stackganv2_draws_every_branch_and_sums_a_d_loss_per_branch_and_the_colour_terms():
-    model = build_v2()
-    assert model.sizes == [8, 16, 32] and model.colour_weight == 50.0 and model.uncond_weight == 1.0
+    model = build_v2(colour_weight=50.0)
+    assert model.sizes == [8, 16, 32] and model.uncond_weight == 1.0
     ctx = context(model, batch())
     assert [f.shape[-1] for f in ctx.fakes] == [8, 16, 32] and [r.shape[-1] for r in ctx.reals] == [8, 16, 32]
     d = model.discriminator_terms(ctx)
@@ -237,7 +237,13 @@ def test_stackganv2_draws_every_branch_and_sums_a_d_loss_per_branch_and_the_colo
     assert torch.allclose(g["colour12"], colour[0]) and torch.allclose(g["colour23"], colour[1])
     total = g["g1_adversarial"] + g["g2_adversarial"] + g["g3_adversarial"] + sum(colour) + 2.0 * g["kl"]
     assert torch.allclose(g["g_loss"], total, atol=1e-6)
-    assert "colour12" not in build_v2(colour_weight=0.0).generator_terms(ctx)
+    # the default: off, as the authors' text-to-image cfg (birds_3stages.yml sets no COLOR_LOSS: 0)
+    default = build_v2()
+    assert default.colour_weight == 0.0
+    terms = default.generator_terms(context(default, batch()))
+    assert not [k for k in terms if k.startswith("colour")]
+    assert torch.allclose(terms["g_loss"], terms["g1_adversarial"] + terms["g2_adversarial"] + terms["g3_adversarial"]
+                          + 2.0 * terms["kl"], atol=1e-6)
 
 
 # ---------------------------------------------------------------------------- stages side by side
