@@ -34,6 +34,12 @@ def test_the_training_mode_draw_is_a_training_step_s_and_changes_nothing():
     with torch.no_grad():
         sampled = model.sample(noise=z, conditions={"caption": captions}, stages=True, use_ema=False)
     assert (sampled[-1] - branches[-1]).abs().mean() > 0.01
+    # augment=False: BatchNorm's batch statistics alone (c = mu, no eps drawn)
+    alone = benchmark.train_mode_branches(model, z, captions, batch=4, augment=False)[0]
+    twin.ca.augment = False
+    with torch.no_grad():
+        expected = [twin(zs, model.embed(cs))[0][-1] for zs, cs in zip(z.split(4), captions.split(4))]
+    assert torch.equal(alone[-1], torch.cat(expected)) and not torch.equal(alone[-1], branches[-1])
     # an untrained G: running statistics (0, 1) against the batch's
     assert mean_shift > 0 and var_ratio > 0 and abs(var_ratio - 1) > 1e-3
 
