@@ -13,8 +13,8 @@ branches' images from the same z (seeded) with both models, in two ways:
 - **training mode**, as the term sees them in a training step (BatchNorm's statistics of each batch of the
   recipe's batch size, c = mu + sigma * eps with seeded eps), on a copy of G so that nothing is updated.
 
-It measures, per image, for the pairs 16/32 px and 32/64 px, the finer image averaged down to the coarser
-size:
+It measures, per image, for the pairs 16/32 px and 32/64 px, each image's statistics over its own pixels
+at its own size, as the term takes them (a gap is 0 exactly where the term is 0):
 
 - **mean gap**: ||mean colour (fine) - mean colour (coarse)||_2 (RGB, images in [-1, 1]);
 - **covariance gap**: ||colour covariance over pixels (fine) - (coarse)||_F
@@ -243,8 +243,9 @@ def section(runs: dict[str, Any], command: str) -> str:
               f"held-out captions, one seeded z each, the same (z, caption) for both models, drawn in **eval "
               f"mode** (as `sample` draws them: BatchNorm's running statistics, c = mu) and in **training mode** "
               f"(as the term sees them in a step: each batch of 64 normalised by its own statistics, c = mu + "
-              f"sigma eps, seeded). Gap per image, the finer branch averaged down to the coarser size: mean-colour "
-              f"gap ||mu_fine - mu_coarse||_2 and covariance gap ||C_fine - C_coarse||_F (images in [-1, 1]), "
+              f"sigma eps, seeded). Gap per image, each image's statistics over its own pixels as the term takes them "
+              f"(0 exactly where the term is 0; the earlier version of this section averaged the finer image down "
+              f"first, which also counts its detail as a covariance gap): mean-colour gap ||mu_fine - mu_coarse||_2 and covariance gap ||C_fine - C_coarse||_F (images in [-1, 1]), "
               f"averaged over the images. Scale: the same gaps between the 64 px images of two different "
               f"captions."), "",
              *command_block(command), "",
