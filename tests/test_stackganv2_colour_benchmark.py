@@ -67,3 +67,24 @@ def test_training_in_legs_from_the_kept_checkpoints_ends_where_one_straight_run_
     straight.load_state_dict(torch.load(straight_dir / "colour_on" / "step=2.ckpt", weights_only=False)["state_dict"])
     assert_bitwise_equal(resumed, straight)
     assert not torch.equal(straight.generator.images[2][0].weight, tiny("colour_on")[0].generator.images[2][0].weight)
+
+
+def test_the_verdict_counts_a_pair_and_statistic_closer_only_when_closer_in_both_modes():
+    def run(eval_mean, train_mean, cov=0.1):
+        pair = {"16/32": {"mean": 0.1, "cov": cov}, "unrelated 64/64": {"mean": 0.0, "cov": 0.0}}
+        return {"iterations": 500, "gaps": {"eval": {**pair, "32/64": {"mean": eval_mean, "cov": cov}},
+                                            "train": {**pair, "32/64": {"mean": train_mean, "cov": cov}}}}
+
+    off = run(0.2, 0.2)
+    short, full = benchmark.verdict_of(run(0.1, 0.1), off)
+    assert short == "reached on the mean colour of the 32 to 64 px branches only"
+    assert full.startswith("Verdict: reached on the mean colour of the 32 to 64 px branches only, at 500 iterations")
+    assert "32/64 px mean 2.00x" in full and "16/32 px cov 1.00x" in full  # the unrelated scale is no pair
+    assert benchmark.verdict_of(run(0.1, 0.3), off)[0] == "not reached"  # closer in eval mode only
+    assert benchmark.verdict_of(off, off)[0] == "not reached"  # equal gaps are not closer
+    assert benchmark.verdict_of(run(0.1, 0.1, cov=0.05), off)[0] == (  # the 16/32 means are equal
+        "reached on the colour covariance of the 16 to 32 px branches and the mean colour of the 32 to 64 px "
+        "branches and the colour covariance of the 32 to 64 px branches only")
+    both = {"iterations": 9, "gaps": {m: {"16/32": {"mean": 0.1, "cov": 0.1}} for m in ("eval", "train")}}
+    wide = {"iterations": 9, "gaps": {m: {"16/32": {"mean": 0.3, "cov": 0.2}} for m in ("eval", "train")}}
+    assert benchmark.verdict_of(both, wide)[0] == "reached"
