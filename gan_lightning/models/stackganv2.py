@@ -39,7 +39,10 @@ Differences, kept small:
   hidden map at 4 px has ``16 width`` channels, halved at each doubling (at 16 px: ``4 width``);
 - the caption embedding is the project's caption encoder; the wrong pair is image i with caption i + 1
   of the batch (the authors draw a wrong image of another class);
-- c = mu in eval mode (samples, held-out scores); D outputs logits (the authors' sigmoid + BCELoss);
+- c = mu in eval mode (samples, held-out scores; the authors' ``CA_NET`` draws eps in eval mode too); D
+  outputs logits (the authors' sigmoid + BCELoss);
+- the colour term links every pair of consecutive branches (the authors' ``train_Gnet``: the last three
+  branches' two pairs; the same with 3 branches);
 - one Adam over the three Ds (the authors: one each, at the same settings: the same updates, as each
   D's loss depends on its parameters alone).
 """
