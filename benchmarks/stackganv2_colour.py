@@ -251,7 +251,13 @@ def section(runs: dict[str, Any], command: str) -> str:
     on, off = on_runs[str(final)], off_runs[str(final)]
     recipe = on["recipe_iterations"]
     legs = runs.get("training", {})
-    cpu = {k: sum(leg["cpu_seconds"] for leg in legs.get(k, []) if leg["to"] <= final) / 60 for k in SETTINGS}
+    timed = {k: [leg for leg in legs.get(k, []) if leg["to"] <= final] for k in SETTINGS}
+
+    def cpu(key: str) -> str:
+        minutes = sum(leg["cpu_seconds"] for leg in timed[key]) / 60
+        start = min((leg["from"] for leg in timed[key]), default=final)
+        return f"{minutes:.1f}" + (f" (iterations {start}-{final}; the first {start} untimed)" if start else "")
+
     budget = ("the recipe's budget" if final == recipe else
               f"**below the recipe's budget** of {recipe} iterations: the shared 2-core CPU's time for this "
               f"benchmark (about 40 CPU-minutes in all) allowed no more; the checkpoints are kept, so a later "
@@ -260,7 +266,7 @@ def section(runs: dict[str, Any], command: str) -> str:
               f"{on['colour_weight']:g}, the authors' unconditional `*_3stages_color.yml` value) vs off "
               f"(`colour_weight` 0, their text-to-image `birds_3stages.yml`), each trained {final} iterations "
               f"({budget}); measured at {', '.join(map(str, steps))} iterations; seed 0, batch 64, one thread, raw "
-              f"G; {cpu['colour_on']:.1f} + {cpu['colour_off']:.1f} CPU-minutes of training. {on['samples']} "
+              f"G; {cpu('colour_on')} + {cpu('colour_off')} CPU-minutes of training. {on['samples']} "
               f"held-out captions, one seeded z each, the same (z, caption) for both models, drawn in **eval "
               f"mode** (as `sample` draws them: BatchNorm's running statistics, c = mu) and in **training mode** "
               f"(as the term sees them in a step: each batch of 64 normalised by its own statistics, c = mu + "
