@@ -205,7 +205,7 @@ def test_colour_gap_is_zero_up_to_resolution_and_measures_each_images_mean_and_c
     g = torch.Generator().manual_seed(0)
     coarse = torch.rand(4, 3, 8, 8, generator=g, dtype=torch.float64) * 2 - 1
     fine = F.interpolate(coarse, scale_factor=2, mode="nearest")
-    mean, cov = colour_gap(fine, coarse)  # the finer image averaged down first: no gap from resolution alone
+    mean, cov = colour_gap(fine, coarse)  # no gap from resolution alone
     assert mean.shape == cov.shape == (4,)
     assert torch.allclose(mean, torch.zeros(4, dtype=torch.float64), atol=1e-12)
     assert torch.allclose(cov, torch.zeros(4, dtype=torch.float64), atol=1e-12)
@@ -215,11 +215,19 @@ def test_colour_gap_is_zero_up_to_resolution_and_measures_each_images_mean_and_c
     mean, cov = colour_gap(2 * fine, coarse)  # twice the contrast: the covariance four times
     cov_coarse = colour_gap(coarse, torch.zeros_like(coarse))[1]  # ||C_coarse - 0||_F
     assert torch.allclose(cov, 3 * cov_coarse)
+    # the term's own statistics: the repeated image's pixels in another order (the same colours, another
+    # arrangement) leave the term at 0, and so the gap (averaged down first, its covariance would shrink)
+    order = torch.randperm(16 * 16, generator=g)
+    shuffled = fine.flatten(2)[:, :, order].view_as(fine)
+    assert colour_consistency(shuffled, coarse, 50.0, 250.0).item() == pytest.approx(0.0, abs=1e-12)
+    mean, cov = colour_gap(shuffled, coarse)
+    assert mean.abs().max() < 1e-12 and cov.abs().max() < 1e-12
+    assert (F.avg_pool2d(shuffled, 2).flatten(2).var(2) < coarse.flatten(2).var(2)).all()  # what averaging would do
 
 
 def test_stackganv2_draws_every_branch_and_sums_a_d_loss_per_branch_and_the_colour_terms():
-    model = build_v2()
-    assert model.sizes == [8, 16, 32] and model.colour_weight == 50.0 and model.uncond_weight == 1.0
+    model = build_v2(colour_weight=50.0)
+    assert model.sizes == [8, 16, 32] and model.uncond_weight == 1.0
     ctx = context(model, batch())
     assert [f.shape[-1] for f in ctx.fakes] == [8, 16, 32] and [r.shape[-1] for r in ctx.reals] == [8, 16, 32]
     d = model.discriminator_terms(ctx)
@@ -237,7 +245,13 @@ def test_stackganv2_draws_every_branch_and_sums_a_d_loss_per_branch_and_the_colo
     assert torch.allclose(g["colour12"], colour[0]) and torch.allclose(g["colour23"], colour[1])
     total = g["g1_adversarial"] + g["g2_adversarial"] + g["g3_adversarial"] + sum(colour) + 2.0 * g["kl"]
     assert torch.allclose(g["g_loss"], total, atol=1e-6)
-    assert "colour12" not in build_v2(colour_weight=0.0).generator_terms(ctx)
+    # the default: off, as the authors' text-to-image cfg (birds_3stages.yml sets no COLOR_LOSS: 0)
+    default = build_v2()
+    assert default.colour_weight == 0.0
+    terms = default.generator_terms(context(default, batch()))
+    assert not [k for k in terms if k.startswith("colour")]
+    assert torch.allclose(terms["g_loss"], terms["g1_adversarial"] + terms["g2_adversarial"] + terms["g3_adversarial"]
+                          + 2.0 * terms["kl"], atol=1e-6)
 
 
 # ---------------------------------------------------------------------------- stages side by side

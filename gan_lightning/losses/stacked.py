@@ -43,10 +43,11 @@ def colour_consistency(fine: torch.Tensor, coarse: torch.Tensor, mean_weight: fl
 
 def colour_gap(fine: torch.Tensor, coarse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per image, how far two scales of it disagree in colour: (||mean_fine - mean_coarse||_2,
-    ||cov_fine - cov_coarse||_F) (each (N,)), ``fine`` first averaged down to ``coarse``'s size (area), so
-    that resolution alone leaves no gap (StackGAN++'s colour consistency, measured; images in [-1, 1])."""
-    if fine.shape[-1] != coarse.shape[-1]:
-        fine = F.interpolate(fine, size=coarse.shape[-2:], mode="area")
+    ||cov_fine - cov_coarse||_F) (each (N,)), each image's statistics over its own pixels at its own size,
+    as :func:`colour_consistency` takes them (StackGAN++'s colour consistency, measured; images in [-1, 1]):
+    0 exactly where the term is 0, so resolution alone (each coarser pixel repeated) leaves no gap. (Averaging
+    ``fine`` down first would not: it removes the fine image's own detail from its covariance, and reports a
+    covariance gap for a pixel permutation of the repeated image, whose term is 0.)"""
     mean_fine, cov_fine = pixel_mean_covariance(fine)
     mean_coarse, cov_coarse = pixel_mean_covariance(coarse)
     return (mean_fine - mean_coarse).norm(dim=1), (cov_fine - cov_coarse).flatten(1).norm(dim=1)

@@ -11,9 +11,11 @@ end to end (no stages one after the other, as StackGAN's).
   is fake) + ``uncond_weight`` x the unconditional head's (real, and the wrong pair's image: real; fake:
   fake); the real image of branch i is the data averaged down to its size.
 - **G's loss**: over the branches, conditional + ``uncond_weight`` x unconditional non-saturating terms,
-  + the **colour-consistency** term between consecutive branches (the finer image's mean colour and
-  colour covariance against the coarser one's, detached): ``colour_weight`` x MSE of the means +
-  5 ``colour_weight`` x MSE of the covariances, + ``kl_weight`` x KL.
+  + (when ``colour_weight`` > 0; off by default, as the authors' text-to-image cfg) the
+  **colour-consistency** term between consecutive branches (the finer image's mean colour and colour
+  covariance against the coarser one's, detached), on the images of the training step (BatchNorm in
+  training mode): ``colour_weight`` x MSE of the means + 5 ``colour_weight`` x MSE of the covariances,
+  + ``kl_weight`` x KL.
 
 Defaults from the authors' code (hanzhanggit/StackGAN-v2): ``code/cfg/birds_3stages.yml`` (the text-to-image
 cfg: BRANCH_NUM 3, UNCOND_LOSS 1.0, EMBEDDING_DIM 128 (``condition_dim``), GF_DIM 64, DF_DIM 64, Z_DIM 100,
@@ -21,11 +23,15 @@ R_NUM 2, B_CONDITION True, Adam 2e-4 for G and D), ``code/miscc/config.py`` (KL 
 (``condGANTrainer.train_Dnet`` / ``train_Gnet``: the terms above; ``define_optimizers``: betas (0.5, 0.999);
 ``compute_mean_covariance``; the colour term's covariance weight 5 x COLOR_LOSS; ``weights_init``:
 orthogonal conv and linear weights; G's parameter average with decay 0.999, used for the saved samples:
-here the project's EMA callback, ``ema:`` in the experiment), ``code/model.py`` (the networks,
-:mod:`gan_lightning.nets.stackgan`). ``colour_weight``: the authors' birds cfg leaves COLOR_LOSS at its
-default 0 (their paper: the text already constrains the colours), their unconditional cfgs
-(``*_3stages_color.yml``) set 50; the default here is 50, so the term is on (``colour_weight: 0``: the birds
-recipe).
+the project's EMA callback does it when an experiment sets ``ema:``; the CPU recipe
+``experiments/stackganv2/captioned_digits.yaml`` does not), ``code/model.py`` (the networks,
+:mod:`gan_lightning.nets.stackgan`). ``colour_weight`` 0, off: the authors' only
+text-to-image cfg, ``code/cfg/birds_3stages.yml`` (B_CONDITION True), sets no COLOR_LOSS, so
+``code/miscc/config.py``'s default 0.0 holds; only their unconditional cfgs (B_CONDITION False:
+``bedroom``, ``cat``, ``church``, ``dog_3stages_color.yml``) set 50. The paper's colour-consistency claim
+thus belongs to the unconditional setting, which this caption-conditioned model does not offer (its data
+must be captioned); ``colour_weight: 50`` turns the term on with captions, as the authors' trainer
+(``condGANTrainer.train_Gnet``) would do with that cfg value (benchmarks/stackganv2_colour.py measures it).
 
 Differences, kept small:
 - sizes: the authors' branches are 64, 128 and 256 px; CaptionedDigits is a 64 px canvas, so the three
@@ -33,7 +39,10 @@ Differences, kept small:
   hidden map at 4 px has ``16 width`` channels, halved at each doubling (at 16 px: ``4 width``);
 - the caption embedding is the project's caption encoder; the wrong pair is image i with caption i + 1
   of the batch (the authors draw a wrong image of another class);
-- c = mu in eval mode (samples, held-out scores); D outputs logits (the authors' sigmoid + BCELoss);
+- c = mu in eval mode (samples, held-out scores; the authors' ``CA_NET`` draws eps in eval mode too); D
+  outputs logits (the authors' sigmoid + BCELoss);
+- the colour term links every pair of consecutive branches (the authors' ``train_Gnet``: the last three
+  branches' two pairs; the same with 3 branches);
 - one Adam over the three Ds (the authors: one each, at the same settings: the same updates, as each
   D's loss depends on its parameters alone).
 """
@@ -66,7 +75,7 @@ class StackGANv2(CaptionConditioned):
         condition_dim: int = 128,
         kl_weight: float = 2.0,
         uncond_weight: float = 1.0,
-        colour_weight: float = 50.0,
+        colour_weight: float = 0.0,
         num_residual: int = 2,
         g_width: int = 64,
         d_width: int = 64,
