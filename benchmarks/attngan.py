@@ -40,7 +40,6 @@ benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ from harness import (
     RESULTS_MD,
     command_block,
     command_line,
+    kept_checkpoints,
     load_average,
     load_recipe,
     load_runs,
@@ -76,12 +76,7 @@ def checkpoint_dir(run: str) -> Path:
 
 def checkpoints(run: str) -> dict[int, Path]:
     """The kept checkpoints of ``run``: iteration -> file."""
-    found = {}
-    for path in checkpoint_dir(run).glob("step=*.ckpt"):
-        match = re.fullmatch(r"step=(\d+)\.ckpt", path.name)
-        if match:
-            found[int(match.group(1))] = path
-    return found
+    return kept_checkpoints(checkpoint_dir(run))
 
 
 def build(run: str, seed: int = 0):

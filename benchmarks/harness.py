@@ -151,6 +151,16 @@ def _replace_atomically(path: Path, data: str | bytes) -> None:
     partial.replace(path)
 
 
+def kept_checkpoints(folder: str | Path) -> dict[int, Path]:
+    """The ``step=N.ckpt`` files a benchmark keeps in ``folder``: iteration -> file (none: empty)."""
+    found = {}
+    for path in Path(folder).glob("step=*.ckpt"):
+        match = re.fullmatch(r"step=(\d+)\.ckpt", path.name)
+        if match:
+            found[int(match.group(1))] = path
+    return found
+
+
 def load_runs(path: str | Path, empty: Any = None) -> Any:
     """A benchmark's JSON cache of finished runs (run key -> result), or a copy of ``empty`` ({} by
     default) when there is none yet."""

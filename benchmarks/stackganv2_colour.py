@@ -44,7 +44,6 @@ import argparse
 import copy
 import os
 import platform
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -56,6 +55,7 @@ from harness import (
     command_block,
     command_line,
     int_list,
+    kept_checkpoints,
     load_average,
     load_recipe,
     load_runs,
@@ -87,12 +87,7 @@ def checkpoint_dir(setting: str) -> Path:
 
 def checkpoints(setting: str) -> dict[int, Path]:
     """The kept checkpoints of ``setting``: iteration -> file."""
-    found = {}
-    for path in checkpoint_dir(setting).glob("step=*.ckpt"):
-        match = re.fullmatch(r"step=(\d+)\.ckpt", path.name)
-        if match:
-            found[int(match.group(1))] = path
-    return found
+    return kept_checkpoints(checkpoint_dir(setting))
 
 
 def build(setting: str):
