@@ -100,13 +100,12 @@ from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.models.base import GANModule
 from gan_lightning.models.registry import register_model
 from gan_lightning.models.shared import read_stage_checkpoint
-from gan_lightning.nets.dcgan import DCGANDiscriminator
 from gan_lightning.nets.s2gan import (
     NormalFCN,
-    S2Discriminator,
     S2Generator,
     StructureGenerator,
     StyleGenerator,
+    s2gan_discriminator,
 )
 
 #: Arguments a Style-GAN must share with the Structure-GAN checkpoint it loads.
@@ -179,13 +178,13 @@ class S2GAN(GANModule):
         structure = StructureGenerator(latent_dim, size, g_width)
         if stage == "structure":
             self.generator = structure
-            self.discriminator = discriminator(d_plan, 3, size, d_width, (2, 1, 2, 2, 1), d_dropout, d_head_dropout,
-                                               d_norm)
+            self.discriminator = s2gan_discriminator(d_plan, 3, size, d_width, (2, 1, 2, 2, 1), d_dropout,
+                                                     d_head_dropout, d_norm)
         else:
             self.generator = S2Generator(structure, StyleGenerator(style_latent_dim, channels, size, g_width),
                                          latent_dim)
-            self.discriminator = discriminator(d_plan, channels + 3, size, d_width, (2, 2, 2, 2, 1), d_dropout,
-                                               d_head_dropout, d_norm)
+            self.discriminator = s2gan_discriminator(d_plan, channels + 3, size, d_width, (2, 2, 2, 2, 1),
+                                                     d_dropout, d_head_dropout, d_norm)
         self.update_margin = float(update_margin)
         #: D's and G's updates skipped by the margin rule in this process since it was built (for inspection)
         self.margin_skips = {"D": 0, "G": 0}
@@ -331,14 +330,6 @@ class S2GAN(GANModule):
             return {"g_loss": adversarial}
         fcn = normal_error(self.fcn(ctx.fake), ctx.normals)
         return {"g_loss": adversarial + self.fcn_weight * fcn, "g_adversarial": adversarial, "g_fcn": fcn}
-
-
-def discriminator(plan: str, channels: int, size: int, width: int, strides: tuple[int, ...], dropout: float,
-                  head_dropout: float, norm: str = "none") -> torch.nn.Module:
-    """D of either plan: the authors' (``strides``: the stage's) or the project's DCGAN D (``norm``)."""
-    if plan == "authors":
-        return S2Discriminator(channels, size, width, strides, dropout, head_dropout)
-    return DCGANDiscriminator(channels, size, width, norm=norm, dropout=dropout, head_dropout=head_dropout)
 
 
 def normal_error(predicted: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:

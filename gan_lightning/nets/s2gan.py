@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gan_lightning.nets.dcgan import DCGANGenerator, dcgan_init_
+from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_
 
 
 class StructureGenerator(nn.Module):
@@ -148,3 +148,11 @@ class NormalFCN(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return unit_normals(self.net(images))
+
+
+def s2gan_discriminator(plan: str, channels: int, size: int, width: int, strides: tuple[int, ...], dropout: float,
+                        head_dropout: float, norm: str = "none") -> nn.Module:
+    """D of either plan: the authors' (``strides``: the stage's) or the project's DCGAN D (``norm``)."""
+    if plan == "authors":
+        return S2Discriminator(channels, size, width, strides, dropout, head_dropout)
+    return DCGANDiscriminator(channels, size, width, norm=norm, dropout=dropout, head_dropout=head_dropout)
