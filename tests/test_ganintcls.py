@@ -182,6 +182,25 @@ def test_tacgan_updates_g_twice_per_d_update_and_checks_its_options():
             build_tacgan(**{option: value})
 
 
+def test_tacgan_class_head_reads_the_joint_map_or_the_image_alone():
+    """``class_head`` joint (the authors'): the class logits change with the caption; image (AC-GAN's): they do
+    not, and the pair logits are the joint head's either way."""
+    from tiny_ganintcls import build_tacgan
+
+    data = {**batch(), "label": torch.tensor([0, 1, 2, 3, 4, 5])}
+    for head, follows_caption in (("joint", True), ("image", False)):
+        torch.manual_seed(0)
+        model = build_tacgan(class_head=head).eval()
+        ctx = context(model, data)
+        other = model.embed(ctx.caption.roll(1, dims=0))
+        pair, classes = model.discriminator(ctx.real, ctx.embedding)
+        pair_other, classes_other = model.discriminator(ctx.real, other)
+        assert not torch.allclose(pair, pair_other)
+        assert torch.allclose(classes, classes_other) != follows_caption, head
+    with pytest.raises(ValueError, match="model.class_head: 'text' is not accepted; give joint or image"):
+        build_tacgan(class_head="text")
+
+
 def test_tacgan_recipes_narrower_than_the_authors_update_g_once_per_d_update():
     """The authors' two G updates per D update (train.py, at gf_dim = df_dim = 64) collapsed TAC-GAN at the
     CPU recipe's widths 32 (one texture for every caption, colour accuracy 0.109 flat over 1,000 iterations,

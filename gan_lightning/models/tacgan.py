@@ -37,11 +37,18 @@ GAN-CLS with two G updates drew noise too (colour 0.21, against 0.33 with one). 
 noise and fakes, the frozen caption embedding is the only state ``prepare_step`` shares with them.
 The model's defaults stay the authors' (widths 64, ``g_steps`` 2): at those widths two G updates did
 not collapse in the 300-iteration run (not measured longer).
+
+``class_head``: ``joint`` (the default, the authors' place, on D's joint image-text map) or ``image`` (on the
+image's features before the text joins them, AC-GAN's place). On CaptionedDigits, whose caption embedding
+carries the digit, the joint head learns to read the class from the caption: given real images with other
+images' captions it names the caption's digit, not the image's, so its class loss asks nothing of G's
+image (benchmarks/RESULTS.md, ``text_to_image_probe``, with the run that moves it to the image).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -72,6 +79,7 @@ class TACGAN(GANINTCLS):
         g_width: int = 64,
         d_width: int = 64,
         text_dim: int = 512,
+        class_head: Literal["joint", "image"] = "joint",
         text_encoder: str | None = None,
         **kwargs,
     ) -> None:
@@ -89,8 +97,11 @@ class TACGAN(GANINTCLS):
             raise ValueError(f"model.g_steps must be >= 1, got {g_steps}")
         self.num_classes, self.aux_weight, self.g_steps = num_classes, aux_weight, g_steps
         channels, size = self.data_shape[0], self.data_shape[1]
+        if class_head not in ("joint", "image"):
+            raise ValueError(f"model.class_head: {class_head!r} is not accepted; give joint or image")
+        self.class_head = class_head
         self.discriminator = MatchingDiscriminator(channels, size, self.text_encoder.dim, d_width, text_dim,
-                                                   num_classes=num_classes)
+                                                   num_classes=num_classes, class_from=class_head)
 
     def phases(self) -> list[Phase]:
         generator = [Phase("G" if i == 0 else f"G{i + 1}", "generator", self.generator_terms, loss_key="g_loss",

@@ -139,12 +139,17 @@ class MatchingDiscriminator(nn.Module):
     BatchNorm, as the authors'), a residual block, then [features, t replicated 4 x 4] -> 1x1 conv ->
     4x4 conv -> one logit per (image, text) pair.
 
-    ``num_classes`` > 0 adds an auxiliary class head on the same joint 4 x 4 map (TAC-GAN): a second
-    4x4 conv to ``num_classes`` logits, and ``forward`` returns ``(pair logits, class logits)``."""
+    ``num_classes`` > 0 adds an auxiliary class head (TAC-GAN): a second 4x4 conv to ``num_classes`` logits,
+    and ``forward`` returns ``(pair logits, class logits)``. ``class_from``: where the head reads, ``joint``
+    (the joint image-text 4 x 4 map, after the 1x1 conv, as the TAC-GAN authors') or ``image`` (the image's
+    4 x 4 features before the text joins them, as AC-GAN's head: it cannot read the class from the text)."""
 
     def __init__(self, channels: int, image_size: int, embedding_dim: int, width: int = 64,
-                 text_dim: int = 128, num_classes: int = 0) -> None:
+                 text_dim: int = 128, num_classes: int = 0, class_from: str = "joint") -> None:
         super().__init__()
+        if class_from not in ("joint", "image"):
+            raise ValueError(f"MatchingDiscriminator class_from: {class_from!r} is not accepted; give joint or image")
+        self.class_from = class_from
         doublings = int(round(math.log2(image_size / 4)))
         if 4 * 2**doublings != image_size or doublings < 2:
             raise ValueError(f"MatchingDiscriminator needs a power-of-two image size >= 16, got {image_size}")
@@ -169,8 +174,10 @@ class MatchingDiscriminator(nn.Module):
         dcgan_init_(self)
 
     def forward(self, x: torch.Tensor, embedding: torch.Tensor):
-        joined = self.join(self.features(x), self.project(embedding))
+        features = self.features(x)
+        joined = self.join(features, self.project(embedding))
         if self.classify is None:
             return self.judge(joined).flatten()
         shared = self.judge[:-1](joined)
-        return self.judge[-1](shared).flatten(), self.classify(shared).flatten(1)
+        read = shared if self.class_from == "joint" else features
+        return self.judge[-1](shared).flatten(), self.classify(read).flatten(1)
