@@ -46,6 +46,7 @@ from harness import (
     command_line,
     fit_exactly,
     in_batches,
+    kept_checkpoints,
     load_average,
     load_runs,
     quiet_lightning,
@@ -247,6 +248,14 @@ def stacked_key(entropy_weight: float) -> str:
     return f"StackedGAN_entropy{entropy_weight:g}"
 
 
+def resume_checkpoint(folder: Path, steps: int) -> Path | None:
+    """The last ``step=N.ckpt`` that a run of ``steps`` iterations resumes from: the latest kept in ``folder``
+    when it is not past ``steps`` (a longer run's checkpoint is not resumed), else None."""
+    kept = kept_checkpoints(folder)
+    last = max(kept, default=None)
+    return kept[last] if last is not None and last <= steps else None
+
+
 def run_stacked(entropy_weight: float, steps: int, encoder_steps: int, joint_after: int, every: int) -> dict[str, Any]:
     """One StackedGAN run of ``steps`` iterations, measured every ``every`` iterations (``trajectory``, saved in
     the cache as each point is measured) and checkpointed there, so that an interrupted run resumes from its
@@ -263,8 +272,7 @@ def run_stacked(entropy_weight: float, steps: int, encoder_steps: int, joint_aft
     same = all(cached.get(name) == value for name, value in settings.items() if name != "steps")
     trajectory = [point for point in cached.get("trajectory", []) if same and point["iteration"] <= steps]
     folder = stacked_folder(entropy_weight, encoder_steps, joint_after, every)
-    checkpoints = sorted(folder.glob("step=*.ckpt"), key=lambda path: int(path.stem.split("=")[1]))
-    resume = checkpoints[-1] if checkpoints and int(checkpoints[-1].stem.split("=")[1]) <= steps else None
+    resume = resume_checkpoint(folder, steps)
     done = {point["iteration"] for point in trajectory}
     fit_seconds = [cached.get("fit_seconds", 0.0) if resume is not None and same else 0.0]
 

@@ -33,9 +33,19 @@ recovered normals n_hat = FCN(image):
 
     python benchmarks/s2gan_normals.py [--workers 4] [--iterations N]   # N per S^2-GAN stage (default: the recipes')
     python benchmarks/s2gan_normals.py --report-only    # the section from the cache
+    python benchmarks/s2gan_normals.py --batchnorm-d    # the same protocol, the Structure-GAN's D with BatchNorm
 
 Writes section ``s2gan`` of benchmarks/RESULTS.md; caches the measures in benchmarks/s2gan_normals/results.json
 and the trained weights in benchmarks/s2gan_normals/weights/ (not committed; an interrupted run resumes).
+
+``--batchnorm-d`` is the record of the collapse diagnosis (gan_lightning/models/s2gan.py's docstring): with the
+recipes' D (the authors' plan, no BatchNorm) the Structure G collapses to nearly one map at this CPU width. It
+runs the same protocol with one change, the Structure-GAN's D: the project's DCGAN D with BatchNorm
+(``BATCHNORM_D``: ``d_plan: dcgan``, ``d_norm: batch``, not the authors'), without the authors' margin rule and
+dropout before its last layer (the recipe's ``d_dropout`` 0.2 kept); the Style-GAN, the one-stage DCGAN, the
+instrument and the measures are those above, each trained again in its own cache. Writes its own section
+``s2gan_batchnorm_d`` (section ``s2gan`` stays the verdict on the recipes), caches in
+benchmarks/s2gan_normals/batchnorm_d/.
 """
 
 from __future__ import annotations
@@ -69,9 +79,11 @@ from harness import (
 )
 
 OUT_DIR = BENCHMARKS / "s2gan_normals"
-WEIGHTS = OUT_DIR / "weights"
-RESULTS_JSON = OUT_DIR / "results.json"
-SECTION = "s2gan"
+#: The Structure-GAN's D of the ``--batchnorm-d`` record, changed from the recipe (the collapse diagnosis's run)
+BATCHNORM_D = {"d_plan": "dcgan", "d_norm": "batch", "update_margin": 0.0, "d_head_dropout": 0.0}
+#: Each record: its section of RESULTS.md, its cache folder, and its Structure-GAN's changes from the recipe
+RECORDS = {"s2gan": {"folder": OUT_DIR, "structure": {}},
+           "s2gan_batchnorm_d": {"folder": OUT_DIR / "batchnorm_d", "structure": BATCHNORM_D}}
 STRUCTURE, STYLE = ("S2GAN", "surface_digits_structure"), ("S2GAN", "surface_digits_style")
 DCGAN_WIDTHS = {"g_width": 43, "d_width": 16}
 INSTRUMENT_WIDTH, INSTRUMENT_EPOCHS = 48, 12
@@ -86,8 +98,33 @@ def surface_data():
     return SurfaceDigits(**load_recipe(*STRUCTURE)["data_args"])
 
 
+#: Each record's paragraph on why it exists, after its verdict
+WHY = {"s2gan": ("Why the Structure G collapses was looked for in short seeded runs of the Structure-GAN alone, "
+                 "switching the authors' settings on one at a time (their D plan, margin rule, dropout before D's "
+                 "last layer, uniform noise, half-real half-fake D batches, Adam warm-up): their runs and numbers are "
+                 "in the docstring of gan_lightning/models/s2gan.py; this run has the first three, the recipe's "
+                 "defaults."),
+       "s2gan_batchnorm_d": (
+           "Why this record: with the recipes' D (the authors' plan, no BatchNorm; section `s2gan`) the Structure G "
+           "collapses to nearly one map at this CPU width. Short seeded runs of the Structure-GAN alone, switching "
+           "the authors' settings on one at a time, put the collapse on a D without BatchNorm at this width, the "
+           "authors' included (their runs and numbers: the docstring of gan_lightning/models/s2gan.py). This record "
+           "runs section `s2gan`'s protocol with that one change, the Structure-GAN's D (the project's DCGAN D with "
+           "BatchNorm, not the authors', without their margin rule and dropout before D's last layer; "
+           "`--batchnorm-d`), and asks whether S^2-GAN reaches the claim once its Structure G does not collapse. It "
+           "is not a verdict on the model's default recipe (the authors' D): section `s2gan` is.")}
+
+
+def weights_folder(record: str) -> Path:
+    return RECORDS[record]["folder"] / "weights"
+
+
+def results_json(record: str) -> Path:
+    return RECORDS[record]["folder"] / "results.json"
+
+
 def save_fit(model, path: Path) -> str:
-    WEIGHTS.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, path)
     return str(path)
 
@@ -102,16 +139,16 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
     data = surface_data()
     shape = data.data_shape
     L.seed_everything(0, verbose=False)
-    kind, saved = job["key"], {}
+    kind, saved, weights = job["key"], {}, weights_folder(job["record"])
     if kind == "instrument":
-        return {**fit_instrument(data), "cpu_minutes": round((time.process_time() - started) / 60, 2)}
+        return {**fit_instrument(data, weights), "cpu_minutes": round((time.process_time() - started) / 60, 2)}
     if kind in ("structure", "style"):
         recipe = load_recipe(*(STRUCTURE if kind == "structure" else STYLE))
-        extra = {"structure_ckpt_path": "random"} if kind == "style" else {}
+        extra = {"structure_ckpt_path": "random"} if kind == "style" else RECORDS[job["record"]]["structure"]
         model = model_from_recipe("S2GAN", recipe, shape, **extra)
         iterations = job["iterations"]
         seconds = fit_exactly(model, data, iterations, label=kind)
-        saved[str(iterations)] = save_fit(model, WEIGHTS / f"{kind}.ckpt")
+        saved[str(iterations)] = save_fit(model, weights / f"{kind}.ckpt")
     else:
         from gan_lightning.models import DCGAN
 
@@ -122,7 +159,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         class SaveAt(L.Callback):
             def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
                 if trainer.global_step in ends:
-                    saved[str(trainer.global_step)] = save_fit(pl_module, WEIGHTS / f"dcgan_{trainer.global_step}.ckpt")
+                    saved[str(trainer.global_step)] = save_fit(pl_module, weights / f"dcgan_{trainer.global_step}.ckpt")
 
         iterations = ends[-1]
         seconds = fit_exactly(model, data, iterations, [SaveAt()], label=kind)
@@ -131,7 +168,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
             "cpu_minutes": round((time.process_time() - started) / 60, 2)}
 
 
-def fit_instrument(data) -> dict[str, Any]:
+def fit_instrument(data, weights: Path) -> dict[str, Any]:
     """The NormalFCN fitted on the real training pairs (Adam 1e-3, batch 64, seeded), saved; its held-out error."""
     from gan_lightning.models.s2gan import normal_error
     from gan_lightning.nets.s2gan import NormalFCN
@@ -149,9 +186,9 @@ def fit_instrument(data) -> dict[str, Any]:
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-    WEIGHTS.mkdir(parents=True, exist_ok=True)
-    torch.save(fcn.state_dict(), WEIGHTS / "instrument.pt")
-    return {"weights": {"0": str(WEIGHTS / "instrument.pt")}, "epochs": INSTRUMENT_EPOCHS, "train_pairs": count}
+    weights.mkdir(parents=True, exist_ok=True)
+    torch.save(fcn.state_dict(), weights / "instrument.pt")
+    return {"weights": {"0": str(weights / "instrument.pt")}, "epochs": INSTRUMENT_EPOCHS, "train_pairs": count}
 
 
 def angle_stats(predicted: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
@@ -188,7 +225,7 @@ def relief(normals: torch.Tensor) -> float:
     return float((normals[:, 2] < math.cos(math.radians(RELIEF_DEGREES))).float().mean())
 
 
-def measure(runs: dict[str, Any]) -> dict[str, Any]:
+def measure(runs: dict[str, Any], record: str) -> dict[str, Any]:
     from gan_lightning.models import DCGAN, S2GAN
     from gan_lightning.nets.s2gan import NormalFCN
 
@@ -239,25 +276,39 @@ def measure(runs: dict[str, Any]) -> dict[str, Any]:
     dcgan_last = rows[f"one-stage DCGAN, {max(runs['dcgan']['weights'], key=int)} iterations"]["images"]
     picture = torch.cat([normals[:8], images[:8].expand(-1, 3, -1, -1),
                          dcgan_last[:8].expand(-1, 3, -1, -1), held["image"][:8].expand(-1, 3, -1, -1)])
-    grid = save_grid(picture, OUT_DIR / "samples.png", nrow=8)
+    grid = save_grid(picture, RECORDS[record]["folder"] / "samples.png", nrow=8)
     return {"rows": out, "picture": grid, "heldout": len(held["image"]), "train_maps": len(train)}
 
 
-def d_settings() -> str:
-    """The recipe's D settings that the collapse diagnosis turned on (the model's defaults unless the recipe sets them)."""
+def d_settings(record: str = "s2gan") -> str:
+    """The D settings that the collapse diagnosis turned on (the model's defaults unless the recipe sets them);
+    a record that changes the Structure-GAN's D names both stages' Ds."""
     import inspect
 
     from gan_lightning.models import S2GAN
 
     defaults = {k: v.default for k, v in inspect.signature(S2GAN.__init__).parameters.items()}
-    args = {**defaults, **load_recipe(*STRUCTURE)["init_args"]}
-    plan = "the authors' D plan" if args["d_plan"] == "authors" else "the DCGAN D plan"
-    return (f"{plan}, dropout {args['d_head_dropout']:g} before its last layer, the "
-            f"authors' margin rule {args['update_margin']:g} (D skips its update when its real or fake error is "
-            f"below it, G when one is above 1 minus it)")
+
+    def described(args: dict[str, Any]) -> str:
+        plan = ("the authors' D plan" if args["d_plan"] == "authors" else
+                "the DCGAN D plan" + (" with BatchNorm (not the authors')" if args["d_norm"] == "batch" else "")
+                + f", dropout {args['d_dropout']:g} after every layer")
+        head = (f"dropout {args['d_head_dropout']:g} before its last layer" if args["d_head_dropout"] > 0
+                else "no dropout before its last layer")
+        margin = (f"the authors' margin rule {args['update_margin']:g} (D skips its update when its real or fake "
+                  f"error is below it, G when one is above 1 minus it)" if args["update_margin"] > 0
+                  else "no margin rule (D and G update every iteration)")
+        return f"{plan}, {head}, {margin}"
+
+    structure = {**defaults, **load_recipe(*STRUCTURE)["init_args"]}
+    changes = RECORDS[record]["structure"]
+    if not changes:
+        return described(structure)
+    return (f"the Structure-GAN's D: {described({**structure, **changes})}; the Style-GAN's D, as its recipe: "
+            f"{described({**defaults, **load_recipe(*STYLE)['init_args']})}")
 
 
-def section(runs: dict[str, Any], command: str) -> str:
+def section(runs: dict[str, Any], command: str, record: str = "s2gan") -> str:
     m = runs["measures"]["rows"]
     s, y, d, ins = runs["structure"], runs["style"], runs["dcgan"], runs["instrument"]
     rs, ry = load_recipe(*STRUCTURE)["max_steps"], load_recipe(*STYLE)["max_steps"]
@@ -268,7 +319,7 @@ def section(runs: dict[str, Any], command: str) -> str:
            f" (its run to {d['planned_iterations']} iterations was stopped at the deadline: measured at the "
            f"checkpoints it had saved, CPU time not counted)")
     lines = [(f"S^2-GAN (Wang & Gupta 2016) on SurfaceDigits (32 px): the Structure-GAN {s['iterations']} iterations, "
-              f"the Style-GAN {y['iterations']} iterations ({budget}), seed 0, raw G; {d_settings()}; G parameters "
+              f"the Style-GAN {y['iterations']} iterations ({budget}), seed 0, raw G; {d_settings(record)}; G parameters "
               f"{s['g_params']:,} + {y['g_params']:,}. One-stage baseline: a DCGAN on the images alone, G "
               f"{d['g_params']:,} parameters (widths {DCGAN_WIDTHS['g_width']} / {DCGAN_WIDTHS['d_width']}), seed 0, "
               f"measured at {' and '.join(sorted(d['weights'], key=int))} iterations{cut}. {cpu:.1f} CPU-minutes in all, "
@@ -317,36 +368,33 @@ def section(runs: dict[str, Any], command: str) -> str:
                        "map (its picture below)." if collapsed else
                        ": below the real maps' but not collapsed to one map." if spread_rows["structure_g"]
                        < 0.75 * spread_rows["real_heldout"] else "."))
-    lines += ["", verdict, "", ("Why the Structure G collapses was looked for in short seeded runs of the Structure-GAN "
-                                 "alone, switching the authors' settings on one at a time (their D plan, margin rule, "
-                                 "dropout before D's last layer, uniform noise, half-real half-fake D batches, Adam "
-                                 "warm-up): their runs and numbers are in the docstring of "
-                                 "gan_lightning/models/s2gan.py; this run has the first three, the recipe's defaults."),
-              "", "One seed per model: no seed spread is measured.", "",
+    lines += ["", verdict, "", WHY[record], "", "One seed per model: no seed spread is measured.", "",
               (f"Structure G normals, S^2-GAN images, DCGAN images, real images (8 each): "
                f"`{runs['measures']['picture']}`. Machine: {platform.machine()}, shared.")]
     return "\n".join(lines)
 
 
-def measure_now(runs: dict[str, Any], ends: list[int], command: str) -> dict[str, Any]:
+def measure_now(runs: dict[str, Any], ends: list[int], command: str, record: str) -> dict[str, Any]:
     """The measures from the finished fits and the DCGAN checkpoints saved so far."""
     from gan_lightning.models import DCGAN
 
     missing = [key for key in ("structure", "style", "instrument") if key not in runs]
     if missing:
-        raise SystemExit(f"--measure-now: the fits {', '.join(missing)} have not finished ({RESULTS_JSON})")
+        raise SystemExit(f"--measure-now: the fits {', '.join(missing)} have not finished ({results_json(record)})")
     if "dcgan" not in runs:
-        saved = {str(end): str(WEIGHTS / f"dcgan_{end}.ckpt") for end in ends if (WEIGHTS / f"dcgan_{end}.ckpt").is_file()}
+        weights = weights_folder(record)
+        saved = {str(end): str(weights / f"dcgan_{end}.ckpt") for end in ends
+                 if (weights / f"dcgan_{end}.ckpt").is_file()}
         if not saved:
             raise SystemExit("--measure-now: the DCGAN has saved no checkpoint yet")
         shape = surface_data().data_shape
         g_params = sum(p.numel() for p in DCGAN(data_shape=shape, latent_dim=100, **DCGAN_WIDTHS).generator.parameters())
         runs["dcgan"] = {"iterations": max(map(int, saved)), "planned_iterations": ends[-1], "weights": saved,
                          "fit_seconds": None, "g_params": g_params, "cpu_minutes": None}
-    runs["measures"] = measure(runs)
+    runs["measures"] = measure(runs, record)
     runs["measures"].update(machine=platform.machine(), cpus=os.cpu_count(), load=round(load_average()[0], 1))
     runs["command"] = command
-    save_runs(runs, RESULTS_JSON)
+    save_runs(runs, results_json(record))
     return runs
 
 
@@ -356,20 +404,26 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=None,
                         help="iterations of each S^2-GAN stage (default: the recipes'); the DCGAN is measured "
                              "after as many and after twice as many")
+    parser.add_argument("--batchnorm-d", action="store_true",
+                        help="the same protocol with the Structure-GAN's D the DCGAN D with BatchNorm (not the "
+                             "authors'; the collapse diagnosis's run): its own section s2gan_batchnorm_d and cache")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--train-only", action="store_true", help="the fits, not the measures")
     parser.add_argument("--measure-now", action="store_true",
                         help="measure with the fits cached so far, the DCGAN at the checkpoints it has saved "
                              "(an unfinished DCGAN run: the section says so)")
     args = parser.parse_args()
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    runs = load_runs(RESULTS_JSON, empty={})
+    record = "s2gan_batchnorm_d" if args.batchnorm_d else "s2gan"
+    cache = results_json(record)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    runs = load_runs(cache, empty={})
     stages = (load_recipe(*STRUCTURE)["max_steps"], load_recipe(*STYLE)["max_steps"])
     if args.iterations is not None:
         stages = (args.iterations, args.iterations)
-    command = command_line(__file__, [] if args.iterations is None else [f"--iterations={args.iterations}"])
+    command = command_line(__file__, ([] if args.iterations is None else [f"--iterations={args.iterations}"])
+                           + (["--batchnorm-d"] if args.batchnorm_d else []))
     if args.measure_now:
-        runs = measure_now(runs, [stages[1], sum(stages)], command)
+        runs = measure_now(runs, [stages[1], sum(stages)], command, record)
     elif not args.report_only:
         ends = [stages[1], sum(stages)]
         for key, wanted in (("structure", stages[0]), ("style", stages[1]), ("dcgan", ends[-1])):
@@ -383,16 +437,16 @@ def main() -> None:
                 del runs[key]
         jobs = [{"key": "dcgan", "ends": ends}, {"key": "style", "iterations": stages[1]},
                 {"key": "structure", "iterations": stages[0]}, {"key": "instrument"}]
-        train_missing(jobs, train_job, runs, RESULTS_JSON, workers=args.workers)
+        train_missing([{**job, "record": record} for job in jobs], train_job, runs, cache, workers=args.workers)
         if args.train_only:
             return
         if "measures" not in runs:
-            runs["measures"] = measure(runs)
+            runs["measures"] = measure(runs, record)
             runs["measures"].update(machine=platform.machine(), cpus=os.cpu_count(), load=round(load_average()[0], 1))
         runs["command"] = command
-        save_runs(runs, RESULTS_JSON)
-    text = section(runs, runs.get("command", command))
-    replace_section(RESULTS_MD, SECTION, text)
+        save_runs(runs, cache)
+    text = section(runs, runs.get("command", command), record)
+    replace_section(RESULTS_MD, record, text)
     print(text)
 
 

@@ -57,11 +57,12 @@ plan too (ten layers, width 16) 0.031 after 350 iterations. So the collapse is n
 the authors' settings remove: it comes with a D without BatchNorm at this CPU width, theirs included (the
 authors' 64 channels could not be run here). A D *with* BatchNorm (not the authors': ``d_plan: dcgan``,
 ``d_norm: batch``, no margin rule, no head dropout in that run) keeps G's maps apart: 0.045 / 0.070 / 0.082 /
-0.082 (0.062 after 700 iterations in the first set of runs); trained so in this model (2,000 iterations, seed
-0, with the Style G and the measures of benchmarks/s2gan_normals.py's cache; a one-off run, not in its
-section): spread 0.081, and S^2-GAN's surface distance 0.395 against the one-stage DCGAN's 0.358 (2,000
-iterations) and 0.289 (4,000): not collapsed, and the claim still not reached. The defaults stay the authors'
-(their D plan, margin rule and head dropout).
+0.082 (0.062 after 700 iterations in the first set of runs). Its record: ``python benchmarks/s2gan_normals.py
+--batchnorm-d``, section ``s2gan_batchnorm_d`` of benchmarks/RESULTS.md (the protocol of section ``s2gan``, the
+recipes' 2,000 iterations per stage, seed 0, the Structure-GAN with that D, the d_dropout 0.2 of its recipe
+kept, everything else the recipes'): spread 0.081 (real 0.084), and S^2-GAN's surface distance 0.395 against
+the one-stage DCGAN's 0.358 (2,000 iterations) and 0.289 (4,000): not collapsed, and the claim still not
+reached. The defaults stay the authors' (their D plan, margin rule and head dropout).
 
 Differences, kept small:
 - data: the authors' NYUv2 (72 px normals, 128 px images); here :class:`~gan_lightning.data.SurfaceDigits`
