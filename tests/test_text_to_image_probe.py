@@ -1,0 +1,69 @@
+"""benchmarks/text_to_image_probe.py: the caption swaps its probes rest on, the TAC-GAN verdict it writes from
+the runs, and the digit-swap diagnostic model's D loss (no training here; the section comes from the real runs)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+
+from conftest import benchmark_script
+from gan_lightning.data.captions import tokenize
+
+
+@pytest.fixture(scope="module")
+def bench():
+    with benchmark_script("text_to_image_probe") as module:
+        yield module
+
+
+def decode(ids):
+    from gan_lightning.data.captions import VOCABULARY
+
+    return " ".join(VOCABULARY[int(i)] for i in ids if int(i) != 0)
+
+
+def test_the_swaps_change_the_digit_or_colour_word_alone(bench):
+    captions = torch.stack([tokenize("a bold red seven leaning right on brick"), tokenize("a thin blue nine on grass")])
+    assert [decode(c) for c in bench.digit_swapped(captions)] == ["a bold red eight leaning right on brick",
+                                                                  "a thin blue zero on grass"]
+    colours = [decode(c) for c in bench.colour_swapped(captions)]
+    assert colours[0].replace(colours[0].split()[2], "red") == "a bold red seven leaning right on brick"
+    assert colours[0].split()[2] != "red" and colours[1].split()[2] != "blue"
+    drawn = bench.digit_swapped(captions.repeat(20, 1), seed=3)
+    words = {decode(c).split()[3] for c in drawn[::2]}
+    assert "seven" not in words and len(words) > 3  # another digit, drawn per caption
+    assert all(decode(c).replace(decode(c).split()[3], "seven") == "a bold red seven leaning right on brick"
+               for c in drawn[::2])
+
+
+def test_tacgan_verdict_needs_the_head_to_read_the_caption_and_d_to_learn_slower(bench):
+    args = argparse.Namespace(iterations=1000, classifier_iterations=600)
+    results = {"probe/TAC-GAN/it3000": {"head": {"caption_digit": 0.95, "image_digit": 0.10}},
+               "race/it600": {"D's image path": [0.15, 0.22], "CanvasNet": [0.4, 0.65]},
+               "switch/TAC-GAN, class head on the image/it1000": {"head": {"image_digit": 0.1}, "rows": {"digit": 0.09}}}
+    assert "verdict **cause shown**" in bench.tacgan_verdict(results, args)[0]
+    results["probe/TAC-GAN/it3000"]["head"] = {"caption_digit": 0.3, "image_digit": 0.6}  # the head reads the image
+    assert "**not reached**, no cause shown" in bench.tacgan_verdict(results, args)[0]
+    assert bench.tacgan_verdict({}, args) == []
+
+
+def test_the_digit_swap_model_adds_swapped_pairs_to_the_wrong_term(bench, monkeypatch):
+    from tiny_ganintcls import build_model
+
+    from gan_lightning.core import StepContext
+
+    tiny = build_model()
+    recipe = {"init_args": {k: getattr(tiny, k) for k in ("cls_weight", "interp_weight", "variant")}
+              | {"latent_dim": 8, "g_width": 8, "d_width": 8, "text_dim": 8}}
+    monkeypatch.setattr(bench.t2i, "encoder_file", lambda name: "random")
+    torch.manual_seed(0)
+    model = bench.digit_swap_model(recipe, (3, 32, 32))
+    batch = {"image": torch.rand(4, 3, 32, 32) * 2 - 1,
+             "caption": torch.stack([tokenize(f"a red {w} on brick") for w in ("one", "two", "three", "four")])}
+    ctx = StepContext(batch, real_key="image")
+    model.prepare_step(ctx)
+    terms = model.discriminator_terms(ctx)
+    assert torch.allclose(terms["d_loss"], terms["d_real"] + 0.5 * terms["d_wrong"] + 0.5 * terms["d_fake"])
+    assert not torch.equal(ctx.digit_swapped, ctx.embedding)
