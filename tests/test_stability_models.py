@@ -224,6 +224,9 @@ def test_sngan_has_spectral_norm_on_every_discriminator_layer():
         layers = [m for m in model.discriminator.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
         assert layers and all(parametrize.is_parametrized(m, "weight") for m in layers)
         assert not any(parametrize.is_parametrized(m) for m in model.generator.modules())
+        baseline = make("SNGAN", shape, spectral_norm=False)  # the ablation: the same layers, none normalised
+        plain = [m for m in baseline.discriminator.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+        assert len(plain) == len(layers) and not any(parametrize.is_parametrized(m) for m in plain)
 
 
 # ----------------------------------------------------------------------------- RelativisticGAN

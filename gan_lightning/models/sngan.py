@@ -9,6 +9,9 @@ Defaults: the paper's setting C of Table 1 (Adam lr 2e-4, betas (0.5, 0.999), n_
 the one its standard-CNN results are most robust in and the cheapest on a CPU; the setting
 of its ResNet runs (lr 2e-4, betas (0, 0.9), n_dis = 5) is three flags away. DCGAN
 networks (with ``d_norm="none"``) for images, MLPs for vectors, spectral norm on all of D.
+
+``spectral_norm=False`` builds the same networks without it: the paper's ablation baseline, the hinge-loss
+D with nothing bounding its Lipschitz constant (benchmarks/sngan_settings.py, across Table 1's settings).
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ class SNGAN(ShapedGAN):
     def __init__(
         self,
         d_norm: Literal["batch", "none", "layer"] = "none",
+        spectral_norm: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(d_norm=d_norm, **kwargs)
-        self.generator, self.discriminator = self.shaped_networks(spectral_norm=True)
+        self.spectral_norm = spectral_norm
+        self.generator, self.discriminator = self.shaped_networks(spectral_norm=spectral_norm)
 
     def discriminator_loss(self, real, fake, labels=None):
         real_out, fake_out = self.discriminate(real), self.discriminate(fake)
