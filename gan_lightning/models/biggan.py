@@ -35,10 +35,11 @@ needs a multiple of 3, e.g. 120), ``shared_dim`` 128 (the authors' ImageNet scri
 weights: the authors' ``G_init``/``D_init`` default in ``utils.py`` and their ImageNet scripts).
 
 Initialisation and width (issue 26): under spectral norm only a weight's direction counts, and Adam
-moves each entry by about ``lr`` per step, so the relative step is ``lr / rms(W)``. Orthogonal rows
-have entries of ``1 / sqrt(fan_in)``: at the authors' 32 px width (256 channels) a 3x3 conv's rms is
-0.021, about N(0, 0.02)'s; at the CPU configs' width 8 (32 channels) it is 0.059 (D's median; 0.33
-for D's first conv, 0.18 for its class embedding), a 3-17x smaller relative step. With it D's
+moves each entry by about ``lr`` per step, so the relative step is ``lr / rms(W)``. Orthogonal
+weights have entries of rms ``1 / sqrt(max(fan_out, fan_in))``: at the authors' 32 px width (256
+channels) a 3x3 conv's is 0.021, about N(0, 0.02)'s; at the CPU config's width 8 (32 channels) D's
+median is 0.059 (0.18 for its first conv and its class embedding) and G's 0.125, a 3-9x smaller
+relative step than with N(0, 0.02) weights. With it D's
 projection did not learn the classes in 1,000 iterations (held-out real digits scored higher with
 their true label than with a wrong one 60 % of the time, 0.5 = ignored) and G drew the asked digit
 at chance; with ``init: N02``, the authors' CIFAR script's ``--G_init N02 --D_init N02``, D tells the
@@ -52,15 +53,15 @@ authors' SN epsilon (1e-8 / 1e-6; torch's 1e-12 here).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from gan_lightning.core import StepContext
 from gan_lightning.losses import hinge_d, hinge_g, orthogonal_regularization
-from gan_lightning.models.shared import LabelConditioned
 from gan_lightning.models.registry import register_model
+from gan_lightning.models.shared import LabelConditioned
 from gan_lightning.nets.biggan import BigGANDiscriminator, BigGANGenerator
 
 
