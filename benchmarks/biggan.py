@@ -7,7 +7,9 @@ the command line); this script measures its last checkpoint:
   (``gan_lightning.evaluation.load_digits_classifier``) agrees with the asked label on what share,
   for the EMA G and the raw G, untruncated and with truncation 1.0 and 0.5 (``sample(truncation=t)``);
 - chance is 10 %; CGAN's config reaches 98.8 % after 4,000 iterations (benchmarks/RESULTS.md);
-- a grid with one row per class (10 samples each, EMA G, untruncated) and one at truncation 0.5.
+- a grid with one row per class (10 samples each, EMA G, untruncated) and one at truncation 0.5;
+- with ``--curve``, the EMA G's untruncated agreement at every ``step=N`` checkpoint the fit kept beside
+  ``--ckpt_path`` (the recipe's ModelCheckpoint keeps one every 500 iterations).
 
 Writes benchmarks/biggan/result.json, the PNGs and the ``biggan`` section of benchmarks/RESULTS.md;
 ``--report-only`` rebuilds the section from the cached JSON. ``--fit_command`` and ``--budget``
@@ -20,11 +22,18 @@ record how the checkpoint was trained (they go into the section verbatim).
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import torch
-
-from harness import BENCHMARKS, RESULTS_MD, command_line, load_runs, replace_section, save_runs
+from harness import (
+    BENCHMARKS,
+    RESULTS_MD,
+    command_line,
+    load_runs,
+    replace_section,
+    save_runs,
+)
 
 HERE = BENCHMARKS / "biggan"
 RESULTS = RESULTS_MD
@@ -44,11 +53,11 @@ def report_text(result: dict) -> str:
     lines = [
         "## BigGAN class conditioning on MNIST5k (issue 14)",
         "",
-        f"Checkpoint trained by `{result.get('fit_command', '?')}`, budget: {result.get('budget', '?')} "
-        f"({result['iterations']} iterations; G steps once per {result.get('critic_steps', '?')}).",
-        f"Measured by `{result.get('measure_command', '?')}`: {result['num_samples']} samples "
+        (f"Checkpoint trained by `{result.get('fit_command', '?')}`, budget: {result.get('budget', '?')} "
+        f"({result['iterations']} iterations; G steps once per {result.get('critic_steps', '?')})."),
+        (f"Measured by `{result.get('measure_command', '?')}`: {result['num_samples']} samples "
         f"({NUM_PER_CLASS} per class, seed {EVAL_SEED}), the project's digits classifier "
-        "(`load_digits_classifier`) against the asked class; chance is 10 %.",
+        "(`load_digits_classifier`) against the asked class; chance is 10 %."),
         "",
         "| G | truncation | agreement | per class 0-9 (%) |",
         "|---|---|---|---|",
@@ -60,16 +69,55 @@ def report_text(result: dict) -> str:
     ours = agreement["ema"]["overall"]
     lines += [
         "",
-        f"Claim: BigGAN's EMA G draws the asked digit on >= {100 * TARGET:.0f} % of samples (baseline: CGAN's "
+        (f"Claim: BigGAN's EMA G draws the asked digit on >= {100 * TARGET:.0f} % of samples (baseline: CGAN's "
         f"config, 98.8 % after 4,000 iterations, section conditional_long). Ours {100 * ours:.1f} % at this "
-        f"budget: **{verdict(ours)}**.",
+        f"budget: **{verdict(ours)}**."),
         "",
-        "Per-class grids (one row per digit, EMA G): `benchmarks/biggan/biggan_by_class.png` (untruncated), "
-        "`benchmarks/biggan/biggan_by_class_t0.5.png` (truncation 0.5).",
+        ("Per-class grids (one row per digit, EMA G): `benchmarks/biggan/biggan_by_class.png` (untruncated), "
+        "`benchmarks/biggan/biggan_by_class_t0.5.png` (truncation 0.5)."),
     ]
+    if result.get("curve"):
+        points = "; ".join(f"{int(step):,}: {100 * value:.1f} %" for step, value in result["curve"].items())
+        lines += ["", (f"Learning curve (`--curve`: the EMA G, untruncated, the same samples, at every checkpoint "
+                      f"the fit kept; iteration: agreement): {points}.")]
     if result.get("note"):
         lines += ["", result["note"]]
     return "\n".join(lines)
+
+
+@torch.no_grad()
+def draw_and_judge(model, classifier, labels: torch.Tensor, use_ema: bool = True, truncation: float | None = None):
+    """(samples for ``labels``, seeded, and whether the classifier reads each one's asked label)."""
+    rng = torch.Generator().manual_seed(EVAL_SEED)
+    samples = torch.cat([model.sample(250, labels=labels[s:s + 250], use_ema=use_ema, rng=rng,
+                                      truncation=truncation) for s in range(0, len(labels), 250)])
+    predictions = torch.cat([classifier(samples[s:s + 250]).argmax(dim=1) for s in range(0, len(labels), 250)])
+    return samples, predictions == labels
+
+
+def step_checkpoints(folder: str | Path) -> dict[int, Path]:
+    """The ``...step=N.ckpt`` files Lightning's ModelCheckpoint kept in ``folder``: iteration -> file."""
+    found = {}
+    for path in Path(folder).glob("*.ckpt"):
+        match = re.search(r"(?:^|-)step=(\d+)\.ckpt$", path.name)
+        if match:
+            found[int(match.group(1))] = path
+    return dict(sorted(found.items()))
+
+
+@torch.no_grad()
+def learning_curve(folder: str | Path) -> dict[str, float]:
+    """The EMA G's untruncated agreement (same labels and seed as ``measure``) at every kept checkpoint."""
+    from gan_lightning.checkpoints import load_model
+    from gan_lightning.evaluation import load_digits_classifier
+
+    classifier = load_digits_classifier()
+    curve = {}
+    for step, path in step_checkpoints(folder).items():
+        model = load_model(str(path)).eval()
+        labels = torch.arange(model.num_classes).repeat_interleave(NUM_PER_CLASS)
+        curve[str(step)] = float(draw_and_judge(model, classifier, labels)[1].float().mean())
+    return curve
 
 
 @torch.no_grad()
@@ -88,11 +136,7 @@ def measure(ckpt_path: str, out_dir: Path = HERE, **recorded) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     for which, use_ema in (("ema", True), ("raw", False)):
         for truncation in (None, 1.0, 0.5):
-            rng = torch.Generator().manual_seed(EVAL_SEED)
-            samples = torch.cat([model.sample(250, labels=labels[s:s + 250], use_ema=use_ema, rng=rng,
-                                              truncation=truncation) for s in range(0, len(labels), 250)])
-            predictions = torch.cat([classifier(samples[s:s + 250]).argmax(dim=1) for s in range(0, len(labels), 250)])
-            agree = predictions == labels
+            samples, agree = draw_and_judge(model, classifier, labels, use_ema, truncation)
             key = f"{which}_t{truncation}" if truncation else which
             result["agreement"][key] = {
                 "overall": float(agree.float().mean()),
@@ -113,6 +157,8 @@ def main(argv=None) -> None:
     parser.add_argument("--budget", default="the config's max_steps")
     parser.add_argument("--note", default="", help="a sentence for the section (machine load, ...); with "
                         "--report-only it replaces the stored one")
+    parser.add_argument("--curve", action="store_true", help="also measure the EMA G at every step=N checkpoint "
+                        "kept beside --ckpt_path (a learning curve)")
     parser.add_argument("--report-only", action="store_true", help="rebuild the section from the cached result")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -128,6 +174,9 @@ def main(argv=None) -> None:
             parser.error("--ckpt_path is needed unless --report-only")
         result = measure(args.ckpt_path, fit_command=args.fit_command, budget=args.budget, note=args.note,
                          measure_command=command_line(__file__, argv))
+        if args.curve:
+            result["curve"] = learning_curve(Path(args.ckpt_path).parent)
+            save_runs(result, HERE / "result.json", drop=(), sort_keys=False)
     replace_section(RESULTS, "biggan", report_text(result))
     for key, value in result["agreement"].items():
         print(f"{key:10s} {100 * value['overall']:.1f}%  per class " +

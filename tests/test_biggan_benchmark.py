@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
+import biggan as bench
 import lightning as L
 import pytest
-
-import biggan as bench
+import torch
 from tiny_biggan import build_data, build_model
 
 
@@ -59,3 +59,27 @@ def test_tiny_path_measures_a_checkpoint_and_rebuilds_the_section(tmp_path, monk
     bench.main(["--report-only", "--note", "A later sentence."])  # kept in the JSON, shown in the section
     assert "A later sentence." in (tmp_path / "RESULTS.md").read_text()
     assert json.loads((out / "result.json").read_text())["note"] == "A later sentence."
+
+
+def test_learning_curve_measures_every_step_checkpoint_and_the_section_lists_it(tmp_path, monkeypatch):
+    import gan_lightning.evaluation as metrics
+
+    L.seed_everything(0)
+    classifier = metrics.DigitsClassifier().eval()  # random but fixed: the same judge for every checkpoint
+    monkeypatch.setattr(metrics, "load_digits_classifier", lambda: classifier)
+    model = build_model()
+    trainer = L.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0, accelerator="cpu", devices=1,
+                        default_root_dir=str(tmp_path))
+    trainer.fit(model, build_data())
+    for name in ("epoch=0-step=1.ckpt", "step=3.ckpt", "last.ckpt", "epoch=0-step=2-v1.ckpt"):
+        trainer.save_checkpoint(tmp_path / name)
+    assert list(bench.step_checkpoints(tmp_path)) == [1, 3]  # last.ckpt and versioned copies are left out
+    curve = bench.learning_curve(tmp_path)
+    assert list(curve) == ["1", "3"] and curve["1"] == curve["3"]  # same weights, same seeded samples
+    labels = torch.arange(10).repeat_interleave(bench.NUM_PER_CLASS)
+    direct = bench.draw_and_judge(model, classifier, labels)[1].float().mean()
+    assert curve["1"] == pytest.approx(float(direct))
+    text = bench.report_text({**fake_result(0.5), "curve": {"500": 0.125, "4000": 0.955}})
+    assert "iteration: agreement): 500: 12.5 %; 4,000: 95.5 %." in text
+    assert "Learning curve" not in bench.report_text(fake_result(0.5))

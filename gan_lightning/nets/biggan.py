@@ -20,7 +20,9 @@ and ``layers.py``); the code here is written anew:
   ``D(x, y) = linear(phi(x)) + <embed(y), phi(x)>``.
 - Spectral norm on every conv and linear of both networks and on D's class embedding; G's shared
   embedding has none (the authors: SN there "seems to randomly cripple G").
-- Orthogonal initialisation (the paper; the authors' default ``G_init``/``D_init`` = ``ortho``).
+- Initialisation ``init``: ``"ortho"`` orthogonal (the paper; the authors' default ``G_init``/``D_init``)
+  or ``"N02"`` N(0, 0.02) (the authors' CIFAR script, ``--G_init N02 --D_init N02``), of every conv,
+  linear and embedding weight before spectral normalisation (``BigGAN.py``, ``init_weights``).
 """
 
 from __future__ import annotations
@@ -32,12 +34,20 @@ from torch import nn
 from gan_lightning.nets.dcgan import upsampling_plan
 from gan_lightning.nets.layers import apply_spectral_norm
 
+INITS = ("ortho", "N02")
 
-def orthogonal_init_(module: nn.Module) -> None:
-    """Orthogonal weights for every conv, linear and embedding layer; zero biases."""
+
+def biggan_init_(module: nn.Module, init: str = "ortho") -> None:
+    """The authors' ``G_init`` / ``D_init`` for every conv, linear and embedding layer (before spectral
+    normalisation): ``"ortho"`` orthogonal weights, ``"N02"`` N(0, 0.02); zero biases."""
+    if init not in INITS:
+        raise ValueError(f"model.init {init!r}: accepted values are {', '.join(INITS)}")
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding)):
-            nn.init.orthogonal_(m.weight)
+            if init == "ortho":
+                nn.init.orthogonal_(m.weight)
+            else:
+                nn.init.normal_(m.weight, 0.0, 0.02)
             if getattr(m, "bias", None) is not None:
                 nn.init.zeros_(m.bias)
 
@@ -117,6 +127,7 @@ class BigGANGenerator(nn.Module):
         shared_dim: int = 128,
         hierarchical: bool = True,
         spectral_norm: bool = True,
+        init: str = "ortho",
     ) -> None:
         super().__init__()
         self.base, doublings = upsampling_plan(image_size)
@@ -133,7 +144,7 @@ class BigGANGenerator(nn.Module):
         self.blocks = nn.ModuleList(GBlock(self.features, self.features, cond_dim) for _ in range(doublings))
         self.output = nn.Sequential(nn.BatchNorm2d(self.features), nn.ReLU(), nn.Conv2d(self.features, channels, 3,
                                                                                         padding=1))
-        orthogonal_init_(self)
+        biggan_init_(self, init)
         if spectral_norm:
             apply_spectral_norm(self)  # convs and linears; the shared embedding stays as it is
 
@@ -160,7 +171,8 @@ class BigGANDiscriminator(nn.Module):
     """D(x, y) = linear(phi(x)) + <embed(y), phi(x)>, phi = ReLU + global sum pooling of residual blocks."""
 
     def __init__(self, channels: int = 1, num_classes: int = 10, image_size: int = 32, width: int = 64,
-                 num_blocks: int = 4, num_downsamples: int = 2, spectral_norm: bool = True) -> None:
+                 num_blocks: int = 4, num_downsamples: int = 2, spectral_norm: bool = True,
+                 init: str = "ortho") -> None:
         super().__init__()
         if image_size % 2 ** num_downsamples:
             raise ValueError(f"image_size {image_size} cannot be halved {num_downsamples} times by D")
@@ -170,7 +182,7 @@ class BigGANDiscriminator(nn.Module):
             for i in range(num_blocks)))
         self.linear = nn.Linear(features, 1)
         self.embed = nn.Embedding(num_classes, features)
-        orthogonal_init_(self)
+        biggan_init_(self, init)
         if spectral_norm:
             apply_spectral_norm(self, (nn.Conv2d, nn.Linear, nn.Embedding))
 
