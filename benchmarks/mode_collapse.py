@@ -31,10 +31,18 @@ Runs are single-threaded (``torch.set_num_threads(1)``); ``--workers N`` runs N 
 parallel processes (default 1: on the shared 2-core machine this was written on, 2 workers
 were no faster, see ``BUDGET_NOTE``). ``--batched-seeds`` trains the seeds of each (model,
 data set) as one batched model (``benchmarks/batched.py``; GAN, LSGAN, WGAN, WGAN-GP, PacGAN,
-RelativisticGAN): the same runs, trained faster (``benchmarks/batched_seeds.py`` measures how much).
+RelativisticGAN): the same runs, trained faster (``benchmarks/batched_seeds.py`` measures how much);
+``--batch-supported`` batches those models' seeds and runs the others' one at a time.
+
+Verdicts: ``--versus LSGAN=GAN,WGAN=GAN`` adds, per pair of ``PAPER_PAIRS`` (a model and the baseline its
+paper beats, with the measure the paper's claim maps to), the means, their difference and the verdict of
+one rule, ``paired_verdict`` (``VERDICT_RULE``: reached when better by more than twice the Welch standard
+error over seeds). ``--verdicts-from SECTION`` trains nothing: it writes ``--section`` with the verdicts on
+the per-seed column that SECTION of ``--out`` printed.
 
     python benchmarks/mode_collapse.py [--seeds 3] [--iterations N] [--models GAN,PacGAN]
-        [--data ring8,grid25] [--out benchmarks/RESULTS.md] [--workers 2] [--batched-seeds]
+        [--data ring8,grid25] [--out benchmarks/RESULTS.md] [--workers 2] [--batched-seeds | --batch-supported]
+        [--versus MODEL=BASELINE,...] [--verdicts-from SECTION]
 
 Writes the Markdown report (``--out``) and one PNG per data set with every model's
 final samples (first seed) over the true modes, in ``benchmarks/mode_collapse/``.
