@@ -716,10 +716,10 @@ def budget_statement(results: Sequence[dict[str, Any]]) -> str:
     budgets = sorted({result["spec"].iterations for result in results})
     listed = ", ".join(f"{model} {steps:,}" for (model, _), steps in recipes.items())
     return (f"Budget: {' / '.join(f'{n:,}' for n in budgets)} iterations per run, **below the committed recipes' "
-            f"budgets** ({listed} iterations). At the fit times measured here ({fit / 60:.1f} CPU-minutes of "
-            f"fitting for these {len(results)} runs), the recipes' budgets would take about {at_recipe / 60:.0f} "
-            "CPU-minutes, more than this shared 2-core machine had for it; the verdicts are for this short "
-            "budget, not for the papers' training lengths.")
+            f"budgets** ({listed} iterations). At the fit times measured here ({fit / 60:.1f} minutes of "
+            f"fitting, wall time, one thread, for these {len(results)} runs), the recipes' budgets would take "
+            f"about {at_recipe / 60:.0f} minutes, more than this shared 2-core machine had for it; the verdicts "
+            "are for this short budget, not for the papers' training lengths.")
 
 
 def write_verdicts_from_section(args: argparse.Namespace, command: str) -> str:
