@@ -714,7 +714,11 @@ def budget_statement(results: Sequence[dict[str, Any]]) -> str:
         at_recipe += result["fit_seconds"] / spec.iterations * steps
     fit = sum(result["fit_seconds"] for result in results)
     budgets = sorted({result["spec"].iterations for result in results})
-    listed = ", ".join(f"{model} {steps:,}" for (model, _), steps in recipes.items())
+    per_model: dict[str, list[int]] = {}
+    for (model, _), steps in recipes.items():
+        if steps not in per_model.setdefault(model, []):
+            per_model[model].append(steps)
+    listed = ", ".join(f"{model} {' / '.join(f'{n:,}' for n in steps)}" for model, steps in per_model.items())
     return (f"Budget: {' / '.join(f'{n:,}' for n in budgets)} iterations per run, **below the committed recipes' "
             f"budgets** ({listed} iterations). At the fit times measured here ({fit / 60:.1f} minutes of "
             f"fitting, wall time, one thread, for these {len(results)} runs), the recipes' budgets would take "
