@@ -31,10 +31,18 @@ Runs are single-threaded (``torch.set_num_threads(1)``); ``--workers N`` runs N 
 parallel processes (default 1: on the shared 2-core machine this was written on, 2 workers
 were no faster, see ``BUDGET_NOTE``). ``--batched-seeds`` trains the seeds of each (model,
 data set) as one batched model (``benchmarks/batched.py``; GAN, LSGAN, WGAN, WGAN-GP, PacGAN,
-RelativisticGAN): the same runs, trained faster (``benchmarks/batched_seeds.py`` measures how much).
+RelativisticGAN): the same runs, trained faster (``benchmarks/batched_seeds.py`` measures how much);
+``--batch-supported`` batches those models' seeds and runs the others' one at a time.
+
+Verdicts: ``--versus LSGAN=GAN,WGAN=GAN`` adds, per pair of ``PAPER_PAIRS`` (a model and the baseline its
+paper beats, with the measure the paper's claim maps to), the means, their difference and the verdict of
+one rule, ``paired_verdict`` (``VERDICT_RULE``: reached when better by more than twice the Welch standard
+error over seeds). ``--verdicts-from SECTION`` trains nothing: it writes ``--section`` with the verdicts on
+the per-seed column that SECTION of ``--out`` printed.
 
     python benchmarks/mode_collapse.py [--seeds 3] [--iterations N] [--models GAN,PacGAN]
-        [--data ring8,grid25] [--out benchmarks/RESULTS.md] [--workers 2] [--batched-seeds]
+        [--data ring8,grid25] [--out benchmarks/RESULTS.md] [--workers 2] [--batched-seeds | --batch-supported]
+        [--versus MODEL=BASELINE,...] [--verdicts-from SECTION]
 
 Writes the Markdown report (``--out``) and one PNG per data set with every model's
 final samples (first seed) over the true modes, in ``benchmarks/mode_collapse/``.
@@ -50,7 +58,7 @@ import platform
 import statistics
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 import torch
@@ -201,12 +209,31 @@ def run_separately(specs: Sequence[RunSpec]) -> list[dict[str, Any]]:
     return [run_one(spec) for spec in specs]
 
 
-def run_all(specs: Sequence[RunSpec], workers: int, log=print, batched_seeds: bool = False,
+def run_task(task: tuple[bool, list[RunSpec]]) -> list[dict[str, Any]]:
+    """A task of ``run_all``: ``(batched, specs)``, the seeds of one group as one batched model or one run."""
+    batched, specs = task
+    return run_seeds_batched(specs) if batched else run_separately(specs)
+
+
+def tasks_of(specs: Sequence[RunSpec], batched_seeds: bool | Collection[str]) -> list[tuple[bool, list[RunSpec]]]:
+    """``run_all``'s tasks: the seed groups of the batched models (``batched_seeds``: all of them, or
+    those named), every other run a task of its own."""
+    tasks = []
+    for group in seed_groups(specs):
+        if batched_seeds is True or (batched_seeds and group[0].model in batched_seeds):
+            tasks.append((True, group))
+        else:
+            tasks += [(False, [spec]) for spec in group]
+    return tasks
+
+
+def run_all(specs: Sequence[RunSpec], workers: int, log=print, batched_seeds: bool | Collection[str] = False,
             on_task=None) -> list[dict[str, Any]]:
     """Every spec, ``workers`` at a time (spawned processes; in-process when ``workers == 1``).
 
     ``batched_seeds``: the seeds of each (model, data set) train together as one batched model
-    (``run_seeds_batched``), one such group per task; otherwise every run is a task of its own.
+    (``run_seeds_batched``), one such group per task; otherwise every run is a task of its own. A
+    collection of model names batches the seeds of those models only (``--batch-supported``).
     ``on_task(results)``: called with a finished task's results (e.g. to cache them)."""
     results = []
     loads = []
@@ -219,8 +246,7 @@ def run_all(specs: Sequence[RunSpec], workers: int, log=print, batched_seeds: bo
             f"rkl {raw['reverse_kl']:.3f}  fit {result['fit_seconds']:6.1f}s  load {loads[-1]:.1f}")
         results.append(result)
 
-    task, tasks = (run_seeds_batched, seed_groups(specs)) if batched_seeds else (run_separately, [[s] for s in specs])
-    for task_results in pooled(task, tasks, workers):
+    for task_results in pooled(run_task, tasks_of(specs, batched_seeds), workers):
         for result in task_results:
             report(result)
         if on_task is not None:
@@ -375,6 +401,149 @@ def gap_to_published(results: Sequence[dict[str, Any]], kinds: Sequence[str]) ->
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------- paper pairs: verdicts
+@dataclasses.dataclass(frozen=True)
+class PaperPair:
+    """A model against the baseline its paper beats, and the measure of this protocol its claim maps to."""
+
+    model: str
+    baseline: str
+    measure: str  # "modes" or "high_quality" of the raw G (higher is better for both)
+    paper: str
+    claim: str
+
+
+MEASURES = {"modes": "modes captured", "high_quality": "high-quality %"}
+# The measure of each pair is the paper's claim, chosen before the runs: mode coverage for the papers that
+# claim fewer missing modes, the high-quality fraction for those that claim better or steadier samples.
+PAPER_PAIRS = {(pair.model, pair.baseline): pair for pair in (
+    PaperPair("LSGAN", "GAN", "high_quality", "Mao et al. 2017",
+              "the least-squares loss gives higher-quality samples and steadier training than the GAN loss"),
+    PaperPair("WGAN", "GAN", "modes", "Arjovsky et al. 2017",
+              "the Wasserstein critic (weight clipping) trains G without the GAN loss's mode collapse"),
+    PaperPair("UnrolledGAN", "GAN", "modes", "Metz et al. 2017, 2-D mixture",
+              "unrolling D's updates in G's loss covers more modes of the 2-D mixture than a GAN"),
+    PaperPair("MADGAN", "GAN", "modes", "Ghosh et al. 2018",
+              "several generators with a (K+1)-way D cover more modes than one GAN"),
+    PaperPair("EBGAN", "GAN", "high_quality", "Zhao et al. 2017",
+              "an energy-based autoencoder D with a margin trains G more stably than a GAN, to better samples"),
+    PaperPair("MAGAN", "EBGAN", "high_quality", "Wang et al. 2017",
+              "a margin adapted to the expected real energy trains G to better samples than EBGAN's fixed margin"),
+    PaperPair("WGANGP", "WGAN", "modes", "Gulrajani et al. 2017, toy data sets",
+              "the gradient penalty lets the critic fit the mixture where weight clipping fails, so G covers "
+              "its modes"),
+    PaperPair("WGANDiv", "WGANGP", "high_quality", "Wu et al. 2018",
+              "the Wasserstein divergence, free of the Lipschitz constraint, gives better samples than WGAN-GP"),
+    PaperPair("FisherGAN", "WGANGP", "high_quality", "Mroueh & Sercu 2017",
+              "the second-moment constraint trains the critic stably and fast: better samples than WGAN-GP "
+              "at the same, short budget"),
+    PaperPair("RelativisticGAN", "GAN", "high_quality", "Jolicoeur-Martineau 2019",
+              "a relativistic D gives better samples than the standard GAN's"),
+)}
+VERDICT_RULE = ("**reached** when the model's mean beats the baseline's by more than twice the standard error "
+                "of the difference (Welch: sqrt(s_m^2/n_m + s_b^2/n_b), s the sample std over seeds, ddof 1); "
+                "**not reached** otherwise, and *worse* when the baseline's mean beats the model's by more "
+                "than twice that error")
+
+
+def paired_verdict(model_values: Sequence[float], baseline_values: Sequence[float]) -> dict[str, Any]:
+    """The verdict rule (``VERDICT_RULE``, higher is better): the means, their difference (model - baseline),
+    the Welch standard error of the difference, and ``"reached"``, ``"not reached"`` or ``"worse"``."""
+    if len(model_values) < 2 or len(baseline_values) < 2:
+        raise ValueError(f"verdict: need 2 or more seeds on each side, got {len(model_values)} and "
+                         f"{len(baseline_values)}")
+    model_mean, model_std = mean_std(model_values)
+    base_mean, base_std = mean_std(baseline_values)
+    difference = model_mean - base_mean
+    error = math.sqrt(model_std ** 2 / len(model_values) + base_std ** 2 / len(baseline_values))
+    word = "reached" if difference > 2 * error else "worse" if difference < -2 * error else "not reached"
+    return {"model_mean": model_mean, "baseline_mean": base_mean, "difference": difference,
+            "standard_error": error, "verdict": word}
+
+
+def versus_pairs(text: str) -> list[PaperPair]:
+    """``--versus MODEL=BASELINE[,...]``: the pairs of ``PAPER_PAIRS`` named."""
+    pairs = []
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        model, _, baseline = item.partition("=")
+        pair = PAPER_PAIRS.get((model.strip(), baseline.strip()))
+        if pair is None:
+            raise argparse.ArgumentTypeError(
+                f"--versus: unknown pair {item!r}; choose from "
+                + ", ".join(f"{m}={b}" for m, b in PAPER_PAIRS))
+        pairs.append(pair)
+    return pairs
+
+
+def per_seed_values(results: Sequence[dict[str, Any]], kind: str) -> dict[str, dict[str, list[float]]]:
+    """``{model: {"modes": [...], "high_quality": [...]}}`` of the raw G on ``kind``, seeds in order
+    (high quality in %)."""
+    return {row["model"]: {"modes": [float(modes) for modes, _ in row["per_seed"]],
+                           "high_quality": [hq for _, hq in row["per_seed"]]}
+            for row in summarise(results, kind)}
+
+
+def per_seed_values_of_section(body: str, kind: str) -> dict[str, dict[str, list[float]]]:
+    """The same values read back from a section's first (raw G) table for ``kind``: its per-seed column
+    ``modes/HQ %`` (HQ rounded to whole percent, as printed)."""
+    heading = {"ring8": "### Ours: 2D-ring", "grid25": "### Ours: 2D-grid"}[kind]
+    start = body.find(heading)
+    if start < 0:
+        return {}
+    values = {}
+    table = False
+    for line in body[start:].splitlines()[1:]:
+        if not line.startswith("|"):
+            if table:
+                break
+            continue
+        table = True
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if cells[0] in ("Model", "---") or set(cells[0]) <= {"-"}:
+            continue
+        pairs = [item.split("/") for item in cells[6].split(", ")]
+        values[cells[0]] = {"modes": [float(m) for m, _ in pairs], "high_quality": [float(h) for _, h in pairs]}
+    return values
+
+
+def versus_lines(values: dict[str, dict[str, dict[str, list[float]]]], pairs: Sequence[PaperPair],
+                 kinds: Sequence[str]) -> list[str]:
+    """The verdict paragraph: the rule, a table row per (pair, data set), a sentence per pair.
+    ``values``: ``{kind: per_seed_values(...)}``."""
+    lines = ["### Verdicts: each model against its paper's baseline", "",
+             f"Rule (`paired_verdict`): {VERDICT_RULE}. Raw G, same seeds, budget and networks on both sides.", "",
+             "| Pair | Data | Measure | Model mean | Baseline mean | Difference | 2 x SE | Verdict |",
+             "|---|---|---|---:|---:|---:|---:|---|"]
+    sentences = []
+    for pair in pairs:
+        outcomes = {}
+        for kind in kinds:
+            table = values.get(kind, {})
+            if pair.model not in table or pair.baseline not in table:
+                continue
+            v = paired_verdict(table[pair.model][pair.measure], table[pair.baseline][pair.measure])
+            outcomes[kind] = v["verdict"]
+            shown = "not reached (worse)" if v["verdict"] == "worse" else v["verdict"]
+            lines.append(f"| {pair.model} vs {pair.baseline} | {kind} | {MEASURES[pair.measure]} "
+                         f"| {v['model_mean']:.1f} | {v['baseline_mean']:.1f} | {v['difference']:+.1f} "
+                         f"| {2 * v['standard_error']:.1f} | {shown} |")
+        if not outcomes:
+            continue
+        reached = [kind for kind, word in outcomes.items() if word == "reached"]
+        worse = [kind for kind, word in outcomes.items() if word == "worse"]
+        if len(reached) == len(outcomes):
+            word = "**reached**"
+        elif reached:
+            word = f"**reached on {' and '.join(reached)} only**"
+        else:
+            word = "**not reached**"
+        if worse:
+            word += f" (worse on {' and '.join(worse)})"
+        sentences.append(f"- {pair.model} vs {pair.baseline} ({pair.paper}: {pair.claim}), measured as "
+                         f"{MEASURES[pair.measure]}: {word}.")
+    return lines + [""] + sentences
+
+
 # ----------------------------------------------------------------------------- plots
 def plot_samples(results: Sequence[dict[str, Any]], kind: str, path: Path, columns: int = 5) -> Path:
     """Small multiples: each model's samples of its first seed over the true modes (red x)."""
@@ -491,6 +660,11 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
            "(`benchmarks/batched.py`), each seed as its separate run would train it (same initial weights, "
            "noise, data order and optimizer state); *Fit s / run* is the batched fit's time divided by "
            "the seeds."] if args.batched_seeds else []),
+        *([(f"- `--batch-supported`: the seeds of {', '.join(getattr(args, 'batched', None) or ['no model'])} "
+            "trained as one batched model per data set (`benchmarks/batched.py`), each seed as its separate run "
+            "would train it (same initial weights, noise, data order and optimizer state; their *Fit s / run* "
+            "is the batched fit's time divided by the seeds); every other model's seeds ran one at a time, "
+            "as separate runs.")] if getattr(args, "batch_supported", False) else []),
         f"- Wall time of the whole run: **{wall_seconds / 60:.1f} min**. Load average (1 min) at "
         f"start {load_start[0]:.1f}, at end {load_end[0]:.1f}, over the run (sampled as runs finished) "
         + (f"min {min(loads):.1f} / mean {statistics.fmean(loads):.1f} / max {max(loads):.1f}"
@@ -516,6 +690,9 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         if kind in plots:
             rel = os.path.relpath(plots[kind], out.parent)
             lines += [f"![{kind} samples]({rel})", ""]
+    if getattr(args, "versus", None):
+        lines += versus_lines({kind: per_seed_values(results, kind) for kind in args.data}, args.versus, args.data)
+        lines += ["", budget_statement(results), ""]
     notes = getattr(args, "note", None) or []
     if notes:
         lines += ["Notes:", ""] + [f"- {note}" for note in notes] + [""]
@@ -525,6 +702,51 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         lines += [gap_to_published(results, args.data), "", published_section(), ""]
     text = "\n".join(lines)
     replace_section(out, args.section, text)
+    return text
+
+
+def budget_statement(results: Sequence[dict[str, Any]]) -> str:
+    """Why a paper-pairs run is shorter than the recipes: what they would cost at the fit times measured here."""
+    recipes, at_recipe = {}, 0.0
+    for result in results:
+        spec = result["spec"]
+        steps = recipes.setdefault((spec.model, spec.kind), load_recipe(spec.model, spec.kind)["max_steps"])
+        at_recipe += result["fit_seconds"] / spec.iterations * steps
+    fit = sum(result["fit_seconds"] for result in results)
+    budgets = sorted({result["spec"].iterations for result in results})
+    per_model: dict[str, list[int]] = {}
+    for (model, _), steps in recipes.items():
+        if steps not in per_model.setdefault(model, []):
+            per_model[model].append(steps)
+    listed = ", ".join(f"{model} {' / '.join(f'{n:,}' for n in steps)}" for model, steps in per_model.items())
+    return (f"Budget: {' / '.join(f'{n:,}' for n in budgets)} iterations per run, **below the committed recipes' "
+            f"budgets** ({listed} iterations). At the fit times measured here ({fit / 60:.1f} minutes of "
+            f"fitting, wall time, one thread, for these {len(results)} runs), the recipes' budgets would take "
+            f"about {at_recipe / 60:.0f} minutes, more than this shared 2-core machine had for it; the verdicts "
+            "are for this short budget, not for the papers' training lengths.")
+
+
+def write_verdicts_from_section(args: argparse.Namespace, command: str) -> str:
+    """``--verdicts-from``: the verdicts of ``args.versus`` on the per-seed values printed in another section
+    of ``args.out``, written as ``args.section`` without training anything."""
+    from report import read_section
+
+    body = read_section(args.out, args.verdicts_from)
+    if body is None:
+        raise SystemExit(f"--verdicts-from: {args.out} has no section {args.verdicts_from!r}")
+    values = {kind: per_seed_values_of_section(body, kind) for kind in args.data}
+    lines = [f"## {args.title}", "",
+             ("Written by `benchmarks/mode_collapse.py --verdicts-from`; do not edit by hand. Nothing was trained "
+              f"for it: the values are the per-seed column (*Per seed: modes / HQ %*, raw G) of section "
+              f"`{args.verdicts_from}`, as printed there (high-quality % rounded to whole percent), whose runs "
+              "and command that section states."), "",
+             *command_block(command),
+             *versus_lines(values, args.versus, args.data), ""]
+    notes = getattr(args, "note", None) or []
+    if notes:
+        lines += ["Notes:", ""] + [f"- {note}" for note in notes] + [""]
+    text = "\n".join(lines)
+    replace_section(args.out, args.section, text)
     return text
 
 
@@ -574,6 +796,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="train the seeds of each (model, data set) as one batched model in one process "
                              "(benchmarks/batched.py: each seed as its separate run would train it, faster); "
                              f"for {', '.join(SUPPORTED_MODELS)}")
+    parser.add_argument("--versus", type=versus_pairs, default=[],
+                        help="MODEL=BASELINE[,...]: a verdict per pair, the paper's claim on its measure (pairs: "
+                             + ", ".join(f"{m}={b}" for m, b in PAPER_PAIRS) + ")")
+    parser.add_argument("--verdicts-from", metavar="SECTION", default=None,
+                        help="train nothing: write --section with the --versus verdicts on the per-seed values "
+                             "printed in SECTION of --out")
+    parser.add_argument("--batch-supported", action="store_true",
+                        help="--batched-seeds for the models it supports, the others' seeds one run at a time")
     args = parser.parse_args(argv)
     if isinstance(args.iterations_for, str):
         args.iterations_for = model_budgets(args.iterations_for)
@@ -592,6 +822,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         if unsupported:
             parser.error(f"--batched-seeds does not support {', '.join(unsupported)}; it supports "
                          f"{', '.join(SUPPORTED_MODELS)} (pass --models, or run those without --batched-seeds)")
+    if args.verdicts_from is not None and not args.versus:
+        parser.error("--verdicts-from needs --versus MODEL=BASELINE[,...]")
+    if args.batch_supported and args.batched_seeds:
+        parser.error("--batch-supported and --batched-seeds: pass one of them")
+    args.batched = True if args.batched_seeds else (
+        [m for m in args.models if m in SUPPORTED_MODELS] if args.batch_supported else False)
     return args
 
 
@@ -610,11 +846,17 @@ def make_specs(args: argparse.Namespace) -> list[RunSpec]:
 def main(argv=None) -> None:
     args = parse_args(argv)
     command = training_command(__file__, argv)
+    if args.verdicts_from is not None:
+        write_verdicts_from_section(args, command)
+        print(f"wrote section {args.section} of {args.out} from section {args.verdicts_from}", flush=True)
+        return
     for model in args.models:  # fail before training when a recipe is missing
         for kind in args.data:
             load_recipe(model, kind)
     specs = make_specs(args)
-    how = "seeds batched per (model, data set)" if args.batched_seeds else "one at a time"
+    how = ("seeds batched per (model, data set)" if args.batched_seeds else
+           f"seeds batched for {', '.join(args.batched) or 'no model'}, the others one at a time"
+           if args.batch_supported else "one at a time")
     cache = load_cache(args.cache)
     todo = [spec for spec in specs if spec not in cache["results"]]
     print(f"{len(specs)} runs ({how}, {len(specs) - len(todo)} cached), {args.workers} in parallel: {command}",
@@ -631,7 +873,7 @@ def main(argv=None) -> None:
             save_pickled_runs(cache, args.cache)
 
     keep.since = started
-    fresh = run_all(todo, args.workers, log=lambda line: print(line, flush=True), batched_seeds=args.batched_seeds,
+    fresh = run_all(todo, args.workers, log=lambda line: print(line, flush=True), batched_seeds=args.batched,
                     on_task=keep)
     wall = cache.get("wall", time.perf_counter() - started) if args.cache else time.perf_counter() - started
     by_spec = {**cache["results"], **{result["spec"]: result for result in fresh}}

@@ -148,3 +148,85 @@ def test_notes_go_in_the_report_but_not_in_its_command(bench, tmp_path):
     text = out.read_text()
     assert "- first line" in text and "- second line" in text
     assert "--note" not in text.split("```sh", 1)[1].split("```", 1)[0]
+
+
+def test_paired_verdict_reached_beyond_two_standard_errors_worse_below_and_not_reached_between(bench):
+    # model 10, 12 (mean 11, s^2 2); baseline 5, 7 (mean 6, s^2 2): SE = sqrt(2/2 + 2/2) = 1.414..., diff 5
+    better = bench.paired_verdict([10.0, 12.0], [5.0, 7.0])
+    assert better["difference"] == pytest.approx(5.0) and better["standard_error"] == pytest.approx(math.sqrt(2))
+    assert (better["model_mean"], better["baseline_mean"], better["verdict"]) == (11.0, 6.0, "reached")
+    within = bench.paired_verdict([7.0, 9.0], [5.0, 7.0])  # diff 2 < 2 SE = 2.83
+    assert within["difference"] == pytest.approx(2.0) and within["verdict"] == "not reached"
+    worse = bench.paired_verdict([5.0, 7.0], [10.0, 12.0])
+    assert worse["difference"] == pytest.approx(-5.0) and worse["verdict"] == "worse"
+    just_within = bench.paired_verdict([8.0, 10.0], [5.0, 7.0])  # diff 3 > 2.83: reached
+    assert just_within["verdict"] == "reached"
+    assert bench.paired_verdict([1.0, 1.0], [1.0, 1.0])["verdict"] == "not reached"  # equal, no spread
+    with pytest.raises(ValueError, match="need 2 or more seeds on each side, got 1 and 2"):
+        bench.paired_verdict([1.0], [1.0, 2.0])
+
+
+SEEDS_SECTION = """## s
+
+### Ours: 2D-ring (8 modes, std 0.01)
+
+| Model | Iterations (G steps) | Modes (of 8) | High-quality % | Reverse KL | Seeds with all modes | Per seed: modes / HQ % | Fit s / run |
+|---|---:|---:|---:|---:|---:|---:|---:|
+| GAN | 10 (10) | x | x | x | 0/3 | 6/10, 6/12, 6/11 | 1 |
+| LSGAN | 10 (10) | x | x | x | 0/3 | 6/30, 6/32, 6/31 | 1 |
+| WGAN | 10 (2) | x | x | x | 0/3 | 2/10, 3/12, 2/11 | 1 |
+
+EMA generator (decay 0.999), same runs and noise:
+
+| Model | Iterations (G steps) | Modes (of 8) | High-quality % | Reverse KL | Seeds with all modes | Per seed: modes / HQ % | Fit s / run |
+|---|---:|---:|---:|---:|---:|---:|---:|
+| GAN | 10 (10) | x | x | x | 0/3 | 1/1, 1/1, 1/1 | 1 |
+
+### Ours: 2D-grid (25 modes, std 0.05)
+
+| Model | Iterations (G steps) | Modes (of 25) | High-quality % | Reverse KL | Seeds with all modes | Per seed: modes / HQ % | Fit s / run |
+|---|---:|---:|---:|---:|---:|---:|---:|
+| GAN | 10 (10) | x | x | x | 0/3 | 20/10, 21/12, 22/11 | 1 |
+| LSGAN | 10 (10) | x | x | x | 0/3 | 20/10, 21/12, 22/11 | 1 |
+| WGAN | 10 (2) | x | x | x | 0/3 | 20/10, 21/12, 22/11 | 1 |
+"""
+
+
+def test_verdicts_from_a_section_read_its_raw_per_seed_column_and_name_partial_and_worse(bench, tmp_path):
+    ring = bench.per_seed_values_of_section(SEEDS_SECTION, "ring8")
+    assert ring["LSGAN"] == {"modes": [6.0, 6.0, 6.0], "high_quality": [30.0, 32.0, 31.0]}
+    assert ring["GAN"]["high_quality"] == [10.0, 12.0, 11.0]  # the raw table, not the EMA one
+    out = tmp_path / "RESULTS.md"
+    out.write_text(f"# r\n\n<!-- begin: seeds -->\n{SEEDS_SECTION}<!-- end: seeds -->\n")
+    bench.main(["--verdicts-from", "seeds", "--versus", "LSGAN=GAN,WGAN=GAN", "--section", "v", "--title", "V",
+                "--out", str(out)])
+    text = out.read_text()
+    assert SEEDS_SECTION in text  # the source section is kept as it was
+    assert "| LSGAN vs GAN | ring8 | high-quality % | 31.0 | 11.0 | +20.0 | 1.6 | reached |" in text
+    assert "| LSGAN vs GAN | grid25 | high-quality % | 11.0 | 11.0 | +0.0 | 1.6 | not reached |" in text
+    assert "| WGAN vs GAN | ring8 | modes captured | 2.3 | 6.0 | -3.7 | 0.7 | not reached (worse) |" in text
+    assert "measured as high-quality %: **reached on ring8 only**." in text
+    assert "measured as modes captured: **not reached** (worse on ring8)." in text
+    assert "--verdicts-from seeds --versus LSGAN=GAN,WGAN=GAN" in text  # the command it quotes
+
+
+def test_versus_names_the_pairs_it_knows_and_needs_them_for_verdicts_from(bench, capsys):
+    assert [(p.model, p.baseline, p.measure) for p in bench.versus_pairs("UnrolledGAN=GAN, LSGAN=GAN")] == [
+        ("UnrolledGAN", "GAN", "modes"), ("LSGAN", "GAN", "high_quality")]
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--versus", "GAN=LSGAN"])
+    assert "--versus: unknown pair 'GAN=LSGAN'; choose from LSGAN=GAN, WGAN=GAN" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--verdicts-from", "mode_collapse_seeds10"])
+    assert "--verdicts-from needs --versus MODEL=BASELINE[,...]" in capsys.readouterr().err
+
+
+def test_batch_supported_batches_the_seeds_of_the_supported_models_only(bench):
+    args = bench.parse_args(["--models", "GAN,EBGAN,WGANGP", "--data", "ring8", "--seeds", "2", "--iterations", "4",
+                             "--batch-supported"])
+    assert args.batched == ["GAN", "WGANGP"]
+    tasks = bench.tasks_of(bench.make_specs(args), args.batched)
+    assert [(batched, [(s.model, s.seed) for s in specs]) for batched, specs in tasks] == [
+        (True, [("GAN", 0), ("GAN", 1)]), (False, [("EBGAN", 0)]), (False, [("EBGAN", 1)]),
+        (True, [("WGANGP", 0), ("WGANGP", 1)])]
+    assert all(batched is False for batched, _ in bench.tasks_of(bench.make_specs(args), False))
