@@ -124,12 +124,14 @@ def verdict(rows: dict[str, list[dict[str, Any]]]) -> str:
     return f"Verdict: {outcome} (mean IoU {gain:+.3f}, seed spread {noise:.3f})."
 
 
-def budget_note(iterations: int, recipes: dict[str, int]) -> str:
-    """How ``iterations`` stands against the recipes' max_steps (model -> max_steps)."""
+def budget_note(iterations: int, recipes: dict[str, int], batches: dict[str, int]) -> str:
+    """How ``iterations`` of batch ``BATCH`` stand against the recipes' max_steps and batches (model -> value)."""
     steps = ", ".join(f"{model} {n}" for model, n in recipes.items())
+    other = ", ".join(f"{model}'s {n}" for model, n in batches.items() if n != BATCH)
+    batch = f"; batch {BATCH} for both, not {other}" if other else ""
     if all(iterations >= n for n in recipes.values()):
-        return f"the recipes' budget: their max_steps are {steps}"
-    return f"**below the recipes' budget** (their max_steps: {steps}), to fit the CPU time"
+        return f"the recipes' max_steps: {steps}{batch}"
+    return f"**below the recipes' budget**, their max_steps: {steps}{batch}; to fit the CPU time"
 
 
 def report(results: dict[str, Any], args, command: str) -> str:
@@ -138,15 +140,17 @@ def report(results: dict[str, Any], args, command: str) -> str:
         if run["iterations"] == args.iterations and run["num_eval"] == min(args.num_eval, run["num_eval"]):
             rows.setdefault(run["model"], []).append(run)
     check = real_check(args.num_eval)
-    recipes = {m: load_recipe(m, "captioned_digits")["max_steps"] for m in MODELS}
+    recipes = {m: load_recipe(m, "captioned_digits") for m in MODELS}
+    steps = {m: recipe["max_steps"] for m, recipe in recipes.items()}
+    batches = {m: recipe["data_args"]["batch_size"] for m, recipe in recipes.items()}
     cpu = sum(r["cpu_seconds"] for runs in rows.values() for r in runs)
     encoders = sorted({r.get("caption_encoder", "not recorded") for runs in rows.values() for r in runs})
     lines = [
         ("GAWWN (box + text) vs GAN-INT-CLS (text only) on CaptionedDigits, 32 px, black background: IoU of the "
         "asked box with the drawn digit's ink box (pixels whose brightest channel is above half intensity), "
         f"{args.num_eval} held-out (caption, box) pairs, raw G in eval mode. Budget: {args.iterations} iterations "
-        f"of batch {BATCH} per run ({budget_note(args.iterations, recipes)}: {cpu / 60:.1f} CPU-minutes of "
-        f"training in all), one thread, seeds {', '.join(str(s) for s in args.seeds)}; caption encoder "
+        f"of batch {BATCH} per run ({budget_note(args.iterations, steps, batches)}), {cpu / 60:.1f} CPU-minutes "
+        f"of training in all, one thread, seeds {', '.join(str(s) for s in args.seeds)}; caption encoder "
         f"{', '.join(f'`{e}`' for e in encoders)}."),
         "",
         "| model | seeds | mean IoU (per seed) | median IoU (per seed) | inked samples | fit s |",

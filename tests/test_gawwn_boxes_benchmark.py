@@ -6,11 +6,13 @@ import gawwn_boxes as benchmark
 
 
 def test_budget_note_says_below_only_when_below_a_recipe():
-    recipes = {"GAWWN": 3000, "GANINTCLS": 3000}
-    assert benchmark.budget_note(3000, recipes) == "the recipes' budget: their max_steps are GAWWN 3000, GANINTCLS 3000"
-    below = benchmark.budget_note(800, recipes)
+    recipes, batches = {"GAWWN": 3000, "GANINTCLS": 3000}, {"GAWWN": 16, "GANINTCLS": 64}
+    assert (benchmark.budget_note(3000, recipes, batches)
+            == "the recipes' max_steps: GAWWN 3000, GANINTCLS 3000; batch 16 for both, not GANINTCLS's 64")
+    assert benchmark.budget_note(3000, recipes, {"GAWWN": 16, "GANINTCLS": 16}).endswith("GANINTCLS 3000")
+    below = benchmark.budget_note(800, recipes, batches)
     assert below.startswith("**below the recipes' budget**") and "GAWWN 3000, GANINTCLS 3000" in below
-    assert "below" in benchmark.budget_note(3000, {"GAWWN": 3000, "GANINTCLS": 4000})
+    assert "below" in benchmark.budget_note(3000, {"GAWWN": 3000, "GANINTCLS": 4000}, batches)
 
 
 def test_verdict_compares_the_gain_with_the_seed_spread():
