@@ -444,6 +444,12 @@ def report(results: dict[str, Any], plan: dict[str, int], args, command: str) ->
                            f"({rows[0]['batch_size']} and {rows[1]['batch_size']}: StackGAN Stage I saw "
                            f"{rows[1]['batch_size'] / rows[0]['batch_size']:.1f} x the images, each of its iterations "
                            "is cheaper).")]
+        elif all(r.get("batch_size") for r in rows):
+            seen = [r["iterations"] * r["batch_size"] for r in rows]
+            lines += ["", (f"Iterations of their recipes' batches: AttnGAN {rows[0]['iterations']} x "
+                           f"{rows[0]['batch_size']} = {seen[0]:,} images, StackGAN Stage I {rows[1]['iterations']} x "
+                           f"{rows[1]['batch_size']} = {seen[1]:,} ({seen[1] / seen[0]:.1f} x AttnGAN's; each of its "
+                           "iterations is cheaper).")]
         encoder = rows[1].get("caption_encoder")
         if encoder:
             aside = checkpoint_dir("stackgan_one").with_name("stackgan_one_v1_encoder")
