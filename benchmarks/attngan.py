@@ -79,6 +79,36 @@ def checkpoints(run: str) -> dict[int, Path]:
     return kept_checkpoints(checkpoint_dir(run))
 
 
+def caption_encoder_file(state: dict[str, Any]) -> str | None:
+    """The cached ``caption_encoder_v*.pt`` whose text encoder a model's state dict (or checkpoint's) holds,
+    ``None`` when the model has no caption encoder (AttnGAN: its DAMSM) or none of the cached files matches."""
+    import torch
+
+    from gan_lightning.pretrained import default_caption_encoder_path
+
+    ours = {k[len("text_encoder."):]: v for k, v in state.items() if k.startswith("text_encoder.")}
+    for path in sorted(default_caption_encoder_path().parent.glob("caption_encoder_v*.pt")):
+        text = torch.load(path, map_location="cpu", weights_only=False)["text"]
+        if text.keys() == ours.keys() and all(torch.equal(ours[k], v) for k, v in text.items()):
+            return path.name
+    return None
+
+
+def check_encoder(run: str, checkpoint: Path) -> None:
+    """A StackGAN run resumes only on the project's current caption encoder (a checkpoint carries its own:
+    resuming one trained on another encoder would go on with that one)."""
+    import torch
+
+    from gan_lightning.pretrained import default_caption_encoder_path
+
+    if RUNS[run][0] != "StackGAN":
+        return
+    found = caption_encoder_file(torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"])
+    if found != default_caption_encoder_path().name:
+        raise SystemExit(f"{run}: {checkpoint} holds caption encoder {found or 'not one of the cached files'}, not "
+                         f"{default_caption_encoder_path().name}: move {checkpoint.parent} aside to train it again")
+
+
 def build(run: str, seed: int = 0):
     """(model, data) of ``run``'s recipe, seeded."""
     import lightning as L
@@ -107,6 +137,8 @@ def train(run: str, iterations: int) -> None:
     if start == iterations:
         print(f"{run}: {iterations} iterations already trained", flush=True)
         return
+    if start:
+        check_encoder(run, done[start])
     cpu, wall = time.process_time(), time.perf_counter()
     log_file = OUT_DIR / f"training_{run}.json"
 
@@ -275,7 +307,8 @@ def r_precision_job(run: str, iterations: int, num_eval: int, candidates: int) -
     noise = model.sample_noise(len(evaluation["caption"]), rng=torch.Generator().manual_seed(1))
     drawn = model.sample(noise=noise, conditions={"caption": evaluation["caption"]}, stages=True, use_ema=False)
     result = {"run": run, "iterations": iterations, "recipe_iterations": recipe["max_steps"],
-              "num_eval": len(noise), "candidates": candidates, "batch_size": recipe["data_args"].get("batch_size")}
+              "num_eval": len(noise), "candidates": candidates, "batch_size": recipe["data_args"].get("batch_size"),
+              "caption_encoder": caption_encoder_file(model.state_dict())}
     for k, images in enumerate(drawn):
         result[f"stage{k + 1}"] = {"side": images.size(-1),
                                    "r_precision": judges.r_precision(images, evaluation["caption"],
@@ -411,6 +444,20 @@ def report(results: dict[str, Any], plan: dict[str, int], args, command: str) ->
                            f"({rows[0]['batch_size']} and {rows[1]['batch_size']}: StackGAN Stage I saw "
                            f"{rows[1]['batch_size'] / rows[0]['batch_size']:.1f} x the images, each of its iterations "
                            "is cheaper).")]
+        elif all(r.get("batch_size") for r in rows):
+            seen = [r["iterations"] * r["batch_size"] for r in rows]
+            lines += ["", (f"Iterations of their recipes' batches: AttnGAN {rows[0]['iterations']} x "
+                           f"{rows[0]['batch_size']} = {seen[0]:,} images, StackGAN Stage I {rows[1]['iterations']} x "
+                           f"{rows[1]['batch_size']} = {seen[1]:,} ({seen[1] / seen[0]:.1f} x AttnGAN's; each of its "
+                           "iterations is cheaper).")]
+        encoder = rows[1].get("caption_encoder")
+        if encoder:
+            aside = checkpoint_dir("stackgan_one").with_name("stackgan_one_v1_encoder")
+            lines += ["", (f"StackGAN Stage I's caption encoder: `{encoder}` (the project's, as in "
+                           "`benchmarks/stackgan.py`)." + (
+                               " An earlier run on `caption_encoder_v1.pt` (the sentence loss alone), which this "
+                               "section's earlier versions scored, is kept aside and not scored here "
+                               f"(`<cache>/benchmarks/attngan/{aside.name}/`)." if aside.is_dir() else ""))]
         attn, stack = rows[0]["stage2"]["r_precision"], rows[1]["stage1"]["r_precision"]
         lines += ["", r_precision_verdict(attn, stack, rows[0]["num_eval"], args.candidates)]
         check = real["check"]

@@ -84,6 +84,8 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     cpu = time.process_time()
     seconds = fit_exactly(model, captioned_data(), job["iterations"], label=job["key"])
     cpu = time.process_time() - cpu
+    from gan_lightning.pretrained import default_caption_encoder_path
+
     evaluation = held_out(job["num_eval"])
     conditions = {"caption": evaluation["caption"]}
     if job["model"] == "GAWWN":
@@ -94,7 +96,8 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     iou = box_iou(evaluation["box"], found, inked)
     return {"key": job["key"], "model": job["model"], "seed": job["seed"], "iterations": job["iterations"],
             "num_eval": len(iou), "iou_mean": float(iou.mean()), "iou_median": float(iou.median()),
-            "inked": float(inked.float().mean()), "fit_seconds": seconds, "cpu_seconds": cpu}
+            "inked": float(inked.float().mean()), "fit_seconds": seconds, "cpu_seconds": cpu,
+            "caption_encoder": default_caption_encoder_path().name}
 
 
 def real_check(num: int) -> dict[str, float]:
@@ -121,21 +124,34 @@ def verdict(rows: dict[str, list[dict[str, Any]]]) -> str:
     return f"Verdict: {outcome} (mean IoU {gain:+.3f}, seed spread {noise:.3f})."
 
 
+def budget_note(iterations: int, recipes: dict[str, int], batches: dict[str, int]) -> str:
+    """How ``iterations`` of batch ``BATCH`` stand against the recipes' max_steps and batches (model -> value)."""
+    steps = ", ".join(f"{model} {n}" for model, n in recipes.items())
+    other = ", ".join(f"{model}'s {n}" for model, n in batches.items() if n != BATCH)
+    batch = f"; batch {BATCH} for both, not {other}" if other else ""
+    if all(iterations >= n for n in recipes.values()):
+        return f"the recipes' max_steps: {steps}{batch}"
+    return f"**below the recipes' budget**, their max_steps: {steps}{batch}; to fit the CPU time"
+
+
 def report(results: dict[str, Any], args, command: str) -> str:
     rows: dict[str, list[dict[str, Any]]] = {}
     for run in sorted(results.values(), key=lambda r: r["seed"]):
         if run["iterations"] == args.iterations and run["num_eval"] == min(args.num_eval, run["num_eval"]):
             rows.setdefault(run["model"], []).append(run)
     check = real_check(args.num_eval)
-    recipe = load_recipe("GAWWN", "captioned_digits")["max_steps"]
+    recipes = {m: load_recipe(m, "captioned_digits") for m in MODELS}
+    steps = {m: recipe["max_steps"] for m, recipe in recipes.items()}
+    batches = {m: recipe["data_args"]["batch_size"] for m, recipe in recipes.items()}
     cpu = sum(r["cpu_seconds"] for runs in rows.values() for r in runs)
+    encoders = sorted({r.get("caption_encoder", "not recorded") for runs in rows.values() for r in runs})
     lines = [
         ("GAWWN (box + text) vs GAN-INT-CLS (text only) on CaptionedDigits, 32 px, black background: IoU of the "
         "asked box with the drawn digit's ink box (pixels whose brightest channel is above half intensity), "
         f"{args.num_eval} held-out (caption, box) pairs, raw G in eval mode. Budget: {args.iterations} iterations "
-        f"of batch {BATCH} per run (the recipes' max_steps: {recipe}; below the recipes' budget, to fit ~15 "
-        f"CPU-minutes: {cpu / 60:.1f} CPU-minutes of training in all), one thread, seeds "
-        f"{', '.join(str(s) for s in args.seeds)}."),
+        f"of batch {BATCH} per run ({budget_note(args.iterations, steps, batches)}), {cpu / 60:.1f} CPU-minutes "
+        f"of training in all, one thread, seeds {', '.join(str(s) for s in args.seeds)}; caption encoder "
+        f"{', '.join(f'`{e}`' for e in encoders)}."),
         "",
         "| model | seeds | mean IoU (per seed) | median IoU (per seed) | inked samples | fit s |",
         "|---|---|---|---|---|---|",

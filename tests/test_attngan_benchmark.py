@@ -42,3 +42,30 @@ def test_box_shares_of_a_focused_map_a_uniform_map_and_a_misplaced_map():
                                                          "difference": 2.0, "difference_se": 0.5})
     colours = benchmark.box_shares(maps, caption, word_digit, boxes, ("red", "blue"))
     assert colours["words"] == 0  # no colour word was marked with its digit here
+
+
+def test_a_stackgan_run_resumes_only_on_the_current_caption_encoder(tmp_path, monkeypatch):
+    """A checkpoint carries its caption encoder: the run on v1's encoder is named, and refused as v2's."""
+    from gan_lightning.data.captions import VOCABULARY
+    from gan_lightning.nets.text import CaptionEncoder
+
+    monkeypatch.setenv("GAN_LIGHTNING_CACHE", str(tmp_path))
+    encoders = {}
+    for seed, name in ((1, "caption_encoder_v1.pt"), (2, "caption_encoder_v2.pt")):
+        torch.manual_seed(seed)
+        encoders[name] = CaptionEncoder(len(VOCABULARY)).state_dict()
+        torch.save({"vocabulary": list(VOCABULARY), "text": encoders[name], "image": {}}, tmp_path / name)
+    state = {f"text_encoder.{k}": v.clone() for k, v in encoders["caption_encoder_v1.pt"].items()}
+    assert benchmark.caption_encoder_file({**state, "generator.w": torch.zeros(1)}) == "caption_encoder_v1.pt"
+    assert benchmark.caption_encoder_file({"generator.w": torch.zeros(1)}) is None  # no caption encoder
+    other = dict(state, **{"text_encoder.embedding.weight": state["text_encoder.embedding.weight"] + 1})
+    assert benchmark.caption_encoder_file(other) is None  # none of the cached files
+    checkpoint = tmp_path / "stackgan_one" / "step=100.ckpt"
+    checkpoint.parent.mkdir()
+    torch.save({"state_dict": state}, checkpoint)
+    with pytest.raises(SystemExit, match="holds caption encoder caption_encoder_v1.pt, not caption_encoder_v2.pt"):
+        benchmark.check_encoder("stackgan_one", checkpoint)
+    benchmark.check_encoder("attngan_one", checkpoint)  # AttnGAN: its DAMSM, not the caption encoder
+    torch.save({"state_dict": {f"text_encoder.{k}": v for k, v in encoders["caption_encoder_v2.pt"].items()}},
+               checkpoint)
+    benchmark.check_encoder("stackgan_one", checkpoint)  # the current one: resumes
