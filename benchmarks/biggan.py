@@ -22,7 +22,6 @@ record how the checkpoint was trained (they go into the section verbatim).
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import torch
@@ -30,6 +29,7 @@ from harness import (
     BENCHMARKS,
     RESULTS_MD,
     command_line,
+    kept_checkpoints,
     load_runs,
     replace_section,
     save_runs,
@@ -95,16 +95,6 @@ def draw_and_judge(model, classifier, labels: torch.Tensor, use_ema: bool = True
     return samples, predictions == labels
 
 
-def step_checkpoints(folder: str | Path) -> dict[int, Path]:
-    """The ``...step=N.ckpt`` files Lightning's ModelCheckpoint kept in ``folder``: iteration -> file."""
-    found = {}
-    for path in Path(folder).glob("*.ckpt"):
-        match = re.search(r"(?:^|-)step=(\d+)\.ckpt$", path.name)
-        if match:
-            found[int(match.group(1))] = path
-    return dict(sorted(found.items()))
-
-
 @torch.no_grad()
 def learning_curve(folder: str | Path) -> dict[str, float]:
     """The EMA G's untruncated agreement (same labels and seed as ``measure``) at every kept checkpoint."""
@@ -113,7 +103,7 @@ def learning_curve(folder: str | Path) -> dict[str, float]:
 
     classifier = load_digits_classifier()
     curve = {}
-    for step, path in step_checkpoints(folder).items():
+    for step, path in kept_checkpoints(folder).items():
         model = load_model(str(path)).eval()
         labels = torch.arange(model.num_classes).repeat_interleave(NUM_PER_CLASS)
         curve[str(step)] = float(draw_and_judge(model, classifier, labels)[1].float().mean())

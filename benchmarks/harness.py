@@ -152,13 +152,15 @@ def _replace_atomically(path: Path, data: str | bytes) -> None:
 
 
 def kept_checkpoints(folder: str | Path) -> dict[int, Path]:
-    """The ``step=N.ckpt`` files a benchmark keeps in ``folder``: iteration -> file (none: empty)."""
+    """The ``step=N.ckpt`` files a benchmark keeps in ``folder``, or Lightning's ``ModelCheckpoint`` names ending
+    in ``-step=N.ckpt``: iteration -> file, in order (none: empty; ``last.ckpt`` and versioned copies such as
+    ``step=N-v1.ckpt`` are left out)."""
     found = {}
-    for path in Path(folder).glob("step=*.ckpt"):
-        match = re.fullmatch(r"step=(\d+)\.ckpt", path.name)
+    for path in Path(folder).glob("*.ckpt"):
+        match = re.search(r"(?:^|-)step=(\d+)\.ckpt$", path.name)
         if match:
             found[int(match.group(1))] = path
-    return found
+    return dict(sorted(found.items()))
 
 
 def load_runs(path: str | Path, empty: Any = None) -> Any:

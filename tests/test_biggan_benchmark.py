@@ -74,7 +74,7 @@ def test_learning_curve_measures_every_step_checkpoint_and_the_section_lists_it(
     trainer.fit(model, build_data())
     for name in ("epoch=0-step=1.ckpt", "step=3.ckpt", "last.ckpt", "epoch=0-step=2-v1.ckpt"):
         trainer.save_checkpoint(tmp_path / name)
-    assert list(bench.step_checkpoints(tmp_path)) == [1, 3]  # last.ckpt and versioned copies are left out
+    assert list(bench.kept_checkpoints(tmp_path)) == [1, 3]  # last.ckpt and versioned copies are left out
     curve = bench.learning_curve(tmp_path)
     assert list(curve) == ["1", "3"] and curve["1"] == curve["3"]  # same weights, same seeded samples
     labels = torch.arange(10).repeat_interleave(bench.NUM_PER_CLASS)
