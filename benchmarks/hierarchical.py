@@ -48,6 +48,7 @@ from harness import (
     in_batches,
     kept_checkpoints,
     load_average,
+    load_recipe,
     load_runs,
     quiet_lightning,
     replace_section,
@@ -314,13 +315,22 @@ def relative_verdict(ours: float, theirs: float, better: str, worse: str) -> str
     return f"{better if change < 0 else worse} by {100 * abs(change):.0f} %"
 
 
+def budget_words(steps: int) -> str:
+    """What ``steps`` iterations are against the LAPGAN and DCGAN recipes' budgets (their ``max_steps``)."""
+    budgets = {load_recipe(name, "mnist5k")["max_steps"] for name in ("LAPGAN", "DCGAN")}
+    budget = max(budgets)
+    if steps >= budget:
+        return f"At the recipes' {budget:,} iterations"
+    return f"**Below the recipes' {budget:,} iterations**"
+
+
 def pyramid_lines(runs: dict[str, Any]) -> list[str]:
     lap, dc, real = runs["LAPGAN"], runs["DCGAN"], runs.get("real")
     names = band_names()
     lines = [
         f"### LAPGAN vs a single-scale DCGAN of equal size ({lap['steps']} iterations each)",
         "",
-        (f"**Below the recipes' 5,000 iterations**: {lap['steps']} each, seed 0. LAPGAN: the recipe with its "
+        (f"{budget_words(lap['steps'])}: {lap['steps']} each, seed 0. LAPGAN: the recipe with its "
          "coarsest MLP G narrowed to (384, 384) units, for a G of DCGAN's size. EMA G (decay 0.999); FID on "
          "the offline `digits` features, 1,000 samples against the 500 held-out digits; classes found by the "
          "digits classifier. SWD: Karras et al.'s sliced Wasserstein distance per Laplacian band (x 10^3, "
@@ -341,15 +351,20 @@ def pyramid_lines(runs: dict[str, Any]) -> list[str]:
         lines.append("| real | - | - | - | - | - | " + " | ".join(f"{v:.1f}" for v in real["swd"]) + " | - |")
     fid = relative_verdict(lap["fid"], dc["fid"], "better", "worse")
     lines += ["", f"- digits FID {lap['fid']:.1f} vs {dc['fid']:.1f}: LAPGAN {fid}."]
-    verdicts = [fid]
+    verdicts = {"digits FID": fid}
     if "swd" in lap and "swd" in dc:
         for name, ours, theirs in zip(names, lap["swd"], dc["swd"]):
             verdict = relative_verdict(ours, theirs, "better", "worse")
-            verdicts.append(verdict)
+            verdicts[f"SWD of the {name}"] = verdict
             lines.append(f"- SWD of the {name} {ours:.1f} vs {theirs:.1f}: LAPGAN {verdict}.")
-    if all(v.startswith("better") for v in verdicts):
+    better = [measure for measure, v in verdicts.items() if v.startswith("better")]
+    worse = [measure for measure, v in verdicts.items() if v.startswith("worse")]
+    if len(better) == len(verdicts):
         overall = "LAPGAN better on every measure (**reached** at this budget, one seed)"
-    elif any(v.startswith("worse") for v in verdicts):
+    elif better and worse:
+        overall = (f"**reached on {' and '.join(better)} only**: LAPGAN worse on {', '.join(worse)} (at this "
+                   "budget, one seed)")
+    elif worse:
         overall = "LAPGAN worse on at least one measure (**not reached** at this budget, one seed)"
     else:
         overall = "no measure differs beyond the margin in LAPGAN's disfavour, not all favour it: no verdict"
@@ -472,9 +487,9 @@ def section(runs: dict[str, Any], command: str) -> str:
         "## Hierarchical generators (issue 27): LAPGAN vs DCGAN, StackedGAN's entropy loss",
         "",
         (f"Seed 0, one thread per run, nice'd, on a 2-core machine shared with other jobs (load when written: "
-         f"{load}; fit seconds are wall times). Machine: {platform.machine()}. The runs were made by three "
-         "processes side by side (`--only StackedGAN_entropy0`, `--only StackedGAN_entropy10`, "
-         "`--only real,DCGAN,LAPGAN`, the other options at their defaults), the section from their cache by "
+         f"{load}; fit seconds are wall times). Machine: {platform.machine()}. Each run is trained by "
+         "a process of its own (`--only KEY`: `StackedGAN_entropy0` and `StackedGAN_entropy10` side by side, "
+         "`real`, `DCGAN` and `LAPGAN` with `--steps` as in the command below), the section from their cache by "
          "`--report-only`."),
         "",
         *command_block(command),

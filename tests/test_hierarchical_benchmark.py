@@ -64,6 +64,9 @@ def test_the_section_states_each_verdict_from_the_numbers(bench):
     assert "digits FID 90.0 vs 80.0: LAPGAN worse by 12 %." in text
     assert "LAPGAN worse on at least one measure (**not reached** at this budget, one seed)" in text
     assert "less diverse by 43 % at this budget, the class agreement kept (**not reached**)" in text
+    text = bench.section(runs(50.0, 80.0, 0.4, 0.7, lap_swd=(9.0, 5.0, 9.0)), "python benchmarks/hierarchical.py")
+    assert ("**reached on digits FID and SWD of the 14 px band only**: LAPGAN worse on SWD of the 28 px band, "
+            "SWD of the 7 px low-pass (at this budget, one seed)") in text
     text = bench.section(runs(78.0, 80.0, 0.40, 0.43), "python benchmarks/hierarchical.py")  # within 10 %: no verdict
     assert "digits FID 78.0 vs 80.0: LAPGAN within 10 %: a tie." in text
     assert "diversities within 10 % of each other, one seed: a tie at this budget, no verdict" in text
