@@ -384,6 +384,14 @@ def half_range(values: Sequence[float]) -> float:
     return (max(values) - min(values)) / 2
 
 
+def beyond_spread(ours: Sequence[float], theirs: Sequence[float]) -> str:
+    """``better``, ``worse`` or ``not separated``: the mean of ``ours`` against that of ``theirs`` (lower is
+    better: FID), beyond the larger seed spread (``half_range``) of the two."""
+    gain = sum(theirs) / len(theirs) - sum(ours) / len(ours)
+    noise = max(half_range(ours), half_range(theirs))
+    return "better" if gain > noise else "worse" if gain < -noise else "not separated"
+
+
 def mean_std(values: Iterable[float], one_value: float = math.nan) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof 1) of ``values`` over seeds; the deviation of a single
     value is ``one_value``; with an infinite value, (inf, nan)."""

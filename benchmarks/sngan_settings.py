@@ -35,6 +35,7 @@ import mnist5k_table
 from harness import (
     BENCHMARKS,
     RESULTS_MD,
+    beyond_spread,
     command_block,
     half_range,
     load_average,
@@ -79,14 +80,6 @@ def fids(results: dict[str, Any], setting: str, variant: str, iterations: int) -
             if run["setting"] == setting and run["variant"] == variant and run["iterations"] == iterations]
 
 
-def compare(with_sn: list[float], without: list[float]) -> str:
-    """``better``, ``worse`` or ``not separated``: spectral norm's mean FID against the baseline's, beyond the
-    larger seed spread (half the range) of the two."""
-    gain = statistics.mean(without) - statistics.mean(with_sn)
-    noise = max(half_range(with_sn), half_range(without))
-    return "better" if gain > noise else "worse" if gain < -noise else "not separated"
-
-
 def verdict(outcomes: dict[str, str]) -> str:
     better = [s for s in AGGRESSIVE if outcomes.get(s) == "better"]
     worse = [s for s, o in outcomes.items() if o == "worse"]
@@ -111,7 +104,7 @@ def report(results: dict[str, Any], args) -> str:
     for setting, (lr, beta1, beta2, n_dis) in SETTINGS.items():
         measured = {v: fids(results, setting, v, args.iterations) for v in VARIANTS}
         if all(len(m) == len(args.seeds) for m in measured.values()):
-            outcomes[setting] = compare(measured["spectral norm"], measured["none"])
+            outcomes[setting] = beyond_spread(measured["spectral norm"], measured["none"])
         for variant in VARIANTS:
             runs = [r for r in sorted(results.values(), key=lambda r: r["seed"]) if r["setting"] == setting
                     and r["variant"] == variant and r["iterations"] == args.iterations]

@@ -14,9 +14,9 @@ def bench():
 
 
 def test_compare_needs_a_gap_beyond_the_seed_spread(bench):
-    assert bench.compare([50.0, 52.0], [80.0, 90.0]) == "better"
-    assert bench.compare([80.0, 90.0], [50.0, 52.0]) == "worse"
-    assert bench.compare([50.0, 70.0], [55.0, 65.0]) == "not separated"  # gap 0, spread 10
+    assert bench.beyond_spread([50.0, 52.0], [80.0, 90.0]) == "better"
+    assert bench.beyond_spread([80.0, 90.0], [50.0, 52.0]) == "worse"
+    assert bench.beyond_spread([50.0, 70.0], [55.0, 65.0]) == "not separated"  # gap 0, spread 10
 
 
 def test_verdict_reached_only_when_better_in_an_aggressive_setting_and_worse_in_none(bench):
