@@ -50,7 +50,7 @@ from harness import (
     command_block,
     command_line,
     kept_checkpoints,
-    load_average,
+    load_line,
     load_recipe,
     load_runs,
     model_from_recipe,
@@ -464,8 +464,7 @@ def report(results: dict[str, Any], plan: dict[str, int], args, command: str) ->
         quoted = ", ".join(f"{k} {check[k]:.3f}" for k in ("r_precision", "r_precision_shuffled",
                                                             "r_precision_training_split", "digits") if k in check)
         lines.append(f"The judges' own check (`CaptionJudges.check()`, real held-out images): {quoted}.")
-    load = load_average()
-    lines += ["", f"Machine load while writing (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.", ""]
+    lines += ["", load_line(), ""]
     lines += command_block(command)
     return "\n".join(lines)
 

@@ -34,7 +34,7 @@ from harness import (
     beyond_spread,
     command_block,
     half_range,
-    load_average,
+    load_line,
     load_recipe,
     load_runs,
     replace_section,
@@ -79,8 +79,7 @@ def report(results: dict[str, Any], args) -> str:
         word = "**reached**" if outcome == "better" else "**not reached**"
         lines += ["", f"Verdict: {word}: DCGAN's mean digits FID against the MLP GAN's: {outcome} (beyond the larger "
                       "seed spread, half the range)."]
-    load = load_average()
-    lines += ["", f"Machine load while writing (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.", ""]
+    lines += ["", load_line(), ""]
     lines += command_block(training_command(__file__))
     return "\n".join(lines).rstrip() + "\n"
 

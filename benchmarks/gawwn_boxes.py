@@ -39,7 +39,7 @@ from harness import (
     command_block,
     fit_exactly,
     half_range,
-    load_average,
+    load_line,
     load_recipe,
     load_runs,
     model_from_recipe,
@@ -168,8 +168,7 @@ def report(results: dict[str, Any], args, command: str) -> str:
         lines.append(f"| {model} | {len(runs)} | {mean:.3f} ({per}) | {med} | {inked:.2f} | {seconds:.0f} |")
     lines += [(f"| real held-out images (the measure's check) | - | {check['iou_mean']:.3f} | "
               f"{check['iou_median']:.3f} | - | - |"), "", verdict(rows), ""]
-    load = load_average()
-    lines += [f"Machine load while writing (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.", ""]
+    lines += [load_line(), ""]
     lines += command_block(command)
     return "\n".join(lines)
 

@@ -139,6 +139,13 @@ def load_average() -> tuple[float, float, float]:
 
 
 # ----------------------------------------------------------------------------- the run cache
+def load_line() -> str:
+    """The sentence a section ends with: the machine's load averages when it was written (its times are wall times
+    on a shared machine)."""
+    load = load_average()
+    return f"Machine load while writing (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}."
+
+
 def _replace_atomically(path: Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a ``.partial`` file: an interruption leaves the previous file,
     never half of one."""

@@ -38,7 +38,7 @@ from harness import (
     beyond_spread,
     command_block,
     half_range,
-    load_average,
+    load_line,
     load_recipe,
     load_runs,
     replace_section,
@@ -119,8 +119,7 @@ def report(results: dict[str, Any], args) -> str:
               "PUBLISHED (Miyato et al. 2018, Figure 1, CIFAR-10, standard CNN; not run here): spectral "
               "normalisation keeps its inception score across A-F; the unnormalised baselines collapse in the "
               "settings with learning rate 1e-3.", ""]
-    load = load_average()
-    lines += [f"Machine load while writing (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.", ""]
+    lines += [load_line(), ""]
     lines += command_block(training_command(__file__))
     return "\n".join(lines).rstrip() + "\n"
 

@@ -53,7 +53,7 @@ from harness import (
     RESULTS_MD,
     command_block,
     fit_exactly,
-    load_average,
+    load_line,
     load_recipe,
     load_runs,
     model_from_recipe,
@@ -756,8 +756,7 @@ def report(results: dict[str, Any], args, command: str) -> str:
               f"model in the order {', '.join(LABELS[k] for k in runs)}); "
               f"`benchmarks/text_to_image/{picture('interpolation', args.encoder, args.iterations)}` (per model, in that order, its first thin-to-bold path "
               f"then its first red-to-blue path, {INTERP_STEPS} steps per row)."), ""]
-    load = load_average()
-    lines += [f"Machine load while writing (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.", ""]
+    lines += [load_line(), ""]
     lines += command_block(command)
     return "\n".join(lines)
 

@@ -39,7 +39,7 @@ from harness import (
     RESULTS_MD,
     command_block,
     fit_exactly,
-    load_average,
+    load_line,
     load_recipe,
     load_runs,
     model_from_recipe,
@@ -313,8 +313,7 @@ def report(results: dict[str, Any], args, command: str) -> str:
                                                   "the caption, or that is asked to tell digit-swapped captions apart, does "
                                                   "not learn to read it from the image.")), ""]
     lines += tacgan_verdict(results, args)
-    load = load_average()
-    lines += [f"Machine load while writing (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.", ""]
+    lines += [load_line(), ""]
     lines += command_block(command)
     return "\n".join(lines).rstrip() + "\n"
 
