@@ -57,6 +57,8 @@ ENCODER = "caption_encoder_v2"
 PROBED = (("GANINTCLS gan-int-cls", "GANINTCLS", "gan-int-cls", 3000), ("TAC-GAN", "TACGAN", None, 3000))
 SIZE = 32
 EVERY = 150  # the classifier race's held-out evaluations
+PLAIN_PATH = "D's image path"
+TRANSLATED_PATH = "D's image path, inputs translated"  # the race's third network (from --classifier-iterations 3000)
 
 
 def swapped(captions, words: tuple[str, ...], seed: int | None = None):
@@ -134,6 +136,7 @@ def classifier_race(iterations: int) -> dict[str, list[float]]:
     import torch
     import torch.nn.functional as F
 
+    from gan_lightning.augment import DiffAugment
     from gan_lightning.evaluation.captioned import CanvasNet
     from gan_lightning.nets.text import MatchingDiscriminator
 
@@ -143,7 +146,7 @@ def classifier_race(iterations: int) -> dict[str, list[float]]:
     data.setup("fit")
     heldout = stack_split(data.heldout_set, ["image", "label"])
     curves = {}
-    for net_name in ("D's image path", "CanvasNet"):
+    for net_name in (PLAIN_PATH, "CanvasNet", TRANSLATED_PATH):
         torch.manual_seed(0)
         if net_name == "CanvasNet":
             net = CanvasNet(SIZE, 10)
@@ -152,11 +155,12 @@ def classifier_race(iterations: int) -> dict[str, list[float]]:
             net = MatchingDiscriminator(3, SIZE, 128, args["d_width"], args["text_dim"], num_classes=10,
                                         class_from="image")
             classify = lambda x, net=net: net(x, x.new_zeros(x.size(0), 128))[1]  # noqa: E731 (no caption read)
+        augment = DiffAugment(TRANSLATE) if net_name == TRANSLATED_PATH else (lambda x: x)
         optimizer = torch.optim.Adam(net.parameters(), lr=args["lr_d"], betas=tuple(args["betas"]))
         accuracy, step = [], 0
         while step < iterations:
             for batch in data.train_dataloader():
-                logits = classify(batch["image"])
+                logits = classify(augment(batch["image"]))
                 loss = F.binary_cross_entropy_with_logits(logits, F.one_hot(batch["label"], 10).float())
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -207,22 +211,32 @@ SWITCHES = {"TAC-GAN, class head on the image": ("TACGAN", {"class_head": "image
             "GAN-INT-CLS, digit-swapped wrong captions": ("GANINTCLS", None)}
 BASELINES = {"TAC-GAN, class head on the image": "TAC-GAN",
              "GAN-INT-CLS, digit-swapped wrong captions": "GANINTCLS gan-int-cls"}
+# The fix the classifier race points to: D's inputs (reals and fakes, D and G steps) translated by DiffAugment's
+# ``translation`` (Zhao et al. 2020), at the recipes' own budgets (``max_steps``); single-digit captions name no
+# position, so a shift changes no caption's truth. The without-switch row: ``text_to_image_v2_3000``'s run.
+TRANSLATE = "translation"
+AUGMENTED = {"GAN-INT-CLS, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls"),
+             "TAC-GAN, D inputs translated": ("TACGAN", "TAC-GAN")}
 
 
 def switch_run(name: str, iterations: int) -> dict[str, Any]:
+    """One run of ``SWITCHES[name]`` or ``AUGMENTED[name]``, seed 0, measured on the held-out captions."""
     import torch
 
+    from gan_lightning.augment import DiffAugment
     from gan_lightning.evaluation.captioned import CaptionJudges
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model, overrides = SWITCHES[name]
+    model, overrides = (AUGMENTED[name][0], {}) if name in AUGMENTED else SWITCHES[name]
     recipe = load_recipe(model, "captioned_digits")
     data = t2i.captioned_data(model, SIZE)
     if overrides is None:
         module = digit_swap_model(recipe, data.data_shape)
     else:
         module = model_from_recipe(model, recipe, data.data_shape, text_encoder=t2i.encoder_file(ENCODER), **overrides)
+    if name in AUGMENTED:
+        module.set_discriminator_augment(DiffAugment(TRANSLATE))
     cpu = time.process_time()
     fit_exactly(module, data, iterations, label=name)
     cpu = time.process_time() - cpu
@@ -237,10 +251,70 @@ def switch_run(name: str, iterations: int) -> dict[str, Any]:
     return run
 
 
-def baseline_row(name: str, iterations: int) -> dict[str, Any] | None:
-    """The same recipe without the switch, same budget and seed: ``text_to_image``'s run on caption encoder v2."""
-    key = f"{t2i.run_key(BASELINES[name], SIZE, 0, iterations, ENCODER)}/step{iterations}"
+def baseline_row(baseline: str, iterations: int) -> dict[str, Any] | None:
+    """The recipe ``baseline`` (a ``text_to_image`` run name) without the switch, same budget and seed:
+    ``text_to_image``'s run on caption encoder v2."""
+    key = f"{t2i.run_key(baseline, SIZE, 0, iterations, ENCODER)}/step{iterations}"
     return load_runs(t2i.RESULTS, empty={}).get(key)
+
+
+SWITCH_HEADER = ["| run | asked digit | colour | caption accuracy | most frequent digit's share | D: digit word | "
+                 "D: colour word | class head: image's / caption's digit | training CPU-min |",
+                 "|---|---|---|---|---|---|---|---|---|"]
+
+
+def switch_lines(baseline: str, base: dict[str, Any] | None, name: str, run: dict[str, Any] | None) -> list[str]:
+    """The table rows (``SWITCH_HEADER``) of a run without its switch (``text_to_image``'s) and with it."""
+    lines = []
+    if base:
+        rows = base["scores"]["rows"]["all"]
+        lines.append(f"| {t2i.LABELS[baseline]} (no switch) | {rows['digit']:.3f} | {rows['colour']:.3f} | "
+                     f"{rows['caption_accuracy']:.3f} | {base['scores']['top_digit_share']:.3f} | - | - | - | "
+                     f"{base['train_cpu_seconds'] / 60:.1f} |")
+    if run:
+        head = run.get("head")
+        lines.append(f"| {name} | {run['rows']['digit']:.3f} | {run['rows']['colour']:.3f} | "
+                     f"{run['rows']['caption_accuracy']:.3f} | {run['top_digit_share']:.3f} | "
+                     f"{run['d']['digit_word']:.3f} | {run['d']['colour_word']:.3f} | "
+                     + (f"{head['image_digit']:.3f} / {head['caption_digit']:.3f}" if head else "-")
+                     + f" | {run['cpu_seconds'] / 60:.1f} |")
+    return lines
+
+
+def augmented_report(results: dict[str, Any], args) -> list[str]:
+    """The translated-D runs against the recipes' runs at the same (the recipes') budget, with the race's
+    translated row, and their verdict."""
+    runs = [(name, results.get(augmented_key(name))) for name in AUGMENTED]
+    if not any(run for _, run in runs):
+        return []
+    lines = ["**D's inputs translated** (what the race points to: DiffAugment's `translation`, shifts of up to 4 px "
+             "at 32 px with zero padding, on every D input, reals and fakes, in D's and G's steps; a single-digit "
+             "caption names no position, so a shift changes no caption's truth), at the recipes' own budgets "
+             "(`max_steps`), seed 0; the no-switch rows are section `text_to_image_v2_3000`'s runs."]
+    race = results.get(f"race/it{args.classifier_iterations}") or {}
+    if TRANSLATED_PATH in race:
+        lines[0] += (f" In the race above, the same D's image path on translated inputs reaches "
+                     f"{race[TRANSLATED_PATH][-1]:.3f} held-out after {args.classifier_iterations} iterations, "
+                     f"against {race[PLAIN_PATH][-1]:.3f} untranslated.")
+    lines += ["", *SWITCH_HEADER]
+    for name, run in runs:
+        model, baseline = AUGMENTED[name]
+        lines += switch_lines(baseline, baseline_row(baseline, augmented_budget(name)), name, run)
+    lifted = [f"{name} {run['rows']['digit']:.3f}" for name, run in runs if run and run["rows"]["digit"] >= t2i.CHANCE_BAND]
+    lines += ["", "Verdict on translating D's inputs: " + (
+        f"**it lifts the asked digit above chance** ({', '.join(lifted)}; chance band {t2i.CHANCE_BAND}): a D whose "
+        "image features generalise over position reads the digit, and G follows." if lifted else
+        f"**it does not lift the asked digit above chance** (below {t2i.CHANCE_BAND}) at the recipes' budget."), ""]
+    return lines
+
+
+def augmented_budget(name: str) -> int:
+    """The recipe's own ``max_steps`` for ``AUGMENTED[name]``."""
+    return load_recipe(AUGMENTED[name][0], "captioned_digits")["max_steps"]
+
+
+def augmented_key(name: str) -> str:
+    return f"augmented/{name}/it{augmented_budget(name)}"
 
 
 # ----------------------------------------------------------------------------- report
@@ -286,24 +360,10 @@ def report(results: dict[str, Any], args, command: str) -> str:
         lines += [f"**One switch, {args.iterations} iterations** (the recipes otherwise, as section `text_to_image_v2` "
                   "trains them; the without-switch row is that section's run): the judges' asked digit and colour "
                   "over all 1,057 held-out captions, the share of the most frequent judged digit, and D's probes "
-                  "(above).", "",
-                  "| run | asked digit | colour | caption accuracy | most frequent digit's share | D: digit word | "
-                  "D: colour word | class head: image's / caption's digit | training CPU-min |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "(above).", ""]
+        lines += SWITCH_HEADER
         for name, run in switched:
-            base = baseline_row(name, args.iterations)
-            if base:
-                lines.append(f"| {t2i.LABELS[BASELINES[name]]} (no switch) | {base['scores']['rows']['all']['digit']:.3f} | "
-                             f"{base['scores']['rows']['all']['colour']:.3f} | "
-                             f"{base['scores']['rows']['all']['caption_accuracy']:.3f} | "
-                             f"{base['scores']['top_digit_share']:.3f} | - | - | - | {base['train_cpu_seconds'] / 60:.1f} |")
-            if run:
-                head = run.get("head")
-                lines.append(f"| {name} | {run['rows']['digit']:.3f} | {run['rows']['colour']:.3f} | "
-                             f"{run['rows']['caption_accuracy']:.3f} | {run['top_digit_share']:.3f} | "
-                             f"{run['d']['digit_word']:.3f} | {run['d']['colour_word']:.3f} | "
-                             + (f"{head['image_digit']:.3f} / {head['caption_digit']:.3f}" if head else "-")
-                             + f" | {run['cpu_seconds'] / 60:.1f} |")
+            lines += switch_lines(BASELINES[name], baseline_row(BASELINES[name], args.iterations), name, run)
         lines.append("")
         lifted = [name for name, run in switched if run and run["rows"]["digit"] >= t2i.CHANCE_BAND]
         lines += [("Verdict on the switches: " + (f"**the switch lifts the asked digit above chance** ({', '.join(lifted)}): "
@@ -312,6 +372,7 @@ def report(results: dict[str, Any], args, command: str) -> str:
                                                   f"{t2i.CHANCE_BAND}) at this budget: a D that cannot read the digit from "
                                                   "the caption, or that is asked to tell digit-swapped captions apart, does "
                                                   "not learn to read it from the image.")), ""]
+    lines += augmented_report(results, args)
     lines += tacgan_verdict(results, args)
     lines += [load_line(), ""]
     lines += command_block(command)
@@ -326,7 +387,7 @@ def tacgan_verdict(results: dict[str, Any], args) -> list[str]:
     run = results.get(f"switch/TAC-GAN, class head on the image/it{args.iterations}")
     if not (probe and race and run):
         return []
-    head, d_path, canvas = probe["head"], race["D's image path"][-1], race["CanvasNet"][-1]
+    head, d_path, canvas = probe["head"], race[PLAIN_PATH][-1], race["CanvasNet"][-1]
     shown = head["caption_digit"] > 2 * head["image_digit"] and d_path < canvas
     word = "**cause shown**" if shown else "**not reached**, no cause shown"
     return [f"TAC-GAN: verdict {word}: with the authors' joint head, the class head names the caption's digit on "
@@ -353,14 +414,16 @@ def main() -> None:
     results = load_runs(RESULTS, empty={})
     if not args.report_only:
         probe_trained(results)
-        key = f"race/it{args.classifier_iterations}"
-        if key not in results:
-            results[key] = classifier_race(args.classifier_iterations)
-            save_runs(results, RESULTS)
-        for name in SWITCHES:
-            key = f"switch/{name}/it{args.iterations}"
+        jobs = [(f"switch/{name}/it{args.iterations}", lambda name=name: switch_run(name, args.iterations))
+                for name in SWITCHES]
+        jobs += [(augmented_key(name), lambda name=name: switch_run(name, augmented_budget(name)))
+                 for name in list(AUGMENTED)[:1]]
+        jobs += [(f"race/it{args.classifier_iterations}", lambda: classifier_race(args.classifier_iterations))]
+        jobs += [(augmented_key(name), lambda name=name: switch_run(name, augmented_budget(name)))
+                 for name in list(AUGMENTED)[1:]]
+        for key, job in jobs:
             if key not in results:
-                results[key] = switch_run(name, args.iterations)
+                results[key] = job()
                 save_runs(results, RESULTS)
                 print(f"{key}: done", flush=True)
     text = report(results, args, training_command(__file__))

@@ -67,3 +67,20 @@ def test_the_digit_swap_model_adds_swapped_pairs_to_the_wrong_term(bench, monkey
     terms = model.discriminator_terms(ctx)
     assert torch.allclose(terms["d_loss"], terms["d_real"] + 0.5 * terms["d_wrong"] + 0.5 * terms["d_fake"])
     assert not torch.equal(ctx.digit_swapped, ctx.embedding)
+
+
+def test_the_translated_d_verdict_needs_the_asked_digit_above_the_chance_band(bench, monkeypatch):
+    monkeypatch.setattr(bench, "baseline_row", lambda baseline, iterations: None)
+    args = argparse.Namespace(iterations=1000, classifier_iterations=3000)
+    run = {"rows": {"digit": 0.45, "colour": 0.9, "caption_accuracy": 0.4}, "top_digit_share": 0.2,
+           "d": {"digit_word": 0.8, "colour_word": 0.95}, "cpu_seconds": 600}
+    name = next(iter(bench.AUGMENTED))
+    results = {bench.augmented_key(name): run,
+               "race/it3000": {bench.PLAIN_PATH: [0.27], "CanvasNet": [0.7], bench.TRANSLATED_PATH: [0.83]}}
+    text = "\n".join(bench.augmented_report(results, args))
+    assert "**it lifts the asked digit above chance**" in text and f"{name} 0.450" in text
+    assert "reaches 0.830 held-out after 3000 iterations, against 0.270 untranslated" in text
+    run["rows"]["digit"] = 0.12
+    assert "**it does not lift the asked digit above chance**" in "\n".join(bench.augmented_report(results, args))
+    assert bench.augmented_report({}, args) == []
+    assert bench.augmented_budget(name) == 3000  # the recipe's max_steps
