@@ -23,7 +23,6 @@ benchmarks/RESULTS.md.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 from typing import Any
 
@@ -37,7 +36,9 @@ from harness import (
     load_line,
     load_recipe,
     load_runs,
+    parse_seeded_args,
     replace_section,
+    seeded_runs_parser,
     train_missing,
     training_command,
 )
@@ -85,15 +86,8 @@ def report(results: dict[str, Any], args) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=None, help="iterations per run (default: DCGAN's recipe's)")
-    parser.add_argument("--seeds", default="0,1")
-    parser.add_argument("--num-eval", type=int, default=1000, help="samples per FID")
-    parser.add_argument("--workers", type=int, default=1, help="runs trained in parallel processes")
-    parser.add_argument("--report-only", action="store_true")
-    args = parser.parse_args(argv)
-    args.seeds = [int(s) for s in args.seeds.split(",") if s]
-    args.iterations = args.iterations or load_recipe("DCGAN", "mnist5k")["max_steps"]
+    parser = seeded_runs_parser(__doc__.splitlines()[0], "iterations per run (default: DCGAN's recipe's)")
+    args = parse_seeded_args(parser, argv, recipe=("DCGAN", "mnist5k"))
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     results = load_runs(CACHE, empty={})
     if not args.report_only:

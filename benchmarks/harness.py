@@ -28,6 +28,7 @@ scripts need lives here (tests/test_benchmark_scripts.py checks both).
 
 from __future__ import annotations
 
+import argparse
 import copy
 import functools
 import json
@@ -235,6 +236,36 @@ def pooled(function: Callable[[Any], Any], tasks: Sequence[Any], workers: int = 
             yield from pool.imap_unordered(function, tasks)
     else:
         yield from map(function, tasks)
+
+
+def seeded_runs_parser(description: str, iterations_help: str) -> argparse.ArgumentParser:
+    """The arguments of a benchmark that trains its missing seeded runs (``train_missing``) and writes its
+    section: ``--iterations`` (default None: the caller's; ``parse_seeded_args`` fills the recipe's),
+    ``--seeds``, ``--num-eval``, ``--workers``, ``--report-only``; the caller adds its own."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--iterations", type=int, default=None, help=iterations_help)
+    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--num-eval", type=int, default=1000, help="samples per FID")
+    parser.add_argument("--workers", type=int, default=1, help="runs trained in parallel processes")
+    parser.add_argument("--report-only", action="store_true", help="rebuild the section from the cache")
+    return parser
+
+
+def parse_seeded_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None,
+                      recipe: tuple[str, str] | None = None) -> argparse.Namespace:
+    """``parser.parse_args(argv)`` with ``seeds`` a list of ints and ``iterations`` the ``recipe`` (model,
+    kind)'s ``max_steps`` when not given; a bad value ends in the parser's one-line error."""
+    args = parser.parse_args(argv)
+    try:
+        args.seeds = [int(s) for s in args.seeds.split(",") if s]
+    except ValueError:
+        parser.error(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
+    if args.iterations is None and recipe is not None:
+        args.iterations = load_recipe(*recipe)["max_steps"]
+    if args.iterations is None or args.iterations < 1 or args.num_eval < 2 or not args.seeds:
+        parser.error(f"--iterations must be >= 1 (got {args.iterations}), --num-eval >= 2 (got {args.num_eval}) "
+                     "and --seeds non-empty")
+    return args
 
 
 def _keyed(run_one: Callable[[dict[str, Any]], dict[str, Any]], job: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -31,7 +31,17 @@ from pathlib import Path
 from typing import Any
 
 import mnist5k_table
-from harness import BENCHMARKS, RESULTS_MD, half_range, load_runs, replace_section, train_missing, training_command
+from harness import (
+    BENCHMARKS,
+    RESULTS_MD,
+    half_range,
+    load_runs,
+    parse_seeded_args,
+    replace_section,
+    seeded_runs_parser,
+    train_missing,
+    training_command,
+)
 
 OUT_DIR = BENCHMARKS / "sagan_attention"
 CACHE = OUT_DIR / "results.json"
@@ -132,23 +142,12 @@ def write_report(results: dict[str, dict[str, Any]], args: argparse.Namespace, o
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--iterations", type=int, default=1500, help="training iterations (batches) per run")
-    parser.add_argument("--seeds", default="0,1")
-    parser.add_argument("--num-eval", type=int, default=1000, help="samples per FID")
-    parser.add_argument("--workers", type=int, default=1, help="runs trained in parallel processes")
-    parser.add_argument("--report-only", action="store_true", help="rebuild the report from the cache")
+    parser = seeded_runs_parser(__doc__.split("\n\n")[0], "training iterations (batches) per run")
+    parser.set_defaults(iterations=1500)
     parser.add_argument("--note", action="append", default=[], help="a line added to the report (repeatable)")
     parser.add_argument("--out", default=str(RESULTS_MD))
     parser.add_argument("--cache", default=str(CACHE))
-    args = parser.parse_args(argv)
-    try:
-        args.seeds = [int(s) for s in args.seeds.split(",") if s]
-    except ValueError:
-        parser.error(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
-    if args.iterations < 1 or args.num_eval < 2 or not args.seeds:
-        parser.error(f"--iterations must be >= 1 (got {args.iterations}), --num-eval >= 2 (got {args.num_eval}) "
-                     "and --seeds non-empty")
+    args = parse_seeded_args(parser, argv)
     args.command = training_command(__file__, argv)
     return args
 

@@ -27,7 +27,6 @@ benchmarks/RESULTS.md.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 from typing import Any
 
@@ -41,7 +40,9 @@ from harness import (
     load_line,
     load_recipe,
     load_runs,
+    parse_seeded_args,
     replace_section,
+    seeded_runs_parser,
     train_missing,
     training_command,
 )
@@ -125,21 +126,15 @@ def report(results: dict[str, Any], args) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=None, help="iterations per run (default: the recipe's)")
-    parser.add_argument("--seeds", default="0,1")
-    parser.add_argument("--num-eval", type=int, default=1000, help="samples per FID")
-    parser.add_argument("--report-only", action="store_true")
-    args = parser.parse_args(argv)
-    args.seeds = [int(s) for s in args.seeds.split(",") if s]
-    args.iterations = args.iterations or load_recipe("SNGAN", "mnist5k")["max_steps"]
+    parser = seeded_runs_parser(__doc__.splitlines()[0], "iterations per run (default: the recipe's)")
+    args = parse_seeded_args(parser, argv, recipe=("SNGAN", "mnist5k"))
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     results = load_runs(CACHE, empty={})
     if not args.report_only:
         jobs = [{"key": run_key(setting, variant, seed, args.iterations), "setting": setting, "variant": variant,
                  "seed": seed, "iterations": args.iterations, "num_eval": args.num_eval}
                 for seed in args.seeds for setting in SETTINGS for variant in VARIANTS]
-        train_missing(jobs, run_one, results, CACHE,
+        train_missing(jobs, run_one, results, CACHE, workers=args.workers,
                       on_done=lambda run, s: print(f"{run['key']}: FID {run['fid']:.1f} ({s:.0f} s)", flush=True))
     text = report(results, args)
     replace_section(RESULTS_MD, SECTION, text)

@@ -30,3 +30,14 @@ def test_the_verdict_needs_a_gap_beyond_the_seed_spread(bench):
     assert "Verdict: **not reached**" in text and "not separated" in text
     assert "Verdict" not in bench.report(runs((40.0,), (300.0, 320.0)), args)  # a seed missing: no verdict
     assert bench.beyond_spread([300.0, 320.0], [40.0, 50.0]) == "worse"
+
+
+def test_the_shared_seeded_arguments_default_to_the_recipe_and_refuse_bad_seeds(bench):
+    from harness import parse_seeded_args, seeded_runs_parser
+
+    args = parse_seeded_args(seeded_runs_parser("x", "iterations"), ["--seeds", "2,5"], recipe=("DCGAN", "mnist5k"))
+    assert args.seeds == [2, 5] and args.iterations == bench.load_recipe("DCGAN", "mnist5k")["max_steps"]
+    assert parse_seeded_args(seeded_runs_parser("x", "i"), ["--iterations", "7"], recipe=("DCGAN", "mnist5k")).iterations == 7
+    for bad in (["--seeds", "a,b"], ["--iterations", "0"], []):  # [] : no iterations and no recipe
+        with pytest.raises(SystemExit):
+            parse_seeded_args(seeded_runs_parser("x", "i"), bad)
