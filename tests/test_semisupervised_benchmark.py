@@ -99,3 +99,30 @@ def test_a_diagnostic_trains_triple_gan_with_one_option_changed_and_writes_nothi
                     "--results", str(tmp_path / "r.json"), "--out", str(tmp_path / "R.md")])
     assert seen == {"model": "TripleGAN", "steps": 30, "overrides": {"c_width": 8, "pseudo_start": 9, "alpha": 0.0}}
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_ssaae_part_trains_only_missing_seeds_and_leaves_the_other_parts_text_alone(tmp_path, monkeypatch):
+    import semisupervised as bench
+    from harness import save_runs
+
+    trained = []
+
+    def fake_seed(steps, seed):
+        trained.append((steps, seed))
+        return {"seed": seed, "num_labeled": 100, "num_heldout": 500, "grid": "x.png",
+                "accuracy": {"ssaae": 0.9, "encoder_alone": 0.5}, "paired": {"first_only": 30, "second_only": 2,
+                                                                           "p_value": 1e-7},
+                "seconds": {"ssaae": 1.0, "encoder_alone": 1.0}}
+
+    monkeypatch.setattr(bench, "run_ssaae_seed", fake_seed)
+    monkeypatch.setattr(bench, "report_text", lambda results, command: "## made-up\n")
+    cache = tmp_path / "results.json"
+    previous = {"load": [0.5, 0.5, 0.5], "wall_seconds": 99.0, "command": "old",
+                "ssaae": {"steps": 1500, "runs": {"0": fake_seed(1500, 0)}, "wall_seconds": 1.0}}
+    save_runs(previous, cache, drop=())
+    trained.clear()
+    bench.main(["--parts", "ssaae", "--ssaae-seeds", "0,1", "--results", str(cache), "--out", str(tmp_path / "R.md")])
+    assert trained == [(1500, 1)]  # seed 0 was cached at these steps
+    saved = bench.load_runs(cache)
+    assert sorted(saved["ssaae"]["runs"]) == ["0", "1"] and len(saved["ssaae"]["load"]) == 3
+    assert saved["load"] == [0.5, 0.5, 0.5] and saved["wall_seconds"] == 99.0  # what the triple / info text reads
