@@ -160,32 +160,41 @@ def _row(name: str, what: str, result: dict[str, Any], seconds: str = "") -> str
             f"{result['std_error']:.1f} | {result['sigma']:.3g}{edge} | {seconds} |")
 
 
+def budget_words(iterations: int, recipe: int) -> str:
+    if iterations == recipe:
+        return f"the recipe's {recipe:,} iterations"
+    return f"{iterations:,} iterations ({iterations / recipe:.3g} x the recipe's {recipe:,})"
+
+
 def report(results: dict[str, Any], args: argparse.Namespace) -> str:
+    """The section: every budget in the cache with all of ``args.seeds`` at ``args.num_samples``, recipe's first."""
     recipe = load_recipe("GAN", "mnist5k")["max_steps"]
     refs = results.get("references", {})
-    runs = [results["runs"][key] for key in sorted(results.get("runs", {}))
-            if results["runs"][key]["iterations"] == args.iterations and results["runs"][key]["seed"] in args.seeds
-            and results["runs"][key]["num_samples"] == args.num_samples]
-    runs.sort(key=lambda run: run["seed"])
-    budget = (f"the recipe's {recipe:,}" if args.iterations == recipe
-              else f"{args.iterations:,}, where the recipe says {recipe:,}")
+    chosen = [run for run in results.get("runs", {}).values()
+              if run["seed"] in args.seeds and run["num_samples"] == args.num_samples]
+    budgets = sorted({run["iterations"] for run in chosen}, key=lambda it: (it != recipe, it))
+    budgets = [it for it in budgets if {run["seed"] for run in chosen if run["iterations"] == it} >= set(args.seeds)]
     lines = [
         ("GAN (Goodfellow et al. 2014) against generative models with no adversary, by the paper's Table 1 measure: the "
-        "Parzen-window log-likelihood (nats per digit, higher is better) of held-out MNIST5k digits under each "
-        "model's samples. `experiments/gan/mnist5k.yaml` (MLP G and D, 28 px, batch 64, Adam 2e-4; the paper: "
-        f"maxout networks, SGD) for {budget} iterations, seeds {', '.join(map(str, args.seeds))}, one thread, raw G "
-        f"(no EMA), {args.num_samples:,} samples per model. Pixels in [0, 1] (the authors' scale); the 500 held-out "
-        "digits cut in two by a seeded permutation: 250 choose sigma, 250 are scored (the authors: 1,000 validation "
-        "digits, the 10,000 test digits). One sigma grid for every row: the authors' `logspace(-1, 0, 10)` steps "
-        "extended a decade each side (0.01 to 10, 28 values). The Gaussians use the 4,500 training digits' mean and "
-        f"covariance (full, or its top {PCA_COMPONENTS} principal components)."),
+         "Parzen-window log-likelihood (nats per digit, higher is better) of held-out MNIST5k digits under each "
+         "model's samples. `experiments/gan/mnist5k.yaml` (MLP G and D, 28 px, batch 64, Adam 2e-4; the paper: "
+         f"maxout networks, SGD) for {' and for '.join(budget_words(it, recipe) for it in budgets) or 'no budget yet'}, "
+         f"seeds {', '.join(map(str, args.seeds))}, one thread per run, raw G (no EMA, eval mode), "
+         f"{args.num_samples:,} samples per model. Pixels in [0, 1] (the authors' scale); the 500 held-out "
+         "digits cut in two by a seeded permutation: 250 choose sigma, 250 are scored (the authors: 1,000 validation "
+         "digits, the 10,000 test digits). One sigma grid for every row: the authors' `logspace(-1, 0, 10)` steps "
+         "extended a decade each side (0.01 to 10, 28 values). The Gaussians use the 4,500 training digits' mean and "
+         f"covariance (full, or its top {PCA_COMPONENTS} principal components)."),
         "",
         "| model | what | kernel centres | log-likelihood ± s.e. | sigma | fit seconds |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    for run in runs:
-        lines.append(_row(f"GAN, seed {run['seed']}", f"{run['iterations']:,} iterations, raw G", run["estimate"],
-                          f"{run['fit_seconds']:.0f}"))
+    by_budget = {it: sorted((run for run in chosen if run["iterations"] == it), key=lambda run: run["seed"])
+                 for it in budgets}
+    for it, runs in by_budget.items():
+        for run in runs:
+            lines.append(_row(f"GAN, seed {run['seed']}", f"{it:,} iterations, raw G", run["estimate"],
+                              f"{run['fit_seconds']:.0f}"))
     gaussians = {"gaussian_full": "Gaussian, full covariance", "gaussian_pca": f"Gaussian, top {PCA_COMPONENTS} "
                  "principal components"}
     for key, name in gaussians.items():
@@ -194,30 +203,34 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     if "training_digits" in refs:
         lines.append(_row("training digits", "the 4,500 training digits as centres (a model that stores them)",
                           refs["training_digits"]))
-    if runs and all(key in refs for key in gaussians):
+    if by_budget and all(key in refs for key in gaussians):
         baseline_key = max(gaussians, key=lambda key: refs[key]["log_likelihood"])
-        differences = [paired_difference(run["estimate"]["per_digit"], refs[baseline_key]["per_digit"]) for run in runs]
-        per_seed = "; ".join(f"seed {run['seed']}: {mean:+.1f} ± {error:.1f}"
-                             for run, (mean, error) in zip(runs, differences))
-        lines += ["", (f"GAN minus the better Gaussian ({gaussians[baseline_key].lower()}), paired over the 250 scored "
-                      f"digits, mean ± s.e.: {per_seed}."),
-                  "",
-                  (f"Verdict (GAN's samples give the held-out digits a higher Parzen log-likelihood than a Gaussian fit "
-                  f"with no adversary, every seed beyond twice the paired standard error): **{verdict(differences)}**.")]
+        lines.append("")
+        for it, runs in by_budget.items():
+            differences = [paired_difference(run["estimate"]["per_digit"], refs[baseline_key]["per_digit"])
+                           for run in runs]
+            per_seed = "; ".join(f"seed {run['seed']}: {mean:+.1f} ± {error:.1f}"
+                                 for run, (mean, error) in zip(runs, differences))
+            lines.append(f"- At {budget_words(it, recipe)}: GAN minus the better Gaussian ({gaussians[baseline_key]}), "
+                         f"paired over the 250 scored digits, mean ± s.e.: {per_seed}. Verdict (GAN's samples give "
+                         f"the held-out digits a higher Parzen log-likelihood than a Gaussian fit with no adversary, "
+                         f"every seed beyond twice the paired standard error): **{verdict(differences)}**.")
     lines += [
         "",
         (f"PUBLISHED: {PUBLISHED} Those are on 784-pixel MNIST with 10,000 test digits and 60,000 training digits; "
-        "here 250 test digits and 4,500 training digits, so only the order of the rows compares."),
+         "here 250 test digits and 4,500 training digits, so only the order of the rows compares."),
         "",
         ("Parzen-window estimates are a weak measure (Theis, van den Oord & Bethge 2016, \"A note on the evaluation of "
-        "generative models\"): in 784 dimensions they are far from the true log-likelihood, can rank models in the "
-        "opposite order of their likelihoods, and a model that only stores its training digits scores well (the "
-        "training-digits row). The section `metrics_chapter` compares them with AIS."),
+         "generative models\"): in 784 dimensions they are far from the true log-likelihood, can rank models in the "
+         "opposite order of their likelihoods, and a model that only stores its training digits scores well (the "
+         "training-digits row). The section `metrics_chapter` compares them with AIS."),
         "",
         load_line(),
         "",
     ]
-    lines += command_block(training_command(__file__))
+    commands = list(dict.fromkeys(run.get("command", "python benchmarks/gan_parzen.py")
+                                  for it in budgets for run in by_budget[it]))
+    lines += command_block("\n".join(commands or [training_command(__file__)]))
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -261,7 +274,8 @@ def main(argv=None) -> None:
                 continue
             samples, seconds = gan_samples(args.iterations, seed, args.num_samples)
             runs[key] = {"seed": seed, "iterations": args.iterations, "num_samples": args.num_samples,
-                         "fit_seconds": seconds, "estimate": estimate(samples, split)}
+                         "fit_seconds": seconds, "estimate": estimate(samples, split),
+                         "command": training_command(__file__, argv)}
             save_runs(results, CACHE, drop=(), one_line_below=3)
             print(f"{key}: {runs[key]['estimate']['log_likelihood']:.1f} nats ({seconds:.0f} s)", flush=True)
     text = report(results, args)

@@ -57,8 +57,16 @@ def test_estimate_and_the_section(bench, monkeypatch):
                                                     "estimate": good} for s in (0, 1)}}
     text = bench.report(results, args)
     assert f"| GAN, seed 0 | 1,500 iterations, raw G | 40 | {good['log_likelihood']:.1f} ± " in text
-    assert "GAN minus the better Gaussian (gaussian, full covariance)" in text
+    assert "- At the recipe's 1,500 iterations: GAN minus the better Gaussian (Gaussian, full covariance)" in text
     assert "**reached**" in text and "Theis" in text and "225 ± 2" in text
+    assert "python benchmarks/gan_parzen.py" in text  # the command of runs cached without one
+    longer = {f"GAN/seed{s}/it5000/n40": {"seed": s, "iterations": 5000, "num_samples": 40, "fit_seconds": 9.0,
+                                          "estimate": poor, "command": "python benchmarks/gan_parzen.py --iterations 5000"}
+              for s in (0, 1)}
+    text = bench.report({**results, "runs": {**results["runs"], **longer}}, args)
+    assert text.index("At the recipe's 1,500 iterations") < text.index("At 5,000 iterations (3.33 x the recipe's 1,500)")
+    assert text.count("**reached**") == 1 and "**not reached (not separated)**" in text  # poor = the Gaussian itself
+    assert "python benchmarks/gan_parzen.py --iterations 5000" in text
     results["runs"]["GAN/seed1/it1500/n40"]["estimate"] = poor  # seed 1 no better than the Gaussian
     assert "**not reached (not separated)**" in bench.report(results, args)
     del results["runs"]["GAN/seed0/it1500/n40"], results["runs"]["GAN/seed1/it1500/n40"]
