@@ -21,14 +21,17 @@ Protocol here (``gan_lightning.evaluation.parzen``):
   permutation (``split_validation``, seed 0): 250 validate sigma, 250 are scored; one sigma grid for every
   row, the authors' (10^(k/9)) extended by a decade each side (10^-2 ... 10^1, 28 values); a sigma at either
   end of the grid is flagged;
-- verdict: per seed, GAN's log-likelihood of each test digit minus the better Gaussian's (paired, the same
-  250 digits): **reached** when every seed's mean difference is above twice its standard error; **not
-  reached (below)** when every seed's is below minus twice; otherwise **not reached (not separated)**.
+- verdict, one per budget in the cache (the recipe's first; ``--iterations N`` adds a budget): per seed, GAN's
+  log-likelihood of each test digit minus the better Gaussian's (paired, the same 250 digits): **reached** when
+  every seed's mean difference is above twice its standard error; **not reached (below)** when every seed's is
+  below minus twice; otherwise **not reached (not separated)**.
 
 Parzen estimates are a weak measure (Theis, van den Oord & Bethge 2016): far from the true log-likelihood in
 784 dimensions, they can rank models in the opposite order, and storing the training set scores well.
 
     python benchmarks/gan_parzen.py [--iterations N] [--seeds 0,1] [--num-samples 10000] [--report-only]
+
+The samples are G's in eval mode (BatchNorm running statistics), as ``sample()`` gives them.
 
 Runs are cached in ``benchmarks/gan_parzen/results.json``; writes section ``gan_parzen`` of
 benchmarks/RESULTS.md.
@@ -266,7 +269,7 @@ def main(argv=None) -> None:
             references["training_digits"] = estimate(split["train"], split)
             references["num_samples"] = args.num_samples
             references["seconds"] = time.perf_counter() - started
-            save_runs(results, CACHE, drop=(), one_line_below=3)
+            save_runs(results, CACHE, drop=())
         runs = results.setdefault("runs", {})
         for seed in args.seeds:
             key = f"GAN/seed{seed}/it{args.iterations}/n{args.num_samples}"
@@ -276,7 +279,7 @@ def main(argv=None) -> None:
             runs[key] = {"seed": seed, "iterations": args.iterations, "num_samples": args.num_samples,
                          "fit_seconds": seconds, "estimate": estimate(samples, split),
                          "command": training_command(__file__, argv)}
-            save_runs(results, CACHE, drop=(), one_line_below=3)
+            save_runs(results, CACHE, drop=())
             print(f"{key}: {runs[key]['estimate']['log_likelihood']:.1f} nats ({seconds:.0f} s)", flush=True)
     text = report(results, args)
     replace_section(RESULTS_MD, SECTION, text)
