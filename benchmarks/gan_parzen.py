@@ -68,6 +68,7 @@ from gan_lightning.evaluation.parzen import split_validation
 OUT_DIR = BENCHMARKS / "gan_parzen"
 CACHE = OUT_DIR / "results.json"
 SECTION = "gan_parzen"
+TITLE = "## GAN by its paper's measure: Parzen-window log-likelihood of held-out MNIST5k digits (issue 26)"
 SIGMAS = [10.0 ** (k / 9) for k in range(-18, 10)]  # the authors' logspace(-1, 0, 10), a decade more each side
 SPLIT_SEED = 0
 SAMPLE_SEED = 1234
@@ -178,6 +179,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     budgets = sorted({run["iterations"] for run in chosen}, key=lambda it: (it != recipe, it))
     budgets = [it for it in budgets if {run["seed"] for run in chosen if run["iterations"] == it} >= set(args.seeds)]
     lines = [
+        TITLE,
+        "",
         ("GAN (Goodfellow et al. 2014) against generative models with no adversary, by the paper's Table 1 measure: the "
          "Parzen-window log-likelihood (nats per digit, higher is better) of held-out MNIST5k digits under each "
          "model's samples. `experiments/gan/mnist5k.yaml` (MLP G and D, 28 px, batch 64, Adam 2e-4; the paper: "

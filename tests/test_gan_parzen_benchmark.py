@@ -56,6 +56,7 @@ def test_estimate_and_the_section(bench, monkeypatch):
                "runs": {f"GAN/seed{s}/it1500/n40": {"seed": s, "iterations": 1500, "num_samples": 40, "fit_seconds": 60.0,
                                                     "estimate": good} for s in (0, 1)}}
     text = bench.report(results, args)
+    assert text.startswith("## GAN by its paper's measure")
     assert f"| GAN, seed 0 | 1,500 iterations, raw G | 40 | {good['log_likelihood']:.1f} ± " in text
     assert "- At the recipe's 1,500 iterations: GAN minus the better Gaussian (Gaussian, full covariance)" in text
     assert "**reached**" in text and "Theis" in text and "225 ± 2" in text
