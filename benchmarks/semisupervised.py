@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import time
 from pathlib import Path
@@ -39,11 +40,31 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from harness import (
+    BENCHMARKS,
+    RESULTS_MD,
+    cluster_purity,
+    command_line,
+    fit_exactly,
+    in_batches,
+    infogan_codes,
+    int_list,
+    load_average,
+    load_recipe,
+    load_runs,
+    mnist5k_data,
+    model_from_recipe,
+    paired_comparison,
+    quiet_lightning,
+    replace_section,
+    save_grid,
+    save_runs,
+    split_tensors,
+    supervised_step,
+)
 
 from gan_lightning.core import build_optimizer
-from harness import (BENCHMARKS, RESULTS_MD, cluster_purity, command_line, fit_exactly, in_batches, infogan_codes,
-                     load_average, load_recipe, load_runs, mnist5k_data, model_from_recipe, paired_comparison,
-                     quiet_lightning, replace_section, save_grid, save_runs, split_tensors, supervised_step)
+
 OUT_DIR = BENCHMARKS / "semisupervised"
 RESULTS_JSON = OUT_DIR / "results.json"
 SECTION = "semisupervised"
@@ -184,6 +205,54 @@ def run_info(steps: int, seed: int) -> dict[str, Any]:
     return {"steps": steps, "seed": seed, "num_heldout": len(held_labels), "rows": rows}
 
 
+# ----------------------------------------------------------------------------- SemiSupervisedAAE rows
+def encoder_alone(run: dict[str, Any], steps: int, seed: int) -> tuple[torch.Tensor, float]:
+    """SemiSupervisedAAE's encoder from the same initial weights, its y head trained on the labelled
+    subset alone (the model's ``classifier`` optimiser settings, its labelled batch, the same iterations).
+    Returns which held-out digits it gets right, and the training seconds."""
+    import lightning as L
+
+    trained = run["model"]
+    L.seed_everything(seed, workers=False, verbose=False)
+    baseline, data = build("SemiSupervisedAAE", "mnist5k")
+    baseline.load_state_dict(run["initial_state"])
+    baseline.encoder.train()
+    optimizer = build_optimizer(baseline.encoder.parameters(), baseline.optimizer_settings("classifier"))
+    images, targets = trained.labeled_images.cpu(), trained.labeled_targets.cpu()
+    batch = min(data.batch_size, trained.num_labeled)  # as SemiSupervisedAAE.supervised_terms draws it
+    started = time.perf_counter()
+    with torch.enable_grad():
+        for _ in range(steps):
+            supervised_step(baseline.classify, optimizer, images, targets, batch)
+    seconds = time.perf_counter() - started
+    baseline.encoder.eval()
+    held_images, held_labels = heldout()
+    return in_batches(baseline.classify, held_images).argmax(dim=1) == held_labels, seconds
+
+
+def run_ssaae_seed(steps: int, seed: int) -> dict[str, Any]:
+    """One seed of the SemiSupervisedAAE row: its encoder's y head against the same encoder alone."""
+    run = train("SemiSupervisedAAE", "mnist5k", steps, seed)
+    model = run["model"]
+    held_images, held_labels = heldout()
+    ssaae = in_batches(model.classify, held_images).argmax(dim=1) == held_labels
+    alone, alone_seconds = encoder_alone(run, steps, seed)
+    labels = torch.arange(10).repeat_interleave(10)
+    grid = save_grid(model.sample(100, labels=labels, use_ema=False, rng=torch.Generator().manual_seed(1234)),
+                     OUT_DIR / f"ssaae_by_class_seed{seed}.png", 10)
+    return {"seed": seed, "num_labeled": model.num_labeled, "num_heldout": len(held_labels),
+            "accuracy": {"ssaae": float(ssaae.float().mean()), "encoder_alone": float(alone.float().mean())},
+            "paired": paired_comparison(ssaae, alone),
+            "seconds": {"ssaae": run["fit_seconds"], "encoder_alone": alone_seconds}, "grid": grid}
+
+
+def seeds_verdict(verdicts: list[str]) -> str:
+    """One verdict over seeds: the seeds' common verdict, else "not reached (seeds disagree)"."""
+    if not verdicts:
+        raise ValueError("seeds_verdict: no seeds")
+    return verdicts[0] if len(set(verdicts)) == 1 else "not reached (seeds disagree)"
+
+
 # ----------------------------------------------------------------------------- report
 def verdict(ours: float, theirs: float, p: float) -> str:
     if ours > theirs and p < 0.05:
@@ -207,6 +276,50 @@ def budget(steps: int, recipe: int) -> str:
     if steps == recipe:
         return f"the recipe's {recipe:,}"
     return f"{steps / recipe:.0%} of the recipe's {recipe:,}: a shortened run" if steps < recipe else f"the recipe says {recipe:,}"
+
+
+SSAAE_PUBLISHED = ("Makhzani et al. 2015, Table 2: 1.90 % +- 0.10 error on MNIST with 100 labels (60,000 training "
+                   "digits; MLP encoder, decoder and discriminators of 1,000 units; SGD with momentum).")
+
+
+def ssaae_text(part: dict[str, Any]) -> str:
+    """The SemiSupervisedAAE rows of the section, with the verdict over seeds."""
+    runs = [part["runs"][key] for key in sorted(part["runs"], key=int)]
+    rows, verdicts = [], []
+    for run in runs:
+        acc, pc = run["accuracy"], run["paired"]
+        verdicts.append(verdict(acc["ssaae"], acc["encoder_alone"], pc["p_value"]))
+        rows.append(f"| {run['seed']} | {pct(acc['ssaae'])} ({pct(1 - acc['ssaae'])} error) | {pct(acc['encoder_alone'])} | "
+                    f"{pc['first_only']} / {pc['second_only']}, p = {pc['p_value']:.2g} | {verdicts[-1]} |")
+    overall = seeds_verdict(verdicts)
+    recipe = load_recipe("SemiSupervisedAAE", "mnist5k")["max_steps"]
+    fit = ", ".join(f"seed {r['seed']}: {r['seconds']['ssaae']:.0f} s (encoder alone {r['seconds']['encoder_alone']:.0f} s)"
+                    for r in runs)
+    grids = ", ".join(f"[{Path(r['grid']).name}]({_link(r['grid'])})" for r in runs)
+    seeds = ", ".join(str(r["seed"]) for r in runs)
+    return f"""
+SemiSupervisedAAE (Makhzani et al. 2015, section 5): held-out accuracy of the encoder's categorical head y
+(`classify`), {runs[0]['num_labeled']} labels (10 per class, the model's stratified pick), against the same encoder
+network from the same initial weights trained on the {runs[0]['num_labeled']} labels alone (its `classifier`
+optimiser settings, the same labelled batch of 64 and iterations: one supervised step per iteration, where the
+model's encoder also takes its reconstruction and regularisation steps). Seeds {seeds}; {part['steps']:,} iterations
+({budget(part['steps'], recipe)}) of `experiments/semisupervisedaae/mnist5k.yaml` (DCGAN-style encoder and decoder,
+Adam 2e-4; the paper's MLPs of 1,000 units and SGD with momentum are not what is run). The authors released no
+code (a search finds only third-party reimplementations); the model follows the paper's section 5: per batch the
+reconstruction phase, the regularisation phase (the categorical and the Gaussian-style discriminators, then the
+encoder against both) and the semi-supervised classification phase on a labelled batch. Fit seconds: {fit}; wall
+time of the part {part['wall_seconds'] / 60:.1f} min, load average {part.get('load', [math.nan])[0]:.1f} at its
+start. PUBLISHED: {SSAAE_PUBLISHED}
+
+| Seed | SemiSupervisedAAE's y | Encoder alone on the labels | SSAAE only / alone only, McNemar p | SSAAE better? |
+|---|---:|---:|---:|---|
+{chr(10).join(rows)}
+
+SemiSupervisedAAE vs the encoder alone (the paper: the categorical/style split with 100 labels classifies MNIST
+digits), over {len(runs)} seed{"s" if len(runs) > 1 else ""}: **{overall}**.
+
+Pictures (row k: the decoder given class k, 10 styles z ~ N(0, I)): {grids}
+"""
 
 
 def report_text(results: dict[str, Any], command: str) -> str:
@@ -233,7 +346,7 @@ def report_text(results: dict[str, Any], command: str) -> str:
     return f"""## Semi-supervised: Triple-GAN and ss-InfoGAN (issue 16)
 
 Written by `benchmarks/semisupervised.py`; do not edit by hand. Commands (from the repository root;
-each part, `triple` and `info`, is cached in `benchmarks/semisupervised/results.json` when it ends):
+each part, `triple`, `info` and `ssaae`, is cached in `benchmarks/semisupervised/results.json` when it ends):
 
 ```sh
 {command}
@@ -271,7 +384,7 @@ ss-InfoGAN vs InfoGAN, code-to-class agreement of Q's categorical code on the he
 {chr(10).join(info_rows)}
 
 Pictures (row k: class / code k, 10 samples of raw G each): {", ".join(f"[{Path(g).name}]({_link(g)})" for g in grids)}
-"""
+{ssaae_text(results["ssaae"]) if "ssaae" in results else ""}"""
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -282,15 +395,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS_MD)
     parser.add_argument("--report-only", action="store_true", help="rewrite the section from results.json")
-    parser.add_argument("--parts", default="triple,info", help="which parts to (re)run: triple, info or both")
+    parser.add_argument("--parts", default="triple,info",
+                        help="which parts to (re)run: triple, info, ssaae (comma-separated); the others are read from "
+                             "--results")
+    parser.add_argument("--ssaae-steps", type=int, default=None,
+                        help="iterations of SemiSupervisedAAE and its encoder alone (default: the recipe's max_steps)")
+    parser.add_argument("--ssaae-seeds", type=int_list, default=(0, 1),
+                        help="seeds of the SemiSupervisedAAE part (a seed already in --results at these steps is kept)")
     parser.add_argument("--results", type=Path, default=RESULTS_JSON, help="the raw results (JSON)")
     parser.add_argument("--diagnostic", default=None, metavar="KEY=VALUE",
                         help="train Triple-GAN alone with one model option changed (e.g. alpha=0) at --triple-steps and "
                              "--c-width, print its C's held-out accuracy; nothing cached or written")
     args = parser.parse_args(argv)
     args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    if not set(args.parts) <= {"triple", "info"}:
-        parser.error(f"--parts takes triple and/or info, got {args.parts}")
+    if not set(args.parts) <= {"triple", "info", "ssaae"}:
+        parser.error(f"--parts takes triple, info and/or ssaae, got {args.parts}")
+    if args.ssaae_steps is None:
+        args.ssaae_steps = load_recipe("SemiSupervisedAAE", "mnist5k")["max_steps"]
     return args
 
 
@@ -307,6 +428,28 @@ def diagnostic(args: argparse.Namespace) -> float:
     return accuracy
 
 
+def run_ssaae(args: argparse.Namespace, results: dict[str, Any], started: float) -> None:
+    """The SemiSupervisedAAE part, seed by seed: each finished seed is saved in ``--results`` at once, and a seed
+    already there at ``--ssaae-steps`` is kept (the other parts are never retrained here)."""
+    part = results.get("ssaae")
+    if not part or part["steps"] != args.ssaae_steps:
+        part = {"steps": args.ssaae_steps, "runs": {}, "wall_seconds": 0.0}
+    part["load"] = list(load_average())
+    command = results["command"]
+    for seed in args.ssaae_seeds:
+        if str(seed) in part["runs"]:
+            print(f"SemiSupervisedAAE seed {seed}: cached in {args.results}", flush=True)
+            continue
+        seed_started = time.perf_counter()
+        part["runs"][str(seed)] = run_ssaae_seed(args.ssaae_steps, seed)
+        part["wall_seconds"] += time.perf_counter() - seed_started
+        part["command"] = command
+        results["ssaae"] = part
+        save_runs(results, args.results, drop=())
+        print(json.dumps({"seed": seed, **part["runs"][str(seed)]["accuracy"]}), flush=True)
+    results["ssaae"] = part
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.diagnostic:
@@ -319,31 +462,38 @@ def main(argv=None) -> None:
         torch.set_num_threads(1)
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         # each part is saved as soon as it ends; a part not rerun keeps its cached result
-        for part in ("triple", "info"):  # results of an older version of this script: one command for all
+        for part in ("triple", "info", "ssaae"):  # results of an older version of this script: one command for all
             if part in previous and "command" not in previous[part]:
                 previous[part]["command"] = previous.get("command", "")
         command = command_line(__file__, argv)
-        results = {**previous, "command": command, "load": list(load_average())}
+        results = {**previous, "command": command}
+        if {"triple", "info"} & set(args.parts):  # the load the Triple-GAN / ss-InfoGAN text reports
+            results["load"] = list(load_average())
         started = time.perf_counter()
         for part in args.parts:
             part_started = time.perf_counter()
             if part == "triple":
                 results["triple"] = run_triple(args.triple_steps, args.seed, args.c_width)
                 print(json.dumps(results["triple"]["accuracy"]), flush=True)
-            else:
+            elif part == "info":
                 results["info"] = run_info(args.info_steps, args.seed)
                 print(json.dumps({k: v["purity"] for k, v in results["info"]["rows"].items()}), flush=True)
+            else:
+                run_ssaae(args, results, part_started)
+                continue
             results[part]["wall_seconds"] = time.perf_counter() - part_started
             results[part]["command"] = command
             results["wall_seconds"] = time.perf_counter() - started
             save_runs(results, args.results, drop=())  # its "grid" entries are the PNGs' paths
-        if set(args.parts) != {"triple", "info"}:  # a part never run yet has no time (nor a section)
+        if {"triple", "info"} & set(args.parts) and set(args.parts) != {"triple", "info"}:
+            # a part never run yet has no time (nor a section); the ssaae part's time, load and command are its own
             results["wall_seconds"] = sum(results[p]["wall_seconds"] for p in ("triple", "info") if p in results)
     if not {"triple", "info"} <= set(results):
         print(f"saved {', '.join(args.parts)} in {args.results}; the section needs both parts (run the other "
               f"with --parts)")
         return
-    commands = list(dict.fromkeys(results[part].get("command", results.get("command", "")) for part in ("triple", "info")))
+    commands = list(dict.fromkeys(results[part].get("command", results.get("command", ""))
+                                  for part in ("triple", "info", "ssaae") if part in results))
     text = report_text(results, "\n".join(commands))
     replace_section(args.out, SECTION, text)
     print(text)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import benchmark_script
 from tiny_semisupervised import labelled_images
 
@@ -32,7 +31,7 @@ def test_tiny_runs_and_the_report(bench):
     assert set(triple["accuracy"]) == {"triplegan", "classifier_alone", "classifier_entropy", "ssgan"}
     assert triple["num_heldout"] == 40 and triple["num_labeled"] == 100 and triple["pseudo_start"] == 1
     assert all(0.0 <= a <= 1.0 for a in triple["accuracy"].values())
-    for key, paired in triple["paired"].items():  # McNemar counts are of the same 40 digits
+    for paired in triple["paired"].values():  # McNemar counts are of the same 40 digits
         assert paired["first_only"] + paired["second_only"] <= 40 and 0.0 <= paired["p_value"] <= 1.0
     info = bench.run_info(2, 0)
     assert list(info["rows"]) == list(bench.INFO_RUNS)
@@ -48,11 +47,41 @@ def test_tiny_runs_and_the_report(bench):
     assert text.count("reached") >= 6  # a verdict on each of the 3 + 3 comparisons
 
 
+def test_the_ssaae_verdict_is_the_seeds_common_verdict(bench):
+    assert bench.seeds_verdict(["reached", "reached"]) == "reached"
+    assert bench.seeds_verdict(["not reached (significantly lower)"]) == "not reached (significantly lower)"
+    assert bench.seeds_verdict(["reached", "not reached (higher, but not significant)"]) == "not reached (seeds disagree)"
+    with pytest.raises(ValueError, match="no seeds"):
+        bench.seeds_verdict([])
+
+
+def test_tiny_ssaae_part_and_its_rows(bench):
+    torch.set_num_threads(1)
+    run = bench.run_ssaae_seed(2, 0)
+    assert set(run["accuracy"]) == {"ssaae", "encoder_alone"} and run["num_heldout"] == 40 and run["num_labeled"] == 100
+    paired = run["paired"]
+    assert paired["first_only"] + paired["second_only"] <= 40 and 0.0 <= paired["p_value"] <= 1.0
+    # the section's rows and verdict, from two made-up seeds: one significant, one not
+    made = {"0": {**run, "seed": 0, "accuracy": {"ssaae": 0.9, "encoder_alone": 0.5},
+                  "paired": {"first_only": 30, "second_only": 2, "p_value": 1e-7}},
+            "1": {**run, "seed": 1, "accuracy": {"ssaae": 0.6, "encoder_alone": 0.55},
+                  "paired": {"first_only": 6, "second_only": 4, "p_value": 0.75}}}
+    text = bench.ssaae_text({"steps": 2, "runs": made, "wall_seconds": 30.0})
+    assert "| 0 | 90.0 % (10.0 % error) | 50.0 % | 30 / 2, p = 1e-07 | reached |" in text
+    assert "| 1 | 60.0 % (40.0 % error) | 55.0 % | 6 / 4, p = 0.75 | not reached (higher, but not significant) |" in text
+    assert "over 2 seeds: **not reached (seeds disagree)**" in text
+    assert "0% of the recipe's 1,500: a shortened run" in text
+    made["1"]["paired"]["p_value"] = 0.01
+    assert "over 2 seeds: **reached**" in bench.ssaae_text({"steps": 2, "runs": made, "wall_seconds": 30.0})
+
+
 def test_parts_are_checked(bench):
     assert bench.parse_args(["--parts", "info"]).parts == ["info"]
     assert bench.parse_args([]).parts == ["triple", "info"]
     with pytest.raises(SystemExit):
         bench.parse_args(["--parts", "triple,mrgan"])
+    args = bench.parse_args(["--parts", "ssaae", "--ssaae-seeds", "3,4"])
+    assert args.parts == ["ssaae"] and args.ssaae_seeds == (3, 4) and args.ssaae_steps == 1500  # the recipe's
 
 
 def test_a_diagnostic_trains_triple_gan_with_one_option_changed_and_writes_nothing(tmp_path, capsys, monkeypatch):
@@ -70,3 +99,30 @@ def test_a_diagnostic_trains_triple_gan_with_one_option_changed_and_writes_nothi
                     "--results", str(tmp_path / "r.json"), "--out", str(tmp_path / "R.md")])
     assert seen == {"model": "TripleGAN", "steps": 30, "overrides": {"c_width": 8, "pseudo_start": 9, "alpha": 0.0}}
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_ssaae_part_trains_only_missing_seeds_and_leaves_the_other_parts_text_alone(tmp_path, monkeypatch):
+    import semisupervised as bench
+    from harness import save_runs
+
+    trained = []
+
+    def fake_seed(steps, seed):
+        trained.append((steps, seed))
+        return {"seed": seed, "num_labeled": 100, "num_heldout": 500, "grid": "x.png",
+                "accuracy": {"ssaae": 0.9, "encoder_alone": 0.5}, "paired": {"first_only": 30, "second_only": 2,
+                                                                           "p_value": 1e-7},
+                "seconds": {"ssaae": 1.0, "encoder_alone": 1.0}}
+
+    monkeypatch.setattr(bench, "run_ssaae_seed", fake_seed)
+    monkeypatch.setattr(bench, "report_text", lambda results, command: "## made-up\n")
+    cache = tmp_path / "results.json"
+    previous = {"load": [0.5, 0.5, 0.5], "wall_seconds": 99.0, "command": "old",
+                "ssaae": {"steps": 1500, "runs": {"0": fake_seed(1500, 0)}, "wall_seconds": 1.0}}
+    save_runs(previous, cache, drop=())
+    trained.clear()
+    bench.main(["--parts", "ssaae", "--ssaae-seeds", "0,1", "--results", str(cache), "--out", str(tmp_path / "R.md")])
+    assert trained == [(1500, 1)]  # seed 0 was cached at these steps
+    saved = bench.load_runs(cache)
+    assert sorted(saved["ssaae"]["runs"]) == ["0", "1"] and len(saved["ssaae"]["load"]) == 3
+    assert saved["load"] == [0.5, 0.5, 0.5] and saved["wall_seconds"] == 99.0  # what the triple / info text reads
