@@ -193,3 +193,28 @@ def test_benchmark_tiny_run_writes_rows_curve_and_verdict(bench, tmp_path, monke
     assert f"| {per_seed} |" in rows[1]
     assert "Verdict (" in text and "PacGAN2 vs GAN on grid25, modes captured:" in text
     assert "Published modes (PacGAN Table 1" in text and "GAN 17.3 ± 0.8, PacGAN2 23.8 ± 0.7" in text
+
+
+# ----------------------------------------------------------------------------- resume and device checks
+def authors_tiny():
+    return PacGAN(**TINY, pack=2, d_maxout_pieces=3, init_std=0.02, simultaneous=True, lr_g=1e-4, lr_d=1e-4,
+                  betas=(0.8, 0.999))
+
+
+def authors_data():
+    return Toy2D(kind="grid25", num_points=80, batch_size=16)  # 5 batches an epoch, as the every-model tests
+
+
+def test_authors_variant_resumes_bitwise_mid_epoch(tmp_path, monkeypatch):
+    import test_core
+
+    monkeypatch.setitem(test_core.RESUMABLE, "PacGANAuthors", (authors_tiny, authors_data))
+    test_core.test_every_model_resumes_bitwise_mid_epoch("PacGANAuthors", tmp_path)
+
+
+def test_authors_variant_makes_tensors_on_the_model_device_and_no_host_reads(tmp_path, monkeypatch):
+    import test_core
+    import test_device
+
+    monkeypatch.setitem(test_core.RESUMABLE, "PacGANAuthors", (authors_tiny, authors_data))
+    test_device.test_tensors_on_the_model_device_and_no_host_reads_between_due_iterations("PacGANAuthors", tmp_path)
