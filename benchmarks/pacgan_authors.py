@@ -179,9 +179,11 @@ def report(results: dict[Run, dict[str, Any]], args: argparse.Namespace, command
                 continue
             v = paired_verdict(values[pack], values[1])
             shown = "not reached (worse)" if v["verdict"] == "worse" else v["verdict"]
-            lines += [(f"Verdict ({VERDICT_RULE}): {label(pack)} vs GAN on {kind}, modes captured: "
-                      f"{v['model_mean']:.1f} vs {v['baseline_mean']:.1f}, difference {v['difference']:+.1f}, "
-                      f"2 x SE {2 * v['standard_error']:.1f}: **{shown}** at {iterations:,} iterations."), ""]
+            lines += [f"Rule (`paired_verdict`): {VERDICT_RULE}.", "",
+                      (f"Verdict: {label(pack)} vs GAN on {kind}, modes captured (PacGAN's claim), raw G, "
+                       f"{len(values[pack])} seeds, {iterations:,} iterations: {v['model_mean']:.1f} vs "
+                       f"{v['baseline_mean']:.1f}, difference {v['difference']:+.1f}, 2 x SE "
+                       f"{2 * v['standard_error']:.1f}: **{shown}**."), ""]
     notes = args.note or []
     if notes:
         lines += ["Notes:", ""] + [f"- {note}" for note in notes] + [""]

@@ -191,7 +191,10 @@ def test_benchmark_tiny_run_writes_rows_curve_and_verdict(bench, tmp_path, monke
     assert all(set(result["curve"]) == {3, 6} for result in cache["results"].values())
     per_seed = ", ".join(f"{finals[(2, s)]['modes']}/{100 * finals[(2, s)]['high_quality']:.0f}" for s in (0, 1))
     assert f"| {per_seed} |" in rows[1]
-    assert "Verdict (" in text and "PacGAN2 vs GAN on grid25, modes captured:" in text
+    verdict = next(line for line in text.splitlines() if line.startswith("Verdict: PacGAN2 vs GAN on grid25"))
+    modes = {p: [finals[(p, s)]["modes"] for s in (0, 1)] for p in (1, 2)}
+    assert f"2 seeds, 6 iterations: {sum(modes[2]) / 2:.1f} vs {sum(modes[1]) / 2:.1f}, difference" in verdict
+    assert verdict.endswith(("**reached**.", "**not reached**.", "**not reached (worse)**."))
     assert "Published modes (PacGAN Table 1" in text and "GAN 17.3 ± 0.8, PacGAN2 23.8 ± 0.7" in text
 
 
