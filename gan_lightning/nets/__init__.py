@@ -6,14 +6,14 @@ Networks know nothing about training: no losses, no optimizers here.
 from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_, upsampling_plan
 from gan_lightning.nets.mlp import MLPDiscriminator, MLPGenerator
 from gan_lightning.nets.layers import (
-    EqualizedConv2d, EqualizedLinear, MinibatchDiscrimination, MinibatchStdDev, PixelNorm, VirtualBatchNorm,
-    apply_spectral_norm, init_from_data_,
+    EqualizedConv2d, EqualizedLinear, Maxout, MinibatchDiscrimination, MinibatchStdDev, PixelNorm, VirtualBatchNorm,
+    apply_spectral_norm, init_from_data_, normal_init_,
 )
 
 __all__ = [
     "DCGANGenerator", "DCGANDiscriminator", "dcgan_init_", "upsampling_plan",
     "MLPGenerator", "MLPDiscriminator",
-    "MinibatchDiscrimination", "MinibatchStdDev", "apply_spectral_norm", "init_from_data_",
+    "MinibatchDiscrimination", "MinibatchStdDev", "apply_spectral_norm", "init_from_data_", "Maxout", "normal_init_",
     "EqualizedConv2d", "EqualizedLinear", "PixelNorm", "VirtualBatchNorm",
 ]
 

@@ -59,6 +59,7 @@ def build_discriminator(
     architecture: Architecture = "auto",
     minibatch_features: int = 0,
     minibatch_kernel_dim: int = 5,
+    d_maxout_pieces: int = 0,
 ) -> nn.Module:
     """D for ``data_shape``: ``MLPDiscriminator`` (sized by ``d_hidden``) or ``DCGANDiscriminator`` (by ``d_width``).
 
@@ -66,7 +67,8 @@ def build_discriminator(
     every D layer (Miyato et al. 2018). ``d_norm``: the hidden normalization of the DCGAN D (the
     MLP D has none). ``pack``: D sees ``pack`` samples concatenated along the first (channel /
     feature) dimension (PacGAN). ``minibatch_features`` > 0: minibatch discrimination before D's last
-    layer, that many kernels of ``minibatch_kernel_dim``.
+    layer, that many kernels of ``minibatch_kernel_dim``. ``d_maxout_pieces`` > 0: the MLP D's hidden units
+    are maxout units of that many pieces (PacGAN's toy D); the DCGAN D does not take it.
     """
     shape = tuple(int(d) for d in data_shape)
     if pack < 1:
@@ -75,8 +77,12 @@ def build_discriminator(
     if network_kind(shape, architecture) == "mlp":
         discriminator: nn.Module = MLPDiscriminator(packed, tuple(d_hidden), outputs=d_outputs,
                                                     minibatch_features=minibatch_features,
-                                                    minibatch_kernel_dim=minibatch_kernel_dim)
+                                                    minibatch_kernel_dim=minibatch_kernel_dim,
+                                                    maxout_pieces=d_maxout_pieces)
     else:
+        if d_maxout_pieces:
+            raise ValueError(f"maxout units are for the MLP discriminator of vector data; data_shape {shape} "
+                             f"gets the DCGAN one (d_maxout_pieces must be 0)")
         discriminator = DCGANDiscriminator(packed[0], shape[1], d_width, outputs=d_outputs, norm=d_norm,
                                            minibatch_features=minibatch_features,
                                            minibatch_kernel_dim=minibatch_kernel_dim)
@@ -100,6 +106,7 @@ def build_networks(
     g_norm: Literal["batch", "virtual", "none"] = "batch",
     minibatch_features: int = 0,
     minibatch_kernel_dim: int = 5,
+    d_maxout_pieces: int = 0,
 ) -> tuple[nn.Module, nn.Module]:
     """(generator, discriminator) for ``data_shape``; see :func:`build_generator` and :func:`build_discriminator`.
 
@@ -109,7 +116,7 @@ def build_networks(
     generator = build_generator(data_shape, latent_dim, g_hidden, g_width, architecture, g_norm)
     discriminator = build_discriminator(
         data_shape, d_hidden, d_width, d_outputs, spectral_norm, d_norm, pack, architecture, minibatch_features,
-        minibatch_kernel_dim,
+        minibatch_kernel_dim, d_maxout_pieces,
     )
     return generator, discriminator
 

@@ -1,7 +1,8 @@
 """Layers shared by the model families: minibatch statistics (minibatch discrimination, ProGAN's
 minibatch standard deviation), virtual batch normalisation, spectral norm, the data-dependent
-initialisation of weight-normalised layers, and the equalized learning rate and pixel norm of
-ProGAN (also used by StyleGAN2)."""
+initialisation of weight-normalised layers, the equalized learning rate and pixel norm of
+ProGAN (also used by StyleGAN2), maxout units (Goodfellow et al. 2013) and a plain N(0, std)
+initialisation of linear layers."""
 
 from __future__ import annotations
 
@@ -257,6 +258,41 @@ def apply_spectral_norm(
         if parametrize.is_parametrized(layer, "weight"):
             continue
         spectral_norm(layer)
+    return module
+
+
+class Maxout(nn.Module):
+    """Maxout units (Goodfellow et al. 2013): the last dimension, ``pieces * units`` wide, in groups of
+    ``pieces`` consecutive features, each group reduced to its maximum -> ``units`` features. It acts on
+    the last dimension only, so (batch, features) and (seeds, batch, features) inputs alike."""
+
+    def __init__(self, pieces: int) -> None:
+        super().__init__()
+        if pieces < 1:
+            raise ValueError(f"maxout pieces must be >= 1, got {pieces}")
+        self.pieces = pieces
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.size(-1) % self.pieces:
+            raise ValueError(f"maxout: {x.size(-1)} features are not a multiple of {self.pieces} pieces")
+        return x.unflatten(-1, (x.size(-1) // self.pieces, self.pieces)).amax(-1)
+
+    def extra_repr(self) -> str:
+        return f"pieces={self.pieces}"
+
+
+@torch.no_grad()
+def normal_init_(module: nn.Module, std: float) -> nn.Module:
+    """Every ``nn.Linear`` of ``module``: weights N(0, std^2), biases 0 (Blocks' ``IsotropicGaussian(std)`` and
+    ``Constant(0)``, the initialisation of PacGAN's toy networks). Normalisation layers keep theirs (weight 1,
+    bias 0). Returns ``module``."""
+    if not std > 0:
+        raise ValueError(f"init std must be > 0, got {std}")
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            layer.weight.normal_(0.0, std)
+            if layer.bias is not None:
+                layer.bias.zero_()
     return module
 
 

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from gan_lightning.nets.layers import (
+    Maxout,
     MinibatchDiscrimination,
     norm_layer,
     reference_noise,
@@ -96,6 +97,9 @@ class MLPDiscriminator(nn.Module):
     ``minibatch_features`` > 0: minibatch discrimination (Salimans et al. 2016) before the last
     linear layer, that many kernels of ``minibatch_kernel_dim`` (the authors' 100 and 5), so each
     sample's score also reads how close it is to the other samples of its batch.
+    ``maxout_pieces`` > 0: maxout hidden units instead of ``hidden_activation`` (Goodfellow et al. 2013):
+    each hidden layer is a linear layer to ``pieces x size`` features and a :class:`Maxout` of that many
+    pieces (Blocks' ``LinearMaxout``, the D of PacGAN's toy experiments: 3 x 200 units of 5 pieces).
     """
 
     def __init__(
@@ -108,14 +112,20 @@ class MLPDiscriminator(nn.Module):
         hidden_noise: float = 0.0,
         minibatch_features: int = 0,
         minibatch_kernel_dim: int = 5,
+        maxout_pieces: int = 0,
     ) -> None:
         super().__init__()
+        if maxout_pieces < 0:
+            raise ValueError(f"maxout pieces must be >= 0 (0: no maxout), got {maxout_pieces}")
         layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(data_shape)
         for index, size in enumerate(hidden):
             std = input_noise if index == 0 else hidden_noise
             noise = [GaussianNoise(std)] if std > 0 else []
-            layers += [*noise, nn.Linear(width, size), activation(hidden_activation)]
+            if maxout_pieces:
+                layers += [*noise, nn.Linear(width, size * maxout_pieces), Maxout(maxout_pieces)]
+            else:
+                layers += [*noise, nn.Linear(width, size), activation(hidden_activation)]
             width = size
         self.features = nn.Sequential(*layers)
         std = hidden_noise if hidden else input_noise
