@@ -345,7 +345,7 @@ def published_section() -> str:
         "benchmark. A cell we were not sure of would read \"see paper\"; check the papers "
         "before citing any of them.",
         "",
-        "### PUBLISHED: PacGAN, Lin et al. 2018, Table 1 (mean ± std over their trials)",
+        "### PUBLISHED: PacGAN, Lin et al. 2018, Table 1 (mean ± standard error over their 10 trials)",
         "",
         "Same protocol as ours: ring std 0.01, grid std 0.05, 2,500 samples, G 4x400, D 3x200, "
         "z in R^2, batch 100; but their D uses maxout units, and their training length and "
