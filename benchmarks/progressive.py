@@ -37,6 +37,9 @@ benchmarks/progressive/; writes section ``progressive`` of benchmarks/RESULTS.md
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import inspect
 import statistics
 import time
 from collections.abc import Sequence
@@ -101,13 +104,33 @@ class EvaluateAt(L.Callback):
         if trainer.global_step not in self.points:
             return
         began = time.perf_counter()
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng():
             point = {"iteration": int(trainer.global_step), "train_seconds": began - self.started - self.eval_seconds,
                      **self.evaluate(pl_module)}
         self.eval_seconds += time.perf_counter() - began
         self.curve.append(point)
         print(f"  iteration {point['iteration']}: EMA FID {point['fid']:.1f}, raw {point['fid_raw']:.1f}, "
               f"classes {point['classes']}", flush=True)
+
+
+def takes_noise_mode(module) -> bool:
+    return "noise_mode" in inspect.signature(module.sample).parameters
+
+
+@contextlib.contextmanager
+def random_noise_inputs(module):
+    """``module.sample`` with ``noise_mode="random"`` (a fresh N(0, 1) map per sample and layer, drawn from the
+    global random state seeded with ``quality.EVAL_NOISE_SEED``) in place of its default fixed maps: the
+    authors' FID draws its StyleGAN samples so (``randomize_noise=True`` in NVlabs/stylegan's
+    ``metrics/frechet_inception_distance.py``), while ``sample`` and so the project's evaluation use the
+    fixed maps (``noise_mode="const"``, the authors' ``generate`` examples)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(quality.EVAL_NOISE_SEED)
+        module.sample = functools.partial(type(module).sample, module, noise_mode="random")
+        try:
+            yield module
+        finally:
+            del module.sample
 
 
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
@@ -121,14 +144,19 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     def evaluate(module) -> dict[str, Any]:
         ema_side = quality.digits_evaluation(module, data, job["num_eval"], True, ("fid", "classes"))
         raw = quality.digits_evaluation(module, data, job["num_eval"], False)
-        return {"fid": float(ema_side["fid"]), "classes": int(ema_side["classes_covered"]),
-                "fid_raw": float(raw["fid"])}
+        point = {"fid": float(ema_side["fid"]), "classes": int(ema_side["classes_covered"]),
+                 "fid_raw": float(raw["fid"])}
+        if takes_noise_mode(module):  # StyleGAN: also with fresh noise inputs per sample, as the authors' FID
+            with random_noise_inputs(module):
+                random = quality.digits_evaluation(module, data, job["num_eval"], True, ("fid", "classes"))
+            point.update(fid_random_noise=float(random["fid"]), classes_random_noise=int(random["classes_covered"]))
+        return point
 
     evaluator = EvaluateAt(job["points"], evaluate)
     wall = fit_exactly(model, data, max(job["points"]), callbacks=[ema, evaluator], label=job["variant"])
     if job["seed"] == job["grid_seed"]:
         images = model.sample(GRID_SAMPLES, use_ema=True, rng=torch.Generator().manual_seed(quality.EVAL_NOISE_SEED))
-        save_grid((images.detach().float().cpu() * 0.5 + 0.5).clamp(0, 1), grid_file(job["variant"], job), nrow=8)
+        save_grid(images, grid_file(job["variant"], job), nrow=8)  # in [-1, 1], as write_samples takes them
     state = getattr(model, "training_state", None)
     return {"key": job["key"], "variant": job["variant"], "model": model_name, "seed": job["seed"],
             "points": list(job["points"]), "num_eval": job["num_eval"], "curve": evaluator.curve,
@@ -203,6 +231,11 @@ def report(results: dict[str, Any], args) -> str:
                          + ", ".join(f"{r['fid']:.1f} ({r['classes']})" for r in runs)
                          + f" | {mean_text([r['fid'] for r in runs])} | {mean_text([r['fid_raw'] for r in runs])} | "
                          f"{statistics.mean(r['train_seconds'] for r in runs):.0f} |")
+            fresh = [r for r in runs if "fid_random_noise" in r]
+            if fresh:
+                lines.append(f"| {point:,} | {variant}, fresh noise inputs per sample | | "
+                             + ", ".join(f"{r['fid_random_noise']:.1f} ({r['classes_random_noise']})" for r in fresh)
+                             + f" | {mean_text([r['fid_random_noise'] for r in fresh])} | | |")
     grids = [f"{variant}: `{shown_path(grid_file(variant, {'seed': args.grid_seed, 'points': args.points}))}`"
              for variant in VARIANTS if grid_file(variant, {"seed": args.grid_seed, "points": args.points}).is_file()]
     if grids:
