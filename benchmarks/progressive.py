@@ -22,7 +22,8 @@ Protocol:
   StyleGAN a half-life of 10,000 images);
 - evaluation: ``quality.digits_evaluation`` (digits FID as benchmarks/quality.py computes it, plus the
   classes the digits classifier finds) of ``--num-eval`` EMA-G samples against the 500 held-out digits;
-  the raw G's FID beside it;
+  the raw G's FID beside it; StyleGAN's EMA G also with fresh noise inputs per sample (``random_noise_inputs``:
+  the authors' FID protocol, where ``sample`` uses the fixed noise maps);
 - verdicts (``harness.beyond_spread``: a mean lower by more than the larger seed spread, half the range):
   ProGAN **reached** when growing beats no growing at every point, **reached in part** at some, **not
   reached** at none; StyleGAN **reached** when it beats ProGAN's recipe at StyleGAN's budget.
