@@ -203,6 +203,31 @@ def test_adam_is_reset_at_every_new_growth_stage_unless_turned_off(tmp_path):
     assert steps_taken(kept) == {5, 7}
 
 
+
+def test_without_growing_training_starts_and_stays_at_full_depth_with_alpha_1(tmp_path):
+    model = build_model(progressive=False)  # 16 px: 3 levels, the last stable phase is 4
+    state = model.training_state
+    assert (state.phase, state.resolution, state.alpha, model.level) == (4, 16, 1.0, 2)
+    assert model.stage_at(0) == model.stage_at(10**6) == GrowthStage(4, 16, 1.0)
+    L.seed_everything(0)
+    seen = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            seen.append((float(outputs["resolution"]), float(outputs["alpha"]), pl_module.training_state.phase))
+
+    tiny_trainer(tmp_path, 5, callbacks=[Record()]).fit(model, build_data())
+    assert seen == [(16.0, 1.0, 4)] * 5
+    assert state.images_seen == 40
+    # every level trained from the first iteration (growing leaves the 16 px layers untouched by then),
+    # and Adam was never reset (no new stage): 5 steps on every parameter of D
+    assert not torch.equal(build_model().generator.to_rgb[2].weight, model.generator.to_rgb[2].weight)
+    assert {int(s["step"]) for s in model.named_optimizer("discriminator").state.values()} == {5}
+    grown = build_model()
+    tiny_trainer(tmp_path / "grown", 5).fit(grown, build_data())
+    assert torch.equal(build_model().generator.to_rgb[2].weight, grown.generator.to_rgb[2].weight)
+
+
 # ---------------------------------------------------------------------------- sampling
 def test_sample_is_at_the_data_resolution_at_every_stage():
     model = build_model(data_shape=(1, 32, 32))

@@ -7,7 +7,8 @@ tkarras/progressive_growing_of_gans: ``networks.py``, ``loss.py``, ``train.py``,
 - **Progressive growing** from 4 px to the data's resolution (a power of 2). Training alternates
   a *stable* phase (``stable_images`` real images at one resolution) and a *fade-in* phase
   (``fade_images``) in which the next resolution's layers come in with weight alpha rising
-  linearly from 0 to 1 with the images seen; the last resolution then trains on. Defaults 800k
+  linearly from 0 to 1 with the images seen; the last resolution then trains on (``progressive=False``:
+  no growing, every level at alpha 1 from the first iteration, the paper's baseline). Defaults 800k
   and 800k: the paper's (CelebA-HQ, LSUN); the authors' code defaults to 600k each and uses 400k
   for CIFAR-10. Growth stage ``phase``: 0 = stable at 4 px, 1 = fade-in of 8 px, 2 = stable at 8 px, ...
 - **Reals at the current resolution**: 2x2 box-filter downsampling to the current resolution;
@@ -116,11 +117,15 @@ class ProGAN(GANModule):
         drift_weight: float = 0.001,
         mbstd_group_size: int = 4,
         reset_optimizers: bool = True,
+        progressive: bool = True,
         **kwargs,
     ) -> None:
         """``stable_images`` / ``fade_images``: real images per stable / fade-in phase (>= 1 / >= 0; 0: no
         fade-in, a new level comes in at once). ``mbstd_group_size``: 0 turns the minibatch stddev off.
-        ``reset_optimizers``: clear Adam's state at every new growth stage (the authors' code)."""
+        ``reset_optimizers``: clear Adam's state at every new growth stage (the authors' code).
+        ``progressive``: False trains the same networks and losses at the data's resolution from the first
+        iteration (all levels, alpha 1; the schedule options are then unused): the paper's baseline without
+        growing (section 3, Figure 4; Table 1's rows before "+ progressive growing")."""
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         shape = self.data_shape
         if len(shape) != 3 or shape[1] != shape[2] or shape[1] < 4 or shape[1] & (shape[1] - 1):
@@ -138,9 +143,10 @@ class ProGAN(GANModule):
         self.stable_images, self.fade_images = int(stable_images), int(fade_images)
         self.gp_weight, self.drift_weight = float(gp_weight), float(drift_weight)
         self.reset_optimizers = bool(reset_optimizers)
+        self.progressive = bool(progressive)
         self.generator = ProGANGenerator(latent_dim, channels, size, fmap_base, fmap_max)
         self.discriminator = ProGANDiscriminator(channels, size, fmap_base, fmap_max, mbstd_group_size)
-        start = growth_stage(0, size, self.stable_images, self.fade_images)
+        start = self.stage_at(0)
         self.training_state.declare("images_seen", 0)
         self.training_state.declare("phase", start.phase)
         self.training_state.declare("resolution", start.resolution)
@@ -153,7 +159,11 @@ class ProGAN(GANModule):
         return num_levels(self.training_state.resolution) - 1
 
     def stage_at(self, images_seen: int) -> GrowthStage:
-        return growth_stage(images_seen, self.data_shape[1], self.stable_images, self.fade_images)
+        """The growth stage after ``images_seen`` images; without ``progressive``, the last one from the start."""
+        size = self.data_shape[1]
+        if not self.progressive:
+            return GrowthStage(2 * (num_levels(size) - 1), size, 1.0)
+        return growth_stage(images_seen, size, self.stable_images, self.fade_images)
 
     def advance_growth(self, batch_size: int) -> GrowthStage:
         """Set resolution, alpha and phase for the next batch from the images seen so far, reset the

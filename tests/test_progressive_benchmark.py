@@ -1,0 +1,95 @@
+"""benchmarks/progressive.py: the verdicts its section writes from the runs (ProGAN: growing against no growing at
+every point; StyleGAN: against ProGAN's recipe at StyleGAN's budget), and that evaluating inside a run leaves its
+training unchanged."""
+
+from __future__ import annotations
+
+import argparse
+
+import lightning as L
+import pytest
+import torch
+from conftest import benchmark_script
+from tiny_progan import build_data, build_model
+
+
+@pytest.fixture(scope="module")
+def bench():
+    with benchmark_script("progressive") as module:
+        yield module
+
+
+ARGS = argparse.Namespace(points=[800, 1500], seeds=[0, 1], num_eval=1000, grid_seed=99)
+
+
+def runs(bench, fids: dict[str, dict[int, tuple[float, float]]], seeds=(0, 1)):
+    """Cached runs with EMA FID ``fids[variant][point][seed index]``."""
+    out = {}
+    for variant, by_point in fids.items():
+        for index, seed in enumerate(seeds):
+            key = bench.run_key(variant, seed, ARGS.points)
+            curve = [{"iteration": p, "train_seconds": 10.0 * p, "fid": values[index], "fid_raw": values[index] + 5,
+                      "classes": 10} for p, values in sorted(by_point.items())]
+            if variant == bench.STYLE:  # StyleGAN's points also have the FID with fresh noise inputs
+                for point in curve:
+                    point.update(fid_random_noise=point["fid"] - 20, classes_random_noise=9)
+            out[key] = {"key": key, "variant": variant, "seed": seed, "points": ARGS.points, "curve": curve,
+                        "g_params": 1000, "d_params": 2000}
+    return out
+
+
+def test_progan_verdict_counts_the_points_where_growing_is_better(bench):
+    assert bench.progan_verdict({800: "better", 1500: "better"}) == "reached"
+    assert bench.progan_verdict({800: "better", 1500: "not separated"}) == "reached in part"
+    assert bench.progan_verdict({800: "worse", 1500: "not separated"}) == "not reached"
+    assert bench.progan_verdict({800: "better", 1500: None}) is None  # a point without all seeds: no verdict
+
+
+def test_the_section_writes_both_verdicts_from_the_seed_spreads(bench):
+    fids = {bench.GROWING: {800: (100.0, 110.0), 1500: (80.0, 90.0)},
+            bench.FLAT: {800: (200.0, 220.0), 1500: (85.0, 95.0)},  # at 1500: gap 5, spread 5: not separated
+            bench.STYLE: {800: (300.0, 310.0), 1500: (50.0, 60.0)}}
+    text = bench.report(runs(bench, fids), ARGS)
+    assert "| 800 | ProGAN | 1,000 / 2,000 | 100.0 (10), 110.0 (10) | 105.0 ± 5.0 | 110.0 ± 5.0 | 8000 |" in text
+    assert "| 1,500 | ProGAN, no growing | 1,000 / 2,000 | 85.0 (10), 95.0 (10) | 90.0 ± 5.0 |" in text
+    assert ("ProGAN, growing against no growing (EMA FID, beyond the larger seed spread): at 800 iterations better; "
+            "at 1,500 iterations not separated. Verdict (ProGAN): **reached in part**.") in text
+    assert "| 1,500 | StyleGAN, fresh noise inputs per sample | | 30.0 (9), 40.0 (9) | 35.0 ± 5.0 | | |" in text
+    assert "StyleGAN against ProGAN's recipe at StyleGAN's 1,500 iterations" in text
+    assert "better. Verdict (StyleGAN): **reached**." in text
+    assert "against ProGAN without growing at 1,500 iterations: better" in text
+    fids[bench.STYLE][1500] = (120.0, 130.0)
+    fids[bench.FLAT][1500] = (60.0, 62.0)
+    text = bench.report(runs(bench, fids), ARGS)
+    assert "at 1,500 iterations worse. Verdict (ProGAN): **reached in part**." in text
+    assert "worse. Verdict (StyleGAN): **not reached**." in text
+
+
+def test_no_verdict_while_a_seed_is_missing(bench):
+    fids = {bench.GROWING: {800: (100.0,), 1500: (80.0,)}, bench.FLAT: {800: (200.0,), 1500: (85.0,)},
+            bench.STYLE: {800: (300.0,), 1500: (50.0,)}}
+    text = bench.report(runs(bench, fids, seeds=(0,)), ARGS)
+    assert "| 800 | ProGAN | 1,000 / 2,000 | 100.0 (10) | 100.0 ± 0.0 |" in text
+    assert "Verdict" not in text
+
+
+def test_evaluating_inside_a_run_leaves_its_training_unchanged(bench):
+    from harness import fit_exactly
+
+    from gan_lightning.callbacks import EMACallback
+
+    def train(points):
+        L.seed_everything(0, verbose=False)
+        model = build_model()
+
+        def evaluate(module):  # draws from the global random state, as sampling noise would
+            return {"fid": float(torch.rand(())), "fid_raw": 0.0, "classes": int(torch.randint(10, ()))}
+
+        evaluator = bench.EvaluateAt(points, evaluate)
+        fit_exactly(model, build_data(), 5, callbacks=[EMACallback(), evaluator])
+        return model.state_dict(), evaluator.curve
+
+    plain, _ = train([])
+    evaluated, curve = train([2, 4])
+    assert [point["iteration"] for point in curve] == [2, 4]
+    assert [key for key in plain if not torch.equal(plain[key], evaluated[key])] == []
