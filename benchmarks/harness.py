@@ -128,6 +128,11 @@ def training_command(script: str | Path, argv: Sequence[str] | None = None,
     return command_line(script, kept)
 
 
+def notes_lines(notes: Sequence[str] | None) -> list[str]:
+    """A section's ``--note`` lines as its "Notes:" list (nothing when there are none)."""
+    return ["Notes:", ""] + [f"- {note}" for note in notes] + [""] if notes else []
+
+
 def command_block(command: str) -> list[str]:
     """The lines of a section that quote the command it was written by, as a shell block."""
     return ["Command:", "", "```sh", command, "```", ""]

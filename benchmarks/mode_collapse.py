@@ -64,8 +64,8 @@ import numpy as np
 import torch
 
 from harness import (BENCHMARKS, RESULTS_MD, command_block, coverage, fit_exactly, int_list, load_average,
-                     load_pickled_runs, load_recipe, mean_std, model_budgets, pooled, quiet_lightning, replace_section,
-                     save_pickled_runs, training_command)
+                     load_pickled_runs, load_recipe, mean_std, model_budgets, notes_lines, pooled, quiet_lightning,
+                     replace_section, save_pickled_runs, training_command)
 
 DEFAULT_MODELS = ("GAN", "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
                   "EBGAN", "BEGAN", "UnrolledGAN", "MADGAN", "PacGAN")
@@ -693,9 +693,7 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
     if getattr(args, "versus", None):
         lines += versus_lines({kind: per_seed_values(results, kind) for kind in args.data}, args.versus, args.data)
         lines += ["", budget_statement(results), ""]
-    notes = getattr(args, "note", None) or []
-    if notes:
-        lines += ["Notes:", ""] + [f"- {note}" for note in notes] + [""]
+    lines += notes_lines(getattr(args, "note", None))
     if args.section == DEFAULT_SECTION:
         lines += [BUDGET_NOTE, "", published_section(), ""]
     elif getattr(args, "published", False):
@@ -742,9 +740,7 @@ def write_verdicts_from_section(args: argparse.Namespace, command: str) -> str:
               "and command that section states."), "",
              *command_block(command),
              *versus_lines(values, args.versus, args.data), ""]
-    notes = getattr(args, "note", None) or []
-    if notes:
-        lines += ["Notes:", ""] + [f"- {note}" for note in notes] + [""]
+    lines += notes_lines(getattr(args, "note", None))
     text = "\n".join(lines)
     replace_section(args.out, args.section, text)
     return text

@@ -41,6 +41,7 @@ from harness import (
     load_pickled_runs,
     load_recipe,
     mean_std,
+    notes_lines,
     quiet_lightning,
     replace_section,
     save_pickled_runs,
@@ -184,9 +185,7 @@ def report(results: dict[Run, dict[str, Any]], args: argparse.Namespace, command
                        f"{len(values[pack])} seeds, {iterations:,} iterations: {v['model_mean']:.1f} vs "
                        f"{v['baseline_mean']:.1f}, difference {v['difference']:+.1f}, 2 x SE "
                        f"{2 * v['standard_error']:.1f}: **{shown}**."), ""]
-    notes = args.note or []
-    if notes:
-        lines += ["Notes:", ""] + [f"- {note}" for note in notes] + [""]
+    lines += notes_lines(args.note)
     text = "\n".join(lines)
     replace_section(args.out, args.section, text)
     return text
