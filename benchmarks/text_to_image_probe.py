@@ -91,17 +91,44 @@ def colour_swapped(captions):
     return swapped(captions, tuple(COLOURS))
 
 
-def d_reads(module, split) -> dict[str, float]:
+def d_reads(module, split, mixed: bool = False) -> dict[str, float]:
     """Shares of real held-out images whose D logit with their own caption beats a digit-swapped caption's,
-    a colour-swapped caption's, and the next image's with their caption (the wrong pair)."""
+    a colour-swapped caption's, and the next image's with their caption (the wrong pair). ``mixed``: each
+    comparison in one batch (own pairs and swapped pairs together), so that a D normalising by batch
+    statistics judges both with the same ones; otherwise each kind of pair is a batch of its own."""
     import torch
 
     images, captions = split["image"], split["caption"]
+    n = images.size(0)
+
+    def above(other_images, other_captions) -> float:
+        if mixed:
+            both = module.judge(torch.cat([images, other_images]), torch.cat([captions, other_captions]))
+            own, other = both[:n], both[n:]
+        else:
+            own, other = module.judge(images, captions), module.judge(other_images, other_captions)
+        return float((own > other).float().mean())
+
     with torch.no_grad():
-        own = module.judge(images, captions)
-        return {"digit_word": float((own > module.judge(images, digit_swapped(captions))).float().mean()),
-                "colour_word": float((own > module.judge(images, colour_swapped(captions))).float().mean()),
-                "wrong_image": float((own > module.judge(images.roll(1, dims=0), captions)).float().mean())}
+        return {"digit_word": above(images, digit_swapped(captions)),
+                "colour_word": above(images, colour_swapped(captions)),
+                "wrong_image": above(images.roll(1, dims=0), captions)}
+
+
+def batch_statistics(module):
+    """A copy of ``module`` (in eval mode) whose D normalises each batch by its own statistics, as D does in
+    training (its BatchNorm layers in train mode; no augmentation, no dropout). The probes of D in eval mode
+    use the running statistics, which average the real, wrong and fake batches D saw separately in training,
+    so they judge with other features than the ones D trained with."""
+    import copy
+
+    import torch
+
+    twin = copy.deepcopy(module).eval()
+    for layer in twin.discriminator.modules():
+        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+            layer.train()
+    return twin
 
 
 def class_head_reads(module, split) -> dict[str, float]:
@@ -120,13 +147,18 @@ def probe_trained(results: dict[str, Any]) -> None:
     split = t2i.held_out(SIZE)
     for name, model, variant, iterations in PROBED:
         key = f"probe/{name}/it{iterations}"
-        if key in results:
+        if "d_mixed" in results.get(key, {}):
             continue
         if not t2i.checkpoint_path(name, SIZE, 0, iterations, iterations, ENCODER).is_file():
             print(f"{key}: no checkpoint (run text_to_image.py --iterations {iterations} first)", flush=True)
             continue
         module, _ = t2i.load_trained(name, model, variant, SIZE, 0, iterations, iterations, ENCODER)
-        results[key] = {"d": d_reads(module, split), **({"head": class_head_reads(module, split)} if variant is None else {})}
+        module.eval()
+        twin = batch_statistics(module)
+        results[key] = {"d": d_reads(module, split), "d_batch": d_reads(twin, split),
+                        "d_mixed": d_reads(twin, split, mixed=True),
+                        **({"head": class_head_reads(module, split), "head_batch": class_head_reads(twin, split)}
+                           if variant is None else {})}
         save_runs(results, RESULTS)
 
 
@@ -211,12 +243,15 @@ SWITCHES = {"TAC-GAN, class head on the image": ("TACGAN", {"class_head": "image
             "GAN-INT-CLS, digit-swapped wrong captions": ("GANINTCLS", None)}
 BASELINES = {"TAC-GAN, class head on the image": "TAC-GAN",
              "GAN-INT-CLS, digit-swapped wrong captions": "GANINTCLS gan-int-cls"}
-# The fix the classifier race points to: D's inputs (reals and fakes, D and G steps) translated by DiffAugment's
-# ``translation`` (Zhao et al. 2020), at the recipes' own budgets (``max_steps``); single-digit captions name no
-# position, so a shift changes no caption's truth. The without-switch row: ``text_to_image_v2_3000``'s run.
+# What the classifier race points to: D's inputs (reals and fakes, D and G steps) translated by DiffAugment's
+# ``translation`` (Zhao et al. 2020), alone and with each of the switches above, at the recipes' own budgets
+# (``max_steps``); single-digit captions name no position, so a shift changes no caption's truth. Per run: the
+# model, the without-switch run (``text_to_image_v2_3000``'s) and the model's overrides (None: the digit-swap model).
 TRANSLATE = "translation"
-AUGMENTED = {"GAN-INT-CLS, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls"),
-             "TAC-GAN, D inputs translated": ("TACGAN", "TAC-GAN")}
+AUGMENTED = {"GAN-INT-CLS, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls", {}),
+             "TAC-GAN, class head on the image, D inputs translated": ("TACGAN", "TAC-GAN", {"class_head": "image"}),
+             "GAN-INT-CLS, digit-swapped wrong captions, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls",
+                                                                               None)}
 
 
 def switch_run(name: str, iterations: int) -> dict[str, Any]:
@@ -228,7 +263,7 @@ def switch_run(name: str, iterations: int) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model, overrides = (AUGMENTED[name][0], {}) if name in AUGMENTED else SWITCHES[name]
+    model, overrides = (AUGMENTED[name][0], AUGMENTED[name][2]) if name in AUGMENTED else SWITCHES[name]
     recipe = load_recipe(model, "captioned_digits")
     data = t2i.captioned_data(model, SIZE)
     if overrides is None:
@@ -258,8 +293,9 @@ def baseline_row(baseline: str, iterations: int) -> dict[str, Any] | None:
     return load_runs(t2i.RESULTS, empty={}).get(key)
 
 
-SWITCH_HEADER = ["| run | asked digit | colour | caption accuracy | most frequent digit's share | D: digit word | "
-                 "D: colour word | class head: image's / caption's digit | training CPU-min |",
+SWITCH_HEADER = ["| run | asked digit | colour | caption accuracy | most frequent digit's share | D: digit word (eval "
+                 "mode) | D: colour word (eval mode) | class head: image's / caption's digit (eval mode) | training "
+                 "CPU-min |",
                  "|---|---|---|---|---|---|---|---|---|"]
 
 
@@ -289,17 +325,23 @@ def augmented_report(results: dict[str, Any], args) -> list[str]:
         return []
     lines = ["**D's inputs translated** (what the race points to: DiffAugment's `translation`, shifts of up to 4 px "
              "at 32 px with zero padding, on every D input, reals and fakes, in D's and G's steps; a single-digit "
-             "caption names no position, so a shift changes no caption's truth), at the recipes' own budgets "
-             "(`max_steps`), seed 0; the no-switch rows are section `text_to_image_v2_3000`'s runs."]
+             "caption names no position, so a shift changes no caption's truth), alone and with each switch above "
+             "(the D then can read the digit, and is asked to), at the recipes' own budgets (`max_steps`), seed 0; "
+             "the no-switch rows are section `text_to_image_v2_3000`'s runs. These runs keep no checkpoint, so their D "
+             "columns are the eval-mode probes only (the rows above show how far those can differ from D's reading "
+             "with each batch's statistics)."]
     race = results.get(f"race/it{args.classifier_iterations}") or {}
     if TRANSLATED_PATH in race:
         lines[0] += (f" In the race above, the same D's image path on translated inputs reaches "
                      f"{race[TRANSLATED_PATH][-1]:.3f} held-out after {args.classifier_iterations} iterations, "
                      f"against {race[PLAIN_PATH][-1]:.3f} untranslated.")
     lines += ["", *SWITCH_HEADER]
+    shown = set()  # each no-switch row once
     for name, run in runs:
-        model, baseline = AUGMENTED[name]
-        lines += switch_lines(baseline, baseline_row(baseline, augmented_budget(name)), name, run)
+        baseline = AUGMENTED[name][1]
+        base = None if baseline in shown else baseline_row(baseline, augmented_budget(name))
+        shown.add(baseline)
+        lines += switch_lines(baseline, base, name, run)
     lifted = [f"{name} {run['rows']['digit']:.3f}" for name, run in runs if run and run["rows"]["digit"] >= t2i.CHANCE_BAND]
     lines += ["", "Verdict on translating D's inputs: " + (
         f"**it lifts the asked digit above chance** ({', '.join(lifted)}; chance band {t2i.CHANCE_BAND}): a D whose "
@@ -321,27 +363,39 @@ def augmented_key(name: str) -> str:
 def report(results: dict[str, Any], args, command: str) -> str:
     lines = [
         "Why GAN-INT-CLS and TAC-GAN draw the asked digit at chance (sections `text_to_image_v2`, "
-        "`text_to_image_v2_3000`): what their D reads, and two one-switch runs. CaptionedDigits at 32 px, caption "
+        "`text_to_image_v2_3000`): what their D reads, one-switch runs, and runs whose D sees translated inputs. "
+        "CaptionedDigits at 32 px, caption "
         "encoder v2 (its embedding carries the digit: section `stackgan`), seed 0, one thread.", ""]
     probes = [(name, results.get(f"probe/{name}/it{it}")) for name, _, _, it in PROBED]
     if any(p for _, p in probes):
-        lines += ["**What D reads** (the 3,000-iteration runs of `text_to_image_v2_3000`, D in eval mode, 1,057 real "
-                  "held-out images): the share of images whose D logit with their own caption is above the logit "
-                  "with one word of the caption swapped (0.5: D does not tell them apart), or above the next image's "
-                  "with the same caption (the recipe's wrong pair).", "",
-                  "| model | own caption above: digit word swapped | colour word swapped | wrong image |",
-                  "|---|---|---|---|"]
+        lines += ["**What D reads** (the 3,000-iteration runs of `text_to_image_v2_3000`, 1,057 real held-out images): "
+                  "the share of images whose D logit with their own caption is above the logit with one word of the "
+                  "caption swapped (0.5: D does not tell them apart), or above the next image's with the same caption "
+                  "(the recipe's wrong pair). D's BatchNorm layers normalise either by the **running** statistics (eval "
+                  "mode, averaged over the real, wrong and fake batches D saw apart in training) or by **each batch's** "
+                  "own, as D judges during training, either with each kind of pair a batch of its own (own-caption "
+                  "pairs apart from swapped ones, as D sees real, wrong and fake pairs in training) or **mixed** "
+                  "(own and swapped pairs in one batch: the same statistics for both, so only each image's own "
+                  "features can tell them apart).", "",
+                  "| model | BatchNorm statistics | own caption above: digit word swapped | colour word swapped | "
+                  "wrong image |", "|---|---|---|---|---|"]
         for name, probe in probes:
-            if probe:
-                d = probe["d"]
-                lines.append(f"| {t2i.LABELS[name]} | {d['digit_word']:.3f} | {d['colour_word']:.3f} | {d['wrong_image']:.3f} |")
+            for mode, key in (("running (eval mode)", "d"), ("each batch's, pairs apart (as in training)", "d_batch"),
+                              ("each batch's, pairs mixed", "d_mixed")):
+                if probe and key in probe:
+                    d = probe[key]
+                    lines.append(f"| {t2i.LABELS[name]} | {mode} | {d['digit_word']:.3f} | {d['colour_word']:.3f} | "
+                                 f"{d['wrong_image']:.3f} |")
         lines.append("")
+        lines += batch_cue_lines(probes)
         head = dict(probes).get("TAC-GAN")
         if head and "head" in head:
             lines += [f"TAC-GAN's class head (the authors' place: D's joint image-text map), given each real held-out "
                       f"image with another image's caption: it names the caption's digit on "
-                      f"{head['head']['caption_digit']:.3f} of them and the image's on {head['head']['image_digit']:.3f}: "
-                      f"it reads the class from the caption embedding, so its class loss asks nothing of G's image.", ""]
+                      f"{head['head']['caption_digit']:.3f} of them and the image's on {head['head']['image_digit']:.3f}"
+                      + (f" (with each batch's statistics: {head['head_batch']['caption_digit']:.3f} and "
+                         f"{head['head_batch']['image_digit']:.3f})" if "head_batch" in head else "")
+                      + ": it reads the class from the caption embedding, so its class loss asks little of G's image.", ""]
     race = results.get(f"race/it{args.classifier_iterations}")
     if race:
         steps = [EVERY * (k + 1) for k in range(len(next(iter(race.values()))))]
@@ -379,6 +433,24 @@ def report(results: dict[str, Any], args, command: str) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def batch_cue_lines(probes) -> list[str]:
+    """The sentence on a D that tells digit-swapped pairs apart only when they come as a batch of their own (by
+    0.2 or more above the mixed batch, which is within 0.1 of blind): a cue in the batch's statistics, not in
+    each image."""
+    cued = [(name, probe) for name, probe in probes if probe and "d_mixed" in probe
+            and probe["d_batch"]["digit_word"] - probe["d_mixed"]["digit_word"] >= 0.2
+            and abs(probe["d_mixed"]["digit_word"] - 0.5) <= 0.1]
+    if not cued:
+        return []
+    shares = "; ".join(f"{t2i.LABELS[name]} {probe['d_batch']['digit_word']:.3f} apart, "
+                       f"{probe['d_mixed']['digit_word']:.3f} mixed" for name, probe in cued)
+    return [f"With each batch's statistics, D tells a batch of digit-swapped pairs from a batch of own-caption pairs, "
+            f"but not one pair from the other in the same batch ({shares}): the digit reaches D through the "
+            "batch's statistics (BatchNorm over a batch of one kind of pair), not through each image's features. "
+            "G's fakes also come to D as a batch of their own, so the digit signal G gets may be a batch's, which "
+            "does not ask each image for its digit (not tested here).", ""]
+
+
 def tacgan_verdict(results: dict[str, Any], args) -> list[str]:
     """TAC-GAN's claim (its class head makes G draw the caption's class): why it is not reached, when the probes,
     the classifier race and the image-head run are all in."""
@@ -387,12 +459,14 @@ def tacgan_verdict(results: dict[str, Any], args) -> list[str]:
     run = results.get(f"switch/TAC-GAN, class head on the image/it{args.iterations}")
     if not (probe and race and run):
         return []
-    head, d_path, canvas = probe["head"], race[PLAIN_PATH][-1], race["CanvasNet"][-1]
+    head, d_path, canvas = probe.get("head_batch", probe["head"]), race[PLAIN_PATH][-1], race["CanvasNet"][-1]
     shown = head["caption_digit"] > 2 * head["image_digit"] and d_path < canvas
     word = "**cause shown**" if shown else "**not reached**, no cause shown"
     return [f"TAC-GAN: verdict {word}: with the authors' joint head, the class head names the caption's digit on "
             f"{head['caption_digit']:.3f} of real images given other captions and the image's on "
-            f"{head['image_digit']:.3f}, so its class loss asks nothing of G's image; moved to the image, the head "
+            f"{head['image_digit']:.3f}" + (" (each batch's BatchNorm statistics, as D judges in training)"
+                                            if "head_batch" in probe else "")
+            + ", so its class loss asks little of G's image; moved to the image, the head "
             f"names the image's digit on {run['head']['image_digit']:.3f} after {args.iterations} iterations and G draws "
             f"the asked digit on {run['rows']['digit']:.3f}: D's image path learns the digit slowly (held-out "
             f"{d_path:.3f} after {args.classifier_iterations} iterations of plain classification, the judges' CNN "

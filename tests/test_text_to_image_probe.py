@@ -84,3 +84,37 @@ def test_the_translated_d_verdict_needs_the_asked_digit_above_the_chance_band(be
     assert "**it does not lift the asked digit above chance**" in "\n".join(bench.augmented_report(results, args))
     assert bench.augmented_report({}, args) == []
     assert bench.augmented_budget(name) == 3000  # the recipe's max_steps
+
+
+def test_batch_statistics_puts_only_d_batchnorm_in_train_mode_on_a_copy(bench):
+    from tiny_ganintcls import build_model
+
+    model = build_model().eval()
+    twin = bench.batch_statistics(model)
+    norms = [m for m in twin.discriminator.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert norms and all(m.training for m in norms)
+    assert not twin.training and not twin.generator.training  # G and the module stay in eval mode
+    assert not any(m.training for m in model.modules())  # the original is untouched
+    x = torch.rand(6, *model.data_shape) * 2 - 1
+    shifted = torch.cat([x[:3], x[3:] + 0.5])
+    caption = torch.stack([tokenize("a red one on brick")] * 6)
+    with torch.no_grad():  # each batch's statistics: a sample's logit depends on its batch, not in eval mode
+        assert not torch.allclose(twin.judge(x, caption)[:3], twin.judge(shifted, caption)[:3])
+        assert torch.allclose(model.judge(x, caption)[:3], model.judge(shifted, caption)[:3])
+
+
+def test_mixed_probes_agree_in_eval_mode_and_the_batch_cue_needs_apart_above_mixed(bench):
+    from tiny_ganintcls import build_model
+
+    torch.manual_seed(0)
+    model = build_model().eval()
+    words = ("one", "two", "three", "four", "five", "six")
+    split = {"image": torch.rand(6, *model.data_shape) * 2 - 1,
+             "caption": torch.stack([tokenize(f"a red {w} on brick") for w in words])}
+    assert bench.d_reads(model, split) == bench.d_reads(model, split, mixed=True)  # running statistics: no batch effect
+    name = bench.PROBED[0][0]
+    probe = {"d_batch": {"digit_word": 0.86}, "d_mixed": {"digit_word": 0.49}}
+    text = "\n".join(bench.batch_cue_lines([(name, probe)]))
+    assert "0.860 apart, 0.490 mixed" in text and "batch's statistics" in text
+    assert bench.batch_cue_lines([(name, {**probe, "d_batch": {"digit_word": 0.6}})]) == []
+    assert bench.batch_cue_lines([(name, {**probe, "d_mixed": {"digit_word": 0.75}})]) == []  # mixed reads it too
