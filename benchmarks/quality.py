@@ -333,14 +333,16 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- report
 def grid_path(result: dict[str, Any], folder: Path) -> Path:
     """``<model>_<minutes>min[_gpu].png`` for the recipe on the wall clock (the names before ``--clock``),
-    ``cpumin`` on the CPU-time clock, and the changes of the recipe appended."""
+    ``cpumin`` on the CPU-time clock, and the changes of the recipe appended, then ``_seed<N>`` for a seed
+    other than 0."""
     import re
 
     gpu = "_gpu" if result.get("accelerator", "cpu") == "gpu" else ""
     unit = "cpumin" if result.get("clock", "wall") == "cpu" else "min"
     changes = "".join(f"_{name}{value}" for name, value in result.get("changes", []))
     changes = re.sub(r"[^A-Za-z0-9.\-_]", "", changes.replace(",", "-"))
-    return folder / f"{result['model'].lower()}_{result['minutes']:g}{unit}{gpu}{changes}.png"
+    seed = f"_seed{result['seed']}" if result.get("seed", 0) != 0 else ""  # seed 0: the names before --seed runs
+    return folder / f"{result['model'].lower()}_{result['minutes']:g}{unit}{gpu}{changes}{seed}.png"
 
 
 def progress_path(run: dict[str, Any], cache: Path) -> Path:

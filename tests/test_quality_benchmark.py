@@ -233,3 +233,11 @@ def test_a_bad_diffaugment_policy_is_one_line(capsys):
         quality.parse_args(["--set", "diffaugment=translation,flip"])
     assert ("--set: diffaugment='translation,flip' is not a DiffAugment policy; accepted: comma-separated "
             "color, translation, cutout") in capsys.readouterr().err
+
+
+def test_a_seed_other_than_0_names_its_grid():
+    from pathlib import Path
+
+    run = {"model": "CGAN", "minutes": 5, "clock": "cpu", "threads": 1}
+    assert quality.grid_path({**run, "seed": 0}, Path(".")).name == "cgan_5cpumin.png"  # the names before
+    assert quality.grid_path({**run, "seed": 1}, Path(".")).name == "cgan_5cpumin_seed1.png"
