@@ -9,7 +9,8 @@ Protocol, per model:
   batch size; the EMA of its ``ema`` section, else the project default decay 0.999), seed ``--seed``;
 - ``--set KEY=VALUE`` (repeatable): one change of the recipe, for pilots against it: a model option
   (``g_width=64``, ``lr_d=4e-4``, ``betas=[0.0,0.999]``), ``batch_size`` (the data's), or ``ema.decay`` /
-  ``ema.warmup`` (the EMA's); the run's key and row name the changes;
+  ``ema.warmup`` (the EMA's), ``max_steps`` (the trainer's) or ``diffaugment=translation,cutout``
+  (``DiffAugmentCallback`` with this policy on every D input); the run's key and row name the changes;
 - budget: ``--minutes`` of training on ``--threads`` threads of the CPU, or on the GPU with
   ``--accelerator gpu`` (``auto``: the GPU when there is one), by the ``--clock``: ``wall`` (wall time,
   the default; what a shared machine's other jobs slow down) or ``cpu`` (the training process's CPU
@@ -78,7 +79,8 @@ def run_key(model: str, minutes: float, threads: int, seed: int, accelerator: st
 def parse_change(text: str) -> tuple[str, str]:
     """``KEY=VALUE`` of ``--set``, checked: the key is ``batch_size``, ``ema.decay``, ``ema.warmup``,
     ``max_steps`` (the trainer's: the run ends at the budget or there, whichever comes first; what a model's
-    ``lr_decay_iters`` plans its decay to) or a model option (checked when the model is built)."""
+    ``lr_decay_iters`` plans its decay to), ``diffaugment`` (a DiffAugment policy: comma-separated
+    ``color``, ``translation``, ``cutout``) or a model option (checked when the model is built)."""
     name, sep, value = text.partition("=")
     name, value = name.strip(), value.strip()
     if not sep or not name or not value:
@@ -87,12 +89,24 @@ def parse_change(text: str) -> tuple[str, str]:
         raise ValueError(f"--set: {name!r} is not an EMA option; accepted: ema.decay, ema.warmup")
     if name == "max_steps" and not (value.isdigit() and int(value) > 0):
         raise ValueError(f"--set: max_steps must be a positive integer, got {value!r}")
+    if name == "diffaugment":
+        from gan_lightning.augment import DIFFAUGMENT_POLICIES
+
+        unknown = [p for p in value.split(",") if p not in DIFFAUGMENT_POLICIES]
+        if unknown or not value:
+            raise ValueError(f"--set: diffaugment={value!r} is not a DiffAugment policy; accepted: comma-separated "
+                             f"{', '.join(DIFFAUGMENT_POLICIES)}")
     return name, value
 
 
 def max_steps_of(changes: Sequence[tuple[str, str]]) -> int:
     """The trainer's ``max_steps`` a run's changes ask for; -1 (no limit but the budget) when none."""
     return next((int(value) for name, value in changes if name == "max_steps"), -1)
+
+
+def diffaugment_of(changes: Sequence[tuple[str, str]]) -> str | None:
+    """The DiffAugment policy a run's changes ask for (``DiffAugmentCallback``'s); None when none."""
+    return next((value for name, value in changes if name == "diffaugment"), None)
 
 
 def split_changes(changes: Sequence[tuple[str, str]]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -110,8 +124,8 @@ def split_changes(changes: Sequence[tuple[str, str]]) -> tuple[dict[str, Any], d
                 pass
         if name == "betas":
             value = tuple(float(v) for v in value)
-        if name == "max_steps":
-            continue  # the trainer's (max_steps_of)
+        if name in ("max_steps", "diffaugment"):
+            continue  # the trainer's (max_steps_of) and a callback's (diffaugment_of)
         if name == "batch_size":
             data[name] = int(value)
         elif name.startswith("ema."):
@@ -276,6 +290,13 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     L.seed_everything(job["seed"], workers=False, verbose=False)
     model, data, ema = build(job["model"], changes)
     extra = ExtraEMAs(job.get("extra_ema", []))
+    policy = diffaugment_of(changes)
+    if policy is not None:
+        from gan_lightning.callbacks import DiffAugmentCallback
+
+        augment = [DiffAugmentCallback(policy)]
+    else:
+        augment = []
 
     def evaluate(module, use_ema: bool) -> float:
         return float(digits_evaluation(module, data, job["num_eval"], use_ema)["fid"])
@@ -302,7 +323,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="gan_lightning_quality_") as root:
         trainer = L.Trainer(max_steps=max_steps_of(changes), max_epochs=-1, logger=False, enable_checkpointing=False,
                             enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                            accelerator=accelerator, devices=1, callbacks=[ema, budget], default_root_dir=root)
+                            accelerator=accelerator, devices=1, callbacks=[ema, *augment, budget], default_root_dir=root)
         trainer.fit(model, data)
     wall, cpu = time.perf_counter() - wall_start, time.process_time() - cpu_start
     grid = model.sample(GRID_SAMPLES, use_ema=True, rng=torch.Generator().manual_seed(EVAL_NOISE_SEED))
@@ -321,14 +342,16 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- report
 def grid_path(result: dict[str, Any], folder: Path) -> Path:
     """``<model>_<minutes>min[_gpu].png`` for the recipe on the wall clock (the names before ``--clock``),
-    ``cpumin`` on the CPU-time clock, and the changes of the recipe appended."""
+    ``cpumin`` on the CPU-time clock, and the changes of the recipe appended, then ``_seed<N>`` for a seed
+    other than 0."""
     import re
 
     gpu = "_gpu" if result.get("accelerator", "cpu") == "gpu" else ""
     unit = "cpumin" if result.get("clock", "wall") == "cpu" else "min"
     changes = "".join(f"_{name}{value}" for name, value in result.get("changes", []))
     changes = re.sub(r"[^A-Za-z0-9.\-_]", "", changes.replace(",", "-"))
-    return folder / f"{result['model'].lower()}_{result['minutes']:g}{unit}{gpu}{changes}.png"
+    seed = f"_seed{result['seed']}" if result.get("seed", 0) != 0 else ""  # seed 0: the names before --seed runs
+    return folder / f"{result['model'].lower()}_{result['minutes']:g}{unit}{gpu}{changes}{seed}.png"
 
 
 def progress_path(run: dict[str, Any], cache: Path) -> Path:
@@ -545,7 +568,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="what the budget counts: wall time (default) or the training process's CPU time "
                              "(fair on a shared machine; CPU only)")
     parser.add_argument("--set", dest="changes", action="append", default=[], metavar="KEY=VALUE",
-                        help="one change of the recipe (repeatable): a model option, batch_size, ema.decay, ema.warmup")
+                        help="one change of the recipe (repeatable): a model option, batch_size, ema.decay, ema.warmup, max_steps, "
+                             "diffaugment (a DiffAugment policy, e.g. translation,cutout)")
     parser.add_argument("--variant", dest="variants", action="append", default=None, metavar="'KEY=VALUE ...'",
                         help="one run per --variant: the --set changes and these (space-separated; '' for the "
                              "recipe): pilots of one change each against the recipe, trained by --workers")

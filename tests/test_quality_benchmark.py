@@ -211,3 +211,33 @@ def test_the_pilots_table_compares_each_change_with_the_recipe(tmp_path):
     assert "| DCGAN | batch_size=32 |" not in text
     assert "1,000 real training digits score\n  **7.01**" in text
     assert "**57.3**, DCGAN at 3.0 minutes" in text and "wall clock" in text
+
+
+def test_diffaugment_is_a_change_that_augments_ds_inputs(tmp_path):
+    out, cache, plots = tmp_path / "RESULTS.md", tmp_path / "results.json", tmp_path / "plots"
+    common = ["--models", "DCGAN", "--minutes", "30", "--eval-every", "30", "--num-eval", "40", "--clock", "cpu",
+              "--set", "max_steps=3", "--out", str(out), "--cache", str(cache), "--plots", str(plots)]
+    quality.main(common + ["--variant", "", "--variant", "diffaugment=translation,cutout"])
+    runs = quality.load_results(cache)
+    plain = runs["DCGAN/30cpumin/1thr/seed0/max_steps=3"]
+    augmented = runs["DCGAN/30cpumin/1thr/seed0/max_steps=3,diffaugment=translation,cutout"]
+    assert plain["iterations"] == augmented["iterations"] == 3
+    assert augmented["fid_raw"] != plain["fid_raw"]  # same seed: D saw other inputs, so G moved otherwise
+    assert quality.diffaugment_of([("diffaugment", "cutout")]) == "cutout" and quality.diffaugment_of([]) is None
+    model, _, _ = quality.build("DCGAN", [("diffaugment", "cutout")])
+    assert "diffaugment" not in model.hparams  # the callback's, not the model's
+
+
+def test_a_bad_diffaugment_policy_is_one_line(capsys):
+    with pytest.raises(SystemExit):
+        quality.parse_args(["--set", "diffaugment=translation,flip"])
+    assert ("--set: diffaugment='translation,flip' is not a DiffAugment policy; accepted: comma-separated "
+            "color, translation, cutout") in capsys.readouterr().err
+
+
+def test_a_seed_other_than_0_names_its_grid():
+    from pathlib import Path
+
+    run = {"model": "CGAN", "minutes": 5, "clock": "cpu", "threads": 1}
+    assert quality.grid_path({**run, "seed": 0}, Path(".")).name == "cgan_5cpumin.png"  # the names before
+    assert quality.grid_path({**run, "seed": 1}, Path(".")).name == "cgan_5cpumin_seed1.png"
