@@ -239,6 +239,43 @@ def digit_swap_model(recipe, data_shape):
                              "data_shape": tuple(data_shape)})
 
 
+def mixed_batch_model(recipe, data_shape):
+    """GAN-INT-CLS (the recipe) whose D judges its real, wrong and fake pairs in one batch, and G's fakes beside the
+    batch's real pairs, so that D's BatchNorm normalises every kind of pair by the same statistics and cannot tell
+    them apart by a batch's statistics (a diagnostic, not the authors' recipe: they judge each kind apart)."""
+    import torch
+    import torch.nn.functional as F
+
+    from gan_lightning.models import GANINTCLS
+
+    class MixedBatchD(GANINTCLS):
+        def discriminator_terms(self, ctx):
+            bce = F.binary_cross_entropy_with_logits
+            images = torch.cat([ctx.real, ctx.real.roll(1, dims=0), ctx.fake])
+            real, wrong, fake = self.run_discriminator(images, ctx.embedding.repeat(3, 1)).chunk(3)
+            real_loss, fake_loss = bce(real, torch.ones_like(real)), bce(fake, torch.zeros_like(fake))
+            wrong_loss = bce(wrong, torch.zeros_like(wrong))
+            loss = real_loss + self.cls_weight * wrong_loss + (1.0 - self.cls_weight) * fake_loss
+            return {"d_loss": loss, "d_real": real_loss, "d_wrong": wrong_loss, "d_fake": fake_loss}
+
+        def run_discriminator(self, x, *args, **kwargs):
+            if getattr(self, "_beside", None) is None:
+                return super().run_discriminator(x, *args, **kwargs)
+            real, embedding = self._beside
+            logits = super().run_discriminator(torch.cat([real, x]), torch.cat([embedding, args[0]]), **kwargs)
+            return logits[real.size(0):]
+
+        def generator_terms(self, ctx):
+            self._beside = (ctx.real, ctx.embedding)  # G's fakes judged in one batch with the real pairs
+            try:
+                return super().generator_terms(ctx)
+            finally:
+                self._beside = None
+
+    return MixedBatchD(**{**recipe["init_args"], "text_encoder": t2i.encoder_file(ENCODER),
+                          "data_shape": tuple(data_shape)})
+
+
 SWITCHES = {"TAC-GAN, class head on the image": ("TACGAN", {"class_head": "image"}),
             "GAN-INT-CLS, digit-swapped wrong captions": ("GANINTCLS", None)}
 BASELINES = {"TAC-GAN, class head on the image": "TAC-GAN",
@@ -246,12 +283,15 @@ BASELINES = {"TAC-GAN, class head on the image": "TAC-GAN",
 # What the classifier race points to: D's inputs (reals and fakes, D and G steps) translated by DiffAugment's
 # ``translation`` (Zhao et al. 2020), alone and with each of the switches above, at the recipes' own budgets
 # (``max_steps``); single-digit captions name no position, so a shift changes no caption's truth. Per run: the
-# model, the without-switch run (``text_to_image_v2_3000``'s) and the model's overrides (None: the digit-swap model).
+# model, the without-switch run (``text_to_image_v2_3000``'s) and the model's overrides (None: the digit-swap model;
+# "mixed": ``mixed_batch_model``).
 TRANSLATE = "translation"
 AUGMENTED = {"GAN-INT-CLS, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls", {}),
              "TAC-GAN, class head on the image, D inputs translated": ("TACGAN", "TAC-GAN", {"class_head": "image"}),
              "GAN-INT-CLS, digit-swapped wrong captions, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls",
-                                                                               None)}
+                                                                               None),
+             "GAN-INT-CLS, D judges mixed batches, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls",
+                                                                         "mixed")}
 
 
 def switch_run(name: str, iterations: int) -> dict[str, Any]:
@@ -268,6 +308,8 @@ def switch_run(name: str, iterations: int) -> dict[str, Any]:
     data = t2i.captioned_data(model, SIZE)
     if overrides is None:
         module = digit_swap_model(recipe, data.data_shape)
+    elif overrides == "mixed":
+        module = mixed_batch_model(recipe, data.data_shape)
     else:
         module = model_from_recipe(model, recipe, data.data_shape, text_encoder=t2i.encoder_file(ENCODER), **overrides)
     if name in AUGMENTED:

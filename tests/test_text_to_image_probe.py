@@ -118,3 +118,28 @@ def test_mixed_probes_agree_in_eval_mode_and_the_batch_cue_needs_apart_above_mix
     assert "0.860 apart, 0.490 mixed" in text and "batch's statistics" in text
     assert bench.batch_cue_lines([(name, {**probe, "d_batch": {"digit_word": 0.6}})]) == []
     assert bench.batch_cue_lines([(name, {**probe, "d_mixed": {"digit_word": 0.75}})]) == []  # mixed reads it too
+
+
+def test_the_mixed_batch_model_judges_every_kind_of_pair_in_one_batch(bench, monkeypatch):
+    from tiny_ganintcls import build_model
+
+    from gan_lightning.core import StepContext
+
+    tiny = build_model()
+    recipe = {"init_args": {k: getattr(tiny, k) for k in ("cls_weight", "interp_weight", "variant")}
+              | {"latent_dim": 8, "g_width": 8, "d_width": 8, "text_dim": 8}}
+    monkeypatch.setattr(bench.t2i, "encoder_file", lambda name: "random")
+    torch.manual_seed(0)
+    model = bench.mixed_batch_model(recipe, (3, 32, 32))
+    seen = []
+    model.discriminator.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].size(0)))
+    batch = {"image": torch.rand(4, 3, 32, 32) * 2 - 1,
+             "caption": torch.stack([tokenize(f"a red {w} on brick") for w in ("one", "two", "three", "four")])}
+    ctx = StepContext(batch, real_key="image")
+    model.prepare_step(ctx)
+    terms = model.discriminator_terms(ctx)
+    assert torch.allclose(terms["d_loss"], terms["d_real"] + 0.5 * terms["d_wrong"] + 0.5 * terms["d_fake"])
+    g_loss = model.generator_terms(ctx)["g_loss"]
+    assert g_loss.requires_grad and seen == [12, 4 + 4 + 2]  # D: real, wrong, fake; G: reals + fakes + midpoints
+    model.run_discriminator(batch["image"], ctx.embedding)
+    assert seen[-1] == 4  # outside G's terms, D judges what it is given
