@@ -367,8 +367,10 @@ def augmented_report(results: dict[str, Any], args) -> list[str]:
         return []
     lines = ["**D's inputs translated** (what the race points to: DiffAugment's `translation`, shifts of up to 4 px "
              "at 32 px with zero padding, on every D input, reals and fakes, in D's and G's steps; a single-digit "
-             "caption names no position, so a shift changes no caption's truth), alone and with each switch above "
-             "(the D then can read the digit, and is asked to), at the recipes' own budgets (`max_steps`), seed 0; "
+             "caption names no position, so a shift changes no caption's truth), alone, with each switch above "
+             "(the D then can read the digit, and is asked to), and with a D that judges its real, wrong and fake "
+             "pairs in one batch and G's fakes beside the real pairs (no batch-statistics cue: the probes above), at "
+             "the recipes' own budgets (`max_steps`), seed 0; "
              "the no-switch rows are section `text_to_image_v2_3000`'s runs. These runs keep no checkpoint, so their D "
              "columns are the eval-mode probes only (the rows above show how far those can differ from D's reading "
              "with each batch's statistics)."]
