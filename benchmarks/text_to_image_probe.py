@@ -239,10 +239,12 @@ def digit_swap_model(recipe, data_shape):
                              "data_shape": tuple(data_shape)})
 
 
-def mixed_batch_model(recipe, data_shape):
+def mixed_batch_model(recipe, data_shape, digit_swap: bool = False):
     """GAN-INT-CLS (the recipe) whose D judges its real, wrong and fake pairs in one batch, and G's fakes beside the
     batch's real pairs, so that D's BatchNorm normalises every kind of pair by the same statistics and cannot tell
-    them apart by a batch's statistics (a diagnostic, not the authors' recipe: they judge each kind apart)."""
+    them apart by a batch's statistics (a diagnostic, not the authors' recipe: they judge each kind apart).
+    ``digit_swap``: the wrong pairs are, half of them, the real image with its caption's digit word swapped (as
+    ``digit_swap_model``'s), in the same batch."""
     import torch
     import torch.nn.functional as F
 
@@ -251,10 +253,13 @@ def mixed_batch_model(recipe, data_shape):
     class MixedBatchD(GANINTCLS):
         def discriminator_terms(self, ctx):
             bce = F.binary_cross_entropy_with_logits
-            images = torch.cat([ctx.real, ctx.real.roll(1, dims=0), ctx.fake])
-            real, wrong, fake = self.run_discriminator(images, ctx.embedding.repeat(3, 1)).chunk(3)
+            pairs = [(ctx.real, ctx.embedding), (ctx.real.roll(1, dims=0), ctx.embedding), (ctx.fake, ctx.embedding)]
+            if digit_swap:
+                pairs.append((ctx.real, self.embed(digit_swapped(ctx.caption, seed=int(self.global_step)))))
+            logits = self.run_discriminator(torch.cat([i for i, _ in pairs]), torch.cat([e for _, e in pairs]))
+            real, wrong, fake, *swap = logits.chunk(len(pairs))
             real_loss, fake_loss = bce(real, torch.ones_like(real)), bce(fake, torch.zeros_like(fake))
-            wrong_loss = bce(wrong, torch.zeros_like(wrong))
+            wrong_loss = sum(bce(w, torch.zeros_like(w)) for w in (wrong, *swap)) / (1 + len(swap))
             loss = real_loss + self.cls_weight * wrong_loss + (1.0 - self.cls_weight) * fake_loss
             return {"d_loss": loss, "d_real": real_loss, "d_wrong": wrong_loss, "d_fake": fake_loss}
 
@@ -284,14 +289,16 @@ BASELINES = {"TAC-GAN, class head on the image": "TAC-GAN",
 # ``translation`` (Zhao et al. 2020), alone and with each of the switches above, at the recipes' own budgets
 # (``max_steps``); single-digit captions name no position, so a shift changes no caption's truth. Per run: the
 # model, the without-switch run (``text_to_image_v2_3000``'s) and the model's overrides (None: the digit-swap model;
-# "mixed": ``mixed_batch_model``).
+# "mixed" / "mixed, digit-swapped": ``mixed_batch_model``).
 TRANSLATE = "translation"
 AUGMENTED = {"GAN-INT-CLS, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls", {}),
              "TAC-GAN, class head on the image, D inputs translated": ("TACGAN", "TAC-GAN", {"class_head": "image"}),
              "GAN-INT-CLS, digit-swapped wrong captions, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls",
                                                                                None),
              "GAN-INT-CLS, D judges mixed batches, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls",
-                                                                         "mixed")}
+                                                                         "mixed"),
+             "GAN-INT-CLS, D judges mixed batches with digit-swapped wrong captions, D inputs translated": (
+                 "GANINTCLS", "GANINTCLS gan-int-cls", "mixed, digit-swapped")}
 
 
 def switch_run(name: str, iterations: int) -> dict[str, Any]:
@@ -308,8 +315,8 @@ def switch_run(name: str, iterations: int) -> dict[str, Any]:
     data = t2i.captioned_data(model, SIZE)
     if overrides is None:
         module = digit_swap_model(recipe, data.data_shape)
-    elif overrides == "mixed":
-        module = mixed_batch_model(recipe, data.data_shape)
+    elif overrides in ("mixed", "mixed, digit-swapped"):
+        module = mixed_batch_model(recipe, data.data_shape, digit_swap=overrides != "mixed")
     else:
         module = model_from_recipe(model, recipe, data.data_shape, text_encoder=t2i.encoder_file(ENCODER), **overrides)
     if name in AUGMENTED:

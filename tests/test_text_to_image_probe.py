@@ -143,3 +143,8 @@ def test_the_mixed_batch_model_judges_every_kind_of_pair_in_one_batch(bench, mon
     assert g_loss.requires_grad and seen == [12, 4 + 4 + 2]  # D: real, wrong, fake; G: reals + fakes + midpoints
     model.run_discriminator(batch["image"], ctx.embedding)
     assert seen[-1] == 4  # outside G's terms, D judges what it is given
+    swapping = bench.mixed_batch_model(recipe, (3, 32, 32), digit_swap=True)
+    swapping.discriminator.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].size(0)))
+    swapping.prepare_step(ctx)
+    terms = swapping.discriminator_terms(ctx)
+    assert seen[-1] == 16 and torch.allclose(terms["d_loss"], terms["d_real"] + 0.5 * terms["d_wrong"] + 0.5 * terms["d_fake"])
