@@ -49,20 +49,30 @@ def test_tacgan_verdict_needs_the_head_to_read_the_caption_and_d_to_learn_slower
     assert bench.tacgan_verdict({}, args) == []
 
 
-def test_the_digit_swap_model_adds_swapped_pairs_to_the_wrong_term(bench, monkeypatch):
+def tiny_recipe(bench, monkeypatch) -> dict:
+    """A CPU-sized GAN-INT-CLS recipe for the benchmark's diagnostic models (random caption encoder), seeded."""
     from tiny_ganintcls import build_model
 
-    from gan_lightning.core import StepContext
-
     tiny = build_model()
-    recipe = {"init_args": {k: getattr(tiny, k) for k in ("cls_weight", "interp_weight", "variant")}
-              | {"latent_dim": 8, "g_width": 8, "d_width": 8, "text_dim": 8}}
     monkeypatch.setattr(bench.t2i, "encoder_file", lambda name: "random")
     torch.manual_seed(0)
-    model = bench.digit_swap_model(recipe, (3, 32, 32))
+    return {"init_args": {k: getattr(tiny, k) for k in ("cls_weight", "interp_weight", "variant")}
+            | {"latent_dim": 8, "g_width": 8, "d_width": 8, "text_dim": 8}}
+
+
+def tiny_step():
+    """A batch of 4 random 32 px images with captions of four digits, and its step context."""
+    from gan_lightning.core import StepContext
+
     batch = {"image": torch.rand(4, 3, 32, 32) * 2 - 1,
              "caption": torch.stack([tokenize(f"a red {w} on brick") for w in ("one", "two", "three", "four")])}
-    ctx = StepContext(batch, real_key="image")
+    return batch, StepContext(batch, real_key="image")
+
+
+def test_the_digit_swap_model_adds_swapped_pairs_to_the_wrong_term(bench, monkeypatch):
+    recipe = tiny_recipe(bench, monkeypatch)
+    model = bench.digit_swap_model(recipe, (3, 32, 32))
+    batch, ctx = tiny_step()
     model.prepare_step(ctx)
     terms = model.discriminator_terms(ctx)
     assert torch.allclose(terms["d_loss"], terms["d_real"] + 0.5 * terms["d_wrong"] + 0.5 * terms["d_fake"])
@@ -121,21 +131,11 @@ def test_mixed_probes_agree_in_eval_mode_and_the_batch_cue_needs_apart_above_mix
 
 
 def test_the_mixed_batch_model_judges_every_kind_of_pair_in_one_batch(bench, monkeypatch):
-    from tiny_ganintcls import build_model
-
-    from gan_lightning.core import StepContext
-
-    tiny = build_model()
-    recipe = {"init_args": {k: getattr(tiny, k) for k in ("cls_weight", "interp_weight", "variant")}
-              | {"latent_dim": 8, "g_width": 8, "d_width": 8, "text_dim": 8}}
-    monkeypatch.setattr(bench.t2i, "encoder_file", lambda name: "random")
-    torch.manual_seed(0)
+    recipe = tiny_recipe(bench, monkeypatch)
     model = bench.mixed_batch_model(recipe, (3, 32, 32))
     seen = []
     model.discriminator.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].size(0)))
-    batch = {"image": torch.rand(4, 3, 32, 32) * 2 - 1,
-             "caption": torch.stack([tokenize(f"a red {w} on brick") for w in ("one", "two", "three", "four")])}
-    ctx = StepContext(batch, real_key="image")
+    batch, ctx = tiny_step()
     model.prepare_step(ctx)
     terms = model.discriminator_terms(ctx)
     assert torch.allclose(terms["d_loss"], terms["d_real"] + 0.5 * terms["d_wrong"] + 0.5 * terms["d_fake"])
