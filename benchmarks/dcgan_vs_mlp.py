@@ -50,12 +50,8 @@ MODELS = ("DCGAN", "GAN")
 
 
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
-    spec = mnist5k_table.RunSpec(model=job["model"], iterations=job["iterations"], seed=job["seed"],
-                                 num_eval=job["num_eval"])
-    out = mnist5k_table.run_one(spec)
-    return {"key": job["key"], "model": job["model"], "seed": job["seed"], "iterations": job["iterations"],
-            "fid": float(out["results"]["fid"]), "classes": int(out["results"]["classes_covered"]),
-            "fit_seconds": out["fit_seconds"]}
+    run, _ = mnist5k_table.job_run(job, job["model"])
+    return {**run, "model": job["model"]}
 
 
 def report(results: dict[str, Any], args) -> str:

@@ -95,6 +95,19 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
             "fit_seconds": fit_seconds}
 
 
+def job_run(job: dict[str, Any], model: str, overrides: tuple[tuple[str, Any], ...] = (),
+            digits_weights: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One ``train_missing`` job (``key``, ``seed``, ``iterations``, ``num_eval``) of ``model`` with ``overrides``,
+    through ``run_one``: (the run's cache fields every such benchmark keeps: the job's key, seed and iterations,
+    digits FID, classes covered, fit seconds; ``run_one``'s whole output, for what a benchmark adds)."""
+    spec = RunSpec(model=model, iterations=job["iterations"], seed=job["seed"], num_eval=job["num_eval"],
+                   overrides=tuple(overrides), digits_weights=digits_weights)
+    out = run_one(spec)
+    return ({"key": job["key"], "seed": job["seed"], "iterations": job["iterations"],
+             "fid": float(out["results"]["fid"]), "classes": int(out["results"]["classes_covered"]),
+             "fit_seconds": out["fit_seconds"]}, out)
+
+
 def real_reference(num_eval: int = NUM_EVAL, digits_weights: str | None = None) -> dict[str, Any]:
     """The same metrics for ``num_eval`` real *training* digits (a seeded random subset) in place of
     samples: what a generator that reproduced the training set would score."""

@@ -67,13 +67,8 @@ def overrides(setting: str, variant: str) -> tuple[tuple[str, Any], ...]:
 
 
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
-    spec = mnist5k_table.RunSpec(model="SNGAN", iterations=job["iterations"], seed=job["seed"],
-                                 num_eval=job["num_eval"], overrides=overrides(job["setting"], job["variant"]))
-    out = mnist5k_table.run_one(spec)
-    values = out["results"]
-    return {"key": job["key"], "setting": job["setting"], "variant": job["variant"], "seed": job["seed"],
-            "iterations": job["iterations"], "g_steps": out["g_steps"], "fid": float(values["fid"]),
-            "classes": int(values["classes_covered"]), "fit_seconds": out["fit_seconds"]}
+    run, out = mnist5k_table.job_run(job, "SNGAN", overrides(job["setting"], job["variant"]))
+    return {**run, "setting": job["setting"], "variant": job["variant"], "g_steps": out["g_steps"]}
 
 
 def fids(results: dict[str, Any], setting: str, variant: str, iterations: int) -> list[float]:
