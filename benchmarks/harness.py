@@ -298,6 +298,23 @@ def train_missing(jobs: Sequence[dict[str, Any]], run_one: Callable[[dict[str, A
     return results
 
 
+
+def seeded_section(args: argparse.Namespace, jobs: Sequence[dict[str, Any]],
+                   run_one: Callable[[dict[str, Any]], dict[str, Any]], cache: str | Path, section: str,
+                   report: Callable[[dict[str, Any], argparse.Namespace], str]) -> str:
+    """The body of a seeded-runs benchmark (``seeded_runs_parser``): load the JSON ``cache``, train the
+    ``jobs`` it lacks unless ``args.report_only`` (each run's FID printed as it ends), write ``section`` of
+    RESULTS.md from ``report(results, args)`` and return that text."""
+    Path(cache).parent.mkdir(parents=True, exist_ok=True)
+    results = load_runs(cache, empty={})
+    if not args.report_only:
+        train_missing(jobs, run_one, results, cache, workers=args.workers,
+                      on_done=lambda run, s: print(f"{run['key']}: FID {run['fid']:.1f} ({s:.0f} s)", flush=True))
+    text = report(results, args)
+    replace_section(RESULTS_MD, section, text)
+    return text
+
+
 # ----------------------------------------------------------------------------- recipes and one run
 # PyYAML follows YAML 1.1, where "5e-05" (no dot) is a string; LightningCLI's typed parsing
 # reads it as the float it is meant to be, and so do we.

@@ -33,17 +33,14 @@ from typing import Any
 import mnist5k_table
 from harness import (
     BENCHMARKS,
-    RESULTS_MD,
     beyond_spread,
     command_block,
     half_range,
     load_line,
     load_recipe,
-    load_runs,
     parse_seeded_args,
-    replace_section,
     seeded_runs_parser,
-    train_missing,
+    seeded_section,
     training_command,
 )
 
@@ -123,17 +120,10 @@ def report(results: dict[str, Any], args) -> str:
 def main(argv=None) -> None:
     parser = seeded_runs_parser(__doc__.splitlines()[0], "iterations per run (default: the recipe's)")
     args = parse_seeded_args(parser, argv, recipe=("SNGAN", "mnist5k"))
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    results = load_runs(CACHE, empty={})
-    if not args.report_only:
-        jobs = [{"key": run_key(setting, variant, seed, args.iterations), "setting": setting, "variant": variant,
-                 "seed": seed, "iterations": args.iterations, "num_eval": args.num_eval}
-                for seed in args.seeds for setting in SETTINGS for variant in VARIANTS]
-        train_missing(jobs, run_one, results, CACHE, workers=args.workers,
-                      on_done=lambda run, s: print(f"{run['key']}: FID {run['fid']:.1f} ({s:.0f} s)", flush=True))
-    text = report(results, args)
-    replace_section(RESULTS_MD, SECTION, text)
-    print(text)
+    jobs = [{"key": run_key(setting, variant, seed, args.iterations), "setting": setting, "variant": variant,
+             "seed": seed, "iterations": args.iterations, "num_eval": args.num_eval}
+            for seed in args.seeds for setting in SETTINGS for variant in VARIANTS]
+    print(seeded_section(args, jobs, run_one, CACHE, SECTION, report))
 
 
 if __name__ == "__main__":

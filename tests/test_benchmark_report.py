@@ -75,6 +75,32 @@ def test_train_missing_runs_only_what_the_cache_lacks_and_saves_after_each(repor
     assert results["c"]["grid"] == [[0.5]]  # kept in memory for the pictures, not in the cache
 
 
+
+def test_a_seeded_section_trains_the_missing_runs_then_writes_its_report(report, tmp_path, monkeypatch, capsys):
+    import argparse
+
+    monkeypatch.setattr(report, "RESULTS_MD", tmp_path / "RESULTS.md")
+    cache = tmp_path / "runs" / "results.json"  # its folder does not exist yet
+    trained = []
+
+    def run_one(job):
+        trained.append(job["key"])
+        return {"key": job["key"], "fid": 10.0 * len(trained)}
+
+    def write(results, args):
+        return "## S\n\n" + ", ".join(f"{k} {v['fid']:g}" for k, v in sorted(results.items()))
+
+    jobs = [{"key": "a"}, {"key": "b"}]
+    args = argparse.Namespace(report_only=True, workers=1)
+    assert report.seeded_section(args, jobs, run_one, cache, "s", write) == "## S\n\n"  # nothing trained
+    args.report_only = False
+    text = report.seeded_section(args, jobs, run_one, cache, "s", write)
+    assert trained == ["a", "b"] and text == "## S\n\na 10, b 20"
+    assert report.read_section(tmp_path / "RESULTS.md", "s") == text
+    assert "a: FID 10.0" in capsys.readouterr().out
+    assert report.seeded_section(args, jobs, run_one, cache, "s", write) == text and trained == ["a", "b"]  # cached
+
+
 def test_the_committed_results_have_one_closed_section_per_name_none_inside_another():
     """A merge of two branches that each appended a section can interleave them (begin a, begin b,
     end a, end b); a section then holds the start of another."""
