@@ -148,3 +148,70 @@ def test_the_mixed_batch_model_judges_every_kind_of_pair_in_one_batch(bench, mon
     swapping.prepare_step(ctx)
     terms = swapping.discriminator_terms(ctx)
     assert seen[-1] == 16 and torch.allclose(terms["d_loss"], terms["d_real"] + 0.5 * terms["d_wrong"] + 0.5 * terms["d_fake"])
+
+
+def tiny_classifier():
+    """A class-headed D (the race's classifier's kind) at the tiny recipe's width, its weights and BatchNorm
+    statistics moved off their initial values so that a model that did not load them differs."""
+    from gan_lightning.nets.text import MatchingDiscriminator
+
+    torch.manual_seed(1)
+    net = MatchingDiscriminator(3, 32, 128, 8, 16, num_classes=10, class_from="image")
+    with torch.no_grad():
+        for name, tensor in net.state_dict().items():
+            if name.endswith("running_var"):
+                tensor.mul_(1 + torch.rand_like(tensor))
+            elif tensor.is_floating_point():
+                tensor.add_(0.1 * torch.randn_like(tensor))
+    return net.state_dict()
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_the_digit_encoder_model_loads_the_classifier_image_path_and_freezes_it_when_asked(bench, monkeypatch, frozen):
+    recipe = tiny_recipe(bench, monkeypatch)
+    state = tiny_classifier()
+    model = bench.digit_encoder_model(recipe, (3, 32, 32), state, frozen=frozen)
+    features = model.discriminator.features.state_dict()
+    loaded = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+    assert features.keys() == loaded.keys() and all(torch.equal(features[k], loaded[k]) for k in loaded)
+    trained = {id(p) for p in model.optimizer_groups()["discriminator"]}
+    image_path = list(model.discriminator.features.parameters())
+    assert all((id(p) in trained) != frozen and p.requires_grad != frozen for p in image_path)
+    assert all(id(p) in trained for p in model.discriminator.judge.parameters())  # the text-joining layers train
+    model.train()
+    assert model.discriminator.judge.training and model.discriminator.features.training != frozen
+    before = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
+    optimizer = torch.optim.Adam(model.optimizer_groups()["discriminator"], lr=0.01)
+    batch, ctx = tiny_step()
+    model.prepare_step(ctx)
+    model.discriminator_terms(ctx)["d_loss"].backward()  # a D step, in train mode
+    optimizer.step()
+    after = model.discriminator.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert any(k.startswith("judge.") for k in moved)
+    assert any(k.startswith("features.") for k in moved) != frozen  # frozen: weights and statistics as loaded
+
+
+def test_encoder_reads_puts_the_trained_image_path_under_the_classifier_head(bench, monkeypatch):
+    from gan_lightning.nets.text import MatchingDiscriminator
+
+    recipe = tiny_recipe(bench, monkeypatch)
+    state = tiny_classifier()
+    model = bench.digit_encoder_model(recipe, (3, 32, 32), state, frozen=True).eval()
+    classifier = MatchingDiscriminator(3, 32, 128, 8, 16, num_classes=10, class_from="image")
+    classifier.load_state_dict(state)
+    words = ("one", "two", "three", "four", "five", "six")
+    torch.manual_seed(0)
+    images = torch.rand(6, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        named = classifier.eval()(images, torch.zeros(6, 128))[1].argmax(1)
+    assert len(set(named.tolist())) > 1
+    split = {"image": images, "label": named,
+             "caption": torch.stack([tokenize(f"a red {w} on brick") for w in words])}
+    reads = bench.encoder_reads(model, classifier, split)
+    assert reads["image_path"]["before"] == reads["image_path"]["after"] == 1.0  # frozen: the classifier's own path
+    assert set(reads["d_batch"]) == set(reads["d_mixed"]) == {"digit_word", "colour_word", "wrong_image"}
+    with torch.no_grad():
+        model.discriminator.features[0].weight.zero_()  # an image path that sees nothing: one digit for all
+    after = bench.encoder_reads(model, classifier, split)["image_path"]
+    assert after["before"] == 1.0 and after["after"] < 1.0
