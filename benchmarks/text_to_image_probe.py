@@ -363,6 +363,11 @@ TRANSLATE = "translation"
 ENCODED_FINE_TUNED = "GAN-INT-CLS, D's image path from the translated digit classifier, fine-tuned, D inputs translated"
 ENCODED_FROZEN = "GAN-INT-CLS, D's image path from the translated digit classifier, frozen, D inputs translated"
 ENCODER_ARMS = {"digit encoder": False, "digit encoder, frozen": True}
+
+
+def is_encoder_arm(overrides) -> bool:
+    """Whether a run's overrides (a dict of model options, None or a diagnostic's name) name an ``ENCODER_ARMS`` run."""
+    return isinstance(overrides, str) and overrides in ENCODER_ARMS
 AUGMENTED = {"GAN-INT-CLS, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls", {}),
              "TAC-GAN, class head on the image, D inputs translated": ("TACGAN", "TAC-GAN", {"class_head": "image"}),
              "GAN-INT-CLS, digit-swapped wrong captions, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls",
@@ -394,7 +399,7 @@ def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None)
         module = digit_swap_model(recipe, data.data_shape)
     elif overrides in ("mixed", "mixed, digit-swapped"):
         module = mixed_batch_model(recipe, data.data_shape, digit_swap=overrides != "mixed")
-    elif overrides in ENCODER_ARMS:
+    elif is_encoder_arm(overrides):
         module = digit_encoder_model(recipe, data.data_shape, encoder_state, frozen=ENCODER_ARMS[overrides])
     else:
         module = model_from_recipe(model, recipe, data.data_shape, text_encoder=t2i.encoder_file(ENCODER), **overrides)
@@ -414,7 +419,7 @@ def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None)
            "top_digit_share": measured["top_digit_share"], "d": d_reads(module, split)}
     if model == "TACGAN":
         run["head"] = class_head_reads(module, split)
-    if overrides in ENCODER_ARMS:
+    if is_encoder_arm(overrides):
         run.update(encoder_reads(module, race_classifier(encoder_state), split))
     return run
 
@@ -489,11 +494,12 @@ def augmented_report(results: dict[str, Any], args) -> list[str]:
              "at 32 px with zero padding, on every D input, reals and fakes, in D's and G's steps; a single-digit "
              "caption names no position, so a shift changes no caption's truth), alone, with each switch above "
              "(the D then can read the digit, and is asked to), and with a D that judges its real, wrong and fake "
-             "pairs in one batch and G's fakes beside the real pairs (no batch-statistics cue: the probes above), at "
+             "pairs in one batch and G's fakes beside the real pairs (no batch-statistics cue: the probes above), "
+             "and with D's image path starting from a digit classifier (below), at "
              "the recipes' own budgets (`max_steps`), seed 0; "
-             "the no-switch rows are section `text_to_image_v2_3000`'s runs. These runs keep no checkpoint, so their D "
-             "columns are the eval-mode probes only (the rows above show how far those can differ from D's reading "
-             "with each batch's statistics)."]
+             "the no-switch rows are section `text_to_image_v2_3000`'s runs. These runs' D columns are the eval-mode "
+             "probes (the rows above show how far those can differ from D's reading with each batch's statistics; "
+             "the digit-classifier runs keep their checkpoints, and are probed with them below)."]
     race = results.get(f"race/it{args.classifier_iterations}") or {}
     if TRANSLATED_PATH in race:
         lines[0] += (f" In the race above, the same D's image path on translated inputs reaches "
@@ -517,10 +523,61 @@ def augmented_report(results: dict[str, Any], args) -> list[str]:
 def encoder_options(name: str, args) -> dict[str, Any]:
     """``switch_run``'s options for ``AUGMENTED[name]``: the digit classifier (``digit_encoder``, the race's
     iterations) and the checkpoint folder for the ``ENCODER_ARMS`` runs, none for the others."""
-    if AUGMENTED[name][2] not in ENCODER_ARMS:
+    if not is_encoder_arm(AUGMENTED[name][2]):
         return {}
     return {"encoder_state": digit_encoder(args.classifier_iterations, args.checkpoints)["state"],
             "checkpoints": args.checkpoints}
+
+
+def encoder_report(results: dict[str, Any], args) -> list[str]:
+    """The runs whose D's image path starts from the race's translated-input classifier (``ENCODER_ARMS``): the
+    classifier's head on D's image path before and after, D's probes with each kind of BatchNorm statistics, and
+    their verdict."""
+    arms = [(name, results.get(augmented_key(name))) for name in AUGMENTED if is_encoder_arm(AUGMENTED[name][2])]
+    arms = [(name, run) for name, run in arms if run and "image_path" in run]
+    if not arms:
+        return []
+    race = (results.get(f"race/it{args.classifier_iterations}") or {}).get(TRANSLATED_PATH)
+    lines = [f"**D's image path from a digit classifier** (a diagnostic): GAN-INT-CLS (the recipe, D inputs "
+             "translated as above) whose D's image path (its convolutions to 4 px and residual block) starts from "
+             f"the race's translated-input classifier, trained again for {args.classifier_iterations} iterations "
+             "with the race's seed, batches and shifts"
+             + (f" (its held-out curve is the race's row, {race[-1]:.3f} at the end)" if race else "")
+             + " and saved: **fine-tuned** with the rest of D at D's lr, or **frozen** (its weights and BatchNorm "
+             "statistics stay the classifier's; only D's text projection, joining layers and logit train). Their "
+             "judges' rows are in the table above. The classifier's head put on D's image path reads the digit of "
+             "the 1,057 real held-out images (before: the classifier itself; after: D's trained image path, with "
+             "the running or each batch's statistics); D's probes as in the first table (own caption above the "
+             "digit-swapped / colour-swapped caption / the wrong image), with running statistics, each batch's with "
+             "pairs apart, and each batch's with pairs mixed.", "",
+             ("| run | asked digit | image path reads the digit: before / after / after (each batch's) | "
+              "D: digit word (running / apart / mixed) | D: colour word (running / apart / mixed) | "
+              "D: wrong image (running / apart / mixed) | training CPU-min |"),
+             "|---|---|---|---|---|---|---|"]
+    for name, run in arms:
+        path = run["image_path"]
+        probes = [" / ".join(f"{run[k][word]:.3f}" for k in ("d", "d_batch", "d_mixed"))
+                  for word in ("digit_word", "colour_word", "wrong_image")]
+        lines.append(f"| {name} | {run['rows']['digit']:.3f} | {path['before']:.3f} / {path['after']:.3f} / "
+                     f"{path['after_batch']:.3f} | " + " | ".join(probes) + f" | {run['cpu_seconds'] / 60:.1f} |")
+    lifted = [f"{name} {run['rows']['digit']:.3f}" for name, run in arms if run["rows"]["digit"] >= t2i.CHANCE_BAND]
+    digits = ", ".join(f"{run['rows']['digit']:.3f}" for _, run in arms)
+    mixed = ", ".join(f"{run['d_mixed']['digit_word']:.3f}" for _, run in arms)
+    after = ", ".join(f"{run['image_path']['after']:.3f}" for _, run in arms)
+    if lifted:
+        verdict = (f"**a digit-reading image path lifts the asked digit above chance** ({', '.join(lifted)}; chance "
+                   f"band {t2i.CHANCE_BAND}): D given image features that carry the digit reads it, and G follows.")
+    else:
+        verdict = (f"**a digit-reading image path does not lift the asked digit above chance** ({digits}; below "
+                   f"{t2i.CHANCE_BAND}): D's image path still reads the digit after training ({after} held-out with "
+                   "the classifier's head), yet D's own-caption logit beats the digit-swapped caption's on "
+                   f"{mixed} of real images when both are judged in one batch (0.5: D does not tell them apart), "
+                   + ("so D's text-joining layers do not match the digit the image features carry with the "
+                      "caption's, and G is not asked for it." if all(run["d_mixed"]["digit_word"] < 0.6
+                                                                      for _, run in arms) else
+                      "so D matches the image's digit with the caption's, and still G does not draw the asked digit "
+                      "at this budget."))
+    return [*lines, "", "Verdict on D's image path from a digit classifier: " + verdict, ""]
 
 
 def augmented_budget(name: str) -> int:
@@ -600,6 +657,7 @@ def report(results: dict[str, Any], args, command: str) -> str:
                                                   "the caption, or that is asked to tell digit-swapped captions apart, does "
                                                   "not learn to read it from the image.")), ""]
     lines += augmented_report(results, args)
+    lines += encoder_report(results, args)
     lines += tacgan_verdict(results, args)
     lines += [load_line(), ""]
     lines += command_block(command)

@@ -182,7 +182,7 @@ def test_the_digit_encoder_model_loads_the_classifier_image_path_and_freezes_it_
     assert model.discriminator.judge.training and model.discriminator.features.training != frozen
     before = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
     optimizer = torch.optim.Adam(model.optimizer_groups()["discriminator"], lr=0.01)
-    batch, ctx = tiny_step()
+    _, ctx = tiny_step()
     model.prepare_step(ctx)
     model.discriminator_terms(ctx)["d_loss"].backward()  # a D step, in train mode
     optimizer.step()
@@ -215,3 +215,22 @@ def test_encoder_reads_puts_the_trained_image_path_under_the_classifier_head(ben
         model.discriminator.features[0].weight.zero_()  # an image path that sees nothing: one digit for all
     after = bench.encoder_reads(model, classifier, split)["image_path"]
     assert after["before"] == 1.0 and after["after"] < 1.0
+
+
+def test_the_encoder_verdict_needs_the_asked_digit_above_the_chance_band(bench):
+    args = argparse.Namespace(iterations=1000, classifier_iterations=3000)
+    probe = {"digit_word": 0.52, "colour_word": 0.97, "wrong_image": 0.8}
+    run = {"rows": {"digit": 0.11}, "cpu_seconds": 600, "d": probe, "d_batch": probe, "d_mixed": probe,
+           "image_path": {"before": 0.845, "after": 0.61, "after_batch": 0.7}}
+    results = {bench.augmented_key(bench.ENCODED_FROZEN): run,
+               "race/it3000": {bench.TRANSLATED_PATH: [0.5, 0.845]}}
+    text = "\n".join(bench.encoder_report(results, args))
+    assert "**a digit-reading image path does not lift the asked digit above chance** (0.110" in text
+    assert "0.845 / 0.610 / 0.700" in text and "the race's row, 0.845 at the end" in text
+    assert "do not match the digit" in text
+    run["d_mixed"] = {**probe, "digit_word": 0.8}
+    assert "D matches the image's digit with the caption's" in "\n".join(bench.encoder_report(results, args))
+    run["rows"]["digit"] = 0.35
+    assert "**a digit-reading image path lifts the asked digit above chance**" in "\n".join(
+        bench.encoder_report(results, args))
+    assert bench.encoder_report({bench.augmented_key(bench.ENCODED_FROZEN): {"rows": {}}}, args) == []  # no probes yet
