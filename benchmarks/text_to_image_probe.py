@@ -21,7 +21,14 @@ benchmark asks what D reads:
    half of them, the real image with its caption's digit word swapped (pairs that differ in the digit
    alone; a diagnostic, not the authors' recipe).
 
-    python benchmarks/text_to_image_probe.py [--iterations 1000] [--classifier-iterations 600] [--report-only]
+4. **D's image path from a digit classifier** (``digit_encoder_model``): GAN-INT-CLS at the recipe's budget with
+   D's inputs translated, its D's image path initialised from the race's translated-input classifier (retrained
+   with the race's seed, batches and shifts, ``digit_encoder``, saved under ``--checkpoints``), fine-tuned with D
+   or frozen; each run's G and D saved there too and probed with each batch's statistics, and the classifier's
+   head put on D's trained image path (does D still read the digit?).
+
+    python benchmarks/text_to_image_probe.py [--iterations 1000] [--classifier-iterations 600]
+        [--checkpoints DIR] [--report-only]
 
 Writes section ``text_to_image_probe`` of benchmarks/RESULTS.md; caches in
 ``benchmarks/text_to_image_probe/results.json``.
@@ -363,6 +370,7 @@ TRANSLATE = "translation"
 ENCODED_FINE_TUNED = "GAN-INT-CLS, D's image path from the translated digit classifier, fine-tuned, D inputs translated"
 ENCODED_FROZEN = "GAN-INT-CLS, D's image path from the translated digit classifier, frozen, D inputs translated"
 ENCODER_ARMS = {"digit encoder": False, "digit encoder, frozen": True}
+ENCODER_SHORT = {"digit encoder": "fine-tuned", "digit encoder, frozen": "frozen"}
 
 
 def is_encoder_arm(overrides) -> bool:
@@ -512,8 +520,9 @@ def augmented_report(results: dict[str, Any], args) -> list[str]:
         base = None if baseline in shown else baseline_row(baseline, augmented_budget(name))
         shown.add(baseline)
         lines += switch_lines(baseline, base, name, run)
-    lifted = [f"{name} {run['rows']['digit']:.3f}" for name, run in runs if run and run["rows"]["digit"] >= t2i.CHANCE_BAND]
-    lines += ["", "Verdict on translating D's inputs: " + (
+    lifted = [f"{name} {run['rows']['digit']:.3f}" for name, run in runs if run and run["rows"]["digit"] >= t2i.CHANCE_BAND
+              and not is_encoder_arm(AUGMENTED[name][2])]  # those have their own verdict (encoder_report)
+    lines += ["", "Verdict on translating D's inputs (the digit-classifier runs apart): " + (
         f"**it lifts the asked digit above chance** ({', '.join(lifted)}; chance band {t2i.CHANCE_BAND}): a D whose "
         "image features generalise over position reads the digit, and G follows." if lifted else
         f"**it does not lift the asked digit above chance** (below {t2i.CHANCE_BAND}) at the recipes' budget."), ""]
@@ -560,23 +569,25 @@ def encoder_report(results: dict[str, Any], args) -> list[str]:
                   for word in ("digit_word", "colour_word", "wrong_image")]
         lines.append(f"| {name} | {run['rows']['digit']:.3f} | {path['before']:.3f} / {path['after']:.3f} / "
                      f"{path['after_batch']:.3f} | " + " | ".join(probes) + f" | {run['cpu_seconds'] / 60:.1f} |")
-    lifted = [f"{name} {run['rows']['digit']:.3f}" for name, run in arms if run["rows"]["digit"] >= t2i.CHANCE_BAND]
-    digits = ", ".join(f"{run['rows']['digit']:.3f}" for _, run in arms)
-    mixed = ", ".join(f"{run['d_mixed']['digit_word']:.3f}" for _, run in arms)
-    after = ", ".join(f"{run['image_path']['after']:.3f}" for _, run in arms)
-    if lifted:
-        verdict = (f"**a digit-reading image path lifts the asked digit above chance** ({', '.join(lifted)}; chance "
-                   f"band {t2i.CHANCE_BAND}): D given image features that carry the digit reads it, and G follows.")
-    else:
-        verdict = (f"**a digit-reading image path does not lift the asked digit above chance** ({digits}; below "
-                   f"{t2i.CHANCE_BAND}): D's image path still reads the digit after training ({after} held-out with "
-                   "the classifier's head), yet D's own-caption logit beats the digit-swapped caption's on "
-                   f"{mixed} of real images when both are judged in one batch (0.5: D does not tell them apart), "
-                   + ("so D's text-joining layers do not match the digit the image features carry with the "
-                      "caption's, and G is not asked for it." if all(run["d_mixed"]["digit_word"] < 0.6
-                                                                      for _, run in arms) else
-                      "so D matches the image's digit with the caption's, and still G does not draw the asked digit "
-                      "at this budget."))
+    recipe = (results.get(f"probe/{PROBED[0][0]}/it{PROBED[0][3]}") or {}).get("d_mixed")
+    facts = "; ".join(f"{ENCODER_SHORT[AUGMENTED[name][2]]}: asked digit {run['rows']['digit']:.3f}, D's own caption "
+                      f"above the digit-swapped one {run['d_mixed']['digit_word']:.3f} with pairs mixed, the "
+                      f"classifier's head on D's trained image path {run['image_path']['after']:.3f}"
+                      for name, run in arms)
+    lifted = [ENCODER_SHORT[AUGMENTED[name][2]] for name, run in arms if run["rows"]["digit"] >= t2i.CHANCE_BAND]
+    reading = [ENCODER_SHORT[AUGMENTED[name][2]] for name, run in arms if run["d_mixed"]["digit_word"] >= 0.6]
+    verdict = ((f"**a digit-reading image path lifts the asked digit above chance** ({' and '.join(lifted)}; "
+                f"chance band {t2i.CHANCE_BAND}; one seed). ") if lifted else
+               f"**a digit-reading image path does not lift the asked digit above chance** (below {t2i.CHANCE_BAND}). ")
+    verdict += facts[0].upper() + facts[1:]
+    verdict += (f" (the recipe's D, judged the same way: {recipe['digit_word']:.3f}). " if recipe else ". ")
+    verdict += (f"D tells one image's own caption from its digit-swapped caption in a mixed batch "
+                f"({' and '.join(reading)}): it matches each image's digit with the caption's" if reading else
+                "D does not tell one image's own caption from its digit-swapped caption in a mixed batch (below 0.6; "
+                "0.5: blind): its text-joining layers do not match the digit the image features carry with the "
+                "caption's")
+    verdict += (", and G follows." if lifted else ", yet G does not follow at this budget." if reading else
+                ", so G is not asked for it.")
     return [*lines, "", "Verdict on D's image path from a digit classifier: " + verdict, ""]
 
 

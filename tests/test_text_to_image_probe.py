@@ -217,20 +217,29 @@ def test_encoder_reads_puts_the_trained_image_path_under_the_classifier_head(ben
     assert after["before"] == 1.0 and after["after"] < 1.0
 
 
-def test_the_encoder_verdict_needs_the_asked_digit_above_the_chance_band(bench):
+def test_the_encoder_verdict_needs_the_asked_digit_above_the_chance_band(bench, monkeypatch):
+    monkeypatch.setattr(bench, "baseline_row", lambda baseline, iterations: None)
     args = argparse.Namespace(iterations=1000, classifier_iterations=3000)
     probe = {"digit_word": 0.52, "colour_word": 0.97, "wrong_image": 0.8}
-    run = {"rows": {"digit": 0.11}, "cpu_seconds": 600, "d": probe, "d_batch": probe, "d_mixed": probe,
+    run = {"rows": {"digit": 0.11, "colour": 0.9, "caption_accuracy": 0.5}, "top_digit_share": 0.2, "cpu_seconds": 600,
+           "d": probe, "d_batch": probe, "d_mixed": probe,
            "image_path": {"before": 0.845, "after": 0.61, "after_batch": 0.7}}
     results = {bench.augmented_key(bench.ENCODED_FROZEN): run,
-               "race/it3000": {bench.TRANSLATED_PATH: [0.5, 0.845]}}
+               "race/it3000": {bench.TRANSLATED_PATH: [0.5, 0.845]},
+               f"probe/{bench.PROBED[0][0]}/it3000": {"d_mixed": {"digit_word": 0.521}}}
     text = "\n".join(bench.encoder_report(results, args))
-    assert "**a digit-reading image path does not lift the asked digit above chance** (0.110" in text
+    assert "**a digit-reading image path does not lift the asked digit above chance** (below 0.2)" in text
+    assert "Frozen: asked digit 0.110, D's own caption above the digit-swapped one 0.520 with pairs mixed" in text
     assert "0.845 / 0.610 / 0.700" in text and "the race's row, 0.845 at the end" in text
-    assert "do not match the digit" in text
+    assert "judged the same way: 0.521" in text and "do not match the digit" in text and "G is not asked" in text
     run["d_mixed"] = {**probe, "digit_word": 0.8}
-    assert "D matches the image's digit with the caption's" in "\n".join(bench.encoder_report(results, args))
+    text = "\n".join(bench.encoder_report(results, args))
+    assert "in a mixed batch (frozen): it matches each image's digit" in text and "yet G does not follow" in text
     run["rows"]["digit"] = 0.35
-    assert "**a digit-reading image path lifts the asked digit above chance**" in "\n".join(
-        bench.encoder_report(results, args))
+    text = "\n".join(bench.encoder_report(results, args))
+    assert "**a digit-reading image path lifts the asked digit above chance** (frozen; chance band 0.2" in text
+    assert "and G follows." in text
     assert bench.encoder_report({bench.augmented_key(bench.ENCODED_FROZEN): {"rows": {}}}, args) == []  # no probes yet
+    fine = bench.augmented_key(bench.ENCODED_FINE_TUNED)
+    augmented = "\n".join(bench.augmented_report({fine: {**run, "d": probe}}, args))
+    assert "**it does not lift the asked digit above chance**" in augmented  # the encoder runs have their own verdict
