@@ -588,6 +588,11 @@ def encoder_report(results: dict[str, Any], args) -> list[str]:
                 "caption's")
     verdict += (", and G follows." if lifted else ", yet G does not follow at this budget." if reading else
                 ", so G is not asked for it.")
+    base = baseline_row(PROBED[0][0], PROBED[0][3])
+    if base:
+        colours = ", ".join(f"{ENCODER_SHORT[AUGMENTED[name][2]]} {run['rows']['colour']:.3f}" for name, run in arms)
+        verdict += (f" The caption's colour, drawn on {base['scores']['rows']['all']['colour']:.3f} by the recipe's "
+                    f"run, on {colours}; its asked digit {base['scores']['rows']['all']['digit']:.3f}.")
     return [*lines, "", "Verdict on D's image path from a digit classifier: " + verdict, ""]
 
 

@@ -238,8 +238,13 @@ def test_the_encoder_verdict_needs_the_asked_digit_above_the_chance_band(bench, 
     run["rows"]["digit"] = 0.35
     text = "\n".join(bench.encoder_report(results, args))
     assert "**a digit-reading image path lifts the asked digit above chance** (frozen; chance band 0.2" in text
-    assert "and G follows." in text
+    assert "and G follows." in text and "The caption's colour" not in text  # no recipe's run to set it beside
+    base = {"scores": {"rows": {"all": {"colour": 0.849, "digit": 0.094}}}}
+    monkeypatch.setattr(bench, "baseline_row", lambda baseline, iterations: base)
+    text = "\n".join(bench.encoder_report(results, args))
+    assert "The caption's colour, drawn on 0.849 by the recipe's run, on frozen 0.900; its asked digit 0.094." in text
     assert bench.encoder_report({bench.augmented_key(bench.ENCODED_FROZEN): {"rows": {}}}, args) == []  # no probes yet
+    monkeypatch.setattr(bench, "baseline_row", lambda baseline, iterations: None)
     fine = bench.augmented_key(bench.ENCODED_FINE_TUNED)
     augmented = "\n".join(bench.augmented_report({fine: {**run, "d": probe}}, args))
     assert "**it does not lift the asked digit above chance**" in augmented  # the encoder runs have their own verdict
