@@ -21,7 +21,14 @@ benchmark asks what D reads:
    half of them, the real image with its caption's digit word swapped (pairs that differ in the digit
    alone; a diagnostic, not the authors' recipe).
 
-    python benchmarks/text_to_image_probe.py [--iterations 1000] [--classifier-iterations 600] [--report-only]
+4. **D's image path from a digit classifier** (``digit_encoder_model``): GAN-INT-CLS at the recipe's budget with
+   D's inputs translated, its D's image path initialised from the race's translated-input classifier (retrained
+   with the race's seed, batches and shifts, ``digit_encoder``, saved under ``--checkpoints``), fine-tuned with D
+   or frozen; each run's G and D saved there too and probed with each batch's statistics, and the classifier's
+   head put on D's trained image path (does D still read the digit?).
+
+    python benchmarks/text_to_image_probe.py [--iterations 1000] [--classifier-iterations 600]
+        [--checkpoints DIR] [--report-only]
 
 Writes section ``text_to_image_probe`` of benchmarks/RESULTS.md; caches in
 ``benchmarks/text_to_image_probe/results.json``.
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import Any
 
 import text_to_image as t2i
@@ -162,9 +170,18 @@ def probe_trained(results: dict[str, Any]) -> None:
         save_runs(results, RESULTS)
 
 
-def classifier_race(iterations: int) -> dict[str, list[float]]:
-    """Held-out digit accuracy every ``EVERY`` iterations of D's image path and of ``CanvasNet``, each trained
-    on the same real training batches with the class loss and the recipe's Adam."""
+def race_setup():
+    """The classifier race's recipe arguments (TAC-GAN's), its data (set up) and held-out images and labels."""
+    args = load_recipe("TACGAN", "captioned_digits")["init_args"]
+    data = t2i.captioned_data("TACGAN", SIZE)
+    data.setup("fit")
+    return args, data, stack_split(data.heldout_set, ["image", "label"])
+
+
+def train_digit_classifier(net_name: str, iterations: int, args, data, heldout):
+    """One network of the classifier race (``PLAIN_PATH``, ``"CanvasNet"`` or ``TRANSLATED_PATH``), seeded 0,
+    trained on the real training batches with the class loss and the recipe's Adam; returns the network and its
+    held-out accuracy every ``EVERY`` iterations."""
     import torch
     import torch.nn.functional as F
 
@@ -172,43 +189,71 @@ def classifier_race(iterations: int) -> dict[str, list[float]]:
     from gan_lightning.evaluation.captioned import CanvasNet
     from gan_lightning.nets.text import MatchingDiscriminator
 
-    recipe = load_recipe("TACGAN", "captioned_digits")
-    args = recipe["init_args"]
-    data = t2i.captioned_data("TACGAN", SIZE)
-    data.setup("fit")
-    heldout = stack_split(data.heldout_set, ["image", "label"])
-    curves = {}
-    for net_name in (PLAIN_PATH, "CanvasNet", TRANSLATED_PATH):
-        torch.manual_seed(0)
-        if net_name == "CanvasNet":
-            net = CanvasNet(SIZE, 10)
-            classify = net
-        else:
-            net = MatchingDiscriminator(3, SIZE, 128, args["d_width"], args["text_dim"], num_classes=10,
-                                        class_from="image")
-            classify = lambda x, net=net: net(x, x.new_zeros(x.size(0), 128))[1]  # noqa: E731 (no caption read)
-        augment = DiffAugment(TRANSLATE) if net_name == TRANSLATED_PATH else (lambda x: x)
-        optimizer = torch.optim.Adam(net.parameters(), lr=args["lr_d"], betas=tuple(args["betas"]))
-        accuracy, step = [], 0
-        while step < iterations:
-            for batch in data.train_dataloader():
-                logits = classify(augment(batch["image"]))
-                loss = F.binary_cross_entropy_with_logits(logits, F.one_hot(batch["label"], 10).float())
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                if step % EVERY == 0:
-                    net.eval()
-                    with torch.no_grad():
-                        named = torch.cat([classify(heldout["image"][i:i + 256]).argmax(1)
-                                           for i in range(0, heldout["label"].size(0), 256)])
-                    net.train()
-                    accuracy.append(float((named == heldout["label"]).float().mean()))
-                if step >= iterations:
-                    break
-        curves[net_name] = accuracy
-    return curves
+    torch.manual_seed(0)
+    if net_name == "CanvasNet":
+        net = CanvasNet(SIZE, 10)
+        classify = net
+    else:
+        net = MatchingDiscriminator(3, SIZE, 128, args["d_width"], args["text_dim"], num_classes=10,
+                                    class_from="image")
+        classify = lambda x, net=net: net(x, x.new_zeros(x.size(0), 128))[1]  # no caption read
+    augment = DiffAugment(TRANSLATE) if net_name == TRANSLATED_PATH else (lambda x: x)
+    optimizer = torch.optim.Adam(net.parameters(), lr=args["lr_d"], betas=tuple(args["betas"]))
+    accuracy, step = [], 0
+    while step < iterations:
+        for batch in data.train_dataloader():
+            logits = classify(augment(batch["image"]))
+            loss = F.binary_cross_entropy_with_logits(logits, F.one_hot(batch["label"], 10).float())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            if step % EVERY == 0:
+                net.eval()
+                accuracy.append(held_out_accuracy(classify, heldout))
+                net.train()
+            if step >= iterations:
+                break
+    return net, accuracy
+
+
+def held_out_accuracy(classify, heldout) -> float:
+    """Held-out digit accuracy of ``classify`` (images -> 10 class logits), in batches of 256."""
+    import torch
+
+    with torch.no_grad():
+        named = torch.cat([classify(x).argmax(1) for x in heldout["image"].split(256)])
+    return float((named == heldout["label"]).float().mean())
+
+
+def classifier_race(iterations: int) -> dict[str, list[float]]:
+    """Held-out digit accuracy every ``EVERY`` iterations of D's image path and of ``CanvasNet``, each trained
+    on the same real training batches with the class loss and the recipe's Adam."""
+    args, data, heldout = race_setup()
+    return {net_name: train_digit_classifier(net_name, iterations, args, data, heldout)[1]
+            for net_name in (PLAIN_PATH, "CanvasNet", TRANSLATED_PATH)}
+
+
+def digit_encoder(iterations: int, checkpoints) -> dict[str, Any]:
+    """The race's translated-input classifier (``TRANSLATED_PATH``: the same seed, batches, shifts and
+    ``iterations``), its weights saved under ``checkpoints`` and reused: ``{"state": its state dict, "accuracy":
+    its held-out curve}``."""
+    import torch
+
+    from gan_lightning.data.files import save_atomically
+
+    path = checkpoints / f"digit_encoder_translated_{SIZE}px_it{iterations}.pt"
+    if path.is_file():
+        return torch.load(path, map_location="cpu", weights_only=True)
+    torch.set_num_threads(1)
+    args, data, heldout = race_setup()
+    cpu = time.process_time()
+    net, accuracy = train_digit_classifier(TRANSLATED_PATH, iterations, args, data, heldout)
+    saved = {"state": net.state_dict(), "accuracy": accuracy, "cpu_seconds": time.process_time() - cpu}
+    print(f"digit encoder: {iterations} iterations, held-out {accuracy[-1]:.3f}", flush=True)
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    save_atomically(saved, path)
+    return saved
 
 
 def digit_swap_model(recipe, data_shape):
@@ -281,6 +326,35 @@ def mixed_batch_model(recipe, data_shape, digit_swap: bool = False):
                           "data_shape": tuple(data_shape)})
 
 
+def digit_encoder_model(recipe, data_shape, encoder_state, frozen: bool = False):
+    """GAN-INT-CLS (the recipe) whose D's image path (``features``: the convolutions to 4 px and the residual
+    block) starts from a digit classifier's: ``encoder_state``, a ``MatchingDiscriminator`` state dict (the
+    race's translated-input classifier, ``digit_encoder``). ``frozen``: those weights stay as loaded (no
+    gradient, not in D's optimizer, their BatchNorm on the classifier's running statistics, so that D's image
+    features are the classifier's exactly); only D's text projection, joining layers and logit train. Otherwise
+    the image path trains with the rest of D, at D's lr (a diagnostic, not the authors' recipe)."""
+    from gan_lightning.models import GANINTCLS
+
+    class DigitEncoderD(GANINTCLS):
+        def optimizer_groups(self):
+            return {**super().optimizer_groups(),
+                    "discriminator": [p for p in self.discriminator.parameters() if p.requires_grad]}
+
+        def train(self, mode: bool = True):
+            super().train(mode)
+            if frozen:
+                self.discriminator.features.eval()
+            return self
+
+    module = DigitEncoderD(**{**recipe["init_args"], "text_encoder": t2i.encoder_file(ENCODER),
+                              "data_shape": tuple(data_shape)})
+    module.discriminator.features.load_state_dict(
+        {key.removeprefix("features."): value for key, value in encoder_state.items() if key.startswith("features.")})
+    if frozen:
+        module.discriminator.features.requires_grad_(False)
+    return module.train(module.training)
+
+
 SWITCHES = {"TAC-GAN, class head on the image": ("TACGAN", {"class_head": "image"}),
             "GAN-INT-CLS, digit-swapped wrong captions": ("GANINTCLS", None)}
 BASELINES = {"TAC-GAN, class head on the image": "TAC-GAN",
@@ -291,6 +365,17 @@ BASELINES = {"TAC-GAN, class head on the image": "TAC-GAN",
 # model, the without-switch run (``text_to_image_v2_3000``'s) and the model's overrides (None: the digit-swap model;
 # "mixed" / "mixed, digit-swapped": ``mixed_batch_model``).
 TRANSLATE = "translation"
+# D's image path initialised from the race's translated-input classifier (``digit_encoder_model``): the overrides
+# name the arm, and whether its image path is frozen.
+ENCODED_FINE_TUNED = "GAN-INT-CLS, D's image path from the translated digit classifier, fine-tuned, D inputs translated"
+ENCODED_FROZEN = "GAN-INT-CLS, D's image path from the translated digit classifier, frozen, D inputs translated"
+ENCODER_ARMS = {"digit encoder": False, "digit encoder, frozen": True}
+ENCODER_SHORT = {"digit encoder": "fine-tuned", "digit encoder, frozen": "frozen"}
+
+
+def is_encoder_arm(overrides) -> bool:
+    """Whether a run's overrides (a dict of model options, None or a diagnostic's name) name an ``ENCODER_ARMS`` run."""
+    return isinstance(overrides, str) and overrides in ENCODER_ARMS
 AUGMENTED = {"GAN-INT-CLS, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls", {}),
              "TAC-GAN, class head on the image, D inputs translated": ("TACGAN", "TAC-GAN", {"class_head": "image"}),
              "GAN-INT-CLS, digit-swapped wrong captions, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls",
@@ -298,14 +383,19 @@ AUGMENTED = {"GAN-INT-CLS, D inputs translated": ("GANINTCLS", "GANINTCLS gan-in
              "GAN-INT-CLS, D judges mixed batches, D inputs translated": ("GANINTCLS", "GANINTCLS gan-int-cls",
                                                                          "mixed"),
              "GAN-INT-CLS, D judges mixed batches with digit-swapped wrong captions, D inputs translated": (
-                 "GANINTCLS", "GANINTCLS gan-int-cls", "mixed, digit-swapped")}
+                 "GANINTCLS", "GANINTCLS gan-int-cls", "mixed, digit-swapped"),
+             ENCODED_FINE_TUNED: ("GANINTCLS", "GANINTCLS gan-int-cls", "digit encoder"),
+             ENCODED_FROZEN: ("GANINTCLS", "GANINTCLS gan-int-cls", "digit encoder, frozen")}
 
 
-def switch_run(name: str, iterations: int) -> dict[str, Any]:
-    """One run of ``SWITCHES[name]`` or ``AUGMENTED[name]``, seed 0, measured on the held-out captions."""
+def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None) -> dict[str, Any]:
+    """One run of ``SWITCHES[name]`` or ``AUGMENTED[name]``, seed 0, measured on the held-out captions.
+    ``encoder_state``: the digit classifier of the ``ENCODER_ARMS`` runs; ``checkpoints``: a folder where the run
+    saves its G and D (they are also probed with each batch's statistics, ``encoder_reads``)."""
     import torch
 
     from gan_lightning.augment import DiffAugment
+    from gan_lightning.data.files import save_atomically
     from gan_lightning.evaluation.captioned import CaptionJudges
 
     torch.set_num_threads(1)
@@ -317,6 +407,8 @@ def switch_run(name: str, iterations: int) -> dict[str, Any]:
         module = digit_swap_model(recipe, data.data_shape)
     elif overrides in ("mixed", "mixed, digit-swapped"):
         module = mixed_batch_model(recipe, data.data_shape, digit_swap=overrides != "mixed")
+    elif is_encoder_arm(overrides):
+        module = digit_encoder_model(recipe, data.data_shape, encoder_state, frozen=ENCODER_ARMS[overrides])
     else:
         module = model_from_recipe(model, recipe, data.data_shape, text_encoder=t2i.encoder_file(ENCODER), **overrides)
     if name in AUGMENTED:
@@ -324,6 +416,9 @@ def switch_run(name: str, iterations: int) -> dict[str, Any]:
     cpu = time.process_time()
     fit_exactly(module, data, iterations, label=name)
     cpu = time.process_time() - cpu
+    if checkpoints is not None:
+        save_atomically({"generator": module.generator.state_dict(), "discriminator": module.discriminator.state_dict(),
+                         "cpu_seconds": cpu}, checkpoints / f"{name.replace(' ', '_')}_{SIZE}px_it{iterations}.pt")
     module.eval()
     split = t2i.held_out(SIZE)
     judges = CaptionJudges.load_or_fit(seed=0, image_size=SIZE)
@@ -332,7 +427,38 @@ def switch_run(name: str, iterations: int) -> dict[str, Any]:
            "top_digit_share": measured["top_digit_share"], "d": d_reads(module, split)}
     if model == "TACGAN":
         run["head"] = class_head_reads(module, split)
+    if is_encoder_arm(overrides):
+        run.update(encoder_reads(module, race_classifier(encoder_state), split))
     return run
+
+
+def race_classifier(state):
+    """The race's class-headed D (TAC-GAN's recipe widths, its head on the image features) with weights ``state``."""
+    from gan_lightning.nets.text import MatchingDiscriminator
+
+    args = load_recipe("TACGAN", "captioned_digits")["init_args"]
+    net = MatchingDiscriminator(3, SIZE, 128, args["d_width"], args["text_dim"], num_classes=10, class_from="image")
+    net.load_state_dict(state)
+    return net
+
+
+def encoder_reads(module, classifier, split) -> dict[str, Any]:
+    """A trained D whose image path came from the digit classifier ``classifier`` (a class-headed
+    ``MatchingDiscriminator``, its head on the image features): D's probes with each batch's statistics
+    (``d_reads``, pairs apart and mixed), and the classifier's head on D's image path before training (the
+    classifier's own) and after: held-out digit accuracy with the running and with each batch's statistics."""
+    import copy
+
+    def reading(net) -> float:
+        return held_out_accuracy(lambda x: net(x, x.new_zeros(x.size(0), net.project[0].in_features))[1], split)
+
+    trained = copy.deepcopy(classifier)
+    trained.features.load_state_dict(module.discriminator.features.state_dict())
+    batch = copy.deepcopy(trained).train()  # each batch's statistics (of 256 held-out images), no step taken
+    twin = batch_statistics(module)
+    return {"d_batch": d_reads(twin, split), "d_mixed": d_reads(twin, split, mixed=True),
+            "image_path": {"before": reading(copy.deepcopy(classifier).eval()), "after": reading(trained.eval()),
+                           "after_batch": reading(batch)}}
 
 
 def baseline_row(baseline: str, iterations: int) -> dict[str, Any] | None:
@@ -376,11 +502,12 @@ def augmented_report(results: dict[str, Any], args) -> list[str]:
              "at 32 px with zero padding, on every D input, reals and fakes, in D's and G's steps; a single-digit "
              "caption names no position, so a shift changes no caption's truth), alone, with each switch above "
              "(the D then can read the digit, and is asked to), and with a D that judges its real, wrong and fake "
-             "pairs in one batch and G's fakes beside the real pairs (no batch-statistics cue: the probes above), at "
+             "pairs in one batch and G's fakes beside the real pairs (no batch-statistics cue: the probes above), "
+             "and with D's image path starting from a digit classifier (below), at "
              "the recipes' own budgets (`max_steps`), seed 0; "
-             "the no-switch rows are section `text_to_image_v2_3000`'s runs. These runs keep no checkpoint, so their D "
-             "columns are the eval-mode probes only (the rows above show how far those can differ from D's reading "
-             "with each batch's statistics)."]
+             "the no-switch rows are section `text_to_image_v2_3000`'s runs. These runs' D columns are the eval-mode "
+             "probes (the rows above show how far those can differ from D's reading with each batch's statistics; "
+             "the digit-classifier runs keep their checkpoints, and are probed with them below)."]
     race = results.get(f"race/it{args.classifier_iterations}") or {}
     if TRANSLATED_PATH in race:
         lines[0] += (f" In the race above, the same D's image path on translated inputs reaches "
@@ -393,12 +520,80 @@ def augmented_report(results: dict[str, Any], args) -> list[str]:
         base = None if baseline in shown else baseline_row(baseline, augmented_budget(name))
         shown.add(baseline)
         lines += switch_lines(baseline, base, name, run)
-    lifted = [f"{name} {run['rows']['digit']:.3f}" for name, run in runs if run and run["rows"]["digit"] >= t2i.CHANCE_BAND]
-    lines += ["", "Verdict on translating D's inputs: " + (
+    lifted = [f"{name} {run['rows']['digit']:.3f}" for name, run in runs if run and run["rows"]["digit"] >= t2i.CHANCE_BAND
+              and not is_encoder_arm(AUGMENTED[name][2])]  # those have their own verdict (encoder_report)
+    lines += ["", "Verdict on translating D's inputs (the digit-classifier runs apart): " + (
         f"**it lifts the asked digit above chance** ({', '.join(lifted)}; chance band {t2i.CHANCE_BAND}): a D whose "
         "image features generalise over position reads the digit, and G follows." if lifted else
         f"**it does not lift the asked digit above chance** (below {t2i.CHANCE_BAND}) at the recipes' budget."), ""]
     return lines
+
+
+def encoder_options(name: str, args) -> dict[str, Any]:
+    """``switch_run``'s options for ``AUGMENTED[name]``: the digit classifier (``digit_encoder``, the race's
+    iterations) and the checkpoint folder for the ``ENCODER_ARMS`` runs, none for the others."""
+    if not is_encoder_arm(AUGMENTED[name][2]):
+        return {}
+    return {"encoder_state": digit_encoder(args.classifier_iterations, args.checkpoints)["state"],
+            "checkpoints": args.checkpoints}
+
+
+def encoder_report(results: dict[str, Any], args) -> list[str]:
+    """The runs whose D's image path starts from the race's translated-input classifier (``ENCODER_ARMS``): the
+    classifier's head on D's image path before and after, D's probes with each kind of BatchNorm statistics, and
+    their verdict."""
+    arms = [(name, results.get(augmented_key(name))) for name in AUGMENTED if is_encoder_arm(AUGMENTED[name][2])]
+    arms = [(name, run) for name, run in arms if run and "image_path" in run]
+    if not arms:
+        return []
+    race = (results.get(f"race/it{args.classifier_iterations}") or {}).get(TRANSLATED_PATH)
+    lines = [f"**D's image path from a digit classifier** (a diagnostic): GAN-INT-CLS (the recipe, D inputs "
+             "translated as above) whose D's image path (its convolutions to 4 px and residual block) starts from "
+             f"the race's translated-input classifier, trained again for {args.classifier_iterations} iterations "
+             "with the race's seed, batches and shifts"
+             + (f" (its held-out curve is the race's row, {race[-1]:.3f} at the end)" if race else "")
+             + " and saved: **fine-tuned** with the rest of D at D's lr, or **frozen** (its weights and BatchNorm "
+             "statistics stay the classifier's; only D's text projection, joining layers and logit train). Their "
+             "judges' rows are in the table above. The classifier's head put on D's image path reads the digit of "
+             "the 1,057 real held-out images (before: the classifier itself; after: D's trained image path, with "
+             "the running or each batch's statistics); D's probes as in the first table (own caption above the "
+             "digit-swapped / colour-swapped caption / the wrong image), with running statistics, each batch's with "
+             "pairs apart, and each batch's with pairs mixed.", "",
+             ("| run | asked digit | image path reads the digit: before / after / after (each batch's) | "
+              "D: digit word (running / apart / mixed) | D: colour word (running / apart / mixed) | "
+              "D: wrong image (running / apart / mixed) | training CPU-min |"),
+             "|---|---|---|---|---|---|---|"]
+    for name, run in arms:
+        path = run["image_path"]
+        probes = [" / ".join(f"{run[k][word]:.3f}" for k in ("d", "d_batch", "d_mixed"))
+                  for word in ("digit_word", "colour_word", "wrong_image")]
+        lines.append(f"| {name} | {run['rows']['digit']:.3f} | {path['before']:.3f} / {path['after']:.3f} / "
+                     f"{path['after_batch']:.3f} | " + " | ".join(probes) + f" | {run['cpu_seconds'] / 60:.1f} |")
+    recipe = (results.get(f"probe/{PROBED[0][0]}/it{PROBED[0][3]}") or {}).get("d_mixed")
+    facts = "; ".join(f"{ENCODER_SHORT[AUGMENTED[name][2]]}: asked digit {run['rows']['digit']:.3f}, D's own caption "
+                      f"above the digit-swapped one {run['d_mixed']['digit_word']:.3f} with pairs mixed, the "
+                      f"classifier's head on D's trained image path {run['image_path']['after']:.3f}"
+                      for name, run in arms)
+    lifted = [ENCODER_SHORT[AUGMENTED[name][2]] for name, run in arms if run["rows"]["digit"] >= t2i.CHANCE_BAND]
+    reading = [ENCODER_SHORT[AUGMENTED[name][2]] for name, run in arms if run["d_mixed"]["digit_word"] >= 0.6]
+    verdict = ((f"**a digit-reading image path lifts the asked digit above chance** ({' and '.join(lifted)}; "
+                f"chance band {t2i.CHANCE_BAND}; one seed). ") if lifted else
+               f"**a digit-reading image path does not lift the asked digit above chance** (below {t2i.CHANCE_BAND}). ")
+    verdict += facts[0].upper() + facts[1:]
+    verdict += (f" (the recipe's D, judged the same way: {recipe['digit_word']:.3f}). " if recipe else ". ")
+    verdict += (f"D tells one image's own caption from its digit-swapped caption in a mixed batch "
+                f"({' and '.join(reading)}): it matches each image's digit with the caption's" if reading else
+                "D does not tell one image's own caption from its digit-swapped caption in a mixed batch (below 0.6; "
+                "0.5: blind): its text-joining layers do not match the digit the image features carry with the "
+                "caption's")
+    verdict += (", and G follows." if lifted else ", yet G does not follow at this budget." if reading else
+                ", so G is not asked for it.")
+    base = baseline_row(PROBED[0][0], PROBED[0][3])
+    if base:
+        colours = ", ".join(f"{ENCODER_SHORT[AUGMENTED[name][2]]} {run['rows']['colour']:.3f}" for name, run in arms)
+        verdict += (f" The caption's colour, drawn on {base['scores']['rows']['all']['colour']:.3f} by the recipe's "
+                    f"run, on {colours}; its asked digit {base['scores']['rows']['all']['digit']:.3f}.")
+    return [*lines, "", "Verdict on D's image path from a digit classifier: " + verdict, ""]
 
 
 def augmented_budget(name: str) -> int:
@@ -478,6 +673,7 @@ def report(results: dict[str, Any], args, command: str) -> str:
                                                   "the caption, or that is asked to tell digit-swapped captions apart, does "
                                                   "not learn to read it from the image.")), ""]
     lines += augmented_report(results, args)
+    lines += encoder_report(results, args)
     lines += tacgan_verdict(results, args)
     lines += [load_line(), ""]
     lines += command_block(command)
@@ -529,6 +725,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=1000, help="the one-switch runs' iterations")
     parser.add_argument("--classifier-iterations", type=int, default=600,
                         help="the classifier race's iterations (held-out accuracy every 150)")
+    parser.add_argument("--checkpoints", type=Path, default=t2i.CHECKPOINTS,
+                        help="where the digit classifier of the pretrained-encoder runs and their G and D are saved")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     quiet_lightning()
@@ -542,7 +740,9 @@ def main() -> None:
         jobs = [(f"switch/{name}/it{args.iterations}", lambda name=name: switch_run(name, args.iterations))
                 for name in SWITCHES]
         jobs += [(f"race/it{args.classifier_iterations}", lambda: classifier_race(args.classifier_iterations))]
-        jobs += [(augmented_key(name), lambda name=name: switch_run(name, augmented_budget(name))) for name in AUGMENTED]
+        jobs += [(augmented_key(name), lambda name=name: switch_run(name, augmented_budget(name),
+                                                                    **encoder_options(name, args)))
+                 for name in AUGMENTED]
         for key, job in jobs:
             if key not in results:
                 results[key] = job()

@@ -148,3 +148,103 @@ def test_the_mixed_batch_model_judges_every_kind_of_pair_in_one_batch(bench, mon
     swapping.prepare_step(ctx)
     terms = swapping.discriminator_terms(ctx)
     assert seen[-1] == 16 and torch.allclose(terms["d_loss"], terms["d_real"] + 0.5 * terms["d_wrong"] + 0.5 * terms["d_fake"])
+
+
+def tiny_classifier():
+    """A class-headed D (the race's classifier's kind) at the tiny recipe's width, its weights and BatchNorm
+    statistics moved off their initial values so that a model that did not load them differs."""
+    from gan_lightning.nets.text import MatchingDiscriminator
+
+    torch.manual_seed(1)
+    net = MatchingDiscriminator(3, 32, 128, 8, 16, num_classes=10, class_from="image")
+    with torch.no_grad():
+        for name, tensor in net.state_dict().items():
+            if name.endswith("running_var"):
+                tensor.mul_(1 + torch.rand_like(tensor))
+            elif tensor.is_floating_point():
+                tensor.add_(0.1 * torch.randn_like(tensor))
+    return net.state_dict()
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_the_digit_encoder_model_loads_the_classifier_image_path_and_freezes_it_when_asked(bench, monkeypatch, frozen):
+    recipe = tiny_recipe(bench, monkeypatch)
+    state = tiny_classifier()
+    model = bench.digit_encoder_model(recipe, (3, 32, 32), state, frozen=frozen)
+    features = model.discriminator.features.state_dict()
+    loaded = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+    assert features.keys() == loaded.keys() and all(torch.equal(features[k], loaded[k]) for k in loaded)
+    trained = {id(p) for p in model.optimizer_groups()["discriminator"]}
+    image_path = list(model.discriminator.features.parameters())
+    assert all((id(p) in trained) != frozen and p.requires_grad != frozen for p in image_path)
+    assert all(id(p) in trained for p in model.discriminator.judge.parameters())  # the text-joining layers train
+    model.train()
+    assert model.discriminator.judge.training and model.discriminator.features.training != frozen
+    before = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
+    optimizer = torch.optim.Adam(model.optimizer_groups()["discriminator"], lr=0.01)
+    _, ctx = tiny_step()
+    model.prepare_step(ctx)
+    model.discriminator_terms(ctx)["d_loss"].backward()  # a D step, in train mode
+    optimizer.step()
+    after = model.discriminator.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert any(k.startswith("judge.") for k in moved)
+    assert any(k.startswith("features.") for k in moved) != frozen  # frozen: weights and statistics as loaded
+
+
+def test_encoder_reads_puts_the_trained_image_path_under_the_classifier_head(bench, monkeypatch):
+    from gan_lightning.nets.text import MatchingDiscriminator
+
+    recipe = tiny_recipe(bench, monkeypatch)
+    state = tiny_classifier()
+    model = bench.digit_encoder_model(recipe, (3, 32, 32), state, frozen=True).eval()
+    classifier = MatchingDiscriminator(3, 32, 128, 8, 16, num_classes=10, class_from="image")
+    classifier.load_state_dict(state)
+    words = ("one", "two", "three", "four", "five", "six")
+    torch.manual_seed(0)
+    images = torch.rand(6, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        named = classifier.eval()(images, torch.zeros(6, 128))[1].argmax(1)
+    assert len(set(named.tolist())) > 1
+    split = {"image": images, "label": named,
+             "caption": torch.stack([tokenize(f"a red {w} on brick") for w in words])}
+    reads = bench.encoder_reads(model, classifier, split)
+    assert reads["image_path"]["before"] == reads["image_path"]["after"] == 1.0  # frozen: the classifier's own path
+    assert set(reads["d_batch"]) == set(reads["d_mixed"]) == {"digit_word", "colour_word", "wrong_image"}
+    with torch.no_grad():
+        model.discriminator.features[0].weight.zero_()  # an image path that sees nothing: one digit for all
+    after = bench.encoder_reads(model, classifier, split)["image_path"]
+    assert after["before"] == 1.0 and after["after"] < 1.0
+
+
+def test_the_encoder_verdict_needs_the_asked_digit_above_the_chance_band(bench, monkeypatch):
+    monkeypatch.setattr(bench, "baseline_row", lambda baseline, iterations: None)
+    args = argparse.Namespace(iterations=1000, classifier_iterations=3000)
+    probe = {"digit_word": 0.52, "colour_word": 0.97, "wrong_image": 0.8}
+    run = {"rows": {"digit": 0.11, "colour": 0.9, "caption_accuracy": 0.5}, "top_digit_share": 0.2, "cpu_seconds": 600,
+           "d": probe, "d_batch": probe, "d_mixed": probe,
+           "image_path": {"before": 0.845, "after": 0.61, "after_batch": 0.7}}
+    results = {bench.augmented_key(bench.ENCODED_FROZEN): run,
+               "race/it3000": {bench.TRANSLATED_PATH: [0.5, 0.845]},
+               f"probe/{bench.PROBED[0][0]}/it3000": {"d_mixed": {"digit_word": 0.521}}}
+    text = "\n".join(bench.encoder_report(results, args))
+    assert "**a digit-reading image path does not lift the asked digit above chance** (below 0.2)" in text
+    assert "Frozen: asked digit 0.110, D's own caption above the digit-swapped one 0.520 with pairs mixed" in text
+    assert "0.845 / 0.610 / 0.700" in text and "the race's row, 0.845 at the end" in text
+    assert "judged the same way: 0.521" in text and "do not match the digit" in text and "G is not asked" in text
+    run["d_mixed"] = {**probe, "digit_word": 0.8}
+    text = "\n".join(bench.encoder_report(results, args))
+    assert "in a mixed batch (frozen): it matches each image's digit" in text and "yet G does not follow" in text
+    run["rows"]["digit"] = 0.35
+    text = "\n".join(bench.encoder_report(results, args))
+    assert "**a digit-reading image path lifts the asked digit above chance** (frozen; chance band 0.2" in text
+    assert "and G follows." in text and "The caption's colour" not in text  # no recipe's run to set it beside
+    base = {"scores": {"rows": {"all": {"colour": 0.849, "digit": 0.094}}}}
+    monkeypatch.setattr(bench, "baseline_row", lambda baseline, iterations: base)
+    text = "\n".join(bench.encoder_report(results, args))
+    assert "The caption's colour, drawn on 0.849 by the recipe's run, on frozen 0.900; its asked digit 0.094." in text
+    assert bench.encoder_report({bench.augmented_key(bench.ENCODED_FROZEN): {"rows": {}}}, args) == []  # no probes yet
+    monkeypatch.setattr(bench, "baseline_row", lambda baseline, iterations: None)
+    fine = bench.augmented_key(bench.ENCODED_FINE_TUNED)
+    augmented = "\n".join(bench.augmented_report({fine: {**run, "d": probe}}, args))
+    assert "**it does not lift the asked digit above chance**" in augmented  # the encoder runs have their own verdict
