@@ -41,8 +41,8 @@ from typing import Any
 import torch
 
 from harness import (BENCHMARKS, RESULTS_MD, build_mnist5k, cluster_purity, command_line, fit_exactly, in_batches,
-                     infogan_codes, knn_predictions, load_average, load_runs, paired_comparison, quiet_lightning,
-                     replace_section, save_runs, split_tensors)
+                     infogan_codes, kept_checkpoints, knn_predictions, load_average, load_runs, paired_comparison,
+                     quiet_lightning, replace_section, save_runs, split_tensors)
 
 CACHE = BENCHMARKS / "encoders_findings" / "results.json"
 HELDOUT_DIGITS = 500  # MNIST5k's held-out split
@@ -58,6 +58,10 @@ RUNS: dict[str, dict[str, Any]] = {
     "infogan_authors_s0": {"model": "InfoGAN", "seed": 0, "arm": "authors", "overrides": AUTHORS_INFOGAN},
     "infogan_authors_s1": {"model": "InfoGAN", "seed": 1, "arm": "authors", "overrides": AUTHORS_INFOGAN},
     "bigan_recipe_s0": {"model": "BiGAN", "seed": 0, "arm": "recipe", "overrides": {}},
+    # the authors' networks, latent spec, code weights, 28 px, batch 128 and 5,000 iterations, no EMA
+    # (theirs has none; the probe reads Q, which EMA does not touch): experiments/infogan/mnist5k_authors.yaml
+    "infogan_authorsnet_s0": {"model": "InfoGAN", "seed": 0, "arm": "authorsnet", "kind": "mnist5k_authors",
+                              "ema": False, "overrides": {}},
 }
 ARM_NAMES = {"recipe": "recipe (`experiments/infogan/mnist5k.yaml`: N(0, I) noise, continuous weight 0.1)",
              "authors": "recipe + the authors' latent spec (U[-1, 1] noise, continuous weight 1, fixed std)"}
@@ -115,8 +119,9 @@ def bigan_probe(model, sets) -> dict[str, Any]:
 PROBES = {"InfoGAN": infogan_probe, "BiGAN": bigan_probe}
 
 
-def probe_callback(at: set[int], measure, sets, record: dict[int, Any]):
-    """A Lightning callback measuring the model (eval mode, no grad) at the iterations ``at``."""
+def probe_callback(at: set[int], measure, sets, record: dict[int, Any], after=None):
+    """A Lightning callback measuring the model (eval mode, no grad) at the iterations ``at``;
+    ``after(step)``, if given, runs after each measure (e.g. to cache the curve so far)."""
     import lightning as L
 
     class Probe(L.Callback):
@@ -132,6 +137,8 @@ def probe_callback(at: set[int], measure, sets, record: dict[int, Any]):
                 record[step] = measure(module, sets)
             module.train(was_training)
             Probe.seconds += time.perf_counter() - started
+            if after is not None:
+                after(step)
 
         def on_train_start(self, trainer, module):
             self._measure(trainer, module)
@@ -142,26 +149,66 @@ def probe_callback(at: set[int], measure, sets, record: dict[int, Any]):
     return Probe()
 
 
-def run_one(name: str, steps: int, every: int, keep_model: bool = False) -> dict[str, Any]:
+def run_one(name: str, steps: int, every: int, keep_model: bool = False, cache: Path | None = None,
+            checkpoints: Path | None = None, command: str = "") -> dict[str, Any]:
     """Train run ``name`` for ``steps`` iterations, probing it every ``every`` iterations (and at 0 and
-    the end; ``every`` = 0: no probes at all). ``keep_model``: the trained model under "model"."""
+    the end; ``every`` = 0: no probes at all). ``keep_model``: the trained model under "model".
+
+    ``checkpoints`` (a folder; needs ``cache`` and ``every`` > 0): resumable. At every probe the run's curve
+    so far goes to ``cache`` (``"partial": true``, ``steps`` the iterations reached, ``target_steps``) and a
+    Lightning checkpoint to ``checkpoints/<name>/step=N.ckpt`` (the latest only); a later call continues
+    from that checkpoint with the cached curve, its fit seconds added to the earlier ones."""
     import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
 
     from gan_lightning.callbacks import EMACallback
 
     spec = RUNS[name]
     quiet_lightning()
     L.seed_everything(spec["seed"], workers=False, verbose=False)
-    model, data = build_mnist5k(spec["model"], **spec["overrides"])
+    model, data = build_mnist5k(spec["model"], spec.get("kind", "mnist5k"), **spec["overrides"])
     sets = {split: split_tensors(data, split) for split in ("train", "heldout")}
     at = set(range(0, steps + 1, every)) | {0, steps} if every > 0 else set()
     record: dict[int, Any] = {}
-    probe = probe_callback(at, PROBES[spec["model"]], sets, record)
-    fit_seconds = fit_exactly(model, data, steps, [EMACallback(decay=0.999), probe], name)
-    result = {**spec, "name": name, "steps": steps, "every": every, "fit_seconds": fit_seconds,
-              "probe_seconds": type(probe).seconds, "curve": {str(k): record[k] for k in sorted(record)},
-              "load_end": load_average()[0]}
-    return {**result, "model": model} if keep_model else result
+    resume, earlier = None, {"fit_seconds": 0.0, "probe_seconds": 0.0}
+    callbacks: list[Any] = [EMACallback(decay=0.999)] if spec.get("ema", True) else []
+    started = time.perf_counter()
+    probe_type: list[Any] = []
+
+    def result(reached: int, fit_seconds: float) -> dict[str, Any]:
+        return {**spec, "name": name, "steps": reached, "every": every, "fit_seconds": fit_seconds,
+                "probe_seconds": earlier["probe_seconds"] + (probe_type[0].seconds if probe_type else 0.0),
+                "curve": {str(k): record[k] for k in sorted(record)}, "load_end": load_average()[0]}
+
+    after = None
+    if checkpoints is not None and cache is not None and every > 0:
+        folder = checkpoints / name
+        cached = load_runs(cache).get(name)
+        reached = cached["steps"] if cached and cached.get("partial") else 0  # a checkpoint past it has no curve
+        kept = {s: p for s, p in kept_checkpoints(folder).items() if s <= min(steps, reached)}
+        if kept:
+            start = max(kept)
+            resume = kept[start]
+            record.update({int(k): v for k, v in cached["curve"].items() if int(k) <= start})
+            earlier = {key: cached[key] for key in earlier}
+            print(f"{name}: resuming from {resume} ({start} iterations)", flush=True)
+
+        def after(step: int) -> None:  # the hook of a resumable run: the curve so far to the cache
+            if step == 0 or step == steps:
+                return
+            partial = {**result(step, earlier["fit_seconds"] + time.perf_counter() - started),
+                       "partial": True, "target_steps": steps}
+            runs = load_runs(cache)
+            runs[name] = partial
+            runs.setdefault("_commands", {})[name] = command
+            save_runs(runs, cache, sort_keys=False)
+
+        callbacks.append(ModelCheckpoint(dirpath=folder, filename="{step}", every_n_train_steps=every, save_top_k=1))
+    probe = probe_callback(at, PROBES[spec["model"]], sets, record, after)
+    probe_type.append(type(probe))
+    fit_seconds = earlier["fit_seconds"] + fit_exactly(model, data, steps, [*callbacks, probe], name, resume)
+    out = result(steps, fit_seconds)
+    return {**out, "model": model} if keep_model else out
 
 
 # ----------------------------------------------------------------------------- verdicts
@@ -428,6 +475,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--out", type=Path, default=RESULTS_MD)
     parser.add_argument("--report-only", action="store_true", help="rebuild the sections from the cache")
+    parser.add_argument("--checkpoints", type=Path, default=None,
+                        help="resumable runs: keep each run's latest checkpoint in this folder (e.g. "
+                             "runs/encoders_findings) at every probe, its curve so far in the cache, and continue "
+                             "a cached partial run from there")
     args = parser.parse_args(argv)
     args.runs = [r.strip() for r in args.runs.split(",") if r.strip()]
     unknown = [r for r in args.runs if r not in RUNS]
@@ -444,7 +495,8 @@ def main(argv=None) -> None:
         command = command_line(__file__, argv)
         for name in args.runs:
             steps = args.infogan_steps if RUNS[name]["model"] == "InfoGAN" else args.bigan_steps
-            result = run_one(name, steps, args.every)
+            result = run_one(name, steps, args.every, cache=args.cache, checkpoints=args.checkpoints,
+                             command=command)
             cache = load_runs(args.cache)  # another process may have cached a run meanwhile
             cache[name] = result
             cache.setdefault("_commands", {})[name] = command
