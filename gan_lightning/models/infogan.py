@@ -33,6 +33,16 @@ also fixes the continuous codes' std, ``fix_std=True``, and weights every code's
 2 codes their 0.5 * squared error summed over codes is ``continuous_loss="mse"`` with weight 1).
 ``benchmarks/encoders_findings.py`` measures that spec against the MNIST5k recipe.
 
+``architecture`` picks the networks: ``"dcgan"`` (the default: DCGAN-style convolutional G and D of
+``g_width`` / ``d_width``, Q's hidden layer on D's flattened conv features) or ``"authors"``, the authors'
+MNIST networks (``infogan/models/regularized_gan.py``, ``network_type="mnist"``;
+:mod:`gan_lightning.nets.infogan`): D conv 64 - conv 128 + BN - FC 1024 + BN with leaky ReLU 0.01, D's
+logit and Q (FC 128 + BN + leaky ReLU, then the code outputs) both on that FC-1024 layer; G FC 1024 + BN -
+FC (size/4)^2 x 128 + BN - deconv 64 + BN - deconv, 4x4 kernels of stride 2, for sizes divisible by 4 (28
+for MNIST); ``g_width`` and ``d_width`` go unused. ``experiments/infogan/mnist5k_authors.yaml`` is the
+authors' whole MNIST run (``launchers/run_mnist_exp.py``): those networks, their latent spec and code
+weights, batch 128, 28 px, 5,000 iterations (50 "epochs" of 100 updates).
+
 ``traversal_grid`` draws the paper's latent-traversal figure: one row per categorical
 value, one column per value of a continuous code, the other inputs held fixed.
 ``sample(labels=...)`` sets the categorical code to the given values.
