@@ -134,6 +134,12 @@ def test_authors_budget_curve_and_its_straight_line(bench):
     flat = bench.authors_budget(_net({0: 0.1, 1000: 0.80, 2000: 0.79}, partial=True))
     assert flat["needed"] == float("inf") and flat["partial"] and flat["target"] == 5000
     assert bench.authors_budget(_net({0: 0.1, 500: 0.96}))["needed"] == 0.0
+    dip = bench.authors_budget(_net({0: 0.1, 1000: 0.94, 2000: 0.94, 3000: 0.84}))
+    assert (dip["peak"], dip["peak_step"], dip["purity"]) == (0.94, 1000, 0.84)  # the first of equal bests
+    text = bench.authorsnet_curve([_net({0: 0.1, 1000: 0.94, 2000: 0.84})],
+                                  {"at_budget": {0: bench.authors_budget(_net({0: 0.1, 1000: 0.94, 2000: 0.84}))}})
+    assert "Its best probe: 94.0 % at 1,000 iterations (1.0 points below 95 %" in text and "ends 10.0 points below it" in text
+    assert "it moves -10.0 points per 1,000: no straight line from there reaches 95 %" in text
 
 
 def test_infogan_verdict_with_the_authors_networks(bench):
