@@ -118,7 +118,7 @@ def test_information_and_adversarial_gradients_reach_the_shared_body():
     z = model.sample_noise(8, rng=torch.Generator().manual_seed(1))
     source, q = model.discriminator(model.generator(z))
     info = model.information_loss(q, z)["info_loss"]
-    assert math.isfinite(float(info)) and source.shape == (8,)
+    assert math.isfinite(float(info.detach())) and source.shape == (8,)
     info.backward()
     fc1024 = model.discriminator.body.features[6].weight
     assert fc1024.grad is not None and fc1024.grad.abs().sum() > 0  # L_I trains the shared body
