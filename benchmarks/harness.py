@@ -400,19 +400,22 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module="lightning")
 
 
-def fit_exactly(model, data, iterations: int, callbacks=(), label: str = "") -> float:
+def fit_exactly(model, data, iterations: int, callbacks=(), label: str = "", ckpt_path: str | Path | None = None) -> float:
     """``trainer.fit`` for exactly ``iterations`` batches on one CPU process, nothing written but a
-    temporary folder; returns the fit's wall seconds."""
+    temporary folder (and what a ``ModelCheckpoint`` among ``callbacks`` keeps); ``ckpt_path``: resume
+    from that checkpoint. Returns the fit's wall seconds."""
     import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
 
     with tempfile.TemporaryDirectory(prefix="gan_lightning_benchmark_") as root:
         trainer = L.Trainer(
-            max_steps=iterations, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+            max_steps=iterations, logger=False, enable_progress_bar=False,
+            enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
             enable_model_summary=False, limit_val_batches=0, accelerator="cpu", devices=1,
             callbacks=list(callbacks), default_root_dir=root,
         )
         started = time.perf_counter()
-        trainer.fit(model, data)
+        trainer.fit(model, data, ckpt_path=str(ckpt_path) if ckpt_path else None)
         seconds = time.perf_counter() - started
     if trainer.global_step != iterations:
         raise RuntimeError(f"{label or type(model).__name__}: trained {trainer.global_step} iterations, "

@@ -118,3 +118,66 @@ def test_probes_do_not_change_training(bench):
     assert probed_state.keys() == plain_state.keys()
     for key, value in probed_state.items():
         assert torch.equal(value, plain_state[key]), key
+
+
+def _net(purities: dict[int, float], partial: bool = False):
+    run = {"arm": "authorsnet", "seed": 0, "steps": max(purities),
+           "curve": {str(k): {"heldout": {"purity": v, "unclaimed": {}}} for k, v in purities.items()}}
+    return {**run, "partial": True, "target_steps": 5000} if partial else run
+
+
+def test_authors_budget_curve_and_its_straight_line(bench):
+    at = bench.authors_budget(_net({0: 0.1, 1000: 0.70, 2000: 0.80, 3000: 0.85}))
+    assert at["steps"] == 3000 and at["purity"] == 0.85 and not at["partial"]
+    assert at["slope"] == pytest.approx(0.05)  # 5 points per 1,000 over the last 1,000 iterations
+    assert at["needed"] == pytest.approx(2000)  # 10 points to 95 % at 5 per 1,000
+    flat = bench.authors_budget(_net({0: 0.1, 1000: 0.80, 2000: 0.79}, partial=True))
+    assert flat["needed"] == float("inf") and flat["partial"] and flat["target"] == 5000
+    assert bench.authors_budget(_net({0: 0.1, 500: 0.96}))["needed"] == 0.0
+    dip = bench.authors_budget(_net({0: 0.1, 1000: 0.94, 2000: 0.94, 3000: 0.84}))
+    assert (dip["peak"], dip["peak_step"], dip["purity"]) == (0.94, 1000, 0.84)  # the first of equal bests
+    text = bench.authorsnet_curve([_net({0: 0.1, 1000: 0.94, 2000: 0.84})],
+                                  {"at_budget": {0: bench.authors_budget(_net({0: 0.1, 1000: 0.94, 2000: 0.84}))}})
+    assert "Its best probe: 94.0 % at 1,000 iterations (1.0 points below 95 %" in text and "ends 10.0 points below it" in text
+    assert "it moves -10.0 points per 1,000: no straight line from there reaches 95 %" in text
+
+
+def test_infogan_verdict_with_the_authors_networks(bench):
+    runs = [_info("recipe", 0, 0.45), _info("authors", 0, 0.47), _net({0: 0.1, 10: 0.75, 20: 0.90})]
+    for run in runs[:2]:
+        run["curve"]["10"]["heldout"]["unclaimed"] = {"7": 9}
+    verdict = bench.infogan_verdict(runs)
+    assert verdict["common_steps"] == 10 and verdict["authorsnet_gap"] == {0: pytest.approx(0.30)}
+    assert verdict["arm_gap"] == {0: pytest.approx(0.02)} and verdict["text"] == "not reached"
+    assert verdict["at_budget"][0]["purity"] == 0.90
+    reached = bench.infogan_verdict([_info("recipe", 0, 0.45), _net({0: 0.1, 10: 0.75, 20: 0.95})])
+    assert reached["text"] == "reached" and reached["best"] == 0.75  # at the authors' budget, not the common one
+    text = bench.infogan_cause(runs, verdict)
+    assert "+30.0 points over the recipe (seed 0), beyond that noise" in text
+    assert "reach 90.0 % after 20 iterations, 5.0 points short of the paper" in text
+    assert "Too short for a slope over 1,000 iterations." in text  # 20 iterations: no probe 1,000 back
+    assert "it climbs 5.0 points per 1,000: a straight line would reach 95 % after at least 2,000 more" in (
+        bench.authorsnet_curve([runs[0], _net({0: 0.1, 10: 0.5, 1000: 0.80, 2000: 0.85})],
+                               bench.infogan_verdict([runs[0], _net({0: 0.1, 10: 0.5, 1000: 0.80, 2000: 0.85})])))
+
+
+def test_a_resumed_run_ends_as_the_uninterrupted_one(bench, tmp_path):
+    """--checkpoints: a run stopped after its probe at 1 and rerun to 2 ends with the uninterrupted run's curve
+    and weights, bitwise; the cache holds the partial run meanwhile."""
+    spec = bench.RUNS["infogan_authors_s1"]
+    bench.RUNS["tiny_resume"] = {**spec, "overrides": {**spec["overrides"], **TINY_OVERRIDES["InfoGAN"]}}
+    cache = tmp_path / "results.json"
+    try:
+        whole = bench.run_one("tiny_resume", 2, 1, keep_model=True)
+        first = bench.run_one("tiny_resume", 1, 1, cache=cache, checkpoints=tmp_path / "ck", command="cmd")
+        assert sorted(p.name for p in (tmp_path / "ck" / "tiny_resume").iterdir()) == ["step=1.ckpt"]
+        stopped = {**first, "partial": True, "target_steps": 2}  # as a 2-iteration run killed after iteration 1
+        cache.write_text(json.dumps({"tiny_resume": stopped}))
+        resumed = bench.run_one("tiny_resume", 2, 1, keep_model=True, cache=cache, checkpoints=tmp_path / "ck")
+    finally:
+        del bench.RUNS["tiny_resume"]
+    assert resumed["curve"] == whole["curve"] and list(resumed["curve"]) == ["0", "1", "2"]
+    assert resumed["fit_seconds"] > first["fit_seconds"]
+    state, expected = resumed["model"].state_dict(), whole["model"].state_dict()
+    for key, value in expected.items():
+        assert torch.equal(state[key], value), key

@@ -33,6 +33,16 @@ also fixes the continuous codes' std, ``fix_std=True``, and weights every code's
 2 codes their 0.5 * squared error summed over codes is ``continuous_loss="mse"`` with weight 1).
 ``benchmarks/encoders_findings.py`` measures that spec against the MNIST5k recipe.
 
+``architecture`` picks the networks: ``"dcgan"`` (the default: DCGAN-style convolutional G and D of
+``g_width`` / ``d_width``, Q's hidden layer on D's flattened conv features) or ``"authors"``, the authors'
+MNIST networks (``infogan/models/regularized_gan.py``, ``network_type="mnist"``;
+:mod:`gan_lightning.nets.infogan`): D conv 64 - conv 128 + BN - FC 1024 + BN with leaky ReLU 0.01, D's
+logit and Q (FC 128 + BN + leaky ReLU, then the code outputs) both on that FC-1024 layer; G FC 1024 + BN -
+FC (size/4)^2 x 128 + BN - deconv 64 + BN - deconv, 4x4 kernels of stride 2, for sizes divisible by 4 (28
+for MNIST); ``g_width`` and ``d_width`` go unused. ``experiments/infogan/mnist5k_authors.yaml`` is the
+authors' whole MNIST run (``launchers/run_mnist_exp.py``): those networks, their latent spec and code
+weights, batch 128, 28 px, 5,000 iterations (50 "epochs" of 100 updates).
+
 ``traversal_grid`` draws the paper's latent-traversal figure: one row per categorical
 value, one column per value of a continuous code, the other inputs held fixed.
 ``sample(labels=...)`` sets the categorical code to the given values.
@@ -49,7 +59,8 @@ from gan_lightning.losses import nonsaturating_d, nonsaturating_g
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.models.base import GANModule
 from gan_lightning.models.registry import register_model
-from gan_lightning.nets import AuxiliaryHeadDiscriminator, DCGANGenerator, network_kind
+from gan_lightning.nets import (AuxiliaryHeadDiscriminator, DCGANGenerator, InfoGANMNISTGenerator,
+                                infogan_mnist_discriminator, network_kind)
 from gan_lightning.nets.conditional import check_labels
 
 
@@ -75,6 +86,7 @@ class InfoGAN(GANModule):
         continuous_weight: float = 1.0,
         continuous_loss: Literal["gaussian_nll", "mse"] = "gaussian_nll",
         noise_distribution: Literal["normal", "uniform"] = "normal",
+        architecture: Literal["dcgan", "authors"] = "dcgan",
         **kwargs,
     ) -> None:
         if noise_dim < 1 or categorical_dim < 2 or continuous_dim < 0:
@@ -83,15 +95,24 @@ class InfoGAN(GANModule):
             raise ValueError(f"model.continuous_loss must be 'gaussian_nll' or 'mse', got {continuous_loss!r}")
         if noise_distribution not in ("normal", "uniform"):
             raise ValueError(f"model.noise_distribution must be 'normal' or 'uniform', got {noise_distribution!r}")
+        if architecture not in ("dcgan", "authors"):
+            raise ValueError(f"model.architecture must be 'dcgan' or 'authors', got {architecture!r}")
+        if architecture == "authors" and d_norm != "batch":
+            raise ValueError(f"model.d_norm must be 'batch' with architecture 'authors' (their D has BatchNorm), "
+                             f"got {d_norm!r}")
         super().__init__(data_shape=data_shape, latent_dim=noise_dim + categorical_dim + continuous_dim, **kwargs)
         network_kind(self.data_shape, "dcgan")
         channels, size = self.data_shape[0], self.data_shape[1]
         self.noise_dim, self.categorical_dim, self.continuous_dim = noise_dim, categorical_dim, continuous_dim
         self.info_weight, self.continuous_loss, self.continuous_weight = info_weight, continuous_loss, continuous_weight
-        self.noise_distribution = noise_distribution
+        self.noise_distribution, self.architecture = noise_distribution, architecture
         q_outputs = categorical_dim + continuous_dim * (2 if continuous_loss == "gaussian_nll" else 1)
-        self.generator = DCGANGenerator(self.latent_dim, channels, size, g_width)
-        self.discriminator = AuxiliaryHeadDiscriminator(channels, size, d_width, q_outputs, q_hidden, d_norm)
+        if architecture == "authors":  # their MNIST networks; g_width and d_width go unused
+            self.generator = InfoGANMNISTGenerator(self.latent_dim, channels, size)
+            self.discriminator = infogan_mnist_discriminator(channels, size, q_outputs, q_hidden)
+        else:
+            self.generator = DCGANGenerator(self.latent_dim, channels, size, g_width)
+            self.discriminator = AuxiliaryHeadDiscriminator(channels, size, d_width, q_outputs, q_hidden, d_norm)
         # Sample grids: the base class's fixed noise, with codes in place of its last columns.
         fixed = torch.Generator().manual_seed(4321)
         num = self.fixed_noise.size(0)

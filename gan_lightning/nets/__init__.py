@@ -53,3 +53,9 @@ __all__ += ["SelfAttention2d", "SAGANGenerator", "SAGANDiscriminator"]
 from gan_lightning.nets.progan import ProGANDiscriminator, ProGANGenerator  # noqa: E402
 
 __all__ += ["ProGANGenerator", "ProGANDiscriminator"]
+
+from gan_lightning.nets.infogan import (  # noqa: E402
+    InfoGANMNISTBody, InfoGANMNISTGenerator, infogan_mnist_discriminator,
+)
+
+__all__ += ["InfoGANMNISTBody", "InfoGANMNISTGenerator", "infogan_mnist_discriminator"]

@@ -124,8 +124,11 @@ class AuxiliaryHeadDiscriminator(nn.Module):
     """One DCGAN body, two heads: ``forward(x) -> (source_logits (N,), aux (N, aux_outputs))``.
 
     The source head is the DCGAN discriminator's own; the auxiliary head reads the flattened
-    body features, through one hidden layer (Linear, BatchNorm, LeakyReLU 0.2) when
+    body features, through one hidden layer (Linear, BatchNorm, LeakyReLU of ``slope``, 0.2) when
     ``aux_hidden`` > 0 (InfoGAN's Q network) or directly (ACGAN's class head).
+    ``body``: another body in place of the DCGAN one (e.g. InfoGAN's MNIST body,
+    :class:`~gan_lightning.nets.infogan.InfoGANMNISTBody`): any module with ``features(x)``,
+    ``head(h)`` and ``feature_dim``; ``channels``, ``image_size`` and ``width`` then go unused.
     """
 
     def __init__(
@@ -136,14 +139,16 @@ class AuxiliaryHeadDiscriminator(nn.Module):
         aux_outputs: int = 10,
         aux_hidden: int = 0,
         norm: Norm = "batch",
+        body: nn.Module | None = None,
+        slope: float = 0.2,
     ) -> None:
         super().__init__()
-        self.body = DCGANDiscriminator(channels, image_size, width, norm=norm)
+        self.body = DCGANDiscriminator(channels, image_size, width, norm=norm) if body is None else body
         dim = self.body.feature_dim
         if aux_hidden > 0:
             hidden_norm = [nn.BatchNorm1d(aux_hidden)] if norm == "batch" else []
             self.aux_head = nn.Sequential(
-                nn.Linear(dim, aux_hidden), *hidden_norm, nn.LeakyReLU(0.2, True), nn.Linear(aux_hidden, aux_outputs)
+                nn.Linear(dim, aux_hidden), *hidden_norm, nn.LeakyReLU(slope, True), nn.Linear(aux_hidden, aux_outputs)
             )
         else:
             self.aux_head = nn.Linear(dim, aux_outputs)

@@ -34,14 +34,17 @@ def upsampling_plan(image_size: int) -> tuple[int, int]:
     return size, doublings
 
 
-def dcgan_init_(module: nn.Module) -> None:
-    """The paper's initialisation: conv weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0."""
+def dcgan_init_(module: nn.Module, batchnorm1d: bool = False) -> None:
+    """The paper's initialisation: conv weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0.
+
+    ``batchnorm1d=True``: the 1-D BatchNorm layers too (by default they keep weight 1, as they always have)."""
+    norms = (nn.BatchNorm2d, nn.BatchNorm1d) if batchnorm1d else (nn.BatchNorm2d,)
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, norms):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
 
