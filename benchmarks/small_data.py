@@ -355,17 +355,22 @@ def curve_points(results: dict[str, dict[str, Any]], args: argparse.Namespace
     return table
 
 
-def slope(row: dict[int, list[float]]) -> float | None:
-    """FID change per 1,000 iterations over the curve's last interval (seed means); None below two points."""
-    if len(row) < 2:
+def slope(row: dict[int, list[float]], window: int = 1000) -> float | None:
+    """FID change per 1,000 iterations (seed means) over the curve's last ``window`` iterations, from its last
+    point to the last one at least ``window`` before it (the point before the last where none is); None below
+    two points."""
+    steps = sorted(row)
+    if len(steps) < 2:
         return None
-    (a, fa), (b, fb) = sorted(row.items())[-2:]
-    return (statistics.mean(fb) - statistics.mean(fa)) / (b - a) * 1000
+    before = [step for step in steps if step <= steps[-1] - window]
+    start = before[-1] if before else steps[-2]
+    return (statistics.mean(row[steps[-1]]) - statistics.mean(row[start])) / (steps[-1] - start) * 1000
 
 
 def curve_verdict(table, model: str, size: int, iterations: int) -> list[str]:
     """Does the better augmentation (of every arm measured) beat none at ``iterations``, beyond the seed spread;
-    where each curve goes (the last interval's slope, and where a linear extrapolation of it puts a crossing)."""
+    where each curve goes (its slope over the last 1,000 iterations, and where a linear extrapolation of the
+    slopes puts a crossing with none)."""
     arms = sorted({name for m, n, name in table if (m, n) == (model, size)} | set(AUGMENTATIONS), key=arm_order)
     rows = {name: table.get((model, size, name), {}) for name in arms}
     missing = [arm_name(name) for name in AUGMENTATIONS if iterations not in rows[name]]
@@ -391,9 +396,9 @@ def curve_verdict(table, model: str, size: int, iterations: int) -> list[str]:
               f"({arm_name(best)}, {statistics.mean(final[best]):.1f}, {len(final[best])} seed(s)) against none "
               f"({statistics.mean(base):.1f}, {len(base)} seed(s)): gain {gain:+.1f} ({beyond}): "
               f"augmentation {outcome}.")]
-    trends = [f"{arm_name(name)} {slope(rows[name]):+.1f}" for name in arms if slope(rows[name]) is not None]
+    trends = [f"{arm_name(name)} {slope(rows[name]):+.1f}" for name in final if slope(rows[name]) is not None]
     if trends:
-        lines.append("- Where the curves go (FID change per 1,000 iterations over the last interval, seed means): "
+        lines.append("- Where the curves go (FID change per 1,000 iterations over the last 1,000, seed means): "
                      + ", ".join(trends) + ".")
     base_slope = slope(rows["none"])
     for name, fids in final.items():
@@ -404,18 +409,18 @@ def curve_verdict(table, model: str, size: int, iterations: int) -> list[str]:
         if gap > 0 and own < base_slope:
             cross = iterations + gap / (base_slope - own) * 1000
             lines.append(f"- {arm_name(name)}: {gap:.1f} above none at {iterations:,}; a linear extrapolation of the "
-                         f"last interval's slopes ({own:+.1f} against {base_slope:+.1f} per 1,000) puts it level with "
+                         f"last 1,000 iterations' slopes ({own:+.1f} against {base_slope:+.1f} per 1,000) puts it level with "
                          f"none at about {cross:,.0f} iterations ({cross / iterations:.1f} times the recipe's budget).")
         elif gap > 0:
             lines.append(f"- {arm_name(name)}: {gap:.1f} above none at {iterations:,} and not falling faster than "
-                         f"none over the last interval ({own:+.1f} against {base_slope:+.1f} per 1,000): no crossing "
+                         f"none over the last 1,000 iterations ({own:+.1f} against {base_slope:+.1f} per 1,000): no crossing "
                          "in a linear extrapolation.")
         elif own > base_slope:
             lines.append(f"- {arm_name(name)}: {-gap:.1f} below none at {iterations:,}, but rising against none over "
-                         f"the last interval ({own:+.1f} against {base_slope:+.1f} per 1,000): the gap narrows.")
+                         f"the last 1,000 iterations ({own:+.1f} against {base_slope:+.1f} per 1,000): the gap narrows.")
         else:
             lines.append(f"- {arm_name(name)}: {-gap:.1f} below none at {iterations:,}, the gap steady or widening "
-                         f"over the last interval ({own:+.1f} against {base_slope:+.1f} per 1,000).")
+                         f"over the last 1,000 iterations ({own:+.1f} against {base_slope:+.1f} per 1,000).")
     return lines
 
 
@@ -432,7 +437,9 @@ def write_curve_report(results: dict[str, dict[str, Any]], args: argparse.Namesp
     lines = [
         "## Small data, learning curves: DCGAN with DiffAugment / ADA to the recipe's budget (issue 26 item 3)",
         "",
-        *[line for command in commands for line in command_block(command)],
+        *(command_block(commands[0]) if len(commands) == 1 else
+          ["Commands (each run's own is in its cache entry):", "", "```sh", *commands,
+           "```", ""]),
         (f"Digits FID (lower is better) of {args.num_eval} samples of the raw G (not augmented: sampling never calls "
          f"D) against the 500 held-out digits, measured every {args.eval_every:,} iterations of one run per seed "
          f"and arm (seeds {', '.join(map(str, args.seeds))}; mean ± half the range where two or more), to "
@@ -482,8 +489,8 @@ def write_curve_report(results: dict[str, dict[str, Any]], args: argparse.Namesp
     done = [v for v in runs if v.get("complete")]
     if done:
         lines.append(f"- Training time per finished run: {min(v['fit_seconds'] for v in done):.0f} to "
-                     f"{max(v['fit_seconds'] for v in done):.0f} s wall (one thread, shared 2-core CPU at load "
-                     "average 5-9; measurements apart).")
+                     f"{max(v['fit_seconds'] for v in done):.0f} s wall (one thread, shared 2-core CPU; measurements "
+                     "apart).")
     lines += [f"- {note}" for note in args.note]
     grids = sorted((Path(args.out_dir) / "curve").glob("*.png"))
     if grids:

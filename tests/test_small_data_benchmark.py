@@ -121,6 +121,9 @@ def test_the_curve_verdict_compares_at_the_budget_and_extrapolates_the_last_inte
                **_curve_run("ada", [(1, 200.0), (2, 120.0), (3, 110.0)])}
     table = small_data.curve_points(results, args)
     assert small_data.slope(table[("M", 500, "none")]) == -10.0
+    # over the last 1,000 iterations where measured (not the last of several shorter intervals), else the last one
+    assert small_data.slope({500: [10.0], 1000: [8.0], 1500: [4.0], 2000: [0.0]}) == -8.0
+    assert small_data.slope({0: [10.0], 400: [6.0]}) == -10.0 and small_data.slope({0: [1.0]}) is None
     text = "\n".join(small_data.curve_verdict(table, "M", 500, 3000))
     assert "(DiffAugment, 70.0, 1 seed(s)) against none (50.0, 1 seed(s)): gain -20.0 (one seed" in text
     assert "**does not beat none**" in text
