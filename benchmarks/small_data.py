@@ -47,7 +47,7 @@ from typing import Any, Sequence
 import torch
 
 from harness import (BENCHMARKS, RESULTS_MD, build_mnist5k, command_block, fit_exactly, half_range, kept_checkpoints,
-                     load_line, load_runs, quiet_lightning, replace_section, save_runs, train_missing,
+                     load_line, load_recipe, load_runs, quiet_lightning, replace_section, save_runs, train_missing,
                      training_command)
 
 load_results = load_runs  # the cache, by the name its tests read it with
@@ -410,7 +410,7 @@ def curve_verdict(table, model: str, size: int, iterations: int) -> list[str]:
             cross = iterations + gap / (base_slope - own) * 1000
             lines.append(f"- {arm_name(name)}: {gap:.1f} above none at {iterations:,}; a linear extrapolation of the "
                          f"last 1,000 iterations' slopes ({own:+.1f} against {base_slope:+.1f} per 1,000) puts it level with "
-                         f"none at about {cross:,.0f} iterations ({cross / iterations:.1f} times the recipe's budget).")
+                         f"none at about {cross:,.0f} iterations ({cross / iterations:.1f} times {iterations:,}).")
         elif gap > 0:
             lines.append(f"- {arm_name(name)}: {gap:.1f} above none at {iterations:,} and not falling faster than "
                          f"none over the last 1,000 iterations ({own:+.1f} against {base_slope:+.1f} per 1,000): no crossing "
@@ -435,7 +435,8 @@ def write_curve_report(results: dict[str, dict[str, Any]], args: argparse.Namesp
     steps = sorted({step for row in table.values() for step in row})
     commands = sorted({value["command"] for value in runs})
     lines = [
-        "## Small data, learning curves: DCGAN with DiffAugment / ADA to the recipe's budget (issue 26 item 3)",
+        (f"## Small data, learning curves: {', '.join(m for m, _ in groups) or 'no model'} with DiffAugment / ADA "
+         f"to {args.iterations:,} iterations (issue 26 item 3)"),
         "",
         *(command_block(commands[0]) if len(commands) == 1 else
           ["Commands (each run's own is in its cache entry):", "", "```sh", *commands,
@@ -443,8 +444,8 @@ def write_curve_report(results: dict[str, dict[str, Any]], args: argparse.Namesp
         (f"Digits FID (lower is better) of {args.num_eval} samples of the raw G (not augmented: sampling never calls "
          f"D) against the 500 held-out digits, measured every {args.eval_every:,} iterations of one run per seed "
          f"and arm (seeds {', '.join(map(str, args.seeds))}; mean ± half the range where two or more), to "
-         f"{args.iterations:,} iterations, with each model's committed MNIST recipe (DCGAN: `experiments/dcgan/"
-         "mnist5k.yaml`, batch 64, Adam 2e-4 (0.5, 0.999), its `max_steps` 5,000), one thread per run, the same "
+         f"{args.iterations:,} iterations, with each model's committed MNIST recipe (`experiments/<model>/"
+         "mnist5k.yaml`: its model arguments and batch size), one thread per run, the same "
          "500-digit subset and held-out digits as section small_data. DiffAugment: color, translation, cutout "
          "(the authors' small-data policy); ADA: the bgc pipeline, target 0.6, p moved every 4 iterations, kimg "
          "as the row says (the paper's is 500; section small_data ran 50). The measurement draws from a fork of "
@@ -453,7 +454,9 @@ def write_curve_report(results: dict[str, dict[str, Any]], args: argparse.Namesp
     ]
     for model, size in groups:
         arms = sorted({name for m, n, name in table if (m, n) == (model, size)}, key=arm_order)
-        lines += [f"**{model}, {size:,} training digits** (FID by iteration)", "",
+        budget = load_recipe(model, "mnist5k")["max_steps"]
+        lines += [(f"**{model}, {size:,} training digits** (FID by iteration; the recipe's budget, its `max_steps`: "
+                   f"{budget:,} iterations)"), "",
                   "| Augmentation | " + " | ".join(f"{step:,}" for step in steps) + " |",
                   "|---|" + "---|" * len(steps)]
         for name in arms:

@@ -107,41 +107,43 @@ def test_a_curve_ends_as_the_unmeasured_run_and_resumes_bitwise_after_an_interru
 
 def _curve_run(augmentation, points, seed=0, kimg=50.0):
     kimg = kimg if augmentation == "ada" else None
-    return {small_data.curve_key("M", 500, augmentation, seed, 3000, 1000, kimg): {
-        "model": "M", "size": 500, "augmentation": augmentation, "seed": seed, "iterations": 3000, "every": 1000,
+    return {small_data.curve_key("DCGAN", 500, augmentation, seed, 3000, 1000, kimg): {
+        "model": "DCGAN", "size": 500, "augmentation": augmentation, "seed": seed, "iterations": 3000, "every": 1000,
         "ada_kimg": kimg, "command": "python benchmarks/small_data.py", "complete": True, "fit_seconds": 9.0,
         "points": [{"iterations": i * 1000, "fid": f, "ada_p": None if kimg is None else 0.1} for i, f in points]}}
 
 
 def test_the_curve_verdict_compares_at_the_budget_and_extrapolates_the_last_interval(tmp_path):
-    args = small_data.parse_args(["--models", "M", "--iterations", "3000", "--eval-every", "1000", "--seeds", "0,1",
+    args = small_data.parse_args(["--models", "DCGAN", "--iterations", "3000", "--eval-every", "1000", "--seeds", "0,1",
                                   "--out-dir", str(tmp_path)])
     results = {**_curve_run("none", [(1, 100.0), (2, 60.0), (3, 50.0)]),
                **_curve_run("diffaugment", [(1, 150.0), (2, 90.0), (3, 70.0)]),
                **_curve_run("ada", [(1, 200.0), (2, 120.0), (3, 110.0)])}
     table = small_data.curve_points(results, args)
-    assert small_data.slope(table[("M", 500, "none")]) == -10.0
+    assert small_data.slope(table[("DCGAN", 500, "none")]) == -10.0
     # over the last 1,000 iterations where measured (not the last of several shorter intervals), else the last one
     assert small_data.slope({500: [10.0], 1000: [8.0], 1500: [4.0], 2000: [0.0]}) == -8.0
     assert small_data.slope({0: [10.0], 400: [6.0]}) == -10.0 and small_data.slope({0: [1.0]}) is None
-    text = "\n".join(small_data.curve_verdict(table, "M", 500, 3000))
+    text = "\n".join(small_data.curve_verdict(table, "DCGAN", 500, 3000))
     assert "(DiffAugment, 70.0, 1 seed(s)) against none (50.0, 1 seed(s)): gain -20.0 (one seed" in text
     assert "**does not beat none**" in text
     # DiffAugment falls 20 per 1,000 against none's 10: level in 20 / 10 * 1,000 more iterations
-    assert "level with none at about 5,000 iterations (1.7 times the recipe's budget)" in text
+    assert "level with none at about 5,000 iterations (1.7 times 3,000)" in text
     assert "ADA (kimg 50): 60.0 above none at 3,000 and not falling faster than none" in text
     # an arm of another kimg is a row of its own, and the verdict weighs it: 45 beats none's 50 (one seed)
     results.update(_curve_run("ada", [(2, 80.0), (3, 45.0)], kimg=500.0))
-    assert small_data.curve_key("M", 500, "ada", 0, 3000, 1000, 500.0) == "M/n500/ada-kimg500/seed0/it3000/every1000"
+    assert small_data.curve_key("DCGAN", 500, "ada", 0, 3000, 1000, 500.0) == \
+        "DCGAN/n500/ada-kimg500/seed0/it3000/every1000"
     table = small_data.curve_points(results, args)
-    assert "(ADA (kimg 500), 45.0, 1 seed(s))" in "\n".join(small_data.curve_verdict(table, "M", 500, 3000))
+    assert "(ADA (kimg 500), 45.0, 1 seed(s))" in "\n".join(small_data.curve_verdict(table, "DCGAN", 500, 3000))
     report = small_data.write_curve_report(results, args, tmp_path / "RESULTS.md")
     assert "| ADA (kimg 500) | not run | 80.0 (1 seed) | 45.0 (1 seed) |" in report
     assert "| p of ADA (kimg 500), by seed |  | 0.10 | 0.10 |" in report
+    assert "DCGAN with DiffAugment / ADA to 3,000 iterations" in report and "`max_steps`: 5,000 iterations" in report
     # a second seed: the better arm ahead by 5, within the spread (none 50 / 40, DiffAugment 70 / 10: 5 + 30)
     results.update(_curve_run("none", [(3, 40.0)], seed=1) | _curve_run("diffaugment", [(3, 10.0)], seed=1)
                    | _curve_run("ada", [(3, 110.0)], seed=1))
-    del results[small_data.curve_key("M", 500, "ada", 0, 3000, 1000, 500.0)]
-    text = "\n".join(small_data.curve_verdict(small_data.curve_points(results, args), "M", 500, 3000))
+    del results[small_data.curve_key("DCGAN", 500, "ada", 0, 3000, 1000, 500.0)]
+    text = "\n".join(small_data.curve_verdict(small_data.curve_points(results, args), "DCGAN", 500, 3000))
     assert "gain +5.0 (within the two rows' half ranges added (35.0))" in text
     assert "**not separated from none**" in text
