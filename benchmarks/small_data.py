@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -160,6 +161,23 @@ def checkpoint_folder(root: Path, key: str) -> Path:
     return root / key.replace("/", "_")
 
 
+def continue_shorter(job: dict[str, Any], results: dict[str, Any], folder: Path) -> None:
+    """Start ``job``'s curve from the same run's finished curve to ``continue_from`` iterations: its points and
+    a copy of its last checkpoint (the same run as a fresh one where nothing in the recipe depends on the
+    budget: DCGAN's constant learning rates; tested)."""
+    shorter = job["continue_from"]
+    key = curve_key(job["model"], job["size"], job["augmentation"], job["seed"], shorter, job["every"],
+                    job["ada_kimg"])
+    checkpoint = kept_checkpoints(checkpoint_folder(Path(job["checkpoints"]), key)).get(shorter)
+    if not results.get(key, {}).get("complete") or checkpoint is None:
+        raise RuntimeError(f"--continue-from {shorter}: {key} is not finished with its checkpoint kept in "
+                           f"{checkpoint_folder(Path(job['checkpoints']), key)}")
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(checkpoint, folder / checkpoint.name)
+    results[job["key"]] = {**run_fields(job), "every": job["every"], "command": job["command"], "continued_from": key,
+                           "points": [dict(point) for point in results[key]["points"]], "complete": False}
+
+
 def run_curve(job: dict[str, Any], results: dict[str, Any], save) -> dict[str, Any]:
     """Train one run to ``iterations``, its FID every ``every`` iterations and at the end; resumes from the
     run's last checkpoint. Each point goes into ``results[key]["points"]`` and ``save(results)`` at once."""
@@ -170,6 +188,10 @@ def run_curve(job: dict[str, Any], results: dict[str, Any], save) -> dict[str, A
     key, every, iterations = job["key"], job["every"], job["iterations"]
     folder = checkpoint_folder(Path(job["checkpoints"]), key)
     kept = kept_checkpoints(folder)
+    if not kept and job.get("continue_from"):
+        continue_shorter(job, results, folder)
+        save(results)
+        kept = kept_checkpoints(folder)
     start = max(kept, default=0)
     record = results.get(key) or {**run_fields(job), "every": every, "command": job["command"], "points": [],
                                   "complete": False}
@@ -495,13 +517,13 @@ def write_curve_report(results: dict[str, dict[str, Any]], args: argparse.Namesp
                      f"{max(v['fit_seconds'] for v in done):.0f} s wall (one thread, shared 2-core CPU; measurements "
                      "apart).")
     lines += [f"- {note}" for note in args.note]
-    grids = sorted((Path(args.out_dir) / "curve").glob("*.png"))
+    grids = sorted((Path(args.out_dir) / "curve").glob(f"*_it{args.iterations}.png"))
     if grids:
         lines += ["", "Samples at the end (raw G, fixed noise): "
                   + ", ".join(f"[{p.stem}](small_data/curve/{p.name})" for p in grids) + "."]
     lines += ["", load_line()]
     text = "\n".join(lines)
-    replace_section(out, "small_data_curve", text)
+    replace_section(out, args.section, text)
     return text
 
 
@@ -519,6 +541,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="runs trained in parallel processes")
     parser.add_argument("--report-only", action="store_true", help="rebuild the report from the cache")
     parser.add_argument("--note", action="append", default=[], help="a line added to the report (repeatable)")
+    parser.add_argument("--continue-from", type=int, default=0,
+                        help="with --eval-every: start each curve from the same run's finished curve to this many "
+                             "iterations (its points and last checkpoint)")
+    parser.add_argument("--section", default="small_data_curve", help="with --eval-every: the section written")
     parser.add_argument("--eval-every", type=int, default=0,
                         help="learning curves: also measure every N iterations, cached and resumable, into section "
                              "small_data_curve (0: the end only, section small_data)")
@@ -538,6 +564,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--iterations must be >= 1, got {args.iterations}")
     if args.eval_every < 0 or args.eval_every > args.iterations:
         parser.error(f"--eval-every must be in [0, --iterations], got {args.eval_every}")
+    if args.continue_from and not (args.eval_every and args.continue_from < args.iterations
+                                   and args.continue_from % args.eval_every == 0):
+        parser.error(f"--continue-from needs --eval-every, a multiple of it below --iterations; got {args.continue_from}")
     if args.eval_every and args.workers != 1:
         parser.error(f"--eval-every trains one run at a time: --workers must be 1, got {args.workers}")
     try:
@@ -560,6 +589,7 @@ def main_curves(args: argparse.Namespace) -> None:
         arms = [(a, k) for a in args.augmentations for k in (args.ada_kimgs if a == "ada" else [None])]
         jobs = [{"model": m, "size": n, "augmentation": a, "seed": s, "iterations": args.iterations,
                  "every": args.eval_every, "num_eval": args.num_eval, "ada_kimg": k, "command": args.command,
+                 "continue_from": args.continue_from,
                  "checkpoints": str(out_dir / "checkpoints"),
                  "key": curve_key(m, n, a, s, args.iterations, args.eval_every, k)}
                 for m in args.models for n in args.sizes for s in args.seeds for a, k in arms]

@@ -63,9 +63,9 @@ CURVE = ["--models", "DCGAN", "--sizes", "200", "--iterations", "8", "--eval-eve
 ADA_KEY = small_data.curve_key("DCGAN", 200, "ada", 0, 8, 4)
 
 
-def _curve(folder):
+def _curve(folder, *extra):
     out = folder / "RESULTS.md"
-    small_data.main(CURVE + ["--out", str(out), "--out-dir", str(folder)])
+    small_data.main(CURVE + ["--out", str(out), "--out-dir", str(folder), *extra])
     return small_data.load_results(folder / "results_curve.json"), out.read_text()
 
 
@@ -103,6 +103,17 @@ def test_a_curve_ends_as_the_unmeasured_run_and_resumes_bitwise_after_an_interru
     assert len(calls) == 3  # the point at 8 only: the point at 4 came from the cache and the checkpoint
     assert [(p["iterations"], p["fid"], p["ada_p"]) for p in resumed[ADA_KEY]["points"]] == \
         [(p["iterations"], p["fid"], p["ada_p"]) for p in curve["points"]]
+
+
+    # a longer curve continued from a finished shorter one (its points and checkpoint) is the straight one
+    monkeypatch.setattr(small_data, "measure_fid", measure)
+    short = tmp_path / "continued"
+    small_data.main(CURVE[:5] + ["4"] + CURVE[6:] + ["--out", str(short / "R.md"), "--out-dir", str(short)])
+    continued, text = _curve(short, "--continue-from", "4", "--section", "longer")
+    assert continued[ADA_KEY]["continued_from"] == small_data.curve_key("DCGAN", 200, "ada", 0, 4, 4)
+    assert [(p["iterations"], p["fid"], p["ada_p"]) for p in continued[ADA_KEY]["points"]] == \
+        [(p["iterations"], p["fid"], p["ada_p"]) for p in curve["points"]]
+    assert "<!-- begin: longer -->" in text and "small_data_curve" not in text
 
 
 def _curve_run(augmentation, points, seed=0, kimg=50.0):
