@@ -407,7 +407,8 @@ def curve_verdict(table, model: str, size: int, iterations: int) -> list[str]:
     spread = half_range(base) + half_range(final[best])
     if seeds < 2:
         beyond = "one seed: the seed spread is not measured"
-        outcome = "**beats none (one seed)**" if gain > 0 else "**does not beat none**"
+        outcome = ("**ahead of none on one seed** (no verdict without the seed spread)" if gain > 0
+                   else "**does not beat none**")
     elif gain > spread:
         beyond, outcome = f"beyond the two rows' half ranges added ({spread:.1f})", "**beats none**"
     elif gain > 0:

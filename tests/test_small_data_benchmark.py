@@ -146,7 +146,8 @@ def test_the_curve_verdict_compares_at_the_budget_and_extrapolates_the_last_inte
     assert small_data.curve_key("DCGAN", 500, "ada", 0, 3000, 1000, 500.0) == \
         "DCGAN/n500/ada-kimg500/seed0/it3000/every1000"
     table = small_data.curve_points(results, args)
-    assert "(ADA (kimg 500), 45.0, 1 seed(s))" in "\n".join(small_data.curve_verdict(table, "DCGAN", 500, 3000))
+    text = "\n".join(small_data.curve_verdict(table, "DCGAN", 500, 3000))
+    assert "(ADA (kimg 500), 45.0, 1 seed(s))" in text and "**ahead of none on one seed** (no verdict" in text
     report = small_data.write_curve_report(results, args, tmp_path / "RESULTS.md")
     assert "| ADA (kimg 500) | not run | 80.0 (1 seed) | 45.0 (1 seed) |" in report
     assert "| p of ADA (kimg 500), by seed |  | 0.10 | 0.10 |" in report
