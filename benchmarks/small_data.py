@@ -30,9 +30,15 @@ and at the end; every point goes into ``benchmarks/small_data/results_curve.json
 with a checkpoint of the run after it (``benchmarks/small_data/checkpoints/``, not committed), so an
 interrupted curve resumes from its last point (bitwise: the core's checkpoints hold the RNG states
 and ADA's p). The measurement draws from a fork of the RNG: a curve's run trains as the run without
-measurements does. Writes section ``small_data_curve``::
+measurements does. ``--ada-kimg 50,500``: one ADA arm per speed. ``--continue-from N``: a longer curve starts
+from the same run's finished curve to N iterations (its points and checkpoint). Writes section
+``small_data_curve`` (or ``--section``)::
 
-    python benchmarks/small_data.py --models DCGAN --sizes 500 --iterations 5000 --eval-every 1000 --seeds 0
+    python benchmarks/small_data.py --models DCGAN --sizes 500 --iterations 5000 --eval-every 500 --seeds 0,1 \
+        --ada-kimg 50,500
+    python benchmarks/small_data.py --models DCGAN --sizes 500 --iterations 8000 --eval-every 500 \
+        --continue-from 5000 --seeds 0 --augmentations none,ada,diffaugment --ada-kimg 500,50 \
+        --section small_data_curve_beyond
 """
 
 from __future__ import annotations
