@@ -34,11 +34,11 @@ measurements does. ``--ada-kimg 50,500``: one ADA arm per speed. ``--continue-fr
 from the same run's finished curve to N iterations (its points and checkpoint). Writes section
 ``small_data_curve`` (or ``--section``)::
 
-    python benchmarks/small_data.py --models DCGAN --sizes 500 --iterations 5000 --eval-every 500 --seeds 0,1 \
-        --ada-kimg 50,500
-    python benchmarks/small_data.py --models DCGAN --sizes 500 --iterations 8000 --eval-every 500 \
-        --continue-from 5000 --seeds 0 --augmentations none,ada,diffaugment --ada-kimg 500,50 \
-        --section small_data_curve_beyond
+    python benchmarks/small_data.py --models DCGAN --sizes 500 --iterations 5000 --eval-every 500 --seeds 0,1
+                                    --ada-kimg 50,500
+    python benchmarks/small_data.py --models DCGAN --sizes 500 --iterations 8000 --eval-every 500
+                                    --continue-from 5000 --seeds 0 --augmentations none,ada,diffaugment
+                                    --ada-kimg 500,50 --section small_data_curve_beyond
 """
 
 from __future__ import annotations
