@@ -55,3 +55,107 @@ def test_cells_say_how_many_seeds_they_average():
 def test_bad_options_are_refused_in_one_line():
     with pytest.raises(SystemExit):
         small_data.parse_args(["--augmentations", "mixup"])
+
+
+# ---------------------------------------------------------------------------- learning curves (--eval-every)
+CURVE = ["--models", "DCGAN", "--sizes", "200", "--iterations", "8", "--eval-every", "4", "--seeds", "0",
+         "--num-eval", "40", "--augmentations", "ada"]
+ADA_KEY = small_data.curve_key("DCGAN", 200, "ada", 0, 8, 4)
+
+
+def _curve(folder, *extra):
+    out = folder / "RESULTS.md"
+    small_data.main(CURVE + ["--out", str(out), "--out-dir", str(folder), *extra])
+    return small_data.load_results(folder / "results_curve.json"), out.read_text()
+
+
+def test_a_curve_ends_as_the_unmeasured_run_and_resumes_bitwise_after_an_interruption(tmp_path, monkeypatch):
+    straight, text = _curve(tmp_path / "straight")
+    curve = straight[ADA_KEY]
+    assert sorted(straight) == [ADA_KEY] and curve["complete"]
+    assert [p["iterations"] for p in curve["points"]] == [4, 8] and curve["fid"] == curve["points"][-1]["fid"]
+    assert curve["points"][0]["ada_p"] > 0 and curve["ada_p"] == curve["points"][-1]["ada_p"]  # p moves every 4
+    # the measurements draw from a fork of the RNG: the run at 8 iterations is the one small_data trains
+    plain = small_data.run_one({"model": "DCGAN", "size": 200, "augmentation": "ada", "seed": 0, "iterations": 8,
+                                "num_eval": 40, "ada_kimg": 50.0, "key": "plain"})
+    assert (plain["fid"], plain["ada_p"]) == (curve["fid"], curve["ada_p"])
+    assert "<!-- begin: small_data_curve -->" in text and "| Augmentation | 4 | 8 |" in text
+    assert "no verdict yet: no augmentation, DiffAugment not measured at 8 iterations" in text
+    assert (tmp_path / "straight" / "curve" / "dcgan_n200_ada_seed0_it8.png").is_file()
+
+    measure, calls = small_data.measure_fid, []
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupted(*args):  # the run ends in its second measurement, after the checkpoint at 4
+        calls.append(1)
+        if len(calls) == 2:
+            raise Interrupted
+        return measure(*args)
+
+    monkeypatch.setattr(small_data, "measure_fid", interrupted)
+    with pytest.raises(Interrupted):
+        _curve(tmp_path / "resumed")
+    partial = small_data.load_results(tmp_path / "resumed" / "results_curve.json")[ADA_KEY]
+    assert not partial["complete"] and [p["iterations"] for p in partial["points"]] == [4]
+    resumed, _ = _curve(tmp_path / "resumed")
+    assert len(calls) == 3  # the point at 8 only: the point at 4 came from the cache and the checkpoint
+    assert [(p["iterations"], p["fid"], p["ada_p"]) for p in resumed[ADA_KEY]["points"]] == \
+        [(p["iterations"], p["fid"], p["ada_p"]) for p in curve["points"]]
+
+
+    # a longer curve continued from a finished shorter one (its points and checkpoint) is the straight one
+    monkeypatch.setattr(small_data, "measure_fid", measure)
+    short = tmp_path / "continued"
+    small_data.main(CURVE[:5] + ["4"] + CURVE[6:] + ["--out", str(short / "R.md"), "--out-dir", str(short)])
+    continued, text = _curve(short, "--continue-from", "4", "--section", "longer")
+    assert continued[ADA_KEY]["continued_from"] == small_data.curve_key("DCGAN", 200, "ada", 0, 4, 4)
+    assert [(p["iterations"], p["fid"], p["ada_p"]) for p in continued[ADA_KEY]["points"]] == \
+        [(p["iterations"], p["fid"], p["ada_p"]) for p in curve["points"]]
+    assert "<!-- begin: longer -->" in text and "small_data_curve" not in text
+
+
+def _curve_run(augmentation, points, seed=0, kimg=50.0):
+    kimg = kimg if augmentation == "ada" else None
+    return {small_data.curve_key("DCGAN", 500, augmentation, seed, 3000, 1000, kimg): {
+        "model": "DCGAN", "size": 500, "augmentation": augmentation, "seed": seed, "iterations": 3000, "every": 1000,
+        "ada_kimg": kimg, "command": "python benchmarks/small_data.py", "complete": True, "fit_seconds": 9.0,
+        "points": [{"iterations": i * 1000, "fid": f, "ada_p": None if kimg is None else 0.1} for i, f in points]}}
+
+
+def test_the_curve_verdict_compares_at_the_budget_and_extrapolates_the_last_interval(tmp_path):
+    args = small_data.parse_args(["--models", "DCGAN", "--iterations", "3000", "--eval-every", "1000", "--seeds", "0,1",
+                                  "--out-dir", str(tmp_path)])
+    results = {**_curve_run("none", [(1, 100.0), (2, 60.0), (3, 50.0)]),
+               **_curve_run("diffaugment", [(1, 150.0), (2, 90.0), (3, 70.0)]),
+               **_curve_run("ada", [(1, 200.0), (2, 120.0), (3, 110.0)])}
+    table = small_data.curve_points(results, args)
+    assert small_data.slope(table[("DCGAN", 500, "none")]) == -10.0
+    # over the last 1,000 iterations where measured (not the last of several shorter intervals), else the last one
+    assert small_data.slope({500: [10.0], 1000: [8.0], 1500: [4.0], 2000: [0.0]}) == -8.0
+    assert small_data.slope({0: [10.0], 400: [6.0]}) == -10.0 and small_data.slope({0: [1.0]}) is None
+    text = "\n".join(small_data.curve_verdict(table, "DCGAN", 500, 3000))
+    assert "(DiffAugment, 70.0, 1 seed(s)) against none (50.0, 1 seed(s)): gain -20.0 (one seed" in text
+    assert "**does not beat none**" in text
+    # DiffAugment falls 20 per 1,000 against none's 10: level in 20 / 10 * 1,000 more iterations
+    assert "level with none at about 5,000 iterations (1.7 times 3,000)" in text
+    assert "ADA (kimg 50): 60.0 above none at 3,000 and not falling faster than none" in text
+    # an arm of another kimg is a row of its own, and the verdict weighs it: 45 beats none's 50 (one seed)
+    results.update(_curve_run("ada", [(2, 80.0), (3, 45.0)], kimg=500.0))
+    assert small_data.curve_key("DCGAN", 500, "ada", 0, 3000, 1000, 500.0) == \
+        "DCGAN/n500/ada-kimg500/seed0/it3000/every1000"
+    table = small_data.curve_points(results, args)
+    text = "\n".join(small_data.curve_verdict(table, "DCGAN", 500, 3000))
+    assert "(ADA (kimg 500), 45.0, 1 seed(s))" in text and "**ahead of none on one seed** (no verdict" in text
+    report = small_data.write_curve_report(results, args, tmp_path / "RESULTS.md")
+    assert "| ADA (kimg 500) | not run | 80.0 (1 seed) | 45.0 (1 seed) |" in report
+    assert "| p of ADA (kimg 500), by seed |  | 0.10 | 0.10 |" in report
+    assert "DCGAN with DiffAugment / ADA to 3,000 iterations" in report and "`max_steps`: 5,000 iterations" in report
+    # a second seed: the better arm ahead by 5, within the spread (none 50 / 40, DiffAugment 70 / 10: 5 + 30)
+    results.update(_curve_run("none", [(3, 40.0)], seed=1) | _curve_run("diffaugment", [(3, 10.0)], seed=1)
+                   | _curve_run("ada", [(3, 110.0)], seed=1))
+    del results[small_data.curve_key("DCGAN", 500, "ada", 0, 3000, 1000, 500.0)]
+    text = "\n".join(small_data.curve_verdict(small_data.curve_points(results, args), "DCGAN", 500, 3000))
+    assert "gain +5.0 (within the two rows' half ranges added (35.0))" in text
+    assert "**not separated from none**" in text
