@@ -70,6 +70,8 @@ RUNS: dict[str, dict[str, Any]] = {
     # (theirs has none; the probe reads Q, which EMA does not touch): experiments/infogan/mnist5k_authors.yaml
     "infogan_authorsnet_s0": {"model": "InfoGAN", "seed": 0, "arm": "authorsnet", "kind": "mnist5k_authors",
                               "ema": False, "overrides": {}},
+    "infogan_authorsnet_s1": {"model": "InfoGAN", "seed": 1, "arm": "authorsnet", "kind": "mnist5k_authors",
+                              "ema": False, "overrides": {}},
 }
 ARM_NAMES = {"recipe": "recipe (`experiments/infogan/mnist5k.yaml`: N(0, I) noise, continuous weight 0.1)",
              "authors": "recipe + the authors' latent spec (U[-1, 1] noise, continuous weight 1, fixed std)",
