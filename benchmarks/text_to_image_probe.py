@@ -47,6 +47,7 @@ from harness import (
     RESULTS_MD,
     command_block,
     fit_exactly,
+    int_list,
     load_line,
     load_recipe,
     load_runs,
@@ -388,10 +389,13 @@ AUGMENTED = {"GAN-INT-CLS, D inputs translated": ("GANINTCLS", "GANINTCLS gan-in
              ENCODED_FROZEN: ("GANINTCLS", "GANINTCLS gan-int-cls", "digit encoder, frozen")}
 
 
-def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None) -> dict[str, Any]:
-    """One run of ``SWITCHES[name]`` or ``AUGMENTED[name]``, seed 0, measured on the held-out captions.
-    ``encoder_state``: the digit classifier of the ``ENCODER_ARMS`` runs; ``checkpoints``: a folder where the run
-    saves its G and D (they are also probed with each batch's statistics, ``encoder_reads``)."""
+def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None, seed: int = 0) -> dict[str, Any]:
+    """One run of ``SWITCHES[name]`` or ``AUGMENTED[name]``, measured on the held-out captions. ``seed``: the GAN's
+    seed (``torch.manual_seed``: G's and D's initialisation, z, the shifts; the data order is the data module's own
+    seed, 0, as in ``text_to_image``), and the held-out z are drawn from ``1000 + seed`` (``text_to_image``'s).
+    ``encoder_state``: the digit classifier of the ``ENCODER_ARMS`` runs (the same for every seed);
+    ``checkpoints``: a folder where the run saves its G and D (they are also probed with each batch's statistics,
+    ``encoder_reads``)."""
     import torch
 
     from gan_lightning.augment import DiffAugment
@@ -399,7 +403,7 @@ def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None)
     from gan_lightning.evaluation.captioned import CaptionJudges
 
     torch.set_num_threads(1)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model, overrides = (AUGMENTED[name][0], AUGMENTED[name][2]) if name in AUGMENTED else SWITCHES[name]
     recipe = load_recipe(model, "captioned_digits")
     data = t2i.captioned_data(model, SIZE)
@@ -418,18 +422,23 @@ def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None)
     cpu = time.process_time() - cpu
     if checkpoints is not None:
         save_atomically({"generator": module.generator.state_dict(), "discriminator": module.discriminator.state_dict(),
-                         "cpu_seconds": cpu}, checkpoints / f"{name.replace(' ', '_')}_{SIZE}px_it{iterations}.pt")
+                         "cpu_seconds": cpu}, checkpoints / run_file(name, iterations, seed))
     module.eval()
     split = t2i.held_out(SIZE)
     judges = CaptionJudges.load_or_fit(seed=0, image_size=SIZE)
-    measured = t2i.scores(judges, t2i.draw(module, split["caption"], seed=1000), split)
-    run = {"iterations": iterations, "cpu_seconds": cpu, "rows": measured["rows"]["all"],
+    measured = t2i.scores(judges, t2i.draw(module, split["caption"], seed=1000 + seed), split)
+    run = {"iterations": iterations, "seed": seed, "cpu_seconds": cpu, "rows": measured["rows"]["all"],
            "top_digit_share": measured["top_digit_share"], "d": d_reads(module, split)}
     if model == "TACGAN":
         run["head"] = class_head_reads(module, split)
     if is_encoder_arm(overrides):
         run.update(encoder_reads(module, race_classifier(encoder_state), split))
     return run
+
+
+def run_file(name: str, iterations: int, seed: int = 0) -> str:
+    """The file name of a run's saved G and D; seed 0's has no seed tag (the first runs' names)."""
+    return f"{name.replace(' ', '_')}_{SIZE}px_it{iterations}" + (f"_seed{seed}" if seed else "") + ".pt"
 
 
 def race_classifier(state):
@@ -538,6 +547,15 @@ def encoder_options(name: str, args) -> dict[str, Any]:
             "checkpoints": args.checkpoints}
 
 
+def run_seeds(name: str, args) -> tuple[int, ...]:
+    """The seeds ``AUGMENTED[name]`` runs at: seed 0, and for the digit-classifier arms named in ``--encoder-arms``
+    the ``--seeds``."""
+    overrides = AUGMENTED[name][2]
+    if not (is_encoder_arm(overrides) and ENCODER_SHORT[overrides] in args.encoder_arms):
+        return (0,)
+    return tuple(dict.fromkeys((0, *args.seeds)))
+
+
 def encoder_report(results: dict[str, Any], args) -> list[str]:
     """The runs whose D's image path starts from the race's translated-input classifier (``ENCODER_ARMS``): the
     classifier's head on D's image path before and after, D's probes with each kind of BatchNorm statistics, and
@@ -601,8 +619,9 @@ def augmented_budget(name: str) -> int:
     return load_recipe(AUGMENTED[name][0], "captioned_digits")["max_steps"]
 
 
-def augmented_key(name: str) -> str:
-    return f"augmented/{name}/it{augmented_budget(name)}"
+def augmented_key(name: str, seed: int = 0) -> str:
+    """A translated-D run's cache key; seed 0's has no seed tag (the first runs' keys)."""
+    return f"augmented/{name}/it{augmented_budget(name)}" + (f"/seed{seed}" if seed else "")
 
 
 # ----------------------------------------------------------------------------- report
@@ -727,6 +746,11 @@ def main() -> None:
                         help="the classifier race's iterations (held-out accuracy every 150)")
     parser.add_argument("--checkpoints", type=Path, default=t2i.CHECKPOINTS,
                         help="where the digit classifier of the pretrained-encoder runs and their G and D are saved")
+    parser.add_argument("--seeds", type=int_list, default=(0,),
+                        help="the GAN seeds of the digit-classifier runs (the same classifier; the other runs: seed 0)")
+    parser.add_argument("--encoder-arms", type=lambda text: tuple(part.strip() for part in text.split(",")),
+                        default=tuple(ENCODER_SHORT.values()),
+                        help="which digit-classifier arms run at --seeds other than 0: fine-tuned, frozen (default both)")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     quiet_lightning()
@@ -740,9 +764,9 @@ def main() -> None:
         jobs = [(f"switch/{name}/it{args.iterations}", lambda name=name: switch_run(name, args.iterations))
                 for name in SWITCHES]
         jobs += [(f"race/it{args.classifier_iterations}", lambda: classifier_race(args.classifier_iterations))]
-        jobs += [(augmented_key(name), lambda name=name: switch_run(name, augmented_budget(name),
-                                                                    **encoder_options(name, args)))
-                 for name in AUGMENTED]
+        jobs += [(augmented_key(name, seed), lambda name=name, seed=seed: switch_run(
+                     name, augmented_budget(name), seed=seed, **encoder_options(name, args)))
+                 for name in AUGMENTED for seed in run_seeds(name, args)]
         for key, job in jobs:
             if key not in results:
                 results[key] = job()
