@@ -646,8 +646,7 @@ def encoder_report(results: dict[str, Any], args) -> list[str]:
         verdict = (f"**a digit-reading image path lifts the asked digit above chance on some seeds only** "
                    f"({named(lifted_some)}; chance band {t2i.CHANCE_BAND}). ")
     else:
-        verdict = (f"**a digit-reading image path does not lift the asked digit above chance** (below "
-                   f"{t2i.CHANCE_BAND}{seeds}). ")
+        verdict = f"**a digit-reading image path does not lift the asked digit above chance** (below {t2i.CHANCE_BAND}). "
     verdict += facts[0].upper() + facts[1:]
     verdict += (f" (the recipe's D, judged the same way: {recipe['digit_word']:.3f}). " if recipe else ". ")
     if reading or reading_some:
@@ -823,6 +822,9 @@ def main() -> None:
                         help="which digit-classifier arms run at --seeds other than 0: fine-tuned, frozen (default both)")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
+    unknown = [arm for arm in args.encoder_arms if arm not in ENCODER_SHORT.values()]
+    if unknown:
+        parser.error(f"--encoder-arms: {unknown[0]!r} is not an arm; accepted: {', '.join(ENCODER_SHORT.values())}")
     quiet_lightning()
     import torch
 
