@@ -25,10 +25,13 @@ benchmark asks what D reads:
    D's inputs translated, its D's image path initialised from the race's translated-input classifier (retrained
    with the race's seed, batches and shifts, ``digit_encoder``, saved under ``--checkpoints``), fine-tuned with D
    or frozen; each run's G and D saved there too and probed with each batch's statistics, and the classifier's
-   head put on D's trained image path (does D still read the digit?).
+   head put on D's trained image path (does D still read the digit?). ``--seeds 0,1`` runs those arms (the ones
+   ``--encoder-arms`` names, default both) at more GAN seeds with the same classifier (seed 0's keys and files
+   untagged, another seed's tagged ``/seedN``, ``_seedN``); the section shows each cached seed's row, and the
+   verdict holds for every seed, stating each one's asked digit.
 
     python benchmarks/text_to_image_probe.py [--iterations 1000] [--classifier-iterations 600]
-        [--checkpoints DIR] [--report-only]
+        [--checkpoints DIR] [--seeds 0] [--encoder-arms fine-tuned,frozen] [--report-only]
 
 Writes section ``text_to_image_probe`` of benchmarks/RESULTS.md; caches in
 ``benchmarks/text_to_image_probe/results.json``.
@@ -47,6 +50,7 @@ from harness import (
     RESULTS_MD,
     command_block,
     fit_exactly,
+    int_list,
     load_line,
     load_recipe,
     load_runs,
@@ -388,10 +392,13 @@ AUGMENTED = {"GAN-INT-CLS, D inputs translated": ("GANINTCLS", "GANINTCLS gan-in
              ENCODED_FROZEN: ("GANINTCLS", "GANINTCLS gan-int-cls", "digit encoder, frozen")}
 
 
-def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None) -> dict[str, Any]:
-    """One run of ``SWITCHES[name]`` or ``AUGMENTED[name]``, seed 0, measured on the held-out captions.
-    ``encoder_state``: the digit classifier of the ``ENCODER_ARMS`` runs; ``checkpoints``: a folder where the run
-    saves its G and D (they are also probed with each batch's statistics, ``encoder_reads``)."""
+def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None, seed: int = 0) -> dict[str, Any]:
+    """One run of ``SWITCHES[name]`` or ``AUGMENTED[name]``, measured on the held-out captions. ``seed``: the GAN's
+    seed (``torch.manual_seed``: G's and D's initialisation, z, the shifts; the data order is the data module's own
+    seed, 0, as in ``text_to_image``), and the held-out z are drawn from ``1000 + seed`` (``text_to_image``'s).
+    ``encoder_state``: the digit classifier of the ``ENCODER_ARMS`` runs (the same for every seed);
+    ``checkpoints``: a folder where the run saves its G and D (they are also probed with each batch's statistics,
+    ``encoder_reads``)."""
     import torch
 
     from gan_lightning.augment import DiffAugment
@@ -399,7 +406,7 @@ def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None)
     from gan_lightning.evaluation.captioned import CaptionJudges
 
     torch.set_num_threads(1)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model, overrides = (AUGMENTED[name][0], AUGMENTED[name][2]) if name in AUGMENTED else SWITCHES[name]
     recipe = load_recipe(model, "captioned_digits")
     data = t2i.captioned_data(model, SIZE)
@@ -418,18 +425,23 @@ def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None)
     cpu = time.process_time() - cpu
     if checkpoints is not None:
         save_atomically({"generator": module.generator.state_dict(), "discriminator": module.discriminator.state_dict(),
-                         "cpu_seconds": cpu}, checkpoints / f"{name.replace(' ', '_')}_{SIZE}px_it{iterations}.pt")
+                         "cpu_seconds": cpu}, checkpoints / run_file(name, iterations, seed))
     module.eval()
     split = t2i.held_out(SIZE)
     judges = CaptionJudges.load_or_fit(seed=0, image_size=SIZE)
-    measured = t2i.scores(judges, t2i.draw(module, split["caption"], seed=1000), split)
-    run = {"iterations": iterations, "cpu_seconds": cpu, "rows": measured["rows"]["all"],
+    measured = t2i.scores(judges, t2i.draw(module, split["caption"], seed=1000 + seed), split)
+    run = {"iterations": iterations, "seed": seed, "cpu_seconds": cpu, "rows": measured["rows"]["all"],
            "top_digit_share": measured["top_digit_share"], "d": d_reads(module, split)}
     if model == "TACGAN":
         run["head"] = class_head_reads(module, split)
     if is_encoder_arm(overrides):
         run.update(encoder_reads(module, race_classifier(encoder_state), split))
     return run
+
+
+def run_file(name: str, iterations: int, seed: int = 0) -> str:
+    """The file name of a run's saved G and D; seed 0's has no seed tag (the first runs' names)."""
+    return f"{name.replace(' ', '_')}_{SIZE}px_it{iterations}" + (f"_seed{seed}" if seed else "") + ".pt"
 
 
 def race_classifier(state):
@@ -513,6 +525,8 @@ def augmented_report(results: dict[str, Any], args) -> list[str]:
         lines[0] += (f" In the race above, the same D's image path on translated inputs reaches "
                      f"{race[TRANSLATED_PATH][-1]:.3f} held-out after {args.classifier_iterations} iterations, "
                      f"against {race[PLAIN_PATH][-1]:.3f} untranslated.")
+    if any(seed for name in AUGMENTED for seed, _ in seeded_runs(results, name)):
+        lines[0] += " A row naming a GAN seed is its run seeded otherwise (the other rows: seed 0)."
     lines += ["", *SWITCH_HEADER]
     shown = set()  # each no-switch row once
     for name, run in runs:
@@ -520,6 +534,9 @@ def augmented_report(results: dict[str, Any], args) -> list[str]:
         base = None if baseline in shown else baseline_row(baseline, augmented_budget(name))
         shown.add(baseline)
         lines += switch_lines(baseline, base, name, run)
+        for seed, other in seeded_runs(results, name):
+            if seed:
+                lines += switch_lines(baseline, None, seed_label(name, seed), other)
     lifted = [f"{name} {run['rows']['digit']:.3f}" for name, run in runs if run and run["rows"]["digit"] >= t2i.CHANCE_BAND
               and not is_encoder_arm(AUGMENTED[name][2])]  # those have their own verdict (encoder_report)
     lines += ["", "Verdict on translating D's inputs (the digit-classifier runs apart): " + (
@@ -538,12 +555,22 @@ def encoder_options(name: str, args) -> dict[str, Any]:
             "checkpoints": args.checkpoints}
 
 
+def run_seeds(name: str, args) -> tuple[int, ...]:
+    """The seeds ``AUGMENTED[name]`` runs at: seed 0, and for the digit-classifier arms named in ``--encoder-arms``
+    the ``--seeds``."""
+    overrides = AUGMENTED[name][2]
+    if not (is_encoder_arm(overrides) and ENCODER_SHORT[overrides] in args.encoder_arms):
+        return (0,)
+    return tuple(dict.fromkeys((0, *args.seeds)))
+
+
 def encoder_report(results: dict[str, Any], args) -> list[str]:
-    """The runs whose D's image path starts from the race's translated-input classifier (``ENCODER_ARMS``): the
-    classifier's head on D's image path before and after, D's probes with each kind of BatchNorm statistics, and
-    their verdict."""
-    arms = [(name, results.get(augmented_key(name))) for name in AUGMENTED if is_encoder_arm(AUGMENTED[name][2])]
-    arms = [(name, run) for name, run in arms if run and "image_path" in run]
+    """The runs whose D's image path starts from the race's translated-input classifier (``ENCODER_ARMS``), at
+    each cached GAN seed: the classifier's head on D's image path before and after, D's probes with each kind of
+    BatchNorm statistics, and their verdict, which holds for every seed (it states each seed's asked digit)."""
+    arms = [(name, [(seed, run) for seed, run in seeded_runs(results, name) if "image_path" in run])
+            for name in AUGMENTED if is_encoder_arm(AUGMENTED[name][2])]
+    arms = [(name, runs) for name, runs in arms if runs]
     if not arms:
         return []
     race = (results.get(f"race/it{args.classifier_iterations}") or {}).get(TRANSLATED_PATH)
@@ -563,34 +590,81 @@ def encoder_report(results: dict[str, Any], args) -> list[str]:
               "D: digit word (running / apart / mixed) | D: colour word (running / apart / mixed) | "
               "D: wrong image (running / apart / mixed) | training CPU-min |"),
              "|---|---|---|---|---|---|---|"]
-    for name, run in arms:
-        path = run["image_path"]
-        probes = [" / ".join(f"{run[k][word]:.3f}" for k in ("d", "d_batch", "d_mixed"))
-                  for word in ("digit_word", "colour_word", "wrong_image")]
-        lines.append(f"| {name} | {run['rows']['digit']:.3f} | {path['before']:.3f} / {path['after']:.3f} / "
-                     f"{path['after_batch']:.3f} | " + " | ".join(probes) + f" | {run['cpu_seconds'] / 60:.1f} |")
+    if any(len(runs) > 1 for _, runs in arms):
+        lines[0] += (" A row naming a GAN seed is its arm with the same classifier and the GAN seeded otherwise (G's "
+                     "and D's initialisation, z, the shifts; the data order and the held-out captions the same).")
+    for name, runs in arms:
+        for seed, run in runs:
+            path = run["image_path"]
+            probes = [" / ".join(f"{run[k][word]:.3f}" for k in ("d", "d_batch", "d_mixed"))
+                      for word in ("digit_word", "colour_word", "wrong_image")]
+            lines.append(f"| {seed_label(name, seed)} | {run['rows']['digit']:.3f} | {path['before']:.3f} / "
+                         f"{path['after']:.3f} / {path['after_batch']:.3f} | " + " | ".join(probes)
+                         + f" | {run['cpu_seconds'] / 60:.1f} |")
+    one_seed = all(len(runs) == 1 for _, runs in arms)
+    short = {name: ENCODER_SHORT[AUGMENTED[name][2]] for name, _ in arms}
+
+    def per_seed(runs, value) -> str:
+        """``value(run)`` of one run, or each seed's: "seed 0 0.557, seed 1 0.412"."""
+        if len(runs) == 1:
+            return f"{value(runs[0][1]):.3f}"
+        return ", ".join(f"seed {seed} {value(run):.3f}" for seed, run in runs)
+
+    def split(test) -> tuple[list[str], list[str]]:
+        """The arms for which ``test(run)`` holds on every seed, and those for which it holds on some only."""
+        every = [name for name, runs in arms if all(test(run) for _, run in runs)]
+        some = [name for name, runs in arms if name not in every and any(test(run) for _, run in runs)]
+        return every, some
+
+    def named(names) -> str:
+        runs = dict(arms)
+        if one_seed:
+            return " and ".join(short[name] for name in names)
+        return " and ".join(f"{short[name]} (" + ("seed " if len(runs[name]) == 1 else "seeds ")
+                            + " and ".join(str(seed) for seed, _ in runs[name]) + ")" for name in names)
+
     recipe = (results.get(f"probe/{PROBED[0][0]}/it{PROBED[0][3]}") or {}).get("d_mixed")
-    facts = "; ".join(f"{ENCODER_SHORT[AUGMENTED[name][2]]}: asked digit {run['rows']['digit']:.3f}, D's own caption "
-                      f"above the digit-swapped one {run['d_mixed']['digit_word']:.3f} with pairs mixed, the "
-                      f"classifier's head on D's trained image path {run['image_path']['after']:.3f}"
-                      for name, run in arms)
-    lifted = [ENCODER_SHORT[AUGMENTED[name][2]] for name, run in arms if run["rows"]["digit"] >= t2i.CHANCE_BAND]
-    reading = [ENCODER_SHORT[AUGMENTED[name][2]] for name, run in arms if run["d_mixed"]["digit_word"] >= 0.6]
-    verdict = ((f"**a digit-reading image path lifts the asked digit above chance** ({' and '.join(lifted)}; "
-                f"chance band {t2i.CHANCE_BAND}; one seed). ") if lifted else
-               f"**a digit-reading image path does not lift the asked digit above chance** (below {t2i.CHANCE_BAND}). ")
+    if one_seed:
+        facts = "; ".join(f"{short[name]}: asked digit {runs[0][1]['rows']['digit']:.3f}, D's own caption above the "
+                          f"digit-swapped one {runs[0][1]['d_mixed']['digit_word']:.3f} with pairs mixed, the "
+                          f"classifier's head on D's trained image path {runs[0][1]['image_path']['after']:.3f}"
+                          for name, runs in arms)
+    else:
+        facts = ". ".join(f"{short[name].capitalize()}: the asked digit {per_seed(runs, lambda r: r['rows']['digit'])}; "
+                          "D's own caption above the digit-swapped one with pairs mixed "
+                          f"{per_seed(runs, lambda r: r['d_mixed']['digit_word'])}; the classifier's head on D's "
+                          f"trained image path {per_seed(runs, lambda r: r['image_path']['after'])}"
+                          for name, runs in arms)
+    lifted, lifted_some = split(lambda run: run["rows"]["digit"] >= t2i.CHANCE_BAND)
+    reading, reading_some = split(lambda run: run["d_mixed"]["digit_word"] >= 0.6)
+    seeds = "; one seed" if one_seed else ""
+    if lifted:
+        verdict = (f"**a digit-reading image path lifts the asked digit above chance** ({named(lifted)}; chance band "
+                   f"{t2i.CHANCE_BAND}{seeds}" + (f"; on some seeds only: {named(lifted_some)}" if lifted_some else "")
+                   + "). ")
+    elif lifted_some:
+        verdict = (f"**a digit-reading image path lifts the asked digit above chance on some seeds only** "
+                   f"({named(lifted_some)}; chance band {t2i.CHANCE_BAND}). ")
+    else:
+        verdict = f"**a digit-reading image path does not lift the asked digit above chance** (below {t2i.CHANCE_BAND}). "
     verdict += facts[0].upper() + facts[1:]
     verdict += (f" (the recipe's D, judged the same way: {recipe['digit_word']:.3f}). " if recipe else ". ")
-    verdict += (f"D tells one image's own caption from its digit-swapped caption in a mixed batch "
-                f"({' and '.join(reading)}): it matches each image's digit with the caption's" if reading else
-                "D does not tell one image's own caption from its digit-swapped caption in a mixed batch (below 0.6; "
-                "0.5: blind): its text-joining layers do not match the digit the image features carry with the "
-                "caption's")
-    verdict += (", and G follows." if lifted else ", yet G does not follow at this budget." if reading else
-                ", so G is not asked for it.")
+    if reading or reading_some:
+        verdict += ("D tells one image's own caption from its digit-swapped caption in a mixed batch ("
+                    + "; ".join(filter(None, [named(reading),
+                                              f"on some seeds only: {named(reading_some)}" if reading_some else ""]))
+                    + "): it matches each image's digit with the caption's")
+    else:
+        verdict += ("D does not tell one image's own caption from its digit-swapped caption in a mixed batch (below "
+                    "0.6; 0.5: blind): its text-joining layers do not match the digit the image features carry with "
+                    "the caption's")
+    verdict += (", and G follows." if lifted and not lifted_some else
+                ", and G follows on some seeds only." if lifted or lifted_some else
+                ", yet G does not follow at this budget." if reading or reading_some else ", so G is not asked for it.")
     base = baseline_row(PROBED[0][0], PROBED[0][3])
     if base:
-        colours = ", ".join(f"{ENCODER_SHORT[AUGMENTED[name][2]]} {run['rows']['colour']:.3f}" for name, run in arms)
+        colours = ("; " if not one_seed else ", ").join(
+            f"{short[name]} {per_seed(runs, lambda r: r['rows']['colour'])}" for name, runs in arms)
         verdict += (f" The caption's colour, drawn on {base['scores']['rows']['all']['colour']:.3f} by the recipe's "
                     f"run, on {colours}; its asked digit {base['scores']['rows']['all']['digit']:.3f}.")
     return [*lines, "", "Verdict on D's image path from a digit classifier: " + verdict, ""]
@@ -601,8 +675,22 @@ def augmented_budget(name: str) -> int:
     return load_recipe(AUGMENTED[name][0], "captioned_digits")["max_steps"]
 
 
-def augmented_key(name: str) -> str:
-    return f"augmented/{name}/it{augmented_budget(name)}"
+def augmented_key(name: str, seed: int = 0) -> str:
+    """A translated-D run's cache key; seed 0's has no seed tag (the first runs' keys)."""
+    return f"augmented/{name}/it{augmented_budget(name)}" + (f"/seed{seed}" if seed else "")
+
+
+def seeded_runs(results: dict[str, Any], name: str) -> list[tuple[int, dict[str, Any]]]:
+    """``AUGMENTED[name]``'s cached runs, ``(seed, run)`` by seed: seed 0's key, then any ``/seedN`` keys."""
+    prefix = augmented_key(name) + "/seed"
+    seeds = sorted(int(key.removeprefix(prefix)) for key in results
+                   if key.startswith(prefix) and key.removeprefix(prefix).isdigit())
+    return [(seed, results[augmented_key(name, seed)]) for seed in (0, *seeds) if results.get(augmented_key(name, seed))]
+
+
+def seed_label(name: str, seed: int) -> str:
+    """A table row's run name: seed 0's is the run's name (the first rows'), another seed's names it."""
+    return name if seed == 0 else f"{name}, GAN seed {seed}"
 
 
 # ----------------------------------------------------------------------------- report
@@ -727,8 +815,16 @@ def main() -> None:
                         help="the classifier race's iterations (held-out accuracy every 150)")
     parser.add_argument("--checkpoints", type=Path, default=t2i.CHECKPOINTS,
                         help="where the digit classifier of the pretrained-encoder runs and their G and D are saved")
+    parser.add_argument("--seeds", type=int_list, default=(0,),
+                        help="the GAN seeds of the digit-classifier runs (the same classifier; the other runs: seed 0)")
+    parser.add_argument("--encoder-arms", type=lambda text: tuple(part.strip() for part in text.split(",")),
+                        default=tuple(ENCODER_SHORT.values()),
+                        help="which digit-classifier arms run at --seeds other than 0: fine-tuned, frozen (default both)")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
+    unknown = [arm for arm in args.encoder_arms if arm not in ENCODER_SHORT.values()]
+    if unknown:
+        parser.error(f"--encoder-arms: {unknown[0]!r} is not an arm; accepted: {', '.join(ENCODER_SHORT.values())}")
     quiet_lightning()
     import torch
 
@@ -740,9 +836,9 @@ def main() -> None:
         jobs = [(f"switch/{name}/it{args.iterations}", lambda name=name: switch_run(name, args.iterations))
                 for name in SWITCHES]
         jobs += [(f"race/it{args.classifier_iterations}", lambda: classifier_race(args.classifier_iterations))]
-        jobs += [(augmented_key(name), lambda name=name: switch_run(name, augmented_budget(name),
-                                                                    **encoder_options(name, args)))
-                 for name in AUGMENTED]
+        jobs += [(augmented_key(name, seed), lambda name=name, seed=seed: switch_run(
+                     name, augmented_budget(name), seed=seed, **encoder_options(name, args)))
+                 for name in AUGMENTED for seed in run_seeds(name, args)]
         for key, job in jobs:
             if key not in results:
                 results[key] = job()

@@ -248,3 +248,53 @@ def test_the_encoder_verdict_needs_the_asked_digit_above_the_chance_band(bench, 
     fine = bench.augmented_key(bench.ENCODED_FINE_TUNED)
     augmented = "\n".join(bench.augmented_report({fine: {**run, "d": probe}}, args))
     assert "**it does not lift the asked digit above chance**" in augmented  # the encoder runs have their own verdict
+
+
+def test_another_gan_seed_keeps_seed_0_keys_and_files_and_runs_only_the_arms_asked(bench):
+    frozen, other = bench.ENCODED_FROZEN, "GAN-INT-CLS, D inputs translated"
+    assert bench.augmented_key(frozen) == f"augmented/{frozen}/it3000"  # seed 0: the first runs' keys
+    assert bench.augmented_key(frozen, 1) == f"augmented/{frozen}/it3000/seed1"
+    assert bench.run_file(frozen, 3000) == frozen.replace(" ", "_") + "_32px_it3000.pt"
+    assert bench.run_file(frozen, 3000, 1) == frozen.replace(" ", "_") + "_32px_it3000_seed1.pt"
+    args = argparse.Namespace(seeds=(0, 1), encoder_arms=("frozen",))
+    assert bench.run_seeds(frozen, args) == (0, 1)
+    assert bench.run_seeds(bench.ENCODED_FINE_TUNED, args) == (0,) and bench.run_seeds(other, args) == (0,)
+    assert bench.run_seeds(frozen, argparse.Namespace(seeds=(1,), encoder_arms=("frozen",))) == (0, 1)
+    results = {bench.augmented_key(frozen, 2): {"rows": 2}, bench.augmented_key(frozen): {"rows": 0},
+               bench.augmented_key(frozen) + "/seedx": {"rows": "x"}}
+    assert bench.seeded_runs(results, frozen) == [(0, {"rows": 0}), (2, {"rows": 2})]
+
+
+def test_the_encoder_verdict_holds_for_every_seed_and_states_each_seed_asked_digit(bench, monkeypatch):
+    monkeypatch.setattr(bench, "baseline_row", lambda baseline, iterations: None)
+    args = argparse.Namespace(iterations=1000, classifier_iterations=3000)
+    probe = {"digit_word": 0.8, "colour_word": 0.97, "wrong_image": 0.8}
+
+    def run(digit, reads=0.8):
+        return {"rows": {"digit": digit, "colour": 0.6, "caption_accuracy": 0.5}, "top_digit_share": 0.2,
+                "cpu_seconds": 600, "d": probe, "d_batch": probe, "d_mixed": {**probe, "digit_word": reads},
+                "image_path": {"before": 0.845, "after": 0.845, "after_batch": 0.65}}
+
+    frozen = bench.ENCODED_FROZEN
+    results = {bench.augmented_key(frozen): run(0.557), bench.augmented_key(frozen, 1): run(0.15)}
+    text = "\n".join(bench.encoder_report(results, args))
+    assert "lifts the asked digit above chance on some seeds only** (frozen (seeds 0 and 1); chance band 0.2)" in text
+    assert "Frozen: the asked digit seed 0 0.557, seed 1 0.150;" in text and "G follows on some seeds only." in text
+    assert f"| {frozen}, GAN seed 1 | 0.150 | 0.845 / 0.845 / 0.650 |" in text
+    results = {bench.augmented_key(frozen): run(0.15), bench.augmented_key(frozen, 1): run(0.557)}  # the other way
+    text = "\n".join(bench.encoder_report(results, args))
+    assert "on some seeds only** (frozen (seeds 0 and 1)" in text and "seed 0 0.150, seed 1 0.557" in text
+    results[bench.augmented_key(frozen)] = run(0.41)
+    text = "\n".join(bench.encoder_report(results, args))
+    assert "**a digit-reading image path lifts the asked digit above chance** (frozen (seeds 0 and 1); chance" in text
+    assert "seed 0 0.410, seed 1 0.557" in text and "and G follows." in text and "one seed" not in text
+    results[bench.augmented_key(frozen, 1)] = run(0.12, reads=0.52)  # seed 1: neither lifted nor reading
+    text = "\n".join(bench.encoder_report(results, args))
+    assert "in a mixed batch (on some seeds only: frozen (seeds 0 and 1))" in text
+    assert "with pairs mixed seed 0 0.800, seed 1 0.520" in text
+    results[bench.augmented_key(frozen)] = run(0.1, reads=0.5)
+    text = "\n".join(bench.encoder_report(results, args))
+    assert "**a digit-reading image path does not lift the asked digit above chance** (below 0.2)" in text
+    assert "so G is not asked for it." in text
+    augmented = "\n".join(bench.augmented_report(results, args))
+    assert f"| {frozen}, GAN seed 1 | 0.120 | 0.600 |" in augmented and "A row naming a GAN seed" in augmented
