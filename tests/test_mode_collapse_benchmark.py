@@ -230,3 +230,44 @@ def test_batch_supported_batches_the_seeds_of_the_supported_models_only(bench):
         (True, [("GAN", 0), ("GAN", 1)]), (False, [("EBGAN", 0)]), (False, [("EBGAN", 1)]),
         (True, [("WGANGP", 0), ("WGANGP", 1)])]
     assert all(batched is False for batched, _ in bench.tasks_of(bench.make_specs(args), False))
+
+
+def _budget_results(bench, budgets):
+    return [{"spec": bench.RunSpec(model=model, kind=kind, seed=0, iterations=iterations)}
+            for model, kind, iterations in budgets]
+
+
+def test_budget_sentence_calls_short_only_the_rows_below_their_own_recipe(bench):
+    # the recipes: GAN and VEEGAN 10,000, WGANGP 25,000, FisherGAN 20,000 (experiments/<model>/ring8.yaml)
+    at_recipes = bench.recipe_budget_sentence(_budget_results(
+        bench, [("GAN", "ring8", 10_000), ("VEEGAN", "grid25", 10_000), ("WGANGP", "ring8", 25_000),
+                ("FisherGAN", "ring8", 20_000)]))
+    assert at_recipes == ("The committed recipes (`max_steps` of experiments/<model>/<data>.yaml) train GAN 10,000, "
+                          "VEEGAN 10,000, WGANGP 25,000, FisherGAN 20,000 iterations. Every run here trains its own "
+                          "recipe's budget: these are **not** short-budget results.")
+    short = bench.recipe_budget_sentence(_budget_results(bench, [("GAN", "ring8", 1500), ("WGANGP", "ring8", 1500)]))
+    assert short.endswith("Every run here is below its recipe's budget: these are short-budget results.")
+    # 10,000 everywhere: at GAN's recipe, below WGANGP's (25,000), above nothing
+    mixed = bench.recipe_budget_sentence(_budget_results(
+        bench, [("GAN", "ring8", 10_000), ("GAN", "grid25", 10_000), ("WGANGP", "ring8", 10_000),
+                ("EBGAN", "ring8", 12_000)]))
+    assert mixed.endswith("Rows below their recipe's budget (short-budget rows): WGANGP (ring8: 10,000 of 25,000); "
+                          "at their recipe's budget: GAN (ring8, grid25); above their recipe's budget: "
+                          "EBGAN (ring8: 12,000 of 10,000).")
+    assert "Budget: no run below its recipe's budget." in bench.budget_statement(
+        [dict(result, fit_seconds=1.0) for result in _budget_results(bench, [("GAN", "ring8", 10_000)])])
+    assert "**below the committed recipes' budgets** (GAN 10,000 iterations)" in bench.budget_statement(
+        [dict(result, fit_seconds=1.0) for result in _budget_results(bench, [("GAN", "ring8", 100)])])
+
+
+def test_report_at_the_recipes_budgets_does_not_call_itself_short(bench, tmp_path):
+    out = tmp_path / "RESULTS.md"
+    args = bench.parse_args(["--models", "GAN,WGANGP", "--data", "ring8", "--seeds", "1", "--iterations", "10000",
+                             "--iterations-for", "WGANGP=25000", "--no-ema", "--section", "s", "--out", str(out)])
+    metrics = {"modes": 8, "high_quality": 0.5, "reverse_kl": 0.1}
+    results = [dict(result, raw=metrics, g_steps=1, fit_seconds=1.0, load=[1.0]) for result in _budget_results(
+        bench, [("GAN", "ring8", 10_000), ("WGANGP", "ring8", 25_000)])]
+    text = bench.write_report(results, args, "python benchmarks/mode_collapse.py", 1.0, (1.0, 1.0, 1.0), out, {})
+    assert "**10000 iterations (batches of 100)** per run, except **WGANGP: 25000**." in text
+    assert "short-budget results" not in text.replace("**not** short-budget results", "")
+    assert "Every run here trains its own recipe's budget: these are **not** short-budget results." in text

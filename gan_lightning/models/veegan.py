@@ -13,9 +13,10 @@ pairs (x, F(x)), x from the data, from generated pairs (G(z), z), z from the pri
    generator that drops a mode cannot be inverted on it: the codes that should land there come
    back wrong, which the autoencoder loss over the noise punishes.
 
-The reconstructor is stochastic, as in the paper (p(z | x) = N(F(x), I): ``reconstructor="unit"``,
-reconstruction ||z - F(G(z))||^2) and in the authors' notebook (a Gaussian with a learned softplus
-scale, the reconstruction its negative log-likelihood: ``"gaussian"``, the default): D sees data
+The reconstructor is stochastic, as in the paper and in the port of the authors' notebook that keeps
+its settings (p(z | x) = N(F(x), I): ``reconstructor="unit"``, reconstruction ||z - F(G(z))||^2), or
+a Gaussian with a learned softplus scale, the reconstruction its negative log-likelihood
+(``"gaussian"``, the default; from a later, modified version of that port, see below): D sees data
 pairs (x, z ~ q(z | x)). ``"deterministic"`` gives D F(x) itself; with a noise of many more
 dimensions than the data, D then tells the pairs apart at once (F(x) lies on a 2-D sheet of
 R^254) and G does not learn (one run on ring8 with the ring8 config, seed 0, 1,500 iterations:
@@ -25,16 +26,27 @@ near 0.7 and put samples on 4 of the 8 modes).
 ``reconstructor_adversarial=True`` also trains F on the adversarial term of the data pairs,
 D(x, F(x)) (F then plays BiGAN's encoder as well; not in the paper's Algorithm 1 nor in the
 authors' notebook, where F sees only the reconstruction). ``reconstruction_weight`` scales the
-reconstruction term (1 in the paper and the notebook).
+reconstruction term (1: the paper's Algorithm 1 and the Julia port in the authors' repository,
+``veegan_julia_mnist.ipynb``, ``MSE`` summed over the code; the TensorFlow port's unit-Gaussian
+log-likelihood is half of it).
 
 Where the defaults come from. The authors' code is github.com/akashgit/VEEGAN
 (``VEEGAN_2D_RING.ipynb``, TensorFlow); its notebook is too large to be held in the reference
-store we read, so the 2-D values are taken from a public port of that notebook that states it
-keeps its settings (S. Sinclair's TensorFlow 2 adaptation, its ``params``): batch 500, a noise
-of 254 dimensions, G, F and D each with two hidden layers of 128 ReLU units (D on the
-concatenated pair), one Adam with lr 1e-3, beta1 0.5 for G and F together and one for D; F's
-Gaussian output with a softplus scale and the reconstruction as its log-likelihood (the
-notebook also feeds G one extra noise unit, left out here). The ring8 / grid25 configs use these (``experiments/veegan/ring8.yaml`` / ``grid25.yaml``). The defaults of
+store we read (its blob is missing from the stored snapshot), so the 2-D values are taken from a
+public port of that notebook that states it keeps its settings (S. Sinclair's TensorFlow 2
+adaptation, github.com/radarsat1/latentspace ``veegan_normal_mixture_keras.py`` at commits
+7fa4a26 / 304e3e5, its ``params``): batch 500, a noise of 254 dimensions, G and F with two
+hidden layers of 128 ReLU units (D on the concatenated pair, ``n_layer_disc`` 2 in ``params``
+although the port's D builds one hidden layer), one Adam with lr 1e-3, beta1 0.5 for G and F
+together and one for D; noise N(0, I); D's cross-entropy with data pairs and generated pairs on
+opposite labels; G's adversarial term D's raw logit on generated pairs; F's output
+``Normal(loc=F(x), scale=1)`` and the reconstruction its log-likelihood (0.5 ||z - F(G(z))||^2 up to
+a constant: ``reconstructor="unit"`` with ``reconstruction_weight`` 0.5). The learned softplus scale
+of the ``"gaussian"`` default appears only in the port's next version (commit 397a0df,
+``normal_mixture_keras.py``, which also moved to a noise of 50 dimensions and added BiGAN / GAN
+switches): it is not the notebook's setting. The notebook also feeds G one extra noise unit, left
+out here. The ring8 / grid25 configs (``experiments/veegan/ring8.yaml`` / ``grid25.yaml``) use
+these sizes, batch and optimiser, with the ``"gaussian"`` default reconstructor. The defaults of
 this class are the same networks, with the GANModule latent size 100; on images (MNIST5k) G is
 the DCGAN generator, F the DCGAN-body encoder and D BiGAN's joint discriminator (the paper's
 image networks are DCGAN-style; their exact sizes are not in the notebook), ``experiments/veegan/
