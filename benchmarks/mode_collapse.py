@@ -36,6 +36,11 @@ data set) as one batched model (``benchmarks/batched.py``; GAN, LSGAN, WGAN, WGA
 RelativisticGAN): the same runs, trained faster (``benchmarks/batched_seeds.py`` measures how much);
 ``--batch-supported`` batches those models' seeds and runs the others' one at a time.
 
+Recipe changes: ``--set MODEL.key=value`` (repeatable) changes one init arg of MODEL's recipe for this
+run (the key must be an init arg of the recipe or of the class; the value is read as YAML). The changes
+are part of each run's key (``RunSpec.overrides``: a changed run is never taken for the plain recipe's
+cached run, the unchanged models keep theirs) and the section names the rows that carry them.
+
 Verdicts: ``--versus LSGAN=GAN,WGAN=GAN`` adds, per pair of ``PAPER_PAIRS`` (a model and the baseline its
 paper beats, with the measure the paper's claim maps to), the means, their difference and the verdict of
 one rule, ``paired_verdict`` (``VERDICT_RULE``: reached when better by more than twice the Welch standard
@@ -44,7 +49,7 @@ the per-seed column that SECTION of ``--out`` printed.
 
     python benchmarks/mode_collapse.py [--seeds 3] [--iterations N] [--models GAN,PacGAN]
         [--data ring8,grid25] [--out benchmarks/RESULTS.md] [--workers 2] [--batched-seeds | --batch-supported]
-        [--versus MODEL=BASELINE,...] [--verdicts-from SECTION]
+        [--versus MODEL=BASELINE,...] [--verdicts-from SECTION] [--set MODEL.key=value ...]
 
 Writes the Markdown report (``--out``) and one PNG per data set with every model's
 final samples (first seed) over the true modes, in ``benchmarks/mode_collapse/``.
@@ -106,6 +111,10 @@ class RunSpec:
     d_hidden: tuple[int, ...] = DEFAULT_D_HIDDEN
     ema: bool = True
     threads: int = 1
+    # ``--set MODEL.key=value`` changes of this run's recipe: sorted (key, YAML text) pairs. Part of the
+    # run's identity (equality, hash, the --cache key): a changed run is never the plain recipe's run.
+    # Default (): runs cached before the field existed unpickle to () and keep their key.
+    overrides: tuple[tuple[str, str], ...] = ()
 
 
 # ----------------------------------------------------------------------------- recipes
@@ -114,7 +123,70 @@ def model_kwargs(spec: RunSpec) -> dict[str, Any]:
     kwargs = load_recipe(spec.model, spec.kind)["init_args"]
     kwargs.update(data_shape=(2,), latent_dim=spec.latent_dim,
                   g_hidden=list(spec.g_hidden), d_hidden=list(spec.d_hidden))
+    kwargs.update(override_values(spec.overrides))
     return kwargs
+
+
+def override_values(overrides: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """``(key, YAML text)`` pairs of ``--set`` as init arguments (``0.5`` a float, ``unit`` a string)."""
+    import yaml
+
+    def number(value: Any) -> Any:  # YAML 1.1 reads "5e-05" as a string
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value
+        return [number(item) for item in value] if isinstance(value, list) else value
+
+    values = {key: number(yaml.safe_load(text)) for key, text in overrides}
+    if "betas" in values:
+        values["betas"] = tuple(values["betas"])
+    return values
+
+
+def accepted_keys(model: str, kinds: Sequence[str]) -> list[str]:
+    """What ``--set MODEL.key=value`` accepts: the init args of MODEL's recipes and of its class."""
+    import inspect
+
+    from gan_lightning import models
+
+    keys = {name for name, parameter in inspect.signature(getattr(models, model).__init__).parameters.items()
+            if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)}
+    for kind in kinds:
+        keys.update(load_recipe(model, kind)["init_args"])
+    return sorted(keys)
+
+
+def parse_sets(items: Sequence[str], models: Sequence[str], kinds: Sequence[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """``--set MODEL.key=value`` (repeatable) -> {model: sorted (key, value text) pairs}; ValueError (one
+    line naming the item, its key or value and what is accepted) on a bad item."""
+    import yaml
+
+    changes: dict[str, dict[str, str]] = {}
+    for item in items:
+        head, eq, text = item.partition("=")
+        model, dot, key = head.strip().partition(".")
+        if not eq or not dot or not key.strip() or not text.strip():
+            raise ValueError(f"--set {item!r}: expected MODEL.key=value, e.g. VEEGAN.reconstructor=unit")
+        key, text = key.strip(), text.strip()
+        if model not in models:
+            raise ValueError(f"--set {item!r}: model {model!r} is not in --models; choose from {', '.join(models)}")
+        accepted = accepted_keys(model, kinds)
+        if key not in accepted:
+            raise ValueError(f"--set {item!r}: {model} has no init arg {key!r} (value {text!r}); "
+                             f"accepted: {', '.join(accepted)}")
+        try:
+            yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ValueError(f"--set {item!r}: value {text!r} of {model}.{key} is not YAML "
+                             f"({str(error).splitlines()[0]})") from None
+        changes.setdefault(model, {})[key] = text
+    return {model: tuple(sorted(pairs.items())) for model, pairs in changes.items()}
+
+
+def overrides_text(overrides: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(f"`{key}={text}`" for key, text in overrides)
 
 
 def build_model(spec: RunSpec):
@@ -441,6 +513,9 @@ PAPER_PAIRS = {(pair.model, pair.baseline): pair for pair in (
               "at the same, short budget"),
     PaperPair("RelativisticGAN", "GAN", "high_quality", "Jolicoeur-Martineau 2019",
               "a relativistic D gives better samples than the standard GAN's"),
+    PaperPair("VEEGAN", "GAN", "modes", "Srivastava et al. 2017, Table 1",
+              "the reconstructor's autoencoder loss over the noise keeps G from dropping modes of the 2-D "
+              "mixtures that a GAN drops"),
 )}
 VERDICT_RULE = ("**reached** when the model's mean beats the baseline's by more than twice the standard error "
                 "of the difference (Welch: sqrt(s_m^2/n_m + s_b^2/n_b), s the sample std over seeds, ddof 1); "
@@ -652,7 +727,13 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         f"latent dim {first.latent_dim}"
         + (" (PacGAN's toy sizes)." if (tuple(first.g_hidden), tuple(first.d_hidden), first.latent_dim)
            == (DEFAULT_G_HIDDEN, DEFAULT_D_HIDDEN, DEFAULT_LATENT_DIM) else " (NOT PacGAN's 4x400 / 3x200 / 2).")
-        + " Everything else: the `init_args` of `experiments/<model>/<data>.yaml`.",
+        + " Everything else: the `init_args` of `experiments/<model>/<data>.yaml`"
+        + (" except the `--set` changes below." if getattr(args, "overrides", None) else "."),
+        *([f"- Recipe changes (`--set`): every **{model}** row (all seeds and data sets) trains its recipe "
+           f"with {overrides_text(pairs)}." for model, pairs in args.overrides.items()]
+          + [f"- Plain recipes (no `--set`): {', '.join(plain)} rows."
+             for plain in [[m for m in dict.fromkeys(s.model for s in specs) if m not in args.overrides]] if plain]
+          if getattr(args, "overrides", None) else []),
         f"- Machine: {platform.platform()}, {os.cpu_count()} CPUs (shared with other jobs), torch "
         f"{torch.__version__}, {first.threads} thread per run, {args.workers} runs in parallel"
         + (" (a run: the seeds of one model and data set, trained as one batched model)." if args.batched_seeds
@@ -848,6 +929,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "printed in SECTION of --out")
     parser.add_argument("--batch-supported", action="store_true",
                         help="--batched-seeds for the models it supports, the others' seeds one run at a time")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="MODEL.key=value",
+                        help="change an init arg of MODEL's recipe for this run (repeatable; the key must be an "
+                             "init arg of the recipe or the class; the value is read as YAML); part of the runs' "
+                             "cache key and printed in the section")
     args = parser.parse_args(argv)
     if isinstance(args.iterations_for, str):
         args.iterations_for = model_budgets(args.iterations_for)
@@ -870,6 +955,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--verdicts-from needs --versus MODEL=BASELINE[,...]")
     if args.batch_supported and args.batched_seeds:
         parser.error("--batch-supported and --batched-seeds: pass one of them")
+    try:
+        args.overrides = parse_sets(args.sets, args.models, args.data)
+    except ValueError as error:
+        parser.error(str(error))
     args.batched = True if args.batched_seeds else (
         [m for m in args.models if m in SUPPORTED_MODELS] if args.batch_supported else False)
     return args
@@ -881,7 +970,7 @@ def make_specs(args: argparse.Namespace) -> list[RunSpec]:
         RunSpec(model=model, kind=kind, seed=seed, iterations=args.iterations_for.get(model, args.iterations),
                 num_points=args.num_points, batch_size=args.batch_size, num_eval=args.num_eval,
                 latent_dim=args.latent_dim, g_hidden=tuple(args.g_hidden), d_hidden=tuple(args.d_hidden),
-                ema=args.ema)
+                ema=args.ema, overrides=getattr(args, "overrides", {}).get(model, ()))
         for kind in args.data for model in args.models for seed in range(args.seeds)
     ]
     return sorted(specs, key=lambda s: (s.model != "UnrolledGAN", -s.iterations))

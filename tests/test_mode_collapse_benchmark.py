@@ -271,3 +271,68 @@ def test_report_at_the_recipes_budgets_does_not_call_itself_short(bench, tmp_pat
     assert "**10000 iterations (batches of 100)** per run, except **WGANGP: 25000**." in text
     assert "short-budget results" not in text.replace("**not** short-budget results", "")
     assert "Every run here trains its own recipe's budget: these are **not** short-budget results." in text
+
+
+def test_set_changes_the_recipe_of_its_model_only_and_is_part_of_the_run_key(bench):
+    import pickle
+
+    args = bench.parse_args(["--models", "GAN,VEEGAN", "--data", "ring8", "--seeds", "1", "--g-hidden", "8",
+                             "--d-hidden", "8", "--set", "VEEGAN.reconstructor=unit",
+                             "--set", "VEEGAN.reconstruction_weight=0.5"])
+    specs = {spec.model: spec for spec in bench.make_specs(args)}
+    assert specs["VEEGAN"].overrides == (("reconstruction_weight", "0.5"), ("reconstructor", "unit"))
+    assert specs["GAN"].overrides == ()
+    kwargs = bench.model_kwargs(specs["VEEGAN"])
+    assert kwargs["reconstructor"] == "unit" and kwargs["reconstruction_weight"] == 0.5
+    model = bench.build_model(specs["VEEGAN"])
+    assert model.hparams.reconstructor == "unit" and model.hparams.reconstruction_weight == 0.5
+    plain_model = bench.build_model(dataclasses_replace(specs["VEEGAN"], overrides=()))
+    assert plain_model.hparams.reconstructor == "gaussian" and plain_model.hparams.reconstruction_weight == 1.0
+    # The key: the changed run is not the plain recipe's run; the unchanged GAN run keeps the plain key,
+    # also as a run cached before the field existed (no "overrides" in its pickled state).
+    plain = dataclasses_replace(specs["VEEGAN"], overrides=())
+    assert specs["VEEGAN"] != plain and {specs["VEEGAN"]: 1}.get(plain) is None
+    old = dataclasses_replace(specs["GAN"])
+    object.__delattr__(old, "overrides")
+    assert pickle.loads(pickle.dumps(old)) == specs["GAN"] and hash(old) == hash(specs["GAN"])
+
+
+def dataclasses_replace(spec, **changes):
+    import dataclasses
+
+    return dataclasses.replace(spec, **changes)
+
+
+def test_set_names_the_key_the_value_and_what_is_accepted(bench, capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--models", "VEEGAN", "--data", "ring8", "--set", "VEEGAN.recon=unit"])
+    message = capsys.readouterr().err
+    assert "'recon'" in message and "'unit'" in message and "accepted: " in message and "reconstructor" in message
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--models", "VEEGAN", "--data", "ring8", "--set", "GAN.lr_g=0.1"])
+    assert "'GAN' is not in --models" in capsys.readouterr().err
+
+
+def test_cached_plain_run_is_not_taken_for_a_changed_one_and_the_section_says_which_rows_changed(
+        bench, tmp_path, monkeypatch):
+    out, cache, plots = tmp_path / "RESULTS.md", tmp_path / "runs.pkl", tmp_path / "plots"
+    common = ["--models", "GAN", "--data", "ring8", "--seeds", "2", "--iterations", "5", "--num-points", "300",
+              "--num-eval", "200", "--g-hidden", "8", "--d-hidden", "8", "--batched-seeds", "--out", str(out),
+              "--plots", str(plots), "--cache", str(cache), "--section", "s"]
+    bench.main(common)
+    assert "Recipe changes" not in out.read_text()
+    trained = []
+    real = bench.run_seeds_batched
+    monkeypatch.setattr(bench, "run_seeds_batched", lambda specs: trained.append(specs) or real(specs))
+    bench.main(common + ["--set", "GAN.lr_g=0.05"])
+    assert [[s.overrides for s in group] for group in trained] == [[(("lr_g", "0.05"),)] * 2]
+    runs = bench.load_cache(cache)["results"]
+    assert len(runs) == 4
+    for spec, result in runs.items():  # the change trained: same seed, other samples
+        if spec.overrides:
+            plain = runs[dataclasses_replace(spec, overrides=())]
+            assert not np.array_equal(result["samples"], plain["samples"])
+    text = out.read_text()
+    assert "- Recipe changes (`--set`): every **GAN** row (all seeds and data sets) trains its recipe with " \
+           "`lr_g=0.05`." in text and "Plain recipes" not in text
+    assert "--set GAN.lr_g=0.05" in text
