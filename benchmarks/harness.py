@@ -333,6 +333,15 @@ def recipe_path(model: str, kind: str) -> Path:
     return EXPERIMENTS / model.lower() / f"{kind}.yaml"
 
 
+def init_values(raw: dict[str, Any]) -> dict[str, Any]:
+    """Init arguments read from YAML, ready to pass to a model: numbers as numbers (YAML 1.1 reads "5e-05"
+    as a string), ``betas`` a tuple (YAML has only lists; LightningCLI converts by the annotation)."""
+    values = {name: _as_number(value) for name, value in raw.items()}
+    if "betas" in values:
+        values["betas"] = tuple(values["betas"])
+    return values
+
+
 def load_recipe(model: str, kind: str) -> dict[str, Any]:
     """The committed experiment file of ``model`` on ``kind``:
     ``{"init_args", "max_steps", "data_class", "data_args", "ema"}`` (``ema``: the file's ``ema``
@@ -350,9 +359,7 @@ def load_recipe(model: str, kind: str) -> dict[str, Any]:
     model_section = config["model"]
     if model_section["class_path"].rsplit(".", 1)[-1] != model:
         raise ValueError(f"{path}: model.class_path is {model_section['class_path']!r}, expected {model}")
-    init_args = {name: _as_number(value) for name, value in (model_section.get("init_args") or {}).items()}
-    if "betas" in init_args:
-        init_args["betas"] = tuple(init_args["betas"])
+    init_args = init_values(model_section.get("init_args") or {})
     data_section = config.get("data") or {}
     return {"init_args": init_args,
             "max_steps": int(config.get("trainer", {}).get("max_steps", -1)),

@@ -70,7 +70,7 @@ from typing import Any, Collection, Sequence
 import numpy as np
 import torch
 
-from harness import (BENCHMARKS, RESULTS_MD, command_block, coverage, fit_exactly, int_list, load_average,
+from harness import (BENCHMARKS, RESULTS_MD, command_block, coverage, fit_exactly, init_values, int_list, load_average,
                      load_pickled_runs, load_recipe, mean_std, model_budgets, notes_lines, pooled, quiet_lightning,
                      replace_section, save_pickled_runs, training_command)
 
@@ -128,21 +128,11 @@ def model_kwargs(spec: RunSpec) -> dict[str, Any]:
 
 
 def override_values(overrides: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """``(key, YAML text)`` pairs of ``--set`` as init arguments (``0.5`` a float, ``unit`` a string)."""
+    """``(key, YAML text)`` pairs of ``--set`` as init arguments (``0.5`` a float, ``unit`` a string), read as
+    a recipe's are (``harness.init_values``)."""
     import yaml
 
-    def number(value: Any) -> Any:  # YAML 1.1 reads "5e-05" as a string
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                return value
-        return [number(item) for item in value] if isinstance(value, list) else value
-
-    values = {key: number(yaml.safe_load(text)) for key, text in overrides}
-    if "betas" in values:
-        values["betas"] = tuple(values["betas"])
-    return values
+    return init_values({key: yaml.safe_load(text) for key, text in overrides})
 
 
 def accepted_keys(model: str, kinds: Sequence[str]) -> list[str]:
@@ -533,7 +523,8 @@ def paired_verdict(model_values: Sequence[float], baseline_values: Sequence[floa
     base_mean, base_std = mean_std(baseline_values)
     difference = model_mean - base_mean
     error = math.sqrt(model_std ** 2 / len(model_values) + base_std ** 2 / len(baseline_values))
-    word = "reached" if difference > 2 * error else "worse" if difference < -2 * error else "not reached"
+    margin = 2 * error * (1 + 1e-9)  # a difference of exactly twice the error (e.g. -2/3 vs 2/3) is a tie, not rounding's
+    word = "reached" if difference > margin else "worse" if difference < -margin else "not reached"
     return {"model_mean": model_mean, "baseline_mean": base_mean, "difference": difference,
             "standard_error": error, "verdict": word}
 

@@ -162,6 +162,12 @@ def test_paired_verdict_reached_beyond_two_standard_errors_worse_below_and_not_r
     just_within = bench.paired_verdict([8.0, 10.0], [5.0, 7.0])  # diff 3 > 2.83: reached
     assert just_within["verdict"] == "reached"
     assert bench.paired_verdict([1.0, 1.0], [1.0, 1.0])["verdict"] == "not reached"  # equal, no spread
+    # section veegan_unit's ring8 modes: 7, 7, 7 against 8, 7, 8: -2/3 against exactly 2 SE = 2/3, which float
+    # rounding put on the "worse" side before the rule's tolerance: a tie at the boundary is not beyond it
+    tie = bench.paired_verdict([7.0, 7.0, 7.0], [8.0, 7.0, 8.0])
+    assert tie["difference"] == pytest.approx(-2 / 3) and 2 * tie["standard_error"] == pytest.approx(2 / 3)
+    assert tie["verdict"] == "not reached"
+    assert bench.paired_verdict([7.0, 7.0, 7.0], [8.0, 8.0, 8.0])["verdict"] == "worse"  # no spread, below
     with pytest.raises(ValueError, match="need 2 or more seeds on each side, got 1 and 2"):
         bench.paired_verdict([1.0], [1.0, 2.0])
 
