@@ -7,6 +7,8 @@ no weight clipping; Adam lr 1e-4, betas (0, 0.9) for both networks; n_critic = 5
 The critic has no BatchNorm, which would make each sample's gradient depend on the
 batch: ``d_norm="none"`` by default (the paper's recommended drop-in, layer norm, is
 ``d_norm="layer"``). DCGAN networks for images, MLPs for vectors.
+The 2-D toy configs (``experiments/wgangp/{ring8,grid25}.yaml``) take the authors' toy script's
+settings instead (igul222/improved_wgan_training ``gan_toy.py``: lambda 0.1, Adam betas (0.5, 0.9)).
 
 Logged: ``wasserstein`` (E C(x) - E C(G(z))) and ``gp`` (the unweighted penalty).
 """
