@@ -22,7 +22,7 @@ def test_recipe_is_the_experiment_file_with_shared_sizes(bench):
     assert kwargs["lr_d"] == pytest.approx(5e-5)  # "5e-05" is a string to YAML 1.1
     assert kwargs["g_hidden"] == [16] and kwargs["d_hidden"] == [8] and kwargs["data_shape"] == (2,)
     recipe = bench.load_recipe("WGANGP", "ring8")
-    assert recipe["init_args"]["betas"] == (0.0, 0.9)  # a tuple, as the model's annotation says
+    assert recipe["init_args"]["betas"] == (0.5, 0.9)  # a tuple, as the model's annotation says (gan_toy.py's toy betas)
     assert recipe["data_class"] == "Toy2D" and recipe["data_args"]["kind"] == "ring8"
 
 
