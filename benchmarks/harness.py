@@ -298,7 +298,6 @@ def train_missing(jobs: Sequence[dict[str, Any]], run_one: Callable[[dict[str, A
     return results
 
 
-
 def seeded_section(args: argparse.Namespace, jobs: Sequence[dict[str, Any]],
                    run_one: Callable[[dict[str, Any]], dict[str, Any]], cache: str | Path, section: str,
                    report: Callable[[dict[str, Any], argparse.Namespace], str]) -> str:
