@@ -1,6 +1,6 @@
 """Many seeds of one small toy recipe, trained in one process as one batched model: a benchmark tool.
 
-It lives in benchmarks/, not in the package: it re-encodes the losses of six models per seed
+It lives in benchmarks/, not in the package: it re-encodes the losses of eight models per seed
 (``_RECIPES`` below) and runs its own loop, so it is no execution path of gan-lightning, whose
 only training loop is ``GANModule.training_step`` (gan_lightning/models/base.py). It serves
 ``benchmarks/mode_collapse.py --batched-seeds`` and ``benchmarks/batched_seeds.py``, and
@@ -22,6 +22,9 @@ Each seed follows the separate run ``benchmarks/mode_collapse.py`` makes for it
 - noise: each seed draws from its own ``torch.Generator``, which starts in the state the global
   RNG of the separate run is in after building the model, and draws what that run draws from
   the global RNG, in the same order (z each iteration; WGAN-GP's interpolation factors);
+- training state: Fisher GAN's Lagrange multiplier lambda is one value per seed, stepped after
+  each critic step from that seed's constraint and written back into its model
+  (``training_state.lagrange``);
 - data: the seed's own training set, in the order of ``EpochSeededSampler(seed)`` (epoch e:
   the permutation seeded ``seed + e``; incomplete batches dropped), as its data loader gives it;
 - optimizer state: its own slice of the stacked moments (``SeedwiseOptimizer``);
@@ -42,12 +45,16 @@ With another BLAS or CPU the seeds may agree with separate runs only to rounding
 differ by O(lr * iterations) in those biases and running means (the test asks for 1e-5 and
 would say so).
 
-Supported models (``SUPPORTED_MODELS``): those whose toy recipe is a plain D / G loss on the MLP
-networks, with no other network, state or schedule: GAN, LSGAN, WGAN (weight clipping), WGAN-GP,
-PacGAN and RelativisticGAN, on vector data (``data_shape`` of rank 1). The others (SNGAN's
-power iteration, DRAGAN's and WGAN-div's perturbations, EBGAN's and BEGAN's autoencoders,
-MADGAN's generators, UnrolledGAN's unrolled D) raise ``ValueError``, as do ``grad_clip_norm``
-(a norm over a whole network) and ``lr_decay_iters`` (a schedule the trainer drives).
+Supported models (``SUPPORTED_MODELS``): those whose toy recipe is a D / G loss on the MLP
+networks, with no other network or schedule and at most a per-seed scalar of training state:
+GAN, LSGAN, WGAN (weight clipping), WGAN-GP, PacGAN, RelativisticGAN, WGAN-div (its input-gradient
+penalty at the real and the fake points, no random draw) and Fisher GAN (its multiplier lambda,
+per seed), on vector data (``data_shape`` of rank 1). The input-gradient penalties (WGAN-GP's,
+WGAN-div's) take one backward pass for all seeds: their critics have no BatchNorm, so each
+sample's gradient is its own, and the norms and means are taken per seed. The others (SNGAN's
+power iteration, DRAGAN's perturbations, EBGAN's and BEGAN's autoencoders, MADGAN's generators,
+UnrolledGAN's unrolled D) raise ``ValueError``, as do ``grad_clip_norm`` (a norm over a whole
+network) and ``lr_decay_iters`` (a schedule the trainer drives).
 """
 
 from __future__ import annotations
@@ -63,9 +70,11 @@ from torch import nn
 
 from gan_lightning.core import build_optimizer
 from gan_lightning.data.base import EpochSeededSampler, GANDataModule
-from gan_lightning.losses import (lsgan_d, lsgan_g, nonsaturating_d, nonsaturating_g, relativistic_d,
-                                  relativistic_g, wasserstein_d, wasserstein_g)
-from gan_lightning.models import GAN, LSGAN, WGAN, WGANGP, GANModule, PacGAN, RelativisticGAN
+from gan_lightning.losses import (fisher_constraint, fisher_d, fisher_lagrange_update, lsgan_d, lsgan_g,
+                                  nonsaturating_d, nonsaturating_g, relativistic_d, relativistic_g, wasserstein_d,
+                                  wasserstein_g)
+from gan_lightning.models import (GAN, LSGAN, WGAN, WGANGP, FisherGAN, GANModule, PacGAN, RelativisticGAN,
+                                  WGANDiv)
 from gan_lightning.models.pacgan import pack_samples
 from gan_lightning.nets import MLPDiscriminator, MLPGenerator
 
@@ -189,11 +198,15 @@ class StackedMLP:
 class BatchedRecipe:
     """One model's losses over stacked seeds, each returning the (S,) per-seed losses:
     ``discriminator_loss(D, real, fake, rngs)`` (``rngs``: the seeds' noise streams, for losses
-    that draw), ``generator_loss(D, real, fake)``, and ``after_discriminator_step(D)``."""
+    that draw), ``generator_loss(D, real, fake)``, and ``after_discriminator_step(D)``.
+    A recipe with per-seed training state reads it from every seed's model (``read_state(models)``,
+    once, before training) and writes seed ``index``'s back (``write_state(index, model)``)."""
 
     discriminator_loss: Callable
     generator_loss: Callable
     after_discriminator_step: Callable = lambda discriminator: None
+    read_state: Callable = lambda models: None
+    write_state: Callable = lambda index, model: None
 
 
 def _per_seed(loss: Callable, **options) -> Callable:
@@ -229,18 +242,33 @@ def _output_recipe(d_loss: Callable, g_loss: Callable, g_needs_real: bool = Fals
     return BatchedRecipe(discriminator_loss, generator_loss)
 
 
+def _input_gradient_norms(discriminator: StackedMLP, x: torch.Tensor) -> torch.Tensor:
+    """||dD/dx||_2 of every sample of every seed, (S, B), kept in the graph (``losses.regularizers``'
+    ``_input_gradient`` and its norm, for all seeds at once).
+
+    One backward pass serves every seed: the critics of the recipes that call this have no
+    BatchNorm, so each sample's score depends on that sample only, and the gradient of the
+    summed scores is each sample's own gradient."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(x).sum(), x, create_graph=True)
+    return grad.flatten(2).norm(2, dim=2)
+
+
 def _gradient_penalty(discriminator: StackedMLP, real: torch.Tensor, fake: torch.Tensor,
                       rngs: Sequence[torch.Generator]) -> torch.Tensor:
-    """``losses.gradient_penalty`` per seed, its eps ~ U[0, 1) per sample drawn from each seed's stream.
-
-    One backward pass serves every seed: D has no BatchNorm here, so each sample's score depends
-    on that sample only, and the gradient of the summed scores is each sample's own gradient."""
+    """``losses.gradient_penalty`` per seed, its eps ~ U[0, 1) per sample drawn from each seed's stream."""
     eps = torch.stack([torch.rand((real.size(1), 1), generator=rng, dtype=real.dtype) for rng in rngs])
-    interpolates = (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)
-    scores = discriminator(interpolates)
-    (grad,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
-    norms = grad.flatten(2).norm(2, dim=2)
+    norms = _input_gradient_norms(discriminator, eps * real.detach() + (1.0 - eps) * fake.detach())
     return torch.stack([(seed_norms - 1.0).pow(2).mean() for seed_norms in norms.unbind()])
+
+
+def _wgan_div_penalty(discriminator: StackedMLP, real: torch.Tensor, fake: torch.Tensor,
+                      k: float, p: float) -> torch.Tensor:
+    """``losses.wgan_div_penalty`` per seed: k/2 * (E||grad D(x_r)||^p + E||grad D(x_f)||^p)."""
+    real_norms = _input_gradient_norms(discriminator, real)
+    fake_norms = _input_gradient_norms(discriminator, fake)
+    return torch.stack([k * (real_norm.pow(p).mean() + fake_norm.pow(p).mean()) / 2.0
+                        for real_norm, fake_norm in zip(real_norms.unbind(), fake_norms.unbind())])
 
 
 def _gan(model: GAN) -> BatchedRecipe:
@@ -286,8 +314,53 @@ def _wgangp(model: WGANGP) -> BatchedRecipe:
     return BatchedRecipe(discriminator_loss, generator_loss)
 
 
+def _wgandiv(model: WGANDiv) -> BatchedRecipe:
+    critic_loss, g_loss = _per_seed(wasserstein_d), _per_seed(wasserstein_g)
+
+    def discriminator_loss(discriminator, real, fake, rngs):
+        critic = critic_loss(discriminator(real), discriminator(fake))
+        return critic + _wgan_div_penalty(discriminator, real, fake, model.k, model.p)
+
+    def generator_loss(discriminator, real, fake):
+        return g_loss(discriminator(fake))
+
+    return BatchedRecipe(discriminator_loss, generator_loss)
+
+
+def _fishergan(model: FisherGAN) -> BatchedRecipe:
+    """Fisher GAN's critic loss with each seed's own multiplier lambda, and lambda's step after each
+    critic step from that step's constraint (``FisherGAN.after_discriminator_step``), per seed."""
+    g_loss = _per_seed(wasserstein_g)
+    state: dict[str, torch.Tensor] = {}  # "lagrange": (S,), "constraint": (S,) of the last critic step
+
+    def read_state(models):
+        state["lagrange"] = torch.stack([m.training_state.lagrange.detach().clone() for m in models])
+
+    def discriminator_loss(discriminator, real, fake, rngs):
+        scores = list(zip(discriminator(real).unbind(), discriminator(fake).unbind()))
+        state["constraint"] = torch.stack([fisher_constraint(*seed_scores) for seed_scores in scores]).detach()
+        return torch.stack([fisher_d(*seed_scores, lagrange, model.rho)
+                            for seed_scores, lagrange in zip(scores, state["lagrange"].unbind())])
+
+    @torch.no_grad()
+    def after_discriminator_step(discriminator):
+        lagrange = state["lagrange"]
+        lagrange.copy_(torch.stack([fisher_lagrange_update(*seed_state, model.rho)
+                                    for seed_state in zip(lagrange.unbind(), state.pop("constraint").unbind())]))
+
+    def generator_loss(discriminator, real, fake):
+        return g_loss(discriminator(fake))
+
+    @torch.no_grad()
+    def write_state(index, seed_model):
+        seed_model.training_state.lagrange.copy_(state["lagrange"][index])
+
+    return BatchedRecipe(discriminator_loss, generator_loss, after_discriminator_step, read_state, write_state)
+
+
 _RECIPES: dict[type, Callable[[GANModule], BatchedRecipe]] = {
     GAN: _gan, LSGAN: _lsgan, WGAN: _wgan, WGANGP: _wgangp, PacGAN: _pacgan, RelativisticGAN: _relativistic,
+    WGANDiv: _wgandiv, FisherGAN: _fishergan,
 }
 SUPPORTED_MODELS = tuple(cls.__name__ for cls in _RECIPES)
 
@@ -421,6 +494,7 @@ class BatchedSeedsGAN:
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), got {ema_decay}")
         self.models, self.rngs = list(models), list(rngs)
+        self.recipe.read_state(self.models)
         self.generator = StackedMLP([m.generator for m in models])
         self.discriminator = StackedMLP([m.discriminator for m in models])
         self.opt_g = SeedwiseOptimizer(first, self.generator.parameters(), "generator")
@@ -481,10 +555,12 @@ class BatchedSeedsGAN:
         return time.perf_counter() - started
 
     def write_into_models(self) -> list[GANModule]:
-        """Every seed's trained G, D (and EMA of G, with its BatchNorm buffers) copied into its model."""
+        """Every seed's trained G, D, training state (Fisher GAN's lambda) and EMA of G (with its
+        BatchNorm buffers) copied into its model."""
         for index, model in enumerate(self.models):
             self.generator.write_into(index, model.generator)
             self.discriminator.write_into(index, model.discriminator)
+            self.recipe.write_state(index, model)
             if self.generator_ema is not None:
                 model.enable_ema()
                 self.generator.write_into(index, model.generator_ema, self.generator_ema.params)

@@ -33,7 +33,7 @@ Runs are single-threaded (``torch.set_num_threads(1)``); ``--workers N`` runs N 
 parallel processes (default 1: on the shared 2-core machine this was written on, 2 workers
 were no faster, see ``BUDGET_NOTE``). ``--batched-seeds`` trains the seeds of each (model,
 data set) as one batched model (``benchmarks/batched.py``; GAN, LSGAN, WGAN, WGAN-GP, PacGAN,
-RelativisticGAN): the same runs, trained faster (``benchmarks/batched_seeds.py`` measures how much);
+RelativisticGAN, WGAN-div, FisherGAN): the same runs, trained faster (``benchmarks/batched_seeds.py`` measures how much);
 ``--batch-supported`` batches those models' seeds and runs the others' one at a time.
 
 Recipe changes: ``--set MODEL.key=value`` (repeatable) changes one init arg of MODEL's recipe for this

@@ -28,14 +28,23 @@ def bench():
         yield module
 
 
+def training_state_tensors(model) -> dict[str, torch.Tensor]:
+    """The model's tensor training state (Fisher GAN's ``lagrange``), which its state dict does not hold."""
+    state = model.training_state
+    return {name: getattr(state, name) for name in state.names() if isinstance(getattr(state, name), torch.Tensor)}
+
+
 def state_difference(a, b) -> float:
-    """Max |a - b| over two models' whole state: G, D, G's EMA, BatchNorm buffers."""
+    """Max |a - b| over two models' whole state: G, D, G's EMA, BatchNorm buffers, tensor training state."""
     sa, sb = a.state_dict(), b.state_dict()
+    sa.update(training_state_tensors(a))
+    sb.update(training_state_tensors(b))
     assert sa.keys() == sb.keys()
     return max((sa[k].double() - sb[k].double()).abs().max().item() for k in sa)
 
 
-def compare_with_separate_runs(bench, model: str, seeds, **spec_args) -> float:
+def compare_with_separate_runs(bench, model: str, seeds, **spec_args) -> tuple[list, list]:
+    """Asserts the batched seeds equal their separate runs; returns (separate, batched) models."""
     specs = [bench.RunSpec(model=model, kind="ring8", seed=seed, **spec_args) for seed in seeds]
     first = specs[0]
     batched, _ = fit_seeds(
@@ -59,7 +68,18 @@ def compare_with_separate_runs(bench, model: str, seeds, **spec_args) -> float:
         noise = [torch.Generator().manual_seed(spec.seed) for _ in range(2)]
         ref_samples = ref.sample(500, use_ema=False, rng=noise[0])
         assert torch.allclose(ref_samples, got.sample(500, use_ema=False, rng=noise[1]), atol=TOLERANCE)
-    return worst
+    return separate, batched
+
+
+def assert_lagrange_follows_separate_runs(separate, batched) -> None:
+    """Fisher GAN's lambda of every batched seed: its separate run's (relative TOLERANCE: lambda is
+    small, rho times the summed constraints), non-zero, and not the other seeds'."""
+    lagranges = [(ref.training_state.lagrange.item(), got.training_state.lagrange.item())
+                 for ref, got in zip(separate, batched)]
+    print("lambda (separate, batched) per seed:", lagranges)
+    for ref, got in lagranges:
+        assert ref != 0.0 and abs(got - ref) <= TOLERANCE * abs(ref), lagranges
+    assert len({ref for ref, _ in lagranges}) == len(lagranges), lagranges
 
 
 def test_gan_toy_recipe_three_seeds_match_separate_lightning_runs(bench):
@@ -73,9 +93,23 @@ def test_gan_toy_recipe_three_seeds_match_separate_lightning_runs(bench):
 @pytest.mark.parametrize("model", [m for m in SUPPORTED_MODELS if m != "GAN"])
 def test_each_supported_model_matches_its_separate_runs(bench, model):
     """The other recipes on small networks: LSGAN's and Relativistic's losses, WGAN's RMSprop and
-    clipping, WGAN-GP's penalty (with its own random draws) and 5 critic steps, PacGAN's packs."""
-    compare_with_separate_runs(bench, model, [3, 4], iterations=200, num_points=2_000,
-                               g_hidden=(32, 32), d_hidden=(32,))
+    clipping, WGAN-GP's penalty (with its own random draws) and 5 critic steps, PacGAN's packs,
+    WGAN-div's penalty at the real and fake points, Fisher GAN's multiplier lambda (per seed, with
+    the recipe's rho 1e-6) and the critic's weight decay."""
+    separate, batched = compare_with_separate_runs(bench, model, [3, 4], iterations=200, num_points=2_000,
+                                                   g_hidden=(32, 32), d_hidden=(32,))
+    if model == "FisherGAN":
+        assert_lagrange_follows_separate_runs(separate, batched)
+
+
+def test_fishergan_multiplier_that_steers_the_critic_matches_its_separate_runs(bench):
+    """Fisher GAN with rho 0.5 (the recipe's 1e-6 moves lambda by about 1e-4 in 200 iterations):
+    lambda now weighs in the critic's loss, so a seed that read another seed's lambda, or a stale
+    one, would train other weights."""
+    separate, batched = compare_with_separate_runs(bench, "FisherGAN", [3, 4], iterations=60, num_points=2_000,
+                                                   g_hidden=(32, 32), d_hidden=(32,), overrides=(("rho", "0.5"),))
+    assert_lagrange_follows_separate_runs(separate, batched)
+    assert min(abs(m.training_state.lagrange.item()) for m in separate) > 1e-3
 
 
 def test_batches_follow_each_seeds_data_loader_across_epochs():
