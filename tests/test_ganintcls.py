@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from conftest import tiny_trainer
 from gan_lightning.core import StepContext
 from gan_lightning.nets.text import CaptionEncoder
-from gan_lightning.pretrained import caption_encoder, matching_loss, train_caption_encoder
-from tiny_ganintcls import build_data, build_model
+from gan_lightning.pretrained import caption_encoder, digit_reader, matching_loss, train_caption_encoder, train_digit_reader
+from tiny_ganintcls import build_data, build_model, build_tacgan
 
 
 def batch(n=6, seed=0):
@@ -219,3 +219,59 @@ def test_tacgan_recipes_narrower_than_the_authors_update_g_once_per_d_update():
         model = build_tacgan(**{key: args[key] for key in ("g_steps", "g_width", "d_width", "text_dim", "latent_dim")})
         assert [(p.name, p.optimizer, p.interval) for p in model.phase_list] == [
             ("D", "discriminator", 1), ("G", "generator", 1)], recipe.name
+
+
+# ---------------------------------------------------------------------------- D's image path from a digit reader
+def test_a_digit_reader_trains_on_the_digits_and_saves_d_s_image_path(tmp_path):
+    path = tmp_path / "reader.pt"
+    saved = train_digit_reader(path, image_size=32, width=8, iterations=12, train_size=64, batch_size=16)
+    assert path.is_file() and (saved["image_size"], saved["width"], saved["iterations"]) == (32, 8, 12)
+    assert 0.0 <= saved["heldout_accuracy"] <= 1.0
+    loaded = digit_reader(path, 32, 8)
+    reference = build_model().discriminator.features.state_dict()
+    assert loaded["features"].keys() == reference.keys()
+    assert any(not torch.equal(loaded["features"][k], reference[k]) for k in reference if reference[k].is_floating_point())
+    with pytest.raises(ValueError, match=r"model.d_image_reader: .*reader.pt holds a reader for 32 px and width 8; "
+                                         r"this D takes 32 px and width 16"):
+        digit_reader(path, 32, 16)
+    with pytest.raises(FileNotFoundError, match="model.d_image_reader: '.*nope.pt' is not a file; give digits"):
+        digit_reader(tmp_path / "nope.pt", 32, 8)
+
+
+@pytest.mark.parametrize("build", [build_model, build_tacgan])
+def test_a_frozen_digit_reader_is_loaded_at_fit_start_kept_as_loaded_and_not_optimised(tmp_path, build):
+    path = tmp_path / "reader.pt"
+    train_digit_reader(path, image_size=32, width=8, iterations=4, train_size=64, batch_size=16)
+    reader = torch.load(path, weights_only=True)["features"]
+    L.seed_everything(0)
+    model = build(d_image_reader=str(path), freeze_d_image_reader=True)
+    tiny_trainer(tmp_path, 3, limit_val_batches=0).fit(model, build_data())
+    after = model.discriminator.features.state_dict()
+    assert all(torch.equal(after[k], reader[k]) for k in reader)  # weights and BatchNorm statistics as loaded
+    d_params = {id(p) for group in model.named_optimizer("discriminator").param_groups for p in group["params"]}
+    assert not any(id(p) in d_params for p in model.discriminator.features.parameters())
+    assert any(id(p) in d_params for p in model.discriminator.judge.parameters())
+    model.train()
+    assert not model.discriminator.features.training and model.discriminator.judge.training
+
+
+def test_a_fine_tuned_digit_reader_starts_d_s_image_path_and_trains_with_d(tmp_path):
+    path = tmp_path / "reader.pt"
+    train_digit_reader(path, image_size=32, width=8, iterations=4, train_size=64, batch_size=16)
+    reader = torch.load(path, weights_only=True)["features"]
+    L.seed_everything(0)
+    model = build_model(d_image_reader=str(path))
+    starts = []
+    original = model.on_fit_start
+    model.on_fit_start = lambda: (original(), starts.append({k: v.clone() for k, v in
+                                                             model.discriminator.features.state_dict().items()}))
+    tiny_trainer(tmp_path, 3, limit_val_batches=0).fit(model, build_data())
+    assert all(torch.equal(starts[0][k], reader[k]) for k in reader)  # loaded when the fit started
+    weights = [k for k in reader if k.endswith("weight")]
+    assert any(not torch.equal(model.discriminator.features.state_dict()[k], reader[k]) for k in weights)
+    assert int(model.d_image_reader_ready) == 1  # a resumed fit keeps its trained weights (from its checkpoint)
+
+
+def test_freezing_without_a_reader_is_a_one_line_error():
+    with pytest.raises(ValueError, match="model.freeze_d_image_reader: true needs model.d_image_reader"):
+        build_model(freeze_d_image_reader=True)

@@ -19,6 +19,16 @@ embedding with DAMSM's sentence loss on CaptionedDigits (:mod:`gan_lightning.pre
 authors' char-CNN-RNN on birds and flowers, and it embeds one caption per image (the authors average
 the embeddings of 4); the wrong image of a pair is the batch's next image (``roll``), where the
 authors draw one of another class. The encoder is frozen and saved with the model.
+
+Option, not the authors' (default off): ``d_image_reader`` starts D's image path (its convolutions to 4 px and
+residual block, ``MatchingDiscriminator.features``) from a digit classifier: ``digits``, the project's own
+(:func:`gan_lightning.pretrained.train_digit_reader`, trained once on CaptionedDigits' training images with
+shifted inputs and cached), or a file of one's own; ``freeze_d_image_reader`` keeps those weights and their
+BatchNorm statistics as loaded (not in D's optimizer). From scratch, D's image path reads the digit slowly and
+the recipe draws the asked digit at chance at its 3,000 iterations; from a frozen digit reader with D's inputs
+shifted (``DiffAugmentCallback(policy="translation")``), G drew it on 0.557 and 0.612 of the held-out captions
+(two seeds, 32 px; benchmarks/RESULTS.md, ``text_to_image_probe``). Loaded when a fit starts; a checkpoint
+carries it, so a resume keeps the trained weights.
 """
 
 from __future__ import annotations
@@ -52,12 +62,23 @@ class GANINTCLS(CaptionConditioned):
         d_width: int = 64,
         text_dim: int = 128,
         text_encoder: str | None = None,
+        d_image_reader: str | None = None,
+        freeze_d_image_reader: bool = False,
         **kwargs,
     ) -> None:
         """``text_encoder``: a caption encoder file, ``None`` for the project's cached one (trained on first
         use), or ``random`` for a seeded untrained one (tests, smoke runs). It is loaded when a fit starts;
-        a checkpoint carries it."""
+        a checkpoint carries it. ``d_image_reader``: ``None`` (D's image path from scratch, the authors'),
+        ``digits`` (the project's cached digit reader) or a reader file, loaded when a fit starts;
+        ``freeze_d_image_reader``: keep it as loaded (needs a ``d_image_reader``)."""
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, text_encoder=text_encoder, **kwargs)
+        if freeze_d_image_reader and d_image_reader is None:
+            raise ValueError("model.freeze_d_image_reader: true needs model.d_image_reader (digits, or a reader "
+                             "file); got null")
+        self.d_image_reader_source = d_image_reader
+        self.freeze_d_image_reader = bool(freeze_d_image_reader)
+        self.d_width = d_width
+        self.register_buffer("d_image_reader_ready", torch.tensor(int(d_image_reader is None), dtype=torch.uint8))
         if variant not in VARIANTS:
             raise ValueError(f"model.variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
         if not 0.0 <= cls_weight < 1.0:
@@ -75,7 +96,33 @@ class GANINTCLS(CaptionConditioned):
 
     # ------------------------------------------------------------------ networks
     def optimizer_groups(self):
-        return {"generator": self.generator.parameters(), "discriminator": self.discriminator.parameters()}
+        return {"generator": self.generator.parameters(), "discriminator": self.discriminator_parameters()}
+
+    def discriminator_parameters(self) -> list[torch.nn.Parameter]:
+        """D's trained parameters: all of them, less its image path when ``freeze_d_image_reader``."""
+        if not self.freeze_d_image_reader:
+            return list(self.discriminator.parameters())
+        self.discriminator.features.requires_grad_(False)
+        frozen = {id(p) for p in self.discriminator.features.parameters()}
+        return [p for p in self.discriminator.parameters() if id(p) not in frozen]
+
+    def on_fit_start(self) -> None:
+        """D's image path from ``d_image_reader``, once: on a fresh fit; a resumed fit has it from its checkpoint."""
+        super().on_fit_start()
+        if not int(self.d_image_reader_ready):
+            from gan_lightning.pretrained import digit_reader
+
+            saved = digit_reader(self.d_image_reader_source, self.data_shape[1], self.d_width)
+            self.discriminator.features.load_state_dict(saved["features"])
+            self.d_image_reader_ready.fill_(1)
+        self.train(self.training)  # a frozen reader in eval mode from the first step (Lightning calls no train())
+
+    def train(self, mode: bool = True):
+        """A frozen image reader stays in eval mode: its BatchNorm normalises by the reader's statistics."""
+        super().train(mode)
+        if self.freeze_d_image_reader:
+            self.discriminator.features.eval()
+        return self
 
     def generate(self, z, labels=None, net=None, conditions=None):
         return (net or self.generator)(z, self.embed(conditions["caption"]))
