@@ -275,3 +275,19 @@ def test_a_fine_tuned_digit_reader_starts_d_s_image_path_and_trains_with_d(tmp_p
 def test_freezing_without_a_reader_is_a_one_line_error():
     with pytest.raises(ValueError, match="model.freeze_d_image_reader: true needs model.d_image_reader"):
         build_model(freeze_d_image_reader=True)
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_a_run_with_a_digit_reader_resumes_bitwise_mid_epoch(tmp_path, frozen):
+    from test_core import _fit, assert_bitwise_equal
+
+    path = tmp_path / "reader.pt"
+    train_digit_reader(path, image_size=32, width=8, iterations=4, train_size=64, batch_size=16)
+    build = lambda: build_model(d_image_reader=str(path), freeze_d_image_reader=frozen)  # noqa: E731
+    data = lambda: build_data(train_size=40)  # noqa: E731  (5 batches an epoch)
+    straight = _fit(build, data, tmp_path / "straight", 6, every=3)
+    (checkpoint,) = (tmp_path / "straight" / "ckpt").glob("*step=3.ckpt")
+    path.unlink()  # the checkpoint carries D's image path: a resume does not read the reader again
+    resumed = _fit(build, data, tmp_path / "resumed", 6, ckpt_path=checkpoint)
+    assert resumed.global_step == 6
+    assert_bitwise_equal(straight, resumed)
