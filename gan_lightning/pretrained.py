@@ -275,8 +275,9 @@ def digit_reader(source: str | Path, image_size: int, width: int, key: str = "mo
         path = default_digit_reader_path(image_size, width)
         if not path.is_file():
             print(f"training D's digit reader once ({image_size} px, width {width}; cached at {path}) ...", flush=True)
-            return train_digit_reader(path, image_size, width)
-    path = Path(source)
+            return train_digit_reader(path, image_size, width, iterations=DIGIT_READER_ITERATIONS)
+    else:
+        path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"{key}: {str(path)!r} is not a file; give digits (the project's cached digit "
                                 f"reader) or a file written by gan_lightning.pretrained.train_digit_reader")

@@ -291,3 +291,21 @@ def test_a_run_with_a_digit_reader_resumes_bitwise_mid_epoch(tmp_path, frozen):
     resumed = _fit(build, data, tmp_path / "resumed", 6, ckpt_path=checkpoint)
     assert resumed.global_step == 6
     assert_bitwise_equal(straight, resumed)
+
+
+def test_the_projects_digit_reader_is_trained_once_then_loaded_from_the_cache(tmp_path, monkeypatch, capsys):
+    import gan_lightning.pretrained as pretrained
+
+    monkeypatch.setattr(pretrained, "DIGIT_READER_ITERATIONS", 3)
+    monkeypatch.setattr(pretrained, "default_digit_reader_path",
+                        lambda size, width: tmp_path / f"digit_reader_{size}px_w{width}.pt")
+    first = digit_reader("digits", 32, 8)
+    assert "training D's digit reader once (32 px, width 8" in capsys.readouterr().out
+    assert first["iterations"] == 3 and (tmp_path / "digit_reader_32px_w8.pt").is_file()
+    again = digit_reader("digits", 32, 8)  # cached: loaded, not trained again
+    assert "training" not in capsys.readouterr().out
+    assert all(torch.equal(first["features"][k], again["features"][k]) for k in first["features"])
+    L.seed_everything(0)
+    model = build_model(d_image_reader="digits", freeze_d_image_reader=True)
+    tiny_trainer(tmp_path, 1, limit_val_batches=0).fit(model, build_data())
+    assert all(torch.equal(model.discriminator.features.state_dict()[k], first["features"][k]) for k in first["features"])
