@@ -25,6 +25,11 @@ epoch of the training data), so short runs on large data sets can use shorter wi
 100 iterations, a tenth of its epoch). G: the DCGAN generator or an MLP; D: ``nets.build_autoencoder``
 as EBGAN's.
 
+On the 2-D mixtures (``experiments/magan/ring8.yaml``, ``grid25.yaml``) the autoencoder reconstructs the data
+points almost perfectly, so the margin this rule sets falls to nearly 0 (0.0005-0.008 after pre-training, EBGAN's
+1.0) and G collapses to a few modes, as EBGAN does when held at such a margin (benchmarks/RESULTS.md, section
+``magan_margin``); the authors measured MAGAN on images only.
+
 State: the margin, the running sums and the previous epoch's S_fake are training state, saved with the
 checkpoint (a run resumed mid-epoch continues the sums exactly). The energies are averaged over the DDP
 ranks as they are added (one all-reduce on the device per iteration), so every rank holds the same
