@@ -201,8 +201,8 @@ def report(results: dict[str, Any], args, wall: float | None) -> str:
              "pull-away 0.1 and lr 2e-4); every recipe's `code_dim` is 2.",
              f"- Trace: every {TRACE_EVERY} iterations the margin in D's loss and D's mean energy (squared "
              f"reconstruction error) on {TRACE_POINTS} fixed real points and {TRACE_POINTS} fakes of fixed noise.",
-             f"- Machine: {platform.platform()}, 1 thread per run, {args.workers} runs in "
-             f"parallel on 2 CPUs; load average at the end {load_average()[0]:.1f}."
+             f"- Machine: {platform.platform()}, 2 CPUs, 1 thread per run; load average when this was "
+             f"written {load_average()[0]:.1f}."
              + (f" Wall time of the last invocation: {wall / 60:.1f} min." if wall else ""), ""]
     for kind in args.data:
         lines += [f"### {kind}", "", "| Variant | Modes | High-quality % | Per seed: modes / HQ % | "
