@@ -373,6 +373,10 @@ TRANSLATE = "translation"
 # name the arm, and whether its image path is frozen.
 ENCODED_FINE_TUNED = "GAN-INT-CLS, D's image path from the translated digit classifier, fine-tuned, D inputs translated"
 ENCODED_FROZEN = "GAN-INT-CLS, D's image path from the translated digit classifier, frozen, D inputs translated"
+# The same set-up through the model's own options (``GANINTCLS(d_image_reader="digits", freeze_d_image_reader=True)``:
+# the project's cached digit reader, ``gan_lightning.pretrained.train_digit_reader``), as a user runs it.
+OPTION_ARM = "GAN-INT-CLS, the model option d_image_reader: digits, frozen, D inputs translated"
+OPTION_OVERRIDES = {"d_image_reader": "digits", "freeze_d_image_reader": True}
 ENCODER_ARMS = {"digit encoder": False, "digit encoder, frozen": True}
 ENCODER_SHORT = {"digit encoder": "fine-tuned", "digit encoder, frozen": "frozen"}
 
@@ -389,7 +393,8 @@ AUGMENTED = {"GAN-INT-CLS, D inputs translated": ("GANINTCLS", "GANINTCLS gan-in
              "GAN-INT-CLS, D judges mixed batches with digit-swapped wrong captions, D inputs translated": (
                  "GANINTCLS", "GANINTCLS gan-int-cls", "mixed, digit-swapped"),
              ENCODED_FINE_TUNED: ("GANINTCLS", "GANINTCLS gan-int-cls", "digit encoder"),
-             ENCODED_FROZEN: ("GANINTCLS", "GANINTCLS gan-int-cls", "digit encoder, frozen")}
+             ENCODED_FROZEN: ("GANINTCLS", "GANINTCLS gan-int-cls", "digit encoder, frozen"),
+             OPTION_ARM: ("GANINTCLS", "GANINTCLS gan-int-cls", OPTION_OVERRIDES)}
 
 
 def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None, seed: int = 0) -> dict[str, Any]:
@@ -436,6 +441,11 @@ def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None,
         run["head"] = class_head_reads(module, split)
     if is_encoder_arm(overrides):
         run.update(encoder_reads(module, race_classifier(encoder_state), split))
+    if overrides == OPTION_OVERRIDES:
+        from gan_lightning.pretrained import digit_reader
+
+        reader = digit_reader("digits", SIZE, module.d_width)
+        run.update(reader_iterations=reader["iterations"], reader_accuracy=reader["heldout_accuracy"])
     return run
 
 
@@ -538,11 +548,23 @@ def augmented_report(results: dict[str, Any], args) -> list[str]:
             if seed:
                 lines += switch_lines(baseline, None, seed_label(name, seed), other)
     lifted = [f"{name} {run['rows']['digit']:.3f}" for name, run in runs if run and run["rows"]["digit"] >= t2i.CHANCE_BAND
-              and not is_encoder_arm(AUGMENTED[name][2])]  # those have their own verdict (encoder_report)
+              and not is_encoder_arm(AUGMENTED[name][2]) and name != OPTION_ARM]  # verdicts of their own
     lines += ["", "Verdict on translating D's inputs (the digit-classifier runs apart): " + (
         f"**it lifts the asked digit above chance** ({', '.join(lifted)}; chance band {t2i.CHANCE_BAND}): a D whose "
         "image features generalise over position reads the digit, and G follows." if lifted else
         f"**it does not lift the asked digit above chance** (below {t2i.CHANCE_BAND}) at the recipes' budget."), ""]
+    option, frozen = results.get(augmented_key(OPTION_ARM)), results.get(augmented_key(ENCODED_FROZEN))
+    if option:
+        lines += [f"The model option (`GANINTCLS(d_image_reader=\"digits\", freeze_d_image_reader=True)` with "
+                  "`DiffAugmentCallback(policy=\"translation\")`, `experiments/ganintcls/"
+                  "captioned_digits_digit_reader.yaml` at 32 px: the project's own digit reader, "
+                  f"`gan_lightning.pretrained.train_digit_reader`, {option.get('reader_iterations', '?')} iterations, "
+                  f"held-out digit accuracy {option.get('reader_accuracy', float('nan')):.3f}): the asked digit "
+                  f"{option['rows']['digit']:.3f}"
+                  + (f", against {frozen['rows']['digit']:.3f} for the diagnostic's frozen arm (its own classifier)"
+                     if frozen else "")
+                  + (" — **above chance**" if option["rows"]["digit"] >= t2i.CHANCE_BAND else " — **at chance**")
+                  + f" (chance band {t2i.CHANCE_BAND}).", ""]
     return lines
 
 
