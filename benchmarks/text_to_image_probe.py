@@ -377,6 +377,10 @@ ENCODED_FROZEN = "GAN-INT-CLS, D's image path from the translated digit classifi
 # the project's cached digit reader, ``gan_lightning.pretrained.train_digit_reader``), as a user runs it.
 OPTION_ARM = "GAN-INT-CLS, the model option d_image_reader: digits, frozen, D inputs translated"
 OPTION_OVERRIDES = {"d_image_reader": "digits", "freeze_d_image_reader": True}
+# TAC-GAN's claim (its class head makes G draw the caption's class) where D's image path can read the class: the
+# same option, the class head on the image (AC-GAN's place), against the GAN-INT-CLS arm above.
+TACGAN_OPTION_ARM = "TAC-GAN, class head on the image, the model option d_image_reader: digits, frozen, D inputs translated"
+OPTION_ARMS = (OPTION_ARM, TACGAN_OPTION_ARM)
 ENCODER_ARMS = {"digit encoder": False, "digit encoder, frozen": True}
 ENCODER_SHORT = {"digit encoder": "fine-tuned", "digit encoder, frozen": "frozen"}
 
@@ -394,7 +398,8 @@ AUGMENTED = {"GAN-INT-CLS, D inputs translated": ("GANINTCLS", "GANINTCLS gan-in
                  "GANINTCLS", "GANINTCLS gan-int-cls", "mixed, digit-swapped"),
              ENCODED_FINE_TUNED: ("GANINTCLS", "GANINTCLS gan-int-cls", "digit encoder"),
              ENCODED_FROZEN: ("GANINTCLS", "GANINTCLS gan-int-cls", "digit encoder, frozen"),
-             OPTION_ARM: ("GANINTCLS", "GANINTCLS gan-int-cls", OPTION_OVERRIDES)}
+             OPTION_ARM: ("GANINTCLS", "GANINTCLS gan-int-cls", OPTION_OVERRIDES),
+             TACGAN_OPTION_ARM: ("TACGAN", "TAC-GAN", {"class_head": "image", **OPTION_OVERRIDES})}
 
 
 def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None, seed: int = 0) -> dict[str, Any]:
@@ -441,7 +446,7 @@ def switch_run(name: str, iterations: int, encoder_state=None, checkpoints=None,
         run["head"] = class_head_reads(module, split)
     if is_encoder_arm(overrides):
         run.update(encoder_reads(module, race_classifier(encoder_state), split))
-    if overrides == OPTION_OVERRIDES:
+    if isinstance(overrides, dict) and overrides.get("d_image_reader") == "digits":
         from gan_lightning.pretrained import digit_reader
 
         reader = digit_reader("digits", SIZE, module.d_width)
@@ -548,7 +553,7 @@ def augmented_report(results: dict[str, Any], args) -> list[str]:
             if seed:
                 lines += switch_lines(baseline, None, seed_label(name, seed), other)
     lifted = [f"{name} {run['rows']['digit']:.3f}" for name, run in runs if run and run["rows"]["digit"] >= t2i.CHANCE_BAND
-              and not is_encoder_arm(AUGMENTED[name][2]) and name != OPTION_ARM]  # verdicts of their own
+              and not is_encoder_arm(AUGMENTED[name][2]) and name not in OPTION_ARMS]  # verdicts of their own
     lines += ["", "Verdict on translating D's inputs (the digit-classifier runs apart): " + (
         f"**it lifts the asked digit above chance** ({', '.join(lifted)}; chance band {t2i.CHANCE_BAND}): a D whose "
         "image features generalise over position reads the digit, and G follows." if lifted else
@@ -565,6 +570,17 @@ def augmented_report(results: dict[str, Any], args) -> list[str]:
                      if frozen else "")
                   + (" — **above chance**" if option["rows"]["digit"] >= t2i.CHANCE_BAND else " — **at chance**")
                   + f" (chance band {t2i.CHANCE_BAND}).", ""]
+    tacgan = results.get(augmented_key(TACGAN_OPTION_ARM))
+    if option and tacgan:
+        frozen_seeds = [run["rows"]["digit"] for _, run in seeded_runs(results, ENCODED_FROZEN)]
+        spread = max(frozen_seeds) - min(frozen_seeds) if len(frozen_seeds) > 1 else 0.0
+        difference = tacgan["rows"]["digit"] - option["rows"]["digit"]
+        word = ("above" if difference > spread else "below" if difference < -spread else "level with")
+        lines += [f"TAC-GAN with the same option and its class head on the image (where it must read the digit from "
+                  f"D's frozen digit reader): the asked digit {tacgan['rows']['digit']:.3f} against GAN-INT-CLS's "
+                  f"{option['rows']['digit']:.3f} with the option, one seed each: **{word}** it (the seed-to-seed "
+                  f"spread of the diagnostic's frozen arm: {spread:.3f}); colour {tacgan['rows']['colour']:.3f} against "
+                  f"{option['rows']['colour']:.3f}.", ""]
     return lines
 
 

@@ -298,3 +298,29 @@ def test_the_encoder_verdict_holds_for_every_seed_and_states_each_seed_asked_dig
     assert "so G is not asked for it." in text
     augmented = "\n".join(bench.augmented_report(results, args))
     assert f"| {frozen}, GAN seed 1 | 0.120 | 0.600 |" in augmented and "A row naming a GAN seed" in augmented
+
+
+def test_the_model_option_arms_have_lines_of_their_own_and_tacgan_is_judged_against_the_seed_spread(bench, monkeypatch):
+    monkeypatch.setattr(bench, "baseline_row", lambda baseline, iterations: None)
+    args = argparse.Namespace(iterations=1000, classifier_iterations=3000)
+
+    def run(digit, colour=0.6, **extra):
+        return {"rows": {"digit": digit, "colour": colour, "caption_accuracy": 0.5}, "top_digit_share": 0.2,
+                "cpu_seconds": 600, "d": {"digit_word": 0.8, "colour_word": 0.9}, **extra}
+
+    frozen, option, tacgan = bench.ENCODED_FROZEN, bench.OPTION_ARM, bench.TACGAN_OPTION_ARM
+    results = {bench.augmented_key(frozen): run(0.557), bench.augmented_key(frozen, 1): run(0.612),
+               bench.augmented_key(option): run(0.655, reader_iterations=3000, reader_accuracy=0.843)}
+    text = "\n".join(bench.augmented_report(results, args))
+    assert "**it does not lift the asked digit above chance**" in text  # the option arms have their own verdict
+    assert "held-out digit accuracy 0.843): the asked digit 0.655, against 0.557 for the diagnostic's frozen arm" in text
+    assert "**above chance** (chance band 0.2)" in text and "TAC-GAN with the same option" not in text
+    results[bench.augmented_key(tacgan)] = run(0.80, colour=0.5)
+    text = "\n".join(bench.augmented_report(results, args))
+    assert "the asked digit 0.800 against GAN-INT-CLS's 0.655 with the option, one seed each: **above** it" in text
+    assert "(the seed-to-seed spread of the diagnostic's frozen arm: 0.055); colour 0.500 against 0.600." in text
+    results[bench.augmented_key(tacgan)] = run(0.62)
+    assert "**level with** it" in "\n".join(bench.augmented_report(results, args))
+    results[bench.augmented_key(tacgan)] = run(0.30)
+    assert "**below** it" in "\n".join(bench.augmented_report(results, args))
+    assert bench.AUGMENTED[tacgan][2] == {"class_head": "image", "d_image_reader": "digits", "freeze_d_image_reader": True}
