@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from gan_lightning.core.rng import seeded_rng
 from gan_lightning.data.captions import VOCABULARY
 from gan_lightning.data.files import cache_dir, save_atomically
 from gan_lightning.nets.text import CaptionEncoder, ImageEncoder
@@ -91,8 +92,7 @@ def train_caption_encoder(path: str | Path, epochs: int = 3, seed: int = 0, batc
     """Train the caption encoder (and its image encoder) on CaptionedDigits' training split; save it to ``path``.
     ``class_weight``: the weight of :func:`class_matching_loss` beside the sentence loss (0: v1's encoder)."""
     batches = caption_batches(epochs, seed, batch_size, train_size, labels=True)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_rng(seed):
         text, image = CaptionEncoder(len(VOCABULARY)), ImageEncoder(3, 64, dim=128)
         prototypes = torch.nn.Parameter(0.1 * torch.randn(10, text.dim))  # after the nets: v1's draws unchanged
         optimizer = torch.optim.Adam([*text.parameters(), *image.parameters(), prototypes], lr=2e-3)
@@ -157,8 +157,7 @@ def train_damsm(path: str | Path | None, epochs: int = 3, seed: int = 0, batch_s
     from gan_lightning.losses.damsm import damsm_loss
 
     batches = caption_batches(epochs, seed, batch_size, train_size, digits_per_image)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_rng(seed):
         text, image = damsm_networks()
         optimizer = torch.optim.Adam([*text.parameters(), *image.parameters()], lr=lr, betas=(0.5, 0.999))
         for done, (captions, pictures) in enumerate(batches):
@@ -232,11 +231,9 @@ def train_digit_reader(path: str | Path | None, image_size: int, width: int,
 
     data = CaptionedDigits(image_size=image_size, batch_size=batch_size, seed=seed, train_size=train_size)
     data.setup("fit")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = MatchingDiscriminator(3, image_size, 1, width, 1, num_classes=10, class_from="image")
-        device = torch.device(device if device is not None else "cuda" if torch.cuda.is_available() else "cpu")
-        net.to(device)
+    device = torch.device(device if device is not None else "cuda" if torch.cuda.is_available() else "cpu")
+    with seeded_rng(seed, device):  # the shifts draw on the device: its stream seeded too, and restored after
+        net = MatchingDiscriminator(3, image_size, 1, width, 1, num_classes=10, class_from="image").to(device)
         augment = DiffAugment("translation") if translate else (lambda x: x)
         optimizer = torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(betas))
         done, epoch = 0, 0

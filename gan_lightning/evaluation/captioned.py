@@ -49,6 +49,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from gan_lightning.core.rng import seeded_rng
 from torch import nn
 
 JUDGES_FORMAT = "gan_lightning.captioned_judges/1"
@@ -521,8 +523,7 @@ def fit_judges(seed: int = 0, image_size: int = 64, verbose: bool = True, scenes
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded_rng(seed):
             data = CaptionedDigits(image_size=image_size, seed=seed)
             train_indices, heldout_indices = (part[:limit] for part in data.split())
             digits, labels, _ = measured_mnist5k()

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+from gan_lightning.core.rng import seeded_rng
 from torch import nn
 
 DIGITS_CLASSIFIER_FILENAME = "digits_classifier.pt"
@@ -172,8 +174,7 @@ def _mnist5k_digits() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _fit_digits_classifier(train_x, train_y, epochs, seed, batch_size, lr, verbose) -> DigitsClassifier:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_rng(seed):
         generator = torch.Generator().manual_seed(seed)
         model = DigitsClassifier()
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)

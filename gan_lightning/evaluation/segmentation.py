@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_lightning.core.rng import seeded_rng
 from gan_lightning.evaluation.registry import SegmentationMetric, register_metric
 
 
@@ -55,8 +56,7 @@ def fit_segmenter(images: torch.Tensor, labels: torch.Tensor, num_classes: int, 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded_rng(seed):
             generator = torch.Generator().manual_seed(seed)
             model = TinySegmenter(images.size(1), num_classes, width)
             optimizer = torch.optim.Adam(model.parameters(), lr=lr)

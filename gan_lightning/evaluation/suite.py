@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
+from gan_lightning.core.rng import seeded_rng
 from gan_lightning.evaluation.cache import RealFeatures
 from gan_lightning.evaluation.distributed import sum_over_ranks
 from gan_lightning.evaluation.registry import METRICS, MetricContext, option_defaults, parse_metrics, real_inputs
@@ -124,8 +125,7 @@ class GeneratorMetrics(nn.Module):
         results: dict[str, Any] = {}
         total_fake = sum_over_ranks(self.num_fake, self.device)
         for metric in self.metric_objects.values():
-            with torch.random.fork_rng(devices=[]):  # KID subsets, IS split order: seeded, global RNG untouched
-                torch.manual_seed(self.seed)
+            with seeded_rng(self.seed, self.device):  # KID subsets, IS split order: seeded, global RNG untouched
                 results.update(metric.compute(total_fake))
         results["num_samples"] = total_fake
         return results

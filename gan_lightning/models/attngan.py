@@ -50,6 +50,7 @@ import torch.nn.functional as F
 
 from gan_lightning.core import Phase, StepContext
 from gan_lightning.core.protocol import Condition
+from gan_lightning.core.rng import seeded_rng
 from gan_lightning.data.captions import VOCABULARY, tokenize
 from gan_lightning.losses.damsm import sentence_loss, words_loss
 from gan_lightning.models.base import GANModule
@@ -105,8 +106,7 @@ class AttnGAN(GANModule):
         self.num_stages, self.damsm_weight = num_stages, damsm_weight
         self.gammas = (gamma1, gamma2, gamma3)
         self.damsm_ckpt_path = damsm_ckpt_path
-        with torch.random.fork_rng(devices=[]):  # placeholders: loaded at fit start, or from a checkpoint
-            torch.manual_seed(0)
+        with seeded_rng(0):  # placeholders: loaded at fit start, or from a checkpoint
             text, image = damsm_networks()
         self.text_encoder, self.image_encoder = text.requires_grad_(False), image.requires_grad_(False)
         self.register_buffer("damsm_ready", torch.tensor(int(damsm_ckpt_path == "random"), dtype=torch.uint8))

@@ -60,6 +60,7 @@ import torch
 from torch.nn import functional as F
 
 from gan_lightning.core import Phase, StepContext
+from gan_lightning.core.rng import seeded_rng
 from gan_lightning.models.base import GANModule
 from gan_lightning.models.registry import register_model
 from gan_lightning.models.shared import MapsAToB
@@ -115,8 +116,7 @@ class DTN(MapsAToB, GANModule):
         self.const_weight, self.tid_weight, self.tv_weight = float(const_weight), float(tid_weight), float(tv_weight)
         self.f_path, self.pretrained_f = f_path, bool(pretrained_f)
         # f's own seed: building the model does not consume the global RNG for a frozen network
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
+        with seeded_rng(0):
             self.feature_extractor = DigitsClassifier().requires_grad_(False).eval()
         self.register_buffer("f_loaded", torch.zeros((), dtype=torch.uint8))  # 1 once trained weights are in
         self.generator = FeatureDecoder(DigitsClassifier.num_features, channels, size, g_width)

@@ -35,6 +35,7 @@ from torch.utils.data import Dataset
 
 from gan_lightning.core import StepContext
 from gan_lightning.core.protocol import Condition, Output
+from gan_lightning.core.rng import seeded_rng
 from gan_lightning.data.captions import VOCABULARY, tokenize
 from gan_lightning.errors import SettingError
 from gan_lightning.models.base import GANModule
@@ -86,8 +87,7 @@ class CaptionConditioned(GANModule):
     def __init__(self, text_encoder: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.text_encoder_source = text_encoder
-        with torch.random.fork_rng(devices=[]):  # a placeholder: loaded (or trained) at fit start, or from a checkpoint
-            torch.manual_seed(0)
+        with seeded_rng(0):  # a placeholder: loaded (or trained) at fit start, or from a checkpoint
             self.text_encoder = CaptionEncoder(len(VOCABULARY)).requires_grad_(False)
         self.register_buffer("text_encoder_ready", torch.tensor(int(text_encoder == "random"), dtype=torch.uint8))
 
@@ -139,13 +139,7 @@ def resized(images: torch.Tensor, size: int) -> torch.Tensor:
 def seeded(seed: int | None, device: torch.device):
     """A context in which the global RNG (CPU and CUDA) is seeded with ``seed`` and restored after;
     nothing when ``seed`` is None."""
-    if seed is None:
-        return contextlib.nullcontext()
-    devices = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
-    stack = contextlib.ExitStack()
-    stack.enter_context(torch.random.fork_rng(devices=devices))
-    torch.manual_seed(seed) if devices else torch.random.default_generator.manual_seed(seed)
-    return stack
+    return contextlib.nullcontext() if seed is None else seeded_rng(seed, device)
 
 
 class MapsAToB:
