@@ -84,7 +84,8 @@ def test_report_is_the_harness_under_its_old_name():
 @pytest.mark.parametrize("cache", sorted(BENCHMARKS.glob("*/result*.json")), ids=lambda path: path.parent.name)
 def test_the_harness_writes_every_committed_cache_in_its_own_layout(cache, tmp_path):
     """A rerun rewrites a cache only where its runs changed: save_runs reproduces each committed file (the
-    two written without a final newline get one; failing_rows keeps one line per run)."""
+    two written without a final newline get one; failing_rows keeps one line per run, magan_margin a line per field of
+    a run)."""
     text = cache.read_text()
     runs = harness.load_runs(cache)
     out = tmp_path / "results.json"
@@ -92,6 +93,10 @@ def test_the_harness_writes_every_committed_cache_in_its_own_layout(cache, tmp_p
         harness.save_runs(runs, out, drop=(), sort_keys=False, one_line_below=2)
         assert harness.load_runs(out) == runs
         assert len(out.read_text().splitlines()) == len(runs["runs"]) + len(runs["meta"]) + 6  # one line a run
+        return
+    if cache.parent.name == "magan_margin":  # each run's trace and samples on one line (one_line_below=2)
+        harness.save_runs(runs, out, one_line_below=2)
+        assert out.read_text() == text and len(text.splitlines()) <= 12 * len(runs) + 2
         return
     keys = list(runs)
     harness.save_runs(runs, out, drop=(), sort_keys=keys == sorted(keys))
