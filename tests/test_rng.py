@@ -56,3 +56,27 @@ def test_no_module_of_the_package_seeds_every_device_but_the_two_that_mean_to():
     assert found <= allowed, sorted(found - allowed)
     base = (PACKAGE / "gan_lightning/models/base.py").read_text()
     assert base.count("torch.manual_seed(") == 1 and "torch.manual_seed(base + self.global_rank)" in base
+
+
+def test_on_a_cuda_device_seeded_rng_seeds_and_restores_that_device_alone(cuda_seedings, monkeypatch):
+    """The CUDA branch, watched on the CPU: the fork covers the work's device only (every visible device would open a
+    CUDA context on each from every DDP process), and only that device is seeded."""
+    import contextlib
+
+    forked, entered = [], []
+
+    @contextlib.contextmanager
+    def fork_rng(devices=None, **kwargs):
+        forked.append(list(devices))
+        yield
+
+    monkeypatch.setattr(torch.random, "fork_rng", fork_rng)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "device", lambda index: entered.append(index) or contextlib.nullcontext())
+    with seeded_rng(5, "cuda"):
+        inside = torch.rand(2)
+    with seeded_rng(6, torch.device("cuda", 3)):
+        pass
+    assert forked == [[1], [3]] and entered == [1, 3]
+    assert cuda_seedings == [("manual_seed", 5), ("manual_seed", 6)]  # never manual_seed_all
+    assert torch.equal(inside, torch.rand(2, generator=torch.Generator().manual_seed(5)))
