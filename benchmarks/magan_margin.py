@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import platform
 import sys
-from pathlib import Path
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -38,13 +38,12 @@ from harness import (
     BENCHMARKS,
     RESULTS_MD,
     command_block,
-    notes_lines,
     coverage,
     fit_exactly,
     load_average,
-    load_recipe,
     load_runs,
     mean_std,
+    notes_lines,
     parse_seeded_args,
     quiet_lightning,
     replace_section,
@@ -53,12 +52,13 @@ from harness import (
     train_missing,
     training_command,
 )
+from mode_collapse import DEFAULT_D_HIDDEN, DEFAULT_G_HIDDEN, DEFAULT_LATENT_DIM, RunSpec, model_kwargs
 
 OUT_DIR = BENCHMARKS / "magan_margin"
 RESULTS_JSON = OUT_DIR / "results.json"
 SECTION = "magan_margin"
 KINDS = ("ring8", "grid25")
-G_HIDDEN, D_HIDDEN, LATENT_DIM = (400, 400, 400, 400), (200, 200, 200), 2  # mode_collapse.py's toy sizes
+G_HIDDEN, D_HIDDEN, LATENT_DIM = DEFAULT_G_HIDDEN, DEFAULT_D_HIDDEN, DEFAULT_LATENT_DIM  # mode_collapse.py's toy sizes
 TRACE_EVERY, TRACE_POINTS = 100, 500
 # This script's evaluation noise: torch.Generator seeded EVAL_NOISE_SEED + seed (mode_collapse.py's is 10,000 + seed;
 # with it, this script's MAGAN samples are bitwise mode_collapse.py's: the training is the same, trace and all).
@@ -80,8 +80,8 @@ def build(job: dict[str, Any]):
     from gan_lightning import models
 
     _, model, changes = VARIANTS[LABELS[job["variant"]]]
-    kwargs = load_recipe(model, job["kind"])["init_args"]
-    kwargs.update(data_shape=(2,), latent_dim=LATENT_DIM, g_hidden=list(G_HIDDEN), d_hidden=list(D_HIDDEN), **changes)
+    kwargs = model_kwargs(RunSpec(model, job["kind"], job["seed"], job["iterations"]))  # the recipe at the toy sizes
+    kwargs.update(changes)
     return getattr(models, model)(**kwargs)
 
 
