@@ -236,6 +236,10 @@ def train_digit_reader(path: str | Path | None, image_size: int, width: int,
         net = MatchingDiscriminator(3, image_size, 1, width, 1, num_classes=10, class_from="image").to(device)
         augment = DiffAugment("translation") if translate else (lambda x: x)
         optimizer = torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(betas))
+
+        def classify(images: torch.Tensor) -> torch.Tensor:  # the class head on the image, no caption read
+            return net(images, images.new_zeros(images.size(0), 1))[1]
+
         done, epoch = 0, 0
         while done < iterations:
             loader = data.train_dataloader()
@@ -243,7 +247,7 @@ def train_digit_reader(path: str | Path | None, image_size: int, width: int,
             epoch += 1
             for batch in loader:
                 images, labels = batch["image"].to(device), batch["label"].to(device)
-                logits = net(augment(images), images.new_zeros(images.size(0), 1))[1]
+                logits = classify(augment(images))
                 loss = F.binary_cross_entropy_with_logits(logits, F.one_hot(labels, 10).to(logits.dtype))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -254,10 +258,9 @@ def train_digit_reader(path: str | Path | None, image_size: int, width: int,
         net.eval()
         heldout = data.val_dataloader()
         with torch.no_grad():
-            hits = [(net(b["image"].to(device), b["image"].new_zeros(b["image"].size(0), 1).to(device))[1]
-                     .argmax(1).cpu() == b["label"]) for b in heldout]
-    saved = {"features": {k: v.cpu() for k, v in net.features.state_dict().items()}, "image_size": image_size, "width": width,
-             "iterations": iterations, "heldout_accuracy": float(torch.cat(hits).float().mean()) if hits else None}
+            hits = [classify(b["image"].to(device)).argmax(1).cpu() == b["label"] for b in heldout]
+    saved = {"features": {k: v.cpu() for k, v in net.features.state_dict().items()}, "image_size": image_size,
+             "width": width, "iterations": iterations, "heldout_accuracy": float(torch.cat(hits).float().mean()) if hits else None}
     if path is not None:
         save_atomically(saved, path)
     return saved
