@@ -383,6 +383,9 @@ TACGAN_OPTION_ARM = "TAC-GAN, class head on the image, the model option d_image_
 OPTION_ARMS = (OPTION_ARM, TACGAN_OPTION_ARM)
 ENCODER_ARMS = {"digit encoder": False, "digit encoder, frozen": True}
 ENCODER_SHORT = {"digit encoder": "fine-tuned", "digit encoder, frozen": "frozen"}
+# The arms ``--encoder-arms`` may run at ``--seeds`` beyond seed 0, by their short names.
+SEEDED_ARMS = {ENCODED_FINE_TUNED: "fine-tuned", ENCODED_FROZEN: "frozen", OPTION_ARM: "option",
+               TACGAN_OPTION_ARM: "tacgan-option"}
 
 
 def is_encoder_arm(overrides) -> bool:
@@ -558,29 +561,38 @@ def augmented_report(results: dict[str, Any], args) -> list[str]:
         f"**it lifts the asked digit above chance** ({', '.join(lifted)}; chance band {t2i.CHANCE_BAND}): a D whose "
         "image features generalise over position reads the digit, and G follows." if lifted else
         f"**it does not lift the asked digit above chance** (below {t2i.CHANCE_BAND}) at the recipes' budget."), ""]
-    option, frozen = results.get(augmented_key(OPTION_ARM)), results.get(augmented_key(ENCODED_FROZEN))
-    if option:
+    option_runs = [run for _, run in seeded_runs(results, OPTION_ARM)]
+    tacgan_runs = [run for _, run in seeded_runs(results, TACGAN_OPTION_ARM)]
+    frozen = results.get(augmented_key(ENCODED_FROZEN))
+    if option_runs:
+        option = option_runs[0]
+        digit = seeds_mean(option_runs, "digit")
         lines += [f"The model option (`GANINTCLS(d_image_reader=\"digits\", freeze_d_image_reader=True)` with "
                   "`DiffAugmentCallback(policy=\"translation\")`, `experiments/ganintcls/"
                   "captioned_digits_digit_reader.yaml` at 32 px: the project's own digit reader, "
                   f"`gan_lightning.pretrained.train_digit_reader`, {option.get('reader_iterations', '?')} iterations, "
                   f"held-out digit accuracy {option.get('reader_accuracy', float('nan')):.3f}): the asked digit "
-                  f"{option['rows']['digit']:.3f}"
+                  f"{seeds_text(option_runs, 'digit')}"
                   + (f", against {frozen['rows']['digit']:.3f} for the diagnostic's frozen arm (its own classifier)"
                      if frozen else "")
-                  + (" — **above chance**" if option["rows"]["digit"] >= t2i.CHANCE_BAND else " — **at chance**")
+                  + (" — **above chance**" if digit >= t2i.CHANCE_BAND else " — **at chance**")
                   + f" (chance band {t2i.CHANCE_BAND}).", ""]
-    tacgan = results.get(augmented_key(TACGAN_OPTION_ARM))
-    if option and tacgan:
+    if option_runs and tacgan_runs:
         frozen_seeds = [run["rows"]["digit"] for _, run in seeded_runs(results, ENCODED_FROZEN)]
-        spread = max(frozen_seeds) - min(frozen_seeds) if len(frozen_seeds) > 1 else 0.0
-        difference = tacgan["rows"]["digit"] - option["rows"]["digit"]
+        spread = max(seed_range(frozen_seeds), seed_range([run["rows"]["digit"] for run in option_runs]),
+                     seed_range([run["rows"]["digit"] for run in tacgan_runs]))
+        difference = seeds_mean(tacgan_runs, "digit") - seeds_mean(option_runs, "digit")
         word = ("above" if difference > spread else "below" if difference < -spread else "level with")
+        one_each = len(option_runs) == len(tacgan_runs) == 1
         lines += [f"TAC-GAN with the same option and its class head on the image (where it must read the digit from "
-                  f"D's frozen digit reader): the asked digit {tacgan['rows']['digit']:.3f} against GAN-INT-CLS's "
-                  f"{option['rows']['digit']:.3f} with the option, one seed each: **{word}** it (the seed-to-seed "
-                  f"spread of the diagnostic's frozen arm: {spread:.3f}); colour {tacgan['rows']['colour']:.3f} against "
-                  f"{option['rows']['colour']:.3f}.", ""]
+                  f"D's frozen digit reader): the asked digit {seeds_text(tacgan_runs, 'digit')} against GAN-INT-CLS's "
+                  f"{seeds_text(option_runs, 'digit')} with the option, "
+                  + ("one seed each" if one_each else f"{len(tacgan_runs)} and {len(option_runs)} seeds")
+                  + f": **{word}** it (the seed-to-seed "
+                  + ("spread of the diagnostic's frozen arm" if one_each else
+                     "spread, the largest of the frozen arm's and these two arms'")
+                  + f": {spread:.3f}); colour {seeds_text(tacgan_runs, 'colour')} against "
+                  f"{seeds_text(option_runs, 'colour')}.", ""]
     return lines
 
 
@@ -594,10 +606,9 @@ def encoder_options(name: str, args) -> dict[str, Any]:
 
 
 def run_seeds(name: str, args) -> tuple[int, ...]:
-    """The seeds ``AUGMENTED[name]`` runs at: seed 0, and for the digit-classifier arms named in ``--encoder-arms``
+    """The seeds ``AUGMENTED[name]`` runs at: seed 0, and for the arms named in ``--encoder-arms`` (``SEEDED_ARMS``)
     the ``--seeds``."""
-    overrides = AUGMENTED[name][2]
-    if not (is_encoder_arm(overrides) and ENCODER_SHORT[overrides] in args.encoder_arms):
+    if SEEDED_ARMS.get(name) not in args.encoder_arms:
         return (0,)
     return tuple(dict.fromkeys((0, *args.seeds)))
 
@@ -711,6 +722,23 @@ def encoder_report(results: dict[str, Any], args) -> list[str]:
 def augmented_budget(name: str) -> int:
     """The recipe's own ``max_steps`` for ``AUGMENTED[name]``."""
     return load_recipe(AUGMENTED[name][0], "captioned_digits")["max_steps"]
+
+
+def seeds_mean(runs: list[dict[str, Any]], row: str) -> float:
+    """The mean of a judges' row (``digit``, ``colour``) over an arm's seeds."""
+    return sum(run["rows"][row] for run in runs) / len(runs)
+
+
+def seeds_text(runs: list[dict[str, Any]], row: str) -> str:
+    """A judges' row over an arm's seeds: the one seed's value, or the mean with each seed's in brackets."""
+    if len(runs) == 1:
+        return f"{runs[0]['rows'][row]:.3f}"
+    return f"{seeds_mean(runs, row):.3f} (seeds: " + ", ".join(f"{run['rows'][row]:.3f}" for run in runs) + ")"
+
+
+def seed_range(values: list[float]) -> float:
+    """Largest minus smallest of per-seed values (0 for one seed)."""
+    return max(values) - min(values) if len(values) > 1 else 0.0
 
 
 def augmented_key(name: str, seed: int = 0) -> str:
@@ -857,12 +885,13 @@ def main() -> None:
                         help="the GAN seeds of the digit-classifier runs (the same classifier; the other runs: seed 0)")
     parser.add_argument("--encoder-arms", type=lambda text: tuple(part.strip() for part in text.split(",")),
                         default=tuple(ENCODER_SHORT.values()),
-                        help="which digit-classifier arms run at --seeds other than 0: fine-tuned, frozen (default both)")
+                        help="which arms run at --seeds other than 0: fine-tuned, frozen (the digit-classifier arms, "
+                             "the default), option, tacgan-option (the model option's arms)")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
-    unknown = [arm for arm in args.encoder_arms if arm not in ENCODER_SHORT.values()]
+    unknown = [arm for arm in args.encoder_arms if arm not in SEEDED_ARMS.values()]
     if unknown:
-        parser.error(f"--encoder-arms: {unknown[0]!r} is not an arm; accepted: {', '.join(ENCODER_SHORT.values())}")
+        parser.error(f"--encoder-arms: {unknown[0]!r} is not an arm; accepted: {', '.join(SEEDED_ARMS.values())}")
     quiet_lightning()
     import torch
 

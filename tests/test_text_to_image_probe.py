@@ -263,6 +263,31 @@ def test_another_gan_seed_keeps_seed_0_keys_and_files_and_runs_only_the_arms_ask
     results = {bench.augmented_key(frozen, 2): {"rows": 2}, bench.augmented_key(frozen): {"rows": 0},
                bench.augmented_key(frozen) + "/seedx": {"rows": "x"}}
     assert bench.seeded_runs(results, frozen) == [(0, {"rows": 0}), (2, {"rows": 2})]
+    option = argparse.Namespace(seeds=(0, 1), encoder_arms=("option", "tacgan-option"))
+    assert bench.run_seeds(bench.OPTION_ARM, option) == (0, 1) == bench.run_seeds(bench.TACGAN_OPTION_ARM, option)
+    assert bench.run_seeds(frozen, option) == (0,)
+
+
+def test_the_option_arms_paragraphs_give_the_mean_and_each_seed_once_an_arm_has_two(bench, monkeypatch):
+    monkeypatch.setattr(bench, "baseline_row", lambda baseline, iterations: None)
+    args = argparse.Namespace(iterations=1000, classifier_iterations=3000)
+    def run(digit, colour):
+        return {"rows": {"digit": digit, "colour": colour, "caption_accuracy": 0.5}, "top_digit_share": 0.2,
+                "d": {"digit_word": 0.8, "colour_word": 0.7, "wrong_image": 0.6}, "cpu_seconds": 60.0,
+                "reader_iterations": 3000, "reader_accuracy": 0.843}
+
+    results = {bench.augmented_key(bench.OPTION_ARM): run(0.655, 0.601),
+               bench.augmented_key(bench.TACGAN_OPTION_ARM): run(0.614, 0.7)}
+    text = "\n".join(bench.augmented_report(results, args))
+    assert "the asked digit 0.655 — **above chance**" in text
+    assert "one seed each: **below** it (the seed-to-seed spread of the diagnostic's frozen arm: 0.000)" in text
+    results[bench.augmented_key(bench.OPTION_ARM, 1)] = run(0.545, 0.5)
+    results[bench.augmented_key(bench.TACGAN_OPTION_ARM, 1)] = run(0.314, 0.6)
+    text = "\n".join(bench.augmented_report(results, args))
+    assert "the asked digit 0.600 (seeds: 0.655, 0.545)" in text
+    # TAC-GAN's mean is 0.136 below, within the largest seed spread (TAC-GAN's 0.300; the option arm's 0.110)
+    assert "the asked digit 0.464 (seeds: 0.614, 0.314) against GAN-INT-CLS's 0.600 (seeds: 0.655, 0.545)" in text
+    assert "2 and 2 seeds: **level with** it" in text and "spread, the largest of" in text and ": 0.300)" in text
 
 
 def test_the_encoder_verdict_holds_for_every_seed_and_states_each_seed_asked_digit(bench, monkeypatch):
