@@ -13,8 +13,14 @@ stronger than the last (the paper's "progressively strengthen the discriminator"
 What the paper leaves open, and what we chose:
 
 - **the sources**: the paper's text was not at hand here (the recipe above is the issue's summary of
-  it), and no code by the authors was found in the code index searched; the one public implementation
-  found there is a TensorFlow re-implementation (its repository not named by the index), from which we
+  it). The authors' released code is of the paper's later version, RankGAN (Dey, Juefei-Xu, Boddeti &
+  Savvides 2018; human-analysis/RankGAN, whose README cites this paper), a different system: G pre-trained
+  as a VAE's decoder (stage 0), D trained alone with a hinge margin (stage 1), then ranking stages in which
+  the current critic ranks real samples above a marker, the previous stage's fakes below another and the
+  current fakes below those (``losses/gogan_loss.py`` ``rankerD``, ``train.py``), with a gradient penalty
+  and G's learning rate 1e-7 (``config.py``): the adversarial stages fine-tune a VAE, they do not train G
+  from noise. Not ported (no VAE stage here); the one public implementation of the staged GAN itself
+  found in the code index is a TensorFlow re-implementation (its repository not named by the index), from which we
   take, as a re-implementation's values and not the paper's: the margin
   eps = 1 (``margin``), weight clipping at 0.1 (``clip_value``; WGAN's is 0.01, with which a critic's
   outputs stay far below a margin of 1 and the margin never binds), the ranking term's weight 0.5
