@@ -79,9 +79,8 @@ def _as_float64(value, name: str) -> np.ndarray:
     return array
 
 
-def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
-    """Square root of a symmetric PSD matrix through its eigen-decomposition."""
-    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
+def _psd_sqrt(eigenvalues: np.ndarray, eigenvectors: np.ndarray) -> np.ndarray:
+    """Square root of a symmetric PSD matrix from its eigen-decomposition (``np.linalg.eigh``'s)."""
     eigenvalues = np.clip(eigenvalues, 0.0, None)
     return (eigenvectors * np.sqrt(eigenvalues)) @ eigenvectors.T
 
@@ -110,9 +109,10 @@ def _trace_sqrt_product_eigh(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
         eigenvalues = np.linalg.eigvalsh(0.5 * (middle + middle.T))
         _check_psd(eigenvalues, "sigma2")
         return float(np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None))))
-    _check_psd(np.linalg.eigvalsh(sigma1), "sigma1")
+    values1, vectors1 = np.linalg.eigh(sigma1)  # one decomposition for S1's check and its root
+    _check_psd(values1, "sigma1")
     _check_psd(np.linalg.eigvalsh(sigma2), "sigma2")
-    root1 = _psd_sqrt(sigma1)
+    root1 = _psd_sqrt(values1, vectors1)
     middle = root1 @ sigma2 @ root1
     eigenvalues = np.linalg.eigvalsh(0.5 * (middle + middle.T))
     return float(np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None))))
