@@ -503,6 +503,13 @@ PAPER_PAIRS = {(pair.model, pair.baseline): pair for pair in (
               "at the same, short budget"),
     PaperPair("RelativisticGAN", "GAN", "high_quality", "Jolicoeur-Martineau 2019",
               "a relativistic D gives better samples than the standard GAN's"),
+    PaperPair("DRAGAN", "GAN", "modes", "Kodali et al. 2017",
+              "a gradient penalty around the real data keeps D from the sharp gradients that collapse G: more "
+              "modes than a GAN"),
+    PaperPair("BEGAN", "GAN", "modes", "Berthelot et al. 2017",
+              "the equilibrium-controlled autoencoder D keeps G's samples diverse: more modes than a GAN"),
+    PaperPair("MRGAN", "GAN", "modes", "Che et al. 2017, 2-D mixture",
+              "the geometric and mode regularizers make G miss fewer modes than a GAN"),
     PaperPair("VEEGAN", "GAN", "modes", "Srivastava et al. 2017, Table 1",
               "the reconstructor's autoencoder loss over the noise keeps G from dropping modes of the 2-D "
               "mixtures that a GAN drops"),
