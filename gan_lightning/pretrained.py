@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from gan_lightning.core.rng import seeded_rng
 from gan_lightning.data.captions import VOCABULARY
 from gan_lightning.data.files import cache_dir, save_atomically
+from gan_lightning.losses import sigmoid_class_loss
 from gan_lightning.nets.text import CaptionEncoder, ImageEncoder
 
 CAPTION_ENCODER_FILENAME = "caption_encoder_v2.pt"  # v1: the sentence loss alone (no class term)
@@ -248,7 +249,7 @@ def train_digit_reader(path: str | Path | None, image_size: int, width: int,
             for batch in loader:
                 images, labels = batch["image"].to(device), batch["label"].to(device)
                 logits = classify(augment(images))
-                loss = F.binary_cross_entropy_with_logits(logits, F.one_hot(labels, 10).to(logits.dtype))
+                loss = sigmoid_class_loss(logits, labels)  # TAC-GAN's class head's own loss
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -146,7 +146,7 @@ def test_sample_draws_the_captions_given_on_the_command_line(tmp_path, capsys):
 
 # ---------------------------------------------------------------------------- TAC-GAN
 def test_tacgan_adds_the_class_loss_of_real_wrong_and_fake_images_to_the_matching_aware_loss():
-    from gan_lightning.models.tacgan import class_loss
+    from gan_lightning.losses import sigmoid_class_loss as class_loss
     from tiny_ganintcls import build_tacgan
 
     model = build_tacgan(aux_weight=0.5)

@@ -22,6 +22,7 @@ from gan_lightning.losses.adversarial import (
     pullaway,
     relativistic_d,
     relativistic_g,
+    sigmoid_class_loss,
     wasserstein_d,
     wasserstein_g,
 )
@@ -48,6 +49,8 @@ __all__ = [
     "ebgan_d", "ebgan_g", "pullaway",
     "began_d", "began_g", "began_k_update", "began_convergence", "l1_reconstruction",
     "fisher_d", "fisher_constraint", "fisher_lagrange_update", "magan_margin_update",
+    # an auxiliary classifier's term
+    "sigmoid_class_loss",
     # regularizers
     "weight_clip_", "gradient_penalty", "dragan_penalty", "wgan_div_penalty", "r1_penalty", "r2_penalty",
     "instance_noise", "historical_average_penalty", "update_historical_average_", "feature_matching_loss",

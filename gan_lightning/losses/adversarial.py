@@ -222,3 +222,9 @@ def magan_margin_update(margin: torch.Tensor, real_sum: torch.Tensor, fake_sum: 
     expected_real = real_sum / steps
     shrink = (expected_real < margin) & (real_sum < fake_sum) & (fake_sum > previous_fake_sum)
     return torch.where(shrink, expected_real.to(margin), margin)
+
+
+def sigmoid_class_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """An auxiliary classifier's loss as TAC-GAN's authors compute it: sigmoid cross-entropy of each class logit
+    against the one-hot class (``logits`` (N, classes), ``labels`` (N,) class indices)."""
+    return F.binary_cross_entropy_with_logits(logits, F.one_hot(labels, logits.size(1)).to(logits.dtype))

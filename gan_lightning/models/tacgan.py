@@ -57,14 +57,10 @@ import torch
 import torch.nn.functional as F
 
 from gan_lightning.core import Phase, StepContext
+from gan_lightning.losses import sigmoid_class_loss
 from gan_lightning.models.ganintcls import GANINTCLS
 from gan_lightning.models.registry import register_model
 from gan_lightning.nets.text import MatchingDiscriminator
-
-
-def class_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The authors' auxiliary loss: sigmoid cross-entropy of each class logit against the one-hot class."""
-    return F.binary_cross_entropy_with_logits(logits, F.one_hot(labels, logits.size(1)).to(logits.dtype))
 
 
 @register_model
@@ -119,8 +115,8 @@ class TACGAN(GANINTCLS):
         terms = {"d_real": F.binary_cross_entropy_with_logits(real, torch.ones_like(real)),
                  "d_wrong": F.binary_cross_entropy_with_logits(wrong, torch.zeros_like(wrong)),
                  "d_fake": F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)),
-                 "d_class": class_loss(real_class, labels) + class_loss(wrong_class, labels.roll(1, dims=0))
-                 + class_loss(fake_class, labels)}
+                 "d_class": sigmoid_class_loss(real_class, labels)
+                 + sigmoid_class_loss(wrong_class, labels.roll(1, dims=0)) + sigmoid_class_loss(fake_class, labels)}
         loss = terms["d_real"] + terms["d_wrong"] + terms["d_fake"] + self.aux_weight * terms["d_class"]
         return {"d_loss": loss, **terms}
 
@@ -128,7 +124,7 @@ class TACGAN(GANINTCLS):
         fake = self.generator(self.sample_noise(ctx.batch_size), ctx.embedding)
         logits, classes = self.run_discriminator(fake, ctx.embedding)
         adversarial = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        aux = class_loss(classes, ctx.label)
+        aux = sigmoid_class_loss(classes, ctx.label)
         return {"g_loss": adversarial + self.aux_weight * aux, "g_adversarial": adversarial, "g_class": aux}
 
     @torch.no_grad()
