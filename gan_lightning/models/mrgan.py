@@ -27,7 +27,10 @@ reconstruction), as several reimplementations do in effect.
 Defaults: lambda_1 = 0.2, lambda_2 = 0.4 and Adam lr 1e-4, beta1 0.5 are the values of the
 MRGAN reimplementation in kozistr/Awesome-GANs (MRGAN/mrgan_model.py); the authors' own code
 was not found in the searchable index and the paper's hyper-parameters were not checked, so
-these are not the paper's verified values. G and E share one optimizer (Adam is per-parameter,
+these are not the paper's verified values. Their scale differs from ours: that reimplementation's
+geometric term is ``mse_loss`` of its ``tfutil.py`` (the squared differences summed over the batch and
+every entry), ``batch_size`` times our batch mean of per-sample sums at the same lambda_1 (not changed
+here: which one the paper means was not checked). G and E share one optimizer (Adam is per-parameter,
 so this equals two Adams with equal settings stepping on the same batch), as BiGAN here does.
 Networks: MLPs for vectors (the 2-D toy sets, sized like the mode-collapse benchmark's), DCGAN
 G / D and a DCGAN-body encoder for images.
