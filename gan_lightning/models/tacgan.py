@@ -44,8 +44,9 @@ carries the digit, the joint head learns to read the class from the caption: giv
 images' captions it names the caption's digit, not the image's, so its class loss asks nothing of G's
 image (benchmarks/RESULTS.md, ``text_to_image_probe``, with the run that moves it to the image). With GAN-INT-CLS's
 option ``d_image_reader: digits`` (D's image path a frozen digit reader) and the head on the image, the head names the
-image's digit (0.854 of real images given other captions) and G draws the asked digit on 0.614 of held-out captions,
-level with GAN-INT-CLS's 0.655 with the same option (same section, one seed each).
+image's digit (0.854 and 0.855 of real images given other captions, GAN seeds 0 and 1) and G draws the asked digit on
+0.611 of held-out captions (seeds: 0.614, 0.608), below GAN-INT-CLS's 0.669 (0.655, 0.684) with the same option by
+about the seed spread (same section).
 """
 
 from __future__ import annotations
