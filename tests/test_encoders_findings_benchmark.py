@@ -161,6 +161,19 @@ def test_infogan_verdict_with_the_authors_networks(bench):
                                bench.infogan_verdict([runs[0], _net({0: 0.1, 10: 0.5, 1000: 0.80, 2000: 0.85})])))
 
 
+def test_with_two_seeds_at_the_authors_settings_the_verdict_gives_each_seed_and_their_spread(bench):
+    one = _net({0: 0.1, 10: 0.75, 20: 0.90})
+    runs = [_info("recipe", 0, 0.45), _info("authors", 0, 0.47), one]
+    for run in runs[:2]:
+        run["curve"]["10"]["heldout"]["unclaimed"] = {}
+    assert "Not measured: one seed at the authors' settings" in bench.infogan_cause(runs, bench.infogan_verdict(runs))
+    runs.append({**_net({0: 0.2, 10: 0.60, 20: 0.58}), "seed": 1})
+    text = bench.infogan_cause(runs, bench.infogan_verdict(runs))
+    assert "one seed at the authors' settings" not in text
+    assert ("more than 2 seeds at the authors' settings, where the seed alone moves the end purity by 32.0 points "
+            "(seed 0: best 90.0 % at 20, end 90.0 %; seed 1: best 60.0 % at 10, end 58.0 %)") in text
+
+
 def test_a_resumed_run_ends_as_the_uninterrupted_one(bench, tmp_path):
     """--checkpoints: a run stopped after its probe at 1 and rerun to 2 ends with the uninterrupted run's curve
     and weights, bitwise; the cache holds the partial run meanwhile."""
