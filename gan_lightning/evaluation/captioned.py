@@ -49,9 +49,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from gan_lightning.core.rng import seeded_rng
-from torch import nn
 
 JUDGES_FORMAT = "gan_lightning.captioned_judges/1"
 ACCEPTED_SIZES = (32, 64)

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from gan_lightning.core.rng import seeded_rng
-from torch import nn
 
 DIGITS_CLASSIFIER_FILENAME = "digits_classifier.pt"
 DIGITS_CLASSIFIER_FORMAT = "gan_lightning.digits_classifier/1"
