@@ -18,9 +18,13 @@ Protocol (Lin et al. 2018, section 5.2, after Metz et al. 2017 and VEEGAN):
 Runs are single-threaded and in this process, one after the other.
 
     python benchmarks/stacked_mnist.py [--seeds 2] [--iterations N] [--num-eval 26000]
+    python benchmarks/stacked_mnist.py --models DCGAN,MRGAN --iterations 5000 --section NAME --cache FILE
 
-Writes section ``stacked_mnist`` of benchmarks/RESULTS.md and one sample grid PNG per model
-(first seed) in benchmarks/stacked_mnist/.
+Writes section ``stacked_mnist`` (or ``--section``) of benchmarks/RESULTS.md and one sample grid PNG per
+model (first seed) in benchmarks/stacked_mnist/ (or ``--plots``). With ``--cache``, each finished run is kept
+in that pickle and a rerun of the same command trains only the runs missing from it. Each model after the
+first is compared with the first (modes, by the verdict rule of ``mode_collapse.VERDICT_RULE`` when both have
+two seeds or more).
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ from typing import Any, Sequence
 
 import torch
 
-from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, fit_exactly, load_average, load_recipe,
-                     mean_std, quiet_lightning, replace_section)
+from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, fit_exactly, load_average,
+                     load_pickled_runs, load_recipe, mean_std, quiet_lightning, replace_section, save_pickled_runs)
 
 DEFAULT_MODELS = ("DCGAN", "PacGAN")
 MODELS = DEFAULT_MODELS + ("MRGAN",)  # MRGAN: experiments/mrgan/stacked_mnist5k.yaml (benchmarks/mrgan.py)
@@ -125,6 +129,22 @@ def run_one(spec: RunSpec, classifier=None) -> dict[str, Any]:
             "fit_seconds": fit_seconds, "eval_seconds": eval_seconds}
 
 
+def cached_run(spec: RunSpec, classifier, cache: Path | None) -> dict[str, Any]:
+    """``run_one(spec)``, or its result from ``cache`` (a pickle keyed by the spec's fields, the spec stored as a
+    dict so that the file reads back whichever module name the script ran under); a new result is saved there
+    at once, the file reread first (another process may have added runs)."""
+    key = repr(dataclasses.astuple(spec))
+    stored = load_pickled_runs(cache).get(key)
+    if stored is not None:
+        return {**stored, "spec": RunSpec(**stored["spec"])}
+    result = run_one(spec, classifier)
+    if cache is not None:
+        runs = load_pickled_runs(cache)
+        runs[key] = {**result, "spec": dataclasses.asdict(spec)}
+        save_pickled_runs(runs, cache)
+    return result
+
+
 # ----------------------------------------------------------------------------- tables
 def summarise(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per model (``MODELS`` order): modes and KL, mean / std over seeds."""
@@ -202,16 +222,94 @@ strokes rather than clean digits, and the classifier gives every channel of ever
 digit (no confidence threshold), so a mode counted here can be a guess on an unclear stroke.
 A high count says that a generator has not collapsed onto a few modes, not that it draws that
 many recognisable digit triples."""
+#: CAVEAT without its observation of the 1,500-iteration DCGAN / PacGAN2 grids (other runs: look at theirs).
+CAVEAT_ANY = ("Read the mode counts with the sample grids: the classifier gives every channel of every sample a "
+              "digit (no confidence threshold), so a mode counted here can be a guess on an unclear stroke. A high "
+              "count says that a generator has not collapsed onto a few modes, not that it draws that many "
+              "recognisable digit triples.")
+
+
+SHORT_NAMES = {"PacGAN": "PacGAN2"}
+
+
+def title(models: Sequence[str]) -> str:
+    """The section's heading: the models compared, in ``MODELS`` order."""
+    return "## Stacked MNIST (1,000 modes): " + " vs ".join(SHORT_NAMES.get(m, m) for m in models)
+
+
+def networks_line(models: Sequence[str]) -> str:
+    """What each model's committed recipe trains (the DCGAN / PacGAN wording of the original section)."""
+    if set(models) <= {"DCGAN", "PacGAN"}:
+        return ("- Networks: `experiments/dcgan/stacked_mnist5k.yaml` and `experiments/pacgan/stacked_mnist5k.yaml`: "
+                "the same DCGAN G and D (width 32, z in R^100, BatchNorm), PacGAN's D taking packs of 2 "
+                "(6 input channels); Adam 2e-4, betas (0.5, 0.999).")
+    parts = []
+    for model in models:
+        args = load_recipe(model, RECIPE)["init_args"]
+        extra = ""
+        if model == "MRGAN":
+            extra = (f", an encoder of width {args['e_width']}, scheme {args['scheme']}, lambda_1 (geometric) "
+                     f"{args['geometric_weight']}, lambda_2 (mode) {args['mode_weight']}")
+        elif model == "PacGAN":
+            extra = ", D taking packs of 2 (6 input channels)"
+        lr = args.get("lr_g", args.get("lr", 2e-4))
+        parts.append(f"{model}: `experiments/{model.lower()}/{RECIPE}.yaml` (DCGAN-style G and D of width "
+                     f"{args.get('g_width', 32)}, z in R^{args.get('latent_dim', 100)}{extra}; Adam {lr:g}, betas "
+                     f"{tuple(args.get('betas', (0.5, 0.999)))})")
+    return "- Networks: " + "; ".join(parts) + "."
+
+
+def budget_line(models: Sequence[str], iterations: int, batch_size: int, seeds: Sequence[int]) -> str:
+    """The budget, and where it stands against each recipe's ``max_steps``."""
+    recipes = {model: int(load_recipe(model, RECIPE)["max_steps"]) for model in models}
+    below = {model: steps for model, steps in recipes.items() if iterations < steps}
+    line = (f"- Budget: **{iterations} iterations (batches of {batch_size})** per run, the same for "
+            f"{'both' if len(models) == 2 else 'all'} models; seeds {sorted(seeds)}.")
+    if set(models) <= {"DCGAN", "PacGAN"}:
+        return line  # the original section's wording
+    budgets = ", ".join(f"{model} {steps:,}" for model, steps in recipes.items())
+    if below:
+        return line + f" **Below the recipes' budgets** (their `max_steps`: {budgets})."
+    return line + f" The recipes' own budgets (their `max_steps`: {budgets}): not a short-budget result."
+
+
+def verdict_lines(results: Sequence[dict[str, Any]]) -> list[str]:
+    """Each model after the first against the first: modes per seed, and the verdict rule of
+    ``mode_collapse`` (more modes is better) when both sides have two seeds or more."""
+    import mode_collapse
+
+    rows = summarise(results)
+    if len(rows) < 2:
+        return []
+    base = rows[0]
+    base_modes = [m for m, _ in base["per_seed"]]
+    lines = []
+    for row in rows[1:]:
+        modes = [m for m, _ in row["per_seed"]]
+        text = (f"- {row['model']} vs {base['model']} at {row['iterations']:,} iterations: modes "
+                f"{row['modes'][0]:.1f} vs {base['modes'][0]:.1f} (per seed {', '.join(map(str, modes))} vs "
+                f"{', '.join(map(str, base_modes))}), KL to uniform {row['kl'][0]:.2f} vs {base['kl'][0]:.2f}")
+        if len(modes) >= 2 and len(base_modes) >= 2:
+            verdict = mode_collapse.paired_verdict(modes, base_modes)
+            text += (f": difference {verdict['difference']:+.1f} modes, standard error "
+                     f"{verdict['standard_error']:.1f}: **{verdict['verdict']}**.")
+        else:
+            text += ": one seed a side, no verdict."
+        lines.append(text)
+    if any("**" in line for line in lines):
+        lines += ["", "Rule: " + mode_collapse.VERDICT_RULE + "."]
+    return lines
 
 
 def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, command: str,
                  wall_seconds: float, load_start: Sequence[float], out: Path,
-                 grids: dict[str, Path], reference: dict[str, Any] | None = None) -> str:
+                 grids: dict[str, Path], reference: dict[str, Any] | None = None, section: str = "stacked_mnist") -> str:
     load_end = load_average()
     first = results[0]["spec"]
     rows = summarise(results)
+    models = [row["model"] for row in rows]
     lines = [
-        "## Stacked MNIST (1,000 modes): DCGAN vs PacGAN2",
+        title(models),
         "",
         "Written by `benchmarks/stacked_mnist.py` (PacGAN's Table 2 protocol at a CPU budget); "
         "do not edit by hand.",
@@ -219,11 +317,8 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         *command_block(command),
         f"- Data: `StackedMNIST5k`: {first.num_samples:,} stacked images of {first.image_size} px, each "
         "channel a digit drawn independently from the 5,000 MNIST5k digits (the draw depends on the seed).",
-        f"- Budget: **{first.iterations} iterations (batches of {first.batch_size})** per run, the same for both "
-        f"models; seeds {sorted({r['spec'].seed for r in results})}.",
-        "- Networks: `experiments/dcgan/stacked_mnist5k.yaml` and `experiments/pacgan/stacked_mnist5k.yaml`: "
-        "the same DCGAN G and D (width 32, z in R^100, BatchNorm), PacGAN's D taking packs of 2 "
-        "(6 input channels); Adam 2e-4, betas (0.5, 0.999).",
+        budget_line(models, first.iterations, first.batch_size, {r["spec"].seed for r in results}),
+        networks_line(models),
         f"- Evaluation: {first.num_eval:,} samples of the **raw generator** in eval mode after the last "
         "iteration; each channel classified by the `digits` classifier (LeNet trained on MNIST5k); "
         "`StackedModes`: modes with at least one sample, KL(mode histogram || uniform) "
@@ -241,9 +336,16 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
     if reference is not None:
         lines += [f"The reference row scores {first.num_eval:,} real stacked images (a fresh draw) the same way: "
                   "the ceiling the classifier allows.", ""]
-    lines += [CAVEAT, ""]
+    verdicts = verdict_lines(results)
+    if verdicts:
+        lines += [*verdicts, ""]
+    lines += [CAVEAT if "PacGAN" in models else CAVEAT_ANY, ""]
     for model, path in grids.items():
         lines += [f"![{model} samples]({os.path.relpath(path, out.parent)})", ""]
+    if "PacGAN" not in models:
+        text = "\n".join(lines).rstrip("\n")
+        replace_section(out, section, text)
+        return text
     lines += [
         "### PUBLISHED: PacGAN, Lin et al. 2018, Table 2 (Stacked MNIST, modes of 1000)",
         "",
@@ -256,7 +358,7 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         BUDGET_NOTE,
     ]
     text = "\n".join(lines)
-    replace_section(out, "stacked_mnist", text)
+    replace_section(out, section, text)
     return text
 
 
@@ -272,6 +374,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--num-samples", type=int, default=25_600, help="stacked training images (default 25,600)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", type=Path, default=RESULTS_MD)
+    parser.add_argument("--section", default="stacked_mnist", help="the RESULTS.md section written (default stacked_mnist)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="a pickle of finished runs: a rerun trains only the runs missing from it")
     parser.add_argument("--plots", type=Path, default=BENCHMARKS / "stacked_mnist",
                         help="folder of the sample grids (one PNG per model)")
     args = parser.parse_args(argv)
@@ -301,7 +406,7 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     results = []
     for i, spec in enumerate(specs):
-        result = run_one(spec, classifier)
+        result = cached_run(spec, classifier, args.cache)
         results.append(result)
         m = result["metrics"]
         print(f"[{i + 1}/{len(specs)}] {spec.model:7s} seed {spec.seed} iters {spec.iterations}  modes {m['modes']:4d}"
@@ -311,7 +416,7 @@ def main(argv=None) -> None:
     print(f"real stacked images: modes {reference['modes']}  KL {reference['kl_to_uniform']:.3f}", flush=True)
     wall = time.perf_counter() - started
     grids = save_grids(results, args.plots)
-    write_report(results, args, command, wall, load_start, args.out, grids, reference)
+    write_report(results, args, command, wall, load_start, args.out, grids, reference, section=args.section)
     print(f"wall time {wall / 60:.1f} min; wrote {args.out} and {', '.join(map(str, grids.values()))}", flush=True)
 
 

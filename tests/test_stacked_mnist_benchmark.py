@@ -79,3 +79,42 @@ def test_arguments(bench):
     assert args.models == ["DCGAN", "PacGAN"] and args.num_eval == 26_000 and args.seeds >= 2
     with pytest.raises(SystemExit):
         bench.parse_args(["--models", "WGAN"])
+
+
+def fake_result(bench, model, seed, modes, kl=1.0, iterations=5000):
+    return {"spec": bench.RunSpec(model=model, seed=seed, iterations=iterations),
+            "metrics": {"modes": modes, "kl_to_uniform": kl}, "fit_seconds": 1.0}
+
+
+def test_other_models_get_their_title_budget_and_a_verdict_against_the_first(bench):
+    assert bench.title(["DCGAN", "PacGAN"]) == "## Stacked MNIST (1,000 modes): DCGAN vs PacGAN2"
+    assert bench.title(["DCGAN", "MRGAN"]) == "## Stacked MNIST (1,000 modes): DCGAN vs MRGAN"
+    at = bench.budget_line(["DCGAN", "MRGAN"], 5000, 64, {0, 1})
+    assert "not a short-budget result" in at and "MRGAN 5,000" in at and "Below" not in at
+    assert "**Below the recipes' budgets**" in bench.budget_line(["DCGAN", "MRGAN"], 1500, 64, {0, 1})
+    assert "Below" not in bench.budget_line(["DCGAN", "PacGAN"], 1500, 64, {0, 1})  # the original wording
+    assert "lambda_1 (geometric) 0.2" in bench.networks_line(["DCGAN", "MRGAN"])
+
+    worse = [fake_result(bench, "DCGAN", s, m) for s, m in ((0, 900), (1, 904))]
+    worse += [fake_result(bench, "MRGAN", s, m) for s, m in ((0, 850), (1, 846))]
+    lines = bench.verdict_lines(worse)
+    assert lines[0].startswith("- MRGAN vs DCGAN at 5,000 iterations: modes 848.0 vs 902.0")
+    assert "**worse**" in lines[0] and lines[-1].startswith("Rule: ")
+    tie = [fake_result(bench, "DCGAN", s, m) for s, m in ((0, 900), (1, 850))]
+    tie += [fake_result(bench, "MRGAN", s, m) for s, m in ((0, 880), (1, 890))]
+    assert "**not reached**" in bench.verdict_lines(tie)[0]
+    one = [fake_result(bench, "DCGAN", 0, 900), fake_result(bench, "MRGAN", 0, 950)]
+    assert bench.verdict_lines(one) == ["- MRGAN vs DCGAN at 5,000 iterations: modes 950.0 vs 900.0 (per seed 950 vs "
+                                        "900), KL to uniform 1.00 vs 1.00: one seed a side, no verdict."]
+
+
+def test_cached_runs_are_not_trained_again(bench, tmp_path, monkeypatch):
+    spec = bench.RunSpec(model="DCGAN", seed=3, iterations=7)
+    trained = []
+    monkeypatch.setattr(bench, "run_one", lambda s, c: trained.append(s) or {"spec": s, "metrics": {"modes": 5}})
+    cache = tmp_path / "runs.pkl"
+    first = bench.cached_run(spec, None, cache)
+    again = bench.cached_run(spec, None, cache)
+    assert trained == [spec] and again["spec"] == spec and again["metrics"] == first["metrics"]
+    bench.cached_run(bench.RunSpec(model="DCGAN", seed=4, iterations=7), None, cache)
+    assert len(trained) == 2  # another spec is another run
