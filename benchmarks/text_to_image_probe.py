@@ -40,6 +40,7 @@ Writes section ``text_to_image_probe`` of benchmarks/RESULTS.md; caches in
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from pathlib import Path
 from typing import Any
@@ -187,11 +188,11 @@ def train_digit_classifier(net_name: str, iterations: int, args, data, heldout):
     trained on the real training batches with the class loss and the recipe's Adam; returns the network and its
     held-out accuracy every ``EVERY`` iterations."""
     import torch
-    import torch.nn.functional as F
 
     from gan_lightning.augment import DiffAugment
     from gan_lightning.evaluation.captioned import CanvasNet
     from gan_lightning.nets.text import MatchingDiscriminator
+    from gan_lightning.pretrained import fit_class_head
 
     torch.manual_seed(0)
     if net_name == "CanvasNet":
@@ -201,23 +202,17 @@ def train_digit_classifier(net_name: str, iterations: int, args, data, heldout):
         net = MatchingDiscriminator(3, SIZE, 128, args["d_width"], args["text_dim"], num_classes=10,
                                     class_from="image")
         classify = lambda x, net=net: net(x, x.new_zeros(x.size(0), 128))[1]  # no caption read
-    augment = DiffAugment(TRANSLATE) if net_name == TRANSLATED_PATH else (lambda x: x)
-    optimizer = torch.optim.Adam(net.parameters(), lr=args["lr_d"], betas=tuple(args["betas"]))
-    accuracy, step = [], 0
-    while step < iterations:
-        for batch in data.train_dataloader():
-            logits = classify(augment(batch["image"]))
-            loss = F.binary_cross_entropy_with_logits(logits, F.one_hot(batch["label"], 10).float())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            if step % EVERY == 0:
-                net.eval()
-                accuracy.append(held_out_accuracy(classify, heldout))
-                net.train()
-            if step >= iterations:
-                break
+    augment = DiffAugment(TRANSLATE) if net_name == TRANSLATED_PATH else None
+    accuracy = []
+
+    def measure(step: int) -> None:
+        net.eval()
+        accuracy.append(held_out_accuracy(classify, heldout))
+        net.train()
+
+    epochs = (data.train_dataloader() for _ in itertools.count())  # no set_epoch: the race's batches as first run
+    fit_class_head(classify, net.parameters(), epochs, iterations, args["lr_d"], tuple(args["betas"]),
+                   augment=augment, every=EVERY, on_every=measure)
     return net, accuracy
 
 

@@ -27,6 +27,8 @@ same split on first use and cached at ``<cache>/damsm_v1.pt``; ``damsm_encoders(
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -210,6 +212,34 @@ def default_digit_reader_path(image_size: int, width: int) -> Path:
     return cache_dir() / f"digit_reader_{image_size}px_w{width}_v{DIGIT_READER_VERSION}.pt"
 
 
+def fit_class_head(classify: Callable[[torch.Tensor], torch.Tensor], parameters: Iterable[torch.nn.Parameter],
+                   epochs: Iterable[Iterable[dict]], iterations: int, lr: float, betas: tuple[float, float],
+                   augment: Callable[[torch.Tensor], torch.Tensor] | None = None, device: torch.device | str = "cpu",
+                   every: int = 0, on_every: Callable[[int], None] | None = None) -> int:
+    """``iterations`` Adam steps (``lr``, ``betas``) of ``classify`` (images -> class logits) on the batches
+    (``{"image", "label"}``) of ``epochs`` (one batch iterable per pass, taken as needed), each batch's images
+    through ``augment`` first, the loss ``sigmoid_class_loss`` (TAC-GAN's class head's); ``on_every(step)``
+    after every ``every``-th step (a held-out curve). Returns the steps taken (fewer when ``epochs`` ran out).
+    The loop of ``train_digit_reader`` and of ``benchmarks/text_to_image_probe.py``'s classifier race."""
+    optimizer = torch.optim.Adam(parameters, lr=lr, betas=tuple(betas))
+    augment = augment if augment is not None else (lambda x: x)
+    done = 0
+    if iterations <= 0:
+        return done
+    for loader in epochs:
+        for batch in loader:
+            loss = sigmoid_class_loss(classify(augment(batch["image"].to(device))), batch["label"].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            done += 1
+            if every and on_every is not None and done % every == 0:
+                on_every(done)
+            if done >= iterations:  # before the next batch is drawn: no draw past the last step
+                return done
+    return done
+
+
 def train_digit_reader(path: str | Path | None, image_size: int, width: int,
                        iterations: int = DIGIT_READER_ITERATIONS, seed: int = 0, batch_size: int = 64,
                        lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999), train_size: int | None = None,
@@ -235,27 +265,18 @@ def train_digit_reader(path: str | Path | None, image_size: int, width: int,
     device = torch.device(device if device is not None else "cuda" if torch.cuda.is_available() else "cpu")
     with seeded_rng(seed, device):  # the shifts draw on the device: its stream seeded too, and restored after
         net = MatchingDiscriminator(3, image_size, 1, width, 1, num_classes=10, class_from="image").to(device)
-        augment = DiffAugment("translation") if translate else (lambda x: x)
-        optimizer = torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(betas))
 
         def classify(images: torch.Tensor) -> torch.Tensor:  # the class head on the image, no caption read
             return net(images, images.new_zeros(images.size(0), 1))[1]
 
-        done, epoch = 0, 0
-        while done < iterations:
-            loader = data.train_dataloader()
-            loader.sampler.set_epoch(epoch)  # a new order each pass, as a fit's epochs
-            epoch += 1
-            for batch in loader:
-                images, labels = batch["image"].to(device), batch["label"].to(device)
-                logits = classify(augment(images))
-                loss = sigmoid_class_loss(logits, labels)  # TAC-GAN's class head's own loss
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                done += 1
-                if done >= iterations:
-                    break
+        def epochs():  # a new order each pass, as a fit's epochs
+            for epoch in itertools.count():
+                loader = data.train_dataloader()
+                loader.sampler.set_epoch(epoch)
+                yield loader
+
+        fit_class_head(classify, net.parameters(), epochs(), iterations, lr, betas, device=device,
+                       augment=DiffAugment("translation") if translate else None)
         net.eval()
         heldout = data.val_dataloader()
         with torch.no_grad():

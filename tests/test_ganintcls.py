@@ -309,3 +309,24 @@ def test_the_projects_digit_reader_is_trained_once_then_loaded_from_the_cache(tm
     model = build_model(d_image_reader="digits", freeze_d_image_reader=True)
     tiny_trainer(tmp_path, 1, limit_val_batches=0).fit(model, build_data())
     assert all(torch.equal(model.discriminator.features.state_dict()[k], first["features"][k]) for k in first["features"])
+
+
+def test_fit_class_head_takes_exactly_its_steps_and_draws_no_batch_past_them():
+    from gan_lightning.pretrained import fit_class_head
+
+    torch.manual_seed(0)
+    head = torch.nn.Linear(4, 3)
+    drawn, seen = [], []
+
+    def loader(tag):
+        for i in range(5):
+            drawn.append((tag, i))
+            yield {"image": torch.randn(2, 4), "label": torch.tensor([i % 3, (i + 1) % 3])}
+
+    before = head.weight.detach().clone()
+    steps = fit_class_head(head, head.parameters(), (loader(t) for t in range(10)), 7, 1e-2, (0.5, 0.999),
+                           every=3, on_every=seen.append)
+    assert steps == 7 and len(drawn) == 7 and drawn[-1] == (1, 1)  # a second pass begun, no 8th batch drawn
+    assert seen == [3, 6] and not torch.equal(before, head.weight)
+    assert fit_class_head(head, head.parameters(), [loader("short")], 9, 1e-2, (0.5, 0.999)) == 5  # ran out
+    assert fit_class_head(head, head.parameters(), [loader("none")], 0, 1e-2, (0.5, 0.999)) == 0
