@@ -1,0 +1,231 @@
+"""Learning curves of an unpaired translation row and its baseline (issue 26, item 3): label preservation every
+``--every`` iterations, to the recipe's budget and past it, so that a claim not reached at the recipe's budget
+comes with its trend (budget or not).
+
+The rows, data, judges and measures are ``benchmarks/translation.py``'s (``ROWS`` of ``--model``: the model and
+its baseline without the cycle / reconstruction term; the held-out split cut in a judge half and an eval half;
+the LeNet judge of the target domain; ``measure_cycle``), seed 0, one thread. Each point is measured twice:
+with BatchNorm on its running statistics (eval mode, as ``translate`` and section ``translation`` do) and on
+the batch's own statistics (batches of 250, a copy of the model in train mode: as the authors' DiscoGAN script
+translates), so that a gap between the two shows a BatchNorm defect rather than a budget.
+
+Each run is checkpointed at every measured point (git-ignored ``runs/translation_curve/``) and resumes from its
+last one; its points are kept in ``benchmarks/translation/curves.json`` as they are measured.
+
+    python benchmarks/translation_curve.py --model DiscoGAN --steps 6000 --every 250
+    python benchmarks/translation_curve.py --model DiscoGAN --steps 6000 --every 250 --only "DiscoGAN"  # one row
+    python benchmarks/translation_curve.py --model DiscoGAN --steps 6000 --every 250 --report-only
+
+Writes section ``translation_curve_<model>`` (lower case) of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import translation
+from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, kept_checkpoints, load_recipe, load_runs,
+                     model_from_recipe, parity_halves, quiet_lightning, replace_section, save_runs, stack_split)
+
+CACHE = BENCHMARKS / "translation" / "curves.json"
+RUNS = BENCHMARKS.parent / "runs" / "translation_curve"
+
+
+class BatchStatistics:
+    """``translate`` of a copy of ``model`` with its generators in train mode (BatchNorm on the batch's own
+    statistics, under ``no_grad``): the trained model and its running statistics are left as they are."""
+
+    def __init__(self, model) -> None:
+        self.generators = copy.deepcopy(model.generator)  # the generators only: not the trainer the model holds
+
+    @torch.no_grad()
+    def translate(self, images: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
+        net = self.generators[{"AtoB": "ab", "BtoA": "ba"}[direction]]
+        net.train()
+        return net(images)
+
+
+def rows_of(model: str) -> list[translation.Row]:
+    rows = [row for row in translation.ROWS if row.model == model and row.measure == "cycle"]
+    if not rows:
+        known = sorted({row.model for row in translation.ROWS if row.measure == "cycle"})
+        raise SystemExit(f"--model: {model!r} has no unpaired-translation rows; choose from {', '.join(known)}")
+    return rows
+
+
+def run_curve(row: translation.Row, steps: int, every: int, seed: int) -> dict[str, Any]:
+    """Train ``row`` for ``steps`` iterations, measuring every ``every`` (eval mode and batch statistics); the
+    points go into ``CACHE`` as they are measured, checkpoints into ``RUNS``; resumes from the last one."""
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    quiet_lightning()
+    torch.set_num_threads(1)
+    recipe = load_recipe(row.model, row.experiment)
+    settings = {"label": row.label, "model": row.model, "overrides": row.overrides, "baseline": row.baseline,
+                "every": every, "seed": seed, "recipe_steps": recipe["max_steps"]}
+    cached = load_runs(CACHE, {}).get(row.label, {})
+    same = all(cached.get(name) == value for name, value in settings.items())
+    points = [p for p in cached.get("points", []) if same and p["iteration"] <= steps]
+    done = {p["iteration"] for p in points}
+    folder = RUNS / translation.slug(row.label)
+    kept = {step: path for step, path in kept_checkpoints(folder).items() if step <= steps} if same else {}
+    resume = kept[max(kept)] if kept else None
+    if points and max(done) == steps:
+        return cached
+
+    data = translation.build_data(recipe, seed)
+    judge_half, eval_half = parity_halves(stack_split(data.heldout_set))
+    judge, ceiling = translation.judge_for(row, judge_half, eval_half, seed)
+    spent = [cached.get("fit_seconds", 0.0) if resume is not None else 0.0]
+
+    class Measure(L.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            iteration = trainer.global_step
+            if iteration % every or iteration in done:
+                return
+            spent[0] += time.perf_counter() - started[0]
+            setting = translation.Setting(module, data, judge_half, eval_half, judge)
+            running = translation.measure_cycle(setting)
+            batch_stats = translation.measure_cycle(translation.Setting(BatchStatistics(module), data, judge_half,
+                                                                        eval_half, judge))
+            module.train()
+            point = {"iteration": iteration, **running,
+                     "label_preservation_batch_stats": batch_stats["label_preservation"],
+                     "cycle_l1_batch_stats": batch_stats["cycle_l1"]}
+            points.append(point)
+            done.add(iteration)
+            runs = load_runs(CACHE, {})  # reread: another row's process may have saved meanwhile
+            runs[row.label] = {**settings, "judge_on_real": ceiling, "fit_seconds": round(spent[0], 1),
+                               "points": sorted(points, key=lambda p: p["iteration"])}
+            save_runs(runs, CACHE)
+            print(f"{row.label} at {iteration}: " + ", ".join(f"{k} {v:.4g}" for k, v in point.items()), flush=True)
+            started[0] = time.perf_counter()
+
+    L.seed_everything(seed, workers=False, verbose=False)
+    model = model_from_recipe(row.model, recipe, data.data_shape, **row.overrides)
+    checkpoint = ModelCheckpoint(dirpath=folder, filename="{step}", every_n_train_steps=every, save_top_k=-1)
+    trainer = L.Trainer(max_steps=steps, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        limit_val_batches=0, accelerator="cpu", devices=1, default_root_dir=str(folder),
+                        callbacks=[Measure(), checkpoint])
+    started = [time.perf_counter()]
+    trainer.fit(model, data, ckpt_path=str(resume) if resume else None)
+    if trainer.global_step != steps:
+        raise RuntimeError(f"{row.label}: trained {trainer.global_step} iterations, expected {steps}")
+    return load_runs(CACHE, {})[row.label]
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def trend(points: list[dict[str, Any]], key: str, last: int = 4) -> float:
+    """Least-squares slope of ``key`` over the last ``last`` points, per 1,000 iterations."""
+    tail = points[-last:]
+    if len(tail) < 2:
+        return float("nan")
+    xs = [p["iteration"] / 1000 for p in tail]
+    ys = [p[key] for p in tail]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def report(model: str, runs: dict[str, Any], command: str) -> str:
+    rows = [row for row in rows_of(model) if row.label in runs]
+    if not rows:
+        raise SystemExit(f"no cached curve of {model} in {CACHE}")
+    main, base = (next((r for r in rows if not r.baseline), None), next((r for r in rows if r.baseline), None))
+    first = runs[rows[0].label]
+    budget = first["recipe_steps"]
+    iterations = sorted({p["iteration"] for row in rows for p in runs[row.label]["points"]})
+    lines = [
+        f"## {model}: label preservation by iteration, with and without its reconstruction term (issue 26)",
+        "",
+        "Written by `benchmarks/translation_curve.py`; do not edit by hand.",
+        "",
+        *command_block(command),
+        f"Rows, data, judges and measures of section `translation` (`experiments/{model.lower()}/"
+        f"{rows[0].experiment}.yaml`, seed {first['seed']}, one thread, {platform.machine()}, torch "
+        f"{torch.__version__}); measured every {first['every']} iterations on the eval half of the held-out "
+        f"split, to the recipe's budget ({budget:,} iterations, its `max_steps`) and past it. Label preservation: "
+        "the target-domain judge gives G(a) the digit of a (chance 10 %); *running*: BatchNorm on its running "
+        "statistics (eval mode, as section `translation`); *batch*: on the statistics of the translated batch "
+        "(batches of 250, train mode, as the authors' DiscoGAN script translates). Fit seconds: "
+        + ", ".join(f"{row.label} {runs[row.label]['fit_seconds']:.0f}" for row in rows)
+        + " (wall, measuring excluded).",
+        "",
+    ]
+    head = ["iteration"]
+    for row in rows:
+        head += [f"{row.label}: running", "batch", "cycle L1"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
+    for it in iterations:
+        cells = [f"{it:,}" + (" (recipe)" if it == budget else "")]
+        for row in rows:
+            p = next((q for q in runs[row.label]["points"] if q["iteration"] == it), None)
+            cells += ([pct(p["label_preservation"]), pct(p["label_preservation_batch_stats"]), f"{p['cycle_l1']:.3f}"]
+                      if p else ["-", "-", "-"])
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    if main and base:
+        m_points, b_points = runs[main.label]["points"], runs[base.label]["points"]
+        at = {p["iteration"]: p for p in m_points}, {p["iteration"]: p for p in b_points}
+        common = sorted(set(at[0]) & set(at[1]))
+        if budget in common:
+            m, b = at[0][budget], at[1][budget]
+            lines.append(f"- At the recipe's {budget:,} iterations: {pct(m['label_preservation'])} with the term vs "
+                         f"{pct(b['label_preservation'])} without (batch statistics: "
+                         f"{pct(m['label_preservation_batch_stats'])} vs {pct(b['label_preservation_batch_stats'])}).")
+        if common:
+            end = common[-1]
+            m, b = at[0][end], at[1][end]
+            ahead = [it for it in common if at[0][it]["label_preservation"] > at[1][it]["label_preservation"] + 0.05]
+            lines.append(f"- At {end:,} iterations, the last point: {pct(m['label_preservation'])} vs "
+                         f"{pct(b['label_preservation'])} (batch statistics {pct(m['label_preservation_batch_stats'])}"
+                         f" vs {pct(b['label_preservation_batch_stats'])}); with the term ahead by more than 5 points at "
+                         f"{len(ahead)} of {len(common)} points.")
+            slope = trend(m_points, "label_preservation")
+            best = max(m_points, key=lambda p: p["label_preservation"])
+            lines.append(f"- Trend with the term over its last 4 points: {100 * slope:+.1f} points per 1,000 "
+                         f"iterations (least squares); its best point {pct(best['label_preservation'])} at "
+                         f"{best['iteration']:,}.")
+            gap = max(abs(p["label_preservation"] - p["label_preservation_batch_stats"]) for p in m_points)
+            lines.append(f"- Running vs batch statistics, with the term: at most {100 * gap:.1f} points apart over "
+                         "the curve.")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="DiscoGAN", help="a model with unpaired-translation rows")
+    parser.add_argument("--steps", type=int, default=None, help="iterations per run (default: the recipe's)")
+    parser.add_argument("--every", type=int, default=250)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", default="", help="train only this row's label (the others from the cache)")
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+    rows = rows_of(args.model)
+    steps = args.steps or load_recipe(args.model, rows[0].experiment)["max_steps"]
+    if steps < 1 or args.every < 1 or steps % args.every:
+        parser.error(f"--steps ({steps}) must be a positive multiple of --every ({args.every})")
+    if args.only and args.only not in {row.label for row in rows}:
+        parser.error(f"--only: {args.only!r} is not a row of {args.model}: {', '.join(r.label for r in rows)}")
+    if not args.report_only:
+        for row in rows:
+            if not args.only or row.label == args.only:
+                run_curve(row, steps, args.every, args.seed)
+    text = report(args.model, load_runs(CACHE, {}), command_line(__file__, argv))
+    replace_section(args.out, f"translation_curve_{args.model.lower()}", text)
+    print(f"wrote section translation_curve_{args.model.lower()} of {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""benchmarks/translation_curve.py: its trend, its report and the batch-statistics copy, without training."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import benchmark_script
+
+
+@pytest.fixture(scope="module")
+def bench():
+    with benchmark_script("translation_curve") as module:
+        yield module
+
+
+def point(iteration, running, batch=None, cycle=0.1):
+    return {"iteration": iteration, "label_preservation": running, "cycle_l1": cycle,
+            "label_preservation_batch_stats": running if batch is None else batch, "cycle_l1_batch_stats": cycle}
+
+
+def fake_runs(main_points, base_points):
+    common = {"model": "DiscoGAN", "every": 1000, "seed": 0, "recipe_steps": 2000, "judge_on_real": 0.94,
+              "fit_seconds": 10.0}
+    return {"DiscoGAN": {**common, "label": "DiscoGAN", "baseline": False, "points": main_points},
+            "DiscoGAN without reconstruction": {**common, "label": "DiscoGAN without reconstruction",
+                                                "baseline": True, "points": base_points}}
+
+
+def test_trend_is_the_least_squares_slope_of_the_last_points(bench):
+    points = [point(1000 * i, v) for i, v in enumerate([0.9, 0.1, 0.2, 0.3, 0.4], start=1)]
+    assert bench.trend(points, "label_preservation") == pytest.approx(0.1)  # the first point left out
+    assert math.isnan(bench.trend(points[:1], "label_preservation"))
+
+
+def test_report_gives_the_budget_row_the_last_point_and_the_gap(bench):
+    runs = fake_runs([point(1000, 0.2), point(2000, 0.3, batch=0.6), point(3000, 0.5)],
+                     [point(1000, 0.2), point(2000, 0.25), point(3000, 0.2)])
+    text = bench.report("DiscoGAN", runs, "python benchmarks/translation_curve.py --steps 3000")
+    assert "| 2,000 (recipe) | 30.0 % | 60.0 % | 0.100 | 25.0 % | 25.0 % | 0.100 |" in text
+    assert "- At the recipe's 2,000 iterations: 30.0 % with the term vs 25.0 % without" in text
+    assert "with the term ahead by more than 5 points at 1 of 3 points" in text  # 0.3 vs 0.25 is not > 5 points
+    assert "at most 30.0 points apart" in text and "+15.0 points per 1,000 iterations" in text
+    with pytest.raises(SystemExit):
+        bench.report("DiscoGAN", {}, "")
+    with pytest.raises(SystemExit):
+        bench.rows_of("Pix2Pix")  # paired: no curve of this kind
+
+
+def test_batch_statistics_translate_a_copy_and_leave_running_statistics_alone(bench):
+    class Model:
+        generator = nn.ModuleDict({"ab": nn.Sequential(nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2)),
+                                   "ba": nn.Sequential(nn.Conv2d(2, 1, 1), nn.BatchNorm2d(1))})
+
+    model = Model()
+    model.generator.eval()
+    before = model.generator["ab"][1].running_mean.clone()
+    images = torch.randn(8, 1, 4, 4) * 3 + 5
+    out = bench.BatchStatistics(model).translate(images)
+    assert torch.equal(model.generator["ab"][1].running_mean, before) and not model.generator.training
+    per_channel = out.mean(dim=(0, 2, 3))
+    assert torch.allclose(per_channel, torch.zeros(2), atol=1e-5)  # normalised by the batch's own statistics
