@@ -429,6 +429,47 @@ def fit_exactly(model, data, iterations: int, callbacks=(), label: str = "", ckp
     return seconds
 
 
+def fit_measured(model, data, steps: int, every: int, folder: str | Path, measure: Callable[[Any], dict[str, Any]],
+                 points: list[dict[str, Any]], on_point: Callable[[list[dict[str, Any]], float], None],
+                 spent: float = 0.0, label: str = "") -> float:
+    """Train ``model`` to ``steps`` iterations, ``measure(model)`` after every ``every``-th one not yet in
+    ``points`` (dicts with an ``"iteration"``): ``{"iteration", **measure(model)}`` appended, then
+    ``on_point(points, fit_seconds)`` (save them: an interruption loses no measured point). A checkpoint of every
+    measured iteration is kept in ``folder`` and the fit resumes from the last one at or below ``steps`` (the
+    core's bitwise resume). Fit seconds exclude measuring and add to ``spent`` (the seconds of earlier, resumed
+    calls). Returns the fit seconds. ``model`` is back in train mode after each measure."""
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    done = {point["iteration"] for point in points}
+    kept = {step: path for step, path in kept_checkpoints(folder).items() if step <= steps}
+    seconds = [spent if kept else 0.0]
+
+    class Measure(L.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            iteration = trainer.global_step
+            if iteration % every or iteration in done:
+                return
+            seconds[0] += time.perf_counter() - started[0]
+            points.append({"iteration": iteration, **measure(module)})
+            points.sort(key=lambda point: point["iteration"])
+            module.train()
+            done.add(iteration)
+            on_point(points, round(seconds[0], 1))
+            started[0] = time.perf_counter()
+
+    checkpoint = ModelCheckpoint(dirpath=folder, filename="{step}", every_n_train_steps=every, save_top_k=-1)
+    trainer = L.Trainer(max_steps=steps, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        limit_val_batches=0, accelerator="cpu", devices=1, default_root_dir=str(folder),
+                        callbacks=[Measure(), checkpoint])
+    started = [time.perf_counter()]
+    trainer.fit(model, data, ckpt_path=str(kept[max(kept)]) if kept else None)
+    if trainer.global_step != steps:
+        raise RuntimeError(f"{label or type(model).__name__}: trained {trainer.global_step} iterations, "
+                           f"expected {steps}")
+    return seconds[0] + time.perf_counter() - started[0]
+
+
 def int_list(text: str) -> tuple[int, ...]:
     """``--g-hidden 400,400``: comma-separated integers."""
     return tuple(int(part) for part in text.split(",") if part.strip())

@@ -24,14 +24,14 @@ from __future__ import annotations
 import argparse
 import copy
 import platform
-import time
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import translation
-from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, kept_checkpoints, load_recipe, load_runs,
+from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, fit_measured, load_recipe, load_runs,
                      model_from_recipe, parity_halves, quiet_lightning, replace_section, save_runs, stack_split)
 
 CACHE = BENCHMARKS / "translation" / "curves.json"
@@ -64,7 +64,6 @@ def run_curve(row: translation.Row, steps: int, every: int, seed: int) -> dict[s
     """Train ``row`` for ``steps`` iterations, measuring every ``every`` (eval mode and batch statistics); the
     points go into ``CACHE`` as they are measured, checkpoints into ``RUNS``; resumes from the last one."""
     import lightning as L
-    from lightning.pytorch.callbacks import ModelCheckpoint
 
     quiet_lightning()
     torch.set_num_threads(1)
@@ -74,51 +73,33 @@ def run_curve(row: translation.Row, steps: int, every: int, seed: int) -> dict[s
     cached = load_runs(CACHE, {}).get(row.label, {})
     same = all(cached.get(name) == value for name, value in settings.items())
     points = [p for p in cached.get("points", []) if same and p["iteration"] <= steps]
-    done = {p["iteration"] for p in points}
-    folder = RUNS / translation.slug(row.label)
-    kept = {step: path for step, path in kept_checkpoints(folder).items() if step <= steps} if same else {}
-    resume = kept[max(kept)] if kept else None
-    if points and max(done) == steps:
+    if points and points[-1]["iteration"] == steps:
         return cached
-
+    folder = RUNS / translation.slug(row.label)
+    if not same:
+        shutil.rmtree(folder, ignore_errors=True)  # another setting's checkpoints are not this run's
     data = translation.build_data(recipe, seed)
     judge_half, eval_half = parity_halves(stack_split(data.heldout_set))
     judge, ceiling = translation.judge_for(row, judge_half, eval_half, seed)
-    spent = [cached.get("fit_seconds", 0.0) if resume is not None else 0.0]
 
-    class Measure(L.Callback):
-        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-            iteration = trainer.global_step
-            if iteration % every or iteration in done:
-                return
-            spent[0] += time.perf_counter() - started[0]
-            setting = translation.Setting(module, data, judge_half, eval_half, judge)
-            running = translation.measure_cycle(setting)
-            batch_stats = translation.measure_cycle(translation.Setting(BatchStatistics(module), data, judge_half,
-                                                                        eval_half, judge))
-            module.train()
-            point = {"iteration": iteration, **running,
-                     "label_preservation_batch_stats": batch_stats["label_preservation"],
-                     "cycle_l1_batch_stats": batch_stats["cycle_l1"]}
-            points.append(point)
-            done.add(iteration)
-            runs = load_runs(CACHE, {})  # reread: another row's process may have saved meanwhile
-            runs[row.label] = {**settings, "judge_on_real": ceiling, "fit_seconds": round(spent[0], 1),
-                               "points": sorted(points, key=lambda p: p["iteration"])}
-            save_runs(runs, CACHE)
-            print(f"{row.label} at {iteration}: " + ", ".join(f"{k} {v:.4g}" for k, v in point.items()), flush=True)
-            started[0] = time.perf_counter()
+    def measure(module) -> dict[str, float]:
+        running = translation.measure_cycle(translation.Setting(module, data, judge_half, eval_half, judge))
+        batch = translation.measure_cycle(translation.Setting(BatchStatistics(module), data, judge_half,
+                                                              eval_half, judge))
+        return {**running, "label_preservation_batch_stats": batch["label_preservation"],
+                "cycle_l1_batch_stats": batch["cycle_l1"]}
+
+    def save(points: list[dict[str, Any]], seconds: float) -> None:
+        runs = load_runs(CACHE, {})  # reread: another row's process may have saved meanwhile
+        runs[row.label] = {**settings, "judge_on_real": ceiling, "fit_seconds": seconds, "points": points}
+        save_runs(runs, CACHE)
+        print(f"{row.label} at {points[-1]['iteration']}: "
+              + ", ".join(f"{k} {v:.4g}" for k, v in points[-1].items()), flush=True)
 
     L.seed_everything(seed, workers=False, verbose=False)
     model = model_from_recipe(row.model, recipe, data.data_shape, **row.overrides)
-    checkpoint = ModelCheckpoint(dirpath=folder, filename="{step}", every_n_train_steps=every, save_top_k=-1)
-    trainer = L.Trainer(max_steps=steps, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        limit_val_batches=0, accelerator="cpu", devices=1, default_root_dir=str(folder),
-                        callbacks=[Measure(), checkpoint])
-    started = [time.perf_counter()]
-    trainer.fit(model, data, ckpt_path=str(resume) if resume else None)
-    if trainer.global_step != steps:
-        raise RuntimeError(f"{row.label}: trained {trainer.global_step} iterations, expected {steps}")
+    fit_measured(model, data, steps, every, folder, measure, points, save, spent=cached.get("fit_seconds", 0.0),
+                 label=row.label)
     return load_runs(CACHE, {})[row.label]
 
 

@@ -63,3 +63,24 @@ def test_batch_statistics_translate_a_copy_and_leave_running_statistics_alone(be
     assert torch.equal(model.generator["ab"][1].running_mean, before) and not model.generator.training
     per_channel = out.mean(dim=(0, 2, 3))
     assert torch.allclose(per_channel, torch.zeros(2), atol=1e-5)  # normalised by the batch's own statistics
+
+
+def test_a_curve_is_measured_cached_and_resumed_to_the_same_point(bench, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(bench, "CACHE", tmp_path / "curves.json")
+    monkeypatch.setattr(bench, "RUNS", tmp_path / "runs")
+    row = bench.rows_of("DiscoGAN")[0]
+    first = bench.run_curve(row, steps=4, every=2, seed=0)
+    assert [p["iteration"] for p in first["points"]] == [2, 4] and first["recipe_steps"] == 2000
+    assert 0.0 <= first["points"][-1]["label_preservation_batch_stats"] <= 1.0
+    folder = tmp_path / "runs" / "discogan"
+    assert sorted(p.name for p in folder.glob("*.ckpt")) == ["step=2.ckpt", "step=4.ckpt"]
+
+    cached = json.loads((tmp_path / "curves.json").read_text())  # interrupted after iteration 2
+    cached["DiscoGAN"]["points"] = cached["DiscoGAN"]["points"][:1]
+    (tmp_path / "curves.json").write_text(json.dumps(cached))
+    (folder / "step=4.ckpt").unlink()
+    resumed = bench.run_curve(row, steps=4, every=2, seed=0)
+    assert resumed["points"] == first["points"]  # from the checkpoint of iteration 2: the same point 4
+    assert bench.run_curve(row, steps=4, every=2, seed=0) == resumed  # complete: nothing trained again
