@@ -489,6 +489,18 @@ def model_budgets(text: str) -> dict[str, int]:
 
 
 # ----------------------------------------------------------------------------- seed spreads
+def recent_slope(points: Sequence[dict[str, Any]], key: str, last: int = 4) -> float:
+    """Least-squares slope of ``key`` over the last ``last`` of ``points`` (dicts with an ``"iteration"``), per
+    1,000 iterations; nan with fewer than two points. A learning curve's recent trend."""
+    tail = list(points)[-last:]
+    if len(tail) < 2:
+        return math.nan
+    xs = [point["iteration"] / 1000 for point in tail]
+    ys = [point[key] for point in tail]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
 def half_range(values: Sequence[float]) -> float:
     """Half the range of ``values``: the seed spread the benchmark tables print as ``mean ± half range``."""
     return (max(values) - min(values)) / 2

@@ -32,7 +32,8 @@ import torch
 
 import translation
 from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, fit_measured, load_recipe, load_runs,
-                     model_from_recipe, parity_halves, quiet_lightning, replace_section, save_runs, stack_split)
+                     model_from_recipe, parity_halves, quiet_lightning, recent_slope, replace_section, save_runs,
+                     stack_split)
 
 CACHE = BENCHMARKS / "translation" / "curves.json"
 RUNS = BENCHMARKS.parent / "runs" / "translation_curve"
@@ -107,17 +108,6 @@ def pct(value: float) -> str:
     return f"{100 * value:.1f} %"
 
 
-def trend(points: list[dict[str, Any]], key: str, last: int = 4) -> float:
-    """Least-squares slope of ``key`` over the last ``last`` points, per 1,000 iterations."""
-    tail = points[-last:]
-    if len(tail) < 2:
-        return float("nan")
-    xs = [p["iteration"] / 1000 for p in tail]
-    ys = [p[key] for p in tail]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-
-
 def report(model: str, runs: dict[str, Any], command: str) -> str:
     rows = [row for row in rows_of(model) if row.label in runs]
     if not rows:
@@ -172,7 +162,7 @@ def report(model: str, runs: dict[str, Any], command: str) -> str:
                          f"{pct(b['label_preservation'])} (batch statistics {pct(m['label_preservation_batch_stats'])}"
                          f" vs {pct(b['label_preservation_batch_stats'])}); with the term ahead by more than 5 points at "
                          f"{len(ahead)} of {len(common)} points.")
-            slope = trend(m_points, "label_preservation")
+            slope = recent_slope(m_points, "label_preservation")
             best = max(m_points, key=lambda p: p["label_preservation"])
             lines.append(f"- Trend with the term over its last 4 points: {100 * slope:+.1f} points per 1,000 "
                          f"iterations (least squares); its best point {pct(best['label_preservation'])} at "

@@ -32,8 +32,8 @@ def fake_runs(main_points, base_points):
 
 def test_trend_is_the_least_squares_slope_of_the_last_points(bench):
     points = [point(1000 * i, v) for i, v in enumerate([0.9, 0.1, 0.2, 0.3, 0.4], start=1)]
-    assert bench.trend(points, "label_preservation") == pytest.approx(0.1)  # the first point left out
-    assert math.isnan(bench.trend(points[:1], "label_preservation"))
+    assert bench.recent_slope(points, "label_preservation") == pytest.approx(0.1)  # the first point left out
+    assert math.isnan(bench.recent_slope(points[:1], "label_preservation"))
 
 
 def test_report_gives_the_budget_row_the_last_point_and_the_gap(bench):

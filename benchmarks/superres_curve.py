@@ -1,0 +1,192 @@
+"""SRResNet's learning curve against bicubic (issue 26, item 3): held-out PSNR and SSIM every ``--every``
+iterations of the SRResNet phase (pixel MSE), for network sizes and learning rates side by side, so that the
+claim not reached in section ``superres`` (SRResNet below bicubic after 1,800 iterations of a width-16,
+4-block network) comes with its trend: the paper's 64 channels and 16 blocks, longer.
+
+Protocol of ``benchmarks/superres.py``'s photos part: 32 px HR crops of scikit-learn's china and flower (x4: 8 px
+LR), grace_hopper held out (64 fixed crops), batch 16, Adam (0.9, 0.999), seed 0, one thread; PSNR / SSIM on RGB
+in [0, 1] (``superres.paired_numbers``). An arm ``WIDTHxBLOCKS@LR`` (e.g. ``64x16@1e-4``, the paper's) is one
+``SRGAN`` run whose SRResNet phase lasts the whole run (``pretrain_steps`` = ``--steps``: D never trains).
+
+Each arm is checkpointed at every measured point (git-ignored ``runs/superres_curve/``) and resumes from its
+last one; its points are kept in ``benchmarks/superres/curves.json`` as they are measured.
+
+    python benchmarks/superres_curve.py --arms 16x4@1e-3,64x16@1e-4 --steps 10000 --every 500
+    python benchmarks/superres_curve.py --arms 64x16@1e-4 --only 64x16@1e-4 ...   # one arm per process
+    python benchmarks/superres_curve.py --arms 16x4@1e-3,64x16@1e-4 --report-only
+
+Writes section ``superres_curve`` of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import superres
+from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, fit_measured, load_runs, quiet_lightning,
+                     recent_slope, replace_section, save_runs, stack_split)
+
+CACHE = BENCHMARKS / "superres" / "curves.json"
+RUNS = BENCHMARKS.parent / "runs" / "superres_curve"
+SECTION = "superres_curve"
+
+
+def parse_arm(text: str) -> dict[str, Any]:
+    """``WIDTHxBLOCKS@LR`` -> {"arm", "g_width", "num_blocks", "lr"}; a one-line error otherwise."""
+    match = re.fullmatch(r"(\d+)x(\d+)@([0-9.eE+-]+)", text.strip())
+    if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1 or float(match.group(3)) <= 0:
+        raise argparse.ArgumentTypeError(f"--arms: {text!r} is not WIDTHxBLOCKS@LR (e.g. 64x16@1e-4)")
+    return {"arm": text.strip(), "g_width": int(match.group(1)), "num_blocks": int(match.group(2)),
+            "lr": float(match.group(3))}
+
+
+def photo_data(seed: int, batch_size: int = 16, hr_size: int = 32, heldout_crops: int = 64):
+    from gan_lightning.data.superres import SuperResolution
+
+    data = SuperResolution(hr_size=hr_size, scale=4, crops_per_epoch=batch_size * 50, heldout_crops=heldout_crops,
+                           batch_size=batch_size, seed=seed)
+    data.setup("fit")
+    return data
+
+
+def run_arm(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[str, Any]:
+    """Train one arm's SRResNet for ``steps`` iterations, held-out PSNR / SSIM every ``every`` (cached as
+    measured, checkpointed, resumed from the last checkpoint)."""
+    import lightning as L
+
+    from gan_lightning.data.superres import bicubic_upscale
+    from gan_lightning.models import SRGAN
+
+    quiet_lightning()
+    torch.set_num_threads(1)
+    settings = {**arm, "every": every, "seed": seed, "batch_size": 16, "hr_size": 32, "steps": steps}
+    cached = load_runs(CACHE, {}).get(arm["arm"], {})
+    same = all(cached.get(name) == value for name, value in settings.items())
+    points = list(cached.get("points", [])) if same else []
+    if points and points[-1]["iteration"] == steps:
+        return cached
+    folder = RUNS / re.sub(r"[^0-9a-zA-Z]+", "_", arm["arm"])
+    if not same:
+        shutil.rmtree(folder, ignore_errors=True)  # another setting's checkpoints are not this run's
+    L.seed_everything(seed)  # as superres.run_photos: before the data module draws
+    data = photo_data(seed)
+    held = stack_split(data.heldout_set, superres.KEYS)
+    bicubic = superres.paired_numbers(bicubic_upscale(held["lr"], 4), held["hr"], 4)
+    options = argparse.Namespace(g_width=arm["g_width"], num_blocks=arm["num_blocks"], d_width=16, d_hidden=128,
+                                 lr=arm["lr"])
+    model = SRGAN(pretrain_steps=steps, **superres.model_options(options, 3, 32, "mse", None))
+
+    def measure(module) -> dict[str, float]:
+        out = superres.upscale(module.generator, held["lr"])
+        numbers = superres.paired_numbers(out, held["hr"], 4)
+        return {"psnr": numbers["psnr"], "ssim": numbers["ssim"]}
+
+    def save(points: list[dict[str, Any]], seconds: float) -> None:
+        runs = load_runs(CACHE, {})  # reread: another arm's process may have saved meanwhile
+        runs[arm["arm"]] = {**settings, "bicubic": {"psnr": bicubic["psnr"], "ssim": bicubic["ssim"]},
+                            "g_parameters": sum(p.numel() for p in model.generator.parameters()),
+                            "fit_seconds": seconds, "points": points}
+        save_runs(runs, CACHE)
+        p = points[-1]
+        print(f"{arm['arm']} at {p['iteration']}: PSNR {p['psnr']:.2f} SSIM {p['ssim']:.3f} "
+              f"(bicubic {bicubic['psnr']:.2f} / {bicubic['ssim']:.3f})", flush=True)
+
+    fit_measured(model, data, steps, every, folder, measure, points, save, spent=cached.get("fit_seconds", 0.0),
+                 label=arm["arm"])
+    return load_runs(CACHE, {})[arm["arm"]]
+
+
+def arm_lines(run: dict[str, Any]) -> list[str]:
+    """The verdict of one arm: where it ends against bicubic, the first point above it, the recent trend and,
+    when below and still climbing, the iterations that trend would need (a straight line: an optimistic
+    extrapolation, curves flatten)."""
+    points, bicubic = run["points"], run["bicubic"]
+    end = points[-1]
+    above = [p["iteration"] for p in points if p["psnr"] > bicubic["psnr"] and p["ssim"] > bicubic["ssim"]]
+    rate = recent_slope(points, "psnr")
+    text = (f"- {run['arm']} ({run['g_parameters']:,} G parameters): at {end['iteration']:,} iterations PSNR "
+            f"{end['psnr']:.2f} vs bicubic {bicubic['psnr']:.2f} dB, SSIM {end['ssim']:.3f} vs {bicubic['ssim']:.3f}; ")
+    if above:
+        text += f"above bicubic on both from {above[0]:,} iterations (**reached**)."
+    else:
+        text += f"below bicubic at every point (**not reached**); PSNR trend over the last 4 points {rate:+.2f} dB per 1,000"
+        gap = bicubic["psnr"] - end["psnr"]
+        text += (f" iterations: about {1000 * gap / rate:,.0f} more iterations to bicubic's PSNR if it held (a straight "
+                 "line; curves flatten, so a lower bound)." if rate > 0 else " iterations: not climbing.")
+    return [text]
+
+
+def report(arms: list[dict[str, Any]], runs: dict[str, Any], command: str) -> str:
+    present = [arm["arm"] for arm in arms if arm["arm"] in runs]
+    if not present:
+        raise SystemExit(f"no cached curve of {', '.join(a['arm'] for a in arms)} in {CACHE}")
+    first = runs[present[0]]
+    lines = [
+        "## SRResNet vs bicubic by iteration: network size and learning rate (issue 26)",
+        "",
+        "Written by `benchmarks/superres_curve.py`; do not edit by hand.",
+        "",
+        *command_block(command),
+        "Section `superres`'s photos protocol: 32 px HR crops (x4 from 8 px) of scikit-learn's china and flower, "
+        "grace_hopper held out (64 fixed crops), batch 16, Adam (0.9, 0.999), the pixel-MSE SRResNet phase only, "
+        f"seed {first['seed']}, one thread ({platform.machine()}, torch {torch.__version__}); PSNR / SSIM on RGB in "
+        f"[0, 1] every {first['every']} iterations. Arms `WIDTHxBLOCKS@LR`: the paper's SRResNet is 64x16 at Adam "
+        "1e-4 (10^6 iterations on 350k ImageNet images, 96 px crops); section `superres` ran 16x4 at 1e-3 for "
+        "1,800. The recipe (`experiments/srgan/photos.yaml`) trains its SRResNet 250 iterations: every arm here "
+        "runs far past it. Fit seconds: "
+        + ", ".join(f"{name} {runs[name]['fit_seconds']:.0f}" for name in present) + " (wall, measuring excluded).",
+        "",
+    ]
+    iterations = sorted({p["iteration"] for name in present for p in runs[name]["points"]})
+    head = ["iteration", *[f"{name} PSNR / SSIM" for name in present]]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
+    for it in iterations:
+        cells = [f"{it:,}"]
+        for name in present:
+            p = next((q for q in runs[name]["points"] if q["iteration"] == it), None)
+            cells.append(f"{p['psnr']:.2f} / {p['ssim']:.3f}" if p else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    bicubic = first["bicubic"]
+    lines.append("| bicubic | " + " | ".join(f"{bicubic['psnr']:.2f} / {bicubic['ssim']:.3f}" for _ in present) + " |")
+    lines.append("")
+    for name in present:
+        lines += arm_lines(runs[name])
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--arms", default="16x4@1e-3,64x16@1e-4",
+                        help="comma-separated WIDTHxBLOCKS@LR (default: section superres's 16x4@1e-3 and the paper's 64x16@1e-4)")
+    parser.add_argument("--steps", type=int, default=10_000)
+    parser.add_argument("--every", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", default="", help="train only this arm (the others from the cache)")
+    parser.add_argument("--out", type=Path, default=RESULTS_MD)
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        arms = [parse_arm(text) for text in args.arms.split(",") if text.strip()]
+    except argparse.ArgumentTypeError as error:
+        parser.error(str(error))
+    if args.steps < 1 or args.every < 1 or args.steps % args.every:
+        parser.error(f"--steps ({args.steps}) must be a positive multiple of --every ({args.every})")
+    if args.only and args.only not in {arm["arm"] for arm in arms}:
+        parser.error(f"--only: {args.only!r} is not one of --arms ({args.arms})")
+    if not args.report_only:
+        for arm in arms:
+            if not args.only or arm["arm"] == args.only:
+                run_arm(arm, args.steps, args.every, args.seed)
+    replace_section(args.out, SECTION, report(arms, load_runs(CACHE, {}), command_line(__file__, argv)))
+    print(f"wrote section {SECTION} of {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""benchmarks/superres_curve.py: its arms, its verdict lines and a tiny resumable curve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from conftest import benchmark_script
+
+
+@pytest.fixture(scope="module")
+def bench():
+    with benchmark_script("superres_curve") as module:
+        yield module
+
+
+def test_arms_parse_or_fail_in_one_line(bench):
+    assert bench.parse_arm("64x16@1e-4") == {"arm": "64x16@1e-4", "g_width": 64, "num_blocks": 16, "lr": 1e-4}
+    for bad in ("64x16", "64-16@1e-4", "0x4@1e-3", "16x4@0"):
+        with pytest.raises(argparse.ArgumentTypeError, match="WIDTHxBLOCKS@LR"):
+            bench.parse_arm(bad)
+
+
+def run(points, psnr=27.0, ssim=0.7):
+    return {"arm": "16x4@1e-3", "g_parameters": 47530, "bicubic": {"psnr": psnr, "ssim": ssim},
+            "points": [{"iteration": i, "psnr": p, "ssim": s} for i, p, s in points]}
+
+
+def test_verdict_lines_say_reached_or_extrapolate_the_trend(bench):
+    climbing = run([(1000, 22.0, 0.5), (2000, 23.0, 0.6), (3000, 24.0, 0.62), (4000, 25.0, 0.65)])
+    line = bench.arm_lines(climbing)[0]
+    assert "**not reached**" in line and "+1.00 dB per 1,000" in line and "about 2,000 more iterations" in line
+    flat = run([(1000, 22.0, 0.5), (2000, 21.0, 0.5)])
+    assert "not climbing" in bench.arm_lines(flat)[0]
+    above = run([(1000, 26.0, 0.69), (2000, 27.5, 0.71), (3000, 27.6, 0.72)])
+    assert "above bicubic on both from 2,000 iterations (**reached**)" in bench.arm_lines(above)[0]
+
+
+def test_a_tiny_curve_is_cached_resumed_and_reported(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "CACHE", tmp_path / "curves.json")
+    monkeypatch.setattr(bench, "RUNS", tmp_path / "runs")
+    arm = bench.parse_arm("4x1@1e-3")
+    first = bench.run_arm(arm, steps=4, every=2, seed=0)
+    assert [p["iteration"] for p in first["points"]] == [2, 4] and first["bicubic"]["psnr"] > 15
+    cached = json.loads((tmp_path / "curves.json").read_text())
+    cached["4x1@1e-3"]["points"] = cached["4x1@1e-3"]["points"][:1]  # interrupted after iteration 2
+    (tmp_path / "curves.json").write_text(json.dumps(cached))
+    (tmp_path / "runs" / "4x1_1e_3" / "step=4.ckpt").unlink()
+    assert bench.run_arm(arm, steps=4, every=2, seed=0)["points"] == first["points"]
+    text = bench.report([arm], json.loads((tmp_path / "curves.json").read_text()), "python x")
+    assert "| 4 | " in text and "| bicubic | " in text and "- 4x1@1e-3 (" in text
