@@ -15,20 +15,24 @@ last one; its points are kept in ``benchmarks/translation/curves.json`` as they 
     python benchmarks/translation_curve.py --model DiscoGAN --steps 6000 --every 250
     python benchmarks/translation_curve.py --model DiscoGAN --steps 6000 --every 250 --only "DiscoGAN"  # one row
     python benchmarks/translation_curve.py --model DiscoGAN --steps 6000 --every 250 --report-only
+    python benchmarks/translation_curve.py --model DiscoGAN --steps 6000 --every 250 --set depth=3  # a recipe change
 
-Writes section ``translation_curve_<model>`` (lower case) of benchmarks/RESULTS.md.
+Writes section ``translation_curve_<model>`` (lower case; ``_<key><value>`` added per ``--set``) of
+benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import platform
 import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 import translation
 from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, fit_measured, load_recipe, load_runs,
@@ -53,12 +57,40 @@ class BatchStatistics:
         return net(images)
 
 
-def rows_of(model: str) -> list[translation.Row]:
+def rows_of(model: str, changes: dict[str, Any] | None = None) -> list[translation.Row]:
+    """``model``'s unpaired-translation rows of section ``translation``; with ``changes`` (``--set``), each row
+    with those init args changed too and its label saying so (``DiscoGAN [depth=3]``)."""
     rows = [row for row in translation.ROWS if row.model == model and row.measure == "cycle"]
     if not rows:
         known = sorted({row.model for row in translation.ROWS if row.measure == "cycle"})
         raise SystemExit(f"--model: {model!r} has no unpaired-translation rows; choose from {', '.join(known)}")
-    return rows
+    if not changes:
+        return rows
+    tag = " [" + ", ".join(f"{key}={value}" for key, value in sorted(changes.items())) + "]"
+    return [dataclasses.replace(row, label=row.label + tag, overrides={**row.overrides, **changes}) for row in rows]
+
+
+def parse_changes(items: list[str], model: str) -> dict[str, Any]:
+    """``--set key=value`` (repeatable): init args of ``model`` (values read as YAML: ``3`` an int); a key the
+    model does not take, or an item without ``=``, is a one-line error."""
+    import inspect
+
+    from gan_lightning import models
+
+    accepted = set(inspect.signature(getattr(models, model).__init__).parameters) - {"self", "args", "kwargs"}
+    changes = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in accepted:
+            raise SystemExit(f"--set: {item!r} is not KEY=VALUE with KEY an init arg of {model} "
+                             f"({', '.join(sorted(accepted))})")
+        changes[key.strip()] = yaml.safe_load(value)
+    return changes
+
+
+def section_name(model: str, changes: dict[str, Any]) -> str:
+    return "translation_curve_" + model.lower() + "".join(
+        f"_{key}{value}".replace(".", "p").replace("-", "m") for key, value in sorted(changes.items()))
 
 
 def run_curve(row: translation.Row, steps: int, every: int, seed: int) -> dict[str, Any]:
@@ -108,16 +140,18 @@ def pct(value: float) -> str:
     return f"{100 * value:.1f} %"
 
 
-def report(model: str, runs: dict[str, Any], command: str) -> str:
-    rows = [row for row in rows_of(model) if row.label in runs]
+def report(model: str, runs: dict[str, Any], command: str, changes: dict[str, Any] | None = None) -> str:
+    rows = [row for row in rows_of(model, changes) if row.label in runs]
     if not rows:
         raise SystemExit(f"no cached curve of {model} in {CACHE}")
     main, base = (next((r for r in rows if not r.baseline), None), next((r for r in rows if r.baseline), None))
     first = runs[rows[0].label]
     budget = first["recipe_steps"]
     iterations = sorted({p["iteration"] for row in rows for p in runs[row.label]["points"]})
+    changed = (" (recipe changed: " + ", ".join(f"`{key}: {value}`" for key, value in sorted(changes.items())) + ")"
+               if changes else "")
     lines = [
-        f"## {model}: label preservation by iteration, with and without its reconstruction term (issue 26)",
+        f"## {model}{changed}: label preservation by iteration, with and without its reconstruction term (issue 26)",
         "",
         "Written by `benchmarks/translation_curve.py`; do not edit by hand.",
         "",
@@ -180,10 +214,13 @@ def main(argv=None) -> None:
     parser.add_argument("--every", type=int, default=250)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", default="", help="train only this row's label (the others from the cache)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change an init arg of the model's recipe in every row (repeatable; labels say so)")
     parser.add_argument("--out", type=Path, default=RESULTS_MD)
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
-    rows = rows_of(args.model)
+    changes = parse_changes(args.set, args.model)
+    rows = rows_of(args.model, changes)
     steps = args.steps or load_recipe(args.model, rows[0].experiment)["max_steps"]
     if steps < 1 or args.every < 1 or steps % args.every:
         parser.error(f"--steps ({steps}) must be a positive multiple of --every ({args.every})")
@@ -193,9 +230,9 @@ def main(argv=None) -> None:
         for row in rows:
             if not args.only or row.label == args.only:
                 run_curve(row, steps, args.every, args.seed)
-    text = report(args.model, load_runs(CACHE, {}), command_line(__file__, argv))
-    replace_section(args.out, f"translation_curve_{args.model.lower()}", text)
-    print(f"wrote section translation_curve_{args.model.lower()} of {args.out}")
+    text = report(args.model, load_runs(CACHE, {}), command_line(__file__, argv), changes)
+    replace_section(args.out, section_name(args.model, changes), text)
+    print(f"wrote section {section_name(args.model, changes)} of {args.out}")
 
 
 if __name__ == "__main__":

@@ -84,3 +84,16 @@ def test_a_curve_is_measured_cached_and_resumed_to_the_same_point(bench, tmp_pat
     resumed = bench.run_curve(row, steps=4, every=2, seed=0)
     assert resumed["points"] == first["points"]  # from the checkpoint of iteration 2: the same point 4
     assert bench.run_curve(row, steps=4, every=2, seed=0) == resumed  # complete: nothing trained again
+
+
+def test_set_changes_every_row_and_names_it(bench):
+    changes = bench.parse_changes(["depth=3"], "DiscoGAN")
+    assert changes == {"depth": 3}
+    rows = bench.rows_of("DiscoGAN", changes)
+    assert [row.label for row in rows] == ["DiscoGAN [depth=3]", "DiscoGAN without reconstruction [depth=3]"]
+    assert rows[1].overrides == {"cycle_weight": 0.0, "depth": 3} and rows[0].overrides == {"depth": 3}
+    assert bench.section_name("DiscoGAN", changes) == "translation_curve_discogan_depth3"
+    assert bench.section_name("DiscoGAN", {}) == "translation_curve_discogan"
+    for bad in (["depth"], ["nonsense=1"]):
+        with pytest.raises(SystemExit, match="--set"):
+            bench.parse_changes(bad, "DiscoGAN")
