@@ -59,6 +59,7 @@ def test_the_section_states_each_verdict_from_the_numbers(bench):
     assert "diversity 0.70 with weight 10 vs 0.40 with 0" in text
     assert "more diverse by 75 % at this budget, the class agreement kept (**reached**)" in text
     assert "5,000 iterations, the recipe's budget" in text and "below the recipe" not in text
+    assert "Wall seconds of training and measuring: " in text  # finished: no "so far"
     assert "entries of z read: 7 of z1's, 0 of z0's" in text and "the Q heads read z back" in text
     text = bench.section(runs(90.0, 80.0, 0.7, 0.4), "python benchmarks/hierarchical.py")
     assert "digits FID 90.0 vs 80.0: LAPGAN worse by 12 %." in text
@@ -76,6 +77,7 @@ def test_the_section_states_each_verdict_from_the_numbers(bench):
 def test_the_section_says_plainly_when_stackedgan_stopped_below_the_recipe(bench):
     text = bench.section(runs(50.0, 80.0, 0.4, 0.7, reached=2500), "python benchmarks/hierarchical.py")
     assert "**2,500 iterations, below the recipe's 5,000**" in text
+    assert "Wall seconds of training and measuring so far: " in text
     assert "| 3000 |" not in text  # only the iterations both runs reached
     assert "| 2500 | independent | 0.40 | 0.70 | 50.0 % | 50.0 % | 0.0500 | 0.0500 | 7 / 0 |" in text
     assert "| 500 | encoder only |" in text
