@@ -40,7 +40,7 @@ from typing import Any, Sequence
 
 import torch
 
-from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, fit_exactly, load_average,
+from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, fit_exactly, int_list, load_average,
                      load_pickled_runs, load_recipe, mean_std, quiet_lightning, replace_section, save_pickled_runs)
 
 DEFAULT_MODELS = ("DCGAN", "PacGAN")
@@ -377,6 +377,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--section", default="stacked_mnist", help="the RESULTS.md section written (default stacked_mnist)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="a pickle of finished runs: a rerun trains only the runs missing from it")
+    parser.add_argument("--only-seeds", type=int_list, default=None, metavar="S,S",
+                        help="run only these of the seeds (another process runs the rest; with --cache, a "
+                             "last run of the whole command reports them all)")
     parser.add_argument("--plots", type=Path, default=BENCHMARKS / "stacked_mnist",
                         help="folder of the sample grids (one PNG per model)")
     args = parser.parse_args(argv)
@@ -386,6 +389,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"unknown models {unknown}; choose from {', '.join(MODELS)}")
     if args.seeds < 1 or args.iterations < 1 or args.num_eval < 1:
         parser.error("--seeds, --iterations and --num-eval must be >= 1")
+    if args.only_seeds is not None and not set(args.only_seeds) <= set(range(args.seeds)):
+        parser.error(f"--only-seeds {','.join(map(str, args.only_seeds))}: each must be one of the seeds 0..{args.seeds - 1}")
     return args
 
 
@@ -399,7 +404,8 @@ def main(argv=None) -> None:
         load_recipe(model, RECIPE)
     specs = [RunSpec(model=model, seed=seed, iterations=args.iterations, num_samples=args.num_samples,
                      batch_size=args.batch_size, num_eval=args.num_eval)
-             for seed in range(args.seeds) for model in args.models]
+             for seed in range(args.seeds) for model in args.models
+             if args.only_seeds is None or seed in args.only_seeds]
     print(f"{len(specs)} runs: {command}", flush=True)
     classifier = load_digits_classifier()
     load_start = load_average()

@@ -79,6 +79,9 @@ def test_arguments(bench):
     assert args.models == ["DCGAN", "PacGAN"] and args.num_eval == 26_000 and args.seeds >= 2
     with pytest.raises(SystemExit):
         bench.parse_args(["--models", "WGAN"])
+    assert bench.parse_args(["--seeds", "2", "--only-seeds", "1"]).only_seeds == (1,)
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--seeds", "2", "--only-seeds", "2"])  # not one of 0..1
 
 
 def fake_result(bench, model, seed, modes, kl=1.0, iterations=5000):
