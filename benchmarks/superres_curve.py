@@ -111,7 +111,9 @@ def arm_lines(run: dict[str, Any]) -> list[str]:
     end = points[-1]
     above = [p["iteration"] for p in points if p["psnr"] > bicubic["psnr"] and p["ssim"] > bicubic["ssim"]]
     rate = recent_slope(points, "psnr")
-    text = (f"- {run['arm']} ({run['g_parameters']:,} G parameters): at {end['iteration']:,} iterations PSNR "
+    short = (f" (**stopped at {end['iteration']:,} of the {run['steps']:,} planned**, resumable from its checkpoint)"
+             if end["iteration"] < run["steps"] else "")
+    text = (f"- {run['arm']} ({run['g_parameters']:,} G parameters){short}: at {end['iteration']:,} iterations PSNR "
             f"{end['psnr']:.2f} vs bicubic {bicubic['psnr']:.2f} dB, SSIM {end['ssim']:.3f} vs {bicubic['ssim']:.3f}; ")
     if above:
         text += f"above bicubic on both from {above[0]:,} iterations (**reached**)."

@@ -24,7 +24,7 @@ def test_arms_parse_or_fail_in_one_line(bench):
 
 
 def run(points, psnr=27.0, ssim=0.7):
-    return {"arm": "16x4@1e-3", "g_parameters": 47530, "bicubic": {"psnr": psnr, "ssim": ssim},
+    return {"arm": "16x4@1e-3", "g_parameters": 47530, "bicubic": {"psnr": psnr, "ssim": ssim}, "steps": 4000,
             "points": [{"iteration": i, "psnr": p, "ssim": s} for i, p, s in points]}
 
 
@@ -32,8 +32,10 @@ def test_verdict_lines_say_reached_or_extrapolate_the_trend(bench):
     climbing = run([(1000, 22.0, 0.5), (2000, 23.0, 0.6), (3000, 24.0, 0.62), (4000, 25.0, 0.65)])
     line = bench.arm_lines(climbing)[0]
     assert "**not reached**" in line and "+1.00 dB per 1,000" in line and "about 2,000 more iterations" in line
+    assert "stopped" not in line
     flat = run([(1000, 22.0, 0.5), (2000, 21.0, 0.5)])
     assert "not climbing" in bench.arm_lines(flat)[0]
+    assert "(**stopped at 2,000 of the 4,000 planned**, resumable from its checkpoint)" in bench.arm_lines(flat)[0]
     above = run([(1000, 26.0, 0.69), (2000, 27.5, 0.71), (3000, 27.6, 0.72)])
     assert "above bicubic on both from 2,000 iterations (**reached**)" in bench.arm_lines(above)[0]
 
