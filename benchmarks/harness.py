@@ -429,21 +429,31 @@ def fit_exactly(model, data, iterations: int, callbacks=(), label: str = "", ckp
     return seconds
 
 
+def resume_checkpoint(folder: str | Path, steps: int) -> Path | None:
+    """The ``step=N.ckpt`` a run of ``steps`` iterations resumes from: the latest kept in ``folder`` when it is not
+    past ``steps``, else None (a longer run's checkpoints are not resumed: a schedule tied to ``max_steps`` would
+    make its prefix another run)."""
+    kept = kept_checkpoints(folder)
+    last = max(kept, default=None)
+    return kept[last] if last is not None and last <= steps else None
+
+
 def fit_measured(model, data, steps: int, every: int, folder: str | Path, measure: Callable[[Any], dict[str, Any]],
                  points: list[dict[str, Any]], on_point: Callable[[list[dict[str, Any]], float], None],
-                 spent: float = 0.0, label: str = "") -> float:
+                 spent: float = 0.0, label: str = "", callbacks: Sequence[Any] = ()) -> float:
     """Train ``model`` to ``steps`` iterations, ``measure(model)`` after every ``every``-th one not yet in
     ``points`` (dicts with an ``"iteration"``): ``{"iteration", **measure(model)}`` appended, then
     ``on_point(points, fit_seconds)`` (save them: an interruption loses no measured point). A checkpoint of every
-    measured iteration is kept in ``folder`` and the fit resumes from the last one at or below ``steps`` (the
+    measured iteration is kept in ``folder`` and the fit resumes from ``resume_checkpoint(folder, steps)`` (the
     core's bitwise resume). Fit seconds exclude measuring and add to ``spent`` (the seconds of earlier, resumed
-    calls). Returns the fit seconds. ``model`` is back in train mode after each measure."""
+    calls). Each submodule's train / eval mode is restored after a measure. ``callbacks`` run before the
+    measure (an EMA callback: the measure sees this iteration's EMA). Returns the fit seconds."""
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     done = {point["iteration"] for point in points}
-    kept = {step: path for step, path in kept_checkpoints(folder).items() if step <= steps}
-    seconds = [spent if kept else 0.0]
+    resume = resume_checkpoint(folder, steps)
+    seconds = [spent if resume is not None else 0.0]
 
     class Measure(L.Callback):
         def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
@@ -451,9 +461,11 @@ def fit_measured(model, data, steps: int, every: int, folder: str | Path, measur
             if iteration % every or iteration in done:
                 return
             seconds[0] += time.perf_counter() - started[0]
+            modes = [(sub, sub.training) for sub in module.modules()]
             points.append({"iteration": iteration, **measure(module)})
             points.sort(key=lambda point: point["iteration"])
-            module.train()
+            for sub, training in modes:
+                sub.training = training
             done.add(iteration)
             on_point(points, round(seconds[0], 1))
             started[0] = time.perf_counter()
@@ -461,9 +473,9 @@ def fit_measured(model, data, steps: int, every: int, folder: str | Path, measur
     checkpoint = ModelCheckpoint(dirpath=folder, filename="{step}", every_n_train_steps=every, save_top_k=-1)
     trainer = L.Trainer(max_steps=steps, logger=False, enable_progress_bar=False, enable_model_summary=False,
                         limit_val_batches=0, accelerator="cpu", devices=1, default_root_dir=str(folder),
-                        callbacks=[Measure(), checkpoint])
+                        callbacks=[*callbacks, Measure(), checkpoint])
     started = [time.perf_counter()]
-    trainer.fit(model, data, ckpt_path=str(kept[max(kept)]) if kept else None)
+    trainer.fit(model, data, ckpt_path=str(resume) if resume is not None else None)
     if trainer.global_step != steps:
         raise RuntimeError(f"{label or type(model).__name__}: trained {trainer.global_step} iterations, "
                            f"expected {steps}")

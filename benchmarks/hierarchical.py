@@ -45,8 +45,8 @@ from harness import (
     command_block,
     command_line,
     fit_exactly,
+    fit_measured,
     in_batches,
-    kept_checkpoints,
     load_average,
     load_recipe,
     load_runs,
@@ -249,20 +249,11 @@ def stacked_key(entropy_weight: float) -> str:
     return f"StackedGAN_entropy{entropy_weight:g}"
 
 
-def resume_checkpoint(folder: Path, steps: int) -> Path | None:
-    """The last ``step=N.ckpt`` that a run of ``steps`` iterations resumes from: the latest kept in ``folder``
-    when it is not past ``steps`` (a longer run's checkpoint is not resumed), else None."""
-    kept = kept_checkpoints(folder)
-    last = max(kept, default=None)
-    return kept[last] if last is not None and last <= steps else None
-
-
 def run_stacked(entropy_weight: float, steps: int, encoder_steps: int, joint_after: int, every: int) -> dict[str, Any]:
     """One StackedGAN run of ``steps`` iterations, measured every ``every`` iterations (``trajectory``, saved in
     the cache as each point is measured) and checkpointed there, so that an interrupted run resumes from its
-    last checkpoint (bitwise as if uninterrupted: the core's resume)."""
+    last checkpoint (bitwise as if uninterrupted: the core's resume; ``harness.fit_measured``)."""
     import lightning as L
-    from lightning.pytorch.callbacks import ModelCheckpoint
 
     from gan_lightning.callbacks import EMACallback
 
@@ -272,38 +263,31 @@ def run_stacked(entropy_weight: float, steps: int, encoder_steps: int, joint_aft
     cached = load_runs(CACHE, {}).get(key, {})
     same = all(cached.get(name) == value for name, value in settings.items() if name != "steps")
     trajectory = [point for point in cached.get("trajectory", []) if same and point["iteration"] <= steps]
+    if trajectory and trajectory[-1]["iteration"] == steps:
+        return load_runs(CACHE, {})[key]
     folder = stacked_folder(entropy_weight, encoder_steps, joint_after, every)
-    resume = resume_checkpoint(folder, steps)
-    done = {point["iteration"] for point in trajectory}
-    fit_seconds = [cached.get("fit_seconds", 0.0) if resume is not None and same else 0.0]
+    measuring = [0.0]  # the section reports wall seconds of training and measuring
 
-    class Measure(L.Callback):
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            iteration = trainer.global_step
-            if iteration % every or iteration in done:
-                return
-            point = {"iteration": iteration, **stacked_measures(pl_module, data)}
-            trajectory.append(point)
-            done.add(iteration)
-            runs = load_runs(CACHE, {})  # reread: the other StackedGAN run may have saved its points meanwhile
-            runs[key] = {**settings, "fit_seconds": round(fit_seconds[0] + time.perf_counter() - started, 1),
-                         **point, "trajectory": sorted(trajectory, key=lambda p: p["iteration"])}
-            save_runs(runs, CACHE)
-            print(f"{key} at {iteration}: " + ", ".join(f"{k} {v:.4g}" for k, v in point.items()), flush=True)
-
-    if not (trajectory and trajectory[-1]["iteration"] == steps):
-        quiet_lightning()
-        L.seed_everything(0, workers=False, verbose=False)
-        model, data = build_mnist5k("StackedGAN", entropy_weight=entropy_weight, encoder_steps=encoder_steps,
-                                    joint_after=joint_after)
-        checkpoint = ModelCheckpoint(dirpath=folder, filename="{step}", every_n_train_steps=every, save_top_k=-1)
-        trainer = L.Trainer(max_steps=steps, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                            limit_val_batches=0, accelerator="cpu", devices=1, default_root_dir=str(folder),
-                            callbacks=[EMACallback(decay=0.999), Measure(), checkpoint])
+    def measure(module) -> dict[str, Any]:
         started = time.perf_counter()
-        trainer.fit(model, data, ckpt_path=str(resume) if resume else None)
-        if trainer.global_step != steps:
-            raise RuntimeError(f"{key}: trained {trainer.global_step} iterations, expected {steps}")
+        point = stacked_measures(module, data)
+        measuring[0] += time.perf_counter() - started
+        return point
+
+    def save(points: list[dict[str, Any]], seconds: float) -> None:
+        runs = load_runs(CACHE, {})  # reread: the other StackedGAN run may have saved its points meanwhile
+        runs[key] = {**settings, "fit_seconds": round(seconds + measuring[0], 1), **points[-1], "trajectory": points}
+        save_runs(runs, CACHE)
+        print(f"{key} at {points[-1]['iteration']}: " + ", ".join(f"{k} {v:.4g}" for k, v in points[-1].items()),
+              flush=True)
+
+    quiet_lightning()
+    L.seed_everything(0, workers=False, verbose=False)
+    model, data = build_mnist5k("StackedGAN", entropy_weight=entropy_weight, encoder_steps=encoder_steps,
+                                joint_after=joint_after)
+    fit_measured(model, data, steps, every, folder, measure, trajectory, save,
+                 spent=cached.get("fit_seconds", 0.0) if same else 0.0, label=key,
+                 callbacks=[EMACallback(decay=0.999)])
     return load_runs(CACHE, {})[key]
 
 

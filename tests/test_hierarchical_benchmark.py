@@ -132,11 +132,13 @@ def test_q_readings_count_the_entries_of_z_a_q_head_reads(bench):
                                                                             rel=0.1)
 
 
-def test_a_stackedgan_run_resumes_from_its_last_kept_checkpoint_not_past_its_steps(bench, tmp_path):
-    assert bench.resume_checkpoint(tmp_path / "missing", 5000) is None
+def test_a_stackedgan_run_resumes_from_its_last_kept_checkpoint_not_past_its_steps(tmp_path):
+    from harness import resume_checkpoint
+
+    assert resume_checkpoint(tmp_path / "missing", 5000) is None
     for step in (500, 1500, 1000):
         (tmp_path / f"step={step}.ckpt").write_bytes(b"")
     (tmp_path / "last.ckpt").write_bytes(b"")  # not a kept step=N.ckpt
-    assert bench.resume_checkpoint(tmp_path, 5000) == tmp_path / "step=1500.ckpt"
-    assert bench.resume_checkpoint(tmp_path, 1500) == tmp_path / "step=1500.ckpt"
-    assert bench.resume_checkpoint(tmp_path, 1000) is None  # a longer run's last checkpoint is not resumed
+    assert resume_checkpoint(tmp_path, 5000) == tmp_path / "step=1500.ckpt"
+    assert resume_checkpoint(tmp_path, 1500) == tmp_path / "step=1500.ckpt"
+    assert resume_checkpoint(tmp_path, 1000) is None  # a longer run's last checkpoint is not resumed
