@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import json
 import platform
 import shutil
 from pathlib import Path
@@ -102,7 +103,9 @@ def run_curve(row: translation.Row, steps: int, every: int, seed: int) -> dict[s
     torch.set_num_threads(1)
     recipe = load_recipe(row.model, row.experiment)
     settings = {"label": row.label, "model": row.model, "overrides": row.overrides, "baseline": row.baseline,
-                "every": every, "seed": seed, "recipe_steps": recipe["max_steps"]}
+                "every": every, "seed": seed, "recipe_steps": recipe["max_steps"],
+                # a recipe edit is another run; as the cache's JSON reads it back (tuples as lists)
+                "model_args": json.loads(json.dumps({**recipe["init_args"], **row.overrides}))}
     cached = load_runs(CACHE, {}).get(row.label, {})
     same = all(cached.get(name) == value for name, value in settings.items())
     points = [p for p in cached.get("points", []) if same and p["iteration"] <= steps]

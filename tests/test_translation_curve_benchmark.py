@@ -97,3 +97,20 @@ def test_set_changes_every_row_and_names_it(bench):
     for bad in (["depth"], ["nonsense=1"]):
         with pytest.raises(SystemExit, match="--set"):
             bench.parse_changes(bad, "DiscoGAN")
+
+
+def test_a_recipe_edit_makes_another_run(bench, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(bench, "CACHE", tmp_path / "curves.json")
+    monkeypatch.setattr(bench, "RUNS", tmp_path / "runs")
+    row = bench.rows_of("DiscoGAN")[0]
+    first = bench.run_curve(row, steps=2, every=2, seed=0)
+    assert first["model_args"]["depth"] == 3 and first["model_args"]["betas"] == [0.5, 0.999]
+    assert bench.run_curve(row, steps=2, every=2, seed=0) == first  # read back as it was saved: the same run
+    cached = json.loads((tmp_path / "curves.json").read_text())
+    cached["DiscoGAN"]["model_args"]["depth"] = 4  # as if trained under an earlier recipe
+    cached["DiscoGAN"]["points"][0]["label_preservation"] = -1.0
+    (tmp_path / "curves.json").write_text(json.dumps(cached))
+    again = bench.run_curve(row, steps=2, every=2, seed=0)
+    assert again["model_args"]["depth"] == 3 and again["points"][0]["label_preservation"] >= 0.0  # trained anew
