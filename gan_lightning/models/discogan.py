@@ -14,7 +14,9 @@ encoder-decoder of ``depth`` = 4 stride-2 4x4 convolutions (64-128-256-512 chann
 the authors' decoder uses ReLU, not leaky), no biases; the output is tanh here (the authors'
 sigmoid on [0, 1] images; our images are in [-1, 1]). Each discriminator is the generator's
 encoder followed by one convolution over what is left of the image (4x4 at the authors' 64 px)
-to a single logit. PyTorch's default initialisation, as in the authors' code.
+to a single logit. PyTorch's default initialisation, as in the authors' code. At 32 px, ``depth`` 3
+keeps the authors' 4x4 bottleneck (``experiments/discogan/digits_inverted.yaml``); at depth 4 (2x2)
+G lost the digit on MNIST -> inverted MNIST with or without the reconstruction term.
 
 Loss (the authors' ``discogan/image_translation.py``; every default below is from it):
 - D, per domain: 0.5 BCE(D(real), 1) + 0.5 BCE(D(fake), 0); the two domains are summed.
