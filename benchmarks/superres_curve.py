@@ -30,8 +30,8 @@ from typing import Any
 import torch
 
 import superres
-from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, fit_measured, load_runs, quiet_lightning,
-                     recent_slope, replace_section, save_runs, stack_split)
+from harness import (BENCHMARKS, RESULTS_MD, command_block, fit_measured, load_runs, quiet_lightning,
+                     recent_slope, replace_section, save_runs, stack_split, training_command)
 
 CACHE = BENCHMARKS / "superres" / "curves.json"
 RUNS = BENCHMARKS.parent / "runs" / "superres_curve"
@@ -186,7 +186,7 @@ def main(argv=None) -> None:
         for arm in arms:
             if not args.only or arm["arm"] == args.only:
                 run_arm(arm, args.steps, args.every, args.seed)
-    replace_section(args.out, SECTION, report(arms, load_runs(CACHE, {}), command_line(__file__, argv)))
+    replace_section(args.out, SECTION, report(arms, load_runs(CACHE, {}), training_command(__file__, argv, report_options=("--only",))))
     print(f"wrote section {SECTION} of {args.out}")
 
 

@@ -36,9 +36,9 @@ import torch
 import yaml
 
 import translation
-from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, fit_measured, load_recipe, load_runs,
+from harness import (BENCHMARKS, RESULTS_MD, command_block, fit_measured, load_recipe, load_runs,
                      model_from_recipe, parity_halves, quiet_lightning, recent_slope, replace_section, save_runs,
-                     stack_split)
+                     stack_split, training_command)
 
 CACHE = BENCHMARKS / "translation" / "curves.json"
 RUNS = BENCHMARKS.parent / "runs" / "translation_curve"
@@ -151,8 +151,11 @@ def report(model: str, runs: dict[str, Any], command: str, changes: dict[str, An
     first = runs[rows[0].label]
     budget = first["recipe_steps"]
     iterations = sorted({p["iteration"] for row in rows for p in runs[row.label]["points"]})
-    changed = (" (recipe changed: " + ", ".join(f"`{key}: {value}`" for key, value in sorted(changes.items())) + ")"
-               if changes else "")
+    args = load_recipe(model, rows[0].experiment)["init_args"]
+    differ = {key: value for key, value in (changes or {}).items() if args.get(key) != value}
+    same = {key: value for key, value in (changes or {}).items() if key not in differ}
+    changed = ((" (recipe changed: " + ", ".join(f"`{k}: {v}`" for k, v in sorted(differ.items())) + ")" if differ else "")
+               + (" (" + ", ".join(f"`{k}: {v}`" for k, v in sorted(same.items())) + ", the recipe's own)" if same else ""))
     lines = [
         f"## {model}{changed}: label preservation by iteration, with and without its reconstruction term (issue 26)",
         "",
@@ -207,7 +210,23 @@ def report(model: str, runs: dict[str, Any], command: str, changes: dict[str, An
             gap = max(abs(p["label_preservation"] - p["label_preservation_batch_stats"]) for p in m_points)
             lines.append(f"- Running vs batch statistics, with the term: at most {100 * gap:.1f} points apart over "
                          "the curve.")
+        if budget in common:
+            lines += ["", verdict_line(at[0][budget]["label_preservation"], at[1][budget]["label_preservation"],
+                                       runs[main.label]["judge_on_real"], budget)]
     return "\n".join(lines)
+
+
+def verdict_line(with_term: float, without: float, ceiling: float, budget: int) -> str:
+    """The claim's verdict at the recipe's budget (section ``translation``'s rule: ahead by more than 5 points),
+    and its cause when the baseline is itself within 5 points of the judge's ceiling (the measure saturates)."""
+    words = f"{pct(with_term)} vs {pct(without)} at the recipe's {budget:,} iterations"
+    if with_term > without + 0.05:
+        return f"Verdict: the term keeps the digit more often, {words} (**reached**)."
+    if without >= ceiling - 0.05:
+        return (f"Verdict: **not reached, cause shown**: {words}, the baseline within 5 points of the judge's "
+                f"{pct(ceiling)} on real targets: G keeps the digit without the term, so label preservation cannot "
+                "show the term's effect on this task.")
+    return f"Verdict: {words} (**not reached**)."
 
 
 def main(argv=None) -> None:
@@ -233,7 +252,7 @@ def main(argv=None) -> None:
         for row in rows:
             if not args.only or row.label == args.only:
                 run_curve(row, steps, args.every, args.seed)
-    text = report(args.model, load_runs(CACHE, {}), command_line(__file__, argv), changes)
+    text = report(args.model, load_runs(CACHE, {}), training_command(__file__, argv, report_options=("--only",)), changes)
     replace_section(args.out, section_name(args.model, changes), text)
     print(f"wrote section {section_name(args.model, changes)} of {args.out}")
 

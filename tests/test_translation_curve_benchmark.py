@@ -114,3 +114,20 @@ def test_a_recipe_edit_makes_another_run(bench, tmp_path, monkeypatch):
     (tmp_path / "curves.json").write_text(json.dumps(cached))
     again = bench.run_curve(row, steps=2, every=2, seed=0)
     assert again["model_args"]["depth"] == 3 and again["points"][0]["label_preservation"] >= 0.0  # trained anew
+
+
+def test_the_title_tells_a_recipe_change_from_the_recipes_own_value(bench):
+    points = [point(2000, 0.5)]
+    for depth, words in ((4, "(recipe changed: `depth: 4`)"), (3, "(`depth: 3`, the recipe's own)")):
+        runs = {f"{label} [depth={depth}]": {**run, "label": f"{label} [depth={depth}]"}
+                for label, run in fake_runs(points, points).items()}
+        title = bench.report("DiscoGAN", runs, "python x", {"depth": depth}).splitlines()[0]
+        assert title == f"## DiscoGAN {words}: label preservation by iteration, with and without its reconstruction term (issue 26)"
+
+
+def test_the_verdict_names_a_saturated_measure_as_its_cause(bench):
+    assert "(**reached**)" in bench.verdict_line(0.6, 0.2, 0.94, 2000)
+    saturated = bench.verdict_line(0.933, 0.933, 0.936, 2000)
+    assert saturated.startswith("Verdict: **not reached, cause shown**: 93.3 % vs 93.3 % at the recipe's 2,000")
+    assert bench.verdict_line(0.04, 0.08, 0.936, 2000) == ("Verdict: 4.0 % vs 8.0 % at the recipe's 2,000 "
+                                                          "iterations (**not reached**).")
