@@ -136,7 +136,7 @@ def cached_run(spec: RunSpec, classifier, cache: Path | None) -> dict[str, Any]:
     key = repr(dataclasses.astuple(spec))
     stored = load_pickled_runs(cache).get(key)
     if stored is not None:
-        return {**stored, "spec": RunSpec(**stored["spec"])}
+        return {**stored, "spec": RunSpec(**stored["spec"]), "cached": True}
     result = run_one(spec, classifier)
     if cache is not None:
         runs = load_pickled_runs(cache)
@@ -301,6 +301,22 @@ def verdict_lines(results: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def machine_lines(results: Sequence[dict[str, Any]], wall_seconds: float, load_start: Sequence[float],
+                  load_end: Sequence[float]) -> list[str]:
+    """Where and how long: the whole run's wall time, or, when runs came from ``--cache``, how many did."""
+    threads = results[0]["spec"].threads
+    machine = f"- Machine: {platform.platform()}, {os.cpu_count()} CPUs (shared with other jobs), torch {torch.__version__}, "
+    cached = sum(bool(r.get("cached")) for r in results)
+    if not cached:
+        return [machine + f"{threads} thread, runs one after the other.",
+                f"- Wall time of the whole run: **{wall_seconds / 60:.1f} min**; load average (1 min) at start "
+                f"{load_start[0]:.1f}, at end {load_end[0]:.1f}."]
+    return [machine + f"{threads} thread per run.",
+            f"- Runs read from `--cache`: {cached} of {len(results)} (trained by earlier invocations of this command, "
+            "possibly in parallel processes with `--only-seeds`; their fit seconds are in the table); this "
+            f"invocation took {wall_seconds / 60:.1f} min."]
+
+
 def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, command: str,
                  wall_seconds: float, load_start: Sequence[float], out: Path,
                  grids: dict[str, Path], reference: dict[str, Any] | None = None, section: str = "stacked_mnist") -> str:
@@ -323,10 +339,7 @@ def write_report(results: Sequence[dict[str, Any]], args: argparse.Namespace, co
         "iteration; each channel classified by the `digits` classifier (LeNet trained on MNIST5k); "
         "`StackedModes`: modes with at least one sample, KL(mode histogram || uniform) "
         "(0 = uniform, log 1000 = 6.91 = one mode). Mean ± sample std (ddof 1) over seeds.",
-        f"- Machine: {platform.platform()}, {os.cpu_count()} CPUs (shared with other jobs), torch "
-        f"{torch.__version__}, {first.threads} thread, runs one after the other.",
-        f"- Wall time of the whole run: **{wall_seconds / 60:.1f} min**; load average (1 min) at start "
-        f"{load_start[0]:.1f}, at end {load_end[0]:.1f}.",
+        *machine_lines(results, wall_seconds, load_start, load_end),
         "",
         "### Ours",
         "",

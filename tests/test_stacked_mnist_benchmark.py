@@ -121,3 +121,12 @@ def test_cached_runs_are_not_trained_again(bench, tmp_path, monkeypatch):
     assert trained == [spec] and again["spec"] == spec and again["metrics"] == first["metrics"]
     bench.cached_run(bench.RunSpec(model="DCGAN", seed=4, iterations=7), None, cache)
     assert len(trained) == 2  # another spec is another run
+
+
+def test_a_report_from_the_cache_says_so_instead_of_a_wall_time(bench):
+    fresh = [fake_result(bench, "DCGAN", 0, 900)]
+    lines = bench.machine_lines(fresh, 120.0, (1.0, 1.0, 1.0), (2.0, 2.0, 2.0))
+    assert lines[0].endswith("1 thread, runs one after the other.") and "**2.0 min**" in lines[1]
+    cached = [{**fake_result(bench, "DCGAN", 0, 900), "cached": True}, fake_result(bench, "MRGAN", 0, 800)]
+    lines = bench.machine_lines(cached, 12.0, (1.0, 1.0, 1.0), (2.0, 2.0, 2.0))
+    assert lines[0].endswith("1 thread per run.") and lines[1].startswith("- Runs read from `--cache`: 1 of 2")
