@@ -78,6 +78,7 @@ def test_mrgan_verdicts_and_report(mrgan, tmp_path):
     assert "| MRGAN (regularized) | 0 | 1500 | 8 | 0 | 20.0 | this run | 5 |" in text
     assert "| GAN | 0 | 1500 | 8 | 0 | 50.0 | rerun here | 3 |" in text
     assert "| DCGAN | 0 | 1500 | 893 | 107 | 0.92 | committed row | - |" in text
+    assert "**Below the recipes' budgets**" in text and "`stacked_mnist_budget`" in text  # where the full runs are
 
 
 def test_mrgan_is_an_option_of_the_existing_benchmarks_not_a_default():
