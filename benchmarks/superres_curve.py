@@ -68,8 +68,8 @@ def run_arm(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[str,
     torch.set_num_threads(1)
     settings = {**arm, "every": every, "seed": seed, "batch_size": 16, "hr_size": 32, "steps": steps}
     cached = load_runs(CACHE, {}).get(arm["arm"], {})
-    same = all(cached.get(name) == value for name, value in settings.items())
-    points = list(cached.get("points", [])) if same else []
+    same = all(cached.get(name) == value for name, value in settings.items() if name != "steps")  # a longer run extends
+    points = [p for p in cached.get("points", []) if same and p["iteration"] <= steps]
     if points and points[-1]["iteration"] == steps:
         return cached
     folder = RUNS / re.sub(r"[^0-9a-zA-Z]+", "_", arm["arm"])

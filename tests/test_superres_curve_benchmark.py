@@ -51,5 +51,8 @@ def test_a_tiny_curve_is_cached_resumed_and_reported(bench, tmp_path, monkeypatc
     (tmp_path / "curves.json").write_text(json.dumps(cached))
     (tmp_path / "runs" / "4x1_1e_3" / "step=4.ckpt").unlink()
     assert bench.run_arm(arm, steps=4, every=2, seed=0)["points"] == first["points"]
+    longer = bench.run_arm(arm, steps=6, every=2, seed=0)  # extends the run from its checkpoint at 4
+    assert [p["iteration"] for p in longer["points"]] == [2, 4, 6] and longer["points"][:2] == first["points"]
+    assert longer["steps"] == 6
     text = bench.report([arm], json.loads((tmp_path / "curves.json").read_text()), "python x")
     assert "| 4 | " in text and "| bicubic | " in text and "- 4x1@1e-3 (" in text
