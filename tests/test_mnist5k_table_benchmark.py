@@ -51,9 +51,14 @@ def test_tiny_run_gives_a_table_grids_and_a_report_section(bench, digits_cache, 
     assert all(path.stat().st_size > 0 for path in grids.values())
     out = tmp_path / "RESULTS.md"
     out.write_text("# Benchmark results\n\n<!-- begin: other -->\nkept\n<!-- end: other -->\n")
-    args = argparse.Namespace(iterations=3)
+    args = argparse.Namespace(iterations=3, section="mnist5k")
     bench.write_report(results, reference, args, "python benchmarks/mnist5k_table.py --iterations 3", 5.0,
                        (1.0, 1.0, 1.0), out, grids)
     text = out.read_text()
     assert "<!-- begin: other -->\nkept\n<!-- end: other -->" in text
     assert "<!-- begin: mnist5k -->" in text and "**WGAN: 5**" in text  # the budget that differs is named
+    assert "**short-budget results** (" in text and "How the budget was chosen" in text
+    bench.write_report(results, reference, argparse.Namespace(iterations=3, section="other"), "python x", 5.0,
+                       (1.0, 1.0, 1.0), out, grids)
+    other = out.read_text().split("<!-- begin: other -->")[1].split("<!-- end: other -->")[0]
+    assert "<!-- begin: mnist5k -->" in out.read_text() and "How the budget was chosen" not in other
