@@ -482,6 +482,17 @@ def fit_measured(model, data, steps: int, every: int, folder: str | Path, measur
     return seconds[0] + time.perf_counter() - started[0]
 
 
+def recipe_budget_words(budgets: dict[str, int], kind: str) -> str:
+    """What the runs' ``budgets`` (model -> iterations) are against their recipes' ``max_steps``
+    (``experiments/<model>/<kind>.yaml``): short-budget results, naming the models below, or the recipes' own."""
+    recipes = {model: int(load_recipe(model, kind)["max_steps"]) for model in budgets}
+    short = [model for model, steps in budgets.items() if steps < recipes[model]]
+    listed = ", ".join(f"{model} {steps:,}" for model, steps in recipes.items())
+    if short:
+        return f"The committed recipes train {listed} iterations: **short-budget results** ({', '.join(short)})."
+    return f"The committed recipes train {listed} iterations: each model at its recipe's budget."
+
+
 def int_list(text: str) -> tuple[int, ...]:
     """``--g-hidden 400,400``: comma-separated integers."""
     return tuple(int(part) for part in text.split(",") if part.strip())

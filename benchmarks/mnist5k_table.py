@@ -36,7 +36,7 @@ from typing import Any, Sequence
 import torch
 
 from harness import (BENCHMARKS, RESULTS_MD, build_mnist5k, command_block, command_line, fit_exactly, load_average,
-                     load_recipe, mnist5k_data, model_budgets, quiet_lightning, replace_section)
+                     load_recipe, mnist5k_data, model_budgets, quiet_lightning, recipe_budget_words, replace_section)
 
 MODELS = ("GAN", "DCGAN", "LSGAN", "WGAN", "WGANGP", "WGANDiv", "DRAGAN", "SNGAN", "RelativisticGAN",
           "EBGAN", "BEGAN", "UnrolledGAN", "MADGAN", "PacGAN")
@@ -178,16 +178,6 @@ recipes learn the digits, not where they end up, and the three models at 100 ite
 not comparable with the others."""
 
 
-def recipe_budget_words(budgets: dict[str, int]) -> str:
-    """The run's budgets against the recipes' ``max_steps``: short-budget results, or the recipes' own."""
-    recipes = {model: int(load_recipe(model, RECIPE)["max_steps"]) for model in budgets}
-    short = [model for model, steps in budgets.items() if steps < recipes[model]]
-    listed = ", ".join(f"{model} {steps:,}" for model, steps in recipes.items())
-    if short:
-        return f"The committed recipes train {listed} iterations: **short-budget results** ({', '.join(short)})."
-    return f"The committed recipes train {listed} iterations: each model at its recipe's budget."
-
-
 def write_report(results: Sequence[dict[str, Any]], reference: dict[str, Any] | None, args: argparse.Namespace,
                  command: str, wall_seconds: float, load_start: Sequence[float], out: Path,
                  grids: dict[str, Path]) -> str:
@@ -207,7 +197,7 @@ def write_report(results: Sequence[dict[str, Any]], reference: dict[str, Any] | 
            if others else "")
         + (" (dearer per iteration, see the note below; not comparable with the rest)" if others else "")
         + "; G steps in brackets (5-critic models take a G step every 5th iteration). "
-        + recipe_budget_words(budgets),
+        + recipe_budget_words(budgets, RECIPE),
         "- Recipes: every model's `init_args` and data options (image size, batch size) from "
         "`experiments/<model>/mnist5k.yaml`; seed 0 (one seed: no error bars).",
         f"- Evaluation: `evaluate_generator` with metrics `fid`, `classes` and the `digits` extractor: "

@@ -41,7 +41,8 @@ from typing import Any, Sequence
 import torch
 
 from harness import (BENCHMARKS, RESULTS_MD, command_block, command_line, fit_exactly, int_list, load_average,
-                     load_pickled_runs, load_recipe, mean_std, quiet_lightning, replace_section, save_pickled_runs)
+                     load_pickled_runs, load_recipe, mean_std, quiet_lightning, recipe_budget_words, replace_section,
+                     save_pickled_runs)
 
 DEFAULT_MODELS = ("DCGAN", "PacGAN")
 MODELS = DEFAULT_MODELS + ("MRGAN",)  # MRGAN: experiments/mrgan/stacked_mnist5k.yaml (benchmarks/mrgan.py)
@@ -261,16 +262,11 @@ def networks_line(models: Sequence[str]) -> str:
 
 def budget_line(models: Sequence[str], iterations: int, batch_size: int, seeds: Sequence[int]) -> str:
     """The budget, and where it stands against each recipe's ``max_steps``."""
-    recipes = {model: int(load_recipe(model, RECIPE)["max_steps"]) for model in models}
-    below = {model: steps for model, steps in recipes.items() if iterations < steps}
     line = (f"- Budget: **{iterations} iterations (batches of {batch_size})** per run, the same for "
             f"{'both' if len(models) == 2 else 'all'} models; seeds {sorted(seeds)}.")
     if set(models) <= {"DCGAN", "PacGAN"}:
         return line  # the original section's wording
-    budgets = ", ".join(f"{model} {steps:,}" for model, steps in recipes.items())
-    if below:
-        return line + f" **Below the recipes' budgets** (their `max_steps`: {budgets})."
-    return line + f" The recipes' own budgets (their `max_steps`: {budgets}): not a short-budget result."
+    return line + " " + recipe_budget_words({model: iterations for model in models}, RECIPE)
 
 
 def verdict_lines(results: Sequence[dict[str, Any]]) -> list[str]:

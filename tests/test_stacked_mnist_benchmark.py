@@ -93,9 +93,9 @@ def test_other_models_get_their_title_budget_and_a_verdict_against_the_first(ben
     assert bench.title(["DCGAN", "PacGAN"]) == "## Stacked MNIST (1,000 modes): DCGAN vs PacGAN2"
     assert bench.title(["DCGAN", "MRGAN"]) == "## Stacked MNIST (1,000 modes): DCGAN vs MRGAN"
     at = bench.budget_line(["DCGAN", "MRGAN"], 5000, 64, {0, 1})
-    assert "not a short-budget result" in at and "MRGAN 5,000" in at and "Below" not in at
-    assert "**Below the recipes' budgets**" in bench.budget_line(["DCGAN", "MRGAN"], 1500, 64, {0, 1})
-    assert "Below" not in bench.budget_line(["DCGAN", "PacGAN"], 1500, 64, {0, 1})  # the original wording
+    assert "each model at its recipe's budget" in at and "MRGAN 5,000" in at and "short-budget" not in at
+    assert "**short-budget results** (DCGAN, MRGAN)" in bench.budget_line(["DCGAN", "MRGAN"], 1500, 64, {0, 1})
+    assert "short-budget" not in bench.budget_line(["DCGAN", "PacGAN"], 1500, 64, {0, 1})  # the original wording
     assert "lambda_1 (geometric) 0.2" in bench.networks_line(["DCGAN", "MRGAN"])
 
     worse = [fake_result(bench, "DCGAN", s, m) for s, m in ((0, 900), (1, 904))]
