@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 import superres
-from harness import (BENCHMARKS, RESULTS_MD, command_block, fit_measured, load_runs, quiet_lightning,
+from harness import (BENCHMARKS, RESULTS_MD, command_block, fit_measured, load_recipe, load_runs, quiet_lightning,
                      recent_slope, replace_section, save_runs, stack_split, training_command)
 
 CACHE = BENCHMARKS / "superres" / "curves.json"
@@ -130,6 +130,7 @@ def report(arms: list[dict[str, Any]], runs: dict[str, Any], command: str) -> st
     if not present:
         raise SystemExit(f"no cached curve of {', '.join(a['arm'] for a in arms)} in {CACHE}")
     first = runs[present[0]]
+    recipe_steps = load_recipe("SRGAN", "photos")["init_args"]["pretrain_steps"]
     lines = [
         "## SRResNet vs bicubic by iteration: network size and learning rate (issue 26)",
         "",
@@ -141,8 +142,8 @@ def report(arms: list[dict[str, Any]], runs: dict[str, Any], command: str) -> st
         f"seed {first['seed']}, one thread ({platform.machine()}, torch {torch.__version__}); PSNR / SSIM on RGB in "
         f"[0, 1] every {first['every']} iterations. Arms `WIDTHxBLOCKS@LR`: the paper's SRResNet is 64x16 at Adam "
         "1e-4 (10^6 iterations on 350k ImageNet images, 96 px crops); section `superres` ran 16x4 at 1e-3 for "
-        "1,800. The recipe (`experiments/srgan/photos.yaml`) trains its SRResNet 250 iterations: every arm here "
-        "runs far past it. Fit seconds: "
+        f"1,800. The recipe (`experiments/srgan/photos.yaml`) trains its SRResNet {recipe_steps:,} iterations: every "
+        "arm here runs far past it. Fit seconds: "
         + ", ".join(f"{name} {runs[name]['fit_seconds']:.0f}" for name in present) + " (wall, measuring excluded).",
         "",
     ]

@@ -56,3 +56,4 @@ def test_a_tiny_curve_is_cached_resumed_and_reported(bench, tmp_path, monkeypatc
     assert longer["steps"] == 6
     text = bench.report([arm], json.loads((tmp_path / "curves.json").read_text()), "python x")
     assert "| 4 | " in text and "| bicubic | " in text and "- 4x1@1e-3 (" in text
+    assert "trains its SRResNet 250 iterations" in text  # experiments/srgan/photos.yaml's pretrain_steps
