@@ -34,7 +34,10 @@ def test_verdict_lines_say_reached_or_extrapolate_the_trend(bench):
     assert "**not reached**" in line and "+1.00 dB per 1,000" in line and "about 2,000 more iterations" in line
     assert "stopped" not in line
     flat = run([(1000, 22.0, 0.5), (2000, 21.0, 0.5)])
-    assert "not climbing" in bench.arm_lines(flat)[0]
+    assert "a plateau (under 0.1 dB per 1,000), below bicubic by 6.00 dB at the end." in bench.arm_lines(flat)[0]
+    noisy = run([(i * 1000, 25.0 + (0.4 if i % 2 else -0.4) + 0.01 * i, 0.6) for i in range(1, 11)])
+    line = bench.arm_lines(noisy)[0]
+    assert "PSNR trend from 6,000 iterations on" in line and "a plateau" in line  # the second half, not 4 points
     assert "(**stopped at 2,000 of the 4,000 planned**, resumable from its checkpoint)" in bench.arm_lines(flat)[0]
     above = run([(1000, 26.0, 0.69), (2000, 27.5, 0.71), (3000, 27.6, 0.72)])
     assert "above bicubic on both from 2,000 iterations (**reached**)" in bench.arm_lines(above)[0]
