@@ -60,3 +60,11 @@ def test_a_tiny_curve_is_cached_resumed_and_reported(bench, tmp_path, monkeypatc
     text = bench.report([arm], json.loads((tmp_path / "curves.json").read_text()), "python x")
     assert "| 4 | " in text and "| bicubic | " in text and "- 4x1@1e-3 (" in text
     assert "trains its SRResNet 250 iterations" in text  # experiments/srgan/photos.yaml's pretrain_steps
+
+
+def test_the_border_check_is_a_table_when_it_was_run(bench):
+    assert bench.border_lines({"arm": "16x4@1e-3"}) == []
+    check = {"iteration": 10000, "rows": [{"hr_size": 32, "shave": 4, "psnr": 25.73, "bicubic": 27.77}]}
+    lines = bench.border_lines({"arm": "16x4@1e-3", "border": check})
+    assert lines[1].startswith("Border check of 16x4@1e-3 at 10,000 iterations")
+    assert lines[-1] == "| 32 px | 4 | 25.73 | 27.77 | +2.04 |"
