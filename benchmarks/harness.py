@@ -200,6 +200,12 @@ def _json_lines(value: Any, one_line_below: int, sort_keys: bool, depth: int = 0
     return "[\n" + ",\n".join(lines) + "\n" + " " * depth + "]"
 
 
+def as_cached(value: Any) -> Any:
+    """``value`` as the JSON run cache reads it back (tuples as lists, keys as strings): what a cached entry is
+    compared with to tell the same run from another."""
+    return json.loads(json.dumps(value))
+
+
 def save_runs(results: dict[str, Any], path: str | Path, drop: Sequence[str] = ("grid",), sort_keys: bool = True,
               one_line_below: int | None = None) -> None:
     """Write the cache of finished runs, atomically, without the ``drop`` fields of each run (pictures,

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import json
 import platform
 import shutil
 from pathlib import Path
@@ -36,7 +35,7 @@ import torch
 import yaml
 
 import translation
-from harness import (BENCHMARKS, RESULTS_MD, command_block, fit_measured, load_recipe, load_runs,
+from harness import (BENCHMARKS, RESULTS_MD, as_cached, command_block, fit_measured, load_recipe, load_runs,
                      model_from_recipe, parity_halves, quiet_lightning, recent_slope, replace_section, save_runs,
                      stack_split, training_command)
 
@@ -105,7 +104,7 @@ def run_curve(row: translation.Row, steps: int, every: int, seed: int) -> dict[s
     settings = {"label": row.label, "model": row.model, "overrides": row.overrides, "baseline": row.baseline,
                 "every": every, "seed": seed, "recipe_steps": recipe["max_steps"],
                 # a recipe edit is another run; as the cache's JSON reads it back (tuples as lists)
-                "model_args": json.loads(json.dumps({**recipe["init_args"], **row.overrides}))}
+                "model_args": as_cached({**recipe["init_args"], **row.overrides})}
     cached = load_runs(CACHE, {}).get(row.label, {})
     same = all(cached.get(name) == value for name, value in settings.items())
     points = [p for p in cached.get("points", []) if same and p["iteration"] <= steps]
