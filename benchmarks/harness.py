@@ -221,6 +221,15 @@ def save_runs(results: dict[str, Any], path: str | Path, drop: Sequence[str] = (
     _replace_atomically(Path(path), text + "\n")
 
 
+def save_run(path: str | Path, key: str, run: dict[str, Any]) -> dict[str, Any]:
+    """One run into the JSON cache at ``path`` under ``key``: the file reread first (another process may have
+    saved its runs meanwhile), then saved (``save_runs``). Returns the cache as saved."""
+    runs = load_runs(path, {})
+    runs[key] = run
+    save_runs(runs, path)
+    return runs
+
+
 def load_pickled_runs(path: str | Path | None, empty: Any = None) -> Any:
     """A cache of finished runs kept as a pickle (runs holding arrays or dataclass keys), or a copy of
     ``empty`` ({} by default) when ``path`` is None or not there yet."""

@@ -52,6 +52,7 @@ from harness import (
     load_runs,
     quiet_lightning,
     replace_section,
+    save_run,
     save_runs,
     split_tensors,
 )
@@ -275,9 +276,8 @@ def run_stacked(entropy_weight: float, steps: int, encoder_steps: int, joint_aft
         return point
 
     def save(points: list[dict[str, Any]], seconds: float) -> None:
-        runs = load_runs(CACHE, {})  # reread: the other StackedGAN run may have saved its points meanwhile
-        runs[key] = {**settings, "fit_seconds": round(seconds + measuring[0], 1), **points[-1], "trajectory": points}
-        save_runs(runs, CACHE)
+        save_run(CACHE, key, {**settings, "fit_seconds": round(seconds + measuring[0], 1), **points[-1],
+                              "trajectory": points})
         print(f"{key} at {points[-1]['iteration']}: " + ", ".join(f"{k} {v:.4g}" for k, v in points[-1].items()),
               flush=True)
 
@@ -515,11 +515,9 @@ def main(argv=None) -> None:
             continue
         started = time.perf_counter()
         result = job()
-        runs = load_runs(CACHE, {})  # reread: a run of another process may have saved meanwhile
-        runs[key] = result
         print(f"{key}: { {k: v for k, v in result.items() if k != 'trajectory'} } "
               f"({time.perf_counter() - started:.0f} s)", flush=True)
-        save_runs(runs, CACHE)
+        runs = save_run(CACHE, key, result)
     if only and not args.report_only:
         return  # one process of several: the section is written by a run without --only (or --report-only)
     runs = load_runs(CACHE, {})

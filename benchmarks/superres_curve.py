@@ -31,7 +31,7 @@ import torch
 
 import superres
 from harness import (BENCHMARKS, RESULTS_MD, command_block, fit_measured, load_recipe, load_runs, quiet_lightning,
-                     recent_slope, replace_section, save_runs, stack_split, training_command)
+                     recent_slope, replace_section, save_run, stack_split, training_command)
 
 CACHE = BENCHMARKS / "superres" / "curves.json"
 RUNS = BENCHMARKS.parent / "runs" / "superres_curve"
@@ -90,11 +90,9 @@ def run_arm(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[str,
         return {"psnr": numbers["psnr"], "ssim": numbers["ssim"]}
 
     def save(points: list[dict[str, Any]], seconds: float) -> None:
-        runs = load_runs(CACHE, {})  # reread: another arm's process may have saved meanwhile
-        runs[arm["arm"]] = {**settings, "bicubic": {"psnr": bicubic["psnr"], "ssim": bicubic["ssim"]},
-                            "g_parameters": sum(p.numel() for p in model.generator.parameters()),
-                            "fit_seconds": seconds, "points": points}
-        save_runs(runs, CACHE)
+        save_run(CACHE, arm["arm"], {**settings, "bicubic": {"psnr": bicubic["psnr"], "ssim": bicubic["ssim"]},
+                                     "g_parameters": sum(p.numel() for p in model.generator.parameters()),
+                                     "fit_seconds": seconds, "points": points})
         p = points[-1]
         print(f"{arm['arm']} at {p['iteration']}: PSNR {p['psnr']:.2f} SSIM {p['ssim']:.3f} "
               f"(bicubic {bicubic['psnr']:.2f} / {bicubic['ssim']:.3f})", flush=True)
@@ -129,10 +127,8 @@ def border_check(arm: dict[str, Any], steps: int, seed: int) -> dict[str, Any]:
             rows.append({"hr_size": hr_size, "shave": shave,
                          "psnr": float(psnr(out[..., inner, inner], held["hr"][..., inner, inner])),
                          "bicubic": float(psnr(bicubic[..., inner, inner], held["hr"][..., inner, inner]))})
-    runs = load_runs(CACHE, {})
-    runs[arm["arm"]]["border"] = {"iteration": steps, "rows": rows}
-    save_runs(runs, CACHE)
-    return runs[arm["arm"]]
+    run = {**load_runs(CACHE, {})[arm["arm"]], "border": {"iteration": steps, "rows": rows}}
+    return save_run(CACHE, arm["arm"], run)[arm["arm"]]
 
 
 def border_lines(run: dict[str, Any]) -> list[str]:

@@ -36,7 +36,7 @@ import yaml
 
 import translation
 from harness import (BENCHMARKS, RESULTS_MD, as_cached, command_block, fit_measured, load_recipe, load_runs,
-                     model_from_recipe, parity_halves, quiet_lightning, recent_slope, replace_section, save_runs,
+                     model_from_recipe, parity_halves, quiet_lightning, recent_slope, replace_section, save_run,
                      stack_split, training_command)
 
 CACHE = BENCHMARKS / "translation" / "curves.json"
@@ -125,9 +125,7 @@ def run_curve(row: translation.Row, steps: int, every: int, seed: int) -> dict[s
                 "cycle_l1_batch_stats": batch["cycle_l1"]}
 
     def save(points: list[dict[str, Any]], seconds: float) -> None:
-        runs = load_runs(CACHE, {})  # reread: another row's process may have saved meanwhile
-        runs[row.label] = {**settings, "judge_on_real": ceiling, "fit_seconds": seconds, "points": points}
-        save_runs(runs, CACHE)
+        save_run(CACHE, row.label, {**settings, "judge_on_real": ceiling, "fit_seconds": seconds, "points": points})
         print(f"{row.label} at {points[-1]['iteration']}: "
               + ", ".join(f"{k} {v:.4g}" for k, v in points[-1].items()), flush=True)
 
