@@ -50,7 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "are warm-up (not timed, no sync check)")
     parser.add_argument("--jobs", type=int, default=8, help="configs trained at the same time")
     parser.add_argument("--configs", default=None,
-                        help="comma-separated model folders or config paths (default: every experiments/*/*.yaml)")
+                        help="comma-separated model folders, config paths or 'gpu' (the paper-sized overlays of "
+                             "experiments/gpu/, each on its experiment) (default: every experiments/*/*.yaml)")
     parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda",
                         help="cpu: a smoke test of this script, not a measurement")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per config")
@@ -65,6 +66,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def experiment_configs(selection: str | None) -> list[Path]:
+    """``--configs``: model folders, config paths, or ``gpu`` (the paper-sized overlays, each run on its
+    CPU-sized experiment: ``cli.config_files``); default every ``experiments/*/*.yaml``."""
+    from gan_lightning.cli import PAPER_SIZED
+
     configs = sorted((REPO / "experiments").glob("*/*.yaml"))
     if not selection:
         return configs
@@ -73,6 +78,8 @@ def experiment_configs(selection: str | None) -> list[Path]:
         path = Path(item)
         if path.suffix == ".yaml":
             chosen.append(path if path.is_absolute() else REPO / path)
+        elif item.lower() == "gpu":
+            chosen += sorted(PAPER_SIZED.glob("*/*.yaml"))
         else:
             chosen += [c for c in configs if c.parent.name == item.lower()]
     return chosen
@@ -141,13 +148,13 @@ def make_watch(every: int, iterations: int, cuda: bool):
 
 def run_one(config: Path, args) -> dict:
     """Train one config; the row of the table."""
-    from gan_lightning.cli import build_cli, check_lightning_args
+    from gan_lightning.cli import build_cli, check_lightning_args, config_files
     from gan_lightning.errors import UsageError
 
     row = {"config": str(config.relative_to(REPO)) if config.is_relative_to(REPO) else str(config)}
     cuda = args.device == "cuda"
     root = tempfile.mkdtemp(prefix="gpu_smoke_")
-    argv = ["--config", str(config), "--trainer.accelerator", "gpu" if cuda else "cpu", "--trainer.devices", "1",
+    argv = [*(part for file in config_files(config) for part in ("--config", str(file))), "--trainer.accelerator", "gpu" if cuda else "cpu", "--trainer.devices", "1",
             "--trainer.max_steps", str(args.iterations), "--trainer.logger", "false",
             "--trainer.default_root_dir", root, "--trainer.log_every_n_steps", str(args.every),
             "--trainer.enable_progress_bar", "false", "--trainer.check_val_every_n_epoch", "1000",

@@ -498,11 +498,32 @@ def cmd_models(argv: Sequence[str]) -> None:
               f"  {claim}{experiments_text(name)}")
 
 
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+#: Paper-sized overlays: ``experiments/gpu/<model>/<name>.yaml`` holds what differs (the authors' widths, ...)
+#: from the CPU-sized ``experiments/<model>/<name>.yaml``, to be given after it.
+PAPER_SIZED = EXPERIMENTS / "gpu"
+
+
 def experiments_text(name: str) -> str:
-    """``  [experiments/<name>: a.yaml, b.yaml]`` from a source checkout; empty when there is none."""
-    folder = Path(__file__).resolve().parent.parent / "experiments" / name.lower()
-    files = sorted(path.name for path in folder.glob("*.yaml")) if folder.is_dir() else []
-    return f"  [experiments/{name.lower()}: {', '.join(files)}]" if files else ""
+    """``  [experiments/<name>: a.yaml, b.yaml]`` from a source checkout, with ``; paper-sized (GPU): a.yaml``
+    when ``experiments/gpu/<name>/`` has overlays; empty when there is none."""
+    files = sorted(path.name for path in (EXPERIMENTS / name.lower()).glob("*.yaml"))
+    paper = sorted(path.name for path in (PAPER_SIZED / name.lower()).glob("*.yaml"))
+    paper_text = f"; paper-sized (GPU): {', '.join(paper)}" if paper else ""
+    return f"  [experiments/{name.lower()}: {', '.join(files)}{paper_text}]" if files else ""
+
+
+def config_files(config: str | Path) -> list[Path]:
+    """The ``--config`` files, in order, that run ``config``: the file itself, or for a paper-sized overlay
+    (``experiments/gpu/<model>/<name>.yaml``) its CPU-sized experiment first, then the overlay."""
+    path = Path(config).resolve()
+    if path.parent.parent != PAPER_SIZED:
+        return [path]
+    base = EXPERIMENTS / path.parent.name / path.name
+    if not base.is_file():
+        raise UsageError(f"{config}: a paper-sized overlay whose experiment {base.relative_to(EXPERIMENTS.parent)} "
+                         "does not exist")
+    return [base, path]
 
 
 def recipe_text(cls: type[GANModule]) -> str:

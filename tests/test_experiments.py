@@ -35,9 +35,9 @@ def non_default(cls: type, values: dict) -> dict:
     return {k: v for k, v in values.items() if k not in params or params[k].default != v}
 
 
-def resolved(config: Path) -> dict:
-    """The configuration `gan-lightning fit --config CONFIG` runs with (default callbacks merged in)."""
-    cli = build_cli(["--config", str(config)], run=False, instantiate=False)
+def resolved(*configs: Path) -> dict:
+    """The configuration `gan-lightning fit --config CONFIG [--config ...]` runs with (default callbacks merged in)."""
+    cli = build_cli([part for config in configs for part in ("--config", str(config))], run=False, instantiate=False)
     return yaml.safe_load(cli.parser.dump(cli.config, skip_none=False))
 
 
@@ -92,3 +92,47 @@ def test_experiment_builds_as_it_is(config, tmp_path):
     assert ours == configured
     assert [type(cb) for cb in cli.trainer.checkpoint_callbacks] == [ModelCheckpoint]
     assert cli.trainer.checkpoint_callback.dirpath == str(tmp_path / "checkpoints")
+
+
+PAPER_SIZED = sorted((Path(__file__).resolve().parents[1] / "experiments" / "gpu").glob("*/*.yaml"))
+
+
+def test_paper_sized_overlays_exist_where_a_recipe_sends_its_gpu_users():
+    """A CPU-sized experiment whose comments give the authors' sizes "on a GPU" has its overlay."""
+    from gan_lightning.cli import PAPER_SIZED as folder
+
+    sent = {experiment_id(path) for path in EXPERIMENTS
+            if "on a GPU" in path.read_text() and "--model.init_args" in path.read_text()}
+    assert sent and sent <= {experiment_id(path) for path in PAPER_SIZED}
+    assert all(path.parent.parent == folder for path in PAPER_SIZED)
+
+
+@pytest.mark.parametrize("overlay", PAPER_SIZED, ids=experiment_id)
+def test_paper_sized_overlay_changes_its_experiment_and_builds(overlay, tmp_path):
+    from gan_lightning.cli import config_files
+
+    base, given = config_files(overlay)
+    assert base == overlay.parents[2] / overlay.parent.name / overlay.name and given == overlay.resolve()
+    changes = yaml.safe_load(overlay.read_text())
+    assert set(changes) <= {"model", "data", "trainer"} and "class_path" not in changes.get("model", {})
+    plain, sized = resolved(base), resolved(base, overlay)
+    for section, values in changes.items():
+        for key, value in values.get("init_args", values).items():
+            got = sized[section]["init_args"][key] if "init_args" in values else sized[section][key]
+            was = plain[section]["init_args"][key] if "init_args" in values else plain[section][key]
+            assert got == value and was != value, (section, key)  # set, and not a no-op
+    assert sized["model"]["class_path"] == plain["model"]["class_path"]
+    cli = build_cli(["--config", str(base), "--config", str(overlay), "--trainer.logger", "false",
+                     "--trainer.default_root_dir", str(tmp_path)], run=False)
+    model_changes = changes.get("model", {}).get("init_args", {})
+    assert {key: cli.model.hparams[key] for key in model_changes} == model_changes
+
+
+def test_config_files_names_a_missing_experiment(tmp_path, monkeypatch):
+    from gan_lightning import cli as cli_module
+    from gan_lightning.errors import UsageError
+
+    assert cli_module.config_files(EXPERIMENTS[0]) == [EXPERIMENTS[0].resolve()]
+    orphan = cli_module.PAPER_SIZED / "dcgan" / "no_such_experiment.yaml"
+    with pytest.raises(UsageError, match="no_such_experiment.yaml.*does not exist"):
+        cli_module.config_files(orphan)

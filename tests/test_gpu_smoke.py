@@ -26,3 +26,15 @@ def test_a_row_per_config_and_exit_1_when_a_config_with_its_data_fails(tmp_path,
     assert "error: DCGAN: model.critic_steps must be >= 1, got 0" in rows[str(broken)]
     assert "**1 of 3 configs train; 1 fail; 1 lack their data;" in out.read_text()
     assert "| experiments/dcgan/mnist5k.yaml | ok |" in capsys.readouterr().out
+
+
+def test_gpu_selects_the_paper_sized_overlays_each_on_its_experiment():
+    from gan_lightning.cli import PAPER_SIZED, config_files
+
+    with benchmark_script("gpu_smoke") as smoke:
+        chosen = smoke.experiment_configs("gpu,dcgan")
+    overlays = [path for path in chosen if path.parent.parent == PAPER_SIZED]
+    assert overlays == sorted(PAPER_SIZED.glob("*/*.yaml")) and len(overlays) >= 13
+    assert all(path.parent.name == "dcgan" for path in chosen if path not in overlays)
+    base, overlay = config_files(overlays[0])
+    assert base.parts[-2:] == overlays[0].parts[-2:] and overlay == overlays[0].resolve()
