@@ -4,6 +4,7 @@ what it meant before the shared defaults (gan_lightning/defaults.yaml) took over
 import importlib
 import inspect
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -97,14 +98,17 @@ def test_experiment_builds_as_it_is(config, tmp_path):
 PAPER_SIZED = sorted((Path(__file__).resolve().parents[1] / "experiments" / "gpu").glob("*/*.yaml"))
 
 
-def test_paper_sized_overlays_exist_where_a_recipe_sends_its_gpu_users():
-    """A CPU-sized experiment whose comments give the authors' sizes "on a GPU" has its overlay."""
+def test_an_experiment_and_its_paper_sized_overlay_name_each_other():
+    """Each overlay's experiment names it in its comments, and an experiment names only overlays that exist."""
     from gan_lightning.cli import PAPER_SIZED as folder
 
-    sent = {experiment_id(path) for path in EXPERIMENTS
-            if "on a GPU" in path.read_text() and "--model.init_args" in path.read_text()}
-    assert sent and sent <= {experiment_id(path) for path in PAPER_SIZED}
-    assert all(path.parent.parent == folder for path in PAPER_SIZED)
+    named = {path: re.findall(r"experiments/gpu/[\w/]+\.yaml", path.read_text()) for path in EXPERIMENTS}
+    repo = EXPERIMENTS[0].parents[2]
+    assert {(repo / name).resolve() for names in named.values() for name in names} == set(PAPER_SIZED)
+    for overlay in PAPER_SIZED:
+        base = overlay.parents[2] / overlay.parent.name / overlay.name
+        assert named[base] == [f"experiments/gpu/{overlay.parent.name}/{overlay.name}"]
+        assert overlay.parent.parent == folder
 
 
 @pytest.mark.parametrize("overlay", PAPER_SIZED, ids=experiment_id)
