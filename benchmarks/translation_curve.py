@@ -1,13 +1,14 @@
-"""Learning curves of an unpaired translation row and its baseline (issue 26, item 3): label preservation every
-``--every`` iterations, to the recipe's budget and past it, so that a claim not reached at the recipe's budget
-comes with its trend (budget or not).
+"""Learning curves of an unpaired translation row and its baseline (issue 26, item 3): label preservation (DTN:
+the judge's accuracy on G(source)) every ``--every`` iterations, to the recipe's budget and past it, so that a
+claim not reached at the recipe's budget comes with its trend (budget or not); ``--seed 0,1,2`` repeats the
+curves with other seeds and adds the seeds' spread and a verdict over them.
 
 The rows, data, judges and measures are ``benchmarks/translation.py``'s (``ROWS`` of ``--model``: the model and
-its baseline without the cycle / reconstruction term; the held-out split cut in a judge half and an eval half;
-the LeNet judge of the target domain; ``measure_cycle``), seed 0, one thread. Each point is measured twice:
-with BatchNorm on its running statistics (eval mode, as ``translate`` and section ``translation`` do) and on
-the batch's own statistics (batches of 250, a copy of the model in train mode: as the authors' DiscoGAN script
-translates), so that a gap between the two shows a BatchNorm defect rather than a budget.
+its baseline without the cycle / reconstruction / f-constancy term; the held-out split cut in a judge half and an
+eval half; the LeNet judge of the target domain; ``measure_cycle`` or ``measure_dtn``), one thread. A cycle
+row's point is measured twice: with BatchNorm on its running statistics (eval mode, as ``translate`` and section
+``translation`` do) and on the batch's own statistics (batches of 250, a copy of the model in train mode: as the
+authors' DiscoGAN script translates), so that a gap between the two shows a BatchNorm defect rather than a budget.
 
 Each run is checkpointed at every measured point (git-ignored ``runs/translation_curve/``) and resumes from its
 last one; its points are kept in ``benchmarks/translation/curves.json`` as they are measured.
@@ -16,6 +17,7 @@ last one; its points are kept in ``benchmarks/translation/curves.json`` as they 
     python benchmarks/translation_curve.py --model DiscoGAN --steps 6000 --every 250 --only "DiscoGAN"  # one row
     python benchmarks/translation_curve.py --model DiscoGAN --steps 6000 --every 250 --report-only
     python benchmarks/translation_curve.py --model DiscoGAN --steps 6000 --every 250 --set depth=3  # a recipe change
+    python benchmarks/translation_curve.py --model DTN --steps 1500 --every 250 --seed 0,1,2  # three seeds
 
 Writes section ``translation_curve_<model>`` (lower case; ``_<key><value>`` added per ``--set``) of
 benchmarks/RESULTS.md.
@@ -35,12 +37,42 @@ import torch
 import yaml
 
 import translation
-from harness import (BENCHMARKS, RESULTS_MD, as_cached, command_block, fit_measured, load_recipe, load_runs,
-                     model_from_recipe, parity_halves, quiet_lightning, recent_slope, replace_section, save_run,
-                     stack_split, training_command)
+from harness import (BENCHMARKS, RESULTS_MD, as_cached, command_block, fit_measured, int_list, load_recipe, load_runs,
+                     mean_std, model_from_recipe, parity_halves, quiet_lightning, recent_slope, replace_section,
+                     save_run, stack_split, training_command)
 
 CACHE = BENCHMARKS / "translation" / "curves.json"
 RUNS = BENCHMARKS.parent / "runs" / "translation_curve"
+
+
+@dataclasses.dataclass(frozen=True)
+class Curve:
+    """What the curve of one kind of row measures: ``score`` (the digit kept, the claim's measure) and ``other``
+    (the term's own error), their words, and whether BatchNorm's batch statistics are measured too."""
+
+    score: str
+    other: str
+    score_words: str
+    other_column: str
+    term: str
+    batch_stats: bool
+
+
+CURVES = {
+    "cycle": Curve("label_preservation", "cycle_l1", "label preservation", "cycle L1", "its reconstruction term", True),
+    "dtn": Curve("judge_accuracy", "f_constancy", "judge accuracy on G(source)", "f-constancy error",
+                 "its f-constancy term", False),
+}
+
+
+def run_key(label: str, seed: int) -> str:
+    """A run's key in ``CACHE`` (and its checkpoint folder's name): the row's label, its seed added but for 0."""
+    return label if seed == 0 else f"{label}, seed {seed}"
+
+
+def runs_by_seed(runs: dict[str, Any], label: str) -> dict[int, dict[str, Any]]:
+    """The cached runs of the row ``label``, by seed."""
+    return {run["seed"]: run for run in runs.values() if run.get("label") == label}
 
 
 class BatchStatistics:
@@ -60,9 +92,9 @@ class BatchStatistics:
 def rows_of(model: str, changes: dict[str, Any] | None = None) -> list[translation.Row]:
     """``model``'s unpaired-translation rows of section ``translation``; with ``changes`` (``--set``), each row
     with those init args changed too and its label saying so (``DiscoGAN [depth=3]``)."""
-    rows = [row for row in translation.ROWS if row.model == model and row.measure == "cycle"]
+    rows = [row for row in translation.ROWS if row.model == model and row.measure in CURVES]
     if not rows:
-        known = sorted({row.model for row in translation.ROWS if row.measure == "cycle"})
+        known = sorted({row.model for row in translation.ROWS if row.measure in CURVES})
         raise SystemExit(f"--model: {model!r} has no unpaired-translation rows; choose from {', '.join(known)}")
     if not changes:
         return rows
@@ -105,35 +137,39 @@ def run_curve(row: translation.Row, steps: int, every: int, seed: int) -> dict[s
                 "every": every, "seed": seed, "recipe_steps": recipe["max_steps"],
                 # a recipe edit is another run; as the cache's JSON reads it back (tuples as lists)
                 "model_args": as_cached({**recipe["init_args"], **row.overrides})}
-    cached = load_runs(CACHE, {}).get(row.label, {})
+    key = run_key(row.label, seed)
+    cached = load_runs(CACHE, {}).get(key, {})
     same = all(cached.get(name) == value for name, value in settings.items())
     points = [p for p in cached.get("points", []) if same and p["iteration"] <= steps]
     if points and points[-1]["iteration"] == steps:
         return cached
-    folder = RUNS / translation.slug(row.label)
+    folder = RUNS / translation.slug(key)
     if not same:
         shutil.rmtree(folder, ignore_errors=True)  # another setting's checkpoints are not this run's
     data = translation.build_data(recipe, seed)
     judge_half, eval_half = parity_halves(stack_split(data.heldout_set))
     judge, ceiling = translation.judge_for(row, judge_half, eval_half, seed)
 
+    curve, measured = CURVES[row.measure], translation.MEASURES[row.measure]
+
     def measure(module) -> dict[str, float]:
-        running = translation.measure_cycle(translation.Setting(module, data, judge_half, eval_half, judge))
-        batch = translation.measure_cycle(translation.Setting(BatchStatistics(module), data, judge_half,
-                                                              eval_half, judge))
-        return {**running, "label_preservation_batch_stats": batch["label_preservation"],
-                "cycle_l1_batch_stats": batch["cycle_l1"]}
+        values = measured(translation.Setting(module, data, judge_half, eval_half, judge))
+        if curve.batch_stats:
+            batch = measured(translation.Setting(BatchStatistics(module), data, judge_half, eval_half, judge))
+            values.update({f"{curve.score}_batch_stats": batch[curve.score],
+                           f"{curve.other}_batch_stats": batch[curve.other]})
+        return values
 
     def save(points: list[dict[str, Any]], seconds: float) -> None:
-        save_run(CACHE, row.label, {**settings, "judge_on_real": ceiling, "fit_seconds": seconds, "points": points})
-        print(f"{row.label} at {points[-1]['iteration']}: "
+        save_run(CACHE, key, {**settings, "judge_on_real": ceiling, "fit_seconds": seconds, "points": points})
+        print(f"{key} at {points[-1]['iteration']}: "
               + ", ".join(f"{k} {v:.4g}" for k, v in points[-1].items()), flush=True)
 
     L.seed_everything(seed, workers=False, verbose=False)
     model = model_from_recipe(row.model, recipe, data.data_shape, **row.overrides)
-    fit_measured(model, data, steps, every, folder, measure, points, save, spent=cached.get("fit_seconds", 0.0),
-                 label=row.label)
-    return load_runs(CACHE, {})[row.label]
+    fit_measured(model, data, steps, every, folder, measure, points, save,
+                 spent=cached.get("fit_seconds", 0.0) if same else 0.0, label=key)
+    return load_runs(CACHE, {})[key]
 
 
 def pct(value: float) -> str:
@@ -141,9 +177,15 @@ def pct(value: float) -> str:
 
 
 def report(model: str, runs: dict[str, Any], command: str, changes: dict[str, Any] | None = None) -> str:
-    rows = [row for row in rows_of(model, changes) if row.label in runs]
+    all_rows = rows_of(model, changes)
+    seeded = {row.label: runs_by_seed(runs, row.label) for row in all_rows}
+    rows = [row for row in all_rows if seeded[row.label]]
     if not rows:
         raise SystemExit(f"no cached curve of {model} in {CACHE}")
+    curve = CURVES[rows[0].measure]
+    seed = min(set.intersection(*(set(seeded[row.label]) for row in rows)), default=min(seeded[rows[0].label]))
+    runs = {row.label: seeded[row.label][seed] for row in rows if seed in seeded[row.label]}
+    rows = [row for row in rows if row.label in runs]
     main, base = (next((r for r in rows if not r.baseline), None), next((r for r in rows if r.baseline), None))
     first = runs[rows[0].label]
     budget = first["recipe_steps"]
@@ -153,8 +195,17 @@ def report(model: str, runs: dict[str, Any], command: str, changes: dict[str, An
     same = {key: value for key, value in (changes or {}).items() if key not in differ}
     changed = ((" (recipe changed: " + ", ".join(f"`{k}: {v}`" for k, v in sorted(differ.items())) + ")" if differ else "")
                + (" (" + ", ".join(f"`{k}: {v}`" for k, v in sorted(same.items())) + ", the recipe's own)" if same else ""))
+    if curve.batch_stats:
+        measures = ("Label preservation: the target-domain judge gives G(a) the digit of a (chance 10 %); *running*: "
+                    "BatchNorm on its running statistics (eval mode, as section `translation`); *batch*: on the "
+                    "statistics of the translated batch (batches of 250, train mode, as the authors' DiscoGAN script "
+                    "translates).")
+    else:
+        measures = (f"{curve.score_words[0].upper()}{curve.score_words[1:]}: the target-domain judge gives G(a) the "
+                    "digit of a (chance 10 %), BatchNorm on its running statistics (eval mode, as section "
+                    f"`translation`); {curve.other_column}: as section `translation` measures it.")
     lines = [
-        f"## {model}{changed}: label preservation by iteration, with and without its reconstruction term (issue 26)",
+        f"## {model}{changed}: {curve.score_words} by iteration, with and without {curve.term} (issue 26)",
         "",
         "Written by `benchmarks/translation_curve.py`; do not edit by hand.",
         "",
@@ -162,55 +213,106 @@ def report(model: str, runs: dict[str, Any], command: str, changes: dict[str, An
         f"Rows, data, judges and measures of section `translation` (`experiments/{model.lower()}/"
         f"{rows[0].experiment}.yaml`, seed {first['seed']}, one thread, {platform.machine()}, torch "
         f"{torch.__version__}); measured every {first['every']} iterations on the eval half of the held-out "
-        f"split, to the recipe's budget ({budget:,} iterations, its `max_steps`) and past it. Label preservation: "
-        "the target-domain judge gives G(a) the digit of a (chance 10 %); *running*: BatchNorm on its running "
-        "statistics (eval mode, as section `translation`); *batch*: on the statistics of the translated batch "
-        "(batches of 250, train mode, as the authors' DiscoGAN script translates). Fit seconds: "
+        f"split, to the recipe's budget ({budget:,} iterations, its `max_steps`) and past it. {measures} Fit seconds: "
         + ", ".join(f"{row.label} {runs[row.label]['fit_seconds']:.0f}" for row in rows)
         + " (wall, measuring excluded).",
         "",
     ]
     head = ["iteration"]
     for row in rows:
-        head += [f"{row.label}: running", "batch", "cycle L1"]
+        head += ([f"{row.label}: running", "batch", curve.other_column] if curve.batch_stats
+                 else [row.label, curve.other_column])
     lines += ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
     for it in iterations:
         cells = [f"{it:,}" + (" (recipe)" if it == budget else "")]
         for row in rows:
             p = next((q for q in runs[row.label]["points"] if q["iteration"] == it), None)
-            cells += ([pct(p["label_preservation"]), pct(p["label_preservation_batch_stats"]), f"{p['cycle_l1']:.3f}"]
-                      if p else ["-", "-", "-"])
+            values = ([pct(p[curve.score])] + ([pct(p[f"{curve.score}_batch_stats"])] if curve.batch_stats else [])
+                      + [f"{p[curve.other]:.3f}"]) if p else ["-"] * (3 if curve.batch_stats else 2)
+            cells += values
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     if main and base:
         m_points, b_points = runs[main.label]["points"], runs[base.label]["points"]
         at = {p["iteration"]: p for p in m_points}, {p["iteration"]: p for p in b_points}
         common = sorted(set(at[0]) & set(at[1]))
+
+        def batch_words(m: dict[str, Any], b: dict[str, Any], colon: str) -> str:
+            if not curve.batch_stats:
+                return ""
+            return (f" (batch statistics{colon} {pct(m[f'{curve.score}_batch_stats'])}"
+                    f" vs {pct(b[f'{curve.score}_batch_stats'])})")
+
         if budget in common:
             m, b = at[0][budget], at[1][budget]
-            lines.append(f"- At the recipe's {budget:,} iterations: {pct(m['label_preservation'])} with the term vs "
-                         f"{pct(b['label_preservation'])} without (batch statistics: "
-                         f"{pct(m['label_preservation_batch_stats'])} vs {pct(b['label_preservation_batch_stats'])}).")
+            lines.append(f"- At the recipe's {budget:,} iterations: {pct(m[curve.score])} with the term vs "
+                         f"{pct(b[curve.score])} without{batch_words(m, b, ':')}.")
         if common:
             end = common[-1]
             m, b = at[0][end], at[1][end]
-            ahead = [it for it in common if at[0][it]["label_preservation"] > at[1][it]["label_preservation"] + 0.05]
-            lines.append(f"- At {end:,} iterations, the last point: {pct(m['label_preservation'])} vs "
-                         f"{pct(b['label_preservation'])} (batch statistics {pct(m['label_preservation_batch_stats'])}"
-                         f" vs {pct(b['label_preservation_batch_stats'])}); with the term ahead by more than 5 points at "
-                         f"{len(ahead)} of {len(common)} points.")
-            slope = recent_slope(m_points, "label_preservation")
-            best = max(m_points, key=lambda p: p["label_preservation"])
+            ahead = [it for it in common if at[0][it][curve.score] > at[1][it][curve.score] + 0.05]
+            lines.append(f"- At {end:,} iterations, the last point: {pct(m[curve.score])} vs "
+                         f"{pct(b[curve.score])}{batch_words(m, b, '')}; with the term ahead by more than 5 points "
+                         f"at {len(ahead)} of {len(common)} points.")
+            slope = recent_slope(m_points, curve.score)
+            best = max(m_points, key=lambda p: p[curve.score])
             lines.append(f"- Trend with the term over its last 4 points: {100 * slope:+.1f} points per 1,000 "
-                         f"iterations (least squares); its best point {pct(best['label_preservation'])} at "
+                         f"iterations (least squares); its best point {pct(best[curve.score])} at "
                          f"{best['iteration']:,}.")
-            gap = max(abs(p["label_preservation"] - p["label_preservation_batch_stats"]) for p in m_points)
-            lines.append(f"- Running vs batch statistics, with the term: at most {100 * gap:.1f} points apart over "
-                         "the curve.")
-        if budget in common:
-            lines += ["", verdict_line(at[0][budget]["label_preservation"], at[1][budget]["label_preservation"],
+            if curve.batch_stats:
+                gap = max(abs(p[curve.score] - p[f"{curve.score}_batch_stats"]) for p in m_points)
+                lines.append(f"- Running vs batch statistics, with the term: at most {100 * gap:.1f} points apart "
+                             "over the curve.")
+        seeds = sorted(set(seeded[main.label]) & set(seeded[base.label]))
+        if len(seeds) > 1:
+            lines += ["", *seeds_table(curve, seeded[main.label], seeded[base.label], seeds, budget)]
+        elif budget in common:
+            lines += ["", verdict_line(at[0][budget][curve.score], at[1][budget][curve.score],
                                        runs[main.label]["judge_on_real"], budget)]
     return "\n".join(lines)
+
+
+def seeds_table(curve: Curve, with_term: dict[int, dict[str, Any]], without: dict[int, dict[str, Any]],
+                seeds: list[int], budget: int) -> list[str]:
+    """Each seed's two runs at the recipe's budget and over their common points; the verdict over the seeds."""
+    lines = [f"Seeds {', '.join(map(str, seeds))} (each seed's curves as the table above; the data split, judge and "
+             "initialisation follow the seed):", "",
+             "| seed | with the term | without | difference | with the term ahead by more than 5 points | "
+             "mean difference over the points |", "|---:|---:|---:|---:|---:|---:|"]
+    ends, differences = [], []
+    for seed in seeds:
+        at = ({p["iteration"]: p[curve.score] for p in with_term[seed]["points"]},
+              {p["iteration"]: p[curve.score] for p in without[seed]["points"]})
+        common = sorted(set(at[0]) & set(at[1]))
+        if budget not in common:
+            lines.append(f"| {seed} | - | - | - | - | - |")
+            continue
+        gaps = [at[0][it] - at[1][it] for it in common]
+        ends.append((at[0][budget], at[1][budget]))
+        differences.append(at[0][budget] - at[1][budget])
+        lines.append(f"| {seed} | {pct(at[0][budget])} | {pct(at[1][budget])} | {100 * differences[-1]:+.1f} | "
+                     f"{sum(g > 0.05 for g in gaps)} of {len(gaps)} | {100 * sum(gaps) / len(gaps):+.1f} |")
+    if len(ends) < 2:
+        return lines
+    ceiling = sum(with_term[s]["judge_on_real"] for s in seeds) / len(seeds)
+    return lines + ["", seeds_verdict([e[0] for e in ends], [e[1] for e in ends], ceiling, budget)]
+
+
+def seeds_verdict(with_term: list[float], without: list[float], ceiling: float, budget: int) -> str:
+    """The claim's verdict over seeds at the recipe's budget: reached when the term is ahead by more than 5 points
+    on average and by more than twice the standard error of the paired differences."""
+    differences = [w - b for w, b in zip(with_term, without)]
+    mean, std = mean_std(differences)
+    se = std / len(differences) ** 0.5
+    words = (f"{pct(sum(with_term) / len(with_term))} vs {pct(sum(without) / len(without))} on average over "
+             f"{len(differences)} seeds at the recipe's {budget:,} iterations (difference {100 * mean:+.1f} points, "
+             f"standard error {100 * se:.1f})")
+    if mean > 0.05 and mean > 2 * se:
+        return f"Verdict over the seeds: the term keeps the digit more often, {words} (**reached**)."
+    if sum(without) / len(without) >= ceiling - 0.05:
+        return (f"Verdict over the seeds: **not reached, cause shown**: {words}, the baseline within 5 points of the "
+                f"judge's {pct(ceiling)} on real targets.")
+    return f"Verdict over the seeds: {words} (**not reached**)."
 
 
 def verdict_line(with_term: float, without: float, ceiling: float, budget: int) -> str:
@@ -231,7 +333,8 @@ def main(argv=None) -> None:
     parser.add_argument("--model", default="DiscoGAN", help="a model with unpaired-translation rows")
     parser.add_argument("--steps", type=int, default=None, help="iterations per run (default: the recipe's)")
     parser.add_argument("--every", type=int, default=250)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int_list, default=(0,), help="seeds, comma-separated (0,1,2): one curve "
+                        "pair each; the report adds the seeds' spread and a verdict over them")
     parser.add_argument("--only", default="", help="train only this row's label (the others from the cache)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="change an init arg of the model's recipe in every row (repeatable; labels say so)")
@@ -241,6 +344,8 @@ def main(argv=None) -> None:
     changes = parse_changes(args.set, args.model)
     rows = rows_of(args.model, changes)
     steps = args.steps or load_recipe(args.model, rows[0].experiment)["max_steps"]
+    if not args.seed or min(args.seed) < 0:
+        parser.error(f"--seed: give one or more seeds >= 0, comma-separated, got {','.join(map(str, args.seed))!r}")
     if steps < 1 or args.every < 1 or steps % args.every:
         parser.error(f"--steps ({steps}) must be a positive multiple of --every ({args.every})")
     if args.only and args.only not in {row.label for row in rows}:
@@ -248,7 +353,8 @@ def main(argv=None) -> None:
     if not args.report_only:
         for row in rows:
             if not args.only or row.label == args.only:
-                run_curve(row, steps, args.every, args.seed)
+                for seed in args.seed:
+                    run_curve(row, steps, args.every, seed)
     text = report(args.model, load_runs(CACHE, {}), training_command(__file__, argv, report_options=("--only",)), changes)
     replace_section(args.out, section_name(args.model, changes), text)
     print(f"wrote section {section_name(args.model, changes)} of {args.out}")

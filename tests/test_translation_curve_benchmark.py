@@ -131,3 +131,68 @@ def test_the_verdict_names_a_saturated_measure_as_its_cause(bench):
     assert saturated.startswith("Verdict: **not reached, cause shown**: 93.3 % vs 93.3 % at the recipe's 2,000")
     assert bench.verdict_line(0.04, 0.08, 0.936, 2000) == ("Verdict: 4.0 % vs 8.0 % at the recipe's 2,000 "
                                                           "iterations (**not reached**).")
+
+
+def dtn_point(iteration, accuracy, f_error=100.0):
+    return {"iteration": iteration, "judge_accuracy": accuracy, "f_constancy": f_error}
+
+
+def dtn_runs(by_seed):
+    """Cached DTN runs: ``{seed: (main points, baseline points)}`` under the keys ``run_curve`` gives them."""
+    runs = {}
+    for seed, (main_points, base_points) in by_seed.items():
+        for label, baseline, points in (("DTN", False, main_points), ("DTN without f-constancy", True, base_points)):
+            key = label if seed == 0 else f"{label}, seed {seed}"
+            runs[key] = {"label": label, "model": "DTN", "baseline": baseline, "every": 250, "seed": seed,
+                         "recipe_steps": 1500, "judge_on_real": 0.99, "fit_seconds": 5.0, "points": points}
+    return runs
+
+
+def test_dtn_curves_measure_the_judge_and_the_f_term_without_batch_statistics(bench):
+    rows = bench.rows_of("DTN")
+    assert [row.label for row in rows] == ["DTN", "DTN without f-constancy"]
+    assert bench.CURVES[rows[0].measure].score == "judge_accuracy" and not bench.CURVES["dtn"].batch_stats
+    text = bench.report("DTN", dtn_runs({0: ([dtn_point(1500, 0.9, 50.0)], [dtn_point(1500, 0.8, 300.0)])}), "python x")
+    assert text.splitlines()[0] == ("## DTN: judge accuracy on G(source) by iteration, with and without its "
+                                    "f-constancy term (issue 26)")
+    assert "| iteration | DTN | f-constancy error | DTN without f-constancy | f-constancy error |" in text
+    assert "| 1,500 (recipe) | 90.0 % | 50.000 | 80.0 % | 300.000 |" in text
+    assert "- At the recipe's 1,500 iterations: 90.0 % with the term vs 80.0 % without." in text
+    assert "batch" not in text.split("| iteration")[1]  # no batch-statistics columns or sentences
+    assert "(**reached**)" in text and "Seeds" not in text  # one seed: the one-run verdict
+
+
+def test_more_seeds_add_their_table_and_a_verdict_over_them(bench):
+    curves = {0: ([dtn_point(750, 0.80), dtn_point(1500, 0.85)], [dtn_point(750, 0.70), dtn_point(1500, 0.84)]),
+              1: ([dtn_point(750, 0.90), dtn_point(1500, 0.88)], [dtn_point(750, 0.80), dtn_point(1500, 0.80)]),
+              2: ([dtn_point(750, 0.75), dtn_point(1500, 0.86)], [dtn_point(750, 0.75), dtn_point(1500, 0.83)])}
+    text = bench.report("DTN", dtn_runs(curves), "python x")
+    assert "| 1,500 (recipe) | 85.0 % | 100.000 | 84.0 % | 100.000 |" in text  # the curve table is seed 0's
+    assert "| 1 | 88.0 % | 80.0 % | +8.0 | 2 of 2 | +9.0 |" in text
+    assert "| 2 | 86.0 % | 83.0 % | +3.0 | 0 of 2 | +1.5 |" in text
+    # differences +1, +8, +3 points: mean +4.0, below 5 points
+    assert ("Verdict over the seeds: 86.3 % vs 82.3 % on average over 3 seeds at the recipe's 1,500 iterations "
+            "(difference +4.0 points, standard error 2.1) (**not reached**).") in text
+    assert "(**reached**)" in bench.seeds_verdict([0.9, 0.92, 0.95], [0.8, 0.8, 0.82], 0.99, 1500)
+    assert "(**not reached**)" in bench.seeds_verdict([0.9, 0.6], [0.5, 0.8], 0.99, 1500)  # ahead, but not beyond 2 SE
+    assert "cause shown" in bench.seeds_verdict([0.95, 0.96], [0.95, 0.95], 0.99, 1500)
+
+
+def test_another_seed_is_another_run_beside_seed_0(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "CACHE", tmp_path / "curves.json")
+    monkeypatch.setattr(bench, "RUNS", tmp_path / "runs")
+    row = bench.rows_of("DiscoGAN")[0]
+    zero = bench.run_curve(row, steps=2, every=2, seed=0)
+    one = bench.run_curve(row, steps=2, every=2, seed=1)
+    cached = bench.load_runs(tmp_path / "curves.json")
+    assert sorted(cached) == ["DiscoGAN", "DiscoGAN, seed 1"] and (zero["seed"], one["seed"]) == (0, 1)
+    assert cached["DiscoGAN"] == zero  # seed 1 left seed 0's run as it was
+    assert sorted(p.name for p in tmp_path.joinpath("runs").iterdir()) == ["discogan", "discogan_seed_1"]
+    assert set(bench.runs_by_seed(cached, "DiscoGAN")) == {0, 1}
+
+
+def test_bad_seeds_are_one_line_errors(bench, capsys):
+    for bad in ("", "-1"):
+        with pytest.raises(SystemExit):
+            bench.main(["--model", "DTN", "--seed", bad, "--report-only"])
+        assert "--seed" in capsys.readouterr().err
