@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import functools
 import json
 import logging
@@ -38,6 +39,7 @@ import os
 import pickle
 import re
 import shlex
+import shutil
 import statistics
 import sys
 import tempfile
@@ -451,6 +453,31 @@ def resume_checkpoint(folder: str | Path, steps: int) -> Path | None:
     kept = kept_checkpoints(folder)
     last = max(kept, default=None)
     return kept[last] if last is not None and last <= steps else None
+
+
+@dataclasses.dataclass
+class CachedCurve:
+    """What a learning curve's cache holds for one run: ``points`` measured up to the asked steps, the fit
+    seconds ``spent`` on them, and ``complete`` (its last point at the asked steps: nothing to train)."""
+
+    points: list[dict[str, Any]]
+    spent: float
+    complete: bool
+
+
+def cached_curve(cache: str | Path, key: str, settings: dict[str, Any], steps: int, folder: str | Path | None = None,
+                 extendable: Sequence[str] = (), points_key: str = "points") -> CachedCurve:
+    """The cached curve ``key`` of ``cache`` when it was trained with ``settings`` (``extendable``: settings a
+    longer run of the same curve may change, as its planned steps): its points up to ``steps``. A curve trained
+    with other settings counts for nothing, and its checkpoints (in ``folder``) are removed: they are not this
+    run's."""
+    cached = load_runs(cache, {}).get(key, {})
+    same = all(cached.get(name) == value for name, value in settings.items() if name not in extendable)
+    if not same and folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+    points = [point for point in cached.get(points_key, []) if same and point["iteration"] <= steps]
+    return CachedCurve(points, cached.get("fit_seconds", 0.0) if same else 0.0,
+                       bool(points) and points[-1]["iteration"] == steps)
 
 
 def fit_measured(model, data, steps: int, every: int, folder: str | Path, measure: Callable[[Any], dict[str, Any]],

@@ -42,6 +42,7 @@ from harness import (
     REPO,
     RESULTS_MD,
     build_mnist5k,
+    cached_curve,
     command_block,
     command_line,
     fit_exactly,
@@ -261,12 +262,10 @@ def run_stacked(entropy_weight: float, steps: int, encoder_steps: int, joint_aft
     key = stacked_key(entropy_weight)
     settings = {"model": "StackedGAN", "entropy_weight": entropy_weight, "steps": steps,
                 "encoder_steps": encoder_steps, "joint_after": joint_after, "every": every}
-    cached = load_runs(CACHE, {}).get(key, {})
-    same = all(cached.get(name) == value for name, value in settings.items() if name != "steps")
-    trajectory = [point for point in cached.get("trajectory", []) if same and point["iteration"] <= steps]
-    if trajectory and trajectory[-1]["iteration"] == steps:
+    cached = cached_curve(CACHE, key, settings, steps, extendable=("steps",), points_key="trajectory")
+    if cached.complete:
         return load_runs(CACHE, {})[key]
-    folder = stacked_folder(entropy_weight, encoder_steps, joint_after, every)
+    folder = stacked_folder(entropy_weight, encoder_steps, joint_after, every)  # named by the settings: kept
     measuring = [0.0]  # the section reports wall seconds of training and measuring
 
     def measure(module) -> dict[str, Any]:
@@ -285,8 +284,7 @@ def run_stacked(entropy_weight: float, steps: int, encoder_steps: int, joint_aft
     L.seed_everything(0, workers=False, verbose=False)
     model, data = build_mnist5k("StackedGAN", entropy_weight=entropy_weight, encoder_steps=encoder_steps,
                                 joint_after=joint_after)
-    fit_measured(model, data, steps, every, folder, measure, trajectory, save,
-                 spent=cached.get("fit_seconds", 0.0) if same else 0.0, label=key,
+    fit_measured(model, data, steps, every, folder, measure, cached.points, save, spent=cached.spent, label=key,
                  callbacks=[EMACallback(decay=0.999)])
     return load_runs(CACHE, {})[key]
 

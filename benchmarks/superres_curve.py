@@ -23,14 +23,13 @@ from __future__ import annotations
 import argparse
 import platform
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import superres
-from harness import (BENCHMARKS, RESULTS_MD, command_block, fit_measured, load_recipe, load_runs, quiet_lightning,
+from harness import (BENCHMARKS, RESULTS_MD, cached_curve, command_block, fit_measured, load_recipe, load_runs, quiet_lightning,
                      recent_slope, replace_section, save_run, stack_split, training_command)
 
 CACHE = BENCHMARKS / "superres" / "curves.json"
@@ -68,14 +67,10 @@ def run_arm(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[str,
     quiet_lightning()
     torch.set_num_threads(1)
     settings = {**arm, "every": every, "seed": seed, "batch_size": 16, "hr_size": 32, "steps": steps}
-    cached = load_runs(CACHE, {}).get(arm["arm"], {})
-    same = all(cached.get(name) == value for name, value in settings.items() if name != "steps")  # a longer run extends
-    points = [p for p in cached.get("points", []) if same and p["iteration"] <= steps]
-    if points and points[-1]["iteration"] == steps:
-        return cached
     folder = RUNS / re.sub(r"[^0-9a-zA-Z]+", "_", arm["arm"])
-    if not same:
-        shutil.rmtree(folder, ignore_errors=True)  # another setting's checkpoints are not this run's
+    cached = cached_curve(CACHE, arm["arm"], settings, steps, folder, extendable=("steps",))  # a longer run extends
+    if cached.complete:
+        return load_runs(CACHE, {})[arm["arm"]]
     L.seed_everything(seed)  # as superres.run_photos: before the data module draws
     data = photo_data(seed)
     held = stack_split(data.heldout_set, superres.KEYS)
@@ -97,8 +92,7 @@ def run_arm(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[str,
         print(f"{arm['arm']} at {p['iteration']}: PSNR {p['psnr']:.2f} SSIM {p['ssim']:.3f} "
               f"(bicubic {bicubic['psnr']:.2f} / {bicubic['ssim']:.3f})", flush=True)
 
-    fit_measured(model, data, steps, every, folder, measure, points, save, spent=cached.get("fit_seconds", 0.0),
-                 label=arm["arm"])
+    fit_measured(model, data, steps, every, folder, measure, cached.points, save, spent=cached.spent, label=arm["arm"])
     return load_runs(CACHE, {})[arm["arm"]]
 
 

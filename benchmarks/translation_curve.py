@@ -29,7 +29,6 @@ import argparse
 import copy
 import dataclasses
 import platform
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ import torch
 import yaml
 
 import translation
-from harness import (BENCHMARKS, RESULTS_MD, as_cached, command_block, fit_measured, int_list, load_recipe, load_runs,
+from harness import (BENCHMARKS, RESULTS_MD, as_cached, cached_curve, command_block, fit_measured, int_list, load_recipe, load_runs,
                      mean_std, model_from_recipe, parity_halves, quiet_lightning, recent_slope, replace_section,
                      save_run, stack_split, training_command)
 
@@ -138,14 +137,10 @@ def run_curve(row: translation.Row, steps: int, every: int, seed: int) -> dict[s
                 # a recipe edit is another run; as the cache's JSON reads it back (tuples as lists)
                 "model_args": as_cached({**recipe["init_args"], **row.overrides})}
     key = run_key(row.label, seed)
-    cached = load_runs(CACHE, {}).get(key, {})
-    same = all(cached.get(name) == value for name, value in settings.items())
-    points = [p for p in cached.get("points", []) if same and p["iteration"] <= steps]
-    if points and points[-1]["iteration"] == steps:
-        return cached
     folder = RUNS / translation.slug(key)
-    if not same:
-        shutil.rmtree(folder, ignore_errors=True)  # another setting's checkpoints are not this run's
+    cached = cached_curve(CACHE, key, settings, steps, folder)
+    if cached.complete:
+        return load_runs(CACHE, {})[key]
     data = translation.build_data(recipe, seed)
     judge_half, eval_half = parity_halves(stack_split(data.heldout_set))
     judge, ceiling = translation.judge_for(row, judge_half, eval_half, seed)
@@ -167,8 +162,7 @@ def run_curve(row: translation.Row, steps: int, every: int, seed: int) -> dict[s
 
     L.seed_everything(seed, workers=False, verbose=False)
     model = model_from_recipe(row.model, recipe, data.data_shape, **row.overrides)
-    fit_measured(model, data, steps, every, folder, measure, points, save,
-                 spent=cached.get("fit_seconds", 0.0) if same else 0.0, label=key)
+    fit_measured(model, data, steps, every, folder, measure, cached.points, save, spent=cached.spent, label=key)
     return load_runs(CACHE, {})[key]
 
 

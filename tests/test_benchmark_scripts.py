@@ -102,3 +102,19 @@ def test_the_harness_writes_every_committed_cache_in_its_own_layout(cache, tmp_p
     harness.save_runs(runs, out, drop=(), sort_keys=keys == sorted(keys))
     assert out.read_text() == text if text.endswith("\n") else text + "\n"
     assert json.loads(out.read_text()) == runs
+
+
+def test_a_cached_curve_counts_only_when_trained_with_the_same_settings(tmp_path):
+    cache, folder = tmp_path / "curves.json", tmp_path / "run"
+    points = [{"iteration": 2, "x": 1.0}, {"iteration": 4, "x": 2.0}]
+    harness.save_run(cache, "a", {"lr": 1e-3, "steps": 4, "fit_seconds": 9.0, "points": points})
+    folder.mkdir()
+    same = harness.cached_curve(cache, "a", {"lr": 1e-3, "steps": 4}, 4, folder)
+    assert same.complete and same.points == points and same.spent == 9.0 and folder.is_dir()
+    shorter = harness.cached_curve(cache, "a", {"lr": 1e-3, "steps": 4}, 2, folder)
+    assert shorter.complete and shorter.points == points[:1]
+    longer = harness.cached_curve(cache, "a", {"lr": 1e-3, "steps": 8}, 8, folder, extendable=("steps",))
+    assert not longer.complete and longer.points == points and longer.spent == 9.0  # a longer run extends it
+    other = harness.cached_curve(cache, "a", {"lr": 1e-4, "steps": 4}, 4, folder)
+    assert (other.points, other.spent, other.complete) == ([], 0.0, False) and not folder.exists()  # not this run's
+    assert harness.cached_curve(cache, "b", {"lr": 1e-3}, 4).points == []
