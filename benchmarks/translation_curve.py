@@ -172,6 +172,7 @@ def pct(value: float) -> str:
 
 def report(model: str, runs: dict[str, Any], command: str, changes: dict[str, Any] | None = None) -> str:
     all_rows = rows_of(model, changes)
+    cache = runs
     seeded = {row.label: runs_by_seed(runs, row.label) for row in all_rows}
     rows = [row for row in all_rows if seeded[row.label]]
     if not rows:
@@ -207,7 +208,8 @@ def report(model: str, runs: dict[str, Any], command: str, changes: dict[str, An
         f"Rows, data, judges and measures of section `translation` (`experiments/{model.lower()}/"
         f"{rows[0].experiment}.yaml`, seed {first['seed']}, one thread, {platform.machine()}, torch "
         f"{torch.__version__}); measured every {first['every']} iterations on the eval half of the held-out "
-        f"split, to the recipe's budget ({budget:,} iterations, its `max_steps`) and past it. {measures} Fit seconds: "
+        f"split, to the recipe's budget ({budget:,} iterations, its `max_steps`)"
+        f"{' and past it' if iterations[-1] > budget else ''}. {measures} Fit seconds: "
         + ", ".join(f"{row.label} {runs[row.label]['fit_seconds']:.0f}" for row in rows)
         + " (wall, measuring excluded).",
         "",
@@ -257,17 +259,51 @@ def report(model: str, runs: dict[str, Any], command: str, changes: dict[str, An
                 gap = max(abs(p[curve.score] - p[f"{curve.score}_batch_stats"]) for p in m_points)
                 lines.append(f"- Running vs batch statistics, with the term: at most {100 * gap:.1f} points apart "
                              "over the curve.")
+        variants = [] if changes else variants_of(cache, main.label, base.label, budget, curve)
+        helped = [v for v in variants if v["with"] > v["without"] + 0.05]
+        cause = None
+        if helped:
+            v = helped[0]
+            cause = (f"with `{v['change']}` the term keeps the digit, {pct(v['with'])} vs {pct(v['without'])} (seed 0, "
+                     f"section `{section_name(model, v['changes'])}`): the recipe's "
+                     + ", ".join(f"`{key}: {args.get(key)}`" for key in v["changes"])
+                     + " keeps it without the term")
         seeds = sorted(set(seeded[main.label]) & set(seeded[base.label]))
         if len(seeds) > 1:
-            lines += ["", *seeds_table(curve, seeded[main.label], seeded[base.label], seeds, budget)]
+            lines += ["", *seeds_table(curve, seeded[main.label], seeded[base.label], seeds, budget, cause)]
         elif budget in common:
             lines += ["", verdict_line(at[0][budget][curve.score], at[1][budget][curve.score],
-                                       runs[main.label]["judge_on_real"], budget)]
+                                       runs[main.label]["judge_on_real"], budget, cause)]
+        if variants:
+            lines += ["", f"Variants of the recipe (`--set`, seed 0), at the recipe's {budget:,} iterations:", "",
+                      "| change | with the term | without | difference |", "|---|---:|---:|---:|"]
+            lines += [f"| `{v['change']}` | {pct(v['with'])} | {pct(v['without'])} | "
+                      f"{100 * (v['with'] - v['without']):+.1f} |" for v in variants]
     return "\n".join(lines)
 
 
+def variants_of(cache: dict[str, Any], main_label: str, base_label: str, budget: int,
+                curve: Curve) -> list[dict[str, Any]]:
+    """The seed-0 curves of the recipe with a ``--set`` change (rows labelled ``DTN [tid_weight=0]``), each
+    change's runs with and without the term at the recipe's budget."""
+    found = []
+    for run in cache.values():
+        label = run.get("label", "")
+        if run.get("seed") != 0 or not label.startswith(main_label + " ["):
+            continue
+        tag = label[len(main_label) + 1:]
+        base = next((r for r in cache.values() if r.get("label") == f"{base_label} {tag}" and r.get("seed") == 0), None)
+        score = [{p["iteration"]: p[curve.score] for p in r["points"]}.get(budget) for r in (run, base or {"points": []})]
+        if None in score:
+            continue
+        changes = dict(item.split("=", 1) for item in tag.strip("[]").split(", "))
+        found.append({"change": tag.strip("[]"), "changes": {k: yaml.safe_load(v) for k, v in changes.items()},
+                      "with": score[0], "without": score[1]})
+    return sorted(found, key=lambda v: v["change"])
+
+
 def seeds_table(curve: Curve, with_term: dict[int, dict[str, Any]], without: dict[int, dict[str, Any]],
-                seeds: list[int], budget: int) -> list[str]:
+                seeds: list[int], budget: int, cause: str | None = None) -> list[str]:
     """Each seed's two runs at the recipe's budget and over their common points; the verdict over the seeds."""
     lines = [f"Seeds {', '.join(map(str, seeds))} (each seed's curves as the table above; the data split, judge and "
              "initialisation follow the seed):", "",
@@ -289,12 +325,15 @@ def seeds_table(curve: Curve, with_term: dict[int, dict[str, Any]], without: dic
     if len(ends) < 2:
         return lines
     ceiling = sum(with_term[s]["judge_on_real"] for s in seeds) / len(seeds)
-    return lines + ["", seeds_verdict([e[0] for e in ends], [e[1] for e in ends], ceiling, budget)]
+    return lines + ["", seeds_verdict([e[0] for e in ends], [e[1] for e in ends], ceiling, budget, cause)]
 
 
-def seeds_verdict(with_term: list[float], without: list[float], ceiling: float, budget: int) -> str:
+def seeds_verdict(with_term: list[float], without: list[float], ceiling: float, budget: int,
+                  cause: str | None = None) -> str:
     """The claim's verdict over seeds at the recipe's budget: reached when the term is ahead by more than 5 points
-    on average and by more than twice the standard error of the paired differences."""
+    on average and by more than twice the standard error of the paired differences; not reached with its cause
+    when the baseline is at the judge's ceiling, or when ``cause`` (a variant of the recipe where the term keeps
+    the digit) says which setting of the recipe does the term's work."""
     differences = [w - b for w, b in zip(with_term, without)]
     mean, std = mean_std(differences)
     se = std / len(differences) ** 0.5
@@ -306,12 +345,15 @@ def seeds_verdict(with_term: list[float], without: list[float], ceiling: float, 
     if sum(without) / len(without) >= ceiling - 0.05:
         return (f"Verdict over the seeds: **not reached, cause shown**: {words}, the baseline within 5 points of the "
                 f"judge's {pct(ceiling)} on real targets.")
+    if cause:
+        return f"Verdict over the seeds: **not reached, cause shown**: {words}; {cause}."
     return f"Verdict over the seeds: {words} (**not reached**)."
 
 
-def verdict_line(with_term: float, without: float, ceiling: float, budget: int) -> str:
+def verdict_line(with_term: float, without: float, ceiling: float, budget: int, cause: str | None = None) -> str:
     """The claim's verdict at the recipe's budget (section ``translation``'s rule: ahead by more than 5 points),
-    and its cause when the baseline is itself within 5 points of the judge's ceiling (the measure saturates)."""
+    and its cause when the baseline is itself within 5 points of the judge's ceiling (the measure saturates) or
+    when ``cause`` names a variant of the recipe where the term keeps the digit."""
     words = f"{pct(with_term)} vs {pct(without)} at the recipe's {budget:,} iterations"
     if with_term > without + 0.05:
         return f"Verdict: the term keeps the digit more often, {words} (**reached**)."
@@ -319,6 +361,8 @@ def verdict_line(with_term: float, without: float, ceiling: float, budget: int) 
         return (f"Verdict: **not reached, cause shown**: {words}, the baseline within 5 points of the judge's "
                 f"{pct(ceiling)} on real targets: G keeps the digit without the term, so label preservation cannot "
                 "show the term's effect on this task.")
+    if cause:
+        return f"Verdict: **not reached, cause shown**: {words}; {cause}."
     return f"Verdict: {words} (**not reached**)."
 
 

@@ -196,3 +196,23 @@ def test_bad_seeds_are_one_line_errors(bench, capsys):
         with pytest.raises(SystemExit):
             bench.main(["--model", "DTN", "--seed", bad, "--report-only"])
         assert "--seed" in capsys.readouterr().err
+
+
+def test_a_variant_where_the_term_works_is_shown_as_the_cause(bench):
+    curves = {0: ([dtn_point(1500, 0.85)], [dtn_point(1500, 0.84)]),
+              1: ([dtn_point(1500, 0.82)], [dtn_point(1500, 0.86)])}
+    runs = dtn_runs(curves)
+    for label, baseline, score in (("DTN [tid_weight=0]", False, 0.82), ("DTN without f-constancy [tid_weight=0]", True,
+                                                                       0.06)):
+        runs[label] = {**runs["DTN"], "label": label, "baseline": baseline, "points": [dtn_point(1500, score)]}
+    text = bench.report("DTN", runs, "python x")
+    assert "| `tid_weight=0` | 82.0 % | 6.0 % | +76.0 |" in text
+    assert ("**not reached, cause shown**: 83.5 % vs 85.0 % on average over 2 seeds at the recipe's 1,500 "
+            "iterations (difference -1.5 points, standard error 2.5); with `tid_weight=0` the term keeps the digit, "
+            "82.0 % vs 6.0 % (seed 0, section `translation_curve_dtn_tid_weight0`): the recipe's `tid_weight: 15.0` "
+            "keeps it without the term.") in text
+    variant = bench.report("DTN", runs, "python x", {"tid_weight": 0})  # the variant's own section: no variants table
+    assert "Variants" not in variant and "(**reached**)" in variant
+    assert variant.splitlines()[0].startswith("## DTN (recipe changed: `tid_weight: 0`)")
+    runs["DTN without f-constancy [tid_weight=0]"]["points"] = [dtn_point(1500, 0.80)]  # the term no help there either
+    assert "cause shown" not in bench.report("DTN", runs, "python x")
