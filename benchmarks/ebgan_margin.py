@@ -1,0 +1,143 @@
+"""EBGAN's margin on images (issue 26): why the MNIST5k recipe drew a grey texture, and which margin draws digits.
+
+EBGAN's D is an autoencoder whose per-sample energy is here the *mean* squared reconstruction error over the
+pixels (images in [-1, 1]), and D pushes each fake's energy up to the margin m. The paper tuned m per data set
+for its own (summed) reconstruction error and released no code, so the project chose m; at m = 1.0 (a fake
+reconstructed with pixels off by 1, half the range, in the mean square) D cannot raise a fake's energy that
+far without reconstructing the real digits' background badly too, and G's samples stay one tiled texture.
+
+Protocol:
+
+- EBGAN's committed ``experiments/ebgan/mnist5k.yaml`` (32 px, widths 32, code 64, BatchNorm autoencoder D,
+  pull-away weight 0.1, Adam 2e-4 (0.5, 0.999), batch 64) with only ``margin`` changed, one run per margin
+  and seed, ``--iterations`` iterations, one thread each (``mnist5k_table.run_one``);
+- digits FID and class coverage of ``--num-eval`` raw-G samples against the 500 held-out digits (the
+  measure of section ``magan_images``), beside ``--baselines`` (default DCGAN: the GAN of EBGAN's paper
+  claim, its committed recipe, the same G) at the same iterations and seeds; D's last real and fake energies and the pull-away term (1: every
+  fake's code points the same way) show what D did; a sample grid per run in ``benchmarks/ebgan_margin/``.
+
+    python benchmarks/ebgan_margin.py --margins 1.0,0.3,0.1 --iterations 1500 --seeds 0 [--workers 2]
+    python benchmarks/ebgan_margin.py --margins ... --iterations 500 --seeds 0 --report-only
+
+Runs are cached in ``benchmarks/ebgan_margin/results.json``; writes section ``ebgan_margin`` of
+benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+import mnist5k_table
+from harness import (BENCHMARKS, REPO, command_block, half_range, load_line, load_recipe, parse_seeded_args,
+                     recipe_path, save_grid, seeded_runs_parser, seeded_section, training_command)
+
+OUT_DIR = BENCHMARKS / "ebgan_margin"
+CACHE = OUT_DIR / "results.json"
+SECTION = "ebgan_margin"
+TERMS = ("energy_real", "energy_fake", "pullaway")
+
+
+def run_key(margin: float, seed: int, iterations: int) -> str:
+    return f"EBGAN/margin{margin:g}/seed{seed}/it{iterations}"
+
+
+def grid_path(margin: float, seed: int, iterations: int):
+    return OUT_DIR / f"margin{margin:g}_seed{seed}_it{iterations}.png"
+
+
+def baseline_key(model: str, seed: int, iterations: int) -> str:
+    return f"{model}/recipe/seed{seed}/it{iterations}"
+
+
+def run_one(job: dict[str, Any]) -> dict[str, Any]:
+    if job.get("baseline"):  # another model's committed recipe, unchanged
+        run, out = mnist5k_table.job_run(job, job["baseline"])
+        save_grid(out["grid"], OUT_DIR / f"{job['baseline'].lower()}_seed{job['seed']}_it{job['iterations']}.png", nrow=6)
+        return {**run, "baseline": job["baseline"]}
+    run, out = mnist5k_table.job_run(job, "EBGAN", (("margin", job["margin"]),))
+    terms = {name: float(out["model"].latest_terms[name]) for name in TERMS}
+    save_grid(out["grid"], grid_path(job["margin"], job["seed"], job["iterations"]), nrow=6)
+    return {**run, "margin": job["margin"], **terms}
+
+
+def parse_margins(text: str) -> list[float]:
+    try:
+        margins = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        margins = []
+    if not margins or min(margins) <= 0:
+        raise SystemExit(f"--margins: expected comma-separated numbers > 0, got {text!r}")
+    return margins
+
+
+def report(results: dict[str, Any], args) -> str:
+    recipe = load_recipe("EBGAN", "mnist5k")
+    chosen = float(recipe["init_args"]["margin"])
+    lines = [f"EBGAN (Zhao et al. 2017) on MNIST5k with its committed recipe (`experiments/ebgan/mnist5k.yaml`, "
+             f"whose margin is {chosen:g}) and only the margin changed: {args.iterations:,} iterations (the recipe's "
+             f"{recipe['max_steps']:,}), seeds {', '.join(map(str, args.seeds))}, one thread per run. Energy: the "
+             "per-sample mean squared reconstruction error of D's autoencoder (images in [-1, 1]); D pushes each "
+             "fake's energy up to the margin. Digits FID (lower is better) and classes of "
+             f"{args.num_eval:,} raw-G samples against the 500 held-out digits (1,000 real training digits score "
+             "7.01); D's real and fake energies and the pull-away term (cos^2 of fake codes, 1 = all alike) at "
+             "the last iteration.", "",
+             "| margin | per seed: digits FID (classes) | mean FID ± half range | real energy | fake energy | "
+             "pull-away | samples |", "|---:|---|---:|---:|---:|---:|---|"]
+    means = {}
+    for margin in args.margins:
+        runs = sorted((r for r in results.values() if r.get("margin") == margin and r["iterations"] == args.iterations
+                       and r["seed"] in args.seeds), key=lambda r: r["seed"])
+        if not runs:
+            continue
+        values = [r["fid"] for r in runs]
+        means[margin] = statistics.mean(values)
+        average = {name: statistics.mean(r[name] for r in runs) for name in TERMS}
+        grid = grid_path(margin, runs[0]["seed"], args.iterations)
+        lines.append(f"| {margin:g}{' (recipe)' if margin == chosen else ''} | "
+                     + ", ".join(f"{r['fid']:.1f} ({r['classes']})" for r in runs)
+                     + f" | {means[margin]:.1f} ± {half_range(values):.1f} | {average['energy_real']:.4f} | "
+                     f"{average['energy_fake']:.4f} | {average['pullaway']:.3f} | "
+                     f"![margin {margin:g}](ebgan_margin/{grid.name}) |")
+    for model in args.baselines:
+        runs = sorted((r for r in results.values() if r.get("baseline") == model and r["iterations"] == args.iterations
+                       and r["seed"] in args.seeds), key=lambda r: r["seed"])
+        if runs:
+            values = [r["fid"] for r in runs]
+            lines.append(f"| {model}'s recipe (baseline) | " + ", ".join(f"{r['fid']:.1f} ({r['classes']})" for r in runs)
+                         + f" | {statistics.mean(values):.1f} ± {half_range(values):.1f} | - | - | - | "
+                         f"![{model}](ebgan_margin/{model.lower()}_seed{runs[0]['seed']}_it{args.iterations}.png) |")
+    if means:
+        best = min(means, key=means.get)
+        lines += ["", f"Lowest mean digits FID: margin {best:g} ({means[best]:.1f})"
+                  + (f"; the recipe's margin {chosen:g}: {means[chosen]:.1f}." if chosen in means and chosen != best
+                     else " (the recipe's margin)." if best == chosen else ".")]
+    lines += ["", load_line(), ""]
+    lines += command_block(training_command(__file__))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv=None) -> None:
+    parser = seeded_runs_parser(__doc__.splitlines()[0], "iterations per run (default: the recipe's)")
+    parser.add_argument("--margins", default="1.0,0.3,0.1,0.03", help="comma-separated margins (> 0)")
+    parser.add_argument("--baselines", default="DCGAN", help="comma-separated models whose committed MNIST5k recipe "
+                        "runs beside, unchanged, at the same iterations and seeds ('' for none)")
+    parser.set_defaults(seeds="0")
+    args = parse_seeded_args(parser, argv, recipe=("EBGAN", "mnist5k"))
+    args.margins = parse_margins(args.margins)
+    args.baselines = [m for m in args.baselines.split(",") if m]
+    for model in args.baselines:  # a one-line error before any training
+        if not recipe_path(model, "mnist5k").is_file():
+            parser.error(f"--baselines: {model!r} has no {recipe_path(model, 'mnist5k').relative_to(REPO)}")
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    jobs = [{"key": run_key(margin, seed, args.iterations), "margin": margin, "seed": seed,
+             "iterations": args.iterations, "num_eval": args.num_eval}
+            for seed in args.seeds for margin in args.margins]
+    jobs += [{"key": baseline_key(model, seed, args.iterations), "baseline": model, "seed": seed,
+              "iterations": args.iterations, "num_eval": args.num_eval}
+             for seed in args.seeds for model in args.baselines]
+    print(seeded_section(args, jobs, run_one, CACHE, SECTION, report))
+
+
+if __name__ == "__main__":
+    main()

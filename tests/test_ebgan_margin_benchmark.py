@@ -1,0 +1,85 @@
+"""benchmarks/ebgan_margin.py: one run with the margin changed, its cache fields and grid, and the report."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+
+from conftest import benchmark_script
+
+
+@pytest.fixture(scope="module")
+def bench():
+    with benchmark_script("ebgan_margin") as module:
+        yield module
+
+
+def fake_run(margin, seed, fid, classes=5, iterations=1500):
+    return {"key": f"EBGAN/margin{margin:g}/seed{seed}/it{iterations}", "margin": margin, "seed": seed,
+            "iterations": iterations, "fid": fid, "classes": classes, "fit_seconds": 1.0,
+            "energy_real": 0.05, "energy_fake": 0.2, "pullaway": 0.4}
+
+
+def test_a_run_trains_the_recipe_with_only_the_margin_changed(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
+    job = {"key": bench.run_key(0.25, 0, 2), "margin": 0.25, "seed": 0, "iterations": 2, "num_eval": 20}
+    run = bench.run_one(job)
+    assert run["key"] == "EBGAN/margin0.25/seed0/it2" and run["margin"] == 0.25 and run["iterations"] == 2
+    assert {"fid", "classes", "energy_real", "energy_fake", "pullaway"} <= set(run)
+    assert 0.0 <= run["pullaway"] <= 1.0 + 1e-6 and run["energy_real"] >= 0.0
+    assert (tmp_path / "margin0.25_seed0_it2.png").is_file()
+
+    seen = {}
+    original = bench.mnist5k_table.job_run
+
+    def spy(job, model, overrides=(), **kwargs):
+        seen.update(model=model, overrides=overrides)
+        return original(job, model, overrides, **kwargs)
+
+    monkeypatch.setattr(bench.mnist5k_table, "job_run", spy)
+    bench.run_one({**job, "margin": 0.5, "key": bench.run_key(0.5, 0, 2)})
+    assert seen == {"model": "EBGAN", "overrides": (("margin", 0.5),)}  # the recipe, the margin alone changed
+
+
+def test_the_report_marks_the_recipes_margin_and_names_the_lowest_fid(bench):
+    results = {r["key"]: r for r in (fake_run(1.0, 0, 875.7, 8), fake_run(0.1, 0, 120.0, 10),
+                                     fake_run(0.1, 1, 140.0, 9), fake_run(0.3, 0, 300.0))}
+    results["DCGAN/recipe/seed0/it1500"] = {"key": "DCGAN/recipe/seed0/it1500", "baseline": "DCGAN", "seed": 0,
+                                            "iterations": 1500, "fid": 99.5, "classes": 9, "fit_seconds": 1.0}
+    args = argparse.Namespace(margins=[1.0, 0.3, 0.1], seeds=[0, 1], iterations=1500, num_eval=1000,
+                              baselines=["DCGAN"])
+    recipe_margin = bench.load_recipe("EBGAN", "mnist5k")["init_args"]["margin"]
+    text = bench.report(results, args)
+    assert "| 0.1" + (" (recipe)" if recipe_margin == 0.1 else "") + " | 120.0 (10), 140.0 (9) | 130.0 ± 10.0 |" in text
+    assert "![margin 0.1](ebgan_margin/margin0.1_seed0_it1500.png)" in text
+    assert "Lowest mean digits FID: margin 0.1 (130.0)" in text
+    assert f"whose margin is {recipe_margin:g}" in text and f"| {recipe_margin:g} (recipe) |" in text
+    assert "ebgan_margin.py" in text
+    assert "| DCGAN's recipe (baseline) | 99.5 (9) | 99.5 ± 0.0 | - | - | - | ![DCGAN](ebgan_margin/dcgan_seed0_it1500.png) |" in text
+
+
+def test_a_baseline_runs_its_own_recipe_unchanged(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
+    seen = {}
+
+    def fake_job_run(job, model, overrides=(), **kwargs):
+        seen.update(model=model, overrides=overrides)
+        return {"key": job["key"], "seed": 0, "iterations": 2, "fid": 1.0, "classes": 1, "fit_seconds": 0.1}, {
+            "grid": torch.zeros(4, 1, 8, 8)}
+
+    monkeypatch.setattr(bench.mnist5k_table, "job_run", fake_job_run)
+    run = bench.run_one({"key": bench.baseline_key("DCGAN", 0, 2), "baseline": "DCGAN", "seed": 0, "iterations": 2,
+                         "num_eval": 20})
+    assert seen == {"model": "DCGAN", "overrides": ()} and run["baseline"] == "DCGAN" and "margin" not in run
+    assert (tmp_path / "dcgan_seed0_it2.png").is_file()
+    with pytest.raises(SystemExit):
+        bench.main(["--baselines", "NoSuchModel", "--report-only"])
+
+
+def test_bad_margins_are_one_line_errors(bench):
+    assert bench.parse_margins("1.0, 0.1") == [1.0, 0.1]
+    for bad in ("", "0", "-1", "a"):
+        with pytest.raises(SystemExit, match="--margins"):
+            bench.parse_margins(bad)
