@@ -1,11 +1,13 @@
 """Learning curves of an unpaired translation row and its baseline (issue 26, item 3): label preservation (DTN:
 the judge's accuracy on G(source)) every ``--every`` iterations, to the recipe's budget and past it, so that a
-claim not reached at the recipe's budget comes with its trend (budget or not); ``--seed 0,1,2`` repeats the
+claim not reached at the recipe's budget comes with its trend (budget or not); StarGAN: the digit judge on
+G(x, c) with one attribute flipped, against the recipe without its reconstruction term; ``--seed 0,1,2`` repeats the
 curves with other seeds and adds the seeds' spread and a verdict over them.
 
 The rows, data, judges and measures are ``benchmarks/translation.py``'s (``ROWS`` of ``--model``: the model and
 its baseline without the cycle / reconstruction / f-constancy term; the held-out split cut in a judge half and an
-eval half; the LeNet judge of the target domain; ``measure_cycle`` or ``measure_dtn``), one thread. A cycle
+eval half; the LeNet judge of the target domain; ``measure_cycle``, ``measure_dtn`` or ``measure_stargan``; StarGAN's
+baseline is ``CURVE_ROWS``'), one thread. A cycle
 row's point is measured twice: with BatchNorm on its running statistics (eval mode, as ``translate`` and section
 ``translation`` do) and on the batch's own statistics (batches of 250, a copy of the model in train mode: as the
 authors' DiscoGAN script translates), so that a gap between the two shows a BatchNorm defect rather than a budget.
@@ -18,6 +20,7 @@ last one; its points are kept in ``benchmarks/translation/curves.json`` as they 
     python benchmarks/translation_curve.py --model DiscoGAN --steps 6000 --every 250 --report-only
     python benchmarks/translation_curve.py --model DiscoGAN --steps 6000 --every 250 --set depth=3  # a recipe change
     python benchmarks/translation_curve.py --model DTN --steps 1500 --every 250 --seed 0,1,2  # three seeds
+    python benchmarks/translation_curve.py --model StarGAN --every 250 --set g_width=64 --set d_width=64
 
 Writes section ``translation_curve_<model>`` (lower case; ``_<key><value>`` added per ``--set``) of
 benchmarks/RESULTS.md.
@@ -47,7 +50,8 @@ RUNS = BENCHMARKS.parent / "runs" / "translation_curve"
 @dataclasses.dataclass(frozen=True)
 class Curve:
     """What the curve of one kind of row measures: ``score`` (the digit kept, the claim's measure) and ``other``
-    (the term's own error), their words, and whether BatchNorm's batch statistics are measured too."""
+    (the term's own error), their words, whether BatchNorm's batch statistics are measured too, and (rows
+    without them) how the score is read."""
 
     score: str
     other: str
@@ -55,13 +59,27 @@ class Curve:
     other_column: str
     term: str
     batch_stats: bool
+    how: str = ("the target-domain judge gives G(a) the digit of a (chance 10 %), BatchNorm on its running statistics "
+                "(eval mode, as section `translation`)")
 
 
 CURVES = {
     "cycle": Curve("label_preservation", "cycle_l1", "label preservation", "cycle L1", "its reconstruction term", True),
     "dtn": Curve("judge_accuracy", "f_constancy", "judge accuracy on G(source)", "f-constancy error",
                  "its f-constancy term", False),
+    "stargan": Curve("label_preservation", "reconstruction_l1", "label preservation", "reconstruction L1",
+                     "its reconstruction term", False,
+                     "the digit judge (fitted on real images of every attribute mix) gives G(x, c), c the attributes "
+                     "of x with one flipped, the digit of x (chance 10 %), as section `translation` measures it (G "
+                     "has InstanceNorm only: no running statistics)"),
 }
+
+# Baselines measured only as curves (section ``translation`` has StarGAN's row alone): the same recipe without the
+# term the claim is about.
+CURVE_ROWS = (
+    translation.Row("StarGAN without reconstruction", "StarGAN", "digit_attributes", "stargan", {"rec_weight": 0.0},
+                    True),
+)
 
 
 def run_key(label: str, seed: int) -> str:
@@ -91,9 +109,10 @@ class BatchStatistics:
 def rows_of(model: str, changes: dict[str, Any] | None = None) -> list[translation.Row]:
     """``model``'s unpaired-translation rows of section ``translation``; with ``changes`` (``--set``), each row
     with those init args changed too and its label saying so (``DiscoGAN [depth=3]``)."""
-    rows = [row for row in translation.ROWS if row.model == model and row.measure in CURVES]
+    every_row = (*translation.ROWS, *CURVE_ROWS)
+    rows = [row for row in every_row if row.model == model and row.measure in CURVES]
     if not rows:
-        known = sorted({row.model for row in translation.ROWS if row.measure in CURVES})
+        known = sorted({row.model for row in every_row if row.measure in CURVES})
         raise SystemExit(f"--model: {model!r} has no unpaired-translation rows; choose from {', '.join(known)}")
     if not changes:
         return rows
@@ -196,9 +215,8 @@ def report(model: str, runs: dict[str, Any], command: str, changes: dict[str, An
                     "statistics of the translated batch (batches of 250, train mode, as the authors' DiscoGAN script "
                     "translates).")
     else:
-        measures = (f"{curve.score_words[0].upper()}{curve.score_words[1:]}: the target-domain judge gives G(a) the "
-                    "digit of a (chance 10 %), BatchNorm on its running statistics (eval mode, as section "
-                    f"`translation`); {curve.other_column}: as section `translation` measures it.")
+        measures = (f"{curve.score_words[0].upper()}{curve.score_words[1:]}: {curve.how}; {curve.other_column}: "
+                    "as section `translation` measures it.")
     lines = [
         f"## {model}{changed}: {curve.score_words} by iteration, with and without {curve.term} (issue 26)",
         "",

@@ -216,3 +216,23 @@ def test_a_variant_where_the_term_works_is_shown_as_the_cause(bench):
     assert variant.splitlines()[0].startswith("## DTN (recipe changed: `tid_weight: 0`)")
     runs["DTN without f-constancy [tid_weight=0]"]["points"] = [dtn_point(1500, 0.80)]  # the term no help there either
     assert "cause shown" not in bench.report("DTN", runs, "python x")
+
+
+def test_stargan_curves_measure_the_digit_against_the_recipe_without_reconstruction(bench):
+    rows = bench.rows_of("StarGAN")
+    assert [(row.label, row.overrides, row.baseline) for row in rows] == [
+        ("StarGAN", {}, False), ("StarGAN without reconstruction", {"rec_weight": 0.0}, True)]
+    assert rows[1] not in bench.translation.ROWS  # a curve-only baseline: section translation keeps its rows
+    curve = bench.CURVES["stargan"]
+    assert (curve.score, curve.other, curve.batch_stats) == ("label_preservation", "reconstruction_l1", False)
+    point = {"iteration": 3000, "label_preservation": 0.6, "reconstruction_l1": 0.1}
+    common = {"model": "StarGAN", "every": 250, "seed": 0, "recipe_steps": 3000, "judge_on_real": 0.84,
+              "fit_seconds": 5.0}
+    runs = {"StarGAN": {**common, "label": "StarGAN", "baseline": False, "points": [point]},
+            "StarGAN without reconstruction": {**common, "label": "StarGAN without reconstruction", "baseline": True,
+                                               "points": [{**point, "label_preservation": 0.1,
+                                                           "reconstruction_l1": 0.9}]}}
+    text = bench.report("StarGAN", runs, "python x")
+    assert "| 3,000 (recipe) | 60.0 % | 0.100 | 10.0 % | 0.900 |" in text
+    assert "c the attributes of x with one flipped" in text and "BatchNorm" not in text
+    assert "(**reached**)" in text
