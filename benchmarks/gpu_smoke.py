@@ -153,13 +153,18 @@ def run_one(config: Path, args) -> dict:
 
     row = {"config": str(config.relative_to(REPO)) if config.is_relative_to(REPO) else str(config)}
     cuda = args.device == "cuda"
-    root = tempfile.mkdtemp(prefix="gpu_smoke_")
-    argv = [*(part for file in config_files(config) for part in ("--config", str(file))), "--trainer.accelerator", "gpu" if cuda else "cpu", "--trainer.devices", "1",
-            "--trainer.max_steps", str(args.iterations), "--trainer.logger", "false",
-            "--trainer.default_root_dir", root, "--trainer.log_every_n_steps", str(args.every),
-            "--trainer.enable_progress_bar", "false", "--trainer.check_val_every_n_epoch", "1000",
-            "--sample_grid.every_n_steps", str(args.every), "--checkpoint.every_n_train_steps", str(args.every)]
     try:
+        files = config_files(config)
+    except UsageError as error:  # an overlay without its experiment: an error of the config, not missing data
+        return {**row, "status": "error", "error": str(error).strip().splitlines()[0]}
+    root = tempfile.mkdtemp(prefix="gpu_smoke_")
+    try:
+        argv = [*(part for file in files for part in ("--config", str(file))),
+                "--trainer.accelerator", "gpu" if cuda else "cpu", "--trainer.devices", "1",
+                "--trainer.max_steps", str(args.iterations), "--trainer.logger", "false",
+                "--trainer.default_root_dir", root, "--trainer.log_every_n_steps", str(args.every),
+                "--trainer.enable_progress_bar", "false", "--trainer.check_val_every_n_epoch", "1000",
+                "--sample_grid.every_n_steps", str(args.every), "--checkpoint.every_n_train_steps", str(args.every)]
         check_lightning_args(argv)
         cli = build_cli(argv, run=False)
         watch = make_watch(args.every, args.iterations, cuda)

@@ -38,3 +38,18 @@ def test_gpu_selects_the_paper_sized_overlays_each_on_its_experiment():
     assert all(path.parent.name == "dcgan" for path in chosen if path not in overlays)
     base, overlay = config_files(overlays[0])
     assert base.parts[-2:] == overlays[0].parts[-2:] and overlay == overlays[0].resolve()
+
+
+def test_an_overlay_without_its_experiment_is_an_error_row(tmp_path, monkeypatch):
+    import argparse
+
+    from gan_lightning import cli
+
+    monkeypatch.setattr(cli, "PAPER_SIZED", tmp_path / "gpu")
+    monkeypatch.setattr(cli, "EXPERIMENTS", tmp_path)
+    orphan = tmp_path / "gpu" / "nomodel" / "data.yaml"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_text("model:\n  init_args: {g_width: 8}\n")
+    with benchmark_script("gpu_smoke") as smoke:
+        row = smoke.run_one(orphan, argparse.Namespace(device="cpu", iterations=2, every=1))
+    assert row["status"] == "error" and "nomodel/data.yaml does not exist" in row["error"]
