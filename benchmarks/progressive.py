@@ -18,6 +18,8 @@ Protocol:
   recipes' budgets, ProGAN's 800 and StyleGAN's 1,500 iterations) and evaluated at every point on the way
   (the evaluation forks the random state, so training goes on as if it had not run). Seeds ``--seeds``,
   one thread, one run after the other in this process;
+- a variant: StyleGAN's recipe with R1 gamma 0.01, the weight the authors give 32 px images (stylegan2-ada-pytorch
+  ``train.py``, cfg ``cifar``), where the recipe keeps FFHQ's 10 (NVlabs/stylegan ``train.py``);
 - the EMA generator of each recipe (``quality.build``: ProGAN decay 0.999 with the project's warm-up,
   StyleGAN a half-life of 10,000 images);
 - evaluation: ``quality.digits_evaluation`` (digits FID as benchmarks/quality.py computes it, plus the
@@ -72,11 +74,15 @@ OUT_DIR = BENCHMARKS / "progressive"
 CACHE = OUT_DIR / "results.json"
 SECTION = "progressive"
 GROWING, FLAT, STYLE = "ProGAN", "ProGAN, no growing", "StyleGAN"
+# the R1 weight the authors give 32 px images (stylegan2-ada-pytorch train.py, cfg 'cifar': gamma 0.01; the
+# StyleGAN recipe keeps the FFHQ 1024 px value 10)
+STYLE_R1 = "StyleGAN, R1 gamma 0.01"
 # variant -> (model, recipe changes in quality.py's ``--set`` form)
 VARIANTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     GROWING: ("ProGAN", ()),
     FLAT: ("ProGAN", (("progressive", "false"),)),
     STYLE: ("StyleGAN", ()),
+    STYLE_R1: ("StyleGAN", (("r1_gamma", "0.01"),)),
 }
 GRID_SAMPLES = 64
 
@@ -255,6 +261,12 @@ def report(results: dict[str, Any], args) -> str:
             word = "reached" if outcome == "better" else "not reached"
             lines += ["", (f"StyleGAN against ProGAN's recipe at StyleGAN's {budget:,} iterations (EMA FID, beyond the "
                           f"larger seed spread): {outcome}. Verdict (StyleGAN): **{word}**.")]
+        r1 = {other: comparison(results, STYLE_R1, other, budget, args) for other in (STYLE, GROWING)}
+        if None not in r1.values():
+            lines += ["", (f"A variant, not the verdict: StyleGAN with R1 gamma 0.01 (the authors' weight for 32 px "
+                          "images, stylegan2-ada-pytorch `train.py` cfg `cifar`; the recipe keeps FFHQ's 10) at "
+                          f"{budget:,} iterations against the recipe: {r1[STYLE]}; against ProGAN's recipe: "
+                          f"{r1[GROWING]}.")]
         fixed = comparison(results, STYLE, FLAT, budget, args)
         if fixed is not None:
             lines += ["", ("Not the verdict, a control: StyleGAN's recipe does not grow (the authors' `structure='fixed'`; "

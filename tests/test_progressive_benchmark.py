@@ -93,3 +93,16 @@ def test_evaluating_inside_a_run_leaves_its_training_unchanged(bench):
     evaluated, curve = train([2, 4])
     assert [point["iteration"] for point in curve] == [2, 4]
     assert [key for key in plain if not torch.equal(plain[key], evaluated[key])] == []
+
+
+def test_the_r1_variant_is_compared_with_the_recipe_and_with_progan(bench):
+    assert bench.VARIANTS[bench.STYLE_R1] == ("StyleGAN", (("r1_gamma", "0.01"),))
+    fids = {bench.GROWING: {800: (100.0, 110.0), 1500: (80.0, 90.0)},
+            bench.FLAT: {800: (200.0, 220.0), 1500: (85.0, 95.0)},
+            bench.STYLE: {800: (300.0, 310.0), 1500: (150.0, 160.0)}}
+    assert "A variant" not in bench.report(runs(bench, fids), ARGS)  # not run: no sentence
+    fids[bench.STYLE_R1] = {800: (120.0, 125.0), 1500: (60.0, 64.0)}
+    text = bench.report(runs(bench, fids), ARGS)
+    assert "| 1,500 | StyleGAN, R1 gamma 0.01 | 1,000 / 2,000 | 60.0 (10), 64.0 (10) | 62.0 ± 2.0 |" in text
+    assert "at 1,500 iterations against the recipe: better; against ProGAN's recipe: better." in text
+    assert "Verdict (StyleGAN): **not reached**." in text  # the verdict stays the recipe's
