@@ -16,7 +16,7 @@ Protocol:
   claim, its committed recipe, the same G) at the same iterations and seeds; D's last real and fake energies and the pull-away term (1: every
   fake's code points the same way) show what D did; a sample grid per run in ``benchmarks/ebgan_margin/``.
 
-    python benchmarks/ebgan_margin.py --margins 1.0,0.3,0.1 --iterations 1500 --seeds 0 [--workers 2]
+    python benchmarks/ebgan_margin.py --margins 1.0,0.3,0.1,0.03 --iterations 1500 --seeds 0 [--workers 2]
     python benchmarks/ebgan_margin.py --margins ... --iterations 500 --seeds 0 --report-only
 
 Runs are cached in ``benchmarks/ebgan_margin/results.json``; writes section ``ebgan_margin`` of
@@ -138,7 +138,7 @@ def report(results: dict[str, Any], args) -> str:
 
 def main(argv=None) -> None:
     parser = seeded_runs_parser(__doc__.splitlines()[0], "iterations per run (default: the recipe's)")
-    parser.add_argument("--margins", default="1.0,0.3,0.1", help="comma-separated margins (> 0)")
+    parser.add_argument("--margins", default="1.0,0.3,0.1,0.03", help="comma-separated margins (> 0)")
     parser.add_argument("--baselines", default="DCGAN", help="comma-separated models whose committed MNIST5k recipe "
                         "runs beside, unchanged, at the same iterations and seeds ('' for none)")
     parser.set_defaults(seeds="0")

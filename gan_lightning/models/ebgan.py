@@ -14,7 +14,7 @@ radius 1, grid spacing 2) 1.0 asks for a reconstruction error of about 1.4 in di
 to the spacing of the modes. On images 1.0 asks D to reconstruct every fake with pixels off by 1
 (half the range) in the mean square: on MNIST5k at 1,500 iterations D got there (fake energy 0.963,
 real 0.031) and G drew one grey texture for every z (digits FID 875.7); at 0.3 blobs (608.9), at 0.1
-digits of all ten classes (57.2; fake energy 0.127, real 0.016), one seed each (issue 26,
+digits of all ten classes (57.2; fake energy 0.127, real 0.016), at 0.03 all ten, rougher (131.8), one seed each (issue 26,
 benchmarks/RESULTS.md section ``ebgan_margin``, ``benchmarks/ebgan_margin.py``). Adam lr 2e-4,
 betas (0.5, 0.999) and one D step per G step follow the DCGAN recipe the paper builds on
 (it grid-searched its optimiser settings). D: ``nets.build_autoencoder`` (a convolutional
