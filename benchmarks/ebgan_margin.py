@@ -14,10 +14,13 @@ Protocol:
 - digits FID and class coverage of ``--num-eval`` raw-G samples against the 500 held-out digits (the
   measure of section ``magan_images``), beside ``--baselines`` (default DCGAN: the GAN of EBGAN's paper
   claim, its committed recipe, the same G) at the same iterations and seeds; D's last real and fake energies and the pull-away term (1: every
-  fake's code points the same way) show what D did; a sample grid per run in ``benchmarks/ebgan_margin/``.
+  fake's code points the same way) show what D did; a sample grid per run in ``benchmarks/ebgan_margin/``;
+- ``--magan-settings``: EBGAN at those fixed margins with what MAGAN's image recipe changes besides its margin rule
+  (D without BatchNorm, no pull-away term, Adam 5e-4: ``MAGAN_KEYS``), to tell MAGAN's rule from its other settings.
 
     python benchmarks/ebgan_margin.py --margins 1.0,0.3,0.1,0.03 --iterations 1500 --seeds 0 [--workers 2]
     python benchmarks/ebgan_margin.py --margins ... --iterations 500 --seeds 0 --report-only
+    python benchmarks/ebgan_margin.py --magan-settings 0.1 --iterations 1500 --seeds 0  # MAGAN's other settings
 
 Runs are cached in ``benchmarks/ebgan_margin/results.json``; writes section ``ebgan_margin`` of
 benchmarks/RESULTS.md.
@@ -36,14 +39,28 @@ OUT_DIR = BENCHMARKS / "ebgan_margin"
 CACHE = OUT_DIR / "results.json"
 SECTION = "ebgan_margin"
 TERMS = ("energy_real", "energy_fake", "pullaway")
+# what MAGAN's image recipe changes in EBGAN's besides the margin rule (experiments/magan/mnist5k.yaml and MAGAN's
+# defaults): D's normalisation, the pull-away term, the optimiser
+MAGAN_KEYS = ("d_norm", "pullaway_weight", "lr_g", "lr_d", "betas")
 
 
-def run_key(margin: float, seed: int, iterations: int) -> str:
-    return f"EBGAN/margin{margin:g}/seed{seed}/it{iterations}"
+def run_key(margin: float, seed: int, iterations: int, settings: str | None = None) -> str:
+    return f"EBGAN/margin{margin:g}/{settings.lower() + '-settings/' if settings else ''}seed{seed}/it{iterations}"
 
 
-def grid_path(margin: float, seed: int, iterations: int):
-    return OUT_DIR / f"margin{margin:g}_seed{seed}_it{iterations}.png"
+def grid_path(margin: float, seed: int, iterations: int, settings: str | None = None):
+    return OUT_DIR / f"margin{margin:g}{'_' + settings.lower() if settings else ''}_seed{seed}_it{iterations}.png"
+
+
+def magan_settings() -> dict[str, Any]:
+    """MAGAN's image recipe's values of ``MAGAN_KEYS`` (the class default where the file sets none)."""
+    import inspect
+
+    from gan_lightning.models import MAGAN
+
+    recipe = load_recipe("MAGAN", "mnist5k")["init_args"]
+    defaults = inspect.signature(MAGAN.__init__).parameters
+    return {key: recipe[key] if key in recipe else defaults[key].default for key in MAGAN_KEYS}
 
 
 def baseline_key(model: str, seed: int, iterations: int) -> str:
@@ -54,11 +71,11 @@ def baseline_grid_path(model: str, seed: int, iterations: int):
     return OUT_DIR / f"{model.lower()}_seed{seed}_it{iterations}.png"
 
 
-def runs_of(results: dict[str, Any], args, field: str, value: Any) -> list[dict[str, Any]]:
-    """The cached runs with ``field`` (``margin`` or ``baseline``) equal to ``value`` at ``args``' iterations and
-    seeds, by seed."""
-    return sorted((r for r in results.values() if r.get(field) == value and r["iterations"] == args.iterations
-                   and r["seed"] in args.seeds), key=lambda r: r["seed"])
+def runs_of(results: dict[str, Any], args, field: str, value: Any, settings: str | None = None) -> list[dict[str, Any]]:
+    """The cached runs with ``field`` (``margin`` or ``baseline``) equal to ``value`` and with another model's
+    ``settings`` (None: the recipe's own) at ``args``' iterations and seeds, by seed."""
+    return sorted((r for r in results.values() if r.get(field) == value and r.get("settings") == settings
+                   and r["iterations"] == args.iterations and r["seed"] in args.seeds), key=lambda r: r["seed"])
 
 
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
@@ -66,19 +83,21 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         run, out = mnist5k_table.job_run(job, job["baseline"])
         save_grid(out["grid"], baseline_grid_path(job["baseline"], job["seed"], job["iterations"]), nrow=6)
         return {**run, "baseline": job["baseline"]}
-    run, out = mnist5k_table.job_run(job, "EBGAN", (("margin", job["margin"]),))
+    settings = job.get("settings")
+    changes = tuple(magan_settings().items()) if settings == "MAGAN" else ()
+    run, out = mnist5k_table.job_run(job, "EBGAN", (("margin", job["margin"]), *changes))
     terms = {name: float(out["model"].latest_terms[name]) for name in TERMS}
-    save_grid(out["grid"], grid_path(job["margin"], job["seed"], job["iterations"]), nrow=6)
-    return {**run, "margin": job["margin"], **terms}
+    save_grid(out["grid"], grid_path(job["margin"], job["seed"], job["iterations"], settings), nrow=6)
+    return {**run, "margin": job["margin"], **terms, **({"settings": settings} if settings else {})}
 
 
-def parse_margins(text: str) -> list[float]:
+def parse_margins(text: str, option: str = "--margins") -> list[float]:
     try:
         margins = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
         margins = []
     if not margins or min(margins) <= 0:
-        raise SystemExit(f"--margins: expected comma-separated numbers > 0, got {text!r}")
+        raise SystemExit(f"{option}: expected comma-separated numbers > 0, got {text!r}")
     return margins
 
 
@@ -97,21 +116,30 @@ def report(results: dict[str, Any], args) -> str:
              "the last iteration.", "",
              "| margin | per seed: digits FID (classes) | mean FID ± half range | real energy | fake energy | "
              "pull-away | fit s (wall) | samples |", "|---:|---|---:|---:|---:|---:|---:|---|"]
-    means = {}
+    def margin_row(label: str, alt: str, runs: list[dict[str, Any]], grid) -> float:
+        values = [r["fid"] for r in runs]
+        average = {name: statistics.mean(r[name] for r in runs) for name in TERMS}
+        lines.append(f"| {label} | " + ", ".join(f"{r['fid']:.1f} ({r['classes']})" for r in runs)
+                     + f" | {statistics.mean(values):.1f} ± {half_range(values):.1f} | {average['energy_real']:.4f} | "
+                     f"{average['energy_fake']:.4f} | {average['pullaway']:.3f} | "
+                     f"{statistics.mean(r['fit_seconds'] for r in runs):.0f} | ![{alt}](ebgan_margin/{grid.name}) |")
+        return statistics.mean(values)
+
+    means, magan_means = {}, {}
     for margin in args.margins:
         runs = runs_of(results, args, "margin", margin)
-        if not runs:
-            continue
-        values = [r["fid"] for r in runs]
-        means[margin] = statistics.mean(values)
-        average = {name: statistics.mean(r[name] for r in runs) for name in TERMS}
-        grid = grid_path(margin, runs[0]["seed"], args.iterations)
-        lines.append(f"| {margin:g}{' (recipe)' if margin == chosen else ''} | "
-                     + ", ".join(f"{r['fid']:.1f} ({r['classes']})" for r in runs)
-                     + f" | {means[margin]:.1f} ± {half_range(values):.1f} | {average['energy_real']:.4f} | "
-                     f"{average['energy_fake']:.4f} | {average['pullaway']:.3f} | "
-                     f"{statistics.mean(r['fit_seconds'] for r in runs):.0f} | "
-                     f"![margin {margin:g}](ebgan_margin/{grid.name}) |")
+        if runs:
+            means[margin] = margin_row(f"{margin:g}{' (recipe)' if margin == chosen else ''}", f"margin {margin:g}",
+                                       runs, grid_path(margin, runs[0]["seed"], args.iterations))
+    magan = magan_settings()
+    changed = ", ".join(f"{key} {tuple(value) if key == 'betas' else value}" for key, value in magan.items()
+                        if recipe["init_args"].get(key) != value)
+    for margin in args.magan_settings:
+        runs = runs_of(results, args, "margin", margin, "MAGAN")
+        if runs:
+            magan_means[margin] = margin_row(f"{margin:g}, MAGAN's settings ({changed})",
+                                             f"margin {margin:g}, MAGAN's settings", runs,
+                                             grid_path(margin, runs[0]["seed"], args.iterations, "MAGAN"))
     baselines = {}
     for model in args.baselines:
         runs = runs_of(results, args, "baseline", model)
@@ -131,6 +159,15 @@ def report(results: dict[str, Any], args) -> str:
             lines += [f"- EBGAN's recipe against {model}'s at the same {args.iterations:,} iterations: {means[chosen]:.1f} "
                       f"vs {fid:.1f} digits FID ({'lower' if means[chosen] < fid else 'not lower'}; one iteration of "
                       "EBGAN's autoencoder D costs several of DCGAN's: fit seconds above)." for model, fid in baselines.items()]
+    for margin, fid in magan_means.items():
+        runs = runs_of(results, args, "margin", margin, "MAGAN")
+        lines.append(f"- EBGAN at the fixed margin {margin:g} with MAGAN's image recipe's other settings ({changed}; "
+                     "no pre-training, no margin rule): "
+                     + ", ".join(f"{r['fid']:.1f} ({r['classes']} classes)" for r in runs)
+                     + (f", against {means[margin]:.1f} with EBGAN's own settings at that margin" if margin in means
+                        else "")
+                     + ". MAGAN's recipe (section `magan_images`) is these settings with the margin rule and D's "
+                     "pre-training.")
     lines += ["", load_line(), ""]
     lines += command_block(training_command(__file__))
     return "\n".join(lines).rstrip() + "\n"
@@ -141,9 +178,12 @@ def main(argv=None) -> None:
     parser.add_argument("--margins", default="1.0,0.3,0.1,0.03", help="comma-separated margins (> 0)")
     parser.add_argument("--baselines", default="DCGAN", help="comma-separated models whose committed MNIST5k recipe "
                         "runs beside, unchanged, at the same iterations and seeds ('' for none)")
+    parser.add_argument("--magan-settings", default="", help="comma-separated margins at which EBGAN also runs with "
+                        "MAGAN's image recipe's D normalisation, pull-away weight and optimiser ('' for none)")
     parser.set_defaults(seeds="0")
     args = parse_seeded_args(parser, argv, recipe=("EBGAN", "mnist5k"))
     args.margins = parse_margins(args.margins)
+    args.magan_settings = parse_margins(args.magan_settings, "--magan-settings") if args.magan_settings else []
     args.baselines = [m for m in args.baselines.split(",") if m]
     for model in args.baselines:  # a one-line error before any training
         if not recipe_path(model, "mnist5k").is_file():
@@ -152,6 +192,9 @@ def main(argv=None) -> None:
     jobs = [{"key": run_key(margin, seed, args.iterations), "margin": margin, "seed": seed,
              "iterations": args.iterations, "num_eval": args.num_eval}
             for seed in args.seeds for margin in args.margins]
+    jobs += [{"key": run_key(margin, seed, args.iterations, "MAGAN"), "margin": margin, "settings": "MAGAN",
+              "seed": seed, "iterations": args.iterations, "num_eval": args.num_eval}
+             for seed in args.seeds for margin in args.magan_settings]
     jobs += [{"key": baseline_key(model, seed, args.iterations), "baseline": model, "seed": seed,
               "iterations": args.iterations, "num_eval": args.num_eval}
              for seed in args.seeds for model in args.baselines]
