@@ -12,6 +12,10 @@ row's point is measured twice: with BatchNorm on its running statistics (eval mo
 ``translation`` do) and on the batch's own statistics (batches of 250, a copy of the model in train mode: as the
 authors' DiscoGAN script translates), so that a gap between the two shows a BatchNorm defect rather than a budget.
 
+StarGAN's measure builds a CycleGAN to count its parameters, and so draws from the global random state: training
+after a measured point is not the unmeasured run's (the recipe's curve at 3,000 iterations, 52.5 %, against section
+``translation``'s run of the same recipe, 52.1 %).
+
 Each run is checkpointed at every measured point (git-ignored ``runs/translation_curve/``) and resumes from its
 last one; its points are kept in ``benchmarks/translation/curves.json`` as they are measured.
 

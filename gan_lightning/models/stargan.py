@@ -36,22 +36,18 @@ StarGAN v2 drops them). Here the norms are affine InstanceNorm without running s
 authors' computation, the same in train and eval mode, and ``translate`` changes no buffer.
 Neither network has dropout or BatchNorm, so ``translate`` is deterministic in either mode.
 
-The lost digit (issue 26): the reconstruction/identity path matches the authors' solver.py line for
-line: G(G(x, c_target), c_original) against x with a mean L1 times lambda_rec 10 (solver.py, "Target-
-to-original domain"), targets the batch's own vectors permuted, G on every 5th iteration counted as
-theirs ((i + 1) % n_critic), the classification loss summed over attributes over the batch, the
-gradient penalty on one interpolation per sample over the flattened gradient of the summed source
-map, no weight decay, PyTorch's initialisation. What differs at the digits experiment: widths (G 16,
-D 32 against 64, 64), 4 D layers at 32 px (6 at 128 px: both a 2x2 map), and the paper's linear
-decay over the second half (the code's is about none). Diagnostic runs (label preservation of the
-benchmark's digit judge on 400 held-out images, each attribute flipped in turn; seed 0):
-- the experiment, 3,000 iterations: 9.2 / 13.5 / 8.3 / 12.2 / 10.2 / 9.2 % every 500 iterations,
-  9.2 % even when G is asked for the image's own attributes; attributes 83 % right;
-- without the quarter-turn attribute (colored, thick, inverted): 6.2 % at 3,000, attributes 95 %
-  right: the geometric attribute is not what loses the digit;
-- 15,000 iterations with the decay over the last 7,500, stopped at 9,000 (1,800 G steps at the
-  full rate): 8.3 / 10.5 / 9.2 / 11.5 / 17.2 / 19.0 % every 1,500; reconstruction L1 0.37 -> 0.16.
-A slow climb, not a defect found: not reached at this budget.
+The lost digit (issue 26), found: the widths. The reconstruction/identity path matches the authors'
+solver.py line for line (G(G(x, c_target), c_original) against x, mean L1 times lambda_rec 10; targets the
+batch's own vectors permuted; G on every 5th iteration counted as theirs, (i + 1) % n_critic; the
+classification loss summed over attributes; the gradient penalty on one interpolation per sample; no weight
+decay; PyTorch's initialisation). The digits experiment had narrowed the networks to G 16 / D 32 channels
+(the authors': 64 / 64), and so G kept only the attributes: label preservation 10.8 % at the recipe's 3,000
+iterations (9.7 % without the reconstruction term: chance), reconstruction L1 0.243; G trained alone as an
+identity map (a diagnostic run, 600 steps of Adam 1e-4) kept the digit on 50 % at width 16 and 81 % at 64.
+At the authors' widths, now the experiment's, G keeps the digit on 52.5 % at 3,000 iterations (reconstruction
+L1 0.102), 31.5 % without the term, and its own run in section ``translation`` 52.1 % (benchmarks/RESULTS.md,
+sections ``translation_curve_stargan`` and ``translation``; one seed). Earlier diagnostic runs at 16 / 32: without the quarter-turn attribute the digit was lost
+too (6.2 %), and 9,000 iterations reached only 19.0 %.
 
 Training with several label sets (section 3.2, "Training with Multiple Datasets"; the authors'
 solver.py, ``train_multi`` for ``dataset='Both'``): ``label_sets=[a, b]`` cuts the attribute vector
