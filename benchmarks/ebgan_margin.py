@@ -86,7 +86,8 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     settings = job.get("settings")
     changes = tuple(magan_settings().items()) if settings == "MAGAN" else ()
     run, out = mnist5k_table.job_run(job, "EBGAN", (("margin", job["margin"]), *changes))
-    terms = {name: float(out["model"].latest_terms[name]) for name in TERMS}
+    logged = out["model"].latest_terms  # no pull-away entry when its weight is 0 (MAGAN's settings)
+    terms = {name: float(logged[name]) if name in logged else None for name in TERMS}
     save_grid(out["grid"], grid_path(job["margin"], job["seed"], job["iterations"], settings), nrow=6)
     return {**run, "margin": job["margin"], **terms, **({"settings": settings} if settings else {})}
 
@@ -118,10 +119,15 @@ def report(results: dict[str, Any], args) -> str:
              "pull-away | fit s (wall) | samples |", "|---:|---|---:|---:|---:|---:|---:|---|"]
     def margin_row(label: str, alt: str, runs: list[dict[str, Any]], grid) -> float:
         values = [r["fid"] for r in runs]
-        average = {name: statistics.mean(r[name] for r in runs) for name in TERMS}
+        average = {name: (statistics.mean(r[name] for r in runs) if all(r.get(name) is not None for r in runs)
+                          else None) for name in TERMS}
+
+        def cell(name: str, digits: int) -> str:
+            return "-" if average[name] is None else f"{average[name]:.{digits}f}"
+
         lines.append(f"| {label} | " + ", ".join(f"{r['fid']:.1f} ({r['classes']})" for r in runs)
-                     + f" | {statistics.mean(values):.1f} ± {half_range(values):.1f} | {average['energy_real']:.4f} | "
-                     f"{average['energy_fake']:.4f} | {average['pullaway']:.3f} | "
+                     + f" | {statistics.mean(values):.1f} ± {half_range(values):.1f} | {cell('energy_real', 4)} | "
+                     f"{cell('energy_fake', 4)} | {cell('pullaway', 3)} | "
                      f"{statistics.mean(r['fit_seconds'] for r in runs):.0f} | ![{alt}](ebgan_margin/{grid.name}) |")
         return statistics.mean(values)
 

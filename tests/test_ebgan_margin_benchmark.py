@@ -95,31 +95,28 @@ def test_magan_settings_runs_ebgan_with_magans_other_settings_in_rows_of_their_o
     assert settings["lr_g"] == magan["lr_g"] and settings["lr_d"] == magan["lr_d"]
     monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
     seen = {}
+    original = bench.mnist5k_table.job_run
 
-    def fake_job_run(job, model, overrides=(), **kwargs):
+    def spy(job, model, overrides=(), **kwargs):
         seen.update(model=model, overrides=dict(overrides))
+        return original(job, model, overrides, **kwargs)
 
-        class Model:
-            latest_terms = {"energy_real": torch.tensor(0.1), "energy_fake": torch.tensor(0.2),
-                            "pullaway": torch.tensor(0.3)}
-
-        return {"key": job["key"], "seed": 0, "iterations": 2, "fid": 1.0, "classes": 1, "fit_seconds": 0.1}, {
-            "grid": torch.zeros(4, 1, 8, 8), "model": Model()}
-
-    monkeypatch.setattr(bench.mnist5k_table, "job_run", fake_job_run)
+    monkeypatch.setattr(bench.mnist5k_table, "job_run", spy)
     key = bench.run_key(0.1, 0, 2, "MAGAN")
     run = bench.run_one({"key": key, "margin": 0.1, "settings": "MAGAN", "seed": 0, "iterations": 2, "num_eval": 20})
     assert key == "EBGAN/margin0.1/magan-settings/seed0/it2" and run["settings"] == "MAGAN"
     assert seen["model"] == "EBGAN" and seen["overrides"] == {"margin": 0.1, **settings}
+    assert run["pullaway"] is None and run["energy_real"] >= 0.0  # no pull-away term at weight 0: nothing logged
     assert (tmp_path / "margin0.1_magan_seed0_it2.png").is_file()
 
     results = {r["key"]: r for r in (fake_run(0.1, 0, 57.2, 10),)}
-    results[key] = {**fake_run(0.1, 0, 650.0, 3), "key": key, "settings": "MAGAN", "iterations": 1500}
+    results[key] = {**fake_run(0.1, 0, 650.0, 3), "key": key, "settings": "MAGAN", "iterations": 1500, "pullaway": None}
     args = argparse.Namespace(margins=[0.1], seeds=[0], iterations=1500, num_eval=1000, baselines=[],
                               magan_settings=[0.1])
     text = bench.report(results, args)
     assert "| 0.1 (recipe) | 57.2 (10) |" in text  # the recipe's row keeps its own run
-    assert "| 0.1, MAGAN's settings (d_norm none, pullaway_weight 0.0, lr_g 0.0005, lr_d 0.0005) | 650.0 (3) |" in text
+    assert ("| 0.1, MAGAN's settings (d_norm none, pullaway_weight 0.0, lr_g 0.0005, lr_d 0.0005) | 650.0 (3) | "
+            "650.0 ± 0.0 | 0.0500 | 0.2000 | - | 1 |") in text
     assert ("- EBGAN at the fixed margin 0.1 with MAGAN's image recipe's other settings (d_norm none, pullaway_weight "
             "0.0, lr_g 0.0005, lr_d 0.0005; no pre-training, no margin rule): 650.0 (3 classes), against 57.2 with "
             "EBGAN's own settings at that margin.") in text
