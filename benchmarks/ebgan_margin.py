@@ -165,7 +165,9 @@ def report(results: dict[str, Any], args) -> str:
             lines += [f"- EBGAN's recipe against {model}'s at the same {args.iterations:,} iterations: {means[chosen]:.1f} "
                       f"vs {fid:.1f} digits FID ({'lower' if means[chosen] < fid else 'not lower'}; one iteration of "
                       "EBGAN's autoencoder D costs several of DCGAN's: fit seconds above)." for model, fid in baselines.items()]
-    for margin, fid in magan_means.items():
+    if magan_means and lines[-1].startswith("|"):  # the sentences after the table, not in it
+        lines.append("")
+    for margin in magan_means:
         runs = runs_of(results, args, "margin", margin, "MAGAN")
         lines.append(f"- EBGAN at the fixed margin {margin:g} with MAGAN's image recipe's other settings ({changed}; "
                      "no pre-training, no margin rule): "

@@ -7,7 +7,7 @@ curves with other seeds and adds the seeds' spread and a verdict over them.
 The rows, data, judges and measures are ``benchmarks/translation.py``'s (``ROWS`` of ``--model``: the model and
 its baseline without the cycle / reconstruction / f-constancy term; the held-out split cut in a judge half and an
 eval half; the LeNet judge of the target domain; ``measure_cycle``, ``measure_dtn`` or ``measure_stargan``; StarGAN's
-baseline is ``CURVE_ROWS``'), one thread. A cycle
+baseline is ``CURVE_ROWS``), one thread. A cycle
 row's point is measured twice: with BatchNorm on its running statistics (eval mode, as ``translate`` and section
 ``translation`` do) and on the batch's own statistics (batches of 250, a copy of the model in train mode: as the
 authors' DiscoGAN script translates), so that a gap between the two shows a BatchNorm defect rather than a budget.
@@ -24,7 +24,7 @@ last one; its points are kept in ``benchmarks/translation/curves.json`` as they 
     python benchmarks/translation_curve.py --model DiscoGAN --steps 6000 --every 250 --report-only
     python benchmarks/translation_curve.py --model DiscoGAN --steps 6000 --every 250 --set depth=3  # a recipe change
     python benchmarks/translation_curve.py --model DTN --steps 1500 --every 250 --seed 0,1,2  # three seeds
-    python benchmarks/translation_curve.py --model StarGAN --every 250 --set g_width=64 --set d_width=64
+    python benchmarks/translation_curve.py --model StarGAN --every 250 --set g_width=16 --set d_width=32  # old widths
 
 Writes section ``translation_curve_<model>`` (lower case; ``_<key><value>`` added per ``--set``) of
 benchmarks/RESULTS.md.
