@@ -171,7 +171,7 @@ def report(results: dict[str, Any], args) -> str:
         runs = runs_of(results, args, "margin", margin, "MAGAN")
         lines.append(f"- EBGAN at the fixed margin {margin:g} with MAGAN's image recipe's other settings ({changed}; "
                      "no pre-training, no margin rule): "
-                     + ", ".join(f"{r['fid']:.1f} ({r['classes']} classes)" for r in runs)
+                     + ", ".join(f"{r['fid']:.1f} ({r['classes']} class{'es' if r['classes'] != 1 else ''})" for r in runs)
                      + (f", against {means[margin]:.1f} with EBGAN's own settings at that margin" if margin in means
                         else "")
                      + ". MAGAN's recipe (section `magan_images`) is these settings with the margin rule and D's "
