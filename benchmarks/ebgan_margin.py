@@ -131,7 +131,7 @@ def report(results: dict[str, Any], args) -> str:
                      f"{statistics.mean(r['fit_seconds'] for r in runs):.0f} | ![{alt}](ebgan_margin/{grid.name}) |")
         return statistics.mean(values)
 
-    means, magan_means = {}, {}
+    means, magan_runs = {}, {}
     for margin in args.margins:
         runs = runs_of(results, args, "margin", margin)
         if runs:
@@ -143,9 +143,9 @@ def report(results: dict[str, Any], args) -> str:
     for margin in args.magan_settings:
         runs = runs_of(results, args, "margin", margin, "MAGAN")
         if runs:
-            magan_means[margin] = margin_row(f"{margin:g}, MAGAN's settings ({changed})",
-                                             f"margin {margin:g}, MAGAN's settings", runs,
-                                             grid_path(margin, runs[0]["seed"], args.iterations, "MAGAN"))
+            margin_row(f"{margin:g}, MAGAN's settings ({changed})", f"margin {margin:g}, MAGAN's settings", runs,
+                       grid_path(margin, runs[0]["seed"], args.iterations, "MAGAN"))
+            magan_runs[margin] = runs
     baselines = {}
     for model in args.baselines:
         runs = runs_of(results, args, "baseline", model)
@@ -165,10 +165,9 @@ def report(results: dict[str, Any], args) -> str:
             lines += [f"- EBGAN's recipe against {model}'s at the same {args.iterations:,} iterations: {means[chosen]:.1f} "
                       f"vs {fid:.1f} digits FID ({'lower' if means[chosen] < fid else 'not lower'}; one iteration of "
                       "EBGAN's autoencoder D costs several of DCGAN's: fit seconds above)." for model, fid in baselines.items()]
-    if magan_means and lines[-1].startswith("|"):  # the sentences after the table, not in it
+    if magan_runs and lines[-1].startswith("|"):  # the sentences after the table, not in it
         lines.append("")
-    for margin in magan_means:
-        runs = runs_of(results, args, "margin", margin, "MAGAN")
+    for margin, runs in magan_runs.items():
         lines.append(f"- EBGAN at the fixed margin {margin:g} with MAGAN's image recipe's other settings ({changed}; "
                      "no pre-training, no margin rule): "
                      + ", ".join(f"{r['fid']:.1f} ({r['classes']} class{'es' if r['classes'] != 1 else ''})" for r in runs)
