@@ -16,11 +16,13 @@ Protocol:
   claim, its committed recipe, the same G) at the same iterations and seeds; D's last real and fake energies and the pull-away term (1: every
   fake's code points the same way) show what D did; a sample grid per run in ``benchmarks/ebgan_margin/``;
 - ``--magan-settings``: EBGAN at those fixed margins with what MAGAN's image recipe changes besides its margin rule
-  (D without BatchNorm, no pull-away term, Adam 5e-4: ``MAGAN_KEYS``), to tell MAGAN's rule from its other settings.
+  (D without BatchNorm, no pull-away term, Adam 5e-4: ``MAGAN_KEYS``), to tell MAGAN's rule from its other settings;
+  ``--magan-one-at-a-time``: the same with each of the three (``MAGAN_GROUPS``) alone, to tell which of them does it.
 
     python benchmarks/ebgan_margin.py --margins 1.0,0.3,0.1,0.03 --iterations 1500 --seeds 0 [--workers 2]
     python benchmarks/ebgan_margin.py --margins ... --iterations 500 --seeds 0 --report-only
     python benchmarks/ebgan_margin.py --magan-settings 0.1 --iterations 1500 --seeds 0  # MAGAN's other settings
+    python benchmarks/ebgan_margin.py --magan-settings 0.1 --magan-one-at-a-time 0.1 --iterations 1500 --seeds 0
 
 Runs are cached in ``benchmarks/ebgan_margin/results.json``; writes section ``ebgan_margin`` of
 benchmarks/RESULTS.md.
@@ -42,6 +44,8 @@ TERMS = ("energy_real", "energy_fake", "pullaway")
 # what MAGAN's image recipe changes in EBGAN's besides the margin rule (experiments/magan/mnist5k.yaml and MAGAN's
 # defaults): D's normalisation, the pull-away term, the optimiser
 MAGAN_KEYS = ("d_norm", "pullaway_weight", "lr_g", "lr_d", "betas")
+# the same settings in the three groups ``--magan-one-at-a-time`` changes one by one
+MAGAN_GROUPS = {"d_norm": ("d_norm",), "pullaway": ("pullaway_weight",), "optimiser": ("lr_g", "lr_d", "betas")}
 
 
 def run_key(margin: float, seed: int, iterations: int, settings: str | None = None) -> str:
@@ -52,15 +56,24 @@ def grid_path(margin: float, seed: int, iterations: int, settings: str | None = 
     return OUT_DIR / f"margin{margin:g}{'_' + settings.lower() if settings else ''}_seed{seed}_it{iterations}.png"
 
 
-def magan_settings() -> dict[str, Any]:
-    """MAGAN's image recipe's values of ``MAGAN_KEYS`` (the class default where the file sets none)."""
+def magan_settings(settings: str = "MAGAN") -> dict[str, Any]:
+    """MAGAN's image recipe's values of ``MAGAN_KEYS`` (the class default where the file sets none); for
+    ``settings`` ``"MAGAN-<group>"``, only those of that ``MAGAN_GROUPS`` group."""
     import inspect
 
     from gan_lightning.models import MAGAN
 
     recipe = load_recipe("MAGAN", "mnist5k")["init_args"]
     defaults = inspect.signature(MAGAN.__init__).parameters
-    return {key: recipe[key] if key in recipe else defaults[key].default for key in MAGAN_KEYS}
+    keys = MAGAN_KEYS if settings == "MAGAN" else MAGAN_GROUPS[settings.partition("-")[2]]
+    return {key: recipe[key] if key in recipe else defaults[key].default for key in keys}
+
+
+def changed_words(settings: str = "MAGAN") -> str:
+    """``"d_norm none, pullaway_weight 0.0, ..."``: what ``settings`` change in EBGAN's recipe."""
+    recipe = load_recipe("EBGAN", "mnist5k")["init_args"]
+    return ", ".join(f"{key} {tuple(value) if key == 'betas' else value}"
+                     for key, value in magan_settings(settings).items() if recipe.get(key) != value)
 
 
 def baseline_key(model: str, seed: int, iterations: int) -> str:
@@ -84,7 +97,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         save_grid(out["grid"], baseline_grid_path(job["baseline"], job["seed"], job["iterations"]), nrow=6)
         return {**run, "baseline": job["baseline"]}
     settings = job.get("settings")
-    changes = tuple(magan_settings().items()) if settings == "MAGAN" else ()
+    changes = tuple(magan_settings(settings).items()) if settings else ()
     run, out = mnist5k_table.job_run(job, "EBGAN", (("margin", job["margin"]), *changes))
     logged = out["model"].latest_terms  # no pull-away entry when its weight is 0 (MAGAN's settings)
     terms = {name: float(logged[name]) if name in logged else None for name in TERMS}
@@ -137,15 +150,22 @@ def report(results: dict[str, Any], args) -> str:
         if runs:
             means[margin] = margin_row(f"{margin:g}{' (recipe)' if margin == chosen else ''}", f"margin {margin:g}",
                                        runs, grid_path(margin, runs[0]["seed"], args.iterations))
-    magan = magan_settings()
-    changed = ", ".join(f"{key} {tuple(value) if key == 'betas' else value}" for key, value in magan.items()
-                        if recipe["init_args"].get(key) != value)
+    changed = changed_words()
     for margin in args.magan_settings:
         runs = runs_of(results, args, "margin", margin, "MAGAN")
         if runs:
             margin_row(f"{margin:g}, MAGAN's settings ({changed})", f"margin {margin:g}, MAGAN's settings", runs,
                        grid_path(margin, runs[0]["seed"], args.iterations, "MAGAN"))
             magan_runs[margin] = runs
+    single_runs = {}
+    for margin in args.magan_one_at_a_time:
+        for group in MAGAN_GROUPS:
+            runs = runs_of(results, args, "margin", margin, f"MAGAN-{group}")
+            if runs:
+                margin_row(f"{margin:g}, MAGAN's {changed_words(f'MAGAN-{group}')} only",
+                           f"margin {margin:g}, MAGAN's {group} only", runs,
+                           grid_path(margin, runs[0]["seed"], args.iterations, f"MAGAN-{group}"))
+                single_runs[(margin, group)] = runs
     baselines = {}
     for model in args.baselines:
         runs = runs_of(results, args, "baseline", model)
@@ -175,6 +195,15 @@ def report(results: dict[str, Any], args) -> str:
                         else "")
                      + ". MAGAN's recipe (section `magan_images`) is these settings with the margin rule and D's "
                      "pre-training.")
+    if single_runs and not magan_runs and lines[-1].startswith("|"):
+        lines.append("")
+    for (margin, group), runs in single_runs.items():
+        lines.append(f"- EBGAN at the fixed margin {margin:g} with one of MAGAN's settings, "
+                     f"{changed_words(f'MAGAN-{group}')}, the rest EBGAN's: "
+                     + ", ".join(f"{r['fid']:.1f} ({r['classes']} class{'es' if r['classes'] != 1 else ''})" for r in runs)
+                     + (f", against {means[margin]:.1f} with EBGAN's own settings" if margin in means else "")
+                     + (f" and {statistics.mean(r['fid'] for r in magan_runs[margin]):.1f} with all three"
+                        if margin in magan_runs else "") + ".")
     lines += ["", load_line(), ""]
     lines += command_block(training_command(__file__))
     return "\n".join(lines).rstrip() + "\n"
@@ -187,10 +216,14 @@ def main(argv=None) -> None:
                         "runs beside, unchanged, at the same iterations and seeds ('' for none)")
     parser.add_argument("--magan-settings", default="", help="comma-separated margins at which EBGAN also runs with "
                         "MAGAN's image recipe's D normalisation, pull-away weight and optimiser ('' for none)")
+    parser.add_argument("--magan-one-at-a-time", default="", help="comma-separated margins at which EBGAN also runs "
+                        "with each one of those three MAGAN settings alone ('' for none)")
     parser.set_defaults(seeds="0")
     args = parse_seeded_args(parser, argv, recipe=("EBGAN", "mnist5k"))
     args.margins = parse_margins(args.margins)
     args.magan_settings = parse_margins(args.magan_settings, "--magan-settings") if args.magan_settings else []
+    args.magan_one_at_a_time = (parse_margins(args.magan_one_at_a_time, "--magan-one-at-a-time")
+                                if args.magan_one_at_a_time else [])
     args.baselines = [m for m in args.baselines.split(",") if m]
     for model in args.baselines:  # a one-line error before any training
         if not recipe_path(model, "mnist5k").is_file():
@@ -202,6 +235,9 @@ def main(argv=None) -> None:
     jobs += [{"key": run_key(margin, seed, args.iterations, "MAGAN"), "margin": margin, "settings": "MAGAN",
               "seed": seed, "iterations": args.iterations, "num_eval": args.num_eval}
              for seed in args.seeds for margin in args.magan_settings]
+    jobs += [{"key": run_key(margin, seed, args.iterations, f"MAGAN-{group}"), "margin": margin,
+              "settings": f"MAGAN-{group}", "seed": seed, "iterations": args.iterations, "num_eval": args.num_eval}
+             for seed in args.seeds for margin in args.magan_one_at_a_time for group in MAGAN_GROUPS]
     jobs += [{"key": baseline_key(model, seed, args.iterations), "baseline": model, "seed": seed,
               "iterations": args.iterations, "num_eval": args.num_eval}
              for seed in args.seeds for model in args.baselines]

@@ -488,9 +488,11 @@ def fit_measured(model, data, steps: int, every: int, folder: str | Path, measur
     ``on_point(points, fit_seconds)`` (save them: an interruption loses no measured point). A checkpoint of every
     measured iteration is kept in ``folder`` and the fit resumes from ``resume_checkpoint(folder, steps)`` (the
     core's bitwise resume). Fit seconds exclude measuring and add to ``spent`` (the seconds of earlier, resumed
-    calls). Each submodule's train / eval mode is restored after a measure. ``callbacks`` run before the
-    measure (an EMA callback: the measure sees this iteration's EMA). Returns the fit seconds."""
+    calls). Each submodule's train / eval mode is restored after a measure, and torch's CPU random state too (a
+    measured run trains as the unmeasured one). ``callbacks`` run before the measure (an EMA callback: the measure
+    sees this iteration's EMA). Returns the fit seconds."""
     import lightning as L
+    import torch
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     done = {point["iteration"] for point in points}
@@ -504,7 +506,8 @@ def fit_measured(model, data, steps: int, every: int, folder: str | Path, measur
                 return
             seconds[0] += time.perf_counter() - started[0]
             modes = [(sub, sub.training) for sub in module.modules()]
-            points.append({"iteration": iteration, **measure(module)})
+            with torch.random.fork_rng(devices=[]):  # a measure that draws leaves training's random stream as it was
+                points.append({"iteration": iteration, **measure(module)})
             points.sort(key=lambda point: point["iteration"])
             for sub, training in modes:
                 sub.training = training

@@ -16,7 +16,10 @@ Protocol:
 - verdict: attention is better when its mean FID is lower by more than the larger seed spread (half
   the range) of the two rows.
 
-    python benchmarks/sagan_attention.py [--iterations 1500] [--seeds 0,1] [--workers 2] [--report-only]
+- ``--diagnose``: the recipe with attention and G without spectral norm, SNGAN's optimiser, or both (rows of
+  their own, outside the verdict): which of the two makes both variants draw one blob repeated.
+
+    python benchmarks/sagan_attention.py [--iterations 1500] [--seeds 0,1] [--workers 2] [--diagnose] [--report-only]
 
 Runs are cached in ``benchmarks/sagan_attention/results.json`` (a rerun trains only what it lacks);
 writes section ``sagan_attention`` of benchmarks/RESULTS.md and a sample grid per variant (seed 0).
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,7 @@ from harness import (
     BENCHMARKS,
     RESULTS_MD,
     half_range,
+    load_recipe,
     load_runs,
     parse_seeded_args,
     replace_section,
@@ -46,15 +51,37 @@ from harness import (
 OUT_DIR = BENCHMARKS / "sagan_attention"
 CACHE = OUT_DIR / "results.json"
 VARIANTS = {"attention": {}, "no attention": {"attention": False}}
+SPECTRAL_G = "attention, G without spectral norm"
+SNGAN_OPTIMISER = "attention, SNGAN's optimiser"
+
+
+def diagnostics() -> dict[str, dict[str, Any]]:
+    """``--diagnose``'s variants (issue 26: both rows draw one blob repeated): the recipe with attention and one
+    of what it does unlike SNGAN's recipe, which draws digits at this budget, changed to SNGAN's: spectral norm
+    in G (SNGAN's G has none), the optimiser (``experiments/sngan/mnist5k.yaml``'s), and both."""
+    sngan = load_recipe("SNGAN", "mnist5k")["init_args"]
+    optimiser = {key: sngan[key] for key in ("lr_g", "lr_d", "betas")}
+    return {SPECTRAL_G: {"g_spectral_norm": False}, SNGAN_OPTIMISER: optimiser,
+            f"{SPECTRAL_G}, SNGAN's optimiser": {"g_spectral_norm": False, **optimiser}}
+
+
+def variant_settings(variant: str) -> dict[str, Any]:
+    """The overrides of ``variant`` (of ``VARIANTS`` or ``diagnostics()``) to SAGAN's recipe."""
+    return VARIANTS[variant] if variant in VARIANTS else diagnostics()[variant]
+
+
+def slug(variant: str) -> str:
+    """``"attention, SNGAN's optimiser"`` -> ``"attention_sngan_s_optimiser"``: a key or file name part."""
+    return re.sub(r"[^a-z0-9]+", "_", variant.lower()).strip("_")
 
 
 def run_key(variant: str, seed: int, iterations: int) -> str:
-    return f"SAGAN/{variant.replace(' ', '_')}/seed{seed}/it{iterations}"
+    return f"SAGAN/{slug(variant)}/seed{seed}/it{iterations}"
 
 
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
     """Train one variant at one seed (``mnist5k_table``'s protocol); numbers and a grid, JSON-ready."""
-    run, out = mnist5k_table.job_run(job, "SAGAN", tuple(VARIANTS[job["variant"]].items()),
+    run, out = mnist5k_table.job_run(job, "SAGAN", tuple(variant_settings(job["variant"]).items()),
                                      digits_weights=job.get("digits_weights"))
     model = out["model"]
     gammas = {name: (None if net.attention is None else net.attention.gamma.item())
@@ -95,7 +122,7 @@ def save_grid(run: dict[str, Any]) -> Path:
     from torchvision.utils import save_image
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    path = OUT_DIR / f"sagan_{run['variant'].replace(' ', '_')}.png"
+    path = OUT_DIR / f"sagan_{slug(run['variant'])}.png"
     save_image(torch.tensor(run["grid"]), path, nrow=6, padding=1)
     return path
 
@@ -114,7 +141,7 @@ def write_report(results: dict[str, dict[str, Any]], args: argparse.Namespace, o
         "| Variant | Seed | Digits FID | Classes (of 10) | gamma G | gamma D | Fit s |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for variant in VARIANTS:
+    for variant in [*VARIANTS, *diagnostics()]:
         for run in by_variant.get(variant, []):
             gamma = ["-" if run[k] is None else f"{run[k]:+.3f}" for k in ("gamma_g", "gamma_d")]
             lines.append(f"| {variant} | {run['seed']} | {run['fid']:.1f} | {run['classes']} | {gamma[0]} | "
@@ -125,6 +152,17 @@ def write_report(results: dict[str, dict[str, Any]], args: argparse.Namespace, o
             lines.append(f"| **{variant}, mean ± half range** | | **{statistics.mean(fids):.1f} ± {half_range(fids):.1f}**"
                          " | | | | |")
     lines += ["", verdict(by_variant)]
+    recipe = by_variant.get("attention", [])
+    for variant, settings in diagnostics().items():
+        runs = by_variant.get(variant, [])
+        if runs:
+            fids = [r["fid"] for r in runs]
+            changed = ", ".join(f"{key} {value}" for key, value in settings.items())
+            lines.append(f"- Diagnosis (`--diagnose`), {variant} ({changed}): mean FID {statistics.mean(fids):.1f} "
+                         f"± {half_range(fids):.1f}, classes {', '.join(str(r['classes']) for r in runs)} (seeds "
+                         f"{', '.join(str(r['seed']) for r in runs)})"
+                         + (f", against the recipe's {statistics.mean(r['fid'] for r in recipe if r['seed'] in {x['seed'] for x in runs}):.1f} on the same seeds"
+                            if {r["seed"] for r in runs} <= {r["seed"] for r in recipe} else "") + ".")
     lines += [f"- {note}" for note in args.note]
     grids = sorted(OUT_DIR.glob("*.png"))
     if grids:
@@ -140,6 +178,8 @@ def write_report(results: dict[str, dict[str, Any]], args: argparse.Namespace, o
 def parse_args(argv=None) -> argparse.Namespace:
     parser = seeded_runs_parser(__doc__.split("\n\n")[0], "training iterations (batches) per run")
     parser.set_defaults(iterations=1500)
+    parser.add_argument("--diagnose", action="store_true", help="also train the recipe with attention and G without "
+                        "spectral norm, SNGAN's optimiser, or both (rows of their own, no part of the verdict)")
     parser.add_argument("--note", action="append", default=[], help="a line added to the report (repeatable)")
     parser.add_argument("--out", default=str(RESULTS_MD))
     parser.add_argument("--cache", default=str(CACHE))
@@ -154,7 +194,8 @@ def main(argv=None) -> None:
     results = load_runs(cache)
     if not args.report_only:
         jobs = [{"variant": v, "seed": s, "iterations": args.iterations, "num_eval": args.num_eval,
-                 "key": run_key(v, s, args.iterations)} for s in args.seeds for v in VARIANTS]
+                 "key": run_key(v, s, args.iterations)} for s in args.seeds
+                for v in [*VARIANTS, *(diagnostics() if args.diagnose else ())]]
 
         def done(run: dict[str, Any], seconds: float) -> None:
             if run["seed"] == min(args.seeds):

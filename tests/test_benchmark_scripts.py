@@ -118,3 +118,30 @@ def test_a_cached_curve_counts_only_when_trained_with_the_same_settings(tmp_path
     other = harness.cached_curve(cache, "a", {"lr": 1e-4, "steps": 4}, 4, folder)
     assert (other.points, other.spent, other.complete) == ([], 0.0, False) and not folder.exists()  # not this run's
     assert harness.cached_curve(cache, "b", {"lr": 1e-3}, 4).points == []
+
+
+def test_a_measure_that_draws_leaves_the_training_as_the_unmeasured_run(tmp_path):
+    import lightning as L
+    import torch
+
+    class Tiny(L.LightningModule):  # every step draws its input from torch's global random state
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, batch_idx):
+            return self.layer(torch.randn(4, 2) + batch[0]).pow(2).mean()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def train(measure, folder):
+        torch.manual_seed(0)
+        model = Tiny()
+        data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(6, 2)), batch_size=1)
+        harness.fit_measured(model, data, 6, 2, tmp_path / folder, measure, [], lambda points, seconds: None)
+        return model.layer.weight.detach().clone()
+
+    quiet = train(lambda module: {"x": 0.0}, "quiet")
+    drawing = train(lambda module: {"x": torch.rand(5).sum().item()}, "drawing")
+    assert torch.equal(quiet, drawing)  # the measure's draws are not the training's

@@ -49,7 +49,7 @@ def test_the_report_marks_the_recipes_margin_and_names_the_lowest_fid(bench):
     results["DCGAN/recipe/seed0/it1500"] = {"key": "DCGAN/recipe/seed0/it1500", "baseline": "DCGAN", "seed": 0,
                                             "iterations": 1500, "fid": 99.5, "classes": 9, "fit_seconds": 1.0}
     args = argparse.Namespace(margins=[1.0, 0.3, 0.1], seeds=[0, 1], iterations=1500, num_eval=1000,
-                              baselines=["DCGAN"], magan_settings=[])
+                              baselines=["DCGAN"], magan_settings=[], magan_one_at_a_time=[])
     recipe_margin = bench.load_recipe("EBGAN", "mnist5k")["init_args"]["margin"]
     text = bench.report(results, args)
     assert text.startswith("## EBGAN's margin on images")
@@ -112,7 +112,7 @@ def test_magan_settings_runs_ebgan_with_magans_other_settings_in_rows_of_their_o
     results = {r["key"]: r for r in (fake_run(0.1, 0, 57.2, 10),)}
     results[key] = {**fake_run(0.1, 0, 650.0, 3), "key": key, "settings": "MAGAN", "iterations": 1500, "pullaway": None}
     args = argparse.Namespace(margins=[0.1], seeds=[0], iterations=1500, num_eval=1000, baselines=[],
-                              magan_settings=[0.1])
+                              magan_settings=[0.1], magan_one_at_a_time=[])
     text = bench.report(results, args)
     assert "| 0.1 (recipe) | 57.2 (10) |" in text  # the recipe's row keeps its own run
     assert ("| 0.1, MAGAN's settings (d_norm none, pullaway_weight 0.0, lr_g 0.0005, lr_d 0.0005) | 650.0 (3) | "
@@ -125,3 +125,45 @@ def test_magan_settings_runs_ebgan_with_magans_other_settings_in_rows_of_their_o
     assert "against 57.2" not in alone
     with pytest.raises(SystemExit):
         bench.parse_margins("0,x", "--magan-settings")
+
+
+def test_magan_one_at_a_time_changes_one_group_per_run_with_its_own_rows(bench, tmp_path, monkeypatch):
+    assert bench.magan_settings("MAGAN-d_norm") == {"d_norm": "none"}
+    assert bench.magan_settings("MAGAN-pullaway") == {"pullaway_weight": 0.0}
+    assert set(bench.magan_settings("MAGAN-optimiser")) == {"lr_g", "lr_d", "betas"}
+    assert bench.changed_words("MAGAN-optimiser") == "lr_g 0.0005, lr_d 0.0005"  # EBGAN's betas are MAGAN's
+    together = {}
+    for group in bench.MAGAN_GROUPS:
+        together.update(bench.magan_settings(f"MAGAN-{group}"))
+    assert together == bench.magan_settings()  # the three groups are all of MAGAN's settings, none twice
+
+    monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
+    seen = {}
+
+    def fake_job_run(job, model, overrides=(), **kwargs):
+        seen.update(model=model, overrides=dict(overrides))
+        return {"key": job["key"], "seed": 0, "iterations": 2, "fid": 1.0, "classes": 1, "fit_seconds": 0.1}, {
+            "grid": torch.zeros(4, 1, 8, 8), "model": type("M", (), {"latest_terms": {"energy_real": 0.1}})()}
+
+    monkeypatch.setattr(bench.mnist5k_table, "job_run", fake_job_run)
+    key = bench.run_key(0.1, 0, 2, "MAGAN-pullaway")
+    run = bench.run_one({"key": key, "margin": 0.1, "settings": "MAGAN-pullaway", "seed": 0, "iterations": 2,
+                         "num_eval": 20})
+    assert key == "EBGAN/margin0.1/magan-pullaway-settings/seed0/it2"
+    assert seen == {"model": "EBGAN", "overrides": {"margin": 0.1, "pullaway_weight": 0.0}}
+    assert run["settings"] == "MAGAN-pullaway" and (tmp_path / "margin0.1_magan-pullaway_seed0_it2.png").is_file()
+
+    results = {r["key"]: r for r in (fake_run(0.1, 0, 57.2, 10),)}
+    for group, fid in (("d_norm", 700.0), ("optimiser", 90.0)):
+        one = bench.run_key(0.1, 0, 1500, f"MAGAN-{group}")
+        results[one] = {**fake_run(0.1, 0, fid, 2), "key": one, "settings": f"MAGAN-{group}"}
+    args = argparse.Namespace(margins=[0.1], seeds=[0], iterations=1500, num_eval=1000, baselines=[],
+                              magan_settings=[], magan_one_at_a_time=[0.1])
+    text = bench.report(results, args)
+    assert "| 0.1, MAGAN's d_norm none only | 700.0 (2) | 700.0 ± 0.0 |" in text
+    assert "| 0.1, MAGAN's lr_g 0.0005, lr_d 0.0005 only | 90.0 (2) |" in text
+    assert "MAGAN's pullaway_weight" not in text  # no run of that group: no row
+    assert ("\n- EBGAN at the fixed margin 0.1 with one of MAGAN's settings, d_norm none, the rest EBGAN's: "
+            "700.0 (2 classes), against 57.2 with EBGAN's own settings.\n") in text
+    alone = bench.report({one: results[one]}, args)  # no other row: the sentences still follow a blank line
+    assert "_seed0_it1500.png) |\n\n- EBGAN at the fixed margin 0.1 with one of MAGAN's settings, lr_g" in alone

@@ -63,3 +63,40 @@ def test_tiny_run_of_both_variants_and_the_report(bench, digits_cache, tmp_path,
     assert "Verdict: FID gain of attention" in text and "- a tiny run" in text
     assert "sagan_attention/sagan_attention.png" in text and "sagan_attention/sagan_no_attention.png" in text
     assert "kept" in out.read_text() and "<!-- begin: sagan_attention -->" in out.read_text()
+
+
+def test_diagnose_changes_one_of_the_recipes_differences_from_sngan_per_row(bench, tmp_path, monkeypatch):
+    sngan = bench.load_recipe("SNGAN", "mnist5k")["init_args"]
+    variants = bench.diagnostics()
+    assert variants[bench.SPECTRAL_G] == {"g_spectral_norm": False}
+    assert variants[bench.SNGAN_OPTIMISER] == {key: sngan[key] for key in ("lr_g", "lr_d", "betas")}
+    assert variants[bench.SNGAN_OPTIMISER] != {key: bench.load_recipe("SAGAN", "mnist5k")["init_args"][key]
+                                               for key in ("lr_g", "lr_d", "betas")}  # it does change something
+    assert bench.run_key(bench.SNGAN_OPTIMISER, 1, 1500) == "SAGAN/attention_sngan_s_optimiser/seed1/it1500"
+    assert bench.run_key("no attention", 0, 2) == "SAGAN/no_attention/seed0/it2"  # the cached keys unchanged
+    seen = {}
+
+    def fake_job_run(job, model, overrides=(), **kwargs):
+        seen.update(model=model, overrides=dict(overrides))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(bench.mnist5k_table, "job_run", fake_job_run)
+    with pytest.raises(RuntimeError, match="stop here"):
+        bench.run_one({"variant": bench.SPECTRAL_G, "seed": 0, "iterations": 2, "num_eval": 8, "key": "k"})
+    assert seen == {"model": "SAGAN", "overrides": {"g_spectral_norm": False}}
+
+    def run(variant, seed, fid):
+        return {"key": bench.run_key(variant, seed, 1500), "variant": variant, "seed": seed, "iterations": 1500,
+                "fid": fid, "classes": 3, "fit_seconds": 1.0, "gamma_g": 0.1, "gamma_d": 0.0}
+
+    results = {r["key"]: r for r in (run("attention", 0, 700.0), run("attention", 1, 500.0),
+                                     run("no attention", 0, 710.0), run(bench.SPECTRAL_G, 0, 90.0),
+                                     run(bench.SPECTRAL_G, 1, 110.0))}
+    monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
+    out = tmp_path / "RESULTS.md"
+    args = bench.parse_args(["--iterations", "1500", "--seeds", "0,1", "--diagnose", "--out", str(out)])
+    text = bench.write_report(results, args, out)
+    assert "| attention, G without spectral norm | 1 | 110.0 | 3 |" in text
+    assert ("- Diagnosis (`--diagnose`), attention, G without spectral norm (g_spectral_norm False): mean FID "
+            "100.0 ± 10.0, classes 3, 3 (seeds 0, 1), against the recipe's 600.0 on the same seeds.") in text
+    assert "SNGAN's optimiser (" not in text  # no run of it: no sentence
