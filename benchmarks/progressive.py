@@ -30,7 +30,10 @@ Protocol:
   ProGAN **reached** when growing beats no growing at every point, **reached in part** at some, **not
   reached** at none; StyleGAN **reached** when it beats ProGAN's recipe at StyleGAN's budget.
 
-    python benchmarks/progressive.py [--points 800,1500] [--seeds 0,1] [--num-eval 1000] [--report-only]
+- ``--diagnose SEEDS``: StyleGAN's recipe with one change each (``DIAGNOSTICS``: no style mixing; twice the
+  width of G and D), on those seeds, in a table of their own beside the recipe's run of the same seed.
+
+    python benchmarks/progressive.py [--points 800,1500] [--seeds 0,1] [--num-eval 1000] [--diagnose 0] [--report-only]
 
 Runs are cached in ``benchmarks/progressive/results.json`` (one run per model and seed, saved as it ends:
 an interrupted benchmark resumes); one sample grid per model (seed 0, the last point) in
@@ -83,6 +86,12 @@ VARIANTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     FLAT: ("ProGAN", (("progressive", "false"),)),
     STYLE: ("StyleGAN", ()),
     STYLE_R1: ("StyleGAN", (("r1_gamma", "0.01"),)),
+}
+# ``--diagnose`` (issue 26: StyleGAN's samples alike across z, its FID rising from 800 to 1,500 iterations): the
+# recipe with one change each, beside the recipe's own run of the same seed, outside the verdicts
+DIAGNOSTICS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "StyleGAN, no style mixing": ("StyleGAN", (("style_mixing_prob", "0.0"),)),
+    "StyleGAN, twice the width": ("StyleGAN", (("fmap_base", "1024"), ("fmap_max", "64"))),
 }
 GRID_SAMPLES = 64
 
@@ -144,7 +153,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     """Train one variant to its last point, evaluating at each; its curve, parameter counts and grid."""
     quiet_lightning()
     torch.set_num_threads(1)
-    model_name, changes = VARIANTS[job["variant"]]
+    model_name, changes = {**VARIANTS, **DIAGNOSTICS}[job["variant"]]
     L.seed_everything(job["seed"], workers=False, verbose=False)
     model, data, ema = quality.build(model_name, changes)
 
@@ -244,7 +253,7 @@ def report(results: dict[str, Any], args) -> str:
                              + ", ".join(f"{r['fid_random_noise']:.1f} ({r['classes_random_noise']})" for r in fresh)
                              + f" | {mean_text([r['fid_random_noise'] for r in fresh])} | | |")
     grids = [f"{variant}: `{shown_path(grid_file(variant, {'seed': args.grid_seed, 'points': args.points}))}`"
-             for variant in VARIANTS if grid_file(variant, {"seed": args.grid_seed, "points": args.points}).is_file()]
+             for variant in [*VARIANTS, *DIAGNOSTICS] if grid_file(variant, {"seed": args.grid_seed, "points": args.points}).is_file()]
     if grids:
         lines += ["", f"Sample grids (EMA G, seed {args.grid_seed}, {max(args.points):,} iterations): "
                       + "; ".join(grids) + "."]
@@ -272,9 +281,48 @@ def report(results: dict[str, Any], args) -> str:
             lines += ["", ("Not the verdict, a control: StyleGAN's recipe does not grow (the authors' `structure='fixed'`; "
                           "their Table 1 grows both rows), so StyleGAN against ProGAN without growing at "
                           f"{budget:,} iterations: {fixed}.")]
+    lines += diagnosis_lines(results, args)
     lines += ["", load_line(), ""]
     lines += command_block(training_command(__file__, getattr(args, "argv", None)))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def diagnosis_lines(results: dict[str, Any], args) -> list[str]:
+    """The ``--diagnose`` runs (whatever seeds are cached), each beside the recipe's run of the same seed."""
+    def at(run: dict[str, Any] | None, point: int) -> dict[str, Any] | None:
+        return next((p for p in run["curve"] if p["iteration"] == point), None) if run else None
+
+    rows = []
+    for point in args.points:
+        for variant, (_, changes) in DIAGNOSTICS.items():
+            runs = sorted((r for r in results.values() if r.get("variant") == variant and r["points"] == list(args.points)
+                           and at(r, point)), key=lambda r: r["seed"])
+            if not runs:
+                continue
+            ours = [at(r, point) for r in runs]
+            recipe = [at(results.get(run_key(STYLE, r["seed"], args.points)), point) for r in runs]
+            rows.append(f"| {point:,} | {variant} ({', '.join(f'{k} {v}' for k, v in changes)}) | "
+                        f"{runs[0]['g_params']:,} / {runs[0]['d_params']:,} | "
+                        + ", ".join(f"{r['seed']}: {p['fid']:.1f} ({p['classes']})" for r, p in zip(runs, ours)) + " | "
+                        + ", ".join(f"{p['fid_raw']:.1f}" for p in ours) + " | "
+                        + ", ".join(f"{p['fid']:.1f} ({p['classes']})" if p else "-" for p in recipe)
+                        + f" | {statistics.mean(p['train_seconds'] for p in ours):.0f} |")
+    if not rows:
+        return []
+    return ["", "Diagnosis (`--diagnose`, not the verdicts): StyleGAN's recipe with one change, beside the recipe's "
+            "own run of the same seed:", "",
+            "| iterations | variant (change) | G / D parameters | per seed: EMA digits FID (classes) | raw G FID | "
+            "recipe, same seed: EMA FID (classes) | training seconds (mean) |", "|---|---|---|---|---|---|---|", *rows]
+
+
+def planned_jobs(args) -> list[dict[str, Any]]:
+    """Every variant on ``args.seeds``, the ``DIAGNOSTICS`` on ``args.diagnose``'s seeds."""
+    def job(variant: str, seed: int) -> dict[str, Any]:
+        return {"key": run_key(variant, seed, args.points), "variant": variant, "seed": seed,
+                "points": list(args.points), "num_eval": args.num_eval, "grid_seed": args.grid_seed}
+
+    return ([job(variant, seed) for seed in args.seeds for variant in VARIANTS]
+            + [job(variant, seed) for seed in args.diagnose for variant in DIAGNOSTICS])
 
 
 def main(argv=None) -> None:
@@ -284,6 +332,8 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int_list, default=(0, 1))
     parser.add_argument("--num-eval", type=int, default=1000, help="samples per FID")
     parser.add_argument("--grid-seed", type=int, default=0, help="the seed whose runs draw the sample grids")
+    parser.add_argument("--diagnose", type=int_list, default=(), metavar="SEEDS",
+                        help="also train the StyleGAN diagnosis variants (DIAGNOSTICS) on these seeds, e.g. 0")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
     args.argv = argv
@@ -292,9 +342,7 @@ def main(argv=None) -> None:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     results = load_runs(CACHE, empty={})
     if not args.report_only:
-        jobs = [{"key": run_key(variant, seed, args.points), "variant": variant, "seed": seed,
-                 "points": list(args.points), "num_eval": args.num_eval, "grid_seed": args.grid_seed}
-                for seed in args.seeds for variant in VARIANTS]
+        jobs = planned_jobs(args)
         train_missing(jobs, run_one, results, CACHE,
                       on_done=lambda run, s: print(f"{run['key']}: EMA FID {run['curve'][-1]['fid']:.1f} "
                                                    f"({s:.0f} s so far)", flush=True))

@@ -106,3 +106,23 @@ def test_the_r1_variant_is_compared_with_the_recipe_and_with_progan(bench):
     assert "| 1,500 | StyleGAN, R1 gamma 0.01 | 1,000 / 2,000 | 60.0 (10), 64.0 (10) | 62.0 ± 2.0 |" in text
     assert "at 1,500 iterations against the recipe: better; against ProGAN's recipe: better." in text
     assert "Verdict (StyleGAN): **not reached**." in text  # the verdict stays the recipe's
+
+
+def test_diagnosis_runs_sit_beside_the_recipes_run_of_the_same_seed_outside_the_verdicts(bench):
+    no_mixing = "StyleGAN, no style mixing"
+    assert bench.DIAGNOSTICS[no_mixing] == ("StyleGAN", (("style_mixing_prob", "0.0"),))
+    fids = {bench.GROWING: {800: (100.0, 110.0), 1500: (80.0, 90.0)},
+            bench.FLAT: {800: (200.0, 220.0), 1500: (85.0, 95.0)},
+            bench.STYLE: {800: (300.0, 310.0), 1500: (150.0, 160.0)}}
+    plain = bench.report(runs(bench, fids), ARGS)
+    assert "Diagnosis" not in plain  # no diagnosis run: no table
+    cached = runs(bench, fids)
+    cached.update(runs(bench, {no_mixing: {800: (90.0,), 1500: (70.0,)}}, seeds=(1,)))  # seed 1 only
+    text = bench.report(cached, ARGS)
+    assert "| 1,500 | StyleGAN, no style mixing (style_mixing_prob 0.0) | 1,000 / 2,000 | 1: 70.0 (10) | 75.0 | " \
+           "160.0 (10) | 15000 |" in text  # beside the recipe's seed 1, not seed 0
+    assert "| 800 | StyleGAN, no style mixing (style_mixing_prob 0.0) |" in text
+    assert text.split("Diagnosis")[0] == plain.split("Machine load")[0].rstrip("\n") + "\n\n"  # verdicts unchanged
+    jobs = bench.planned_jobs(argparse.Namespace(**vars(ARGS), diagnose=[1]))
+    assert sorted(job["variant"] for job in jobs if job["seed"] == 1) == sorted([*bench.VARIANTS, *bench.DIAGNOSTICS])
+    assert sorted(job["variant"] for job in jobs if job["seed"] == 0) == sorted(bench.VARIANTS)  # none on seed 0

@@ -98,5 +98,16 @@ def test_diagnose_changes_one_of_the_recipes_differences_from_sngan_per_row(benc
     text = bench.write_report(results, args, out)
     assert "| attention, G without spectral norm | 1 | 110.0 | 3 |" in text
     assert ("- Diagnosis (`--diagnose`), attention, G without spectral norm (g_spectral_norm False): mean FID "
-            "100.0 ± 10.0, classes 3, 3 (seeds 0, 1), against the recipe's 600.0 on the same seeds.") in text
+            "100.0 ± 10.0, classes 3, 3 (seeds 0, 1), against 600.0 for the recipe's 'attention' row on the same "
+            "seeds.") in text
     assert "SNGAN's optimiser (" not in text  # no run of it: no sentence
+    assert "The claim where G draws digits" not in text  # its baseline has no run yet
+    for seed, fid in ((0, 120.0), (1, 130.0)):
+        results[bench.run_key(bench.NO_ATTENTION_SPECTRAL_G, seed, 1500)] = run(bench.NO_ATTENTION_SPECTRAL_G, seed, fid)
+    text = bench.write_report(results, args, out)
+    assert "(attention False, g_spectral_norm False): mean FID 125.0 ± 5.0" in text
+    assert "against 710.0 for the recipe's 'no attention' row on the same seeds" not in text  # seed 1 has none
+    assert ("- The claim where G draws digits (`--diagnose`, G without spectral norm, not the recipe): FID gain of "
+            "attention (no attention, G without spectral norm minus attention, G without spectral norm, means) "
+            "+25.0, seed spread 10.0: **reached**") in text
+    assert "Verdict: FID gain of attention (no attention minus attention, means) +110.0" in text  # the recipe's own
