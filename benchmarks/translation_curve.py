@@ -12,9 +12,11 @@ row's point is measured twice: with BatchNorm on its running statistics (eval mo
 ``translation`` do) and on the batch's own statistics (batches of 250, a copy of the model in train mode: as the
 authors' DiscoGAN script translates), so that a gap between the two shows a BatchNorm defect rather than a budget.
 
-StarGAN's measure builds a CycleGAN to count its parameters, and so draws from the global random state: training
-after a measured point is not the unmeasured run's (the recipe's curve at 3,000 iterations, 52.5 %, against section
-``translation``'s run of the same recipe, 52.1 %).
+StarGAN's measure builds a CycleGAN to count its parameters, and so draws from the global random state. Since commit
+13c9b56 ``harness.fit_measured`` forks that state around every measure, so a measured run trains as the unmeasured
+one; StarGAN's seed-0 curves were measured before it, and their training after each point is not the unmeasured
+run's (the recipe's curve at 3,000 iterations, 52.5 %, against section ``translation``'s run of the same recipe,
+52.1 %). The other rows' measures draw nothing.
 
 Each run is checkpointed at every measured point (git-ignored ``runs/translation_curve/``) and resumes from its
 last one; its points are kept in ``benchmarks/translation/curves.json`` as they are measured.
