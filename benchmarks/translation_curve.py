@@ -16,7 +16,8 @@ StarGAN's measure builds a CycleGAN to count its parameters, and so draws from t
 13c9b56 ``harness.fit_measured`` forks that state around every measure, so a measured run trains as the unmeasured
 one; StarGAN's seed-0 curves were measured before it, and their training after each point is not the unmeasured
 run's (the recipe's curve at 3,000 iterations, 52.5 %, against section ``translation``'s run of the same recipe,
-52.1 %). The other rows' measures draw nothing.
+52.1 %). So were any curves measured before it whose measure draws (a batch-statistics point of a generator with
+noise or dropout in train mode would).
 
 Each run is checkpointed at every measured point (git-ignored ``runs/translation_curve/``) and resumes from its
 last one; its points are kept in ``benchmarks/translation/curves.json`` as they are measured.
