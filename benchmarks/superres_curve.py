@@ -14,6 +14,7 @@ last one; its points are kept in ``benchmarks/superres/curves.json`` as they are
     python benchmarks/superres_curve.py --arms 16x4@1e-3,64x16@1e-4 --steps 10000 --every 500
     python benchmarks/superres_curve.py --arms 64x16@1e-4 --only 64x16@1e-4 ...   # one arm per process
     python benchmarks/superres_curve.py --arms 16x4@1e-3,64x16@1e-4 --report-only
+    python benchmarks/superres_curve.py --arms 16x4@1e-3,64x16@1e-4 --steps 10000 --every 500 --fit-check 16x4@1e-3
 
 Writes section ``superres_curve`` of benchmarks/RESULTS.md.
 """
@@ -94,6 +95,112 @@ def run_arm(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[str,
 
     fit_measured(model, data, steps, every, folder, measure, cached.points, save, spent=cached.spent, label=arm["arm"])
     return load_runs(CACHE, {})[arm["arm"]]
+
+
+class BicubicTargets(torch.utils.data.Dataset):
+    """A training set of (LR, HR) crops whose target is bicubic(LR), the baseline itself, in place of HR: how
+    closely the arm learns that one fixed linear map in the budget."""
+
+    def __init__(self, pairs, scale: int) -> None:
+        self.pairs, self.scale = pairs, scale
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, key: int) -> dict[str, torch.Tensor]:
+        from gan_lightning.data.superres import bicubic_upscale
+
+        lr = self.pairs[key]["lr"]
+        return {"lr": lr, "hr": bicubic_upscale(lr[None], self.scale)[0]}
+
+
+FIT_TARGETS = ("hr", "bicubic")
+
+
+def fit_check_key(arm: dict[str, Any], target: str) -> str:
+    return f"{arm['arm']} fit check, target {target}"
+
+
+def fit_check(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[str, Any]:
+    """Two runs of the arm (``--fit-check``), each measured every ``every`` iterations on 64 fixed crops of its
+    own training photos and on the held-out crops: trained on HR (as ``run_arm``: is it below bicubic on the
+    photos it trains on too, or only on the held-out one?) and trained on bicubic(LR) (``BicubicTargets``: how
+    close it comes to that fixed map). Cached (key ``fit_check_key``), checkpointed and resumed as the arms."""
+    import lightning as L
+
+    from gan_lightning.data.superres import CropPairs, bicubic_upscale
+    from gan_lightning.evaluation.paired import psnr
+    from gan_lightning.models import SRGAN
+
+    quiet_lightning()
+    torch.set_num_threads(1)
+    out = {}
+    for target in FIT_TARGETS:
+        key = fit_check_key(arm, target)
+        settings = {**arm, "target": target, "every": every, "seed": seed, "batch_size": 16, "hr_size": 32,
+                    "steps": steps}
+        folder = RUNS / re.sub(r"[^0-9a-zA-Z]+", "_", key)
+        cached = cached_curve(CACHE, key, settings, steps, folder, extendable=("steps",))
+        if cached.complete:
+            out[target] = load_runs(CACHE, {})[key]
+            continue
+        L.seed_everything(seed)
+        data = photo_data(seed)
+        if target == "bicubic":
+            data.train_set = BicubicTargets(data.train_set, 4)
+        held = stack_split(data.heldout_set, superres.KEYS)
+        own = stack_split(CropPairs([data.load(path) for path in data.sources()[0]], 32, 4, 64, seed, train=False),
+                          superres.KEYS)
+        bicubic = {name: bicubic_upscale(crops["lr"], 4) for name, crops in (("train", own), ("heldout", held))}
+        options = argparse.Namespace(g_width=arm["g_width"], num_blocks=arm["num_blocks"], d_width=16, d_hidden=128,
+                                     lr=arm["lr"])
+        model = SRGAN(pretrain_steps=steps, **superres.model_options(options, 3, 32, "mse", None))
+
+        def measure(module) -> dict[str, float]:
+            mine = superres.upscale(module.generator, own["lr"])
+            return {"train_psnr": float(psnr(mine, own["hr"])), "train_psnr_to_bicubic": float(psnr(mine, bicubic["train"])),
+                    "heldout_psnr": float(psnr(superres.upscale(module.generator, held["lr"]), held["hr"]))}
+
+        def save(points: list[dict[str, Any]], seconds: float, key=key, settings=settings) -> None:
+            save_run(CACHE, key, {**settings, "bicubic_train": float(psnr(bicubic["train"], own["hr"])),
+                                  "bicubic_heldout": float(psnr(bicubic["heldout"], held["hr"])),
+                                  "fit_seconds": seconds, "points": points})
+            p = points[-1]
+            print(f"{key} at {p['iteration']}: training crops {p['train_psnr']:.2f} (to bicubic "
+                  f"{p['train_psnr_to_bicubic']:.2f}), held-out {p['heldout_psnr']:.2f}", flush=True)
+
+        fit_measured(model, data, steps, every, folder, measure, cached.points, save, spent=cached.spent, label=key)
+        out[target] = load_runs(CACHE, {})[key]
+    return out
+
+
+def fit_check_lines(runs: dict[str, Any], arm: str) -> list[str]:
+    """The fit check of ``arm``, when both its runs are cached: a table by iteration and what it shows."""
+    on_hr, on_bicubic = (runs.get(f"{arm} fit check, target {target}") for target in FIT_TARGETS)
+    if not on_hr or not on_bicubic:
+        return []
+    lines = ["", f"Fit check of {arm} (`--fit-check`, seed {on_hr['seed']}): PSNR on 64 fixed crops of its own "
+                 "training photos and on the held-out crops, trained on HR as above, and trained on bicubic(LR), the "
+                 "baseline itself, as its target (PSNR to that target on the training crops):", "",
+             "| iteration | trained on HR: training crops | trained on HR: held-out | trained on bicubic(LR): to its "
+             "target |", "|---:|---:|---:|---:|"]
+    by_iteration = {p["iteration"]: p for p in on_bicubic["points"]}
+    for p in on_hr["points"]:
+        other = by_iteration.get(p["iteration"])
+        lines.append(f"| {p['iteration']:,} | {p['train_psnr']:.2f} | {p['heldout_psnr']:.2f} | "
+                     + (f"{other['train_psnr_to_bicubic']:.2f}" if other else "-") + " |")
+    lines.append(f"| bicubic | {on_hr['bicubic_train']:.2f} | {on_hr['bicubic_heldout']:.2f} | - |")
+    end, mimic = on_hr["points"][-1], on_bicubic["points"][-1]
+    below = end["train_psnr"] < on_hr["bicubic_train"]
+    lines += ["", f"- Trained on HR, at {end['iteration']:,} iterations: {end['train_psnr']:.2f} dB on its own training "
+                  f"photos against bicubic's {on_hr['bicubic_train']:.2f} ("
+                  + ("below bicubic on the photos it trains on too: not a failure to generalise from two photos"
+                     if below else "above bicubic on its training photos: the held-out gap is generalisation") + ").",
+              f"- Trained on bicubic(LR) itself, at {mimic['iteration']:,} iterations: {mimic['train_psnr_to_bicubic']:.2f} "
+              f"dB to that target, where bicubic's own error to HR on the same crops is {on_hr['bicubic_train']:.2f} dB"
+              + (": in this budget the arm reproduces even the fixed bicubic map less closely than bicubic matches HR."
+                 if mimic["train_psnr_to_bicubic"] < on_hr["bicubic_train"] else ".")]
+    return lines
 
 
 def border_check(arm: dict[str, Any], steps: int, seed: int) -> dict[str, Any]:
@@ -203,6 +310,8 @@ def report(arms: list[dict[str, Any]], runs: dict[str, Any], command: str) -> st
         lines += arm_lines(runs[name])
     for name in present:
         lines += border_lines(runs[name])
+    for name in present:
+        lines += fit_check_lines(runs, name)
     return "\n".join(lines)
 
 
@@ -218,6 +327,10 @@ def main(argv=None) -> None:
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--border-check", default="", metavar="ARM",
                         help="also measure this arm's checkpoint at --steps with borders shaved (32 and 96 px crops)")
+    parser.add_argument("--fit-check", default="", metavar="ARM",
+                        help="also train this arm on HR and on bicubic(LR), measured on its own training photos too")
+    parser.add_argument("--fit-check-steps", type=int, default=1500, help="iterations of each --fit-check run")
+    parser.add_argument("--fit-check-every", type=int, default=250, help="measured every this many iterations")
     args = parser.parse_args(argv)
     try:
         arms = [parse_arm(text) for text in args.arms.split(",") if text.strip()]
@@ -236,6 +349,14 @@ def main(argv=None) -> None:
         if arm is None:
             parser.error(f"--border-check: {args.border_check!r} is not one of --arms ({args.arms})")
         border_check(arm, args.steps, args.seed)
+    if args.fit_check:
+        arm = next((arm for arm in arms if arm["arm"] == args.fit_check), None)
+        if arm is None:
+            parser.error(f"--fit-check: {args.fit_check!r} is not one of --arms ({args.arms})")
+        if args.fit_check_every < 1 or args.fit_check_steps < 1 or args.fit_check_steps % args.fit_check_every:
+            parser.error(f"--fit-check-steps ({args.fit_check_steps}) must be a positive multiple of "
+                         f"--fit-check-every ({args.fit_check_every})")
+        fit_check(arm, args.fit_check_steps, args.fit_check_every, args.seed)
     command = training_command(__file__, argv, report_options=("--only", "--border-check"))
     replace_section(args.out, SECTION, report(arms, load_runs(CACHE, {}), command))
     print(f"wrote section {SECTION} of {args.out}")

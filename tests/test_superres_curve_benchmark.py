@@ -68,3 +68,34 @@ def test_the_border_check_is_a_table_when_it_was_run(bench):
     lines = bench.border_lines({"arm": "16x4@1e-3", "border": check})
     assert lines[1].startswith("Border check of 16x4@1e-3 at 10,000 iterations")
     assert lines[-1] == "| 32 px | 4 | 25.73 | 27.77 | +2.04 |"
+
+
+def test_the_fit_check_trains_on_hr_and_on_bicubic_and_reports_both(bench, tmp_path, monkeypatch):
+    import torch
+
+    from gan_lightning.data.superres import bicubic_upscale
+
+    monkeypatch.setattr(bench, "CACHE", tmp_path / "curves.json")
+    monkeypatch.setattr(bench, "RUNS", tmp_path / "runs")
+    arm = bench.parse_arm("4x1@1e-3")
+    data = bench.photo_data(0)
+    mimic = bench.BicubicTargets(data.train_set, 4)
+    item = mimic[3]
+    assert len(mimic) == len(data.train_set) and torch.equal(item["lr"], data.train_set[3]["lr"])
+    assert torch.equal(item["hr"], bicubic_upscale(item["lr"][None], 4)[0])  # the target is the baseline itself
+
+    out = bench.fit_check(arm, steps=4, every=2, seed=0)
+    assert set(out) == {"hr", "bicubic"}
+    for target, run in out.items():
+        assert run["target"] == target and [p["iteration"] for p in run["points"]] == [2, 4]
+        assert {"train_psnr", "train_psnr_to_bicubic", "heldout_psnr"} <= set(run["points"][-1])
+    assert out["hr"]["points"] != out["bicubic"]["points"]  # other targets, other training
+    assert out["hr"]["bicubic_train"] > out["hr"]["bicubic_heldout"] > 15  # the training photos are smoother
+    runs = json.loads((tmp_path / "curves.json").read_text())
+    lines = bench.fit_check_lines(runs, "4x1@1e-3")
+    assert lines[1].startswith("Fit check of 4x1@1e-3 (`--fit-check`, seed 0)") and "| 4 | " in "\n".join(lines)
+    assert "below bicubic on the photos it trains on too" in lines[-2]  # 4 iterations: far below
+    assert bench.fit_check_lines({}, "4x1@1e-3") == []
+    assert bench.fit_check(arm, steps=4, every=2, seed=0) == out  # complete: nothing trained again
+    with pytest.raises(SystemExit):
+        bench.main(["--arms", "4x1@1e-3", "--report-only", "--fit-check", "8x1@1e-3", "--out", str(tmp_path / "R.md")])
