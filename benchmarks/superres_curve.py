@@ -194,8 +194,9 @@ def fit_check_lines(runs: dict[str, Any], arm: str) -> list[str]:
     below = end["train_psnr"] < on_hr["bicubic_train"]
     lines += ["", f"- Trained on HR, at {end['iteration']:,} iterations: {end['train_psnr']:.2f} dB on its own training "
                   f"photos against bicubic's {on_hr['bicubic_train']:.2f} ("
-                  + ("below bicubic on the photos it trains on too: not a failure to generalise from two photos"
-                     if below else "above bicubic on its training photos: the held-out gap is generalisation") + ").",
+                  + ("below bicubic on the photos it trains on too: at this point the gap is not generalisation "
+                     "from two photos" if below else "above bicubic on its training photos: at this point the "
+                     "held-out gap is generalisation") + ").",
               f"- Trained on bicubic(LR) itself, at {mimic['iteration']:,} iterations: {mimic['train_psnr_to_bicubic']:.2f} "
               f"dB to that target, where bicubic's own error to HR on the same crops is {on_hr['bicubic_train']:.2f} dB"
               + (": in this budget the arm reproduces even the fixed bicubic map less closely than bicubic matches HR."
