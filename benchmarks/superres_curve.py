@@ -174,6 +174,46 @@ def fit_check(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[st
     return out
 
 
+def pooled_psnr(output: torch.Tensor, target: torch.Tensor) -> float:
+    """The PSNR (dB) of the mean squared error over all of ``output`` (images in [-1, 1], mapped to [0, 1]): one
+    number for a set of crops, as the PSNR of one whole image is, where ``psnr`` averages per-crop PSNRs."""
+    import math
+
+    mse = float(((output.clamp(-1, 1) - target) / 2).square().mean())
+    return 10 * math.log10(1.0 / mse)
+
+
+def whole_image_check(arm: dict[str, Any], steps: int, seed: int) -> dict[str, Any]:
+    """PSNR of the fit check's HR-trained network at ``steps`` (its kept checkpoint) and of bicubic on the whole
+    held-out photo (one image, cut to a multiple of 4: the paper's per-image PSNR on whole test images) and pooled
+    over the 64 held-out crops, beside the mean of per-crop PSNRs the curves report. Saved into that run's entry."""
+    from gan_lightning.data.superres import bicubic_downscale, bicubic_upscale, to_unit_range
+    from gan_lightning.evaluation.paired import psnr
+    from gan_lightning.models import SRGAN
+
+    torch.set_num_threads(1)
+    key = fit_check_key(arm, "hr")
+    path = RUNS / re.sub(r"[^0-9a-zA-Z]+", "_", key) / f"step={steps}.ckpt"
+    if not path.is_file():
+        raise SystemExit(f"--whole-image: no checkpoint {path} (run --fit-check with --fit-check-steps {steps} first)")
+    options = argparse.Namespace(g_width=arm["g_width"], num_blocks=arm["num_blocks"], d_width=16, d_hidden=128,
+                                 lr=arm["lr"])
+    model = SRGAN(pretrain_steps=steps, **superres.model_options(options, 3, 32, "mse", None))
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["state_dict"])
+    data = photo_data(seed)
+    held = stack_split(data.heldout_set, superres.KEYS)
+    photo = data.load(data.sources()[1][0])
+    photo = photo[: photo.shape[0] // 4 * 4, : photo.shape[1] // 4 * 4]
+    hr, lr = to_unit_range(photo)[None], to_unit_range(bicubic_downscale(photo, 4))[None]
+    crops = {"network": superres.upscale(model.generator, held["lr"]), "bicubic": bicubic_upscale(held["lr"], 4)}
+    whole = {"network": superres.upscale(model.generator, lr), "bicubic": bicubic_upscale(lr, 4)}
+    result = {"iteration": steps, "size": list(photo.shape[:2]),
+              **{f"whole_{name}": float(psnr(out.clamp(-1, 1), hr)) for name, out in whole.items()},
+              **{f"pooled_{name}": pooled_psnr(out, held["hr"]) for name, out in crops.items()},
+              **{f"mean_{name}": float(psnr(out.clamp(-1, 1), held["hr"])) for name, out in crops.items()}}
+    return save_run(CACHE, key, {**load_runs(CACHE, {})[key], "whole": result})[key]
+
+
 def fit_check_lines(runs: dict[str, Any], arm: str) -> list[str]:
     """The fit check of ``arm``, when both its runs are cached: a table by iteration and what it shows."""
     on_hr, on_bicubic = (runs.get(f"{arm} fit check, target {target}") for target in FIT_TARGETS)
@@ -201,6 +241,18 @@ def fit_check_lines(runs: dict[str, Any], arm: str) -> list[str]:
               f"dB to that target, where bicubic's own error to HR on the same crops is {on_hr['bicubic_train']:.2f} dB"
               + (": in this budget the arm reproduces even the fixed bicubic map less closely than bicubic matches HR."
                  if mimic["train_psnr_to_bicubic"] < on_hr["bicubic_train"] else ".")]
+    whole = on_hr.get("whole")
+    if whole:
+        height, width = whole["size"]
+        lines += ["", f"Whole-image check (`--whole-image`) of the HR-trained run at {whole['iteration']:,} iterations: "
+                      "held-out PSNR as the mean of the 64 crops' PSNRs (the curves' measure), as the PSNR of their "
+                      f"pooled squared error, and on the whole held-out photo ({width} x {height} px, one image: the "
+                      "paper's per-image PSNR on whole test images):", "",
+                  "| measure | SRResNet | bicubic | SRResNet minus bicubic |", "|---|---:|---:|---:|"]
+        for name, words in (("mean", "mean of per-crop PSNRs"), ("pooled", "pooled over the crops"),
+                            ("whole", "whole photo")):
+            ours, theirs = whole[f"{name}_network"], whole[f"{name}_bicubic"]
+            lines.append(f"| {words} | {ours:.2f} | {theirs:.2f} | {ours - theirs:+.2f} |")
     return lines
 
 
@@ -332,6 +384,8 @@ def main(argv=None) -> None:
                         help="also train this arm on HR and on bicubic(LR), measured on its own training photos too")
     parser.add_argument("--fit-check-steps", type=int, default=1500, help="iterations of each --fit-check run")
     parser.add_argument("--fit-check-every", type=int, default=250, help="measured every this many iterations")
+    parser.add_argument("--whole-image", action="store_true", help="also measure the fit check's HR-trained network "
+                        "at --fit-check-steps on the whole held-out photo and pooled over its crops")
     args = parser.parse_args(argv)
     try:
         arms = [parse_arm(text) for text in args.arms.split(",") if text.strip()]
@@ -358,6 +412,10 @@ def main(argv=None) -> None:
             parser.error(f"--fit-check-steps ({args.fit_check_steps}) must be a positive multiple of "
                          f"--fit-check-every ({args.fit_check_every})")
         fit_check(arm, args.fit_check_steps, args.fit_check_every, args.seed)
+        if args.whole_image:
+            whole_image_check(arm, args.fit_check_steps, args.seed)
+    elif args.whole_image:
+        parser.error("--whole-image measures the --fit-check ARM's network: name it")
     command = training_command(__file__, argv, report_options=("--only", "--border-check"))
     replace_section(args.out, SECTION, report(arms, load_runs(CACHE, {}), command))
     print(f"wrote section {SECTION} of {args.out}")

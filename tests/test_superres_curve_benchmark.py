@@ -99,3 +99,37 @@ def test_the_fit_check_trains_on_hr_and_on_bicubic_and_reports_both(bench, tmp_p
     assert bench.fit_check(arm, steps=4, every=2, seed=0) == out  # complete: nothing trained again
     with pytest.raises(SystemExit):
         bench.main(["--arms", "4x1@1e-3", "--report-only", "--fit-check", "8x1@1e-3", "--out", str(tmp_path / "R.md")])
+
+
+def test_pooled_psnr_weighs_every_pixel_alike_where_the_mean_of_psnrs_does_not(bench):
+    import torch
+
+    from gan_lightning.evaluation.paired import psnr
+
+    target = torch.zeros(2, 1, 4, 4)
+    output = target.clone()
+    output[0] += 0.02  # a flat crop off by 0.01 in [0, 1]: 40 dB
+    output[1] += 0.2  # a crop off by 0.1: 20 dB
+    assert abs(bench.pooled_psnr(output, target) - 10 * torch.log10(torch.tensor(1 / 0.00505)).item()) < 1e-4
+    assert abs(float(psnr(output, target)) - 30.0) < 1e-3  # the mean of 40 and 20 dB
+    assert bench.pooled_psnr(output, target) < float(psnr(output, target))
+
+
+def test_the_whole_image_check_measures_the_fit_checks_network_and_is_reported(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "CACHE", tmp_path / "curves.json")
+    monkeypatch.setattr(bench, "RUNS", tmp_path / "runs")
+    arm = bench.parse_arm("4x1@1e-3")
+    with pytest.raises(SystemExit, match="--whole-image: no checkpoint"):
+        bench.whole_image_check(arm, 2, 0)
+    bench.fit_check(arm, steps=2, every=2, seed=0)
+    run = bench.whole_image_check(arm, 2, 0)
+    whole = run["whole"]
+    assert whole["iteration"] == 2 and whole["size"][0] % 4 == 0 and whole["size"][1] % 4 == 0
+    assert whole["mean_bicubic"] == pytest.approx(run["bicubic_heldout"], abs=1e-4)  # the curves' own measure
+    assert whole["pooled_bicubic"] < whole["mean_bicubic"]  # flat crops lift the mean of per-crop PSNRs
+    lines = bench.fit_check_lines(json.loads((tmp_path / "curves.json").read_text()), "4x1@1e-3")
+    text = "\n".join(lines)
+    assert "Whole-image check (`--whole-image`) of the HR-trained run at 2 iterations" in text
+    assert f"| whole photo | {whole['whole_network']:.2f} | {whole['whole_bicubic']:.2f} |" in text
+    with pytest.raises(SystemExit):
+        bench.main(["--arms", "4x1@1e-3", "--report-only", "--whole-image", "--out", str(tmp_path / "R.md")])
