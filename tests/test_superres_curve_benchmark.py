@@ -131,5 +131,6 @@ def test_the_whole_image_check_measures_the_fit_checks_network_and_is_reported(b
     text = "\n".join(lines)
     assert "Whole-image check (`--whole-image`) of the HR-trained run at 2 iterations" in text
     assert f"| whole photo | {whole['whole_network']:.2f} | {whole['whole_bicubic']:.2f} |" in text
+    assert "- The curves' gap to bicubic, " in text and "dB on the whole photo" in text
     with pytest.raises(SystemExit):
         bench.main(["--arms", "4x1@1e-3", "--report-only", "--whole-image", "--out", str(tmp_path / "R.md")])
