@@ -57,18 +57,42 @@ def photo_data(seed: int, batch_size: int = 16, hr_size: int = 32, heldout_crops
     return data
 
 
+def run_folder(key: str) -> Path:
+    """The checkpoint folder of the run ``key`` (an arm or a fit check run)."""
+    return RUNS / re.sub(r"[^0-9a-zA-Z]+", "_", key)
+
+
+def arm_model(arm: dict[str, Any], steps: int):
+    """The SRGAN whose SRResNet phase is the arm's ``steps`` iterations (D is built, never trained)."""
+    from gan_lightning.models import SRGAN
+
+    options = argparse.Namespace(g_width=arm["g_width"], num_blocks=arm["num_blocks"], d_width=16, d_hidden=128,
+                                 lr=arm["lr"])
+    return SRGAN(pretrain_steps=steps, **superres.model_options(options, 3, 32, "mse", None))
+
+
+def kept_model(arm: dict[str, Any], key: str, steps: int, option: str, hint: str):
+    """``arm_model`` with the weights of run ``key``'s checkpoint at ``steps``; a one-line error naming ``option``
+    and ``hint`` when it was not kept."""
+    path = run_folder(key) / f"step={steps}.ckpt"
+    if not path.is_file():
+        raise SystemExit(f"{option}: no checkpoint {path} ({hint})")
+    model = arm_model(arm, steps)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["state_dict"])
+    return model
+
+
 def run_arm(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[str, Any]:
     """Train one arm's SRResNet for ``steps`` iterations, held-out PSNR / SSIM every ``every`` (cached as
     measured, checkpointed, resumed from the last checkpoint)."""
     import lightning as L
 
     from gan_lightning.data.superres import bicubic_upscale
-    from gan_lightning.models import SRGAN
 
     quiet_lightning()
     torch.set_num_threads(1)
     settings = {**arm, "every": every, "seed": seed, "batch_size": 16, "hr_size": 32, "steps": steps}
-    folder = RUNS / re.sub(r"[^0-9a-zA-Z]+", "_", arm["arm"])
+    folder = run_folder(arm["arm"])
     cached = cached_curve(CACHE, arm["arm"], settings, steps, folder, extendable=("steps",))  # a longer run extends
     if cached.complete:
         return load_runs(CACHE, {})[arm["arm"]]
@@ -76,9 +100,7 @@ def run_arm(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[str,
     data = photo_data(seed)
     held = stack_split(data.heldout_set, superres.KEYS)
     bicubic = superres.paired_numbers(bicubic_upscale(held["lr"], 4), held["hr"], 4)
-    options = argparse.Namespace(g_width=arm["g_width"], num_blocks=arm["num_blocks"], d_width=16, d_hidden=128,
-                                 lr=arm["lr"])
-    model = SRGAN(pretrain_steps=steps, **superres.model_options(options, 3, 32, "mse", None))
+    model = arm_model(arm, steps)
 
     def measure(module) -> dict[str, float]:
         out = superres.upscale(module.generator, held["lr"])
@@ -130,7 +152,6 @@ def fit_check(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[st
 
     from gan_lightning.data.superres import CropPairs, bicubic_upscale
     from gan_lightning.evaluation.paired import psnr
-    from gan_lightning.models import SRGAN
 
     quiet_lightning()
     torch.set_num_threads(1)
@@ -139,7 +160,7 @@ def fit_check(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[st
         key = fit_check_key(arm, target)
         settings = {**arm, "target": target, "every": every, "seed": seed, "batch_size": 16, "hr_size": 32,
                     "steps": steps}
-        folder = RUNS / re.sub(r"[^0-9a-zA-Z]+", "_", key)
+        folder = run_folder(key)
         cached = cached_curve(CACHE, key, settings, steps, folder, extendable=("steps",))
         if cached.complete:
             out[target] = load_runs(CACHE, {})[key]
@@ -152,9 +173,7 @@ def fit_check(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[st
         own = stack_split(CropPairs([data.load(path) for path in data.sources()[0]], 32, 4, 64, seed, train=False),
                           superres.KEYS)
         bicubic = {name: bicubic_upscale(crops["lr"], 4) for name, crops in (("train", own), ("heldout", held))}
-        options = argparse.Namespace(g_width=arm["g_width"], num_blocks=arm["num_blocks"], d_width=16, d_hidden=128,
-                                     lr=arm["lr"])
-        model = SRGAN(pretrain_steps=steps, **superres.model_options(options, 3, 32, "mse", None))
+        model = arm_model(arm, steps)
 
         def measure(module) -> dict[str, float]:
             mine = superres.upscale(module.generator, own["lr"])
@@ -189,17 +208,10 @@ def whole_image_check(arm: dict[str, Any], steps: int, seed: int) -> dict[str, A
     over the 64 held-out crops, beside the mean of per-crop PSNRs the curves report. Saved into that run's entry."""
     from gan_lightning.data.superres import bicubic_downscale, bicubic_upscale, to_unit_range
     from gan_lightning.evaluation.paired import psnr
-    from gan_lightning.models import SRGAN
 
     torch.set_num_threads(1)
     key = fit_check_key(arm, "hr")
-    path = RUNS / re.sub(r"[^0-9a-zA-Z]+", "_", key) / f"step={steps}.ckpt"
-    if not path.is_file():
-        raise SystemExit(f"--whole-image: no checkpoint {path} (run --fit-check with --fit-check-steps {steps} first)")
-    options = argparse.Namespace(g_width=arm["g_width"], num_blocks=arm["num_blocks"], d_width=16, d_hidden=128,
-                                 lr=arm["lr"])
-    model = SRGAN(pretrain_steps=steps, **superres.model_options(options, 3, 32, "mse", None))
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["state_dict"])
+    model = kept_model(arm, key, steps, "--whole-image", f"run --fit-check with --fit-check-steps {steps} first")
     data = photo_data(seed)
     held = stack_split(data.heldout_set, superres.KEYS)
     photo = data.load(data.sources()[1][0])
@@ -268,16 +280,9 @@ def border_check(arm: dict[str, Any], steps: int, seed: int) -> dict[str, Any]:
     convolutional): whether the gap to bicubic sits at the crops' borders. Saved into the arm's cache entry."""
     from gan_lightning.data.superres import bicubic_upscale
     from gan_lightning.evaluation.paired import psnr
-    from gan_lightning.models import SRGAN
 
     torch.set_num_threads(1)
-    path = RUNS / re.sub(r"[^0-9a-zA-Z]+", "_", arm["arm"]) / f"step={steps}.ckpt"
-    if not path.is_file():
-        raise SystemExit(f"--border-check: no checkpoint {path} (train the arm to --steps first)")
-    options = argparse.Namespace(g_width=arm["g_width"], num_blocks=arm["num_blocks"], d_width=16, d_hidden=128,
-                                 lr=arm["lr"])
-    model = SRGAN(pretrain_steps=steps, **superres.model_options(options, 3, 32, "mse", None))
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["state_dict"])
+    model = kept_model(arm, arm["arm"], steps, "--border-check", "train the arm to --steps first")
     rows = []
     for hr_size in (32, 96):
         held = stack_split(photo_data(seed, hr_size=hr_size).heldout_set, superres.KEYS)
