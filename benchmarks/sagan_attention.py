@@ -17,7 +17,8 @@ Protocol:
   the range) of the two rows.
 
 - ``--diagnose``: the recipe with attention and G without spectral norm, SNGAN's optimiser, or both (rows of
-  their own, outside the verdict): which of the two makes both variants draw one blob repeated.
+  their own, outside the verdict): which of the two makes both variants draw one blob repeated; and the
+  baseline without attention and without spectral norm in G, for a verdict of its own where G draws digits.
 
     python benchmarks/sagan_attention.py [--iterations 1500] [--seeds 0,1] [--workers 2] [--diagnose] [--report-only]
 
