@@ -173,6 +173,8 @@ def fit_check(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[st
         own = stack_split(CropPairs([data.load(path) for path in data.sources()[0]], 32, 4, 64, seed, train=False),
                           superres.KEYS)
         bicubic = {name: bicubic_upscale(crops["lr"], 4) for name, crops in (("train", own), ("heldout", held))}
+        baseline = {"bicubic_train": float(psnr(bicubic["train"], own["hr"])),
+                    "bicubic_heldout": float(psnr(bicubic["heldout"], held["hr"]))}
         model = arm_model(arm, steps)
 
         def measure(module) -> dict[str, float]:
@@ -181,9 +183,7 @@ def fit_check(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[st
                     "heldout_psnr": float(psnr(superres.upscale(module.generator, held["lr"]), held["hr"]))}
 
         def save(points: list[dict[str, Any]], seconds: float, key=key, settings=settings) -> None:
-            save_run(CACHE, key, {**settings, "bicubic_train": float(psnr(bicubic["train"], own["hr"])),
-                                  "bicubic_heldout": float(psnr(bicubic["heldout"], held["hr"])),
-                                  "fit_seconds": seconds, "points": points})
+            save_run(CACHE, key, {**settings, **baseline, "fit_seconds": seconds, "points": points})
             p = points[-1]
             print(f"{key} at {p['iteration']}: training crops {p['train_psnr']:.2f} (to bicubic "
                   f"{p['train_psnr_to_bicubic']:.2f}), held-out {p['heldout_psnr']:.2f}", flush=True)
