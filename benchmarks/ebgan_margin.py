@@ -185,7 +185,7 @@ def report(results: dict[str, Any], args) -> str:
             lines += [f"- EBGAN's recipe against {model}'s at the same {args.iterations:,} iterations: {means[chosen]:.1f} "
                       f"vs {fid:.1f} digits FID ({'lower' if means[chosen] < fid else 'not lower'}; one iteration of "
                       "EBGAN's autoencoder D costs several of DCGAN's: fit seconds above)." for model, fid in baselines.items()]
-    if magan_runs and lines[-1].startswith("|"):  # the sentences after the table, not in it
+    if (magan_runs or single_runs) and lines[-1].startswith("|"):  # the sentences after the table, not in it
         lines.append("")
     for margin, runs in magan_runs.items():
         lines.append(f"- EBGAN at the fixed margin {margin:g} with MAGAN's image recipe's other settings ({changed}; "
@@ -195,8 +195,6 @@ def report(results: dict[str, Any], args) -> str:
                         else "")
                      + ". MAGAN's recipe (section `magan_images`) is these settings with the margin rule and D's "
                      "pre-training.")
-    if single_runs and not magan_runs and lines[-1].startswith("|"):
-        lines.append("")
     for (margin, group), runs in single_runs.items():
         lines.append(f"- EBGAN at the fixed margin {margin:g} with one of MAGAN's settings, "
                      f"{changed_words(f'MAGAN-{group}')}, the rest EBGAN's: "
