@@ -42,12 +42,13 @@ batch's own vectors permuted; G on every 5th iteration counted as theirs, (i + 1
 classification loss summed over attributes; the gradient penalty on one interpolation per sample; no weight
 decay; PyTorch's initialisation). The digits experiment had narrowed the networks to G 16 / D 32 channels
 (the authors': 64 / 64), and so G kept only the attributes: label preservation 10.8 % at the recipe's 3,000
-iterations (9.7 % without the reconstruction term: chance), reconstruction L1 0.243; G trained alone as an
-identity map (a diagnostic run, 600 steps of Adam 1e-4) kept the digit on 50 % at width 16 and 81 % at 64.
-At the authors' widths, now the experiment's, G keeps the digit on 52.5 % at 3,000 iterations (reconstruction
-L1 0.102), 31.5 % without the term, and its own run in section ``translation`` 52.1 % (benchmarks/RESULTS.md,
-sections ``translation_curve_stargan`` and ``translation``; one seed). Earlier diagnostic runs at 16 / 32: without the quarter-turn attribute the digit was lost
-too (6.2 %), and 9,000 iterations reached only 19.0 %.
+iterations (9.7 % without the reconstruction term: chance), reconstruction L1 0.243. At the authors' widths,
+now the experiment's, G keeps the digit on 52.5 % at 3,000 iterations (reconstruction L1 0.102), 31.5 % without
+the term, and its own run in section ``translation`` 52.1 % (benchmarks/RESULTS.md, sections
+``translation_curve_stargan`` and ``translation``; one seed). Diagnostic runs outside the benchmarks (not in
+RESULTS.md): G trained alone as an identity map (600 steps of Adam 1e-4) kept the digit on 50 % at width 16
+and 81 % at 64; at 16 / 32, without the quarter-turn attribute the digit was lost too (6.2 %), and 9,000
+iterations reached only 19.0 %.
 
 Training with several label sets (section 3.2, "Training with Multiple Datasets"; the authors'
 solver.py, ``train_multi`` for ``dataset='Both'``): ``label_sets=[a, b]`` cuts the attribute vector
