@@ -1,6 +1,7 @@
 """The base GANModule: iteration counting, D/G alternation, clipping, schedules."""
 
 import math
+import warnings
 
 import lightning as L
 import pytest
@@ -76,6 +77,17 @@ def test_linear_lr_decay_reaches_zero_at_max_steps(tmp_path, mnist5k):
     opt_g, opt_d = model.optimizers()
     assert opt_g.param_groups[0]["lr"] == pytest.approx(0.0)
     assert opt_d.param_groups[0]["lr"] == pytest.approx(0.0)
+
+
+def test_a_schedule_of_an_optimizer_that_waits_for_its_phase_raises_no_torch_warning(tmp_path, mnist5k):
+    # G steps every 2nd iteration (n_critic 2) while its learning rate follows the iteration count: torch's
+    # "lr_scheduler.step() before optimizer.step()" warning (about epoch schedules) would be a false alarm
+    model = tiny_dcgan(critic_steps=2, lr_decay_iters=4)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        tiny_trainer(tmp_path, max_steps=8).fit(model, mnist5k)
+    assert not [w for w in seen if "lr_scheduler.step()" in str(w.message)]
+    assert model.optimizers()[0].param_groups[0]["lr"] == pytest.approx(0.0)  # the schedule still ran to its end
 
 
 def test_lr_decay_without_max_steps_is_a_clear_error(tmp_path, mnist5k):

@@ -35,6 +35,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+import warnings
 from typing import Any, Callable, ClassVar, Iterable, Literal, Mapping, Sequence
 
 import lightning as L
@@ -627,11 +628,16 @@ class GANModule(L.LightningModule):
             super().clip_gradients(optimizer, *request)
 
     def step_schedulers(self) -> None:
+        """Every learning rate follows the iteration count, also an optimizer whose phase waited this iteration
+        (G under n_critic, a skipped update): torch's warning that such a scheduler skips its first value is
+        about epoch schedules, a false alarm here, so it is silenced for these calls only."""
         schedulers = self.lr_schedulers()
         if schedulers is None:
             return
-        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
-            scheduler.step()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+            for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+                scheduler.step()
 
     # ------------------------------------------------------------------ validation / test
     def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
