@@ -17,12 +17,14 @@ Protocol:
   fake's code points the same way) show what D did; a sample grid per run in ``benchmarks/ebgan_margin/``;
 - ``--magan-settings``: EBGAN at those fixed margins with what MAGAN's image recipe changes besides its margin rule
   (D without BatchNorm, no pull-away term, Adam 5e-4: ``MAGAN_KEYS``), to tell MAGAN's rule from its other settings;
-  ``--magan-one-at-a-time``: the same with each of the three (``MAGAN_GROUPS``) alone, to tell which of them does it.
+  ``--magan-one-at-a-time``: the same with each of the three (``MAGAN_GROUPS``) alone, to tell which of them does it;
+  ``--magan-all-but-one``: with two of the three, each group left at EBGAN's value in turn, to tell which pair does it.
 
     python benchmarks/ebgan_margin.py --margins 1.0,0.3,0.1,0.03 --iterations 1500 --seeds 0 [--workers 2]
     python benchmarks/ebgan_margin.py --margins ... --iterations 500 --seeds 0 --report-only
     python benchmarks/ebgan_margin.py --magan-settings 0.1 --iterations 1500 --seeds 0  # MAGAN's other settings
     python benchmarks/ebgan_margin.py --magan-settings 0.1 --magan-one-at-a-time 0.1 --iterations 1500 --seeds 0
+    python benchmarks/ebgan_margin.py --magan-settings 0.1 --magan-all-but-one 0.1 --iterations 1500 --seeds 0
 
 Runs are cached in ``benchmarks/ebgan_margin/results.json``; writes section ``ebgan_margin`` of
 benchmarks/RESULTS.md.
@@ -44,8 +46,11 @@ TERMS = ("energy_real", "energy_fake", "pullaway")
 # what MAGAN's image recipe changes in EBGAN's besides the margin rule (experiments/magan/mnist5k.yaml and MAGAN's
 # defaults): D's normalisation, the pull-away term, the optimiser
 MAGAN_KEYS = ("d_norm", "pullaway_weight", "lr_g", "lr_d", "betas")
-# the same settings in the three groups ``--magan-one-at-a-time`` changes one by one
+# the same settings in the three groups ``--magan-one-at-a-time`` changes one by one (and ``--magan-all-but-one``
+# leaves at EBGAN's value one by one)
 MAGAN_GROUPS = {"d_norm": ("d_norm",), "pullaway": ("pullaway_weight",), "optimiser": ("lr_g", "lr_d", "betas")}
+# the option that runs each subset of those groups, and its runs' ``settings`` name (``magan_settings``)
+SUBSETS = {"magan_one_at_a_time": "MAGAN-{}", "magan_all_but_one": "MAGAN-but-{}"}
 
 
 def run_key(margin: float, seed: int, iterations: int, settings: str | None = None) -> str:
@@ -58,14 +63,17 @@ def grid_path(margin: float, seed: int, iterations: int, settings: str | None = 
 
 def magan_settings(settings: str = "MAGAN") -> dict[str, Any]:
     """MAGAN's image recipe's values of ``MAGAN_KEYS`` (the class default where the file sets none); for
-    ``settings`` ``"MAGAN-<group>"``, only those of that ``MAGAN_GROUPS`` group."""
+    ``settings`` ``"MAGAN-<group>"``, only those of that ``MAGAN_GROUPS`` group; for ``"MAGAN-but-<group>"``, all
+    but that group's."""
     import inspect
 
     from gan_lightning.models import MAGAN
 
     recipe = load_recipe("MAGAN", "mnist5k")["init_args"]
     defaults = inspect.signature(MAGAN.__init__).parameters
-    keys = MAGAN_KEYS if settings == "MAGAN" else MAGAN_GROUPS[settings.partition("-")[2]]
+    group = settings.partition("-")[2]
+    keys = (MAGAN_KEYS if settings == "MAGAN" else MAGAN_GROUPS[group] if not group.startswith("but-")
+            else tuple(key for key in MAGAN_KEYS if key not in MAGAN_GROUPS[group.removeprefix("but-")]))
     return {key: recipe[key] if key in recipe else defaults[key].default for key in keys}
 
 
@@ -157,15 +165,18 @@ def report(results: dict[str, Any], args) -> str:
             margin_row(f"{margin:g}, MAGAN's settings ({changed})", f"margin {margin:g}, MAGAN's settings", runs,
                        grid_path(margin, runs[0]["seed"], args.iterations, "MAGAN"))
             magan_runs[margin] = runs
-    single_runs = {}
-    for margin in args.magan_one_at_a_time:
-        for group in MAGAN_GROUPS:
-            runs = runs_of(results, args, "margin", margin, f"MAGAN-{group}")
-            if runs:
-                margin_row(f"{margin:g}, MAGAN's {changed_words(f'MAGAN-{group}')} only",
-                           f"margin {margin:g}, MAGAN's {group} only", runs,
-                           grid_path(margin, runs[0]["seed"], args.iterations, f"MAGAN-{group}"))
-                single_runs[(margin, group)] = runs
+    single_runs = {}  # (margin, settings): runs, for one group of MAGAN's settings alone or all groups but one
+    for option, pattern in SUBSETS.items():
+        for margin in getattr(args, option):
+            for group in MAGAN_GROUPS:
+                settings, alone = pattern.format(group), pattern == SUBSETS["magan_one_at_a_time"]
+                runs = runs_of(results, args, "margin", margin, settings)
+                if runs:
+                    margin_row(f"{margin:g}, MAGAN's {changed_words(settings)}"
+                               + (" only" if alone else f" (not its {group})"),
+                               f"margin {margin:g}, MAGAN's {group + ' only' if alone else 'all but ' + group}", runs,
+                               grid_path(margin, runs[0]["seed"], args.iterations, settings))
+                    single_runs[(margin, settings)] = runs
     baselines = {}
     for model in args.baselines:
         runs = runs_of(results, args, "baseline", model)
@@ -195,9 +206,10 @@ def report(results: dict[str, Any], args) -> str:
                         else "")
                      + ". MAGAN's recipe (section `magan_images`) is these settings with the margin rule and D's "
                      "pre-training.")
-    for (margin, group), runs in single_runs.items():
-        lines.append(f"- EBGAN at the fixed margin {margin:g} with one of MAGAN's settings, "
-                     f"{changed_words(f'MAGAN-{group}')}, the rest EBGAN's: "
+    for (margin, settings), runs in single_runs.items():
+        lines.append(f"- EBGAN at the fixed margin {margin:g} with "
+                     f"{'two of' if '-but-' in settings else 'one of'} MAGAN's settings, "
+                     f"{changed_words(settings)}, the rest EBGAN's: "
                      + ", ".join(f"{r['fid']:.1f} ({r['classes']} class{'es' if r['classes'] != 1 else ''})" for r in runs)
                      + (f", against {means[margin]:.1f} with EBGAN's own settings" if margin in means else "")
                      + (f" and {statistics.mean(r['fid'] for r in magan_runs[margin]):.1f} with all three"
@@ -216,12 +228,16 @@ def main(argv=None) -> None:
                         "MAGAN's image recipe's D normalisation, pull-away weight and optimiser ('' for none)")
     parser.add_argument("--magan-one-at-a-time", default="", help="comma-separated margins at which EBGAN also runs "
                         "with each one of those three MAGAN settings alone ('' for none)")
+    parser.add_argument("--magan-all-but-one", default="", help="comma-separated margins at which EBGAN also runs "
+                        "with two of those three MAGAN settings, each left out in turn ('' for none)")
     parser.set_defaults(seeds="0")
     args = parse_seeded_args(parser, argv, recipe=("EBGAN", "mnist5k"))
     args.margins = parse_margins(args.margins)
     args.magan_settings = parse_margins(args.magan_settings, "--magan-settings") if args.magan_settings else []
     args.magan_one_at_a_time = (parse_margins(args.magan_one_at_a_time, "--magan-one-at-a-time")
                                 if args.magan_one_at_a_time else [])
+    args.magan_all_but_one = (parse_margins(args.magan_all_but_one, "--magan-all-but-one")
+                              if args.magan_all_but_one else [])
     args.baselines = [m for m in args.baselines.split(",") if m]
     for model in args.baselines:  # a one-line error before any training
         if not recipe_path(model, "mnist5k").is_file():
@@ -233,9 +249,10 @@ def main(argv=None) -> None:
     jobs += [{"key": run_key(margin, seed, args.iterations, "MAGAN"), "margin": margin, "settings": "MAGAN",
               "seed": seed, "iterations": args.iterations, "num_eval": args.num_eval}
              for seed in args.seeds for margin in args.magan_settings]
-    jobs += [{"key": run_key(margin, seed, args.iterations, f"MAGAN-{group}"), "margin": margin,
-              "settings": f"MAGAN-{group}", "seed": seed, "iterations": args.iterations, "num_eval": args.num_eval}
-             for seed in args.seeds for margin in args.magan_one_at_a_time for group in MAGAN_GROUPS]
+    jobs += [{"key": run_key(margin, seed, args.iterations, pattern.format(group)), "margin": margin,
+              "settings": pattern.format(group), "seed": seed, "iterations": args.iterations, "num_eval": args.num_eval}
+             for option, pattern in SUBSETS.items() for seed in args.seeds for margin in getattr(args, option)
+             for group in MAGAN_GROUPS]
     jobs += [{"key": baseline_key(model, seed, args.iterations), "baseline": model, "seed": seed,
               "iterations": args.iterations, "num_eval": args.num_eval}
              for seed in args.seeds for model in args.baselines]

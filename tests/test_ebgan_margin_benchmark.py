@@ -49,7 +49,7 @@ def test_the_report_marks_the_recipes_margin_and_names_the_lowest_fid(bench):
     results["DCGAN/recipe/seed0/it1500"] = {"key": "DCGAN/recipe/seed0/it1500", "baseline": "DCGAN", "seed": 0,
                                             "iterations": 1500, "fid": 99.5, "classes": 9, "fit_seconds": 1.0}
     args = argparse.Namespace(margins=[1.0, 0.3, 0.1], seeds=[0, 1], iterations=1500, num_eval=1000,
-                              baselines=["DCGAN"], magan_settings=[], magan_one_at_a_time=[])
+                              baselines=["DCGAN"], magan_settings=[], magan_one_at_a_time=[], magan_all_but_one=[])
     recipe_margin = bench.load_recipe("EBGAN", "mnist5k")["init_args"]["margin"]
     text = bench.report(results, args)
     assert text.startswith("## EBGAN's margin on images")
@@ -112,7 +112,7 @@ def test_magan_settings_runs_ebgan_with_magans_other_settings_in_rows_of_their_o
     results = {r["key"]: r for r in (fake_run(0.1, 0, 57.2, 10),)}
     results[key] = {**fake_run(0.1, 0, 650.0, 3), "key": key, "settings": "MAGAN", "iterations": 1500, "pullaway": None}
     args = argparse.Namespace(margins=[0.1], seeds=[0], iterations=1500, num_eval=1000, baselines=[],
-                              magan_settings=[0.1], magan_one_at_a_time=[])
+                              magan_settings=[0.1], magan_one_at_a_time=[], magan_all_but_one=[])
     text = bench.report(results, args)
     assert "| 0.1 (recipe) | 57.2 (10) |" in text  # the recipe's row keeps its own run
     assert ("| 0.1, MAGAN's settings (d_norm none, pullaway_weight 0.0, lr_g 0.0005, lr_d 0.0005) | 650.0 (3) | "
@@ -158,7 +158,7 @@ def test_magan_one_at_a_time_changes_one_group_per_run_with_its_own_rows(bench, 
         one = bench.run_key(0.1, 0, 1500, f"MAGAN-{group}")
         results[one] = {**fake_run(0.1, 0, fid, 2), "key": one, "settings": f"MAGAN-{group}"}
     args = argparse.Namespace(margins=[0.1], seeds=[0], iterations=1500, num_eval=1000, baselines=[],
-                              magan_settings=[], magan_one_at_a_time=[0.1])
+                              magan_settings=[], magan_one_at_a_time=[0.1], magan_all_but_one=[])
     text = bench.report(results, args)
     assert "| 0.1, MAGAN's d_norm none only | 700.0 (2) | 700.0 ± 0.0 |" in text
     assert "| 0.1, MAGAN's lr_g 0.0005, lr_d 0.0005 only | 90.0 (2) |" in text
@@ -167,3 +167,44 @@ def test_magan_one_at_a_time_changes_one_group_per_run_with_its_own_rows(bench, 
             "700.0 (2 classes), against 57.2 with EBGAN's own settings.\n") in text
     alone = bench.report({one: results[one]}, args)  # no other row: the sentences still follow a blank line
     assert "_seed0_it1500.png) |\n\n- EBGAN at the fixed margin 0.1 with one of MAGAN's settings, lr_g" in alone
+
+
+def test_magan_all_but_one_leaves_one_group_at_ebgans_value_per_run(bench, tmp_path, monkeypatch):
+    for group, keys in bench.MAGAN_GROUPS.items():
+        two = bench.magan_settings(f"MAGAN-but-{group}")
+        assert set(two) == set(bench.MAGAN_KEYS) - set(keys)  # the other two groups, all their keys
+        assert {**two, **bench.magan_settings(f"MAGAN-{group}")} == bench.magan_settings()
+    assert bench.changed_words("MAGAN-but-optimiser") == "d_norm none, pullaway_weight 0.0"
+
+    monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
+    seen = {}
+
+    def fake_job_run(job, model, overrides=(), **kwargs):
+        seen.update(model=model, overrides=dict(overrides))
+        return {"key": job["key"], "seed": 0, "iterations": 2, "fid": 1.0, "classes": 1, "fit_seconds": 0.1}, {
+            "grid": torch.zeros(4, 1, 8, 8), "model": type("M", (), {"latest_terms": {"energy_real": 0.1}})()}
+
+    monkeypatch.setattr(bench.mnist5k_table, "job_run", fake_job_run)
+    key = bench.run_key(0.1, 0, 2, "MAGAN-but-optimiser")
+    run = bench.run_one({"key": key, "margin": 0.1, "settings": "MAGAN-but-optimiser", "seed": 0, "iterations": 2,
+                         "num_eval": 20})
+    assert key == "EBGAN/margin0.1/magan-but-optimiser-settings/seed0/it2"
+    assert seen == {"model": "EBGAN", "overrides": {"margin": 0.1, "d_norm": "none", "pullaway_weight": 0.0}}
+    assert run["settings"] == "MAGAN-but-optimiser"
+    assert (tmp_path / "margin0.1_magan-but-optimiser_seed0_it2.png").is_file()
+
+    results = {r["key"]: r for r in (fake_run(0.1, 0, 57.2, 10),)}
+    for settings, fid in (("MAGAN", 821.1), ("MAGAN-but-d_norm", 40.0), ("MAGAN-but-pullaway", 800.0)):
+        one = bench.run_key(0.1, 0, 1500, settings)
+        results[one] = {**fake_run(0.1, 0, fid, 2), "key": one, "settings": settings}
+    args = argparse.Namespace(margins=[0.1], seeds=[0], iterations=1500, num_eval=1000, baselines=[],
+                              magan_settings=[0.1], magan_one_at_a_time=[], magan_all_but_one=[0.1])
+    text = bench.report(results, args)
+    assert "| 0.1, MAGAN's pullaway_weight 0.0, lr_g 0.0005, lr_d 0.0005 (not its d_norm) | 40.0 (2) |" in text
+    assert "| 0.1, MAGAN's d_norm none, lr_g 0.0005, lr_d 0.0005 (not its pullaway) | 800.0 (2) |" in text
+    assert "(not its optimiser)" not in text  # no run of that pair: no row
+    assert ("\n- EBGAN at the fixed margin 0.1 with two of MAGAN's settings, d_norm none, lr_g 0.0005, lr_d 0.0005, "
+            "the rest EBGAN's: 800.0 (2 classes), against 57.2 with EBGAN's own settings and 821.1 with all three.\n"
+            ) in text
+    with pytest.raises(SystemExit, match="--magan-all-but-one"):
+        bench.main(["--magan-all-but-one", "0", "--report-only"])
