@@ -191,3 +191,31 @@ def test_generated_samples_do_not_move_the_classifiers_batchnorm_statistics():
     assert weight_on > 0 and weight_off == 0
     assert torch.equal(mean_on, mean_off) and count_on == count_off == 2  # the real batch and the labelled one
     assert momentum == 0.1  # restored after the block
+
+
+def test_pseudo_real_adds_c_labelled_pairs_to_ds_real_ones_and_keeps_them_out_of_the_fake_ones():
+    model = labelled_model(alpha=0.3, pseudo_real=3)
+    ctx = context(model)
+    recorder = Recorder(model)
+    terms = model.discriminator_terms(ctx)
+    (x_r, y_r, real), (x_u, y_u, pseudo), (x_g, y_g, fake) = recorder.calls
+    labelled = x_r.size(0) - 3
+    # real: the labelled batch, then the batch's first 3 images with C's labels
+    assert torch.equal(x_r[labelled:], ctx.real[:3]) and torch.equal(y_r[labelled:], ctx.pseudo_labels[:3])
+    # fake C pairs: the other images only
+    assert torch.equal(x_u, ctx.real[3:]) and torch.equal(y_u, ctx.pseudo_labels[3:])
+    expected = F.softplus(-real).mean() + 0.3 * F.softplus(pseudo).mean() + 0.7 * F.softplus(fake).mean()
+    torch.testing.assert_close(terms["d_loss"], expected)
+
+    recorder.calls.clear()
+    c_terms = model.classifier_terms(ctx)  # C's adversarial term over its fake pairs only
+    (x_c, y_c, judged), = [call for call in recorder.calls]
+    assert torch.equal(x_c, ctx.real[3:])
+    probs = F.softmax(ctx.class_logits, dim=1)[3:]
+    chosen = probs.gather(1, ctx.pseudo_labels[3:, None]).squeeze(1)
+    torch.testing.assert_close(c_terms["c_adversarial"], (chosen * F.softplus(-judged)).mean())
+
+    with pytest.raises(ValueError, match="model.pseudo_real \\(8\\) must be below the batch size \\(8\\)"):
+        context(labelled_model(pseudo_real=8))
+    with pytest.raises(ValueError, match="model.pseudo_real.*-1"):
+        build_triplegan(pseudo_real=-1)

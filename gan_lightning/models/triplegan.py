@@ -39,9 +39,12 @@ BatchNorm running statistics alone (``frozen_running_statistics``). With the sta
 poor samples mixed in, C's eval-mode held-out accuracy after 100 MNIST5k iterations was 38.0 %;
 without them 84.0 % (benchmarks/semisupervised.py, seed 0).
 
-Not taken from the authors' code (said so rather than hidden): their D also sees
+Not taken from the authors' code by default (said so rather than hidden): their D also sees
 C-labelled pairs of a second unlabelled batch as *real* (400 of them beside 1 labelled pair
-per step at 100 labels; we follow the paper's objective, labelled pairs only); their 30-epoch pre-training of C, their running average of C's
+per step at 100 labels: ``batch_size_u_d``, ``batch_size_l_d`` and ``dis_out_p``; the default follows the
+paper's objective, labelled pairs only; ``pseudo_real`` = k takes the first k images of the step's unlabelled
+batch, with C's labels, as real pairs beside the labelled batch, and the other images as C's fake pairs, so no
+image is both in one step); their 30-epoch pre-training of C, their running average of C's
 weights used for evaluation, their weight decay 1e-4 on C's last layer, their weight
 normalisation of D's layers and their learning-rate annealing are left out. Batch sizes
 follow the data module (the labelled batch is min(batch size, num_labeled)); G's labels are
@@ -120,6 +123,7 @@ class TripleGAN(LabeledSubset, GANModule):
         d_hidden_noise: float = 0.5,
         c_width: int = 32,
         c_dropout: float = 0.5,
+        pseudo_real: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
@@ -129,13 +133,14 @@ class TripleGAN(LabeledSubset, GANModule):
             raise ValueError(f"model.alpha must lie in [0, 1], got {alpha}")
         for key, value in (("pseudo_weight", pseudo_weight), ("pseudo_start", pseudo_start),
                            ("pseudo_rampup", pseudo_rampup), ("entropy_weight", entropy_weight),
-                           ("balance_weight", balance_weight)):
+                           ("balance_weight", balance_weight), ("pseudo_real", pseudo_real)):
             if value < 0:
                 raise ValueError(f"model.{key} must be >= 0, got {value}")
         self.init_labeled(num_labeled, num_classes, labeled_seed)
         self.alpha, self.pseudo_weight = float(alpha), float(pseudo_weight)
         self.pseudo_start, self.pseudo_rampup = int(pseudo_start), int(pseudo_rampup)
         self.entropy_weight, self.balance_weight = float(entropy_weight), float(balance_weight)
+        self.pseudo_real = int(pseudo_real)
         self.generator = LabelConcatGenerator(latent_dim, num_classes, self.data_shape, g_hidden)
         self.discriminator = LabelConcatDiscriminator(self.data_shape, num_classes, d_hidden, d_input_noise,
                                                       d_hidden_noise)
@@ -203,11 +208,18 @@ class TripleGAN(LabeledSubset, GANModule):
         with torch.set_grad_enabled(ctx.runs("C")):
             ctx.class_logits = self.classifier(ctx.real)
         ctx.pseudo_labels = ctx.class_logits.detach().argmax(dim=1)
+        if self.pseudo_real >= ctx.batch_size:
+            raise ValueError(f"model.pseudo_real ({self.pseudo_real}) must be below the batch size "
+                             f"({ctx.batch_size}): the rest of the batch are C's fake pairs")
+        ctx.pseudo = slice(self.pseudo_real, None)  # C's pairs that D takes as fake (the first pseudo_real: real)
 
     def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         images, targets = self.labeled_batch(ctx.batch_size)
+        if self.pseudo_real:  # the authors' code: C-labelled pairs of other unlabelled images as real too
+            images = torch.cat([images, ctx.real[:self.pseudo_real]])
+            targets = torch.cat([targets, ctx.pseudo_labels[:self.pseudo_real]])
         real_logit = self.run_discriminator(images, targets)
-        pseudo_logit = self.run_discriminator(ctx.real, ctx.pseudo_labels)
+        pseudo_logit = self.run_discriminator(ctx.real[ctx.pseudo], ctx.pseudo_labels[ctx.pseudo])
         fake_logit = self.run_discriminator(ctx.fake.detach(), ctx.fake_labels)
         real_loss = F.softplus(-real_logit).mean()
         pseudo_loss, fake_loss = F.softplus(pseudo_logit).mean(), F.softplus(fake_logit).mean()
@@ -222,9 +234,9 @@ class TripleGAN(LabeledSubset, GANModule):
 
     def classifier_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         probs = F.softmax(ctx.class_logits, dim=1)
-        chosen = probs.gather(1, ctx.pseudo_labels[:, None]).squeeze(1)
+        chosen = probs[ctx.pseudo].gather(1, ctx.pseudo_labels[ctx.pseudo, None]).squeeze(1)
         with torch.no_grad():  # D's judgement of C's pairs: a constant weight for C
-            pseudo_cost = F.softplus(-self.run_discriminator(ctx.real, ctx.pseudo_labels))
+            pseudo_cost = F.softplus(-self.run_discriminator(ctx.real[ctx.pseudo], ctx.pseudo_labels[ctx.pseudo]))
         adversarial = (chosen * pseudo_cost).mean()
         images, targets = self.labeled_batch(ctx.batch_size)
         labeled_logits = self.classifier(images)
