@@ -23,6 +23,11 @@ Every model is trained with ``harness.fit_exactly`` on one shared, already loade
 (each run its own data module and sampler), without EMA (raw G; the grids use it).
 
     python benchmarks/semisupervised.py [--triple-steps N] [--info-steps N] [--report-only]
+    python benchmarks/semisupervised.py --triple-steps 3000 --c-width 32 --diagnostic pseudo_real=32  # one change
+
+``--diagnostic KEY=VALUE[,KEY=VALUE]`` trains Triple-GAN alone with those model options changed (values read as
+YAML) at ``--triple-steps``, ``--c-width`` and ``--seed``; its C's held-out accuracy is kept in the results under
+``triple_diagnostics`` and listed in the section below the Triple-GAN table.
 
 Writes the section ``semisupervised`` of ``--out`` (``harness.replace_section``), the raw numbers
 to ``benchmarks/semisupervised/results.json`` and the grids to ``benchmarks/semisupervised/``.
@@ -40,6 +45,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+import yaml
 from harness import (
     BENCHMARKS,
     RESULTS_MD,
@@ -354,7 +360,7 @@ each part, `triple`, `info` and `ssaae`, is cached in `benchmarks/semisupervised
 
 - Data: MNIST5k, 32 px, batch 64: 4,500 training digits (the only labels read are each model's
   labelled subset, a seeded stratified pick), 500 held-out digits scored. Seed {t['seed']}, one run per row.
-- **Budget**: one thread, {platform.platform()}, torch {torch.__version__}, on a 2-core machine shared with
+- **Budget**: one thread, {results.get('platform', platform.platform())}, torch {torch.__version__}, on a 2-core machine shared with
   other jobs (load average {results['load'][0]:.1f} at the start of the last run: iterations, not minutes,
   are the budget). Triple-GAN, both C-alone baselines and SemiSupervisedGAN {t['steps']:,} iterations each
   ({budget(t['steps'], 3000)}); InfoGAN and the three ss-InfoGAN runs {info['steps']:,} iterations each
@@ -383,7 +389,7 @@ ss-InfoGAN vs InfoGAN, code-to-class agreement of Q's categorical code on the he
 |---|---:|---:|---:|---:|---:|---|
 {chr(10).join(info_rows)}
 
-Pictures (row k: class / code k, 10 samples of raw G each): {", ".join(f"[{Path(g).name}]({_link(g)})" for g in grids)}
+{diagnostics_text(results)}Pictures (row k: class / code k, 10 samples of raw G each): {", ".join(f"[{Path(g).name}]({_link(g)})" for g in grids)}
 {ssaae_text(results["ssaae"]) if "ssaae" in results else ""}"""
 
 
@@ -403,10 +409,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--ssaae-seeds", type=int_list, default=(0, 1),
                         help="seeds of the SemiSupervisedAAE part (a seed already in --results at these steps is kept)")
     parser.add_argument("--results", type=Path, default=RESULTS_JSON, help="the raw results (JSON)")
-    parser.add_argument("--diagnostic", default=None, metavar="KEY=VALUE",
-                        help="train Triple-GAN alone with one model option changed (e.g. alpha=0) at --triple-steps and "
-                             "--c-width, print its C's held-out accuracy; nothing cached or written")
+    parser.add_argument("--diagnostic", default=None, metavar="KEY=VALUE[,KEY=VALUE]",
+                        help="train Triple-GAN alone with these model options changed (e.g. alpha=0) at --triple-steps "
+                             "and --c-width; its C's held-out accuracy is kept in --results and listed in the section")
     args = parser.parse_args(argv)
+    if args.diagnostic is not None:
+        args.changes = parse_changes(args.diagnostic, parser)
     args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     if not set(args.parts) <= {"triple", "info", "ssaae"}:
         parser.error(f"--parts takes triple, info and/or ssaae, got {args.parts}")
@@ -415,17 +423,74 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def diagnostic(args: argparse.Namespace) -> float:
-    """Triple-GAN's C accuracy on the held-out digits with ``--diagnostic KEY=VALUE`` changed from the recipe."""
-    key, _, value = args.diagnostic.partition("=")
+def parse_changes(text: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """``"alpha=0,pseudo_real=32"`` -> ``{"alpha": 0, "pseudo_real": 32}`` (values read as YAML)."""
+    import inspect
+
+    from gan_lightning.models import TripleGAN
+
+    accepted = set(inspect.signature(TripleGAN.__init__).parameters) - {"self", "kwargs"}
+    changes = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        key, equals, value = part.partition("=")
+        if not equals or key.strip() not in accepted:
+            parser.error(f"--diagnostic: {part!r} is not KEY=VALUE with KEY a TripleGAN option "
+                         f"({', '.join(sorted(accepted))})")
+        changes[key.strip()] = yaml.safe_load(value)
+    if not changes:
+        parser.error(f"--diagnostic: expected KEY=VALUE[,KEY=VALUE], got {text!r}")
+    return changes
+
+
+def diagnostic_label(changes: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in changes.items())
+
+
+def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
+    """Triple-GAN's C accuracy on the held-out digits with ``args.changes`` from the recipe, kept in
+    ``results["triple_diagnostics"]`` (a run already there at these steps, width and seed is not repeated)."""
+    label = diagnostic_label(args.changes)
+    kept = results.setdefault("triple_diagnostics", {})
+    key = f"{label} / steps {args.triple_steps} / c_width {args.c_width} / seed {args.seed}"
+    if key in kept:
+        print(f"{key}: cached in {args.results}", flush=True)
+        return kept[key]
     torch.set_num_threads(1)
-    override = {key: float(value)}
     run = train("TripleGAN", "mnist5k", args.triple_steps, args.seed, c_width=args.c_width,
-                pseudo_start=round(0.3 * args.triple_steps), **override)
+                pseudo_start=round(0.3 * args.triple_steps), **args.changes)
     images, labels = heldout()
     accuracy = float((in_batches(run["model"].predict, images) == labels).float().mean())
-    print(json.dumps({"diagnostic": override, "steps": args.triple_steps, "accuracy": accuracy}), flush=True)
-    return accuracy
+    kept[key] = {"changes": args.changes, "label": label, "steps": args.triple_steps, "c_width": args.c_width,
+                 "seed": args.seed, "accuracy": accuracy, "fit_seconds": run["fit_seconds"],
+                 "command": command_line(__file__, args.argv)}
+    print(json.dumps(kept[key]), flush=True)
+    return kept[key]
+
+
+def diagnostics_text(results: dict[str, Any]) -> str:
+    """The ``--diagnostic`` runs at the Triple-GAN part's steps, width and seed, beside its rows."""
+    t = results["triple"]
+    runs = [run for run in results.get("triple_diagnostics", {}).values()
+            if (run["steps"], run["c_width"], run["seed"]) == (t["steps"], t["c_width"], t["seed"])]
+    if not runs:
+        return ""
+    acc = t["accuracy"]
+    rows = [f"| `{run['label']}` | {pct(run['accuracy'])} | {100 * (run['accuracy'] - acc['triplegan']):+.1f} | "
+            f"{100 * (run['accuracy'] - acc['classifier_alone']):+.1f} | {run['fit_seconds']:.0f} |" for run in runs]
+    commands = "\n".join(dict.fromkeys(run["command"] for run in runs))
+    return f"""Triple-GAN with model options changed from its recipe (`--diagnostic`, seed {t['seed']}, {t['steps']:,} iterations,
+C's width {t['c_width']}; one run each, no paired test), against the recipe's C ({pct(acc['triplegan'])}) and C alone on
+the labels ({pct(acc['classifier_alone'])}) above:
+
+| Change | C's held-out accuracy | vs the recipe's C (points) | vs C alone (points) | fit s |
+|---|---:|---:|---:|---:|
+{chr(10).join(rows)}
+
+```sh
+{commands}
+```
+
+"""
 
 
 def run_ssaae(args: argparse.Namespace, results: dict[str, Any], started: float) -> None:
@@ -452,11 +517,14 @@ def run_ssaae(args: argparse.Namespace, results: dict[str, Any], started: float)
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if args.diagnostic:
-        diagnostic(args)
-        return
+    args.argv = argv
     previous = load_runs(args.results)
-    if args.report_only:
+    if args.diagnostic is not None:
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
+        results = previous
+        diagnostic(args, results)
+        save_runs(results, args.results, drop=())
+    elif args.report_only:
         results = previous
     else:
         torch.set_num_threads(1)
@@ -467,8 +535,8 @@ def main(argv=None) -> None:
                 previous[part]["command"] = previous.get("command", "")
         command = command_line(__file__, argv)
         results = {**previous, "command": command}
-        if {"triple", "info"} & set(args.parts):  # the load the Triple-GAN / ss-InfoGAN text reports
-            results["load"] = list(load_average())
+        if {"triple", "info"} & set(args.parts):  # the load and machine the Triple-GAN / ss-InfoGAN text reports
+            results["load"], results["platform"] = list(load_average()), platform.platform()
         started = time.perf_counter()
         for part in args.parts:
             part_started = time.perf_counter()

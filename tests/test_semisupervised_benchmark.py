@@ -84,21 +84,42 @@ def test_parts_are_checked(bench):
     assert args.parts == ["ssaae"] and args.ssaae_seeds == (3, 4) and args.ssaae_steps == 1500  # the recipe's
 
 
-def test_a_diagnostic_trains_triple_gan_with_one_option_changed_and_writes_nothing(tmp_path, capsys, monkeypatch):
+def test_a_diagnostic_trains_triple_gan_with_options_changed_keeps_it_and_lists_it(tmp_path, monkeypatch):
     import semisupervised as bench
+    from harness import save_runs
 
-    seen = {}
+    seen = []
+
+    class Model:
+        def predict(self, images):
+            return torch.zeros(len(images), dtype=torch.long)  # C says 0 for every digit
 
     def fake_train(model, kind, steps, seed, **overrides):
-        seen.update(model=model, steps=steps, overrides=overrides)
-        raise SystemExit(0)  # the training itself is the benchmark's; the options are what is checked
+        seen.append((model, steps, overrides))
+        return {"model": Model(), "fit_seconds": 12.0}
 
     monkeypatch.setattr(bench, "train", fake_train)
-    with pytest.raises(SystemExit):
-        bench.main(["--diagnostic", "alpha=0", "--triple-steps", "30", "--c-width", "8",
-                    "--results", str(tmp_path / "r.json"), "--out", str(tmp_path / "R.md")])
-    assert seen == {"model": "TripleGAN", "steps": 30, "overrides": {"c_width": 8, "pseudo_start": 9, "alpha": 0.0}}
-    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(bench, "heldout", lambda: (torch.zeros(4, 1, 8, 8), torch.tensor([0, 0, 0, 1])))
+    cache, out = tmp_path / "r.json", tmp_path / "R.md"
+    triple = {"seed": 0, "steps": 30, "c_width": 8, "accuracy": {"triplegan": 0.5, "classifier_alone": 0.25}}
+    save_runs({"triple": triple}, cache, drop=())
+    argv = ["--diagnostic", "alpha=0,pseudo_real=2", "--triple-steps", "30", "--c-width", "8", "--results",
+            str(cache), "--out", str(out)]
+    bench.main(argv)
+    assert seen == [("TripleGAN", 30, {"c_width": 8, "pseudo_start": 9, "alpha": 0, "pseudo_real": 2})]
+    kept = bench.load_runs(cache)["triple_diagnostics"]
+    (run,) = kept.values()
+    assert run["accuracy"] == 0.75 and run["label"] == "alpha=0, pseudo_real=2" and run["fit_seconds"] == 12.0
+    assert run["command"].startswith("python benchmarks/semisupervised.py --diagnostic alpha=0,pseudo_real=2")
+    bench.main(argv)  # kept: not trained again
+    assert len(seen) == 1
+    text = bench.diagnostics_text({"triple": triple, "triple_diagnostics": kept})
+    assert "| `alpha=0, pseudo_real=2` | 75.0 % | +25.0 | +50.0 | 12 |" in text
+    assert bench.diagnostics_text({"triple": {**triple, "steps": 3000}, "triple_diagnostics": kept}) == ""
+    assert not out.exists()  # the section needs the info part as well
+    for bad in ("alpha", "nope=1", ","):
+        with pytest.raises(SystemExit):
+            bench.parse_args(["--diagnostic", bad])
 
 
 def test_the_ssaae_part_trains_only_missing_seeds_and_leaves_the_other_parts_text_alone(tmp_path, monkeypatch):
