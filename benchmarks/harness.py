@@ -29,6 +29,7 @@ scripts need lives here (tests/test_benchmark_scripts.py checks both).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import dataclasses
 import functools
@@ -68,10 +69,32 @@ def _markers(name: str) -> tuple[str, str]:
     return f"<!-- begin: {name} -->", f"<!-- end: {name} -->"
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` for one read-modify-write (benchmarks run side by side rewrite sections of one
+    file); the lock file lives in the temporary folder, named by the path, so the repository gains no file."""
+    import fcntl
+    import hashlib
+
+    key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"gan-lightning-{key}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def replace_section(path: str | Path, name: str, text: str) -> str:
     """Write ``text`` as section ``name`` of ``path`` (created with a header when missing); returns the file.
-    Sections keep the order in which they were first written."""
+    Sections keep the order in which they were first written. The read and the (atomic) write hold a lock on
+    ``path``: benchmarks writing their sections at the same moment lose none."""
     path = Path(path)
+    with _locked(path):
+        return _replace_section(path, name, text)
+
+
+def _replace_section(path: Path, name: str, text: str) -> str:
     begin, end = _markers(name)
     block = f"{begin}\n{text.strip()}\n{end}\n"
     current = path.read_text() if path.is_file() else HEADER
@@ -86,8 +109,7 @@ def replace_section(path: str | Path, name: str, text: str) -> str:
         updated = current[:start] + block + current[stop:]
     else:
         updated = current.rstrip("\n") + "\n\n" + block
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(updated)
+    _replace_atomically(path, updated)
     return updated
 
 

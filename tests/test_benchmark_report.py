@@ -118,3 +118,22 @@ def test_the_committed_results_have_one_closed_section_per_name_none_inside_anot
             assert open_name == name, f"end of {name} while {open_name} is open"
             open_name = None
     assert open_name is None and len(names) == len(set(names))
+
+
+def test_benchmarks_writing_their_sections_at_once_lose_none(report, tmp_path):
+    # several benchmarks run side by side and each rewrites its own section of one file: every section stays
+    import threading
+
+    path = tmp_path / "RESULTS.md"
+
+    def write(writer: int) -> None:
+        for n in range(15):
+            report.replace_section(path, f"w{writer}-{n}", f"## {writer} {n}\n\n" + "x" * 20000)
+
+    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    missing = [f"w{w}-{n}" for w in range(4) for n in range(15) if report.read_section(path, f"w{w}-{n}") is None]
+    assert not missing
