@@ -502,6 +502,21 @@ def cached_curve(cache: str | Path, key: str, settings: dict[str, Any], steps: i
                        bool(points) and points[-1]["iteration"] == steps)
 
 
+def measured_apart(module, measure: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """``measure(module)`` as a training run's measure: inside a forked random state, the CPU's and every visible
+    CUDA device's (a measure that draws leaves training's random stream as it was), and with each submodule's
+    train / eval mode restored after."""
+    import torch
+
+    modes = [(sub, sub.training) for sub in module.modules()]
+    try:
+        with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
+            return measure(module)
+    finally:
+        for sub, training in modes:
+            sub.training = training
+
+
 def fit_measured(model, data, steps: int, every: int, folder: str | Path, measure: Callable[[Any], dict[str, Any]],
                  points: list[dict[str, Any]], on_point: Callable[[list[dict[str, Any]], float], None],
                  spent: float = 0.0, label: str = "", callbacks: Sequence[Any] = ()) -> float:
@@ -514,7 +529,6 @@ def fit_measured(model, data, steps: int, every: int, folder: str | Path, measur
     measured run trains as the unmeasured one). ``callbacks`` run before the measure (an EMA callback: the measure
     sees this iteration's EMA). Returns the fit seconds."""
     import lightning as L
-    import torch
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     done = {point["iteration"] for point in points}
@@ -527,12 +541,8 @@ def fit_measured(model, data, steps: int, every: int, folder: str | Path, measur
             if iteration % every or iteration in done:
                 return
             seconds[0] += time.perf_counter() - started[0]
-            modes = [(sub, sub.training) for sub in module.modules()]
-            with torch.random.fork_rng(devices=[]):  # a measure that draws leaves training's random stream as it was
-                points.append({"iteration": iteration, **measure(module)})
+            points.append({"iteration": iteration, **measured_apart(module, measure)})
             points.sort(key=lambda point: point["iteration"])
-            for sub, training in modes:
-                sub.training = training
             done.add(iteration)
             on_point(points, round(seconds[0], 1))
             started[0] = time.perf_counter()

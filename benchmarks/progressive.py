@@ -65,6 +65,7 @@ from harness import (
     load_line,
     load_recipe,
     load_runs,
+    measured_apart,
     quiet_lightning,
     replace_section,
     save_grid,
@@ -105,8 +106,9 @@ def run_key(variant: str, seed: int, points: Sequence[int]) -> str:
 
 
 class EvaluateAt(L.Callback):
-    """Evaluates the model after each of ``points`` iterations (``evaluate(module) -> dict``) inside a forked
-    random state, and keeps the training seconds (evaluation not counted) up to each point."""
+    """Evaluates the model after each of ``points`` iterations (``evaluate(module) -> dict``) as
+    ``harness.fit_measured`` measures (``measured_apart``: a forked random state, the modules' modes restored), and
+    keeps the training seconds (evaluation not counted) up to each point."""
 
     def __init__(self, points: Sequence[int], evaluate) -> None:
         self.points, self.evaluate = sorted(set(points)), evaluate
@@ -120,9 +122,8 @@ class EvaluateAt(L.Callback):
         if trainer.global_step not in self.points:
             return
         began = time.perf_counter()
-        with torch.random.fork_rng():
-            point = {"iteration": int(trainer.global_step), "train_seconds": began - self.started - self.eval_seconds,
-                     **self.evaluate(pl_module)}
+        point = {"iteration": int(trainer.global_step), "train_seconds": began - self.started - self.eval_seconds,
+                 **measured_apart(pl_module, self.evaluate)}
         self.eval_seconds += time.perf_counter() - began
         self.curve.append(point)
         print(f"  iteration {point['iteration']}: EMA FID {point['fid']:.1f}, raw {point['fid_raw']:.1f}, "

@@ -145,3 +145,22 @@ def test_a_measure_that_draws_leaves_the_training_as_the_unmeasured_run(tmp_path
     quiet = train(lambda module: {"x": 0.0}, "quiet")
     drawing = train(lambda module: {"x": torch.rand(5).sum().item()}, "drawing")
     assert torch.equal(quiet, drawing)  # the measure's draws are not the training's
+
+
+def test_measured_apart_restores_the_random_state_and_every_modules_mode():
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+    net.train()
+    net[1].eval()  # a mixed state: restored as it was, not set to train everywhere
+
+    def measure(module):
+        module.eval()
+        return {"x": torch.rand(3).sum().item()}
+
+    torch.manual_seed(0)
+    expected = torch.rand(2)
+    torch.manual_seed(0)
+    assert set(harness.measured_apart(net, measure)) == {"x"}
+    assert torch.equal(torch.rand(2), expected)  # the measure's draws left the stream where it was
+    assert net.training and net[0].training and not net[1].training
