@@ -81,6 +81,20 @@ def test_a_baseline_runs_its_own_recipe_unchanged(bench, tmp_path, monkeypatch):
         bench.main(["--baselines", "NoSuchModel", "--report-only"])
 
 
+def fake_training(bench, tmp_path, monkeypatch) -> dict:
+    """Runs write their grids under ``tmp_path`` and train nothing; returns what the last run was given."""
+    monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
+    seen = {}
+
+    def fake_job_run(job, model, overrides=(), **kwargs):
+        seen.update(model=model, overrides=dict(overrides))
+        return {"key": job["key"], "seed": 0, "iterations": 2, "fid": 1.0, "classes": 1, "fit_seconds": 0.1}, {
+            "grid": torch.zeros(4, 1, 8, 8), "model": type("M", (), {"latest_terms": {"energy_real": 0.1}})()}
+
+    monkeypatch.setattr(bench.mnist5k_table, "job_run", fake_job_run)
+    return seen
+
+
 def test_bad_margins_are_one_line_errors(bench):
     assert bench.parse_margins("1.0, 0.1") == [1.0, 0.1]
     for bad in ("", "0", "-1", "a"):
@@ -137,15 +151,7 @@ def test_magan_one_at_a_time_changes_one_group_per_run_with_its_own_rows(bench, 
         together.update(bench.magan_settings(f"MAGAN-{group}"))
     assert together == bench.magan_settings()  # the three groups are all of MAGAN's settings, none twice
 
-    monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
-    seen = {}
-
-    def fake_job_run(job, model, overrides=(), **kwargs):
-        seen.update(model=model, overrides=dict(overrides))
-        return {"key": job["key"], "seed": 0, "iterations": 2, "fid": 1.0, "classes": 1, "fit_seconds": 0.1}, {
-            "grid": torch.zeros(4, 1, 8, 8), "model": type("M", (), {"latest_terms": {"energy_real": 0.1}})()}
-
-    monkeypatch.setattr(bench.mnist5k_table, "job_run", fake_job_run)
+    seen = fake_training(bench, tmp_path, monkeypatch)
     key = bench.run_key(0.1, 0, 2, "MAGAN-pullaway")
     run = bench.run_one({"key": key, "margin": 0.1, "settings": "MAGAN-pullaway", "seed": 0, "iterations": 2,
                          "num_eval": 20})
@@ -176,15 +182,7 @@ def test_magan_all_but_one_leaves_one_group_at_ebgans_value_per_run(bench, tmp_p
         assert {**two, **bench.magan_settings(f"MAGAN-{group}")} == bench.magan_settings()
     assert bench.changed_words("MAGAN-but-optimiser") == "d_norm none, pullaway_weight 0.0"
 
-    monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
-    seen = {}
-
-    def fake_job_run(job, model, overrides=(), **kwargs):
-        seen.update(model=model, overrides=dict(overrides))
-        return {"key": job["key"], "seed": 0, "iterations": 2, "fid": 1.0, "classes": 1, "fit_seconds": 0.1}, {
-            "grid": torch.zeros(4, 1, 8, 8), "model": type("M", (), {"latest_terms": {"energy_real": 0.1}})()}
-
-    monkeypatch.setattr(bench.mnist5k_table, "job_run", fake_job_run)
+    seen = fake_training(bench, tmp_path, monkeypatch)
     key = bench.run_key(0.1, 0, 2, "MAGAN-but-optimiser")
     run = bench.run_one({"key": key, "margin": 0.1, "settings": "MAGAN-but-optimiser", "seed": 0, "iterations": 2,
                          "num_eval": 20})
