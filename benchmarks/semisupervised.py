@@ -448,7 +448,8 @@ def diagnostic_label(changes: dict[str, Any]) -> str:
 
 def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
     """Triple-GAN's C accuracy on the held-out digits with ``args.changes`` from the recipe, kept in
-    ``results["triple_diagnostics"]`` (a run already there at these steps, width and seed is not repeated)."""
+    ``results["triple_diagnostics"]`` (a run already there at these steps, width and seed is not repeated). A
+    ``pretrain_steps`` change adds C's pre-training before the game's ``--triple-steps`` iterations."""
     label = diagnostic_label(args.changes)
     kept = results.setdefault("triple_diagnostics", {})
     key = f"{label} / steps {args.triple_steps} / c_width {args.c_width} / seed {args.seed}"
@@ -456,7 +457,8 @@ def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, A
         print(f"{key}: cached in {args.results}", flush=True)
         return kept[key]
     torch.set_num_threads(1)
-    run = train("TripleGAN", "mnist5k", args.triple_steps, args.seed, c_width=args.c_width,
+    total = args.triple_steps + int(args.changes.get("pretrain_steps", 0))  # C's pre-training comes before the game
+    run = train("TripleGAN", "mnist5k", total, args.seed, c_width=args.c_width,
                 pseudo_start=round(0.3 * args.triple_steps), **args.changes)
     images, labels = heldout()
     accuracy = float((in_batches(run["model"].predict, images) == labels).float().mean())

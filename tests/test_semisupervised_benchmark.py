@@ -117,6 +117,9 @@ def test_a_diagnostic_trains_triple_gan_with_options_changed_keeps_it_and_lists_
     assert "| `alpha=0, pseudo_real=2` | 75.0 % | +25.0 | +50.0 | 12 |" in text
     assert bench.diagnostics_text({"triple": {**triple, "steps": 3000}, "triple_diagnostics": kept}) == ""
     assert not out.exists()  # the section needs the info part as well
+    bench.main(["--diagnostic", "pretrain_steps=5", "--triple-steps", "30", "--c-width", "8", "--results", str(cache),
+                "--out", str(out)])
+    assert seen[-1] == ("TripleGAN", 35, {"c_width": 8, "pseudo_start": 9, "pretrain_steps": 5})  # before the game
     for bad in ("alpha", "nope=1", ","):
         with pytest.raises(SystemExit):
             bench.parse_args(["--diagnostic", bad])

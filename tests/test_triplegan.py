@@ -219,3 +219,28 @@ def test_pseudo_real_adds_c_labelled_pairs_to_ds_real_ones_and_keeps_them_out_of
         context(labelled_model(pseudo_real=8))
     with pytest.raises(ValueError, match="model.pseudo_real.*-1"):
         build_triplegan(pseudo_real=-1)
+
+
+def test_pretrain_steps_train_c_alone_first_then_the_game_with_r_p_counted_after_them(tmp_path):
+    model = build_triplegan(pretrain_steps=3, pseudo_start=2)
+    d_before = [p.detach().clone() for p in model.discriminator.parameters()]
+    g_before = [p.detach().clone() for p in model.generator.parameters()]
+    c_before = [p.detach().clone() for p in model.classifier.parameters()]
+    tiny_trainer(tmp_path / "pre", 3).fit(model, build_data())  # the three pre-training iterations only
+    assert all(torch.equal(a, b) for a, b in zip(d_before, model.discriminator.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(g_before, model.generator.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(c_before, model.classifier.parameters()))
+    assert [phase.name for phase in model.phases()] == ["Cpre", "D", "G", "C"]
+    assert [model.pseudo_weight_at(i) for i in (3, 4, 5)] == [0.0, 0.0, model.pseudo_weight]  # 2 game iterations
+
+    ctx = context(model, iteration=0, due=("Cpre",))
+    terms = model.pretrain_terms(ctx)
+    expected = (terms["c_supervised"] + model.entropy_weight * terms["c_entropy"]
+                + model.pretrain_balance_weight * terms["c_balance"])
+    torch.testing.assert_close(terms["c_loss"], expected)
+    assert not hasattr(ctx, "fake")  # no G sample while C pre-trains
+
+    model = build_triplegan(pretrain_steps=2)
+    tiny_trainer(tmp_path / "game", 4).fit(model, build_data())  # two pre-training iterations, then two of the game
+    assert not all(torch.equal(a, b) for a, b in zip(d_before, model.discriminator.parameters()))
+    assert [phase.name for phase in build_triplegan().phases()] == ["D", "G", "C"]  # default: the game from 0

@@ -44,7 +44,11 @@ C-labelled pairs of a second unlabelled batch as *real* (400 of them beside 1 la
 per step at 100 labels: ``batch_size_u_d``, ``batch_size_l_d`` and ``dis_out_p``; the default follows the
 paper's objective, labelled pairs only; ``pseudo_real`` = k takes the first k images of the step's unlabelled
 batch, with C's labels, as real pairs beside the labelled batch, and the other images as C's fake pairs, so no
-image is both in one step); their 30-epoch pre-training of C, their running average of C's
+image is both in one step); their 30-epoch pre-training of C at 100 labels or fewer (``pre_num_epoch``: C alone on
+its labelled cross-entropy, the entropy term 0.3 and the balance term 0.3, ``pre_alpha_unlabeled_entropy``,
+``pre_alpha_average``) is ``pretrain_steps`` (default 0: none) iterations of phase ``Cpre`` before the game, with
+C's own optimiser (theirs a separate Adam, lr 3e-4, beta1 0.9) and ``pretrain_balance_weight`` 0.3; R_P's
+``pseudo_start`` counts the game's iterations. Their running average of C's
 weights used for evaluation, their weight decay 1e-4 on C's last layer, their weight
 normalisation of D's layers and their learning-rate annealing are left out. Batch sizes
 follow the data module (the labelled batch is min(batch size, num_labeled)); G's labels are
@@ -72,7 +76,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_lightning.core.protocol import Condition
-from gan_lightning.core import Phase, StepContext
+from gan_lightning.core import Phase, StepContext, WindowedPhase
 from gan_lightning.models.shared import LabeledSubset
 from gan_lightning.models.base import GANModule
 from gan_lightning.models.registry import register_model
@@ -124,6 +128,8 @@ class TripleGAN(LabeledSubset, GANModule):
         c_width: int = 32,
         c_dropout: float = 0.5,
         pseudo_real: int = 0,
+        pretrain_steps: int = 0,
+        pretrain_balance_weight: float = 0.3,
         **kwargs,
     ) -> None:
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
@@ -133,7 +139,8 @@ class TripleGAN(LabeledSubset, GANModule):
             raise ValueError(f"model.alpha must lie in [0, 1], got {alpha}")
         for key, value in (("pseudo_weight", pseudo_weight), ("pseudo_start", pseudo_start),
                            ("pseudo_rampup", pseudo_rampup), ("entropy_weight", entropy_weight),
-                           ("balance_weight", balance_weight), ("pseudo_real", pseudo_real)):
+                           ("balance_weight", balance_weight), ("pseudo_real", pseudo_real),
+                           ("pretrain_steps", pretrain_steps), ("pretrain_balance_weight", pretrain_balance_weight)):
             if value < 0:
                 raise ValueError(f"model.{key} must be >= 0, got {value}")
         self.init_labeled(num_labeled, num_classes, labeled_seed)
@@ -141,6 +148,7 @@ class TripleGAN(LabeledSubset, GANModule):
         self.pseudo_start, self.pseudo_rampup = int(pseudo_start), int(pseudo_rampup)
         self.entropy_weight, self.balance_weight = float(entropy_weight), float(balance_weight)
         self.pseudo_real = int(pseudo_real)
+        self.pretrain_steps, self.pretrain_balance_weight = int(pretrain_steps), float(pretrain_balance_weight)
         self.generator = LabelConcatGenerator(latent_dim, num_classes, self.data_shape, g_hidden)
         self.discriminator = LabelConcatDiscriminator(self.data_shape, num_classes, d_hidden, d_input_noise,
                                                       d_hidden_noise)
@@ -186,7 +194,9 @@ class TripleGAN(LabeledSubset, GANModule):
 
     # ------------------------------------------------------------------ losses
     def pseudo_weight_at(self, iteration: int) -> float:
-        """R_P's weight at a (0-based) iteration: 0 before ``pseudo_start``, then a linear ramp."""
+        """R_P's weight at a (0-based) iteration: 0 before ``pseudo_start`` iterations of the game (counted after
+        C's pre-training), then a linear ramp."""
+        iteration -= self.pretrain_steps
         if iteration < self.pseudo_start:
             return 0.0
         if self.pseudo_rampup == 0:
@@ -194,13 +204,20 @@ class TripleGAN(LabeledSubset, GANModule):
         return self.pseudo_weight * min(1.0, (iteration - self.pseudo_start + 1) / self.pseudo_rampup)
 
     def phases(self) -> list[Phase]:
-        return [Phase("D", "discriminator", self.discriminator_terms),
-                Phase("G", "generator", self.generator_terms, interval=self.critic_steps),
-                Phase("C", "classifier", self.classifier_terms)]
+        start = self.pretrain_steps  # the game begins after C's pre-training
+        game = [WindowedPhase("D", "discriminator", self.discriminator_terms, start=start),
+                WindowedPhase("G", "generator", self.generator_terms, interval=self.critic_steps, start=start),
+                WindowedPhase("C", "classifier", self.classifier_terms, start=start)]
+        if not start:
+            return game
+        return [WindowedPhase("Cpre", "classifier", self.pretrain_terms, loss_key="c_loss", stop=start), *game]
 
     def prepare_step(self, ctx: StepContext) -> None:
         """Noise, balanced labels and G's samples; C's logits of the (unlabelled) batch. The batch's
-        own labels are never read."""
+        own labels are never read. During C's pre-training, C's logits only."""
+        if ctx.runs("Cpre"):
+            ctx.class_logits = self.classifier(ctx.real)
+            return
         ctx.z = self.sample_noise(ctx.batch_size)
         ctx.fake_labels = cycle_labels(ctx.batch_size, self.num_classes, self.device)
         with torch.set_grad_enabled(ctx.runs("G")):
@@ -232,19 +249,33 @@ class TripleGAN(LabeledSubset, GANModule):
         fake_logit = self.run_discriminator(ctx.fake, ctx.fake_labels)
         return {"g_loss": (1 - self.alpha) * F.softplus(-fake_logit).mean()}
 
+    def unlabelled_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """C's terms without D or G: cross-entropy on a labelled batch, the entropy of its predictions on the
+        unlabelled batch and their class balance (CE(mean prediction, uniform))."""
+        images, targets = self.labeled_batch(ctx.batch_size)
+        labeled_logits = self.classifier(images)
+        probs, log_probs = F.softmax(ctx.class_logits, dim=1), F.log_softmax(ctx.class_logits, dim=1)
+        return {"c_supervised": F.cross_entropy(labeled_logits, targets),
+                "c_entropy": -(probs * log_probs).sum(dim=1).mean(),
+                "c_balance": -probs.mean(dim=0).clamp_min(1e-6).log().mean(),
+                "acc_labeled": (labeled_logits.argmax(dim=1) == targets).float().mean()}
+
+    def pretrain_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """C's pre-training (the authors' ``pretrain_cost``): its terms without D or G, the balance weighted
+        ``pretrain_balance_weight``."""
+        terms = self.unlabelled_terms(ctx)
+        loss = (terms["c_supervised"] + self.entropy_weight * terms["c_entropy"]
+                + self.pretrain_balance_weight * terms["c_balance"])
+        return {"c_loss": loss, **terms}
+
     def classifier_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         probs = F.softmax(ctx.class_logits, dim=1)
         chosen = probs[ctx.pseudo].gather(1, ctx.pseudo_labels[ctx.pseudo, None]).squeeze(1)
         with torch.no_grad():  # D's judgement of C's pairs: a constant weight for C
             pseudo_cost = F.softplus(-self.run_discriminator(ctx.real[ctx.pseudo], ctx.pseudo_labels[ctx.pseudo]))
         adversarial = (chosen * pseudo_cost).mean()
-        images, targets = self.labeled_batch(ctx.batch_size)
-        labeled_logits = self.classifier(images)
-        supervised = F.cross_entropy(labeled_logits, targets)
-        log_probs = F.log_softmax(ctx.class_logits, dim=1)
-        entropy = -(probs * log_probs).sum(dim=1).mean()
-        mean_probs = probs.mean(dim=0).clamp_min(1e-6)
-        balance = -mean_probs.log().mean()  # CE(mean prediction, uniform): every class predicted equally
+        terms = self.unlabelled_terms(ctx)
+        supervised, entropy, balance = terms["c_supervised"], terms["c_entropy"], terms["c_balance"]
         weight = self.pseudo_weight_at(ctx.iteration)
         if weight > 0:
             with frozen_running_statistics(self.classifier):  # G's samples must not shift C's BatchNorm statistics
@@ -253,7 +284,5 @@ class TripleGAN(LabeledSubset, GANModule):
             pseudo_discriminative = supervised.new_zeros(())
         loss = (self.alpha * adversarial + supervised + self.entropy_weight * entropy
                 + self.balance_weight * balance + weight * pseudo_discriminative)
-        return {"c_loss": loss, "c_adversarial": adversarial, "c_supervised": supervised, "c_entropy": entropy,
-                "c_balance": balance, "c_pseudo": pseudo_discriminative,
-                "c_pseudo_weight": supervised.new_full((), weight),
-                "acc_labeled": (labeled_logits.argmax(dim=1) == targets).float().mean()}
+        return {"c_loss": loss, "c_adversarial": adversarial, **terms, "c_pseudo": pseudo_discriminative,
+                "c_pseudo_weight": supervised.new_full((), weight)}
