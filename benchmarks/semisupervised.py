@@ -167,6 +167,7 @@ def run_triple(steps: int, seed: int, c_width: int) -> dict[str, Any]:
                      OUT_DIR / "triplegan_by_class.png", 10)
     correct = {"triplegan": triple, "classifier_alone": alone, "classifier_entropy": alone_terms, "ssgan": ssgan}
     return {"steps": steps, "seed": seed, "c_width": c_width, "pseudo_start": pseudo_start,
+            "pseudo_real": model.pseudo_real,
             "num_labeled": model.num_labeled, "num_heldout": len(held_labels),
             "accuracy": {k: float(v.float().mean()) for k, v in correct.items()},
             "paired": {k: paired_comparison(triple, v) for k, v in correct.items() if k != "triplegan"},
@@ -328,6 +329,15 @@ Pictures (row k: the decoder given class k, 10 styles z ~ N(0, I)): {grids}
 """
 
 
+def pseudo_real_words(triple: dict[str, Any]) -> str:
+    """What the Triple-GAN run's D takes as real pairs (runs before the option: labelled pairs only)."""
+    count = triple.get("pseudo_real", 0)
+    if not count:
+        return "; D's real pairs are labelled pairs only (the paper's objective)"
+    return (f"; D's real pairs are the labelled batch and {count} of the unlabelled batch's images with C's labels "
+            "(`pseudo_real`: the authors' code, C's fake pairs the rest of the batch)")
+
+
 def report_text(results: dict[str, Any], command: str) -> str:
     t, info = results["triple"], results["info"]
     acc, paired = t["accuracy"], t["paired"]
@@ -365,7 +375,7 @@ each part, `triple`, `info` and `ssaae`, is cached in `benchmarks/semisupervised
   are the budget). Triple-GAN, both C-alone baselines and SemiSupervisedGAN {t['steps']:,} iterations each
   ({budget(t['steps'], 3000)}); InfoGAN and the three ss-InfoGAN runs {info['steps']:,} iterations each
   ({budget(info['steps'], 6000)}). Triple-GAN runs its recipe with C's width {t['c_width']} (the authors': 32)
-  and R_P from iteration {t['pseudo_start']:,} (the recipe's 30 % of training). Fit seconds: Triple-GAN
+  and R_P from iteration {t['pseudo_start']:,} (the recipe's 30 % of training){pseudo_real_words(t)}. Fit seconds: Triple-GAN
   {seconds['triplegan']:.0f}, C alone {seconds['classifier_alone']:.0f}, C + entropy terms
   {seconds['classifier_entropy']:.0f}, SemiSupervisedGAN {seconds['ssgan']:.0f}; {info_seconds}. Wall time of the
   runs: {results['wall_seconds'] / 60:.1f} min. The published numbers below are after 1,000 epochs of 60,000 digits.

@@ -45,6 +45,9 @@ def test_tiny_runs_and_the_report(bench):
     for name in bench.INFO_RUNS:
         assert f"| {name} |" in text
     assert text.count("reached") >= 6  # a verdict on each of the 3 + 3 comparisons
+    assert triple["pseudo_real"] == bench.load_recipe("TripleGAN", "mnist5k")["init_args"]["pseudo_real"] == 32
+    assert "the labelled batch and 32 of the unlabelled batch's images with C's labels" in text
+    assert "labelled pairs only" in bench.pseudo_real_words({})  # a run from before the option
 
 
 def test_the_ssaae_verdict_is_the_seeds_common_verdict(bench):
