@@ -456,6 +456,27 @@ def diagnostic_label(changes: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in changes.items())
 
 
+def triple_options(c_width: int, pseudo_start: int, changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every TripleGAN option a run of this script trains with (class defaults, the recipe's values, C's width,
+    R_P's start, ``changes``), as JSON keeps them: a diagnostic run's settings, compared with the recipe's of
+    the day when the section is written."""
+    import inspect
+
+    from gan_lightning.models import TripleGAN
+
+    defaults = {name: p.default for name, p in inspect.signature(TripleGAN.__init__).parameters.items()
+                if p.default is not inspect.Parameter.empty and name != "data_shape"}
+    options = {**defaults, **load_recipe("TripleGAN", "mnist5k")["init_args"], "c_width": c_width,
+               "pseudo_start": pseudo_start, **(changes or {})}
+    return json.loads(json.dumps({key: options[key] for key in defaults}))
+
+
+def changed_from(options: dict[str, Any], recipe: dict[str, Any]) -> str:
+    """``"alpha=0, pseudo_real=0"``: where a run's options differ from the recipe's (none: ``"none"``)."""
+    return ", ".join(f"{key}={options[key]}" for key in options if key in recipe and options[key] != recipe[key]) \
+        or "none"
+
+
 def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
     """Triple-GAN's C accuracy on the held-out digits with ``args.changes`` from the recipe, kept in
     ``results["triple_diagnostics"]`` (a run already there at these steps, width and seed is not repeated). A
@@ -472,11 +493,19 @@ def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, A
                 pseudo_start=round(0.3 * args.triple_steps), **args.changes)
     images, labels = heldout()
     accuracy = float((in_batches(run["model"].predict, images) == labels).float().mean())
-    kept[key] = {"changes": args.changes, "label": label, "steps": args.triple_steps, "c_width": args.c_width,
+    options = triple_options(args.c_width, round(0.3 * args.triple_steps), args.changes)
+    kept[key] = {"changes": args.changes, "label": label, "options": options, "steps": args.triple_steps,
+                 "c_width": args.c_width,
                  "seed": args.seed, "accuracy": accuracy, "fit_seconds": run["fit_seconds"],
                  "command": command_line(__file__, args.argv)}
     print(json.dumps(kept[key]), flush=True)
     return kept[key]
+
+
+def change_cell(run: dict[str, Any], recipe: dict[str, Any]) -> str:
+    """A diagnostic's change against today's recipe (a run without its options: the change it was asked)."""
+    change = changed_from(run["options"], recipe) if "options" in run else run["label"]
+    return "none (the recipe's settings: a second run)" if change == "none" else f"`{change}`"
 
 
 def diagnostics_text(results: dict[str, Any]) -> str:
@@ -486,13 +515,14 @@ def diagnostics_text(results: dict[str, Any]) -> str:
             if (run["steps"], run["c_width"], run["seed"]) == (t["steps"], t["c_width"], t["seed"])]
     if not runs:
         return ""
-    acc = t["accuracy"]
-    rows = [f"| `{run['label']}` | {pct(run['accuracy'])} | {100 * (run['accuracy'] - acc['triplegan']):+.1f} | "
+    acc, recipe = t["accuracy"], triple_options(t["c_width"], t["pseudo_start"])
+    rows = [f"| {change_cell(run, recipe)} | {pct(run['accuracy'])} | {100 * (run['accuracy'] - acc['triplegan']):+.1f} | "
             f"{100 * (run['accuracy'] - acc['classifier_alone']):+.1f} | {run['fit_seconds']:.0f} |" for run in runs]
     commands = "\n".join(dict.fromkeys(run["command"] for run in runs))
     return f"""Triple-GAN with model options changed from its recipe (`--diagnostic`, seed {t['seed']}, {t['steps']:,} iterations,
-C's width {t['c_width']}; one run each, no paired test), against the recipe's C ({pct(acc['triplegan'])}) and C alone on
-the labels ({pct(acc['classifier_alone'])}) above:
+C's width {t['c_width']}; one run each, no paired test; the change is read against the recipe of today, so a run
+made before the recipe changed names that difference too), against the recipe's C ({pct(acc['triplegan'])}) and C
+alone on the labels ({pct(acc['classifier_alone'])}) above:
 
 | Change | C's held-out accuracy | vs the recipe's C (points) | vs C alone (points) | fit s |
 |---|---:|---:|---:|---:|

@@ -104,7 +104,8 @@ def test_a_diagnostic_trains_triple_gan_with_options_changed_keeps_it_and_lists_
     monkeypatch.setattr(bench, "train", fake_train)
     monkeypatch.setattr(bench, "heldout", lambda: (torch.zeros(4, 1, 8, 8), torch.tensor([0, 0, 0, 1])))
     cache, out = tmp_path / "r.json", tmp_path / "R.md"
-    triple = {"seed": 0, "steps": 30, "c_width": 8, "accuracy": {"triplegan": 0.5, "classifier_alone": 0.25}}
+    triple = {"seed": 0, "steps": 30, "c_width": 8, "pseudo_start": 9,
+              "accuracy": {"triplegan": 0.5, "classifier_alone": 0.25}}
     save_runs({"triple": triple}, cache, drop=())
     argv = ["--diagnostic", "alpha=0,pseudo_real=2", "--triple-steps", "30", "--c-width", "8", "--results",
             str(cache), "--out", str(out)]
@@ -119,6 +120,11 @@ def test_a_diagnostic_trains_triple_gan_with_options_changed_keeps_it_and_lists_
     text = bench.diagnostics_text({"triple": triple, "triple_diagnostics": kept})
     assert "| `alpha=0, pseudo_real=2` | 75.0 % | +25.0 | +50.0 | 12 |" in text
     assert bench.diagnostics_text({"triple": {**triple, "steps": 3000}, "triple_diagnostics": kept}) == ""
+    # a run of an older recipe is named by its difference from today's; one with today's settings says so
+    older = {"old": {**run, "options": bench.triple_options(8, 9, {"pseudo_real": 0})},
+             "same": {**run, "options": bench.triple_options(8, 9)}}
+    text = bench.diagnostics_text({"triple": triple, "triple_diagnostics": older})
+    assert "| `pseudo_real=0` | 75.0 % |" in text and "| none (the recipe's settings: a second run) | 75.0 % |" in text
     assert not out.exists()  # the section needs the info part as well
     bench.main(["--diagnostic", "pretrain_steps=5", "--triple-steps", "30", "--c-width", "8", "--results", str(cache),
                 "--out", str(out)])
