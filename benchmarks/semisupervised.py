@@ -435,11 +435,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def parse_changes(text: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
     """``"alpha=0,pseudo_real=32"`` -> ``{"alpha": 0, "pseudo_real": 32}`` (values read as YAML)."""
-    import inspect
-
-    from gan_lightning.models import TripleGAN
-
-    accepted = set(inspect.signature(TripleGAN.__init__).parameters) - {"self", "kwargs"}
+    accepted = set(triple_defaults())
     changes = {}
     for part in filter(None, (piece.strip() for piece in text.split(","))):
         key, equals, value = part.partition("=")
@@ -456,16 +452,21 @@ def diagnostic_label(changes: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in changes.items())
 
 
-def triple_options(c_width: int, pseudo_start: int, changes: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every TripleGAN option a run of this script trains with (class defaults, the recipe's values, C's width,
-    R_P's start, ``changes``), as JSON keeps them: a diagnostic run's settings, compared with the recipe's of
-    the day when the section is written."""
+def triple_defaults() -> dict[str, Any]:
+    """TripleGAN's options and their class defaults (the data shape left out: the data sets it)."""
     import inspect
 
     from gan_lightning.models import TripleGAN
 
-    defaults = {name: p.default for name, p in inspect.signature(TripleGAN.__init__).parameters.items()
-                if p.default is not inspect.Parameter.empty and name != "data_shape"}
+    return {name: p.default for name, p in inspect.signature(TripleGAN.__init__).parameters.items()
+            if p.default is not inspect.Parameter.empty and name != "data_shape"}
+
+
+def triple_options(c_width: int, pseudo_start: int, changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every TripleGAN option a run of this script trains with (class defaults, the recipe's values, C's width,
+    R_P's start, ``changes``), as JSON keeps them: a diagnostic run's settings, compared with the recipe's of
+    the day when the section is written."""
+    defaults = triple_defaults()
     options = {**defaults, **load_recipe("TripleGAN", "mnist5k")["init_args"], "c_width": c_width,
                "pseudo_start": pseudo_start, **(changes or {})}
     return json.loads(json.dumps({key: options[key] for key in defaults}))
@@ -495,8 +496,7 @@ def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, A
     accuracy = float((in_batches(run["model"].predict, images) == labels).float().mean())
     options = triple_options(args.c_width, round(0.3 * args.triple_steps), args.changes)
     kept[key] = {"changes": args.changes, "label": label, "options": options, "steps": args.triple_steps,
-                 "c_width": args.c_width,
-                 "seed": args.seed, "accuracy": accuracy, "fit_seconds": run["fit_seconds"],
+                 "c_width": args.c_width, "seed": args.seed, "accuracy": accuracy, "fit_seconds": run["fit_seconds"],
                  "command": command_line(__file__, args.argv)}
     print(json.dumps(kept[key]), flush=True)
     return kept[key]
