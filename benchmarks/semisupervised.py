@@ -464,12 +464,12 @@ def triple_defaults() -> dict[str, Any]:
 
 def triple_options(c_width: int, pseudo_start: int, changes: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every TripleGAN option a run of this script trains with (class defaults, the recipe's values, C's width,
-    R_P's start, ``changes``), as JSON keeps them: a diagnostic run's settings, compared with the recipe's of
+    R_P's start, ``changes``), tuples as the lists JSON keeps: a diagnostic run's settings, compared with the recipe's of
     the day when the section is written."""
     defaults = triple_defaults()
     options = {**defaults, **load_recipe("TripleGAN", "mnist5k")["init_args"], "c_width": c_width,
                "pseudo_start": pseudo_start, **(changes or {})}
-    return json.loads(json.dumps({key: options[key] for key in defaults}))
+    return {key: list(options[key]) if isinstance(options[key], tuple) else options[key] for key in defaults}
 
 
 def changed_from(options: dict[str, Any], recipe: dict[str, Any]) -> str:
