@@ -474,8 +474,8 @@ def triple_options(c_width: int, pseudo_start: int, changes: dict[str, Any] | No
 
 def changed_from(options: dict[str, Any], recipe: dict[str, Any]) -> str:
     """``"alpha=0, pseudo_real=0"``: where a run's options differ from the recipe's (none: ``"none"``)."""
-    return ", ".join(f"{key}={options[key]}" for key in options if key in recipe and options[key] != recipe[key]) \
-        or "none"
+    return diagnostic_label({key: value for key, value in options.items()
+                             if key in recipe and value != recipe[key]}) or "none"
 
 
 def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
@@ -503,8 +503,8 @@ def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, A
 
 
 def change_cell(run: dict[str, Any], recipe: dict[str, Any]) -> str:
-    """A diagnostic's change against today's recipe (a run without its options: the change it was asked)."""
-    change = changed_from(run["options"], recipe) if "options" in run else run["label"]
+    """A diagnostic's change against today's recipe."""
+    change = changed_from(run["options"], recipe)
     return "none (the recipe's settings: a second run)" if change == "none" else f"`{change}`"
 
 
