@@ -24,10 +24,12 @@ Every model is trained with ``harness.fit_exactly`` on one shared, already loade
 
     python benchmarks/semisupervised.py [--triple-steps N] [--info-steps N] [--report-only]
     python benchmarks/semisupervised.py --triple-steps 3000 --c-width 32 --diagnostic pseudo_real=32  # one change
+    python benchmarks/semisupervised.py --triple-steps 3000 --c-width 32 --triple-seeds 1,2  # more seeds
 
 ``--diagnostic KEY=VALUE[,KEY=VALUE]`` trains Triple-GAN alone with those model options changed (values read as
 YAML) at ``--triple-steps``, ``--c-width`` and ``--seed``; its C's held-out accuracy is kept in the results under
-``triple_diagnostics`` and listed in the section below the Triple-GAN table.
+``triple_diagnostics`` and listed in the section below the Triple-GAN table. ``--triple-seeds 1,2`` runs the
+Triple-GAN part's four rows on more seeds (kept under ``triple_seeds``), listed with the verdict over the seeds.
 
 Writes the section ``semisupervised`` of ``--out`` (``harness.replace_section``), the raw numbers
 to ``benchmarks/semisupervised/results.json`` and the grids to ``benchmarks/semisupervised/``.
@@ -163,11 +165,12 @@ def run_triple(steps: int, seed: int, c_width: int) -> dict[str, Any]:
     ssgan_run = train("SemiSupervisedGAN", "mnist5k", steps, seed)
     ssgan = in_batches(ssgan_run["model"].classify, held_images).argmax(dim=1) == held_labels
     labels = torch.arange(10).repeat_interleave(10)
+    name = "triplegan_by_class.png" if seed == 0 else f"triplegan_by_class_seed{seed}.png"
     grid = save_grid(model.sample(100, labels=labels, use_ema=False, rng=torch.Generator().manual_seed(1234)),
-                     OUT_DIR / "triplegan_by_class.png", 10)
+                     OUT_DIR / name, 10)
     correct = {"triplegan": triple, "classifier_alone": alone, "classifier_entropy": alone_terms, "ssgan": ssgan}
     return {"steps": steps, "seed": seed, "c_width": c_width, "pseudo_start": pseudo_start,
-            "pseudo_real": model.pseudo_real,
+            "pseudo_real": model.pseudo_real, "options": triple_options(c_width, pseudo_start),
             "num_labeled": model.num_labeled, "num_heldout": len(held_labels),
             "accuracy": {k: float(v.float().mean()) for k, v in correct.items()},
             "paired": {k: paired_comparison(triple, v) for k, v in correct.items() if k != "triplegan"},
@@ -399,7 +402,7 @@ ss-InfoGAN vs InfoGAN, code-to-class agreement of Q's categorical code on the he
 |---|---:|---:|---:|---:|---:|---|
 {chr(10).join(info_rows)}
 
-{diagnostics_text(results)}Pictures (row k: class / code k, 10 samples of raw G each): {", ".join(f"[{Path(g).name}]({_link(g)})" for g in grids)}
+{seeds_text(results)}{diagnostics_text(results)}Pictures (row k: class / code k, 10 samples of raw G each): {", ".join(f"[{Path(g).name}]({_link(g)})" for g in grids)}
 {ssaae_text(results["ssaae"]) if "ssaae" in results else ""}"""
 
 
@@ -419,6 +422,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--ssaae-seeds", type=int_list, default=(0, 1),
                         help="seeds of the SemiSupervisedAAE part (a seed already in --results at these steps is kept)")
     parser.add_argument("--results", type=Path, default=RESULTS_JSON, help="the raw results (JSON)")
+    parser.add_argument("--triple-seeds", type=int_list, default=None,
+                        help="more seeds of the Triple-GAN part (all four rows) at --triple-steps and --c-width, each "
+                             "kept in --results under triple_seeds (a seed already there is not retrained) and listed "
+                             "in the section with the verdict over seeds; the part's main rows stay --seed's")
     parser.add_argument("--diagnostic", default=None, metavar="KEY=VALUE[,KEY=VALUE]",
                         help="train Triple-GAN alone with these model options changed (e.g. alpha=0) at --triple-steps "
                              "and --c-width; its C's held-out accuracy is kept in --results and listed in the section")
@@ -502,6 +509,67 @@ def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, A
     return kept[key]
 
 
+def seed_key(steps: int, c_width: int, seed: int) -> str:
+    return f"steps {steps} / c_width {c_width} / seed {seed}"
+
+
+def more_triple_seeds(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """The Triple-GAN part's four rows on each of ``args.triple_seeds``, kept in ``results["triple_seeds"]`` (saved
+    after each seed; a seed already there at these steps and width is not retrained)."""
+    kept = results.setdefault("triple_seeds", {})
+    torch.set_num_threads(1)
+    for seed in args.triple_seeds:
+        key = seed_key(args.triple_steps, args.c_width, seed)
+        if key in kept:
+            print(f"Triple-GAN {key}: cached in {args.results}", flush=True)
+            continue
+        started = time.perf_counter()
+        kept[key] = run_triple(args.triple_steps, seed, args.c_width)
+        kept[key].update(wall_seconds=time.perf_counter() - started, command=command_line(__file__, args.argv),
+                         load=list(load_average()))
+        save_runs(results, args.results, drop=())
+        print(json.dumps({"seed": seed, **kept[key]["accuracy"]}), flush=True)
+
+
+def seeds_text(results: dict[str, Any]) -> str:
+    """The Triple-GAN part's rows on every seed run with its steps, width and today's recipe (the part's own seed
+    and ``--triple-seeds``'), with the verdict against C alone over them; empty with the part's seed alone."""
+    t = results["triple"]
+    recipe = triple_options(t["c_width"], t["pseudo_start"])
+    others = [run for run in results.get("triple_seeds", {}).values()
+              if (run["steps"], run["c_width"]) == (t["steps"], t["c_width"]) and run["seed"] != t["seed"]]
+    same = [run for run in others if run["options"] == recipe]
+    if not same:
+        return ""
+    runs = sorted([t, *same], key=lambda run: run["seed"])
+    rows, verdicts = [], []
+    for run in runs:
+        acc, pc = run["accuracy"], run["paired"]["classifier_alone"]
+        verdicts.append(verdict(acc["triplegan"], acc["classifier_alone"], pc["p_value"]))
+        rows.append(f"| {run['seed']} | {pct(acc['triplegan'])} | {pct(acc['classifier_alone'])} | "
+                    f"{pc['first_only']} / {pc['second_only']}, p = {pc['p_value']:.2g} | {verdicts[-1]} | "
+                    f"{pct(acc['classifier_entropy'])} | {pct(acc['ssgan'])} |")
+    mean = sum(run["accuracy"]["triplegan"] - run["accuracy"]["classifier_alone"] for run in runs) / len(runs)
+    skipped = len(others) - len(same)
+    commands = "\n".join(dict.fromkeys(run["command"] for run in same))
+    left_out = f"; {skipped} kept run{'s' if skipped > 1 else ''} of another recipe left out" if skipped else ""
+    return f"""Triple-GAN's C against C alone on other seeds (`--triple-seeds`: the same four rows, today's recipe,
+{t['steps']:,} iterations, C's width {t['c_width']}; each seed draws its own labelled subset, initial weights and
+batches){left_out}:
+
+| Seed | Triple-GAN's C | C alone | Triple-GAN only / C alone only, McNemar p | Triple-GAN better? | C + entropy / balance terms | SemiSupervisedGAN |
+|---|---:|---:|---:|---|---:|---:|
+{chr(10).join(rows)}
+
+Over {len(runs)} seeds (mean gain {100 * mean:+.1f} points): **{seeds_verdict(verdicts)}**.
+
+```sh
+{commands}
+```
+
+"""
+
+
 def change_cell(run: dict[str, Any], recipe: dict[str, Any]) -> str:
     """A diagnostic's change against today's recipe."""
     change = changed_from(run["options"], recipe)
@@ -566,6 +634,10 @@ def main(argv=None) -> None:
         results = previous
         diagnostic(args, results)
         save_runs(results, args.results, drop=())
+    elif args.triple_seeds is not None:
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
+        results = previous
+        more_triple_seeds(args, results)
     elif args.report_only:
         results = previous
     else:
@@ -599,7 +671,9 @@ def main(argv=None) -> None:
             # a part never run yet has no time (nor a section); the ssaae part's time, load and command are its own
             results["wall_seconds"] = sum(results[p]["wall_seconds"] for p in ("triple", "info") if p in results)
     if not {"triple", "info"} <= set(results):
-        print(f"saved {', '.join(args.parts)} in {args.results}; the section needs both parts (run the other "
+        done = ("the --diagnostic run" if args.diagnostic is not None else "the --triple-seeds runs"
+                if args.triple_seeds is not None else ", ".join(args.parts))
+        print(f"saved {done} in {args.results}; the section needs both parts, triple and info (run the missing one "
               f"with --parts)")
         return
     commands = list(dict.fromkeys(results[part].get("command", results.get("command", ""))

@@ -159,3 +159,47 @@ def test_the_ssaae_part_trains_only_missing_seeds_and_leaves_the_other_parts_tex
     saved = bench.load_runs(cache)
     assert sorted(saved["ssaae"]["runs"]) == ["0", "1"] and len(saved["ssaae"]["load"]) == 3
     assert saved["load"] == [0.5, 0.5, 0.5] and saved["wall_seconds"] == 99.0  # what the triple / info text reads
+
+
+def test_more_triple_seeds_are_kept_once_and_listed_with_the_verdict_over_seeds(tmp_path, monkeypatch):
+    import semisupervised as bench
+    from harness import save_runs
+
+    trained = []
+
+    def fake_triple(steps, seed, c_width, gain=0.3, p_value=1e-4):
+        trained.append((steps, seed, c_width))
+        return {"steps": steps, "seed": seed, "c_width": c_width, "pseudo_start": 9, "grid": f"g{seed}.png",
+                "options": bench.triple_options(c_width, 9),
+                "accuracy": {"triplegan": 0.5 + gain, "classifier_alone": 0.5, "classifier_entropy": 0.6,
+                             "ssgan": 0.4},
+                "paired": {key: {"first_only": 30, "second_only": 2, "p_value": p_value}
+                           for key in ("classifier_alone", "classifier_entropy", "ssgan")}}
+
+    monkeypatch.setattr(bench, "run_triple", fake_triple)
+    cache, out = tmp_path / "r.json", tmp_path / "R.md"
+    main_rows = {**fake_triple(30, 0, 8), "seed": 0}
+    trained.clear()
+    save_runs({"triple": main_rows}, cache, drop=())
+    argv = ["--triple-steps", "30", "--c-width", "8", "--triple-seeds", "1,2", "--results", str(cache), "--out", str(out)]
+    bench.main(argv)
+    assert trained == [(30, 1, 8), (30, 2, 8)]
+    bench.main(argv)  # kept: not trained again
+    assert len(trained) == 2
+    kept = bench.load_runs(cache)["triple_seeds"]
+    assert sorted(kept) == ["steps 30 / c_width 8 / seed 1", "steps 30 / c_width 8 / seed 2"]
+    assert kept["steps 30 / c_width 8 / seed 1"]["command"].startswith("python benchmarks/semisupervised.py --triple-steps 30")
+    results = {"triple": main_rows, "triple_seeds": kept}
+    text = bench.seeds_text(results)
+    assert "| 0 | 80.0 % | 50.0 % | 30 / 2, p = 0.0001 | reached | 60.0 % | 40.0 % |" in text
+    assert text.count("| reached |") == 3 and "Over 3 seeds (mean gain +30.0 points): **reached**" in text
+    # a seed that misses the test makes the seeds disagree; a run of another recipe or width is left out
+    made = {"command": "python benchmarks/semisupervised.py --triple-seeds 2"}
+    kept["steps 30 / c_width 8 / seed 2"] = {**fake_triple(30, 2, 8, gain=0.01, p_value=0.8), **made}
+    kept["old"] = {**fake_triple(30, 3, 8), **made, "options": bench.triple_options(8, 9, {"pseudo_real": 0})}
+    kept["wide"] = {**fake_triple(30, 4, 16), **made}
+    text = bench.seeds_text(results)
+    assert "**not reached (seeds disagree)**" in text and "1 kept run of another recipe left out" in text
+    assert "| 3 |" not in text and "| 4 |" not in text and "(mean gain +20.3 points)" in text
+    assert bench.seeds_text({"triple": main_rows}) == ""  # the part's seed alone: no table
+    assert not out.exists()  # the section needs the info part as well
