@@ -31,7 +31,8 @@ Protocol:
   reached** at none; StyleGAN **reached** when it beats ProGAN's recipe at StyleGAN's budget.
 
 - ``--diagnose SEEDS``: StyleGAN's recipe with one change each (``DIAGNOSTICS``: no style mixing; twice the
-  width of G and D), on those seeds, in a table of their own beside the recipe's run of the same seed.
+  width of G and D), on those seeds, in a table of their own beside the recipe's run of the same seed;
+  ``--diagnostic "StyleGAN, twice the width"`` (repeatable) trains only the ones it names.
 
     python benchmarks/progressive.py [--points 800,1500] [--seeds 0,1] [--num-eval 1000] [--diagnose 0] [--report-only]
 
@@ -317,13 +318,15 @@ def diagnosis_lines(results: dict[str, Any], args) -> list[str]:
 
 
 def planned_jobs(args) -> list[dict[str, Any]]:
-    """Every variant on ``args.seeds``, the ``DIAGNOSTICS`` on ``args.diagnose``'s seeds."""
+    """Every variant on ``args.seeds``, the ``DIAGNOSTICS`` (those ``args.diagnostic`` names, else all) on
+    ``args.diagnose``'s seeds."""
     def job(variant: str, seed: int) -> dict[str, Any]:
         return {"key": run_key(variant, seed, args.points), "variant": variant, "seed": seed,
                 "points": list(args.points), "num_eval": args.num_eval, "grid_seed": args.grid_seed}
 
+    chosen = getattr(args, "diagnostic", None) or list(DIAGNOSTICS)
     return ([job(variant, seed) for seed in args.seeds for variant in VARIANTS]
-            + [job(variant, seed) for seed in args.diagnose for variant in DIAGNOSTICS])
+            + [job(variant, seed) for seed in args.diagnose for variant in DIAGNOSTICS if variant in chosen])
 
 
 def main(argv=None) -> None:
@@ -335,6 +338,9 @@ def main(argv=None) -> None:
     parser.add_argument("--grid-seed", type=int, default=0, help="the seed whose runs draw the sample grids")
     parser.add_argument("--diagnose", type=int_list, default=(), metavar="SEEDS",
                         help="also train the StyleGAN diagnosis variants (DIAGNOSTICS) on these seeds, e.g. 0")
+    parser.add_argument("--diagnostic", action="append", choices=list(DIAGNOSTICS), default=None,
+                        help="train only this diagnosis variant on --diagnose's seeds (repeatable; default: all); "
+                             "the section lists every cached one")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
     args.argv = argv

@@ -126,3 +126,6 @@ def test_diagnosis_runs_sit_beside_the_recipes_run_of_the_same_seed_outside_the_
     jobs = bench.planned_jobs(argparse.Namespace(**vars(ARGS), diagnose=[1]))
     assert sorted(job["variant"] for job in jobs if job["seed"] == 1) == sorted([*bench.VARIANTS, *bench.DIAGNOSTICS])
     assert sorted(job["variant"] for job in jobs if job["seed"] == 0) == sorted(bench.VARIANTS)  # none on seed 0
+    wider = "StyleGAN, twice the width"
+    jobs = bench.planned_jobs(argparse.Namespace(**vars(ARGS), diagnose=[1], diagnostic=[wider]))  # one of them
+    assert sorted(job["variant"] for job in jobs if job["seed"] == 1) == sorted([*bench.VARIANTS, wider])
