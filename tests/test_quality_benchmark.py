@@ -242,3 +242,24 @@ def test_a_seed_other_than_0_names_its_grid():
     run = {"model": "CGAN", "minutes": 5, "clock": "cpu", "threads": 1}
     assert quality.grid_path({**run, "seed": 0}, Path(".")).name == "cgan_5cpumin.png"  # the names before
     assert quality.grid_path({**run, "seed": 1}, Path(".")).name == "cgan_5cpumin_seed1.png"
+
+
+def test_the_prepared_gpu_call_runs_a_quality_command_that_parses_and_says_in_one_line_what_it_lacks(
+        tmp_path, monkeypatch):
+    import re
+    import shlex
+    import subprocess
+
+    script = quality.BENCHMARKS / "gpu_quality.sh"
+    text = script.read_text()
+    line = re.search(r'benchmarks/quality\.py (.*?) >>', text.replace("\\\n", " ")).group(1)
+    argv = shlex.split(line.replace('"$MINUTES"', "7"))
+    monkeypatch.setattr(quality.torch.cuda, "is_available", lambda: True)
+    args = quality.parse_args(argv)
+    assert args.accelerator == "gpu" and args.models == ["SNGAN", "CGAN"] and args.minutes == 7 and args.workers == 2
+    assert sorted(key for key, _ in args.changes) == ["betas", "lr_d", "lr_g"]
+    # without the wheels it carries, it stops at once with one line naming .whl/
+    done = subprocess.run(["bash", str(script)], cwd=tmp_path, env={"OUT": str(tmp_path), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout.count("\n") == 1 and ".whl/: no wheels" in done.stdout
+    assert (tmp_path / "quality.log").read_text() == done.stdout
