@@ -35,7 +35,7 @@ export PYTHONUNBUFFERED=1 WANDB_MODE=disabled
   >>"$OUT/quality.log" 2>&1 || { log "torch sees no CUDA GPU"; exit 4; }
 log "setup done"
 
-timeout $(( MINUTES * 60 + 240 )) "$PY" benchmarks/quality.py --models SNGAN,CGAN --minutes "$MINUTES" --eval-every 2 \
+timeout $(( MINUTES * 60 + 120 )) "$PY" benchmarks/quality.py --models SNGAN,CGAN --minutes "$MINUTES" --eval-every 2 \
   --accelerator gpu --workers 2 --set 'betas=[0.0,0.999]' --set lr_g=4e-4 --set lr_d=4e-4 >>"$OUT/quality.log" 2>&1
 status=$?
 log "quality.py ended with status $status"
