@@ -554,8 +554,8 @@ def seeds_text(results: dict[str, Any]) -> str:
     commands = "\n".join(dict.fromkeys(run["command"] for run in same))
     left_out = f"; {skipped} kept run{'s' if skipped > 1 else ''} of another recipe left out" if skipped else ""
     return f"""Triple-GAN's C against C alone on other seeds (`--triple-seeds`: the same four rows, today's recipe,
-{t['steps']:,} iterations, C's width {t['c_width']}; each seed draws its own labelled subset, initial weights and
-batches){left_out}:
+{t['steps']:,} iterations, C's width {t['c_width']}; each seed draws its own initial weights, batches and noise, the
+100 labelled digits stay the recipe's pick, `labeled_seed` {t.get('options', recipe)['labeled_seed']}){left_out}:
 
 | Seed | Triple-GAN's C | C alone | Triple-GAN only / C alone only, McNemar p | Triple-GAN better? | C + entropy / balance terms | SemiSupervisedGAN |
 |---|---:|---:|---:|---|---:|---:|

@@ -193,6 +193,7 @@ def test_more_triple_seeds_are_kept_once_and_listed_with_the_verdict_over_seeds(
     text = bench.seeds_text(results)
     assert "| 0 | 80.0 % | 50.0 % | 30 / 2, p = 0.0001 | reached | 60.0 % | 40.0 % |" in text
     assert text.count("| reached |") == 3 and "Over 3 seeds (mean gain +30.0 points): **reached**" in text
+    assert "the\n100 labelled digits stay the recipe's pick, `labeled_seed` 0" in text
     # a seed that misses the test makes the seeds disagree; a run of another recipe or width is left out
     made = {"command": "python benchmarks/semisupervised.py --triple-seeds 2"}
     kept["steps 30 / c_width 8 / seed 2"] = {**fake_triple(30, 2, 8, gain=0.01, p_value=0.8), **made}
