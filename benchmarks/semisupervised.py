@@ -359,7 +359,8 @@ def report_text(results: dict[str, Any], command: str) -> str:
         ver = verdict(row["purity"], info["rows"]["InfoGAN"]["purity"], pc["p_value"]) if pc else ""
         info_rows.append(f"| {name} | {row['num_labeled'] or '-'} | {pct(row['purity'])} | {row['digits_covered']} | "
                          f"{pct(row['code_is_label']) if 'code_is_label' in row else '-'} | {paired_text} | {ver} |")
-    grids = [t["grid"]] + [row["grid"] for row in info["rows"].values() if "grid" in row]
+    grids = ([t["grid"]] + [run["grid"] for run in other_seeds(results)[0]]
+             + [row["grid"] for row in info["rows"].values() if "grid" in row])
     seconds = t["seconds"]
     info_seconds = ", ".join(f"{name} {row['fit_seconds']:.0f}" for name, row in info["rows"].items())
     return f"""## Semi-supervised: Triple-GAN and ss-InfoGAN (issue 16)
@@ -531,14 +532,22 @@ def more_triple_seeds(args: argparse.Namespace, results: dict[str, Any]) -> None
         print(json.dumps({"seed": seed, **kept[key]["accuracy"]}), flush=True)
 
 
-def seeds_text(results: dict[str, Any]) -> str:
-    """The Triple-GAN part's rows on every seed run with its steps, width and today's recipe (the part's own seed
-    and ``--triple-seeds``'), with the verdict against C alone over them; empty with the part's seed alone."""
+def other_seeds(results: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """The ``--triple-seeds`` runs at the Triple-GAN part's steps and width with today's recipe, and how many kept
+    runs at those steps and width were left out for another recipe."""
     t = results["triple"]
     recipe = triple_options(t["c_width"], t["pseudo_start"])
     others = [run for run in results.get("triple_seeds", {}).values()
               if (run["steps"], run["c_width"]) == (t["steps"], t["c_width"]) and run["seed"] != t["seed"]]
-    same = [run for run in others if run["options"] == recipe]
+    same = sorted((run for run in others if run["options"] == recipe), key=lambda run: run["seed"])
+    return same, len(others) - len(same)
+
+
+def seeds_text(results: dict[str, Any]) -> str:
+    """The Triple-GAN part's rows on every seed run with its steps, width and today's recipe (the part's own seed
+    and ``--triple-seeds``'), with the verdict against C alone over them; empty with the part's seed alone."""
+    t = results["triple"]
+    same, skipped = other_seeds(results)
     if not same:
         return ""
     runs = sorted([t, *same], key=lambda run: run["seed"])
@@ -550,12 +559,11 @@ def seeds_text(results: dict[str, Any]) -> str:
                     f"{pc['first_only']} / {pc['second_only']}, p = {pc['p_value']:.2g} | {verdicts[-1]} | "
                     f"{pct(acc['classifier_entropy'])} | {pct(acc['ssgan'])} |")
     mean = sum(run["accuracy"]["triplegan"] - run["accuracy"]["classifier_alone"] for run in runs) / len(runs)
-    skipped = len(others) - len(same)
     commands = "\n".join(dict.fromkeys(run["command"] for run in same))
     left_out = f"; {skipped} kept run{'s' if skipped > 1 else ''} of another recipe left out" if skipped else ""
     return f"""Triple-GAN's C against C alone on other seeds (`--triple-seeds`: the same four rows, today's recipe,
 {t['steps']:,} iterations, C's width {t['c_width']}; each seed draws its own initial weights, batches and noise, the
-100 labelled digits stay the recipe's pick, `labeled_seed` {t.get('options', recipe)['labeled_seed']}){left_out}:
+100 labelled digits stay the recipe's pick, `labeled_seed` {same[0]['options']['labeled_seed']}){left_out}:
 
 | Seed | Triple-GAN's C | C alone | Triple-GAN only / C alone only, McNemar p | Triple-GAN better? | C + entropy / balance terms | SemiSupervisedGAN |
 |---|---:|---:|---:|---|---:|---:|
