@@ -503,9 +503,12 @@ def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, A
     images, labels = heldout()
     accuracy = float((in_batches(run["model"].predict, images) == labels).float().mean())
     options = triple_options(args.c_width, round(0.3 * args.triple_steps), args.changes)
+    name = "triplegan_diagnostic_" + "_".join(f"{k}{v}" for k, v in args.changes.items()) + f"_seed{args.seed}.png"
+    grid = save_grid(run["model"].sample(100, labels=torch.arange(10).repeat_interleave(10), use_ema=False,
+                                         rng=torch.Generator().manual_seed(1234)), OUT_DIR / name, 10)
     kept[key] = {"changes": args.changes, "label": label, "options": options, "steps": args.triple_steps,
                  "c_width": args.c_width, "seed": args.seed, "accuracy": accuracy, "fit_seconds": run["fit_seconds"],
-                 "command": command_line(__file__, args.argv)}
+                 "command": command_line(__file__, args.argv), "grid": grid}
     print(json.dumps(kept[key]), flush=True)
     return kept[key]
 
@@ -595,6 +598,8 @@ def diagnostics_text(results: dict[str, Any]) -> str:
     rows = [f"| {change_cell(run, recipe)} | {pct(run['accuracy'])} | {100 * (run['accuracy'] - acc['triplegan']):+.1f} | "
             f"{100 * (run['accuracy'] - acc['classifier_alone']):+.1f} | {run['fit_seconds']:.0f} |" for run in runs]
     commands = "\n".join(dict.fromkeys(run["command"] for run in runs))
+    grids = ", ".join(f"[{Path(run['grid']).name}]({_link(run['grid'])})" for run in runs if "grid" in run)
+    grids = f"G's samples of the runs that kept them (row k: class k): {grids}\n\n" if grids else ""
     return f"""Triple-GAN with model options changed from its recipe (`--diagnostic`, seed {t['seed']}, {t['steps']:,} iterations,
 C's width {t['c_width']}; one run each, no paired test; the change is read against the recipe of today, so a run
 made before the recipe changed names that difference too), against the recipe's C ({pct(acc['triplegan'])}) and C
@@ -608,7 +613,7 @@ alone on the labels ({pct(acc['classifier_alone'])}) above:
 {commands}
 ```
 
-"""
+{grids}"""
 
 
 def run_ssaae(args: argparse.Namespace, results: dict[str, Any], started: float) -> None:

@@ -97,11 +97,15 @@ def test_a_diagnostic_trains_triple_gan_with_options_changed_keeps_it_and_lists_
         def predict(self, images):
             return torch.zeros(len(images), dtype=torch.long)  # C says 0 for every digit
 
+        def sample(self, n, labels, use_ema, rng):
+            return torch.zeros(n, 1, 8, 8)
+
     def fake_train(model, kind, steps, seed, **overrides):
         seen.append((model, steps, overrides))
         return {"model": Model(), "fit_seconds": 12.0}
 
     monkeypatch.setattr(bench, "train", fake_train)
+    monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
     monkeypatch.setattr(bench, "heldout", lambda: (torch.zeros(4, 1, 8, 8), torch.tensor([0, 0, 0, 1])))
     cache, out = tmp_path / "r.json", tmp_path / "R.md"
     triple = {"seed": 0, "steps": 30, "c_width": 8, "pseudo_start": 9,
@@ -119,6 +123,8 @@ def test_a_diagnostic_trains_triple_gan_with_options_changed_keeps_it_and_lists_
     assert len(seen) == 1
     text = bench.diagnostics_text({"triple": triple, "triple_diagnostics": kept})
     assert "| `alpha=0, pseudo_real=2` | 75.0 % | +25.0 | +50.0 | 12 |" in text
+    assert (tmp_path / "triplegan_diagnostic_alpha0_pseudo_real2_seed0.png").exists()  # G's samples, kept and listed
+    assert "G's samples of the runs that kept them (row k: class k): [triplegan_diagnostic_alpha0_pseudo_real2_seed0.png]" in text
     assert bench.diagnostics_text({"triple": {**triple, "steps": 3000}, "triple_diagnostics": kept}) == ""
     # a run of an older recipe is named by its difference from today's; one with today's settings says so
     older = {"old": {**run, "options": bench.triple_options(8, 9, {"pseudo_real": 0})},

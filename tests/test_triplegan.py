@@ -244,3 +244,19 @@ def test_pretrain_steps_train_c_alone_first_then_the_game_with_r_p_counted_after
     tiny_trainer(tmp_path / "game", 4).fit(model, build_data())  # two pre-training iterations, then two of the game
     assert not all(torch.equal(a, b) for a, b in zip(d_before, model.discriminator.parameters()))
     assert [phase.name for phase in build_triplegan().phases()] == ["D", "G", "C"]  # default: the game from 0
+
+
+def test_d_labelled_keeps_the_first_k_labelled_pairs_among_ds_real_ones():
+    counts = {}
+    for d_labelled in (None, 1):
+        model = labelled_model(pseudo_real=3, d_labelled=d_labelled)
+        ctx = context(model)
+        recorder = Recorder(model)
+        torch.manual_seed(7)
+        model.discriminator_terms(ctx)
+        (x_r, y_r, _), *_ = recorder.calls
+        counts[d_labelled] = x_r.size(0)
+        assert torch.equal(x_r[-3:], ctx.real[:3]) and torch.equal(y_r[-3:], ctx.pseudo_labels[:3])
+    assert counts[1] == 1 + 3 and counts[None] > counts[1]  # one labelled pair beside the 3 C-labelled ones
+    with pytest.raises(ValueError, match="model.d_labelled must be >= 1.*got 0"):
+        build_triplegan(d_labelled=0)

@@ -44,7 +44,9 @@ C-labelled pairs of a second unlabelled batch as *real* (400 of them beside 1 la
 per step at 100 labels: ``batch_size_u_d``, ``batch_size_l_d`` and ``dis_out_p``; the default follows the
 paper's objective, labelled pairs only; ``pseudo_real`` = k takes the first k images of the step's unlabelled
 batch, with C's labels, as real pairs beside the labelled batch, and the other images as C's fake pairs, so no
-image is both in one step); their 30-epoch pre-training of C at 100 labels or fewer (``pre_num_epoch``: C alone on
+image is both in one step); D's labelled real pairs per step: the whole labelled batch by default, ``d_labelled``
+= k its first k (theirs: ``batch_size_l_d`` = max(num_labelled / 100, 1), one at 100 labels, beside 400 C-labelled
+pairs, where the recipe's 64 labelled pairs come from the same 100 digits every step); their 30-epoch pre-training of C at 100 labels or fewer (``pre_num_epoch``: C alone on
 its labelled cross-entropy, the entropy term 0.3 and the balance term 0.3, ``pre_alpha_unlabeled_entropy``,
 ``pre_alpha_average``) is ``pretrain_steps`` (default 0: none) iterations of phase ``Cpre`` before the game, with
 C's own optimiser (theirs a separate Adam, lr 3e-4, beta1 0.9) and ``pretrain_balance_weight`` 0.3; R_P's
@@ -134,6 +136,7 @@ class TripleGAN(LabeledSubset, GANModule):
         c_width: int = 32,
         c_dropout: float = 0.5,
         pseudo_real: int = 0,
+        d_labelled: int | None = None,
         pretrain_steps: int = 0,
         pretrain_balance_weight: float = 0.3,
         **kwargs,
@@ -149,7 +152,10 @@ class TripleGAN(LabeledSubset, GANModule):
                            ("pretrain_steps", pretrain_steps), ("pretrain_balance_weight", pretrain_balance_weight)):
             if value < 0:
                 raise ValueError(f"model.{key} must be >= 0, got {value}")
+        if d_labelled is not None and d_labelled < 1:
+            raise ValueError(f"model.d_labelled must be >= 1 (or null: the whole labelled batch), got {d_labelled}")
         self.init_labeled(num_labeled, num_classes, labeled_seed)
+        self.d_labelled = None if d_labelled is None else int(d_labelled)
         self.alpha, self.pseudo_weight = float(alpha), float(pseudo_weight)
         self.pseudo_start, self.pseudo_rampup = int(pseudo_start), int(pseudo_rampup)
         self.entropy_weight, self.balance_weight = float(entropy_weight), float(balance_weight)
@@ -238,6 +244,8 @@ class TripleGAN(LabeledSubset, GANModule):
 
     def discriminator_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         images, targets = self.labeled_batch(ctx.batch_size)
+        if self.d_labelled is not None:  # the authors' batch_size_l_d: max(num_labelled / 100, 1) labelled pairs
+            images, targets = images[:self.d_labelled], targets[:self.d_labelled]
         if self.pseudo_real:  # the authors' code: C-labelled pairs of other unlabelled images as real too
             images = torch.cat([images, ctx.real[:self.pseudo_real]])
             targets = torch.cat([targets, ctx.pseudo_labels[:self.pseudo_real]])
