@@ -542,7 +542,8 @@ def other_seeds(results: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
     recipe = triple_options(t["c_width"], t["pseudo_start"])
     others = [run for run in results.get("triple_seeds", {}).values()
               if (run["steps"], run["c_width"]) == (t["steps"], t["c_width"]) and run["seed"] != t["seed"]]
-    same = sorted((run for run in others if run["options"] == recipe), key=lambda run: run["seed"])
+    # an option added since a run was made is not a difference (it defaults to what the run did)
+    same = sorted((run for run in others if changed_from(run["options"], recipe) == "none"), key=lambda run: run["seed"])
     return same, len(others) - len(same)
 
 
