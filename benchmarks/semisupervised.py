@@ -154,6 +154,13 @@ def classifier_baseline(run: dict[str, Any], steps: int, seed: int, unlabelled_t
     return in_batches(classifier, held_images).argmax(dim=1) == held_labels, seconds
 
 
+def class_grid(model, name: str) -> str:
+    """``OUT_DIR / name``: raw G's samples, row k ten of class (or code) k, the same noise for every run; its path."""
+    labels = torch.arange(10).repeat_interleave(10)
+    samples = model.sample(100, labels=labels, use_ema=False, rng=torch.Generator().manual_seed(1234))
+    return save_grid(samples, OUT_DIR / name, 10)
+
+
 def run_triple(steps: int, seed: int, c_width: int) -> dict[str, Any]:
     pseudo_start = round(0.3 * steps)  # the recipe's 30 % of training (the authors' epoch 300 of 1,000)
     run = train("TripleGAN", "mnist5k", steps, seed, c_width=c_width, pseudo_start=pseudo_start)
@@ -164,10 +171,7 @@ def run_triple(steps: int, seed: int, c_width: int) -> dict[str, Any]:
     alone_terms, terms_seconds = classifier_baseline(run, steps, seed, unlabelled_terms=True)
     ssgan_run = train("SemiSupervisedGAN", "mnist5k", steps, seed)
     ssgan = in_batches(ssgan_run["model"].classify, held_images).argmax(dim=1) == held_labels
-    labels = torch.arange(10).repeat_interleave(10)
-    name = "triplegan_by_class.png" if seed == 0 else f"triplegan_by_class_seed{seed}.png"
-    grid = save_grid(model.sample(100, labels=labels, use_ema=False, rng=torch.Generator().manual_seed(1234)),
-                     OUT_DIR / name, 10)
+    grid = class_grid(model, "triplegan_by_class.png" if seed == 0 else f"triplegan_by_class_seed{seed}.png")
     correct = {"triplegan": triple, "classifier_alone": alone, "classifier_entropy": alone_terms, "ssgan": ssgan}
     return {"steps": steps, "seed": seed, "c_width": c_width, "pseudo_start": pseudo_start,
             "pseudo_real": model.pseudo_real, "options": triple_options(c_width, pseudo_start),
@@ -201,9 +205,7 @@ def run_info(steps: int, seed: int) -> dict[str, Any]:
                "fit_seconds": run["fit_seconds"], "num_labeled": getattr(model, "num_labeled", 0)}
         if model_name == "SSInfoGAN":
             row["code_is_label"] = float((codes == held_labels).float().mean())
-            labels = torch.arange(10).repeat_interleave(10)
-            samples = model.sample(100, labels=labels, use_ema=False, rng=torch.Generator().manual_seed(1234))
-            row["grid"] = save_grid(samples, OUT_DIR / f"ssinfogan_{kind.split('_')[1]}_by_code.png", 10)
+            row["grid"] = class_grid(model, f"ssinfogan_{kind.split('_')[1]}_by_code.png")
         rows[name] = row
         torch.save(partial, partial_path.with_suffix(".tmp"))
         partial_path.with_suffix(".tmp").replace(partial_path)
@@ -247,9 +249,7 @@ def run_ssaae_seed(steps: int, seed: int) -> dict[str, Any]:
     held_images, held_labels = heldout()
     ssaae = in_batches(model.classify, held_images).argmax(dim=1) == held_labels
     alone, alone_seconds = encoder_alone(run, steps, seed)
-    labels = torch.arange(10).repeat_interleave(10)
-    grid = save_grid(model.sample(100, labels=labels, use_ema=False, rng=torch.Generator().manual_seed(1234)),
-                     OUT_DIR / f"ssaae_by_class_seed{seed}.png", 10)
+    grid = class_grid(model, f"ssaae_by_class_seed{seed}.png")
     return {"seed": seed, "num_labeled": model.num_labeled, "num_heldout": len(held_labels),
             "accuracy": {"ssaae": float(ssaae.float().mean()), "encoder_alone": float(alone.float().mean())},
             "paired": paired_comparison(ssaae, alone),
@@ -504,8 +504,7 @@ def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, A
     accuracy = float((in_batches(run["model"].predict, images) == labels).float().mean())
     options = triple_options(args.c_width, round(0.3 * args.triple_steps), args.changes)
     name = "triplegan_diagnostic_" + "_".join(f"{k}{v}" for k, v in args.changes.items()) + f"_seed{args.seed}.png"
-    grid = save_grid(run["model"].sample(100, labels=torch.arange(10).repeat_interleave(10), use_ema=False,
-                                         rng=torch.Generator().manual_seed(1234)), OUT_DIR / name, 10)
+    grid = class_grid(run["model"], name)
     kept[key] = {"changes": args.changes, "label": label, "options": options, "steps": args.triple_steps,
                  "c_width": args.c_width, "seed": args.seed, "accuracy": accuracy, "fit_seconds": run["fit_seconds"],
                  "command": command_line(__file__, args.argv), "grid": grid}

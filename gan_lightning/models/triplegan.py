@@ -46,7 +46,8 @@ paper's objective, labelled pairs only; ``pseudo_real`` = k takes the first k im
 batch, with C's labels, as real pairs beside the labelled batch, and the other images as C's fake pairs, so no
 image is both in one step); D's labelled real pairs per step: the whole labelled batch by default, ``d_labelled``
 = k its first k (theirs: ``batch_size_l_d`` = max(num_labelled / 100, 1), one at 100 labels, beside 400 C-labelled
-pairs, where the recipe's 64 labelled pairs come from the same 100 digits every step); their 30-epoch pre-training of C at 100 labels or fewer (``pre_num_epoch``: C alone on
+pairs, where the recipe's 64 labelled pairs come from the same 100 digits every step); their 30-epoch
+pre-training of C at 100 labels or fewer (``pre_num_epoch``: C alone on
 its labelled cross-entropy, the entropy term 0.3 and the balance term 0.3, ``pre_alpha_unlabeled_entropy``,
 ``pre_alpha_average``) is ``pretrain_steps`` (default 0: none) iterations of phase ``Cpre`` before the game, with
 C's own optimiser (theirs a separate Adam, lr 3e-4, beta1 0.9) and ``pretrain_balance_weight`` 0.3; R_P's
