@@ -492,7 +492,7 @@ def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, A
     ``pretrain_steps`` change adds C's pre-training before the game's ``--triple-steps`` iterations."""
     label = diagnostic_label(args.changes)
     kept = results.setdefault("triple_diagnostics", {})
-    key = f"{label} / steps {args.triple_steps} / c_width {args.c_width} / seed {args.seed}"
+    key = f"{label} / {seed_key(args.triple_steps, args.c_width, args.seed)}"
     if key in kept:
         print(f"{key}: cached in {args.results}", flush=True)
         return kept[key]
