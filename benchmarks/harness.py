@@ -245,12 +245,14 @@ def save_runs(results: dict[str, Any], path: str | Path, drop: Sequence[str] = (
     _replace_atomically(Path(path), text + "\n")
 
 
-def save_run(path: str | Path, key: str, run: dict[str, Any]) -> dict[str, Any]:
-    """One run into the JSON cache at ``path`` under ``key``: the file reread first (another process may have
-    saved its runs meanwhile), then saved (``save_runs``). Returns the cache as saved."""
+def save_run(path: str | Path, key: str, run: dict[str, Any], within: str | None = None,
+             drop: Sequence[str] = ("grid",)) -> dict[str, Any]:
+    """One run into the JSON cache at ``path`` under ``key`` (under ``cache[within][key]`` when ``within`` is
+    given): the file reread first (another process may have saved its runs meanwhile), then saved
+    (``save_runs`` with ``drop``). Returns the cache as saved."""
     runs = load_runs(path, {})
-    runs[key] = run
-    save_runs(runs, path)
+    (runs.setdefault(within, {}) if within is not None else runs)[key] = run
+    save_runs(runs, path, drop=drop)
     return runs
 
 

@@ -66,6 +66,7 @@ from harness import (
     quiet_lightning,
     replace_section,
     save_grid,
+    save_run,
     save_runs,
     split_tensors,
     supervised_step,
@@ -159,6 +160,18 @@ def class_grid(model, name: str) -> str:
     labels = torch.arange(10).repeat_interleave(10)
     samples = model.sample(100, labels=labels, use_ema=False, rng=torch.Generator().manual_seed(1234))
     return save_grid(samples, OUT_DIR / name, 10)
+
+
+def judged_classes(model, per_class: int = 100) -> float:
+    """The share of G's samples (``per_class`` of each class, the same noise for every run) that the digits
+    classifier (an independent judge trained on MNIST5k's labels, not the model's C) reads as the asked class."""
+    from gan_lightning.evaluation import load_digits_classifier, to_digit_images
+
+    labels = torch.arange(10).repeat_interleave(per_class)
+    samples = model.sample(len(labels), labels=labels, use_ema=False, rng=torch.Generator().manual_seed(4321))
+    judge = load_digits_classifier()
+    read = in_batches(lambda images: judge(to_digit_images(images)).argmax(dim=1), samples)
+    return float((read == labels).float().mean())
 
 
 def run_triple(steps: int, seed: int, c_width: int) -> dict[str, Any]:
@@ -487,15 +500,16 @@ def changed_from(options: dict[str, Any], recipe: dict[str, Any]) -> str:
 
 
 def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
-    """Triple-GAN's C accuracy on the held-out digits with ``args.changes`` from the recipe, kept in
-    ``results["triple_diagnostics"]`` (a run already there at these steps, width and seed is not repeated). A
-    ``pretrain_steps`` change adds C's pre-training before the game's ``--triple-steps`` iterations."""
+    """Triple-GAN's C accuracy on the held-out digits with ``args.changes`` from the recipe, and the share of G's
+    samples the digits classifier reads as the asked class, kept in ``results["triple_diagnostics"]`` (a run
+    already there at these steps, width and seed is not repeated; the file is reread before saving, so runs side
+    by side keep each other's). A ``pretrain_steps`` change adds C's pre-training before the game's
+    ``--triple-steps`` iterations. Returns the results as saved."""
     label = diagnostic_label(args.changes)
-    kept = results.setdefault("triple_diagnostics", {})
     key = f"{label} / {seed_key(args.triple_steps, args.c_width, args.seed)}"
-    if key in kept:
+    if key in results.get("triple_diagnostics", {}):
         print(f"{key}: cached in {args.results}", flush=True)
-        return kept[key]
+        return results
     torch.set_num_threads(1)
     total = args.triple_steps + int(args.changes.get("pretrain_steps", 0))  # C's pre-training comes before the game
     run = train("TripleGAN", "mnist5k", total, args.seed, c_width=args.c_width,
@@ -505,33 +519,34 @@ def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, A
     options = triple_options(args.c_width, round(0.3 * args.triple_steps), args.changes)
     name = "triplegan_diagnostic_" + "_".join(f"{k}{v}" for k, v in args.changes.items()) + f"_seed{args.seed}.png"
     grid = class_grid(run["model"], name)
-    kept[key] = {"changes": args.changes, "label": label, "options": options, "steps": args.triple_steps,
-                 "c_width": args.c_width, "seed": args.seed, "accuracy": accuracy, "fit_seconds": run["fit_seconds"],
-                 "command": command_line(__file__, args.argv), "grid": grid}
-    print(json.dumps(kept[key]), flush=True)
-    return kept[key]
+    entry = {"changes": args.changes, "label": label, "options": options, "steps": args.triple_steps,
+             "c_width": args.c_width, "seed": args.seed, "accuracy": accuracy, "g_judged": judged_classes(run["model"]),
+             "fit_seconds": run["fit_seconds"], "command": command_line(__file__, args.argv), "grid": grid}
+    print(json.dumps(entry), flush=True)
+    return save_run(args.results, key, entry, within="triple_diagnostics", drop=())
 
 
 def seed_key(steps: int, c_width: int, seed: int) -> str:
     return f"steps {steps} / c_width {c_width} / seed {seed}"
 
 
-def more_triple_seeds(args: argparse.Namespace, results: dict[str, Any]) -> None:
+def more_triple_seeds(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
     """The Triple-GAN part's four rows on each of ``args.triple_seeds``, kept in ``results["triple_seeds"]`` (saved
-    after each seed; a seed already there at these steps and width is not retrained)."""
-    kept = results.setdefault("triple_seeds", {})
+    after each seed, the file reread first; a seed already there at these steps and width is not retrained).
+    Returns the results as saved."""
     torch.set_num_threads(1)
     for seed in args.triple_seeds:
         key = seed_key(args.triple_steps, args.c_width, seed)
-        if key in kept:
+        if key in results.get("triple_seeds", {}):
             print(f"Triple-GAN {key}: cached in {args.results}", flush=True)
             continue
         started = time.perf_counter()
-        kept[key] = run_triple(args.triple_steps, seed, args.c_width)
-        kept[key].update(wall_seconds=time.perf_counter() - started, command=command_line(__file__, args.argv),
-                         load=list(load_average()))
-        save_runs(results, args.results, drop=())
-        print(json.dumps({"seed": seed, **kept[key]["accuracy"]}), flush=True)
+        run = run_triple(args.triple_steps, seed, args.c_width)
+        run.update(wall_seconds=time.perf_counter() - started, command=command_line(__file__, args.argv),
+                   load=list(load_average()))
+        results = save_run(args.results, key, run, within="triple_seeds", drop=())
+        print(json.dumps({"seed": seed, **run["accuracy"]}), flush=True)
+    return results
 
 
 def other_seeds(results: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
@@ -588,26 +603,39 @@ def change_cell(run: dict[str, Any], recipe: dict[str, Any]) -> str:
 
 
 def diagnostics_text(results: dict[str, Any]) -> str:
-    """The ``--diagnostic`` runs at the Triple-GAN part's steps, width and seed, beside its rows."""
+    """The ``--diagnostic`` runs at the Triple-GAN part's steps and width, each beside the recipe's rows of its seed
+    (the part's own or a ``--triple-seeds`` run of today's recipe; none kept: no comparison)."""
     t = results["triple"]
-    runs = [run for run in results.get("triple_diagnostics", {}).values()
-            if (run["steps"], run["c_width"], run["seed"]) == (t["steps"], t["c_width"], t["seed"])]
+    runs = sorted((run for run in results.get("triple_diagnostics", {}).values()
+                   if (run["steps"], run["c_width"]) == (t["steps"], t["c_width"])), key=lambda run: run["seed"])
     if not runs:
         return ""
-    acc, recipe = t["accuracy"], triple_options(t["c_width"], t["pseudo_start"])
-    rows = [f"| {change_cell(run, recipe)} | {pct(run['accuracy'])} | {100 * (run['accuracy'] - acc['triplegan']):+.1f} | "
-            f"{100 * (run['accuracy'] - acc['classifier_alone']):+.1f} | {run['fit_seconds']:.0f} |" for run in runs]
+    recipe = triple_options(t["c_width"], t["pseudo_start"])
+    by_seed = {run["seed"]: run["accuracy"] for run in [t, *other_seeds(results)[0]]}
+
+    def row(run: dict[str, Any]) -> str:
+        acc = by_seed.get(run["seed"])
+        versus = (f"{100 * (run['accuracy'] - acc['triplegan']):+.1f} | {100 * (run['accuracy'] - acc['classifier_alone']):+.1f}"
+                  if acc else "- | -")
+        judged = pct(run["g_judged"]) if "g_judged" in run else "-"
+        return (f"| {run['seed']} | {change_cell(run, recipe)} | {pct(run['accuracy'])} | {versus} | {judged} | "
+                f"{run['fit_seconds']:.0f} |")
+
     commands = "\n".join(dict.fromkeys(run["command"] for run in runs))
     grids = ", ".join(f"[{Path(run['grid']).name}]({_link(run['grid'])})" for run in runs if "grid" in run)
     grids = f"G's samples of the runs that kept them (row k: class k): {grids}\n\n" if grids else ""
-    return f"""Triple-GAN with model options changed from its recipe (`--diagnostic`, seed {t['seed']}, {t['steps']:,} iterations,
-C's width {t['c_width']}; one run each, no paired test; the change is read against the recipe of today, so a run
-made before the recipe changed names that difference too), against the recipe's C ({pct(acc['triplegan'])}) and C
-alone on the labels ({pct(acc['classifier_alone'])}) above:
+    recipe_cs = "; ".join(f"seed {seed}: {pct(acc['triplegan'])} and {pct(acc['classifier_alone'])}"
+                          for seed, acc in sorted(by_seed.items()))
+    return f"""Triple-GAN with model options changed from its recipe (`--diagnostic`, {t['steps']:,} iterations, C's width
+{t['c_width']}; one run each, no paired test; the change is read against the recipe of today, so a run made before
+the recipe changed names that difference too), each against the recipe's C and C alone on the labels of its seed
+({recipe_cs}). G's samples judged: the share of 1,000 of G's samples (100 per class, the same noise
+for every run) the digits classifier (`gan_lightning.evaluation.load_digits_classifier`, not the model's C) reads as
+the asked class; 10 % is chance ("-": a run made before it was measured):
 
-| Change | C's held-out accuracy | vs the recipe's C (points) | vs C alone (points) | fit s |
-|---|---:|---:|---:|---:|
-{chr(10).join(rows)}
+| Seed | Change | C's held-out accuracy | vs the recipe's C (points) | vs C alone (points) | G's samples judged the asked class | fit s |
+|---|---|---:|---:|---:|---:|---:|
+{chr(10).join(row(run) for run in runs)}
 
 ```sh
 {commands}
@@ -644,13 +672,10 @@ def main(argv=None) -> None:
     previous = load_runs(args.results)
     if args.diagnostic is not None:
         OUT_DIR.mkdir(parents=True, exist_ok=True)
-        results = previous
-        diagnostic(args, results)
-        save_runs(results, args.results, drop=())
+        results = diagnostic(args, previous)
     elif args.triple_seeds is not None:
         OUT_DIR.mkdir(parents=True, exist_ok=True)
-        results = previous
-        more_triple_seeds(args, results)
+        results = more_triple_seeds(args, previous)
     elif args.report_only:
         results = previous
     else:

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.testing import assert_close
 
-from gan_lightning.nets import MinibatchDiscrimination, MinibatchStdDev, apply_spectral_norm
+from gan_lightning.nets import MinibatchDiscrimination, MinibatchStdDev, apply_spectral_norm, apply_unit_weight_norm
 
 
 # ----------------------------------------------------------------------------- minibatch discrimination
@@ -144,6 +144,28 @@ def test_apply_spectral_norm_selected_types_and_idempotent():
     assert len(net[2].parametrizations.weight) == 1
     single = apply_spectral_norm(nn.Linear(3, 3))
     assert parametrize.is_parametrized(single, "weight")
+
+
+# ----------------------------------------------------------------------------- unit weight norm
+def test_apply_unit_weight_norm_keeps_every_units_weight_vector_at_norm_one_while_training():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3), nn.Flatten(), nn.Linear(3 * 16, 5), nn.ReLU(), nn.Linear(5, 1))
+    bias_before = net[2].bias.detach().clone()
+    assert apply_unit_weight_norm(net, nn.Linear) is net  # a single type, as apply_spectral_norm takes
+    assert not parametrize.is_parametrized(net[0])
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.1)
+    for _ in range(5):  # the raw weights move; the used ones stay unit rows
+        optimizer.zero_grad()
+        net(torch.randn(8, 2, 6, 6)).pow(2).mean().backward()
+        optimizer.step()
+    for layer in (net[2], net[4]):
+        assert_close(layer.weight.norm(dim=1), torch.ones(layer.out_features))
+        assert not torch.allclose(layer.parametrizations.weight.original.norm(dim=1), torch.ones(layer.out_features))
+    assert not torch.equal(net[2].bias, bias_before)  # biases are trained as they are
+    apply_unit_weight_norm(net)  # already parametrized: not wrapped twice
+    assert len(net[2].parametrizations.weight) == 1
+    conv = apply_unit_weight_norm(nn.Conv2d(2, 4, 3), (nn.Conv2d,))  # a unit's vector spans all its input dims
+    assert_close(conv.weight.flatten(1).norm(dim=1), torch.ones(4))
 
 
 # ----------------------------------------------------------------------------- data-dependent init

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import benchmark_script
 from tiny_semisupervised import labelled_images
 
@@ -105,6 +106,7 @@ def test_a_diagnostic_trains_triple_gan_with_options_changed_keeps_it_and_lists_
         return {"model": Model(), "fit_seconds": 12.0}
 
     monkeypatch.setattr(bench, "train", fake_train)
+    monkeypatch.setattr(bench, "judged_classes", lambda model: 0.42)
     monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
     monkeypatch.setattr(bench, "heldout", lambda: (torch.zeros(4, 1, 8, 8), torch.tensor([0, 0, 0, 1])))
     cache, out = tmp_path / "r.json", tmp_path / "R.md"
@@ -118,19 +120,22 @@ def test_a_diagnostic_trains_triple_gan_with_options_changed_keeps_it_and_lists_
     kept = bench.load_runs(cache)["triple_diagnostics"]
     (run,) = kept.values()
     assert run["accuracy"] == 0.75 and run["label"] == "alpha=0, pseudo_real=2" and run["fit_seconds"] == 12.0
+    assert run["g_judged"] == 0.42
     assert run["command"].startswith("python benchmarks/semisupervised.py --diagnostic alpha=0,pseudo_real=2")
     bench.main(argv)  # kept: not trained again
     assert len(seen) == 1
     text = bench.diagnostics_text({"triple": triple, "triple_diagnostics": kept})
-    assert "| `alpha=0, pseudo_real=2` | 75.0 % | +25.0 | +50.0 | 12 |" in text
+    assert "| 0 | `alpha=0, pseudo_real=2` | 75.0 % | +25.0 | +50.0 | 42.0 % | 12 |" in text
     assert (tmp_path / "triplegan_diagnostic_alpha0_pseudo_real2_seed0.png").exists()  # G's samples, kept and listed
     assert "G's samples of the runs that kept them (row k: class k): [triplegan_diagnostic_alpha0_pseudo_real2_seed0.png]" in text
     assert bench.diagnostics_text({"triple": {**triple, "steps": 3000}, "triple_diagnostics": kept}) == ""
     # a run of an older recipe is named by its difference from today's; one with today's settings says so
     older = {"old": {**run, "options": bench.triple_options(8, 9, {"pseudo_real": 0})},
              "same": {**run, "options": bench.triple_options(8, 9)}}
+    del older["old"]["g_judged"]  # made before G's samples were judged
     text = bench.diagnostics_text({"triple": triple, "triple_diagnostics": older})
-    assert "| `pseudo_real=0` | 75.0 % |" in text and "| none (the recipe's settings: a second run) | 75.0 % |" in text
+    assert "| 0 | `pseudo_real=0` | 75.0 % | +25.0 | +50.0 | - | 12 |" in text
+    assert "| 0 | none (the recipe's settings: a second run) | 75.0 % |" in text
     assert not out.exists()  # the section needs the info part as well
     bench.main(["--diagnostic", "pretrain_steps=5", "--triple-steps", "30", "--c-width", "8", "--results", str(cache),
                 "--out", str(out)])
@@ -138,6 +143,71 @@ def test_a_diagnostic_trains_triple_gan_with_options_changed_keeps_it_and_lists_
     for bad in ("alpha", "nope=1", ","):
         with pytest.raises(SystemExit):
             bench.parse_args(["--diagnostic", bad])
+
+
+def test_diagnostics_on_other_seeds_are_read_against_their_seeds_recipe_rows_and_side_by_side_runs_keep_both(
+        tmp_path, monkeypatch):
+    import semisupervised as bench
+    from harness import save_runs
+
+    class Model:
+        def predict(self, images):
+            return torch.zeros(len(images), dtype=torch.long)
+
+        def sample(self, n, labels, use_ema, rng):
+            return torch.zeros(n, 1, 8, 8)
+
+    monkeypatch.setattr(bench, "train", lambda model, kind, steps, seed, **overrides: {"model": Model(),
+                                                                                      "fit_seconds": 5.0})
+    monkeypatch.setattr(bench, "judged_classes", lambda model: 0.1)
+    monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
+    monkeypatch.setattr(bench, "heldout", lambda: (torch.zeros(4, 1, 8, 8), torch.tensor([0, 0, 0, 1])))
+    cache = tmp_path / "r.json"
+    options = bench.triple_options(8, 9)
+    triple = {"seed": 0, "steps": 30, "c_width": 8, "pseudo_start": 9,
+              "accuracy": {"triplegan": 0.5, "classifier_alone": 0.25}}
+    seed1 = {"seed": 1, "steps": 30, "c_width": 8, "options": options,
+             "accuracy": {"triplegan": 0.6, "classifier_alone": 0.7}}
+    save_runs({"triple": triple, "triple_seeds": {bench.seed_key(30, 8, 1): seed1}}, cache, drop=())
+    stale = bench.load_runs(cache)  # read by a second process before the first saves its run
+    for seed in (1, 2):
+        bench.main(["--diagnostic", "alpha=0.0", "--triple-steps", "30", "--c-width", "8", "--seed", str(seed),
+                    "--results", str(cache), "--out", str(tmp_path / "R.md")])
+    args = bench.parse_args(["--diagnostic", "d_labelled=1", "--triple-steps", "30", "--c-width", "8",
+                             "--results", str(cache)])
+    args.argv = None
+    saved = bench.diagnostic(args, stale)
+    kept = bench.load_runs(cache)["triple_diagnostics"]
+    assert saved["triple_diagnostics"] == kept and len(kept) == 3  # the stale copy's save kept the others' runs
+    text = bench.diagnostics_text(bench.load_runs(cache))
+    assert "| 0 | `d_labelled=1` | 75.0 % | +25.0 | +50.0 | 10.0 % | 5 |" in text
+    assert "| 1 | `alpha=0.0` | 75.0 % | +15.0 | +5.0 | 10.0 % | 5 |" in text  # against seed 1's recipe rows
+    assert "| 2 | `alpha=0.0` | 75.0 % | - | - | 10.0 % | 5 |" in text  # no recipe rows of seed 2 kept
+    assert text.index("| 0 |") < text.index("| 1 |") < text.index("| 2 |")
+
+
+def test_g_samples_are_judged_by_the_digits_classifier_against_the_asked_class(monkeypatch):
+    import gan_lightning.evaluation as evaluation
+    import semisupervised as bench
+
+    class Judge:  # reads the class from the image's brightness: class k is filled with k / 10
+        def __call__(self, images):
+            return F.one_hot(images.mean(dim=(1, 2, 3)).mul(10).round().long(), 10).float()
+
+    class Model:
+        def __init__(self, collapsed):
+            self.collapsed, self.rngs = collapsed, []
+
+        def sample(self, n, labels, use_ema, rng):
+            self.rngs.append(rng.initial_seed())
+            drawn = torch.zeros_like(labels) if self.collapsed else labels
+            return drawn.float().div(10).view(-1, 1, 1, 1).expand(n, 1, 28, 28)
+
+    monkeypatch.setattr(evaluation, "load_digits_classifier", lambda: Judge())
+    right, collapsed = Model(False), Model(True)
+    assert bench.judged_classes(right) == 1.0
+    assert bench.judged_classes(collapsed, per_class=3) == pytest.approx(0.1)  # one class's drawings: chance
+    assert right.rngs == collapsed.rngs  # the same noise for every run
 
 
 def test_the_ssaae_part_trains_only_missing_seeds_and_leaves_the_other_parts_text_alone(tmp_path, monkeypatch):

@@ -260,3 +260,20 @@ def test_d_labelled_keeps_the_first_k_labelled_pairs_among_ds_real_ones():
     assert counts[1] == 1 + 3 and counts[None] > counts[1]  # one labelled pair beside the 3 C-labelled ones
     with pytest.raises(ValueError, match="model.d_labelled must be >= 1.*got 0"):
         build_triplegan(d_labelled=0)
+
+
+def test_d_unit_norm_holds_every_unit_of_d_at_norm_one_and_survives_a_checkpoint(tmp_path):
+    from torch.nn.utils import parametrize
+
+    assert not any(parametrize.is_parametrized(m) for m in build_triplegan().discriminator.modules())
+    model = build_triplegan(d_unit_norm=True)
+    linears = [m for m in model.discriminator.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 3 and all(parametrize.is_parametrized(m, "weight") for m in linears)  # d_hidden (32, 16) + out
+    tiny_trainer(tmp_path, 3).fit(model, build_data())
+    for linear in linears:
+        torch.testing.assert_close(linear.weight.norm(dim=1), torch.ones(linear.out_features))
+    again = build_triplegan(d_unit_norm=True)
+    again.load_state_dict(model.state_dict())
+    x, labels = torch.randn(4, *model.data_shape), torch.arange(4)
+    model.eval(), again.eval()
+    torch.testing.assert_close(again.discriminator(x, labels), model.discriminator(x, labels))

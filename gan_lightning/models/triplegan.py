@@ -51,9 +51,11 @@ pre-training of C at 100 labels or fewer (``pre_num_epoch``: C alone on
 its labelled cross-entropy, the entropy term 0.3 and the balance term 0.3, ``pre_alpha_unlabeled_entropy``,
 ``pre_alpha_average``) is ``pretrain_steps`` (default 0: none) iterations of phase ``Cpre`` before the game, with
 C's own optimiser (theirs a separate Adam, lr 3e-4, beta1 0.9) and ``pretrain_balance_weight`` 0.3; R_P's
-``pseudo_start`` counts the game's iterations. Their running average of C's
-weights used for evaluation, their weight decay 1e-4 on C's last layer, their weight
-normalisation of D's layers and their learning-rate annealing are left out. Batch sizes
+``pseudo_start`` counts the game's iterations. D's layers there are weight-normalised with the scale fixed at 1
+(``nn.py``'s ``DenseLayer``: ``weight_scale`` 1, ``train_scale`` False), every unit's weight vector of norm 1:
+``d_unit_norm`` (default False, as before). Their running average of C's weights used for evaluation, their weight
+decay 1e-4 on C's last layer, the weight normalisation of G's output layer (``l2normalize``) and their learning-rate
+annealing are left out. Batch sizes
 follow the data module (the labelled batch is min(batch size, num_labeled)); G's labels are
 balanced (0, 1, ..., 9, 0, ...), as in the authors' code.
 
@@ -142,6 +144,7 @@ class TripleGAN(LabeledSubset, GANModule):
         c_dropout: float = 0.5,
         pseudo_real: int = 0,
         d_labelled: int | None = None,
+        d_unit_norm: bool = False,
         pretrain_steps: int = 0,
         pretrain_balance_weight: float = 0.3,
         **kwargs,
@@ -168,7 +171,7 @@ class TripleGAN(LabeledSubset, GANModule):
         self.pretrain_steps, self.pretrain_balance_weight = int(pretrain_steps), float(pretrain_balance_weight)
         self.generator = LabelConcatGenerator(latent_dim, num_classes, self.data_shape, g_hidden)
         self.discriminator = LabelConcatDiscriminator(self.data_shape, num_classes, d_hidden, d_input_noise,
-                                                      d_hidden_noise)
+                                                      d_hidden_noise, unit_norm=d_unit_norm)
         self.classifier = TripleClassifier(self.data_shape[0], num_classes, c_width, c_dropout)
 
     # ------------------------------------------------------------------ declarations

@@ -24,6 +24,7 @@ from torch import nn
 
 from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_
 from gan_lightning.nets.mlp import GaussianNoise
+from gan_lightning.nets.layers import apply_unit_weight_norm
 
 Norm = Literal["batch", "none", "layer"]
 
@@ -189,11 +190,12 @@ class LabelConcatGenerator(nn.Module):
 
 class LabelConcatDiscriminator(nn.Module):
     """D(x, y) -> one logit: an MLP whose every layer also sees the one-hot label, with Gaussian
-    noise on its input and after every hidden layer in training mode."""
+    noise on its input and after every hidden layer in training mode. ``unit_norm``: every unit's
+    weight vector, the output's too, held at norm 1 (``apply_unit_weight_norm``)."""
 
     def __init__(self, data_shape: Sequence[int], num_classes: int,
                  hidden: Sequence[int] = (1000, 500, 250, 250, 250), input_noise: float = 0.6,
-                 hidden_noise: float = 0.5) -> None:
+                 hidden_noise: float = 0.5, unit_norm: bool = False) -> None:
         super().__init__()
         self.num_classes = num_classes
         widths = [math.prod(data_shape), *hidden]
@@ -201,6 +203,8 @@ class LabelConcatDiscriminator(nn.Module):
         self.hidden = nn.ModuleList(nn.Linear(w_in + num_classes, w_out) for w_in, w_out in zip(widths[:-1], widths[1:]))
         self.hidden_noise = GaussianNoise(hidden_noise)
         self.out = nn.Linear(widths[-1] + num_classes, 1)
+        if unit_norm:
+            apply_unit_weight_norm(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         y = F.one_hot(labels.long(), self.num_classes).to(x.dtype)

@@ -1,5 +1,5 @@
 """Layers shared by the model families: minibatch statistics (minibatch discrimination, ProGAN's
-minibatch standard deviation), virtual batch normalisation, spectral norm, the data-dependent
+minibatch standard deviation), virtual batch normalisation, spectral norm, unit weight norm, the data-dependent
 initialisation of weight-normalised layers, the equalized learning rate and pixel norm of
 ProGAN (also used by StyleGAN2), maxout units (Goodfellow et al. 2013) and a plain N(0, std)
 initialisation of linear layers."""
@@ -258,6 +258,28 @@ def apply_spectral_norm(
         if parametrize.is_parametrized(layer, "weight"):
             continue
         spectral_norm(layer)
+    return module
+
+
+class UnitRows(nn.Module):
+    """A parametrization: the weight with each output unit's weight vector (its row, over all other
+    dimensions) scaled to norm 1."""
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        norms = weight.flatten(1).norm(dim=1).clamp_min(1e-12)
+        return weight / norms.view(-1, *([1] * (weight.dim() - 1)))
+
+
+def apply_unit_weight_norm(
+    module: nn.Module, layer_types: Sequence[type[nn.Module]] | type[nn.Module] = (nn.Linear,),
+) -> nn.Module:
+    """Weight normalisation with its scale fixed at 1 (Salimans & Kingma 2016 with g not trained): every
+    output unit's weight vector of each ``layer_types`` layer has norm 1, in place (``UnitRows``); biases
+    are left free. Layers already parametrized on ``weight`` are skipped. Returns ``module``."""
+    types = tuple(layer_types) if isinstance(layer_types, (list, tuple)) else (layer_types,)
+    for layer in list(module.modules()):
+        if isinstance(layer, types) and not parametrize.is_parametrized(layer, "weight"):
+            parametrize.register_parametrization(layer, "weight", UnitRows())
     return module
 
 
