@@ -490,12 +490,13 @@ class CachedCurve:
 
 
 def cached_curve(cache: str | Path, key: str, settings: dict[str, Any], steps: int, folder: str | Path | None = None,
-                 extendable: Sequence[str] = (), points_key: str = "points") -> CachedCurve:
-    """The cached curve ``key`` of ``cache`` when it was trained with ``settings`` (``extendable``: settings a
-    longer run of the same curve may change, as its planned steps): its points up to ``steps``. A curve trained
-    with other settings counts for nothing, and its checkpoints (in ``folder``) are removed: they are not this
-    run's."""
-    cached = load_runs(cache, {}).get(key, {})
+                 extendable: Sequence[str] = (), points_key: str = "points", within: str | None = None) -> CachedCurve:
+    """The cached curve ``key`` of ``cache`` (of ``cache[within]`` when given) when it was trained with ``settings``
+    (``extendable``: settings a longer run of the same curve may change, as its planned steps): its points up to
+    ``steps``. A curve trained with other settings counts for nothing, and its checkpoints (in ``folder``) are
+    removed: they are not this run's."""
+    runs = load_runs(cache, {})
+    cached = (runs.get(within, {}) if within is not None else runs).get(key, {})
     same = all(cached.get(name) == value for name, value in settings.items() if name not in extendable)
     if not same and folder is not None:
         shutil.rmtree(folder, ignore_errors=True)

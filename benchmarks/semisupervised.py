@@ -25,11 +25,16 @@ Every model is trained with ``harness.fit_exactly`` on one shared, already loade
     python benchmarks/semisupervised.py [--triple-steps N] [--info-steps N] [--report-only]
     python benchmarks/semisupervised.py --triple-steps 3000 --c-width 32 --diagnostic pseudo_real=32  # one change
     python benchmarks/semisupervised.py --triple-steps 3000 --c-width 32 --triple-seeds 1,2  # more seeds
+    python benchmarks/semisupervised.py --triple-steps 3000 --c-width 32 --curve 9000 --every 750  # a longer run
 
 ``--diagnostic KEY=VALUE[,KEY=VALUE]`` trains Triple-GAN alone with those model options changed (values read as
 YAML) at ``--triple-steps``, ``--c-width`` and ``--seed``; its C's held-out accuracy is kept in the results under
 ``triple_diagnostics`` and listed in the section below the Triple-GAN table. ``--triple-seeds 1,2`` runs the
 Triple-GAN part's four rows on more seeds (kept under ``triple_seeds``), listed with the verdict over the seeds.
+``--curve STEPS`` trains Triple-GAN (its recipe, with ``--diagnostic``'s changes when given) past ``--triple-steps`` to
+STEPS iterations, R_P from 30 % of ``--triple-steps`` as the part's runs, measuring C's held-out accuracy and the
+share of G's samples the digits classifier reads as the asked class every ``--every`` iterations (kept under
+``triple_curves`` as they are measured; an interrupted curve resumes from its last checkpoint).
 
 Writes the section ``semisupervised`` of ``--out`` (``harness.replace_section``), the raw numbers
 to ``benchmarks/semisupervised/results.json`` and the grids to ``benchmarks/semisupervised/``.
@@ -51,9 +56,11 @@ import yaml
 from harness import (
     BENCHMARKS,
     RESULTS_MD,
+    cached_curve,
     cluster_purity,
     command_line,
     fit_exactly,
+    fit_measured,
     in_batches,
     infogan_codes,
     int_list,
@@ -76,6 +83,7 @@ from gan_lightning.core import build_optimizer
 
 OUT_DIR = BENCHMARKS / "semisupervised"
 RESULTS_JSON = OUT_DIR / "results.json"
+CURVE_RUNS = OUT_DIR / "curves"  # the --curve runs' checkpoints (not committed)
 SECTION = "semisupervised"
 INFO_RUNS = {"InfoGAN": ("InfoGAN", "mnist5k"), "SSInfoGAN 0.22%": ("SSInfoGAN", "mnist5k_0p22"),
              "SSInfoGAN 1%": ("SSInfoGAN", "mnist5k_1"), "SSInfoGAN 10%": ("SSInfoGAN", "mnist5k_10")}
@@ -416,7 +424,7 @@ ss-InfoGAN vs InfoGAN, code-to-class agreement of Q's categorical code on the he
 |---|---:|---:|---:|---:|---:|---|
 {chr(10).join(info_rows)}
 
-{seeds_text(results)}{diagnostics_text(results)}Pictures (row k: class / code k, 10 samples of raw G each): {", ".join(f"[{Path(g).name}]({_link(g)})" for g in grids)}
+{seeds_text(results)}{diagnostics_text(results)}{curves_text(results)}Pictures (row k: class / code k, 10 samples of raw G each): {", ".join(f"[{Path(g).name}]({_link(g)})" for g in grids)}
 {ssaae_text(results["ssaae"]) if "ssaae" in results else ""}"""
 
 
@@ -443,9 +451,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--diagnostic", default=None, metavar="KEY=VALUE[,KEY=VALUE]",
                         help="train Triple-GAN alone with these model options changed (e.g. alpha=0) at --triple-steps "
                              "and --c-width; its C's held-out accuracy is kept in --results and listed in the section")
+    parser.add_argument("--curve", type=int, default=None, metavar="STEPS",
+                        help="train Triple-GAN (the recipe, with --diagnostic's changes if given) to STEPS iterations, "
+                             "measuring C's held-out accuracy and G's samples judged every --every; kept in --results "
+                             "under triple_curves and listed in the section")
+    parser.add_argument("--every", type=int, default=750, help="--curve's measuring interval (iterations)")
     args = parser.parse_args(argv)
-    if args.diagnostic is not None:
-        args.changes = parse_changes(args.diagnostic, parser)
+    args.changes = parse_changes(args.diagnostic, parser) if args.diagnostic is not None else None
+    if args.curve is not None and (args.curve < args.every or args.every < 1):
+        parser.error(f"--curve {args.curve} must be at least --every ({args.every}), and --every at least 1")
     args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     if not set(args.parts) <= {"triple", "info", "ssaae"}:
         parser.error(f"--parts takes triple, info and/or ssaae, got {args.parts}")
@@ -524,6 +538,89 @@ def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, A
              "fit_seconds": run["fit_seconds"], "command": command_line(__file__, args.argv), "grid": grid}
     print(json.dumps(entry), flush=True)
     return save_run(args.results, key, entry, within="triple_diagnostics", drop=())
+
+
+def curve_key(label: str, args: argparse.Namespace) -> str:
+    return f"{label} / {seed_key(args.triple_steps, args.c_width, args.seed)} / every {args.every}"
+
+
+def triple_curve(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
+    """Triple-GAN with ``args.changes`` (none: its recipe) trained to ``args.curve`` iterations, C's held-out accuracy
+    and G's judged share (``judged_classes``) measured every ``args.every``; the points kept in
+    ``results["triple_curves"]`` as they are measured (the file reread first), checkpoints in ``CURVE_RUNS``: an
+    interrupted or shorter curve of the same settings resumes. Up to ``--triple-steps`` it trains as the part's and
+    ``--diagnostic``'s runs do (same seed, data and R_P start). Returns the results as saved."""
+    import lightning as L
+
+    changes = args.changes or {}
+    label = diagnostic_label(changes) or "recipe"
+    key = curve_key(label, args)
+    pseudo_start = round(0.3 * args.triple_steps)
+    settings = {"changes": changes, "label": label, "options": triple_options(args.c_width, pseudo_start, changes),
+                "steps": args.triple_steps, "c_width": args.c_width, "seed": args.seed, "every": args.every}
+    folder = CURVE_RUNS / "".join(ch if ch.isalnum() else "_" for ch in key)
+    cached = cached_curve(args.results, key, settings, args.curve, folder, within="triple_curves")
+    if cached.complete:
+        print(f"{key} to {args.curve}: cached in {args.results}", flush=True)
+        return results
+    quiet_lightning()
+    torch.set_num_threads(1)
+    images, labels = heldout()
+
+    def measure(model) -> dict[str, float]:
+        return {"accuracy": float((in_batches(model.predict, images) == labels).float().mean()),
+                "g_judged": judged_classes(model)}
+
+    saved = [results]
+
+    def save(points: list[dict[str, Any]], seconds: float) -> None:
+        saved[0] = save_run(args.results, key, {**settings, "fit_seconds": seconds, "points": points,
+                                                "command": command_line(__file__, args.argv)},
+                            within="triple_curves", drop=())
+        print(json.dumps({"curve": key, **points[-1]}), flush=True)
+
+    L.seed_everything(args.seed, workers=False, verbose=False)
+    model, data = build("TripleGAN", "mnist5k", c_width=args.c_width, pseudo_start=pseudo_start, **changes)
+    fit_measured(model, data, args.curve, args.every, folder, measure, cached.points, save, spent=cached.spent,
+                 label=key)
+    return saved[0]
+
+
+def curves_text(results: dict[str, Any]) -> str:
+    """The ``--curve`` runs at the Triple-GAN part's steps and width: C's accuracy and G's judged share per
+    measured iteration, a column per curve."""
+    t = results["triple"]
+    curves = [curve for curve in results.get("triple_curves", {}).values()
+              if (curve["steps"], curve["c_width"]) == (t["steps"], t["c_width"])]
+    if not curves:
+        return ""
+    recipe = triple_options(t["c_width"], t["pseudo_start"])
+    names = [("the recipe" if changed_from(curve["options"], recipe) == "none"
+              else f"`{changed_from(curve['options'], recipe)}`") + f", seed {curve['seed']}" for curve in curves]
+    iterations = sorted({point["iteration"] for curve in curves for point in curve["points"]})
+    rows = []
+    for iteration in iterations:
+        cells = []
+        for curve in curves:
+            point = next((p for p in curve["points"] if p["iteration"] == iteration), None)
+            cells.append(f"{pct(point['accuracy'])} / {pct(point['g_judged'])}" if point else "")
+        marker = " (the part's budget)" if iteration == t["steps"] else ""
+        rows.append(f"| {iteration:,}{marker} | " + " | ".join(cells) + " |")
+    commands = "\n".join(dict.fromkeys(curve["command"] for curve in curves))
+    seconds = ", ".join(f"{name} {curve['fit_seconds'] / 60:.0f} min" for name, curve in zip(names, curves))
+    return f"""Triple-GAN past the part's {t['steps']:,} iterations (`--curve`; R_P from iteration {t['pseudo_start']:,} as in the
+part's runs, which these curves repeat up to {t['steps']:,}): C's held-out accuracy / the share of G's samples the
+digits classifier reads as the asked class (as in the diagnostics' table; 10 % is chance). Fit time: {seconds}.
+
+| Iteration | {" | ".join(names)} |
+|---:|{"---:|" * len(curves)}
+{chr(10).join(rows)}
+
+```sh
+{commands}
+```
+
+"""
 
 
 def seed_key(steps: int, c_width: int, seed: int) -> str:
@@ -670,7 +767,10 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     args.argv = argv
     previous = load_runs(args.results)
-    if args.diagnostic is not None:
+    if args.curve is not None:
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
+        results = triple_curve(args, previous)
+    elif args.diagnostic is not None:
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         results = diagnostic(args, previous)
     elif args.triple_seeds is not None:
@@ -709,8 +809,8 @@ def main(argv=None) -> None:
             # a part never run yet has no time (nor a section); the ssaae part's time, load and command are its own
             results["wall_seconds"] = sum(results[p]["wall_seconds"] for p in ("triple", "info") if p in results)
     if not {"triple", "info"} <= set(results):
-        done = ("the --diagnostic run" if args.diagnostic is not None else "the --triple-seeds runs"
-                if args.triple_seeds is not None else ", ".join(args.parts))
+        done = ("the --curve run" if args.curve is not None else "the --diagnostic run" if args.diagnostic is not None
+                else "the --triple-seeds runs" if args.triple_seeds is not None else ", ".join(args.parts))
         print(f"saved {done} in {args.results}; the section needs both parts, triple and info (run the missing one "
               f"with --parts)")
         return

@@ -51,6 +51,37 @@ def test_tiny_runs_and_the_report(bench):
     assert "labelled pairs only" in bench.pseudo_real_words({})  # a run from before the option
 
 
+def test_a_curve_repeats_the_parts_run_keeps_its_points_and_resumes_bitwise(bench, tmp_path, monkeypatch):
+    torch.set_num_threads(1)
+    monkeypatch.setattr(bench, "CURVE_RUNS", tmp_path / "curves")
+    # G's judged share stood in for by a number of G's weights: equal numbers, equal G
+    monkeypatch.setattr(bench, "judged_classes", lambda model: float(next(model.generator.parameters()).detach().sum()))
+
+    def curve(steps, cache):
+        bench.main(["--triple-steps", "4", "--c-width", "4", "--curve", str(steps), "--every", "2",
+                    "--results", str(cache), "--out", str(tmp_path / "R.md")])
+        (kept,) = bench.load_runs(cache)["triple_curves"].values()
+        return kept
+
+    short = curve(4, tmp_path / "a.json")
+    assert [point["iteration"] for point in short["points"]] == [2, 4] and short["label"] == "recipe"
+    plain = bench.train("TripleGAN", "mnist5k", 4, 0, c_width=4, pseudo_start=1)  # the part's run of 4 iterations
+    images, labels = bench.heldout()
+    assert short["points"][-1]["accuracy"] == float((plain["model"].predict(images) == labels).float().mean())
+    assert short["points"][-1]["g_judged"] == float(next(plain["model"].generator.parameters()).detach().sum())
+    resumed = curve(6, tmp_path / "a.json")  # from the checkpoint at 4
+    assert resumed["points"][:2] == short["points"] and resumed["points"][-1]["iteration"] == 6
+    monkeypatch.setattr(bench, "CURVE_RUNS", tmp_path / "other")
+    assert curve(6, tmp_path / "b.json")["points"] == resumed["points"]  # the uninterrupted run
+    text = bench.curves_text({"triple": {"steps": 4, "c_width": 4, "pseudo_start": 1},
+                              "triple_curves": {"k": resumed}})
+    point = resumed["points"][1]
+    assert f"| 4 (the part's budget) | {100 * point['accuracy']:.1f} % / {100 * point['g_judged']:.1f} % |" in text
+    assert "| Iteration | the recipe, seed 0 |" in text and "--curve 6 --every 2" in text
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--curve", "10", "--every", "20"])
+
+
 def test_the_ssaae_verdict_is_the_seeds_common_verdict(bench):
     assert bench.seeds_verdict(["reached", "reached"]) == "reached"
     assert bench.seeds_verdict(["not reached (significantly lower)"]) == "not reached (significantly lower)"
