@@ -64,6 +64,23 @@ def test_discriminator_sees_labelled_pairs_as_real_and_pseudo_and_generated_pair
     torch.testing.assert_close(terms["d_loss"], expected)
 
 
+def test_d_pseudo_weight_sets_ds_weight_on_cs_fake_pairs_alone():
+    model = labelled_model(alpha=0.3, d_pseudo_weight=0.0)
+    ctx = context(model)
+    recorder = Recorder(model)
+    torch.manual_seed(7)
+    terms = model.discriminator_terms(ctx)
+    (_, _, real), (_, _, pseudo), (_, _, fake) = recorder.calls
+    torch.testing.assert_close(terms["d_loss"], F.softplus(-real).mean() + 0.7 * F.softplus(fake).mean())
+    assert terms["d_pseudo_loss"] > 0  # still measured, weighted 0
+    recorder.calls.clear()
+    g_loss = model.generator_terms(context(model))["g_loss"]  # G's loss keeps alpha
+    torch.testing.assert_close(g_loss, 0.7 * F.softplus(-recorder.calls[0][2]).mean())
+    assert build_triplegan(alpha=0.3).d_pseudo_weight == 0.3  # default: alpha
+    with pytest.raises(ValueError, match="model.d_pseudo_weight must be >= 0.*got -1"):
+        build_triplegan(d_pseudo_weight=-1)
+
+
 def test_generator_loss_is_the_non_saturating_loss_of_its_pairs_weighted_one_minus_alpha():
     model = labelled_model(alpha=0.3)
     ctx = context(model)

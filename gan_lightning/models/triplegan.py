@@ -53,7 +53,8 @@ its labelled cross-entropy, the entropy term 0.3 and the balance term 0.3, ``pre
 C's own optimiser (theirs a separate Adam, lr 3e-4, beta1 0.9) and ``pretrain_balance_weight`` 0.3; R_P's
 ``pseudo_start`` counts the game's iterations. D's layers there are weight-normalised with the scale fixed at 1
 (``nn.py``'s ``DenseLayer``: ``weight_scale`` 1, ``train_scale`` False), every unit's weight vector of norm 1:
-``d_unit_norm`` (default False, as before). Their running average of C's weights used for evaluation, their weight
+``d_unit_norm`` (default False, as before). ``d_pseudo_weight`` (default null: alpha, the paper's objective) sets
+D's weight on C's fake pairs alone, leaving alpha in G's and C's losses (a diagnostic: which side of alpha acts). Their running average of C's weights used for evaluation, their weight
 decay 1e-4 on C's last layer, the weight normalisation of G's output layer (``l2normalize``) and their learning-rate
 annealing are left out. Batch sizes
 follow the data module (the labelled batch is min(batch size, num_labeled)); G's labels are
@@ -147,6 +148,7 @@ class TripleGAN(LabeledSubset, GANModule):
         pseudo_real: int = 0,
         d_labelled: int | None = None,
         d_unit_norm: bool = False,
+        d_pseudo_weight: float | None = None,
         pretrain_steps: int = 0,
         pretrain_balance_weight: float = 0.3,
         **kwargs,
@@ -162,10 +164,13 @@ class TripleGAN(LabeledSubset, GANModule):
                            ("pretrain_steps", pretrain_steps), ("pretrain_balance_weight", pretrain_balance_weight)):
             if value < 0:
                 raise ValueError(f"model.{key} must be >= 0, got {value}")
+        if d_pseudo_weight is not None and d_pseudo_weight < 0:
+            raise ValueError(f"model.d_pseudo_weight must be >= 0 (or null: alpha), got {d_pseudo_weight}")
         if d_labelled is not None and d_labelled < 1:
             raise ValueError(f"model.d_labelled must be >= 1 (or null: the whole labelled batch), got {d_labelled}")
         self.init_labeled(num_labeled, num_classes, labeled_seed)
         self.d_labelled = None if d_labelled is None else int(d_labelled)
+        self.d_pseudo_weight = float(alpha if d_pseudo_weight is None else d_pseudo_weight)
         self.alpha, self.pseudo_weight = float(alpha), float(pseudo_weight)
         self.pseudo_start, self.pseudo_rampup = int(pseudo_start), int(pseudo_rampup)
         self.entropy_weight, self.balance_weight = float(entropy_weight), float(balance_weight)
@@ -264,7 +269,7 @@ class TripleGAN(LabeledSubset, GANModule):
         fake_logit = self.run_discriminator(ctx.fake.detach(), ctx.fake_labels)
         real_loss = F.softplus(-real_logit).mean()
         pseudo_loss, fake_loss = F.softplus(pseudo_logit).mean(), F.softplus(fake_logit).mean()
-        return {"d_loss": real_loss + self.alpha * pseudo_loss + (1 - self.alpha) * fake_loss,
+        return {"d_loss": real_loss + self.d_pseudo_weight * pseudo_loss + (1 - self.alpha) * fake_loss,
                 "d_real_loss": real_loss, "d_pseudo_loss": pseudo_loss, "d_fake_loss": fake_loss,
                 "d_real": torch.sigmoid(real_logit).mean(), "d_pseudo": torch.sigmoid(pseudo_logit).mean(),
                 "d_fake": torch.sigmoid(fake_logit).mean()}
