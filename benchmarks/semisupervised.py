@@ -64,6 +64,7 @@ from harness import (
     in_batches,
     infogan_codes,
     int_list,
+    kept_checkpoints,
     load_average,
     load_recipe,
     load_runs,
@@ -560,9 +561,17 @@ def triple_curve(args: argparse.Namespace, results: dict[str, Any]) -> dict[str,
                 "steps": args.triple_steps, "c_width": args.c_width, "seed": args.seed, "every": args.every}
     folder = CURVE_RUNS / "".join(ch if ch.isalnum() else "_" for ch in key)
     cached = cached_curve(args.results, key, settings, args.curve, folder, within="triple_curves")
+    grid_name = f"triplegan_curve_{'_'.join(f'{k}{v}' for k, v in changes.items()) or 'recipe'}_seed{args.seed}.png"
     if cached.complete:
         print(f"{key} to {args.curve}: cached in {args.results}", flush=True)
-        return results
+        kept = results["triple_curves"][key]
+        last = kept_checkpoints(folder).get(kept["points"][-1]["iteration"])
+        if "grid" in kept or last is None:
+            return results
+        model, _ = build("TripleGAN", "mnist5k", c_width=args.c_width, pseudo_start=pseudo_start, **changes)
+        model.load_state_dict(torch.load(last, map_location="cpu", weights_only=False)["state_dict"])
+        return save_run(args.results, key, {**kept, "grid": class_grid(model, grid_name)}, within="triple_curves",
+                        drop=())
     quiet_lightning()
     torch.set_num_threads(1)
     images, labels = heldout()
@@ -583,7 +592,8 @@ def triple_curve(args: argparse.Namespace, results: dict[str, Any]) -> dict[str,
     model, data = build("TripleGAN", "mnist5k", c_width=args.c_width, pseudo_start=pseudo_start, **changes)
     fit_measured(model, data, args.curve, args.every, folder, measure, cached.points, save, spent=cached.spent,
                  label=key)
-    return saved[0]
+    kept = saved[0]["triple_curves"][key]
+    return save_run(args.results, key, {**kept, "grid": class_grid(model, grid_name)}, within="triple_curves", drop=())
 
 
 def curves_text(results: dict[str, Any]) -> str:
@@ -608,6 +618,9 @@ def curves_text(results: dict[str, Any]) -> str:
         rows.append(f"| {iteration:,}{marker} | " + " | ".join(cells) + " |")
     commands = "\n".join(dict.fromkeys(curve["command"] for curve in curves))
     seconds = ", ".join(f"{name} {curve['fit_seconds'] / 60:.0f} min" for name, curve in zip(names, curves))
+    grids = ", ".join(f"{name} at {curve['points'][-1]['iteration']:,}: [{Path(curve['grid']).name}]({_link(curve['grid'])})"
+                      for name, curve in zip(names, curves) if "grid" in curve)
+    grids = f"G's samples at each curve's last point (row k: class k): {grids}\n\n" if grids else ""
     return f"""Triple-GAN past the part's {t['steps']:,} iterations (`--curve`; R_P from iteration {t['pseudo_start']:,} as in the
 part's runs, which these curves repeat up to {t['steps']:,}): C's held-out accuracy / the share of G's samples the
 digits classifier reads as the asked class (as in the diagnostics' table; 10 % is chance). Fit time: {seconds}.
@@ -620,7 +633,7 @@ digits classifier reads as the asked class (as in the diagnostics' table; 10 % i
 {commands}
 ```
 
-"""
+{grids}"""
 
 
 def seed_key(steps: int, c_width: int, seed: int) -> str:

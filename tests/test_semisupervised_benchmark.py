@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -78,6 +80,13 @@ def test_a_curve_repeats_the_parts_run_keeps_its_points_and_resumes_bitwise(benc
     point = resumed["points"][1]
     assert f"| 4 (the part's budget) | {100 * point['accuracy']:.1f} % / {100 * point['g_judged']:.1f} % |" in text
     assert "| Iteration | the recipe, seed 0 |" in text and "--curve 6 --every 2" in text
+    grid = Path(resumed["grid"])  # G's samples at the last point, also drawn for a curve kept without them
+    assert grid.name == "triplegan_curve_recipe_seed0.png" and f"at 6: [{grid.name}]" in text
+    drawn = grid.read_bytes()
+    grid.unlink()
+    bench.save_run(tmp_path / "b.json", next(iter(bench.load_runs(tmp_path / "b.json")["triple_curves"])),
+                   {k: v for k, v in resumed.items() if k != "grid"}, within="triple_curves", drop=())
+    assert "grid" in curve(6, tmp_path / "b.json") and grid.read_bytes() == drawn  # from the checkpoint at 6
     with pytest.raises(SystemExit):
         bench.parse_args(["--curve", "10", "--every", "20"])
 
