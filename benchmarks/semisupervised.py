@@ -560,7 +560,11 @@ def triple_curve(args: argparse.Namespace, results: dict[str, Any]) -> dict[str,
     settings = {"changes": changes, "label": label, "options": triple_options(args.c_width, pseudo_start, changes),
                 "steps": args.triple_steps, "c_width": args.c_width, "seed": args.seed, "every": args.every}
     folder = CURVE_RUNS / "".join(ch if ch.isalnum() else "_" for ch in key)
-    cached = cached_curve(args.results, key, settings, args.curve, folder, within="triple_curves")
+    kept = results.get("triple_curves", {}).get(key)
+    # an option added to TripleGAN since a kept curve was trained is no difference (it defaults to what the run did)
+    same_options = kept is not None and changed_from(kept["options"], settings["options"]) == "none"
+    cached = cached_curve(args.results, key, settings, args.curve, folder, within="triple_curves",
+                          extendable=("options",) if same_options else ())
     grid_name = f"triplegan_curve_{'_'.join(f'{k}{v}' for k, v in changes.items()) or 'recipe'}_seed{args.seed}.png"
     if cached.complete:
         print(f"{key} to {args.curve}: cached in {args.results}", flush=True)

@@ -87,6 +87,17 @@ def test_a_curve_repeats_the_parts_run_keeps_its_points_and_resumes_bitwise(benc
     bench.save_run(tmp_path / "b.json", next(iter(bench.load_runs(tmp_path / "b.json")["triple_curves"])),
                    {k: v for k, v in resumed.items() if k != "grid"}, within="triple_curves", drop=())
     assert "grid" in curve(6, tmp_path / "b.json") and grid.read_bytes() == drawn  # from the checkpoint at 6
+    # a curve kept before an option existed is still this curve (not retrained, its checkpoints kept) ...
+    (key, kept), = bench.load_runs(tmp_path / "b.json")["triple_curves"].items()
+    older = {**kept, "options": {k: v for k, v in kept["options"].items() if k != "d_pseudo_weight"}}
+    bench.save_run(tmp_path / "b.json", key, older, within="triple_curves", drop=())
+    monkeypatch.setattr(bench, "fit_measured", lambda *a, **k: pytest.fail("a kept curve was trained again"))
+    assert curve(6, tmp_path / "b.json") == older and (tmp_path / "other").is_dir()
+    # ... and one trained with another value of an option is not
+    bench.save_run(tmp_path / "b.json", key, {**kept, "options": {**kept["options"], "alpha": 0.25}},
+                   within="triple_curves", drop=())
+    with pytest.raises(pytest.fail.Exception, match="trained again"):
+        curve(6, tmp_path / "b.json")
     with pytest.raises(SystemExit):
         bench.parse_args(["--curve", "10", "--every", "20"])
 
