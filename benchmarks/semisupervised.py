@@ -171,6 +171,11 @@ def class_grid(model, name: str) -> str:
     return save_grid(samples, OUT_DIR / name, 10)
 
 
+def grid_name(kind: str, changes: dict[str, Any], seed: int) -> str:
+    """``triplegan_<kind>_<key><value>..._seed<seed>.png``: the file of a diagnostic's or curve's grid."""
+    return f"triplegan_{kind}_{'_'.join(f'{key}{value}' for key, value in changes.items())}_seed{seed}.png"
+
+
 def judged_classes(model, per_class: int = 100) -> float:
     """The share of G's samples (``per_class`` of each class, the same noise for every run) that the digits
     classifier (an independent judge trained on MNIST5k's labels, not the model's C) reads as the asked class."""
@@ -532,8 +537,7 @@ def diagnostic(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, A
     images, labels = heldout()
     accuracy = float((in_batches(run["model"].predict, images) == labels).float().mean())
     options = triple_options(args.c_width, round(0.3 * args.triple_steps), args.changes)
-    name = "triplegan_diagnostic_" + "_".join(f"{k}{v}" for k, v in args.changes.items()) + f"_seed{args.seed}.png"
-    grid = class_grid(run["model"], name)
+    grid = class_grid(run["model"], grid_name("diagnostic", args.changes, args.seed))
     entry = {"changes": args.changes, "label": label, "options": options, "steps": args.triple_steps,
              "c_width": args.c_width, "seed": args.seed, "accuracy": accuracy, "g_judged": judged_classes(run["model"]),
              "fit_seconds": run["fit_seconds"], "command": command_line(__file__, args.argv), "grid": grid}
@@ -565,7 +569,7 @@ def triple_curve(args: argparse.Namespace, results: dict[str, Any]) -> dict[str,
     same_options = kept is not None and changed_from(kept["options"], settings["options"]) == "none"
     cached = cached_curve(args.results, key, settings, args.curve, folder, within="triple_curves",
                           extendable=("options",) if same_options else ())
-    grid_name = f"triplegan_curve_{'_'.join(f'{k}{v}' for k, v in changes.items()) or 'recipe'}_seed{args.seed}.png"
+    grid = grid_name("curve", changes or {"recipe": ""}, args.seed)
     if cached.complete:
         print(f"{key} to {args.curve}: cached in {args.results}", flush=True)
         kept = results["triple_curves"][key]
@@ -574,8 +578,7 @@ def triple_curve(args: argparse.Namespace, results: dict[str, Any]) -> dict[str,
             return results
         model, _ = build("TripleGAN", "mnist5k", c_width=args.c_width, pseudo_start=pseudo_start, **changes)
         model.load_state_dict(torch.load(last, map_location="cpu", weights_only=False)["state_dict"])
-        return save_run(args.results, key, {**kept, "grid": class_grid(model, grid_name)}, within="triple_curves",
-                        drop=())
+        return save_run(args.results, key, {**kept, "grid": class_grid(model, grid)}, within="triple_curves", drop=())
     quiet_lightning()
     torch.set_num_threads(1)
     images, labels = heldout()
@@ -597,7 +600,7 @@ def triple_curve(args: argparse.Namespace, results: dict[str, Any]) -> dict[str,
     fit_measured(model, data, args.curve, args.every, folder, measure, cached.points, save, spent=cached.spent,
                  label=key)
     kept = saved[0]["triple_curves"][key]
-    return save_run(args.results, key, {**kept, "grid": class_grid(model, grid_name)}, within="triple_curves", drop=())
+    return save_run(args.results, key, {**kept, "grid": class_grid(model, grid)}, within="triple_curves", drop=())
 
 
 def curves_text(results: dict[str, Any]) -> str:
