@@ -572,7 +572,6 @@ def triple_curve(args: argparse.Namespace, results: dict[str, Any]) -> dict[str,
     grid = grid_name("curve", changes or {"recipe": ""}, args.seed)
     if cached.complete:
         print(f"{key} to {args.curve}: cached in {args.results}", flush=True)
-        kept = results["triple_curves"][key]
         last = kept_checkpoints(folder).get(kept["points"][-1]["iteration"])
         if "grid" in kept or last is None:
             return results

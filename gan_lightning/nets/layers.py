@@ -251,14 +251,18 @@ def apply_spectral_norm(
     train mode); layers already parametrized on ``weight`` or without a weight are skipped.
     ``module`` itself is included if it matches. Returns ``module``.
     """
-    types = tuple(layer_types) if isinstance(layer_types, (list, tuple)) else (layer_types,)
-    for layer in list(module.modules()):
-        if not isinstance(layer, types) or getattr(layer, "weight", None) is None:
-            continue
-        if parametrize.is_parametrized(layer, "weight"):
-            continue
+    for layer in _unparametrized(module, layer_types):
         spectral_norm(layer)
     return module
+
+
+def _unparametrized(
+    module: nn.Module, layer_types: Sequence[type[nn.Module]] | type[nn.Module],
+) -> list[nn.Module]:
+    """The ``layer_types`` layers of ``module`` (itself included) that have a weight not yet parametrized."""
+    types = tuple(layer_types) if isinstance(layer_types, (list, tuple)) else (layer_types,)
+    return [layer for layer in module.modules() if isinstance(layer, types)
+            and getattr(layer, "weight", None) is not None and not parametrize.is_parametrized(layer, "weight")]
 
 
 class UnitRows(nn.Module):
@@ -276,10 +280,8 @@ def apply_unit_weight_norm(
     """Weight normalisation with its scale fixed at 1 (Salimans & Kingma 2016 with g not trained): every
     output unit's weight vector of each ``layer_types`` layer has norm 1, in place (``UnitRows``); biases
     are left free. Layers already parametrized on ``weight`` are skipped. Returns ``module``."""
-    types = tuple(layer_types) if isinstance(layer_types, (list, tuple)) else (layer_types,)
-    for layer in list(module.modules()):
-        if isinstance(layer, types) and not parametrize.is_parametrized(layer, "weight"):
-            parametrize.register_parametrization(layer, "weight", UnitRows())
+    for layer in _unparametrized(module, layer_types):
+        parametrize.register_parametrization(layer, "weight", UnitRows())
     return module
 
 
