@@ -294,3 +294,58 @@ def test_d_unit_norm_holds_every_unit_of_d_at_norm_one_and_survives_a_checkpoint
     x, labels = torch.randn(4, *model.data_shape), torch.arange(4)
     model.eval(), again.eval()
     torch.testing.assert_close(again.discriminator(x, labels), model.discriminator(x, labels))
+
+
+def test_g_batch_sets_how_many_samples_g_draws_for_d_g_and_r_p():
+    model = labelled_model(g_batch=12, alpha=0.3)
+    ctx = context(model, batch=8)
+    assert ctx.fake.shape[0] == 12 and ctx.fake_labels.tolist() == [i % 10 for i in range(12)]
+    recorder = Recorder(model)
+    terms = model.discriminator_terms(ctx)
+    (_, _, real), (_, _, pseudo), (x_g, y_g, fake) = recorder.calls
+    assert x_g.shape[0] == 12 and pseudo.shape[0] == 8  # C's pairs stay the data batch
+    torch.testing.assert_close(terms["d_loss"], F.softplus(-real).mean() + 0.3 * F.softplus(pseudo).mean()
+                               + 0.7 * F.softplus(fake).mean())
+    assert context(labelled_model(), batch=8).fake.shape[0] == 8  # default: the data's batch size
+    with pytest.raises(ValueError, match="model.g_batch must be >= 1.*got 0"):
+        build_triplegan(g_batch=0)
+
+
+def test_anneal_lr_multiplies_every_rate_by_the_factor_every_n_iterations_from_the_start(tmp_path):
+    model = build_triplegan(anneal_lr_start=2, anneal_lr_every=2, anneal_lr_factor=0.5)
+    assert [model.lr_factor_at(i) for i in range(7)] == [1, 1, 1, 1, 0.5, 0.5, 0.25]
+    assert build_triplegan(anneal_lr_start=2, pretrain_steps=3).lr_factor_at(4) == 1.0  # the game's iterations
+    assert build_triplegan().lr_factor_at(10**6) == 1.0  # default: constant rates
+    L.seed_everything(0)
+    tiny_trainer(tmp_path, 6).fit(model, build_data())  # six iterations: the seventh's rates are set
+    for name in ("generator", "discriminator", "classifier"):
+        assert model.named_optimizer(name).param_groups[0]["lr"] == pytest.approx(1e-3 * 0.25)
+    with pytest.raises(ValueError, match="two LR schedules"):
+        tiny_trainer(tmp_path / "both", 1).fit(build_triplegan(anneal_lr_start=0, lr_decay_iters=2), build_data())
+    for key, value in (("anneal_lr_start", -1), ("anneal_lr_every", 0), ("anneal_lr_factor", 1.5)):
+        with pytest.raises(ValueError, match=f"model.{key} must.*got {value}"):
+            build_triplegan(**{key: value})
+
+
+def test_a_run_with_annealing_resumed_mid_way_equals_the_uninterrupted_one(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from conftest import InterruptAt
+
+    def run(root, ckpt_path=None, interrupt_at=None):
+        L.seed_everything(0)
+        model = build_triplegan(anneal_lr_start=1, anneal_lr_every=2, anneal_lr_factor=0.5)
+        callbacks = [ModelCheckpoint(dirpath=root / "ckpt", save_last=True, every_n_train_steps=interrupt_at or 1000)]
+        callbacks += [InterruptAt(interrupt_at)] if interrupt_at else []
+        trainer = tiny_trainer(root, 8, callbacks=callbacks, enable_checkpointing=True)
+        trainer.fit(model, build_data(), ckpt_path=ckpt_path)
+        return model
+
+    straight = run(tmp_path / "straight")
+    run(tmp_path / "resumed", interrupt_at=4)
+    resumed = run(tmp_path / "resumed", ckpt_path="last")
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert [key for key in a if not torch.equal(a[key], b[key])] == []
+    for name in ("generator", "discriminator", "classifier"):
+        assert resumed.named_optimizer(name).param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5 ** 3)
+        assert straight.named_optimizer(name).param_groups[0]["lr"] == resumed.named_optimizer(name).param_groups[0]["lr"]

@@ -55,10 +55,14 @@ C's own optimiser (theirs a separate Adam, lr 3e-4, beta1 0.9) and ``pretrain_ba
 (``nn.py``'s ``DenseLayer``: ``weight_scale`` 1, ``train_scale`` False), every unit's weight vector of norm 1:
 ``d_unit_norm`` (default False, as before). ``d_pseudo_weight`` (default null: alpha, the paper's objective) sets
 D's weight on C's fake pairs alone, leaving alpha in G's and C's losses (a diagnostic: which side of alpha acts).
-Their running average of C's weights used for evaluation, their weight decay 1e-4 on C's last layer, the weight
-normalisation of G's output layer (``l2normalize``) and their learning-rate annealing are left out. Batch sizes
-follow the data module (the labelled batch is min(batch size, num_labeled)); G's labels are
-balanced (0, 1, ..., 9, 0, ...), as in the authors' code.
+Their learning-rate annealing (every rate x0.995 a epoch from epoch 300 of 1,000: ``anneal_lr_epoch``,
+``anneal_lr_every_epoch``, ``anneal_lr_factor``) is ``anneal_lr_start`` / ``anneal_lr_every`` / ``anneal_lr_factor``
+in iterations (default off; scaled as R_P's start is, epoch 300 of 1,000 is iteration 900 of the recipe's 3,000 and
+an epoch 3 iterations); G's own batch (their ``batch_size_g`` 200 against 100 C pairs) is ``g_batch`` (default null:
+the data's batch size). Their running average of C's weights used for evaluation, their weight decay 1e-4 on C's last
+layer and the weight normalisation of G's output layer (``l2normalize``) are left out. Other batch sizes follow the
+data module (the labelled batch is min(batch size, num_labeled)); G's labels are balanced (0, 1, ..., 9, 0, ...), as
+in the authors' code.
 
 At the recipe's 3,000 iterations on MNIST5k (issue 26, ``benchmarks/semisupervised.py``, seed 0, C width 32), with
 the paper's objective (D's real pairs labelled ones only) C read 87.0 % of the held-out digits, below the same C on
@@ -153,6 +157,10 @@ class TripleGAN(LabeledSubset, GANModule):
         d_pseudo_weight: float | None = None,
         pretrain_steps: int = 0,
         pretrain_balance_weight: float = 0.3,
+        g_batch: int | None = None,
+        anneal_lr_start: int | None = None,
+        anneal_lr_every: int = 1,
+        anneal_lr_factor: float = 0.995,
         **kwargs,
     ) -> None:
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
@@ -168,6 +176,14 @@ class TripleGAN(LabeledSubset, GANModule):
                 raise ValueError(f"model.{key} must be >= 0, got {value}")
         if d_pseudo_weight is not None and d_pseudo_weight < 0:
             raise ValueError(f"model.d_pseudo_weight must be >= 0 (or null: alpha), got {d_pseudo_weight}")
+        if g_batch is not None and g_batch < 1:
+            raise ValueError(f"model.g_batch must be >= 1 (or null: the data's batch size), got {g_batch}")
+        if anneal_lr_start is not None and anneal_lr_start < 0:
+            raise ValueError(f"model.anneal_lr_start must be >= 0 (or null: constant learning rates), got {anneal_lr_start}")
+        if anneal_lr_every < 1:
+            raise ValueError(f"model.anneal_lr_every must be >= 1, got {anneal_lr_every}")
+        if not 0.0 < anneal_lr_factor <= 1.0:
+            raise ValueError(f"model.anneal_lr_factor must lie in (0, 1], got {anneal_lr_factor}")
         if d_labelled is not None and d_labelled < 1:
             raise ValueError(f"model.d_labelled must be >= 1 (or null: the whole labelled batch), got {d_labelled}")
         self.init_labeled(num_labeled, num_classes, labeled_seed)
@@ -178,6 +194,9 @@ class TripleGAN(LabeledSubset, GANModule):
         self.entropy_weight, self.balance_weight = float(entropy_weight), float(balance_weight)
         self.pseudo_real = int(pseudo_real)
         self.pretrain_steps, self.pretrain_balance_weight = int(pretrain_steps), float(pretrain_balance_weight)
+        self.g_batch = None if g_batch is None else int(g_batch)
+        self.anneal_lr_start = None if anneal_lr_start is None else int(anneal_lr_start)
+        self.anneal_lr_every, self.anneal_lr_factor = int(anneal_lr_every), float(anneal_lr_factor)
         self.generator = LabelConcatGenerator(latent_dim, num_classes, self.data_shape, g_hidden)
         self.discriminator = LabelConcatDiscriminator(self.data_shape, num_classes, d_hidden, d_input_noise,
                                                       d_hidden_noise, unit_norm=d_unit_norm)
@@ -191,6 +210,24 @@ class TripleGAN(LabeledSubset, GANModule):
     def optimizer_groups(self):
         return {"generator": self.generator.parameters(), "discriminator": self.discriminator.parameters(),
                 "classifier": self.classifier.parameters()}
+
+    def configure_optimizers(self):
+        """The three optimizers; with ``anneal_lr_start``, one schedule each: the authors' annealing."""
+        configured = super().configure_optimizers()
+        if self.anneal_lr_start is None:
+            return configured
+        if isinstance(configured, tuple):
+            raise ValueError("TripleGAN: model.anneal_lr_start and model.lr_decay_iters are two LR schedules; set one")
+        return configured, [torch.optim.lr_scheduler.LambdaLR(opt, self.lr_factor_at) for opt in configured]
+
+    def lr_factor_at(self, iteration: int) -> float:
+        """Every learning rate's factor at a (0-based) iteration: 1 until ``anneal_lr_start`` iterations of the game
+        (counted after C's pre-training), then times ``anneal_lr_factor`` every ``anneal_lr_every`` iterations (the
+        authors' ``anneal_lr_epoch``, ``anneal_lr_every_epoch`` and ``anneal_lr_factor``, in epochs there)."""
+        iteration -= self.pretrain_steps
+        if self.anneal_lr_start is None or iteration < self.anneal_lr_start:
+            return 1.0
+        return self.anneal_lr_factor ** ((iteration - self.anneal_lr_start) // self.anneal_lr_every)
 
     def generate(self, z, labels=None, net=None, conditions=None):
         if labels is None:
@@ -242,13 +279,14 @@ class TripleGAN(LabeledSubset, GANModule):
         return [WindowedPhase("Cpre", "classifier", self.pretrain_terms, loss_key="c_loss", stop=start), *game]
 
     def prepare_step(self, ctx: StepContext) -> None:
-        """Noise, balanced labels and G's samples; C's logits of the (unlabelled) batch. The batch's
-        own labels are never read. During C's pre-training, C's logits only."""
+        """Noise, balanced labels and G's samples (``g_batch`` of them, or the batch's size); C's logits of the
+        (unlabelled) batch. The batch's own labels are never read. During C's pre-training, C's logits only."""
         if ctx.runs("Cpre"):
             ctx.class_logits = self.classifier(ctx.real)
             return
-        ctx.z = self.sample_noise(ctx.batch_size)
-        ctx.fake_labels = cycle_labels(ctx.batch_size, self.num_classes, self.device)
+        samples = self.g_batch or ctx.batch_size  # the authors' batch_size_g (200) is G's own
+        ctx.z = self.sample_noise(samples)
+        ctx.fake_labels = cycle_labels(samples, self.num_classes, self.device)
         with torch.set_grad_enabled(ctx.runs("G")):
             ctx.fake = self.generator(ctx.z, ctx.fake_labels)
         with torch.set_grad_enabled(ctx.runs("C")):
