@@ -10,7 +10,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.testing import assert_close
 
-from gan_lightning.nets import MinibatchDiscrimination, MinibatchStdDev, apply_spectral_norm, apply_unit_weight_norm
+from gan_lightning.nets import (MinibatchDiscrimination, MinibatchStdDev, apply_scaled_weight_norm, apply_spectral_norm,
+                                 apply_unit_weight_norm)
 
 
 # ----------------------------------------------------------------------------- minibatch discrimination
@@ -203,3 +204,18 @@ def test_init_from_data_gives_unit_variance_outputs_layer_by_layer(weight_normal
         handle.remove()
         dims = [0, *range(2, seen[0].dim())]
         assert_close(seen[0].std(dims), torch.ones(seen[0].size(1)), atol=1e-4, rtol=0)
+
+
+def test_apply_scaled_weight_norm_starts_each_units_scale_at_the_given_value_and_trains_it():
+    torch.manual_seed(0)
+    layer = apply_scaled_weight_norm(nn.Linear(6, 3), scale=1.0)
+    assert parametrize.is_parametrized(layer, "weight")
+    assert_close(layer.weight.norm(dim=1), torch.ones(3))  # every unit's weight vector at norm g = 1
+    g = layer.parametrizations.weight.original0
+    assert g.requires_grad and g.shape == (3, 1)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    layer(torch.randn(5, 6)).square().sum().backward()
+    optimizer.step()
+    assert not torch.allclose(layer.weight.norm(dim=1), torch.ones(3))  # the scale is trained, unlike unit norm
+    assert_close(layer.weight.norm(dim=1), g.detach().abs().squeeze(1))
+    assert_close(apply_scaled_weight_norm(nn.Linear(6, 3), scale=2.0).weight.norm(dim=1), torch.full((3,), 2.0))

@@ -349,3 +349,18 @@ def test_a_run_with_annealing_resumed_mid_way_equals_the_uninterrupted_one(tmp_p
     for name in ("generator", "discriminator", "classifier"):
         assert resumed.named_optimizer(name).param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5 ** 3)
         assert straight.named_optimizer(name).param_groups[0]["lr"] == resumed.named_optimizer(name).param_groups[0]["lr"]
+
+
+def test_g_output_norm_weight_normalises_gs_last_layer_with_its_scale_from_one(tmp_path):
+    from torch.nn.utils import parametrize
+
+    assert not parametrize.is_parametrized(build_triplegan().generator.out)
+    model = build_triplegan(g_output_norm=True)
+    out = model.generator.out
+    assert parametrize.is_parametrized(out, "weight")
+    assert [m for m in model.generator.modules() if parametrize.is_parametrized(m)] == [out]  # the last layer only
+    torch.testing.assert_close(out.weight.norm(dim=1), torch.ones(out.out_features))
+    tiny_trainer(tmp_path, 3).fit(model, build_data())
+    scale = out.parametrizations.weight.original0.detach().squeeze(1)
+    assert not torch.allclose(scale, torch.ones_like(scale))  # trained
+    torch.testing.assert_close(out.weight.norm(dim=1), scale.abs())

@@ -59,8 +59,9 @@ Their learning-rate annealing (every rate x0.995 a epoch from epoch 300 of 1,000
 ``anneal_lr_every_epoch``, ``anneal_lr_factor``) is ``anneal_lr_start`` / ``anneal_lr_every`` / ``anneal_lr_factor``
 in iterations (default off; scaled as R_P's start is, epoch 300 of 1,000 is iteration 900 of the recipe's 3,000 and
 an epoch 3 iterations); G's own batch (their ``batch_size_g`` 200 against 100 C pairs) is ``g_batch`` (default null:
-the data's batch size). Their running average of C's weights used for evaluation, their weight decay 1e-4 on C's last
-layer and the weight normalisation of G's output layer (``l2normalize``) are left out. Other batch sizes follow the
+the data's batch size); the weight normalisation of G's output layer (``l2normalize``: trained scale from 1) is
+``g_output_norm`` (default False). Their running average of C's weights used for evaluation and their weight decay
+1e-4 on C's last layer are left out. Other batch sizes follow the
 data module (the labelled batch is min(batch size, num_labeled)); G's labels are balanced (0, 1, ..., 9, 0, ...), as
 in the authors' code.
 
@@ -158,6 +159,7 @@ class TripleGAN(LabeledSubset, GANModule):
         pretrain_steps: int = 0,
         pretrain_balance_weight: float = 0.3,
         g_batch: int | None = None,
+        g_output_norm: bool = False,
         anneal_lr_start: int | None = None,
         anneal_lr_every: int = 1,
         anneal_lr_factor: float = 0.995,
@@ -197,7 +199,7 @@ class TripleGAN(LabeledSubset, GANModule):
         self.g_batch = None if g_batch is None else int(g_batch)
         self.anneal_lr_start = None if anneal_lr_start is None else int(anneal_lr_start)
         self.anneal_lr_every, self.anneal_lr_factor = int(anneal_lr_every), float(anneal_lr_factor)
-        self.generator = LabelConcatGenerator(latent_dim, num_classes, self.data_shape, g_hidden)
+        self.generator = LabelConcatGenerator(latent_dim, num_classes, self.data_shape, g_hidden, output_norm=g_output_norm)
         self.discriminator = LabelConcatDiscriminator(self.data_shape, num_classes, d_hidden, d_input_noise,
                                                       d_hidden_noise, unit_norm=d_unit_norm)
         self.classifier = TripleClassifier(self.data_shape[0], num_classes, c_width, c_dropout)

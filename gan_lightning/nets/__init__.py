@@ -7,13 +7,13 @@ from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_i
 from gan_lightning.nets.mlp import MLPDiscriminator, MLPGenerator
 from gan_lightning.nets.layers import (
     EqualizedConv2d, EqualizedLinear, Maxout, MinibatchDiscrimination, MinibatchStdDev, PixelNorm, VirtualBatchNorm,
-    apply_spectral_norm, apply_unit_weight_norm, init_from_data_, normal_init_,
+    apply_scaled_weight_norm, apply_spectral_norm, apply_unit_weight_norm, init_from_data_, normal_init_,
 )
 
 __all__ = [
     "DCGANGenerator", "DCGANDiscriminator", "dcgan_init_", "upsampling_plan",
     "MLPGenerator", "MLPDiscriminator",
-    "MinibatchDiscrimination", "MinibatchStdDev", "apply_spectral_norm", "apply_unit_weight_norm", "init_from_data_", "Maxout", "normal_init_",
+    "MinibatchDiscrimination", "MinibatchStdDev", "apply_scaled_weight_norm", "apply_spectral_norm", "apply_unit_weight_norm", "init_from_data_", "Maxout", "normal_init_",
     "EqualizedConv2d", "EqualizedLinear", "PixelNorm", "VirtualBatchNorm",
 ]
 

@@ -24,7 +24,7 @@ from torch import nn
 
 from gan_lightning.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_
 from gan_lightning.nets.mlp import GaussianNoise
-from gan_lightning.nets.layers import apply_unit_weight_norm
+from gan_lightning.nets.layers import apply_scaled_weight_norm, apply_unit_weight_norm
 
 Norm = Literal["batch", "none", "layer"]
 
@@ -168,10 +168,12 @@ class AuxiliaryHeadDiscriminator(nn.Module):
 
 # ---------------------------------------------------------------------------- triplegan
 class LabelConcatGenerator(nn.Module):
-    """G(z, y): an MLP whose every layer also sees the one-hot label (the authors' MLPConcatLayer)."""
+    """G(z, y): an MLP whose every layer also sees the one-hot label (the authors' MLPConcatLayer).
+    ``output_norm``: the output layer weight-normalised, its trained scale started at 1
+    (``apply_scaled_weight_norm``: the authors' ``nn.l2normalize`` on G's last layer)."""
 
     def __init__(self, latent_dim: int, num_classes: int, data_shape: Sequence[int],
-                 hidden: Sequence[int] = (500, 500)) -> None:
+                 hidden: Sequence[int] = (500, 500), output_norm: bool = False) -> None:
         super().__init__()
         self.num_classes, self.data_shape = num_classes, tuple(data_shape)
         widths = [latent_dim, *hidden]
@@ -179,6 +181,8 @@ class LabelConcatGenerator(nn.Module):
             nn.ModuleDict({"linear": nn.Linear(w_in + num_classes, w_out), "norm": nn.BatchNorm1d(w_out)})
             for w_in, w_out in zip(widths[:-1], widths[1:]))
         self.out = nn.Linear(widths[-1] + num_classes, math.prod(self.data_shape))
+        if output_norm:
+            apply_scaled_weight_norm(self.out)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         y = F.one_hot(labels.long(), self.num_classes).to(z.dtype)

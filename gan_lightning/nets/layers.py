@@ -285,6 +285,18 @@ def apply_unit_weight_norm(
     return module
 
 
+def apply_scaled_weight_norm(layer: nn.Module, scale: float = 1.0) -> nn.Module:
+    """Weight normalisation (Salimans & Kingma 2016) of one layer's weight, each output unit's weight vector
+    ``g * v / ||v||`` with its scale g trained and started at ``scale`` (torch's ``weight_norm`` starts g at the
+    weight's norm: the authors' Triple-GAN ``nn.l2normalize`` starts it at 1). Returns ``layer``."""
+    from torch.nn.utils.parametrizations import weight_norm
+
+    weight_norm(layer, "weight", dim=0)
+    with torch.no_grad():
+        layer.parametrizations.weight.original0.fill_(scale)
+    return layer
+
+
 class Maxout(nn.Module):
     """Maxout units (Goodfellow et al. 2013): the last dimension, ``pieces * units`` wide, in groups of
     ``pieces`` consecutive features, each group reduced to its maximum -> ``units`` features. It acts on
