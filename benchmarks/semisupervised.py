@@ -27,8 +27,8 @@ Every model is trained with ``harness.fit_exactly`` on one shared, already loade
     python benchmarks/semisupervised.py --triple-steps 3000 --c-width 32 --triple-seeds 1,2  # more seeds
     python benchmarks/semisupervised.py --triple-steps 3000 --c-width 32 --curve 9000 --every 750  # a longer run
 
-``--diagnostic KEY=VALUE[,KEY=VALUE]`` trains Triple-GAN alone with those model options changed (values read as
-YAML) at ``--triple-steps``, ``--c-width`` and ``--seed``; its C's held-out accuracy is kept in the results under
+``--diagnostic KEY=VALUE[,KEY=VALUE]`` trains Triple-GAN alone with those model options (or the data's
+``batch_size``) changed (values read as YAML) at ``--triple-steps``, ``--c-width`` and ``--seed``; its C's held-out accuracy is kept in the results under
 ``triple_diagnostics`` and listed in the section below the Triple-GAN table. ``--triple-seeds 1,2`` runs the
 Triple-GAN part's four rows on more seeds (kept under ``triple_seeds``), listed with the verdict over the seeds.
 ``--curve STEPS`` trains Triple-GAN (its recipe, with ``--diagnostic``'s changes when given) past ``--triple-steps`` to
@@ -105,8 +105,15 @@ def shared_data():
     return module
 
 
+DATA_OPTIONS = ("batch_size",)  # --diagnostic / --curve keys that change the data module, not the model
+
+
 def build(model: str, kind: str, **overrides):
+    """``(model, data)``: the recipe's model with ``overrides``, those in ``DATA_OPTIONS`` set on the data."""
     data = shared_data()
+    for key in DATA_OPTIONS:
+        if key in overrides:
+            setattr(data, key, int(overrides.pop(key)))
     return model_from_recipe(model, load_recipe(model, kind), data.data_shape, **overrides), data
 
 
@@ -455,7 +462,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "kept in --results under triple_seeds (a seed already there is not retrained) and listed "
                              "in the section with the verdict over seeds; the part's main rows stay --seed's")
     parser.add_argument("--diagnostic", default=None, metavar="KEY=VALUE[,KEY=VALUE]",
-                        help="train Triple-GAN alone with these model options changed (e.g. alpha=0) at --triple-steps "
+                        help="train Triple-GAN alone with these model options (or the data's batch_size) changed (e.g. alpha=0) at --triple-steps "
                              "and --c-width; its C's held-out accuracy is kept in --results and listed in the section")
     parser.add_argument("--curve", type=int, default=None, metavar="STEPS",
                         help="train Triple-GAN (the recipe, with --diagnostic's changes if given) to STEPS iterations, "
@@ -481,8 +488,8 @@ def parse_changes(text: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
     for part in filter(None, (piece.strip() for piece in text.split(","))):
         key, equals, value = part.partition("=")
         if not equals or key.strip() not in accepted:
-            parser.error(f"--diagnostic: {part!r} is not KEY=VALUE with KEY a TripleGAN option "
-                         f"({', '.join(sorted(accepted))})")
+            parser.error(f"--diagnostic: {part!r} is not KEY=VALUE with KEY a TripleGAN option or the data's "
+                         f"batch_size ({', '.join(sorted(accepted))})")
         changes[key.strip()] = yaml.safe_load(value)
     if not changes:
         parser.error(f"--diagnostic: expected KEY=VALUE[,KEY=VALUE], got {text!r}")
@@ -494,13 +501,16 @@ def diagnostic_label(changes: dict[str, Any]) -> str:
 
 
 def triple_defaults() -> dict[str, Any]:
-    """TripleGAN's options and their class defaults (the data shape left out: the data sets it)."""
+    """TripleGAN's options and their class defaults (the data shape left out: the data sets it), and the data's
+    ``DATA_OPTIONS`` with the recipe's values."""
     import inspect
 
     from gan_lightning.models import TripleGAN
 
-    return {name: p.default for name, p in inspect.signature(TripleGAN.__init__).parameters.items()
-            if p.default is not inspect.Parameter.empty and name != "data_shape"}
+    data = load_recipe("TripleGAN", "mnist5k")["data_args"]
+    return {**{name: p.default for name, p in inspect.signature(TripleGAN.__init__).parameters.items()
+               if p.default is not inspect.Parameter.empty and name != "data_shape"},
+            **{key: data[key] for key in DATA_OPTIONS}}
 
 
 def triple_options(c_width: int, pseudo_start: int, changes: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -335,3 +335,16 @@ def test_more_triple_seeds_are_kept_once_and_listed_with_the_verdict_over_seeds(
     kept["steps 30 / c_width 8 / seed 1"]["options"] = older
     assert "| 1 | 80.0 % |" in bench.seeds_text(results)
     assert not out.exists()  # the section needs the info part as well
+
+
+def test_a_diagnostic_may_change_the_datas_batch_size_and_the_section_names_it(bench):
+    args = bench.parse_args(["--diagnostic", "batch_size=24,pseudo_real=12"])
+    assert args.changes == {"batch_size": 24, "pseudo_real": 12}
+    model, data = bench.build("TripleGAN", "mnist5k", c_width=4, pseudo_real=12, batch_size=24)
+    assert data.batch_size == 24 and model.pseudo_real == 12  # the data's option goes to the data module
+    assert bench.build("TripleGAN", "mnist5k", c_width=4)[1].batch_size == 64  # the recipe's
+    recipe = bench.triple_options(8, 9)
+    assert recipe["batch_size"] == 64
+    assert bench.changed_from(bench.triple_options(8, 9, args.changes), recipe) == "pseudo_real=12, batch_size=24"
+    old_run = {key: value for key, value in recipe.items() if key != "batch_size"}  # kept before the key existed
+    assert bench.changed_from(old_run, recipe) == "none"
