@@ -26,6 +26,7 @@ Every model is trained with ``harness.fit_exactly`` on one shared, already loade
     python benchmarks/semisupervised.py --triple-steps 3000 --c-width 32 --diagnostic pseudo_real=32  # one change
     python benchmarks/semisupervised.py --triple-steps 3000 --c-width 32 --triple-seeds 1,2  # more seeds
     python benchmarks/semisupervised.py --triple-steps 3000 --c-width 32 --curve 9000 --every 750  # a longer run
+    python benchmarks/semisupervised.py --triple-steps 3000 --c-width 32 --d-probe 1500 --every 100  # what D does
 
 ``--diagnostic KEY=VALUE[,KEY=VALUE]`` trains Triple-GAN alone with those model options (or the data's
 ``batch_size``) changed (values read as YAML) at ``--triple-steps``, ``--c-width`` and ``--seed``; its C's held-out accuracy is kept in the results under
@@ -34,7 +35,10 @@ Triple-GAN part's four rows on more seeds (kept under ``triple_seeds``), listed 
 ``--curve STEPS`` trains Triple-GAN (its recipe, with ``--diagnostic``'s changes when given) past ``--triple-steps`` to
 STEPS iterations, R_P from 30 % of ``--triple-steps`` as the part's runs, measuring C's held-out accuracy and the
 share of G's samples the digits classifier reads as the asked class every ``--every`` iterations (kept under
-``triple_curves`` as they are measured; an interrupted curve resumes from its last checkpoint).
+``triple_curves`` as they are measured; an interrupted curve resumes from its last checkpoint). ``--d-probe STEPS``
+trains Triple-GAN (the recipe, or with ``--diagnostic``'s changes) STEPS iterations and reads its D every ``--every``:
+its scores on held-out digits with their own and with another label and on G's samples (eval mode), and on the
+training step's pairs (kept under ``triple_probes``).
 
 Writes the section ``semisupervised`` of ``--out`` (``harness.replace_section``), the raw numbers
 to ``benchmarks/semisupervised/results.json`` and the grids to ``benchmarks/semisupervised/``.
@@ -437,7 +441,7 @@ ss-InfoGAN vs InfoGAN, code-to-class agreement of Q's categorical code on the he
 |---|---:|---:|---:|---:|---:|---|
 {chr(10).join(info_rows)}
 
-{seeds_text(results)}{diagnostics_text(results)}{curves_text(results)}Pictures (row k: class / code k, 10 samples of raw G each): {", ".join(f"[{Path(g).name}]({_link(g)})" for g in grids)}
+{seeds_text(results)}{diagnostics_text(results)}{curves_text(results)}{probes_text(results)}Pictures (row k: class / code k, 10 samples of raw G each): {", ".join(f"[{Path(g).name}]({_link(g)})" for g in grids)}
 {ssaae_text(results["ssaae"]) if "ssaae" in results else ""}"""
 
 
@@ -468,11 +472,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="train Triple-GAN (the recipe, with --diagnostic's changes if given) to STEPS iterations, "
                              "measuring C's held-out accuracy and G's samples judged every --every; kept in --results "
                              "under triple_curves and listed in the section")
-    parser.add_argument("--every", type=int, default=750, help="--curve's measuring interval (iterations)")
+    parser.add_argument("--d-probe", type=int, default=None, metavar="STEPS",
+                        help="train Triple-GAN (the recipe, with --diagnostic's changes if given) STEPS iterations, "
+                             "reading D's scores every --every (held-out digits with their label and another, G's "
+                             "samples, the training batch's pairs); kept under triple_probes and listed in the section")
+    parser.add_argument("--every", type=int, default=750, help="--curve's and --d-probe's measuring interval (iterations)")
     args = parser.parse_args(argv)
     args.changes = parse_changes(args.diagnostic, parser) if args.diagnostic is not None else None
-    if args.curve is not None and (args.curve < args.every or args.every < 1):
-        parser.error(f"--curve {args.curve} must be at least --every ({args.every}), and --every at least 1")
+    for option, steps in (("--curve", args.curve), ("--d-probe", args.d_probe)):
+        if steps is not None and (steps < args.every or args.every < 1):
+            parser.error(f"{option} {steps} must be at least --every ({args.every}), and --every at least 1")
+    if args.curve is not None and args.d_probe is not None:
+        parser.error("--curve and --d-probe are two runs: give one")
     args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     if not set(args.parts) <= {"triple", "info", "ssaae"}:
         parser.error(f"--parts takes triple, info and/or ssaae, got {args.parts}")
@@ -652,6 +663,95 @@ digits classifier reads as the asked class (as in the diagnostics' table; 10 % i
 {grids}"""
 
 
+def d_scores(model, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """D's mean score (the probability of real; eval mode, so without its noise) on ``images`` with their own
+    ``labels``, with another label each (the same draw at every call), and on as many of G's samples (fixed noise,
+    balanced asked labels) with the asked labels."""
+    other = (labels + torch.randint(1, 10, labels.shape, generator=torch.Generator().manual_seed(99))) % 10
+    asked = torch.arange(len(labels)) % 10
+    samples = model.sample(len(asked), labels=asked, use_ema=False, rng=torch.Generator().manual_seed(4321))
+    was_training = model.discriminator.training
+    model.discriminator.eval()
+    try:
+        with torch.no_grad():
+            return {name: float(torch.sigmoid(model.discriminate(x, y)).mean())
+                    for name, (x, y) in (("own", (images, labels)), ("other", (images, other)),
+                                         ("g", (samples, asked)))}
+    finally:
+        model.discriminator.train(was_training)
+
+
+def d_probe(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
+    """Triple-GAN with ``args.changes`` (none: its recipe) trained ``args.d_probe`` iterations as the diagnostics
+    are (same seed, data, R_P start); every ``args.every`` iterations, and after the first, ``d_scores`` on the
+    held-out digits and the training batch's mean D on its real pairs, C's fake pairs and G's pairs
+    (``d_real``, ``d_pseudo``, ``d_fake``). Kept in ``results["triple_probes"]`` (the file reread before saving);
+    a probe already there is not repeated. Returns the results as saved."""
+    import lightning as L
+
+    changes = args.changes or {}
+    label = diagnostic_label(changes) or "recipe"
+    key = f"{label} / {seed_key(args.triple_steps, args.c_width, args.seed)} / to {args.d_probe} every {args.every}"
+    if key in results.get("triple_probes", {}):
+        print(f"{key}: cached in {args.results}", flush=True)
+        return results
+    quiet_lightning()
+    torch.set_num_threads(1)
+    images, labels = heldout()
+    points = []
+
+    class Probe(L.Callback):
+        def on_train_batch_end(self, trainer, model, *rest) -> None:
+            step = trainer.global_step
+            if step == 1 or step % args.every == 0:
+                batch = {name: float(model.latest_terms[name]) for name in ("d_real", "d_pseudo", "d_fake")}
+                points.append({"iteration": step, **d_scores(model, images, labels), **batch})
+
+    pseudo_start = round(0.3 * args.triple_steps)
+    L.seed_everything(args.seed, workers=False, verbose=False)
+    model, data = build("TripleGAN", "mnist5k", c_width=args.c_width, pseudo_start=pseudo_start, **changes)
+    seconds = fit_exactly(model, data, args.d_probe, [Probe()], "TripleGAN")
+    entry = {"changes": changes, "label": label, "options": triple_options(args.c_width, pseudo_start, changes),
+             "steps": args.triple_steps, "c_width": args.c_width, "seed": args.seed, "every": args.every,
+             "probe_steps": args.d_probe, "points": points, "heldout": len(labels), "fit_seconds": seconds,
+             "command": command_line(__file__, args.argv)}
+    return save_run(args.results, key, entry, within="triple_probes", drop=())
+
+
+def probes_text(results: dict[str, Any]) -> str:
+    """The ``--d-probe`` runs at the Triple-GAN part's steps and width: a table of D's scores per probe."""
+    t = results["triple"]
+    probes = [probe for probe in results.get("triple_probes", {}).values()
+              if (probe["steps"], probe["c_width"]) == (t["steps"], t["c_width"])]
+    if not probes:
+        return ""
+    recipe = triple_options(t["c_width"], t["pseudo_start"])
+    parts = []
+    for probe in probes:
+        change = changed_from(probe["options"], recipe)
+        name = "the recipe" if change == "none" else f"`{change}`"
+        rows = [f"| {p['iteration']:,} | {p['own']:.3f} | {p['other']:.3f} | {p['g']:.3f} | {p['d_real']:.3f} | "
+                f"{p['d_pseudo']:.3f} | {p['d_fake']:.3f} |" for p in probe["points"]]
+        parts.append(f"""{name}, seed {probe['seed']} (fit {probe['fit_seconds'] / 60:.0f} min):
+
+| Iteration | D(held-out digit, its label) | D(held-out digit, another label) | D(G's sample, asked label) | batch: D's real pairs | batch: C's fake pairs | batch: G's pairs |
+|---:|---:|---:|---:|---:|---:|---:|
+{chr(10).join(rows)}
+""")
+    commands = "\n".join(dict.fromkeys(probe["command"] for probe in probes))
+    return f"""What D does (`--d-probe`: the run's D read every few iterations; R_P from iteration {t['pseudo_start']:,} as
+in the part's runs): D's mean probability of real, in eval mode (without its noise), on the {probes[0]['heldout']:,}
+held-out digits with their own label and with another label, and on as many of G's samples (fixed noise) with the
+asked label; and on the training step's own pairs (D in train mode: its real pairs, C's fake pairs, G's pairs).
+
+{chr(10).join(parts)}
+```sh
+{commands}
+```
+
+"""
+
+
 def seed_key(steps: int, c_width: int, seed: int) -> str:
     return f"steps {steps} / c_width {c_width} / seed {seed}"
 
@@ -799,6 +899,8 @@ def main(argv=None) -> None:
     if args.curve is not None:
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         results = triple_curve(args, previous)
+    elif args.d_probe is not None:
+        results = d_probe(args, previous)
     elif args.diagnostic is not None:
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         results = diagnostic(args, previous)

@@ -348,3 +348,50 @@ def test_a_diagnostic_may_change_the_datas_batch_size_and_the_section_names_it(b
     assert bench.changed_from(bench.triple_options(8, 9, args.changes), recipe) == "pseudo_real=12, batch_size=24"
     old_run = {key: value for key, value in recipe.items() if key != "batch_size"}  # kept before the key existed
     assert bench.changed_from(old_run, recipe) == "none"
+
+
+def test_a_d_probe_reads_ds_scores_during_training_keeps_them_and_lists_them(bench, tmp_path):
+    cache, out = tmp_path / "r.json", tmp_path / "R.md"
+    triple = {"seed": 0, "steps": 30, "c_width": 4, "pseudo_start": 9,
+              "accuracy": {"triplegan": 0.5, "classifier_alone": 0.25}}
+    bench.save_runs({"triple": triple}, cache, drop=())
+    argv = ["--d-probe", "4", "--every", "2", "--triple-steps", "30", "--c-width", "4", "--results", str(cache),
+            "--out", str(out)]
+    bench.main(argv)
+    (probe,) = bench.load_runs(cache)["triple_probes"].values()
+    assert [p["iteration"] for p in probe["points"]] == [1, 2, 4] and probe["heldout"] == 40
+    for point in probe["points"]:
+        assert all(0 < point[name] < 1 for name in ("own", "other", "g", "d_real", "d_pseudo", "d_fake"))
+    assert probe["points"][0] != probe["points"][-1]  # D trains between the reads
+    text = bench.probes_text({"triple": triple, "triple_probes": bench.load_runs(cache)["triple_probes"]})
+    first = probe["points"][0]
+    assert "the recipe, seed 0" in text and "on the 40\nheld-out digits" in text
+    assert (f"| 1 | {first['own']:.3f} | {first['other']:.3f} | {first['g']:.3f} | {first['d_real']:.3f} | "
+            f"{first['d_pseudo']:.3f} | {first['d_fake']:.3f} |") in text
+    assert "python benchmarks/semisupervised.py --d-probe 4 --every 2" in text
+    assert bench.probes_text({"triple": {**triple, "steps": 3000}, "triple_probes": {}}) == ""
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--d-probe", "4", "--curve", "8", "--every", "2"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--d-probe", "1", "--every", "2"])
+
+
+def test_d_scores_read_d_in_eval_mode_with_the_own_label_another_and_gs_samples(bench):
+    from tiny_semisupervised import build_triplegan
+
+    model = build_triplegan(data_shape=(1, 32, 32))
+    images, labels = labelled_images(12, 32).tensors
+    seen = []
+    original = model.discriminate
+
+    def discriminate(x, y):
+        seen.append((model.discriminator.training, y.clone()))
+        return original(x, y)
+
+    model.discriminate = discriminate
+    model.train()
+    scores = bench.d_scores(model, images, labels)
+    assert [training for training, _ in seen] == [False] * 3 and model.discriminator.training
+    own, other, asked = (y for _, y in seen)
+    assert torch.equal(own, labels) and bool((other != labels).all()) and torch.equal(asked, torch.arange(12) % 10)
+    assert scores == bench.d_scores(model, images, labels)  # the same draws every call
