@@ -623,17 +623,28 @@ def triple_curve(args: argparse.Namespace, results: dict[str, Any]) -> dict[str,
     return save_run(args.results, key, {**kept, "grid": class_grid(model, grid)}, within="triple_curves", drop=())
 
 
+def part_runs(results: dict[str, Any], within: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The runs kept under ``results[within]`` at the Triple-GAN part's steps and C width, and today's recipe options
+    (what each run's change is read against)."""
+    t = results["triple"]
+    runs = [run for run in results.get(within, {}).values() if (run["steps"], run["c_width"]) == (t["steps"], t["c_width"])]
+    return runs, triple_options(t["c_width"], t["pseudo_start"])
+
+
+def run_name(run: dict[str, Any], recipe: dict[str, Any]) -> str:
+    """"the recipe", or the run's change from it in backquotes."""
+    change = changed_from(run["options"], recipe)
+    return "the recipe" if change == "none" else f"`{change}`"
+
+
 def curves_text(results: dict[str, Any]) -> str:
     """The ``--curve`` runs at the Triple-GAN part's steps and width: C's accuracy and G's judged share per
     measured iteration, a column per curve."""
     t = results["triple"]
-    curves = [curve for curve in results.get("triple_curves", {}).values()
-              if (curve["steps"], curve["c_width"]) == (t["steps"], t["c_width"])]
+    curves, recipe = part_runs(results, "triple_curves")
     if not curves:
         return ""
-    recipe = triple_options(t["c_width"], t["pseudo_start"])
-    names = [("the recipe" if changed_from(curve["options"], recipe) == "none"
-              else f"`{changed_from(curve['options'], recipe)}`") + f", seed {curve['seed']}" for curve in curves]
+    names = [f"{run_name(curve, recipe)}, seed {curve['seed']}" for curve in curves]
     iterations = sorted({point["iteration"] for curve in curves for point in curve["points"]})
     rows = []
     for iteration in iterations:
@@ -721,15 +732,12 @@ def d_probe(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]
 def probes_text(results: dict[str, Any]) -> str:
     """The ``--d-probe`` runs at the Triple-GAN part's steps and width: a table of D's scores per probe."""
     t = results["triple"]
-    probes = [probe for probe in results.get("triple_probes", {}).values()
-              if (probe["steps"], probe["c_width"]) == (t["steps"], t["c_width"])]
+    probes, recipe = part_runs(results, "triple_probes")
     if not probes:
         return ""
-    recipe = triple_options(t["c_width"], t["pseudo_start"])
     parts = []
     for probe in probes:
-        change = changed_from(probe["options"], recipe)
-        name = "the recipe" if change == "none" else f"`{change}`"
+        name = run_name(probe, recipe)
         rows = [f"| {p['iteration']:,} | {p['own']:.3f} | {p['other']:.3f} | {p['g']:.3f} | {p['d_real']:.3f} | "
                 f"{p['d_pseudo']:.3f} | {p['d_fake']:.3f} |" for p in probe["points"]]
         parts.append(f"""{name}, seed {probe['seed']} (fit {probe['fit_seconds'] / 60:.0f} min):
@@ -832,11 +840,10 @@ def diagnostics_text(results: dict[str, Any]) -> str:
     """The ``--diagnostic`` runs at the Triple-GAN part's steps and width, each beside the recipe's rows of its seed
     (the part's own or a ``--triple-seeds`` run of today's recipe; none kept: no comparison)."""
     t = results["triple"]
-    runs = sorted((run for run in results.get("triple_diagnostics", {}).values()
-                   if (run["steps"], run["c_width"]) == (t["steps"], t["c_width"])), key=lambda run: run["seed"])
+    runs, recipe = part_runs(results, "triple_diagnostics")
+    runs.sort(key=lambda run: (run["seed"], run["label"]))  # the same order from the file or a run just made
     if not runs:
         return ""
-    recipe = triple_options(t["c_width"], t["pseudo_start"])
     by_seed = {run["seed"]: run["accuracy"] for run in [t, *other_seeds(results)[0]]}
 
     def row(run: dict[str, Any]) -> str:

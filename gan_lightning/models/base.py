@@ -583,6 +583,14 @@ class GANModule(L.LightningModule):
         schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in optimizers]
         return optimizers, schedulers
 
+    def scheduled(self, optimizers, factor, option: str):
+        """``(optimizers, schedulers)``: one ``LambdaLR`` of ``factor`` (iteration -> the rates' factor) per optimizer,
+        for a model's own schedule, the model option ``option``; an error when ``lr_decay_iters`` set one already
+        (``optimizers`` is then ``configure_optimizers``' tuple)."""
+        if isinstance(optimizers, tuple):
+            raise ValueError(f"{type(self).__name__}: model.{option} and model.lr_decay_iters are two LR schedules; set one")
+        return optimizers, [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in optimizers]
+
     def named_optimizer(self, name: str) -> torch.optim.Optimizer:
         """The torch optimizer of group ``name`` (while a trainer is attached)."""
         optimizers = self.optimizers()

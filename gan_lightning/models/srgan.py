@@ -187,12 +187,8 @@ class SRGAN(GANModule):
         configured = super().configure_optimizers()
         if self.lr_drop_after is None:
             return configured
-        if isinstance(configured, tuple):
-            raise ValueError("SRGAN: model.lr_drop_after and model.lr_decay_iters are two LR schedules; set one")
         drop_at = self.pretrain_steps + int(self.lr_drop_after)
-        schedules = [torch.optim.lr_scheduler.LambdaLR(opt, lambda iteration: 0.1 if iteration >= drop_at else 1.0)
-                     for opt in configured]
-        return configured, schedules
+        return self.scheduled(configured, lambda iteration: 0.1 if iteration >= drop_at else 1.0, "lr_drop_after")
 
     def heldout_step(self, batch, batch_idx: int, stage: str) -> None:
         """PSNR and SSIM of G's outputs against HR (eval mode), and of the bicubic baseline."""

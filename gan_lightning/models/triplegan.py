@@ -218,9 +218,7 @@ class TripleGAN(LabeledSubset, GANModule):
         configured = super().configure_optimizers()
         if self.anneal_lr_start is None:
             return configured
-        if isinstance(configured, tuple):
-            raise ValueError("TripleGAN: model.anneal_lr_start and model.lr_decay_iters are two LR schedules; set one")
-        return configured, [torch.optim.lr_scheduler.LambdaLR(opt, self.lr_factor_at) for opt in configured]
+        return self.scheduled(configured, self.lr_factor_at, "anneal_lr_start")
 
     def lr_factor_at(self, iteration: int) -> float:
         """Every learning rate's factor at a (0-based) iteration: 1 until ``anneal_lr_start`` iterations of the game
