@@ -736,11 +736,16 @@ def probes_text(results: dict[str, Any]) -> str:
     if not probes:
         return ""
     parts = []
-    for probe in probes:
-        name = run_name(probe, recipe)
+    for probe in sorted(probes, key=lambda probe: (run_name(probe, recipe) != "the recipe", run_name(probe, recipe))):
+        name, points = run_name(probe, recipe), probe["points"]
         rows = [f"| {p['iteration']:,} | {p['own']:.3f} | {p['other']:.3f} | {p['g']:.3f} | {p['d_real']:.3f} | "
-                f"{p['d_pseudo']:.3f} | {p['d_fake']:.3f} |" for p in probe["points"]]
-        parts.append(f"""{name}, seed {probe['seed']} (fit {probe['fit_seconds'] / 60:.0f} min):
+                f"{p['d_pseudo']:.3f} | {p['d_fake']:.3f} |" for p in points]
+        gap = max(p["own"] - p["other"] for p in points)
+        later = [p for p in points if p["iteration"] >= 300]
+        span = (f"; from iteration 300 held-out digits {min(p['own'] for p in later):.3f}-{max(p['own'] for p in later):.3f}"
+                f", G's samples {min(p['g'] for p in later):.3f}-{max(p['g'] for p in later):.3f}" if later else "")
+        parts.append(f"""{name}, seed {probe['seed']} (fit {probe['fit_seconds'] / 60:.0f} min; a digit's own label scores at most
+{gap:.3f} above another{span}):
 
 | Iteration | D(held-out digit, its label) | D(held-out digit, another label) | D(G's sample, asked label) | batch: D's real pairs | batch: C's fake pairs | batch: G's pairs |
 |---:|---:|---:|---:|---:|---:|---:|

@@ -369,6 +369,14 @@ def test_a_d_probe_reads_ds_scores_during_training_keeps_them_and_lists_them(ben
     assert (f"| 1 | {first['own']:.3f} | {first['other']:.3f} | {first['g']:.3f} | {first['d_real']:.3f} | "
             f"{first['d_pseudo']:.3f} | {first['d_fake']:.3f} |") in text
     assert "python benchmarks/semisupervised.py --d-probe 4 --every 2" in text
+    gap = max(p["own"] - p["other"] for p in probe["points"])
+    assert f"the recipe, seed 0 (fit 0 min; a digit's own label scores at most\n{gap:.3f} above another):" in text
+    changed = {**probe, "options": {**probe["options"], "alpha": 0.0},
+               "points": [{**p, "iteration": 300 * (i + 1)} for i, p in enumerate(probe["points"])]}
+    both = bench.probes_text({"triple": triple, "triple_probes": {"b": changed, "a": probe}})
+    assert both.index("the recipe, seed 0") < both.index("`alpha=0.0`, seed 0")  # the recipe first
+    own = [p["own"] for p in probe["points"]]
+    assert f"from iteration 300 held-out digits {min(own):.3f}-{max(own):.3f}" in both
     assert bench.probes_text({"triple": {**triple, "steps": 3000}, "triple_probes": {}}) == ""
     with pytest.raises(SystemExit):
         bench.parse_args(["--d-probe", "4", "--curve", "8", "--every", "2"])
