@@ -29,8 +29,8 @@ Every model is trained with ``harness.fit_exactly`` on one shared, already loade
     python benchmarks/semisupervised.py --triple-steps 3000 --c-width 32 --d-probe 1500 --every 100  # what D does
 
 ``--diagnostic KEY=VALUE[,KEY=VALUE]`` trains Triple-GAN alone with those model options (or the data's
-``batch_size``) changed (values read as YAML) at ``--triple-steps``, ``--c-width`` and ``--seed``; its C's held-out accuracy is kept in the results under
-``triple_diagnostics`` and listed in the section below the Triple-GAN table. ``--triple-seeds 1,2`` runs the
+``batch_size``) changed (values read as YAML) at ``--triple-steps``, ``--c-width`` and ``--seed``; its C's held-out
+accuracy is kept in the results under ``triple_diagnostics`` and listed in the section below the Triple-GAN table. ``--triple-seeds 1,2`` runs the
 Triple-GAN part's four rows on more seeds (kept under ``triple_seeds``), listed with the verdict over the seeds.
 ``--curve STEPS`` trains Triple-GAN (its recipe, with ``--diagnostic``'s changes when given) past ``--triple-steps`` to
 STEPS iterations, R_P from 30 % of ``--triple-steps`` as the part's runs, measuring C's held-out accuracy and the
@@ -466,8 +466,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "kept in --results under triple_seeds (a seed already there is not retrained) and listed "
                              "in the section with the verdict over seeds; the part's main rows stay --seed's")
     parser.add_argument("--diagnostic", default=None, metavar="KEY=VALUE[,KEY=VALUE]",
-                        help="train Triple-GAN alone with these model options (or the data's batch_size) changed (e.g. alpha=0) at --triple-steps "
-                             "and --c-width; its C's held-out accuracy is kept in --results and listed in the section")
+                        help="train Triple-GAN alone with these model options (or the data's batch_size) changed "
+                             "(e.g. alpha=0) at --triple-steps and --c-width; its C's held-out accuracy is kept in "
+                             "--results and listed in the section")
     parser.add_argument("--curve", type=int, default=None, metavar="STEPS",
                         help="train Triple-GAN (the recipe, with --diagnostic's changes if given) to STEPS iterations, "
                              "measuring C's held-out accuracy and G's samples judged every --every; kept in --results "

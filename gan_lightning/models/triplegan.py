@@ -61,9 +61,8 @@ in iterations (default off; scaled as R_P's start is, epoch 300 of 1,000 is iter
 an epoch 3 iterations); G's own batch (their ``batch_size_g`` 200 against 100 C pairs) is ``g_batch`` (default null:
 the data's batch size); the weight normalisation of G's output layer (``l2normalize``: trained scale from 1) is
 ``g_output_norm`` (default False). Their running average of C's weights used for evaluation and their weight decay
-1e-4 on C's last layer are left out. Other batch sizes follow the
-data module (the labelled batch is min(batch size, num_labeled)); G's labels are balanced (0, 1, ..., 9, 0, ...), as
-in the authors' code.
+1e-4 on C's last layer are left out. Other batch sizes follow the data module (the labelled batch is min(batch size,
+num_labeled)); G's labels are balanced (0, 1, ..., 9, 0, ...), as in the authors' code.
 
 At the recipe's 3,000 iterations on MNIST5k (issue 26, ``benchmarks/semisupervised.py``, seed 0, C width 32), with
 the paper's objective (D's real pairs labelled ones only) C read 87.0 % of the held-out digits, below the same C on
@@ -82,7 +81,8 @@ whatever the class and C at 96.6 %, so D learning the 100 labelled digits by hea
 unconstrained layers: with ``d_unit_norm`` the digits classifier reads 9.4 % of G's samples as the asked class (the
 recipe's 9.8 %, chance) and C reads 97.2 %; with ``alpha`` 0 (C's pairs off D's fake side) G draws the asked
 digits and C reads 98.4 % (seed 1: 97.0 %, G's samples 79.3 % the asked class), and with ``d_pseudo_weight`` 0 alone
-57.2 % (C 95.4 %; seed 1: 61.6 %): D's weight on C's fake pairs is what holds G back. Read every 100 iterations,
+57.2 % (C 95.4 %; seed 1: 61.6 %; at half the weight, 0.25, 9.3 %): D's weight on C's fake pairs is what holds G
+back. Read every 100 iterations,
 the recipe's D scores held-out digits 0.50-0.70 (its optimum with C's pairs of the same digits at half weight on
 its fake side is 2/3) and swings on G's samples between 0.006 and 0.50; with that weight at 0, digits 0.81-0.99.
 The authors' other settings (``g_batch`` 200, their annealing from iteration 900 every 3, ``g_output_norm``, all
