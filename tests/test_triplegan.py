@@ -328,24 +328,15 @@ def test_anneal_lr_multiplies_every_rate_by_the_factor_every_n_iterations_from_t
 
 
 def test_a_run_with_annealing_resumed_mid_way_equals_the_uninterrupted_one(tmp_path):
-    from lightning.pytorch.callbacks import ModelCheckpoint
+    from test_core import _fit, assert_bitwise_equal
 
-    from conftest import InterruptAt
+    def build():
+        return build_triplegan(anneal_lr_start=1, anneal_lr_every=2, anneal_lr_factor=0.5)
 
-    def run(root, ckpt_path=None, interrupt_at=None):
-        L.seed_everything(0)
-        model = build_triplegan(anneal_lr_start=1, anneal_lr_every=2, anneal_lr_factor=0.5)
-        callbacks = [ModelCheckpoint(dirpath=root / "ckpt", save_last=True, every_n_train_steps=interrupt_at or 1000)]
-        callbacks += [InterruptAt(interrupt_at)] if interrupt_at else []
-        trainer = tiny_trainer(root, 8, callbacks=callbacks, enable_checkpointing=True)
-        trainer.fit(model, build_data(), ckpt_path=ckpt_path)
-        return model
-
-    straight = run(tmp_path / "straight")
-    run(tmp_path / "resumed", interrupt_at=4)
-    resumed = run(tmp_path / "resumed", ckpt_path="last")
-    a, b = straight.state_dict(), resumed.state_dict()
-    assert [key for key in a if not torch.equal(a[key], b[key])] == []
+    straight = _fit(build, build_data, tmp_path / "straight", 8)
+    _fit(build, build_data, tmp_path / "resumed", 8, interrupt_at=4)
+    resumed = _fit(build, build_data, tmp_path / "resumed", 8, ckpt_path="last")
+    assert_bitwise_equal(straight, resumed)
     for name in ("generator", "discriminator", "classifier"):
         assert resumed.named_optimizer(name).param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5 ** 3)
         assert straight.named_optimizer(name).param_groups[0]["lr"] == resumed.named_optimizer(name).param_groups[0]["lr"]
