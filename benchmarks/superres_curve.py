@@ -82,20 +82,22 @@ def kept_model(arm: dict[str, Any], key: str, steps: int, option: str, hint: str
     return model
 
 
-def run_arm(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[str, Any]:
+def run_arm(arm: dict[str, Any], steps: int, every: int, seed: int, key: str | None = None) -> dict[str, Any]:
     """Train one arm's SRResNet for ``steps`` iterations, held-out PSNR / SSIM every ``every`` (cached as
-    measured, checkpointed, resumed from the last checkpoint)."""
+    measured, checkpointed, resumed from the last checkpoint), kept under ``key`` (default: the arm's name; its
+    ``rerun_key`` for a second run of the same settings)."""
     import lightning as L
 
     from gan_lightning.data.superres import bicubic_upscale
 
     quiet_lightning()
     torch.set_num_threads(1)
+    key = key or arm["arm"]
     settings = {**arm, "every": every, "seed": seed, "batch_size": 16, "hr_size": 32, "steps": steps}
-    folder = run_folder(arm["arm"])
-    cached = cached_curve(CACHE, arm["arm"], settings, steps, folder, extendable=("steps",))  # a longer run extends
+    folder = run_folder(key)
+    cached = cached_curve(CACHE, key, settings, steps, folder, extendable=("steps",))  # a longer run extends
     if cached.complete:
-        return load_runs(CACHE, {})[arm["arm"]]
+        return load_runs(CACHE, {})[key]
     L.seed_everything(seed)  # as superres.run_photos: before the data module draws
     data = photo_data(seed)
     held = stack_split(data.heldout_set, superres.KEYS)
@@ -108,15 +110,29 @@ def run_arm(arm: dict[str, Any], steps: int, every: int, seed: int) -> dict[str,
         return {"psnr": numbers["psnr"], "ssim": numbers["ssim"]}
 
     def save(points: list[dict[str, Any]], seconds: float) -> None:
-        save_run(CACHE, arm["arm"], {**settings, "bicubic": {"psnr": bicubic["psnr"], "ssim": bicubic["ssim"]},
-                                     "g_parameters": sum(p.numel() for p in model.generator.parameters()),
-                                     "fit_seconds": seconds, "points": points})
+        save_run(CACHE, key, {**settings, "bicubic": {"psnr": bicubic["psnr"], "ssim": bicubic["ssim"]},
+                              "g_parameters": sum(p.numel() for p in model.generator.parameters()),
+                              "fit_seconds": seconds, "points": points})
         p = points[-1]
-        print(f"{arm['arm']} at {p['iteration']}: PSNR {p['psnr']:.2f} SSIM {p['ssim']:.3f} "
+        print(f"{key} at {p['iteration']}: PSNR {p['psnr']:.2f} SSIM {p['ssim']:.3f} "
               f"(bicubic {bicubic['psnr']:.2f} / {bicubic['ssim']:.3f})", flush=True)
 
-    fit_measured(model, data, steps, every, folder, measure, cached.points, save, spent=cached.spent, label=arm["arm"])
-    return load_runs(CACHE, {})[arm["arm"]]
+    fit_measured(model, data, steps, every, folder, measure, cached.points, save, spent=cached.spent, label=key)
+    return load_runs(CACHE, {})[key]
+
+
+def rerun_key(arm: dict[str, Any]) -> str:
+    return f"{arm['arm']} rerun"
+
+
+def arm_checkpoint_key(arm: dict[str, Any], steps: int, every: int, seed: int) -> str:
+    """The run whose checkpoint at ``steps`` holds the arm's network: the arm's own where it was kept, else the arm
+    trained again from scratch with the same settings (``rerun_key``: cached, checkpointed and resumed as the arms;
+    on one thread its points equal the first run's, which ``rerun_lines`` checks)."""
+    if (run_folder(arm["arm"]) / f"step={steps}.ckpt").is_file():
+        return arm["arm"]
+    run_arm(arm, steps, every, seed, key=rerun_key(arm))
+    return rerun_key(arm)
 
 
 class BicubicTargets(torch.utils.data.Dataset):
@@ -202,16 +218,20 @@ def pooled_psnr(output: torch.Tensor, target: torch.Tensor) -> float:
     return 10 * math.log10(1.0 / mse)
 
 
-def whole_image_check(arm: dict[str, Any], steps: int, seed: int) -> dict[str, Any]:
-    """PSNR of the fit check's HR-trained network at ``steps`` (its kept checkpoint) and of bicubic on the whole
-    held-out photo (one image, cut to a multiple of 4: the paper's per-image PSNR on whole test images) and pooled
-    over the 64 held-out crops, beside the mean of per-crop PSNRs the curves report. Saved into that run's entry."""
+def whole_image_check(arm: dict[str, Any], steps: int, seed: int, key: str | None = None,
+                      option: str = "--whole-image") -> dict[str, Any]:
+    """PSNR of the network of run ``key`` (default: the fit check's HR-trained run) at ``steps`` (its kept
+    checkpoint) and of bicubic on the whole held-out photo (one image, cut to a multiple of 4: the paper's per-image
+    PSNR on whole test images) and pooled over the 64 held-out crops, beside the mean of per-crop PSNRs the curves
+    report. Saved into that run's entry."""
     from gan_lightning.data.superres import bicubic_downscale, bicubic_upscale, to_unit_range
     from gan_lightning.evaluation.paired import psnr
 
     torch.set_num_threads(1)
-    key = fit_check_key(arm, "hr")
-    model = kept_model(arm, key, steps, "--whole-image", f"run --fit-check with --fit-check-steps {steps} first")
+    key = key or fit_check_key(arm, "hr")
+    hint = (f"run --fit-check with --fit-check-steps {steps} first" if key == fit_check_key(arm, "hr")
+            else "train the arm to --steps first")
+    model = kept_model(arm, key, steps, option, hint)
     data = photo_data(seed)
     held = stack_split(data.heldout_set, superres.KEYS)
     photo = data.load(data.sources()[1][0])
@@ -253,25 +273,52 @@ def fit_check_lines(runs: dict[str, Any], arm: str) -> list[str]:
               f"dB to that target, where bicubic's own error to HR on the same crops is {on_hr['bicubic_train']:.2f} dB"
               + (": in this budget the arm reproduces even the fixed bicubic map less closely than bicubic matches HR."
                  if mimic["train_psnr_to_bicubic"] < on_hr["bicubic_train"] else ".")]
-    whole = on_hr.get("whole")
-    if whole:
-        height, width = whole["size"]
-        lines += ["", f"Whole-image check (`--whole-image`) of the HR-trained run at {whole['iteration']:,} iterations: "
-                      "held-out PSNR as the mean of the 64 crops' PSNRs (the curves' measure), as the PSNR of their "
-                      f"pooled squared error, and on the whole held-out photo ({width} x {height} px, one image: the "
-                      "paper's per-image PSNR on whole test images):", "",
-                  "| measure | SRResNet | bicubic | SRResNet minus bicubic |", "|---|---:|---:|---:|"]
-        for name, words in (("mean", "mean of per-crop PSNRs"), ("pooled", "pooled over the crops"),
-                            ("whole", "whole photo")):
-            ours, theirs = whole[f"{name}_network"], whole[f"{name}_bicubic"]
-            lines.append(f"| {words} | {ours:.2f} | {theirs:.2f} | {ours - theirs:+.2f} |")
-        gaps = {name: whole[f"{name}_network"] - whole[f"{name}_bicubic"] for name in ("mean", "pooled", "whole")}
-        lines += ["", f"- The curves' gap to bicubic, {gaps['mean']:+.2f} dB as the mean of per-crop PSNRs, is "
-                      f"{gaps['pooled']:+.2f} dB pooled over the same crops and {gaps['whole']:+.2f} dB on the whole "
-                      "photo: the mean of per-crop PSNRs weighs a flat crop, which bicubic reproduces almost exactly, "
-                      "as much as a textured one" + (", and most of the gap is that weighting." if
-                                                    abs(gaps["whole"]) < abs(gaps["mean"]) / 2 else ".")]
+    return lines + whole_lines(on_hr.get("whole"), "`--whole-image`", "the HR-trained run")
+
+
+def whole_lines(whole: dict[str, Any] | None, option: str, what: str) -> list[str]:
+    """The whole-image check of a run (``what``, measured by ``option``), when it was made: the three measures of
+    network and bicubic and what the gaps show."""
+    if not whole:
+        return []
+    height, width = whole["size"]
+    lines = ["", f"Whole-image check ({option}) of {what} at {whole['iteration']:,} iterations: held-out PSNR as the "
+                 "mean of the 64 crops' PSNRs (the curves' measure), as the PSNR of their pooled squared error, and on "
+                 f"the whole held-out photo ({width} x {height} px, one image: the paper's per-image PSNR on whole test "
+                 "images):", "",
+             "| measure | SRResNet | bicubic | SRResNet minus bicubic |", "|---|---:|---:|---:|"]
+    for name, words in (("mean", "mean of per-crop PSNRs"), ("pooled", "pooled over the crops"),
+                        ("whole", "whole photo")):
+        ours, theirs = whole[f"{name}_network"], whole[f"{name}_bicubic"]
+        lines.append(f"| {words} | {ours:.2f} | {theirs:.2f} | {ours - theirs:+.2f} |")
+    gaps = {name: whole[f"{name}_network"] - whole[f"{name}_bicubic"] for name in ("mean", "pooled", "whole")}
+    lines += ["", f"- The curves' gap to bicubic, {gaps['mean']:+.2f} dB as the mean of per-crop PSNRs, is "
+                  f"{gaps['pooled']:+.2f} dB pooled over the same crops and {gaps['whole']:+.2f} dB on the whole "
+                  "photo: the mean of per-crop PSNRs weighs a flat crop, which bicubic reproduces almost exactly, "
+                  "as much as a textured one" + (", and most of the gap is that weighting." if
+                                                abs(gaps["whole"]) < abs(gaps["mean"]) / 2 else ".")
+              + (" On the whole photo the network is above bicubic." if gaps["whole"] > 0 else "")]
     return lines
+
+
+def rerun_lines(runs: dict[str, Any], arm: str) -> list[str]:
+    """An arm's rerun (``--whole-image-arm`` where the first run's checkpoints were lost), when made: whether its
+    points equal the first run's, and its whole-image check."""
+    again, first = runs.get(f"{arm} rerun"), runs.get(arm)
+    if not again:
+        return []
+    theirs = {p["iteration"]: p for p in (first or {}).get("points", [])}
+    shared = [(p, theirs[p["iteration"]]) for p in again["points"] if p["iteration"] in theirs]
+    end = again["points"][-1]["iteration"]
+    if not shared:
+        same = f"no point of the first run to compare ({len(again['points'])} points, to {end:,} iterations)"
+    else:
+        gap = max(max(abs(p["psnr"] - q["psnr"]), abs(p["ssim"] - q["ssim"])) for p, q in shared)
+        same = (f"{len(shared)} points to {end:,} iterations, " + ("every PSNR and SSIM equal to the first run's"
+                if gap == 0 else f"the largest difference from the first run's PSNR or SSIM {gap:.2g}"))
+    lines = ["", f"Rerun of {arm} (`--whole-image-arm`: the first run's checkpoints were lost, so the arm was trained "
+                 f"again from scratch with the same settings, seed {again['seed']}): {same}."]
+    return lines + whole_lines(again.get("whole"), "`--whole-image-arm`", f"{arm} (the rerun)")
 
 
 def border_check(arm: dict[str, Any], steps: int, seed: int) -> dict[str, Any]:
@@ -375,6 +422,9 @@ def report(arms: list[dict[str, Any]], runs: dict[str, Any], command: str) -> st
     for name in present:
         lines += border_lines(runs[name])
     for name in present:
+        lines += whole_lines(runs[name].get("whole"), "`--whole-image-arm`", name)
+        lines += rerun_lines(runs, name)
+    for name in present:
         lines += fit_check_lines(runs, name)
     return "\n".join(lines)
 
@@ -397,6 +447,10 @@ def main(argv=None) -> None:
     parser.add_argument("--fit-check-every", type=int, default=250, help="measured every this many iterations")
     parser.add_argument("--whole-image", action="store_true", help="also measure the fit check's HR-trained network "
                         "at --fit-check-steps on the whole held-out photo and pooled over its crops")
+    parser.add_argument("--whole-image-arm", default="", metavar="ARM",
+                        help="also measure this arm's network at --steps on the whole held-out photo and pooled over "
+                        "its crops (its kept checkpoint; where that was lost, the arm is trained again from scratch "
+                        "as 'ARM rerun', resumable, and its points compared with the first run's)")
     args = parser.parse_args(argv)
     try:
         arms = [parse_arm(text) for text in args.arms.split(",") if text.strip()]
@@ -427,7 +481,14 @@ def main(argv=None) -> None:
             whole_image_check(arm, args.fit_check_steps, args.seed)
     elif args.whole_image:
         parser.error("--whole-image measures the --fit-check ARM's network: name it")
-    command = training_command(__file__, argv, report_options=("--only", "--border-check"))
+    if args.whole_image_arm:
+        arm = next((arm for arm in arms if arm["arm"] == args.whole_image_arm), None)
+        if arm is None:
+            parser.error(f"--whole-image-arm: {args.whole_image_arm!r} is not one of --arms ({args.arms})")
+        if not args.report_only:
+            key = arm_checkpoint_key(arm, args.steps, args.every, args.seed)
+            whole_image_check(arm, args.steps, args.seed, key=key, option="--whole-image-arm")
+    command = training_command(__file__, argv, report_options=("--only", "--border-check", "--whole-image-arm"))
     replace_section(args.out, SECTION, report(arms, load_runs(CACHE, {}), command))
     print(f"wrote section {SECTION} of {args.out}")
 

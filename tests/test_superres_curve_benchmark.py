@@ -134,3 +134,35 @@ def test_the_whole_image_check_measures_the_fit_checks_network_and_is_reported(b
     assert "- The curves' gap to bicubic, " in text and "dB on the whole photo" in text
     with pytest.raises(SystemExit):
         bench.main(["--arms", "4x1@1e-3", "--report-only", "--whole-image", "--out", str(tmp_path / "R.md")])
+
+
+def test_an_arm_whose_checkpoints_were_lost_is_trained_again_equal_and_measured_whole(bench, tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setattr(bench, "CACHE", tmp_path / "curves.json")
+    monkeypatch.setattr(bench, "RUNS", tmp_path / "runs")
+    arm = bench.parse_arm("4x1@1e-3")
+    first = bench.run_arm(arm, steps=2, every=1, seed=0)
+    assert bench.arm_checkpoint_key(arm, 2, 1, 0) == "4x1@1e-3"  # kept: measured where it is
+    shutil.rmtree(bench.run_folder("4x1@1e-3"))
+    assert bench.arm_checkpoint_key(arm, 2, 1, 0) == "4x1@1e-3 rerun"
+    runs = json.loads((tmp_path / "curves.json").read_text())
+    assert runs["4x1@1e-3 rerun"]["points"] == first["points"]  # one thread, same seed: the same curve
+    assert (bench.run_folder("4x1@1e-3 rerun") / "step=2.ckpt").is_file()
+    run = bench.whole_image_check(arm, 2, 0, key="4x1@1e-3 rerun", option="--whole-image-arm")
+    whole = run["whole"]
+    assert whole["mean_network"] == pytest.approx(first["points"][-1]["psnr"], abs=1e-4)  # the curve's last point
+    text = "\n".join(bench.rerun_lines(json.loads((tmp_path / "curves.json").read_text()), "4x1@1e-3"))
+    assert "Rerun of 4x1@1e-3" in text and "2 points to 2 iterations, every PSNR and SSIM equal" in text
+    assert "Whole-image check (`--whole-image-arm`) of 4x1@1e-3 (the rerun) at 2 iterations" in text
+    assert f"| whole photo | {whole['whole_network']:.2f} | {whole['whole_bicubic']:.2f} |" in text
+    assert bench.rerun_lines({"4x1@1e-3": first}, "4x1@1e-3") == []
+    changed = {**runs, "4x1@1e-3": {**first, "points": [{**p, "psnr": p["psnr"] + 0.5} for p in first["points"]]}}
+    assert "the largest difference from the first run's PSNR or SSIM 0.5" in "\n".join(bench.rerun_lines(changed, "4x1@1e-3"))
+    out = tmp_path / "R.md"
+    out.write_text("<!-- begin: superres_curve -->\n<!-- end: superres_curve -->\n")
+    bench.main(["--arms", "4x1@1e-3", "--steps", "2", "--every", "1", "--report-only", "--whole-image-arm",
+                "4x1@1e-3", "--out", str(out)])
+    assert "Rerun of 4x1@1e-3" in out.read_text()
+    with pytest.raises(SystemExit):
+        bench.main(["--arms", "4x1@1e-3", "--report-only", "--whole-image-arm", "8x1@1e-3", "--out", str(out)])
