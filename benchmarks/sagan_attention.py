@@ -18,7 +18,9 @@ Protocol:
 
 - ``--diagnose``: the recipe with attention and G without spectral norm, SNGAN's optimiser, or both (rows of
   their own, outside the verdict): which of the two makes both variants draw one blob repeated; and the
-  baseline without attention and without spectral norm in G, for a verdict of its own where G draws digits.
+  baseline without attention and without spectral norm in G, for a verdict of its own where G draws digits;
+  and both variants with G's image layer alone left unnormalised (as heykeetae/Self-Attention-GAN's G), a
+  verdict of their own.
 
     python benchmarks/sagan_attention.py [--iterations 1500] [--seeds 0,1] [--workers 2] [--diagnose] [--report-only]
 
@@ -55,18 +57,24 @@ VARIANTS = {"attention": {}, "no attention": {"attention": False}}
 SPECTRAL_G = "attention, G without spectral norm"
 SNGAN_OPTIMISER = "attention, SNGAN's optimiser"
 NO_ATTENTION_SPECTRAL_G = "no attention, G without spectral norm"
+IMAGE_LAYER = "attention, G's image layer without spectral norm"
+NO_ATTENTION_IMAGE_LAYER = "no attention, G's image layer without spectral norm"
 
 
 def diagnostics() -> dict[str, dict[str, Any]]:
     """``--diagnose``'s variants (issue 26: both rows draw one blob repeated): the recipe with attention and one
     of what it does unlike SNGAN's recipe, which draws digits at this budget, changed to SNGAN's: spectral norm
     in G (SNGAN's G has none), the optimiser (``experiments/sngan/mnist5k.yaml``'s), and both; and the baseline
-    without attention and without spectral norm in G, for the claim where G draws digits."""
+    without attention and without spectral norm in G, for the claim where G draws digits; and both variants with
+    spectral norm on every layer of G but its image layer, as the DCGAN-style G these networks follow
+    (heykeetae/Self-Attention-GAN): whether that one layer is what holds G back."""
     sngan = load_recipe("SNGAN", "mnist5k")["init_args"]
     optimiser = {key: sngan[key] for key in ("lr_g", "lr_d", "betas")}
     return {SPECTRAL_G: {"g_spectral_norm": False}, SNGAN_OPTIMISER: optimiser,
             f"{SPECTRAL_G}, SNGAN's optimiser": {"g_spectral_norm": False, **optimiser},
-            NO_ATTENTION_SPECTRAL_G: {"attention": False, "g_spectral_norm": False}}
+            NO_ATTENTION_SPECTRAL_G: {"attention": False, "g_spectral_norm": False},
+            IMAGE_LAYER: {"g_image_layer_spectral_norm": False},
+            NO_ATTENTION_IMAGE_LAYER: {"attention": False, "g_image_layer_spectral_norm": False}}
 
 
 def variant_settings(variant: str) -> dict[str, Any]:
@@ -174,6 +182,10 @@ def write_report(results: dict[str, dict[str, Any]], args: argparse.Namespace, o
         lines.append("- " + verdict(by_variant, (SPECTRAL_G, NO_ATTENTION_SPECTRAL_G),
                                     "The claim where G draws digits (`--diagnose`, G without spectral norm, not the "
                                     "recipe)"))
+    if by_variant.get(IMAGE_LAYER) and by_variant.get(NO_ATTENTION_IMAGE_LAYER):
+        lines.append("- " + verdict(by_variant, (IMAGE_LAYER, NO_ATTENTION_IMAGE_LAYER),
+                                    "The claim with G's image layer without spectral norm (`--diagnose`, heykeetae's "
+                                    "G, not the recipe)"))
     lines += [f"- {note}" for note in args.note]
     grids = sorted(OUT_DIR.glob("*.png"))
     if grids:

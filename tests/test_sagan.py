@@ -122,6 +122,21 @@ def test_spectral_norm_on_every_layer_of_g_and_d(size):
     assert normalised == [] and weighted
 
 
+def test_g_s_image_layer_alone_can_go_without_spectral_norm_and_d_keeps_it():
+    model = tiny(32, g_image_layer_spectral_norm=False)
+    weighted, normalised = sn_layers(model.generator)
+    image_layer = model.generator.net[-2]
+    assert isinstance(image_layer, torch.nn.ConvTranspose2d) and image_layer.out_channels == 1
+    assert [m for m in weighted if m not in normalised] == [image_layer]
+    weighted, normalised = sn_layers(model.discriminator)
+    assert normalised == weighted
+    torch.manual_seed(0)
+    default = tiny(32)
+    torch.manual_seed(0)
+    same = tiny(32, g_image_layer_spectral_norm=True)
+    assert all(torch.equal(a, b) for a, b in zip(default.state_dict().values(), same.state_dict().values()))
+
+
 def attention_input_sizes(model: SAGAN) -> tuple[tuple, tuple]:
     seen = {}
 

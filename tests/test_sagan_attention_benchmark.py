@@ -111,3 +111,29 @@ def test_diagnose_changes_one_of_the_recipes_differences_from_sngan_per_row(benc
             "attention (no attention, G without spectral norm minus attention, G without spectral norm, means) "
             "+25.0, seed spread 10.0: **reached**") in text
     assert "Verdict: FID gain of attention (no attention minus attention, means) +110.0" in text  # the recipe's own
+
+
+def test_diagnose_leaves_g_s_image_layer_alone_unnormalised_in_both_variants_with_a_verdict(bench, tmp_path, monkeypatch):
+    variants = bench.diagnostics()
+    assert variants[bench.IMAGE_LAYER] == {"g_image_layer_spectral_norm": False}
+    assert variants[bench.NO_ATTENTION_IMAGE_LAYER] == {"attention": False, "g_image_layer_spectral_norm": False}
+
+    def run(variant, seed, fid):
+        return {"key": bench.run_key(variant, seed, 1500), "variant": variant, "seed": seed, "iterations": 1500,
+                "fid": fid, "classes": 10, "fit_seconds": 1.0, "gamma_g": None, "gamma_d": None}
+
+    results = {r["key"]: r for r in (run("attention", 0, 700.0), run(bench.IMAGE_LAYER, 0, 150.0),
+                                     run(bench.IMAGE_LAYER, 1, 160.0))}
+    monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
+    out = tmp_path / "RESULTS.md"
+    args = bench.parse_args(["--iterations", "1500", "--seeds", "0,1", "--diagnose", "--out", str(out)])
+    text = bench.write_report(results, args, out)
+    assert ("- Diagnosis (`--diagnose`), attention, G's image layer without spectral norm "
+            "(g_image_layer_spectral_norm False): mean FID 155.0 ± 5.0") in text
+    assert "The claim with G's image layer without spectral norm" not in text  # no baseline run yet
+    for seed, fid in ((0, 170.0), (1, 190.0)):
+        results[bench.run_key(bench.NO_ATTENTION_IMAGE_LAYER, seed, 1500)] = run(bench.NO_ATTENTION_IMAGE_LAYER, seed, fid)
+    text = bench.write_report(results, args, out)
+    assert ("- The claim with G's image layer without spectral norm (`--diagnose`, heykeetae's G, not the recipe): "
+            "FID gain of attention (no attention, G's image layer without spectral norm minus attention, G's image "
+            "layer without spectral norm, means) +25.0, seed spread 10.0: **reached**") in text

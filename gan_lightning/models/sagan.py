@@ -45,19 +45,23 @@ class SAGAN(GANModule):
         pool_keys: bool = True,
         g_spectral_norm: bool = True,
         attention: bool = True,
+        g_image_layer_spectral_norm: bool = True,
         **kwargs,
     ) -> None:
         """``attention_resolution``: the feature-map size of G and D where the attention block goes
         (None: image_size / 2). ``pool_keys``: max-pool keys and values 2x2 as the reference code
         (False: the paper's formula, every position). ``g_spectral_norm=False``: SNGAN's G, for ablation.
         ``attention=False``: no attention block in G or D, the paper's baseline (its Table 1 "no attention"
-        column: the same networks and training with spectral norm only)."""
+        column: the same networks and training with spectral norm only). ``g_image_layer_spectral_norm=False``: G's
+        last layer (features -> image) without spectral norm, its other layers with it, as heykeetae's DCGAN-style
+        G, whose networks these follow (the authors' residual G normalises that layer too, the default)."""
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         if len(self.data_shape) != 3 or self.data_shape[1] != self.data_shape[2]:
             raise ValueError(f"SAGAN needs square images (C, H, H); data_shape is {self.data_shape}")
         channels, size = self.data_shape[0], self.data_shape[1]
         self.generator = SAGANGenerator(latent_dim, channels, size, g_width, attention_resolution,
-                                        spectral_norm=g_spectral_norm, pool_keys=pool_keys, attention=attention)
+                                        spectral_norm=g_spectral_norm, pool_keys=pool_keys, attention=attention,
+                                        image_layer_spectral_norm=g_image_layer_spectral_norm)
         self.discriminator = SAGANDiscriminator(channels, size, d_width, attention_resolution, pool_keys=pool_keys,
                                                 attention=attention)
 

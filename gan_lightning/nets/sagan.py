@@ -38,9 +38,14 @@ def check_attention_resolution(image_size: int, resolution: int | None, pool_key
 
 
 class SAGANGenerator(nn.Module):
+    """Noise -> image. ``spectral_norm``: on every layer (the paper's section 4); ``image_layer_spectral_norm=False``
+    leaves the last layer (features -> image) unnormalised, as heykeetae/Self-Attention-GAN's DCGAN-style G
+    (``sagan_models.py``: its ``last`` transposed convolution has no SpectralNorm), where the authors' residual G
+    normalises it too (``generator.py``, ``g_snconv_last``)."""
+
     def __init__(self, latent_dim: int = 128, channels: int = 1, image_size: int = 32, width: int = 64,
                  attention_resolution: int | None = None, spectral_norm: bool = True, pool_keys: bool = True,
-                 attention: bool = True) -> None:
+                 attention: bool = True, image_layer_spectral_norm: bool = True) -> None:
         super().__init__()
         base, doublings = upsampling_plan(image_size)
         self.attention_resolution = check_attention_resolution(image_size, attention_resolution, pool_keys)
@@ -59,8 +64,8 @@ class SAGANGenerator(nn.Module):
                 features //= 2
             resolution *= 2
         self.net = nn.Sequential(*layers)
-        if spectral_norm:
-            apply_spectral_norm(self)
+        if spectral_norm:  # the image layer and its tanh are the last two
+            apply_spectral_norm(self.net if image_layer_spectral_norm else self.net[:-2])
 
     @property
     def attention(self) -> SelfAttention2d | None:
