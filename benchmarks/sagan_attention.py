@@ -7,8 +7,9 @@ the attention block with the same spectrally normalised networks without it.
 Protocol:
 
 - recipe: SAGAN's committed ``experiments/sagan/mnist5k.yaml`` (32 px, widths 32, attention at 16x16,
-  hinge loss, TTUR 1e-4 / 4e-4, betas (0, 0.9)) and the same recipe with ``attention: false`` (the
-  baseline: every other layer, spectral norm, loss and optimiser unchanged);
+  spectral norm on every layer but G's image layer, hinge loss, TTUR 1e-4 / 4e-4, betas (0, 0.9)) and the
+  same recipe with ``attention: false`` (the baseline: every other layer, spectral norm, loss and optimiser
+  unchanged);
 - the same seeds, iterations and data for both (the block's own weights shift the initialisation of the
   layers after it); ``mnist5k_table.run_one`` (one thread): digits
   FID and class coverage of ``--num-eval`` raw-G samples against the 500 held-out digits, and the
@@ -16,11 +17,10 @@ Protocol:
 - verdict: attention is better when its mean FID is lower by more than the larger seed spread (half
   the range) of the two rows.
 
-- ``--diagnose``: the recipe with attention and G without spectral norm, SNGAN's optimiser, or both (rows of
-  their own, outside the verdict): which of the two makes both variants draw one blob repeated; and the
-  baseline without attention and without spectral norm in G, for a verdict of its own where G draws digits;
-  and both variants with G's image layer alone left unnormalised (as heykeetae/Self-Attention-GAN's G), a
-  verdict of their own.
+- ``--diagnose`` (rows of their own, outside the verdict): both variants with spectral norm on G's image
+  layer too (the recipe before issue 26, as the authors' residual G), whose G draws one blob repeated, with a
+  verdict of their own; that recipe with attention and G without spectral norm, SNGAN's optimiser, or both;
+  and the baseline without attention and without spectral norm in G, for a verdict of its own.
 
     python benchmarks/sagan_attention.py [--iterations 1500] [--seeds 0,1] [--workers 2] [--diagnose] [--report-only]
 
@@ -55,26 +55,25 @@ OUT_DIR = BENCHMARKS / "sagan_attention"
 CACHE = OUT_DIR / "results.json"
 VARIANTS = {"attention": {}, "no attention": {"attention": False}}
 SPECTRAL_G = "attention, G without spectral norm"
-SNGAN_OPTIMISER = "attention, SNGAN's optimiser"
 NO_ATTENTION_SPECTRAL_G = "no attention, G without spectral norm"
-IMAGE_LAYER = "attention, G's image layer without spectral norm"
-NO_ATTENTION_IMAGE_LAYER = "no attention, G's image layer without spectral norm"
+IMAGE_LAYER = "attention, G's image layer with spectral norm"  # the recipe before issue 26
+NO_ATTENTION_IMAGE_LAYER = "no attention, G's image layer with spectral norm"
+SNGAN_OPTIMISER = f"{IMAGE_LAYER}, SNGAN's optimiser"
 
 
 def diagnostics() -> dict[str, dict[str, Any]]:
-    """``--diagnose``'s variants (issue 26: both rows draw one blob repeated): the recipe with attention and one
-    of what it does unlike SNGAN's recipe, which draws digits at this budget, changed to SNGAN's: spectral norm
-    in G (SNGAN's G has none), the optimiser (``experiments/sngan/mnist5k.yaml``'s), and both; and the baseline
-    without attention and without spectral norm in G, for the claim where G draws digits; and both variants with
-    spectral norm on every layer of G but its image layer, as the DCGAN-style G these networks follow
-    (heykeetae/Self-Attention-GAN): whether that one layer is what holds G back."""
+    """``--diagnose``'s variants (issue 26): both variants with spectral norm on G's image layer too, the recipe
+    before issue 26 (as the authors' residual G), whose G draws one blob repeated; that recipe with attention and
+    one of what it does unlike SNGAN's recipe, which draws digits at this budget, changed to SNGAN's: spectral
+    norm in G (none at all: SNGAN's G has none), the optimiser (``experiments/sngan/mnist5k.yaml``'s), and both;
+    and the baseline without attention and without spectral norm in G, for the claim there."""
     sngan = load_recipe("SNGAN", "mnist5k")["init_args"]
     optimiser = {key: sngan[key] for key in ("lr_g", "lr_d", "betas")}
-    return {SPECTRAL_G: {"g_spectral_norm": False}, SNGAN_OPTIMISER: optimiser,
+    image_layer = {"g_image_layer_spectral_norm": True}
+    return {IMAGE_LAYER: image_layer, NO_ATTENTION_IMAGE_LAYER: {"attention": False, **image_layer},
+            SPECTRAL_G: {"g_spectral_norm": False}, SNGAN_OPTIMISER: {**image_layer, **optimiser},
             f"{SPECTRAL_G}, SNGAN's optimiser": {"g_spectral_norm": False, **optimiser},
-            NO_ATTENTION_SPECTRAL_G: {"attention": False, "g_spectral_norm": False},
-            IMAGE_LAYER: {"g_image_layer_spectral_norm": False},
-            NO_ATTENTION_IMAGE_LAYER: {"attention": False, "g_image_layer_spectral_norm": False}}
+            NO_ATTENTION_SPECTRAL_G: {"attention": False, "g_spectral_norm": False}}
 
 
 def variant_settings(variant: str) -> dict[str, Any]:
@@ -171,21 +170,20 @@ def write_report(results: dict[str, dict[str, Any]], args: argparse.Namespace, o
             continue
         fids, seeds = [r["fid"] for r in runs], {r["seed"] for r in runs}
         changed = ", ".join(f"{key} {value}" for key, value in settings.items())
-        base = "no attention" if settings.get("attention") is False else "attention"
+        base = "no attention" if settings.get("attention") is False else "attention"  # the recipe's row
         same = [r["fid"] for r in by_variant.get(base, []) if r["seed"] in seeds]
         lines.append(f"- Diagnosis (`--diagnose`), {variant} ({changed}): mean FID {statistics.mean(fids):.1f} "
                      f"± {half_range(fids):.1f}, classes {', '.join(str(r['classes']) for r in runs)} (seeds "
                      f"{', '.join(str(r['seed']) for r in runs)})"
                      + (f", against {statistics.mean(same):.1f} for the recipe's '{base}' row on the same seeds"
                         if len(same) == len(seeds) else "") + ".")
-    if by_variant.get(SPECTRAL_G) and by_variant.get(NO_ATTENTION_SPECTRAL_G):
-        lines.append("- " + verdict(by_variant, (SPECTRAL_G, NO_ATTENTION_SPECTRAL_G),
-                                    "The claim where G draws digits (`--diagnose`, G without spectral norm, not the "
-                                    "recipe)"))
     if by_variant.get(IMAGE_LAYER) and by_variant.get(NO_ATTENTION_IMAGE_LAYER):
         lines.append("- " + verdict(by_variant, (IMAGE_LAYER, NO_ATTENTION_IMAGE_LAYER),
-                                    "The claim with G's image layer without spectral norm (`--diagnose`, heykeetae's "
-                                    "G, not the recipe)"))
+                                    "The claim with G's image layer with spectral norm (`--diagnose`, the recipe "
+                                    "before issue 26, as the authors' residual G)"))
+    if by_variant.get(SPECTRAL_G) and by_variant.get(NO_ATTENTION_SPECTRAL_G):
+        lines.append("- " + verdict(by_variant, (SPECTRAL_G, NO_ATTENTION_SPECTRAL_G),
+                                    "The claim with G without spectral norm (`--diagnose`, not the recipe)"))
     lines += [f"- {note}" for note in args.note]
     grids = sorted(OUT_DIR.glob("*.png"))
     if grids:
@@ -201,8 +199,9 @@ def write_report(results: dict[str, dict[str, Any]], args: argparse.Namespace, o
 def parse_args(argv=None) -> argparse.Namespace:
     parser = seeded_runs_parser(__doc__.split("\n\n")[0], "training iterations (batches) per run")
     parser.set_defaults(iterations=1500)
-    parser.add_argument("--diagnose", action="store_true", help="also train the recipe with attention and G without "
-                        "spectral norm, SNGAN's optimiser, or both (rows of their own, no part of the verdict)")
+    parser.add_argument("--diagnose", action="store_true", help="also train both variants with spectral norm on G's "
+                        "image layer (the recipe before issue 26), and that recipe with G without spectral norm, "
+                        "SNGAN's optimiser, or both (rows of their own, no part of the verdict)")
     parser.add_argument("--note", action="append", default=[], help="a line added to the report (repeatable)")
     parser.add_argument("--out", default=str(RESULTS_MD))
     parser.add_argument("--cache", default=str(CACHE))

@@ -69,10 +69,12 @@ def test_diagnose_changes_one_of_the_recipes_differences_from_sngan_per_row(benc
     sngan = bench.load_recipe("SNGAN", "mnist5k")["init_args"]
     variants = bench.diagnostics()
     assert variants[bench.SPECTRAL_G] == {"g_spectral_norm": False}
-    assert variants[bench.SNGAN_OPTIMISER] == {key: sngan[key] for key in ("lr_g", "lr_d", "betas")}
-    assert variants[bench.SNGAN_OPTIMISER] != {key: bench.load_recipe("SAGAN", "mnist5k")["init_args"][key]
-                                               for key in ("lr_g", "lr_d", "betas")}  # it does change something
-    assert bench.run_key(bench.SNGAN_OPTIMISER, 1, 1500) == "SAGAN/attention_sngan_s_optimiser/seed1/it1500"
+    optimiser = {key: sngan[key] for key in ("lr_g", "lr_d", "betas")}
+    assert variants[bench.SNGAN_OPTIMISER] == {"g_image_layer_spectral_norm": True, **optimiser}
+    assert optimiser != {key: bench.load_recipe("SAGAN", "mnist5k")["init_args"][key]
+                         for key in ("lr_g", "lr_d", "betas")}  # it does change something
+    assert (bench.run_key(bench.SNGAN_OPTIMISER, 1, 1500)
+            == "SAGAN/attention_g_s_image_layer_with_spectral_norm_sngan_s_optimiser/seed1/it1500")
     assert bench.run_key("no attention", 0, 2) == "SAGAN/no_attention/seed0/it2"  # the cached keys unchanged
     seen = {}
 
@@ -101,39 +103,41 @@ def test_diagnose_changes_one_of_the_recipes_differences_from_sngan_per_row(benc
             "100.0 ± 10.0, classes 3, 3 (seeds 0, 1), against 600.0 for the recipe's 'attention' row on the same "
             "seeds.") in text
     assert "SNGAN's optimiser (" not in text  # no run of it: no sentence
-    assert "The claim where G draws digits" not in text  # its baseline has no run yet
+    assert "The claim with G without spectral norm" not in text  # its baseline has no run yet
     for seed, fid in ((0, 120.0), (1, 130.0)):
         results[bench.run_key(bench.NO_ATTENTION_SPECTRAL_G, seed, 1500)] = run(bench.NO_ATTENTION_SPECTRAL_G, seed, fid)
     text = bench.write_report(results, args, out)
     assert "(attention False, g_spectral_norm False): mean FID 125.0 ± 5.0" in text
     assert "against 710.0 for the recipe's 'no attention' row on the same seeds" not in text  # seed 1 has none
-    assert ("- The claim where G draws digits (`--diagnose`, G without spectral norm, not the recipe): FID gain of "
+    assert ("- The claim with G without spectral norm (`--diagnose`, not the recipe): FID gain of "
             "attention (no attention, G without spectral norm minus attention, G without spectral norm, means) "
             "+25.0, seed spread 10.0: **reached**") in text
     assert "Verdict: FID gain of attention (no attention minus attention, means) +110.0" in text  # the recipe's own
 
 
-def test_diagnose_leaves_g_s_image_layer_alone_unnormalised_in_both_variants_with_a_verdict(bench, tmp_path, monkeypatch):
+def test_diagnose_puts_spectral_norm_back_on_g_s_image_layer_in_both_variants_with_a_verdict(bench, tmp_path,
+                                                                                             monkeypatch):
     variants = bench.diagnostics()
-    assert variants[bench.IMAGE_LAYER] == {"g_image_layer_spectral_norm": False}
-    assert variants[bench.NO_ATTENTION_IMAGE_LAYER] == {"attention": False, "g_image_layer_spectral_norm": False}
+    assert bench.load_recipe("SAGAN", "mnist5k")["init_args"]["g_image_layer_spectral_norm"] is False
+    assert variants[bench.IMAGE_LAYER] == {"g_image_layer_spectral_norm": True}  # the recipe before issue 26
+    assert variants[bench.NO_ATTENTION_IMAGE_LAYER] == {"attention": False, "g_image_layer_spectral_norm": True}
 
     def run(variant, seed, fid):
         return {"key": bench.run_key(variant, seed, 1500), "variant": variant, "seed": seed, "iterations": 1500,
                 "fid": fid, "classes": 10, "fit_seconds": 1.0, "gamma_g": None, "gamma_d": None}
 
-    results = {r["key"]: r for r in (run("attention", 0, 700.0), run(bench.IMAGE_LAYER, 0, 150.0),
-                                     run(bench.IMAGE_LAYER, 1, 160.0))}
+    results = {r["key"]: r for r in (run("attention", 0, 150.0), run(bench.IMAGE_LAYER, 0, 700.0),
+                                     run(bench.IMAGE_LAYER, 1, 500.0))}
     monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
     out = tmp_path / "RESULTS.md"
     args = bench.parse_args(["--iterations", "1500", "--seeds", "0,1", "--diagnose", "--out", str(out)])
     text = bench.write_report(results, args, out)
-    assert ("- Diagnosis (`--diagnose`), attention, G's image layer without spectral norm "
-            "(g_image_layer_spectral_norm False): mean FID 155.0 ± 5.0") in text
-    assert "The claim with G's image layer without spectral norm" not in text  # no baseline run yet
-    for seed, fid in ((0, 170.0), (1, 190.0)):
+    assert ("- Diagnosis (`--diagnose`), attention, G's image layer with spectral norm "
+            "(g_image_layer_spectral_norm True): mean FID 600.0 ± 100.0") in text
+    assert "The claim with G's image layer with spectral norm" not in text  # no baseline run yet
+    for seed, fid in ((0, 690.0), (1, 710.0)):
         results[bench.run_key(bench.NO_ATTENTION_IMAGE_LAYER, seed, 1500)] = run(bench.NO_ATTENTION_IMAGE_LAYER, seed, fid)
     text = bench.write_report(results, args, out)
-    assert ("- The claim with G's image layer without spectral norm (`--diagnose`, heykeetae's G, not the recipe): "
-            "FID gain of attention (no attention, G's image layer without spectral norm minus attention, G's image "
-            "layer without spectral norm, means) +25.0, seed spread 10.0: **reached**") in text
+    assert ("- The claim with G's image layer with spectral norm (`--diagnose`, the recipe before issue 26, as the "
+            "authors' residual G): FID gain of attention (no attention, G's image layer with spectral norm minus "
+            "attention, G's image layer with spectral norm, means) +100.0, seed spread 100.0: **not separated**") in text

@@ -3,8 +3,9 @@
 The authors' ImageNet networks are residual (128 px); for 28-64 px this follows the DCGAN-style
 networks of heykeetae/Self-Attention-GAN (an unofficial PyTorch port, for 32 and 64 px): G of
 transposed convolutions with BatchNorm + ReLU and a tanh output, D of strided convolutions with
-LeakyReLU 0.1 and no normalization; spectral norm on every convolution of both (the paper's section
-4 applies it to G as well as D). The attention block sits after the layer that produces
+LeakyReLU 0.1 and no normalization; spectral norm on every convolution of both but G's last, as that
+port has it (the paper's section 4 applies it to G as well as D; the authors' residual G normalises its
+last layer too: ``SAGANGenerator(image_layer_spectral_norm=True)``). The attention block sits after the layer that produces
 ``attention_resolution`` in G and after the layer that produces the same resolution in D, as in the
 authors' code (G and D attend at 32x32 of a 128 px image); ``attention=False`` leaves it out (the
 paper's baseline: the same networks with spectral norm only). Sized for 4*2^k and 7*2^k images by
@@ -38,14 +39,15 @@ def check_attention_resolution(image_size: int, resolution: int | None, pool_key
 
 
 class SAGANGenerator(nn.Module):
-    """Noise -> image. ``spectral_norm``: on every layer (the paper's section 4); ``image_layer_spectral_norm=False``
-    leaves the last layer (features -> image) unnormalised, as heykeetae/Self-Attention-GAN's DCGAN-style G
-    (``sagan_models.py``: its ``last`` transposed convolution has no SpectralNorm), where the authors' residual G
-    normalises it too (``generator.py``, ``g_snconv_last``)."""
+    """Noise -> image. ``spectral_norm``: on every layer but the last (features -> image), as
+    heykeetae/Self-Attention-GAN's DCGAN-style G (``sagan_models.py``: its ``last`` transposed convolution has no
+    SpectralNorm); ``image_layer_spectral_norm=True`` normalises that one too, as the authors' residual G does
+    (``generator.py``, ``g_snconv_last``): on these networks it holds G to one blob repeated at the MNIST
+    recipe's budget (benchmarks/RESULTS.md, section ``sagan_attention``)."""
 
     def __init__(self, latent_dim: int = 128, channels: int = 1, image_size: int = 32, width: int = 64,
                  attention_resolution: int | None = None, spectral_norm: bool = True, pool_keys: bool = True,
-                 attention: bool = True, image_layer_spectral_norm: bool = True) -> None:
+                 attention: bool = True, image_layer_spectral_norm: bool = False) -> None:
         super().__init__()
         base, doublings = upsampling_plan(image_size)
         self.attention_resolution = check_attention_resolution(image_size, attention_resolution, pool_keys)
