@@ -73,7 +73,7 @@ Differences, kept small:
   authors sample in training mode (BatchNorm batch statistics; ``structure-gan/test.lua``), ours in eval
   mode: none of these changed the collapse above (the two modes' spreads agree);
 - the Style-GAN's L2 weight penalty (``coefL2`` 1e-5 in ``style-gan-nofcn/train.lua``) is not set
-  (``model.weight_decay`` gives one); the authors' batch 128 for the Style-GAN: 64 in ``experiments/s2gan``;
+  (``model.weight_decay`` gives one); the Style-GAN's batch 64, as the authors' (``style-gan-nofcn/train.lua`` at HEAD; an earlier commit had 128);
 - the FCN constraint (``fcn_weight`` > 0; default 0, the authors' ``style-gan-nofcn``): an FCN
   (:class:`~gan_lightning.nets.s2gan.NormalFCN`) learns, in its own phase and optimiser (``fcn``) before D
   and G each iteration, to recover the normals from real images, and the Style G's loss adds ``fcn_weight``
