@@ -156,6 +156,10 @@ def test_an_arm_whose_checkpoints_were_lost_is_trained_again_equal_and_measured_
     assert "Rerun of 4x1@1e-3" in text and "2 points to 2 iterations, every PSNR and SSIM equal" in text
     assert "Whole-image check (`--whole-image-arm`) of 4x1@1e-3 (the rerun) at 2 iterations" in text
     assert f"| whole photo | {whole['whole_network']:.2f} | {whole['whole_bicubic']:.2f} |" in text
+    assert whole["tile"] == 8 and f"| whole photo, in 8 px LR tiles (the training crops' size) | {whole['tiled_network']:.2f} |" in text
+    far = {**whole, "tiled_network": whole["whole_network"] + 5.0}
+    assert "the network does not carry to inputs larger than its training crops" in "\n".join(bench.whole_lines(far, "x", "y"))
+    assert "does not carry" not in "\n".join(bench.whole_lines({**whole, "tiled_network": whole["whole_network"]}, "x", "y"))
     assert bench.rerun_lines({"4x1@1e-3": first}, "4x1@1e-3") == []
     changed = {**runs, "4x1@1e-3": {**first, "points": [{**p, "psnr": p["psnr"] + 0.5} for p in first["points"]]}}
     assert "the largest difference from the first run's PSNR or SSIM 0.5" in "\n".join(bench.rerun_lines(changed, "4x1@1e-3"))
@@ -166,3 +170,19 @@ def test_an_arm_whose_checkpoints_were_lost_is_trained_again_equal_and_measured_
     assert "Rerun of 4x1@1e-3" in out.read_text()
     with pytest.raises(SystemExit):
         bench.main(["--arms", "4x1@1e-3", "--report-only", "--whole-image-arm", "8x1@1e-3", "--out", str(out)])
+
+
+def test_tiled_upscaling_puts_the_tiles_outputs_together(bench):
+    import torch
+
+    class Doubler(torch.nn.Module):  # nearest x4 upscaling plus the tile's own mean: shows where tiles join
+        def forward(self, lr):
+            return torch.nn.functional.interpolate(lr, scale_factor=4) + lr.mean(dim=(1, 2, 3), keepdim=True)
+
+    lr = torch.arange(2 * 3 * 10 * 12, dtype=torch.float32).reshape(2, 3, 10, 12) / 100
+    one_piece, tiled = Doubler()(lr), bench.upscale_tiled(Doubler(), lr, 4)
+    assert tiled.shape == one_piece.shape == (2, 3, 40, 48)
+    corner = lr[..., 8:10, 8:12]  # the last, smaller tile (2 x 4 LR pixels)
+    assert torch.allclose(tiled[..., 32:, 32:], Doubler()(corner))
+    assert not torch.allclose(tiled, one_piece)  # each tile saw only itself
+    assert torch.equal(bench.upscale_tiled(Doubler(), lr, 16), one_piece)  # one tile: the whole image
