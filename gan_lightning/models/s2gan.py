@@ -53,9 +53,10 @@ warm-up (lr / 50 for 10 updates, / 5 to the 30th), no dropout in D: 0.015 to 0.0
 2,000 iterations (spread at 500 / 1,000 / 1,500 / 2,000): the authors' D plan with their margin rule (this
 model's defaults) 0.054 / 0.030 / 0.014 / 0.009, and the benchmark's run of this model 0.014; with also their
 noise, batches and warm-up 0.038 / 0.030 / 0.024 / 0.039 (seed 1: 0.035 / 0.022 / 0.016 / 0.015); with their G
-plan too (ten layers, width 16) 0.031 after 350 iterations. So the collapse is not a defect of this code that
-the authors' settings remove: it comes with a D without BatchNorm at this CPU width, theirs included (the
-authors' 64 channels could not be run here). A D *with* BatchNorm (not the authors': ``d_plan: dcgan``,
+plan too (ten layers, width 16) 0.031 after 350 iterations. So the authors' settings do not remove the collapse
+(with all of them seed 1 falls to 0.015 by 2,000 iterations; seed 0's 0.039 stays above the benchmark's collapse
+line, a quarter of the real spread, 0.021): it comes with a D without BatchNorm at this CPU width, theirs
+included (the authors' 64 channels, and their G plan past 350 iterations, could not be run here). A D *with* BatchNorm (not the authors': ``d_plan: dcgan``,
 ``d_norm: batch``, no margin rule, no head dropout in that run) keeps G's maps apart: 0.045 / 0.070 / 0.082 /
 0.082 (0.062 after 700 iterations in the first set of runs). Its record: ``python benchmarks/s2gan_normals.py
 --batchnorm-d``, section ``s2gan_batchnorm_d`` of benchmarks/RESULTS.md (the protocol of section ``s2gan``, the
@@ -71,7 +72,8 @@ Differences, kept small:
   batch of real and of fake and G trains on D's fake draw (theirs: 32 real and 32 fake for D, 64 fresh
   samples for G); no Adam warm-up (theirs: lr / 50 for the first 10 updates, / 5 to the 30th); the
   authors sample in training mode (BatchNorm batch statistics; ``structure-gan/test.lua``), ours in eval
-  mode: none of these changed the collapse above (the two modes' spreads agree);
+  mode: none of these changed the collapse after 700 iterations (the two modes' spreads agree); the noise, batches
+  and warm-up together after 2,000: above;
 - the Style-GAN's L2 weight penalty (``coefL2`` 1e-5 in ``style-gan-nofcn/train.lua``) is not set
   (``model.weight_decay`` gives one); the Style-GAN's batch 64, as the authors' (``style-gan-nofcn/train.lua`` at HEAD; an earlier commit had 128);
 - the FCN constraint (``fcn_weight`` > 0; default 0, the authors' ``style-gan-nofcn``): an FCN
