@@ -86,8 +86,8 @@ back. Read every 100 iterations,
 the recipe's D scores held-out digits 0.50-0.70 (its optimum with C's pairs of the same digits at half weight on
 its fake side is 2/3) and swings on G's samples between 0.006 and 0.50; with that weight at 0, digits 0.81-0.99.
 The authors' other settings (``g_batch`` 200, their annealing from iteration 900 every 3, ``g_output_norm``, all
-of them with ``d_labelled`` 1 and ``d_unit_norm``) and three times the batch leave G at 10.0-12.8 % at 3,000
-iterations. Trained on past the budget, G learned on seed 0 from about 5,000 iterations (74.4 % at 8,250) and drew
+of them with ``d_labelled`` 1 and ``d_unit_norm``), three times the batch and the authors' batch composition (batch
+500 with ``pseudo_real`` 400, ``d_labelled`` 1, ``g_batch`` 200) leave G at 10.0-12.8 % at 3,000 iterations. Trained on past the budget, G learned on seed 0 from about 5,000 iterations (74.4 % at 8,250) and drew
 noise again by 9,000; on seed 1 it drew one shape up to 6,750.
 
 ``predict(x)`` is C's class (eval mode), ``classify(x)`` its logits; ``heldout_acc`` in
