@@ -156,13 +156,16 @@ def test_an_arm_whose_checkpoints_were_lost_is_trained_again_equal_and_measured_
     assert "Rerun of 4x1@1e-3" in text and "2 points to 2 iterations, every PSNR and SSIM equal" in text
     assert "Whole-image check (`--whole-image-arm`) of 4x1@1e-3 (the rerun) at 2 iterations" in text
     assert f"| whole photo | {whole['whole_network']:.2f} | {whole['whole_bicubic']:.2f} |" in text
-    assert whole["tile"] == 8 and f"| whole photo, in 8 px LR tiles (the training crops' size) | {whole['tiled_network']:.2f} |" in text
-    far = {**whole, "tiled_network": whole["whole_network"] + 5.0}
-    assert "the network does not carry to inputs larger than its training crops" in "\n".join(bench.whole_lines(far, "x", "y"))
-    assert "does not carry" not in "\n".join(bench.whole_lines({**whole, "tiled_network": whole["whole_network"]}, "x", "y"))
+    assert whole["tile"] == 8
+    assert f"| whole photo, in 8 px LR tiles (the training crops' size) | {whole['tiled_network']:.2f} |" in text
+    far, level = ({**whole, "tiled_network": whole["whole_network"] + gap} for gap in (5.0, 0.0))
+    carried = "\n".join(bench.whole_lines(far, "x", "y"))
+    assert "the network does not carry to inputs larger than its training crops" in carried
+    assert "does not carry" not in "\n".join(bench.whole_lines(level, "x", "y"))
     assert bench.rerun_lines({"4x1@1e-3": first}, "4x1@1e-3") == []
     changed = {**runs, "4x1@1e-3": {**first, "points": [{**p, "psnr": p["psnr"] + 0.5} for p in first["points"]]}}
-    assert "the largest difference from the first run's PSNR or SSIM 0.5" in "\n".join(bench.rerun_lines(changed, "4x1@1e-3"))
+    text = "\n".join(bench.rerun_lines(changed, "4x1@1e-3"))
+    assert "the largest difference from the first run's PSNR or SSIM 0.5" in text
     out = tmp_path / "R.md"
     out.write_text("<!-- begin: superres_curve -->\n<!-- end: superres_curve -->\n")
     bench.main(["--arms", "4x1@1e-3", "--steps", "2", "--every", "1", "--report-only", "--whole-image-arm",

@@ -55,15 +55,15 @@ model's defaults) 0.054 / 0.030 / 0.014 / 0.009, and the benchmark's run of this
 noise, batches and warm-up 0.038 / 0.030 / 0.024 / 0.039 (seed 1: 0.035 / 0.022 / 0.016 / 0.015); with their G
 plan too (ten layers, width 16) 0.031 after 350 iterations. So the authors' settings do not remove the collapse
 (with all of them seed 1 falls to 0.015 by 2,000 iterations; seed 0's 0.039 stays above the benchmark's collapse
-line, a quarter of the real spread, 0.021): it comes with a D without BatchNorm at this CPU width, theirs
-included (the authors' 64 channels, and their G plan past 350 iterations, could not be run here). A D *with* BatchNorm (not the authors': ``d_plan: dcgan``,
-``d_norm: batch``, no margin rule, no head dropout in that run) keeps G's maps apart: 0.045 / 0.070 / 0.082 /
-0.082 (0.062 after 700 iterations in the first set of runs). Its record: ``python benchmarks/s2gan_normals.py
---batchnorm-d``, section ``s2gan_batchnorm_d`` of benchmarks/RESULTS.md (the protocol of section ``s2gan``, the
-recipes' 2,000 iterations per stage, seed 0, the Structure-GAN with that D, the d_dropout 0.2 of its recipe
-kept, everything else the recipes'): spread 0.081 (real 0.084), and S^2-GAN's surface distance 0.395 against
-the one-stage DCGAN's 0.358 (2,000 iterations) and 0.289 (4,000): not collapsed, and the claim still not
-reached. The defaults stay the authors' (their D plan, margin rule and head dropout).
+line, a quarter of the real spread, 0.021): it comes with a D without BatchNorm at this CPU width, theirs included
+(the authors' 64 channels, and their G plan past 350 iterations, could not be run here). A D *with* BatchNorm (not
+the authors': ``d_plan: dcgan``, ``d_norm: batch``, no margin rule, no head dropout in that run) keeps G's maps
+apart: 0.045 / 0.070 / 0.082 / 0.082 (0.062 after 700 iterations in the first set of runs). Its record:
+``python benchmarks/s2gan_normals.py --batchnorm-d``, section ``s2gan_batchnorm_d`` of benchmarks/RESULTS.md (the
+protocol of section ``s2gan``, the recipes' 2,000 iterations per stage, seed 0, the Structure-GAN with that D, the
+d_dropout 0.2 of its recipe kept, everything else the recipes'): spread 0.081 (real 0.084), and S^2-GAN's surface
+distance 0.395 against the one-stage DCGAN's 0.358 (2,000 iterations) and 0.289 (4,000): not collapsed, and the
+claim still not reached. The defaults stay the authors' (their D plan, margin rule and head dropout).
 
 Differences, kept small:
 - data: the authors' NYUv2 (72 px normals, 128 px images); here :class:`~gan_lightning.data.SurfaceDigits`
@@ -75,7 +75,8 @@ Differences, kept small:
   mode: none of these changed the collapse after 700 iterations (the two modes' spreads agree); the noise, batches
   and warm-up together after 2,000: above;
 - the Style-GAN's L2 weight penalty (``coefL2`` 1e-5 in ``style-gan-nofcn/train.lua``) is not set
-  (``model.weight_decay`` gives one); the Style-GAN's batch 64, as the authors' (``style-gan-nofcn/train.lua`` at HEAD; an earlier commit had 128);
+  (``model.weight_decay`` gives one); the Style-GAN's batch 64, as the authors' (``style-gan-nofcn/train.lua`` at
+  HEAD; an earlier commit had 128);
 - the FCN constraint (``fcn_weight`` > 0; default 0, the authors' ``style-gan-nofcn``): an FCN
   (:class:`~gan_lightning.nets.s2gan.NormalFCN`) learns, in its own phase and optimiser (``fcn``) before D
   and G each iteration, to recover the normals from real images, and the Style G's loss adds ``fcn_weight``

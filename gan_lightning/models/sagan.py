@@ -5,9 +5,9 @@ Recipe (defaults from the paper, sections 4-5): a self-attention block
 at the same feature-map resolution (``attention_resolution``; default the second-to-last level
 of G, image_size / 2: the paper's Table 1 finds the larger maps best, feat32 and feat64 of a
 128 px G, and the authors' code attends at 32x32 in both); spectral norm on every layer of BOTH G and D but G's
-image layer (the DCGAN-style networks' source, heykeetae/Self-Attention-GAN ``sagan_models.py``, leaves that
-one unnormalised; the authors' residual G normalises it, ``g_image_layer_spectral_norm=True``, which on these
-networks holds G to one blob repeated at the MNIST recipe's budget: issue 26, section ``sagan_attention``); the hinge loss
+image layer (the DCGAN-style networks' source, heykeetae/Self-Attention-GAN ``sagan_models.py``, leaves that one
+unnormalised; the authors' residual G normalises it, ``g_image_layer_spectral_norm=True``, which on these networks
+holds G to one blob repeated at the MNIST recipe's budget: issue 26, section ``sagan_attention``); the hinge loss
 (D: E relu(1 - D(x)) + E relu(1 + D(G(z))), G: -E D(G(z))); the two time-scale update rule
 (TTUR): Adam lr 1e-4 for G and 4e-4 for D, betas (0, 0.9), one D step per G step.
 z ~ N(0, I) in R^128 (the authors' ``z_dim``). The optimiser values were checked against the issue and
@@ -55,9 +55,9 @@ class SAGAN(GANModule):
         (None: image_size / 2). ``pool_keys``: max-pool keys and values 2x2 as the reference code
         (False: the paper's formula, every position). ``g_spectral_norm=False``: SNGAN's G, for ablation.
         ``attention=False``: no attention block in G or D, the paper's baseline (its Table 1 "no attention"
-        column: the same networks and training with spectral norm only). ``g_image_layer_spectral_norm``: spectral norm on G's
-        last layer (features -> image) too, as the authors' residual G (default False: as heykeetae's DCGAN-style
-        G, whose networks these follow)."""
+        column: the same networks and training with spectral norm only). ``g_image_layer_spectral_norm``: spectral
+        norm on G's last layer (features -> image) too, as the authors' residual G (default False: as heykeetae's
+        DCGAN-style G, whose networks these follow)."""
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         if len(self.data_shape) != 3 or self.data_shape[1] != self.data_shape[2]:
             raise ValueError(f"SAGAN needs square images (C, H, H); data_shape is {self.data_shape}")

@@ -82,13 +82,13 @@ unconstrained layers: with ``d_unit_norm`` the digits classifier reads 9.4 % of 
 recipe's 9.8 %, chance) and C reads 97.2 %; with ``alpha`` 0 (C's pairs off D's fake side) G draws the asked
 digits and C reads 98.4 % (seed 1: 97.0 %, G's samples 79.3 % the asked class), and with ``d_pseudo_weight`` 0 alone
 57.2 % (C 95.4 %; seed 1: 61.6 %; at half the weight, 0.25, 9.3 %): D's weight on C's fake pairs is what holds G
-back. Read every 100 iterations,
-the recipe's D scores held-out digits 0.50-0.70 (its optimum with C's pairs of the same digits at half weight on
-its fake side is 2/3) and swings on G's samples between 0.006 and 0.50; with that weight at 0, digits 0.81-0.99.
-The authors' other settings (``g_batch`` 200, their annealing from iteration 900 every 3, ``g_output_norm``, all
-of them with ``d_labelled`` 1 and ``d_unit_norm``), three times the batch and the authors' batch composition (batch
-500 with ``pseudo_real`` 400, ``d_labelled`` 1, ``g_batch`` 200) leave G at 10.0-12.8 % at 3,000 iterations. Trained on past the budget, G learned on seed 0 from about 5,000 iterations (74.4 % at 8,250) and drew
-noise again by 9,000; on seed 1 it drew one shape up to 6,750.
+back. Read every 100 iterations, the recipe's D scores held-out digits 0.50-0.70 (its optimum with C's pairs of the
+same digits at half weight on its fake side is 2/3) and swings on G's samples between 0.006 and 0.50; with that
+weight at 0, digits 0.81-0.99. The authors' other settings (``g_batch`` 200, their annealing from iteration 900
+every 3, ``g_output_norm``, all of them with ``d_labelled`` 1 and ``d_unit_norm``), three times the batch and the
+authors' batch composition (batch 500 with ``pseudo_real`` 400, ``d_labelled`` 1, ``g_batch`` 200) leave G at
+10.0-12.8 % at 3,000 iterations. Trained on past the budget, G learned on seed 0 from about 5,000 iterations (74.4 %
+at 8,250) and drew noise again by 9,000; on seed 1 it drew one shape up to 6,750.
 
 ``predict(x)`` is C's class (eval mode), ``classify(x)`` its logits; ``heldout_acc`` in
 validation is C's accuracy on the held-out split. Only ``num_labeled`` labels are read
@@ -185,7 +185,8 @@ class TripleGAN(LabeledSubset, GANModule):
         if g_batch is not None and g_batch < 1:
             raise ValueError(f"model.g_batch must be >= 1 (or null: the data's batch size), got {g_batch}")
         if anneal_lr_start is not None and anneal_lr_start < 0:
-            raise ValueError(f"model.anneal_lr_start must be >= 0 (or null: constant learning rates), got {anneal_lr_start}")
+            raise ValueError("model.anneal_lr_start must be >= 0 (or null: constant learning rates), "
+                             f"got {anneal_lr_start}")
         if anneal_lr_every < 1:
             raise ValueError(f"model.anneal_lr_every must be >= 1, got {anneal_lr_every}")
         if not 0.0 < anneal_lr_factor <= 1.0:
@@ -203,7 +204,8 @@ class TripleGAN(LabeledSubset, GANModule):
         self.g_batch = None if g_batch is None else int(g_batch)
         self.anneal_lr_start = None if anneal_lr_start is None else int(anneal_lr_start)
         self.anneal_lr_every, self.anneal_lr_factor = int(anneal_lr_every), float(anneal_lr_factor)
-        self.generator = LabelConcatGenerator(latent_dim, num_classes, self.data_shape, g_hidden, output_norm=g_output_norm)
+        self.generator = LabelConcatGenerator(latent_dim, num_classes, self.data_shape, g_hidden,
+                                              output_norm=g_output_norm)
         self.discriminator = LabelConcatDiscriminator(self.data_shape, num_classes, d_hidden, d_input_noise,
                                                       d_hidden_noise, unit_norm=d_unit_norm)
         self.classifier = TripleClassifier(self.data_shape[0], num_classes, c_width, c_dropout)

@@ -3,9 +3,9 @@
 The authors' ImageNet networks are residual (128 px); for 28-64 px this follows the DCGAN-style
 networks of heykeetae/Self-Attention-GAN (an unofficial PyTorch port, for 32 and 64 px): G of
 transposed convolutions with BatchNorm + ReLU and a tanh output, D of strided convolutions with
-LeakyReLU 0.1 and no normalization; spectral norm on every convolution of both but G's last, as that
-port has it (the paper's section 4 applies it to G as well as D; the authors' residual G normalises its
-last layer too: ``SAGANGenerator(image_layer_spectral_norm=True)``). The attention block sits after the layer that produces
+LeakyReLU 0.1 and no normalization; spectral norm on every convolution of both but G's last, as that port has it
+(the paper's section 4 applies it to G as well as D; the authors' residual G normalises its last layer too:
+``SAGANGenerator(image_layer_spectral_norm=True)``). The attention block sits after the layer that produces
 ``attention_resolution`` in G and after the layer that produces the same resolution in D, as in the
 authors' code (G and D attend at 32x32 of a 128 px image); ``attention=False`` leaves it out (the
 paper's baseline: the same networks with spectral norm only). Sized for 4*2^k and 7*2^k images by
